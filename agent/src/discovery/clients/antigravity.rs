@@ -1,0 +1,45 @@
+//! Google Antigravity: `~/.gemini/antigravity/mcp_config.json` (1.x), `~/.gemini/config/mcp_config.json`
+//! (2.0) and `<repo>/.agents/mcp_config.json`; remote servers use `serverUrl`.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Candidate, ClientSource, Parsed, add_all, parse_map_at};
+use crate::discovery::entry::Dialect;
+use crate::discovery::formats::FileFormat;
+use crate::platform::{Os, SystemCtx, UserCtx};
+use muster_proto::v1::Scope;
+
+pub struct Antigravity;
+
+impl ClientSource for Antigravity {
+    fn id(&self) -> &'static str {
+        "antigravity"
+    }
+
+    fn user_files(&self, user: &UserCtx, out: &mut Vec<Candidate>) {
+        add_all(
+            out,
+            &user.home,
+            &[".gemini/antigravity/mcp_config.json", ".gemini/config/mcp_config.json"],
+            Scope::User,
+            FileFormat::Json,
+            "mcp",
+        );
+    }
+
+    fn project_files(&self, project: &Path, os: Os, out: &mut Vec<Candidate>) {
+        let _ = os;
+        add_all(out, project, &[".agents/mcp_config.json"], Scope::Project, FileFormat::Json, "mcp");
+    }
+
+    fn managed_files(&self, sys: &SystemCtx, out: &mut Vec<Candidate>) {
+        let _ = (sys, out);
+    }
+
+    fn parse(&self, file: &Candidate, doc: &Value) -> Parsed {
+        let _ = file;
+        parse_map_at(doc, "mcpServers", Dialect::default())
+    }
+}

@@ -1,0 +1,177 @@
+//! Claude Code: every scope it has.
+//!
+//! - user: top-level `mcpServers` in `~/.claude.json` (or `$CLAUDE_CONFIG_DIR/.claude.json`);
+//! - local: `projects["<abs path>"].mcpServers` in the same file, reported with scope `user` and
+//!   the project path; the per-project `disabledMcpServers` list marks entries disabled; the keys
+//!   of `projects` are also the best record of the user's repositories;
+//! - project: `<repo>/.mcp.json`;
+//! - managed: `managed-mcp.json` in `/etc/claude-code/`, `/Library/Application Support/ClaudeCode/`
+//!   or `C:\Program Files\ClaudeCode\` (the legacy `C:\ProgramData\ClaudeCode\` is not read by
+//!   Claude Code, so not by us);
+//! - plugins: `.mcp.json` at a cached plugin's root or `mcpServers` inline in
+//!   `.claude-plugin/plugin.json` under `~/.claude/plugins/`;
+//! - subagents: YAML front matter `mcpServers` of `~/.claude/agents/*.md` and
+//!   `<repo>/.claude/agents/*.md` (inline definitions; bare names refer to other servers).
+//!
+//! `~/.claude/settings.json` holds policy, not servers, and is not read here.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+
+use super::{Candidate, ClientSource, Parsed, add_dir_files, file_stem, read_map_into, with_origin};
+use crate::discovery::entry::Dialect;
+use crate::discovery::formats::FileFormat;
+use crate::platform::{Os, SystemCtx, UserCtx, sorted_subdirs};
+use muster_proto::v1::Scope;
+
+pub struct ClaudeCode;
+
+/// How deep below `~/.claude/plugins` plugin roots are looked for.
+const PLUGIN_DEPTH: usize = 6;
+
+impl ClientSource for ClaudeCode {
+    fn id(&self) -> &'static str {
+        "claude-code"
+    }
+
+    fn user_files(&self, user: &UserCtx, out: &mut Vec<Candidate>) {
+        let config_dir = user.env_path("CLAUDE_CONFIG_DIR");
+        let main = config_dir.clone().unwrap_or_else(|| user.home.clone()).join(".claude.json");
+        out.push(Candidate::user(main, FileFormat::Json, "claude-json"));
+        let claude_dir = config_dir.unwrap_or_else(|| user.home.join(".claude"));
+        add_dir_files(out, &claude_dir.join("agents"), ".md", Scope::User, FileFormat::MarkdownFrontMatter, "subagent");
+        let mut roots = Vec::new();
+        plugin_roots(&claude_dir.join("plugins"), PLUGIN_DEPTH, &mut roots);
+        for root in roots {
+            out.push(Candidate::user(root.join(".mcp.json"), FileFormat::Json, "plugin-mcp"));
+            out.push(Candidate::user(root.join(".claude-plugin/plugin.json"), FileFormat::Json, "plugin-manifest"));
+        }
+    }
+
+    fn project_files(&self, project: &Path, _os: Os, out: &mut Vec<Candidate>) {
+        out.push(Candidate::project(project.join(".mcp.json"), FileFormat::Json, "mcp"));
+        add_dir_files(
+            out,
+            &project.join(".claude/agents"),
+            ".md",
+            Scope::Project,
+            FileFormat::MarkdownFrontMatter,
+            "subagent",
+        );
+    }
+
+    fn managed_files(&self, sys: &SystemCtx, out: &mut Vec<Candidate>) {
+        let dir = match sys.os {
+            Os::Linux => sys.etc.as_ref().map(|d| d.join("claude-code")),
+            Os::Macos => sys.app_support.as_ref().map(|d| d.join("ClaudeCode")),
+            Os::Windows => sys.program_files.as_ref().map(|d| d.join("ClaudeCode")),
+        };
+        if let Some(dir) = dir {
+            out.push(Candidate::managed(dir.join("managed-mcp.json"), FileFormat::Json, "mcp"));
+        }
+    }
+
+    fn parse(&self, file: &Candidate, doc: &Value) -> Parsed {
+        match file.kind {
+            "claude-json" => parse_claude_json(doc),
+            "subagent" => parse_subagent(file, doc),
+            "plugin-mcp" => {
+                let mut parsed = Parsed::default();
+                // Plugin `.mcp.json` files come both wrapped in `mcpServers` and bare.
+                match doc.get("mcpServers") {
+                    Some(v) => read_map_into(&mut parsed, Some(v), "mcpServers", Dialect::default()),
+                    None => read_map_into(&mut parsed, Some(doc), "(root)", Dialect::default()),
+                }
+                with_origin(parsed, format!("plugin:{}", plugin_name(file)))
+            }
+            "plugin-manifest" => {
+                let mut parsed = Parsed::default();
+                // `mcpServers` may also be a path to a JSON file; that file is the `.mcp.json`
+                // candidate (or outside our reach), so only inline objects are read here.
+                if let Some(v @ Value::Object(_)) = doc.get("mcpServers") {
+                    read_map_into(&mut parsed, Some(v), "mcpServers", Dialect::default());
+                }
+                let name =
+                    doc.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| plugin_name(file));
+                with_origin(parsed, format!("plugin:{name}"))
+            }
+            _ => {
+                let mut parsed = Parsed::default();
+                read_map_into(&mut parsed, doc.get("mcpServers"), "mcpServers", Dialect::default());
+                parsed
+            }
+        }
+    }
+}
+
+fn parse_claude_json(doc: &Value) -> Parsed {
+    let mut parsed = Parsed::default();
+    read_map_into(&mut parsed, doc.get("mcpServers"), "mcpServers", Dialect::default());
+    match doc.get("projects") {
+        Some(Value::Object(projects)) => {
+            for (path, project) in projects {
+                parsed.projects.push(path.clone());
+                let before = parsed.servers.len();
+                read_map_into(&mut parsed, project.get("mcpServers"), "projects.*.mcpServers", Dialect::default());
+                let disabled: Vec<&str> = project
+                    .get("disabledMcpServers")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).collect())
+                    .unwrap_or_default();
+                for s in &mut parsed.servers[before..] {
+                    s.project = Some(path.clone());
+                    if disabled.contains(&s.name.as_str()) {
+                        s.disabled = true;
+                    }
+                }
+            }
+        }
+        None | Some(Value::Null) => {}
+        Some(_) => parsed.wrong_shape("projects", "an object"),
+    }
+    parsed
+}
+
+fn parse_subagent(file: &Candidate, doc: &Value) -> Parsed {
+    let mut parsed = Parsed::default();
+    match doc.get("mcpServers") {
+        Some(v @ Value::Object(_)) => read_map_into(&mut parsed, Some(v), "mcpServers", Dialect::default()),
+        Some(Value::Array(items)) => {
+            // A list mixes references (`- github`) and inline definitions (`- name: {command}`).
+            for item in items {
+                if let Value::Object(_) = item {
+                    read_map_into(&mut parsed, Some(item), "mcpServers[]", Dialect::default());
+                }
+            }
+        }
+        _ => {}
+    }
+    let name = doc.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| file_stem(file));
+    with_origin(parsed, format!("subagent:{name}"))
+}
+
+/// A plugin's name: the directory holding `.mcp.json` or `.claude-plugin/`.
+fn plugin_name(file: &Candidate) -> String {
+    let mut dir = file.path.parent();
+    if dir.and_then(|d| d.file_name()).is_some_and(|n| n == ".claude-plugin") {
+        dir = dir.and_then(Path::parent);
+    }
+    dir.and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+/// Plugin roots: directories holding `.mcp.json` or `.claude-plugin/`, at most `depth` below.
+fn plugin_roots(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
+    if depth == 0 {
+        return;
+    }
+    for sub in sorted_subdirs(dir) {
+        if sub.file_name().is_some_and(|n| n == ".claude-plugin" || n == "node_modules" || n == ".git") {
+            continue;
+        }
+        if sub.join(".mcp.json").exists() || sub.join(".claude-plugin").is_dir() {
+            out.push(sub.clone());
+        }
+        plugin_roots(&sub, depth - 1, out);
+    }
+}

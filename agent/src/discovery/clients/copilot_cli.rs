@@ -1,0 +1,39 @@
+//! GitHub Copilot CLI: `~/.copilot/mcp-config.json` (moved by `$COPILOT_HOME`) and, per repository,
+//! `.github/mcp.json` and `.mcp.json` (CLI 1.0.61+).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Candidate, ClientSource, Parsed, add_all, parse_map_at};
+use crate::discovery::entry::Dialect;
+use crate::discovery::formats::FileFormat;
+use crate::platform::{Os, SystemCtx, UserCtx};
+use muster_proto::v1::Scope;
+
+pub struct CopilotCli;
+
+impl ClientSource for CopilotCli {
+    fn id(&self) -> &'static str {
+        "copilot-cli"
+    }
+
+    fn user_files(&self, user: &UserCtx, out: &mut Vec<Candidate>) {
+        let dir = user.env_path("COPILOT_HOME").unwrap_or_else(|| user.home.join(".copilot"));
+        add_all(out, &dir, &["mcp-config.json"], Scope::User, FileFormat::Json, "mcp");
+    }
+
+    fn project_files(&self, project: &Path, os: Os, out: &mut Vec<Candidate>) {
+        let _ = os;
+        add_all(out, project, &[".github/mcp.json", ".mcp.json"], Scope::Project, FileFormat::Json, "mcp");
+    }
+
+    fn managed_files(&self, sys: &SystemCtx, out: &mut Vec<Candidate>) {
+        let _ = (sys, out);
+    }
+
+    fn parse(&self, file: &Candidate, doc: &Value) -> Parsed {
+        let _ = file;
+        parse_map_at(doc, "mcpServers", Dialect::default())
+    }
+}

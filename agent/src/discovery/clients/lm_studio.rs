@@ -1,0 +1,44 @@
+//! LM Studio: `~/.lmstudio/mcp.json` ("Cursor notation"); some installs keep only
+//! `~/.cache/lm-studio/mcp.json`, so both are read.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use super::{Candidate, ClientSource, Parsed, add_all, parse_map_at};
+use crate::discovery::entry::Dialect;
+use crate::discovery::formats::FileFormat;
+use crate::platform::{Os, SystemCtx, UserCtx};
+use muster_proto::v1::Scope;
+
+pub struct LmStudio;
+
+impl ClientSource for LmStudio {
+    fn id(&self) -> &'static str {
+        "lm-studio"
+    }
+
+    fn user_files(&self, user: &UserCtx, out: &mut Vec<Candidate>) {
+        add_all(
+            out,
+            &user.home,
+            &[".lmstudio/mcp.json", ".cache/lm-studio/mcp.json"],
+            Scope::User,
+            FileFormat::Json,
+            "mcp",
+        );
+    }
+
+    fn project_files(&self, project: &Path, os: Os, out: &mut Vec<Candidate>) {
+        let _ = (project, os, out);
+    }
+
+    fn managed_files(&self, sys: &SystemCtx, out: &mut Vec<Candidate>) {
+        let _ = (sys, out);
+    }
+
+    fn parse(&self, file: &Candidate, doc: &Value) -> Parsed {
+        let _ = file;
+        parse_map_at(doc, "mcpServers", Dialect::default())
+    }
+}

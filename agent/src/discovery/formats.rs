@@ -1,0 +1,255 @@
+//! Configuration syntaxes: strict JSON, JSON with comments, JSONC, JSON5, YAML, TOML and
+//! Markdown front matter, all parsed into one `serde_json::Value` tree.
+//!
+//! Every JSON dialect is parsed leniently (comments, trailing commas, JSON5 extras) so the
+//! inventory is complete; then the text is checked against the rules of the client that owns
+//! it, and a file the client would refuse is flagged with [`ParsedDoc::client_rejects`]. Error
+//! messages name a kind and a position only: they never quote the file, which may hold secrets.
+
+use serde_json::Value;
+
+/// How a client reads a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileFormat {
+    /// `JSON.parse` / `serde_json`: no comments, no trailing commas.
+    Json,
+    /// Comments stripped, trailing commas rejected (Gemini CLI's strip-json-comments).
+    JsonComments,
+    /// Comments and trailing commas accepted (VS Code, Zed, opencode).
+    Jsonc,
+    /// JSON5 (mcphub.nvim with lua-json5).
+    Json5,
+    Yaml,
+    Toml,
+    /// Markdown with a YAML front-matter block (Claude Code subagents).
+    MarkdownFrontMatter,
+}
+
+impl FileFormat {
+    pub fn to_proto(self) -> muster_proto::v1::ConfigFormat {
+        use muster_proto::v1::ConfigFormat as F;
+        match self {
+            FileFormat::Json => F::Json,
+            FileFormat::JsonComments | FileFormat::Jsonc => F::Jsonc,
+            FileFormat::Json5 => F::Json5,
+            FileFormat::Yaml => F::Yaml,
+            FileFormat::Toml => F::Toml,
+            FileFormat::MarkdownFrontMatter => F::Markdown,
+        }
+    }
+}
+
+/// A syntax error, with a position where the parser gives one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyntaxError {
+    pub message: String,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+impl std::fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => write!(f, "{} at line {l} column {c}", self.message),
+            (Some(l), None) => write!(f, "{} at line {l}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+/// A parsed document and whether its client would load it.
+#[derive(Debug)]
+pub struct ParsedDoc {
+    /// `Value::Null` for an empty document.
+    pub value: Value,
+    /// Set when we could read the file but the client's own parser would refuse it.
+    pub client_rejects: Option<SyntaxError>,
+}
+
+/// Parses `text` as `format`.
+pub fn parse(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
+    match format {
+        FileFormat::Json | FileFormat::JsonComments | FileFormat::Jsonc | FileFormat::Json5 => {
+            parse_json_family(text, format)
+        }
+        FileFormat::Yaml => Ok(ParsedDoc { value: parse_yaml(text)?, client_rejects: None }),
+        FileFormat::Toml => Ok(ParsedDoc { value: parse_toml(text)?, client_rejects: None }),
+        FileFormat::MarkdownFrontMatter => {
+            let value = match front_matter(text) {
+                Some(yaml) => parse_yaml(yaml)?,
+                None => Value::Null,
+            };
+            Ok(ParsedDoc { value, client_rejects: None })
+        }
+    }
+}
+
+fn lenient_options() -> jsonc_parser::ParseOptions {
+    jsonc_parser::ParseOptions::default()
+}
+
+fn parse_json_family(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
+    if text.trim().is_empty() {
+        // An empty file is harmless to us, but JSON clients fail on it.
+        let rejects = (format != FileFormat::Json5 && format != FileFormat::Jsonc).then(|| SyntaxError {
+            message: "file is empty".into(),
+            line: None,
+            column: None,
+        });
+        return Ok(ParsedDoc { value: Value::Null, client_rejects: rejects });
+    }
+    let value: Value = jsonc_parser::parse_to_serde_value(text, &lenient_options()).map_err(|e| jsonc_error(&e))?;
+    let client_rejects = match format {
+        FileFormat::Json => serde_json::from_str::<serde::de::IgnoredAny>(text).err().map(|e| SyntaxError {
+            message: format!("strict JSON parser fails: {}", serde_json_category(&e)),
+            line: Some(e.line() as u32),
+            column: Some(e.column() as u32),
+        }),
+        FileFormat::JsonComments | FileFormat::Jsonc => {
+            let opts = jsonc_parser::ParseOptions {
+                allow_comments: true,
+                allow_trailing_commas: format == FileFormat::Jsonc,
+                allow_loose_object_property_names: false,
+                allow_missing_commas: false,
+                allow_single_quoted_strings: false,
+                allow_hexadecimal_numbers: false,
+                allow_unary_plus_numbers: false,
+                allow_bare_decimal_point_numbers: false,
+                allow_non_finite_numbers: false,
+                allow_extended_string_escapes: false,
+            };
+            jsonc_parser::parse_to_serde_value::<Value>(text, &opts).err().map(|e| jsonc_error(&e))
+        }
+        _ => None,
+    };
+    Ok(ParsedDoc { value, client_rejects })
+}
+
+fn jsonc_error(e: &jsonc_parser::errors::ParseError) -> SyntaxError {
+    SyntaxError {
+        message: e.kind().to_string().to_lowercase(),
+        line: Some(e.line_display() as u32),
+        column: Some(e.column_display() as u32),
+    }
+}
+
+fn serde_json_category(e: &serde_json::Error) -> &'static str {
+    // serde_json's message can quote the offending token; only its category is safe to show.
+    match e.classify() {
+        serde_json::error::Category::Syntax => "syntax error (comment, trailing comma or other non-JSON text)",
+        serde_json::error::Category::Eof => "unexpected end of file",
+        serde_json::error::Category::Data => "invalid data",
+        serde_json::error::Category::Io => "read error",
+    }
+}
+
+fn parse_yaml(text: &str) -> Result<Value, SyntaxError> {
+    if text.trim().is_empty() {
+        return Ok(Value::Null);
+    }
+    serde_norway::from_str::<Value>(text).map_err(|e| {
+        let loc = e.location();
+        SyntaxError {
+            message: "invalid YAML".into(),
+            line: loc.as_ref().map(|l| l.line() as u32),
+            column: loc.as_ref().map(|l| l.column() as u32),
+        }
+    })
+}
+
+fn parse_toml(text: &str) -> Result<Value, SyntaxError> {
+    let table: toml::Table = toml::from_str(text).map_err(|e| {
+        let (line, column) = e.span().map(|s| line_col(text, s.start)).unwrap_or((0, 0));
+        SyntaxError {
+            // toml's message names the problem; its Display would also quote the source line.
+            message: format!("invalid TOML: {}", e.message().lines().next().unwrap_or("").to_lowercase()),
+            line: (line > 0).then_some(line),
+            column: (column > 0).then_some(column),
+        }
+    })?;
+    Ok(toml_to_json(toml::Value::Table(table)))
+}
+
+fn toml_to_json(v: toml::Value) -> Value {
+    match v {
+        toml::Value::String(s) => Value::String(s),
+        toml::Value::Integer(i) => Value::from(i),
+        toml::Value::Float(f) => serde_json::Number::from_f64(f).map(Value::Number).unwrap_or(Value::Null),
+        toml::Value::Boolean(b) => Value::Bool(b),
+        toml::Value::Datetime(d) => Value::String(d.to_string()),
+        toml::Value::Array(a) => Value::Array(a.into_iter().map(toml_to_json).collect()),
+        toml::Value::Table(t) => Value::Object(t.into_iter().map(|(k, v)| (k, toml_to_json(v))).collect()),
+    }
+}
+
+/// 1-based line and column of a byte offset.
+fn line_col(text: &str, offset: usize) -> (u32, u32) {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() as u32 + 1;
+    let column = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) as u32 + 1;
+    (line, column)
+}
+
+/// The YAML between a leading `---` line and the next `---` line.
+fn front_matter(text: &str) -> Option<&str> {
+    let rest = text.strip_prefix("---")?;
+    let rest = rest.strip_prefix("\r\n").or_else(|| rest.strip_prefix('\n'))?;
+    let mut offset = 0;
+    for line in rest.split_inclusive('\n') {
+        if line.trim_end() == "---" {
+            return Some(&rest[..offset]);
+        }
+        offset += line.len();
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strict_json_client_rejects_trailing_comma_but_we_still_read_it() {
+        let doc = parse("{\"mcpServers\": {\"a\": {\"command\": \"x\"},},}", FileFormat::Json).expect("lenient");
+        assert_eq!(doc.value["mcpServers"]["a"]["command"], "x");
+        let err = doc.client_rejects.expect("strict parser rejects");
+        assert_eq!(err.line, Some(1));
+    }
+
+    #[test]
+    fn jsonc_accepts_comments_and_trailing_commas() {
+        let doc = parse("// c\n{\"servers\": {\"a\": {},},}", FileFormat::Jsonc).expect("parse");
+        assert!(doc.client_rejects.is_none());
+        let doc = parse("// c\n{\"servers\": {\"a\": {},},}", FileFormat::JsonComments).expect("parse");
+        assert!(doc.client_rejects.is_some(), "gemini rejects trailing commas");
+    }
+
+    #[test]
+    fn json5_extras_parse() {
+        let doc = parse("{mcpServers: {'a': {command: 'x', n: 0x10,}}}", FileFormat::Json5).expect("parse");
+        assert_eq!(doc.value["mcpServers"]["a"]["n"], 16);
+    }
+
+    #[test]
+    fn broken_json_reports_position_without_quoting_content() {
+        let err = parse("{\n  \"env\": {\"TOKEN\": \"ghp_secretvalue\"\n", FileFormat::Json).expect_err("broken");
+        assert!(err.line.is_some());
+        assert!(!err.message.contains("ghp_"));
+    }
+
+    #[test]
+    fn toml_error_does_not_quote_source_line() {
+        let err = parse("[mcp_servers.x]\nenv = { TOKEN = \"sk-secret\" \n", FileFormat::Toml).expect_err("broken");
+        assert!(!err.to_string().contains("sk-secret"), "{err}");
+        assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn yaml_and_front_matter() {
+        let doc =
+            parse("---\nname: a\nmcpServers:\n  - x\n---\n# body\n", FileFormat::MarkdownFrontMatter).expect("parse");
+        assert_eq!(doc.value["mcpServers"][0], "x");
+        let err = parse("a: [1, 2\nb: c", FileFormat::Yaml).expect_err("broken");
+        assert!(err.line.is_some());
+    }
+}

@@ -1,0 +1,284 @@
+//! Discovery: finds every MCP server configured for every user on the scanned machine, and every
+//! MCP server process running on it.
+//!
+//! The scan walks the [`clients::REGISTRY`] three times per user (user files, recorded
+//! projects, project files) and once for managed files; each file is read by [`fsread`], parsed
+//! by [`formats`] and handed to its client module. Every failure becomes a [`ProblemRecord`]
+//! next to the results: one broken file never hides another. Raw values stay inside
+//! [`entry::RawServer`]; turning records into the masked wire model is `crate::inventory`'s job.
+
+pub mod clients;
+pub mod entry;
+pub mod formats;
+pub mod fsread;
+pub mod package;
+pub mod processes;
+pub mod projects;
+
+use std::collections::{BTreeSet, HashSet};
+use std::path::PathBuf;
+
+use sha2::{Digest, Sha256};
+
+use crate::platform::{EnvMap, Layout, UserCtx, UserHome};
+use clients::{Candidate, ClientSource, REGISTRY};
+use entry::RawServer;
+use muster_proto::v1::{Package, ProblemKind, RemoteEndpoint, Scope};
+
+/// What to scan.
+#[derive(Clone, Debug)]
+pub struct ScanOptions {
+    pub layout: Layout,
+    /// Users whose homes are scanned.
+    pub users: Vec<UserHome>,
+    /// Environment of the user the agent runs as (relocating variables such as `CODEX_HOME`);
+    /// applied to that user only.
+    pub env_user: Option<(String, EnvMap)>,
+    /// Also list running processes and their listening sockets (never for images).
+    pub processes: bool,
+}
+
+/// One configuration file that was looked at.
+#[derive(Clone, Debug)]
+pub struct SourceRecord {
+    pub client: &'static str,
+    pub user: Option<String>,
+    pub scope: Scope,
+    /// Path as on the scanned machine.
+    pub path: String,
+    pub host_path: PathBuf,
+    pub real_path: Option<String>,
+    pub format: formats::FileFormat,
+    pub project: Option<String>,
+    pub size: u64,
+    pub mtime_unix: Option<i64>,
+    pub mode: Option<u32>,
+    pub uid: Option<u32>,
+    pub client_accepts: bool,
+    pub server_count: u32,
+}
+
+/// One configured server with everything needed to report and judge it.
+#[derive(Clone, Debug)]
+pub struct ServerRecord {
+    pub id: String,
+    pub client: &'static str,
+    pub user: Option<String>,
+    pub scope: Scope,
+    pub config_path: String,
+    /// Index into [`Discovery::sources`].
+    pub source: usize,
+    pub project: Option<String>,
+    pub raw: RawServer,
+    pub package: Option<Package>,
+    pub endpoint: Option<RemoteEndpoint>,
+}
+
+/// Something that could not be read or understood.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProblemRecord {
+    pub path: String,
+    pub client: String,
+    pub user: Option<String>,
+    pub kind: ProblemKind,
+    pub message: String,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+/// Everything a scan found.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub users: Vec<UserHome>,
+    pub sources: Vec<SourceRecord>,
+    pub servers: Vec<ServerRecord>,
+    pub processes: Vec<processes::ProcessRecord>,
+    pub problems: Vec<ProblemRecord>,
+}
+
+/// Scans configuration (and, when asked, processes) as `opts` says.
+pub fn scan(opts: &ScanOptions) -> Discovery {
+    let mut d = Discovery { users: opts.users.clone(), ..Discovery::default() };
+    let mut seen: HashSet<(&'static str, PathBuf)> = HashSet::new();
+    let markers = projects::marker_names(opts.layout.os());
+
+    let sys = opts.layout.system_ctx();
+    for client in REGISTRY {
+        let mut cands = Vec::new();
+        client.managed_files(&sys, &mut cands);
+        for c in cands {
+            read_candidate(&mut d, &opts.layout, *client, &c, None, None, &mut seen);
+        }
+    }
+
+    for user in &opts.users {
+        let env = match &opts.env_user {
+            Some((name, env)) if *name == user.name => env.clone(),
+            _ => EnvMap::new(),
+        };
+        let ctx = UserCtx::new(user, opts.layout.os(), env);
+        let mut project_dirs: BTreeSet<PathBuf> = BTreeSet::new();
+
+        for client in REGISTRY {
+            let mut cands = Vec::new();
+            client.user_files(&ctx, &mut cands);
+            for c in cands {
+                let hints = read_candidate(&mut d, &opts.layout, *client, &c, Some(&user.name), None, &mut seen);
+                project_dirs.extend(hints);
+            }
+            project_dirs.extend(client.recorded_projects(&ctx, &opts.layout));
+        }
+        project_dirs.extend(projects::walk_code_roots(&user.home, &markers));
+
+        for dir in project_dirs {
+            if !dir.is_dir() {
+                continue;
+            }
+            let project = opts.layout.display(&dir);
+            for client in REGISTRY {
+                let mut cands = Vec::new();
+                client.project_files(&dir, opts.layout.os(), &mut cands);
+                for c in cands {
+                    read_candidate(&mut d, &opts.layout, *client, &c, Some(&user.name), Some(&project), &mut seen);
+                }
+            }
+        }
+    }
+
+    if opts.processes && !opts.layout.is_image() {
+        let (procs, problems) = processes::discover(&d.servers);
+        d.processes = procs;
+        d.problems.extend(problems);
+    }
+    d
+}
+
+/// Reads, parses and records one candidate; returns the project dirs the file records.
+fn read_candidate(
+    d: &mut Discovery,
+    layout: &Layout,
+    client: &'static dyn ClientSource,
+    c: &Candidate,
+    user: Option<&str>,
+    project: Option<&str>,
+    seen: &mut HashSet<(&'static str, PathBuf)>,
+) -> Vec<PathBuf> {
+    if !fsread::exists(&c.path) || !seen.insert((client.id(), c.path.clone())) {
+        return Vec::new();
+    }
+    let user = if c.scope == Scope::Managed { None } else { user.map(str::to_string) };
+    let path = layout.display(&c.path);
+    let problem = |kind, message: String, line, column| ProblemRecord {
+        path: path.clone(),
+        client: client.id().to_string(),
+        user: user.clone(),
+        kind,
+        message,
+        line,
+        column,
+    };
+    let data = match fsread::read_config(&c.path) {
+        Ok(data) => data,
+        Err(e) => {
+            let kind = match e {
+                fsread::ReadError::TooLarge { .. } => ProblemKind::TooLarge,
+                fsread::ReadError::NotUtf8(_) | fsread::ReadError::NotUtf16 => ProblemKind::Syntax,
+                _ => ProblemKind::Unreadable,
+            };
+            d.problems.push(problem(kind, e.to_string(), None, None));
+            return Vec::new();
+        }
+    };
+    let doc = match formats::parse(&data.text, c.format) {
+        Ok(doc) => doc,
+        Err(e) => {
+            d.problems.push(problem(
+                ProblemKind::Syntax,
+                format!("cannot parse file: {}", e.message),
+                e.line,
+                e.column,
+            ));
+            return Vec::new();
+        }
+    };
+    if let Some(e) = &doc.client_rejects {
+        d.problems.push(problem(
+            ProblemKind::ClientWillIgnore,
+            format!("the client will ignore this file: {}", e.message),
+            e.line,
+            e.column,
+        ));
+    }
+    let parsed = client.parse(c, &doc.value);
+    for msg in parsed.entry_errors {
+        d.problems.push(problem(ProblemKind::InvalidEntry, msg, None, None));
+    }
+    let source = d.sources.len();
+    d.sources.push(SourceRecord {
+        client: client.id(),
+        user: user.clone(),
+        scope: c.scope,
+        path: path.clone(),
+        host_path: c.path.clone(),
+        real_path: data.real_path.as_deref().map(|p| layout.display(p)),
+        format: c.format,
+        project: project.map(str::to_string),
+        size: data.size,
+        mtime_unix: data.mtime_unix,
+        mode: data.mode,
+        uid: data.uid,
+        client_accepts: doc.client_rejects.is_none(),
+        server_count: parsed.servers.len() as u32,
+    });
+    for raw in parsed.servers {
+        let project = raw.project.clone().or_else(|| project.map(str::to_string));
+        d.servers.push(server_record(client.id(), user.clone(), c.scope, &path, source, project, raw));
+    }
+    parsed.projects.iter().filter_map(|p| layout.resolve(p)).collect()
+}
+
+fn server_record(
+    client: &'static str,
+    user: Option<String>,
+    scope: Scope,
+    config_path: &str,
+    source: usize,
+    project: Option<String>,
+    raw: RawServer,
+) -> ServerRecord {
+    let args: Vec<&str> = raw.args.iter().map(|a| a.expose()).collect();
+    let package = raw.command.as_deref().and_then(|c| package::identify(c, &args));
+    let endpoint = package::endpoint(raw.url.as_ref().map(|u| u.expose()), package.as_ref(), &args);
+    // Per-project entries of one user file share a path and a name: the project tells them apart.
+    let id = server_id(
+        user.as_deref(),
+        client,
+        config_path,
+        project.as_deref().filter(|_| raw.project.is_some()),
+        &raw.name,
+    );
+    ServerRecord {
+        id,
+        client,
+        user,
+        scope,
+        config_path: config_path.to_string(),
+        source,
+        project,
+        raw,
+        package,
+        endpoint,
+    }
+}
+
+/// Stable server id: a hash of user, client, config path and name (and, for per-project entries
+/// inside a user file, the project), hex, 128 bits.
+pub fn server_id(user: Option<&str>, client: &str, config_path: &str, project: Option<&str>, name: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [user.unwrap_or(""), client, config_path, project.unwrap_or(""), name] {
+        h.update(part.as_bytes());
+        h.update([0u8]);
+    }
+    let digest = h.finalize();
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,149 @@
+//! Turns a [`Discovery`] (raw values inside) into the wire model `muster.v1.Inventory` (masked
+//! arguments and URLs, names of variables and headers, never values). This is the one place
+//! where data crosses from "inside the agent" to "may leave the agent".
+
+use crate::discovery::{Discovery, ProblemRecord, ServerRecord, SourceRecord};
+use crate::platform::{Layout, Os};
+use crate::secrets::mask;
+use muster_proto::v1 as pb;
+
+/// Facts about the scanned host.
+pub fn host(layout: &Layout) -> pb::Host {
+    let os = match layout.os() {
+        Os::Linux => pb::Os::Linux,
+        Os::Macos => pb::Os::Macos,
+        Os::Windows => pb::Os::Windows,
+    };
+    match layout.root() {
+        Some(root) => {
+            let hostname = std::fs::read_to_string(root.join("etc/hostname"))
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_default();
+            pb::Host {
+                hostname,
+                os: os as i32,
+                scanned_root: root.to_string_lossy().into_owned(),
+                ..Default::default()
+            }
+        }
+        None => pb::Host {
+            hostname: sysinfo::System::host_name().unwrap_or_default(),
+            os: os as i32,
+            os_version: sysinfo::System::long_os_version().unwrap_or_default(),
+            arch: std::env::consts::ARCH.to_string(),
+            machine_id: machine_id(),
+            scanned_root: String::new(),
+        },
+    }
+}
+
+fn machine_id() -> String {
+    ["/etc/machine-id", "/var/lib/dbus/machine-id"]
+        .iter()
+        .find_map(|p| std::fs::read_to_string(p).ok())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_default()
+}
+
+/// Builds the wire inventory.
+pub fn build(d: &Discovery, layout: &Layout, scanned_at_unix: i64) -> pb::Inventory {
+    pb::Inventory {
+        host: Some(host(layout)),
+        users: d
+            .users
+            .iter()
+            .map(|u| pb::OsUser { name: u.name.clone(), uid: u.uid, home: layout.display(&u.home) })
+            .collect(),
+        sources: d.sources.iter().map(source).collect(),
+        servers: d.servers.iter().map(server).collect(),
+        processes: d.processes.iter().map(process).collect(),
+        problems: d.problems.iter().map(problem).collect(),
+        scanned_at_unix,
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        findings: Vec::new(),
+    }
+}
+
+fn source(s: &SourceRecord) -> pb::ConfigSource {
+    pb::ConfigSource {
+        path: s.path.clone(),
+        real_path: s.real_path.clone().unwrap_or_default(),
+        client: s.client.to_string(),
+        scope: s.scope as i32,
+        format: s.format.to_proto() as i32,
+        user: s.user.clone().unwrap_or_default(),
+        project: s.project.clone().unwrap_or_default(),
+        mtime_unix: s.mtime_unix,
+        owner: s.uid.map(|u| u.to_string()).unwrap_or_default(),
+        mode: s.mode,
+        size: s.size,
+        client_accepts: s.client_accepts,
+        server_count: s.server_count,
+    }
+}
+
+/// The masked wire form of one server.
+pub fn server(s: &ServerRecord) -> pb::McpServer {
+    let raw = &s.raw;
+    pb::McpServer {
+        id: s.id.clone(),
+        name: raw.name.clone(),
+        client: s.client.to_string(),
+        user: s.user.clone().unwrap_or_default(),
+        scope: s.scope as i32,
+        config_path: s.config_path.clone(),
+        project: s.project.clone().unwrap_or_default(),
+        transport: raw.transport.unwrap_or(pb::Transport::Unspecified) as i32,
+        command: raw.command.clone().unwrap_or_default(),
+        args: mask::mask_args(&raw.args, &|_, _| false),
+        env_names: raw.env.iter().map(|(k, _)| k.clone()).collect(),
+        url: raw.url.as_ref().map(|u| mask::mask_url(u.expose())).unwrap_or_default(),
+        header_names: raw.headers.iter().map(|(k, _)| k.clone()).collect(),
+        package: s.package.clone(),
+        endpoint: s.endpoint.clone(),
+        disabled: raw.disabled,
+        auto_approve: (raw.auto_approve_all || !raw.auto_approve_tools.is_empty())
+            .then(|| pb::AutoApprove { all: raw.auto_approve_all, tools: raw.auto_approve_tools.clone() }),
+        origin: raw.origin.clone().unwrap_or_default(),
+        cwd: raw.cwd.clone().unwrap_or_default(),
+        service: String::new(),
+        service_guessed: false,
+        credentials: Vec::new(),
+        findings: Vec::new(),
+    }
+}
+
+fn process(p: &crate::discovery::processes::ProcessRecord) -> pb::McpProcess {
+    pb::McpProcess {
+        pid: p.pid,
+        user: p.user.clone().unwrap_or_default(),
+        exe: p.exe.clone(),
+        args: mask::mask_args(&p.args, &|_, _| false),
+        package: p.package.clone(),
+        parent_client: p.parent_client.unwrap_or("").to_string(),
+        parent_pid: p.parent_pid,
+        server_ids: p.server_ids.clone(),
+        unmanaged: p.unmanaged,
+        listeners: p
+            .listeners
+            .iter()
+            .map(|l| pb::Listener { address: l.address.clone(), port: u32::from(l.port), protocol: "tcp".into() })
+            .collect(),
+        started_unix: p.started_unix,
+    }
+}
+
+fn problem(p: &ProblemRecord) -> pb::Problem {
+    pb::Problem {
+        path: p.path.clone(),
+        client: p.client.clone(),
+        message: p.message.clone(),
+        line: p.line,
+        column: p.column,
+        user: p.user.clone().unwrap_or_default(),
+        kind: p.kind as i32,
+    }
+}

@@ -1,0 +1,44 @@
+//! The Muster endpoint agent as a library: discovery of MCP configuration and processes
+//! ([`discovery`]), the OS and machine-image layer ([`platform`]), secret handling
+//! ([`secrets`]), the wire inventory ([`inventory`]) and renderings ([`output`]).
+//! The `muster-agent` binary is a thin CLI over [`scan`].
+
+#![forbid(unsafe_code)]
+
+pub mod discovery;
+pub mod inventory;
+pub mod output;
+pub mod platform;
+pub mod secrets;
+
+use platform::{EnvMap, Layout};
+
+/// What `muster-agent scan` is asked to do.
+#[derive(Clone, Debug)]
+pub struct ScanRequest {
+    pub layout: Layout,
+    /// The agent's own environment (only its relocating variables are used).
+    pub env: EnvMap,
+    pub processes: bool,
+}
+
+/// Runs one scan and returns the wire inventory.
+pub fn scan(req: &ScanRequest) -> muster_proto::v1::Inventory {
+    let (users, env_user) = if req.layout.is_image() {
+        (req.layout.image_users(), None)
+    } else {
+        let users = platform::live_users(&req.env);
+        let me = req.env.get("USER").or_else(|| req.env.get("USERNAME")).cloned();
+        (users, me.map(|m| (m, req.env.clone())))
+    };
+    let opts = discovery::ScanOptions {
+        layout: req.layout.clone(),
+        users,
+        env_user,
+        processes: req.processes && !req.layout.is_image(),
+    };
+    let found = discovery::scan(&opts);
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+    inventory::build(&found, &req.layout, now)
+}

@@ -1,0 +1,281 @@
+//! The `muster-agent scan --format json` contract. Names are stable: later versions add fields,
+//! never rename them. Derived from the `muster.v1` wire types, with enums as lower-case strings.
+
+use serde::Serialize;
+
+use muster_proto::v1 as pb;
+
+#[derive(Serialize)]
+pub struct ScanJson<'a> {
+    pub host: HostJson<'a>,
+    pub servers: Vec<ServerJson<'a>>,
+    pub processes: Vec<ProcessJson<'a>>,
+    pub sources: Vec<SourceJson<'a>>,
+    pub problems: Vec<ProblemJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct HostJson<'a> {
+    pub hostname: &'a str,
+    pub os: &'static str,
+    pub users: Vec<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct ServerJson<'a> {
+    pub id: &'a str,
+    pub client: &'a str,
+    pub user: Option<&'a str>,
+    pub scope: &'static str,
+    pub config_path: &'a str,
+    pub project: Option<&'a str>,
+    pub name: &'a str,
+    pub transport: Option<&'static str>,
+    pub disabled: bool,
+    pub command: Option<&'a str>,
+    pub args: &'a [String],
+    pub url: Option<&'a str>,
+    pub env_names: &'a [String],
+    pub header_names: &'a [String],
+    pub package: Option<PackageJson<'a>>,
+    pub endpoint: Option<EndpointJson<'a>>,
+    pub auto_approve: Option<AutoApproveJson<'a>>,
+    pub origin: Option<&'a str>,
+    pub cwd: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct PackageJson<'a> {
+    pub ecosystem: &'static str,
+    pub name: &'a str,
+    pub version: Option<&'a str>,
+    pub pinned: bool,
+}
+
+#[derive(Serialize)]
+pub struct EndpointJson<'a> {
+    pub scheme: &'a str,
+    pub host: &'a str,
+    pub port: Option<u32>,
+    pub path: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct AutoApproveJson<'a> {
+    pub all: bool,
+    pub tools: &'a [String],
+}
+
+#[derive(Serialize)]
+pub struct ProcessJson<'a> {
+    pub pid: u32,
+    pub user: Option<&'a str>,
+    pub exe: &'a str,
+    pub args: &'a [String],
+    pub package: Option<PackageJson<'a>>,
+    pub parent_client: Option<&'a str>,
+    pub server_ids: &'a [String],
+    pub unmanaged: bool,
+    pub listeners: Vec<ListenerJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct ListenerJson<'a> {
+    pub address: &'a str,
+    pub port: u32,
+}
+
+#[derive(Serialize)]
+pub struct SourceJson<'a> {
+    pub path: &'a str,
+    pub real_path: Option<&'a str>,
+    pub client: &'a str,
+    pub user: Option<&'a str>,
+    pub scope: &'static str,
+    pub format: &'static str,
+    pub project: Option<&'a str>,
+    pub mtime: Option<i64>,
+    pub owner: Option<&'a str>,
+    pub mode: Option<String>,
+    pub size: u64,
+    pub client_accepts: bool,
+    pub servers: u32,
+}
+
+#[derive(Serialize)]
+pub struct ProblemJson<'a> {
+    pub path: &'a str,
+    pub client: &'a str,
+    pub user: Option<&'a str>,
+    pub kind: &'static str,
+    pub message: &'a str,
+    pub line: Option<u32>,
+    pub column: Option<u32>,
+}
+
+fn opt(s: &str) -> Option<&str> {
+    (!s.is_empty()).then_some(s)
+}
+
+pub fn scope(s: i32) -> &'static str {
+    match pb::Scope::try_from(s).unwrap_or_default() {
+        pb::Scope::User => "user",
+        pb::Scope::Project => "project",
+        pb::Scope::Managed => "managed",
+        pb::Scope::Unspecified => "unknown",
+    }
+}
+
+pub fn transport(t: i32) -> Option<&'static str> {
+    match pb::Transport::try_from(t).unwrap_or_default() {
+        pb::Transport::Stdio => Some("stdio"),
+        pb::Transport::Sse => Some("sse"),
+        pb::Transport::Http => Some("http"),
+        pb::Transport::Ws => Some("ws"),
+        pb::Transport::Unspecified => None,
+    }
+}
+
+pub fn ecosystem(e: i32) -> &'static str {
+    match pb::Ecosystem::try_from(e).unwrap_or_default() {
+        pb::Ecosystem::Npm => "npm",
+        pb::Ecosystem::Pypi => "pypi",
+        pb::Ecosystem::Oci => "oci",
+        pb::Ecosystem::Local => "local",
+        pb::Ecosystem::Binary => "binary",
+        pb::Ecosystem::Unspecified => "unknown",
+    }
+}
+
+fn format(f: i32) -> &'static str {
+    match pb::ConfigFormat::try_from(f).unwrap_or_default() {
+        pb::ConfigFormat::Json => "json",
+        pb::ConfigFormat::Jsonc => "jsonc",
+        pb::ConfigFormat::Json5 => "json5",
+        pb::ConfigFormat::Yaml => "yaml",
+        pb::ConfigFormat::Toml => "toml",
+        pb::ConfigFormat::Markdown => "markdown",
+        pb::ConfigFormat::Unspecified => "unknown",
+    }
+}
+
+fn problem_kind(k: i32) -> &'static str {
+    match pb::ProblemKind::try_from(k).unwrap_or_default() {
+        pb::ProblemKind::Unreadable => "unreadable",
+        pb::ProblemKind::Syntax => "syntax",
+        pb::ProblemKind::ClientWillIgnore => "client-will-ignore",
+        pb::ProblemKind::InvalidEntry => "invalid-entry",
+        pb::ProblemKind::TooLarge => "too-large",
+        pb::ProblemKind::Process => "process",
+        pb::ProblemKind::Unspecified => "unknown",
+    }
+}
+
+fn package(p: &Option<pb::Package>) -> Option<PackageJson<'_>> {
+    p.as_ref().map(|p| PackageJson {
+        ecosystem: ecosystem(p.ecosystem),
+        name: &p.name,
+        version: p.version.as_deref(),
+        pinned: p.pinned,
+    })
+}
+
+/// The JSON view of an inventory.
+pub fn view(inv: &pb::Inventory) -> ScanJson<'_> {
+    let host = inv.host.as_ref();
+    ScanJson {
+        host: HostJson {
+            hostname: host.map(|h| h.hostname.as_str()).unwrap_or(""),
+            os: match host.map(|h| h.os()).unwrap_or_default() {
+                pb::Os::Linux => "linux",
+                pb::Os::Macos => "macos",
+                pb::Os::Windows => "windows",
+                pb::Os::Unspecified => "unknown",
+            },
+            users: inv.users.iter().map(|u| u.name.as_str()).collect(),
+        },
+        servers: inv
+            .servers
+            .iter()
+            .map(|s| ServerJson {
+                id: &s.id,
+                client: &s.client,
+                user: opt(&s.user),
+                scope: scope(s.scope),
+                config_path: &s.config_path,
+                project: opt(&s.project),
+                name: &s.name,
+                transport: transport(s.transport),
+                disabled: s.disabled,
+                command: opt(&s.command),
+                args: &s.args,
+                url: opt(&s.url),
+                env_names: &s.env_names,
+                header_names: &s.header_names,
+                package: package(&s.package),
+                endpoint: s.endpoint.as_ref().map(|e| EndpointJson {
+                    scheme: &e.scheme,
+                    host: &e.host,
+                    port: e.port,
+                    path: &e.path,
+                }),
+                auto_approve: s.auto_approve.as_ref().map(|a| AutoApproveJson { all: a.all, tools: &a.tools }),
+                origin: opt(&s.origin),
+                cwd: opt(&s.cwd),
+            })
+            .collect(),
+        processes: inv
+            .processes
+            .iter()
+            .map(|p| ProcessJson {
+                pid: p.pid,
+                user: opt(&p.user),
+                exe: &p.exe,
+                args: &p.args,
+                package: package(&p.package),
+                parent_client: opt(&p.parent_client),
+                server_ids: &p.server_ids,
+                unmanaged: p.unmanaged,
+                listeners: p.listeners.iter().map(|l| ListenerJson { address: &l.address, port: l.port }).collect(),
+            })
+            .collect(),
+        sources: inv
+            .sources
+            .iter()
+            .map(|s| SourceJson {
+                path: &s.path,
+                real_path: opt(&s.real_path),
+                client: &s.client,
+                user: opt(&s.user),
+                scope: scope(s.scope),
+                format: format(s.format),
+                project: opt(&s.project),
+                mtime: s.mtime_unix,
+                owner: opt(&s.owner),
+                mode: s.mode.map(|m| format!("{m:04o}")),
+                size: s.size,
+                client_accepts: s.client_accepts,
+                servers: s.server_count,
+            })
+            .collect(),
+        problems: inv
+            .problems
+            .iter()
+            .map(|p| ProblemJson {
+                path: &p.path,
+                client: &p.client,
+                user: opt(&p.user),
+                kind: problem_kind(p.kind),
+                message: &p.message,
+                line: p.line,
+                column: p.column,
+            })
+            .collect(),
+    }
+}
+
+/// Pretty JSON text of an inventory.
+pub fn render(inv: &pb::Inventory) -> String {
+    // Serialising plain structs of strings, numbers and bools cannot fail.
+    serde_json::to_string_pretty(&view(inv)).unwrap_or_else(|_| "{}".to_string())
+}

@@ -1,0 +1,65 @@
+//! Handling of secret values inside the agent: the [`Secret`] holder and masking of arguments
+//! and URLs for display.
+//!
+//! A raw value from a configuration file lives only in a [`Secret`], whose `Debug` and
+//! `Display` print a placeholder and whose memory is zeroed on drop. Everything that leaves the
+//! process (JSON, tables, logs, the wire) goes through [`mask`] or carries names only.
+
+pub mod mask;
+
+use zeroize::Zeroizing;
+
+/// A value that may be a secret. Redacted when formatted; zeroed when dropped.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Secret(Zeroizing<String>);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(Zeroizing::new(value.into()))
+    }
+
+    /// The raw value, for detectors and fingerprinting inside the agent only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::fmt::Display for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl From<&str> for Secret {
+    fn from(s: &str) -> Secret {
+        Secret::new(s)
+    }
+}
+
+impl From<String> for Secret {
+    fn from(s: String) -> Secret {
+        Secret::new(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formatting_never_shows_the_value() {
+        let s = Secret::new("ghp_canary");
+        assert!(!format!("{s:?} {s}").contains("canary"));
+        assert_eq!(s.expose(), "ghp_canary");
+    }
+}

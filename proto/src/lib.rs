@@ -1,0 +1,17 @@
+//! Muster's wire contract: the protobuf messages (and, later, gRPC services) shared by the agent
+//! and the control plane.
+//!
+//! The Rust code under `src/gen/` is generated from `muster/**/*.proto` and committed, so no build
+//! needs `protoc`. `tests/generated_up_to_date.rs` regenerates it with the pure-Rust `protox`
+//! compiler and fails when the committed copy is stale; `cargo run -p muster-proto --example
+//! generate` rewrites it. This crate depends on no agent or server crate.
+
+#![forbid(unsafe_code)]
+
+pub use prost;
+
+/// Version 1 of the contract (`package muster.v1`).
+pub mod v1 {
+    #![allow(clippy::all, missing_docs)]
+    include!("gen/muster.v1.rs");
+}
