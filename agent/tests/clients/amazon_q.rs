@@ -1,0 +1,1 @@
+//! Fixture tests for the `amazon_q` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `amp` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `antigravity` client module (to be written).

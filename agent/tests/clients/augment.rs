@@ -1,0 +1,1 @@
+//! Fixture tests for the `augment` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `boltai` client module (to be written).

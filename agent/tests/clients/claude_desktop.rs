@@ -1,0 +1,1 @@
+//! Fixture tests for the `claude_desktop` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `cline` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `codex` client module (to be written).

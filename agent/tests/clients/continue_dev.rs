@@ -1,0 +1,1 @@
+//! Fixture tests for the `continue_dev` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `copilot_jetbrains` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `crush` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `devin` client module (to be written).

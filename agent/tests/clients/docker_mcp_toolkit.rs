@@ -1,0 +1,1 @@
+//! Fixture tests for the `docker_mcp_toolkit` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `factory_droid` client module (to be written).

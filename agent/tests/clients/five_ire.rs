@@ -1,0 +1,1 @@
+//! Fixture tests for the `five_ire` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `gemini_cli` client module (to be written).

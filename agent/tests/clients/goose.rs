@@ -1,0 +1,1 @@
+//! Fixture tests for the `goose` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `jetbrains_ai` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `junie` client module (to be written).

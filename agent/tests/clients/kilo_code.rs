@@ -1,0 +1,1 @@
+//! Fixture tests for the `kilo_code` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `kiro` client module (to be written).

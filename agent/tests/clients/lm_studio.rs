@@ -1,0 +1,1 @@
+//! Fixture tests for the `lm_studio` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `mcphub` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `mistral_vibe` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `opencode` client module (to be written).

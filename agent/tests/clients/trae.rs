@@ -1,0 +1,1 @@
+//! Fixture tests for the `trae` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `visual_studio` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `vscode` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `warp` client module (to be written).

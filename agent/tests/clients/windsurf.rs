@@ -1,0 +1,1 @@
+//! Fixture tests for the `windsurf` client module (to be written).

@@ -1,0 +1,1 @@
+//! Fixture tests for the `zed` client module (to be written).
