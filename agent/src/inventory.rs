@@ -49,8 +49,8 @@ fn machine_id() -> String {
 }
 
 /// Builds the wire inventory.
-pub fn build(d: &Discovery, layout: &Layout, scanned_at_unix: i64) -> pb::Inventory {
-    pb::Inventory {
+pub fn build(d: &Discovery, layout: &Layout, scanned_at_unix: i64) -> pb::InventorySnapshot {
+    pb::InventorySnapshot {
         host: Some(host(layout)),
         users: d
             .users

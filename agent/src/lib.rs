@@ -23,7 +23,7 @@ pub struct ScanRequest {
 }
 
 /// Runs one scan and returns the wire inventory.
-pub fn scan(req: &ScanRequest) -> muster_proto::v1::Inventory {
+pub fn scan(req: &ScanRequest) -> muster_proto::v1::InventorySnapshot {
     let (users, env_user) = if req.layout.is_image() {
         (req.layout.image_users(), None)
     } else {

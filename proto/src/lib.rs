@@ -1,5 +1,5 @@
-//! Muster's wire contract: the protobuf messages (and, later, gRPC services) shared by the agent
-//! and the control plane.
+//! Muster's wire contract: the protobuf messages and gRPC services shared by the agent and the
+//! control plane.
 //!
 //! The Rust code under `src/gen/` is generated from `muster/**/*.proto` and committed, so no build
 //! needs `protoc`. `tests/generated_up_to_date.rs` regenerates it with the pure-Rust `protox`
@@ -9,6 +9,7 @@
 #![forbid(unsafe_code)]
 
 pub use prost;
+pub use tonic;
 
 /// Version 1 of the contract (`package muster.v1`).
 pub mod v1 {

@@ -181,7 +181,7 @@ fn package(p: &Option<pb::Package>) -> Option<PackageJson<'_>> {
 }
 
 /// The JSON view of an inventory.
-pub fn view(inv: &pb::Inventory) -> ScanJson<'_> {
+pub fn view(inv: &pb::InventorySnapshot) -> ScanJson<'_> {
     let host = inv.host.as_ref();
     ScanJson {
         host: HostJson {
@@ -275,7 +275,7 @@ pub fn view(inv: &pb::Inventory) -> ScanJson<'_> {
 }
 
 /// Pretty JSON text of an inventory.
-pub fn render(inv: &pb::Inventory) -> String {
+pub fn render(inv: &pb::InventorySnapshot) -> String {
     // Serialising plain structs of strings, numbers and bools cannot fail.
     serde_json::to_string_pretty(&view(inv)).unwrap_or_else(|_| "{}".to_string())
 }

@@ -7,7 +7,7 @@ use super::json::{ecosystem, scope, transport};
 use muster_proto::v1 as pb;
 
 /// Renders an inventory as aligned text columns.
-pub fn render(inv: &pb::Inventory) -> String {
+pub fn render(inv: &pb::InventorySnapshot) -> String {
     let mut out = String::new();
     let host = inv.host.as_ref().map(|h| h.hostname.as_str()).unwrap_or("");
     let _ = writeln!(

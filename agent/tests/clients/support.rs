@@ -43,7 +43,7 @@ impl Image {
         self.write(machine_path, &fixture(rel))
     }
 
-    pub fn scan(&self) -> pb::Inventory {
+    pub fn scan(&self) -> pb::InventorySnapshot {
         muster_agent::scan(&muster_agent::ScanRequest {
             layout: Layout::image(self.dir.path().to_path_buf(), self.os),
             env: Default::default(),
