@@ -2,6 +2,10 @@
 //! read from realistic fixture files under `agent/tests/fixtures/<client>/`, with snapshots of
 //! the normalised output. One module per client, as in `agent/src/discovery/clients/`.
 
+// Test setup that cannot proceed should panic with a message: expect() is the point here.
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+
 mod support;
 
 mod amazon_q;
