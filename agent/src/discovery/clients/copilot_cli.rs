@@ -1,5 +1,10 @@
 //! GitHub Copilot CLI: `~/.copilot/mcp-config.json` (moved by `$COPILOT_HOME`) and, per repository,
-//! `.github/mcp.json` and `.mcp.json` (CLI 1.0.61+).
+//! `.github/mcp.json` (CLI 1.0.61+).
+//!
+//! Decision: the CLI is also reported to read a repository's `.mcp.json`, but that file is Claude
+//! Code's project file; attributing every server in it to Copilot CLI as well, on machines where
+//! Copilot CLI may not even be installed, would double every count a security team sees. It is
+//! reported once, under `claude-code`.
 
 use std::path::Path;
 
@@ -25,7 +30,7 @@ impl ClientSource for CopilotCli {
 
     fn project_files(&self, project: &Path, os: Os, out: &mut Vec<Candidate>) {
         let _ = os;
-        add_all(out, project, &[".github/mcp.json", ".mcp.json"], Scope::Project, FileFormat::Json, "mcp");
+        add_all(out, project, &[".github/mcp.json"], Scope::Project, FileFormat::Json, "mcp");
     }
 
     fn managed_files(&self, sys: &SystemCtx, out: &mut Vec<Candidate>) {
