@@ -77,6 +77,18 @@ fn project_reachable_only_through_the_projects_map_is_scanned() {
 }
 
 #[test]
+fn windows_project_keys_with_backslashes_resolve() {
+    let os = Os::Windows;
+    let img = Image::new(os);
+    let h = home(os, "alice");
+    img.write(&join(os, &h, ".claude.json"), r#"{"projects": {"C:\\Users\\alice\\elsewhere\\billing": {}}}"#);
+    let file = join(os, &h, "elsewhere/billing/.mcp.json");
+    img.fixture(&file, "claude-code/project-mcp.json");
+    let json = img.scan_json();
+    assert_eq!(names(&found_for(&json, "claude-code", "project", &file)), ["docs", "stripe"]);
+}
+
+#[test]
 fn project_mcp_json_in_a_code_root() {
     for os in ALL_OS {
         let img = Image::new(os);

@@ -44,6 +44,22 @@ fn user_and_project_settings_on_every_os() {
 }
 
 #[test]
+fn very_old_nested_command_form() {
+    let img = Image::new(Os::Linux);
+    let f = "/home/alice/.config/zed/settings.json";
+    img.write(
+        f,
+        r#"{"context_servers": {"git": {"command": {"path": "uvx", "args": ["mcp-server-git"], "env": {"GIT_DIR": "/x"}}, "settings": {}}}}"#,
+    );
+    let json = img.scan_json();
+    let s = &servers_in(&json, f)[0];
+    assert_eq!(s["command"], "uvx");
+    assert_eq!(s["args"], serde_json::json!(["mcp-server-git"]));
+    assert_eq!(s["env_names"], serde_json::json!(["GIT_DIR"]));
+    assert_eq!(s["origin"], serde_json::Value::Null, "a launch command makes it a custom server");
+}
+
+#[test]
 fn normalised_output_snapshot() {
     let img = Image::new(Os::Macos);
     let f = "/Users/alice/.config/zed/settings.json";

@@ -184,3 +184,27 @@ fn plugin_roots(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
         plugin_roots(&sub, depth - 1, out);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_with(env: &[(&str, &str)]) -> UserCtx {
+        let home = crate::platform::UserHome { name: "alice".into(), uid: None, home: PathBuf::from("/home/alice") };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        UserCtx::new(&home, Os::Linux, env)
+    }
+
+    fn paths(source: &dyn ClientSource, user: &UserCtx) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        source.user_files(user, &mut out);
+        out.into_iter().map(|c| c.path).collect()
+    }
+
+    #[test]
+    fn claude_config_dir_moves_the_main_file() {
+        assert_eq!(paths(&ClaudeCode, &user_with(&[]))[0], PathBuf::from("/home/alice/.claude.json"));
+        let moved = user_with(&[("CLAUDE_CONFIG_DIR", "/opt/claude")]);
+        assert_eq!(paths(&ClaudeCode, &moved)[0], PathBuf::from("/opt/claude/.claude.json"));
+    }
+}
