@@ -47,10 +47,8 @@ fn user_and_project_settings_on_every_os() {
 fn very_old_nested_command_form() {
     let img = Image::new(Os::Linux);
     let f = "/home/alice/.config/zed/settings.json";
-    img.write(
-        f,
-        r#"{"context_servers": {"git": {"command": {"path": "uvx", "args": ["mcp-server-git"], "env": {"GIT_DIR": "/x"}}, "settings": {}}}}"#,
-    );
+    let entry = r#"{"command": {"path": "uvx", "args": ["mcp-server-git"], "env": {"GIT_DIR": "/x"}}, "settings": {}}"#;
+    img.write(f, &format!(r#"{{"context_servers": {{"git": {entry}}}}}"#));
     let json = img.scan_json();
     let s = &servers_in(&json, f)[0];
     assert_eq!(s["command"], "uvx");

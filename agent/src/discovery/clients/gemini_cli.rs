@@ -68,7 +68,7 @@ pub fn parse_gemini_settings(file: &Candidate, doc: &Value) -> Parsed {
             .map(|a| a.iter().filter_map(Value::as_str).collect())
     };
     let excluded = names("excluded").unwrap_or_default();
-    // An empty allow list is treated as absent, as Gemini does.
+    // An empty allow list is read as no list rather than as "disable everything".
     let allowed = names("allowed").filter(|a| !a.is_empty());
     for s in &mut parsed.servers {
         let not_allowed = allowed.as_ref().is_some_and(|a| !a.contains(&s.name.as_str()));

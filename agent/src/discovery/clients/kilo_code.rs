@@ -1,8 +1,8 @@
 //! Kilo Code: v7 (opencode-based) keeps servers under `mcp` in `~/.config/kilo/kilo.json(c)` and
 //! `<repo>/kilo.json(c)`, in opencode's shape (`command` array, `environment`, `type:
 //! local|remote`; a bare `{"enabled": false}` only switches off a server another layer defines,
-//! so it is not a server of its own); the legacy VS Code extension used `mcpServers` in its global storage
-//! `mcp_settings.json` and `<repo>/.kilocode/mcp.json`.
+//! so it is not a server of its own); the legacy VS Code extension used `mcpServers` in its
+//! global storage `mcp_settings.json` and `<repo>/.kilocode/mcp.json`.
 
 use std::path::Path;
 
