@@ -2,6 +2,10 @@
 //! spells them, and a scan of it through the library (the same code path as
 //! `muster-agent scan --root DIR --os OS`).
 
+// Helpers outside `#[test]` functions are not covered by clippy's allow-expect-in-tests; a failed
+// setup step here should abort the test, which is what `expect` does.
+#![allow(clippy::expect_used)]
+
 use std::path::{Path, PathBuf};
 
 use muster_agent::platform::{Layout, Os};

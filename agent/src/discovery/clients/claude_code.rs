@@ -8,8 +8,9 @@
 //! - managed: `managed-mcp.json` in `/etc/claude-code/`, `/Library/Application Support/ClaudeCode/`
 //!   or `C:\Program Files\ClaudeCode\` (the legacy `C:\ProgramData\ClaudeCode\` is not read by
 //!   Claude Code, so not by us);
-//! - plugins: `.mcp.json` at a cached plugin's root or `mcpServers` inline in
-//!   `.claude-plugin/plugin.json` under `~/.claude/plugins/`;
+//! - plugins: `.mcp.json` at an installed plugin's root or `mcpServers` inline in
+//!   `.claude-plugin/plugin.json` under `~/.claude/plugins/cache/` (installed copies only: the
+//!   marketplace clones beside it also hold plugins that were never installed);
 //! - subagents: YAML front matter `mcpServers` of `~/.claude/agents/*.md` and
 //!   `<repo>/.claude/agents/*.md` (inline definitions; bare names refer to other servers).
 //!
@@ -27,7 +28,8 @@ use muster_proto::v1::Scope;
 
 pub struct ClaudeCode;
 
-/// How deep below `~/.claude/plugins` plugin roots are looked for.
+/// How deep below `~/.claude/plugins/cache` plugin roots are looked for
+/// (`<marketplace>/<plugin>/<version>/` and a little slack).
 const PLUGIN_DEPTH: usize = 6;
 
 impl ClientSource for ClaudeCode {
@@ -42,7 +44,7 @@ impl ClientSource for ClaudeCode {
         let claude_dir = config_dir.unwrap_or_else(|| user.home.join(".claude"));
         add_dir_files(out, &claude_dir.join("agents"), ".md", Scope::User, FileFormat::MarkdownFrontMatter, "subagent");
         let mut roots = Vec::new();
-        plugin_roots(&claude_dir.join("plugins"), PLUGIN_DEPTH, &mut roots);
+        plugin_roots(&claude_dir.join("plugins/cache"), PLUGIN_DEPTH, &mut roots);
         for root in roots {
             out.push(Candidate::user(root.join(".mcp.json"), FileFormat::Json, "plugin-mcp"));
             out.push(Candidate::user(root.join(".claude-plugin/plugin.json"), FileFormat::Json, "plugin-manifest"));
@@ -151,13 +153,20 @@ fn parse_subagent(file: &Candidate, doc: &Value) -> Parsed {
     with_origin(parsed, format!("subagent:{name}"))
 }
 
-/// A plugin's name: the directory holding `.mcp.json` or `.claude-plugin/`.
+/// A plugin's name: the directory holding `.mcp.json` or `.claude-plugin/`, or its parent when
+/// that directory is a version (`cache/<marketplace>/<plugin>/<version>/`).
 fn plugin_name(file: &Candidate) -> String {
     let mut dir = file.path.parent();
     if dir.and_then(|d| d.file_name()).is_some_and(|n| n == ".claude-plugin") {
         dir = dir.and_then(Path::parent);
     }
-    dir.and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+    let name_of = |d: Option<&Path>| d.and_then(|d| d.file_name()).map(|n| n.to_string_lossy().into_owned());
+    match name_of(dir) {
+        Some(n) if n.starts_with(|c: char| c.is_ascii_digit()) && n.contains('.') => {
+            name_of(dir.and_then(Path::parent)).unwrap_or(n)
+        }
+        other => other.unwrap_or_default(),
+    }
 }
 
 /// Plugin roots: directories holding `.mcp.json` or `.claude-plugin/`, at most `depth` below.
@@ -173,5 +182,29 @@ fn plugin_roots(dir: &Path, depth: usize, out: &mut Vec<PathBuf>) {
             out.push(sub.clone());
         }
         plugin_roots(&sub, depth - 1, out);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user_with(env: &[(&str, &str)]) -> UserCtx {
+        let home = crate::platform::UserHome { name: "alice".into(), uid: None, home: PathBuf::from("/home/alice") };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        UserCtx::new(&home, Os::Linux, env)
+    }
+
+    fn paths(source: &dyn ClientSource, user: &UserCtx) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        source.user_files(user, &mut out);
+        out.into_iter().map(|c| c.path).collect()
+    }
+
+    #[test]
+    fn claude_config_dir_moves_the_main_file() {
+        assert_eq!(paths(&ClaudeCode, &user_with(&[]))[0], PathBuf::from("/home/alice/.claude.json"));
+        let moved = user_with(&[("CLAUDE_CONFIG_DIR", "/opt/claude")]);
+        assert_eq!(paths(&ClaudeCode, &moved)[0], PathBuf::from("/opt/claude/.claude.json"));
     }
 }

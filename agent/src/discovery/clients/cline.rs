@@ -45,3 +45,38 @@ impl ClientSource for Cline {
         parse_map_at(doc, "mcpServers", Dialect::SSE_URLS)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::platform::Os;
+
+    fn user_with(env: &[(&str, &str)]) -> UserCtx {
+        let home = crate::platform::UserHome { name: "alice".into(), uid: None, home: PathBuf::from("/home/alice") };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        UserCtx::new(&home, Os::Linux, env)
+    }
+
+    fn paths(source: &dyn ClientSource, user: &UserCtx) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        source.user_files(user, &mut out);
+        out.into_iter().map(|c| c.path).collect()
+    }
+
+    #[test]
+    fn relocating_variables_in_precedence_order() {
+        let first = |env: &[(&str, &str)]| paths(&Cline, &user_with(env))[0].clone();
+        assert_eq!(first(&[]), PathBuf::from("/home/alice/.cline/data/settings/cline_mcp_settings.json"));
+        assert_eq!(first(&[("CLINE_DIR", "/c")]), PathBuf::from("/c/data/settings/cline_mcp_settings.json"));
+        assert_eq!(
+            first(&[("CLINE_DIR", "/c"), ("CLINE_DATA_DIR", "/d")]),
+            PathBuf::from("/d/settings/cline_mcp_settings.json")
+        );
+        assert_eq!(
+            first(&[("CLINE_DATA_DIR", "/d"), ("CLINE_MCP_SETTINGS_PATH", "/etc-alice/mcp.json")]),
+            PathBuf::from("/etc-alice/mcp.json")
+        );
+    }
+}

@@ -57,3 +57,29 @@ impl ClientSource for Codex {
         parse_map_at(doc, "mcp_servers", Dialect::default())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn user_with(env: &[(&str, &str)]) -> UserCtx {
+        let home = crate::platform::UserHome { name: "alice".into(), uid: None, home: PathBuf::from("/home/alice") };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        UserCtx::new(&home, Os::Linux, env)
+    }
+
+    fn paths(source: &dyn ClientSource, user: &UserCtx) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        source.user_files(user, &mut out);
+        out.into_iter().map(|c| c.path).collect()
+    }
+
+    #[test]
+    fn codex_home_moves_the_config() {
+        assert_eq!(paths(&Codex, &user_with(&[])), [PathBuf::from("/home/alice/.codex/config.toml")]);
+        let moved = user_with(&[("CODEX_HOME", "/srv/codex")]);
+        assert_eq!(paths(&Codex, &moved), [PathBuf::from("/srv/codex/config.toml")]);
+    }
+}
