@@ -16,7 +16,7 @@ fn managed_file(os: Os) -> &'static str {
 
 /// `mcp-local.json` with its one project key rewritten to `project` (a machine path).
 fn mcp_local_for(project: &str) -> String {
-    let key = serde_json::to_string(project).expect("a string serialises");
+    let key = serde_json::Value::String(project.to_string()).to_string();
     fixture("opencode/mcp-local.json").replace("\"/home/alice/scratch/api\"", &key)
 }
 

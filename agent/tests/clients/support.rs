@@ -1,6 +1,10 @@
 //! Test support: a synthetic machine image on disk, written at paths as the scanned machine
 //! spells them, and a scan of it through the library (the same code path as
 //! `muster-agent scan --root DIR --os OS`).
+//!
+//! Helpers here run only inside tests, where a failed setup step should panic with its reason;
+//! clippy's test allowances cover `#[test]` functions, not helpers, hence the allow.
+#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 
