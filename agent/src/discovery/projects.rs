@@ -75,7 +75,13 @@ fn walk(dir: &Path, depth: usize, markers: &HashSet<String>, out: &mut Vec<PathB
             is_project = true;
         }
         // file_type() does not follow symlinks: linked directories are not walked (no loops).
-        if depth > 0 && entry.file_type().is_ok_and(|t| t.is_dir()) && !SKIP.contains(&name.as_str()) {
+        // A client's own directory inside a project (`.warp`, `.cursor`, ...) is never a project
+        // itself: walking into it would read `.warp/.mcp.json` as a Claude Code `.mcp.json`.
+        if depth > 0
+            && entry.file_type().is_ok_and(|t| t.is_dir())
+            && !SKIP.contains(&name.as_str())
+            && !markers.contains(&name)
+        {
             subdirs.push(entry.path());
         }
     }
@@ -102,5 +108,15 @@ mod tests {
         std::fs::write(h.join("src/app/.mcp.json"), "{}").expect("write");
         let found = walk_code_roots(h, &marker_names(Os::Linux));
         assert_eq!(found, vec![h.join("src/app"), h.join("code/a/b/c/d")]);
+    }
+
+    #[test]
+    fn client_dir_holding_a_dot_mcp_json_is_not_a_project() {
+        let home = tempfile::tempdir().expect("tempdir");
+        let h = home.path();
+        std::fs::create_dir_all(h.join("work/infra/.warp")).expect("mkdir");
+        std::fs::write(h.join("work/infra/.warp/.mcp.json"), "{}").expect("write");
+        let found = walk_code_roots(h, &marker_names(Os::Linux));
+        assert_eq!(found, vec![h.join("work/infra")]);
     }
 }

@@ -1,7 +1,8 @@
 //! Augment (Auggie CLI and the IDE extensions since 2025-26): the `mcpServers` map in
 //! `~/.augment/settings.json`, `<repo>/.augment/settings.json` and its git-ignored
-//! `settings.local.json` overlay. Older VS Code extension builds kept an `augment.advanced`
-//! `mcpServers` *list* in VS Code's user `settings.json`, which is read as well.
+//! `settings.local.json` overlay (also under `mcp.servers`, which one source gives). Older VS
+//! Code extension builds kept an `augment.advanced` `mcpServers` *list* in VS Code's user
+//! `settings.json`, which is read as well.
 
 use std::path::Path;
 
@@ -44,6 +45,10 @@ impl ClientSource for Augment {
             read_list_into(&mut parsed, list, "augment.advanced.mcpServers", Dialect::default());
         } else {
             read_map_into(&mut parsed, doc.get("mcpServers"), "mcpServers", Dialect::default());
+            // The key is uncertain (reference §8.9): one source gives `mcp.servers`, so that
+            // shape (nested, or written as a flat dotted key) is read too.
+            let alt = doc.get("mcp").and_then(|m| m.get("servers")).or_else(|| doc.get("mcp.servers"));
+            read_map_into(&mut parsed, alt, "mcp.servers", Dialect::default());
         }
         parsed
     }

@@ -49,18 +49,25 @@ impl ClientSource for JetbrainsAi {
     }
 }
 
-/// Paths in `<entry key="$USER_HOME$/src/app">` elements of `recentProjects.xml`.
+/// Project paths in `recentProjects.xml`: the `<entry key="...">` elements of the
+/// `additionalInfo` map (current IDEs) and the `<option value="...">` items of the older
+/// `recentPaths` list, with `$USER_HOME$` expanded and XML entities decoded.
 fn recent_project_paths(xml: &str, home: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for chunk in xml.split("<entry key=\"").skip(1) {
-        let Some(end) = chunk.find('"') else { continue };
-        let raw = &chunk[..end];
-        let path = raw.replace("$USER_HOME$", home).replace("&amp;", "&");
-        if !out.contains(&path) {
-            out.push(path);
+    for marker in ["<entry key=\"", "<option value=\""] {
+        for chunk in xml.split(marker).skip(1) {
+            let Some(end) = chunk.find('"') else { continue };
+            let path = xml_unescape(&chunk[..end]).replace("$USER_HOME$", home);
+            if !out.contains(&path) {
+                out.push(path);
+            }
         }
     }
     out
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"").replace("&apos;", "'").replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 }
 
 #[cfg(test)]
@@ -71,5 +78,13 @@ mod tests {
             <entry key="$USER_HOME$/src/api"><value/></entry><entry key="/opt/work/x"><value/></entry>
             </map></option></component></application>"#;
         assert_eq!(super::recent_project_paths(xml, "/home/dev"), ["/home/dev/src/api", "/opt/work/x"]);
+    }
+
+    #[test]
+    fn recent_projects_read_the_older_recent_paths_list_and_decode_entities() {
+        let xml = r#"<application><component name="RecentProjectsManager"><option name="recentPaths"><list>
+            <option value="$USER_HOME$/R&amp;D/tool" /></list></option>
+            <option name="lastOpenedProject" value="$USER_HOME$/R&amp;D/tool" /></component></application>"#;
+        assert_eq!(super::recent_project_paths(xml, "/home/dev"), ["/home/dev/R&D/tool"]);
     }
 }

@@ -3,7 +3,9 @@
 //! and in the managed dirs (`/etc/opencode/`, `/Library/Application Support/opencode/`,
 //! `%ProgramData%\opencode\`). Newer scopes: `~/.agents/mcp.json` and `<repo>/.agents/mcp.json`
 //! (a bare name → server map) and `$XDG_DATA_HOME/opencode/mcp-local.json` (maps keyed by project
-//! path). `command` is an array, `environment` the env map, `type` is `local` or `remote`.
+//! path). `command` is an array, `environment` the env map, `type` is `local` or `remote`. An
+//! entry holding only `enabled` switches off a server another layer defines; it defines nothing
+//! itself, so it is not reported as a server.
 
 use std::path::Path;
 
@@ -68,15 +70,14 @@ impl ClientSource for Opencode {
         let mut parsed = Parsed::default();
         match file.kind {
             "bare" => {
-                let map = doc.get("mcp").unwrap_or(doc);
-                read_map_into(&mut parsed, Some(map).filter(|v| !v.is_null()), "(root)", Dialect::default());
+                read_map_into(&mut parsed, Some(bare_map(doc)).filter(|v| !v.is_null()), "(root)", Dialect::default())
             }
             "local" => match doc {
                 Value::Object(projects) => {
                     for (path, servers) in projects {
                         parsed.projects.push(path.clone());
                         let before = parsed.servers.len();
-                        read_map_into(&mut parsed, Some(servers), "(project)", Dialect::default());
+                        read_map_into(&mut parsed, Some(bare_map(servers)), "(project)", Dialect::default());
                         for s in &mut parsed.servers[before..] {
                             s.project = Some(path.clone());
                         }
@@ -88,6 +89,20 @@ impl ClientSource for Opencode {
             _ => read_map_into(&mut parsed, doc.get("mcp"), "mcp", Dialect::default()),
         }
         parsed
+    }
+}
+
+/// The server map of a file that should hold a bare `{name: server}` map. A hand-written file
+/// sometimes keeps the `mcp` wrapper of `opencode.json`; the wrapper is unwrapped only when it
+/// is not itself a server named `mcp` (a server has launch or toggle fields).
+fn bare_map(doc: &Value) -> &Value {
+    match doc.get("mcp") {
+        Some(inner @ Value::Object(o))
+            if !["type", "command", "url", "enabled", "environment"].iter().any(|k| o.contains_key(*k)) =>
+        {
+            inner
+        }
+        _ => doc,
     }
 }
 
@@ -104,5 +119,18 @@ fn read_map_into(parsed: &mut Parsed, value: Option<&Value>, key: &str, dialect:
             super::read_map_into(parsed, Some(&Value::Object(servers)), key, dialect);
         }
         other => super::read_map_into(parsed, other, key, dialect),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn bare_map_unwraps_an_mcp_wrapper_but_not_a_server_named_mcp() {
+        let wrapped = json!({"mcp": {"gh": {"type": "local", "command": ["gh-mcp"]}}});
+        assert!(super::bare_map(&wrapped).get("gh").is_some());
+        let named = json!({"mcp": {"type": "remote", "url": "https://x/mcp"}});
+        assert!(super::bare_map(&named).get("mcp").is_some());
     }
 }
