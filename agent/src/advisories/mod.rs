@@ -392,7 +392,12 @@ fn exact_version_text(version: &str, native: Scheme) -> Option<&str> {
     if v.is_empty() || v.eq_ignore_ascii_case("latest") {
         return None;
     }
-    native.parse(v).is_ok().then_some(v)
+    let exact = match native {
+        // npm reads `1.2` as "latest 1.2.x", so only a full SemVer version is exact.
+        Scheme::Semver => parse_semver_strict(v).is_ok(),
+        Scheme::Pep440 => native.parse(v).is_ok(),
+    };
+    exact.then_some(v)
 }
 
 fn ecosystem_of(osv: &str) -> Option<(Ecosystem, Scheme)> {
@@ -410,22 +415,28 @@ fn package_key(ecosystem: Ecosystem, name: &str) -> String {
     }
 }
 
-/// SemVer with a leading `v` allowed and build metadata dropped (it has no precedence). A
-/// plain `1.2` or `1` is padded, so PyPI-style releases can sit in a `SEMVER` range.
+/// SemVer with a leading `v` allowed and build metadata dropped (it has no precedence).
+fn parse_semver_strict(text: &str) -> Result<semver::Version, semver::Error> {
+    let t = text.trim();
+    let t = t.strip_prefix('v').unwrap_or(t);
+    semver::Version::parse(t).map(|v| semver::Version { build: semver::BuildMetadata::EMPTY, ..v })
+}
+
+/// [`parse_semver_strict`], except that a plain `1.2` or `1` is padded with zeros so
+/// PyPI-style releases can sit in a `SEMVER` range. Never used to decide whether an npm
+/// version is exact.
 fn parse_semver(text: &str) -> Result<semver::Version, String> {
     let t = text.trim();
     let t = t.strip_prefix('v').unwrap_or(t);
-    let parsed = semver::Version::parse(t).or_else(|e| {
-        let numeric = !t.is_empty() && t.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+    parse_semver_strict(t).or_else(|e| {
         let parts = t.split('.').count();
+        let numeric = t.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
         if numeric && parts < 3 {
-            let padded = format!("{t}{}", ".0".repeat(3 - parts));
-            semver::Version::parse(&padded).map_err(|e| e.to_string())
+            parse_semver_strict(&format!("{t}{}", ".0".repeat(3 - parts))).map_err(|e| e.to_string())
         } else {
             Err(e.to_string())
         }
-    })?;
-    Ok(semver::Version { build: semver::BuildMetadata::EMPTY, ..parsed })
+    })
 }
 
 fn compile_affected(

@@ -95,6 +95,7 @@ fn unpinned_packages_match_only_advisories_without_a_fix() {
     assert!(db.matches(&npm("mcp-remote", None)).is_empty());
     assert!(db.matches(&npm("mcp-remote", Some("latest"))).is_empty());
     assert!(db.matches(&npm("mcp-remote", Some("^0.1.0"))).is_empty(), "a range is not a version");
+    assert!(db.matches(&npm("mcp-remote", Some("0.1"))).is_empty(), "npm reads 0.1 as the newest 0.1.x, not 0.1.0");
     // The archived Postgres server was never fixed: every install is affected.
     let pg = db.assess(&npm("@modelcontextprotocol/server-postgres", None));
     assert_eq!(pg.len(), 1);
@@ -263,4 +264,26 @@ fn invalid_bundles_are_rejected_with_the_reason() {
     let bad_sev = rec("[]", r#","database_specific":{"severity":"SEVERE"}"#);
     assert!(matches!(AdvisoryDb::from_json(&bad_sev), Err(AdvisoryError::InvalidSeverity { .. })));
     assert!(matches!(AdvisoryDb::from_json(r#"[{"id":" "}]"#), Err(AdvisoryError::MissingId { index: 0 })));
+}
+
+#[test]
+fn advised_server_packages_are_in_the_service_catalog() {
+    // SDKs are libraries inside servers and the malicious look-alike must not be classified as
+    // Postmark; every other advised package is an MCP server the catalog should recognise.
+    let not_servers = ["@modelcontextprotocol/sdk", "mcp", "postmark-mcp"];
+    for advisory in db().advisories() {
+        for affected in &advisory.affected {
+            let name = affected.package.name.as_str();
+            if not_servers.contains(&name) {
+                continue;
+            }
+            let pkg = if affected.package.ecosystem == "npm" { npm(name, None) } else { pypi(name, None) };
+            assert!(
+                crate::catalog::lookup(Some(&pkg), None, None).is_some(),
+                "{} ({}) not in the catalog",
+                name,
+                advisory.id
+            );
+        }
+    }
 }

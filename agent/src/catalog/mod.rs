@@ -363,7 +363,12 @@ impl ServiceCatalog {
         if let Some(&i) = self.by_host.get(&host) {
             return Some(i);
         }
-        self.host_wildcards.iter().find(|(suffix, _)| host.ends_with(suffix.as_str())).map(|(_, i)| *i)
+        // The most specific pattern wins (`*.eu.example.com` over `*.example.com`).
+        self.host_wildcards
+            .iter()
+            .filter(|(suffix, _)| host.ends_with(suffix.as_str()))
+            .max_by_key(|(suffix, _)| suffix.len())
+            .map(|(_, i)| *i)
     }
 
     fn index_by_package(&self, package: &Package) -> Option<usize> {

@@ -211,6 +211,21 @@ fn catalog_rejects_duplicate_keys_bad_versions_and_unknown_fields() {
 }
 
 #[test]
+fn most_specific_host_wildcard_wins() {
+    let text = "version = 1\n\
+        [[server]]\nid = \"broad\"\nservice = \"a\"\ncategory = \"utility\"\nauth = \"none\"\nhosts = [\"*.example.test\"]\nreason = \"r\"\nsource = \"t\"\n\
+        [[server]]\nid = \"narrow\"\nservice = \"b\"\ncategory = \"utility\"\nauth = \"none\"\nhosts = [\"*.eu.example.test\"]\nreason = \"r\"\nsource = \"t\"\n";
+    let c = ServiceCatalog::from_toml(text).expect("valid");
+    let at = |host: &str| {
+        let ep = RemoteEndpoint { scheme: "https".into(), host: host.into(), port: None, path: "/mcp".into() };
+        c.lookup(None, Some(&ep), None).map(|e| e.id.clone())
+    };
+    assert_eq!(at("mcp.eu.example.test").as_deref(), Some("narrow"));
+    assert_eq!(at("mcp.us.example.test").as_deref(), Some("broad"));
+    assert_eq!(at("example.test"), None, "a wildcard does not cover the apex");
+}
+
+#[test]
 fn name_normalisation() {
     assert_eq!(normalize_pypi("AwsLabs__Cloudwatch.-MCP_server"), "awslabs-cloudwatch-mcp-server");
     assert_eq!(normalize_oci("docker.io/library/Redis:7"), "redis");
