@@ -1,11 +1,15 @@
 //! The Muster endpoint agent as a library: discovery of MCP configuration and processes
-//! ([`discovery`]), the OS and machine-image layer ([`platform`]), secret handling
+//! ([`discovery`]), the service catalog ([`catalog`]), known advisories ([`advisories`]), the
+//! findings catalog ([`findings`]), the OS and machine-image layer ([`platform`]), secret handling
 //! ([`secrets`]), the wire inventory ([`inventory`]) and renderings ([`output`]).
 //! The `muster-agent` binary is a thin CLI over [`scan`].
 
 #![forbid(unsafe_code)]
 
+pub mod advisories;
+pub mod catalog;
 pub mod discovery;
+pub mod findings;
 pub mod inventory;
 pub mod output;
 pub mod platform;
