@@ -6,8 +6,8 @@ use muster_agent::platform::Os;
 
 use crate::support::{ALL_OS, Image, assert_found, fixture, home, join, servers_in};
 
-/// Servers of one client from one file. `.mcp.json` is also Copilot CLI's per-repo file, so
-/// tests of shared files pick the client they are about.
+/// Servers of one client from one file (some files are read by several clients, so tests of
+/// shared files pick the client they are about).
 pub fn found_for(json: &serde_json::Value, client: &str, scope: &str, config_path: &str) -> Vec<serde_json::Value> {
     let found: Vec<serde_json::Value> =
         servers_in(json, config_path).into_iter().filter(|s| s["client"] == client).collect();

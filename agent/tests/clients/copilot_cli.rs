@@ -1,5 +1,5 @@
-//! GitHub Copilot CLI: `~/.copilot/mcp-config.json` and per-repository `.github/mcp.json` and
-//! `.mcp.json` (shared with Claude Code), on every OS layout.
+//! GitHub Copilot CLI: `~/.copilot/mcp-config.json` and per-repository `.github/mcp.json`, on every
+//! OS layout. A repository's `.mcp.json` is reported once, under Claude Code (see the module).
 
 use muster_agent::platform::Os;
 
@@ -22,7 +22,9 @@ fn user_and_repository_files_on_every_os() {
         let json = img.scan_json();
         assert_eq!(assert_found(&json, "copilot-cli", "user", &user), ["context7", "playwright"], "{os:?}");
         assert_eq!(assert_found(&json, "copilot-cli", "project", &github), ["azure"], "{os:?}");
-        assert_eq!(names(&found_for(&json, "copilot-cli", "project", &root)), ["azure"], "{os:?}");
+        let copilot_from_root = servers_in(&json, &root).into_iter().filter(|s| s["client"] == "copilot-cli").count();
+        assert_eq!(copilot_from_root, 0, "{os:?}: .mcp.json is Claude Code's");
+        assert_eq!(names(&found_for(&json, "claude-code", "project", &root)), ["azure"], "{os:?}");
         // `type: local` is stdio.
         let playwright = servers_in(&json, &user).into_iter().find(|s| s["name"] == "playwright").expect("playwright");
         assert_eq!(playwright["transport"], "stdio");

@@ -1,14 +1,6 @@
 //! Test support: a synthetic machine image on disk, written at paths as the scanned machine
 //! spells them, and a scan of it through the library (the same code path as
 //! `muster-agent scan --root DIR --os OS`).
-//!
-//! Helpers here run only inside tests, where a failed setup step should panic with its reason;
-//! clippy's test allowances cover `#[test]` functions, not helpers, hence the allow.
-#![allow(clippy::expect_used)]
-
-// Helpers outside `#[test]` functions are not covered by clippy's allow-expect-in-tests; a failed
-// setup step here should abort the test, which is what `expect` does.
-#![allow(clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -3,6 +3,8 @@
 //! `~/.claude.json`, repositories under `~/src`, and a managed file. Written at the paths the
 //! given OS uses; returns what it wrote so tests can check the scan against it.
 
+#![allow(dead_code)] // shared by the tests and the benchmark; each uses a part
+
 use std::path::{Path, PathBuf};
 
 /// The scanned OS, as the CLI spells it.
