@@ -1,11 +1,31 @@
-//! Handling of secret values inside the agent: the [`Secret`] holder and masking of arguments
-//! and URLs for display.
+//! Handling of secret values inside the agent: the [`Secret`] holder, credential detection,
+//! keyed fingerprints and masking of arguments and URLs for display.
 //!
 //! A raw value from a configuration file lives only in a [`Secret`], whose `Debug` and
 //! `Display` print a placeholder and whose memory is zeroed on drop. Everything that leaves the
-//! process (JSON, tables, logs, the wire) goes through [`mask`] or carries names only.
+//! process (JSON, tables, logs, the wire) goes through [`mask`] or carries names only: a
+//! [`Detection`] names a kind and provider, a [`fingerprint`] is a keyed hash.
+//!
+//! Entry points: [`detect`] for one value at a [`Location`], [`detect_embedded`] for secrets
+//! inside a larger value, [`reference()`] for `${env:X}`-style references, [`fingerprint`]
+//! with a [`FleetKey`]. The rules are summarised in `docs/secret-detection.md`.
 
+mod connection;
+mod context;
+mod decode;
+pub mod detect;
+pub mod entropy;
+pub mod fingerprint;
+pub mod location;
 pub mod mask;
+pub mod names;
+mod providers;
+pub mod reference;
+
+pub use detect::{Confidence, Detection, Embedded, REFERENCE_KIND, Source, detect, detect_embedded};
+pub use fingerprint::{FLEET_KEY_LEN, FleetKey, FleetKeyError, fingerprint};
+pub use location::Location;
+pub use reference::{Reference, ReferenceSyntax, is_placeholder, reference};
 
 use zeroize::Zeroizing;
 
