@@ -2,6 +2,7 @@
 //! arguments and URLs, names of variables and headers, never values). This is the one place
 //! where data crosses from "inside the agent" to "may leave the agent".
 
+use crate::analysis::{Analysis, ServerAnalysis};
 use crate::discovery::{Discovery, ProblemRecord, ServerRecord, SourceRecord};
 use crate::platform::{Layout, Os};
 use crate::secrets::mask;
@@ -48,8 +49,8 @@ fn machine_id() -> String {
         .unwrap_or_default()
 }
 
-/// Builds the wire inventory.
-pub fn build(d: &Discovery, layout: &Layout, scanned_at_unix: i64) -> pb::InventorySnapshot {
+/// Builds the wire inventory from a discovery and its analysis.
+pub fn build(d: &Discovery, analysis: &Analysis, layout: &Layout, scanned_at_unix: i64) -> pb::InventorySnapshot {
     pb::InventorySnapshot {
         host: Some(host(layout)),
         users: d
@@ -58,12 +59,17 @@ pub fn build(d: &Discovery, layout: &Layout, scanned_at_unix: i64) -> pb::Invent
             .map(|u| pb::OsUser { name: u.name.clone(), uid: u.uid, home: layout.display(&u.home) })
             .collect(),
         sources: d.sources.iter().map(source).collect(),
-        servers: d.servers.iter().map(server).collect(),
+        servers: d
+            .servers
+            .iter()
+            .zip(analysis.servers.iter().map(Some).chain(std::iter::repeat(None)))
+            .map(|(s, a)| server(s, a))
+            .collect(),
         processes: d.processes.iter().map(process).collect(),
         problems: d.problems.iter().map(problem).collect(),
         scanned_at_unix,
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
-        findings: Vec::new(),
+        findings: analysis.findings.clone(),
     }
 }
 
@@ -85,8 +91,9 @@ fn source(s: &SourceRecord) -> pb::ConfigSource {
     }
 }
 
-/// The masked wire form of one server.
-pub fn server(s: &ServerRecord) -> pb::McpServer {
+/// The masked wire form of one server. Without an analysis, arguments and URL are masked by
+/// flag names and URL structure only.
+pub fn server(s: &ServerRecord, analysis: Option<&ServerAnalysis>) -> pb::McpServer {
     let raw = &s.raw;
     pb::McpServer {
         id: s.id.clone(),
@@ -98,9 +105,15 @@ pub fn server(s: &ServerRecord) -> pb::McpServer {
         project: s.project.clone().unwrap_or_default(),
         transport: raw.transport.unwrap_or(pb::Transport::Unspecified) as i32,
         command: raw.command.clone().unwrap_or_default(),
-        args: mask::mask_args(&raw.args, &|_, _| false),
+        args: match analysis {
+            Some(a) => a.masked_args.clone(),
+            None => mask::mask_args(&raw.args, &|_, _| false),
+        },
         env_names: raw.env.iter().map(|(k, _)| k.clone()).collect(),
-        url: raw.url.as_ref().map(|u| mask::mask_url(u.expose())).unwrap_or_default(),
+        url: match analysis.and_then(|a| a.masked_url.clone()) {
+            Some(u) => u,
+            None => raw.url.as_ref().map(|u| mask::mask_url(u.expose())).unwrap_or_default(),
+        },
         header_names: raw.headers.iter().map(|(k, _)| k.clone()).collect(),
         package: s.package.clone(),
         endpoint: s.endpoint.clone(),
@@ -109,10 +122,10 @@ pub fn server(s: &ServerRecord) -> pb::McpServer {
             .then(|| pb::AutoApprove { all: raw.auto_approve_all, tools: raw.auto_approve_tools.clone() }),
         origin: raw.origin.clone().unwrap_or_default(),
         cwd: raw.cwd.clone().unwrap_or_default(),
-        service: String::new(),
-        service_guessed: false,
-        credentials: Vec::new(),
-        findings: Vec::new(),
+        service: analysis.and_then(|a| a.service.clone()).unwrap_or_default(),
+        service_guessed: analysis.is_some_and(|a| a.service_guessed),
+        credentials: analysis.map(|a| a.credentials.clone()).unwrap_or_default(),
+        findings: analysis.map(|a| a.findings.clone()).unwrap_or_default(),
     }
 }
 

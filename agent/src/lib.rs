@@ -8,6 +8,7 @@
 
 pub mod advisories;
 pub mod catalog;
+pub mod analysis;
 pub mod discovery;
 pub mod findings;
 pub mod inventory;
@@ -18,16 +19,28 @@ pub mod secrets;
 use platform::{EnvMap, Layout};
 
 /// What `muster-agent scan` is asked to do.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct ScanRequest {
     pub layout: Layout,
     /// The agent's own environment (only its relocating variables are used).
     pub env: EnvMap,
     pub processes: bool,
+    /// Key for credential fingerprints: the fleet's once enrolled, else a local one. `None`
+    /// uses a fresh random key (fingerprints then only compare within this scan).
+    pub fleet_key: Option<secrets::fingerprint::FleetKey>,
+}
+
+/// Why a scan could not run at all (problems with single files are never errors).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("bundled data set is invalid: {0}")]
+    Data(String),
+    #[error(transparent)]
+    FleetKey(#[from] secrets::fingerprint::FleetKeyError),
 }
 
 /// Runs one scan and returns the wire inventory.
-pub fn scan(req: &ScanRequest) -> muster_proto::v1::InventorySnapshot {
+pub fn scan(req: &ScanRequest) -> Result<muster_proto::v1::InventorySnapshot, ScanError> {
     let (users, env_user) = if req.layout.is_image() {
         (req.layout.image_users(), None)
     } else {
@@ -42,7 +55,18 @@ pub fn scan(req: &ScanRequest) -> muster_proto::v1::InventorySnapshot {
         processes: req.processes && !req.layout.is_image(),
     };
     let found = discovery::scan(&opts);
+    let key = match &req.fleet_key {
+        Some(k) => k.clone(),
+        None => secrets::fingerprint::FleetKey::generate()?,
+    };
+    let ctx = analysis::AnalysisContext {
+        fleet_key: &key,
+        catalog: catalog::bundled().map_err(|e| ScanError::Data(e.to_string()))?,
+        advisories: advisories::AdvisoryDb::bundled().map_err(|e| ScanError::Data(e.to_string()))?,
+        findings: findings::catalog::FindingsCatalog::bundled().map_err(|e| ScanError::Data(e.to_string()))?,
+    };
+    let analysis = analysis::analyse(&found, &ctx);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    inventory::build(&found, &req.layout, now)
+    Ok(inventory::build(&found, &analysis, &req.layout, now))
 }

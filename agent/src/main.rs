@@ -87,8 +87,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     .filter(|(k, _)| muster_agent::platform::RELOCATING_VARS.contains(&k.as_str()))
                     .collect(),
                 processes: !args.no_processes,
+                fleet_key: None,
             };
-            let inv = muster_agent::scan(&req);
+            let inv = muster_agent::scan(&req).context("scan failed")?;
             let text = match args.format {
                 Format::Json => muster_agent::output::json::render(&inv),
                 Format::Table => muster_agent::output::table::render(&inv),

@@ -9,6 +9,8 @@ use muster_proto::v1 as pb;
 pub struct ScanJson<'a> {
     pub host: HostJson<'a>,
     pub servers: Vec<ServerJson<'a>>,
+    /// Findings about a client, user or the machine as a whole.
+    pub findings: Vec<FindingJson<'a>>,
     pub processes: Vec<ProcessJson<'a>>,
     pub sources: Vec<SourceJson<'a>>,
     pub problems: Vec<ProblemJson<'a>>,
@@ -42,6 +44,39 @@ pub struct ServerJson<'a> {
     pub auto_approve: Option<AutoApproveJson<'a>>,
     pub origin: Option<&'a str>,
     pub cwd: Option<&'a str>,
+    /// Enterprise service id from the catalog (or a low-confidence guess), null when unknown.
+    pub service: Option<&'a str>,
+    pub service_guessed: bool,
+    pub credentials: Vec<CredentialJson<'a>>,
+    pub findings: Vec<FindingJson<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct CredentialJson<'a> {
+    /// `env:NAME`, `header:NAME`, `arg:N`, `url`, `field:NAME`.
+    pub location: &'a str,
+    pub kind: &'a str,
+    pub provider: Option<&'a str>,
+    /// `literal` or `reference`.
+    pub source: &'static str,
+    /// Keyed fingerprint of a literal secret; null for references.
+    pub fingerprint: Option<&'a str>,
+    /// What a reference points at (a variable or secret name).
+    pub reference: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+pub struct FindingJson<'a> {
+    pub id: &'a str,
+    pub severity: &'static str,
+    pub owasp: &'a str,
+    pub message: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub server_ids: &'a [String],
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub client: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    pub user: &'a str,
 }
 
 #[derive(Serialize)]
@@ -171,6 +206,41 @@ fn problem_kind(k: i32) -> &'static str {
     }
 }
 
+/// Lower-case severity name.
+pub fn severity(s: i32) -> &'static str {
+    match pb::Severity::try_from(s).unwrap_or_default() {
+        pb::Severity::Info => "info",
+        pb::Severity::Low => "low",
+        pb::Severity::Medium => "medium",
+        pb::Severity::High => "high",
+        pb::Severity::Critical => "critical",
+        pb::Severity::Unspecified => "unknown",
+    }
+}
+
+fn finding(f: &pb::Finding) -> FindingJson<'_> {
+    FindingJson {
+        id: &f.id,
+        severity: severity(f.severity),
+        owasp: &f.owasp,
+        message: &f.message,
+        server_ids: &f.server_ids,
+        client: &f.client,
+        user: &f.user,
+    }
+}
+
+fn credential(c: &pb::Credential) -> CredentialJson<'_> {
+    CredentialJson {
+        location: &c.location,
+        kind: &c.kind,
+        provider: opt(&c.provider),
+        source: if c.source == pb::CredentialSource::Reference as i32 { "reference" } else { "literal" },
+        fingerprint: opt(&c.fingerprint),
+        reference: opt(&c.reference),
+    }
+}
+
 fn package(p: &Option<pb::Package>) -> Option<PackageJson<'_>> {
     p.as_ref().map(|p| PackageJson {
         ecosystem: ecosystem(p.ecosystem),
@@ -222,8 +292,13 @@ pub fn view(inv: &pb::InventorySnapshot) -> ScanJson<'_> {
                 auto_approve: s.auto_approve.as_ref().map(|a| AutoApproveJson { all: a.all, tools: &a.tools }),
                 origin: opt(&s.origin),
                 cwd: opt(&s.cwd),
+                service: opt(&s.service),
+                service_guessed: s.service_guessed,
+                credentials: s.credentials.iter().map(credential).collect(),
+                findings: s.findings.iter().map(finding).collect(),
             })
             .collect(),
+        findings: inv.findings.iter().map(finding).collect(),
         processes: inv
             .processes
             .iter()

@@ -48,7 +48,10 @@ impl Image {
             layout: Layout::image(self.dir.path().to_path_buf(), self.os),
             env: Default::default(),
             processes: false,
+            // A fixed key keeps fingerprints in snapshots stable.
+            fleet_key: Some(muster_agent::secrets::fingerprint::FleetKey::from_bytes([42; 32])),
         })
+        .expect("scan")
     }
 
     /// The JSON contract output of a scan, as a value.

@@ -1,0 +1,209 @@
+//! The credentials one server is given: every env value, header value, argument, the URL and
+//! the other credential-bearing fields are run through the detector; literal secrets become
+//! `Credential`s with a keyed fingerprint, references become `Credential`s naming what they
+//! refer to. Also produces the masked display forms of arguments and URL, masking exactly what
+//! the detector found on top of the name-based masking.
+
+use crate::discovery::ServerRecord;
+use crate::secrets::Secret;
+use crate::secrets::detect::{Detection, Source, detect, detect_embedded};
+use crate::secrets::fingerprint::{FleetKey, fingerprint};
+use crate::secrets::location::Location;
+use crate::secrets::mask::{self, MASK};
+use muster_proto::v1 as pb;
+
+/// Credentials and masked display strings of one server.
+#[derive(Debug, Default)]
+pub struct ServerCredentials {
+    pub credentials: Vec<pb::Credential>,
+    pub masked_args: Vec<String>,
+    pub masked_url: Option<String>,
+}
+
+fn credential(location: String, d: &Detection, value: &Secret, key: &FleetKey) -> pb::Credential {
+    match &d.source {
+        Source::Literal => pb::Credential {
+            location,
+            kind: d.kind.to_string(),
+            source: pb::CredentialSource::Literal as i32,
+            fingerprint: fingerprint(key, value),
+            provider: d.provider.to_string(),
+            reference: String::new(),
+        },
+        Source::Reference(r) => pb::Credential {
+            location,
+            kind: d.kind.to_string(),
+            source: pb::CredentialSource::Reference as i32,
+            fingerprint: String::new(),
+            provider: d.provider.to_string(),
+            reference: r.name.clone(),
+        },
+    }
+}
+
+/// Judges one value: a whole-value detection, else the secrets embedded in it. Returns the
+/// credentials and the byte ranges to mask (the whole value for a whole-value literal).
+fn judge(
+    location: &Location<'_>,
+    label: &str,
+    value: &Secret,
+    key: &FleetKey,
+    out: &mut Vec<pb::Credential>,
+) -> Vec<std::ops::Range<usize>> {
+    if let Some(d) = detect(location, value) {
+        // A whole-value detection that is really about an embedded part (a URL with a
+        // password) still masks only that part, through the embedded ranges below.
+        let embedded = detect_embedded(value);
+        if d.is_literal() && embedded.is_empty() {
+            out.push(credential(label.to_string(), &d, value, key));
+            return vec![0..value.expose().len()];
+        }
+        if !d.is_literal() {
+            out.push(credential(label.to_string(), &d, value, key));
+            return Vec::new();
+        }
+    }
+    let mut ranges = Vec::new();
+    for e in detect_embedded(value) {
+        let part = Secret::new(&value.expose()[e.range.clone()]);
+        out.push(credential(label.to_string(), &e.detection, &part, key));
+        ranges.push(e.range);
+    }
+    ranges
+}
+
+fn apply_mask(value: &str, ranges: &[std::ops::Range<usize>]) -> String {
+    let mut ranges = ranges.to_vec();
+    ranges.sort_by_key(|r| r.start);
+    let mut out = String::with_capacity(value.len());
+    let mut pos = 0;
+    for r in ranges {
+        if r.start < pos || r.end > value.len() || !value.is_char_boundary(r.start) || !value.is_char_boundary(r.end) {
+            continue;
+        }
+        out.push_str(&value[pos..r.start]);
+        out.push_str(MASK);
+        pos = r.end;
+    }
+    out.push_str(&value[pos..]);
+    out
+}
+
+/// Runs the detector over everything a server is given.
+pub fn server_credentials(s: &ServerRecord, key: &FleetKey) -> ServerCredentials {
+    let raw = &s.raw;
+    let mut creds = Vec::new();
+
+    for (name, value) in &raw.env {
+        if let Some(v) = value {
+            judge(&Location::Env(name), &format!("env:{name}"), v, key, &mut creds);
+        }
+    }
+    for (name, value) in &raw.headers {
+        judge(&Location::Header(name), &format!("header:{name}"), value, key, &mut creds);
+    }
+    for (field, value) in &raw.extra_secrets {
+        let name = field.strip_prefix("field:").unwrap_or(field);
+        judge(&Location::Field(name), field, value, key, &mut creds);
+    }
+    // Indirections name a variable the client injects: a reference, never a literal.
+    for (location, var) in &raw.env_references {
+        let already = creds.iter().any(|c| c.location == *location);
+        if !already {
+            let d = detect(&Location::Field("env_keys"), &Secret::new(var.as_str()));
+            if let Some(d) = d {
+                creds.push(credential(location.clone(), &d, &Secret::new(var.as_str()), key));
+            }
+        }
+    }
+
+    // Arguments: detected secrets are masked exactly, then the name-based masking applies.
+    let mut arg_masks: Vec<Vec<std::ops::Range<usize>>> = Vec::with_capacity(raw.args.len());
+    for (i, arg) in raw.args.iter().enumerate() {
+        let previous = i.checked_sub(1).map(|p| raw.args[p].expose());
+        arg_masks.push(judge(&Location::Arg { index: i, previous }, &format!("arg:{i}"), arg, key, &mut creds));
+    }
+    let pre_masked: Vec<Secret> =
+        raw.args.iter().zip(&arg_masks).map(|(a, r)| Secret::new(apply_mask(a.expose(), r))).collect();
+    let masked_args = mask::mask_args(&pre_masked, &|_, _| false);
+
+    let masked_url = raw.url.as_ref().map(|u| {
+        let ranges = judge(&Location::Url, "url", u, key, &mut creds);
+        mask::mask_url(&apply_mask(u.expose(), &ranges))
+    });
+
+    ServerCredentials { credentials: creds, masked_args, masked_url }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::entry::RawServer;
+    use muster_proto::v1::Scope;
+
+    fn record(raw: RawServer) -> ServerRecord {
+        ServerRecord {
+            id: "id".into(),
+            client: "cursor",
+            user: Some("dev".into()),
+            scope: Scope::User,
+            config_path: "/home/dev/.cursor/mcp.json".into(),
+            source: 0,
+            project: None,
+            raw,
+            package: None,
+            endpoint: None,
+        }
+    }
+
+    #[test]
+    fn literal_and_reference_env_values_are_told_apart() {
+        let key = FleetKey::from_bytes([7; 32]);
+        let raw = RawServer {
+            name: "gh".into(),
+            command: Some("npx".into()),
+            env: vec![
+                ("GITHUB_TOKEN".into(), Some(Secret::new("ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE0000"))),
+                ("SLACK_BOT_TOKEN".into(), Some(Secret::new("${env:SLACK_BOT_TOKEN}"))),
+                ("LOG_LEVEL".into(), Some(Secret::new("debug"))),
+            ],
+            ..RawServer::default()
+        };
+        let c = server_credentials(&record(raw), &key);
+        let literal: Vec<&pb::Credential> =
+            c.credentials.iter().filter(|c| c.source == pb::CredentialSource::Literal as i32).collect();
+        let reference: Vec<&pb::Credential> =
+            c.credentials.iter().filter(|c| c.source == pb::CredentialSource::Reference as i32).collect();
+        assert_eq!(literal.len(), 1, "{:?}", c.credentials);
+        assert_eq!(literal[0].location, "env:GITHUB_TOKEN");
+        assert_eq!(literal[0].fingerprint.len(), 32);
+        assert_eq!(reference.len(), 1);
+        assert_eq!(reference[0].reference, "SLACK_BOT_TOKEN");
+        assert!(reference[0].fingerprint.is_empty());
+    }
+
+    #[test]
+    fn positional_and_embedded_secrets_are_masked_in_args_and_url() {
+        let key = FleetKey::from_bytes([7; 32]);
+        let token = "xoxb-123456789012-1234567890123-AbCdEfGhIjKlMnOpQrStUvWx";
+        let raw = RawServer {
+            name: "x".into(),
+            command: Some("npx".into()),
+            args: vec![
+                Secret::new("-y"),
+                Secret::new("some-server"),
+                Secret::new(token),
+                Secret::new("postgresql://app:s3cr3t-Pa55word@db.internal:5432/shop"),
+            ],
+            url: Some(Secret::new("https://mcp.example.com/mcp?api_key=sk_live_FAKEFAKEFAKEFAKEFAKEFAKE")),
+            ..RawServer::default()
+        };
+        let c = server_credentials(&record(raw), &key);
+        let shown = format!("{:?} {:?}", c.masked_args, c.masked_url);
+        assert!(!shown.contains("xoxb-") && !shown.contains("s3cr3t") && !shown.contains("sk_live"), "{shown}");
+        assert_eq!(c.masked_args[0], "-y");
+        assert_eq!(c.masked_args[1], "some-server");
+        assert!(c.credentials.iter().any(|c| c.location == "arg:2"), "{:?}", c.credentials);
+        assert!(c.credentials.iter().any(|c| c.location == "arg:3"));
+    }
+}
