@@ -161,7 +161,8 @@ fn classify(name: Option<&str>, v: &str, embedded: bool) -> Option<Found> {
             return Some(found);
         }
         let hint = provider_hint(name);
-        if is_password_name(name) && v.chars().count() >= 4 && !v.contains(char::is_whitespace) {
+        // Passphrases may contain spaces; a password is one line of at most 128 characters.
+        if is_password_name(name) && (4..=128).contains(&v.chars().count()) && !v.contains('\n') {
             return Some(("password", hint, Confidence::Medium));
         }
         if is_secret_like(name) && is_high_entropy(v) {
@@ -242,6 +243,7 @@ fn url(parts: &super::connection::UrlParts<'_>) -> Option<Found> {
     }
     if let Some(user) = parts.user
         && parts.password.is_none()
+        && !parts.is_sentry_dsn()
     {
         if let Some(rule) = match_token(user) {
             return Some((rule.kind, rule.provider, rule.confidence));

@@ -206,4 +206,6 @@ pub fn match_token(token: &str) -> Option<&'static Rule> {
 }
 
 #[cfg(test)]
+mod cases;
+#[cfg(test)]
 mod tests;
