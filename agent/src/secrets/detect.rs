@@ -7,10 +7,10 @@
 //!    reference (`${env:X}`, `op://...`): a [`Source::Reference`], unless the text around the
 //!    references (a `${X:-default}` default, say) is itself a literal secret;
 //! 2. empty values, placeholders and publishable identifiers (`pk_live_`): nothing;
-//! 3. provider shapes ([`super::providers`]), structured values (PEM private keys, Google
+//! 3. provider shapes (`providers.rs`), structured values (PEM private keys, Google
 //!    service-account JSON, Kubernetes `Secret` manifests, JWTs), `Bearer`/`Basic`/`token`
-//!    authorization values, URLs and connection strings ([`super::connection`]);
-//! 4. name-dependent shapes ([`super::context`]);
+//!    authorization values, URLs and connection strings (`connection.rs`);
+//! 4. name-dependent shapes (`context.rs`);
 //! 5. any literal under a password name (`PASSWORD`, `PGPASSWORD`, `--passphrase`);
 //! 6. the generic entropy rule ([`super::entropy`]) under a secret-like name;
 //! 7. otherwise, secrets embedded in a larger value ([`detect_embedded`]).

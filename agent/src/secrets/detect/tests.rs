@@ -127,6 +127,16 @@ fn jwt_pem_service_account_and_kubernetes() {
 }
 
 #[test]
+fn supabase_legacy_keys_are_jwts_from_supabase() {
+    // {"alg":"HS256","typ":"JWT"} . {"iss":"supabase","role":"service_role"} . sig
+    let key =
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJzdXBhYmFzZSIsInJvbGUiOiJzZXJ2aWNlX3JvbGUifQ.c2lnbmF0dXJl";
+    let d = env("SUPABASE_SERVICE_ROLE_KEY", key).unwrap();
+    assert_eq!((d.kind, d.provider), ("jwt", "supabase"));
+    assert_eq!(env("X", JWT).map(|d| d.provider), Some("jwt"));
+}
+
+#[test]
 fn authorization_values() {
     let header = Location::Header("Authorization");
     assert_eq!(kind(header, &format!("Bearer {}", ghp())), Some("github-classic-pat"));
