@@ -106,8 +106,13 @@ pub fn detect(location: &Location<'_>, value: &Secret) -> Option<Detection> {
     if let Some(first) = refs.into_iter().next() {
         let residual = strip_references(v);
         let residual = residual.trim();
+        // Literal text around a reference is judged without the name: `prefix-${X}` under
+        // `PASSWORD` is not a password. A lone `${X:-default}` leaves only its default, which
+        // is judged with the name.
+        let lone_default = v.starts_with("${") && v.ends_with('}') && !residual.contains(char::is_whitespace);
+        let residual_name = if lone_default { name } else { None };
         if !is_placeholder(residual)
-            && let Some(found) = classify(name, residual, true)
+            && let Some(found) = classify(residual_name, residual, true)
         {
             return Some(literal(found));
         }

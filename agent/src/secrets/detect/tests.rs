@@ -92,6 +92,8 @@ fn literal_default_inside_a_reference_is_still_a_secret() {
     let d = env("GITHUB_TOKEN", &format!("${{GITHUB_TOKEN:-{}}}", ghp())).unwrap();
     assert_eq!((d.kind, d.is_literal()), ("github-classic-pat", true));
     assert_eq!(env("GITHUB_TOKEN", "${GITHUB_TOKEN:-<your token>}").map(|d| d.is_literal()), Some(false));
+    assert_eq!(env("DB_PASSWORD", "${DB_PASSWORD:-postgres}").map(|d| d.kind), Some("password"));
+    assert_eq!(env("DB_PASSWORD", "prefix-${DB_PASSWORD}").map(|d| d.kind), Some(REFERENCE_KIND));
 }
 
 #[test]
@@ -222,6 +224,30 @@ fn detect_embedded_lists_every_secret_with_its_range() {
         [("github-classic-pat", ghp().as_str()), ("postgres-connection-string", "postgres://u:Wq9x2Lk7@h/d")]
     );
     assert!(detect_embedded(&Secret::new("nothing to see here")).is_empty());
+}
+
+#[test]
+fn odd_input_does_not_panic() {
+    for v in [
+        "\u{a0}$TOKEN\u{a0}",
+        "ü$ABC€",
+        "€€€€€€€€€€€€€€€€€€€€",
+        "-----BEGIN €",
+        "postgres://€:€@€/€",
+        "Bearer €€€€€€€€€€",
+        "${",
+        "$(",
+        "%",
+        "://",
+    ] {
+        for loc in
+            [Location::Env("API_KEY"), Location::Header("Authorization"), Location::Url, Location::Field("env_keys")]
+        {
+            let _ = detect(&loc, &Secret::new(v));
+        }
+        let _ = detect_embedded(&Secret::new(v));
+    }
+    assert_eq!(env("API_KEY", "€€€€€€€€€€€€€€€€€€€€"), None);
 }
 
 #[test]
