@@ -16,6 +16,8 @@ pub struct UrlParts<'a> {
     pub scheme: &'a str,
     pub user: Option<&'a str>,
     pub password: Option<&'a str>,
+    /// Host (and port), without userinfo.
+    pub host: &'a str,
     /// `name=value` pairs from the query (`?a=b&c=d`) and from `;name=value` parameters.
     pub params: Vec<(&'a str, &'a str)>,
 }
@@ -32,12 +34,12 @@ pub fn split_url(raw: &str) -> Option<UrlParts<'_>> {
     let rest = rest.split_once('#').map_or(rest, |(a, _)| a);
     let authority_end = rest.find(['/', '?', ';']).unwrap_or(rest.len());
     let (authority, tail) = rest.split_at(authority_end);
-    let (user, password) = match authority.rsplit_once('@') {
-        Some((userinfo, _host)) => match userinfo.split_once(':') {
-            Some((u, p)) => (Some(u), Some(p)),
-            None => (Some(userinfo), None),
+    let (user, password, host) = match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((u, p)) => (Some(u), Some(p), host),
+            None => (Some(userinfo), None, host),
         },
-        None => (None, None),
+        None => (None, None, authority),
     };
     let mut params = Vec::new();
     for segment in tail.split(['?', '&', ';']).skip(1) {
@@ -45,7 +47,15 @@ pub fn split_url(raw: &str) -> Option<UrlParts<'_>> {
             params.push((k, v));
         }
     }
-    Some(UrlParts { scheme, user, password, params })
+    Some(UrlParts { scheme, user, password, host, params })
+}
+
+impl UrlParts<'_> {
+    /// A Sentry DSN (`https://<public key>@o1.ingest.sentry.io/2`): its userinfo is the
+    /// project's *public* client key, which Sentry designs to ship inside client apps.
+    pub fn is_sentry_dsn(&self) -> bool {
+        self.password.is_none() && self.host.contains(".ingest.") && self.host.ends_with("sentry.io")
+    }
 }
 
 /// The kind and provider for a password-bearing URL of this scheme.
@@ -144,5 +154,14 @@ mod tests {
         let parts = split_url("https://x.io/mcp?api_key=abc&flag&mode=fast").unwrap();
         assert_eq!(parts.params, [("api_key", "abc"), ("mode", "fast")]);
         assert_eq!(parts.password, None);
+        assert_eq!(parts.host, "x.io");
+    }
+
+    #[test]
+    fn sentry_dsns_are_recognised() {
+        let dsn = split_url("https://0f4c9a7e2b1d8c3e5f6a7b8c9d0e1f2a@o123456.ingest.sentry.io/7654321").unwrap();
+        assert!(dsn.is_sentry_dsn());
+        assert!(!split_url("https://0f4c9a7e2b1d8c3e@git.example.com/x").unwrap().is_sentry_dsn());
+        assert!(!split_url("https://u:p@o1.ingest.sentry.io/2").unwrap().is_sentry_dsn());
     }
 }

@@ -7,10 +7,10 @@
 //!    reference (`${env:X}`, `op://...`): a [`Source::Reference`], unless the text around the
 //!    references (a `${X:-default}` default, say) is itself a literal secret;
 //! 2. empty values, placeholders and publishable identifiers (`pk_live_`): nothing;
-//! 3. provider shapes ([`super::providers`]), structured values (PEM private keys, Google
+//! 3. provider shapes (`providers.rs`), structured values (PEM private keys, Google
 //!    service-account JSON, Kubernetes `Secret` manifests, JWTs), `Bearer`/`Basic`/`token`
-//!    authorization values, URLs and connection strings ([`super::connection`]);
-//! 4. name-dependent shapes ([`super::context`]);
+//!    authorization values, URLs and connection strings (`connection.rs`);
+//! 4. name-dependent shapes (`context.rs`);
 //! 5. any literal under a password name (`PASSWORD`, `PGPASSWORD`, `--passphrase`);
 //! 6. the generic entropy rule ([`super::entropy`]) under a secret-like name;
 //! 7. otherwise, secrets embedded in a larger value ([`detect_embedded`]).
@@ -106,8 +106,13 @@ pub fn detect(location: &Location<'_>, value: &Secret) -> Option<Detection> {
     if let Some(first) = refs.into_iter().next() {
         let residual = strip_references(v);
         let residual = residual.trim();
+        // Literal text around a reference is judged without the name: `prefix-${X}` under
+        // `PASSWORD` is not a password. A lone `${X:-default}` leaves only its default, which
+        // is judged with the name.
+        let lone_default = v.starts_with("${") && v.ends_with('}') && !residual.contains(char::is_whitespace);
+        let residual_name = if lone_default { name } else { None };
         if !is_placeholder(residual)
-            && let Some(found) = classify(name, residual, true)
+            && let Some(found) = classify(residual_name, residual, true)
         {
             return Some(literal(found));
         }
@@ -161,7 +166,8 @@ fn classify(name: Option<&str>, v: &str, embedded: bool) -> Option<Found> {
             return Some(found);
         }
         let hint = provider_hint(name);
-        if is_password_name(name) && v.chars().count() >= 4 && !v.contains(char::is_whitespace) {
+        // Passphrases may contain spaces; a password is one line of at most 128 characters.
+        if is_password_name(name) && (4..=128).contains(&v.chars().count()) && !v.contains('\n') {
             return Some(("password", hint, Confidence::Medium));
         }
         if is_secret_like(name) && is_high_entropy(v) {
@@ -242,6 +248,7 @@ fn url(parts: &super::connection::UrlParts<'_>) -> Option<Found> {
     }
     if let Some(user) = parts.user
         && parts.password.is_none()
+        && !parts.is_sentry_dsn()
     {
         if let Some(rule) = match_token(user) {
             return Some((rule.kind, rule.provider, rule.confidence));

@@ -21,8 +21,9 @@ pub enum FleetKeyError {
     Random(getrandom::Error),
 }
 
-/// The per-fleet HMAC key. `Debug` never prints it; it is zeroed on drop.
-#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+/// The per-fleet HMAC key. `Debug` never prints it; it is zeroed on drop. No `PartialEq`: key
+/// comparison outside tests has no use and would not be constant-time.
+#[derive(Clone, Zeroize, ZeroizeOnDrop)]
 pub struct FleetKey([u8; FLEET_KEY_LEN]);
 
 impl FleetKey {
@@ -104,7 +105,8 @@ mod tests {
     fn generated_keys_differ_and_debug_hides_them() {
         let k1 = FleetKey::generate().unwrap();
         let k2 = FleetKey::generate().unwrap();
-        assert_ne!(k1, k2);
+        assert_ne!(k1.as_bytes(), k2.as_bytes());
+        assert_ne!(k1.as_bytes(), &[0u8; 32]);
         let shown = format!("{k1:?}");
         assert_eq!(shown, "FleetKey(<redacted>)");
         let key = FleetKey::from_bytes([0xab; 32]);

@@ -4,10 +4,10 @@
 //! A raw value from a configuration file lives only in a [`Secret`], whose `Debug` and
 //! `Display` print a placeholder and whose memory is zeroed on drop. Everything that leaves the
 //! process (JSON, tables, logs, the wire) goes through [`mask`] or carries names only: a
-//! [`Detection`] names a kind and provider, a [`fingerprint`] is a keyed hash.
+//! [`Detection`] names a kind and provider, a [`fingerprint()`] is a keyed hash.
 //!
-//! Entry points: [`detect`] for one value at a [`Location`], [`detect_embedded`] for secrets
-//! inside a larger value, [`reference()`] for `${env:X}`-style references, [`fingerprint`]
+//! Entry points: [`detect()`] for one value at a [`Location`], [`detect_embedded`] for secrets
+//! inside a larger value, [`reference()`] for `${env:X}`-style references, [`fingerprint()`]
 //! with a [`FleetKey`]. The rules are summarised in `docs/secret-detection.md`.
 
 mod connection;

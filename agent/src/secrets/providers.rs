@@ -1,5 +1,5 @@
 //! Provider rules: credential formats that identify their issuer by shape alone (a prefix, a
-//! fixed marker, a checksum), written from `docs`' credential reference (`secrets.md`, §1–§2).
+//! fixed marker, a checksum), written from the shared credential reference (`secrets.md` §1–§2).
 //! Each rule matches a *whole* token; finding tokens inside larger text is the detector's job.
 //!
 //! Formats without a distinctive shape (AWS secret keys, Datadog keys, legacy Atlassian and
@@ -205,5 +205,7 @@ pub fn match_token(token: &str) -> Option<&'static Rule> {
     COMPILED.iter().find(|c| c.whole.is_match(token) && c.rule.check.is_none_or(|check| check(token))).map(|c| c.rule)
 }
 
+#[cfg(test)]
+mod cases;
 #[cfg(test)]
 mod tests;

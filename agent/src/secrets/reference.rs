@@ -114,9 +114,9 @@ const TABLE: &[(ReferenceSyntax, &str, usize, Option<usize>)] = &[
     (ReferenceSyntax::Braced, r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::?-([^}]*))?\}", 1, Some(2)),
     (ReferenceSyntax::Template, r"\{\{\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*\}\}", 1, None),
     // Bare `$NAME` only in upper case and at a token boundary: a literal password such as
-    // `pa:$word9` must not turn into a reference. `(?:^|[\s=:/])` stands in for a
+    // `pa:$word9` must not turn into a reference. `(^|[\s=:/])` stands in for a
     // look-behind, which the regex crate lacks.
-    (ReferenceSyntax::Dollar, r"(?:^|[\s=:/])\$([A-Z_][A-Z0-9_]*)(?:$|[\s@/:;&])", 1, None),
+    (ReferenceSyntax::Dollar, r"(^|[\s=:/])\$([A-Z_][A-Z0-9_]*)($|[\s@/:;&])", 2, None),
     (ReferenceSyntax::Percent, r"%([A-Za-z_][A-Za-z0-9_]+)%", 1, None),
     (ReferenceSyntax::OnePassword, r"^(op://[^\s]+)$", 1, None),
     (
@@ -203,17 +203,11 @@ pub fn strip_references(value: &str) -> String {
             .regex
             .replace_all(&out, |caps: &regex::Captures<'_>| {
                 let default = p.default_group.and_then(|g| caps.get(g)).map(|m| m.as_str()).unwrap_or("");
-                // Keep the boundary characters the bare-`$NAME` pattern consumed.
-                let whole = caps.get(0).map(|m| m.as_str()).unwrap_or("");
-                let lead =
-                    if p.syntax == ReferenceSyntax::Dollar && !whole.starts_with('$') { &whole[..1] } else { "" };
-                let trail = if p.syntax == ReferenceSyntax::Dollar
-                    && whole.len() > 1
-                    && !whole.ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_')
-                {
-                    &whole[whole.len() - 1..]
+                // Keep the boundary characters (groups 1 and 3) the bare-`$NAME` pattern consumed.
+                let (lead, trail) = if p.syntax == ReferenceSyntax::Dollar {
+                    (caps.get(1).map_or("", |m| m.as_str()), caps.get(3).map_or("", |m| m.as_str()))
                 } else {
-                    ""
+                    ("", "")
                 };
                 if default.is_empty() { format!("{lead}{trail}") } else { format!("{lead} {default} {trail}") }
             })
@@ -390,6 +384,9 @@ mod tests {
         assert_eq!(strip_references("${TOKEN:-ghp_default}").trim(), "ghp_default");
         assert_eq!(strip_references("postgres://u:$P@h/db"), "postgres://u:@h/db");
         assert_eq!(strip_references("plain"), "plain");
+        // Multi-byte boundary characters must not split a character.
+        assert_eq!(strip_references("a\u{a0}$TOKEN\u{a0}b"), "a\u{a0}\u{a0}b");
+        assert_eq!(reference("\u{2003}$TOKEN").map(|r| r.name), Some("TOKEN".to_string()));
     }
 
     #[test]

@@ -164,6 +164,10 @@ GENERATORS = {
     "azure-storage-account-key": (lambda: rand(B64, 86) + "==", "AZURE_STORAGE_KEY"),
     "grafana-service-account-token": (lambda: f"glsa_{rand(B62, 32)}_{rand(HEX, 8)}", "GRAFANA_SERVICE_ACCOUNT_TOKEN"),
     "grafana-cloud-token": (lambda: "glc_" + rand(B64, 120), "GRAFANA_CLOUD_TOKEN"),
+    "grafana-api-key": (
+        lambda: base64.b64encode(json.dumps({"k": rand(B62, 32), "n": "mcp-" + rand(string.ascii_lowercase, 6), "id": R.randint(1, 99)}, separators=(",", ":")).encode()).decode(),
+        "GRAFANA_API_KEY",
+    ),
     "vault-service-token": (lambda: "hvs." + rand(URLSAFE, 95), "VAULT_TOKEN"),
     "vault-batch-token": (lambda: "hvb." + rand(URLSAFE, 150), "VAULT_TOKEN"),
     "terraform-api-token": (lambda: f"{rand(B62, 14)}.atlasv1.{rand(URLSAFE, 67)}", "TFE_TOKEN"),
@@ -262,6 +266,7 @@ add("heroku-api-key", "env", "HEROKU_API_KEY", uuid())
 add("vault-service-token", "env", "VAULT_TOKEN", "s." + rand(B62, 24))
 add("azure-devops-pat", "env", "AZURE_DEVOPS_PAT", rand(string.ascii_lowercase + "234567", 52))
 add("cloudflare-api-token", "env", "CLOUDFLARE_API_TOKEN", rand(URLSAFE, 40))
+add("cloudflare-global-api-key", "env", "CF_KEY", "cfk_" + rand(B62, 40) + rand(HEX, 8))
 
 # Connection strings.
 DB_URLS = [
@@ -406,6 +411,36 @@ for field, value in [
     ("auth.type", "bearer"), ("auth.tokenUrl", "https://auth.example.com/oauth/token"),
 ]:
     add("none", "field", field, value)
+
+# Harder cases, written after the rules: realistic values the rules were not tuned on.
+for name, value in [
+    ("GITHUB_DYNAMIC_TOOLSETS", "1"), ("NODE_OPTIONS", "--max-old-space-size=4096"), ("DOCKER_HOST", "unix:///var/run/docker.sock"),
+    ("HTTP_PROXY", "http://proxy.corp.example:3128"), ("HTTPS_PROXY", "http://svc:${PROXY_PASSWORD}@proxy.corp.example:8080"),
+    ("AZURE_SUBSCRIPTION_ID", uuid()), ("ORG_ID", uuid()), ("TENANT_ID", uuid()), ("PARTITION_KEY", "tenant_id"),
+    ("S3_KEY", "uploads/2026/report.pdf"), ("TOKEN_CACHE", "C:\\Users\\dev\\AppData\\Roaming\\mcp\\tokens.json"),
+    ("AUTH_SERVER_URL", "https://auth.example.com/realms/dev"), ("OAUTH_CALLBACK_PORT", "3334"), ("LINEAR_TEAM_KEY", "ENG"),
+    ("SIGNING_KEY_ID", rand(HEX, 16)), ("AZURE_OPENAI_ENDPOINT", "https://acme.openai.azure.com/"), ("SLACK_CHANNEL_ID", "C0" + rand(string.ascii_uppercase + string.digits, 9)),
+    ("MAPBOX_PUBLIC_TOKEN", "pk.eyJ1IjoiYWNtZSIsImEiOiJjbGZha2UifQ." + rand(URLSAFE, 22)), ("FIGMA_FILE_KEY", rand(B62, 22)),
+    ("SENTRY_DSN", f"https://{rand(HEX, 32)}@o{R.randint(100000, 999999)}.ingest.sentry.io/{R.randint(1000000, 9999999)}"),
+    ("JWT_AUDIENCE", "https://api.example.com"), ("KEY_VAULT_NAME", "kv-acme-dev"), ("SECRETS_PROVIDER", "aws-secretsmanager"),
+    ("PASSWORD_MIN_LENGTH", "12"), ("API_KEY_PREFIX", "sk-"), ("TOKEN_ENDPOINT", "https://oauth2.googleapis.com/token"),
+]:
+    add("none", "env", name, value)
+add("none", "header", "Cookie", "theme=dark; lang=en")
+add("none", "header", "X-Goog-User-Project", "acme-dev-123456")
+add("none", "arg", "-e", "GITHUB_PERSONAL_ACCESS_TOKEN=${GITHUB_PERSONAL_ACCESS_TOKEN}")
+add("none", "arg", "--allowed-origins", "https://a.example.com,https://b.example.com")
+add("none", "arg", "--api-key", "$(cat ~/.config/brave/key)")
+add("generic-secret", "env", "SECRET_KEY_BASE", rand(HEX, 128))
+add("generic-secret", "env", "ENCRYPTION_KEY", base64.b64encode(bytes(R.getrandbits(8) for _ in range(32))).decode())
+add("generic-secret", "arg", "--header", "X-API-Key: " + rand(B62, 32))
+add("generic-secret", "header", "Cookie", "session=" + rand(URLSAFE, 40) + "; theme=dark")
+add("bearer-token", "env", "MCP_REMOTE_HEADERS", "Authorization:Bearer " + rand(URLSAFE, 40))
+add("password", "env", "SNOWFLAKE_PASSWORD", "Tr0ub4dor&3")
+add("password", "env", "KEEPASS_PASSWORD", "correct horse battery staple")
+add("password", "arg", "--passphrase", "blue harbor lamp 42")
+add("postgres-connection-string", "env", "DATABASE_URL", "postgres://app:p%40ss%3Aw0rd@db.internal:5432/app")
+add("github-classic-pat", "env", "GIT_ASKPASS_TOKEN", "'" + crc_token("ghp_") + "'")
 
 
 def esc(s):
