@@ -7,8 +7,8 @@
 #![forbid(unsafe_code)]
 
 pub mod advisories;
-pub mod catalog;
 pub mod analysis;
+pub mod catalog;
 pub mod discovery;
 pub mod findings;
 pub mod inventory;

@@ -56,7 +56,7 @@ fn judge(
         let embedded = detect_embedded(value);
         if d.is_literal() && embedded.is_empty() {
             out.push(credential(label.to_string(), &d, value, key));
-            return vec![0..value.expose().len()];
+            return std::iter::once(0..value.expose().len()).collect();
         }
         if !d.is_literal() {
             out.push(credential(label.to_string(), &d, value, key));
@@ -82,7 +82,15 @@ fn apply_mask(value: &str, ranges: &[std::ops::Range<usize>]) -> String {
             continue;
         }
         out.push_str(&value[pos..r.start]);
-        out.push_str(MASK);
+        // A connection string or URL keeps its shape when URL masking hides its credential
+        // part (password, query values); anything else is masked whole.
+        let part = &value[r.clone()];
+        let url_masked = mask::mask_url(part);
+        if part.contains("://") && url_masked != part {
+            out.push_str(&url_masked);
+        } else {
+            out.push_str(MASK);
+        }
         pos = r.end;
     }
     out.push_str(&value[pos..]);
@@ -163,7 +171,7 @@ mod tests {
             name: "gh".into(),
             command: Some("npx".into()),
             env: vec![
-                ("GITHUB_TOKEN".into(), Some(Secret::new("ghp_FAKEFAKEFAKEFAKEFAKEFAKEFAKEFAKE0000"))),
+                ("GITHUB_TOKEN".into(), Some(Secret::new("ghp_q8Zt3LmX0vR7nB2kW9yH4cJ6pF1sD5gA0eUo"))),
                 ("SLACK_BOT_TOKEN".into(), Some(Secret::new("${env:SLACK_BOT_TOKEN}"))),
                 ("LOG_LEVEL".into(), Some(Secret::new("debug"))),
             ],

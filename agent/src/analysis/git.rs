@@ -35,9 +35,7 @@ impl GitIgnoreCache {
         let parent = path.parent()?.to_path_buf();
         let mut cache = self.matchers.borrow_mut();
         let matcher = cache.entry(parent.clone()).or_insert_with(|| build(&root, &parent));
-        let ignored = matcher
-            .as_ref()
-            .is_some_and(|m| m.matched_path_or_any_parents(path, false).is_ignore());
+        let ignored = matcher.as_ref().is_some_and(|m| m.matched_path_or_any_parents(path, false).is_ignore());
         Some(!ignored)
     }
 }

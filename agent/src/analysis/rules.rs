@@ -96,7 +96,12 @@ pub fn server_findings(
         let registry = matches!(pkg.ecosystem(), pb::Ecosystem::Npm | pb::Ecosystem::Pypi | pb::Ecosystem::Oci);
         if registry && !pkg.pinned {
             let v = pkg.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
-            push(&mut out, cat, "MUSTER-PKG-UNPINNED", format!("server {name:?} runs {}{v} without a pinned version", pkg.name));
+            push(
+                &mut out,
+                cat,
+                "MUSTER-PKG-UNPINNED",
+                format!("server {name:?} runs {}{v} without a pinned version", pkg.name),
+            );
         }
         for m in ctx.advisories.assess(pkg) {
             let adv = m.advisory;
@@ -112,7 +117,9 @@ pub fn server_findings(
             };
             let msg = format!("server {name:?} runs {} at {why}: {} {}", pkg.name, adv.id, adv.summary);
             match (cat.get(id), adv.severity()) {
-                (Some(def), Some(sev)) if id == "MUSTER-PKG-VULNERABLE" => out.push(def.to_finding_with(to_def(sev), msg)),
+                (Some(def), Some(sev)) if id == "MUSTER-PKG-VULNERABLE" => {
+                    out.push(def.to_finding_with(to_def(sev), msg))
+                }
                 (Some(def), _) => out.push(def.to_finding(msg)),
                 _ => {}
             }
@@ -125,10 +132,20 @@ pub fn server_findings(
         && (ep.scheme == "http" || ep.scheme == "ws")
         && !is_loopback_host(&ep.host)
     {
-        push(&mut out, cat, "MUSTER-REMOTE-PLAINTEXT", format!("server {name:?} reaches {} over unencrypted {}", ep.host, ep.scheme));
+        push(
+            &mut out,
+            cat,
+            "MUSTER-REMOTE-PLAINTEXT",
+            format!("server {name:?} reaches {} over unencrypted {}", ep.host, ep.scheme),
+        );
     }
     if s.raw.transport == Some(pb::Transport::Sse) {
-        push(&mut out, cat, "MUSTER-REMOTE-SSE-DEPRECATED", format!("server {name:?} uses the deprecated SSE transport"));
+        push(
+            &mut out,
+            cat,
+            "MUSTER-REMOTE-SSE-DEPRECATED",
+            format!("server {name:?} uses the deprecated SSE transport"),
+        );
     }
     if remote {
         let static_auth: Vec<&str> = a
@@ -145,7 +162,10 @@ pub fn server_findings(
                 &mut out,
                 cat,
                 "MUSTER-REMOTE-STATIC-AUTH",
-                format!("remote server {name:?} authenticates with a static credential ({}) instead of OAuth", static_auth.join(", ")),
+                format!(
+                    "remote server {name:?} authenticates with a static credential ({}) instead of OAuth",
+                    static_auth.join(", ")
+                ),
             );
         }
     }
@@ -174,7 +194,12 @@ pub fn server_findings(
     {
         let broad: Vec<&str> = args.iter().copied().filter(|a| is_broad_path(a)).collect();
         if !broad.is_empty() {
-            push(&mut out, cat, "MUSTER-FS-BROAD", format!("filesystem server {name:?} is granted {}", broad.join(", ")));
+            push(
+                &mut out,
+                cat,
+                "MUSTER-FS-BROAD",
+                format!("filesystem server {name:?} is granted {}", broad.join(", ")),
+            );
         }
     }
 
@@ -244,12 +269,12 @@ fn docker_risk(cmd: &str, args: &[&str]) -> Option<String> {
                         why.push(format!("{host} mounted"));
                     }
                 }
-                if let Some(spec) = a.strip_prefix("--mount=").or_else(|| (*a == "--mount").then_some(next)) {
-                    if let Some(src) = spec.split(',').find_map(|kv| kv.strip_prefix("source=").or_else(|| kv.strip_prefix("src=")))
-                        && (is_broad_path(src) || src == "/var/run/docker.sock")
-                    {
-                        why.push(format!("{src} mounted"));
-                    }
+                if let Some(spec) = a.strip_prefix("--mount=").or_else(|| (*a == "--mount").then_some(next))
+                    && let Some(src) =
+                        spec.split(',').find_map(|kv| kv.strip_prefix("source=").or_else(|| kv.strip_prefix("src=")))
+                    && (is_broad_path(src) || src == "/var/run/docker.sock")
+                {
+                    why.push(format!("{src} mounted"));
                 }
             }
         }
@@ -278,7 +303,11 @@ pub fn reuse_findings(d: &Discovery, analyses: &[ServerAnalysis], cat: &Findings
                 format!("{}/{} ({})", s.client, s.raw.name, s.user.as_deref().unwrap_or("managed"))
             })
             .collect();
-        let mut f = def.to_finding(format!("one secret (fingerprint {fp}) is used by {} servers: {}", servers.len(), names.join(", ")));
+        let mut f = def.to_finding(format!(
+            "one secret (fingerprint {fp}) is used by {} servers: {}",
+            servers.len(),
+            names.join(", ")
+        ));
         f.server_ids = servers.iter().map(|&i| d.servers[i].id.clone()).collect();
         out.push(f);
     }
@@ -292,7 +321,10 @@ pub fn process_findings(d: &Discovery, cat: &FindingsCatalog) -> Vec<pb::Finding
         let what = p.package.as_ref().map(|k| k.name.clone()).unwrap_or_else(|| p.exe.clone());
         if p.unmanaged {
             let mut f = match cat.get("MUSTER-SHADOW-SERVER") {
-                Some(def) => def.to_finding(format!("MCP server process {what} (pid {}) runs but no configuration starts it", p.pid)),
+                Some(def) => def.to_finding(format!(
+                    "MCP server process {what} (pid {}) runs but no configuration starts it",
+                    p.pid
+                )),
                 None => continue,
             };
             f.user = p.user.clone().unwrap_or_default();
@@ -307,7 +339,8 @@ pub fn process_findings(d: &Discovery, cat: &FindingsCatalog) -> Vec<pb::Finding
         if !exposed.is_empty()
             && let Some(def) = cat.get("MUSTER-LISTEN-NONLOOPBACK")
         {
-            let mut f = def.to_finding(format!("MCP server process {what} (pid {}) listens on {}", p.pid, exposed.join(", ")));
+            let mut f =
+                def.to_finding(format!("MCP server process {what} (pid {}) listens on {}", p.pid, exposed.join(", ")));
             f.server_ids = p.server_ids.clone();
             f.user = p.user.clone().unwrap_or_default();
             out.push(f);

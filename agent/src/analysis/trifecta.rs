@@ -12,6 +12,9 @@ use crate::discovery::Discovery;
 use crate::findings::catalog::FindingsCatalog;
 use muster_proto::v1 as pb;
 
+/// Servers (id, name) behind each leg.
+type LegServers = BTreeMap<&'static str, Vec<(String, String)>>;
+
 const LEGS: [Leg; 3] = [Leg::PrivateData, Leg::UntrustedContent, Leg::ExternalCommunication];
 
 fn legs_of(s: &crate::discovery::ServerRecord, catalog: &ServiceCatalog) -> Vec<Leg> {
@@ -32,11 +35,16 @@ pub fn findings(
 ) -> Vec<pb::Finding> {
     let Some(def) = findings.get("MUSTER-LETHAL-TRIFECTA") else { return Vec::new() };
     // (user, client) -> leg -> servers
-    let mut groups: BTreeMap<(String, &str), BTreeMap<&'static str, Vec<(String, String)>>> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, &str), LegServers> = BTreeMap::new();
     for s in d.servers.iter().filter(|s| !s.raw.disabled) {
         let key = (s.user.clone().unwrap_or_default(), s.client);
         for leg in legs_of(s, catalog) {
-            groups.entry(key.clone()).or_default().entry(leg.as_str()).or_default().push((s.id.clone(), s.raw.name.clone()));
+            groups
+                .entry(key.clone())
+                .or_default()
+                .entry(leg.as_str())
+                .or_default()
+                .push((s.id.clone(), s.raw.name.clone()));
         }
     }
     let mut out = Vec::new();

@@ -225,8 +225,9 @@ fn read_candidate(
         project: project.map(str::to_string),
         size: data.size,
         mtime_unix: data.mtime_unix,
-        mode: data.mode,
-        uid: data.uid,
+        // An image of a Windows machine sits on a Unix disk: its permission bits mean nothing.
+        mode: data.mode.filter(|_| layout.os() != crate::platform::Os::Windows),
+        uid: data.uid.filter(|_| layout.os() != crate::platform::Os::Windows),
         client_accepts: doc.client_rejects.is_none(),
         server_count: parsed.servers.len() as u32,
     });
