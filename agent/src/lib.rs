@@ -1,17 +1,29 @@
 //! The Muster endpoint agent as a library: discovery of MCP configuration and processes
 //! ([`discovery`]), the OS and machine-image layer ([`platform`]), secret handling
-//! ([`secrets`]), the wire inventory ([`inventory`]) and renderings ([`output`]).
-//! The `muster-agent` binary is a thin CLI over [`scan`].
+//! ([`secrets`]), the wire inventory ([`inventory`]) and renderings ([`output`]); and the daemon
+//! half: enrollment ([`enroll`]), the state directory ([`state`]), the durable outbox
+//! ([`outbox`]), reports and deltas ([`report`]), gRPC over mTLS ([`grpc`]), config watching
+//! ([`watch`]) and the event loop that ties them together ([`daemon`]).
+//! The `muster-agent` binary is a thin CLI over [`scan`], [`enroll::enroll`] and [`daemon`].
 
 #![forbid(unsafe_code)]
 
+pub mod daemon;
 pub mod discovery;
+pub mod enroll;
+pub mod grpc;
 pub mod inventory;
+pub mod outbox;
 pub mod output;
 pub mod platform;
+pub mod report;
 pub mod secrets;
+pub mod state;
+pub mod watch;
 
-use platform::{EnvMap, Layout};
+use std::path::Path;
+
+use platform::{EnvMap, Layout, UserCtx};
 
 /// What `muster-agent scan` is asked to do.
 #[derive(Clone, Debug)]
@@ -24,6 +36,12 @@ pub struct ScanRequest {
 
 /// Runs one scan and returns the wire inventory.
 pub fn scan(req: &ScanRequest) -> muster_proto::v1::InventorySnapshot {
+    scan_watched(req).0
+}
+
+/// Runs one scan and returns the wire inventory and what to watch for the next change: every file
+/// read and every file a client would read for the scanned users and the managed scope.
+pub fn scan_watched(req: &ScanRequest) -> (muster_proto::v1::InventorySnapshot, watch::WatchSet) {
     let (users, env_user) = if req.layout.is_image() {
         (req.layout.image_users(), None)
     } else {
@@ -40,5 +58,37 @@ pub fn scan(req: &ScanRequest) -> muster_proto::v1::InventorySnapshot {
     let found = discovery::scan(&opts);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    inventory::build(&found, &req.layout, now)
+    (inventory::build(&found, &req.layout, now), watch_set(&opts, &found))
+}
+
+fn watch_set(opts: &discovery::ScanOptions, found: &discovery::Discovery) -> watch::WatchSet {
+    use discovery::clients::REGISTRY;
+    let mut set = watch::WatchSet::default();
+    let system_floor = opts.layout.root().unwrap_or(Path::new("/")).to_path_buf();
+    let sys = opts.layout.system_ctx();
+    for client in REGISTRY {
+        let mut cands = Vec::new();
+        client.managed_files(&sys, &mut cands);
+        for c in cands {
+            set.add_file(&c.path, &system_floor);
+        }
+    }
+    for user in &opts.users {
+        let env = match &opts.env_user {
+            Some((name, env)) if *name == user.name => env.clone(),
+            _ => EnvMap::new(),
+        };
+        let ctx = UserCtx::new(user, opts.layout.os(), env);
+        for client in REGISTRY {
+            let mut cands = Vec::new();
+            client.user_files(&ctx, &mut cands);
+            for c in cands {
+                set.add_file(&c.path, &user.home);
+            }
+        }
+    }
+    for source in &found.sources {
+        set.add_file(&source.host_path, &system_floor);
+    }
+    set
 }

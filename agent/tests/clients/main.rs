@@ -5,7 +5,6 @@
 // Test setup that cannot proceed should panic with a message: expect() is the point here.
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-
 mod support;
 
 mod amazon_q;
