@@ -316,6 +316,23 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
     }
 }
 
+/// Parses a duration such as `300ms`, `30s`, `5m`, `6h` or `1d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 6h"))?;
+    let secs = |mul: u64| Duration::from_secs(n.saturating_mul(mul));
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(secs(1)),
+        "m" => Ok(secs(60)),
+        "h" => Ok(secs(3600)),
+        "d" => Ok(secs(86_400)),
+        other => Err(format!("unknown duration unit {other:?} in {text:?} (use ms, s, m, h or d)")),
+    }
+}
+
 /// The (pausable) tokio instant of a wall-clock Unix time; now if it is past.
 fn instant_for_unix(unix: i64) -> Instant {
     let ahead = unix.saturating_sub(crate::enroll::now_unix()).max(0) as u64;
@@ -374,5 +391,21 @@ where
             tokio::time::sleep_until(at).await;
         }
         daemon.flush().await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(21_600)));
+        assert!(parse_duration("6 hours").is_err());
+        assert!(parse_duration("h").is_err());
     }
 }
