@@ -29,6 +29,8 @@ pub enum EnrollError {
     CaMismatch { server: String, mismatch: CaPinMismatch },
     #[error("cannot reach {server}: {message}")]
     Unreachable { server: String, message: String },
+    #[error("refusing {server}: its TLS certificate is not acceptable: {message}")]
+    Untrusted { server: String, message: String },
     #[error("the control plane refused enrollment: {code}: {message}")]
     Refused { code: String, message: String },
     #[error("the control plane's enrollment answer is unusable: {0}")]
@@ -95,7 +97,7 @@ pub async fn probe_pinned(server: &str, pin: CaFingerprint) -> Result<(), Enroll
         Ok(_) => Ok(()),
         Err(e) => match pin::find_pin_mismatch(&e) {
             Some(mismatch) => Err(EnrollError::CaMismatch { server: server.to_string(), mismatch }),
-            None => Err(unreachable(&e)),
+            None => Err(EnrollError::Untrusted { server: server.to_string(), message: e.to_string() }),
         },
     }
 }
