@@ -32,9 +32,13 @@ struct EnrollArgs {
     /// Control plane address, https://HOST:PORT.
     #[arg(long, value_name = "URL")]
     server: String,
-    /// One-time enrollment token (`muster-server token create`).
-    #[arg(long, value_name = "TOKEN")]
-    token: String,
+    /// One-time enrollment token (`muster-server token create`). Visible to other local users
+    /// in the process list while enrolling; prefer --token-file on shared machines.
+    #[arg(long, value_name = "TOKEN", required_unless_present = "token_file", conflicts_with = "token_file")]
+    token: Option<String>,
+    /// Read the enrollment token from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
     /// SHA-256 of the fleet CA certificate (DER), 64 hex digits, as the control plane prints it.
     #[arg(long, value_name = "SHA256HEX")]
     ca_fingerprint: String,
@@ -184,10 +188,21 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Enroll(args) => {
             let pin: muster_agent::enroll::pin::CaFingerprint =
                 args.ca_fingerprint.parse().context("--ca-fingerprint")?;
+            let token = match (args.token, &args.token_file) {
+                (Some(t), _) => zeroize::Zeroizing::new(t),
+                (None, Some(path)) => {
+                    let text = zeroize::Zeroizing::new(
+                        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+                    );
+                    zeroize::Zeroizing::new(text.trim().to_string())
+                }
+                (None, None) => anyhow::bail!("give --token or --token-file"),
+            };
+            anyhow::ensure!(!token.is_empty(), "the enrollment token is empty");
             let state = muster_agent::state::StateDir::open(&state_dir(args.state_dir)?)?;
             let params = muster_agent::enroll::EnrollParams {
                 server: args.server,
-                token: zeroize::Zeroizing::new(args.token),
+                token,
                 ca_fingerprint: pin,
                 host: muster_agent::inventory::host(&Layout::live()),
             };

@@ -31,7 +31,8 @@ use crate::watch::{ConfigWatcher, WatchSet};
 pub enum Event {
     /// A watched configuration path changed; a rescan follows after the debounce window.
     ConfigChanged(PathBuf),
-    /// No change arrived for a debounce window since the last one: rescan.
+    /// No change arrived for a debounce window since the last one (or changes kept coming for
+    /// [`MAX_DEBOUNCE_FACTOR`] windows): rescan.
     DebounceElapsed,
     /// The periodic rescan (configuration and processes).
     RescanDue,
@@ -44,6 +45,10 @@ pub enum Event {
     /// Stop after the current event.
     Shutdown,
 }
+
+/// A burst of changes delays the rescan by at most this many debounce windows, so a file that is
+/// rewritten continuously is still reported.
+pub const MAX_DEBOUNCE_FACTOR: u32 = 4;
 
 /// Whether the loop goes on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -106,6 +111,8 @@ pub struct Reporter<T> {
 
 struct Timers {
     debounce: Option<Instant>,
+    /// When the current burst of changes began.
+    burst_started: Option<Instant>,
     rescan: Instant,
     full: Instant,
     retry: Option<Instant>,
@@ -139,6 +146,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             backoff: Backoff::new(settings.backoff_base, settings.backoff_max),
             timers: Timers {
                 debounce: None,
+                burst_started: None,
                 rescan: now + settings.rescan_interval,
                 full: now + settings.full_interval,
                 retry: None,
@@ -170,6 +178,11 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
 
     pub fn transport(&self) -> Option<&T> {
         self.reporter.as_ref().map(|r| &r.transport)
+    }
+
+    /// When the certificate renewal is scheduled, if enrolled.
+    pub fn renew_due(&self) -> Option<Instant> {
+        self.timers.renew
     }
 
     /// When the next retry is scheduled, if a send failed.
@@ -212,10 +225,13 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
         match event {
             Event::ConfigChanged(path) => {
                 tracing::debug!(path = %path.display(), "configuration changed");
-                self.timers.debounce = Some(now + self.settings.debounce);
+                let started = *self.timers.burst_started.get_or_insert(now);
+                let latest = started + self.settings.debounce * MAX_DEBOUNCE_FACTOR;
+                self.timers.debounce = Some((now + self.settings.debounce).min(latest));
             }
             Event::DebounceElapsed => {
                 self.timers.debounce = None;
+                self.timers.burst_started = None;
                 self.rescan(false).await?;
             }
             Event::RescanDue => {

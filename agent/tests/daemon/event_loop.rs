@@ -60,6 +60,8 @@ struct Server {
     applied: Vec<u64>,
     /// Failed attempts while down.
     refused_at: Vec<Instant>,
+    renewals: u32,
+    renew_fails: bool,
 }
 
 #[derive(Clone, Default)]
@@ -113,7 +115,13 @@ impl ReportTransport for FakeTransport {
     }
 
     async fn renew(&mut self) -> Result<CertificateValidity, TransportError> {
-        Ok(CertificateValidity { issued_at_unix: 0, not_after_unix: i64::MAX / 2 })
+        let mut s = self.0.lock().unwrap();
+        s.renewals += 1;
+        if s.renew_fails {
+            return Err(TransportError::Unreachable("connection refused".into()));
+        }
+        let now = muster_agent::enroll::now_unix();
+        Ok(CertificateValidity { issued_at_unix: now, not_after_unix: now + 30 * 86_400 })
     }
 }
 
@@ -310,6 +318,66 @@ async fn changes_are_debounced_through_the_real_loop() {
     assert_eq!(scanner.scans() - scans_before, 1, "five quick changes, one rescan");
     stop_tx.send(()).unwrap();
     task.await.unwrap();
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_file_rewritten_continuously_is_still_rescanned() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a"]));
+    let server = FakeTransport::up();
+    let mut d = daemon(tmp.path(), &scanner, &server);
+    d.start().await.unwrap();
+    let t0 = Instant::now();
+    let window = settings().debounce;
+    // A change every half window would postpone a plain trailing debounce forever.
+    for _ in 0..20 {
+        d.handle(Event::ConfigChanged(PathBuf::from("/x"))).await.unwrap();
+        tokio::time::advance(window / 2).await;
+    }
+    let (at, event) = d.next_timer();
+    assert_eq!(event, Event::DebounceElapsed);
+    assert_eq!(at, t0 + window * daemon::MAX_DEBOUNCE_FACTOR, "the burst is capped");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_certificate_is_renewed_at_half_life_and_retried_after_a_failure() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a"]));
+    let server = FakeTransport::up();
+    let state = StateDir::open(tmp.path()).unwrap();
+    let now = muster_agent::enroll::now_unix();
+    let reporter = Reporter {
+        outbox: Outbox::open(&state.outbox_dir(), Limits::default()).unwrap(),
+        transport: server.clone(),
+        renew_at_unix: Some(now + 3600),
+    };
+    let mut d = Daemon::new(settings(), scanner, NoWatcher, state, Some(reporter)).with_jitter(|| 0.0);
+    let t0 = Instant::now();
+    // The renewal is due an hour ahead (within a second of wall-clock rounding).
+    let due = d.renew_due().unwrap() - t0;
+    assert!(due >= Duration::from_secs(3599) && due <= Duration::from_secs(3600), "{due:?}");
+
+    // Drive the real timers until renewal is the next event.
+    d.start().await.unwrap();
+    loop {
+        let (at, event) = d.next_timer();
+        tokio::time::advance(at.saturating_duration_since(Instant::now())).await;
+        if event == Event::RenewDue {
+            break;
+        }
+        d.handle(event).await.unwrap();
+    }
+    server.with(|s| s.renew_fails = true);
+    d.handle(Event::RenewDue).await.unwrap();
+    assert_eq!(server.with(|s| s.renewals), 1);
+    assert_eq!(d.renew_due(), Some(Instant::now() + settings().renew_retry), "a failed renewal is retried later");
+
+    server.with(|s| s.renew_fails = false);
+    d.handle(Event::RenewDue).await.unwrap();
+    assert_eq!(server.with(|s| s.renewals), 2);
+    // A 30-day certificate issued now is renewed in 15 days.
+    let next = d.renew_due().unwrap() - Instant::now();
+    assert!(next >= Duration::from_secs(15 * 86_400 - 1) && next <= Duration::from_secs(15 * 86_400), "{next:?}");
 }
 
 #[tokio::test(start_paused = true)]
