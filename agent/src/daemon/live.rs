@@ -15,15 +15,20 @@ use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
 use crate::{ScanRequest, scan_watched};
 
-/// Scans with [`crate::scan_watched`].
+/// Scans with [`crate::scan_watched`] on tokio's blocking pool.
 #[derive(Debug)]
 pub struct LiveScanner {
     pub request: ScanRequest,
 }
 
 impl Scanner for LiveScanner {
-    fn scan(&mut self) -> (InventorySnapshot, WatchSet) {
-        scan_watched(&self.request)
+    async fn scan(&mut self) -> (InventorySnapshot, WatchSet) {
+        let request = self.request.clone();
+        match tokio::task::spawn_blocking(move || scan_watched(&request)).await {
+            Ok(out) => out,
+            // The scan panicked (a bug): scan inline so the panic surfaces with its message.
+            Err(_) => scan_watched(&self.request),
+        }
     }
 }
 

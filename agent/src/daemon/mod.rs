@@ -57,9 +57,10 @@ pub enum Flow {
     Stop,
 }
 
-/// Produces an inventory and the paths to watch for the next change.
+/// Produces an inventory and the paths to watch for the next change. Async so the live scanner
+/// can run its blocking filesystem and process walk off the event loop's thread.
 pub trait Scanner: Send {
-    fn scan(&mut self) -> (InventorySnapshot, WatchSet);
+    fn scan(&mut self) -> impl Future<Output = (InventorySnapshot, WatchSet)> + Send;
 }
 
 /// Timing of the daemon.
@@ -255,7 +256,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
     /// Scans, refreshes the watches and local state, queues the change and sends it unless a
     /// retry is already scheduled.
     pub async fn rescan(&mut self, force_full: bool) -> Result<(), DaemonError> {
-        let (snapshot, watch) = self.scanner.scan();
+        let (snapshot, watch) = self.scanner.scan().await;
         self.watcher.set(&watch);
         if let Err(e) = self.state.save_inventory(&snapshot) {
             tracing::warn!(error = %e, "cannot store the local inventory");

@@ -38,7 +38,7 @@ impl FakeScanner {
 }
 
 impl Scanner for FakeScanner {
-    fn scan(&mut self) -> (InventorySnapshot, WatchSet) {
+    async fn scan(&mut self) -> (InventorySnapshot, WatchSet) {
         *self.scans.lock().unwrap() += 1;
         (self.current.lock().unwrap().clone(), WatchSet::default())
     }
