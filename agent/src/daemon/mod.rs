@@ -42,6 +42,8 @@ pub enum Event {
     RetryDue,
     /// Half of the client certificate's lifetime has passed.
     RenewDue,
+    /// Tell the control plane the agent is alive (a quiet host sends no reports).
+    HeartbeatDue,
     /// Stop after the current event.
     Shutdown,
 }
@@ -73,6 +75,7 @@ pub struct Settings {
     pub backoff_max: Duration,
     /// Wait before retrying a failed certificate renewal.
     pub renew_retry: Duration,
+    pub heartbeat_interval: Duration,
 }
 
 impl Default for Settings {
@@ -84,6 +87,7 @@ impl Default for Settings {
             backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             renew_retry: Duration::from_secs(600),
+            heartbeat_interval: Duration::from_secs(60),
         }
     }
 }
@@ -118,6 +122,7 @@ struct Timers {
     full: Instant,
     retry: Option<Instant>,
     renew: Option<Instant>,
+    heartbeat: Option<Instant>,
 }
 
 /// The daemon's state between events.
@@ -151,6 +156,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 rescan: now + settings.rescan_interval,
                 full: now + settings.full_interval,
                 retry: None,
+                heartbeat: reporter.as_ref().map(|_| now + settings.heartbeat_interval),
                 renew,
             },
             settings,
@@ -209,6 +215,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             (t.debounce, Event::DebounceElapsed),
             (t.retry, Event::RetryDue),
             (t.renew, Event::RenewDue),
+            (t.heartbeat, Event::HeartbeatDue),
         ];
         for (at, ev) in candidates {
             if let Some(at) = at
@@ -248,6 +255,10 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 self.flush().await?;
             }
             Event::RenewDue => self.renew().await,
+            Event::HeartbeatDue => {
+                self.timers.heartbeat = Some(now + self.settings.heartbeat_interval);
+                self.heartbeat().await?;
+            }
             Event::Shutdown => return Ok(Flow::Stop),
         }
         Ok(Flow::Continue)
@@ -312,6 +323,27 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             }
             self.backoff.succeed();
         }
+    }
+
+    async fn heartbeat(&mut self) -> Result<(), DaemonError> {
+        let Some(r) = &mut self.reporter else { return Ok(()) };
+        let last_sequence = r.outbox.last_sequence();
+        match r.transport.heartbeat(last_sequence).await {
+            Ok(resp) if resp.resync_required => {
+                tracing::info!(last_sequence, "control plane asked for a full snapshot");
+                r.outbox.forget_base()?;
+                if let Some(latest) = &self.latest {
+                    r.outbox.enqueue(latest, true)?;
+                }
+                if self.timers.retry.is_none() {
+                    self.flush().await?;
+                }
+            }
+            Ok(_) => {}
+            // Reports have their own retries; a missed heartbeat only delays "last seen".
+            Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+        }
+        Ok(())
     }
 
     async fn renew(&mut self) {

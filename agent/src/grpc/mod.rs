@@ -13,7 +13,7 @@ use muster_proto::tonic::transport::{Channel, Endpoint};
 use muster_proto::tonic::{self, codegen::http::Uri};
 use muster_proto::v1::enrollment_client::EnrollmentClient;
 use muster_proto::v1::inventory_client::InventoryClient;
-use muster_proto::v1::{RenewRequest, ReportRequest, ReportResponse};
+use muster_proto::v1::{HeartbeatRequest, HeartbeatResponse, RenewRequest, ReportRequest, ReportResponse};
 use rustls::ClientConfig;
 use rustls::client::danger::ServerCertVerifier;
 use rustls::crypto::CryptoProvider;
@@ -195,6 +195,11 @@ impl ReportTransport for GrpcTransport {
     async fn report(&mut self, mut req: ReportRequest) -> Result<ReportResponse, TransportError> {
         req.agent_id = self.identity.agent_id.clone();
         self.inventory.report(req).await.map(tonic::Response::into_inner).map_err(|s| status_error(&s))
+    }
+
+    async fn heartbeat(&mut self, last_sequence: u64) -> Result<HeartbeatResponse, TransportError> {
+        let req = HeartbeatRequest { agent_version: env!("CARGO_PKG_VERSION").to_string(), last_sequence };
+        self.inventory.heartbeat(req).await.map(tonic::Response::into_inner).map_err(|s| status_error(&s))
     }
 
     async fn renew(&mut self) -> Result<CertificateValidity, TransportError> {

@@ -10,7 +10,7 @@ pub mod delta;
 use std::future::Future;
 use std::time::Duration;
 
-use muster_proto::v1::{ReportRequest, ReportResponse};
+use muster_proto::v1::{HeartbeatResponse, ReportRequest, ReportResponse};
 
 /// A report or renewal did not get an answer from the control plane.
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +47,12 @@ impl CertificateValidity {
 pub trait ReportTransport: Send {
     /// Sends one report and returns the control plane's answer.
     fn report(&mut self, req: ReportRequest) -> impl Future<Output = Result<ReportResponse, TransportError>> + Send;
+
+    /// Tells the control plane the agent is alive and the last sequence it queued.
+    fn heartbeat(
+        &mut self,
+        last_sequence: u64,
+    ) -> impl Future<Output = Result<HeartbeatResponse, TransportError>> + Send;
 
     /// Obtains and stores a fresh client certificate; later reports use it.
     fn renew(&mut self) -> impl Future<Output = Result<CertificateValidity, TransportError>> + Send;

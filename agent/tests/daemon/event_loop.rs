@@ -12,7 +12,7 @@ use muster_agent::report::delta;
 use muster_agent::report::{CertificateValidity, ReportTransport, TransportError};
 use muster_agent::state::StateDir;
 use muster_agent::watch::{NoWatcher, WatchSet};
-use muster_proto::v1::{InventorySnapshot, ReportRequest, ReportResponse, report_request::Body};
+use muster_proto::v1::{HeartbeatResponse, InventorySnapshot, ReportRequest, ReportResponse, report_request::Body};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -62,6 +62,8 @@ struct Server {
     refused_at: Vec<Instant>,
     renewals: u32,
     renew_fails: bool,
+    /// `last_sequence` of every heartbeat received.
+    heartbeats: Vec<u64>,
 }
 
 #[derive(Clone, Default)]
@@ -112,6 +114,16 @@ impl ReportTransport for FakeTransport {
             return Err(TransportError::Unreachable("connection reset".into()));
         }
         Ok(ReportResponse { acked_sequence: s.last, resync_required: resync })
+    }
+
+    async fn heartbeat(&mut self, last_sequence: u64) -> Result<HeartbeatResponse, TransportError> {
+        let mut s = self.0.lock().unwrap();
+        if !s.up {
+            return Err(TransportError::Unreachable("connection refused".into()));
+        }
+        s.heartbeats.push(last_sequence);
+        // A control plane that lost this agent's state (restored from a backup) asks for it again.
+        Ok(HeartbeatResponse { server_time_unix: 0, resync_required: s.state.is_none() || last_sequence < s.last })
     }
 
     async fn renew(&mut self) -> Result<CertificateValidity, TransportError> {
@@ -378,6 +390,34 @@ async fn the_certificate_is_renewed_at_half_life_and_retried_after_a_failure() {
     // A 30-day certificate issued now is renewed in 15 days.
     let next = d.renew_due().unwrap() - Instant::now();
     assert!(next >= Duration::from_secs(15 * 86_400 - 1) && next <= Duration::from_secs(15 * 86_400), "{next:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn heartbeats_keep_a_quiet_agent_seen_and_can_ask_for_a_resync() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a"]));
+    let server = FakeTransport::up();
+    let mut d = daemon(tmp.path(), &scanner, &server);
+    d.start().await.unwrap();
+    let t0 = Instant::now();
+    let heartbeat_at = loop {
+        let (at, event) = d.next_timer();
+        tokio::time::advance(at.saturating_duration_since(Instant::now())).await;
+        d.handle(event.clone()).await.unwrap();
+        if event == Event::HeartbeatDue {
+            break at;
+        }
+    };
+    assert_eq!(heartbeat_at - t0, settings().heartbeat_interval);
+    assert_eq!(server.with(|s| s.heartbeats.clone()), [1]);
+    assert_eq!(server.with(|s| s.received.len()), 1, "nothing changed, so no report");
+
+    // The control plane lost the agent's state: the heartbeat's answer brings a full snapshot.
+    server.with(|s| s.state = None);
+    d.handle(Event::HeartbeatDue).await.unwrap();
+    let kinds: Vec<(u64, bool)> = server.with(|s| s.received.iter().map(|r| (r.0, r.1)).collect());
+    assert_eq!(kinds, [(1, true), (2, true)]);
+    assert!(d.outbox().unwrap().is_empty());
 }
 
 #[tokio::test(start_paused = true)]
