@@ -153,7 +153,8 @@ pub async fn enroll(params: &EnrollParams, state: &StateDir) -> Result<Identity,
         issued_at_unix: now_unix(),
         not_after_unix: resp.not_after_unix,
     };
-    // Refuse a certificate that does not fit the key before storing it.
+    // Refuse a certificate the pinned CA did not issue, or one that does not fit the key.
+    grpc::check_client_certificate(&identity).map_err(|e| EnrollError::BadResponse(e.to_string()))?;
     grpc::mtls_client_config(&identity).map_err(|e| EnrollError::BadResponse(e.to_string()))?;
     state.save_identity(&identity)?;
     Ok(identity)

@@ -121,6 +121,29 @@ pub fn mtls_client_config(id: &Identity) -> Result<ClientConfig, GrpcError> {
     Ok(cfg)
 }
 
+/// Checks that the stored client certificate chains to the stored fleet CA and is valid now for
+/// client authentication, so a certificate the fleet CA did not issue is never stored.
+pub fn check_client_certificate(id: &Identity) -> Result<(), GrpcError> {
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(id.ca_certificate_pem.as_bytes()) {
+        let ca = ca.map_err(|e| GrpcError::Tls(format!("fleet CA: {e}")))?;
+        roots.add(ca).map_err(|e| GrpcError::Tls(format!("fleet CA: {e}")))?;
+    }
+    let chain: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(id.certificate_chain_pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .map_err(|e| GrpcError::Tls(format!("client certificate: {e}")))?;
+    let Some((leaf, intermediates)) = chain.split_first() else {
+        return Err(GrpcError::Tls("the client certificate chain is empty".into()));
+    };
+    let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
+        .build()
+        .map_err(|e| GrpcError::Tls(format!("fleet CA: {e}")))?;
+    verifier
+        .verify_client_cert(leaf, intermediates, rustls::pki_types::UnixTime::now())
+        .map_err(|e| GrpcError::Tls(format!("the client certificate does not chain to the fleet CA: {e}")))?;
+    Ok(())
+}
+
 /// A lazily connecting channel to `addr` whose connections are TLS with `tls`.
 pub fn channel(addr: &ServerAddr, tls: ClientConfig) -> Result<Channel, GrpcError> {
     let name = addr.server_name()?;
@@ -216,8 +239,9 @@ impl ReportTransport for GrpcTransport {
         next.certificate_chain_pem = resp.certificate_chain_pem;
         next.issued_at_unix = crate::enroll::now_unix();
         next.not_after_unix = resp.not_after_unix;
-        // Build the new channel before storing, so a certificate that does not fit the key is
-        // refused instead of replacing a working identity.
+        // Check the certificate and build the new channel before storing, so a certificate that
+        // the fleet CA did not issue or that does not fit the key never replaces a working one.
+        check_client_certificate(&next).map_err(|e| TransportError::Renewal(e.to_string()))?;
         let ch = channel(&self.addr, mtls_client_config(&next).map_err(|e| TransportError::Renewal(e.to_string()))?)
             .map_err(|e| TransportError::Renewal(e.to_string()))?;
         self.state.save_identity(&next)?;

@@ -111,6 +111,8 @@ pub struct Seen {
 #[derive(Clone)]
 pub struct ControlPlane {
     pki: Arc<Pki>,
+    /// Signs agent certificates with this CA instead of the fleet CA (a broken or hostile server).
+    signer: Arc<Pki>,
     seen: Arc<Mutex<Seen>>,
 }
 
@@ -124,7 +126,7 @@ impl Enrollment for ControlPlane {
         self.seen.lock().unwrap().tokens.push(req.token.clone());
         Ok(Response::new(EnrollResponse {
             agent_id: "agent-1".into(),
-            certificate_chain_pem: self.pki.sign_csr(&req.csr_der, "agent-1"),
+            certificate_chain_pem: self.signer.sign_csr(&req.csr_der, "agent-1"),
             ca_certificate_pem: self.pki.ca_pem.clone(),
             fleet_fingerprint_key: vec![7; 32],
             not_after_unix: muster_agent::enroll::now_unix() + 30 * 86_400,
@@ -137,7 +139,7 @@ impl Enrollment for ControlPlane {
         }
         self.seen.lock().unwrap().renewals += 1;
         Ok(Response::new(RenewResponse {
-            certificate_chain_pem: self.pki.sign_csr(&req.into_inner().csr_der, "agent-1"),
+            certificate_chain_pem: self.signer.sign_csr(&req.into_inner().csr_der, "agent-1"),
             not_after_unix: muster_agent::enroll::now_unix() + 30 * 86_400,
         }))
     }
@@ -165,6 +167,11 @@ impl Inventory for ControlPlane {
 
 /// Starts the control plane on 127.0.0.1:0 with TLS 1.3 and optional client certificates.
 pub async fn control_plane(pki: Arc<Pki>) -> (SocketAddr, Arc<Mutex<Seen>>) {
+    control_plane_signing_with(pki.clone(), pki).await
+}
+
+/// A control plane whose TLS uses `pki` but which signs agent certificates with `signer`.
+pub async fn control_plane_signing_with(pki: Arc<Pki>, signer: Arc<Pki>) -> (SocketAddr, Arc<Mutex<Seen>>) {
     let (leaf, key) = pki.server_cert_pem(&["127.0.0.1"]);
     let chain_pem = format!("{leaf}{}", pki.ca_pem);
     let tls = tonic::transport::ServerTlsConfig::new()
@@ -172,7 +179,7 @@ pub async fn control_plane(pki: Arc<Pki>) -> (SocketAddr, Arc<Mutex<Seen>>) {
         .client_ca_root(tonic::transport::Certificate::from_pem(pki.ca_pem.clone()))
         .client_auth_optional(true);
     let seen = Arc::new(Mutex::new(Seen::default()));
-    let cp = ControlPlane { pki, seen: seen.clone() };
+    let cp = ControlPlane { pki, signer, seen: seen.clone() };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let incoming = tonic::transport::server::TcpIncoming::from(listener);

@@ -14,7 +14,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
-use crate::support::{Pki, control_plane, inventory, key_der};
+use crate::support::{Pki, control_plane, control_plane_signing_with, inventory, key_der};
 
 /// A bare TLS 1.3 server presenting `chain`; completes handshakes and then drops them.
 async fn tls_server(chain: Vec<CertificateDer<'static>>, key: PrivateKeyDer<'static>) -> SocketAddr {
@@ -160,5 +160,24 @@ async fn enrollment_with_a_wrong_pin_never_sends_the_token() {
     let err = enroll::enroll(&params, &state).await.unwrap_err();
     assert!(matches!(err, EnrollError::CaMismatch { .. }), "{err}");
     assert!(seen.lock().unwrap().tokens.is_empty());
+    assert!(state.load_identity().unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_client_certificate_from_another_ca_is_not_stored() {
+    let pki = Arc::new(Pki::new("fleet CA"));
+    let rogue = Arc::new(Pki::new("rogue CA"));
+    let (addr, _seen) = control_plane_signing_with(pki.clone(), rogue).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let state = StateDir::open(tmp.path()).unwrap();
+    let params = EnrollParams {
+        server: format!("https://{addr}"),
+        token: Zeroizing::new("good-token".into()),
+        ca_fingerprint: pki.fingerprint(),
+        host: Host::default(),
+    };
+    let err = enroll::enroll(&params, &state).await.unwrap_err();
+    assert!(matches!(err, EnrollError::BadResponse(_)), "{err}");
+    assert!(err.to_string().contains("does not chain to the fleet CA"), "{err}");
     assert!(state.load_identity().unwrap().is_none());
 }
