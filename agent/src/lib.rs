@@ -1,25 +1,37 @@
 //! The Muster endpoint agent as a library: discovery of MCP configuration and processes
-//! ([`discovery`]), the service catalog ([`catalog`]), known advisories ([`advisories`]), the
-//! findings catalog ([`findings`]), the OS and machine-image layer ([`platform`]), secret handling
-//! ([`secrets`]), the wire inventory ([`inventory`]) and renderings ([`output`]).
-//! The `muster-agent` binary is a thin CLI over [`scan`].
+//! ([`discovery`]), credential and risk analysis ([`analysis`], [`secrets`], [`catalog`],
+//! [`advisories`], [`findings`]), the OS and machine-image layer ([`platform`]), the wire
+//! inventory ([`inventory`]) and renderings ([`output`]); and the daemon half: enrollment
+//! ([`enroll`]), the state directory ([`state`]), the durable outbox ([`outbox`]), reports and
+//! deltas ([`report`]), gRPC over mTLS ([`grpc`]), config watching ([`watch`]) and the event loop
+//! that ties them together ([`daemon`]).
+//! The `muster-agent` binary is a thin CLI over [`scan`], [`enroll::enroll`] and [`daemon`].
 
 #![forbid(unsafe_code)]
 
 pub mod advisories;
 pub mod analysis;
 pub mod catalog;
+pub mod daemon;
 pub mod discovery;
+pub mod enroll;
 pub mod findings;
+pub mod grpc;
 pub mod inventory;
+pub mod outbox;
 pub mod output;
 pub mod platform;
+pub mod report;
 pub mod secrets;
+pub mod state;
+pub mod watch;
 
-use platform::{EnvMap, Layout};
+use std::path::Path;
+
+use platform::{EnvMap, Layout, UserCtx};
 
 /// What `muster-agent scan` is asked to do.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct ScanRequest {
     pub layout: Layout,
     /// The agent's own environment (only its relocating variables are used).
@@ -41,6 +53,12 @@ pub enum ScanError {
 
 /// Runs one scan and returns the wire inventory.
 pub fn scan(req: &ScanRequest) -> Result<muster_proto::v1::InventorySnapshot, ScanError> {
+    scan_watched(req).map(|(inv, _)| inv)
+}
+
+/// Runs one scan and returns the wire inventory and what to watch for the next change: every file
+/// read and every file a client would read for the scanned users and the managed scope.
+pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet), ScanError> {
     let (users, env_user) = if req.layout.is_image() {
         (req.layout.image_users(), None)
     } else {
@@ -68,5 +86,37 @@ pub fn scan(req: &ScanRequest) -> Result<muster_proto::v1::InventorySnapshot, Sc
     let analysis = analysis::analyse(&found, &ctx);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    Ok(inventory::build(&found, &analysis, &req.layout, now))
+    Ok((inventory::build(&found, &analysis, &req.layout, now), watch_set(&opts, &found)))
+}
+
+fn watch_set(opts: &discovery::ScanOptions, found: &discovery::Discovery) -> watch::WatchSet {
+    use discovery::clients::REGISTRY;
+    let mut set = watch::WatchSet::default();
+    let system_floor = opts.layout.root().unwrap_or(Path::new("/")).to_path_buf();
+    let sys = opts.layout.system_ctx();
+    for client in REGISTRY {
+        let mut cands = Vec::new();
+        client.managed_files(&sys, &mut cands);
+        for c in cands {
+            set.add_file(&c.path, &system_floor);
+        }
+    }
+    for user in &opts.users {
+        let env = match &opts.env_user {
+            Some((name, env)) if *name == user.name => env.clone(),
+            _ => EnvMap::new(),
+        };
+        let ctx = UserCtx::new(user, opts.layout.os(), env);
+        for client in REGISTRY {
+            let mut cands = Vec::new();
+            client.user_files(&ctx, &mut cands);
+            for c in cands {
+                set.add_file(&c.path, &user.home);
+            }
+        }
+    }
+    for source in &found.sources {
+        set.add_file(&source.host_path, &system_floor);
+    }
+    set
 }

@@ -1,9 +1,10 @@
 //! `muster-agent`: the endpoint agent's command line. Parses arguments, sets up logging and
-//! calls the library; nothing else lives here.
+//! calls the library (`scan`, `enroll::enroll`, `daemon::live::run`); nothing else lives here.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
@@ -20,6 +21,60 @@ struct Cli {
 enum Command {
     /// Scan MCP configuration (every client, user, project and managed scope) and processes.
     Scan(ScanArgs),
+    /// Enroll this machine with a control plane (one-time token, pinned CA fingerprint).
+    Enroll(EnrollArgs),
+    /// Run the agent: scan, watch configuration, report to the control plane when enrolled.
+    Run(RunArgs),
+}
+
+#[derive(clap::Args)]
+struct EnrollArgs {
+    /// Control plane address, https://HOST:PORT.
+    #[arg(long, value_name = "URL")]
+    server: String,
+    /// One-time enrollment token (`muster-server token create`). Visible to other local users
+    /// in the process list while enrolling; prefer --token-file on shared machines.
+    #[arg(long, value_name = "TOKEN", required_unless_present = "token_file", conflicts_with = "token_file")]
+    token: Option<String>,
+    /// Read the enrollment token from this file (surrounding whitespace is ignored).
+    #[arg(long, value_name = "PATH")]
+    token_file: Option<PathBuf>,
+    /// SHA-256 of the fleet CA certificate (DER), 64 hex digits, as the control plane prints it.
+    #[arg(long, value_name = "SHA256HEX")]
+    ca_fingerprint: String,
+    /// Where to keep keys and state [default: /var/lib/muster-agent as root, else
+    /// $XDG_STATE_HOME/muster-agent or ~/.local/state/muster-agent].
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// Scan once, report, wait for the acknowledgement and exit (1 if not acknowledged).
+    #[arg(long)]
+    once: bool,
+    /// Where keys and state are kept (see `enroll --help`).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Scan a machine image: DIR stands for that machine's filesystem root.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Operating system of the image given with --root.
+    #[arg(long, value_enum, requires = "root")]
+    os: Option<OsArg>,
+    /// How often processes (and configuration) are re-listed, e.g. 30s, 5m.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    process_interval: Duration,
+    /// How often a full snapshot replaces deltas, e.g. 6h.
+    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = parse_duration)]
+    full_interval: Duration,
+    /// Wait after a configuration change before rescanning.
+    #[arg(long, value_name = "DURATION", default_value = "300ms", value_parser = parse_duration)]
+    debounce: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    muster_agent::daemon::parse_duration(s)
 }
 
 #[derive(clap::Args)]
@@ -36,6 +91,9 @@ struct ScanArgs {
     /// Do not list running processes.
     #[arg(long)]
     no_processes: bool,
+    /// State directory whose fingerprint key to use (default: the agent's, for live scans).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -65,30 +123,153 @@ fn main() -> ExitCode {
     }
 }
 
+fn layout(root: Option<&PathBuf>, os: Option<OsArg>) -> anyhow::Result<Layout> {
+    Ok(match root {
+        Some(root) => {
+            anyhow::ensure!(root.is_dir(), "--root {} is not a directory", root.display());
+            let os = match os {
+                Some(OsArg::Linux) => Os::Linux,
+                Some(OsArg::Macos) => Os::Macos,
+                Some(OsArg::Windows) => Os::Windows,
+                None => Os::current(),
+            };
+            Layout::image(root.clone(), os)
+        }
+        None => Layout::live(),
+    })
+}
+
+/// The relocating variables of the agent's own environment (nothing else is read).
+fn relocating_env() -> muster_agent::platform::EnvMap {
+    std::env::vars().filter(|(k, _)| muster_agent::platform::RELOCATING_VARS.contains(&k.as_str())).collect()
+}
+
+fn state_dir(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    match arg {
+        Some(dir) => Ok(dir),
+        None => {
+            let mut env = relocating_env();
+            if let Ok(v) = std::env::var("XDG_STATE_HOME") {
+                env.insert("XDG_STATE_HOME".into(), v);
+            }
+            muster_agent::state::default_state_dir(muster_agent::state::running_as_root(), &env)
+                .context("no --state-dir given and no HOME to derive one from")
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // One thread: the daemon is one loop, and an idle agent should cost next to nothing.
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+}
+
+/// Completes on Ctrl-C or (Unix) SIGTERM.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
-        Command::Scan(args) => {
-            let layout = match &args.root {
-                Some(root) => {
-                    anyhow::ensure!(root.is_dir(), "--root {} is not a directory", root.display());
-                    let os = match args.os {
-                        Some(OsArg::Linux) => Os::Linux,
-                        Some(OsArg::Macos) => Os::Macos,
-                        Some(OsArg::Windows) => Os::Windows,
-                        None => Os::current(),
-                    };
-                    Layout::image(root.clone(), os)
+        Command::Enroll(args) => {
+            let pin: muster_agent::enroll::pin::CaFingerprint =
+                args.ca_fingerprint.parse().context("--ca-fingerprint")?;
+            let token = match (args.token, &args.token_file) {
+                (Some(t), _) => zeroize::Zeroizing::new(t),
+                (None, Some(path)) => {
+                    let text = zeroize::Zeroizing::new(
+                        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+                    );
+                    zeroize::Zeroizing::new(text.trim().to_string())
                 }
-                None => Layout::live(),
+                (None, None) => anyhow::bail!("give --token or --token-file"),
             };
-            let req = muster_agent::ScanRequest {
-                layout,
-                env: std::env::vars()
-                    .filter(|(k, _)| muster_agent::platform::RELOCATING_VARS.contains(&k.as_str()))
-                    .collect(),
-                processes: !args.no_processes,
-                fleet_key: None,
+            anyhow::ensure!(!token.is_empty(), "the enrollment token is empty");
+            let state = muster_agent::state::StateDir::open(&state_dir(args.state_dir)?)?;
+            let params = muster_agent::enroll::EnrollParams {
+                server: args.server,
+                token,
+                ca_fingerprint: pin,
+                host: muster_agent::inventory::host(&Layout::live()),
             };
+            let identity = runtime()?.block_on(muster_agent::enroll::enroll(&params, &state))?;
+            println!(
+                "enrolled as agent {} with {}; state in {}",
+                identity.agent_id,
+                identity.server,
+                state.path().display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run(args) => {
+            use muster_agent::daemon::live::{RunOptions, RunOutcome};
+            let dir = state_dir(args.state_dir)?;
+            let key = muster_agent::state::StateDir::open(&dir)?.fingerprint_key()?;
+            let opts = RunOptions {
+                state_dir: dir,
+                scan: muster_agent::ScanRequest {
+                    layout: layout(args.root.as_ref(), args.os)?,
+                    env: relocating_env(),
+                    processes: true,
+                    fleet_key: Some(key),
+                },
+                settings: muster_agent::daemon::Settings {
+                    debounce: args.debounce,
+                    rescan_interval: args.process_interval,
+                    full_interval: args.full_interval,
+                    ..Default::default()
+                },
+                once: args.once,
+                once_attempts: 5,
+            };
+            let outcome = runtime()?.block_on(muster_agent::daemon::live::run(opts, shutdown_signal()))?;
+            Ok(match outcome {
+                RunOutcome::Done => ExitCode::SUCCESS,
+                RunOutcome::NotEnrolled => {
+                    eprintln!("not enrolled: the inventory was kept locally only (run `muster-agent enroll`)");
+                    ExitCode::SUCCESS
+                }
+                RunOutcome::NotAcknowledged => {
+                    eprintln!("error: the control plane did not acknowledge the report; it stays queued");
+                    ExitCode::from(1)
+                }
+            })
+        }
+        Command::Scan(args) => {
+            let layout = layout(args.root.as_ref(), args.os)?;
+            // Fingerprints use the agent's key (the fleet's once enrolled) when a state dir is
+            // given, or for a live scan; an image scan without --state-dir uses a throwaway key.
+            let dir = match (&args.state_dir, layout.is_image()) {
+                (Some(d), _) => Some(d.clone()),
+                (None, false) => state_dir(None).ok(),
+                (None, true) => None,
+            };
+            let fleet_key = dir.and_then(|d| match muster_agent::state::StateDir::open(&d).and_then(|s| s.fingerprint_key()) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    tracing::warn!(error = %e, "no stored fingerprint key; fingerprints are valid for this scan only");
+                    None
+                }
+            });
+            let req =
+                muster_agent::ScanRequest { layout, env: relocating_env(), processes: !args.no_processes, fleet_key };
             let inv = muster_agent::scan(&req).context("scan failed")?;
             let text = match args.format {
                 Format::Json => muster_agent::output::json::render(&inv),

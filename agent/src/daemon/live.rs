@@ -1,0 +1,95 @@
+//! Wiring of the daemon to the real world: the live (or image) scanner, the `notify` watcher, the
+//! stored identity and the gRPC transport. `main.rs` calls [`run`]; everything it does is a
+//! composition of the parts tested on their own.
+
+use std::future::Future;
+use std::path::PathBuf;
+
+use muster_proto::v1::InventorySnapshot;
+use tokio::sync::mpsc;
+
+use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
+use crate::grpc::GrpcTransport;
+use crate::outbox::{Limits, Outbox};
+use crate::state::StateDir;
+use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
+use crate::{ScanRequest, scan_watched};
+
+/// Scans with [`crate::scan_watched`] on tokio's blocking pool.
+#[derive(Debug)]
+pub struct LiveScanner {
+    pub request: ScanRequest,
+}
+
+impl Scanner for LiveScanner {
+    async fn scan(&mut self) -> Result<(InventorySnapshot, WatchSet), crate::ScanError> {
+        let request = self.request.clone();
+        match tokio::task::spawn_blocking(move || scan_watched(&request)).await {
+            Ok(out) => out,
+            // The scan panicked (a bug): scan inline so the panic surfaces with its message.
+            Err(_) => scan_watched(&self.request),
+        }
+    }
+}
+
+impl ConfigWatcher for Box<dyn ConfigWatcher> {
+    fn set(&mut self, set: &WatchSet) {
+        (**self).set(set);
+    }
+}
+
+/// What `muster-agent run` was asked to do.
+#[derive(Debug)]
+pub struct RunOptions {
+    pub state_dir: PathBuf,
+    pub scan: ScanRequest,
+    pub settings: Settings,
+    /// Scan, report, wait for the acknowledgement and return.
+    pub once: bool,
+    /// With `once`: failed sends before giving up.
+    pub once_attempts: u32,
+}
+
+/// How a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RunOutcome {
+    /// The control plane acknowledged everything (`--once`), or the daemon was stopped.
+    Done,
+    /// `--once`: the report was not acknowledged; it stays in the outbox for the next run.
+    NotAcknowledged,
+    /// Not enrolled: only local state was written.
+    NotEnrolled,
+}
+
+/// Runs the daemon (or one pass with `once`) until `shutdown` completes.
+pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result<RunOutcome, DaemonError> {
+    let state = StateDir::open(&opts.state_dir)?;
+    let reporter = match state.load_identity()? {
+        Some(identity) => {
+            tracing::info!(agent_id = %identity.agent_id, server = %identity.server, "enrolled");
+            let renew_at_unix = Some(identity.renew_at_unix());
+            Some(Reporter {
+                outbox: Outbox::open(&state.outbox_dir(), Limits::default())?,
+                transport: GrpcTransport::new(state.clone(), identity)?,
+                renew_at_unix,
+            })
+        }
+        None => None,
+    };
+    let enrolled = reporter.is_some();
+    let scanner = LiveScanner { request: opts.scan };
+    let (tx, rx) = mpsc::channel(256);
+    let watcher: Box<dyn ConfigWatcher> =
+        if opts.once { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
+    let mut daemon = Daemon::new(opts.settings, scanner, watcher, state, reporter);
+    if opts.once {
+        let acked = super::run_once(&mut daemon, opts.once_attempts).await?;
+        return Ok(match (enrolled, acked) {
+            (false, _) => RunOutcome::NotEnrolled,
+            (true, true) => RunOutcome::Done,
+            (true, false) => RunOutcome::NotAcknowledged,
+        });
+    }
+    super::run(&mut daemon, rx, shutdown).await?;
+    Ok(if enrolled { RunOutcome::Done } else { RunOutcome::NotEnrolled })
+}

@@ -1,0 +1,468 @@
+//! The agent daemon's core: one loop over a closed [`Event`] enum. Every trigger (a watched file
+//! changed, the debounce window closed, the rescan interval, the full-snapshot interval, a retry
+//! after backoff, certificate renewal, shutdown) is one variant, handled in one place,
+//! [`Daemon::handle`]. Timers are plain deadlines kept in the core; [`run`] sleeps until the
+//! nearest one, so tests drive the real loop with `tokio::time::pause()` or call `handle` with
+//! synthetic events.
+//!
+//! The core is generic over its edges: a [`Scanner`] (the filesystem and processes), a
+//! [`ConfigWatcher`] (`notify`) and a [`ReportTransport`] (gRPC). It owns the [`Outbox`]: a scan
+//! is queued durably, then the queue is flushed in order until empty or a failure, which schedules
+//! a retry with jittered exponential backoff. Without an identity (not enrolled) there is no
+//! reporter: the daemon still scans and keeps `inventory.json` for local readers.
+
+pub mod live;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use muster_proto::v1::{InventorySnapshot, report_request::Body};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use crate::outbox::{Outbox, OutboxError};
+use crate::report::{Backoff, CertificateValidity, ReportTransport};
+use crate::state::StateDir;
+use crate::watch::{ConfigWatcher, WatchSet};
+
+/// Everything that makes the daemon act.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// A watched configuration path changed; a rescan follows after the debounce window.
+    ConfigChanged(PathBuf),
+    /// No change arrived for a debounce window since the last one (or changes kept coming for
+    /// [`MAX_DEBOUNCE_FACTOR`] windows): rescan.
+    DebounceElapsed,
+    /// The periodic rescan (configuration and processes).
+    RescanDue,
+    /// Time to send a full snapshot instead of a delta.
+    FullSnapshotDue,
+    /// The backoff after a failed send has elapsed: flush the outbox again.
+    RetryDue,
+    /// Half of the client certificate's lifetime has passed.
+    RenewDue,
+    /// Tell the control plane the agent is alive (a quiet host sends no reports).
+    HeartbeatDue,
+    /// Stop after the current event.
+    Shutdown,
+}
+
+/// A burst of changes delays the rescan by at most this many debounce windows, so a file that is
+/// rewritten continuously is still reported.
+pub const MAX_DEBOUNCE_FACTOR: u32 = 4;
+
+/// Whether the loop goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// Produces an inventory and the paths to watch for the next change. Async so the live scanner
+/// can run its blocking filesystem and process walk off the event loop's thread.
+pub trait Scanner: Send {
+    /// A scan that cannot run at all (never a single file's problem) is an error; the daemon
+    /// then keeps its last state and reports nothing.
+    fn scan(&mut self) -> impl Future<Output = Result<(InventorySnapshot, WatchSet), crate::ScanError>> + Send;
+}
+
+/// Timing of the daemon.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub debounce: Duration,
+    pub rescan_interval: Duration,
+    pub full_interval: Duration,
+    pub backoff_base: Duration,
+    pub backoff_max: Duration,
+    /// Wait before retrying a failed certificate renewal.
+    pub renew_retry: Duration,
+    pub heartbeat_interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            debounce: Duration::from_millis(300),
+            rescan_interval: Duration::from_secs(30),
+            full_interval: Duration::from_secs(6 * 3600),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(300),
+            renew_retry: Duration::from_secs(600),
+            heartbeat_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// The daemon failed in a way retrying will not fix (its own disk).
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+    #[error(transparent)]
+    State(#[from] crate::state::StateError),
+    #[error(transparent)]
+    Grpc(#[from] crate::grpc::GrpcError),
+    #[error(transparent)]
+    Watch(#[from] crate::watch::WatchError),
+}
+
+/// The reporting half, present only when enrolled.
+#[derive(Debug)]
+pub struct Reporter<T> {
+    pub outbox: Outbox,
+    pub transport: T,
+    /// When the certificate should be renewed (Unix seconds), if known.
+    pub renew_at_unix: Option<i64>,
+}
+
+struct Timers {
+    debounce: Option<Instant>,
+    /// When the current burst of changes began.
+    burst_started: Option<Instant>,
+    rescan: Instant,
+    full: Instant,
+    retry: Option<Instant>,
+    renew: Option<Instant>,
+    heartbeat: Option<Instant>,
+}
+
+/// The daemon's state between events.
+pub struct Daemon<S, W, T> {
+    settings: Settings,
+    scanner: S,
+    watcher: W,
+    state: StateDir,
+    reporter: Option<Reporter<T>>,
+    backoff: Backoff,
+    timers: Timers,
+    latest: Option<InventorySnapshot>,
+    jitter: Box<dyn FnMut() -> f64 + Send>,
+}
+
+impl<S, W, T> std::fmt::Debug for Daemon<S, W, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").field("settings", &self.settings).finish_non_exhaustive()
+    }
+}
+
+impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
+    pub fn new(settings: Settings, scanner: S, watcher: W, state: StateDir, reporter: Option<Reporter<T>>) -> Self {
+        let now = Instant::now();
+        let renew = reporter.as_ref().and_then(|r| r.renew_at_unix).map(instant_for_unix);
+        Daemon {
+            backoff: Backoff::new(settings.backoff_base, settings.backoff_max),
+            timers: Timers {
+                debounce: None,
+                burst_started: None,
+                rescan: now + settings.rescan_interval,
+                full: now + settings.full_interval,
+                retry: None,
+                heartbeat: reporter.as_ref().map(|_| now + settings.heartbeat_interval),
+                renew,
+            },
+            settings,
+            scanner,
+            watcher,
+            state,
+            reporter,
+            latest: None,
+            jitter: Box::new(crate::report::os_jitter),
+        }
+    }
+
+    /// Replaces the jitter source (uniform in `[0, 1)`), for deterministic tests.
+    pub fn with_jitter(mut self, jitter: impl FnMut() -> f64 + Send + 'static) -> Self {
+        self.jitter = Box::new(jitter);
+        self
+    }
+
+    pub fn is_enrolled(&self) -> bool {
+        self.reporter.is_some()
+    }
+
+    pub fn outbox(&self) -> Option<&Outbox> {
+        self.reporter.as_ref().map(|r| &r.outbox)
+    }
+
+    pub fn transport(&self) -> Option<&T> {
+        self.reporter.as_ref().map(|r| &r.transport)
+    }
+
+    /// When the certificate renewal is scheduled, if enrolled.
+    pub fn renew_due(&self) -> Option<Instant> {
+        self.timers.renew
+    }
+
+    /// When the next retry is scheduled, if a send failed.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.timers.retry
+    }
+
+    /// The first scan of a run: resends what a previous run left (same sequence numbers), then
+    /// queues the current state (a full snapshot unless the outbox knows the last queued state).
+    pub async fn start(&mut self) -> Result<(), DaemonError> {
+        if self.reporter.is_none() {
+            tracing::warn!(state_dir = %self.state.path().display(), "not enrolled: scanning and keeping local state only");
+        }
+        self.rescan(false).await
+    }
+
+    /// The next timer to fire and the event it stands for.
+    pub fn next_timer(&self) -> (Instant, Event) {
+        let t = &self.timers;
+        let mut next = (t.rescan, Event::RescanDue);
+        let candidates = [
+            (Some(t.full), Event::FullSnapshotDue),
+            (t.debounce, Event::DebounceElapsed),
+            (t.retry, Event::RetryDue),
+            (t.renew, Event::RenewDue),
+            (t.heartbeat, Event::HeartbeatDue),
+        ];
+        for (at, ev) in candidates {
+            if let Some(at) = at
+                && at < next.0
+            {
+                next = (at, ev);
+            }
+        }
+        next
+    }
+
+    /// Handles one event.
+    pub async fn handle(&mut self, event: Event) -> Result<Flow, DaemonError> {
+        let now = Instant::now();
+        match event {
+            Event::ConfigChanged(path) => {
+                tracing::debug!(path = %path.display(), "configuration changed");
+                let started = *self.timers.burst_started.get_or_insert(now);
+                let latest = started + self.settings.debounce * MAX_DEBOUNCE_FACTOR;
+                self.timers.debounce = Some((now + self.settings.debounce).min(latest));
+            }
+            Event::DebounceElapsed => {
+                self.timers.debounce = None;
+                self.timers.burst_started = None;
+                self.rescan(false).await?;
+            }
+            Event::RescanDue => {
+                self.timers.rescan = now + self.settings.rescan_interval;
+                self.rescan(false).await?;
+            }
+            Event::FullSnapshotDue => {
+                self.timers.full = now + self.settings.full_interval;
+                self.rescan(true).await?;
+            }
+            Event::RetryDue => {
+                self.timers.retry = None;
+                self.flush().await?;
+            }
+            Event::RenewDue => self.renew().await,
+            Event::HeartbeatDue => {
+                self.timers.heartbeat = Some(now + self.settings.heartbeat_interval);
+                self.heartbeat().await?;
+            }
+            Event::Shutdown => return Ok(Flow::Stop),
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Scans, refreshes the watches and local state, queues the change and sends it unless a
+    /// retry is already scheduled.
+    pub async fn rescan(&mut self, force_full: bool) -> Result<(), DaemonError> {
+        let (snapshot, watch) = match self.scanner.scan().await {
+            Ok(out) => out,
+            Err(e) => {
+                tracing::error!(error = %e, "scan failed; keeping the last reported state");
+                return Ok(());
+            }
+        };
+        self.watcher.set(&watch);
+        if let Err(e) = self.state.save_inventory(&snapshot) {
+            tracing::warn!(error = %e, "cannot store the local inventory");
+        }
+        if let Some(r) = &mut self.reporter {
+            let queued = r.outbox.enqueue(&snapshot, force_full)?;
+            tracing::debug!(?queued, "inventory queued");
+        }
+        self.latest = Some(snapshot);
+        if self.timers.retry.is_none() {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Sends queued reports in order until the outbox is empty or a send fails.
+    pub async fn flush(&mut self) -> Result<(), DaemonError> {
+        let Some(r) = &mut self.reporter else { return Ok(()) };
+        loop {
+            let Some(req) = r.outbox.head()? else {
+                self.backoff.succeed();
+                return Ok(());
+            };
+            let sequence = req.sequence;
+            let was_full = matches!(req.body, Some(Body::Full(_)));
+            let failure = match r.transport.report(req).await {
+                Ok(resp) if resp.resync_required && !was_full => {
+                    tracing::info!(sequence, "control plane asked for a full snapshot");
+                    r.outbox.ack(resp.acked_sequence)?;
+                    r.outbox.forget_base()?;
+                    None
+                }
+                Ok(resp) if resp.resync_required => Some("the control plane refused a full snapshot".to_string()),
+                Ok(resp) => {
+                    r.outbox.ack(resp.acked_sequence)?;
+                    (resp.acked_sequence < sequence)
+                        .then(|| format!("acknowledged {} of {sequence}", resp.acked_sequence))
+                }
+                Err(e) => Some(e.to_string()),
+            };
+            // A reset base (resync, or an ack beyond anything sent) means the next report must be
+            // the full current state.
+            if !r.outbox.has_base()
+                && let Some(latest) = &self.latest
+            {
+                r.outbox.enqueue(latest, true)?;
+            }
+            if let Some(reason) = failure {
+                let wait = self.backoff.fail((self.jitter)());
+                tracing::warn!(sequence, error = %reason, retry_in_ms = wait.as_millis() as u64, "report not acknowledged");
+                self.timers.retry = Some(Instant::now() + wait);
+                return Ok(());
+            }
+            self.backoff.succeed();
+        }
+    }
+
+    async fn heartbeat(&mut self) -> Result<(), DaemonError> {
+        let Some(r) = &mut self.reporter else { return Ok(()) };
+        let last_sequence = r.outbox.last_sequence();
+        match r.transport.heartbeat(last_sequence).await {
+            Ok(resp) if resp.resync_required => {
+                tracing::info!(last_sequence, "control plane asked for a full snapshot");
+                r.outbox.forget_base()?;
+                if let Some(latest) = &self.latest {
+                    r.outbox.enqueue(latest, true)?;
+                }
+                if self.timers.retry.is_none() {
+                    self.flush().await?;
+                }
+            }
+            Ok(_) => {}
+            // Reports have their own retries; a missed heartbeat only delays "last seen".
+            Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
+        }
+        Ok(())
+    }
+
+    async fn renew(&mut self) {
+        let Some(r) = &mut self.reporter else {
+            self.timers.renew = None;
+            return;
+        };
+        match r.transport.renew().await {
+            Ok(v @ CertificateValidity { .. }) => {
+                tracing::info!(not_after_unix = v.not_after_unix, "client certificate renewed");
+                r.renew_at_unix = Some(v.renew_at_unix());
+                self.timers.renew = Some(instant_for_unix(v.renew_at_unix()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "certificate renewal failed");
+                self.timers.renew = Some(Instant::now() + self.settings.renew_retry);
+            }
+        }
+    }
+}
+
+/// Parses a duration such as `300ms`, `30s`, `5m`, `6h` or `1d` (a bare number is seconds).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num.parse().map_err(|_| format!("{text:?} is not a duration like 30s, 5m or 6h"))?;
+    let secs = |mul: u64| Duration::from_secs(n.saturating_mul(mul));
+    match unit {
+        "ms" => Ok(Duration::from_millis(n)),
+        "" | "s" => Ok(secs(1)),
+        "m" => Ok(secs(60)),
+        "h" => Ok(secs(3600)),
+        "d" => Ok(secs(86_400)),
+        other => Err(format!("unknown duration unit {other:?} in {text:?} (use ms, s, m, h or d)")),
+    }
+}
+
+/// The (pausable) tokio instant of a wall-clock Unix time; now if it is past.
+fn instant_for_unix(unix: i64) -> Instant {
+    let ahead = unix.saturating_sub(crate::enroll::now_unix()).max(0) as u64;
+    Instant::now() + Duration::from_secs(ahead)
+}
+
+/// Runs the daemon until `shutdown` completes: the first scan, then one event at a time from
+/// `changes` (paths reported by the watcher) and the core's timers.
+pub async fn run<S, W, T>(
+    daemon: &mut Daemon<S, W, T>,
+    mut changes: mpsc::Receiver<PathBuf>,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), DaemonError>
+where
+    S: Scanner,
+    W: ConfigWatcher,
+    T: ReportTransport,
+{
+    daemon.start().await?;
+    tokio::pin!(shutdown);
+    loop {
+        let (at, timer) = daemon.next_timer();
+        let event = tokio::select! {
+            biased;
+            () = &mut shutdown => Event::Shutdown,
+            Some(path) = changes.recv() => Event::ConfigChanged(path),
+            () = tokio::time::sleep_until(at) => timer,
+        };
+        if daemon.handle(event).await? == Flow::Stop {
+            return Ok(());
+        }
+    }
+}
+
+/// `run --once`: scan, queue a full snapshot, send until acknowledged or `max_attempts` sends
+/// have failed. Returns whether everything was acknowledged (trivially true when not enrolled).
+pub async fn run_once<S, W, T>(daemon: &mut Daemon<S, W, T>, max_attempts: u32) -> Result<bool, DaemonError>
+where
+    S: Scanner,
+    W: ConfigWatcher,
+    T: ReportTransport,
+{
+    if daemon.reporter.is_none() {
+        daemon.start().await?;
+        return Ok(true);
+    }
+    daemon.rescan(true).await?;
+    loop {
+        if daemon.outbox().is_none_or(Outbox::is_empty) {
+            return Ok(true);
+        }
+        if daemon.backoff.failures() >= max_attempts {
+            return Ok(false);
+        }
+        if let Some(at) = daemon.timers.retry.take() {
+            tokio::time::sleep_until(at).await;
+        }
+        daemon.flush().await?;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_with_units() {
+        assert_eq!(parse_duration("300ms"), Ok(Duration::from_millis(300)));
+        assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
+        assert_eq!(parse_duration("45"), Ok(Duration::from_secs(45)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("6h"), Ok(Duration::from_secs(21_600)));
+        assert!(parse_duration("6 hours").is_err());
+        assert!(parse_duration("h").is_err());
+    }
+}
