@@ -3,6 +3,7 @@
 //! communicate externally, a prompt injection in the untrusted content can exfiltrate the private
 //! data. The finding names the servers behind each leg. Legs come from the service catalog
 //! (default tools only; "maybe" legs do not count) or, for unknown servers, from a name guess.
+//! Servers of a project only count inside that project, together with the user-wide ones.
 
 use std::collections::BTreeMap;
 
@@ -26,7 +27,30 @@ fn legs_of(s: &crate::discovery::ServerRecord, catalog: &ServiceCatalog) -> Vec<
     catalog.guess(&s.raw.name, &env_names, host).map(|g| g.legs.to_vec()).unwrap_or_default()
 }
 
-/// One finding per (user, client) whose enabled servers cover all three legs.
+/// The servers one client runs for one user: those that apply everywhere (user and managed
+/// files, `project` unset) and, per project, those that apply only inside it.
+#[derive(Default)]
+struct ClientServers {
+    everywhere: LegServers,
+    per_project: BTreeMap<String, LegServers>,
+}
+
+fn complete(legs: &LegServers) -> bool {
+    LEGS.iter().all(|l| legs.contains_key(l.as_str()))
+}
+
+fn merged(a: &LegServers, b: &LegServers) -> LegServers {
+    let mut out = a.clone();
+    for (leg, servers) in b {
+        out.entry(leg).or_default().extend(servers.iter().cloned());
+    }
+    out
+}
+
+/// One finding per (user, client, context) whose enabled servers cover all three legs. A
+/// context is "everywhere" (servers from user and managed files) or one project (those plus the
+/// project's own servers): servers of two different projects never run together, so they never
+/// make a trifecta together.
 pub fn findings(
     d: &Discovery,
     _analyses: &[ServerAnalysis],
@@ -34,44 +58,65 @@ pub fn findings(
     findings: &FindingsCatalog,
 ) -> Vec<pb::Finding> {
     let Some(def) = findings.get("MUSTER-LETHAL-TRIFECTA") else { return Vec::new() };
-    // (user, client) -> leg -> servers
-    let mut groups: BTreeMap<(String, &str), LegServers> = BTreeMap::new();
+    let mut groups: BTreeMap<(String, &str), ClientServers> = BTreeMap::new();
     for s in d.servers.iter().filter(|s| !s.raw.disabled) {
         let key = (s.user.clone().unwrap_or_default(), s.client);
+        let project = s.project.clone().or_else(|| d.sources.get(s.source).and_then(|src| src.project.clone()));
+        let group = groups.entry(key).or_default();
+        let legs = match project {
+            Some(p) => group.per_project.entry(p).or_default(),
+            None => &mut group.everywhere,
+        };
         for leg in legs_of(s, catalog) {
-            groups
-                .entry(key.clone())
-                .or_default()
-                .entry(leg.as_str())
-                .or_default()
-                .push((s.id.clone(), s.raw.name.clone()));
+            legs.entry(leg.as_str()).or_default().push((s.id.clone(), s.raw.name.clone()));
         }
     }
     let mut out = Vec::new();
-    for ((user, client), legs) in groups {
-        if !LEGS.iter().all(|l| legs.contains_key(l.as_str())) {
-            continue;
-        }
-        let describe = |leg: Leg| {
-            let mut names: Vec<&str> = legs[leg.as_str()].iter().map(|(_, n)| n.as_str()).collect();
-            names.sort();
-            names.dedup();
-            format!("{} ({})", leg.as_str().replace('_', " "), names.join(", "))
+    for ((user, client), group) in groups {
+        // A trifecta everywhere is reported once, not again for every project.
+        let contexts: Vec<(Option<String>, LegServers)> = if complete(&group.everywhere) {
+            vec![(None, group.everywhere.clone())]
+        } else {
+            group
+                .per_project
+                .iter()
+                .map(|(p, legs)| (Some(p.clone()), merged(&group.everywhere, legs)))
+                .filter(|(_, legs)| complete(legs))
+                .collect()
         };
-        let who = if user.is_empty() { "managed configuration".to_string() } else { format!("user {user}") };
-        let mut f = def.to_finding(format!(
-            "{client} for {who} runs servers that together bring all three legs: {}; {}; {}",
-            describe(Leg::PrivateData),
-            describe(Leg::UntrustedContent),
-            describe(Leg::ExternalCommunication)
-        ));
-        let mut ids: Vec<String> = legs.values().flatten().map(|(id, _)| id.clone()).collect();
-        ids.sort();
-        ids.dedup();
-        f.server_ids = ids;
-        f.client = client.to_string();
-        f.user = user;
-        out.push(f);
+        for (project, legs) in contexts {
+            out.push(finding(def, &user, client, project.as_deref(), &legs));
+        }
     }
     out
+}
+
+fn finding(
+    def: &crate::findings::catalog::FindingDef,
+    user: &str,
+    client: &str,
+    project: Option<&str>,
+    legs: &LegServers,
+) -> pb::Finding {
+    let describe = |leg: Leg| {
+        let mut names: Vec<&str> = legs[leg.as_str()].iter().map(|(_, n)| n.as_str()).collect();
+        names.sort();
+        names.dedup();
+        format!("{} ({})", leg.as_str().replace('_', " "), names.join(", "))
+    };
+    let who = if user.is_empty() { "managed configuration".to_string() } else { format!("user {user}") };
+    let place = project.map(|p| format!(" in project {p}")).unwrap_or_default();
+    let mut f = def.to_finding(format!(
+        "{client} for {who}{place} runs servers that together bring all three legs: {}; {}; {}",
+        describe(Leg::PrivateData),
+        describe(Leg::UntrustedContent),
+        describe(Leg::ExternalCommunication)
+    ));
+    let mut ids: Vec<String> = legs.values().flatten().map(|(id, _)| id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    f.server_ids = ids;
+    f.client = client.to_string();
+    f.user = user.to_string();
+    f
 }
