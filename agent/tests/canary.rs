@@ -541,12 +541,6 @@ fn scan_offers_format(format: &str) -> bool {
     String::from_utf8_lossy(&help.stdout).contains(format)
 }
 
-/// Whether the binary has the `run` daemon command (being added on another branch).
-fn has_run_command() -> bool {
-    let help = Command::new(env!("CARGO_BIN_EXE_muster-agent")).arg("--help").output().unwrap();
-    String::from_utf8_lossy(&help.stdout).lines().any(|l| l.trim_start().starts_with("run "))
-}
-
 fn scan_args(root: &Path, format: &str) -> Vec<std::ffi::OsString> {
     ["scan", "--root"]
         .iter()
@@ -659,8 +653,8 @@ fn no_canary_leaves_the_process_in_any_format_or_log_level() {
             runs.push(run(format!("scan --format {format} MUSTER_LOG={log}"), &as_refs(&args), log));
         }
     }
-    // The daemon's one-shot run with a state dir: covered once `run --once` lands on main.
-    if has_run_command() {
+    // The daemon's one-shot run with a state dir (not enrolled: it keeps local state only).
+    {
         for log in LOG_LEVELS {
             let mut args: Vec<std::ffi::OsString> =
                 ["run", "--once", "--state-dir", "@STATE@", "--root"].iter().map(std::ffi::OsString::from).collect();
@@ -670,6 +664,12 @@ fn no_canary_leaves_the_process_in_any_format_or_log_level() {
         }
     }
 
+    assert!(runs.iter().any(|r| r.what.starts_with("run --once")), "the daemon run is covered");
+    for r in runs.iter().filter(|r| r.what.starts_with("run --once")) {
+        assert!(r.output.status.success(), "{} failed: {}", r.what, String::from_utf8_lossy(&r.output.stderr));
+        let inventory = r.written.iter().find(|(p, _)| p.ends_with("inventory.json"));
+        assert!(inventory.is_some_and(|(_, b)| b.len() > 100), "{}: the local inventory was written", r.what);
+    }
     for r in runs.iter().filter(|r| r.what.starts_with("scan")) {
         assert!(r.output.status.success(), "{} failed: {}", r.what, String::from_utf8_lossy(&r.output.stderr));
         assert!(!r.output.stdout.is_empty(), "{}: empty report", r.what);
