@@ -48,22 +48,10 @@ impl ClientSource for Cline {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{paths, user_with};
     use std::path::PathBuf;
 
     use super::*;
-    use crate::platform::Os;
-
-    fn user_with(env: &[(&str, &str)]) -> UserCtx {
-        let home = crate::platform::UserHome { name: "alice".into(), uid: None, home: PathBuf::from("/home/alice") };
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        UserCtx::new(&home, Os::Linux, env)
-    }
-
-    fn paths(source: &dyn ClientSource, user: &UserCtx) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        source.user_files(user, &mut out);
-        out.into_iter().map(|c| c.path).collect()
-    }
 
     #[test]
     fn relocating_variables_in_precedence_order() {

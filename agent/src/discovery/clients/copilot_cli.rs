@@ -45,21 +45,10 @@ impl ClientSource for CopilotCli {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{paths, user_with};
     use std::path::PathBuf;
 
     use super::*;
-
-    fn user_with(env: &[(&str, &str)]) -> UserCtx {
-        let home = crate::platform::UserHome { name: "alice".into(), uid: None, home: PathBuf::from("/home/alice") };
-        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        UserCtx::new(&home, Os::Linux, env)
-    }
-
-    fn paths(source: &dyn ClientSource, user: &UserCtx) -> Vec<PathBuf> {
-        let mut out = Vec::new();
-        source.user_files(user, &mut out);
-        out.into_iter().map(|c| c.path).collect()
-    }
 
     #[test]
     fn copilot_home_moves_the_config() {

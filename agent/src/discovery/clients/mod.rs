@@ -252,6 +252,29 @@ pub fn with_origin(mut parsed: Parsed, origin: String) -> Parsed {
     parsed
 }
 
+/// Helpers for the client modules' unit tests of environment relocation.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use std::path::PathBuf;
+
+    use super::ClientSource;
+    use crate::platform::{Os, UserCtx, UserHome};
+
+    /// User `alice` on Linux with the given relocating variables.
+    pub fn user_with(env: &[(&str, &str)]) -> UserCtx {
+        let home = UserHome { name: "alice".into(), uid: None, home: PathBuf::from("/home/alice") };
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        UserCtx::new(&home, Os::Linux, env)
+    }
+
+    /// The user-scope candidate paths of a client.
+    pub fn paths(source: &dyn ClientSource, user: &UserCtx) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        source.user_files(user, &mut out);
+        out.into_iter().map(|c| c.path).collect()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
