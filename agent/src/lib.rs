@@ -28,6 +28,9 @@ pub struct ScanRequest {
     /// Key for credential fingerprints: the fleet's once enrolled, else a local one. `None`
     /// uses a fresh random key (fingerprints then only compare within this scan).
     pub fleet_key: Option<secrets::fingerprint::FleetKey>,
+    /// Scan only this directory (a host path) as a project: no users, managed files or
+    /// processes. Config paths are then the real paths under it.
+    pub project: Option<std::path::PathBuf>,
 }
 
 /// Why a scan could not run at all (problems with single files are never errors).
@@ -41,7 +44,9 @@ pub enum ScanError {
 
 /// Runs one scan and returns the wire inventory.
 pub fn scan(req: &ScanRequest) -> Result<muster_proto::v1::InventorySnapshot, ScanError> {
-    let (users, env_user) = if req.layout.is_image() {
+    let (users, env_user) = if req.project.is_some() {
+        (Vec::new(), None)
+    } else if req.layout.is_image() {
         (req.layout.image_users(), None)
     } else {
         let users = platform::live_users(&req.env);
@@ -52,7 +57,8 @@ pub fn scan(req: &ScanRequest) -> Result<muster_proto::v1::InventorySnapshot, Sc
         layout: req.layout.clone(),
         users,
         env_user,
-        processes: req.processes && !req.layout.is_image(),
+        processes: req.processes && !req.layout.is_image() && req.project.is_none(),
+        project_only: req.project.clone(),
     };
     let found = discovery::scan(&opts);
     let key = match &req.fleet_key {

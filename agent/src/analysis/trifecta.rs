@@ -58,7 +58,16 @@ pub fn findings(
             names.dedup();
             format!("{} ({})", leg.as_str().replace('_', " "), names.join(", "))
         };
-        let who = if user.is_empty() { "managed configuration".to_string() } else { format!("user {user}") };
+        // Servers without a user are managed ones, or project ones in a `--project` scan.
+        let project_only = legs
+            .values()
+            .flatten()
+            .all(|(id, _)| d.servers.iter().find(|s| s.id == *id).is_some_and(|s| s.scope == pb::Scope::Project));
+        let who = match (user.is_empty(), project_only) {
+            (false, _) => format!("user {user}"),
+            (true, false) => "managed configuration".to_string(),
+            (true, true) => "the scanned project".to_string(),
+        };
         let mut f = def.to_finding(format!(
             "{client} for {who} runs servers that together bring all three legs: {}; {}; {}",
             describe(Leg::PrivateData),
