@@ -40,6 +40,9 @@ pub struct ScanRequest {
     /// Key for credential fingerprints: the fleet's once enrolled, else a local one. `None`
     /// uses a fresh random key (fingerprints then only compare within this scan).
     pub fleet_key: Option<secrets::fingerprint::FleetKey>,
+    /// Scan only this directory (a host path) as a project: no users, managed files or
+    /// processes. Config paths are then the real paths under it.
+    pub project: Option<std::path::PathBuf>,
 }
 
 /// Why a scan could not run at all (problems with single files are never errors).
@@ -59,7 +62,9 @@ pub fn scan(req: &ScanRequest) -> Result<muster_proto::v1::InventorySnapshot, Sc
 /// Runs one scan and returns the wire inventory and what to watch for the next change: every file
 /// read and every file a client would read for the scanned users and the managed scope.
 pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet), ScanError> {
-    let (users, env_user) = if req.layout.is_image() {
+    let (users, env_user) = if req.project.is_some() {
+        (Vec::new(), None)
+    } else if req.layout.is_image() {
         (req.layout.image_users(), None)
     } else {
         let users = platform::live_users(&req.env);
@@ -70,7 +75,8 @@ pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySna
         layout: req.layout.clone(),
         users,
         env_user,
-        processes: req.processes && !req.layout.is_image(),
+        processes: req.processes && !req.layout.is_image() && req.project.is_none(),
+        project_only: req.project.clone(),
     };
     let found = discovery::scan(&opts);
     let key = match &req.fleet_key {

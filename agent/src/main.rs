@@ -1,7 +1,7 @@
 //! `muster-agent`: the endpoint agent's command line. Parses arguments, sets up logging and
 //! calls the library (`scan`, `enroll::enroll`, `daemon::live::run`); nothing else lives here.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use muster_agent::platform::{Layout, Os};
+use muster_proto::v1::Severity;
 
 #[derive(Parser)]
 #[command(name = "muster-agent", version, about = "Finds the MCP servers on this machine and judges their hygiene")]
@@ -17,9 +18,15 @@ struct Cli {
     command: Command,
 }
 
+const EXIT_CODES: &str = "Exit codes:
+  0  the scan ran (and, with --fail-on, found nothing at or above that severity)
+  1  --fail-on was given and a finding at or above that severity exists (the report is printed)
+  2  the scan could not run (bad arguments, unreadable --root or --project, invalid data)";
+
 #[derive(Subcommand)]
 enum Command {
     /// Scan MCP configuration (every client, user, project and managed scope) and processes.
+    #[command(after_help = EXIT_CODES)]
     Scan(ScanArgs),
     /// Enroll this machine with a control plane (one-time token, pinned CA fingerprint).
     Enroll(EnrollArgs),
@@ -88,6 +95,14 @@ struct ScanArgs {
     /// Operating system of the image given with --root.
     #[arg(long, value_enum, requires = "root")]
     os: Option<OsArg>,
+    /// Scan only DIR as a project (every client's project files in it; no users, managed
+    /// files or processes), as a CI pipeline does on a checked-out repository. SARIF URIs are
+    /// relative to DIR.
+    #[arg(long, value_name = "DIR", conflicts_with = "root")]
+    project: Option<PathBuf>,
+    /// Exit with code 1 when a finding of this severity or worse exists.
+    #[arg(long, value_enum, value_name = "SEVERITY")]
+    fail_on: Option<SeverityArg>,
     /// Do not list running processes.
     #[arg(long)]
     no_processes: bool,
@@ -100,6 +115,28 @@ struct ScanArgs {
 enum Format {
     Table,
     Json,
+    Sarif,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum SeverityArg {
+    Info,
+    Low,
+    Medium,
+    High,
+    Critical,
+}
+
+impl SeverityArg {
+    fn to_proto(self) -> Severity {
+        match self {
+            SeverityArg::Info => Severity::Info,
+            SeverityArg::Low => Severity::Low,
+            SeverityArg::Medium => Severity::Medium,
+            SeverityArg::High => Severity::High,
+            SeverityArg::Critical => Severity::Critical,
+        }
+    }
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -229,6 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     env: relocating_env(),
                     processes: true,
                     fleet_key: Some(key),
+                    project: None,
                 },
                 settings: muster_agent::daemon::Settings {
                     debounce: args.debounce,
@@ -253,10 +291,19 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Scan(args) => {
+            // The real, absolute path: config paths and SARIF URIs are written from it.
+            let project = match &args.project {
+                Some(dir) => {
+                    anyhow::ensure!(dir.is_dir(), "--project {} is not a directory", dir.display());
+                    Some(std::fs::canonicalize(dir).with_context(|| format!("resolving --project {}", dir.display()))?)
+                }
+                None => None,
+            };
             let layout = layout(args.root.as_ref(), args.os)?;
             // Fingerprints use the agent's key (the fleet's once enrolled) when a state dir is
-            // given, or for a live scan; an image scan without --state-dir uses a throwaway key.
-            let dir = match (&args.state_dir, layout.is_image()) {
+            // given, or for a live scan; an image or project scan without --state-dir uses a
+            // throwaway key.
+            let dir = match (&args.state_dir, layout.is_image() || project.is_some()) {
                 (Some(d), _) => Some(d.clone()),
                 (None, false) => state_dir(None).ok(),
                 (None, true) => None,
@@ -268,20 +315,40 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     None
                 }
             });
-            let req =
-                muster_agent::ScanRequest { layout, env: relocating_env(), processes: !args.no_processes, fleet_key };
+            let req = muster_agent::ScanRequest {
+                layout,
+                env: relocating_env(),
+                processes: !args.no_processes,
+                fleet_key,
+                project: project.clone(),
+            };
             let inv = muster_agent::scan(&req).context("scan failed")?;
+            let mut stdout = std::io::stdout().lock();
             let text = match args.format {
                 Format::Json => muster_agent::output::json::render(&inv),
-                Format::Table => muster_agent::output::table::render(&inv),
+                Format::Sarif => {
+                    let root = project.as_deref().map(|p| p.to_string_lossy());
+                    muster_agent::output::sarif::render(&inv, root.as_deref())
+                }
+                Format::Table => {
+                    // NO_COLOR (https://no-color.org): present and not empty turns colour off.
+                    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+                    let colour = stdout.is_terminal() && !no_color;
+                    muster_agent::output::table::render_styled(&inv, colour)
+                }
             };
-            let mut stdout = std::io::stdout().lock();
+            let code = match args.fail_on {
+                Some(threshold) if muster_agent::output::worst_severity(&inv) >= Some(threshold.to_proto()) => {
+                    ExitCode::from(1)
+                }
+                _ => ExitCode::SUCCESS,
+            };
             match writeln!(stdout, "{text}") {
                 // A closed pipe (`| head`) is the reader's choice, not an error.
-                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(code),
                 other => {
                     other.context("writing the report to stdout")?;
-                    Ok(ExitCode::SUCCESS)
+                    Ok(code)
                 }
             }
         }

@@ -535,11 +535,6 @@ fn leaks(plant: &Plant, runs: &[Run]) -> Vec<String> {
     found.into_iter().map(|((place, label), forms)| format!("{label} in {place}: {}", forms.join(", "))).collect()
 }
 
-/// Whether `scan --help` offers a format (`sarif` is being added on another branch).
-fn scan_offers_format(format: &str) -> bool {
-    let help = Command::new(env!("CARGO_BIN_EXE_muster-agent")).args(["scan", "--help"]).output().unwrap();
-    String::from_utf8_lossy(&help.stdout).contains(format)
-}
 
 fn scan_args(root: &Path, format: &str) -> Vec<std::ffi::OsString> {
     ["scan", "--root"]
@@ -641,11 +636,7 @@ fn no_canary_leaves_the_process_in_any_format_or_log_level() {
     write_image(image.path(), &plant);
     let before: Vec<PathBuf> = files_under(image.path()).into_iter().map(|(p, _)| p).collect();
 
-    let mut formats = vec!["table", "json"];
-    // SARIF: covered automatically once `--format sarif` lands on main.
-    if scan_offers_format("sarif") {
-        formats.push("sarif");
-    }
+    let formats = ["table", "json", "sarif"];
     let mut runs = Vec::new();
     for format in &formats {
         for log in LOG_LEVELS {

@@ -155,6 +155,7 @@ fn scan_image() -> (tempfile::TempDir, pb::InventorySnapshot) {
         env: Default::default(),
         processes: false,
         fleet_key: Some(FleetKey::from_bytes([0x5a; 32])),
+        project: None,
     })
     .unwrap();
     (dir, inv)
@@ -399,6 +400,7 @@ fn trifecta_does_not_combine_servers_of_different_projects() {
         env: Default::default(),
         processes: false,
         fleet_key: Some(FleetKey::from_bytes([0x5a; 32])),
+        project: None,
     })
     .unwrap();
     assert_eq!(inv.servers.len(), 4, "{:#?}", inv.problems);

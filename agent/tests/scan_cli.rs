@@ -101,6 +101,20 @@ fn table_lists_users_clients_and_problems() {
     assert!(ok, "{stderr}");
     assert!(stdout.contains("alice") && stdout.contains("bob") && stdout.contains("claude-desktop"), "{stdout}");
     assert!(stdout.contains("/home/bob/.cursor/mcp.json"), "the broken file is listed under problems: {stdout}");
+    // The summary has one row per user and client, before the server rows.
+    let lines: Vec<&str> = stdout.lines().collect();
+    let header = lines.iter().position(|l| l.contains("SERVERS") && l.contains("LITERAL SECRETS")).expect("summary");
+    let summary: Vec<(&str, &str)> = lines[header + 1..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .map(|l| {
+            let mut cells = l.split_whitespace();
+            (cells.next().unwrap(), cells.next().unwrap())
+        })
+        .collect();
+    for row in [("alice", "cursor"), ("bob", "claude-desktop"), ("(managed)", "claude-code")] {
+        assert!(summary.contains(&row), "{row:?} in {summary:?}");
+    }
 }
 
 #[test]

@@ -104,8 +104,13 @@ fn finding(
         names.dedup();
         format!("{} ({})", leg.as_str().replace('_', " "), names.join(", "))
     };
-    let who = if user.is_empty() { "managed configuration".to_string() } else { format!("user {user}") };
-    let place = project.map(|p| format!(" in project {p}")).unwrap_or_default();
+    // No user: managed configuration, or the project of a `--project` scan.
+    let (who, place) = match (user.is_empty(), project) {
+        (false, Some(p)) => (format!("user {user}"), format!(" in project {p}")),
+        (false, None) => (format!("user {user}"), String::new()),
+        (true, Some(p)) => ("the scanned project".to_string(), format!(" {p}")),
+        (true, None) => ("managed configuration".to_string(), String::new()),
+    };
     let mut f = def.to_finding(format!(
         "{client} for {who}{place} runs servers that together bring all three legs: {}; {}; {}",
         describe(Leg::PrivateData),

@@ -16,7 +16,7 @@ pub mod processes;
 pub mod projects;
 
 use std::collections::{BTreeSet, HashSet};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
@@ -36,6 +36,10 @@ pub struct ScanOptions {
     pub env_user: Option<(String, EnvMap)>,
     /// Also list running processes and their listening sockets (never for images).
     pub processes: bool,
+    /// Scan only this directory (a host path), as a project: every client's project files in
+    /// it, and nothing else (no managed files, no users, no processes). This is what a CI
+    /// pipeline runs on a checked-out repository.
+    pub project_only: Option<PathBuf>,
 }
 
 /// One configuration file that was looked at.
@@ -100,6 +104,10 @@ pub struct Discovery {
 pub fn scan(opts: &ScanOptions) -> Discovery {
     let mut d = Discovery { users: opts.users.clone(), ..Discovery::default() };
     let mut seen: HashSet<(&'static str, PathBuf)> = HashSet::new();
+    if let Some(dir) = &opts.project_only {
+        read_project(&mut d, &opts.layout, dir, None, &mut seen);
+        return d;
+    }
     let markers = projects::marker_names(opts.layout.os());
 
     let sys = opts.layout.system_ctx();
@@ -131,16 +139,8 @@ pub fn scan(opts: &ScanOptions) -> Discovery {
         project_dirs.extend(projects::walk_code_roots(&user.home, &markers));
 
         for dir in project_dirs {
-            if !dir.is_dir() {
-                continue;
-            }
-            let project = opts.layout.display(&dir);
-            for client in REGISTRY {
-                let mut cands = Vec::new();
-                client.project_files(&dir, opts.layout.os(), &mut cands);
-                for c in cands {
-                    read_candidate(&mut d, &opts.layout, *client, &c, Some(&user.name), Some(&project), &mut seen);
-                }
+            if dir.is_dir() {
+                read_project(&mut d, &opts.layout, &dir, Some(&user.name), &mut seen);
             }
         }
     }
@@ -151,6 +151,24 @@ pub fn scan(opts: &ScanOptions) -> Discovery {
         d.problems.extend(problems);
     }
     d
+}
+
+/// Reads every client's project files in `dir`, attributed to `user` (none for `--project`).
+fn read_project(
+    d: &mut Discovery,
+    layout: &Layout,
+    dir: &Path,
+    user: Option<&str>,
+    seen: &mut HashSet<(&'static str, PathBuf)>,
+) {
+    let project = layout.display(dir);
+    for client in REGISTRY {
+        let mut cands = Vec::new();
+        client.project_files(dir, layout.os(), &mut cands);
+        for c in cands {
+            read_candidate(d, layout, *client, &c, user, Some(&project), seen);
+        }
+    }
 }
 
 /// Reads, parses and records one candidate; returns the project dirs the file records.

@@ -50,6 +50,7 @@ impl Image {
             processes: false,
             // A fixed key keeps fingerprints in snapshots stable.
             fleet_key: Some(muster_agent::secrets::fingerprint::FleetKey::from_bytes([42; 32])),
+            project: None,
         })
         .expect("scan")
     }

@@ -76,6 +76,7 @@ fn an_image_scan_watches_the_places_configs_may_appear() {
         env: EnvMap::new(),
         processes: false,
         fleet_key: None,
+        project: None,
     };
     let (_inv, set) = muster_agent::scan_watched(&req).unwrap();
     assert!(set.files.contains(&home.join(".cursor/mcp.json")), "Cursor's user config is a candidate");
@@ -106,6 +107,7 @@ fn image_options(root: &Path, state: &Path, once: bool) -> RunOptions {
             env: EnvMap::new(),
             processes: false,
             fleet_key: None,
+            project: None,
         },
         settings: Settings {
             debounce: Duration::from_millis(100),
