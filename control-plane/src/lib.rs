@@ -8,4 +8,5 @@
 #![forbid(unsafe_code)]
 
 pub mod ingest;
+pub mod pki;
 pub mod store;
