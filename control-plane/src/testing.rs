@@ -145,3 +145,62 @@ pub async fn channel(addr: SocketAddr, ca_pem: &str, identity: Option<(&str, &st
         .await?;
     Ok(channel)
 }
+
+/// Env var naming a PostgreSQL superuser URL for tests.
+pub const ENV_TEST_POSTGRES_URL: &str = "MUSTER_TEST_POSTGRES_URL";
+/// Set to `1` to skip PostgreSQL tests explicitly; without it a missing URL fails the tests.
+pub const ENV_SKIP_POSTGRES: &str = "MUSTER_SKIP_POSTGRES";
+
+/// A throwaway PostgreSQL database (`muster_test_<random>`) created for one test.
+#[derive(Debug)]
+pub struct TestDatabase {
+    pub url: String,
+    admin_url: String,
+    name: String,
+}
+
+impl TestDatabase {
+    /// Creates a fresh database on the server named by `MUSTER_TEST_POSTGRES_URL`. Returns
+    /// `Ok(None)` only when `MUSTER_SKIP_POSTGRES=1`; an unset URL is an error, so PostgreSQL
+    /// tests never pass silently.
+    pub async fn create() -> Result<Option<Self>, BoxError> {
+        let admin_url = match std::env::var(ENV_TEST_POSTGRES_URL) {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var(ENV_SKIP_POSTGRES).as_deref() == Ok("1") => return Ok(None),
+            _ => {
+                return Err(format!(
+                    "{ENV_TEST_POSTGRES_URL} is not set: PostgreSQL tests need a superuser URL such as \
+                     postgres://muster:muster@127.0.0.1:5432/postgres (or set {ENV_SKIP_POSTGRES}=1 to skip them)"
+                )
+                .into());
+            }
+        };
+        let mut suffix = [0u8; 8];
+        getrandom::fill(&mut suffix).map_err(|e| format!("random: {e}"))?;
+        let name = format!("muster_test_{}", hex::encode(suffix));
+        let admin = crate::store::PostgresStore::admin_connect(&admin_url).await?;
+        crate::store::PostgresStore::create_database(&admin, &name).await?;
+        admin.close().await;
+        let url = replace_database(&admin_url, &name).ok_or("cannot parse the PostgreSQL URL")?;
+        Ok(Some(Self { url, admin_url, name }))
+    }
+
+    /// Drops the database (terminating any connections still open to it).
+    pub async fn drop_database(self) -> Result<(), BoxError> {
+        let admin = crate::store::PostgresStore::admin_connect(&self.admin_url).await?;
+        crate::store::PostgresStore::drop_database(&admin, &self.name).await?;
+        admin.close().await;
+        Ok(())
+    }
+}
+
+/// `url` with its database path replaced by `name` (query string kept).
+fn replace_database(url: &str, name: &str) -> Option<String> {
+    let scheme_end = url.find("://")? + 3;
+    let (base, query) = match url.find('?') {
+        Some(q) => (&url[..q], &url[q..]),
+        None => (url, ""),
+    };
+    let path_start = base[scheme_end..].find('/').map(|i| i + scheme_end).unwrap_or(base.len());
+    Some(format!("{}/{}{}", &base[..path_start], name, query))
+}

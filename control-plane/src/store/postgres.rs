@@ -34,3 +34,41 @@ fn redact(url: &str) -> String {
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
+
+impl PostgresStore {
+    /// A single admin connection pool for creating and dropping test databases.
+    #[doc(hidden)]
+    pub async fn admin_connect(url: &str) -> Result<sqlx::PgPool, super::StoreError> {
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .map_err(|source| super::StoreError::Connect { url: redact(url), source })
+    }
+
+    /// Creates database `name` (which must be a plain identifier).
+    #[doc(hidden)]
+    pub async fn create_database(admin: &sqlx::PgPool, name: &str) -> Result<(), super::StoreError> {
+        check_identifier(name)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(admin).await?;
+        Ok(())
+    }
+
+    /// Drops database `name`, closing other sessions on it.
+    #[doc(hidden)]
+    pub async fn drop_database(admin: &sqlx::PgPool, name: &str) -> Result<(), super::StoreError> {
+        check_identifier(name)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+            .execute(admin)
+            .await?;
+        Ok(())
+    }
+}
+
+fn check_identifier(name: &str) -> Result<(), super::StoreError> {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(super::StoreError::Corrupt(format!("invalid database name {name}")))
+    }
+}
