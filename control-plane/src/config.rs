@@ -102,6 +102,44 @@ pub fn default_tls_names() -> Vec<String> {
     names
 }
 
+const FILE_KEYS: &[&str] =
+    &["version", "data_dir", "database_url", "grpc_listen", "http_listen", "tls_names", "limits"];
+const LIMIT_KEYS: &[&str] = &["max_message_bytes", "agent_burst", "agent_requests_per_minute"];
+
+/// Parses the file, reporting every unknown key (serde would stop at the first) before the typed
+/// parse; on a problem the file counts as empty so later checks still run.
+fn parse_file(text: &str, problems: &mut Vec<String>) -> FileConfig {
+    let fallback = || FileConfig { version: Some(CONFIG_VERSION), ..FileConfig::default() };
+    let mut table = match text.parse::<toml::Table>() {
+        Ok(table) => table,
+        Err(error) => {
+            problems.push(format!("config file: {}", error.message().trim_end()));
+            return fallback();
+        }
+    };
+    let before = problems.len();
+    for key in table.keys().filter(|key| !FILE_KEYS.contains(&key.as_str())) {
+        problems.push(format!("config file: unknown key `{key}`"));
+    }
+    if let Some(toml::Value::Table(limits)) = table.get("limits") {
+        for key in limits.keys().filter(|key| !LIMIT_KEYS.contains(&key.as_str())) {
+            problems.push(format!("config file: unknown key `limits.{key}`"));
+        }
+    }
+    table.retain(|key, _| FILE_KEYS.contains(&key));
+    if let Some(toml::Value::Table(limits)) = table.get_mut("limits") {
+        limits.retain(|key, _| LIMIT_KEYS.contains(&key));
+    }
+    match toml::Value::Table(table).try_into::<FileConfig>() {
+        Ok(file) if problems.len() == before => file,
+        Ok(file) => FileConfig { version: file.version.or(Some(CONFIG_VERSION)), ..file },
+        Err(error) => {
+            problems.push(format!("config file: {}", error.message().trim_end()));
+            fallback()
+        }
+    }
+}
+
 /// Resolves the configuration from a config file's text (if any), environment and CLI.
 pub fn load(
     file_text: Option<&str>,
@@ -111,13 +149,7 @@ pub fn load(
     let mut problems = Vec::new();
     let file = match file_text {
         None => FileConfig { version: Some(CONFIG_VERSION), ..FileConfig::default() },
-        Some(text) => match toml::from_str::<FileConfig>(text) {
-            Ok(file) => file,
-            Err(error) => {
-                problems.push(format!("config file: {}", error.message()));
-                FileConfig { version: Some(CONFIG_VERSION), ..FileConfig::default() }
-            }
-        },
+        Some(text) => parse_file(text, &mut problems),
     };
     match file.version {
         Some(CONFIG_VERSION) => {}
@@ -211,8 +243,14 @@ mod tests {
 
     #[test]
     fn unknown_keys_and_missing_version_are_refused() {
-        let errors = load(Some("version = 1\ncolour = \"red\"\n"), &env(&[]), &Overrides::default()).unwrap_err();
-        assert!(errors.0[0].contains("colour"), "{errors}");
+        let errors = load(
+            Some("version = 1\ncolour = \"red\"\nshape = 1\ngrpc_listen = \"bad\"\n[limits]\nspeed = 2\n"),
+            &env(&[]),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert_eq!(errors.0.len(), 4, "{errors}");
+        assert!(errors.0.iter().any(|p| p.contains("colour")) && errors.0.iter().any(|p| p.contains("limits.speed")));
         let errors = load(Some("data_dir = \"/x\"\n"), &env(&[]), &Overrides::default()).unwrap_err();
         assert!(errors.0[0].contains("version"), "{errors}");
     }

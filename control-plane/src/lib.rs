@@ -14,6 +14,7 @@ pub mod grpc;
 pub mod http;
 pub mod ingest;
 pub mod pki;
+pub mod quickstart;
 pub mod server;
 pub mod state;
 pub mod store;
