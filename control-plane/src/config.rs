@@ -175,7 +175,9 @@ pub fn load(
     }
     let mut addr = |name: &str, cli: &Option<String>, env_key: &str, file: Option<String>, default: &str| {
         let text = cli.clone().or_else(|| env_get(env_key)).or(file).unwrap_or_else(|| default.to_string());
-        text.parse::<SocketAddr>().map_err(|_| problems.push(format!("{name}: `{text}` is not an IP:PORT address"))).ok()
+        text.parse::<SocketAddr>()
+            .map_err(|_| problems.push(format!("{name}: `{text}` is not an IP:PORT address")))
+            .ok()
     };
     let grpc_listen = addr("grpc_listen", &cli.grpc_listen, ENV_GRPC_LISTEN, file.grpc_listen, DEFAULT_GRPC_LISTEN);
     let http_listen = addr("http_listen", &cli.http_listen, ENV_HTTP_LISTEN, file.http_listen, DEFAULT_HTTP_LISTEN);
@@ -218,7 +220,10 @@ mod tests {
     fn defaults_need_no_file() {
         let config = load(None, &env(&[]), &Overrides::default()).unwrap();
         assert_eq!(config.data_dir, PathBuf::from(DEFAULT_DATA_DIR));
-        assert_eq!(config.database_url, format!("sqlite://{}", PathBuf::from(DEFAULT_DATA_DIR).join("muster.db").display()));
+        assert_eq!(
+            config.database_url,
+            format!("sqlite://{}", PathBuf::from(DEFAULT_DATA_DIR).join("muster.db").display())
+        );
         assert_eq!(config.grpc_listen.to_string(), DEFAULT_GRPC_LISTEN);
         assert!(config.tls_names.contains(&"localhost".to_string()));
     }

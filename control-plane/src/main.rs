@@ -191,7 +191,12 @@ async fn token(command: TokenCommand, config: &ServerConfig) -> Result<()> {
                     None if token.max_uses != 0 && token.uses >= token.max_uses => "used up",
                     None => "active",
                 };
-                println!("{:<18} {:>9} {:<22} {status}", token.id, format!("{}/{max}", token.uses), format_time(token.expires_at));
+                println!(
+                    "{:<18} {:>9} {:<22} {status}",
+                    token.id,
+                    format!("{}/{max}", token.uses),
+                    format_time(token.expires_at)
+                );
             }
         }
         TokenCommand::Revoke { id } => {

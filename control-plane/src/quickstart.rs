@@ -53,7 +53,8 @@ pub async fn quickstart(
     agent_binary: Option<&Path>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), QuickstartError> {
-    let bind = |addr| async move { TcpListener::bind(addr).await.map_err(|source| QuickstartError::Bind { addr, source }) };
+    let bind =
+        |addr| async move { TcpListener::bind(addr).await.map_err(|source| QuickstartError::Bind { addr, source }) };
     let grpc = bind(config.grpc_listen).await?;
     let http = bind(config.http_listen).await?;
     quickstart_on(config, agent_binary, grpc, http, shutdown).await

@@ -24,11 +24,18 @@ async fn full_snapshot_then_delta_is_stored() {
     assert_eq!(stored.servers.len(), 2);
     assert_eq!(stored.host.unwrap().hostname, "laptop-1");
 
-    let step = InventoryDelta { upserted_servers: vec![server("b", "npx b@2")], removed_server_ids: vec!["a".into()], ..Default::default() };
+    let step = InventoryDelta {
+        upserted_servers: vec![server("b", "npx b@2")],
+        removed_server_ids: vec!["a".into()],
+        ..Default::default()
+    };
     let ack = client.report(delta_report(&agent.id, 2, 1, step)).await.unwrap();
     assert_eq!((ack.get_ref().acked_sequence, ack.get_ref().resync_required), (2, false));
     let stored = cp.store().host_inventory(&agent.id).await.unwrap();
-    assert_eq!(stored.servers.iter().map(|s| (s.server_id.as_str(), s.command.as_str())).collect::<Vec<_>>(), [("b", "npx b@2")]);
+    assert_eq!(
+        stored.servers.iter().map(|s| (s.server_id.as_str(), s.command.as_str())).collect::<Vec<_>>(),
+        [("b", "npx b@2")]
+    );
     let kinds: Vec<ChangeKind> = cp.store().change_events(&agent.id).await.unwrap().iter().map(|e| e.kind).collect();
     assert_eq!(kinds, [ChangeKind::Appeared, ChangeKind::Appeared, ChangeKind::Changed, ChangeKind::Disappeared]);
 }

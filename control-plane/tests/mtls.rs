@@ -97,10 +97,13 @@ async fn client_certificate_from_another_ca_is_refused() {
     let other = Pki::load_or_create(other_dir.path(), &["localhost".into()]).unwrap();
     let key = AgentKey::generate().unwrap();
     let forged = other.sign_agent_csr(&key.csr_der, &agent.id).unwrap();
-    let refused =
-        try_report_with(&cp, Some((&forged.chain_pem, &key.key_pem)), full_report(&agent.id, 1, vec![server("a", "npx")]))
-            .await
-            .unwrap_err();
+    let refused = try_report_with(
+        &cp,
+        Some((&forged.chain_pem, &key.key_pem)),
+        full_report(&agent.id, 1, vec![server("a", "npx")]),
+    )
+    .await
+    .unwrap_err();
     // The handshake fails: the signature does not verify against the fleet CA.
     assert!(["DecryptError", "UnknownCA", "BadCertificate"].iter().any(|alert| refused.contains(alert)), "{refused}");
     assert_eq!(cp.store().agent(&agent.id).await.unwrap().unwrap().last_sequence, 0);
@@ -117,10 +120,13 @@ async fn expired_client_certificate_is_refused() {
         .pki
         .sign_agent_csr_valid(&key.csr_der, &agent.id, now - Duration::from_secs(7200), now - Duration::from_secs(3600))
         .unwrap();
-    let refused =
-        try_report_with(&cp, Some((&expired.chain_pem, &key.key_pem)), full_report(&agent.id, 1, vec![server("a", "npx")]))
-            .await
-            .unwrap_err();
+    let refused = try_report_with(
+        &cp,
+        Some((&expired.chain_pem, &key.key_pem)),
+        full_report(&agent.id, 1, vec![server("a", "npx")]),
+    )
+    .await
+    .unwrap_err();
     assert!(refused.contains("CertificateExpired"), "{refused}");
     assert_eq!(cp.store().agent(&agent.id).await.unwrap().unwrap().last_sequence, 0);
 }
@@ -192,15 +198,20 @@ async fn renew_issues_a_new_certificate_for_the_same_agent() {
     let agent = enroll(&cp).await;
     let mut client = muster_proto::v1::enrollment_client::EnrollmentClient::new(agent_channel(&cp, &agent).await);
     let key = AgentKey::generate().unwrap();
-    let renewed = client.renew(muster_proto::v1::RenewRequest { csr_der: key.csr_der.clone() }).await.unwrap().into_inner();
+    let renewed =
+        client.renew(muster_proto::v1::RenewRequest { csr_der: key.csr_der.clone() }).await.unwrap().into_inner();
     let leaf = pem_to_der(&renewed.certificate_chain_pem).unwrap();
     assert_eq!(agent_id_from_certificate(&leaf).as_deref(), Some(agent.id.as_str()));
     let stored = cp.store().agent(&agent.id).await.unwrap().unwrap();
     assert_ne!(stored.cert_serial, "");
     let renewed_agent = Agent { chain_pem: renewed.certificate_chain_pem, key_pem: key.key_pem, ..agent.clone() };
-    let response = try_report_with(&cp, Some((&renewed_agent.chain_pem, &renewed_agent.key_pem)), full_report(&agent.id, 1, vec![]))
-        .await
-        .unwrap();
+    let response = try_report_with(
+        &cp,
+        Some((&renewed_agent.chain_pem, &renewed_agent.key_pem)),
+        full_report(&agent.id, 1, vec![]),
+    )
+    .await
+    .unwrap();
     assert_eq!(response.acked_sequence, 1);
     // Renewal needs a client certificate.
     let mut anonymous = muster_proto::v1::enrollment_client::EnrollmentClient::new(anonymous_channel(&cp).await);

@@ -143,7 +143,10 @@ async fn revoked_agent_cannot_ingest_or_renew(store: DynStore) {
     let id = enrolled(&store).await;
     assert_eq!(store.heartbeat(&id, "0.2.0", NOW + 5).await.unwrap(), 0);
     let agent = store.agent(&id).await.unwrap().unwrap();
-    assert_eq!((agent.status, agent.agent_version.as_str(), agent.last_seen_at), (AgentStatus::Active, "0.2.0", Some(NOW + 5)));
+    assert_eq!(
+        (agent.status, agent.agent_version.as_str(), agent.last_seen_at),
+        (AgentStatus::Active, "0.2.0", Some(NOW + 5))
+    );
     store.renew_agent_cert(&id, "02cd", NOW + 60 * 86400).await.unwrap();
     assert_eq!(store.agent(&id).await.unwrap().unwrap().cert_serial, "02cd");
 

@@ -40,7 +40,12 @@ pub fn hash_token(token: &str) -> String {
 }
 
 /// Creates a token usable `max_uses` times (0 = unlimited) until `now + ttl`.
-pub async fn create_token(store: &dyn Store, max_uses: u32, ttl: Duration, now: i64) -> Result<IssuedToken, TokenError> {
+pub async fn create_token(
+    store: &dyn Store,
+    max_uses: u32,
+    ttl: Duration,
+    now: i64,
+) -> Result<IssuedToken, TokenError> {
     let expires_at = now.saturating_add(i64::try_from(ttl.as_secs()).unwrap_or(i64::MAX));
     create_token_expiring(store, max_uses, expires_at, now).await
 }
@@ -59,7 +64,13 @@ pub async fn create_token_expiring(
     let id = hex::encode(id);
     let token = format!("{TOKEN_PREFIX}_{id}_{}", hex::encode(secret));
     store
-        .create_token(&NewToken { id: id.clone(), token_hash: hash_token(&token), max_uses, expires_at, created_at: now })
+        .create_token(&NewToken {
+            id: id.clone(),
+            token_hash: hash_token(&token),
+            max_uses,
+            expires_at,
+            created_at: now,
+        })
         .await?;
     Ok(IssuedToken { id, token, max_uses, expires_at })
 }
@@ -74,7 +85,12 @@ fn pki_error(error: PkiError) -> ApiError {
 }
 
 /// Enrolls a new agent: checks and uses the token, signs the CSR for a fresh agent id.
-pub async fn enroll(store: &dyn Store, pki: &Pki, request: EnrollRequest, now: i64) -> Result<EnrollResponse, ApiError> {
+pub async fn enroll(
+    store: &dyn Store,
+    pki: &Pki,
+    request: EnrollRequest,
+    now: i64,
+) -> Result<EnrollResponse, ApiError> {
     if request.token.is_empty() || request.token.len() > 256 {
         return Err(ApiError::new(ErrorCode::Unauthenticated, "invalid enrollment token"));
     }

@@ -76,7 +76,8 @@ impl Inventory for AgentApi {
             tracing::warn!(agent_id = %agent_id, claimed = %request.agent_id, "report about another agent refused");
             return Err(ApiError::new(ErrorCode::PermissionDenied, "report agent_id does not match certificate").into());
         }
-        let report = Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        let report =
+            Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
         let outcome = self.state.store.ingest(&agent_id, &report, unix_now()).await.map_err(ApiError::from)?;
         tracing::debug!(agent_id = %agent_id, sequence = report.sequence, decision = ?outcome.decision, "report ingested");
         Ok(Response::new(ReportResponse {

@@ -185,7 +185,13 @@ mod tests {
     use super::*;
 
     fn server(id: &str, command: &str) -> McpServer {
-        McpServer { id: id.into(), name: format!("name-{id}"), client: "cursor".into(), command: command.into(), ..Default::default() }
+        McpServer {
+            id: id.into(),
+            name: format!("name-{id}"),
+            client: "cursor".into(),
+            command: command.into(),
+            ..Default::default()
+        }
     }
 
     fn full(sequence: u64) -> Report {

@@ -94,7 +94,8 @@ impl Pki {
         let ca_pem = read_text(&ca_cert_path)?;
         let ca_key = KeyPair::from_pem(&read_text(&ca_key_path)?)
             .map_err(|_| PkiError::Invalid { path: ca_key_path.clone(), what: "CA key" })?;
-        let ca_der = pem_to_der(&ca_pem).ok_or(PkiError::Invalid { path: ca_cert_path.clone(), what: "CA certificate" })?;
+        let ca_der =
+            pem_to_der(&ca_pem).ok_or(PkiError::Invalid { path: ca_cert_path.clone(), what: "CA certificate" })?;
         let issuer = Issuer::from_ca_cert_der(&ca_der, ca_key)
             .map_err(|_| PkiError::Invalid { path: ca_cert_path.clone(), what: "CA certificate" })?;
 

@@ -48,7 +48,12 @@ pub async fn try_enroll(cp: &TestControlPlane, token: &str) -> Result<(EnrollRes
 pub async fn enroll(cp: &TestControlPlane) -> Agent {
     let token = cp.create_token(1, DAY).await.unwrap();
     let (response, key) = try_enroll(cp, &token.token).await.expect("enrollment with a fresh token");
-    Agent { id: response.agent_id.clone(), chain_pem: response.certificate_chain_pem.clone(), key_pem: key.key_pem, response }
+    Agent {
+        id: response.agent_id.clone(),
+        chain_pem: response.certificate_chain_pem.clone(),
+        key_pem: key.key_pem,
+        response,
+    }
 }
 
 pub async fn agent_channel(cp: &TestControlPlane, agent: &Agent) -> Channel {
@@ -87,7 +92,12 @@ pub fn server(id: &str, command: &str) -> McpServer {
             provider: "github".into(),
             ..Default::default()
         }],
-        findings: vec![Finding { id: "MUSTER-SECRET-ENV".into(), severity: 4, message: "literal secret".into(), ..Default::default() }],
+        findings: vec![Finding {
+            id: "MUSTER-SECRET-ENV".into(),
+            severity: 4,
+            message: "literal secret".into(),
+            ..Default::default()
+        }],
         ..Default::default()
     }
 }
