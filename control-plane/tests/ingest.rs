@@ -120,3 +120,34 @@ async fn agent_over_its_rate_limit_is_refused() {
     let mut other_client = inventory(&cp, &other).await;
     other_client.heartbeat(HeartbeatRequest::default()).await.expect("other agents keep their own budget");
 }
+
+/// The same flow over gRPC with PostgreSQL behind it (a fresh database, dropped afterwards).
+#[tokio::test]
+async fn full_snapshot_then_delta_on_postgres() {
+    let Some(database) = muster_control_plane::testing::TestDatabase::create().await.unwrap() else {
+        eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move {
+        let cp = TestControlPlane::start_with(Some(&url), Limits::default()).await.unwrap();
+        let agent = enroll(&cp).await;
+        let mut client = inventory(&cp, &agent).await;
+        client.report(full_report(&agent.id, 1, vec![server("a", "npx a")])).await.unwrap();
+        let retry = client.report(full_report(&agent.id, 1, vec![server("a", "npx a")])).await.unwrap();
+        assert_eq!(retry.get_ref().acked_sequence, 1);
+        let step = InventoryDelta { upserted_servers: vec![server("b", "npx b")], ..Default::default() };
+        let ack = client.report(delta_report(&agent.id, 2, 1, step)).await.unwrap().into_inner();
+        assert_eq!((ack.acked_sequence, ack.resync_required), (2, false));
+        let gap = client.report(delta_report(&agent.id, 9, 8, InventoryDelta::default())).await.unwrap().into_inner();
+        assert!(gap.resync_required);
+        assert_eq!(cp.store().host_inventory(&agent.id).await.unwrap().servers.len(), 2);
+        assert_eq!(cp.store().change_events(&agent.id).await.unwrap().len(), 2);
+        cp.stop().await.unwrap();
+    })
+    .await;
+    database.drop_database().await.unwrap();
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
