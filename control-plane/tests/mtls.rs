@@ -230,3 +230,29 @@ async fn healthz_answers_on_the_http_listener() {
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     cp.stop().await.unwrap();
 }
+
+/// A revocation written by another process (the CLI) reaches open streams through polling.
+#[tokio::test]
+async fn revocation_by_another_process_closes_the_stream() {
+    let cp = TestControlPlane::start().await.unwrap();
+    let agent = enroll(&cp).await;
+    let mut policy = PolicyClient::new(agent_channel(&cp, &agent).await);
+    let mut stream = policy.watch(WatchRequest { known_version: 0 }).await.unwrap().into_inner();
+    // Straight to the store, as `muster-server agents revoke` does: no in-process notification.
+    assert!(cp.store().revoke_agent(&agent.id, 0).await.unwrap());
+    let closed = tokio::time::timeout(Duration::from_secs(20), stream.message()).await.expect("stream closes");
+    assert!(matches!(closed, Err(ref status) if status.code() == Code::PermissionDenied) || matches!(closed, Ok(None)));
+}
+
+#[tokio::test]
+async fn enrollment_is_rate_limited_per_source_address() {
+    let limits =
+        muster_control_plane::config::Limits { agent_burst: 2, agent_requests_per_minute: 1, ..Default::default() };
+    let cp = TestControlPlane::start_with(None, limits).await.unwrap();
+    let token = cp.create_token(0, DAY).await.unwrap();
+    try_enroll(&cp, &token.token).await.unwrap();
+    try_enroll(&cp, &token.token).await.unwrap();
+    let refused = try_enroll(&cp, &token.token).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted);
+    assert_eq!(cp.store().list_agents().await.unwrap().len(), 2);
+}

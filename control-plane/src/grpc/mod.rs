@@ -53,6 +53,11 @@ struct AgentApi {
 #[tonic::async_trait]
 impl Enrollment for AgentApi {
     async fn enroll(&self, request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
+        // Enrollment is unauthenticated: limit it per source address instead of per agent.
+        let source = request.remote_addr().map(|addr| addr.ip().to_string()).unwrap_or_default();
+        if !self.state.rate.allow(&format!("enroll:{source}"), std::time::Instant::now()) {
+            return Err(ApiError::new(ErrorCode::ResourceExhausted, "rate limit exceeded").into());
+        }
         let response =
             crate::enroll::enroll(self.state.store.as_ref(), &self.state.pki, request.into_inner(), unix_now()).await?;
         Ok(Response::new(response))

@@ -83,6 +83,12 @@ impl Pki {
     pub fn load_or_create(data_dir: &Path, server_names: &[String]) -> Result<Self, PkiError> {
         let dir = data_dir.join("pki");
         std::fs::create_dir_all(&dir).map_err(|source| PkiError::Io { path: dir.clone(), source })?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700))
+                .map_err(|source| PkiError::Io { path: dir.clone(), source })?;
+        }
         let ca_cert_path = dir.join("ca.pem");
         let ca_key_path = dir.join("ca.key");
         if !ca_cert_path.exists() {
@@ -343,6 +349,8 @@ mod tests {
             let mode = std::fs::metadata(dir.path().join("pki").join(key)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{key}");
         }
+        let mode = std::fs::metadata(dir.path().join("pki")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
     }
 
     #[test]
