@@ -72,6 +72,7 @@ conformance_suite!(
     full_snapshot_replaces_host_state,
     concurrent_retries_apply_once,
     unknown_agent_is_refused,
+    unchanged_servers_keep_details_and_move_last_seen,
 );
 
 fn new_agent(id: &str) -> NewAgent {
@@ -266,4 +267,18 @@ async fn unknown_agent_is_refused(store: DynStore) {
     let refused = store.ingest(&uuid_like("ffff"), &full(1, vec![]), NOW).await;
     assert!(matches!(refused, Err(StoreError::UnknownAgent(_))), "{refused:?}");
     assert!(store.agent(&uuid_like("ffff")).await.unwrap().is_none());
+}
+
+async fn unchanged_servers_keep_details_and_move_last_seen(store: DynStore) {
+    let id = enrolled(&store).await;
+    store.ingest(&id, &full(1, vec![server("a", "npx a"), server("b", "npx b")]), NOW).await.unwrap();
+    store.ingest(&id, &full(2, vec![server("a", "npx a"), server("b", "npx b")]), NOW + 10).await.unwrap();
+    let step = InventoryDelta { upserted_servers: vec![server("a", "npx a")], ..Default::default() };
+    store.ingest(&id, &delta(3, 2, step), NOW + 20).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    let seen: Vec<(i64, i64)> = inventory.servers.iter().map(|s| (s.first_seen_at, s.last_seen_at)).collect();
+    assert_eq!(seen, vec![(NOW, NOW + 20), (NOW, NOW + 10)]);
+    assert_eq!(inventory.credentials.len(), 2);
+    assert_eq!(inventory.findings.len(), 2);
+    assert_eq!(store.change_events(&id).await.unwrap().len(), 2, "nothing changed after the first report");
 }

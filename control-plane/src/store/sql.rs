@@ -191,7 +191,7 @@ macro_rules! impl_store {
         }
 
         /// Inserts or replaces a server with its credentials and findings; `first_seen_at` is kept.
-        async fn upsert_server(conn: &mut $conn, agent_id: &str, server: &McpServer, now: i64) -> Result<(), StoreError> {
+        async fn upsert_server(conn: &mut $conn, agent_id: &str, server: &McpServer, known: bool, now: i64) -> Result<(), StoreError> {
             sqlx::query(
                 "INSERT INTO servers (agent_id, server_id, name, client, user_name, scope, config_path, \
                  project, transport, command, url, disabled, content_hash, detail, first_seen_at, last_seen_at) \
@@ -220,7 +220,9 @@ macro_rules! impl_store {
             .bind(now)
             .execute(&mut *conn)
             .await?;
-            delete_server_children(conn, agent_id, &server.id).await?;
+            if known {
+                delete_server_children(conn, agent_id, &server.id).await?;
+            }
             for credential in &server.credentials {
                 sqlx::query(
                     "INSERT INTO credentials (agent_id, server_id, location, kind, source, fingerprint, \
@@ -241,6 +243,48 @@ macro_rules! impl_store {
                 .await?;
             }
             insert_findings(conn, agent_id, &server.id, &server.findings).await?;
+            Ok(())
+        }
+
+        /// Writes the servers whose content changed or that are new; an unchanged server only has
+        /// its `last_seen_at` moved (by the caller), which keeps steady-state reports cheap.
+        async fn write_changed_servers(
+            conn: &mut $conn,
+            agent_id: &str,
+            known: &BTreeMap<String, KnownServer>,
+            servers: &[McpServer],
+            now: i64,
+        ) -> Result<(), StoreError> {
+            for server in servers {
+                match known.get(&server.id) {
+                    Some(old) if old.content_hash == ingest::server_hash(server) => {}
+                    Some(_) => upsert_server(conn, agent_id, server, true, now).await?,
+                    None => upsert_server(conn, agent_id, server, false, now).await?,
+                }
+            }
+            Ok(())
+        }
+
+        async fn touch_servers(conn: &mut $conn, agent_id: &str, ids: Option<&[McpServer]>, now: i64) -> Result<(), StoreError> {
+            match ids {
+                None => {
+                    sqlx::query("UPDATE servers SET last_seen_at = $2 WHERE agent_id = $1")
+                        .bind(agent_id)
+                        .bind(now)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                Some(servers) => {
+                    for server in servers {
+                        sqlx::query("UPDATE servers SET last_seen_at = $3 WHERE agent_id = $1 AND server_id = $2")
+                            .bind(agent_id)
+                            .bind(&server.id)
+                            .bind(now)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+            }
             Ok(())
         }
 
@@ -344,9 +388,8 @@ macro_rules! impl_store {
                     for id in known.keys().filter(|id| !present.contains(id.as_str())) {
                         delete_server(conn, agent_id, id).await?;
                     }
-                    for server in &snapshot.servers {
-                        upsert_server(conn, agent_id, server, now).await?;
-                    }
+                    write_changed_servers(conn, agent_id, &known, &snapshot.servers, now).await?;
+                    touch_servers(conn, agent_id, None, now).await?;
                     delete_server_children(conn, agent_id, "").await?;
                     insert_findings(conn, agent_id, "", &snapshot.findings).await?;
                     Ok(changes)
@@ -380,9 +423,13 @@ macro_rules! impl_store {
                     for id in &delta.removed_server_ids {
                         delete_server(conn, agent_id, id).await?;
                     }
-                    for server in &delta.upserted_servers {
-                        upsert_server(conn, agent_id, server, now).await?;
-                    }
+                    let still_known: BTreeMap<String, KnownServer> = known
+                        .iter()
+                        .filter(|(id, _)| !delta.removed_server_ids.contains(id))
+                        .map(|(id, server)| (id.clone(), server.clone()))
+                        .collect();
+                    write_changed_servers(conn, agent_id, &still_known, &delta.upserted_servers, now).await?;
+                    touch_servers(conn, agent_id, Some(&delta.upserted_servers), now).await?;
                     if delta.replace_findings {
                         delete_server_children(conn, agent_id, "").await?;
                         insert_findings(conn, agent_id, "", &delta.findings).await?;
