@@ -307,7 +307,8 @@ macro_rules! impl_store {
             Ok(known)
         }
 
-        /// Brings the clients table in line with the clients named by sources and servers.
+        /// Brings the clients table in line with the clients named by sources and servers: rows
+        /// are added and removed only where the set changed; one statement moves `last_seen_at`.
         async fn refresh_clients(conn: &mut $conn, agent_id: &str, now: i64) -> Result<(), StoreError> {
             let rows = sqlx::query(
                 "SELECT client FROM config_sources WHERE agent_id = $1 \
@@ -327,23 +328,28 @@ macro_rules! impl_store {
                 .bind(agent_id)
                 .fetch_all(&mut *conn)
                 .await?;
+            let mut stored = BTreeSet::new();
             for row in rows {
-                let client: String = row.try_get("client")?;
-                if !present.contains(&client) {
-                    sqlx::query("DELETE FROM clients WHERE agent_id = $1 AND client = $2")
-                        .bind(agent_id)
-                        .bind(&client)
-                        .execute(&mut *conn)
-                        .await?;
-                }
+                stored.insert(row.try_get::<String, _>("client")?);
             }
-            for client in present {
+            for gone in stored.difference(&present) {
+                sqlx::query("DELETE FROM clients WHERE agent_id = $1 AND client = $2")
+                    .bind(agent_id)
+                    .bind(gone)
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            sqlx::query("UPDATE clients SET last_seen_at = $2 WHERE agent_id = $1")
+                .bind(agent_id)
+                .bind(now)
+                .execute(&mut *conn)
+                .await?;
+            for new in present.difference(&stored) {
                 sqlx::query(
-                    "INSERT INTO clients (agent_id, client, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3) \
-                     ON CONFLICT (agent_id, client) DO UPDATE SET last_seen_at = excluded.last_seen_at",
+                    "INSERT INTO clients (agent_id, client, first_seen_at, last_seen_at) VALUES ($1, $2, $3, $3)",
                 )
                 .bind(agent_id)
-                .bind(&client)
+                .bind(new)
                 .bind(now)
                 .execute(&mut *conn)
                 .await?;
