@@ -256,3 +256,17 @@ async fn enrollment_is_rate_limited_per_source_address() {
     assert_eq!(refused.code(), Code::ResourceExhausted);
     assert_eq!(cp.store().list_agents().await.unwrap().len(), 2);
 }
+
+/// Shutdown ends open Policy.Watch streams instead of waiting out the grace period.
+#[tokio::test]
+async fn shutdown_closes_open_watch_streams() {
+    let cp = TestControlPlane::start().await.unwrap();
+    let agent = enroll(&cp).await;
+    let mut policy = PolicyClient::new(agent_channel(&cp, &agent).await);
+    let mut stream = policy.watch(WatchRequest { known_version: 0 }).await.unwrap().into_inner();
+    let started = std::time::Instant::now();
+    tokio::time::timeout(Duration::from_secs(20), cp.stop()).await.expect("stop finishes").unwrap();
+    assert!(started.elapsed() < muster_control_plane::server::GRACE_PERIOD, "stopped before the grace period ran out");
+    let ended = tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("stream ends");
+    assert!(!matches!(ended, Ok(Some(_))), "no bundle after shutdown: {ended:?}");
+}
