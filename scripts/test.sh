@@ -24,5 +24,5 @@ export MUSTER_TEST_POSTGRES_URL="postgres://muster@127.0.0.1:$pg_port/postgres"
 echo "test PostgreSQL: $MUSTER_TEST_POSTGRES_URL"
 
 cargo fmt --all --check
-cargo clippy --workspace --all-targets --locked -- -D warnings
-cargo test --workspace --locked
+cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
+cargo test --workspace --all-features --locked

@@ -535,7 +535,6 @@ fn leaks(plant: &Plant, runs: &[Run]) -> Vec<String> {
     found.into_iter().map(|((place, label), forms)| format!("{label} in {place}: {}", forms.join(", "))).collect()
 }
 
-
 fn scan_args(root: &Path, format: &str) -> Vec<std::ffi::OsString> {
     ["scan", "--root"]
         .iter()

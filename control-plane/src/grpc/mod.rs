@@ -1,0 +1,154 @@
+//! The agent-facing gRPC API (tonic): Enrollment, Inventory and Policy over TLS 1.3.
+//!
+//! `Enrollment.Enroll` is the only call that works without a client certificate. Everything else
+//! goes through [`identity::authorize`]. `Policy.Watch` streams nothing yet (the policy issue fills
+//! it); it stays open until shutdown or the agent's revocation. This module does not touch SQL.
+
+pub mod identity;
+pub mod rate;
+pub mod tls;
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::Stream;
+use muster_proto::v1::enrollment_server::{Enrollment, EnrollmentServer};
+use muster_proto::v1::inventory_server::{Inventory, InventoryServer};
+use muster_proto::v1::policy_server::{Policy, PolicyServer};
+use muster_proto::v1::{
+    EnrollRequest, EnrollResponse, HeartbeatRequest, HeartbeatResponse, PolicyBundle, RenewRequest, RenewResponse,
+    ReportRequest, ReportResponse, WatchRequest,
+};
+use tokio::sync::{broadcast, mpsc, watch};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::ingest::Report;
+use crate::state::{ControlPlane, unix_now};
+use crate::store::AgentStatus;
+
+/// How often an open Watch stream re-reads its agent's status, to notice revocations made by
+/// another process (the CLI). Revocations through [`ControlPlane::revoke_agent`] close at once.
+const REVOCATION_POLL: Duration = Duration::from_secs(5);
+
+/// The tonic router with all agent services and message size limits.
+pub fn router(state: Arc<ControlPlane>, stop: watch::Receiver<bool>) -> tonic::transport::server::Router {
+    let limit = state.limits.max_message_bytes;
+    let service = AgentApi { state, stop };
+    tonic::transport::Server::builder()
+        .http2_keepalive_interval(Some(Duration::from_secs(30)))
+        .add_service(EnrollmentServer::new(service.clone()).max_decoding_message_size(limit))
+        .add_service(InventoryServer::new(service.clone()).max_decoding_message_size(limit))
+        .add_service(PolicyServer::new(service).max_decoding_message_size(limit))
+}
+
+#[derive(Clone)]
+struct AgentApi {
+    state: Arc<ControlPlane>,
+    stop: watch::Receiver<bool>,
+}
+
+#[tonic::async_trait]
+impl Enrollment for AgentApi {
+    async fn enroll(&self, request: Request<EnrollRequest>) -> Result<Response<EnrollResponse>, Status> {
+        // Enrollment is unauthenticated: limit it per source address instead of per agent.
+        let source = request.remote_addr().map(|addr| addr.ip().to_string()).unwrap_or_default();
+        if !self.state.rate.allow(&format!("enroll:{source}"), std::time::Instant::now()) {
+            return Err(ApiError::new(ErrorCode::ResourceExhausted, "rate limit exceeded").into());
+        }
+        let response =
+            crate::enroll::enroll(self.state.store.as_ref(), &self.state.pki, request.into_inner(), unix_now()).await?;
+        Ok(Response::new(response))
+    }
+
+    async fn renew(&self, request: Request<RenewRequest>) -> Result<Response<RenewResponse>, Status> {
+        let agent_id = identity::authorize(&self.state, &request).await?;
+        let response =
+            crate::enroll::renew(self.state.store.as_ref(), &self.state.pki, &agent_id, &request.get_ref().csr_der)
+                .await?;
+        Ok(Response::new(response))
+    }
+}
+
+#[tonic::async_trait]
+impl Inventory for AgentApi {
+    async fn report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
+        let agent_id = identity::authorize(&self.state, &request).await?;
+        let request = request.into_inner();
+        if request.agent_id != agent_id {
+            tracing::warn!(agent_id = %agent_id, claimed = %request.agent_id, "report about another agent refused");
+            return Err(ApiError::new(ErrorCode::PermissionDenied, "report agent_id does not match certificate").into());
+        }
+        let report =
+            Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        let outcome = self.state.store.ingest(&agent_id, &report, unix_now()).await.map_err(ApiError::from)?;
+        tracing::debug!(agent_id = %agent_id, sequence = report.sequence, decision = ?outcome.decision, "report ingested");
+        Ok(Response::new(ReportResponse {
+            acked_sequence: outcome.acked_sequence,
+            resync_required: outcome.resync_required,
+        }))
+    }
+
+    async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
+        let agent_id = identity::authorize(&self.state, &request).await?;
+        let request = request.into_inner();
+        let stored =
+            self.state.store.heartbeat(&agent_id, &request.agent_version, unix_now()).await.map_err(ApiError::from)?;
+        Ok(Response::new(HeartbeatResponse {
+            server_time_unix: unix_now(),
+            // The agent believes more was stored than we have: it must send a full snapshot.
+            resync_required: request.last_sequence > stored,
+        }))
+    }
+}
+
+type WatchStream = Pin<Box<dyn Stream<Item = Result<PolicyBundle, Status>> + Send>>;
+
+#[tonic::async_trait]
+impl Policy for AgentApi {
+    type WatchStream = WatchStream;
+
+    async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
+        let agent_id = identity::authorize(&self.state, &request).await?;
+        let (tx, rx) = mpsc::channel(4);
+        let state = self.state.clone();
+        let mut stop = self.stop.clone();
+        let mut revocations = state.subscribe_revocations();
+        tokio::spawn(async move {
+            let mut poll = tokio::time::interval(REVOCATION_POLL);
+            let revoked = loop {
+                tokio::select! {
+                    () = tx.closed() => break false,
+                    () = crate::state::stopped(&mut stop) => break false,
+                    message = revocations.recv() => match message {
+                        Ok(id) if id == agent_id => break true,
+                        Ok(_) => {}
+                        Err(broadcast::error::RecvError::Lagged(_)) => {
+                            if is_revoked(&state, &agent_id).await { break true }
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break false,
+                    },
+                    _ = poll.tick() => if is_revoked(&state, &agent_id).await { break true },
+                }
+            };
+            if revoked {
+                tracing::info!(agent_id = %agent_id, "closing policy stream of revoked agent");
+                let _ = tx.send(Err(Status::permission_denied("agent revoked"))).await;
+            }
+        });
+        Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
+    }
+}
+
+async fn is_revoked(state: &ControlPlane, agent_id: &str) -> bool {
+    match state.store.agent(agent_id).await {
+        Ok(Some(agent)) => agent.status == AgentStatus::Revoked,
+        Ok(None) => true,
+        Err(error) => {
+            tracing::warn!(agent_id = %agent_id, error = %error, "cannot check agent status");
+            false
+        }
+    }
+}

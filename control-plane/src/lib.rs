@@ -1,0 +1,26 @@
+//! Muster control plane: receives agent reports over mutual-TLS gRPC and stores them.
+//!
+//! Data flow: `grpc` (TLS 1.3, client certificates from the fleet CA in `pki`) → `enroll` for new
+//! agents, `ingest` rules for reports → `store` (SQLite or PostgreSQL). [`server::serve`] runs the
+//! gRPC and HTTP listeners it is given until a shutdown future resolves. The binary `muster-server`
+//! only parses arguments and calls into this crate (`cli`).
+
+#![forbid(unsafe_code)]
+
+pub mod config;
+pub mod enroll;
+pub mod error;
+pub mod grpc;
+pub mod http;
+pub mod ingest;
+pub mod pki;
+pub mod quickstart;
+pub mod server;
+pub mod state;
+pub mod store;
+
+pub use server::serve;
+pub use state::ControlPlane;
+
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -1,0 +1,271 @@
+//! `muster-server`: parses arguments, sets up tracing, loads the configuration and calls into the
+//! `muster_control_plane` library. No logic lives here beyond printing results.
+
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use muster_control_plane::config::{self, Overrides, ServerConfig};
+use muster_control_plane::state::unix_now;
+use muster_control_plane::{ControlPlane, quickstart};
+
+/// Muster control plane: enrolls agents and stores their MCP inventory.
+#[derive(Debug, Parser)]
+#[command(name = "muster-server", version)]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct GlobalArgs {
+    /// TOML config file (`version = 1`); also MUSTER_CONFIG.
+    #[arg(long, global = true, env = "MUSTER_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory (PKI, SQLite database); default ./muster-data.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://PATH (default, in the data dir) or postgres://...
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// gRPC (agent) listen address, default 127.0.0.1:7443.
+    #[arg(long, global = true)]
+    grpc_listen: Option<String>,
+    /// HTTP listen address, default 127.0.0.1:7080.
+    #[arg(long, global = true)]
+    http_listen: Option<String>,
+    /// Name on the server certificate (repeatable); default localhost, 127.0.0.1, ::1, hostname.
+    #[arg(long = "tls-name", global = true)]
+    tls_names: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the control plane.
+    Serve,
+    /// Set up ./muster-data, start the server and enroll the local agent.
+    Quickstart,
+    /// Enrollment tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Enrolled agents.
+    #[command(subcommand)]
+    Agents(AgentsCommand),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum TokenCommand {
+    /// Create a token; it is printed once and stored only hashed.
+    Create {
+        /// How many agents may enroll with it (0 = unlimited).
+        #[arg(long, default_value_t = 1)]
+        uses: u32,
+        /// Lifetime, e.g. 30m, 24h, 7d.
+        #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+        ttl: Duration,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum AgentsCommand {
+    /// List enrolled agents.
+    List,
+    /// Revoke an agent: its next request is refused and its streams close.
+    Revoke { id: String },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load the configuration, report every problem, print the result.
+    Check,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let config = load_config(&cli.global)?;
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
+    runtime.block_on(run(cli.command, config))
+}
+
+fn load_config(global: &GlobalArgs) -> Result<ServerConfig> {
+    let text = match &global.config {
+        Some(path) => Some(std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?),
+        None => None,
+    };
+    let env: BTreeMap<String, String> = std::env::vars().filter(|(key, _)| key.starts_with("MUSTER_")).collect();
+    let overrides = Overrides {
+        data_dir: global.data_dir.clone(),
+        database_url: global.database_url.clone(),
+        grpc_listen: global.grpc_listen.clone(),
+        http_listen: global.http_listen.clone(),
+        tls_names: (!global.tls_names.is_empty()).then(|| global.tls_names.clone()),
+    };
+    Ok(config::load(text.as_deref(), &env, &overrides)?)
+}
+
+async fn run(command: Command, config: ServerConfig) -> Result<()> {
+    match command {
+        Command::Serve => serve(config).await,
+        Command::Quickstart => {
+            let agent = quickstart::agent_binary_next_to_current_exe();
+            quickstart::quickstart(&config, agent.as_deref(), shutdown_signal()).await?;
+            Ok(())
+        }
+        Command::Config(ConfigCommand::Check) => {
+            println!("configuration ok");
+            println!("  data_dir     = {}", config.data_dir.display());
+            println!("  database_url = {}", config.database_url);
+            println!("  grpc_listen  = {}", config.grpc_listen);
+            println!("  http_listen  = {}", config.http_listen);
+            println!("  tls_names    = {}", config.tls_names.join(", "));
+            println!("  limits       = {:?}", config.limits);
+            Ok(())
+        }
+        Command::Token(command) => token(command, &config).await,
+        Command::Agents(command) => agents(command, &config).await,
+    }
+}
+
+async fn serve(config: ServerConfig) -> Result<()> {
+    let state = ControlPlane::open(&config).await?;
+    let grpc = bind(config.grpc_listen).await?;
+    let http = bind(config.http_listen).await?;
+    tracing::info!(
+        grpc = %grpc.local_addr()?,
+        http = %http.local_addr()?,
+        ca_fingerprint = %state.pki.ca_fingerprint(),
+        "muster-server listening"
+    );
+    muster_control_plane::serve(state, grpc, http, shutdown_signal()).await?;
+    Ok(())
+}
+
+async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr}"))
+}
+
+async fn open_store(config: &ServerConfig) -> Result<muster_control_plane::store::DynStore> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
+    Ok(muster_control_plane::store::open(&config.database_url).await?)
+}
+
+async fn token(command: TokenCommand, config: &ServerConfig) -> Result<()> {
+    let store = open_store(config).await?;
+    match command {
+        TokenCommand::Create { uses, ttl } => {
+            let token = muster_control_plane::enroll::create_token(store.as_ref(), uses, ttl, unix_now()).await?;
+            let uses = if token.max_uses == 0 { "unlimited".to_string() } else { token.max_uses.to_string() };
+            eprintln!("token {} (uses: {uses}, expires {}); shown only now:", token.id, format_time(token.expires_at));
+            println!("{}", token.token);
+        }
+        TokenCommand::List => {
+            println!("{:<18} {:>9} {:<22} STATUS", "ID", "USES", "EXPIRES");
+            let now = unix_now();
+            for token in store.list_tokens().await? {
+                let max = if token.max_uses == 0 { "∞".to_string() } else { token.max_uses.to_string() };
+                let status = match token.revoked_at {
+                    Some(_) => "revoked",
+                    None if token.expires_at <= now => "expired",
+                    None if token.max_uses != 0 && token.uses >= token.max_uses => "used up",
+                    None => "active",
+                };
+                println!(
+                    "{:<18} {:>9} {:<22} {status}",
+                    token.id,
+                    format!("{}/{max}", token.uses),
+                    format_time(token.expires_at)
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !store.revoke_token(&id, unix_now()).await? {
+                bail!("no active token with id {id}");
+            }
+            println!("token {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn agents(command: AgentsCommand, config: &ServerConfig) -> Result<()> {
+    let store = open_store(config).await?;
+    match command {
+        AgentsCommand::List => {
+            println!("{:<36} {:<8} {:<20} {:<10} {:>8} LAST SEEN", "ID", "STATUS", "HOSTNAME", "VERSION", "SEQ");
+            for agent in store.list_agents().await? {
+                println!(
+                    "{:<36} {:<8} {:<20} {:<10} {:>8} {}",
+                    agent.id,
+                    agent.status.as_str(),
+                    agent.hostname,
+                    agent.agent_version,
+                    agent.last_sequence,
+                    agent.last_seen_at.map(format_time).unwrap_or_else(|| "never".to_string())
+                );
+            }
+        }
+        AgentsCommand::Revoke { id } => {
+            if !store.revoke_agent(&id, unix_now()).await? {
+                bail!("no active agent with id {id}");
+            }
+            // A running server refuses the agent's next request and closes its streams within seconds.
+            println!("agent {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+fn format_time(unix: i64) -> String {
+    let time = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
+    humantime::format_rfc3339_seconds(time).to_string()
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::warn!(%error, "cannot listen for ctrl-c");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,174 @@
+//! `muster-server quickstart`: the newcomer's one command. Creates the data dir, SQLite database,
+//! CA and a single-use enrollment token, prints the CA fingerprint, starts the server, then
+//! enrolls and runs the local agent (`muster-agent` next to this executable) against it.
+//!
+//! It does not install services or change anything outside the data dir. When the agent binary is
+//! missing it says how to enroll by hand and keeps serving.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+
+use crate::config::ServerConfig;
+use crate::state::{ControlPlane, OpenError};
+
+/// Validity of the token quickstart creates for the local agent.
+const TOKEN_TTL: Duration = Duration::from_secs(3600);
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuickstartError {
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    #[error("cannot create enrollment token")]
+    Token(#[from] crate::enroll::TokenError),
+    #[error("cannot bind {addr}")]
+    Bind {
+        addr: std::net::SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot start {path}")]
+    Spawn {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Serve(#[from] crate::server::ServeError),
+}
+
+/// `muster-agent` beside the running executable.
+pub fn agent_binary_next_to_current_exe() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    Some(exe.with_file_name(format!("muster-agent{}", std::env::consts::EXE_SUFFIX)))
+}
+
+/// Binds the configured listeners and runs [`quickstart_on`].
+pub async fn quickstart(
+    config: &ServerConfig,
+    agent_binary: Option<&Path>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), QuickstartError> {
+    let bind =
+        |addr| async move { TcpListener::bind(addr).await.map_err(|source| QuickstartError::Bind { addr, source }) };
+    let grpc = bind(config.grpc_listen).await?;
+    let http = bind(config.http_listen).await?;
+    quickstart_on(config, agent_binary, grpc, http, shutdown).await
+}
+
+/// Quickstart on already bound listeners (tests pass 127.0.0.1:0).
+pub async fn quickstart_on(
+    config: &ServerConfig,
+    agent_binary: Option<&Path>,
+    grpc: TcpListener,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), QuickstartError> {
+    let state = ControlPlane::open(config).await?;
+    let token = state.create_token(1, TOKEN_TTL).await?;
+    let grpc_port = grpc.local_addr().map(|a| a.port()).unwrap_or(config.grpc_listen.port());
+    let http_addr = http.local_addr().unwrap_or(config.http_listen);
+    let server_url = format!("https://127.0.0.1:{grpc_port}");
+    let fingerprint = state.pki.ca_fingerprint().to_string();
+    println!("muster quickstart");
+    println!("  data dir:           {}", config.data_dir.display());
+    println!("  database:           {}", config.database_url);
+    println!("  gRPC (agents):      {server_url}");
+    println!("  HTTP:               http://{http_addr}/healthz");
+    println!("  CA fingerprint:     {fingerprint}");
+    println!("  enrollment token:   {} (single use, expires in 1h; shown once)", token.token);
+
+    let server = tokio::spawn(crate::serve(Arc::clone(&state), grpc, http, shutdown));
+    let state_dir = config.data_dir.join("agent");
+    let agent = match agent_binary {
+        Some(path) if path.is_file() => {
+            Some(start_agent(path, &server_url, &token.token, &fingerprint, &state_dir).await)
+        }
+        other => {
+            let shown = other.map(|p| p.display().to_string()).unwrap_or_else(|| "muster-agent".to_string());
+            println!("  agent:              {shown} not found; enroll one by hand with");
+            println!(
+                "    muster-agent enroll --server {server_url} --token {} --ca-fingerprint {fingerprint} --state-dir {}",
+                token.token,
+                state_dir.display()
+            );
+            None
+        }
+    };
+    let mut child = match agent {
+        Some(Ok(child)) => child,
+        Some(Err(error)) => {
+            println!("  agent:              {error}");
+            None
+        }
+        None => None,
+    };
+    println!("serving; press Ctrl-C to stop");
+    let result = match child.as_mut() {
+        Some(agent) => {
+            let mut server = server;
+            tokio::select! {
+                result = &mut server => result,
+                status = agent.wait() => {
+                    match status {
+                        Ok(status) => println!("  agent:              exited ({status})"),
+                        Err(error) => println!("  agent:              cannot wait for it: {error}"),
+                    }
+                    server.await
+                }
+            }
+        }
+        None => server.await,
+    };
+    if let Some(mut agent) = child {
+        let _ = agent.kill().await;
+    }
+    match result {
+        Ok(served) => served.map_err(QuickstartError::from),
+        Err(join) => Err(QuickstartError::Serve(crate::server::ServeError::Join(join))),
+    }
+}
+
+/// Enrolls the agent (unless its state dir already has state) and starts `muster-agent run`.
+async fn start_agent(
+    binary: &Path,
+    server_url: &str,
+    token: &str,
+    fingerprint: &str,
+    state_dir: &Path,
+) -> Result<Option<tokio::process::Child>, QuickstartError> {
+    let spawn_error = |source| QuickstartError::Spawn { path: binary.to_path_buf(), source };
+    let already_enrolled = std::fs::read_dir(state_dir).map(|mut entries| entries.next().is_some()).unwrap_or(false);
+    if already_enrolled {
+        println!("  agent:              state dir {} exists, skipping enrollment", state_dir.display());
+    } else {
+        let status = tokio::process::Command::new(binary)
+            .arg("enroll")
+            .args(["--server", server_url, "--token", token, "--ca-fingerprint", fingerprint])
+            .arg("--state-dir")
+            .arg(state_dir)
+            .stdin(Stdio::null())
+            .status()
+            .await
+            .map_err(spawn_error)?;
+        if !status.success() {
+            println!("  agent:              enrollment failed ({status}); the server keeps running");
+            return Ok(None);
+        }
+        println!("  agent:              enrolled");
+    }
+    let child = tokio::process::Command::new(binary)
+        .arg("run")
+        .arg("--state-dir")
+        .arg(state_dir)
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(spawn_error)?;
+    println!("  agent:              running (pid {})", child.id().unwrap_or_default());
+    Ok(Some(child))
+}

@@ -1,0 +1,82 @@
+//! The control plane's shared state: store, PKI, limits, and the in-process revocation channel
+//! that closes a revoked agent's open streams.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::sync::broadcast;
+
+use crate::config::{Limits, ServerConfig};
+use crate::enroll::{IssuedToken, TokenError};
+use crate::grpc::rate::RateLimiter;
+use crate::pki::{Pki, PkiError};
+use crate::store::{DynStore, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot create data directory {path}")]
+    DataDir {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Pki(#[from] PkiError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[derive(Debug)]
+pub struct ControlPlane {
+    pub store: DynStore,
+    pub pki: Arc<Pki>,
+    pub limits: Limits,
+    pub(crate) rate: RateLimiter,
+    revocations: broadcast::Sender<String>,
+}
+
+impl ControlPlane {
+    pub fn new(store: DynStore, pki: Arc<Pki>, limits: Limits) -> Arc<Self> {
+        let (revocations, _) = broadcast::channel(256);
+        let rate = RateLimiter::new(limits.agent_burst, limits.agent_requests_per_minute);
+        Arc::new(Self { store, pki, limits, rate, revocations })
+    }
+
+    /// Creates the data dir, loads or creates the PKI, opens and migrates the database.
+    pub async fn open(config: &ServerConfig) -> Result<Arc<Self>, OpenError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|source| OpenError::DataDir { path: config.data_dir.clone(), source })?;
+        let pki = Pki::load_or_create(&config.data_dir, &config.tls_names)?;
+        let store = crate::store::open(&config.database_url).await?;
+        Ok(Self::new(store, Arc::new(pki), config.limits))
+    }
+
+    pub async fn create_token(&self, max_uses: u32, ttl: Duration) -> Result<IssuedToken, TokenError> {
+        crate::enroll::create_token(self.store.as_ref(), max_uses, ttl, unix_now()).await
+    }
+
+    /// Revokes an agent: its next request is refused and its open streams close now.
+    pub async fn revoke_agent(&self, agent_id: &str) -> Result<bool, StoreError> {
+        let revoked = self.store.revoke_agent(agent_id, unix_now()).await?;
+        if revoked {
+            tracing::info!(agent_id = %agent_id, "agent revoked");
+            // No receivers only means no open streams.
+            let _ = self.revocations.send(agent_id.to_string());
+        }
+        Ok(revoked)
+    }
+
+    pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
+        self.revocations.subscribe()
+    }
+}
+
+pub fn unix_now() -> i64 {
+    crate::pki::unix_seconds(SystemTime::now())
+}
+
+/// Resolves once `stop` is true (or its sender is gone). Holds no borrow of the value across an
+/// await, so futures using it stay `Send`.
+pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stopped| *stopped).await.map(|_| ());
+}

@@ -1,0 +1,74 @@
+//! PostgreSQL backend, chosen by a `postgres://` database URL. The statements are shared with
+//! SQLite (`sql.rs`); this file only connects and migrates.
+
+use sqlx::postgres::PgPoolOptions;
+
+#[derive(Debug, Clone)]
+pub struct PostgresStore {
+    pool: sqlx::PgPool,
+}
+
+impl PostgresStore {
+    /// Connects to `url` and applies pending migrations.
+    pub async fn open(url: &str) -> Result<Self, super::StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .connect(url)
+            .await
+            .map_err(|source| super::StoreError::Connect { url: redact(url), source })?;
+        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        Ok(Self { pool })
+    }
+}
+
+/// The URL without its password, for error messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}://{}:***@{}", &url[..scheme], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
+
+impl PostgresStore {
+    /// A single admin connection pool for creating and dropping test databases.
+    #[doc(hidden)]
+    pub async fn admin_connect(url: &str) -> Result<sqlx::PgPool, super::StoreError> {
+        PgPoolOptions::new()
+            .max_connections(1)
+            .connect(url)
+            .await
+            .map_err(|source| super::StoreError::Connect { url: redact(url), source })
+    }
+
+    /// Creates database `name` (which must be a plain identifier).
+    #[doc(hidden)]
+    pub async fn create_database(admin: &sqlx::PgPool, name: &str) -> Result<(), super::StoreError> {
+        check_identifier(name)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).execute(admin).await?;
+        Ok(())
+    }
+
+    /// Drops database `name`, closing other sessions on it.
+    #[doc(hidden)]
+    pub async fn drop_database(admin: &sqlx::PgPool, name: &str) -> Result<(), super::StoreError> {
+        check_identifier(name)?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")))
+            .execute(admin)
+            .await?;
+        Ok(())
+    }
+}
+
+fn check_identifier(name: &str) -> Result<(), super::StoreError> {
+    if !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        Ok(())
+    } else {
+        Err(super::StoreError::Corrupt(format!("invalid database name {name}")))
+    }
+}
