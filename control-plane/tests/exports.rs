@@ -149,7 +149,8 @@ fn csv_round_trips_hostile_names_and_neutralises_formulas() {
     }
     let npm = rows.iter().find(|r| &r[column("server_id")] == "s-npm").unwrap();
     assert_eq!((&npm[column("high_findings")], &npm[column("critical_findings")]), ("1", "1"));
-    assert_eq!(&npm[column("package")], "@modelcontextprotocol/server-github");
+    // A scoped npm name starts with `@`, which spreadsheets read as a formula too.
+    assert_eq!(&npm[column("package")], "'@modelcontextprotocol/server-github");
     assert_eq!(&npm[column("literal_credentials")], "1");
     // No cell anywhere starts a formula.
     for row in &rows {
@@ -284,7 +285,7 @@ fn cyclonedx_purls_and_links_services_to_their_packages() {
     assert_eq!(components.len(), 7, "one component per distinct package");
     let github = components.iter().find(|c| c["name"] == "server-github").unwrap();
     assert_eq!((github["group"].as_str(), github["type"].as_str()), (Some("@modelcontextprotocol"), Some("library")));
-    assert_eq!(components.iter().find(|c| c["name"] == "github-mcp-server" && c["type"] == "container").map(|_| ()), Some(()));
+    assert_eq!(components.iter().find(|c| c["name"] == "ghcr.io/github/github-mcp-server" && c["type"] == "container").map(|_| ()), Some(()));
 
     // The endpoint is the subject of the BOM.
     assert_eq!(bom["metadata"]["component"]["type"], "device");
@@ -423,20 +424,20 @@ async fn http_exports_serve_the_stored_inventory() {
     assert_eq!(rows.len(), 2);
     let column = |name: &str| csv::COLUMNS.iter().position(|c| *c == name).unwrap();
     assert_eq!(&rows[0][column("server_name")], "'=cmd|' /C calc'!A0");
-    assert_eq!(&rows[0][column("package")], "@acme/mcp-server");
+    assert_eq!(&rows[0][column("package")], "'@acme/mcp-server");
     assert_eq!(&rows[0][column("hostname")], "laptop-1");
     assert_eq!(&rows[1][column("high_findings")], "1");
 
     let response = get(format!("/api/v1/export/cyclonedx.json?endpoint={}", agent.id)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/vnd.cyclonedx+json; version=1.6");
-    let bom: Value = response.json().await.unwrap();
+    let bom: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
     let errors = schema_errors(&validator(), &bom);
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(bom["components"][0]["purl"], "pkg:npm/%40acme/mcp-server@1.2.3");
     assert_eq!(bom["services"].as_array().unwrap().len(), 2);
 
-    let fleet: Value = get("/api/v1/export/cyclonedx.json".into()).await.json().await.unwrap();
+    let fleet: Value = serde_json::from_slice(&get("/api/v1/export/cyclonedx.json".into()).await.bytes().await.unwrap()).unwrap();
     assert!(schema_errors(&validator(), &fleet).is_empty());
     assert_eq!(fleet["components"].as_array().unwrap().iter().filter(|c| c["type"] == "device").count(), 1);
 

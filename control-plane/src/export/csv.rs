@@ -3,8 +3,8 @@
 //!
 //! Spreadsheets execute cells that start with `=`, `+`, `-`, `@` (and tab or carriage return) as
 //! formulas, and server names, paths and commands come from laptops: such cells get a leading
-//! `'` ([`neutralise`]), which spreadsheets hide and other readers can strip. Nothing else is
-//! escaped or reformatted here.
+//! `'` ([`neutralise`]), which spreadsheets hide and other readers can strip. That includes
+//! scoped npm names (`'@scope/name`). Nothing else is escaped or reformatted here.
 
 use std::io::Write;
 

@@ -228,19 +228,22 @@ pub fn host_from_parts(
         .iter()
         .map(|s| (s.server_id.as_str(), (s.first_seen_at, s.last_seen_at)))
         .collect();
-    let host = inventory.host.clone().unwrap_or_default();
+    let (hostname, os, os_version, arch, scanned_at) = match &inventory.host {
+        Some(h) => (h.hostname.clone(), h.os, h.os_version.clone(), h.arch.clone(), h.scanned_at),
+        None => Default::default(),
+    };
     ExportHost {
         agent_id: agent_id.to_string(),
-        hostname: host.hostname,
-        os: match Os::try_from(host.os) {
+        hostname,
+        os: match Os::try_from(os) {
             Ok(Os::Linux) => ExportOs::Linux,
             Ok(Os::Macos) => ExportOs::Macos,
             Ok(Os::Windows) => ExportOs::Windows,
             _ => ExportOs::Unknown,
         },
-        os_version: host.os_version,
-        arch: host.arch,
-        scanned_at: host.scanned_at,
+        os_version,
+        arch,
+        scanned_at,
         servers: servers
             .iter()
             .map(|server| {
