@@ -133,7 +133,8 @@ fn attempt(endpoint: &str, n: u32, status: DeliveryStatus) -> DeliveryAttempt {
         event_id: "ev-1".into(),
         attempt: n,
         status,
-        response_code: (status != DeliveryStatus::Retrying || n > 1).then_some(if status == DeliveryStatus::Delivered { 200 } else { 503 }),
+        response_code: (status != DeliveryStatus::Retrying || n > 1)
+            .then_some(if status == DeliveryStatus::Delivered { 200 } else { 503 }),
         latency_ms: u64::from(n) * 10,
         error: if status == DeliveryStatus::Delivered { String::new() } else { "http status 503".into() },
         attempted_at: NOW + i64::from(n),
@@ -191,5 +192,9 @@ async fn notified_findings_report_only_new_keys_and_forget_gone_ones(store: DynS
     // k1 comes back: new again.
     assert_eq!(store.sync_notified_findings(&agent, &keys(&["k1", "k2", "k3"]), NOW).await.unwrap(), keys(&["k1"]));
     assert!(store.sync_notified_findings(&agent, &[], NOW).await.unwrap().is_empty());
-    assert_eq!(store.sync_notified_findings(&agent, &keys(&["k2", "k2"]), NOW).await.unwrap(), keys(&["k2"]), "duplicates once");
+    assert_eq!(
+        store.sync_notified_findings(&agent, &keys(&["k2", "k2"]), NOW).await.unwrap(),
+        keys(&["k2"]),
+        "duplicates once"
+    );
 }

@@ -74,14 +74,27 @@ fn finding(uid: &str, severity: Severity, server_ids: &[&str]) -> ExportFinding 
 /// A host with one server per package shape and per hostile name.
 fn host(agent_id: &str) -> ExportHost {
     let mut servers = vec![
-        server("s-npm", "github", package(PackageEcosystem::Npm, "@modelcontextprotocol/server-github", Some("2025.4.8"), true)),
+        server(
+            "s-npm",
+            "github",
+            package(PackageEcosystem::Npm, "@modelcontextprotocol/server-github", Some("2025.4.8"), true),
+        ),
         server("s-npm-range", "fs", package(PackageEcosystem::Npm, "mcp-fs", Some("^1.2.0"), false)),
         server("s-pypi", "fetch", package(PackageEcosystem::Pypi, "MCP_Server_Fetch", Some("1.0.0"), true)),
-        server("s-oci-tag", "gh-oci", package(PackageEcosystem::Oci, "ghcr.io/github/github-mcp-server", Some("v0.4.0"), true)),
+        server(
+            "s-oci-tag",
+            "gh-oci",
+            package(PackageEcosystem::Oci, "ghcr.io/github/github-mcp-server", Some("v0.4.0"), true),
+        ),
         server(
             "s-oci-digest",
             "hub",
-            package(PackageEcosystem::Oci, "mcp/fetch", Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"), true),
+            package(
+                PackageEcosystem::Oci,
+                "mcp/fetch",
+                Some("sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"),
+                true,
+            ),
         ),
         server("s-local", "script", package(PackageEcosystem::Local, "/home/alice/mcp/server.js", None, false)),
         server("s-binary", "binary", package(PackageEcosystem::Binary, "github-mcp-server", None, false)),
@@ -92,7 +105,11 @@ fn host(agent_id: &str) -> ExportHost {
             ..server("s-remote", "remote", None)
         },
         // The same package as s-npm on another server: one component, two services.
-        server("s-npm-2", "github-2", package(PackageEcosystem::Npm, "@modelcontextprotocol/server-github", Some("2025.4.8"), true)),
+        server(
+            "s-npm-2",
+            "github-2",
+            package(PackageEcosystem::Npm, "@modelcontextprotocol/server-github", Some("2025.4.8"), true),
+        ),
     ];
     for (n, name) in HOSTILE_NAMES.iter().enumerate() {
         servers.push(server(&format!("s-hostile-{n}"), name, None));
@@ -217,16 +234,14 @@ fn cyclonedx_schema() -> Value {
 fn validator() -> jsonschema::Validator {
     struct SiblingSchemas;
     impl jsonschema::Retrieve for SiblingSchemas {
-        fn retrieve(
-            &self,
-            uri: &jsonschema::Uri<String>,
-        ) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
+        fn retrieve(&self, uri: &jsonschema::Uri<String>) -> Result<Value, Box<dyn std::error::Error + Send + Sync>> {
             match uri.as_str() {
-                "http://cyclonedx.org/schema/spdx.schema.json"
-                | "http://cyclonedx.org/schema/jsf-0.82.schema.json" => Ok(serde_json::json!({
-                    "$schema": "http://json-schema.org/draft-07/schema#",
-                    "definitions": { "signature": {} }
-                })),
+                "http://cyclonedx.org/schema/spdx.schema.json" | "http://cyclonedx.org/schema/jsf-0.82.schema.json" => {
+                    Ok(serde_json::json!({
+                        "$schema": "http://json-schema.org/draft-07/schema#",
+                        "definitions": { "signature": {} }
+                    }))
+                }
                 other => Err(format!("unexpected schema reference {other}").into()),
             }
         }
@@ -252,7 +267,9 @@ fn bom_json(subject: Subject, hosts: &[ExportHost]) -> Value {
 #[test]
 fn cyclonedx_of_one_endpoint_and_of_the_fleet_validate_against_the_1_6_schema() {
     let validator = validator();
-    for (subject, hosts) in [(Subject::Endpoint, vec![host("agent-1")]), (Subject::Fleet, vec![host("agent-1"), host("agent-2")])] {
+    for (subject, hosts) in
+        [(Subject::Endpoint, vec![host("agent-1")]), (Subject::Fleet, vec![host("agent-1"), host("agent-2")])]
+    {
         let bom = bom_json(subject, &hosts);
         let errors = schema_errors(&validator, &bom);
         assert!(errors.is_empty(), "{subject:?}: CycloneDX schema violations: {errors:#?}");
@@ -285,7 +302,13 @@ fn cyclonedx_purls_and_links_services_to_their_packages() {
     assert_eq!(components.len(), 7, "one component per distinct package");
     let github = components.iter().find(|c| c["name"] == "server-github").unwrap();
     assert_eq!((github["group"].as_str(), github["type"].as_str()), (Some("@modelcontextprotocol"), Some("library")));
-    assert_eq!(components.iter().find(|c| c["name"] == "ghcr.io/github/github-mcp-server" && c["type"] == "container").map(|_| ()), Some(()));
+    assert_eq!(
+        components
+            .iter()
+            .find(|c| c["name"] == "ghcr.io/github/github-mcp-server" && c["type"] == "container")
+            .map(|_| ()),
+        Some(())
+    );
 
     // The endpoint is the subject of the BOM.
     assert_eq!(bom["metadata"]["component"]["type"], "device");
@@ -305,7 +328,8 @@ fn cyclonedx_purls_and_links_services_to_their_packages() {
     refs.push(host_ref);
     let dependencies = bom["dependencies"].as_array().unwrap();
     let depends_on = |reference: &str| -> Vec<&str> {
-        let entry = dependencies.iter().find(|d| d["ref"] == reference).unwrap_or_else(|| panic!("no entry for {reference}"));
+        let entry =
+            dependencies.iter().find(|d| d["ref"] == reference).unwrap_or_else(|| panic!("no entry for {reference}"));
         entry["dependsOn"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect()
     };
     for dependency in dependencies {
@@ -329,7 +353,8 @@ fn cyclonedx_of_the_fleet_lists_every_endpoint_as_a_device() {
     let devices: Vec<&Value> = bom["components"].as_array().unwrap().iter().filter(|c| c["type"] == "device").collect();
     assert_eq!(devices.len(), 2);
     assert_eq!(bom["services"].as_array().unwrap().len(), 2 * host("agent-1").servers.len());
-    let refs: std::collections::BTreeSet<&str> = bom["services"].as_array().unwrap().iter().map(|s| s["bom-ref"].as_str().unwrap()).collect();
+    let refs: std::collections::BTreeSet<&str> =
+        bom["services"].as_array().unwrap().iter().map(|s| s["bom-ref"].as_str().unwrap()).collect();
     assert_eq!(refs.len(), 2 * host("agent-1").servers.len(), "service refs are unique across endpoints");
 }
 
@@ -437,7 +462,8 @@ async fn http_exports_serve_the_stored_inventory() {
     assert_eq!(bom["components"][0]["purl"], "pkg:npm/%40acme/mcp-server@1.2.3");
     assert_eq!(bom["services"].as_array().unwrap().len(), 2);
 
-    let fleet: Value = serde_json::from_slice(&get("/api/v1/export/cyclonedx.json".into()).await.bytes().await.unwrap()).unwrap();
+    let fleet: Value =
+        serde_json::from_slice(&get("/api/v1/export/cyclonedx.json".into()).await.bytes().await.unwrap()).unwrap();
     assert!(schema_errors(&validator(), &fleet).is_empty());
     assert_eq!(fleet["components"].as_array().unwrap().iter().filter(|c| c["type"] == "device").count(), 1);
 
@@ -451,6 +477,7 @@ async fn http_exports_serve_the_stored_inventory() {
     assert_eq!(events.len(), 2, "one finding per server: {text}");
     assert!(events.iter().all(|e| e["class_uid"] == 2004 && e["severity_id"] == 4));
     assert!(events.iter().all(|e| e["device"]["uid"] == agent.id.as_str()));
-    let uids: std::collections::BTreeSet<&str> = events.iter().map(|e| e["finding_info"]["uid"].as_str().unwrap()).collect();
+    let uids: std::collections::BTreeSet<&str> =
+        events.iter().map(|e| e["finding_info"]["uid"].as_str().unwrap()).collect();
     assert_eq!(uids.len(), 2, "finding uids are distinct");
 }

@@ -177,7 +177,8 @@ async fn receiver_failing_twice_gets_exactly_one_successful_delivery() {
 
     // The delivery log has every attempt.
     let log = store.list_deliveries(&webhook.id, 10).await.unwrap();
-    let summary: Vec<(u32, DeliveryStatus, Option<u16>)> = log.iter().map(|a| (a.attempt, a.status, a.response_code)).collect();
+    let summary: Vec<(u32, DeliveryStatus, Option<u16>)> =
+        log.iter().map(|a| (a.attempt, a.status, a.response_code)).collect();
     assert_eq!(
         summary,
         vec![
@@ -202,7 +203,8 @@ async fn receiver_failing_twice_gets_exactly_one_successful_delivery() {
     ingest(&store, &agent, 3, more).await;
     assert_eq!(run(&worker, &agent).await, vec![DeliveryOutcome { delivered: true, attempts: 1 }]);
     let last: Value = serde_json::from_slice(&received.received.lock().unwrap()[3].body).unwrap();
-    let ids: Vec<&str> = last["findings"].as_array().unwrap().iter().map(|f| f["finding_id"].as_str().unwrap()).collect();
+    let ids: Vec<&str> =
+        last["findings"].as_array().unwrap().iter().map(|f| f["finding_id"].as_str().unwrap()).collect();
     assert_eq!(ids, vec!["MUSTER-RCE"]);
     assert_eq!(last["findings"][0]["severity"], "critical");
 }
@@ -220,7 +222,8 @@ async fn a_refusing_receiver_is_not_retried_and_an_unreachable_one_gives_up() {
     let sleeper = Arc::new(RecordingSleeper::default());
     let worker = WebhookWorker::new(store.clone(), fast_config()).unwrap().with_sleeper(sleeper.clone());
 
-    ingest(&store, &agent, 1, vec![with_finding(support::server("a", "npx"), "MUSTER-SECRET-ENV", Severity::Critical)]).await;
+    ingest(&store, &agent, 1, vec![with_finding(support::server("a", "npx"), "MUSTER-SECRET-ENV", Severity::Critical)])
+        .await;
     let mut outcomes = run(&worker, &agent).await;
     outcomes.sort_by_key(|o| o.attempts);
     assert_eq!(
@@ -258,7 +261,8 @@ async fn a_report_through_grpc_reaches_the_receiver() {
     let servers = vec![with_finding(support::server("a", "npx"), "MUSTER-SECRET-ENV", Severity::High)];
     client.report(support::full_report(&agent.id, 1, servers)).await.unwrap();
 
-    let arrived = support::eventually(Duration::from_secs(20), || async { !received.received.lock().unwrap().is_empty() }).await;
+    let arrived =
+        support::eventually(Duration::from_secs(20), || async { !received.received.lock().unwrap().is_empty() }).await;
     assert!(arrived, "the webhook was not delivered");
     let request = received.received.lock().unwrap()[0].clone();
     assert_eq!(verify(&request, &webhook.secret, unix_now()), Ok(()));

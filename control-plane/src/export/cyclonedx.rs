@@ -106,7 +106,8 @@ fn encode(text: &str, keep: &[char]) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         let c = char::from(byte);
-        if byte.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~') || (byte.is_ascii() && keep.contains(&c)) {
+        if byte.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | '~') || (byte.is_ascii() && keep.contains(&c))
+        {
             out.push(c);
         } else {
             out.push_str(&format!("%{byte:02X}"));
@@ -158,11 +159,9 @@ pub fn purl(package: &ExportPackage) -> Option<String> {
                 Some(digest) if digest.starts_with("sha256:") => {
                     format!("pkg:oci/{}@{}?repository_url={repository_url}", encode(&name, &[]), encode(digest, &[]))
                 }
-                Some(tag) => format!(
-                    "pkg:oci/{}?repository_url={repository_url}&tag={}",
-                    encode(&name, &[]),
-                    encode(tag, &[])
-                ),
+                Some(tag) => {
+                    format!("pkg:oci/{}?repository_url={repository_url}&tag={}", encode(&name, &[]), encode(tag, &[]))
+                }
                 None => format!("pkg:oci/{}?repository_url={repository_url}", encode(&name, &[])),
             })
         }
@@ -232,7 +231,9 @@ fn endpoint_url(url: &str) -> Option<String> {
     let scheme_ok = url.split_once("://").is_some_and(|(scheme, _)| {
         !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
     });
-    let clean = !url.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`'));
+    let clean = !url.chars().any(|c| {
+        c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | '{' | '}' | '|' | '\\' | '^' | '`')
+    });
     (scheme_ok && clean).then(|| url.to_string())
 }
 
@@ -322,7 +323,11 @@ pub fn bom<'a>(subject: Subject, hosts: impl IntoIterator<Item = &'a ExportHost>
         spec_version: SPEC_VERSION,
         serial_number: format!("urn:uuid:{}", serial.hyphenated()),
         version: 1,
-        metadata: Metadata { timestamp: rfc3339(now), tools: Tools { components: vec![tool] }, component: metadata_component },
+        metadata: Metadata {
+            timestamp: rfc3339(now),
+            tools: Tools { components: vec![tool] },
+            component: metadata_component,
+        },
         components: all_components,
         services,
         dependencies,

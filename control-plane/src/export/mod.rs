@@ -223,11 +223,8 @@ pub fn host_from_parts(
     servers: &[McpServer],
     findings: &[StoredFinding],
 ) -> ExportHost {
-    let seen: BTreeMap<&str, (i64, i64)> = inventory
-        .servers
-        .iter()
-        .map(|s| (s.server_id.as_str(), (s.first_seen_at, s.last_seen_at)))
-        .collect();
+    let seen: BTreeMap<&str, (i64, i64)> =
+        inventory.servers.iter().map(|s| (s.server_id.as_str(), (s.first_seen_at, s.last_seen_at))).collect();
     let (hostname, os, os_version, arch, scanned_at) = match &inventory.host {
         Some(h) => (h.hostname.clone(), h.os, h.os_version.clone(), h.arch.clone(), h.scanned_at),
         None => Default::default(),

@@ -130,4 +130,3 @@ async fn cyclonedx_document(store: &DynStore, endpoint: Option<&str>) -> Result<
     cyclonedx::write_bom(&mut out, &bom).map_err(|error| ApiError::internal(&error))?;
     Ok(out)
 }
-

@@ -138,8 +138,12 @@ pub trait ExportStore: Send + Sync {
     /// Makes `present` the set of announced finding keys of this agent and returns the keys that
     /// were not in it before (the new findings), in the order given. Keys no longer present are
     /// forgotten, so a finding that comes back is new again.
-    async fn sync_notified_findings(&self, agent_id: &str, present: &[String], now: i64)
-    -> Result<Vec<String>, StoreError>;
+    async fn sync_notified_findings(
+        &self,
+        agent_id: &str,
+        present: &[String],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError>;
 
     async fn record_delivery(&self, attempt: &DeliveryAttempt) -> Result<(), StoreError>;
     /// The latest `limit` attempts for one endpoint, oldest first.

@@ -11,9 +11,7 @@ macro_rules! impl_export_store {
             use sqlx::Row as _;
 
             use crate::store::StoreError;
-            use crate::store::exports::{
-                DeliveryAttempt, DeliveryStatus, NewWebhook, StoredFinding, WebhookRecord,
-            };
+            use crate::store::exports::{DeliveryAttempt, DeliveryStatus, NewWebhook, StoredFinding, WebhookRecord};
 
             type Row = <$db as sqlx::Database>::Row;
 
@@ -49,10 +47,11 @@ macro_rules! impl_export_store {
             #[async_trait::async_trait]
             impl crate::store::ExportStore for $store {
                 async fn server_details(&self, agent_id: &str) -> Result<Vec<McpServer>, StoreError> {
-                    let rows = sqlx::query("SELECT server_id, detail FROM servers WHERE agent_id = $1 ORDER BY server_id")
-                        .bind(agent_id)
-                        .fetch_all(&self.pool)
-                        .await?;
+                    let rows =
+                        sqlx::query("SELECT server_id, detail FROM servers WHERE agent_id = $1 ORDER BY server_id")
+                            .bind(agent_id)
+                            .fetch_all(&self.pool)
+                            .await?;
                     rows.iter()
                         .map(|row| {
                             let detail: Vec<u8> = row.try_get("detail")?;
@@ -119,8 +118,12 @@ macro_rules! impl_export_store {
                     let mut tx = self.pool.begin().await?;
                     // Explicit rather than ON DELETE CASCADE: SQLite enforces it only with
                     // foreign keys on, and the log must not outlive its endpoint either way.
-                    sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1").bind(id).execute(&mut *tx).await?;
-                    let done = sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
+                        .bind(id)
+                        .execute(&mut *tx)
+                        .await?;
+                    let done =
+                        sqlx::query("DELETE FROM webhook_endpoints WHERE id = $1").bind(id).execute(&mut *tx).await?;
                     tx.commit().await?;
                     Ok(done.rows_affected() > 0)
                 }
@@ -189,7 +192,11 @@ macro_rules! impl_export_store {
                     Ok(())
                 }
 
-                async fn list_deliveries(&self, endpoint_id: &str, limit: u32) -> Result<Vec<DeliveryAttempt>, StoreError> {
+                async fn list_deliveries(
+                    &self,
+                    endpoint_id: &str,
+                    limit: u32,
+                ) -> Result<Vec<DeliveryAttempt>, StoreError> {
                     let rows = sqlx::query(
                         "SELECT endpoint_id, event_id, attempt, status, response_code, latency_ms, error, \
                          attempted_at, next_retry_at FROM webhook_deliveries WHERE endpoint_id = $1 \

@@ -151,7 +151,11 @@ fn severity_name(severity: i32) -> &'static str {
 }
 
 /// A new endpoint with a fresh random secret (32 bytes, hex), returned once to show the user.
-pub async fn register(store: &dyn crate::store::Store, url: &str, min_severity: Severity) -> Result<NewWebhook, WebhookError> {
+pub async fn register(
+    store: &dyn crate::store::Store,
+    url: &str,
+    min_severity: Severity,
+) -> Result<NewWebhook, WebhookError> {
     let parsed = reqwest::Url::parse(url).map_err(|_| WebhookError::InvalidUrl(url.to_string()))?;
     if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
         return Err(WebhookError::InvalidUrl(url.to_string()));
@@ -228,9 +232,8 @@ impl WebhookWorker {
     /// The event announcing `findings` of `agent_id` (names of servers from the stored inventory).
     pub async fn event(&self, agent_id: &str, findings: &[StoredFinding]) -> Result<FindingsEvent, StoreError> {
         let inventory = self.store.host_inventory(agent_id).await?;
-        let name_of = |id: &str| {
-            inventory.servers.iter().find(|s| s.server_id == id).map(|s| s.name.clone()).unwrap_or_default()
-        };
+        let name_of =
+            |id: &str| inventory.servers.iter().find(|s| s.server_id == id).map(|s| s.name.clone()).unwrap_or_default();
         Ok(FindingsEvent {
             id: uuid::Uuid::new_v4().to_string(),
             kind: EVENT_KIND,
@@ -263,13 +266,18 @@ impl WebhookWorker {
 
     /// Handles one ingest event: announces the agent's new findings to every enabled endpoint,
     /// each delivery in its own task on `deliveries`.
-    pub async fn handle(&self, event: &IngestEvent, deliveries: &mut JoinSet<DeliveryOutcome>) -> Result<(), StoreError> {
+    pub async fn handle(
+        &self,
+        event: &IngestEvent,
+        deliveries: &mut JoinSet<DeliveryOutcome>,
+    ) -> Result<(), StoreError> {
         let IngestEvent::ReportApplied { agent_id } = event;
         let fresh = self.take_new_findings(agent_id).await?;
         if fresh.is_empty() {
             return Ok(());
         }
-        let endpoints: Vec<WebhookRecord> = self.store.list_webhooks().await?.into_iter().filter(|w| w.enabled).collect();
+        let endpoints: Vec<WebhookRecord> =
+            self.store.list_webhooks().await?.into_iter().filter(|w| w.enabled).collect();
         if endpoints.is_empty() {
             return Ok(());
         }
