@@ -429,6 +429,16 @@ async fn http_exports_serve_the_stored_inventory() {
     });
     client.report(support::full_report(&agent.id, 1, vec![formula, support::server("b", "uvx")])).await.unwrap();
 
+    // A webhook secret lives in the same database: no export may carry it.
+    let webhook = muster_control_plane::webhook::register(
+        cp.store(),
+        "https://hooks.example.test/x",
+        muster_proto::v1::Severity::High,
+    )
+    .await
+    .unwrap();
+    let mut bodies = Vec::new();
+
     let app = muster_control_plane::export::routes::router(cp.state.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -444,6 +454,7 @@ async fn http_exports_serve_the_stored_inventory() {
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "text/csv; charset=utf-8");
     let body = response.bytes().await.unwrap();
+    bodies.push(body.to_vec());
     let mut reader = ::csv::Reader::from_reader(body.as_ref());
     let rows: Vec<::csv::StringRecord> = reader.records().map(Result::unwrap).collect();
     assert_eq!(rows.len(), 2);
@@ -456,7 +467,9 @@ async fn http_exports_serve_the_stored_inventory() {
     let response = get(format!("/api/v1/export/cyclonedx.json?endpoint={}", agent.id)).await;
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/vnd.cyclonedx+json; version=1.6");
-    let bom: Value = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+    let body = response.bytes().await.unwrap();
+    bodies.push(body.to_vec());
+    let bom: Value = serde_json::from_slice(&body).unwrap();
     let errors = schema_errors(&validator(), &bom);
     assert!(errors.is_empty(), "{errors:#?}");
     assert_eq!(bom["components"][0]["purl"], "pkg:npm/%40acme/mcp-server@1.2.3");
@@ -473,6 +486,7 @@ async fn http_exports_serve_the_stored_inventory() {
     let response = get("/api/v1/export/findings.ocsf.jsonl".into()).await;
     assert_eq!(response.status(), 200);
     let text = response.text().await.unwrap();
+    bodies.push(text.clone().into_bytes());
     let events: Vec<Value> = text.lines().map(|line| serde_json::from_str(line).unwrap()).collect();
     assert_eq!(events.len(), 2, "one finding per server: {text}");
     assert!(events.iter().all(|e| e["class_uid"] == 2004 && e["severity_id"] == 4));
@@ -480,4 +494,11 @@ async fn http_exports_serve_the_stored_inventory() {
     let uids: std::collections::BTreeSet<&str> =
         events.iter().map(|e| e["finding_info"]["uid"].as_str().unwrap()).collect();
     assert_eq!(uids.len(), 2, "finding uids are distinct");
+
+    // Fingerprints are fine (they are what lets a fleet see reuse); secrets are not.
+    for body in &bodies {
+        let text = String::from_utf8_lossy(body);
+        assert!(!text.contains(&webhook.secret[6..]), "a webhook secret leaked into an export");
+    }
+    assert!(String::from_utf8_lossy(&bodies[0]).contains(&format!("{:0>32}", "a")), "the fingerprint is exported");
 }
