@@ -10,6 +10,7 @@
 pub mod config;
 pub mod enroll;
 pub mod error;
+pub mod export;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
@@ -18,6 +19,7 @@ pub mod quickstart;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod webhook;
 
 pub use server::serve;
 pub use state::ControlPlane;

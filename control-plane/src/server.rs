@@ -40,6 +40,7 @@ pub async fn serve(
     let tls = crate::grpc::tls::server_config(&state.pki)?;
     let incoming = crate::grpc::tls::incoming(grpc_listener, tls, stop_rx.clone());
     let router = crate::grpc::router(state.clone(), stop_rx.clone());
+    let webhooks = crate::webhook::spawn(&state, crate::webhook::WebhookConfig::default(), stop_rx.clone());
     let mut grpc = tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone())));
     let http_app = crate::http::router(state);
     let http_stop = stopped(stop_rx);
@@ -60,6 +61,10 @@ pub async fn serve(
         }
     }
     let _ = stop_tx.send(true);
+    if let Some(webhooks) = webhooks {
+        // Pending retries are dropped on shutdown (see `crate::webhook`).
+        webhooks.abort();
+    }
     let finished = tokio::time::timeout(GRACE_PERIOD, async { (grpc.await, http.await) }).await;
     match finished {
         Ok((grpc, http)) => {

@@ -33,13 +33,16 @@ pub struct ControlPlane {
     pub limits: Limits,
     pub(crate) rate: RateLimiter,
     revocations: broadcast::Sender<String>,
+    ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
 }
 
 impl ControlPlane {
     pub fn new(store: DynStore, pki: Arc<Pki>, limits: Limits) -> Arc<Self> {
         let (revocations, _) = broadcast::channel(256);
+        // Consumers that fall behind lose events, not ingest speed (see `crate::webhook`).
+        let (ingest_events, _) = broadcast::channel(1024);
         let rate = RateLimiter::new(limits.agent_burst, limits.agent_requests_per_minute);
-        Arc::new(Self { store, pki, limits, rate, revocations })
+        Arc::new(Self { store, pki, limits, rate, revocations, ingest_events })
     }
 
     /// Creates the data dir, loads or creates the PKI, opens and migrates the database.
@@ -68,6 +71,16 @@ impl ControlPlane {
 
     pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
         self.revocations.subscribe()
+    }
+
+    /// Tells subscribers about a committed report; never blocks ingest.
+    pub fn publish_ingest(&self, event: crate::ingest::IngestEvent) {
+        // No receivers only means nobody listens (no webhook worker running).
+        let _ = self.ingest_events.send(event);
+    }
+
+    pub fn subscribe_ingest(&self) -> broadcast::Receiver<crate::ingest::IngestEvent> {
+        self.ingest_events.subscribe()
     }
 }
 

@@ -25,7 +25,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::error::{ApiError, ErrorCode};
-use crate::ingest::Report;
+use crate::ingest::{Decision, IngestEvent, Report};
 use crate::state::{ControlPlane, unix_now};
 use crate::store::AgentStatus;
 
@@ -85,6 +85,9 @@ impl Inventory for AgentApi {
             Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
         let outcome = self.state.store.ingest(&agent_id, &report, unix_now()).await.map_err(ApiError::from)?;
         tracing::debug!(agent_id = %agent_id, sequence = report.sequence, decision = ?outcome.decision, "report ingested");
+        if outcome.decision == Decision::Apply {
+            self.state.publish_ingest(IngestEvent::ReportApplied { agent_id: agent_id.clone() });
+        }
         Ok(Response::new(ReportResponse {
             acked_sequence: outcome.acked_sequence,
             resync_required: outcome.resync_required,

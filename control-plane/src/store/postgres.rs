@@ -34,6 +34,7 @@ fn redact(url: &str) -> String {
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
+super::exports_sql::impl_export_store!(crate::store::PostgresStore, sqlx::Postgres);
 
 impl PostgresStore {
     /// A single admin connection pool for creating and dropping test databases.

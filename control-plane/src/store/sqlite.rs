@@ -29,3 +29,4 @@ impl SqliteStore {
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+super::exports_sql::impl_export_store!(crate::store::SqliteStore, sqlx::Sqlite);
