@@ -239,7 +239,7 @@ impl Agent {
     /// The agent id from the stored identity.
     pub fn id(&self) -> anyhow::Result<String> {
         let state = muster_agent::state::StateDir::open(&self.state_dir)?;
-        Ok(state.load_identity()?.context("the agent is not enrolled")?.agent_id)
+        Ok(state.load_identity()?.context("the agent is not enrolled")?.agent_id.clone())
     }
 
     pub fn is_enrolled(&self) -> anyhow::Result<bool> {
