@@ -37,16 +37,38 @@ pub enum Backend {
     Postgres,
 }
 
+/// Variables cargo sets for a test process (besides `CARGO_PKG_*` and `CARGO_BIN_EXE_*`).
+const INHERITED_FROM_CARGO_TEST: &[&str] = &[
+    "CARGO_MANIFEST_DIR",
+    "CARGO_MANIFEST_PATH",
+    "CARGO_CRATE_NAME",
+    "CARGO_BIN_NAME",
+    "CARGO_PRIMARY_PACKAGE",
+    "CARGO_TARGET_TMPDIR",
+    "CARGO_RUSTC_CURRENT_DIR",
+    "OUT_DIR",
+];
+
 /// The `muster-agent` binary, built once per test run from this workspace.
 pub fn agent_binary() -> anyhow::Result<PathBuf> {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     BINARY
         .get_or_init(|| {
             let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-            escargot::CargoBuild::new()
-                .manifest_path(manifest)
-                .package("muster-agent")
-                .bin("muster-agent")
+            let mut build = escargot::CargoBuild::new().manifest_path(manifest).package("muster-agent").bin("muster-agent");
+            // The variables cargo set for this test process describe this package; build scripts
+            // that watch them (ring watches CARGO_MANIFEST_DIR) would otherwise be rebuilt here
+            // and again by the next outer `cargo test`, each time.
+            for (name, _) in std::env::vars_os() {
+                let name = name.to_string_lossy();
+                if INHERITED_FROM_CARGO_TEST.contains(&name.as_ref())
+                    || name.starts_with("CARGO_PKG_")
+                    || name.starts_with("CARGO_BIN_EXE_")
+                {
+                    build = build.env_remove(name.as_ref());
+                }
+            }
+            build
                 .run()
                 .map(|run| run.path().to_path_buf())
                 .map_err(|e| format!("building muster-agent: {e}"))
