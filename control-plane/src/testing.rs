@@ -7,18 +7,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use muster_proto::tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use muster_proto::v1::{ReportRequest, report_request};
 use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
 use tokio::net::TcpListener;
-use muster_proto::v1::{ReportRequest, report_request};
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
 use crate::config::Limits;
 use crate::enroll::IssuedToken;
+use crate::ingest::{IngestOutcome, Report, ReportBody};
 use crate::pki::Pki;
 use crate::server::ServeError;
 use crate::state::{ControlPlane, unix_now};
-use crate::ingest::{IngestOutcome, Report, ReportBody};
 use crate::store::{
     AgentRecord, ChangeEventRecord, DynStore, HostInventory, NewAgent, NewToken, Store, StoreError, TokenRecord,
 };

@@ -55,7 +55,8 @@ pub fn agent_binary() -> anyhow::Result<PathBuf> {
     BINARY
         .get_or_init(|| {
             let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-            let mut build = escargot::CargoBuild::new().manifest_path(manifest).package("muster-agent").bin("muster-agent");
+            let mut build =
+                escargot::CargoBuild::new().manifest_path(manifest).package("muster-agent").bin("muster-agent");
             // The variables cargo set for this test process describe this package; build scripts
             // that watch them (ring watches CARGO_MANIFEST_DIR) would otherwise be rebuilt here
             // and again by the next outer `cargo test`, each time.
@@ -68,10 +69,7 @@ pub fn agent_binary() -> anyhow::Result<PathBuf> {
                     build = build.env_remove(name.as_ref());
                 }
             }
-            build
-                .run()
-                .map(|run| run.path().to_path_buf())
-                .map_err(|e| format!("building muster-agent: {e}"))
+            build.run().map(|run| run.path().to_path_buf()).map_err(|e| format!("building muster-agent: {e}"))
         })
         .clone()
         .map_err(|e| anyhow!(e))
@@ -197,7 +195,11 @@ impl Sandbox {
                         out.push((path.display().to_string(), std::fs::read(&path)?));
                     }
                 }
-                anyhow::ensure!(out.iter().any(|(p, _)| p.ends_with("muster.db")), "no SQLite file in {}", dir.display());
+                anyhow::ensure!(
+                    out.iter().any(|(p, _)| p.ends_with("muster.db")),
+                    "no SQLite file in {}",
+                    dir.display()
+                );
                 Ok(out)
             }
         }
@@ -385,14 +387,20 @@ pub struct InventoryView {
 impl InventoryView {
     /// From `muster-agent scan --format json`.
     pub fn from_scan(json: &serde_json::Value) -> anyhow::Result<Self> {
-        let text = |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).unwrap_or_default().to_string();
+        let text =
+            |v: &serde_json::Value, key: &str| v.get(key).and_then(|s| s.as_str()).unwrap_or_default().to_string();
         let mut view = Self::default();
         for server in json["servers"].as_array().context("scan json has no servers")? {
             let id = text(server, "id");
             view.servers.insert((id.clone(), text(server, "name"), text(server, "client")));
             view.clients.insert(text(server, "client"));
             for cred in server["credentials"].as_array().into_iter().flatten() {
-                view.credentials.insert((id.clone(), text(cred, "location"), text(cred, "kind"), text(cred, "fingerprint")));
+                view.credentials.insert((
+                    id.clone(),
+                    text(cred, "location"),
+                    text(cred, "kind"),
+                    text(cred, "fingerprint"),
+                ));
             }
         }
         for source in json["sources"].as_array().context("scan json has no sources")? {

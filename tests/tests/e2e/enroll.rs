@@ -30,7 +30,12 @@ pub async fn run_stores_exactly_the_inventory(sb: Sandbox) -> anyhow::Result<San
     ensure!(!stored.credentials.is_empty(), "the image's credential references were not stored");
 
     let events = cp.store().change_events(&id).await?;
-    ensure!(events.len() == stored.servers.len(), "{} change events for {} servers", events.len(), stored.servers.len());
+    ensure!(
+        events.len() == stored.servers.len(),
+        "{} change events for {} servers",
+        events.len(),
+        stored.servers.len()
+    );
     ensure!(events.iter().all(|e| e.kind == ChangeKind::Appeared && e.sequence == 1), "first report: appeared at 1");
 
     // A second run sends a new full snapshot of the same state: nothing changes.

@@ -30,7 +30,7 @@ pub async fn mid_send_loses_nothing(sb: Sandbox) -> anyhow::Result<Sandbox> {
     let cp = sb.cp()?;
     let id = agent.id()?;
     let id = id.as_str();
-    let stored_sequence = cp.store().agent(&id).await?.context("agent")?.last_sequence;
+    let stored_sequence = cp.store().agent(id).await?.context("agent")?.last_sequence;
 
     cp.hold_ingest();
     image::add_cursor_server(&agent.root, "killed-mid-send")?;
@@ -44,7 +44,7 @@ pub async fn mid_send_loses_nothing(sb: Sandbox) -> anyhow::Result<Sandbox> {
     cp.release_ingest();
     // The report is stored although nobody is left to receive the acknowledgement.
     eventually("the held report to be stored", || async move {
-        let stored = cp.store().agent(&id).await?.context("agent")?.last_sequence;
+        let stored = cp.store().agent(id).await?.context("agent")?.last_sequence;
         Ok((stored >= sequence).then_some(()))
     })
     .await?;
@@ -61,7 +61,7 @@ pub async fn mid_send_loses_nothing(sb: Sandbox) -> anyhow::Result<Sandbox> {
         decisions == [Some(Decision::Apply), Some(Decision::AlreadyStored)],
         "expected apply then already-stored, got {decisions:?}"
     );
-    let events = cp.store().change_events(&id).await?;
+    let events = cp.store().change_events(id).await?;
     ensure!(events.iter().filter(|e| e.server_name == "killed-mid-send").count() == 1, "lost or duplicated");
     Ok(sb)
 }

@@ -55,14 +55,19 @@ pub async fn canaries_never_leave_the_agent(mut sb: Sandbox) -> anyhow::Result<S
         .context("no full snapshot received")?;
     let mut fingerprints = Vec::new();
     for c in &canaries {
-        let server = inventory.servers.iter().find(|s| s.name == c.server).with_context(|| format!("{} not stored", c.server))?;
+        let server = inventory
+            .servers
+            .iter()
+            .find(|s| s.name == c.server)
+            .with_context(|| format!("{} not stored", c.server))?;
         let stored = inventory
             .credentials
             .iter()
             .find(|cr| cr.server_id == server.server_id && cr.location == c.location)
             .with_context(|| format!("no credential stored at {} of {}", c.location, c.server))?;
         ensure!(stored.kind == c.kind, "{}: stored kind {} instead of {}", c.label, stored.kind, c.kind);
-        let candidates = [fingerprint(&key, &Secret::new(c.secret.clone())), fingerprint(&key, &Secret::new(c.value.clone()))];
+        let candidates =
+            [fingerprint(&key, &Secret::new(c.secret.clone())), fingerprint(&key, &Secret::new(c.value.clone()))];
         ensure!(
             candidates.contains(&stored.fingerprint),
             "{}: stored fingerprint {:?} is not the keyed HMAC of the secret",

@@ -81,7 +81,11 @@ pub async fn enrollment_refusals(sb: Sandbox) -> anyhow::Result<Sandbox> {
     let record = cp.store().list_tokens().await?.into_iter().find(|t| t.id == token.id).context("token")?;
     ensure!(record.uses == 0, "the token was spent although the agent refused the server");
     let out = wary.enroll(&cp.grpc_url(), &token.token, cp.ca_fingerprint()).await?;
-    ensure!(out.status.success(), "the unspent token failed with the right pin: {}", String::from_utf8_lossy(&out.stderr));
+    ensure!(
+        out.status.success(),
+        "the unspent token failed with the right pin: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let agents = cp.store().list_agents().await?;
     ensure!(agents.len() == 2, "expected exactly the two accepted agents, found {}", agents.len());
