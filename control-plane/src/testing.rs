@@ -60,6 +60,11 @@ impl StoppedControlPlane {
         self.data_dir.path()
     }
 
+    /// The gRPC port it listened on (and will listen on again).
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc_port
+    }
+
     /// Starts again on the same data dir and database, listening on the same gRPC port so
     /// agents find it at the address they enrolled with.
     pub async fn start(self) -> Result<TestControlPlane, BoxError> {
@@ -76,6 +81,12 @@ impl TestControlPlane {
     /// Starts with `database_url` (None: SQLite in the temp dir) and the given limits.
     pub async fn start_with(database_url: Option<&str>, limits: Limits) -> Result<Self, BoxError> {
         Self::start_in(tempfile::tempdir()?, database_url.map(str::to_string), limits, 0, Recorder::default()).await
+    }
+
+    /// Starts a new control plane (own data dir, so its own CA) on a given gRPC port: an
+    /// impostor at an address agents already know.
+    pub async fn start_on_port(grpc_port: u16) -> Result<Self, BoxError> {
+        Self::start_in(tempfile::tempdir()?, None, Limits::default(), grpc_port, Recorder::default()).await
     }
 
     async fn start_in(

@@ -144,6 +144,13 @@ impl Sandbox {
         Ok(())
     }
 
+    /// While the control plane is stopped: another control plane, with its own CA and database,
+    /// listening on the stopped one's gRPC port, where the agents will find it.
+    pub async fn start_impostor(&self) -> anyhow::Result<TestControlPlane> {
+        let port = self.stopped.as_ref().context("stop the control plane first")?.grpc_port();
+        TestControlPlane::start_on_port(port).await.map_err(|e| anyhow!("starting the impostor: {e}"))
+    }
+
     /// A new agent with its own state dir and a synthetic Linux image (one user, one repo).
     pub fn agent(&self, name: &str) -> anyhow::Result<Agent> {
         let dir = self.work.path().join(name);

@@ -5,8 +5,8 @@
 //!
 //! Topics: `enroll` (enroll, run, the stored inventory equals the agent's own scan), `deltas`
 //! (a config edit arrives as a delta), `outage` (control plane down, agents queue, exactly once
-//! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, reused
-//! and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files).
+//! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
+//! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -65,5 +65,6 @@ on_both_backends!(outage_queues_then_delivers_exactly_once, crate::outage::queue
 on_both_backends!(kill_after_queuing_loses_nothing, crate::kill::after_queuing_loses_nothing);
 on_both_backends!(kill_mid_send_loses_nothing_and_duplicates_nothing, crate::kill::mid_send_loses_nothing);
 on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
+on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
 on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);
 on_both_backends!(canaries_never_leave_the_agent, crate::leaks::canaries_never_leave_the_agent);

@@ -1,4 +1,6 @@
-//! Refusals over the real binary: a revoked agent's next report is refused and not stored; a
+//! Refusals over the real binary: a revoked agent's next report is refused and not stored; an
+//! impostor control plane (another CA) at the agent's configured address gets nothing, and once
+//! the real one is back everything arrives exactly once; a
 //! reused single-use token, an expired token and a wrong `--ca-fingerprint` each fail enrollment,
 //! and with the wrong pin the agent never sends the token (it stays unspent and works afterwards
 //! with the right pin). The TLS-level refusals (no client certificate, another CA, an expired
@@ -10,6 +12,7 @@ use anyhow::{Context, anyhow, ensure};
 use muster_e2e::{Sandbox, eventually, image};
 
 use crate::deltas::running_agents;
+use crate::outage::exactly_once;
 
 const NOT_ACKNOWLEDGED: &str = "report not acknowledged";
 
@@ -93,5 +96,31 @@ pub async fn enrollment_refusals(sb: Sandbox) -> anyhow::Result<Sandbox> {
 
     let agents = cp.store().list_agents().await?;
     ensure!(agents.len() == 2, "expected exactly the two accepted agents, found {}", agents.len());
+    Ok(sb)
+}
+
+pub async fn impostor_control_plane_gets_nothing(mut sb: Sandbox) -> anyhow::Result<Sandbox> {
+    let mut agent = running_agents(&sb, 1, "pinned").await?.remove(0);
+    sb.stop_control_plane().await?;
+    let impostor = sb.start_impostor().await?;
+    ensure!(!agent.log().contains(NOT_ACKNOWLEDGED), "a report failed before the impostor came");
+
+    image::add_cursor_server(&agent.root, "sent-while-impostor")?;
+    let watched = &agent;
+    let fake = &impostor;
+    eventually("the agent to refuse the impostor", || async move {
+        let reached = !fake.received_reports().is_empty();
+        Ok((reached || watched.log().contains(NOT_ACKNOWLEDGED)).then_some(()))
+    })
+    .await
+    .with_context(|| agent.log())?;
+    ensure!(impostor.received_reports().is_empty(), "the impostor received a report");
+    ensure!(impostor.store().list_agents().await?.is_empty(), "the impostor learned of an agent");
+    ensure!(!agent.pending_reports()?.is_empty(), "the report should stay queued for the real control plane");
+    agent.check_running()?;
+    impostor.stop().await.map_err(|e| anyhow!("{e}"))?;
+
+    sb.restart_control_plane().await?;
+    exactly_once(sb.cp()?, &agent).await?;
     Ok(sb)
 }
