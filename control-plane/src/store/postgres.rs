@@ -64,6 +64,32 @@ impl PostgresStore {
             .await?;
         Ok(())
     }
+
+    /// Every row of every table in the current schema of the database at `url`, each rendered
+    /// as PostgreSQL's text form of the whole row (`bytea` columns as `\x` hex), prefixed with
+    /// its table name. For leak tests that must look at every stored byte without knowing the
+    /// schema; not for production use.
+    #[doc(hidden)]
+    pub async fn dump_rows_as_text(url: &str) -> Result<Vec<String>, super::StoreError> {
+        let pool = Self::admin_connect(url).await?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let mut rows = Vec::new();
+        for table in tables {
+            check_identifier(&table)?;
+            let texts: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS text) FROM \"{table}\" t")))
+                    .fetch_all(&pool)
+                    .await?;
+            rows.extend(texts.into_iter().map(|row| format!("{table}: {row}")));
+        }
+        pool.close().await;
+        Ok(rows)
+    }
 }
 
 fn check_identifier(name: &str) -> Result<(), super::StoreError> {
