@@ -258,6 +258,44 @@ struct RecordingStore {
     recorder: Recorder,
 }
 
+/// Exports and webhooks pass straight through to the real store.
+#[async_trait::async_trait]
+impl crate::store::exports::ExportStore for RecordingStore {
+    async fn server_details(&self, agent_id: &str) -> Result<Vec<muster_proto::v1::McpServer>, StoreError> {
+        self.inner.server_details(agent_id).await
+    }
+    async fn agent_findings(&self, agent_id: &str) -> Result<Vec<crate::store::exports::StoredFinding>, StoreError> {
+        self.inner.agent_findings(agent_id).await
+    }
+    async fn create_webhook(&self, webhook: &crate::store::exports::NewWebhook) -> Result<(), StoreError> {
+        self.inner.create_webhook(webhook).await
+    }
+    async fn list_webhooks(&self) -> Result<Vec<crate::store::exports::WebhookRecord>, StoreError> {
+        self.inner.list_webhooks().await
+    }
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.delete_webhook(id).await
+    }
+    async fn sync_notified_findings(
+        &self,
+        agent_id: &str,
+        present: &[String],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.sync_notified_findings(agent_id, present, now).await
+    }
+    async fn record_delivery(&self, attempt: &crate::store::exports::DeliveryAttempt) -> Result<(), StoreError> {
+        self.inner.record_delivery(attempt).await
+    }
+    async fn list_deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::store::exports::DeliveryAttempt>, StoreError> {
+        self.inner.list_deliveries(endpoint_id, limit).await
+    }
+}
+
 #[async_trait::async_trait]
 impl Store for RecordingStore {
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError> {
