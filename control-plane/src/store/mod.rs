@@ -6,6 +6,7 @@
 //! suite (`tests/store_conformance.rs`) runs against both.
 
 mod postgres;
+pub mod read;
 mod sql;
 mod sqlite;
 
@@ -35,6 +36,8 @@ pub enum StoreError {
     UnknownAgent(String),
     #[error("agent {0} is revoked")]
     AgentRevoked(String),
+    #[error("invalid page cursor {0}")]
+    InvalidCursor(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
 }
@@ -189,7 +192,7 @@ pub struct HostInventory {
 
 /// The control plane's storage. Implementations must make every method atomic.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: read::ReadModels + Send + Sync + std::fmt::Debug {
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Returns false when no unrevoked token has that id.

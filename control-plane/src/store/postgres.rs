@@ -34,6 +34,7 @@ fn redact(url: &str) -> String {
 }
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
+super::read::sql::impl_read_models!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 
 impl PostgresStore {
     /// A single admin connection pool for creating and dropping test databases.

@@ -29,3 +29,4 @@ impl SqliteStore {
 }
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+super::read::sql::impl_read_models!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
