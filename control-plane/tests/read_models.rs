@@ -753,3 +753,89 @@ async fn garbage_cursor_is_refused(store: DynStore) {
     let refused = store.findings(&FindingQuery { cursor: bad, ..Default::default() }).await;
     assert!(matches!(refused, Err(StoreError::InvalidCursor(_))), "{refused:?}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The benchmark seeder writes tables directly; check it leaves them as ingest would (same
+// counters in the summaries as in the base tables), on both backends.
+
+async fn check_seeded(url: &str) {
+    use muster_control_plane::store::read::seed::{FleetSpec, seed};
+    let spec = FleetSpec { endpoints: 60, servers_per_endpoint: 7, now: NOW, seed: 3 };
+    let report = seed(url, &spec).await.expect("seed");
+    let rows = |table: &str| report.rows.iter().find(|(name, _)| *name == table).map_or(0, |(_, n)| *n);
+    assert_eq!((rows("agents"), rows("servers"), rows("endpoint_summary")), (60, 420, 60));
+    let store = muster_control_plane::store::open(url).await.unwrap();
+    let overview = store.overview(NOW, NOW - 600).await.unwrap();
+    assert_eq!((overview.endpoints, overview.servers), (60, 420));
+    assert_eq!(overview.trend.len(), 30, "29 synthetic days and today's rollup");
+    assert!(overview.services > 0 && overview.literal_secrets > 0);
+    // Summaries agree with the base tables: open findings per endpoint equal the counting
+    // findings listed for it.
+    let mut query = EndpointQuery { online_since: NOW - 600, limit: 500, ..Default::default() };
+    query.sort = EndpointSort::Findings;
+    let endpoints = store.endpoints(&query).await.unwrap().items;
+    assert_eq!(endpoints.len(), 60);
+    for endpoint in endpoints.iter().take(5) {
+        let listed = store
+            .findings(&FindingQuery {
+                agent_id: Some(endpoint.agent_id.clone()),
+                state: Some(FindingStateFilter::Counting),
+                now: NOW,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len() as i64, endpoint.open_findings, "{}", endpoint.hostname);
+        let detail = store.endpoint_detail(&endpoint.agent_id, NOW - 600, NOW).await.unwrap().unwrap();
+        assert_eq!(detail.servers.len(), 7);
+    }
+    let services = store.services().await.unwrap();
+    assert_eq!(
+        services.iter().map(|s| s.auth.oauth + s.auth.reference + s.auth.literal + s.auth.none).sum::<i64>(),
+        services.iter().map(|s| s.servers).sum::<i64>()
+    );
+}
+
+#[tokio::test]
+async fn seeded_fleet_is_consistent_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    check_seeded(&format!("sqlite://{}", dir.path().join("fleet.db").display())).await;
+}
+
+#[tokio::test]
+async fn seeded_fleet_is_consistent_on_postgres() {
+    let Some(database) = TestDatabase::create().await.unwrap() else {
+        eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move { check_seeded(&url).await }).await;
+    database.drop_database().await.expect("drop test database");
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// The rollup task refreshes as soon as it starts and ends when told to stop.
+#[tokio::test]
+async fn rollup_task_refreshes_at_once_and_stops_on_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let store = muster_control_plane::store::open(&url).await.unwrap();
+    ingest_endpoint(&store, &endpoint("h1", 1, &["alice"], vec![srv("1").service("github")]), NOW).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(muster_control_plane::rollup::run(
+        store.clone(),
+        std::time::Duration::from_secs(3600),
+        stopped,
+        || NOW,
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while store.overview(NOW, NOW).await.unwrap().rollup_refreshed_at != Some(NOW) {
+        assert!(std::time::Instant::now() < deadline, "no refresh within 30 s");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(store.services().await.unwrap()[0].service, "github");
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), task).await.expect("task stops").unwrap();
+}

@@ -73,3 +73,11 @@ fn check_identifier(name: &str) -> Result<(), super::StoreError> {
         Err(super::StoreError::Corrupt(format!("invalid database name {name}")))
     }
 }
+
+#[cfg(feature = "testing")]
+impl PostgresStore {
+    /// The pool, for the benchmark seeder's bulk writes (`store::read::seed`).
+    pub(crate) fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
+    }
+}

@@ -11,6 +11,8 @@
 //! This module holds types and pure helpers only; the SQL lives in `sql.rs` beside it.
 
 mod facts;
+#[cfg(feature = "testing")]
+pub mod seed;
 pub(crate) mod sql;
 
 use serde::Serialize;

@@ -279,9 +279,16 @@ macro_rules! impl_read_models {
                     "SELECT f.id, f.agent_id, COALESCE(e.hostname, '') AS hostname, f.server_id, f.finding_id, \
                      f.severity, f.owasp, f.message, f.service, f.eff_client, f.eff_user, f.advisory, st.state, \
                      st.reason, st.expires_at, st.decided_by, st.decided_at FROM findings f \
-                     LEFT JOIN endpoint_summary e ON e.agent_id = f.agent_id \
-                     LEFT JOIN finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
-                       AND st.finding_id = f.finding_id WHERE f.severity >= ",
+                     LEFT JOIN endpoint_summary e ON e.agent_id = f.agent_id ",
+                );
+                // Listing decided findings only: an inner join lets the planner start from the
+                // (small) decisions table instead of walking every finding.
+                let decided_only =
+                    matches!(query.state, Some(FindingStateFilter::Acknowledged | FindingStateFilter::Waived));
+                qb.push(if decided_only { "JOIN" } else { "LEFT JOIN" });
+                qb.push(
+                    " finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
+                     AND st.finding_id = f.finding_id WHERE f.severity >= ",
                 );
                 qb.push_bind(i64::from(query.min_severity.unwrap_or(0)));
                 for (column, value) in [
