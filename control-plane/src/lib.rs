@@ -16,6 +16,7 @@ pub mod http;
 pub mod ingest;
 pub mod pki;
 pub mod quickstart;
+pub mod rollup;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -42,6 +42,12 @@ pub async fn serve(
     let router = crate::grpc::router(state.clone(), stop_rx.clone());
     let webhooks = crate::webhook::spawn(&state, crate::webhook::WebhookConfig::default(), stop_rx.clone());
     let mut grpc = tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone())));
+    let rollups = tokio::spawn(crate::rollup::run(
+        state.store.clone(),
+        crate::rollup::ROLLUP_EVERY,
+        stop_rx.clone(),
+        crate::rollup::wall_clock,
+    ));
     let http_app = crate::http::router(state);
     let http_stop = stopped(stop_rx);
     let mut http =
@@ -65,6 +71,7 @@ pub async fn serve(
         // Pending retries are dropped on shutdown (see `crate::webhook`).
         webhooks.abort();
     }
+    rollups.abort();
     let finished = tokio::time::timeout(GRACE_PERIOD, async { (grpc.await, http.await) }).await;
     match finished {
         Ok((grpc, http)) => {

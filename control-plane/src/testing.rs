@@ -19,6 +19,7 @@ use crate::ingest::{IngestOutcome, Report, ReportBody};
 use crate::pki::Pki;
 use crate::server::ServeError;
 use crate::state::{ControlPlane, unix_now};
+use crate::store::read as R;
 use crate::store::{
     AgentRecord, ChangeEventRecord, DynStore, HostInventory, NewAgent, NewToken, Store, StoreError, TokenRecord,
 };
@@ -256,6 +257,69 @@ impl Recorder {
 struct RecordingStore {
     inner: DynStore,
     recorder: Recorder,
+}
+
+/// Read models pass straight through to the real store.
+#[async_trait::async_trait]
+impl crate::store::read::ReadModels for RecordingStore {
+    async fn overview(&self, now: i64, online_since: i64) -> Result<R::Overview, StoreError> {
+        self.inner.overview(now, online_since).await
+    }
+    async fn services(&self) -> Result<Vec<R::ServiceRow>, StoreError> {
+        self.inner.services().await
+    }
+    async fn server_groups(&self, query: &R::ServerGroupQuery) -> Result<R::Page<R::ServerGroup>, StoreError> {
+        self.inner.server_groups(query).await
+    }
+    async fn endpoints(&self, query: &R::EndpointQuery) -> Result<R::Page<R::EndpointRow>, StoreError> {
+        self.inner.endpoints(query).await
+    }
+    async fn endpoint_detail(
+        &self,
+        agent_id: &str,
+        online_since: i64,
+        now: i64,
+    ) -> Result<Option<R::EndpointDetail>, StoreError> {
+        self.inner.endpoint_detail(agent_id, online_since, now).await
+    }
+    async fn secret_groups(&self) -> Result<Vec<R::SecretGroup>, StoreError> {
+        self.inner.secret_groups().await
+    }
+    async fn shared_fingerprints(
+        &self,
+        query: &R::FingerprintQuery,
+    ) -> Result<R::Page<R::SharedFingerprint>, StoreError> {
+        self.inner.shared_fingerprints(query).await
+    }
+    async fn findings(&self, query: &R::FindingQuery) -> Result<R::Page<R::FindingView>, StoreError> {
+        self.inner.findings(query).await
+    }
+    async fn decide_finding(
+        &self,
+        key: &R::FindingKey,
+        kind: R::DecisionKind,
+        reason: &str,
+        expires_at: Option<i64>,
+        who: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.decide_finding(key, kind, reason, expires_at, who, now).await
+    }
+    async fn clear_finding_decision(&self, key: &R::FindingKey, now: i64) -> Result<bool, StoreError> {
+        self.inner.clear_finding_decision(key, now).await
+    }
+    async fn activity(&self, query: &R::ActivityQuery) -> Result<R::Page<R::ActivityEvent>, StoreError> {
+        self.inner.activity(query).await
+    }
+    async fn agents_page(&self, query: &R::AgentQuery) -> Result<R::Page<R::AgentRow>, StoreError> {
+        self.inner.agents_page(query).await
+    }
+    async fn agent_versions(&self) -> Result<Vec<R::VersionCount>, StoreError> {
+        self.inner.agent_versions().await
+    }
+    async fn refresh_rollups(&self, now: i64, online_since: i64) -> Result<R::RollupStats, StoreError> {
+        self.inner.refresh_rollups(now, online_since).await
+    }
 }
 
 /// Exports and webhooks pass straight through to the real store.

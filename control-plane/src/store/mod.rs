@@ -8,6 +8,7 @@
 pub mod exports;
 mod exports_sql;
 mod postgres;
+pub mod read;
 mod sql;
 mod sqlite;
 
@@ -38,6 +39,8 @@ pub enum StoreError {
     UnknownAgent(String),
     #[error("agent {0} is revoked")]
     AgentRevoked(String),
+    #[error("invalid page cursor {0}")]
+    InvalidCursor(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
 }
@@ -193,7 +196,7 @@ pub struct HostInventory {
 /// The control plane's storage. Implementations must make every method atomic. The methods of
 /// exports and webhooks are grouped in the [`ExportStore`] supertrait.
 #[async_trait::async_trait]
-pub trait Store: ExportStore + Send + Sync + std::fmt::Debug {
+pub trait Store: ExportStore + read::ReadModels + Send + Sync + std::fmt::Debug {
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Returns false when no unrevoked token has that id.

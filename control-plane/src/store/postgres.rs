@@ -35,6 +35,7 @@ fn redact(url: &str) -> String {
 
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 super::exports_sql::impl_export_store!(crate::store::PostgresStore, sqlx::Postgres);
+super::read::sql::impl_read_models!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 
 impl PostgresStore {
     /// A single admin connection pool for creating and dropping test databases.
@@ -97,5 +98,13 @@ fn check_identifier(name: &str) -> Result<(), super::StoreError> {
         Ok(())
     } else {
         Err(super::StoreError::Corrupt(format!("invalid database name {name}")))
+    }
+}
+
+#[cfg(feature = "testing")]
+impl PostgresStore {
+    /// The pool, for the benchmark seeder's bulk writes (`store::read::seed`).
+    pub(crate) fn pool(&self) -> &sqlx::PgPool {
+        &self.pool
     }
 }

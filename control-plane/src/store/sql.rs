@@ -623,6 +623,7 @@ macro_rules! impl_store {
                 let changes = apply_report(&mut tx, agent_id, report, now).await?;
                 insert_changes(&mut tx, agent_id, &changes, report.sequence, now).await?;
                 refresh_clients(&mut tx, agent_id, now).await?;
+                read_models::after_ingest(&mut tx, agent_id, report, &changes, now).await?;
                 sqlx::query("UPDATE agents SET last_sequence = $2 WHERE id = $1")
                     .bind(agent_id)
                     .bind(i64::try_from(report.sequence).unwrap_or(i64::MAX))

@@ -30,3 +30,12 @@ impl SqliteStore {
 
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 super::exports_sql::impl_export_store!(crate::store::SqliteStore, sqlx::Sqlite);
+super::read::sql::impl_read_models!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+
+#[cfg(feature = "testing")]
+impl SqliteStore {
+    /// The pool, for the benchmark seeder's bulk writes (`store::read::seed`).
+    pub(crate) fn pool(&self) -> &sqlx::SqlitePool {
+        &self.pool
+    }
+}
