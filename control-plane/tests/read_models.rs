@@ -5,7 +5,6 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::future::Future;
 
 use muster_control_plane::enroll::{create_token, hash_token};
 use muster_control_plane::ingest::{ChangeKind, Report, ReportBody};
@@ -23,50 +22,11 @@ use muster_proto::v1::{
 const NOW: i64 = 1_800_000_000;
 const DAY: i64 = 86_400;
 
-async fn run_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
-    let store = muster_control_plane::store::open(&url).await.expect("open sqlite store");
-    case(store).await;
-}
+mod support;
 
-async fn run_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let database = match TestDatabase::create().await {
-        Ok(Some(database)) => database,
-        Ok(None) => {
-            eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
-            return;
-        }
-        Err(error) => panic!("{error}"),
-    };
-    let store = muster_control_plane::store::open(&database.url).await.expect("open postgres store");
-    let outcome = tokio::spawn(case(store)).await;
-    database.drop_database().await.expect("drop test database");
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
+use support::{conformance_suite, run_postgres, run_sqlite};
 
-macro_rules! read_model_suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $case() { super::run_sqlite(super::$case).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $case() { super::run_postgres(super::$case).await })*
-        }
-    };
-}
-
-read_model_suite!(
+conformance_suite!(
     overview_counts_online_secrets_findings_and_keeps_a_daily_trend,
     services_count_servers_endpoints_users_and_auth_modes,
     server_groups_by_package_and_remote_host_with_versions_and_advisories,
