@@ -281,13 +281,8 @@ macro_rules! impl_read_models {
                      st.reason, st.expires_at, st.decided_by, st.decided_at FROM findings f \
                      LEFT JOIN endpoint_summary e ON e.agent_id = f.agent_id ",
                 );
-                // Listing decided findings only: an inner join lets the planner start from the
-                // (small) decisions table instead of walking every finding.
-                let decided_only =
-                    matches!(query.state, Some(FindingStateFilter::Acknowledged | FindingStateFilter::Waived));
-                qb.push(if decided_only { "JOIN" } else { "LEFT JOIN" });
                 qb.push(
-                    " finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
+                    "LEFT JOIN finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
                      AND st.finding_id = f.finding_id WHERE f.severity >= ",
                 );
                 qb.push_bind(i64::from(query.min_severity.unwrap_or(0)));
@@ -303,27 +298,26 @@ macro_rules! impl_read_models {
                         qb.push(format_args!(" AND {column} = ")).push_bind(value.clone());
                     }
                 }
-                let active = |qb: &mut Builder| {
-                    qb.push(" AND (st.expires_at IS NULL OR st.expires_at > ").push_bind(query.now).push(")");
+                // State filters are (NOT) EXISTS on the decision's primary key, not conditions on
+                // the LEFT JOIN: PostgreSQL misestimates `st.x IS NULL OR ...` as one row and
+                // hash-joins every finding, where an anti-join walks the severity index.
+                let decision = |qb: &mut Builder, negate: bool, state: Option<&'static str>| {
+                    qb.push(if negate { " AND NOT EXISTS" } else { " AND EXISTS" });
+                    qb.push(
+                        " (SELECT 1 FROM finding_states d WHERE d.agent_id = f.agent_id \
+                         AND d.server_id = f.server_id AND d.finding_id = f.finding_id",
+                    );
+                    if let Some(state) = state {
+                        qb.push(" AND d.state = ").push_bind(state);
+                    }
+                    qb.push(" AND (d.expires_at IS NULL OR d.expires_at > ").push_bind(query.now).push("))");
                 };
                 match query.state {
                     None => {}
-                    Some(FindingStateFilter::Open) => {
-                        qb.push(" AND (st.state IS NULL OR st.expires_at <= ").push_bind(query.now).push(")");
-                    }
-                    Some(FindingStateFilter::Counting) => {
-                        qb.push(" AND (st.state IS NULL OR st.state = 'acknowledged' OR st.expires_at <= ")
-                            .push_bind(query.now)
-                            .push(")");
-                    }
-                    Some(FindingStateFilter::Acknowledged) => {
-                        qb.push(" AND st.state = 'acknowledged'");
-                        active(qb);
-                    }
-                    Some(FindingStateFilter::Waived) => {
-                        qb.push(" AND st.state = 'waived'");
-                        active(qb);
-                    }
+                    Some(FindingStateFilter::Open) => decision(qb, true, None),
+                    Some(FindingStateFilter::Counting) => decision(qb, true, Some("waived")),
+                    Some(FindingStateFilter::Acknowledged) => decision(qb, false, Some("acknowledged")),
+                    Some(FindingStateFilter::Waived) => decision(qb, false, Some("waived")),
                 }
                 if let Some(cursor) = &query.cursor {
                     let cursor = Cursor::decode(cursor)?;
@@ -397,9 +391,11 @@ macro_rules! impl_read_models {
                     )
                     .fetch_one(&self.pool)
                     .await?;
-                    let online: i64 = sqlx::query(
-                        "SELECT COUNT(*) AS n FROM agents a JOIN endpoint_summary e ON e.agent_id = a.id \
-                         WHERE a.last_seen_at >= $1",
+                    // Offline endpoints are the minority: counting them walks a short stretch of the
+                    // last-seen index instead of joining the whole fleet.
+                    let offline: i64 = sqlx::query(
+                        "SELECT COUNT(*) AS n FROM agents a WHERE a.last_seen_at < $1 \
+                         AND EXISTS (SELECT 1 FROM endpoint_summary e WHERE e.agent_id = a.id)",
                     )
                     .bind(online_since)
                     .fetch_one(&self.pool)
@@ -442,8 +438,8 @@ macro_rules! impl_read_models {
                     let endpoints: i64 = totals.try_get("endpoints")?;
                     Ok(Overview {
                         endpoints,
-                        endpoints_online: online,
-                        endpoints_offline: endpoints - online,
+                        endpoints_online: endpoints - offline,
+                        endpoints_offline: offline,
                         servers: totals.try_get("servers")?,
                         clients: totals.try_get("clients")?,
                         services,
