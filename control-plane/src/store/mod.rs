@@ -5,12 +5,17 @@
 //! statements in `sql.rs`; only connection setup and migrations differ. The same conformance
 //! suite (`tests/store_conformance.rs`) runs against both.
 
+pub mod access;
 mod postgres;
 mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
+pub use self::access::{
+    AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession, Role,
+    SessionRecord, UserRecord,
+};
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::ingest::{ChangeKind, IngestOutcome, Report};
@@ -189,7 +194,7 @@ pub struct HostInventory {
 
 /// The control plane's storage. Implementations must make every method atomic.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AccessStore + Send + Sync + std::fmt::Debug {
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Returns false when no unrevoked token has that id.

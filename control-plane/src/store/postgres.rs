@@ -33,6 +33,7 @@ fn redact(url: &str) -> String {
     }
 }
 
+super::access::impl_access_store!(PostgresStore, sqlx::Postgres);
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 
 impl PostgresStore {

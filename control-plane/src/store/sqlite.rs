@@ -28,4 +28,5 @@ impl SqliteStore {
     }
 }
 
+super::access::impl_access_store!(SqliteStore, sqlx::Sqlite);
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
