@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::config::Limits;
+use crate::config::{HttpConfig, Limits};
 use crate::enroll::IssuedToken;
 use crate::pki::Pki;
 use crate::server::ServeError;
@@ -40,6 +40,15 @@ impl TestControlPlane {
 
     /// Starts with `database_url` (None: SQLite in the temp dir) and the given limits.
     pub async fn start_with(database_url: Option<&str>, limits: Limits) -> Result<Self, BoxError> {
+        Self::start_full(database_url, limits, HttpConfig::default()).await
+    }
+
+    /// Starts on SQLite with the given HTTP settings.
+    pub async fn start_with_http(http: HttpConfig) -> Result<Self, BoxError> {
+        Self::start_full(None, Limits::default(), http).await
+    }
+
+    async fn start_full(database_url: Option<&str>, limits: Limits, http: HttpConfig) -> Result<Self, BoxError> {
         let data_dir = tempfile::tempdir()?;
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let pki = Pki::load_or_create(data_dir.path(), &names)?;
@@ -48,7 +57,7 @@ impl TestControlPlane {
             None => format!("sqlite://{}", data_dir.path().join("muster.db").display()),
         };
         let store = crate::store::open(&url).await?;
-        let state = ControlPlane::new(store, Arc::new(pki), limits);
+        let state = ControlPlane::with_http(store, Arc::new(pki), limits, http);
         let grpc = TcpListener::bind("127.0.0.1:0").await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let grpc_addr = grpc.local_addr()?;
@@ -144,6 +153,28 @@ pub async fn channel(addr: SocketAddr, ca_pem: &str, identity: Option<(&str, &st
         .connect()
         .await?;
     Ok(channel)
+}
+
+/// Sends one raw HTTP/1.1 request over TLS to `addr` (server name `localhost`, trusting only
+/// `ca_pem`) and returns the whole response as text.
+pub async fn https_request(addr: SocketAddr, ca_pem: &str, request: &str) -> Result<String, BoxError> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(crate::pki::pem_to_der(ca_pem).ok_or("bad CA PEM")?)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("localhost")?;
+    let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    // A close_notify-less close is fine for a test client.
+    let _ = tls.read_to_end(&mut response).await;
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
 /// Env var naming a PostgreSQL superuser URL for tests.
