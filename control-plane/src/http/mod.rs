@@ -5,8 +5,8 @@
 //! route cannot exist without an access rule, and [`route_table`] gives tests the same list to
 //! enumerate. Requests pass, outermost first: security headers ([`security`]), CORS for
 //! allowlisted origins on `/api/v1`, authentication (session cookie or bearer token,
-//! [`auth`]), the audit log of state-changing requests ([`audit`]), CSRF, then the route's role
-//! check, then the handler.
+//! [`auth`]), the audit log of state-changing requests ([`audit`]), then the route's access
+//! check (role, then CSRF for cookie sessions), then the handler.
 //!
 //! This module does not open sockets: [`crate::serve`] serves the router on a listener
 //! ([`listener`] adds TLS).
@@ -99,7 +99,6 @@ pub fn router(cp: Arc<ControlPlane>) -> Router {
     }
     router
         .fallback(error::not_found)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth::csrf::check_csrf))
         .layer(axum::middleware::from_fn_with_state(state.clone(), audit::audit_state_changes))
         .layer(axum::middleware::from_fn_with_state(state.clone(), auth::authenticate))
         .layer(axum::middleware::from_fn_with_state(state.clone(), security::cors))

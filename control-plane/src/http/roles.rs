@@ -1,4 +1,4 @@
-//! Roles and the one role check every route passes through.
+//! Roles and the one access check every route passes through: role, then CSRF.
 //!
 //! admin > analyst > viewer: viewers read, analysts also acknowledge and waive findings, admins
 //! also manage users, API tokens, agents and webhooks. The check is a `route_layer` added by
@@ -14,7 +14,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::store::Role;
 
 /// Who may call a route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Access {
     /// Anyone, signed in or not (login, health, static assets).
     Public,
@@ -35,13 +35,16 @@ impl Access {
 /// The per-route check: 401 (or a redirect to the login page for browser pages) without a
 /// principal, 403 with too small a role.
 pub(crate) async fn require_access(
-    State((_, access)): State<(AppState, Access)>,
+    State((state, access)): State<(AppState, Access)>,
     request: Request,
     next: Next,
 ) -> Response {
     let principal = request.extensions().get::<Principal>();
     if access.allows(principal) {
-        return next.run(request).await;
+        return match super::auth::csrf::check_csrf(&state, request).await {
+            Ok(request) => next.run(request).await,
+            Err(refusal) => refusal,
+        };
     }
     let api = super::error::is_api_path(request.uri().path());
     match principal {

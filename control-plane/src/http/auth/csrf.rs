@@ -1,5 +1,5 @@
-//! CSRF protection: the one middleware every state-changing request (any method but GET, HEAD,
-//! OPTIONS) passes through.
+//! CSRF protection: the one check every state-changing request (any method but GET, HEAD,
+//! OPTIONS) to a route passes, inside the per-route access layer (`roles::require_access`).
 //!
 //! - Cookie sessions: the request must carry the session's synchronizer token
 //!   ([`super::session::csrf_token`]) in the `X-CSRF-Token` header or a `csrf_token` form field.
@@ -10,8 +10,7 @@
 //! A refusal is 403 and is audited like any other state-changing request.
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::Method;
 
@@ -29,23 +28,23 @@ fn is_safe(method: &Method) -> bool {
     matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-pub(crate) async fn check_csrf(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// Passes the request on if it is safe, bearer-authenticated or carries the right token; else
+/// the 403 response. Called by the per-route check right after the role check, so an anonymous
+/// caller of a protected route hears "sign in required", not "bad CSRF token".
+pub(crate) async fn check_csrf(state: &AppState, request: Request) -> Result<Request, Response> {
     if is_safe(request.method()) {
-        return next.run(request).await;
+        return Ok(request);
     }
     let tls = state.cp.http.tls;
     let expected = match request.extensions().get::<Principal>().map(|p| &p.method) {
-        Some(AuthMethod::ApiToken { .. }) => return next.run(request).await,
+        Some(AuthMethod::ApiToken { .. }) => return Ok(request),
         Some(AuthMethod::Session { csrf_token, .. }) => Some(csrf_token.clone()),
         None => session::read_cookie(request.headers(), LOGIN_CSRF_COOKIE, tls),
     };
-    let (request, presented) = match presented_token(request).await {
-        Ok(found) => found,
-        Err(response) => return response,
-    };
+    let (request, presented) = presented_token(request).await?;
     match (expected, presented) {
-        (Some(expected), Some(presented)) if session::same_secret(&expected, &presented) => next.run(request).await,
-        _ => refusal(),
+        (Some(expected), Some(presented)) if session::same_secret(&expected, &presented) => Ok(request),
+        _ => Err(refusal()),
     }
 }
 
