@@ -18,9 +18,10 @@ async fn https_is_served_with_the_control_plane_certificate_and_sees_the_peer() 
     accounts::add_local_user(cp.store(), "alice", Role::Viewer, "correct horse battery staple", "test", unix_now())
         .await
         .unwrap();
-    let page = https_request(cp.http_addr, cp.ca_pem(), "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-        .await
-        .unwrap();
+    let page =
+        https_request(cp.http_addr, cp.ca_pem(), "GET /login HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            .await
+            .unwrap();
     assert!(page.starts_with("HTTP/1.1 200"), "{page}");
     assert!(page.to_lowercase().contains("strict-transport-security: max-age="), "{page}");
     let cookie = page
@@ -49,9 +50,8 @@ async fn https_is_served_with_the_control_plane_certificate_and_sees_the_peer() 
 async fn plain_http_is_refused_off_loopback_when_serving() {
     let dir = tempfile::tempdir().unwrap();
     let pki = muster_control_plane::pki::Pki::load_or_create(dir.path(), &["localhost".to_string()]).unwrap();
-    let store = muster_control_plane::store::open(&format!("sqlite://{}", dir.path().join("m.db").display()))
-        .await
-        .unwrap();
+    let store =
+        muster_control_plane::store::open(&format!("sqlite://{}", dir.path().join("m.db").display())).await.unwrap();
     let http = HttpConfig { tls: false, ..HttpConfig::default() };
     let state =
         muster_control_plane::ControlPlane::with_http(store, std::sync::Arc::new(pki), Default::default(), http);

@@ -69,10 +69,8 @@ impl Caller {
     }
 
     fn request(&self, method: &Method, path: &str) -> http::Request<Body> {
-        let mut request = http::Request::builder()
-            .method(method.clone())
-            .uri(path)
-            .header(header::CONTENT_TYPE, "application/json");
+        let mut request =
+            http::Request::builder().method(method.clone()).uri(path).header(header::CONTENT_TYPE, "application/json");
         match self {
             Self::Anonymous => {}
             Self::Session(_, browser) => {
@@ -124,9 +122,8 @@ async fn every_role_on_every_route_and_method_gets_what_the_table_says() {
             checked += 1;
         }
         // Methods a path does not declare are not routed anywhere.
-        for other in ALL_METHODS.iter().filter(|m| {
-            !EXPECTED.iter().any(|(em, ep, _)| ep == path && *em == m.as_str())
-        }) {
+        for other in ALL_METHODS.iter().filter(|m| !EXPECTED.iter().any(|(em, ep, _)| ep == path && *em == m.as_str()))
+        {
             let admin = &callers[callers.len() - 1];
             let status = h.send(admin.request(other, &concrete(path))).await.status();
             assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{other} {path}");

@@ -14,8 +14,7 @@ use muster_control_plane::http::route_table;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::{NewSession, Role};
 
-const CSP: &str =
-    "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+const CSP: &str = "default-src 'self'; script-src 'self'; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 fn assert_hardened(response: &http::Response<Body>, tls: bool, what: &str) {
     let headers = response.headers();
@@ -53,9 +52,11 @@ async fn every_route_and_error_carries_csp_and_security_headers() {
         let missing = h.send(get("/no/such/page").body(Body::empty()).unwrap()).await;
         assert_eq!(missing.status(), 404);
         assert_hardened(&missing, tls, "404");
-        let bad_token = get("/api/v1/whoami").header(header::AUTHORIZATION, "Bearer mst_x_y").body(Body::empty()).unwrap();
+        let bad_token =
+            get("/api/v1/whoami").header(header::AUTHORIZATION, "Bearer mst_x_y").body(Body::empty()).unwrap();
         assert_hardened(&h.send(bad_token).await, tls, "401");
-        let ok = get("/api/v1/whoami").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
+        let ok =
+            get("/api/v1/whoami").header(header::AUTHORIZATION, format!("Bearer {token}")).body(Body::empty()).unwrap();
         assert_hardened(&h.send(ok).await, tls, "api");
     }
 }
@@ -154,7 +155,11 @@ async fn allowlisted_origins_only_and_only_on_the_api() {
     assert_eq!(ok.status(), 204);
     assert_eq!(ok.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://ops.example");
     assert!(ok.headers()[header::ACCESS_CONTROL_ALLOW_HEADERS].to_str().unwrap().contains("authorization"));
-    for (path, origin) in [("/api/v1/whoami", "https://evil.example"), ("/api/v1/whoami", "https://ops.example.evil"), ("/login", "https://ops.example")] {
+    for (path, origin) in [
+        ("/api/v1/whoami", "https://evil.example"),
+        ("/api/v1/whoami", "https://ops.example.evil"),
+        ("/login", "https://ops.example"),
+    ] {
         let refused = h.send(preflight(path, origin)).await;
         assert_eq!(refused.status(), 403, "{origin} {path}");
         assert!(!refused.headers().contains_key(header::ACCESS_CONTROL_ALLOW_ORIGIN));

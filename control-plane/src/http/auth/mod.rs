@@ -435,6 +435,13 @@ async fn oidc_callback(
         Ok(response) => response,
         Err(error) => return error.into_response(),
     };
+    // This response ends a navigation the provider started, so browsers would not send the new
+    // SameSite=Strict cookie along a redirect; a page of ours that moves on (meta refresh, no
+    // script) starts a same-site navigation that does send it.
+    *response.status_mut() = StatusCode::OK;
+    response.headers_mut().remove(header::LOCATION);
+    *response.body_mut() = axum::body::Body::from(super::pages::login::continue_page(&identity.next).into_string());
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
     append_cookie(&mut response, &clear_flow);
     response.extensions_mut().insert(
         AuditDetail::new("session.login_oidc", &identity.username)

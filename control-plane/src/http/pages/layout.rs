@@ -9,6 +9,11 @@ use crate::http::auth::csrf::CSRF_FIELD;
 
 /// A full HTML page titled `title` around `content`.
 pub fn page(title: &str, principal: Option<&Principal>, content: Markup) -> Markup {
+    page_with_head(title, principal, html! {}, content)
+}
+
+/// [`page`] with extra `<head>` elements (never script or style: the CSP refuses them).
+pub fn page_with_head(title: &str, principal: Option<&Principal>, head: Markup, content: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -17,6 +22,7 @@ pub fn page(title: &str, principal: Option<&Principal>, content: Markup) -> Mark
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · Muster" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
+                (head)
             }
             body {
                 header.topbar {

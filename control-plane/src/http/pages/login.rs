@@ -41,3 +41,15 @@ pub fn login_page(view: &LoginView<'_>) -> Markup {
     };
     super::layout::page("Sign in", None, content)
 }
+
+/// After single sign-on: moves on to `next` (a local path) by meta refresh, with a link as well.
+pub fn continue_page(next: &str) -> Markup {
+    let head = html! { meta http-equiv="refresh" content={ "0;url=" (next) }; };
+    let content = html! {
+        section.card.login {
+            h1 { "Signed in" }
+            p { a href=(next) { "Continue" } }
+        }
+    };
+    super::layout::page_with_head("Signed in", None, head, content)
+}
