@@ -38,7 +38,14 @@ async fn user_add_reads_the_password_from_stdin_and_refuses_weak_ones() {
     let bob = store.user("bob").await.unwrap().unwrap();
     assert_eq!(bob.role, Role::Analyst);
     assert!(password::verify_password("a long enough password", bob.password_hash.as_deref().unwrap()));
-    assert!(store.list_audit(None, 10).await.unwrap().iter().any(|r| r.entry.action == "user.create" && r.entry.actor == "cli"));
+    assert!(
+        store
+            .list_audit(None, 10)
+            .await
+            .unwrap()
+            .iter()
+            .any(|r| r.entry.action == "user.create" && r.entry.actor == "cli")
+    );
 
     for (name, input) in [("empty", "\n"), ("short", "short\n")] {
         let refused = server(dir.path(), &["user", "add", name, "--role", "viewer"], input);

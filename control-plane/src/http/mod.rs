@@ -56,8 +56,12 @@ impl Route {
         H: Handler<T, AppState>,
         T: 'static,
     {
-        let filter = MethodFilter::try_from(method.clone()).unwrap_or(MethodFilter::GET);
-        Self { method, path, access, handler: on(filter, handler) }
+        let handler = match MethodFilter::try_from(method.clone()) {
+            Ok(filter) => on(filter, handler),
+            // An extension method axum cannot route: the path answers 405, never another method.
+            Err(_) => MethodRouter::new(),
+        };
+        Self { method, path, access, handler }
     }
 
     pub fn spec(&self) -> RouteSpec {

@@ -369,10 +369,8 @@ async fn oidc_start(State(state): State<AppState>, Query(query): Query<NextQuery
     match oidc.start(&next, unix_now()).await {
         Ok((flow_id, url)) => {
             let mut response = Redirect::to(&url).into_response();
-            let cookie = session::set_cookie(OIDC_FLOW_COOKIE, &flow_id, oidc::FLOW_TTL_SECS as u64, state.cp.http.tls);
-            // The provider redirects back cross-site: a Strict cookie would not be sent with that
-            // top-level navigation, so this one cookie is Lax. It only names a pending flow.
-            append_cookie(&mut response, &cookie.replace("SameSite=Strict", "SameSite=Lax"));
+            let ttl = u64::try_from(oidc::FLOW_TTL_SECS).unwrap_or(600);
+            append_cookie(&mut response, &session::set_cookie_lax(OIDC_FLOW_COOKIE, &flow_id, ttl, state.cp.http.tls));
             response
         }
         Err(error) => {

@@ -49,10 +49,23 @@ pub fn cookie_name(base: &str, tls: bool) -> String {
     if tls { format!("__Host-{base}") } else { base.to_string() }
 }
 
-/// A `Set-Cookie` value. `max_age` 0 deletes the cookie.
+/// A `Set-Cookie` value, `SameSite=Strict`. `max_age` 0 deletes the cookie.
 pub fn set_cookie(base: &str, value: &str, max_age_secs: u64, tls: bool) -> String {
+    cookie(base, value, max_age_secs, tls, "Strict")
+}
+
+/// A `SameSite=Lax` cookie: only for the single-sign-on flow id, which must come back on the
+/// provider's cross-site redirect and names nothing but a pending flow.
+pub fn set_cookie_lax(base: &str, value: &str, max_age_secs: u64, tls: bool) -> String {
+    cookie(base, value, max_age_secs, tls, "Lax")
+}
+
+fn cookie(base: &str, value: &str, max_age_secs: u64, tls: bool, same_site: &str) -> String {
     let secure = if tls { "; Secure" } else { "" };
-    format!("{}={value}; Path=/; HttpOnly; SameSite=Strict; Max-Age={max_age_secs}{secure}", cookie_name(base, tls))
+    format!(
+        "{}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age_secs}{secure}",
+        cookie_name(base, tls)
+    )
 }
 
 /// The value of cookie `base` (by its TLS-dependent name) in the request headers.
