@@ -274,18 +274,29 @@ async fn unauthenticated_pages_redirect_to_login_with_a_local_next_only() {
 }
 
 #[tokio::test]
-async fn idle_and_expired_sessions_are_refused() {
+async fn idle_and_expired_sessions_are_refused_and_cleared() {
+    use muster_control_plane::http::auth::session;
+    use muster_control_plane::store::NewSession;
     let h = Harness::tls().await;
     h.add_user("alice", Role::Viewer).await;
-    let browser = h.login("alice").await;
-    let id = browser.cookie.split_once('=').unwrap().1;
-    let hash = muster_control_plane::http::auth::session::hash_secret(id);
-    let store = h.cp.store.as_ref();
-    let record = store.session(&hash).await.unwrap().unwrap();
+    let now = unix_now();
     let idle = h.cp.http.session_idle.as_secs() as i64;
-    let state = |now| muster_control_plane::http::auth::session::judge(&record, now, idle);
-    use muster_control_plane::http::auth::session::SessionState;
-    assert_eq!(state(record.last_seen_at + idle), SessionState::Idle);
-    assert_eq!(state(record.expires_at), SessionState::Expired);
-    assert_eq!(record.expires_at - record.created_at, h.cp.http.session_ttl.as_secs() as i64);
+    // (created, expires): fresh; idle since creation; past its absolute expiry.
+    let cases = [(now, now + 3600, 200), (now - idle - 5, now + 3600, 401), (now - 10, now - 1, 401)];
+    for (created_at, expires_at, expected) in cases {
+        let secret = session::random_secret().unwrap();
+        let new = NewSession {
+            id_hash: session::hash_secret(&secret),
+            username: "alice".into(),
+            created_at,
+            expires_at,
+            source_addr: "test".into(),
+        };
+        h.cp.store.create_session(&new).await.unwrap();
+        let cookie = format!("__Host-muster_session={secret}");
+        let response = h.send(get("/api/v1/whoami").header(header::COOKIE, cookie).body(Body::empty()).unwrap()).await;
+        assert_eq!(response.status(), expected, "created {created_at} expires {expires_at}");
+        let cleared = set_cookies(&response).iter().any(|c| c.starts_with("__Host-muster_session=;"));
+        assert_eq!(cleared, expected == 401);
+    }
 }
