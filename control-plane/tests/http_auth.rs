@@ -300,3 +300,44 @@ async fn idle_and_expired_sessions_are_refused_and_cleared() {
         assert_eq!(cleared, expected == 401);
     }
 }
+
+#[tokio::test]
+async fn admins_create_users_over_the_api_and_weak_passwords_are_refused() {
+    let h = Harness::tls().await;
+    let admin = h.token(Role::Admin).await;
+    let create = |body: &str| {
+        http::Request::builder()
+            .method("POST")
+            .uri("/api/v1/admin/users")
+            .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    };
+    let body = format!(r#"{{"username":"dana","role":"analyst","password":"{PASSWORD}"}}"#);
+    assert_eq!(h.send(create(&body)).await.status(), 201);
+    assert_eq!(h.send(create(&body)).await.status(), 400, "duplicate");
+    assert_eq!(h.send(create(r#"{"username":"erin","role":"viewer","password":"short"}"#)).await.status(), 400);
+    assert_eq!(h.send(create(&body.replace("dana", "<b>"))).await.status(), 400, "invalid name");
+    let browser = h.login("dana").await;
+    let whoami =
+        h.send(get("/api/v1/whoami").header(header::COOKIE, &browser.cookie).body(Body::empty()).unwrap()).await;
+    assert!(body_text(whoami).await.contains("\"role\":\"analyst\""));
+    let audit = h.cp.store.list_audit(None, 50).await.unwrap();
+    let created: Vec<_> = audit.iter().filter(|r| r.entry.action == "user.create").collect();
+    assert_eq!(created.len(), 1, "{audit:#?}");
+    assert!(created[0].entry.target == "dana" && created[0].entry.actor.starts_with("token:"));
+    // Refused attempts are audited by route, as failures.
+    let failed = audit
+        .iter()
+        .filter(|r| r.entry.action == "POST /api/v1/admin/users" && r.entry.outcome == AuditOutcome::Failure)
+        .count();
+    assert_eq!(failed, 3, "{audit:#?}");
+    let revoke = http::Request::builder()
+        .method("POST")
+        .uri("/api/v1/admin/agents/no-such-agent/revoke")
+        .header(header::AUTHORIZATION, format!("Bearer {admin}"))
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(h.send(revoke).await.status(), 404);
+}

@@ -29,6 +29,8 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/v1/admin/api-tokens", Some(Role::Admin)),
     ("POST", "/api/v1/admin/api-tokens/{id}/revoke", Some(Role::Admin)),
     ("GET", "/api/v1/admin/users", Some(Role::Admin)),
+    ("POST", "/api/v1/admin/users", Some(Role::Admin)),
+    ("POST", "/api/v1/admin/agents/{id}/revoke", Some(Role::Admin)),
     ("GET", "/api/v1/admin/audit", Some(Role::Admin)),
 ];
 

@@ -27,6 +27,8 @@ pub(crate) fn routes() -> Vec<Route> {
         Route::new(Method::POST, "/api/v1/admin/api-tokens", Needs(Role::Admin), create_token),
         Route::new(Method::POST, "/api/v1/admin/api-tokens/{id}/revoke", Needs(Role::Admin), revoke_token),
         Route::new(Method::GET, "/api/v1/admin/users", Needs(Role::Admin), list_users),
+        Route::new(Method::POST, "/api/v1/admin/users", Needs(Role::Admin), create_user),
+        Route::new(Method::POST, "/api/v1/admin/agents/{id}/revoke", Needs(Role::Admin), revoke_agent),
         Route::new(Method::GET, "/api/v1/admin/audit", Needs(Role::Admin), list_audit),
     ]
 }
@@ -161,6 +163,57 @@ async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>
             })
             .collect(),
     ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    username: String,
+    role: Role,
+    password: String,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser").field("username", &self.username).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(request): Json<CreateUser>,
+) -> Result<Response, ApiError> {
+    use super::auth::accounts::{AccountError, add_hashed_user};
+    use super::auth::password::{PasswordError, hash_password};
+    let CreateUser { username, role, password } = request;
+    // argon2id takes tens of milliseconds: off the async workers.
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|error| match error {
+            PasswordError::Hash(_) => ApiError::internal(&error),
+            other => ApiError::new(ErrorCode::InvalidArgument, other.to_string()),
+        })?;
+    match add_hashed_user(state.cp.store.as_ref(), &username, role, hash, unix_now()).await {
+        Ok(()) => {
+            let mut response = StatusCode::CREATED.into_response();
+            let detail = format!("role {role}, by {}", principal.name);
+            response.extensions_mut().insert(AuditDetail::new("user.create", &username).detail(&detail));
+            Ok(response)
+        }
+        Err(AccountError::Store(error)) => Err(ApiError::from(error)),
+        Err(error) => Err(ApiError::new(ErrorCode::InvalidArgument, error.to_string())),
+    }
+}
+
+async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    if !state.cp.revoke_agent(&id).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no active agent with this id"));
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(AuditDetail::new("agent.revoke", &id));
+    Ok(response)
 }
 
 #[derive(Debug, Deserialize)]

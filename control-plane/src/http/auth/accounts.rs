@@ -22,7 +22,8 @@ pub fn valid_username(name: &str) -> bool {
         && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
-/// Creates a local account with an argon2id hash of `password`, audited as done by `actor`.
+/// Creates a local account with an argon2id hash of `password`, audited as done by `actor`
+/// (the CLI and quickstart; HTTP handlers are audited by the audit middleware).
 pub async fn add_local_user(
     store: &dyn Store,
     username: &str,
@@ -35,26 +36,44 @@ pub async fn add_local_user(
         return Err(AccountError::InvalidUsername);
     }
     let hash = password::hash_password(password)?;
-    let created = store
-        .create_user(&UserRecord {
-            username: username.to_string(),
-            role,
-            source: AccountSource::Local,
-            password_hash: Some(hash),
-            created_at: now,
-            disabled_at: None,
-        })
-        .await?;
+    let result = add_hashed_user(store, username, role, hash, now).await;
     let entry = AuditEntry {
         at: now,
         actor: actor.to_string(),
         action: "user.create".to_string(),
         target: username.to_string(),
         source_addr: "local".to_string(),
-        outcome: if created { AuditOutcome::Success } else { AuditOutcome::Failure },
-        detail: if created { format!("role {role}") } else { "already exists".to_string() },
+        outcome: if result.is_ok() { AuditOutcome::Success } else { AuditOutcome::Failure },
+        detail: match &result {
+            Ok(()) => format!("role {role}"),
+            Err(error) => error.to_string(),
+        },
     };
     audit::record(store, &entry).await;
+    result
+}
+
+/// Creates a local account from an argon2id PHC string; not audited.
+pub async fn add_hashed_user(
+    store: &dyn Store,
+    username: &str,
+    role: Role,
+    password_hash: String,
+    now: i64,
+) -> Result<(), AccountError> {
+    if !valid_username(username) {
+        return Err(AccountError::InvalidUsername);
+    }
+    let created = store
+        .create_user(&UserRecord {
+            username: username.to_string(),
+            role,
+            source: AccountSource::Local,
+            password_hash: Some(password_hash),
+            created_at: now,
+            disabled_at: None,
+        })
+        .await?;
     if created { Ok(()) } else { Err(AccountError::Exists(username.to_string())) }
 }
 
