@@ -57,7 +57,12 @@ async fn plain_http_is_refused_off_loopback_when_serving() {
         muster_control_plane::ControlPlane::with_http(store, std::sync::Arc::new(pki), Default::default(), http);
     let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = tokio::net::TcpListener::bind("0.0.0.0:0").await.unwrap();
-    let error = muster_control_plane::serve(state, grpc, http, std::future::pending()).await.unwrap_err();
+    // Refused before serving anything; a timeout (not a hang) if that check were gone.
+    let serving = muster_control_plane::serve(state, grpc, http, std::future::pending());
+    let error = tokio::time::timeout(std::time::Duration::from_secs(20), serving)
+        .await
+        .expect("serve must refuse at once, not start")
+        .unwrap_err();
     assert!(matches!(error, ServeError::HttpListener(_)), "{error:?}");
     let message = error.to_string();
     assert!(message.contains("plain HTTP is only allowed on a loopback address"), "{message}");

@@ -1,7 +1,7 @@
 //! OpenID Connect single sign-on through the `openidconnect` crate: authorization code flow with
 //! PKCE (S256), `state` and `nonce`.
 //!
-//! `/auth/oidc/start` discovers the provider (once, cached), creates a pending flow (state, nonce,
+//! `/auth/oidc/start` discovers the provider (cached for an hour), creates a pending flow (state, nonce,
 //! PKCE verifier, where to go next) kept in memory under a random flow id, sets that id in a
 //! short-lived cookie and redirects to the provider. `/auth/oidc/callback` takes the flow named by
 //! the cookie (so another browser's callback cannot complete it), checks `state`, redeems the code
@@ -21,11 +21,12 @@ use openidconnect::{
     AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier,
     RedirectUrl, Scope,
 };
-use tokio::sync::OnceCell;
 
 use crate::config::OidcConfig;
 use crate::store::Role;
 
+/// How long discovery (and the provider's signing keys) are cached.
+pub const METADATA_TTL_SECS: i64 = 3600;
 /// How long a started login may take.
 pub const FLOW_TTL_SECS: i64 = 600;
 /// Pending flows kept at most (oldest dropped first), so unauthenticated starts cannot grow memory.
@@ -77,7 +78,7 @@ pub struct OidcIdentity {
 #[derive(Debug)]
 pub struct OidcRuntime {
     config: OidcConfig,
-    metadata: OnceCell<CoreProviderMetadata>,
+    metadata: tokio::sync::Mutex<Option<(CoreProviderMetadata, i64)>>,
     http: openidconnect::reqwest::Client,
     pending: Mutex<HashMap<String, PendingFlow>>,
 }
@@ -89,19 +90,24 @@ impl OidcRuntime {
             .timeout(std::time::Duration::from_secs(15))
             .build()
             .unwrap_or_default();
-        Self { config, metadata: OnceCell::new(), http, pending: Mutex::new(HashMap::new()) }
+        Self { config, metadata: tokio::sync::Mutex::new(None), http, pending: Mutex::new(HashMap::new()) }
     }
 
-    async fn metadata(&self) -> Result<&CoreProviderMetadata, OidcError> {
-        self.metadata
-            .get_or_try_init(|| async {
-                let issuer =
-                    IssuerUrl::new(self.config.issuer.clone()).map_err(|e| OidcError::Config(e.to_string()))?;
-                CoreProviderMetadata::discover_async(issuer, &self.http)
-                    .await
-                    .map_err(|e| OidcError::Discovery(error_chain(&e)))
-            })
+    /// The provider's discovery document with its JWKS, re-fetched after [`METADATA_TTL_SECS`] so
+    /// signing-key rotation at the provider is picked up without a restart.
+    async fn metadata(&self, now: i64) -> Result<CoreProviderMetadata, OidcError> {
+        let mut cached = self.metadata.lock().await;
+        if let Some((metadata, fetched_at)) = cached.as_ref()
+            && now - fetched_at < METADATA_TTL_SECS
+        {
+            return Ok(metadata.clone());
+        }
+        let issuer = IssuerUrl::new(self.config.issuer.clone()).map_err(|e| OidcError::Config(e.to_string()))?;
+        let metadata = CoreProviderMetadata::discover_async(issuer, &self.http)
             .await
+            .map_err(|e| OidcError::Discovery(error_chain(&e)))?;
+        *cached = Some((metadata.clone(), now));
+        Ok(metadata)
     }
 
     fn client(&self, metadata: &CoreProviderMetadata) -> Result<OidcClient, OidcError> {
@@ -117,8 +123,8 @@ impl OidcRuntime {
 
     /// Starts a login: returns (flow id for the cookie, provider URL to redirect to).
     pub async fn start(&self, next: &str, now: i64) -> Result<(String, String), OidcError> {
-        let metadata = self.metadata().await?;
-        let client = self.client(metadata)?;
+        let metadata = self.metadata(now).await?;
+        let client = self.client(&metadata)?;
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let mut request = client
             .authorize_url(CoreAuthenticationFlow::AuthorizationCode, CsrfToken::new_random, Nonce::new_random)
@@ -159,8 +165,8 @@ impl OidcRuntime {
         if !super::session::same_secret(&flow.state, state) {
             return Err(OidcError::StateMismatch);
         }
-        let metadata = self.metadata().await?;
-        let client = self.client(metadata)?;
+        let metadata = self.metadata(now).await?;
+        let client = self.client(&metadata)?;
         let response = client
             .exchange_code(AuthorizationCode::new(code.to_string()))
             .map_err(|e| OidcError::Config(e.to_string()))?
