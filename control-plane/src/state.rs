@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast;
 
-use crate::config::{Limits, ServerConfig};
+use crate::config::{HttpConfig, Limits, ServerConfig};
 use crate::enroll::{IssuedToken, TokenError};
 use crate::grpc::rate::RateLimiter;
 use crate::pki::{Pki, PkiError};
@@ -31,6 +31,8 @@ pub struct ControlPlane {
     pub store: DynStore,
     pub pki: Arc<Pki>,
     pub limits: Limits,
+    /// The dashboard and API listener's settings (TLS, CORS, sessions, single sign-on).
+    pub http: HttpConfig,
     pub(crate) rate: RateLimiter,
     revocations: broadcast::Sender<String>,
     ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
@@ -38,11 +40,15 @@ pub struct ControlPlane {
 
 impl ControlPlane {
     pub fn new(store: DynStore, pki: Arc<Pki>, limits: Limits) -> Arc<Self> {
+        Self::with_http(store, pki, limits, HttpConfig::default())
+    }
+
+    pub fn with_http(store: DynStore, pki: Arc<Pki>, limits: Limits, http: HttpConfig) -> Arc<Self> {
         let (revocations, _) = broadcast::channel(256);
         // Consumers that fall behind lose events, not ingest speed (see `crate::webhook`).
         let (ingest_events, _) = broadcast::channel(1024);
         let rate = RateLimiter::new(limits.agent_burst, limits.agent_requests_per_minute);
-        Arc::new(Self { store, pki, limits, rate, revocations, ingest_events })
+        Arc::new(Self { store, pki, limits, http, rate, revocations, ingest_events })
     }
 
     /// Creates the data dir, loads or creates the PKI, opens and migrates the database.
@@ -51,7 +57,7 @@ impl ControlPlane {
             .map_err(|source| OpenError::DataDir { path: config.data_dir.clone(), source })?;
         let pki = Pki::load_or_create(&config.data_dir, &config.tls_names)?;
         let store = crate::store::open(&config.database_url).await?;
-        Ok(Self::new(store, Arc::new(pki), config.limits))
+        Ok(Self::with_http(store, Arc::new(pki), config.limits, config.http.clone()))
     }
 
     pub async fn create_token(&self, max_uses: u32, ttl: Duration) -> Result<IssuedToken, TokenError> {

@@ -13,12 +13,13 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::Limits;
+use crate::config::{HttpConfig, Limits};
 use crate::enroll::IssuedToken;
 use crate::ingest::{IngestOutcome, Report, ReportBody};
 use crate::pki::Pki;
 use crate::server::ServeError;
 use crate::state::{ControlPlane, unix_now};
+use crate::store::access as A;
 use crate::store::read as R;
 use crate::store::{
     AgentRecord, ChangeEventRecord, DynStore, HostInventory, NewAgent, NewToken, Store, StoreError, TokenRecord,
@@ -41,6 +42,7 @@ pub struct TestControlPlane {
     database_url: Option<String>,
     limits: Limits,
     recorder: Recorder,
+    http_config: HttpConfig,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
 }
@@ -54,6 +56,7 @@ pub struct StoppedControlPlane {
     limits: Limits,
     grpc_port: u16,
     recorder: Recorder,
+    http_config: HttpConfig,
 }
 
 impl StoppedControlPlane {
@@ -69,7 +72,15 @@ impl StoppedControlPlane {
     /// Starts again on the same data dir and database, listening on the same gRPC port so
     /// agents find it at the address they enrolled with.
     pub async fn start(self) -> Result<TestControlPlane, BoxError> {
-        TestControlPlane::start_in(self.data_dir, self.database_url, self.limits, self.grpc_port, self.recorder).await
+        TestControlPlane::start_in(
+            self.data_dir,
+            self.database_url,
+            self.limits,
+            self.grpc_port,
+            self.recorder,
+            self.http_config,
+        )
+        .await
     }
 }
 
@@ -81,13 +92,47 @@ impl TestControlPlane {
 
     /// Starts with `database_url` (None: SQLite in the temp dir) and the given limits.
     pub async fn start_with(database_url: Option<&str>, limits: Limits) -> Result<Self, BoxError> {
-        Self::start_in(tempfile::tempdir()?, database_url.map(str::to_string), limits, 0, Recorder::default()).await
+        Self::start_in(
+            tempfile::tempdir()?,
+            database_url.map(str::to_string),
+            limits,
+            0,
+            Recorder::default(),
+            HttpConfig::default(),
+        )
+        .await
+    }
+
+    /// Starts on SQLite with the given HTTP settings.
+    pub async fn start_with_http(http: HttpConfig) -> Result<Self, BoxError> {
+        Self::start_in(tempfile::tempdir()?, None, Limits::default(), 0, Recorder::default(), http).await
+    }
+
+    /// Starts with `database_url` (None: SQLite in the temp dir) and the given HTTP settings.
+    pub async fn start_with_db_and_http(database_url: Option<&str>, http: HttpConfig) -> Result<Self, BoxError> {
+        Self::start_in(
+            tempfile::tempdir()?,
+            database_url.map(str::to_string),
+            Limits::default(),
+            0,
+            Recorder::default(),
+            http,
+        )
+        .await
     }
 
     /// Starts a new control plane (own data dir, so its own CA) on a given gRPC port: an
     /// impostor at an address agents already know.
     pub async fn start_on_port(grpc_port: u16) -> Result<Self, BoxError> {
-        Self::start_in(tempfile::tempdir()?, None, Limits::default(), grpc_port, Recorder::default()).await
+        Self::start_in(
+            tempfile::tempdir()?,
+            None,
+            Limits::default(),
+            grpc_port,
+            Recorder::default(),
+            HttpConfig::default(),
+        )
+        .await
     }
 
     async fn start_in(
@@ -96,6 +141,7 @@ impl TestControlPlane {
         limits: Limits,
         grpc_port: u16,
         recorder: Recorder,
+        http_config: HttpConfig,
     ) -> Result<Self, BoxError> {
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let pki = Pki::load_or_create(data_dir.path(), &names)?;
@@ -105,7 +151,7 @@ impl TestControlPlane {
         };
         let store: DynStore =
             Arc::new(RecordingStore { inner: crate::store::open(&url).await?, recorder: recorder.clone() });
-        let state = ControlPlane::new(store, Arc::new(pki), limits);
+        let state = ControlPlane::with_http(store, Arc::new(pki), limits, http_config.clone());
         let grpc = TcpListener::bind(("127.0.0.1", grpc_port)).await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let grpc_addr = grpc.local_addr()?;
@@ -122,6 +168,7 @@ impl TestControlPlane {
             database_url,
             limits,
             recorder,
+            http_config,
             shutdown: Some(shutdown),
             task: Some(task),
         })
@@ -196,10 +243,11 @@ impl TestControlPlane {
         let recorder = self.recorder.clone();
         let database_url = self.database_url.take();
         let limits = self.limits;
+        let http_config = self.http_config.clone();
         // Moves the data dir out; the rest (the store's pool among it) is dropped here.
         let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir()?);
         drop(self);
-        Ok(StoppedControlPlane { data_dir, database_url, limits, grpc_port, recorder })
+        Ok(StoppedControlPlane { data_dir, database_url, limits, grpc_port, recorder, http_config })
     }
 }
 
@@ -319,6 +367,53 @@ impl crate::store::read::ReadModels for RecordingStore {
     }
     async fn refresh_rollups(&self, now: i64, online_since: i64) -> Result<R::RollupStats, StoreError> {
         self.inner.refresh_rollups(now, online_since).await
+    }
+}
+
+/// Accounts, sessions, API tokens and the audit log pass straight through to the real store.
+#[async_trait::async_trait]
+impl crate::store::AccessStore for RecordingStore {
+    async fn create_user(&self, user: &A::UserRecord) -> Result<bool, StoreError> {
+        self.inner.create_user(user).await
+    }
+    async fn user(&self, username: &str) -> Result<Option<A::UserRecord>, StoreError> {
+        self.inner.user(username).await
+    }
+    async fn list_users(&self) -> Result<Vec<A::UserRecord>, StoreError> {
+        self.inner.list_users().await
+    }
+    async fn upsert_oidc_user(&self, username: &str, role: A::Role, now: i64) -> Result<bool, StoreError> {
+        self.inner.upsert_oidc_user(username, role, now).await
+    }
+    async fn create_session(&self, session: &A::NewSession) -> Result<(), StoreError> {
+        self.inner.create_session(session).await
+    }
+    async fn session(&self, id_hash: &str) -> Result<Option<A::SessionRecord>, StoreError> {
+        self.inner.session(id_hash).await
+    }
+    async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.touch_session(id_hash, now).await
+    }
+    async fn revoke_session(&self, id_hash: &str, now: i64) -> Result<bool, StoreError> {
+        self.inner.revoke_session(id_hash, now).await
+    }
+    async fn create_api_token(&self, token: &A::NewApiToken) -> Result<(), StoreError> {
+        self.inner.create_api_token(token).await
+    }
+    async fn use_api_token(&self, token_hash: &str, now: i64) -> Result<Option<A::ApiTokenRecord>, StoreError> {
+        self.inner.use_api_token(token_hash, now).await
+    }
+    async fn list_api_tokens(&self) -> Result<Vec<A::ApiTokenRecord>, StoreError> {
+        self.inner.list_api_tokens().await
+    }
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.inner.revoke_api_token(id, now).await
+    }
+    async fn append_audit(&self, entry: &A::AuditEntry) -> Result<(), StoreError> {
+        self.inner.append_audit(entry).await
+    }
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Vec<A::AuditRecord>, StoreError> {
+        self.inner.list_audit(before, limit).await
     }
 }
 
@@ -454,6 +549,28 @@ pub async fn channel(addr: SocketAddr, ca_pem: &str, identity: Option<(&str, &st
         .connect()
         .await?;
     Ok(channel)
+}
+
+/// Sends one raw HTTP/1.1 request over TLS to `addr` (server name `localhost`, trusting only
+/// `ca_pem`) and returns the whole response as text.
+pub async fn https_request(addr: SocketAddr, ca_pem: &str, request: &str) -> Result<String, BoxError> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(crate::pki::pem_to_der(ca_pem).ok_or("bad CA PEM")?)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("localhost")?;
+    let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    // A close_notify-less close is fine for a test client.
+    let _ = tls.read_to_end(&mut response).await;
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
 /// Env var naming a PostgreSQL superuser URL for tests.

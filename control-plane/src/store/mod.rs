@@ -5,6 +5,7 @@
 //! statements in `sql.rs`; only connection setup and migrations differ. The same conformance
 //! suite (`tests/store_conformance.rs`) runs against both.
 
+pub mod access;
 pub mod exports;
 mod exports_sql;
 mod postgres;
@@ -14,6 +15,10 @@ mod sqlite;
 
 use std::sync::Arc;
 
+pub use self::access::{
+    AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession, Role,
+    SessionRecord, UserRecord,
+};
 pub use self::exports::ExportStore;
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
@@ -196,7 +201,7 @@ pub struct HostInventory {
 /// The control plane's storage. Implementations must make every method atomic. The methods of
 /// exports and webhooks are grouped in the [`ExportStore`] supertrait.
 #[async_trait::async_trait]
-pub trait Store: ExportStore + read::ReadModels + Send + Sync + std::fmt::Debug {
+pub trait Store: AccessStore + ExportStore + read::ReadModels + Send + Sync + std::fmt::Debug {
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Returns false when no unrevoked token has that id.
