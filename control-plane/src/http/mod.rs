@@ -15,6 +15,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 mod error;
+pub mod fleet_api;
 pub mod listener;
 pub mod pages;
 pub mod roles;
@@ -83,6 +84,8 @@ fn routes() -> Vec<Route> {
     routes.extend(pages::routes());
     routes.extend(auth::routes());
     routes.extend(api::routes());
+    routes.extend(fleet_api::routes());
+    routes.extend(crate::export::routes::routes());
     routes
 }
 

@@ -5,8 +5,15 @@
 //! Pages for the inventory (services, servers, endpoints, findings, ...) plug in here: a module
 //! with a handler per page and entries in [`routes`] with the role each needs.
 
+pub mod activity;
+pub mod agents;
+pub mod audit;
+pub mod findings;
 pub mod layout;
 pub mod login;
+pub mod ops;
+pub mod settings;
+pub mod webhooks;
 
 use axum::Extension;
 use axum::extract::State;
@@ -29,6 +36,14 @@ pub(crate) fn routes() -> Vec<Route> {
         Route::new(Method::GET, STYLESHEET_PATH, Access::Public, stylesheet),
         Route::new(Method::GET, "/", Access::Role(Role::Viewer), overview),
     ]
+    .into_iter()
+    .chain(findings::routes())
+    .chain(activity::routes())
+    .chain(agents::routes())
+    .chain(webhooks::routes())
+    .chain(audit::routes())
+    .chain(settings::routes())
+    .collect()
 }
 
 async fn stylesheet() -> Response {

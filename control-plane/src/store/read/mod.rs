@@ -26,7 +26,7 @@ pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 500;
 
 /// One page of a list and the cursor for the next one (None on the last page).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -355,7 +355,7 @@ pub struct FingerprintQuery {
 // ---------------------------------------------------------------------------------------------
 // Findings
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
     /// Seen and accepted as a finding to fix; it still counts.
@@ -382,7 +382,7 @@ impl DecisionKind {
 }
 
 /// Identifies a finding across re-ingests (finding rows are replaced, this is not).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FindingKey {
     pub agent_id: String,
     /// Empty for findings about a client or user as a whole.
@@ -390,7 +390,7 @@ pub struct FindingKey {
     pub finding_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FindingDecision {
     pub kind: DecisionKind,
     pub reason: String,
@@ -428,7 +428,7 @@ pub struct FindingQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FindingView {
     /// Row id: stable until the endpoint re-reports this server's findings.
     pub id: i64,
@@ -459,7 +459,7 @@ pub struct ActivityQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ActivityEvent {
     pub id: i64,
     pub agent_id: String,
@@ -467,7 +467,9 @@ pub struct ActivityEvent {
     pub server_id: String,
     pub server_name: String,
     pub client: String,
+    /// `appeared`, `changed` or `disappeared`.
     #[serde(serialize_with = "serialize_kind")]
+    #[schema(value_type = String)]
     pub kind: ChangeKind,
     pub sequence: i64,
     pub at: i64,
@@ -489,7 +491,7 @@ pub struct AgentQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AgentRow {
     pub id: String,
     pub hostname: String,
@@ -504,7 +506,7 @@ pub struct AgentRow {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VersionCount {
     pub version: String,
     pub agents: i64,
