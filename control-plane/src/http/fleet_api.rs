@@ -67,9 +67,17 @@ pub(crate) fn non_empty(value: &Option<String>) -> Option<String> {
 pub(crate) fn parse_severity(text: &str) -> Option<i32> {
     let text = text.trim().to_ascii_lowercase();
     if let Ok(number) = text.parse::<i32>() {
-        return Severity::try_from(number).ok().map(|s| s as i32);
+        return Severity::try_from(number).ok().filter(|s| *s != Severity::Unspecified).map(|s| s as i32);
     }
-    Severity::from_str_name(&text.to_ascii_uppercase()).filter(|s| *s != Severity::Unspecified).map(|s| s as i32)
+    let severity = match text.as_str() {
+        "info" => Severity::Info,
+        "low" => Severity::Low,
+        "medium" => Severity::Medium,
+        "high" => Severity::High,
+        "critical" => Severity::Critical,
+        _ => return None,
+    };
+    Some(severity as i32)
 }
 
 pub(crate) fn severity_name(severity: i32) -> &'static str {
@@ -199,7 +207,6 @@ pub(crate) async fn decide(
     if key.agent_id.is_empty() || key.finding_id.is_empty() {
         return Err(invalid("key: agent_id and finding_id are required"));
     }
-    let target = format!("{}/{}/{}", key.agent_id, key.server_id, key.finding_id);
     let stored = match action {
         DecisionAction::Clear => {
             if !state.cp.store.clear_finding_decision(key, now).await? {
@@ -228,12 +235,18 @@ pub(crate) async fn decide(
     if !stored {
         return Err(ApiError::new(ErrorCode::NotFound, "no such finding"));
     }
-    let mut detail = AuditDetail::new(&format!("finding.{}", action.as_str()), &target);
+    let mut detail = decision_audit(key, action);
     if !reason.is_empty() || expires_at.is_some() {
         let expiry = expires_at.map(|at| format!(", expires {at}")).unwrap_or_default();
         detail = detail.detail(&format!("reason {reason:?}{expiry}"));
     }
     Ok(detail)
+}
+
+/// The audit entry of a decision on `key` (callers add the refusal's message when it fails).
+pub(crate) fn decision_audit(key: &FindingKey, action: DecisionAction) -> AuditDetail {
+    let target = format!("{}/{}/{}", key.agent_id, key.server_id, key.finding_id);
+    AuditDetail::new(&format!("finding.{}", action.as_str()), &target)
 }
 
 /// A decision on one finding.
@@ -265,7 +278,15 @@ async fn post_decision(
     Json(request): Json<DecisionRequest>,
 ) -> Result<Response, ApiError> {
     let detail =
-        decide(&state, &principal.name, &request.key, request.action, &request.reason, request.expires_at).await?;
+        match decide(&state, &principal.name, &request.key, request.action, &request.reason, request.expires_at).await {
+            Ok(detail) => detail,
+            Err(error) => {
+                let audit = decision_audit(&request.key, request.action).detail(&error.message);
+                let mut response = error.into_response();
+                response.extensions_mut().insert(audit);
+                return Ok(response);
+            }
+        };
     let new_state = match request.action {
         DecisionAction::Acknowledge => "acknowledged",
         DecisionAction::Waive => "waived",

@@ -17,7 +17,7 @@ use super::ops::{csrf_field, end_of_day, local_or, pager, refused, see_other, ur
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::FINDINGS_OCSF_PATH;
 use crate::http::auth::Principal;
-use crate::http::fleet_api::{DecisionAction, FindingFilters, decide, severity_name};
+use crate::http::fleet_api::{DecisionAction, FindingFilters, decide, decision_audit, severity_name};
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::state::unix_now;
@@ -238,6 +238,10 @@ async fn decision(
             response.extensions_mut().insert(detail);
             response
         }
-        Err(error) => refused(&principal, &error, &back),
+        Err(error) => {
+            let mut response = refused(&principal, &error, &back);
+            response.extensions_mut().insert(decision_audit(&key, action).detail(&error.message));
+            response
+        }
     }
 }
