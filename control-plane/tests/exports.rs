@@ -460,7 +460,8 @@ async fn http_exports_need_a_signed_in_viewer_and_serve_the_stored_inventory() {
     .unwrap()
     .token;
     // Without a session or a token every export is refused.
-    for path in ["/api/v1/export/inventory.csv", "/api/v1/export/cyclonedx.json", "/api/v1/export/findings.ocsf.jsonl"] {
+    for path in ["/api/v1/export/inventory.csv", "/api/v1/export/cyclonedx.json", "/api/v1/export/findings.ocsf.jsonl"]
+    {
         let refused = http.get(format!("{base}{path}")).send().await.unwrap();
         assert_eq!(refused.status(), 401, "{path}");
         let bad = http.get(format!("{base}{path}")).bearer_auth("mst_0000_forged").send().await.unwrap();

@@ -196,7 +196,9 @@ fn hidden(html: &str, name: &str) -> Option<String> {
 /// Every value of `attr="..."` in a page, in order.
 fn attribute_values(html: &str, attr: &str) -> Vec<String> {
     let marker = format!("{attr}=\"");
-    html.match_indices(&marker).map(|(at, _)| html[at + marker.len()..].split('"').next().unwrap().to_string()).collect()
+    html.match_indices(&marker)
+        .map(|(at, _)| html[at + marker.len()..].split('"').next().unwrap().to_string())
+        .collect()
 }
 
 /// The text of the first element with class `class`.
@@ -297,8 +299,11 @@ async fn pages_answer_their_role_and_refuse_lower_ones(ops: Ops) -> Ops {
         ("/audit", "Audit log", Role::Admin),
         ("/settings", "Settings", Role::Admin),
     ];
-    let browsers =
-        [(Role::Viewer, ops.login("vera").await), (Role::Analyst, ops.login("ann").await), (Role::Admin, ops.login("root").await)];
+    let browsers = [
+        (Role::Viewer, ops.login("vera").await),
+        (Role::Analyst, ops.login("ann").await),
+        (Role::Admin, ops.login("root").await),
+    ];
     for (path, title, least) in pages {
         for (role, browser) in &browsers {
             let (status, page) = ops.page(browser, path).await;
@@ -344,7 +349,13 @@ async fn findings_filters_narrow_the_page_and_the_api(ops: Ops) -> Ops {
             .as_array()
             .unwrap()
             .iter()
-            .map(|f| key_of(f["key"]["agent_id"].as_str().unwrap(), f["key"]["server_id"].as_str().unwrap(), f["key"]["finding_id"].as_str().unwrap()))
+            .map(|f| {
+                key_of(
+                    f["key"]["agent_id"].as_str().unwrap(),
+                    f["key"]["server_id"].as_str().unwrap(),
+                    f["key"]["finding_id"].as_str().unwrap(),
+                )
+            })
             .collect();
         assert_eq!(keys.iter().collect::<Vec<_>>(), expected, "api ?{query}");
     }
@@ -370,7 +381,13 @@ async fn findings_filters_narrow_the_page_and_the_api(ops: Ops) -> Ops {
     assert_eq!(ops.api_get(&token, "/api/v1/findings?state=closed").await.0, 400);
     // The OCSF download is offered and works for this viewer's session.
     assert!(page.contains("href=\"/api/v1/export/findings.ocsf.jsonl\""));
-    let ocsf = ops.http.get(ops.url("/api/v1/export/findings.ocsf.jsonl")).header("cookie", &viewer.cookie).send().await.unwrap();
+    let ocsf = ops
+        .http
+        .get(ops.url("/api/v1/export/findings.ocsf.jsonl"))
+        .header("cookie", &viewer.cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ocsf.status(), 200);
     assert_eq!(ocsf.text().await.unwrap().lines().count(), 3);
     ops
@@ -381,7 +398,15 @@ async fn decisions_round_trip_through_the_form_and_are_audited(ops: Ops) -> Ops 
     let viewer = ops.login("vera").await;
     let id = ops.agent.id.clone();
     let key = key_of(&id, "a", "MUSTER-SECRET-ENV");
-    let fields = |action: &'static str| vec![("agent_id", id.clone()), ("server_id", "a".to_string()), ("finding_id", "MUSTER-SECRET-ENV".to_string()), ("action", action.to_string()), ("next", "/findings?severity=high".to_string())];
+    let fields = |action: &'static str| {
+        vec![
+            ("agent_id", id.clone()),
+            ("server_id", "a".to_string()),
+            ("finding_id", "MUSTER-SECRET-ENV".to_string()),
+            ("action", action.to_string()),
+            ("next", "/findings?severity=high".to_string()),
+        ]
+    };
     let post = |extra: Vec<(&'static str, String)>| {
         let ops = &ops;
         let analyst = analyst.clone();
@@ -391,7 +416,8 @@ async fn decisions_round_trip_through_the_form_and_are_audited(ops: Ops) -> Ops 
         }
     };
     let state_of = |page: &str| {
-        let row = page.split(&format!("data-finding=\"{key}\"")).nth(1).unwrap().split("</tr>").next().unwrap().to_string();
+        let row =
+            page.split(&format!("data-finding=\"{key}\"")).nth(1).unwrap().split("</tr>").next().unwrap().to_string();
         ["acknowledged", "waived", "open"].into_iter().find(|s| row.contains(&format!("badge state-{s}"))).unwrap()
     };
 
@@ -441,7 +467,13 @@ async fn decisions_round_trip_through_the_form_and_are_audited(ops: Ops) -> Ops 
     assert!(!ops.finding_rows(&viewer, "/findings?state=open").await.contains(&key));
     // Viewers see the state but get no forms, and cannot post one.
     assert!(!page.contains("action=\"/findings/decision\""));
-    let refused = ops.post_form(&viewer, "/findings/decision", &[("agent_id", &id), ("server_id", "a"), ("finding_id", "MUSTER-SECRET-ENV"), ("action", "clear")]).await;
+    let refused = ops
+        .post_form(
+            &viewer,
+            "/findings/decision",
+            &[("agent_id", &id), ("server_id", "a"), ("finding_id", "MUSTER-SECRET-ENV"), ("action", "clear")],
+        )
+        .await;
     assert_eq!(refused.status(), 403);
 
     // Without the session's CSRF token the form is refused.
@@ -449,7 +481,12 @@ async fn decisions_round_trip_through_the_form_and_are_audited(ops: Ops) -> Ops 
         .http
         .post(ops.url("/findings/decision"))
         .header("cookie", &analyst.cookie)
-        .form(&[("agent_id", id.as_str()), ("server_id", "a"), ("finding_id", "MUSTER-SECRET-ENV"), ("action", "clear")])
+        .form(&[
+            ("agent_id", id.as_str()),
+            ("server_id", "a"),
+            ("finding_id", "MUSTER-SECRET-ENV"),
+            ("action", "clear"),
+        ])
         .send()
         .await
         .unwrap();
@@ -464,7 +501,10 @@ async fn decisions_round_trip_through_the_form_and_are_audited(ops: Ops) -> Ops 
     // Everything is in the audit log, under the analyst's name, and on the admin's audit page.
     let audit = ops.audit_actions().await;
     for action in ["finding.acknowledge", "finding.waive", "finding.clear"] {
-        assert!(audit.iter().any(|(who, what, outcome)| who == "ann" && what == action && outcome == "success"), "{action}: {audit:?}");
+        assert!(
+            audit.iter().any(|(who, what, outcome)| who == "ann" && what == action && outcome == "success"),
+            "{action}: {audit:?}"
+        );
     }
     assert!(audit.iter().any(|(who, what, outcome)| who == "ann" && what == "finding.waive" && outcome == "failure"));
     let admin = ops.login("root").await;
@@ -482,13 +522,15 @@ async fn decisions_round_trip_through_the_api(ops: Ops) -> Ops {
     let path = "/api/v1/findings/decisions";
     let waive = json!({"key": key, "action": "waive", "reason": "internal mirror", "expires_at": in_week});
     assert_eq!(ops.api_post(&viewer, path, &waive).await.0, 403, "viewers do not decide");
-    let (status, body) = ops.api_post(&analyst, path, &json!({"key": key, "action": "waive", "expires_at": in_week})).await;
+    let (status, body) =
+        ops.api_post(&analyst, path, &json!({"key": key, "action": "waive", "expires_at": in_week})).await;
     assert_eq!(status, 400, "{body}");
     assert!(body["message"].as_str().unwrap().contains("reason"));
     let (status, _) = ops.api_post(&analyst, path, &json!({"key": key, "action": "waive", "reason": "x"})).await;
     assert_eq!(status, 400, "a waiver needs an expiry");
-    let (status, _) =
-        ops.api_post(&analyst, path, &json!({"key": key, "action": "waive", "reason": "x", "expires_at": unix_now() - 1})).await;
+    let (status, _) = ops
+        .api_post(&analyst, path, &json!({"key": key, "action": "waive", "reason": "x", "expires_at": unix_now() - 1}))
+        .await;
     assert_eq!(status, 400, "a waiver expires in the future");
     let (status, body) = ops.api_post(&analyst, path, &waive).await;
     assert_eq!((status, body["state"].as_str()), (StatusCode::OK, Some("waived")), "{body}");
@@ -511,7 +553,8 @@ async fn decisions_round_trip_through_the_api(ops: Ops) -> Ops {
     let clear = json!({"key": key, "action": "clear"});
     assert_eq!(ops.api_post(&analyst, path, &clear).await.1["state"], "open");
     assert_eq!(ops.api_post(&analyst, path, &clear).await.0, 404, "nothing left to clear");
-    let unknown = json!({"key": {"agent_id": ops.agent.id, "server_id": "b", "finding_id": "NOPE"}, "action": "acknowledge"});
+    let unknown =
+        json!({"key": {"agent_id": ops.agent.id, "server_id": "b", "finding_id": "NOPE"}, "action": "acknowledge"});
     assert_eq!(ops.api_post(&analyst, path, &unknown).await.0, 404);
     let (status, _) = ops.api_post(&analyst, path, &json!({"key": key, "action": "ignore"})).await;
     assert!(status.is_client_error());
@@ -532,7 +575,13 @@ async fn decision_redirects_go_only_to_local_paths(ops: Ops) -> Ops {
         ("javascript:alert(1)", "/findings"),
         ("/findings?state=open", "/findings?state=open"),
     ] {
-        let fields = [("agent_id", id.as_str()), ("server_id", "a"), ("finding_id", "MUSTER-SECRET-ENV"), ("action", "acknowledge"), ("next", next)];
+        let fields = [
+            ("agent_id", id.as_str()),
+            ("server_id", "a"),
+            ("finding_id", "MUSTER-SECRET-ENV"),
+            ("action", "acknowledge"),
+            ("next", next),
+        ];
         let response = ops.post_form(&analyst, "/findings/decision", &fields).await;
         assert_eq!(response.status(), 303, "{next}");
         assert_eq!(response.headers()["location"], expected, "{next}");
@@ -549,7 +598,9 @@ async fn activity_lists_change_events_filtered_by_kind_and_host(mut ops: Ops) ->
     let viewer = ops.login("vera").await;
     let token = ops.token(Role::Viewer).await;
     let kinds = |page: &str| -> Vec<String> {
-        page.match_indices("class=\"badge kind-").map(|(at, _)| page[at + 18..].split('"').next().unwrap().to_string()).collect()
+        page.match_indices("class=\"badge kind-")
+            .map(|(at, _)| page[at + 18..].split('"').next().unwrap().to_string())
+            .collect()
     };
     let (_, page) = ops.page(&viewer, "/activity").await;
     let all = kinds(&page);
@@ -567,7 +618,8 @@ async fn activity_lists_change_events_filtered_by_kind_and_host(mut ops: Ops) ->
     assert_eq!(kinds(&page).len(), 5, "hostnames match without case");
     let (_, page) = ops.page(&viewer, "/activity?host=other-laptop").await;
     assert!(kinds(&page).is_empty() && page.contains("class=\"empty\""));
-    let (status, body) = ops.api_get(&token, &format!("/api/v1/activity?kind=appeared&host={}&limit=2", ops.agent.id)).await;
+    let (status, body) =
+        ops.api_get(&token, &format!("/api/v1/activity?kind=appeared&host={}&limit=2", ops.agent.id)).await;
     assert_eq!(status, 200);
     assert_eq!(body["items"].as_array().unwrap().len(), 2);
     let cursor = body["next_cursor"].as_str().expect("a next page").to_string();
@@ -693,7 +745,12 @@ async fn agents_are_listed_and_revoked_only_when_confirmed(ops: Ops) -> Ops {
     assert_eq!(body["items"][0]["status"], "revoked");
     let (_, versions) = ops.api_get(&token, "/api/v1/agents/versions").await;
     assert_eq!(versions, json!([{"version": "0.1.0-test", "agents": 1}]));
-    assert!(ops.audit_actions().await.iter().any(|(who, what, outcome)| who == "root" && what == "agent.revoke" && outcome == "success"));
+    assert!(
+        ops.audit_actions()
+            .await
+            .iter()
+            .any(|(who, what, outcome)| who == "root" && what == "agent.revoke" && outcome == "success")
+    );
     ops
 }
 
@@ -765,7 +822,8 @@ async fn webhooks_are_created_deleted_and_log_a_real_delivery(mut ops: Ops) -> O
     let path = "/api/v1/admin/webhooks";
     assert_eq!(ops.api_post(&token, path, &json!({"url": "ftp://x.example/h"})).await.0, 400);
     assert_eq!(ops.api_post(&token, path, &json!({"url": "https://x.example/h", "min_severity": "low"})).await.0, 400);
-    let (status, created) = ops.api_post(&token, path, &json!({"url": "https://x.example/h", "min_severity": "critical"})).await;
+    let (status, created) =
+        ops.api_post(&token, path, &json!({"url": "https://x.example/h", "min_severity": "critical"})).await;
     assert_eq!(status, 201);
     assert_eq!(created["min_severity"], "critical");
     let delete = |id: String| {
@@ -798,7 +856,8 @@ async fn settings_add_users_and_api_tokens(ops: Ops) -> Ops {
     let bad_role = [("username", "x1"), ("role", "root"), ("password", PASSWORD)];
     assert_eq!(ops.post_form(&admin, "/settings/users", &bad_role).await.status(), 400);
 
-    let response = ops.post_form(&admin, "/settings/api-tokens", &[("name", "siem"), ("role", "viewer"), ("ttl", "30d")]).await;
+    let response =
+        ops.post_form(&admin, "/settings/api-tokens", &[("name", "siem"), ("role", "viewer"), ("ttl", "30d")]).await;
     assert_eq!(response.status(), 201);
     let token = element_text(&response.text().await.unwrap(), "secret").unwrap();
     let (status, whoami) = ops.api_get(&token, "/api/v1/whoami").await;

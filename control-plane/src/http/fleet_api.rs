@@ -121,7 +121,9 @@ pub(crate) struct FindingFilters {
 impl FindingFilters {
     pub(crate) fn query(&self, now: i64) -> Result<FindingQuery, ApiError> {
         let min_severity = match non_empty(&self.severity) {
-            Some(text) => Some(parse_severity(&text).ok_or_else(|| invalid("severity: info, low, medium, high or critical"))?),
+            Some(text) => {
+                Some(parse_severity(&text).ok_or_else(|| invalid("severity: info, low, medium, high or critical"))?)
+            }
             None => None,
         };
         let state = match non_empty(&self.state).as_deref() {
@@ -277,16 +279,24 @@ async fn post_decision(
     Extension(principal): Extension<Principal>,
     Json(request): Json<DecisionRequest>,
 ) -> Result<Response, ApiError> {
-    let detail =
-        match decide(&state, &principal.name, &request.key, request.action, &request.reason, request.expires_at).await {
-            Ok(detail) => detail,
-            Err(error) => {
-                let audit = decision_audit(&request.key, request.action).detail(&error.message);
-                let mut response = error.into_response();
-                response.extensions_mut().insert(audit);
-                return Ok(response);
-            }
-        };
+    let detail = match decide(
+        &state,
+        &principal.name,
+        &request.key,
+        request.action,
+        &request.reason,
+        request.expires_at,
+    )
+    .await
+    {
+        Ok(detail) => detail,
+        Err(error) => {
+            let audit = decision_audit(&request.key, request.action).detail(&error.message);
+            let mut response = error.into_response();
+            response.extensions_mut().insert(audit);
+            return Ok(response);
+        }
+    };
     let new_state = match request.action {
         DecisionAction::Acknowledge => "acknowledged",
         DecisionAction::Waive => "waived",
@@ -610,8 +620,11 @@ pub(crate) async fn create_webhook(state: &AppState, request: &CreateWebhook) ->
 pub(crate) fn webhook_audit(created: &CreatedWebhook) -> AuditDetail {
     // The host only: receivers such as chat services carry their own secret in the URL path.
     let host = reqwest::Url::parse(&created.url).ok().and_then(|url| url.host_str().map(str::to_string));
-    AuditDetail::new("webhook.create", &created.id)
-        .detail(&format!("host {}, min severity {}", host.unwrap_or_default(), created.min_severity))
+    AuditDetail::new("webhook.create", &created.id).detail(&format!(
+        "host {}, min severity {}",
+        host.unwrap_or_default(),
+        created.min_severity
+    ))
 }
 
 /// Register a webhook endpoint for new high / critical findings.
@@ -660,7 +673,10 @@ pub(crate) struct DeliveryView {
 pub(crate) const DELIVERY_LOG_LIMIT: u32 = 200;
 
 /// The latest delivery attempts of one webhook, newest first; None when it does not exist.
-pub(crate) async fn deliveries(state: &AppState, id: &str) -> Result<Option<(WebhookView, Vec<DeliveryView>)>, ApiError> {
+pub(crate) async fn deliveries(
+    state: &AppState,
+    id: &str,
+) -> Result<Option<(WebhookView, Vec<DeliveryView>)>, ApiError> {
     let Some(webhook) = webhooks(state).await?.into_iter().find(|w| w.id == id) else {
         return Ok(None);
     };
@@ -687,7 +703,10 @@ pub(crate) async fn deliveries(state: &AppState, id: &str) -> Result<Option<(Web
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 200, description = "Latest delivery attempts", body = Vec<DeliveryView>),
         (status = 404, description = "No such webhook")))]
-async fn list_deliveries(State(state): State<AppState>, Path(id): Path<String>) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+async fn list_deliveries(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     match deliveries(&state, &id).await? {
         Some((_, views)) => Ok(Json(views)),
         None => Err(ApiError::new(ErrorCode::NotFound, "no webhook with this id")),

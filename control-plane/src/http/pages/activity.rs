@@ -41,7 +41,8 @@ async fn activity_page(
         .next_cursor
         .as_ref()
         .map(|cursor| url_with(PATH, &ActivityFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
-    let first_url = filters.cursor.as_ref().map(|_| url_with(PATH, &ActivityFilters { cursor: None, ..filters.clone() }));
+    let first_url =
+        filters.cursor.as_ref().map(|_| url_with(PATH, &ActivityFilters { cursor: None, ..filters.clone() }));
     let kind = filters.kind.as_deref().unwrap_or("");
     let body = html! {
         h1 { "Activity" }

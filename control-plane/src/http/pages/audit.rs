@@ -42,7 +42,8 @@ async fn audit_page(
     };
     let more = records.len() > PAGE_SIZE as usize;
     records.truncate(PAGE_SIZE as usize);
-    let next_url = more.then(|| records.last().map(|r| url_with(PATH, &AuditPageQuery { before: Some(r.id) }))).flatten();
+    let next_url =
+        more.then(|| records.last().map(|r| url_with(PATH, &AuditPageQuery { before: Some(r.id) }))).flatten();
     let first_url = query.before.map(|_| PATH.to_string());
     let body = html! {
         h1 { "Audit log" }

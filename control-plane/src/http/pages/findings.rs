@@ -5,9 +5,9 @@
 //!
 //! The decision rules are [`crate::http::fleet_api::decide`], shared with the JSON API.
 
+use axum::Extension;
 use axum::extract::{Form, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
 use http::Method;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -54,10 +54,12 @@ async fn findings_page(
         Err(error) => return refused(&principal, &ApiError::from(error), PATH),
     };
     let here = uri.path_and_query().map_or(PATH.to_string(), |p| p.as_str().to_string());
-    let next_url = page.next_cursor.as_ref().map(|cursor| {
-        url_with(PATH, &FindingFilters { cursor: Some(cursor.clone()), ..filters.clone() })
-    });
-    let first_url = filters.cursor.as_ref().map(|_| url_with(PATH, &FindingFilters { cursor: None, ..filters.clone() }));
+    let next_url = page
+        .next_cursor
+        .as_ref()
+        .map(|cursor| url_with(PATH, &FindingFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
+    let first_url =
+        filters.cursor.as_ref().map(|_| url_with(PATH, &FindingFilters { cursor: None, ..filters.clone() }));
     let analyst = principal.role >= Role::Analyst;
     let body = html! {
         h1 { "Findings" }

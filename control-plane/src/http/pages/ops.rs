@@ -17,14 +17,9 @@ use crate::http::auth::{Principal, is_local_path};
 /// `2026-11-25 20:42 UTC`, or the raw number if it is out of range.
 pub fn when(at: i64) -> String {
     match time::OffsetDateTime::from_unix_timestamp(at) {
-        Ok(t) => format!(
-            "{:04}-{:02}-{:02} {:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
+        Ok(t) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        }
         Err(_) => at.to_string(),
     }
 }
@@ -107,7 +102,14 @@ pub fn refused(principal: &Principal, error: &ApiError, back: &str) -> Response 
 }
 
 /// A page that shows a just-created secret once, with a way back.
-pub fn shown_once(principal: &Principal, title: &str, label: &str, secret: &str, facts: Markup, back: &str) -> Response {
+pub fn shown_once(
+    principal: &Principal,
+    title: &str,
+    label: &str,
+    secret: &str,
+    facts: Markup,
+    back: &str,
+) -> Response {
     let body = html! {
         h1 { (title) }
         section.card.once {

@@ -116,7 +116,11 @@ async fn create(
     }
 }
 
-async fn delete(State(state): State<AppState>, Extension(principal): Extension<Principal>, Path(id): Path<String>) -> Response {
+async fn delete(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
     match remove_webhook(&state, &id).await {
         Ok(detail) => {
             let mut response = see_other(PATH);
