@@ -239,7 +239,7 @@ pub(crate) async fn decide(
     }
     let mut detail = decision_audit(key, action);
     if !reason.is_empty() || expires_at.is_some() {
-        let expiry = expires_at.map(|at| format!(", expires {at}")).unwrap_or_default();
+        let expiry = expires_at.map(|at| format!(", expires {}", crate::export::rfc3339(at))).unwrap_or_default();
         detail = detail.detail(&format!("reason {reason:?}{expiry}"));
     }
     Ok(detail)
@@ -505,7 +505,7 @@ pub(crate) async fn issue_enrollment_token(
 
 pub(crate) fn enrollment_token_audit(created: &CreatedEnrollmentToken) -> AuditDetail {
     AuditDetail::new("enrollment_token.create", &created.id)
-        .detail(&format!("max uses {}, expires {}", created.max_uses, created.expires_at))
+        .detail(&format!("max uses {}, expires {}", created.max_uses, crate::export::rfc3339(created.expires_at)))
 }
 
 /// Create an enrollment token.
