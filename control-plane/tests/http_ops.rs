@@ -275,6 +275,7 @@ on_both!(
     agents_are_listed_and_revoked_only_when_confirmed,
     webhooks_are_created_deleted_and_log_a_real_delivery,
     settings_add_users_and_api_tokens,
+    audit_log_pages_newest_first,
     hostile_names_render_as_text,
 );
 
@@ -878,6 +879,37 @@ async fn settings_add_users_and_api_tokens(ops: Ops) -> Ops {
     }
     assert!(audit.contains("<td>127.0.0.1</td>"), "source address");
     assert!(audit.contains("badge outcome-failure"), "the refused duplicate is logged");
+    ops
+}
+
+async fn audit_log_pages_newest_first(ops: Ops) -> Ops {
+    for i in 0..150 {
+        let entry = muster_control_plane::store::AuditEntry {
+            at: unix_now(),
+            actor: "cli".into(),
+            action: format!("test.action{i:03}"),
+            target: String::new(),
+            source_addr: "local".into(),
+            outcome: muster_control_plane::store::AuditOutcome::Success,
+            detail: String::new(),
+        };
+        ops.cp.store().append_audit(&entry).await.unwrap();
+    }
+    let admin = ops.login("root").await;
+    let mut actions = Vec::new();
+    let mut path = "/audit".to_string();
+    let mut pages = 0;
+    loop {
+        let (status, page) = ops.page(&admin, &path).await;
+        assert_eq!(status, 200);
+        pages += 1;
+        actions.extend(page.match_indices("<code>test.action").map(|(at, _)| page[at + 6..at + 20].to_string()));
+        let Some(next) = page.split("rel=\"next\" href=\"").nth(1) else { break };
+        path = next.split('"').next().unwrap().replace("&amp;", "&");
+    }
+    assert_eq!(pages, 2);
+    let expected: Vec<String> = (0..150).rev().map(|i| format!("test.action{i:03}")).collect();
+    assert_eq!(actions, expected, "newest first, no gaps or repeats");
     ops
 }
 

@@ -504,8 +504,11 @@ pub(crate) async fn issue_enrollment_token(
 }
 
 pub(crate) fn enrollment_token_audit(created: &CreatedEnrollmentToken) -> AuditDetail {
-    AuditDetail::new("enrollment_token.create", &created.id)
-        .detail(&format!("max uses {}, expires {}", created.max_uses, crate::export::rfc3339(created.expires_at)))
+    AuditDetail::new("enrollment_token.create", &created.id).detail(&format!(
+        "max uses {}, expires {}",
+        created.max_uses,
+        crate::export::rfc3339(created.expires_at)
+    ))
 }
 
 /// Create an enrollment token.

@@ -136,7 +136,11 @@ fn agent_row(agent: &AgentRow, principal: &Principal, admin: bool, now: i64) -> 
     let status = agent_status(agent);
     html! {
         tr data-agent=(agent.id) {
-            td { a.endpoint-link href={ "/endpoints/" (agent.id) } { (agent.hostname) } }
+            td {
+                a.endpoint-link href={ "/endpoints/" (agent.id) } { (agent.hostname) }
+                " "
+                a.sbom href={ (CYCLONEDX_JSON_PATH) "?endpoint=" (agent.id) } download="" title="CycloneDX of this endpoint" { "SBOM" }
+            }
             td { code { (agent.id) } }
             td { span class={ "badge status-" (status) } { (status) } }
             td { (agent.agent_version) }
