@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::config::{Limits, ServerConfig};
 use crate::enroll::{IssuedToken, TokenError};
+use crate::grpc::identity::AgentStatusCache;
 use crate::grpc::rate::RateLimiter;
 use crate::pki::{Pki, PkiError};
 use crate::store::{DynStore, StoreError};
@@ -32,6 +33,8 @@ pub struct ControlPlane {
     pub pki: Arc<Pki>,
     pub limits: Limits,
     pub(crate) rate: RateLimiter,
+    /// Agent statuses seen by this process, so authorising a report reads no database.
+    pub(crate) agents: AgentStatusCache,
     revocations: broadcast::Sender<String>,
 }
 
@@ -39,7 +42,7 @@ impl ControlPlane {
     pub fn new(store: DynStore, pki: Arc<Pki>, limits: Limits) -> Arc<Self> {
         let (revocations, _) = broadcast::channel(256);
         let rate = RateLimiter::new(limits.agent_burst, limits.agent_requests_per_minute);
-        Arc::new(Self { store, pki, limits, rate, revocations })
+        Arc::new(Self { store, pki, limits, rate, agents: AgentStatusCache::default(), revocations })
     }
 
     /// Creates the data dir, loads or creates the PKI, opens and migrates the database.
@@ -59,6 +62,7 @@ impl ControlPlane {
     pub async fn revoke_agent(&self, agent_id: &str) -> Result<bool, StoreError> {
         let revoked = self.store.revoke_agent(agent_id, unix_now()).await?;
         if revoked {
+            self.agents.mark_revoked(agent_id);
             tracing::info!(agent_id = %agent_id, "agent revoked");
             // No receivers only means no open streams.
             let _ = self.revocations.send(agent_id.to_string());
