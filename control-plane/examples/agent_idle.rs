@@ -60,7 +60,11 @@ fn status_kb(pid: u32, key: &str) -> Result<u64> {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let agent_bin = args.agent_bin.clone().unwrap_or_else(agent_process::default_agent_bin);
-    anyhow::ensure!(agent_bin.is_file(), "no agent binary at {} (cargo build --release -p muster-agent)", agent_bin.display());
+    anyhow::ensure!(
+        agent_bin.is_file(),
+        "no agent binary at {} (cargo build --release -p muster-agent)",
+        agent_bin.display()
+    );
     let work = tempfile::tempdir()?;
     let (root, state) = (work.path().join("image"), work.path().join("state"));
     agent_process::write_image(&root)?;
@@ -69,6 +73,11 @@ async fn main() -> Result<()> {
     let child = agent_process::spawn_run(&agent_bin, &state, &root, &args.agent_args, &work.path().join("agent.log"))?;
     let pid = child.id();
     let result = measure(&args, &cp, &agent_id, pid).await;
+    let mut child = child;
+    if let Ok(Some(status)) = child.try_wait() {
+        let log = std::fs::read_to_string(work.path().join("agent.log")).unwrap_or_default();
+        eprintln!("the agent exited during the measurement ({status}); its log:\n{log}");
+    }
     agent_process::stop(child);
     cp.stop().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     result

@@ -42,7 +42,11 @@ struct Args {
 async fn main() -> Result<()> {
     let args = Args::parse();
     let agent_bin = args.agent_bin.clone().unwrap_or_else(agent_process::default_agent_bin);
-    anyhow::ensure!(agent_bin.is_file(), "no agent binary at {} (cargo build --release -p muster-agent)", agent_bin.display());
+    anyhow::ensure!(
+        agent_bin.is_file(),
+        "no agent binary at {} (cargo build --release -p muster-agent)",
+        agent_bin.display()
+    );
     let work = tempfile::tempdir()?;
     let (root, state) = (work.path().join("image"), work.path().join("state"));
     agent_process::write_image(&root)?;

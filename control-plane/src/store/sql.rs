@@ -15,7 +15,7 @@ pub(crate) const ROWS_PER_STATEMENT: usize = 500;
 
 /// Keeps the last of the items with equal keys, in first-seen order: a multi-row upsert may not
 /// name one key twice, and sequential upserts would have kept the last anyway.
-pub(crate) fn last_by_key<'a, T, K: Ord>(items: &'a [T], key: impl Fn(&T) -> K) -> Vec<&'a T> {
+pub(crate) fn last_by_key<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<&T> {
     let mut index = std::collections::BTreeMap::new();
     let mut out: Vec<&T> = Vec::with_capacity(items.len());
     for item in items {
