@@ -2,7 +2,7 @@
 # Installs the Debian packages Muster's build and tests need, only when missing (quick on a
 # machine that has them). Needs root, as CI and the development machines have.
 set -euo pipefail
-packages=(postgresql pkg-config)
+packages=(postgresql pkg-config time)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

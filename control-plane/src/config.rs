@@ -9,7 +9,11 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use serde::Deserialize;
+
+use crate::store::Role;
 
 pub const DEFAULT_DATA_DIR: &str = "./muster-data";
 pub const DEFAULT_GRPC_LISTEN: &str = "127.0.0.1:7443";
@@ -23,6 +27,8 @@ pub const ENV_GRPC_LISTEN: &str = "MUSTER_GRPC_LISTEN";
 pub const ENV_HTTP_LISTEN: &str = "MUSTER_HTTP_LISTEN";
 /// Comma-separated DNS names and IP addresses.
 pub const ENV_TLS_NAMES: &str = "MUSTER_TLS_NAMES";
+/// The OIDC client secret, so it need not sit in the config file.
+pub const ENV_OIDC_CLIENT_SECRET: &str = "MUSTER_OIDC_CLIENT_SECRET";
 
 /// The resolved configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +39,84 @@ pub struct ServerConfig {
     pub http_listen: SocketAddr,
     pub tls_names: Vec<String>,
     pub limits: Limits,
+    pub http: HttpConfig,
+}
+
+/// The dashboard and API listener (`[http]`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpConfig {
+    /// Serve HTTPS (the default). Plain HTTP is only accepted on a loopback listen address.
+    pub tls: bool,
+    /// A certificate chain and key (PEM) to serve instead of the control plane's own certificate.
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+    /// Origins (`https://host[:port]`) allowed to call `/api/v1` from a browser; empty: no CORS.
+    pub cors_origins: Vec<String>,
+    /// Absolute session lifetime.
+    pub session_ttl: Duration,
+    /// A session unused for this long ends.
+    pub session_idle: Duration,
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            tls: true,
+            tls_cert: None,
+            tls_key: None,
+            cors_origins: Vec::new(),
+            session_ttl: Duration::from_secs(12 * 3600),
+            session_idle: Duration::from_secs(30 * 60),
+            oidc: None,
+        }
+    }
+}
+
+/// OpenID Connect single sign-on (`[http.oidc]`): authorization code flow with PKCE.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    /// The issuer URL; its discovery document is fetched from `/.well-known/openid-configuration`.
+    pub issuer: String,
+    pub client_id: String,
+    /// Also `MUSTER_OIDC_CLIENT_SECRET`.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    /// This server's callback, ending in `/auth/oidc/callback`, as registered with the provider.
+    pub redirect_url: String,
+    /// The ID token claim naming the account (default `email`).
+    #[serde(default = "default_username_claim")]
+    pub username_claim: String,
+    /// The ID token claim holding group or role names (a string or an array of strings).
+    #[serde(default = "default_role_claim")]
+    pub role_claim: String,
+    /// Claim value -> role; the most privileged match wins. No match and no `default_role`:
+    /// login is refused.
+    #[serde(default)]
+    pub role_map: BTreeMap<String, Role>,
+    #[serde(default)]
+    pub default_role: Option<Role>,
+}
+
+fn default_username_claim() -> String {
+    "email".to_string()
+}
+
+fn default_role_claim() -> String {
+    "groups".to_string()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    tls: Option<bool>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    cors_origins: Option<Vec<String>>,
+    session_ttl: Option<String>,
+    session_idle: Option<String>,
+    oidc: Option<OidcConfig>,
 }
 
 /// Abuse limits on the gRPC API.
@@ -74,6 +158,8 @@ struct FileConfig {
     tls_names: Option<Vec<String>>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    http: HttpFile,
 }
 
 /// Every problem found while loading, reported together.
@@ -103,7 +189,7 @@ pub fn default_tls_names() -> Vec<String> {
 }
 
 const FILE_KEYS: &[&str] =
-    &["version", "data_dir", "database_url", "grpc_listen", "http_listen", "tls_names", "limits"];
+    &["version", "data_dir", "database_url", "grpc_listen", "http_listen", "tls_names", "limits", "http"];
 const LIMIT_KEYS: &[&str] = &["max_message_bytes", "agent_burst", "agent_requests_per_minute"];
 
 /// Parses the file, reporting every unknown key (serde would stop at the first) before the typed
@@ -200,12 +286,73 @@ pub fn load(
     if limits.agent_burst == 0 || limits.agent_requests_per_minute == 0 {
         problems.push("limits: agent_burst and agent_requests_per_minute must be positive".to_string());
     }
+    let http = http_config(file.http, env, http_listen, &mut problems);
     match (grpc_listen, http_listen) {
         (Some(grpc_listen), Some(http_listen)) if problems.is_empty() => {
-            Ok(ServerConfig { data_dir, database_url, grpc_listen, http_listen, tls_names, limits })
+            Ok(ServerConfig { data_dir, database_url, grpc_listen, http_listen, tls_names, limits, http })
         }
         _ => Err(ConfigErrors(problems)),
     }
+}
+
+fn http_config(
+    file: HttpFile,
+    env: &BTreeMap<String, String>,
+    listen: Option<SocketAddr>,
+    problems: &mut Vec<String>,
+) -> HttpConfig {
+    let defaults = HttpConfig::default();
+    let mut duration = |name: &str, text: Option<String>, default: Duration| match text {
+        None => default,
+        Some(text) => match humantime::parse_duration(&text) {
+            Ok(value) if value >= Duration::from_secs(60) => value,
+            _ => {
+                problems.push(format!("http.{name}: `{text}` is not a duration of at least 1m (e.g. 30m, 12h)"));
+                default
+            }
+        },
+    };
+    let session_ttl = duration("session_ttl", file.session_ttl, defaults.session_ttl);
+    let session_idle = duration("session_idle", file.session_idle, defaults.session_idle);
+    let tls = file.tls.unwrap_or(true);
+    if let Some(listen) = listen.filter(|listen| !tls && !listen.ip().is_loopback()) {
+        problems.push(format!(
+            "http.tls = false: plain HTTP is only allowed on a loopback address, not {listen}; \
+             serve HTTPS or listen on 127.0.0.1"
+        ));
+    }
+    if file.tls_cert.is_some() != file.tls_key.is_some() {
+        problems.push("http.tls_cert and http.tls_key: give both or neither".to_string());
+    }
+    let cors_origins = file.cors_origins.unwrap_or_default();
+    for origin in &cors_origins {
+        if !is_origin(origin) {
+            problems.push(format!("http.cors_origins: `{origin}` is not an origin like https://host[:port]"));
+        }
+    }
+    let oidc = file.oidc.map(|mut oidc| {
+        if let Some(secret) = env.get(ENV_OIDC_CLIENT_SECRET).filter(|v| !v.is_empty()) {
+            oidc.client_secret = Some(secret.clone());
+        }
+        for (name, value) in [("issuer", &oidc.issuer), ("redirect_url", &oidc.redirect_url)] {
+            if !(value.starts_with("https://") || value.starts_with("http://")) {
+                problems.push(format!("http.oidc.{name}: `{value}` is not an http(s) URL"));
+            }
+        }
+        if oidc.client_id.is_empty() {
+            problems.push("http.oidc.client_id: must not be empty".to_string());
+        }
+        oidc
+    });
+    HttpConfig { tls, tls_cert: file.tls_cert, tls_key: file.tls_key, cors_origins, session_ttl, session_idle, oidc }
+}
+
+/// `scheme://host[:port]` with nothing after it (what browsers send in `Origin`).
+fn is_origin(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("https://").or_else(|| text.strip_prefix("http://")) else {
+        return false;
+    };
+    !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'))
 }
 
 #[cfg(test)]

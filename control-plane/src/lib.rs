@@ -10,14 +10,17 @@
 pub mod config;
 pub mod enroll;
 pub mod error;
+pub mod export;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
 pub mod pki;
 pub mod quickstart;
+pub mod rollup;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod webhook;
 
 pub use server::serve;
 pub use state::ControlPlane;

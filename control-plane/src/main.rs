@@ -11,7 +11,10 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use muster_control_plane::config::{self, Overrides, ServerConfig};
+use muster_control_plane::http::audit;
+use muster_control_plane::http::auth::{accounts, tokens};
 use muster_control_plane::state::unix_now;
+use muster_control_plane::store::{AuditEntry, AuditOutcome, Role};
 use muster_control_plane::{ControlPlane, quickstart};
 
 /// Muster control plane: enrolls agents and stores their MCP inventory.
@@ -61,6 +64,43 @@ enum Command {
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Dashboard accounts.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// API tokens for automation (`Authorization: Bearer`).
+    #[command(subcommand, name = "api-token")]
+    ApiToken(ApiTokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a local account; the password is read from standard input (first line).
+    Add {
+        name: String,
+        #[arg(long)]
+        role: Role,
+    },
+    /// List accounts.
+    List,
+}
+
+#[derive(Debug, Subcommand)]
+enum ApiTokenCommand {
+    /// Create a token; it is printed once and stored only hashed.
+    Create {
+        #[arg(long)]
+        role: Role,
+        /// Lifetime, e.g. 30d, 12h (at most 366d).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Duration,
+        /// A label saying what uses the token.
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke { id: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -140,10 +180,14 @@ async fn run(command: Command, config: ServerConfig) -> Result<()> {
             println!("  http_listen  = {}", config.http_listen);
             println!("  tls_names    = {}", config.tls_names.join(", "));
             println!("  limits       = {:?}", config.limits);
+            println!("  http.tls     = {}", config.http.tls);
+            println!("  http.oidc    = {}", config.http.oidc.as_ref().map_or("off", |oidc| oidc.issuer.as_str()));
             Ok(())
         }
         Command::Token(command) => token(command, &config).await,
         Command::Agents(command) => agents(command, &config).await,
+        Command::User(command) => user(command, &config).await,
+        Command::ApiToken(command) => api_token(command, &config).await,
     }
 }
 
@@ -232,6 +276,79 @@ async fn agents(command: AgentsCommand, config: &ServerConfig) -> Result<()> {
             }
             // A running server refuses the agent's next request and closes its streams within seconds.
             println!("agent {id} revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn user(command: UserCommand, config: &ServerConfig) -> Result<()> {
+    let store = open_store(config).await?;
+    match command {
+        UserCommand::Add { name, role } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']);
+            accounts::add_local_user(store.as_ref(), &name, role, password, "cli", unix_now()).await?;
+            println!("user {name} added with role {role}");
+        }
+        UserCommand::List => {
+            println!("{:<32} {:<8} {:<6} STATUS", "USERNAME", "ROLE", "SOURCE");
+            for user in store.list_users().await? {
+                let status = if user.disabled_at.is_some() { "disabled" } else { "active" };
+                println!("{:<32} {:<8} {:<6} {status}", user.username, user.role, user.source.as_str());
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn api_token(command: ApiTokenCommand, config: &ServerConfig) -> Result<()> {
+    let store = open_store(config).await?;
+    let now = unix_now();
+    let audit = |action: &str, target: &str, detail: String| AuditEntry {
+        at: now,
+        actor: "cli".to_string(),
+        action: action.to_string(),
+        target: target.to_string(),
+        source_addr: "local".to_string(),
+        outcome: AuditOutcome::Success,
+        detail,
+    };
+    match command {
+        ApiTokenCommand::Create { role, ttl, name } => {
+            let token = tokens::create_api_token(store.as_ref(), &name, role, ttl, "cli", now).await?;
+            audit::record(store.as_ref(), &audit("api_token.create", &token.id, format!("role {role}, name {name}")))
+                .await;
+            eprintln!(
+                "API token {} (role {role}, expires {}); shown only now:",
+                token.id,
+                format_time(token.expires_at)
+            );
+            println!("{}", token.token);
+        }
+        ApiTokenCommand::List => {
+            println!("{:<18} {:<8} {:<22} {:<8} NAME", "ID", "ROLE", "EXPIRES", "STATUS");
+            for token in store.list_api_tokens().await? {
+                let status = match token.revoked_at {
+                    Some(_) => "revoked",
+                    None if token.expires_at <= now => "expired",
+                    None => "active",
+                };
+                println!(
+                    "{:<18} {:<8} {:<22} {status:<8} {}",
+                    token.id,
+                    token.role,
+                    format_time(token.expires_at),
+                    token.name
+                );
+            }
+        }
+        ApiTokenCommand::Revoke { id } => {
+            if !store.revoke_api_token(&id, now).await? {
+                bail!("no active API token with id {id}");
+            }
+            audit::record(store.as_ref(), &audit("api_token.revoke", &id, String::new())).await;
+            println!("API token {id} revoked");
         }
     }
     Ok(())

@@ -78,7 +78,16 @@ pub async fn quickstart_on(
     println!("  data dir:           {}", config.data_dir.display());
     println!("  database:           {}", config.database_url);
     println!("  gRPC (agents):      {server_url}");
-    println!("  HTTP:               http://{http_addr}/healthz");
+    let scheme = if state.http.tls { "https" } else { "http" };
+    println!("  dashboard:          {scheme}://localhost:{}/", http_addr.port());
+    if state.http.tls {
+        println!("                      (certificate from the CA in {})", config.data_dir.join("pki/ca.pem").display());
+    }
+    match create_admin(&state).await {
+        Ok(Some(password)) => println!("  dashboard login:    admin / {password} (shown once)"),
+        Ok(None) => println!("  dashboard login:    user admin exists; keeping its password"),
+        Err(error) => println!("  dashboard login:    cannot create the admin account: {error}"),
+    }
     println!("  CA fingerprint:     {fingerprint}");
     println!("  enrollment token:   {} (single use, expires in 1h; shown once)", token.token);
 
@@ -132,6 +141,42 @@ pub async fn quickstart_on(
         Err(join) => Err(QuickstartError::Serve(crate::server::ServeError::Join(join))),
     }
 }
+
+/// Creates the `admin` account with a random password, unless it exists (`Ok(None)`).
+async fn create_admin(state: &ControlPlane) -> Result<Option<String>, crate::http::auth::accounts::AccountError> {
+    use crate::http::auth::accounts::{AccountError, add_local_user};
+    if state.store.user(ADMIN_USER).await?.is_some() {
+        return Ok(None);
+    }
+    let mut bytes = [0u8; 15];
+    getrandom::fill(&mut bytes)
+        .map_err(|e| AccountError::Password(crate::http::auth::password::PasswordError::Hash(e.to_string())))?;
+    // 20 characters from a 64-symbol alphabet: 120 bits.
+    let password: String = bytes
+        .chunks(3)
+        .flat_map(|c| {
+            let n = (u32::from(c[0]) << 16) | (u32::from(c[1]) << 8) | u32::from(c[2]);
+            (0..4).rev().map(move |i| PASSWORD_ALPHABET[((n >> (6 * i)) & 63) as usize] as char)
+        })
+        .collect();
+    match add_local_user(
+        state.store.as_ref(),
+        ADMIN_USER,
+        crate::store::Role::Admin,
+        &password,
+        "quickstart",
+        crate::state::unix_now(),
+    )
+    .await
+    {
+        Ok(()) => Ok(Some(password)),
+        Err(AccountError::Exists(_)) => Ok(None),
+        Err(error) => Err(error),
+    }
+}
+
+const ADMIN_USER: &str = "admin";
+const PASSWORD_ALPHABET: &[u8; 64] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789-_+=.:~";
 
 /// Enrolls the agent (unless its state dir already has state) and starts `muster-agent run`.
 async fn start_agent(

@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast;
 
-use crate::config::{Limits, ServerConfig};
+use crate::config::{HttpConfig, Limits, ServerConfig};
 use crate::enroll::{IssuedToken, TokenError};
 use crate::grpc::identity::AgentStatusCache;
 use crate::grpc::rate::RateLimiter;
@@ -32,17 +32,35 @@ pub struct ControlPlane {
     pub store: DynStore,
     pub pki: Arc<Pki>,
     pub limits: Limits,
+    /// The dashboard and API listener's settings (TLS, CORS, sessions, single sign-on).
+    pub http: HttpConfig,
     pub(crate) rate: RateLimiter,
     /// Agent statuses seen by this process, so authorising a report reads no database.
     pub(crate) agents: AgentStatusCache,
     revocations: broadcast::Sender<String>,
+    ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
 }
 
 impl ControlPlane {
     pub fn new(store: DynStore, pki: Arc<Pki>, limits: Limits) -> Arc<Self> {
+        Self::with_http(store, pki, limits, HttpConfig::default())
+    }
+
+    pub fn with_http(store: DynStore, pki: Arc<Pki>, limits: Limits, http: HttpConfig) -> Arc<Self> {
         let (revocations, _) = broadcast::channel(256);
+        // Consumers that fall behind lose events, not ingest speed (see `crate::webhook`).
+        let (ingest_events, _) = broadcast::channel(1024);
         let rate = RateLimiter::new(limits.agent_burst, limits.agent_requests_per_minute);
-        Arc::new(Self { store, pki, limits, rate, agents: AgentStatusCache::default(), revocations })
+        Arc::new(Self {
+            store,
+            pki,
+            limits,
+            http,
+            rate,
+            agents: AgentStatusCache::default(),
+            revocations,
+            ingest_events,
+        })
     }
 
     /// Creates the data dir, loads or creates the PKI, opens and migrates the database.
@@ -51,7 +69,7 @@ impl ControlPlane {
             .map_err(|source| OpenError::DataDir { path: config.data_dir.clone(), source })?;
         let pki = Pki::load_or_create(&config.data_dir, &config.tls_names)?;
         let store = crate::store::open(&config.database_url).await?;
-        Ok(Self::new(store, Arc::new(pki), config.limits))
+        Ok(Self::with_http(store, Arc::new(pki), config.limits, config.http.clone()))
     }
 
     pub async fn create_token(&self, max_uses: u32, ttl: Duration) -> Result<IssuedToken, TokenError> {
@@ -72,6 +90,16 @@ impl ControlPlane {
 
     pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
         self.revocations.subscribe()
+    }
+
+    /// Tells subscribers about a committed report; never blocks ingest.
+    pub fn publish_ingest(&self, event: crate::ingest::IngestEvent) {
+        // No receivers only means nobody listens (no webhook worker running).
+        let _ = self.ingest_events.send(event);
+    }
+
+    pub fn subscribe_ingest(&self) -> broadcast::Receiver<crate::ingest::IngestEvent> {
+        self.ingest_events.subscribe()
     }
 }
 

@@ -3,33 +3,85 @@
 //! real mTLS with real certificates. Not for production use.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use muster_proto::tonic::transport::{Certificate, Channel, ClientTlsConfig, Identity};
+use muster_proto::v1::{ReportRequest, report_request};
 use rcgen::{CertificateParams, KeyPair, PKCS_ECDSA_P256_SHA256};
 use tokio::net::TcpListener;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-use crate::config::Limits;
+use crate::config::{HttpConfig, Limits};
 use crate::enroll::IssuedToken;
+use crate::ingest::{IngestOutcome, Report, ReportBody};
 use crate::pki::Pki;
 use crate::server::ServeError;
 use crate::state::{ControlPlane, unix_now};
-use crate::store::Store;
+use crate::store::access as A;
+use crate::store::read as R;
+use crate::store::{
+    AgentRecord, ChangeEventRecord, DynStore, HostInventory, NewAgent, NewToken, Store, StoreError, TokenRecord,
+};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A running in-process control plane. Dropping it stops the server.
+///
+/// Its store records every report it is asked to ingest ([`TestControlPlane::received_reports`])
+/// and can hold ingest ([`TestControlPlane::hold_ingest`]) so a test can act while a report is
+/// in flight. [`TestControlPlane::stop_keeping_data`] stops it without deleting its data dir, and
+/// [`StoppedControlPlane::start`] brings it back on the same data, database and gRPC port.
 #[derive(Debug)]
 pub struct TestControlPlane {
     pub state: Arc<ControlPlane>,
     pub grpc_addr: SocketAddr,
     pub http_addr: SocketAddr,
     data_dir: tempfile::TempDir,
+    database_url: Option<String>,
+    limits: Limits,
+    recorder: Recorder,
+    http_config: HttpConfig,
     shutdown: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<Result<(), ServeError>>>,
+}
+
+/// A control plane stopped by [`TestControlPlane::stop_keeping_data`]: its data dir, database
+/// URL, gRPC port and report log, ready to start again.
+#[derive(Debug)]
+pub struct StoppedControlPlane {
+    data_dir: tempfile::TempDir,
+    database_url: Option<String>,
+    limits: Limits,
+    grpc_port: u16,
+    recorder: Recorder,
+    http_config: HttpConfig,
+}
+
+impl StoppedControlPlane {
+    pub fn data_dir(&self) -> &std::path::Path {
+        self.data_dir.path()
+    }
+
+    /// The gRPC port it listened on (and will listen on again).
+    pub fn grpc_port(&self) -> u16 {
+        self.grpc_port
+    }
+
+    /// Starts again on the same data dir and database, listening on the same gRPC port so
+    /// agents find it at the address they enrolled with.
+    pub async fn start(self) -> Result<TestControlPlane, BoxError> {
+        TestControlPlane::start_in(
+            self.data_dir,
+            self.database_url,
+            self.limits,
+            self.grpc_port,
+            self.recorder,
+            self.http_config,
+        )
+        .await
+    }
 }
 
 impl TestControlPlane {
@@ -40,16 +92,67 @@ impl TestControlPlane {
 
     /// Starts with `database_url` (None: SQLite in the temp dir) and the given limits.
     pub async fn start_with(database_url: Option<&str>, limits: Limits) -> Result<Self, BoxError> {
-        let data_dir = tempfile::tempdir()?;
+        Self::start_in(
+            tempfile::tempdir()?,
+            database_url.map(str::to_string),
+            limits,
+            0,
+            Recorder::default(),
+            HttpConfig::default(),
+        )
+        .await
+    }
+
+    /// Starts on SQLite with the given HTTP settings.
+    pub async fn start_with_http(http: HttpConfig) -> Result<Self, BoxError> {
+        Self::start_in(tempfile::tempdir()?, None, Limits::default(), 0, Recorder::default(), http).await
+    }
+
+    /// Starts with `database_url` (None: SQLite in the temp dir) and the given HTTP settings.
+    pub async fn start_with_db_and_http(database_url: Option<&str>, http: HttpConfig) -> Result<Self, BoxError> {
+        Self::start_in(
+            tempfile::tempdir()?,
+            database_url.map(str::to_string),
+            Limits::default(),
+            0,
+            Recorder::default(),
+            http,
+        )
+        .await
+    }
+
+    /// Starts a new control plane (own data dir, so its own CA) on a given gRPC port: an
+    /// impostor at an address agents already know.
+    pub async fn start_on_port(grpc_port: u16) -> Result<Self, BoxError> {
+        Self::start_in(
+            tempfile::tempdir()?,
+            None,
+            Limits::default(),
+            grpc_port,
+            Recorder::default(),
+            HttpConfig::default(),
+        )
+        .await
+    }
+
+    async fn start_in(
+        data_dir: tempfile::TempDir,
+        database_url: Option<String>,
+        limits: Limits,
+        grpc_port: u16,
+        recorder: Recorder,
+        http_config: HttpConfig,
+    ) -> Result<Self, BoxError> {
         let names = vec!["localhost".to_string(), "127.0.0.1".to_string()];
         let pki = Pki::load_or_create(data_dir.path(), &names)?;
-        let url = match database_url {
-            Some(url) => url.to_string(),
+        let url = match &database_url {
+            Some(url) => url.clone(),
             None => format!("sqlite://{}", data_dir.path().join("muster.db").display()),
         };
-        let store = crate::store::open(&url).await?;
-        let state = ControlPlane::new(store, Arc::new(pki), limits);
-        let grpc = TcpListener::bind("127.0.0.1:0").await?;
+        let store: DynStore =
+            Arc::new(RecordingStore { inner: crate::store::open(&url).await?, recorder: recorder.clone() });
+        let state = ControlPlane::with_http(store, Arc::new(pki), limits, http_config.clone());
+        let grpc = TcpListener::bind(("127.0.0.1", grpc_port)).await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let grpc_addr = grpc.local_addr()?;
         let http_addr = http.local_addr()?;
@@ -57,7 +160,18 @@ impl TestControlPlane {
         let task = tokio::spawn(crate::serve(state.clone(), grpc, http, async move {
             let _ = stop.await;
         }));
-        Ok(Self { state, grpc_addr, http_addr, data_dir, shutdown: Some(shutdown), task: Some(task) })
+        Ok(Self {
+            state,
+            grpc_addr,
+            http_addr,
+            data_dir,
+            database_url,
+            limits,
+            recorder,
+            http_config,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        })
     }
 
     pub fn data_dir(&self) -> &std::path::Path {
@@ -95,15 +209,45 @@ impl TestControlPlane {
         Ok(self.state.revoke_agent(agent_id).await?)
     }
 
+    /// Every report the gRPC layer handed to ingest since the first start (restarts included),
+    /// in arrival order, with the outcome once ingest finished.
+    pub fn received_reports(&self) -> Vec<ReceivedReport> {
+        self.recorder.snapshot()
+    }
+
+    /// Makes ingest wait (after recording the report) until [`Self::release_ingest`].
+    pub fn hold_ingest(&self) {
+        self.recorder.hold.send_replace(true);
+    }
+
+    pub fn release_ingest(&self) {
+        self.recorder.hold.send_replace(false);
+    }
+
     /// Requests shutdown and waits for the server to finish.
-    pub async fn stop(mut self) -> Result<(), BoxError> {
+    pub async fn stop(self) -> Result<(), BoxError> {
+        self.stop_keeping_data().await.map(drop)
+    }
+
+    /// Stops like [`Self::stop`] but keeps the data dir (and database) for a restart.
+    pub async fn stop_keeping_data(mut self) -> Result<StoppedControlPlane, BoxError> {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+        // A held ingest would keep the server busy through the whole grace period.
+        self.release_ingest();
         if let Some(task) = self.task.take() {
             task.await??;
         }
-        Ok(())
+        let grpc_port = self.grpc_addr.port();
+        let recorder = self.recorder.clone();
+        let database_url = self.database_url.take();
+        let limits = self.limits;
+        let http_config = self.http_config.clone();
+        // Moves the data dir out; the rest (the store's pool among it) is dropped here.
+        let data_dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir()?);
+        drop(self);
+        Ok(StoppedControlPlane { data_dir, database_url, limits, grpc_port, recorder, http_config })
     }
 }
 
@@ -112,6 +256,267 @@ impl Drop for TestControlPlane {
         if let Some(shutdown) = self.shutdown.take() {
             let _ = shutdown.send(());
         }
+    }
+}
+
+/// One report as the control plane's ingest received it.
+#[derive(Debug, Clone)]
+pub struct ReceivedReport {
+    /// The agent id from its verified certificate.
+    pub agent_id: String,
+    pub request: ReportRequest,
+    /// `None` while ingest runs or when it failed.
+    pub outcome: Option<IngestOutcome>,
+}
+
+#[derive(Debug, Clone)]
+struct Recorder {
+    reports: Arc<Mutex<Vec<ReceivedReport>>>,
+    hold: Arc<watch::Sender<bool>>,
+}
+
+impl Default for Recorder {
+    fn default() -> Self {
+        Self { reports: Arc::default(), hold: Arc::new(watch::channel(false).0) }
+    }
+}
+
+impl Recorder {
+    fn snapshot(&self) -> Vec<ReceivedReport> {
+        self.reports.lock().map(|r| r.clone()).unwrap_or_else(|poisoned| poisoned.into_inner().clone())
+    }
+
+    fn push(&self, report: ReceivedReport) -> usize {
+        let mut reports = self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        reports.push(report);
+        reports.len() - 1
+    }
+
+    fn set_outcome(&self, index: usize, outcome: IngestOutcome) {
+        let mut reports = self.reports.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(report) = reports.get_mut(index) {
+            report.outcome = Some(outcome);
+        }
+    }
+}
+
+/// The real store, plus a log of every ingest call and an optional hold before ingest.
+#[derive(Debug)]
+struct RecordingStore {
+    inner: DynStore,
+    recorder: Recorder,
+}
+
+/// Read models pass straight through to the real store.
+#[async_trait::async_trait]
+impl crate::store::read::ReadModels for RecordingStore {
+    async fn overview(&self, now: i64, online_since: i64) -> Result<R::Overview, StoreError> {
+        self.inner.overview(now, online_since).await
+    }
+    async fn services(&self) -> Result<Vec<R::ServiceRow>, StoreError> {
+        self.inner.services().await
+    }
+    async fn server_groups(&self, query: &R::ServerGroupQuery) -> Result<R::Page<R::ServerGroup>, StoreError> {
+        self.inner.server_groups(query).await
+    }
+    async fn endpoints(&self, query: &R::EndpointQuery) -> Result<R::Page<R::EndpointRow>, StoreError> {
+        self.inner.endpoints(query).await
+    }
+    async fn endpoint_detail(
+        &self,
+        agent_id: &str,
+        online_since: i64,
+        now: i64,
+    ) -> Result<Option<R::EndpointDetail>, StoreError> {
+        self.inner.endpoint_detail(agent_id, online_since, now).await
+    }
+    async fn secret_groups(&self) -> Result<Vec<R::SecretGroup>, StoreError> {
+        self.inner.secret_groups().await
+    }
+    async fn shared_fingerprints(
+        &self,
+        query: &R::FingerprintQuery,
+    ) -> Result<R::Page<R::SharedFingerprint>, StoreError> {
+        self.inner.shared_fingerprints(query).await
+    }
+    async fn findings(&self, query: &R::FindingQuery) -> Result<R::Page<R::FindingView>, StoreError> {
+        self.inner.findings(query).await
+    }
+    async fn decide_finding(
+        &self,
+        key: &R::FindingKey,
+        kind: R::DecisionKind,
+        reason: &str,
+        expires_at: Option<i64>,
+        who: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        self.inner.decide_finding(key, kind, reason, expires_at, who, now).await
+    }
+    async fn clear_finding_decision(&self, key: &R::FindingKey, now: i64) -> Result<bool, StoreError> {
+        self.inner.clear_finding_decision(key, now).await
+    }
+    async fn activity(&self, query: &R::ActivityQuery) -> Result<R::Page<R::ActivityEvent>, StoreError> {
+        self.inner.activity(query).await
+    }
+    async fn agents_page(&self, query: &R::AgentQuery) -> Result<R::Page<R::AgentRow>, StoreError> {
+        self.inner.agents_page(query).await
+    }
+    async fn agent_versions(&self) -> Result<Vec<R::VersionCount>, StoreError> {
+        self.inner.agent_versions().await
+    }
+    async fn refresh_rollups(&self, now: i64, online_since: i64) -> Result<R::RollupStats, StoreError> {
+        self.inner.refresh_rollups(now, online_since).await
+    }
+}
+
+/// Accounts, sessions, API tokens and the audit log pass straight through to the real store.
+#[async_trait::async_trait]
+impl crate::store::AccessStore for RecordingStore {
+    async fn create_user(&self, user: &A::UserRecord) -> Result<bool, StoreError> {
+        self.inner.create_user(user).await
+    }
+    async fn user(&self, username: &str) -> Result<Option<A::UserRecord>, StoreError> {
+        self.inner.user(username).await
+    }
+    async fn list_users(&self) -> Result<Vec<A::UserRecord>, StoreError> {
+        self.inner.list_users().await
+    }
+    async fn upsert_oidc_user(&self, username: &str, role: A::Role, now: i64) -> Result<bool, StoreError> {
+        self.inner.upsert_oidc_user(username, role, now).await
+    }
+    async fn create_session(&self, session: &A::NewSession) -> Result<(), StoreError> {
+        self.inner.create_session(session).await
+    }
+    async fn session(&self, id_hash: &str) -> Result<Option<A::SessionRecord>, StoreError> {
+        self.inner.session(id_hash).await
+    }
+    async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
+        self.inner.touch_session(id_hash, now).await
+    }
+    async fn revoke_session(&self, id_hash: &str, now: i64) -> Result<bool, StoreError> {
+        self.inner.revoke_session(id_hash, now).await
+    }
+    async fn create_api_token(&self, token: &A::NewApiToken) -> Result<(), StoreError> {
+        self.inner.create_api_token(token).await
+    }
+    async fn use_api_token(&self, token_hash: &str, now: i64) -> Result<Option<A::ApiTokenRecord>, StoreError> {
+        self.inner.use_api_token(token_hash, now).await
+    }
+    async fn list_api_tokens(&self) -> Result<Vec<A::ApiTokenRecord>, StoreError> {
+        self.inner.list_api_tokens().await
+    }
+    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.inner.revoke_api_token(id, now).await
+    }
+    async fn append_audit(&self, entry: &A::AuditEntry) -> Result<(), StoreError> {
+        self.inner.append_audit(entry).await
+    }
+    async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Vec<A::AuditRecord>, StoreError> {
+        self.inner.list_audit(before, limit).await
+    }
+}
+
+/// Exports and webhooks pass straight through to the real store.
+#[async_trait::async_trait]
+impl crate::store::exports::ExportStore for RecordingStore {
+    async fn server_details(&self, agent_id: &str) -> Result<Vec<muster_proto::v1::McpServer>, StoreError> {
+        self.inner.server_details(agent_id).await
+    }
+    async fn agent_findings(&self, agent_id: &str) -> Result<Vec<crate::store::exports::StoredFinding>, StoreError> {
+        self.inner.agent_findings(agent_id).await
+    }
+    async fn create_webhook(&self, webhook: &crate::store::exports::NewWebhook) -> Result<(), StoreError> {
+        self.inner.create_webhook(webhook).await
+    }
+    async fn list_webhooks(&self) -> Result<Vec<crate::store::exports::WebhookRecord>, StoreError> {
+        self.inner.list_webhooks().await
+    }
+    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
+        self.inner.delete_webhook(id).await
+    }
+    async fn sync_notified_findings(
+        &self,
+        agent_id: &str,
+        present: &[String],
+        now: i64,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.sync_notified_findings(agent_id, present, now).await
+    }
+    async fn record_delivery(&self, attempt: &crate::store::exports::DeliveryAttempt) -> Result<(), StoreError> {
+        self.inner.record_delivery(attempt).await
+    }
+    async fn list_deliveries(
+        &self,
+        endpoint_id: &str,
+        limit: u32,
+    ) -> Result<Vec<crate::store::exports::DeliveryAttempt>, StoreError> {
+        self.inner.list_deliveries(endpoint_id, limit).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for RecordingStore {
+    async fn create_token(&self, token: &NewToken) -> Result<(), StoreError> {
+        self.inner.create_token(token).await
+    }
+    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.inner.list_tokens().await
+    }
+    async fn revoke_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.inner.revoke_token(id, now).await
+    }
+    async fn enroll_agent(&self, token_hash: &str, now: i64, agent: &NewAgent) -> Result<(), StoreError> {
+        self.inner.enroll_agent(token_hash, now, agent).await
+    }
+    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
+        self.inner.agent(id).await
+    }
+    async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
+        self.inner.list_agents().await
+    }
+    async fn revoke_agent(&self, id: &str, now: i64) -> Result<bool, StoreError> {
+        self.inner.revoke_agent(id, now).await
+    }
+    async fn renew_agent_cert(&self, id: &str, cert_serial: &str, cert_not_after: i64) -> Result<(), StoreError> {
+        self.inner.renew_agent_cert(id, cert_serial, cert_not_after).await
+    }
+    async fn heartbeat(&self, id: &str, agent_version: &str, now: i64) -> Result<u64, StoreError> {
+        self.inner.heartbeat(id, agent_version, now).await
+    }
+    async fn ingest(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError> {
+        let body = match &report.body {
+            ReportBody::Full(snapshot) => report_request::Body::Full(snapshot.clone()),
+            ReportBody::Delta(delta) => report_request::Body::Delta(delta.clone()),
+        };
+        let request = ReportRequest {
+            agent_id: agent_id.to_string(),
+            sequence: report.sequence,
+            base_sequence: report.base_sequence,
+            body: Some(body),
+        };
+        let index = self.recorder.push(ReceivedReport { agent_id: agent_id.to_string(), request, outcome: None });
+        // In a task of its own: a held report is still stored after its caller went away (the
+        // agent was killed mid-send), which is the case where only the acknowledgement is lost.
+        let (inner, recorder, agent_id, report) =
+            (self.inner.clone(), self.recorder.clone(), agent_id.to_string(), report.clone());
+        let mut hold = self.recorder.hold.subscribe();
+        let ingest = tokio::spawn(async move {
+            let _ = hold.wait_for(|held| !*held).await;
+            let outcome = inner.ingest(&agent_id, &report, now).await?;
+            recorder.set_outcome(index, outcome);
+            Ok(outcome)
+        });
+        match ingest.await {
+            Ok(result) => result,
+            Err(join) => Err(StoreError::Corrupt(format!("test ingest task failed: {join}"))),
+        }
+    }
+    async fn host_inventory(&self, agent_id: &str) -> Result<HostInventory, StoreError> {
+        self.inner.host_inventory(agent_id).await
+    }
+    async fn change_events(&self, agent_id: &str) -> Result<Vec<ChangeEventRecord>, StoreError> {
+        self.inner.change_events(agent_id).await
     }
 }
 
@@ -144,6 +549,28 @@ pub async fn channel(addr: SocketAddr, ca_pem: &str, identity: Option<(&str, &st
         .connect()
         .await?;
     Ok(channel)
+}
+
+/// Sends one raw HTTP/1.1 request over TLS to `addr` (server name `localhost`, trusting only
+/// `ca_pem`) and returns the whole response as text.
+pub async fn https_request(addr: SocketAddr, ca_pem: &str, request: &str) -> Result<String, BoxError> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(crate::pki::pem_to_der(ca_pem).ok_or("bad CA PEM")?)?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await?;
+    let name = rustls_pki_types::ServerName::try_from("localhost")?;
+    let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(request.as_bytes()).await?;
+    let mut response = Vec::new();
+    // A close_notify-less close is fine for a test client.
+    let _ = tls.read_to_end(&mut response).await;
+    Ok(String::from_utf8_lossy(&response).into_owned())
 }
 
 /// Env var naming a PostgreSQL superuser URL for tests.
@@ -183,6 +610,11 @@ impl TestDatabase {
         admin.close().await;
         let url = replace_database(&admin_url, &name).ok_or("cannot parse the PostgreSQL URL")?;
         Ok(Some(Self { url, admin_url, name }))
+    }
+
+    /// Every row of every table, as text (see `PostgresStore::dump_rows_as_text`).
+    pub async fn dump_rows_as_text(&self) -> Result<Vec<String>, BoxError> {
+        Ok(crate::store::PostgresStore::dump_rows_as_text(&self.url).await?)
     }
 
     /// Drops the database (terminating any connections still open to it).

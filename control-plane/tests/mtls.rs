@@ -222,11 +222,8 @@ async fn renew_issues_a_new_certificate_for_the_same_agent() {
 #[tokio::test]
 async fn healthz_answers_on_the_http_listener() {
     let cp = TestControlPlane::start().await.unwrap();
-    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-    let mut stream = tokio::net::TcpStream::connect(cp.http_addr).await.unwrap();
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").await.unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.unwrap();
+    let request = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let response = muster_control_plane::testing::https_request(cp.http_addr, cp.ca_pem(), request).await.unwrap();
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     cp.stop().await.unwrap();
 }

@@ -69,4 +69,9 @@ async fn quickstart_enrolls_and_runs_the_local_agent() {
     stop.send(()).unwrap();
     tokio::time::timeout(Duration::from_secs(20), task).await.expect("quickstart stops").unwrap().unwrap();
     assert!(config.data_dir.join("muster.db").exists());
+    // The dashboard's admin account was created (its password was printed once).
+    let store = muster_control_plane::store::open(&config.database_url).await.unwrap();
+    let admin = store.user("admin").await.unwrap().expect("quickstart creates the admin account");
+    assert_eq!(admin.role, muster_control_plane::store::Role::Admin);
+    assert!(admin.password_hash.unwrap().starts_with("$argon2id$"));
 }

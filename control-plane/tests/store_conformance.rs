@@ -6,61 +6,15 @@
 
 mod support;
 
-use std::future::Future;
-
 use muster_control_plane::enroll::{create_token, create_token_expiring, hash_token};
 use muster_control_plane::ingest::{ChangeKind, Decision, Report, ReportBody};
 use muster_control_plane::store::{AgentStatus, DynStore, NewAgent, StoreError, TokenRefusal};
-use muster_control_plane::testing::TestDatabase;
 use muster_proto::v1::{ConfigSource, Finding, InventoryDelta, McpServer, OsUser};
 use support::{server, snapshot};
 
 const NOW: i64 = 1_800_000_000;
 
-async fn run_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let store = muster_control_plane::store::open(&format!("sqlite://{}", dir.path().join("muster.db").display()))
-        .await
-        .expect("open sqlite store");
-    case(store).await;
-}
-
-async fn run_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let database = match TestDatabase::create().await {
-        Ok(Some(database)) => database,
-        Ok(None) => {
-            eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
-            return;
-        }
-        Err(error) => panic!("{error}"),
-    };
-    let store = muster_control_plane::store::open(&database.url).await.expect("open postgres store");
-    // Run the case in its own task so a failing assertion still lets us drop the database.
-    let outcome = tokio::spawn(case(store)).await;
-    database.drop_database().await.expect("drop test database");
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-macro_rules! conformance_suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $case() { super::run_sqlite(super::$case).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $case() { super::run_postgres(super::$case).await })*
-        }
-    };
-}
+use support::{conformance_suite, run_postgres, run_sqlite};
 
 conformance_suite!(
     single_use_token_enrolls_once,

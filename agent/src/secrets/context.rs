@@ -8,7 +8,7 @@
 
 use std::sync::LazyLock;
 
-use regex::Regex;
+use super::lazy::LazyRegex;
 
 use super::detect::Confidence;
 use super::names::{has_keyword, normalise};
@@ -128,9 +128,10 @@ const RULES: &[ContextRule] = &[
     },
 ];
 
-static COMPILED: LazyLock<Vec<(&'static ContextRule, Regex)>> = LazyLock::new(|| {
-    RULES.iter().filter_map(|r| Regex::new(&format!("^(?:{})$", r.pattern)).ok().map(|re| (r, re))).collect()
-});
+/// Rules with their patterns compiled on first use (only rules whose name keywords match ever
+/// reach their regex).
+static COMPILED: LazyLock<Vec<(&'static ContextRule, LazyRegex)>> =
+    LazyLock::new(|| RULES.iter().map(|r| (r, LazyRegex::whole(r.pattern))).collect());
 
 /// The kind, provider and confidence of the first context rule `value` satisfies under `name`.
 pub fn match_context(name: &str, value: &str) -> Option<(&'static str, &'static str, Confidence)> {
@@ -156,6 +157,9 @@ mod tests {
     #[test]
     fn every_rule_compiles() {
         assert_eq!(COMPILED.len(), RULES.len());
+        for (r, re) in COMPILED.iter() {
+            assert!(re.compiles(), "{} does not compile", r.kind);
+        }
     }
 
     #[test]

@@ -16,6 +16,7 @@ mod decode;
 pub mod detect;
 pub mod entropy;
 pub mod fingerprint;
+pub mod lazy;
 pub mod location;
 pub mod mask;
 pub mod names;

@@ -12,6 +12,7 @@ use regex::Regex;
 
 use super::decode;
 use super::detect::Confidence;
+use super::lazy::LazyRegex;
 
 /// One shape rule.
 pub struct Rule {
@@ -185,20 +186,16 @@ pub fn is_public_identifier(token: &str) -> bool {
     PUBLIC.as_ref().is_some_and(|re| re.is_match(token))
 }
 
-/// A compiled rule.
+/// A rule with its pattern, anchored, compiled on first use behind its literal prefix. A
+/// pattern that failed to compile would never match (the `every_rule_compiles` test makes sure
+/// none does).
 pub struct Compiled {
     pub rule: &'static Rule,
-    whole: Regex,
+    pub whole: LazyRegex,
 }
 
-/// All rules, anchored, compiled on first use. A pattern that failed to compile would be
-/// skipped (the `every_rule_compiles` test makes sure none does).
-pub static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
-    RULES
-        .iter()
-        .filter_map(|rule| Regex::new(&format!("^(?:{})$", rule.pattern)).ok().map(|whole| Compiled { rule, whole }))
-        .collect()
-});
+pub static COMPILED: LazyLock<Vec<Compiled>> =
+    LazyLock::new(|| RULES.iter().map(|rule| Compiled { rule, whole: LazyRegex::whole(rule.pattern) }).collect());
 
 /// The first rule the whole token satisfies, including its offline check.
 pub fn match_token(token: &str) -> Option<&'static Rule> {

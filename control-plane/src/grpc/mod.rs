@@ -26,7 +26,7 @@ use tonic::{Request, Response, Status};
 
 use self::identity::Freshness;
 use crate::error::{ApiError, ErrorCode};
-use crate::ingest::Report;
+use crate::ingest::{Decision, IngestEvent, Report};
 use crate::state::{ControlPlane, unix_now};
 use crate::store::AgentStatus;
 
@@ -91,6 +91,9 @@ impl Inventory for AgentApi {
             .await
             .map_err(|e| identity::store_refusal(&self.state, &agent_id, e))?;
         tracing::debug!(agent_id = %agent_id, sequence = report.sequence, decision = ?outcome.decision, "report ingested");
+        if outcome.decision == Decision::Apply {
+            self.state.publish_ingest(IngestEvent::ReportApplied { agent_id: agent_id.clone() });
+        }
         Ok(Response::new(ReportResponse {
             acked_sequence: outcome.acked_sequence,
             resync_required: outcome.resync_required,

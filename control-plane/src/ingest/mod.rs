@@ -60,6 +60,15 @@ impl Report {
     }
 }
 
+/// What ingest tells the rest of the control plane after a report is committed (webhooks, later
+/// live views). Published on [`crate::ControlPlane::subscribe_ingest`]; never sent from inside a
+/// database transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IngestEvent {
+    /// A report of this agent was applied (not a retry, not a resync).
+    ReportApplied { agent_id: String },
+}
+
 /// What to do with a report given the highest sequence stored for its agent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {

@@ -5,12 +5,21 @@
 //! statements in `sql.rs`; only connection setup and migrations differ. The same conformance
 //! suite (`tests/store_conformance.rs`) runs against both.
 
+pub mod access;
+pub mod exports;
+mod exports_sql;
 mod postgres;
+pub mod read;
 mod sql;
 mod sqlite;
 
 use std::sync::Arc;
 
+pub use self::access::{
+    AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession, Role,
+    SessionRecord, UserRecord,
+};
+pub use self::exports::ExportStore;
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::ingest::{ChangeKind, IngestOutcome, Report};
@@ -35,6 +44,8 @@ pub enum StoreError {
     UnknownAgent(String),
     #[error("agent {0} is revoked")]
     AgentRevoked(String),
+    #[error("invalid page cursor {0}")]
+    InvalidCursor(String),
     #[error("stored value is corrupt: {0}")]
     Corrupt(String),
 }
@@ -187,9 +198,10 @@ pub struct HostInventory {
     pub findings: Vec<FindingRecord>,
 }
 
-/// The control plane's storage. Implementations must make every method atomic.
+/// The control plane's storage. Implementations must make every method atomic. The methods of
+/// exports and webhooks are grouped in the [`ExportStore`] supertrait.
 #[async_trait::async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait Store: AccessStore + ExportStore + read::ReadModels + Send + Sync + std::fmt::Debug {
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Returns false when no unrevoked token has that id.

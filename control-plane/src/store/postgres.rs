@@ -46,7 +46,10 @@ fn redact(url: &str) -> String {
     }
 }
 
+super::access::impl_access_store!(PostgresStore, sqlx::Postgres);
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
+super::exports_sql::impl_export_store!(crate::store::PostgresStore, sqlx::Postgres);
+super::read::sql::impl_read_models!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 
 impl PostgresStore {
     /// A single admin connection pool for creating and dropping test databases.
@@ -76,6 +79,32 @@ impl PostgresStore {
             .await?;
         Ok(())
     }
+
+    /// Every row of every table in the current schema of the database at `url`, each rendered
+    /// as PostgreSQL's text form of the whole row (`bytea` columns as `\x` hex), prefixed with
+    /// its table name. For leak tests that must look at every stored byte without knowing the
+    /// schema; not for production use.
+    #[doc(hidden)]
+    pub async fn dump_rows_as_text(url: &str) -> Result<Vec<String>, super::StoreError> {
+        let pool = Self::admin_connect(url).await?;
+        let tables: Vec<String> = sqlx::query_scalar(
+            "SELECT table_name::text FROM information_schema.tables \
+             WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY 1",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let mut rows = Vec::new();
+        for table in tables {
+            check_identifier(&table)?;
+            let texts: Vec<String> =
+                sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT CAST(t AS text) FROM \"{table}\" t")))
+                    .fetch_all(&pool)
+                    .await?;
+            rows.extend(texts.into_iter().map(|row| format!("{table}: {row}")));
+        }
+        pool.close().await;
+        Ok(rows)
+    }
 }
 
 fn check_identifier(name: &str) -> Result<(), super::StoreError> {
@@ -83,5 +112,19 @@ fn check_identifier(name: &str) -> Result<(), super::StoreError> {
         Ok(())
     } else {
         Err(super::StoreError::Corrupt(format!("invalid database name {name}")))
+    }
+}
+
+impl PostgresStore {
+    /// The pool for statements that write and for transactions (also the benchmark seeder's bulk
+    /// writes, `store::read::seed`). The same pool as [`Self::reader`]: PostgreSQL handles
+    /// concurrent writers itself.
+    pub(crate) fn writer(&self) -> &sqlx::PgPool {
+        &self.writer
+    }
+
+    /// The pool for plain reads outside a transaction.
+    pub(crate) fn reader(&self) -> &sqlx::PgPool {
+        &self.reader
     }
 }

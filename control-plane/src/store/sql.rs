@@ -30,8 +30,8 @@ pub(crate) fn last_by_key<T, K: Ord>(items: &[T], key: impl Fn(&T) -> K) -> Vec<
     out
 }
 
-/// Implements [`super::Store`] for `$store` (a struct with `writer` and `reader` fields of type
-/// `sqlx::Pool<$db>`: every statement that writes goes to `writer`, plain reads to `reader`).
+/// Implements [`super::Store`] for `$store` (a struct with `writer()` and `reader()` accessors
+/// returning `&sqlx::Pool<$db>`: every statement that writes goes to `writer`, plain reads to `reader`).
 macro_rules! impl_store {
     ($store:ty, $db:ty, $conn:ty) => {
         use std::collections::{BTreeMap, BTreeSet};
@@ -679,7 +679,7 @@ macro_rules! impl_store {
                 .bind(i64::from(token.max_uses))
                 .bind(token.expires_at)
                 .bind(token.created_at)
-                .execute(&self.writer)
+                .execute(self.writer())
                 .await?;
                 Ok(())
             }
@@ -689,7 +689,7 @@ macro_rules! impl_store {
                     "SELECT id, max_uses, uses, expires_at, created_at, revoked_at FROM enrollment_tokens \
                      ORDER BY created_at, id",
                 )
-                .fetch_all(&self.reader)
+                .fetch_all(self.reader())
                 .await?;
                 rows.iter()
                     .map(|row| {
@@ -711,13 +711,13 @@ macro_rules! impl_store {
                 )
                 .bind(id)
                 .bind(now)
-                .execute(&self.writer)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
 
             async fn enroll_agent(&self, token_hash: &str, now: i64, agent: &NewAgent) -> Result<(), StoreError> {
-                let mut tx = self.writer.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 let used = sqlx::query(
                     "UPDATE enrollment_tokens SET uses = uses + 1 WHERE token_hash = $1 AND revoked_at IS NULL \
                      AND expires_at > $2 AND (max_uses = 0 OR uses < max_uses) RETURNING id",
@@ -762,13 +762,13 @@ macro_rules! impl_store {
 
             async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1"));
-                let row = sqlx::query(sql).bind(id).fetch_optional(&self.reader).await?;
+                let row = sqlx::query(sql).bind(id).fetch_optional(self.reader()).await?;
                 row.as_ref().map(agent_from_row).transpose()
             }
 
             async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
                 let sql = sqlx::AssertSqlSafe(format!("SELECT {AGENT_COLUMNS} FROM agents ORDER BY enrolled_at, id"));
-                let rows = sqlx::query(sql).fetch_all(&self.reader).await?;
+                let rows = sqlx::query(sql).fetch_all(self.reader()).await?;
                 rows.iter().map(agent_from_row).collect()
             }
 
@@ -778,7 +778,7 @@ macro_rules! impl_store {
                 )
                 .bind(id)
                 .bind(now)
-                .execute(&self.writer)
+                .execute(self.writer())
                 .await?;
                 Ok(done.rows_affected() > 0)
             }
@@ -790,7 +790,7 @@ macro_rules! impl_store {
                 .bind(id)
                 .bind(cert_serial)
                 .bind(cert_not_after)
-                .execute(&self.writer)
+                .execute(self.writer())
                 .await?;
                 if done.rows_affected() == 0 {
                     return Err(StoreError::UnknownAgent(id.to_string()));
@@ -806,17 +806,17 @@ macro_rules! impl_store {
                 .bind(id)
                 .bind(now)
                 .bind(agent_version)
-                .fetch_optional(&self.writer)
+                .fetch_optional(self.writer())
                 .await?;
                 match row {
                     Some(row) => Ok(to_u64(row.try_get("last_sequence")?)),
                     // Refused: say whether the agent is revoked or unknown.
-                    None => Err(inactive_agent(&self.writer, id).await),
+                    None => Err(inactive_agent(self.writer(), id).await),
                 }
             }
 
             async fn ingest(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError> {
-                let mut tx = self.writer.begin().await?;
+                let mut tx = self.writer().begin().await?;
                 // Writing the agent row first takes the write lock in both dialects, so concurrent
                 // reports of one agent are serialised and see the same stored sequence.
                 let row = sqlx::query(
@@ -845,6 +845,7 @@ macro_rules! impl_store {
                 }
                 let changes = apply_report(&mut tx, agent_id, report, now).await?;
                 insert_changes(&mut tx, agent_id, &changes, report.sequence, now).await?;
+                read_models::after_ingest(&mut tx, agent_id, report, &changes, now).await?;
                 sqlx::query("UPDATE agents SET last_sequence = $2 WHERE id = $1")
                     .bind(agent_id)
                     .bind(i64::try_from(report.sequence).unwrap_or(i64::MAX))
@@ -861,7 +862,7 @@ macro_rules! impl_store {
                      FROM hosts WHERE agent_id = $1",
                 )
                 .bind(agent_id)
-                .fetch_optional(&self.reader)
+                .fetch_optional(self.reader())
                 .await?;
                 if let Some(row) = host {
                     inventory.host = Some(HostRecord {
@@ -881,7 +882,7 @@ macro_rules! impl_store {
                     ("SELECT client AS v FROM clients WHERE agent_id = $1 ORDER BY client", &mut inventory.clients),
                     ("SELECT path AS v FROM config_sources WHERE agent_id = $1 ORDER BY path", &mut inventory.source_paths),
                 ] {
-                    for row in sqlx::query(sql).bind(agent_id).fetch_all(&self.reader).await? {
+                    for row in sqlx::query(sql).bind(agent_id).fetch_all(self.reader()).await? {
                         target.push(row.try_get("v")?);
                     }
                 }
@@ -890,7 +891,7 @@ macro_rules! impl_store {
                      first_seen_at, last_seen_at FROM servers WHERE agent_id = $1 ORDER BY server_id",
                 )
                 .bind(agent_id)
-                .fetch_all(&self.reader)
+                .fetch_all(self.reader())
                 .await?;
                 for row in rows {
                     inventory.servers.push(ServerRecord {
@@ -911,7 +912,7 @@ macro_rules! impl_store {
                      WHERE agent_id = $1 ORDER BY server_id, location",
                 )
                 .bind(agent_id)
-                .fetch_all(&self.reader)
+                .fetch_all(self.reader())
                 .await?;
                 for row in rows {
                     inventory.credentials.push(CredentialRecord {
@@ -927,7 +928,7 @@ macro_rules! impl_store {
                      ORDER BY server_id, finding_id, id",
                 )
                 .bind(agent_id)
-                .fetch_all(&self.reader)
+                .fetch_all(self.reader())
                 .await?;
                 for row in rows {
                     inventory.findings.push(FindingRecord {
@@ -946,7 +947,7 @@ macro_rules! impl_store {
                      WHERE agent_id = $1 ORDER BY id",
                 )
                 .bind(agent_id)
-                .fetch_all(&self.reader)
+                .fetch_all(self.reader())
                 .await?;
                 rows.iter()
                     .map(|row| {

@@ -59,4 +59,20 @@ impl SqliteStore {
     }
 }
 
+super::access::impl_access_store!(SqliteStore, sqlx::Sqlite);
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+super::exports_sql::impl_export_store!(crate::store::SqliteStore, sqlx::Sqlite);
+super::read::sql::impl_read_models!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
+
+impl SqliteStore {
+    /// The single writer connection: every statement that writes and every transaction goes here
+    /// (also the benchmark seeder's bulk writes, `store::read::seed`).
+    pub(crate) fn writer(&self) -> &sqlx::SqlitePool {
+        &self.writer
+    }
+
+    /// The pool for plain reads outside a transaction; in WAL mode they never wait for the writer.
+    pub(crate) fn reader(&self) -> &sqlx::SqlitePool {
+        &self.reader
+    }
+}

@@ -151,3 +151,55 @@ where
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Runs one storage case on a fresh SQLite database in a temp dir.
+pub async fn run_sqlite<F, Fut>(case: F)
+where
+    F: FnOnce(muster_control_plane::store::DynStore) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let store = muster_control_plane::store::open(&url).await.expect("open sqlite store");
+    case(store).await;
+}
+
+/// Runs one storage case on a fresh PostgreSQL database (dropped afterwards, even when the case
+/// fails). Fails when `MUSTER_TEST_POSTGRES_URL` is unset, unless `MUSTER_SKIP_POSTGRES=1`.
+pub async fn run_postgres<F, Fut>(case: F)
+where
+    F: FnOnce(muster_control_plane::store::DynStore) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    let database = match muster_control_plane::testing::TestDatabase::create().await {
+        Ok(Some(database)) => database,
+        Ok(None) => {
+            eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
+            return;
+        }
+        Err(error) => panic!("{error}"),
+    };
+    let store = muster_control_plane::store::open(&database.url).await.expect("open postgres store");
+    // Run the case in its own task so a failing assertion still lets us drop the database.
+    let outcome = tokio::spawn(case(store)).await;
+    database.drop_database().await.expect("drop test database");
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// Declares every listed case as a test on SQLite and on PostgreSQL; the calling module must
+/// have `run_sqlite` and `run_postgres` in scope.
+#[allow(unused_macros)]
+macro_rules! conformance_suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $case() { super::run_sqlite(super::$case).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $case() { super::run_postgres(super::$case).await })*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use conformance_suite;

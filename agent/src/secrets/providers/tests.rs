@@ -7,6 +7,9 @@ use super::*;
 #[test]
 fn every_rule_compiles() {
     assert_eq!(COMPILED.len(), RULES.len());
+    for c in COMPILED.iter() {
+        assert!(c.whole.compiles(), "{} does not compile", c.rule.kind);
+    }
 }
 
 #[test]

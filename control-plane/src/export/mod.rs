@@ -1,0 +1,318 @@
+//! Exports of the inventory for other tools: CSV for spreadsheets, CycloneDX 1.6 JSON for SBOM
+//! tooling, OCSF JSON lines of findings for SIEMs.
+//!
+//! Each format is a pure function from the plain structs below ([`ExportHost`], [`ExportServer`],
+//! [`ExportFinding`]) to a writer, so it can be tested without a database and streamed host by
+//! host. [`load_host`] is the one adapter from the store to those structs; `routes` holds the
+//! HTTP handlers the router mounts (authentication is the router's job, not this module's).
+//!
+//! **Invariant:** the structs hold nothing the wire model does not: names, masked arguments and
+//! URLs, credential fingerprints, never a secret value.
+
+pub mod csv;
+pub mod cyclonedx;
+pub mod ocsf;
+pub mod routes;
+
+use std::collections::BTreeMap;
+
+use muster_proto::v1::{CredentialSource, Ecosystem, McpServer, Os, Scope, Severity, Transport};
+use sha2::{Digest, Sha256};
+
+use crate::store::exports::StoredFinding;
+use crate::store::{HostInventory, Store, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error("cannot write csv")]
+    Csv(#[from] ::csv::Error),
+    #[error("cannot write json")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot write export")]
+    Io(#[from] std::io::Error),
+}
+
+/// One endpoint (laptop) with everything an export shows about it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportHost {
+    pub agent_id: String,
+    pub hostname: String,
+    pub os: ExportOs,
+    pub os_version: String,
+    pub arch: String,
+    /// Unix seconds of the scan the stored state comes from.
+    pub scanned_at: i64,
+    pub servers: Vec<ExportServer>,
+    /// Every finding on the host: about servers (see `server_ids`) and about clients or users.
+    pub findings: Vec<ExportFinding>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ExportOs {
+    #[default]
+    Unknown,
+    Linux,
+    Macos,
+    Windows,
+}
+
+impl ExportOs {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unknown => "",
+            Self::Linux => "linux",
+            Self::Macos => "macos",
+            Self::Windows => "windows",
+        }
+    }
+}
+
+/// One MCP server as one client on the host runs or reaches it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExportServer {
+    pub id: String,
+    pub name: String,
+    pub client: String,
+    pub user: String,
+    /// "user", "project", "managed" or "".
+    pub scope: &'static str,
+    /// "stdio", "sse", "http", "ws" or "".
+    pub transport: &'static str,
+    pub config_path: String,
+    pub project: String,
+    /// Masked by the agent.
+    pub command: String,
+    /// Masked by the agent (userinfo and query values).
+    pub url: String,
+    pub package: Option<ExportPackage>,
+    /// Enterprise service id from the catalog; empty when unknown.
+    pub service: String,
+    pub disabled: bool,
+    pub credentials: Vec<ExportCredential>,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PackageEcosystem {
+    Npm,
+    Pypi,
+    Oci,
+    Local,
+    Binary,
+}
+
+impl PackageEcosystem {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Npm => "npm",
+            Self::Pypi => "pypi",
+            Self::Oci => "oci",
+            Self::Local => "local",
+            Self::Binary => "binary",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportPackage {
+    pub ecosystem: PackageEcosystem,
+    /// As the agent reported it: `@scope/name`, a PyPI project name, `registry/repo/name`, a path.
+    pub name: String,
+    /// A version, range, tag or `sha256:` digest as configured.
+    pub version: Option<String>,
+    /// An exact registry version (see ARCHITECTURE.md, "pinned").
+    pub pinned: bool,
+}
+
+/// Where a server's credential is and what kind it is; never its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportCredential {
+    pub location: String,
+    pub kind: String,
+    pub provider: String,
+    /// The secret is written in the configuration (rather than referenced).
+    pub literal: bool,
+    /// Keyed fingerprint (empty for references).
+    pub fingerprint: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportFinding {
+    /// Stable across reports while the finding stays the same: see [`finding_uid`].
+    pub uid: String,
+    /// Catalog id, e.g. `MUSTER-SECRET-ENV`.
+    pub finding_id: String,
+    pub severity: Severity,
+    pub owasp: String,
+    pub message: String,
+    /// Servers the finding is about (empty for findings about a client or user as a whole).
+    pub server_ids: Vec<String>,
+    pub client: String,
+    pub user: String,
+}
+
+/// A stable id for one finding on one agent: SHA-256 over what identifies it, 128 bits in hex.
+/// The same finding in the next report gets the same uid; webhooks use it to tell new findings.
+pub fn finding_uid(agent_id: &str, finding: &StoredFinding) -> String {
+    let mut hash = Sha256::new();
+    for part in [
+        agent_id,
+        &finding.server_id,
+        &finding.finding_id,
+        &finding.client,
+        &finding.user,
+        &finding.server_ids.join(","),
+        &finding.message,
+    ] {
+        hash.update(part.as_bytes());
+        hash.update([0u8]);
+    }
+    hex::encode(&hash.finalize()[..16])
+}
+
+fn severity(value: i32) -> Severity {
+    Severity::try_from(value).unwrap_or(Severity::Unspecified)
+}
+
+fn package(server: &McpServer) -> Option<ExportPackage> {
+    let package = server.package.as_ref()?;
+    let ecosystem = match Ecosystem::try_from(package.ecosystem).ok()? {
+        Ecosystem::Npm => PackageEcosystem::Npm,
+        Ecosystem::Pypi => PackageEcosystem::Pypi,
+        Ecosystem::Oci => PackageEcosystem::Oci,
+        Ecosystem::Local => PackageEcosystem::Local,
+        Ecosystem::Binary => PackageEcosystem::Binary,
+        Ecosystem::Unspecified => return None,
+    };
+    if package.name.is_empty() {
+        return None;
+    }
+    Some(ExportPackage {
+        ecosystem,
+        name: package.name.clone(),
+        version: package.version.clone().filter(|v| !v.is_empty()),
+        pinned: package.pinned,
+    })
+}
+
+fn scope(value: i32) -> &'static str {
+    match Scope::try_from(value) {
+        Ok(Scope::User) => "user",
+        Ok(Scope::Project) => "project",
+        Ok(Scope::Managed) => "managed",
+        _ => "",
+    }
+}
+
+fn transport(value: i32) -> &'static str {
+    match Transport::try_from(value) {
+        Ok(Transport::Stdio) => "stdio",
+        Ok(Transport::Sse) => "sse",
+        Ok(Transport::Http) => "http",
+        Ok(Transport::Ws) => "ws",
+        _ => "",
+    }
+}
+
+/// The export structs of one host from what the store holds: its inventory (host row and server
+/// timestamps), the stored server messages and the stored findings. Pure.
+pub fn host_from_parts(
+    agent_id: &str,
+    inventory: &HostInventory,
+    servers: &[McpServer],
+    findings: &[StoredFinding],
+) -> ExportHost {
+    let seen: BTreeMap<&str, (i64, i64)> =
+        inventory.servers.iter().map(|s| (s.server_id.as_str(), (s.first_seen_at, s.last_seen_at))).collect();
+    let (hostname, os, os_version, arch, scanned_at) = match &inventory.host {
+        Some(h) => (h.hostname.clone(), h.os, h.os_version.clone(), h.arch.clone(), h.scanned_at),
+        None => Default::default(),
+    };
+    ExportHost {
+        agent_id: agent_id.to_string(),
+        hostname,
+        os: match Os::try_from(os) {
+            Ok(Os::Linux) => ExportOs::Linux,
+            Ok(Os::Macos) => ExportOs::Macos,
+            Ok(Os::Windows) => ExportOs::Windows,
+            _ => ExportOs::Unknown,
+        },
+        os_version,
+        arch,
+        scanned_at,
+        servers: servers
+            .iter()
+            .map(|server| {
+                let (first_seen_at, last_seen_at) = seen.get(server.id.as_str()).copied().unwrap_or_default();
+                ExportServer {
+                    id: server.id.clone(),
+                    name: server.name.clone(),
+                    client: server.client.clone(),
+                    user: server.user.clone(),
+                    scope: scope(server.scope),
+                    transport: transport(server.transport),
+                    config_path: server.config_path.clone(),
+                    project: server.project.clone(),
+                    command: server.command.clone(),
+                    url: server.url.clone(),
+                    package: package(server),
+                    service: server.service.clone(),
+                    disabled: server.disabled,
+                    credentials: server
+                        .credentials
+                        .iter()
+                        .map(|c| ExportCredential {
+                            location: c.location.clone(),
+                            kind: c.kind.clone(),
+                            provider: c.provider.clone(),
+                            literal: c.source == CredentialSource::Literal as i32,
+                            fingerprint: c.fingerprint.clone(),
+                        })
+                        .collect(),
+                    first_seen_at,
+                    last_seen_at,
+                }
+            })
+            .collect(),
+        findings: findings
+            .iter()
+            .map(|f| ExportFinding {
+                uid: finding_uid(agent_id, f),
+                finding_id: f.finding_id.clone(),
+                severity: severity(f.severity),
+                owasp: f.owasp.clone(),
+                message: f.message.clone(),
+                server_ids: if f.server_ids.is_empty() && !f.server_id.is_empty() {
+                    vec![f.server_id.clone()]
+                } else {
+                    f.server_ids.clone()
+                },
+                client: f.client.clone(),
+                user: f.user.clone(),
+            })
+            .collect(),
+    }
+}
+
+/// Loads one host's export structs; `None` when the agent has never reported.
+pub async fn load_host(store: &dyn Store, agent_id: &str) -> Result<Option<ExportHost>, StoreError> {
+    let inventory = store.host_inventory(agent_id).await?;
+    if inventory.host.is_none() {
+        return Ok(None);
+    }
+    let servers = store.server_details(agent_id).await?;
+    let findings = store.agent_findings(agent_id).await?;
+    Ok(Some(host_from_parts(agent_id, &inventory, &servers, &findings)))
+}
+
+/// The ids of every agent that could have reported, in enrollment order.
+pub async fn fleet_agent_ids(store: &dyn Store) -> Result<Vec<String>, StoreError> {
+    Ok(store.list_agents().await?.into_iter().map(|agent| agent.id).collect())
+}
+
+/// RFC 3339 UTC time of unix seconds (`1970-01-01T00:00:00Z` when out of range).
+pub(crate) fn rfc3339(unix: i64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
+}

@@ -1,0 +1,258 @@
+//! The JSON API under `/api/v1`: for now the caller's identity and the admin endpoints for API
+//! tokens, users and the audit log. Inventory endpoints plug in here as [`Route`]s with the role
+//! each needs; errors are [`ApiError`]s (JSON, status from the error-code table).
+
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use http::{Method, StatusCode};
+use serde::{Deserialize, Serialize};
+
+use super::audit::AuditDetail;
+use super::auth::tokens::{self, ApiTokenError};
+use super::auth::{AuthMethod, Principal};
+use super::roles::Access;
+use super::{AppState, Route};
+use crate::error::{ApiError, ErrorCode};
+use crate::state::unix_now;
+use crate::store::Role;
+
+pub(crate) fn routes() -> Vec<Route> {
+    use Access::Role as Needs;
+    vec![
+        Route::new(Method::GET, "/api/v1/whoami", Needs(Role::Viewer), whoami),
+        Route::new(Method::GET, "/api/v1/admin/api-tokens", Needs(Role::Admin), list_tokens),
+        Route::new(Method::POST, "/api/v1/admin/api-tokens", Needs(Role::Admin), create_token),
+        Route::new(Method::POST, "/api/v1/admin/api-tokens/{id}/revoke", Needs(Role::Admin), revoke_token),
+        Route::new(Method::GET, "/api/v1/admin/users", Needs(Role::Admin), list_users),
+        Route::new(Method::POST, "/api/v1/admin/users", Needs(Role::Admin), create_user),
+        Route::new(Method::POST, "/api/v1/admin/agents/{id}/revoke", Needs(Role::Admin), revoke_agent),
+        Route::new(Method::GET, "/api/v1/admin/audit", Needs(Role::Admin), list_audit),
+    ]
+}
+
+#[derive(Debug, Serialize)]
+struct WhoAmI {
+    name: String,
+    role: Role,
+    via: &'static str,
+}
+
+async fn whoami(Extension(principal): Extension<Principal>) -> Json<WhoAmI> {
+    let via = match principal.method {
+        AuthMethod::Session { .. } => "session",
+        AuthMethod::ApiToken { .. } => "api_token",
+    };
+    Json(WhoAmI { name: principal.name, role: principal.role, via })
+}
+
+#[derive(Debug, Serialize)]
+struct TokenView {
+    id: String,
+    name: String,
+    role: Role,
+    created_by: String,
+    created_at: i64,
+    expires_at: i64,
+    last_used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
+    let tokens = state.cp.store.list_api_tokens().await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|t| TokenView {
+                id: t.id,
+                name: t.name,
+                role: t.role,
+                created_by: t.created_by,
+                created_at: t.created_at,
+                expires_at: t.expires_at,
+                last_used_at: t.last_used_at,
+                revoked_at: t.revoked_at,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateToken {
+    name: String,
+    role: Role,
+    /// A duration such as `30d` or `12h`.
+    ttl: String,
+}
+
+#[derive(Debug, Serialize)]
+struct CreatedToken {
+    id: String,
+    /// Shown only in this response.
+    token: String,
+    role: Role,
+    expires_at: i64,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(request): Json<CreateToken>,
+) -> Result<Response, ApiError> {
+    let ttl: Duration = humantime::parse_duration(&request.ttl)
+        .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "ttl: expected a duration such as 30d"))?;
+    let name = request.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::new(ErrorCode::InvalidArgument, "name: 1 to 100 characters"));
+    }
+    let issued =
+        tokens::create_api_token(state.cp.store.as_ref(), name, request.role, ttl, &principal.name, unix_now())
+            .await
+            .map_err(|error| match error {
+            ApiTokenError::Ttl => ApiError::new(ErrorCode::InvalidArgument, error.to_string()),
+            ApiTokenError::Store(error) => ApiError::from(error),
+            other => ApiError::internal(&other),
+        })?;
+    let detail = format!("role {}, name {name}", issued.role);
+    let mut response = (
+        StatusCode::CREATED,
+        Json(CreatedToken {
+            id: issued.id.clone(),
+            token: issued.token,
+            role: issued.role,
+            expires_at: issued.expires_at,
+        }),
+    )
+        .into_response();
+    response.extensions_mut().insert(AuditDetail::new("api_token.create", &issued.id).detail(&detail));
+    Ok(response)
+}
+
+async fn revoke_token(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    if !state.cp.store.revoke_api_token(&id, unix_now()).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no active API token with this id"));
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(AuditDetail::new("api_token.revoke", &id));
+    Ok(response)
+}
+
+#[derive(Debug, Serialize)]
+struct UserView {
+    username: String,
+    role: Role,
+    source: &'static str,
+    created_at: i64,
+    disabled: bool,
+}
+
+async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+    let users = state.cp.store.list_users().await?;
+    Ok(Json(
+        users
+            .into_iter()
+            .map(|u| UserView {
+                username: u.username,
+                role: u.role,
+                source: u.source.as_str(),
+                created_at: u.created_at,
+                disabled: u.disabled_at.is_some(),
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CreateUser {
+    username: String,
+    role: Role,
+    password: String,
+}
+
+impl std::fmt::Debug for CreateUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUser").field("username", &self.username).field("role", &self.role).finish_non_exhaustive()
+    }
+}
+
+async fn create_user(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Json(request): Json<CreateUser>,
+) -> Result<Response, ApiError> {
+    use super::auth::accounts::{AccountError, add_hashed_user};
+    use super::auth::password::{PasswordError, hash_password};
+    let CreateUser { username, role, password } = request;
+    // argon2id takes tens of milliseconds: off the async workers.
+    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        .await
+        .map_err(|e| ApiError::internal(&e))?
+        .map_err(|error| match error {
+            PasswordError::Hash(_) => ApiError::internal(&error),
+            other => ApiError::new(ErrorCode::InvalidArgument, other.to_string()),
+        })?;
+    match add_hashed_user(state.cp.store.as_ref(), &username, role, hash, unix_now()).await {
+        Ok(()) => {
+            let mut response = StatusCode::CREATED.into_response();
+            let detail = format!("role {role}, by {}", principal.name);
+            response.extensions_mut().insert(AuditDetail::new("user.create", &username).detail(&detail));
+            Ok(response)
+        }
+        Err(AccountError::Store(error)) => Err(ApiError::from(error)),
+        Err(error) => Err(ApiError::new(ErrorCode::InvalidArgument, error.to_string())),
+    }
+}
+
+async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+    if !state.cp.revoke_agent(&id).await? {
+        return Err(ApiError::new(ErrorCode::NotFound, "no active agent with this id"));
+    }
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(AuditDetail::new("agent.revoke", &id));
+    Ok(response)
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    before: Option<i64>,
+    limit: Option<u32>,
+}
+
+#[derive(Debug, Serialize)]
+struct AuditView {
+    id: i64,
+    at: i64,
+    actor: String,
+    action: String,
+    target: String,
+    source_addr: String,
+    outcome: &'static str,
+    detail: String,
+}
+
+async fn list_audit(
+    State(state): State<AppState>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Json<Vec<AuditView>>, ApiError> {
+    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
+    let records = state.cp.store.list_audit(query.before, limit).await?;
+    Ok(Json(
+        records
+            .into_iter()
+            .map(|r| AuditView {
+                id: r.id,
+                at: r.entry.at,
+                actor: r.entry.actor,
+                action: r.entry.action,
+                target: r.entry.target,
+                source_addr: r.entry.source_addr,
+                outcome: r.entry.outcome.as_str(),
+                detail: r.entry.detail,
+            })
+            .collect(),
+    ))
+}

@@ -1,0 +1,590 @@
+//! Read models: what the dashboard pages and the `/api/v1` list calls show, as typed,
+//! serialisable structs, and the [`ReadModels`] trait every store implements.
+//!
+//! Three layers keep every query cheap at 100,000 endpoints and 2,000,000 servers:
+//! facts derived at ingest (service, package, endpoint host, auth mode) stored as columns;
+//! `endpoint_summary`, one row of counters per endpoint refreshed at ingest and when a finding is
+//! waived; and fleet-wide rollups (`*_rollup`, `fleet_daily`) recomputed by
+//! [`ReadModels::refresh_rollups`], so services, packages, credentials and the 30-day trend are
+//! read from small tables. Lists page with keyset cursors, never OFFSET.
+//!
+//! This module holds types and pure helpers only; the SQL lives in `sql.rs` beside it.
+
+mod facts;
+#[cfg(feature = "testing")]
+pub mod seed;
+pub(crate) mod sql;
+
+use serde::Serialize;
+
+pub use self::facts::{AuthMode, ServerFacts, advisory_id, location_type};
+use super::StoreError;
+use crate::ingest::ChangeKind;
+
+/// Default and largest page sizes.
+pub const DEFAULT_PAGE: u32 = 50;
+pub const MAX_PAGE: u32 = 500;
+
+/// One page of a list and the cursor for the next one (None on the last page).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// A keyset position: the sort key of the last row shown and its unique id. Opaque to callers
+/// (hex text), so it can travel in a URL unescaped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub key: String,
+    pub id: String,
+}
+
+impl Cursor {
+    pub fn encode(&self) -> String {
+        hex::encode(format!("{}\u{1f}{}", self.key, self.id))
+    }
+
+    pub fn decode(text: &str) -> Result<Self, StoreError> {
+        let invalid = || StoreError::InvalidCursor(text.chars().take(64).collect());
+        let bytes = hex::decode(text).map_err(|_| invalid())?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+        let (key, id) = text.split_once('\u{1f}').ok_or_else(invalid)?;
+        Ok(Self { key: key.to_string(), id: id.to_string() })
+    }
+
+    pub(crate) fn int_key(&self) -> Result<i64, StoreError> {
+        self.key.parse().map_err(|_| StoreError::InvalidCursor(self.encode()))
+    }
+
+    pub(crate) fn int_id(&self) -> Result<i64, StoreError> {
+        self.id.parse().map_err(|_| StoreError::InvalidCursor(self.encode()))
+    }
+}
+
+pub(crate) fn page_limit(limit: u32) -> u32 {
+    match limit {
+        0 => DEFAULT_PAGE,
+        n => n.min(MAX_PAGE),
+    }
+}
+
+/// Turns `limit + 1` fetched rows into a page: the extra row only says another page exists.
+pub(crate) fn into_page<T>(mut items: Vec<T>, limit: u32, cursor_of: impl Fn(&T) -> Cursor) -> Page<T> {
+    let limit = limit as usize;
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|last| cursor_of(last).encode())
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+/// `%text%` for LIKE, lower-cased, with LIKE's wildcards escaped by `\`.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// `,a,b,` from names, lower-cased: a list one LIKE can test for a whole member.
+pub(crate) fn member_key<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let mut key = String::from(",");
+    for name in names {
+        key.push_str(&name.to_lowercase().replace(',', " "));
+        key.push(',');
+    }
+    key
+}
+
+pub(crate) fn members(key: &str) -> Vec<String> {
+    key.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
+}
+
+/// The first second of the UTC day holding `at`.
+pub fn day_start(at: i64) -> i64 {
+    at - at.rem_euclid(86_400)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Overview
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Overview {
+    pub endpoints: i64,
+    pub endpoints_online: i64,
+    pub endpoints_offline: i64,
+    pub servers: i64,
+    /// Client installations (one MCP client on one endpoint).
+    pub clients: i64,
+    /// Enterprise services reached, as of the last rollup.
+    pub services: i64,
+    pub literal_secrets: i64,
+    /// Open high / critical findings (waived ones do not count until their waiver expires).
+    pub findings_high: i64,
+    pub findings_critical: i64,
+    /// Up to 30 days, oldest first.
+    pub trend: Vec<DailyPoint>,
+    pub rollup_refreshed_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DailyPoint {
+    /// Unix seconds at the start of the UTC day.
+    pub day: i64,
+    pub endpoints: i64,
+    pub endpoints_online: i64,
+    pub servers: i64,
+    pub clients: i64,
+    pub services: i64,
+    pub literal_secrets: i64,
+    pub findings_high: i64,
+    pub findings_critical: i64,
+}
+
+/// What a rollup refresh wrote.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RollupStats {
+    pub services: usize,
+    pub server_groups: usize,
+    pub secret_groups: usize,
+    pub shared_fingerprints: usize,
+    /// Endpoint summaries recomputed because a waiver expired.
+    pub expired_waiver_endpoints: usize,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Services and server groups
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct AuthCounts {
+    pub oauth: i64,
+    pub reference: i64,
+    pub literal: i64,
+    pub none: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServiceRow {
+    pub service: String,
+    pub servers: i64,
+    pub endpoints: i64,
+    pub users: i64,
+    /// Servers per authentication mode.
+    pub auth: AuthCounts,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    /// A registry package: ecosystem and name.
+    Package,
+    /// A remote endpoint host.
+    Remote,
+}
+
+impl GroupKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Package => "package",
+            Self::Remote => "remote",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "package" => Some(Self::Package),
+            "remote" => Some(Self::Remote),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerGroup {
+    pub kind: GroupKind,
+    /// `muster.v1.Ecosystem` number; 0 for remote groups.
+    pub ecosystem: i32,
+    /// Package name, or the remote host.
+    pub name: String,
+    pub servers: i64,
+    pub endpoints: i64,
+    pub pinned_servers: i64,
+    pub unpinned_servers: i64,
+    pub versions: Vec<String>,
+    pub advisories: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerGroupQuery {
+    pub kind: Option<GroupKind>,
+    pub ecosystem: Option<i32>,
+    pub name_contains: Option<String>,
+    /// Only groups with at least one advisory.
+    pub with_advisories: bool,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Endpoints
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EndpointSort {
+    /// Hostname, A to Z.
+    #[default]
+    Hostname,
+    /// Most recently seen first.
+    LastSeen,
+    /// Most severe open finding first, then most open findings.
+    Findings,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct EndpointQuery {
+    /// Substring of the hostname or of a user name, case-insensitive.
+    pub search: Option<String>,
+    /// Exact user name, case-insensitive.
+    pub user: Option<String>,
+    pub os: Option<i32>,
+    /// Some(true): seen at or after `online_since`; Some(false): not.
+    pub online: Option<bool>,
+    pub online_since: i64,
+    /// Only endpoints with an open finding at least this severe.
+    pub min_severity: Option<i32>,
+    pub client: Option<String>,
+    pub sort: EndpointSort,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointRow {
+    pub agent_id: String,
+    pub hostname: String,
+    pub os: i32,
+    pub last_seen_at: Option<i64>,
+    pub online: bool,
+    pub users: Vec<String>,
+    pub clients: Vec<String>,
+    pub servers: i64,
+    pub literal_secrets: i64,
+    pub open_findings: i64,
+    pub findings_high: i64,
+    pub findings_critical: i64,
+    pub max_severity: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EndpointDetail {
+    pub endpoint: EndpointRow,
+    pub agent_version: String,
+    pub agent_status: String,
+    pub cert_not_after: i64,
+    pub os_version: String,
+    pub arch: String,
+    pub scanned_at: i64,
+    pub servers: Vec<ServerView>,
+    pub findings: Vec<FindingView>,
+    /// Newest first, at most [`HISTORY_LIMIT`].
+    pub history: Vec<ActivityEvent>,
+}
+
+pub const HISTORY_LIMIT: u32 = 200;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerView {
+    pub server_id: String,
+    pub name: String,
+    pub client: String,
+    pub user: String,
+    pub transport: i32,
+    pub command: String,
+    pub url: String,
+    pub service: String,
+    pub package_ecosystem: i32,
+    pub package_name: String,
+    pub package_version: String,
+    pub pinned: bool,
+    pub endpoint_host: String,
+    pub auth: String,
+    pub literal_secrets: i64,
+    pub first_seen_at: i64,
+    pub last_seen_at: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Credentials
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SecretGroup {
+    pub provider: String,
+    pub kind: String,
+    /// `env`, `header`, `arg`, `url` or `other`.
+    pub location_type: String,
+    pub secrets: i64,
+    pub endpoints: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SharedFingerprint {
+    pub fingerprint: String,
+    pub provider: String,
+    pub kind: String,
+    pub hosts: i64,
+    pub servers: i64,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FingerprintQuery {
+    /// At least 2 (the rollup keeps no single-host fingerprint).
+    pub min_hosts: i64,
+    pub provider: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Findings
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionKind {
+    /// Seen and accepted as a finding to fix; it still counts.
+    Acknowledged,
+    /// Accepted risk: it does not count until the decision expires.
+    Waived,
+}
+
+impl DecisionKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Acknowledged => "acknowledged",
+            Self::Waived => "waived",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "acknowledged" => Some(Self::Acknowledged),
+            "waived" => Some(Self::Waived),
+            _ => None,
+        }
+    }
+}
+
+/// Identifies a finding across re-ingests (finding rows are replaced, this is not).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingKey {
+    pub agent_id: String,
+    /// Empty for findings about a client or user as a whole.
+    pub server_id: String,
+    pub finding_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingDecision {
+    pub kind: DecisionKind,
+    pub reason: String,
+    /// None: until revoked.
+    pub expires_at: Option<i64>,
+    pub decided_by: String,
+    pub decided_at: i64,
+    /// False once `expires_at` has passed: the finding is open again.
+    pub active: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FindingStateFilter {
+    /// No active decision, or only an acknowledgement (acknowledged findings still count).
+    Counting,
+    /// No active decision at all.
+    Open,
+    Acknowledged,
+    Waived,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FindingQuery {
+    pub min_severity: Option<i32>,
+    pub owasp: Option<String>,
+    pub service: Option<String>,
+    pub client: Option<String>,
+    pub user: Option<String>,
+    pub agent_id: Option<String>,
+    pub finding_id: Option<String>,
+    pub state: Option<FindingStateFilter>,
+    /// The clock decisions are judged against.
+    pub now: i64,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FindingView {
+    /// Row id: stable until the endpoint re-reports this server's findings.
+    pub id: i64,
+    pub key: FindingKey,
+    pub hostname: String,
+    pub severity: i32,
+    pub owasp: String,
+    pub message: String,
+    pub service: String,
+    pub client: String,
+    pub user: String,
+    pub advisory: String,
+    pub decision: Option<FindingDecision>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Activity and agents
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ActivityQuery {
+    pub kind: Option<ChangeKind>,
+    pub client: Option<String>,
+    pub agent_id: Option<String>,
+    /// Inclusive lower / exclusive upper bound on the event time.
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActivityEvent {
+    pub id: i64,
+    pub agent_id: String,
+    pub hostname: String,
+    pub server_id: String,
+    pub server_name: String,
+    pub client: String,
+    #[serde(serialize_with = "serialize_kind")]
+    pub kind: ChangeKind,
+    pub sequence: i64,
+    pub at: i64,
+}
+
+fn serialize_kind<S: serde::Serializer>(kind: &ChangeKind, serializer: S) -> Result<S::Ok, S::Error> {
+    serializer.serialize_str(kind.as_str())
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AgentQuery {
+    /// `active` or `revoked`.
+    pub status: Option<String>,
+    pub version: Option<String>,
+    /// Hostname substring, case-insensitive.
+    pub search: Option<String>,
+    pub online_since: i64,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AgentRow {
+    pub id: String,
+    pub hostname: String,
+    pub status: String,
+    pub agent_version: String,
+    pub cert_serial: String,
+    pub cert_not_after: i64,
+    pub enrolled_at: i64,
+    pub enrolled_with_token: String,
+    pub last_seen_at: Option<i64>,
+    pub online: bool,
+    pub revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VersionCount {
+    pub version: String,
+    pub agents: i64,
+}
+
+/// Queries behind every page and API list call. Implemented by both stores with the same SQL.
+#[async_trait::async_trait]
+pub trait ReadModels: Send + Sync {
+    /// Live counters from `endpoint_summary` and `agents`, the services count and the trend from
+    /// the last rollup. Online means seen at or after `online_since`.
+    async fn overview(&self, now: i64, online_since: i64) -> Result<Overview, StoreError>;
+    async fn services(&self) -> Result<Vec<ServiceRow>, StoreError>;
+    async fn server_groups(&self, query: &ServerGroupQuery) -> Result<Page<ServerGroup>, StoreError>;
+    async fn endpoints(&self, query: &EndpointQuery) -> Result<Page<EndpointRow>, StoreError>;
+    async fn endpoint_detail(
+        &self,
+        agent_id: &str,
+        online_since: i64,
+        now: i64,
+    ) -> Result<Option<EndpointDetail>, StoreError>;
+    async fn secret_groups(&self) -> Result<Vec<SecretGroup>, StoreError>;
+    async fn shared_fingerprints(&self, query: &FingerprintQuery) -> Result<Page<SharedFingerprint>, StoreError>;
+    async fn findings(&self, query: &FindingQuery) -> Result<Page<FindingView>, StoreError>;
+    /// Records (or replaces) a decision on a finding and recounts its endpoint. `who` is the
+    /// acting user or token, as the audit trail names it. Returns false when no such finding is
+    /// stored.
+    async fn decide_finding(
+        &self,
+        key: &FindingKey,
+        kind: DecisionKind,
+        reason: &str,
+        expires_at: Option<i64>,
+        who: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+    /// Removes a decision; returns false when there was none.
+    async fn clear_finding_decision(&self, key: &FindingKey, now: i64) -> Result<bool, StoreError>;
+    async fn activity(&self, query: &ActivityQuery) -> Result<Page<ActivityEvent>, StoreError>;
+    async fn agents_page(&self, query: &AgentQuery) -> Result<Page<AgentRow>, StoreError>;
+    async fn agent_versions(&self) -> Result<Vec<VersionCount>, StoreError>;
+    /// Recomputes the fleet-wide rollups and today's trend point, and recounts endpoints whose
+    /// waivers expired since the last refresh. Reads outside any transaction, then writes the
+    /// (small) results in one, so ingest is never blocked for the length of the scan.
+    async fn refresh_rollups(&self, now: i64, online_since: i64) -> Result<RollupStats, StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let cursor = Cursor { key: "host,with\u{1f}odd".into(), id: "id-1".into() };
+        // The separator inside the key would be ambiguous; split_once takes the first, so keys
+        // must not hold it. Hostnames cannot, ids are uuids.
+        let plain = Cursor { key: "laptop-7".into(), id: "00000000-0000".into() };
+        assert_eq!(Cursor::decode(&plain.encode()).unwrap(), plain);
+        assert_ne!(Cursor::decode(&cursor.encode()).unwrap(), cursor);
+        assert!(matches!(Cursor::decode("zz"), Err(StoreError::InvalidCursor(_))));
+        assert!(matches!(Cursor::decode(&hex::encode("no separator")), Err(StoreError::InvalidCursor(_))));
+    }
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(contains_pattern("Lap_1%"), "%lap\\_1\\%%");
+        assert_eq!(member_key(["Alice", "bob"]), ",alice,bob,");
+        assert_eq!(members(",alice,bob,"), vec!["alice".to_string(), "bob".to_string()]);
+        assert_eq!(members(","), Vec::<String>::new());
+    }
+
+    #[test]
+    fn pages_hold_at_most_the_limit() {
+        let page = into_page(vec![1, 2, 3], 2, |n| Cursor { key: n.to_string(), id: n.to_string() });
+        assert_eq!(page.items, vec![1, 2]);
+        assert_eq!(Cursor::decode(page.next_cursor.as_deref().unwrap()).unwrap().key, "2");
+        let last = into_page(vec![1, 2], 2, |n| Cursor { key: n.to_string(), id: n.to_string() });
+        assert_eq!(last.next_cursor, None);
+        assert_eq!((page_limit(0), page_limit(10_000)), (DEFAULT_PAGE, MAX_PAGE));
+        assert_eq!(day_start(86_400 * 3 + 5), 86_400 * 3);
+    }
+}

@@ -1,0 +1,801 @@
+//! Conformance suite for the read models (`store::read`): every case runs on SQLite (temp dir)
+//! and on PostgreSQL (a fresh database on `MUSTER_TEST_POSTGRES_URL`, dropped afterwards), through
+//! the public `Store` trait only, with data put in by real ingest.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+
+use muster_control_plane::enroll::{create_token, hash_token};
+use muster_control_plane::ingest::{ChangeKind, Report, ReportBody};
+use muster_control_plane::store::read::{
+    ActivityQuery, AgentQuery, Cursor, DecisionKind, EndpointQuery, EndpointSort, FindingKey, FindingQuery,
+    FindingStateFilter, FingerprintQuery, GroupKind, ServerGroupQuery,
+};
+use muster_control_plane::store::{DynStore, NewAgent, StoreError};
+use muster_control_plane::testing::TestDatabase;
+use muster_proto::v1::{
+    ConfigSource, Credential, CredentialSource, Finding, Host, InventoryDelta, InventorySnapshot, McpServer, OsUser,
+    Package, RemoteEndpoint, Transport,
+};
+
+const NOW: i64 = 1_800_000_000;
+const DAY: i64 = 86_400;
+
+mod support;
+
+use support::{conformance_suite, run_postgres, run_sqlite};
+
+conformance_suite!(
+    overview_counts_online_secrets_findings_and_keeps_a_daily_trend,
+    services_count_servers_endpoints_users_and_auth_modes,
+    server_groups_by_package_and_remote_host_with_versions_and_advisories,
+    endpoints_search_filter_and_every_sort_pages_without_gaps_or_repeats,
+    endpoint_detail_lists_servers_findings_and_history,
+    credentials_group_literal_secrets_and_find_shared_fingerprints,
+    findings_filter_by_severity_owasp_service_client_and_user,
+    waived_finding_stops_counting_until_expiry_and_survives_reingest,
+    activity_filters_and_pages_newest_first,
+    agents_page_and_versions,
+    garbage_cursor_is_refused,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+
+struct Srv {
+    id: String,
+    client: String,
+    user: String,
+    service: String,
+    package: Option<(i32, String, Option<String>, bool)>,
+    remote: Option<String>,
+    credentials: Vec<(String, CredentialSource, String, String)>,
+    findings: Vec<(String, i32, String, String)>,
+}
+
+fn srv(id: &str) -> Srv {
+    Srv {
+        id: id.into(),
+        client: "cursor".into(),
+        user: "alice".into(),
+        service: String::new(),
+        package: None,
+        remote: None,
+        credentials: vec![],
+        findings: vec![],
+    }
+}
+
+impl Srv {
+    fn client(mut self, client: &str) -> Self {
+        self.client = client.into();
+        self
+    }
+    fn user(mut self, user: &str) -> Self {
+        self.user = user.into();
+        self
+    }
+    fn service(mut self, service: &str) -> Self {
+        self.service = service.into();
+        self
+    }
+    fn npm(mut self, name: &str, version: Option<&str>, pinned: bool) -> Self {
+        self.package = Some((1, name.into(), version.map(str::to_string), pinned));
+        self
+    }
+    fn remote(mut self, host: &str) -> Self {
+        self.remote = Some(host.into());
+        self
+    }
+    /// (location, source, fingerprint, provider)
+    fn credential(mut self, location: &str, source: CredentialSource, fingerprint: &str, provider: &str) -> Self {
+        self.credentials.push((location.into(), source, fingerprint.into(), provider.into()));
+        self
+    }
+    /// (id, severity, owasp, message)
+    fn finding(mut self, id: &str, severity: i32, owasp: &str, message: &str) -> Self {
+        self.findings.push((id.into(), severity, owasp.into(), message.into()));
+        self
+    }
+    fn build(&self) -> McpServer {
+        McpServer {
+            id: self.id.clone(),
+            name: format!("server-{}", self.id),
+            client: self.client.clone(),
+            user: self.user.clone(),
+            config_path: format!("/home/{}/.{}/mcp.json", self.user, self.client),
+            command: if self.remote.is_some() { String::new() } else { "npx".into() },
+            url: self.remote.as_ref().map(|h| format!("https://{h}/mcp")).unwrap_or_default(),
+            transport: if self.remote.is_some() { Transport::Http as i32 } else { Transport::Stdio as i32 },
+            service: self.service.clone(),
+            package: self.package.as_ref().map(|(ecosystem, name, version, pinned)| Package {
+                ecosystem: *ecosystem,
+                name: name.clone(),
+                version: version.clone(),
+                pinned: *pinned,
+            }),
+            endpoint: self.remote.as_ref().map(|h| RemoteEndpoint { host: h.clone(), ..Default::default() }),
+            credentials: self
+                .credentials
+                .iter()
+                .map(|(location, source, fingerprint, provider)| Credential {
+                    location: location.clone(),
+                    kind: format!("{provider}-token"),
+                    source: *source as i32,
+                    fingerprint: fingerprint.clone(),
+                    provider: provider.clone(),
+                    ..Default::default()
+                })
+                .collect(),
+            findings: self
+                .findings
+                .iter()
+                .map(|(id, severity, owasp, message)| Finding {
+                    id: id.clone(),
+                    severity: *severity,
+                    owasp: owasp.clone(),
+                    message: message.clone(),
+                    server_ids: vec![self.id.clone()],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+struct Endpoint {
+    hostname: String,
+    os: i32,
+    users: Vec<String>,
+    servers: Vec<Srv>,
+}
+
+fn endpoint(hostname: &str, os: i32, users: &[&str], servers: Vec<Srv>) -> Endpoint {
+    Endpoint { hostname: hostname.into(), os, users: users.iter().map(|u| u.to_string()).collect(), servers }
+}
+
+fn snapshot(endpoint: &Endpoint) -> InventorySnapshot {
+    let servers: Vec<McpServer> = endpoint.servers.iter().map(Srv::build).collect();
+    let clients: BTreeSet<&str> = servers.iter().map(|s| s.client.as_str()).collect();
+    InventorySnapshot {
+        host: Some(Host { hostname: endpoint.hostname.clone(), os: endpoint.os, ..Default::default() }),
+        users: endpoint
+            .users
+            .iter()
+            .map(|u| OsUser { name: u.clone(), uid: Some(1000), home: format!("/home/{u}") })
+            .collect(),
+        sources: clients
+            .iter()
+            .map(|c| ConfigSource { path: format!("/etc/{c}.json"), client: c.to_string(), ..Default::default() })
+            .collect(),
+        servers,
+        scanned_at_unix: NOW,
+        ..Default::default()
+    }
+}
+
+fn full(sequence: u64, endpoint: &Endpoint) -> Report {
+    Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot(endpoint)) }
+}
+
+/// Enrolls an agent and ingests `endpoint` as its first full snapshot at `at`.
+async fn ingest_endpoint(store: &DynStore, endpoint: &Endpoint, at: i64) -> String {
+    let token =
+        create_token(store.as_ref(), 1, std::time::Duration::from_secs(DAY as u64), NOW - 60 * DAY).await.unwrap();
+    let id = format!("00000000-0000-4000-8000-{:0>12}", &token.id[..12.min(token.id.len())]);
+    let agent = NewAgent {
+        id: id.clone(),
+        hostname: endpoint.hostname.clone(),
+        cert_serial: "01".into(),
+        cert_not_after: NOW + 30 * DAY,
+        agent_version: "0.1.0".into(),
+        enrolled_at: NOW - 60 * DAY,
+    };
+    store.enroll_agent(&hash_token(&token.token), NOW - 60 * DAY, &agent).await.unwrap();
+    store.ingest(&id, &full(1, endpoint), at).await.unwrap();
+    id
+}
+
+fn key(agent_id: &str, server_id: &str, finding_id: &str) -> FindingKey {
+    FindingKey { agent_id: agent_id.into(), server_id: server_id.into(), finding_id: finding_id.into() }
+}
+
+/// Follows cursors to the end, asserting every page is at most `limit` long.
+async fn all_endpoint_pages(store: &DynStore, mut query: EndpointQuery) -> Vec<String> {
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let page = store.endpoints(&query).await.unwrap();
+        assert!(page.items.len() <= query.limit as usize);
+        seen.extend(page.items.iter().map(|e| e.hostname.clone()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => return seen,
+        }
+    }
+    panic!("pagination did not end");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+async fn overview_counts_online_secrets_findings_and_keeps_a_daily_trend(store: DynStore) {
+    let online = endpoint(
+        "laptop-a",
+        1,
+        &["alice"],
+        vec![
+            srv("a1").service("github").credential("env:GH", CredentialSource::Literal, "f1", "github").finding(
+                "MUSTER-SECRET-ENV",
+                4,
+                "MCP01",
+                "literal",
+            ),
+            srv("a2").client("claude-code").finding("MUSTER-PKG-MALICIOUS", 5, "MCP04", "bad: MAL-2025-1 x"),
+        ],
+    );
+    let offline = endpoint(
+        "laptop-b",
+        2,
+        &["bob"],
+        vec![srv("b1").credential("env:X", CredentialSource::Reference, "f2", "aws").finding("LOW", 2, "MCP02", "m")],
+    );
+    ingest_endpoint(&store, &online, NOW).await;
+    ingest_endpoint(&store, &offline, NOW - 3 * DAY).await;
+
+    let overview = store.overview(NOW, NOW - 600).await.unwrap();
+    assert_eq!((overview.endpoints, overview.endpoints_online, overview.endpoints_offline), (2, 1, 1));
+    assert_eq!((overview.servers, overview.clients, overview.literal_secrets), (3, 3, 1));
+    assert_eq!((overview.findings_high, overview.findings_critical), (1, 1));
+    assert_eq!((overview.services, overview.trend.len(), overview.rollup_refreshed_at), (0, 0, None));
+
+    store.refresh_rollups(NOW - 2 * DAY, NOW - 2 * DAY - 600).await.unwrap();
+    store.refresh_rollups(NOW, NOW - 600).await.unwrap();
+    store.refresh_rollups(NOW + 60, NOW - 540).await.unwrap();
+    let overview = store.overview(NOW + 60, NOW - 540).await.unwrap();
+    assert_eq!(overview.services, 1);
+    assert_eq!(overview.rollup_refreshed_at, Some(NOW + 60));
+    let days: Vec<i64> = overview.trend.iter().map(|p| p.day).collect();
+    let today = NOW - NOW % DAY;
+    assert_eq!(days, vec![today - 2 * DAY, today], "one point per day, today's overwritten");
+    assert_eq!(overview.trend[1].servers, 3);
+    assert_eq!(overview.trend[1].findings_critical, 1);
+    // 40 days on, both points have left the 30-day window.
+    assert!(store.overview(NOW + 40 * DAY, NOW).await.unwrap().trend.is_empty());
+}
+
+async fn services_count_servers_endpoints_users_and_auth_modes(store: DynStore) {
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice", "bob"],
+            vec![
+                srv("1").service("github").credential("env:GH", CredentialSource::Literal, "f1", "github"),
+                srv("2").service("github").user("bob").credential("env:GH", CredentialSource::Reference, "", "github"),
+                srv("3").service("linear").remote("mcp.linear.app"),
+                srv("4"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(&store, &endpoint("h2", 1, &["alice"], vec![srv("1").service("github")]), NOW).await;
+    assert!(store.services().await.unwrap().is_empty(), "services come from the rollup");
+    let stats = store.refresh_rollups(NOW, NOW - 600).await.unwrap();
+    assert_eq!(stats.services, 2);
+    let services = store.services().await.unwrap();
+    let github = &services[0];
+    assert_eq!(github.service, "github");
+    assert_eq!((github.servers, github.endpoints, github.users), (3, 2, 3));
+    assert_eq!((github.auth.literal, github.auth.reference, github.auth.oauth, github.auth.none), (1, 1, 0, 1));
+    let linear = &services[1];
+    assert_eq!((linear.service.as_str(), linear.servers, linear.auth.oauth), ("linear", 1, 1));
+}
+
+async fn server_groups_by_package_and_remote_host_with_versions_and_advisories(store: DynStore) {
+    let vulnerable = "server \"gh\" runs @x/gh at version 1.0.0: GHSA-aaaa-bbbb-cccc prototype pollution";
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice"],
+            vec![
+                srv("1").npm("@x/gh", Some("1.0.0"), true).finding("MUSTER-PKG-VULNERABLE", 4, "MCP04", vulnerable),
+                srv("2").npm("@x/gh", None, false),
+                srv("3").npm("@x/fs", Some("2.0.0"), true),
+                srv("4").remote("API.Example.com"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(&store, &endpoint("h2", 1, &["bob"], vec![srv("1").npm("@x/gh", Some("1.1.0"), true)]), NOW).await;
+    store.refresh_rollups(NOW, NOW).await.unwrap();
+
+    let packages =
+        store.server_groups(&ServerGroupQuery { kind: Some(GroupKind::Package), ..Default::default() }).await.unwrap();
+    let gh = &packages.items[0];
+    assert_eq!((gh.name.as_str(), gh.ecosystem, gh.servers, gh.endpoints), ("@x/gh", 1, 3, 2));
+    assert_eq!((gh.pinned_servers, gh.unpinned_servers), (2, 1));
+    assert_eq!(gh.versions, vec!["1.0.0".to_string(), "1.1.0".to_string()]);
+    assert_eq!(gh.advisories, vec!["GHSA-aaaa-bbbb-cccc".to_string()]);
+    assert_eq!(packages.items.len(), 2);
+
+    let remote =
+        store.server_groups(&ServerGroupQuery { kind: Some(GroupKind::Remote), ..Default::default() }).await.unwrap();
+    assert_eq!(remote.items.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["api.example.com"]);
+    let advised = store.server_groups(&ServerGroupQuery { with_advisories: true, ..Default::default() }).await.unwrap();
+    assert_eq!(advised.items.len(), 1);
+    let named = store
+        .server_groups(&ServerGroupQuery { name_contains: Some("FS".into()), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(named.items.iter().map(|g| g.name.as_str()).collect::<Vec<_>>(), ["@x/fs"]);
+
+    // Page one group at a time: every group exactly once, biggest first.
+    let mut query = ServerGroupQuery { limit: 1, ..Default::default() };
+    let mut names = Vec::new();
+    loop {
+        let page = store.server_groups(&query).await.unwrap();
+        names.extend(page.items.iter().map(|g| g.name.clone()));
+        match page.next_cursor {
+            Some(cursor) => query.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    assert_eq!(names.len(), 3);
+    assert_eq!(names[0], "@x/gh");
+    assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), 3);
+}
+
+async fn endpoints_search_filter_and_every_sort_pages_without_gaps_or_repeats(store: DynStore) {
+    let crit = |id: &str| srv(id).finding("MUSTER-PKG-MALICIOUS", 5, "MCP04", "m");
+    let high = |id: &str| srv(id).finding("MUSTER-SECRET-ENV", 4, "MCP01", "m");
+    let specs = vec![
+        (endpoint("Zeta", 1, &["zoe"], vec![crit("1"), high("2")]), NOW),
+        (endpoint("alpha", 2, &["alice"], vec![high("1")]), NOW - 10),
+        (endpoint("beta", 3, &["bob", "Carol"], vec![srv("1").client("claude-code")]), NOW - 20),
+        (endpoint("gamma", 1, &["carol"], vec![crit("1")]), NOW - 5 * DAY),
+        (endpoint("delta_1", 1, &["dave"], vec![]), NOW - 30),
+        (endpoint("delta%2", 2, &["dave"], vec![high("1"), high("2")]), NOW - 40),
+        (endpoint("epsilon", 1, &["eve"], vec![srv("1")]), NOW - 6 * DAY),
+    ];
+    for (spec, at) in &specs {
+        ingest_endpoint(&store, spec, *at).await;
+    }
+    let base = EndpointQuery { online_since: NOW - 600, limit: 2, ..Default::default() };
+
+    let by_name = all_endpoint_pages(&store, base.clone()).await;
+    assert_eq!(by_name, ["alpha", "beta", "delta%2", "delta_1", "epsilon", "gamma", "Zeta"]);
+    let by_seen = all_endpoint_pages(&store, EndpointQuery { sort: EndpointSort::LastSeen, ..base.clone() }).await;
+    assert_eq!(by_seen, ["Zeta", "alpha", "beta", "delta_1", "delta%2", "gamma", "epsilon"]);
+    let by_risk = all_endpoint_pages(&store, EndpointQuery { sort: EndpointSort::Findings, ..base.clone() }).await;
+    assert_eq!(&by_risk[..2], ["Zeta", "gamma"], "critical first, more findings first");
+    assert_eq!(by_risk[2], "delta%2");
+    assert_eq!(by_risk.len(), 7);
+
+    let search = |text: &str| EndpointQuery { search: Some(text.into()), limit: 50, ..base.clone() };
+    assert_eq!(all_endpoint_pages(&store, search("ZET")).await, ["Zeta"]);
+    assert_eq!(all_endpoint_pages(&store, search("carol")).await, ["beta", "gamma"], "user names are searched");
+    assert_eq!(all_endpoint_pages(&store, search("a_")).await, ["delta_1"], "_ is not a wildcard");
+    assert_eq!(all_endpoint_pages(&store, search("a%")).await, ["delta%2"]);
+
+    let filtered = |q: EndpointQuery| all_endpoint_pages(&store, EndpointQuery { limit: 50, ..q });
+    assert_eq!(filtered(EndpointQuery { os: Some(2), ..base.clone() }).await, ["alpha", "delta%2"]);
+    assert_eq!(filtered(EndpointQuery { user: Some("DAVE".into()), ..base.clone() }).await, ["delta%2", "delta_1"]);
+    assert_eq!(filtered(EndpointQuery { client: Some("claude-code".into()), ..base.clone() }).await, ["beta"]);
+    assert_eq!(filtered(EndpointQuery { min_severity: Some(5), ..base.clone() }).await, ["gamma", "Zeta"]);
+    assert_eq!(
+        filtered(EndpointQuery { online: Some(false), ..base.clone() }).await,
+        ["epsilon", "gamma"],
+        "seen before online_since"
+    );
+    assert_eq!(filtered(EndpointQuery { online: Some(true), os: Some(1), ..base.clone() }).await, ["delta_1", "Zeta"]);
+
+    let first = store.endpoints(&EndpointQuery { limit: 50, ..base.clone() }).await.unwrap();
+    let zeta = first.items.iter().find(|e| e.hostname == "Zeta").unwrap();
+    assert_eq!((zeta.open_findings, zeta.findings_critical, zeta.findings_high, zeta.max_severity), (2, 1, 1, 5));
+    assert_eq!((zeta.online, zeta.users.clone(), zeta.servers), (true, vec!["zoe".to_string()], 2));
+}
+
+async fn endpoint_detail_lists_servers_findings_and_history(store: DynStore) {
+    let spec = endpoint(
+        "laptop-9",
+        3,
+        &["alice"],
+        vec![
+            srv("s1")
+                .service("github")
+                .npm("@x/gh", Some("1.0.0"), true)
+                .credential("env:GH", CredentialSource::Literal, "f1", "github")
+                .finding("MUSTER-SECRET-ENV", 4, "MCP01", "literal"),
+            srv("s2").remote("mcp.example.com"),
+        ],
+    );
+    let id = ingest_endpoint(&store, &spec, NOW).await;
+    let step = InventoryDelta { removed_server_ids: vec!["s2".into()], ..Default::default() };
+    store
+        .ingest(&id, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step) }, NOW + 60)
+        .await
+        .unwrap();
+
+    let detail = store.endpoint_detail(&id, NOW, NOW + 60).await.unwrap().expect("endpoint exists");
+    assert_eq!((detail.endpoint.hostname.as_str(), detail.endpoint.os, detail.endpoint.online), ("laptop-9", 3, true));
+    assert_eq!(detail.endpoint.clients, vec!["cursor".to_string()]);
+    assert_eq!(detail.servers.len(), 1);
+    let server = &detail.servers[0];
+    assert_eq!((server.service.as_str(), server.package_name.as_str(), server.pinned), ("github", "@x/gh", true));
+    assert_eq!((server.auth.as_str(), server.literal_secrets), ("literal", 1));
+    assert_eq!(detail.findings.len(), 1);
+    assert_eq!(
+        (detail.findings[0].service.as_str(), detail.findings[0].client.as_str(), detail.findings[0].user.as_str()),
+        ("github", "cursor", "alice"),
+        "a server finding inherits its server's service, client and user"
+    );
+    let history: Vec<(String, ChangeKind)> = detail.history.iter().map(|e| (e.server_id.clone(), e.kind)).collect();
+    assert_eq!(
+        history,
+        vec![
+            ("s2".into(), ChangeKind::Disappeared),
+            ("s2".into(), ChangeKind::Appeared),
+            ("s1".into(), ChangeKind::Appeared)
+        ]
+    );
+    assert_eq!(detail.endpoint.servers, 1, "the summary follows deltas");
+    assert!(store.endpoint_detail("nope", NOW, NOW).await.unwrap().is_none());
+}
+
+async fn credentials_group_literal_secrets_and_find_shared_fingerprints(store: DynStore) {
+    let literal = CredentialSource::Literal;
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice"],
+            vec![
+                srv("1")
+                    .credential("env:GH", literal, "shared", "github")
+                    .credential("arg:2", literal, "solo", "github"),
+                srv("2").credential("header:Authorization", literal, "shared", "github"),
+                srv("3").credential("env:AWS", CredentialSource::Reference, "ref", "aws"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h2", 1, &["bob"], vec![srv("1").credential("env:GH", literal, "shared", "github")]),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h3", 1, &["eve"], vec![srv("1").credential("url", literal, "two", "slack")]),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h4", 1, &["eve"], vec![srv("1").credential("url", literal, "two", "slack")]),
+        NOW,
+    )
+    .await;
+    store.refresh_rollups(NOW, NOW).await.unwrap();
+
+    let groups: Vec<(String, String, i64, i64)> = store
+        .secret_groups()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|g| (g.provider, g.location_type, g.secrets, g.endpoints))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![
+            ("github".into(), "env".into(), 2, 2),
+            ("slack".into(), "url".into(), 2, 2),
+            ("github".into(), "arg".into(), 1, 1),
+            ("github".into(), "header".into(), 1, 1),
+        ],
+        "references are not literal secrets"
+    );
+    let shared = store.shared_fingerprints(&FingerprintQuery { limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(shared.items.len(), 1);
+    assert_eq!((shared.items[0].fingerprint.as_str(), shared.items[0].hosts, shared.items[0].servers), ("two", 2, 2));
+    let rest = store
+        .shared_fingerprints(&FingerprintQuery { limit: 1, cursor: shared.next_cursor, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((rest.items[0].fingerprint.as_str(), rest.items[0].hosts, rest.items[0].servers), ("shared", 2, 3));
+    assert_eq!(rest.next_cursor, None, "single-host fingerprints are not listed");
+    let slack = store
+        .shared_fingerprints(&FingerprintQuery { provider: Some("slack".into()), min_hosts: 3, ..Default::default() })
+        .await
+        .unwrap();
+    assert!(slack.items.is_empty());
+}
+
+async fn findings_filter_by_severity_owasp_service_client_and_user(store: DynStore) {
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice", "bob"],
+            vec![
+                srv("1").service("github").finding("A", 5, "MCP04", "m").finding("B", 2, "MCP01", "m"),
+                srv("2").client("vscode").user("bob").service("slack").finding("C", 4, "MCP01", "m"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    let ids = |page: Vec<muster_control_plane::store::read::FindingView>| {
+        page.into_iter().map(|f| f.key.finding_id).collect::<Vec<_>>()
+    };
+    let q = FindingQuery { now: NOW, ..Default::default() };
+    assert_eq!(ids(store.findings(&q).await.unwrap().items), ["A", "C", "B"], "most severe first");
+    let filter = |q: FindingQuery| {
+        let store = store.clone();
+        async move { ids(store.findings(&q).await.unwrap().items) }
+    };
+    assert_eq!(filter(FindingQuery { min_severity: Some(4), ..q.clone() }).await, ["A", "C"]);
+    assert_eq!(filter(FindingQuery { owasp: Some("MCP01".into()), ..q.clone() }).await, ["C", "B"]);
+    assert_eq!(filter(FindingQuery { service: Some("slack".into()), ..q.clone() }).await, ["C"]);
+    assert_eq!(filter(FindingQuery { client: Some("cursor".into()), ..q.clone() }).await, ["A", "B"]);
+    assert_eq!(filter(FindingQuery { user: Some("bob".into()), ..q.clone() }).await, ["C"]);
+    let first = store.findings(&FindingQuery { limit: 2, ..q.clone() }).await.unwrap();
+    let second = store.findings(&FindingQuery { limit: 2, cursor: first.next_cursor, ..q.clone() }).await.unwrap();
+    assert_eq!(
+        (ids(first.items), ids(second.items), second.next_cursor),
+        (vec!["A".to_string(), "C".into()], vec!["B".to_string()], None)
+    );
+}
+
+async fn waived_finding_stops_counting_until_expiry_and_survives_reingest(store: DynStore) {
+    let spec = endpoint(
+        "h1",
+        1,
+        &["alice"],
+        vec![srv("1").finding("CRIT", 5, "MCP04", "m"), srv("2").finding("HIGH", 4, "MCP01", "m")],
+    );
+    let id = ingest_endpoint(&store, &spec, NOW).await;
+    let crit = key(&id, "1", "CRIT");
+    assert!(
+        store.decide_finding(&crit, DecisionKind::Waived, "vendor fix due", Some(NOW + DAY), "ana", NOW).await.unwrap()
+    );
+    assert!(
+        store
+            .decide_finding(&key(&id, "2", "HIGH"), DecisionKind::Acknowledged, "on it", None, "ana", NOW)
+            .await
+            .unwrap()
+    );
+    assert!(!store.decide_finding(&key(&id, "9", "CRIT"), DecisionKind::Waived, "x", None, "ana", NOW).await.unwrap());
+
+    let overview = store.overview(NOW, NOW).await.unwrap();
+    assert_eq!(
+        (overview.findings_critical, overview.findings_high),
+        (0, 1),
+        "waived stops counting, acknowledged counts"
+    );
+    let row = &store.endpoints(&EndpointQuery { online_since: NOW, ..Default::default() }).await.unwrap().items[0];
+    assert_eq!((row.open_findings, row.max_severity), (1, 4));
+    let waived = store
+        .findings(&FindingQuery { state: Some(FindingStateFilter::Waived), now: NOW, ..Default::default() })
+        .await
+        .unwrap();
+    let decision = waived.items[0].decision.clone().unwrap();
+    assert_eq!(
+        (
+            decision.kind,
+            decision.reason.as_str(),
+            decision.decided_by.as_str(),
+            decision.decided_at,
+            decision.expires_at
+        ),
+        (DecisionKind::Waived, "vendor fix due", "ana", NOW, Some(NOW + DAY))
+    );
+    let state_ids = |state| {
+        let store = store.clone();
+        async move {
+            store
+                .findings(&FindingQuery { state: Some(state), now: NOW, ..Default::default() })
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|f| f.key.finding_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(state_ids(FindingStateFilter::Open).await, Vec::<String>::new());
+    assert_eq!(state_ids(FindingStateFilter::Counting).await, ["HIGH"]);
+    assert_eq!(state_ids(FindingStateFilter::Acknowledged).await, ["HIGH"]);
+
+    // Re-ingest replaces finding rows; the decision is keyed by what survives.
+    store.ingest(&id, &full(2, &spec), NOW + 10).await.unwrap();
+    assert_eq!(store.overview(NOW + 10, NOW).await.unwrap().findings_critical, 0);
+
+    // After expiry the rollup recounts the endpoint and the finding is open again.
+    let stats = store.refresh_rollups(NOW + DAY + 1, NOW).await.unwrap();
+    assert_eq!(stats.expired_waiver_endpoints, 1);
+    assert_eq!(store.overview(NOW + DAY + 1, NOW).await.unwrap().findings_critical, 1);
+    let open = store
+        .findings(&FindingQuery { state: Some(FindingStateFilter::Open), now: NOW + DAY + 1, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(open.items.len(), 1);
+    assert!(!open.items[0].decision.as_ref().unwrap().active);
+
+    assert!(store.clear_finding_decision(&key(&id, "2", "HIGH"), NOW).await.unwrap());
+    assert!(!store.clear_finding_decision(&key(&id, "2", "HIGH"), NOW).await.unwrap());
+}
+
+async fn activity_filters_and_pages_newest_first(store: DynStore) {
+    let a =
+        ingest_endpoint(&store, &endpoint("h1", 1, &["alice"], vec![srv("1"), srv("2").client("vscode")]), NOW).await;
+    let b = ingest_endpoint(&store, &endpoint("h2", 1, &["bob"], vec![srv("3")]), NOW + 10).await;
+    store.ingest(&a, &full(2, &endpoint("h1", 1, &["alice"], vec![srv("1")])), NOW + 20).await.unwrap();
+
+    let all = store.activity(&ActivityQuery::default()).await.unwrap().items;
+    let seen: Vec<(&str, ChangeKind)> = all.iter().map(|e| (e.server_id.as_str(), e.kind)).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("2", ChangeKind::Disappeared),
+            ("3", ChangeKind::Appeared),
+            ("2", ChangeKind::Appeared),
+            ("1", ChangeKind::Appeared)
+        ]
+    );
+    assert_eq!(all[1].hostname, "h2");
+    let kinds =
+        store.activity(&ActivityQuery { kind: Some(ChangeKind::Disappeared), ..Default::default() }).await.unwrap();
+    assert_eq!((kinds.items.len(), kinds.items[0].at), (1, NOW + 20));
+    let vscode = store.activity(&ActivityQuery { client: Some("vscode".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(vscode.items.len(), 2);
+    let of_b = store.activity(&ActivityQuery { agent_id: Some(b.clone()), ..Default::default() }).await.unwrap();
+    assert_eq!(of_b.items.iter().map(|e| e.server_id.as_str()).collect::<Vec<_>>(), ["3"]);
+    let window = store
+        .activity(&ActivityQuery { since: Some(NOW + 5), until: Some(NOW + 20), ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!(window.items.iter().map(|e| e.server_id.as_str()).collect::<Vec<_>>(), ["3"]);
+
+    let mut query = ActivityQuery { limit: 3, ..Default::default() };
+    let first = store.activity(&query).await.unwrap();
+    query.cursor = first.next_cursor.clone();
+    let second = store.activity(&query).await.unwrap();
+    assert_eq!((first.items.len(), second.items.len(), second.next_cursor), (3, 1, None));
+    assert_eq!(second.items[0].server_id, "1");
+}
+
+async fn agents_page_and_versions(store: DynStore) {
+    for name in ["c-host", "a-host", "b-host"] {
+        ingest_endpoint(&store, &endpoint(name, 1, &["u"], vec![]), NOW).await;
+    }
+    let first = store.agents_page(&AgentQuery { limit: 2, online_since: NOW, ..Default::default() }).await.unwrap();
+    assert_eq!(first.items.iter().map(|a| a.hostname.as_str()).collect::<Vec<_>>(), ["a-host", "b-host"]);
+    assert!(first.items[0].online);
+    let rest = store
+        .agents_page(&AgentQuery { limit: 2, cursor: first.next_cursor, online_since: NOW, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((rest.items[0].hostname.as_str(), rest.next_cursor), ("c-host", None));
+    let id = rest.items[0].id.clone();
+    store.heartbeat(&id, "0.2.0", NOW + 1).await.unwrap();
+    assert!(store.revoke_agent(&id, NOW + 2).await.unwrap());
+    let revoked =
+        store.agents_page(&AgentQuery { status: Some("revoked".into()), ..Default::default() }).await.unwrap();
+    assert_eq!((revoked.items.len(), revoked.items[0].agent_version.as_str()), (1, "0.2.0"));
+    let searched = store.agents_page(&AgentQuery { search: Some("B-H".into()), ..Default::default() }).await.unwrap();
+    assert_eq!(searched.items.len(), 1);
+    let versions: Vec<(String, i64)> =
+        store.agent_versions().await.unwrap().into_iter().map(|v| (v.version, v.agents)).collect();
+    assert_eq!(versions, vec![("0.1.0".to_string(), 2), ("0.2.0".to_string(), 1)]);
+}
+
+async fn garbage_cursor_is_refused(store: DynStore) {
+    let bad = Some("not-hex".to_string());
+    let refused = store.endpoints(&EndpointQuery { cursor: bad.clone(), ..Default::default() }).await;
+    assert!(matches!(refused, Err(StoreError::InvalidCursor(_))), "{refused:?}");
+    let wrong_type = Cursor { key: "abc".into(), id: "x".into() }.encode();
+    let refused = store
+        .endpoints(&EndpointQuery { sort: EndpointSort::LastSeen, cursor: Some(wrong_type), ..Default::default() })
+        .await;
+    assert!(matches!(refused, Err(StoreError::InvalidCursor(_))), "{refused:?}");
+    let refused = store.findings(&FindingQuery { cursor: bad, ..Default::default() }).await;
+    assert!(matches!(refused, Err(StoreError::InvalidCursor(_))), "{refused:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The benchmark seeder writes tables directly; check it leaves them as ingest would (same
+// counters in the summaries as in the base tables), on both backends.
+
+async fn check_seeded(url: &str) {
+    use muster_control_plane::store::read::seed::{FleetSpec, seed};
+    let spec = FleetSpec { endpoints: 60, servers_per_endpoint: 7, now: NOW, seed: 3 };
+    let report = seed(url, &spec).await.expect("seed");
+    let rows = |table: &str| report.rows.iter().find(|(name, _)| *name == table).map_or(0, |(_, n)| *n);
+    assert_eq!((rows("agents"), rows("servers"), rows("endpoint_summary")), (60, 420, 60));
+    let store = muster_control_plane::store::open(url).await.unwrap();
+    let overview = store.overview(NOW, NOW - 600).await.unwrap();
+    assert_eq!((overview.endpoints, overview.servers), (60, 420));
+    assert_eq!(overview.trend.len(), 30, "29 synthetic days and today's rollup");
+    assert!(overview.services > 0 && overview.literal_secrets > 0);
+    // Summaries agree with the base tables: open findings per endpoint equal the counting
+    // findings listed for it.
+    let mut query = EndpointQuery { online_since: NOW - 600, limit: 500, ..Default::default() };
+    query.sort = EndpointSort::Findings;
+    let endpoints = store.endpoints(&query).await.unwrap().items;
+    assert_eq!(endpoints.len(), 60);
+    for endpoint in endpoints.iter().take(5) {
+        let listed = store
+            .findings(&FindingQuery {
+                agent_id: Some(endpoint.agent_id.clone()),
+                state: Some(FindingStateFilter::Counting),
+                now: NOW,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(listed.items.len() as i64, endpoint.open_findings, "{}", endpoint.hostname);
+        let detail = store.endpoint_detail(&endpoint.agent_id, NOW - 600, NOW).await.unwrap().unwrap();
+        assert_eq!(detail.servers.len(), 7);
+    }
+    let services = store.services().await.unwrap();
+    assert_eq!(
+        services.iter().map(|s| s.auth.oauth + s.auth.reference + s.auth.literal + s.auth.none).sum::<i64>(),
+        services.iter().map(|s| s.servers).sum::<i64>()
+    );
+}
+
+#[tokio::test]
+async fn seeded_fleet_is_consistent_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    check_seeded(&format!("sqlite://{}", dir.path().join("fleet.db").display())).await;
+}
+
+#[tokio::test]
+async fn seeded_fleet_is_consistent_on_postgres() {
+    let Some(database) = TestDatabase::create().await.unwrap() else {
+        eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move { check_seeded(&url).await }).await;
+    database.drop_database().await.expect("drop test database");
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+/// The rollup task refreshes as soon as it starts and ends when told to stop.
+#[tokio::test]
+async fn rollup_task_refreshes_at_once_and_stops_on_signal() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let store = muster_control_plane::store::open(&url).await.unwrap();
+    ingest_endpoint(&store, &endpoint("h1", 1, &["alice"], vec![srv("1").service("github")]), NOW).await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(muster_control_plane::rollup::run(
+        store.clone(),
+        std::time::Duration::from_secs(3600),
+        stopped,
+        || NOW,
+    ));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while store.overview(NOW, NOW).await.unwrap().rollup_refreshed_at != Some(NOW) {
+        assert!(std::time::Instant::now() < deadline, "no refresh within 30 s");
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(store.services().await.unwrap()[0].service, "github");
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), task).await.expect("task stops").unwrap();
+}

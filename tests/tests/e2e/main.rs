@@ -1,0 +1,70 @@
+//! The end-to-end test binary: a control plane in-process with real certificates and agents as
+//! real `muster-agent` processes (see `muster_e2e::Sandbox`). Every scenario runs on SQLite and on
+//! PostgreSQL: `MUSTER_TEST_POSTGRES_URL` names a superuser URL; without it the PostgreSQL
+//! variants fail unless `MUSTER_SKIP_POSTGRES=1`.
+//!
+//! Topics: `enroll` (enroll, run, the stored inventory equals the agent's own scan), `deltas`
+//! (a config edit arrives as a delta), `outage` (control plane down, agents queue, exactly once
+//! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
+//! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files).
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::future::Future;
+
+use muster_e2e::{Backend, Sandbox};
+
+/// Runs `scenario` in a fresh sandbox on `backend`, failing clearly when PostgreSQL is not
+/// configured (unless skipped on purpose), and cleans the sandbox up.
+async fn on<F, Fut>(backend: Backend, scenario: F)
+where
+    F: FnOnce(Sandbox) -> Fut,
+    Fut: Future<Output = anyhow::Result<Sandbox>>,
+{
+    let sandbox = match Sandbox::start(backend).await {
+        Ok(Some(sandbox)) => sandbox,
+        Ok(None) => {
+            eprintln!("skipped on {backend:?}: MUSTER_SKIP_POSTGRES=1");
+            return;
+        }
+        Err(e) => panic!("cannot start the sandbox on {backend:?}: {e:#}"),
+    };
+    match scenario(sandbox).await {
+        Ok(sandbox) => sandbox.finish().await.expect("sandbox cleanup"),
+        Err(e) => panic!("scenario failed on {backend:?}: {e:#}"),
+    }
+}
+
+/// Declares `mod $name { fn sqlite(); fn postgres(); }` running `$scenario` on each backend.
+macro_rules! on_both_backends {
+    ($name:ident, $scenario:path) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                crate::on(muster_e2e::Backend::Sqlite, $scenario).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                crate::on(muster_e2e::Backend::Postgres, $scenario).await;
+            }
+        }
+    };
+}
+
+mod deltas;
+mod enroll;
+mod kill;
+mod leaks;
+mod outage;
+mod refusals;
+
+on_both_backends!(enroll_run_stores_exactly_the_inventory, crate::enroll::run_stores_exactly_the_inventory);
+on_both_backends!(config_edit_arrives_as_a_delta, crate::deltas::config_edit_arrives_as_a_delta);
+on_both_backends!(outage_queues_then_delivers_exactly_once, crate::outage::queues_then_delivers_exactly_once);
+on_both_backends!(kill_after_queuing_loses_nothing, crate::kill::after_queuing_loses_nothing);
+on_both_backends!(kill_mid_send_loses_nothing_and_duplicates_nothing, crate::kill::mid_send_loses_nothing);
+on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
+on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
+on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);
+on_both_backends!(canaries_never_leave_the_agent, crate::leaks::canaries_never_leave_the_agent);
