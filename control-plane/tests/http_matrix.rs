@@ -24,6 +24,7 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/logout", Some(Role::Viewer)),
     ("GET", "/auth/oidc/start", None),
     ("GET", "/auth/oidc/callback", None),
+    ("GET", "/api/v1/openapi.json", None),
     ("GET", "/api/v1/whoami", Some(Role::Viewer)),
     ("GET", "/api/v1/admin/api-tokens", Some(Role::Admin)),
     ("POST", "/api/v1/admin/api-tokens", Some(Role::Admin)),

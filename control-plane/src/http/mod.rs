@@ -16,6 +16,7 @@ pub mod audit;
 pub mod auth;
 mod error;
 pub mod listener;
+pub mod openapi;
 pub mod pages;
 pub mod roles;
 pub mod security;
@@ -83,6 +84,7 @@ fn routes() -> Vec<Route> {
     routes.extend(pages::routes());
     routes.extend(auth::routes());
     routes.extend(api::routes());
+    routes.extend(openapi::routes());
     routes
 }
 
