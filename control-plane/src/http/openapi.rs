@@ -13,7 +13,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::roles::Access;
-use super::{Route, api};
+use super::{Route, api, inventory_api};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -49,6 +49,13 @@ pub struct ErrorBody {
         api::create_user,
         api::revoke_agent,
         api::list_audit,
+        inventory_api::overview,
+        inventory_api::services,
+        inventory_api::servers,
+        inventory_api::endpoints,
+        inventory_api::endpoint_detail,
+        inventory_api::credentials,
+        inventory_api::shared_credentials,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Authentication),
