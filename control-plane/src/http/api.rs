@@ -44,7 +44,7 @@ pub(crate) struct WhoAmI {
 
 /// The caller's identity: name, role and how it signed in.
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "account",
-    responses((status = 200, description = "The caller", body = WhoAmI), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "The caller", body = WhoAmI), (status = 401, description = "Not signed in", body = ErrorBody)))]
 pub(crate) async fn whoami(Extension(principal): Extension<Principal>) -> Json<WhoAmI> {
     let via = match principal.method {
         AuthMethod::Session { .. } => "session",
@@ -67,7 +67,7 @@ pub(crate) struct TokenView {
 
 /// Every API token (never the token itself).
 #[utoipa::path(get, path = "/api/v1/admin/api-tokens", tag = "admin",
-    responses((status = 200, description = "API tokens", body = [TokenView]), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "API tokens", body = [TokenView]), (status = 403, description = "Role too small", body = ErrorBody)))]
 pub(crate) async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
     let tokens = state.cp.store.list_api_tokens().await?;
     Ok(Json(
@@ -107,7 +107,7 @@ pub(crate) struct CreatedToken {
 
 /// Issues an API token; the token is in this response only.
 #[utoipa::path(post, path = "/api/v1/admin/api-tokens", tag = "admin", request_body = CreateToken,
-    responses((status = 201, description = "The new token", body = CreatedToken), (status = 400, body = ErrorBody)))]
+    responses((status = 201, description = "The new token", body = CreatedToken), (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -145,7 +145,7 @@ pub(crate) async fn create_token(
 /// Revokes an API token.
 #[utoipa::path(post, path = "/api/v1/admin/api-tokens/{id}/revoke", tag = "admin",
     params(("id" = String, Path, description = "Token id")),
-    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
 pub(crate) async fn revoke_token(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     if !state.cp.store.revoke_api_token(&id, unix_now()).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no active API token with this id"));
@@ -166,7 +166,7 @@ pub(crate) struct UserView {
 
 /// Every local and single-sign-on user.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
-    responses((status = 200, description = "Users", body = [UserView]), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "Users", body = [UserView]), (status = 403, description = "Role too small", body = ErrorBody)))]
 pub(crate) async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
     let users = state.cp.store.list_users().await?;
     Ok(Json(
@@ -199,7 +199,7 @@ impl std::fmt::Debug for CreateUser {
 
 /// Adds a local user with a password.
 #[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", request_body = CreateUser,
-    responses((status = 201, description = "Created"), (status = 400, body = ErrorBody)))]
+    responses((status = 201, description = "Created"), (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn create_user(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -231,7 +231,7 @@ pub(crate) async fn create_user(
 /// Revokes an agent: its certificate is refused from now on.
 #[utoipa::path(post, path = "/api/v1/admin/agents/{id}/revoke", tag = "admin",
     params(("id" = String, Path, description = "Agent id")),
-    responses((status = 204, description = "Revoked"), (status = 404, body = ErrorBody)))]
+    responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
 pub(crate) async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     if !state.cp.revoke_agent(&id).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no active agent with this id"));
@@ -264,7 +264,7 @@ pub(crate) struct AuditView {
 
 /// The audit log, newest first.
 #[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery),
-    responses((status = 200, description = "Audit records", body = [AuditView]), (status = 403, body = ErrorBody)))]
+    responses((status = 200, description = "Audit records", body = [AuditView]), (status = 403, description = "Role too small", body = ErrorBody)))]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,

@@ -35,7 +35,7 @@ pub(crate) fn routes() -> Vec<Route> {
 
 /// Fleet counters and the 30-day trend (oldest day first).
 #[utoipa::path(get, path = "/api/v1/overview", tag = "inventory",
-    responses((status = 200, description = "Fleet counters", body = Overview), (status = 401, body = ErrorBody)))]
+    responses((status = 200, description = "Fleet counters", body = Overview), (status = 401, description = "Not signed in", body = ErrorBody)))]
 pub(crate) async fn overview(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -48,7 +48,7 @@ pub(crate) async fn overview(
 /// Enterprise services the fleet's MCP servers reach, with servers per authentication mode.
 #[utoipa::path(get, path = "/api/v1/services", tag = "inventory",
     responses((status = 200, description = "Every service (one page)", body = Page<ServiceRow>),
-              (status = 400, body = ErrorBody)))]
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn services(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -60,7 +60,7 @@ pub(crate) async fn services(
 /// MCP servers grouped by registry package or remote host: versions, pinning, advisories.
 #[utoipa::path(get, path = "/api/v1/servers", tag = "inventory", params(ServerParams),
     responses((status = 200, description = "A page of server groups", body = Page<ServerGroup>),
-              (status = 400, body = ErrorBody)))]
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn servers(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -72,7 +72,7 @@ pub(crate) async fn servers(
 /// Endpoints (enrolled machines): search, filter, sort and page.
 #[utoipa::path(get, path = "/api/v1/endpoints", tag = "inventory", params(EndpointParams),
     responses((status = 200, description = "A page of endpoints", body = Page<EndpointRow>),
-              (status = 400, body = ErrorBody)))]
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn endpoints(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -85,7 +85,7 @@ pub(crate) async fn endpoints(
 /// One endpoint: host facts, MCP servers, findings and change history.
 #[utoipa::path(get, path = "/api/v1/endpoints/{id}", tag = "inventory",
     params(("id" = String, Path, description = "Agent id")),
-    responses((status = 200, description = "The endpoint", body = EndpointDetail), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "The endpoint", body = EndpointDetail), (status = 404, description = "Not found", body = ErrorBody)))]
 pub(crate) async fn endpoint_detail(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -102,7 +102,7 @@ pub(crate) async fn endpoint_detail(
 /// Literal secrets by provider, kind and location type (counts only, never values).
 #[utoipa::path(get, path = "/api/v1/credentials", tag = "inventory",
     responses((status = 200, description = "Every secret group (one page)", body = Page<SecretGroup>),
-              (status = 400, body = ErrorBody)))]
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn credentials(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
@@ -114,7 +114,7 @@ pub(crate) async fn credentials(
 /// Credential fingerprints seen on several hosts: one secret reused across machines.
 #[utoipa::path(get, path = "/api/v1/credentials/shared", tag = "inventory", params(SharedParams),
     responses((status = 200, description = "A page of shared fingerprints", body = Page<SharedFingerprint>),
-              (status = 400, body = ErrorBody)))]
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn shared_credentials(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

@@ -13,7 +13,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::roles::Access;
-use super::{Route, api, inventory_api};
+use super::{Route, api, inventory_api, params};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -57,7 +57,15 @@ pub struct ErrorBody {
         inventory_api::credentials,
         inventory_api::shared_credentials,
     ),
-    components(schemas(ErrorBody)),
+    components(schemas(
+        ErrorBody,
+        params::OsParam,
+        params::StatusParam,
+        params::SeverityParam,
+        params::SortParam,
+        params::KindParam,
+        params::EcosystemParam,
+    )),
     modifiers(&Authentication),
     security(("bearer" = []), ("session" = [])),
     tags(

@@ -212,7 +212,7 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                                 td { (s.client) }
                                 td { (s.user) }
                                 td { (transport_name(s.transport)) }
-                                td {
+                                td.pkg {
                                     @if !s.package_name.is_empty() {
                                         span.badge.neutral { (ecosystem_name(s.package_ecosystem)) } " "
                                         code { (s.package_name) @if !s.package_version.is_empty() { "@" (s.package_version) } }
