@@ -18,11 +18,12 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::audit::AuditDetail;
 use super::auth::Principal;
+use super::pages::components::severity_name;
+use super::params::online_since;
 use super::roles::Access;
 use super::{AppState, Route};
 use crate::error::{ApiError, ErrorCode};
 use crate::ingest::ChangeKind;
-use crate::rollup::ONLINE_WINDOW;
 use crate::state::unix_now;
 use crate::store::Role;
 use crate::store::exports::DeliveryAttempt;
@@ -78,22 +79,6 @@ pub(crate) fn parse_severity(text: &str) -> Option<i32> {
         _ => return None,
     };
     Some(severity as i32)
-}
-
-pub(crate) fn severity_name(severity: i32) -> &'static str {
-    match Severity::try_from(severity) {
-        Ok(Severity::Critical) => "critical",
-        Ok(Severity::High) => "high",
-        Ok(Severity::Medium) => "medium",
-        Ok(Severity::Low) => "low",
-        Ok(Severity::Info) => "info",
-        _ => "unknown",
-    }
-}
-
-/// The clock's "online" threshold, as the overview uses it.
-pub(crate) fn online_since(now: i64) -> i64 {
-    now - i64::try_from(ONLINE_WINDOW.as_secs()).unwrap_or(i64::MAX)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -152,7 +137,7 @@ impl FindingFilters {
 /// List findings, most severe first.
 #[utoipa::path(get, path = "/api/v1/findings", tag = "findings", params(FindingFilters),
     responses((status = 200, description = "One page of findings", body = Page<FindingView>)))]
-async fn list_findings(
+pub(crate) async fn list_findings(
     State(state): State<AppState>,
     Query(filters): Query<FindingFilters>,
 ) -> Result<Json<Page<FindingView>>, ApiError> {
@@ -264,7 +249,7 @@ pub(crate) struct DecisionRequest {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-struct DecisionResult {
+pub(crate) struct DecisionResult {
     key: FindingKey,
     /// `acknowledged`, `waived` or `open`.
     state: &'static str,
@@ -274,7 +259,7 @@ struct DecisionResult {
 #[utoipa::path(post, path = "/api/v1/findings/decisions", tag = "findings", request_body = DecisionRequest,
     responses((status = 200, description = "The finding's new state", body = DecisionResult),
         (status = 400, description = "Missing reason or expiry"), (status = 404, description = "No such finding")))]
-async fn post_decision(
+pub(crate) async fn post_decision(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Json(request): Json<DecisionRequest>,
@@ -363,7 +348,7 @@ async fn resolve_host(state: &AppState, host: &str) -> Result<Option<String>, Ap
 /// The fleet's change events, newest first.
 #[utoipa::path(get, path = "/api/v1/activity", tag = "activity", params(ActivityFilters),
     responses((status = 200, description = "One page of change events", body = Page<ActivityEvent>)))]
-async fn list_activity(
+pub(crate) async fn list_activity(
     State(state): State<AppState>,
     Query(filters): Query<ActivityFilters>,
 ) -> Result<Json<Page<ActivityEvent>>, ApiError> {
@@ -409,7 +394,7 @@ impl AgentFilters {
 /// Enrolled agents by hostname.
 #[utoipa::path(get, path = "/api/v1/agents", tag = "agents", params(AgentFilters),
     responses((status = 200, description = "One page of agents", body = Page<AgentRow>)))]
-async fn list_agents(
+pub(crate) async fn list_agents(
     State(state): State<AppState>,
     Query(filters): Query<AgentFilters>,
 ) -> Result<Json<Page<AgentRow>>, ApiError> {
@@ -420,7 +405,7 @@ async fn list_agents(
 /// How many agents run each version.
 #[utoipa::path(get, path = "/api/v1/agents/versions", tag = "agents",
     responses((status = 200, description = "Agents per version", body = Vec<VersionCount>)))]
-async fn list_agent_versions(State(state): State<AppState>) -> Result<Json<Vec<VersionCount>>, ApiError> {
+pub(crate) async fn list_agent_versions(State(state): State<AppState>) -> Result<Json<Vec<VersionCount>>, ApiError> {
     Ok(Json(state.cp.store.agent_versions().await?))
 }
 
@@ -456,7 +441,9 @@ pub(crate) async fn enrollment_tokens(state: &AppState) -> Result<Vec<Enrollment
 /// Enrollment tokens (never the tokens themselves: only their hashes are stored).
 #[utoipa::path(get, path = "/api/v1/admin/enrollment-tokens", tag = "agents",
     responses((status = 200, description = "Every enrollment token", body = Vec<EnrollmentTokenView>)))]
-async fn list_enrollment_tokens(State(state): State<AppState>) -> Result<Json<Vec<EnrollmentTokenView>>, ApiError> {
+pub(crate) async fn list_enrollment_tokens(
+    State(state): State<AppState>,
+) -> Result<Json<Vec<EnrollmentTokenView>>, ApiError> {
     Ok(Json(enrollment_tokens(&state).await?))
 }
 
@@ -514,7 +501,7 @@ pub(crate) fn enrollment_token_audit(created: &CreatedEnrollmentToken) -> AuditD
 /// Create an enrollment token.
 #[utoipa::path(post, path = "/api/v1/admin/enrollment-tokens", tag = "agents", request_body = CreateEnrollmentToken,
     responses((status = 201, description = "The token, shown once", body = CreatedEnrollmentToken)))]
-async fn create_enrollment_token(
+pub(crate) async fn create_enrollment_token(
     State(state): State<AppState>,
     Json(request): Json<CreateEnrollmentToken>,
 ) -> Result<Response, ApiError> {
@@ -536,7 +523,10 @@ pub(crate) async fn revoke_enrollment(state: &AppState, id: &str) -> Result<Audi
 #[utoipa::path(post, path = "/api/v1/admin/enrollment-tokens/{id}/revoke", tag = "agents",
     params(("id" = String, Path, description = "Token id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "No active token with this id")))]
-async fn revoke_enrollment_token(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn revoke_enrollment_token(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let detail = revoke_enrollment(&state, &id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.extensions_mut().insert(detail);
@@ -573,7 +563,7 @@ pub(crate) async fn webhooks(state: &AppState) -> Result<Vec<WebhookView>, ApiEr
 /// Webhook endpoints (their signing secrets are never listed).
 #[utoipa::path(get, path = "/api/v1/admin/webhooks", tag = "webhooks",
     responses((status = 200, description = "Every webhook endpoint", body = Vec<WebhookView>)))]
-async fn list_webhooks(State(state): State<AppState>) -> Result<Json<Vec<WebhookView>>, ApiError> {
+pub(crate) async fn list_webhooks(State(state): State<AppState>) -> Result<Json<Vec<WebhookView>>, ApiError> {
     Ok(Json(webhooks(&state).await?))
 }
 
@@ -633,7 +623,10 @@ pub(crate) fn webhook_audit(created: &CreatedWebhook) -> AuditDetail {
 /// Register a webhook endpoint for new high / critical findings.
 #[utoipa::path(post, path = "/api/v1/admin/webhooks", tag = "webhooks", request_body = CreateWebhook,
     responses((status = 201, description = "The endpoint and its secret, shown once", body = CreatedWebhook)))]
-async fn post_webhook(State(state): State<AppState>, Json(request): Json<CreateWebhook>) -> Result<Response, ApiError> {
+pub(crate) async fn post_webhook(
+    State(state): State<AppState>,
+    Json(request): Json<CreateWebhook>,
+) -> Result<Response, ApiError> {
     let created = create_webhook(&state, &request).await?;
     let detail = webhook_audit(&created);
     let mut response = (StatusCode::CREATED, Json(created)).into_response();
@@ -652,7 +645,10 @@ pub(crate) async fn remove_webhook(state: &AppState, id: &str) -> Result<AuditDe
 #[utoipa::path(delete, path = "/api/v1/admin/webhooks/{id}", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 204, description = "Deleted"), (status = 404, description = "No such webhook")))]
-async fn delete_webhook(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+pub(crate) async fn delete_webhook(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
     let detail = remove_webhook(&state, &id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.extensions_mut().insert(detail);
@@ -706,7 +702,7 @@ pub(crate) async fn deliveries(
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 200, description = "Latest delivery attempts", body = Vec<DeliveryView>),
         (status = 404, description = "No such webhook")))]
-async fn list_deliveries(
+pub(crate) async fn list_deliveries(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
@@ -728,7 +724,6 @@ mod tests {
         for bad in ["", "urgent", "9", "unspecified"] {
             assert_eq!(parse_severity(bad), None, "{bad}");
         }
-        assert_eq!(severity_name(3), "medium");
     }
 
     #[test]

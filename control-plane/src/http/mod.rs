@@ -16,8 +16,11 @@ pub mod audit;
 pub mod auth;
 mod error;
 pub mod fleet_api;
+pub mod inventory_api;
 pub mod listener;
+pub mod openapi;
 pub mod pages;
+pub mod params;
 pub mod roles;
 pub mod security;
 
@@ -86,6 +89,8 @@ fn routes() -> Vec<Route> {
     routes.extend(api::routes());
     routes.extend(fleet_api::routes());
     routes.extend(crate::export::routes::routes());
+    routes.extend(inventory_api::routes());
+    routes.extend(openapi::routes());
     routes
 }
 

@@ -7,8 +7,9 @@ use axum::response::{IntoResponse, Response};
 use http::Method;
 use maud::html;
 
+use super::components::{endpoint_link, filter_buttons, select, text_input, utc_text};
 use super::layout;
-use super::ops::{pager, refused, url_with, when};
+use super::ops::{pager, refused, url_with};
 use crate::error::ApiError;
 use crate::http::auth::Principal;
 use crate::http::fleet_api::ActivityFilters;
@@ -43,34 +44,27 @@ async fn activity_page(
         .map(|cursor| url_with(PATH, &ActivityFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
     let first_url =
         filters.cursor.as_ref().map(|_| url_with(PATH, &ActivityFilters { cursor: None, ..filters.clone() }));
-    let kind = filters.kind.as_deref().unwrap_or("");
     let body = html! {
         h1 { "Activity" }
         p.lede { "MCP servers appearing, changing and disappearing across the fleet, newest first." }
         form.filters method="get" action=(PATH) {
-            label { "Change"
-                select name="kind" {
-                    @for (value, label) in [("", "Any"), ("appeared", "Appeared"), ("changed", "Changed"), ("disappeared", "Disappeared")] {
-                        option value=(value) selected[kind == value] { (label) }
-                    }
-                }
-            }
-            label { "Host" input type="text" name="host" value=(filters.host.clone().unwrap_or_default()) placeholder="hostname or agent id"; }
-            label { "Client" input type="text" name="client" value=(filters.client.clone().unwrap_or_default()); }
-            button type="submit" { "Filter" }
+            (select("kind", "Change", filters.kind.as_deref(), &[("appeared", "Appeared"), ("changed", "Changed"), ("disappeared", "Disappeared")]))
+            (text_input("host", "Host", filters.host.as_deref(), "hostname or agent id"))
+            (text_input("client", "Client", filters.client.as_deref(), "cursor"))
+            (filter_buttons(PATH))
         }
         @if page.items.is_empty() {
             p.empty { "No change events match these filters." }
         } @else {
-            div.table-wrap {
+            section.card.table-card {
                 table.data.activity {
                     thead { tr { th { "When" } th { "Change" } th { "Endpoint" } th { "Server" } th { "Client" } } }
                     tbody {
                         @for event in &page.items {
                             tr data-event=(event.id) {
-                                td { time { (when(event.at)) } }
-                                td { span class={ "badge kind-" (event.kind.as_str()) } { (event.kind.as_str()) } }
-                                td { a.endpoint-link href={ "/endpoints/" (event.agent_id) } { (event.hostname) } }
+                                td { time { (utc_text(event.at)) } }
+                                td { span class={ "badge change-" (event.kind.as_str()) } { (event.kind.as_str()) } }
+                                td { (endpoint_link(&event.agent_id, &event.hostname)) }
                                 td { (event.server_name) }
                                 td { (event.client) }
                             }

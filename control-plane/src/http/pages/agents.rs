@@ -12,8 +12,9 @@ use http::Method;
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::components::{endpoint_link, filter_buttons, select, text_input, utc_text};
 use super::layout;
-use super::ops::{csrf_field, pager, refused, see_other, shown_once, url_with, when, when_opt};
+use super::ops::{csrf_field, pager, refused, see_other, shown_once, state_badge, url_with, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
 use crate::http::api::revoke_agent_by_id;
@@ -62,7 +63,6 @@ async fn agents_page(
         .as_ref()
         .map(|cursor| url_with(PATH, &AgentFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
     let first_url = filters.cursor.as_ref().map(|_| url_with(PATH, &AgentFilters { cursor: None, ..filters.clone() }));
-    let status = filters.status.as_deref().unwrap_or("");
     let total: i64 = versions.iter().map(|v| v.agents).sum();
     let body = html! {
         h1 { "Agents" }
@@ -80,28 +80,22 @@ async fn agents_page(
                         li {
                             span.label { (if version.version.is_empty() { "unknown" } else { version.version.as_str() }) }
                             meter min="0" max=(total) value=(version.agents) {}
-                            span.count { (version.agents) }
+                            span.num { (version.agents) }
                         }
                     }
                 }
             }
         }
         form.filters method="get" action=(PATH) {
-            label { "Hostname" input type="text" name="search" value=(filters.search.clone().unwrap_or_default()); }
-            label { "Status"
-                select name="status" {
-                    @for (value, label) in [("", "Any"), ("active", "Active"), ("revoked", "Revoked")] {
-                        option value=(value) selected[status == value] { (label) }
-                    }
-                }
-            }
-            label { "Version" input type="text" name="version" value=(filters.version.clone().unwrap_or_default()); }
-            button type="submit" { "Filter" }
+            (text_input("search", "Hostname", filters.search.as_deref(), "laptop"))
+            (select("status", "Status", filters.status.as_deref(), &[("active", "Active"), ("revoked", "Revoked")]))
+            (text_input("version", "Version", filters.version.as_deref(), "0.1.0"))
+            (filter_buttons(PATH))
         }
         @if page.items.is_empty() {
             p.empty { "No agents match these filters." }
         } @else {
-            div.table-wrap {
+            section.card.table-card {
                 table.data.agents {
                     thead {
                         tr {
@@ -137,16 +131,16 @@ fn agent_row(agent: &AgentRow, principal: &Principal, admin: bool, now: i64) -> 
     html! {
         tr data-agent=(agent.id) {
             td {
-                a.endpoint-link href={ "/endpoints/" (agent.id) } { (agent.hostname) }
+                (endpoint_link(&agent.id, &agent.hostname))
                 " "
                 a.sbom href={ (CYCLONEDX_JSON_PATH) "?endpoint=" (agent.id) } download="" title="CycloneDX of this endpoint" { "SBOM" }
             }
             td { code { (agent.id) } }
-            td { span class={ "badge status-" (status) } { (status) } }
+            td { (state_badge(match status { "online" => "ok", "revoked" => "danger", _ => "neutral" }, "status", status)) }
             td { (agent.agent_version) }
             td { code { (agent.cert_serial) } }
-            td class=@if agent.cert_not_after < now { "expired" } @else { "" } { (when(agent.cert_not_after)) }
-            td { (when_opt(agent.last_seen_at)) }
+            td class=@if agent.cert_not_after < now { "expired" } @else { "" } { (utc_text(agent.cert_not_after)) }
+            td { (utc_or_never(agent.last_seen_at)) }
             @if admin {
                 td.actions {
                     @if status != "revoked" {
@@ -168,8 +162,8 @@ fn tokens_section(tokens: &[EnrollmentTokenView], principal: &Principal, now: i6
             h2 { "Enrollment tokens" }
             form.create method="post" action="/agents/tokens" {
                 (csrf_field(principal))
-                label { "Uses (0 = unlimited)" input type="number" name="max_uses" min="0" max="100000" value="1" required; }
-                label { "Valid for" input type="text" name="ttl" value="24h" required; }
+                label.field { span { "Uses (0 = unlimited)" } input type="number" name="max_uses" min="0" max="100000" value="1" required; }
+                label.field { span { "Valid for" } input type="text" name="ttl" value="24h" required; }
                 button type="submit" { "Create token" }
             }
             @if tokens.is_empty() {
@@ -183,9 +177,9 @@ fn tokens_section(tokens: &[EnrollmentTokenView], principal: &Principal, now: i6
                             tr data-token=(token.id) {
                                 td { code { (token.id) } }
                                 td { (token.uses) " / " @if token.max_uses == 0 { "∞" } @else { (token.max_uses) } }
-                                td { (when(token.created_at)) }
-                                td { (when(token.expires_at)) }
-                                td { span class={ "badge token-" (state.replace(' ', "-")) } { (state) } }
+                                td { (utc_text(token.created_at)) }
+                                td { (utc_text(token.expires_at)) }
+                                td { (state_badge(if state == "active" { "ok" } else if state == "revoked" { "danger" } else { "neutral" }, "token", state)) }
                                 td.actions {
                                     @if state == "active" {
                                         form method="post" action={ "/agents/tokens/" (token.id) "/revoke" } {
@@ -251,7 +245,7 @@ async fn create_token(
                 dl.facts {
                     dt { "Id" } dd { code { (created.id) } }
                     dt { "Uses" } dd { @if created.max_uses == 0 { "unlimited" } @else { (created.max_uses) } }
-                    dt { "Expires" } dd { (when(created.expires_at)) }
+                    dt { "Expires" } dd { (utc_text(created.expires_at)) }
                 }
                 p { "On each laptop, with the token in a file: " }
                 pre { code { "muster-agent enroll --server https://CONTROL-PLANE:PORT --token-file TOKEN-FILE --ca-fingerprint " (state.cp.pki.ca_fingerprint()) } }

@@ -9,8 +9,9 @@ use http::Method;
 use maud::html;
 use serde::{Deserialize, Serialize};
 
+use super::components::utc_text;
 use super::layout;
-use super::ops::{pager, refused, url_with, when};
+use super::ops::{pager, refused, state_badge, url_with};
 use crate::error::ApiError;
 use crate::http::auth::Principal;
 use crate::http::roles::Access;
@@ -51,17 +52,18 @@ async fn audit_page(
         @if records.is_empty() {
             p.empty { "The audit log is empty." }
         } @else {
-            div.table-wrap {
+            section.card.table-card {
                 table.data.audit {
                     thead { tr { th { "When" } th { "Who" } th { "Action" } th { "Target" } th { "Outcome" } th { "Source" } th { "Detail" } } }
                     tbody {
                         @for record in &records {
                             tr data-audit=(record.id) {
-                                td { (when(record.entry.at)) }
+                                td { (utc_text(record.entry.at)) }
                                 td { (record.entry.actor) }
                                 td { code { (record.entry.action) } }
                                 td.target { (record.entry.target) }
-                                td { span class={ "badge outcome-" (record.entry.outcome.as_str()) } { (record.entry.outcome.as_str()) } }
+                                @let outcome = record.entry.outcome.as_str();
+                                td { (state_badge(if outcome == "success" { "ok" } else { "danger" }, "outcome", outcome)) }
                                 td { (record.entry.source_addr) }
                                 td.detail { (record.entry.detail) }
                             }

@@ -12,12 +12,13 @@ use http::Method;
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::components::{endpoint_link, filter_buttons, select, severity_badge, text_input, utc_text};
 use super::layout;
-use super::ops::{csrf_field, end_of_day, local_or, pager, refused, see_other, url_with, when, when_opt};
+use super::ops::{csrf_field, end_of_day, local_or, pager, refused, see_other, url_with, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::FINDINGS_OCSF_PATH;
 use crate::http::auth::Principal;
-use crate::http::fleet_api::{DecisionAction, FindingFilters, decide, decision_audit, severity_name};
+use crate::http::fleet_api::{DecisionAction, FindingFilters, decide, decision_audit};
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::state::unix_now;
@@ -71,7 +72,7 @@ async fn findings_page(
         @if page.items.is_empty() {
             p.empty { "No findings match these filters." }
         } @else {
-            div.table-wrap {
+            section.card.table-card {
                 table.data.findings {
                     thead {
                         tr {
@@ -100,49 +101,36 @@ async fn findings_page(
 }
 
 fn filter_form(filters: &FindingFilters) -> Markup {
-    let severity = filters.severity.as_deref().unwrap_or("");
-    let state = filters.state.as_deref().unwrap_or("");
-    let text = |value: &Option<String>| value.clone().unwrap_or_default();
+    let severities =
+        [("info", "Info"), ("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")];
+    let states = [("open", "Open"), ("acknowledged", "Acknowledged"), ("waived", "Waived")];
     html! {
         form.filters method="get" action=(PATH) {
-            label { "Severity at least"
-                select name="severity" {
-                    @for (value, label) in [("", "Any"), ("info", "Info"), ("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")] {
-                        option value=(value) selected[severity == value] { (label) }
-                    }
-                }
-            }
-            label { "OWASP id" input type="text" name="owasp" value=(text(&filters.owasp)) placeholder="MCP01"; }
-            label { "Service" input type="text" name="service" value=(text(&filters.service)); }
-            label { "Client" input type="text" name="client" value=(text(&filters.client)); }
-            label { "User" input type="text" name="user" value=(text(&filters.user)); }
-            label { "State"
-                select name="state" {
-                    @for (value, label) in [("", "Any"), ("open", "Open"), ("acknowledged", "Acknowledged"), ("waived", "Waived")] {
-                        option value=(value) selected[state == value] { (label) }
-                    }
-                }
-            }
+            (select("severity", "Severity at least", filters.severity.as_deref(), &severities))
+            (text_input("owasp", "OWASP id", filters.owasp.as_deref(), "MCP01"))
+            (text_input("service", "Service", filters.service.as_deref(), "github"))
+            (text_input("client", "Client", filters.client.as_deref(), "cursor"))
+            (text_input("user", "User", filters.user.as_deref(), ""))
+            (select("state", "State", filters.state.as_deref(), &states))
             @if let Some(agent) = filters.agent.as_deref().filter(|a| !a.is_empty()) {
                 input type="hidden" name="agent" value=(agent);
             }
-            button type="submit" { "Filter" }
+            (filter_buttons(PATH))
         }
     }
 }
 
 fn finding_row(finding: &FindingView, principal: &Principal, analyst: bool, here: &str) -> Markup {
-    let severity = severity_name(finding.severity);
     let decision = finding.decision.as_ref().filter(|d| d.active);
     html! {
         tr data-finding=(row_key(finding)) {
-            td { span class={ "badge sev-" (severity) } { (severity) } }
+            td { (severity_badge(finding.severity)) }
             td {
                 span.finding-id { (finding.key.finding_id) }
                 div.message { (finding.message) }
                 @if !finding.advisory.is_empty() { div.advisory { (finding.advisory) } }
             }
-            td { a.endpoint-link href={ "/endpoints/" (finding.key.agent_id) } { (finding.hostname) } }
+            td { (endpoint_link(&finding.key.agent_id, &finding.hostname)) }
             td { (finding.service) }
             td { (finding.client) }
             td { (finding.user) }
@@ -152,12 +140,12 @@ fn finding_row(finding: &FindingView, principal: &Principal, analyst: bool, here
                     Some(d) => {
                         span class={ "badge state-" (d.kind.as_str()) } { (d.kind.as_str()) }
                         div.decision-note {
-                            "by " (d.decided_by) " · " (when(d.decided_at))
-                            @if d.kind == DecisionKind::Waived || d.expires_at.is_some() { " · until " (when_opt(d.expires_at)) }
+                            "by " (d.decided_by) " · " (utc_text(d.decided_at))
+                            @if d.kind == DecisionKind::Waived || d.expires_at.is_some() { " · until " (utc_or_never(d.expires_at)) }
                         }
                         @if !d.reason.is_empty() { div.reason { (d.reason) } }
                     }
-                    None => { span.badge.state-open { "open" } }
+                    None => { span.badge.neutral.state-open { "open" } }
                 }
             }
             @if analyst {

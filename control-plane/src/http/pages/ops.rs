@@ -9,24 +9,21 @@ use http::StatusCode;
 use maud::{Markup, html};
 use serde::Serialize;
 
+use super::components::{flash, utc_text};
 use super::layout;
 use crate::error::ApiError;
 use crate::http::auth::csrf::CSRF_FIELD;
 use crate::http::auth::{Principal, is_local_path};
 
-/// `2026-11-25 20:42 UTC`, or the raw number if it is out of range.
-pub fn when(at: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(at) {
-        Ok(t) => {
-            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
-        }
-        Err(_) => at.to_string(),
-    }
+/// [`utc_text`], or `never`.
+pub fn utc_or_never(at: Option<i64>) -> String {
+    at.map_or_else(|| "never".to_string(), utc_text)
 }
 
-/// [`when`], or `never`.
-pub fn when_opt(at: Option<i64>) -> String {
-    at.map_or_else(|| "never".to_string(), when)
+/// `span.badge.<tone>.<kind>-<value>` showing `value`: the tone colours it (`ok`, `warn`,
+/// `danger`, `info`, `neutral`), the kind class names the state for tests and the browser.
+pub fn state_badge(tone: &str, kind: &str, value: &str) -> Markup {
+    html! { span class={ "badge " (tone) " " (kind) "-" (value.replace(' ', "-")) } { (value) } }
 }
 
 /// Unix seconds of the end of a `YYYY-MM-DD` day (UTC): a waiver "until" a date holds through it.
@@ -56,17 +53,18 @@ pub fn url_with<T: Serialize>(path: &str, query: &T) -> String {
     if kept.is_empty() { path.to_string() } else { format!("{path}?{}", kept.join("&")) }
 }
 
-/// The pager under a list: back to the first page when on a later one, and `rel=next` with the
-/// cursor (and the same filters) when there is more.
+/// The pager under a list, as `components::pager` draws it (`rel=first` back to the first page
+/// when on a later one, `rel=next` with the cursor and the same filters when there is more), for
+/// lists whose filters are a serde struct.
 pub fn pager(first_url: Option<&str>, next_url: Option<&str>) -> Markup {
     html! {
         @if first_url.is_some() || next_url.is_some() {
             nav.pager aria-label="Pages" {
                 @if let Some(url) = first_url {
-                    a rel="prev" href=(url) { "← First page" }
+                    a.button.secondary rel="first" href=(url) { "« First page" }
                 }
                 @if let Some(url) = next_url {
-                    a rel="next" href=(url) { "Next page →" }
+                    a.button rel="next" href=(url) { "Next page »" }
                 }
             }
         }
@@ -93,10 +91,8 @@ pub fn see_other(location: &str) -> Response {
 pub fn refused(principal: &Principal, error: &ApiError, back: &str) -> Response {
     let body = html! {
         h1 { "Not done" }
-        section.card {
-            p.error role="alert" { (error.message) }
-            p { a href=(back) { "Back" } }
-        }
+        (flash("error", &error.message))
+        p { a.button.secondary href=(back) { "Back" } }
     };
     (error.code.http(), layout::page("Not done", Some(principal), body)).into_response()
 }
@@ -131,8 +127,8 @@ mod tests {
 
     #[test]
     fn times_and_dates_are_utc() {
-        assert_eq!(when(0), "1970-01-01 00:00 UTC");
-        assert_eq!(when_opt(None), "never");
+        assert_eq!(utc_or_never(Some(0)), "1970-01-01 00:00 UTC");
+        assert_eq!(utc_or_never(None), "never");
         assert_eq!(end_of_day("1970-01-02"), Some(2 * 86_400));
         for bad in ["", "2026-13-01", "2026-02-30", "tomorrow", "2026-1"] {
             assert_eq!(end_of_day(bad), None, "{bad}");

@@ -9,8 +9,9 @@ use http::Method;
 use maud::html;
 use serde::Deserialize;
 
+use super::components::utc_text;
 use super::layout;
-use super::ops::{csrf_field, refused, see_other, shown_once, when, when_opt};
+use super::ops::{csrf_field, refused, see_other, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::api::{add_user, issue_api_token, revoke_api_token};
 use crate::http::auth::Principal;
@@ -59,9 +60,9 @@ async fn settings_page(State(state): State<AppState>, Extension(principal): Exte
                     @for user in &users {
                         tr data-user=(user.username) {
                             td { (user.username) }
-                            td { span class={ "badge role-" (user.role.as_str()) } { (user.role.as_str()) } }
+                            td { (state_badge("info", "role", user.role.as_str())) }
                             td { (user.source.as_str()) }
-                            td { (when(user.created_at)) }
+                            td { (utc_text(user.created_at)) }
                             td { @if user.disabled_at.is_some() { "disabled" } @else { "active" } }
                         }
                     }
@@ -70,9 +71,9 @@ async fn settings_page(State(state): State<AppState>, Extension(principal): Exte
             h3 { "Add a local user" }
             form.create method="post" action="/settings/users" {
                 (csrf_field(&principal))
-                label { "Username" input type="text" name="username" required maxlength="64" autocomplete="off"; }
-                label { "Role" select name="role" { (role_options(Role::Viewer)) } }
-                label { "Password" input type="password" name="password" required minlength="12" autocomplete="new-password"; }
+                label.field { span { "Username" } input type="text" name="username" required maxlength="64" autocomplete="off"; }
+                label.field { span { "Role" } select name="role" { (role_options(Role::Viewer)) } }
+                label.field { span { "Password" } input type="password" name="password" required minlength="12" autocomplete="new-password"; }
                 button type="submit" { "Add user" }
             }
         }
@@ -89,12 +90,12 @@ async fn settings_page(State(state): State<AppState>, Extension(principal): Exte
                             tr data-api-token=(token.id) {
                                 td { (token.name) }
                                 td { code { (token.id) } }
-                                td { span class={ "badge role-" (token.role.as_str()) } { (token.role.as_str()) } }
+                                td { (state_badge("info", "role", token.role.as_str())) }
                                 td { (token.created_by) }
-                                td { (when(token.created_at)) }
-                                td { (when(token.expires_at)) }
-                                td { (when_opt(token.last_used_at)) }
-                                td { span class={ "badge token-" (state) } { (state) } }
+                                td { (utc_text(token.created_at)) }
+                                td { (utc_text(token.expires_at)) }
+                                td { (utc_or_never(token.last_used_at)) }
+                                td { (state_badge(if state == "active" { "ok" } else if state == "revoked" { "danger" } else { "neutral" }, "token", state)) }
                                 td.actions {
                                     @if state == "active" {
                                         form method="post" action={ "/settings/api-tokens/" (token.id) "/revoke" } {
@@ -111,9 +112,9 @@ async fn settings_page(State(state): State<AppState>, Extension(principal): Exte
             h3 { "Create an API token" }
             form.create method="post" action="/settings/api-tokens" {
                 (csrf_field(&principal))
-                label { "Name" input type="text" name="name" required maxlength="100" placeholder="siem-export"; }
-                label { "Role" select name="role" { (role_options(Role::Viewer)) } }
-                label { "Valid for" input type="text" name="ttl" value="30d" required; }
+                label.field { span { "Name" } input type="text" name="name" required maxlength="100" placeholder="siem-export"; }
+                label.field { span { "Role" } select name="role" { (role_options(Role::Viewer)) } }
+                label.field { span { "Valid for" } input type="text" name="ttl" value="30d" required; }
                 button type="submit" { "Create token" }
             }
         }
@@ -173,7 +174,7 @@ async fn create_token(
                 dl.facts {
                     dt { "Id" } dd { code { (issued.id) } }
                     dt { "Role" } dd { (issued.role.as_str()) }
-                    dt { "Expires" } dd { (when(issued.expires_at)) }
+                    dt { "Expires" } dd { (utc_text(issued.expires_at)) }
                 }
                 p { "Send it as " code { "Authorization: Bearer TOKEN" } "." }
             };

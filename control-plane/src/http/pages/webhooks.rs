@@ -10,8 +10,9 @@ use http::Method;
 use maud::html;
 use serde::Deserialize;
 
+use super::components::utc_text;
 use super::layout;
-use super::ops::{csrf_field, refused, see_other, shown_once, when, when_opt};
+use super::ops::{csrf_field, refused, see_other, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::Principal;
 use crate::http::fleet_api::{CreateWebhook, create_webhook, deliveries, remove_webhook, webhook_audit, webhooks};
@@ -45,8 +46,8 @@ async fn webhooks_page(State(state): State<AppState>, Extension(principal): Exte
             h2 { "Add an endpoint" }
             form.create method="post" action=(PATH) {
                 (csrf_field(&principal))
-                label { "URL" input type="url" name="url" required placeholder="https://siem.example.com/hooks/muster"; }
-                label { "Send"
+                label.field { span { "URL" } input type="url" name="url" required placeholder="https://siem.example.com/hooks/muster"; }
+                label.field { span { "Send" }
                     select name="min_severity" {
                         option value="high" selected { "High and critical findings" }
                         option value="critical" { "Critical findings only" }
@@ -58,7 +59,7 @@ async fn webhooks_page(State(state): State<AppState>, Extension(principal): Exte
         @if list.is_empty() {
             p.empty { "No webhooks yet." }
         } @else {
-            div.table-wrap {
+            section.card.table-card {
                 table.data.webhooks {
                     thead { tr { th { "URL" } th { "Findings" } th { "Created" } th { "State" } th { "Deliveries" } th {} } }
                     tbody {
@@ -66,8 +67,8 @@ async fn webhooks_page(State(state): State<AppState>, Extension(principal): Exte
                             tr data-webhook=(hook.id) {
                                 td.url { (hook.url) }
                                 td { (hook.min_severity) " and above" }
-                                td { (when(hook.created_at)) }
-                                td { span class={ "badge " @if hook.enabled { "status-online" } @else { "status-offline" } } { @if hook.enabled { "enabled" } @else { "disabled" } } }
+                                td { (utc_text(hook.created_at)) }
+                                td { @if hook.enabled { (state_badge("ok", "webhook", "enabled")) } @else { (state_badge("neutral", "webhook", "disabled")) } }
                                 td { a href={ "/webhooks/" (hook.id) } { "Delivery log" } }
                                 td.actions {
                                     form method="post" action={ "/webhooks/" (hook.id) "/delete" } {
@@ -147,20 +148,20 @@ async fn delivery_log(
         @if attempts.is_empty() {
             p.empty { "Nothing delivered yet: events are sent when an endpoint reports new high or critical findings." }
         } @else {
-            div.table-wrap {
+            section.card.table-card {
                 table.data.deliveries {
                     thead { tr { th { "When" } th { "Event" } th { "Attempt" } th { "Status" } th { "Response" } th { "Latency" } th { "Error" } th { "Next retry" } } }
                     tbody {
                         @for attempt in &attempts {
                             tr data-delivery=(attempt.event_id) {
-                                td { (when(attempt.attempted_at)) }
+                                td { (utc_text(attempt.attempted_at)) }
                                 td { code { (attempt.event_id) } }
                                 td { (attempt.attempt) }
-                                td { span class={ "badge delivery-" (attempt.status) } { (attempt.status) } }
+                                td { (state_badge(match attempt.status { "delivered" => "ok", "retrying" => "warn", _ => "danger" }, "delivery", attempt.status)) }
                                 td.response-code { @if let Some(code) = attempt.response_code { (code) } @else { "—" } }
                                 td { (attempt.latency_ms) " ms" }
                                 td { (attempt.error) }
-                                td { @if attempt.next_retry_at.is_some() { (when_opt(attempt.next_retry_at)) } }
+                                td { @if attempt.next_retry_at.is_some() { (utc_or_never(attempt.next_retry_at)) } }
                             }
                         }
                     }
@@ -168,5 +169,5 @@ async fn delivery_log(
             }
         }
     };
-    layout::page("Webhook deliveries", Some(&principal), body).into_response()
+    layout::page_in("Webhook deliveries", "Webhooks", Some(&principal), html! {}, body).into_response()
 }

@@ -116,7 +116,7 @@ pub fn day_start(at: i64) -> i64 {
 // ---------------------------------------------------------------------------------------------
 // Overview
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     pub endpoints: i64,
     pub endpoints_online: i64,
@@ -135,7 +135,7 @@ pub struct Overview {
     pub rollup_refreshed_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DailyPoint {
     /// Unix seconds at the start of the UTC day.
     pub day: i64,
@@ -163,7 +163,7 @@ pub struct RollupStats {
 // ---------------------------------------------------------------------------------------------
 // Services and server groups
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthCounts {
     pub oauth: i64,
     pub reference: i64,
@@ -171,7 +171,7 @@ pub struct AuthCounts {
     pub none: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServiceRow {
     pub service: String,
     pub servers: i64,
@@ -181,7 +181,7 @@ pub struct ServiceRow {
     pub auth: AuthCounts,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {
     /// A registry package: ecosystem and name.
@@ -207,7 +207,7 @@ impl GroupKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServerGroup {
     pub kind: GroupKind,
     /// `muster.v1.Ecosystem` number; 0 for remote groups.
@@ -266,7 +266,7 @@ pub struct EndpointQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EndpointRow {
     pub agent_id: String,
     pub hostname: String,
@@ -283,7 +283,7 @@ pub struct EndpointRow {
     pub max_severity: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EndpointDetail {
     pub endpoint: EndpointRow,
     pub agent_version: String,
@@ -300,7 +300,7 @@ pub struct EndpointDetail {
 
 pub const HISTORY_LIMIT: u32 = 200;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServerView {
     pub server_id: String,
     pub name: String,
@@ -324,7 +324,7 @@ pub struct ServerView {
 // ---------------------------------------------------------------------------------------------
 // Credentials
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SecretGroup {
     pub provider: String,
     pub kind: String,
@@ -334,7 +334,7 @@ pub struct SecretGroup {
     pub endpoints: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SharedFingerprint {
     pub fingerprint: String,
     pub provider: String,

@@ -1,0 +1,131 @@
+//! The OpenAPI 3.1 document of the JSON API, built by `utoipa` from the `#[utoipa::path]`
+//! annotations on the `/api/v1` handlers and the `ToSchema` types they return, and served at
+//! `GET /api/v1/openapi.json`.
+//!
+//! Every `/api/v1` handler is listed in [`ApiDoc`]; `tests/http_openapi.rs` checks that the
+//! document and the route table name the same routes. This module does not decide access (the
+//! route table does); it only describes the two ways to authenticate.
+
+use axum::Json;
+use http::Method;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::roles::Access;
+use super::{Route, api, fleet_api, inventory_api, params};
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![Route::new(Method::GET, OPENAPI_PATH, Access::Public, openapi_json)]
+}
+
+/// The error body every `/api/v1` call answers with on failure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable snake_case code, e.g. `invalid_argument`, `not_found`.
+    pub code: String,
+    /// A message safe to show; never internal details.
+    pub message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Muster control plane API",
+        description = "Read the MCP server inventory of the fleet and administer the control plane. \
+                       Authenticate with an API token (`Authorization: Bearer mst_api_...`) or a dashboard \
+                       session cookie (state-changing calls then need the `x-csrf-token` header).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        api::whoami,
+        api::list_tokens,
+        api::create_token,
+        api::revoke_token,
+        api::list_users,
+        api::create_user,
+        api::revoke_agent,
+        api::list_audit,
+        inventory_api::overview,
+        inventory_api::services,
+        inventory_api::servers,
+        inventory_api::endpoints,
+        inventory_api::endpoint_detail,
+        inventory_api::credentials,
+        inventory_api::shared_credentials,
+        fleet_api::list_findings,
+        fleet_api::post_decision,
+        fleet_api::list_activity,
+        fleet_api::list_agents,
+        fleet_api::list_agent_versions,
+        fleet_api::list_enrollment_tokens,
+        fleet_api::create_enrollment_token,
+        fleet_api::revoke_enrollment_token,
+        fleet_api::list_webhooks,
+        fleet_api::post_webhook,
+        fleet_api::delete_webhook,
+        fleet_api::list_deliveries,
+        crate::export::routes::inventory_csv,
+        crate::export::routes::cyclonedx_json,
+        crate::export::routes::findings_ocsf,
+    ),
+    components(schemas(
+        ErrorBody,
+        params::OsParam,
+        params::StatusParam,
+        params::SeverityParam,
+        params::SortParam,
+        params::KindParam,
+        params::EcosystemParam,
+    )),
+    modifiers(&Authentication),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "account", description = "The caller"),
+        (name = "inventory", description = "Endpoints, MCP servers, services and credentials (viewer)"),
+        (name = "admin", description = "Users, API tokens, agents and the audit log (admin)"),
+        (name = "findings", description = "Findings, and acknowledging or waiving them (analyst)"),
+        (name = "activity", description = "The fleet's change events"),
+        (name = "agents", description = "Agents and, for admins, enrollment tokens"),
+        (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
+        (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the two security schemes: bearer API tokens and the session cookie.
+struct Authentication;
+
+impl Modify for Authentication {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token created by an admin"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "muster_session",
+                "The dashboard session (named `__Host-muster_session` under TLS)",
+            ))),
+        );
+    }
+}
+
+/// The document as a value (what the route serves).
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}
