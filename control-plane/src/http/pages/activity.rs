@@ -45,8 +45,10 @@ async fn activity_page(
     let first_url =
         filters.cursor.as_ref().map(|_| url_with(PATH, &ActivityFilters { cursor: None, ..filters.clone() }));
     let body = html! {
-        h1 { "Activity" }
-        p.lede { "MCP servers appearing, changing and disappearing across the fleet, newest first." }
+        div.page-head {
+            h1 { "Activity" }
+            p.lede { "MCP servers appearing, changing and disappearing across the fleet, newest first." }
+        }
         form.filters method="get" action=(PATH) {
             (select("kind", "Change", filters.kind.as_deref(), &[("appeared", "Appeared"), ("changed", "Changed"), ("disappeared", "Disappeared")]))
             (text_input("host", "Host", filters.host.as_deref(), "hostname or agent id"))

@@ -65,12 +65,14 @@ async fn agents_page(
     let first_url = filters.cursor.as_ref().map(|_| url_with(PATH, &AgentFilters { cursor: None, ..filters.clone() }));
     let total: i64 = versions.iter().map(|v| v.agents).sum();
     let body = html! {
-        h1 { "Agents" }
-        p.lede {
-            "Enrolled agents, their certificates and versions. "
-            a.download href=(INVENTORY_CSV_PATH) download="" { "Inventory CSV" }
-            " · "
-            a.download href=(CYCLONEDX_JSON_PATH) download="" { "Fleet CycloneDX" }
+        div.page-head {
+            h1 { "Agents" }
+            p.lede {
+                "Enrolled agents, their certificates and versions. "
+                a.download href=(INVENTORY_CSV_PATH) download="" { "Inventory CSV" }
+                " · "
+                a.download href=(CYCLONEDX_JSON_PATH) download="" { "Fleet CycloneDX" }
+            }
         }
         @if !versions.is_empty() {
             section.card.versions {

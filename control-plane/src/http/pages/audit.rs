@@ -47,8 +47,10 @@ async fn audit_page(
         more.then(|| records.last().map(|r| url_with(PATH, &AuditPageQuery { before: Some(r.id) }))).flatten();
     let first_url = query.before.map(|_| PATH.to_string());
     let body = html! {
-        h1 { "Audit log" }
-        p.lede { "Every sign-in and every change made through the dashboard, the API or the command line, newest first." }
+        div.page-head {
+            h1 { "Audit log" }
+            p.lede { "Every sign-in and every change made through the dashboard, the API or the command line, newest first." }
+        }
         @if records.is_empty() {
             p.empty { "The audit log is empty." }
         } @else {

@@ -63,10 +63,12 @@ async fn findings_page(
         filters.cursor.as_ref().map(|_| url_with(PATH, &FindingFilters { cursor: None, ..filters.clone() }));
     let analyst = principal.role >= Role::Analyst;
     let body = html! {
-        h1 { "Findings" }
-        p.lede {
-            "Configuration and supply-chain findings reported by the agents, most severe first. "
-            a.download href=(FINDINGS_OCSF_PATH) download="" { "Download all as OCSF (JSON lines)" }
+        div.page-head {
+            h1 { "Findings" }
+            p.lede {
+                "Configuration and supply-chain findings reported by the agents, most severe first. "
+                a.download href=(FINDINGS_OCSF_PATH) download="" { "Download all as OCSF (JSON lines)" }
+            }
         }
         (filter_form(&filters))
         @if page.items.is_empty() {

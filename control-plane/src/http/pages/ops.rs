@@ -90,7 +90,7 @@ pub fn see_other(location: &str) -> Response {
 /// back to `back`.
 pub fn refused(principal: &Principal, error: &ApiError, back: &str) -> Response {
     let body = html! {
-        h1 { "Not done" }
+        div.page-head { h1 { "Not done" } }
         (flash("error", &error.message))
         p { a.button.secondary href=(back) { "Back" } }
     };
@@ -107,7 +107,7 @@ pub fn shown_once(
     back: &str,
 ) -> Response {
     let body = html! {
-        h1 { (title) }
+        div.page-head { h1 { (title) } }
         section.card.once {
             p.warning { "Copy the " (label) " now: it is shown only once and cannot be retrieved later." }
             p { code.secret data-once="" { (secret) } }

@@ -51,7 +51,7 @@ async fn settings_page(State(state): State<AppState>, Extension(principal): Exte
     };
     let now = unix_now();
     let body = html! {
-        h1 { "Settings" }
+        div.page-head { h1 { "Settings" } }
         section.card.users {
             h2 { "Users" }
             table.data {

@@ -37,10 +37,12 @@ async fn webhooks_page(State(state): State<AppState>, Extension(principal): Exte
         Err(error) => return refused(&principal, &error, "/"),
     };
     let body = html! {
-        h1 { "Webhooks" }
-        p.lede {
-            "Each endpoint receives a signed " code { "findings.new" } " event when an endpoint reports new high or critical findings. "
-            "Verify the " code { "Muster-Signature" } " header (HMAC-SHA256 of " code { "timestamp.body" } ") with the endpoint's secret."
+        div.page-head {
+            h1 { "Webhooks" }
+            p.lede {
+                "Each endpoint receives a signed " code { "findings.new" } " event when an endpoint reports new high or critical findings. "
+                "Verify the " code { "Muster-Signature" } " header (HMAC-SHA256 of " code { "timestamp.body" } ") with the endpoint's secret."
+            }
         }
         section.card {
             h2 { "Add an endpoint" }
@@ -143,8 +145,10 @@ async fn delivery_log(
         Err(error) => return refused(&principal, &error, PATH),
     };
     let body = html! {
-        h1 { "Webhook deliveries" }
-        p.lede { "Every attempt to deliver to " span.url { (hook.url) } ", newest first. " a href=(PATH) { "All webhooks" } }
+        div.page-head {
+            h1 { "Webhook deliveries" }
+            p.lede { "Every attempt to deliver to " span.url { (hook.url) } ", newest first. " a href=(PATH) { "All webhooks" } }
+        }
         @if attempts.is_empty() {
             p.empty { "Nothing delivered yet: events are sent when an endpoint reports new high or critical findings." }
         } @else {
