@@ -485,6 +485,9 @@ async fn endpoint_detail_shows_servers_findings_history_and_exports(cp: TestCont
     assert_eq!(status, 404);
     let (status, body) = viewer.get("/api/v1/endpoints/00000000-0000-4000-8000-000000000000").await;
     assert_eq!(status, 404, "{body}");
+    let (status, body) = viewer.get("/endpoints/%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert_eq!(status, 404);
+    assert_no_raw_canary("/endpoints/<script>", &body);
     cp.stop().await.unwrap();
 }
 
