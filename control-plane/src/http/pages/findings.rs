@@ -156,11 +156,15 @@ fn finding_row(finding: &FindingView, principal: &Principal, analyst: bool, here
                         (key_fields(finding, principal, here))
                         button type="submit" name="action" value="acknowledge" { "Acknowledge" }
                     }
-                    form.waive method="post" action=(DECISION_PATH) {
-                        (key_fields(finding, principal, here))
-                        input type="text" name="reason" placeholder="Reason" required maxlength="500" aria-label="Waiver reason";
-                        input type="date" name="expires" required aria-label="Waived until";
-                        button type="submit" name="action" value="waive" { "Waive" }
+                    // Folded until asked for (no script: a disclosure element), so rows stay one line high.
+                    details.waive-details {
+                        summary { "Waive…" }
+                        form.waive method="post" action=(DECISION_PATH) {
+                            (key_fields(finding, principal, here))
+                            input type="text" name="reason" placeholder="Reason" required maxlength="500" aria-label="Waiver reason";
+                            input type="date" name="expires" required aria-label="Waived until";
+                            button type="submit" name="action" value="waive" { "Waive" }
+                        }
                     }
                     @if decision.is_some() {
                         form.clear method="post" action=(DECISION_PATH) {
