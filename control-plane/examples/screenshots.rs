@@ -38,13 +38,16 @@ async fn main() -> Result<()> {
     let out = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "docs/screenshots".into()));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 
-    let cp = TestControlPlane::start_with_http(HttpConfig { tls: false, ..HttpConfig::default() })
+    let dir = tempfile::tempdir()?;
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let now = unix_now();
+    let fleet = fleet::seed_database(&url, now, FleetOptions { history_days: 30, canaries: false })
+        .await
+        .map_err(|e| anyhow!("seeding the fleet: {e:?}"))?;
+    let http = HttpConfig { tls: false, ..HttpConfig::default() };
+    let cp = TestControlPlane::start_with_db_and_http(Some(&url), http)
         .await
         .map_err(|e| anyhow!("starting the control plane: {e}"))?;
-    let now = unix_now();
-    let fleet = fleet::seed(cp.store(), now, FleetOptions { history_days: 30, canaries: false })
-        .await
-        .map_err(|e| anyhow!("seeding the fleet: {e}"))?;
     seed_admin_data(&cp, now).await?;
 
     let browser = Browser::start(&format!("http://{}", cp.http_addr)).await?;
@@ -72,12 +75,16 @@ async fn main() -> Result<()> {
         ("settings", "/settings"),
     ];
     for (name, path) in pages {
+        // Server-rendered: the page is complete once navigation returns.
         browser.open(path).await?;
-        browser.wait_for("main h1").await?;
+        let heading = match browser.count("main h1").await? {
+            1 => browser.heading().await?,
+            n => format!("WARNING: {n} `main h1` elements (is the page there?)"),
+        };
         let file = out.join(format!("{name}.png"));
         browser.screenshot_page(&file, MAX_HEIGHT).await?;
         let size = std::fs::metadata(&file)?.len();
-        println!("{:<18} {:<48} {:>4} KiB  {}", name, path, size / 1024, browser.heading().await?);
+        println!("{:<16} {:<50} {:>4} KiB  {heading}", name, path, size / 1024);
     }
     browser.close().await?;
     cp.stop().await.map_err(|e| anyhow!("stopping the control plane: {e}"))?;

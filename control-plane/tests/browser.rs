@@ -21,11 +21,13 @@ use muster_control_plane::config::HttpConfig;
 use muster_control_plane::http::auth::accounts;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;
+use muster_control_plane::store::read::{FindingQuery, FindingStateFilter};
 use muster_control_plane::testing::TestControlPlane;
 
 const PASSWORD: &str = "correct horse battery staple";
 
 struct Setup {
+    _dir: tempfile::TempDir,
     cp: TestControlPlane,
     fleet: Fleet,
     browser: Browser,
@@ -35,11 +37,15 @@ struct Setup {
 /// trusting a test CA) with the seeded fleet, an analyst account created as `user add` does,
 /// and a fresh browser.
 async fn setup() -> Setup {
-    let cp = TestControlPlane::start_with_http(HttpConfig { tls: false, ..HttpConfig::default() }).await.unwrap();
-    let fleet = fleet::seed(cp.store(), unix_now(), FleetOptions { history_days: 2, canaries: true }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let options = FleetOptions { history_days: 2, canaries: true };
+    let fleet = fleet::seed_database(&url, unix_now(), options).await.unwrap();
+    let http = HttpConfig { tls: false, ..HttpConfig::default() };
+    let cp = TestControlPlane::start_with_db_and_http(Some(&url), http).await.unwrap();
     accounts::add_local_user(cp.store(), "ana", Role::Analyst, PASSWORD, "cli", unix_now()).await.unwrap();
     let browser = Browser::start(&format!("http://{}", cp.http_addr)).await.unwrap();
-    Setup { cp, fleet, browser }
+    Setup { _dir: dir, cp, fleet, browser }
 }
 
 /// The page shows nothing a canary could have injected: no open dialog, no `img[src=x]`, and no
@@ -52,7 +58,7 @@ async fn assert_no_injection(browser: &Browser, page: &str) {
 
 #[tokio::test]
 async fn a_user_signs_in_sees_the_overview_and_signs_out() {
-    let Setup { cp, fleet: _, browser } = setup().await;
+    let Setup { cp, browser, .. } = setup().await;
 
     // A protected page before signing in: the sign-in page, remembering where to go.
     browser.open("/").await.unwrap();
@@ -84,12 +90,98 @@ async fn a_user_signs_in_sees_the_overview_and_signs_out() {
 }
 
 #[tokio::test]
-async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
-    let Setup { cp, fleet, browser } = setup().await;
-    assert!(fleet.agent_id(SCRIPT_CANARY).is_some());
+async fn an_analyst_drills_into_an_endpoint_filters_findings_acknowledges_one_and_signs_out() {
+    let Setup { cp, fleet, browser, .. } = setup().await;
     browser.log_in("ana", PASSWORD).await.unwrap();
     assert_no_injection(&browser, "/").await;
-    let _ = IMG_CANARY;
+
+    // Endpoints: click through to one laptop and see its servers.
+    browser.wait_for("header nav a[href='/endpoints']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Endpoints").await.unwrap();
+    let alice = fleet.agent_id("mbp-alice-chen").unwrap().to_string();
+    browser.link_with_text("a.endpoint-link", "mbp-alice-chen").await.unwrap().click().await.unwrap();
+    browser.wait_for_path(&format!("/endpoints/{alice}")).await.unwrap();
+    browser.wait_for("main h1").await.unwrap();
+    let detail = browser.body_text().await.unwrap();
+    for expected in ["mbp-alice-chen", "github", "slack", "linear", "notion", "playwright", "cursor", "claude-desktop"]
+    {
+        assert!(detail.contains(expected), "{expected} missing from the endpoint page:\n{detail}");
+    }
+    assert_no_injection(&browser, "the endpoint page").await;
+
+    // Findings, filtered to critical with the filter form.
+    browser.wait_for("header nav a[href='/findings']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    let all = browser.count("tr[data-finding]").await.unwrap();
+    browser.wait_for("form.filters select[name=severity]").await.unwrap().select_by_value("critical").await.unwrap();
+    browser.wait_for("form.filters button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("severity=critical").await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    let rows = browser.client.find_all(fantoccini::Locator::Css("tr[data-finding]")).await.unwrap();
+    // The malicious postmark-mcp on two laptops: the only critical findings.
+    assert_eq!(rows.len(), 2, "critical findings (of {all} in all)");
+    assert!(all > rows.len());
+    for row in &rows {
+        let text = row.text().await.unwrap();
+        assert!(text.contains("critical") && text.contains("MUSTER-PKG-MALICIOUS"), "{text}");
+    }
+
+    // Acknowledge the first: back on the same filtered page, marked acknowledged.
+    let key = rows[0].attr("data-finding").await.unwrap().unwrap();
+    let row = format!("tr[data-finding=\"{key}\"]");
+    assert_eq!(browser.count(&format!("{row} span.badge.state-acknowledged")).await.unwrap(), 0);
+    browser.wait_for(&format!("{row} button[name=action][value=acknowledge]")).await.unwrap().click().await.unwrap();
+    browser.wait_for(&format!("{row} span.badge.state-acknowledged")).await.unwrap();
+    assert!(browser.current_path().await.unwrap().contains("severity=critical"));
+    assert_eq!(browser.count("span.badge.state-acknowledged").await.unwrap(), 1);
+    // Stored as ana's decision.
+    let query = FindingQuery {
+        state: Some(FindingStateFilter::Acknowledged),
+        now: unix_now(),
+        limit: 50,
+        ..FindingQuery::default()
+    };
+    let decided = cp.store().findings(&query).await.unwrap().items;
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0].decision.as_ref().unwrap().decided_by, "ana");
+    assert_eq!(decided[0].key.finding_id, "MUSTER-PKG-MALICIOUS");
+
+    // Sign out: the sign-in page, and a protected page leads back to it.
+    browser.log_out().await.unwrap();
+    browser.wait_for_path("/login").await.unwrap();
+    browser.open("/findings").await.unwrap();
+    browser.wait_for_heading("Sign in").await.unwrap();
+    assert_eq!(browser.client.current_url().await.unwrap().path(), "/login");
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
+    let Setup { cp, fleet, browser, .. } = setup().await;
+    let canary_host = fleet.agent_id(SCRIPT_CANARY).unwrap().to_string();
+    browser.log_in("ana", PASSWORD).await.unwrap();
+    // (page, canaries it shows as text): the hostname is the script canary; the laptop's two
+    // servers and their packages are named after both canaries.
+    let detail = format!("/endpoints/{canary_host}");
+    let pages: [(&str, &[&str]); 6] = [
+        ("/", &[]),
+        ("/endpoints", &[SCRIPT_CANARY]),
+        (&detail, &[SCRIPT_CANARY, IMG_CANARY]),
+        ("/servers", &[SCRIPT_CANARY, IMG_CANARY]),
+        ("/findings", &[SCRIPT_CANARY, IMG_CANARY]),
+        ("/activity", &[SCRIPT_CANARY, IMG_CANARY]),
+    ];
+    for (path, canaries) in pages {
+        browser.open(path).await.unwrap();
+        browser.wait_for("main h1").await.unwrap();
+        assert_no_injection(&browser, path).await;
+        let text = browser.body_text().await.unwrap();
+        for canary in canaries {
+            assert!(text.contains(canary), "{path} does not show {canary:?} as text:\n{text}");
+        }
+    }
     browser.close().await.unwrap();
     cp.stop().await.unwrap();
 }

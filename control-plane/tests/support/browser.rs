@@ -191,6 +191,38 @@ impl Browser {
         }
     }
 
+    /// Waits until the query string of the current page contains `part`.
+    pub async fn wait_for_query_containing(&self, part: &str) -> Result<(), BrowserError> {
+        let deadline = Instant::now() + WAIT;
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            if self.client.current_url().await?.query().is_some_and(|q| q.contains(part)) {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(self.timeout(format!("a query containing {part}")).await);
+            }
+        }
+    }
+
+    /// Waits for an element matching `css` whose text is exactly `text` (whitespace trimmed).
+    pub async fn link_with_text(&self, css: &str, text: &str) -> Result<fantoccini::elements::Element, BrowserError> {
+        let deadline = Instant::now() + WAIT;
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            for element in self.client.find_all(Locator::Css(css)).await? {
+                if element.text().await?.trim() == text {
+                    return Ok(element);
+                }
+            }
+            if Instant::now() > deadline {
+                return Err(self.timeout(format!("`{css}` reading {text:?}")).await);
+            }
+        }
+    }
+
     /// Fills the login form and submits it; waits for the overview.
     pub async fn log_in(&self, username: &str, password: &str) -> Result<(), BrowserError> {
         self.open("/login").await?;
@@ -232,18 +264,23 @@ impl Browser {
         value.as_u64().ok_or_else(|| BrowserError::Unexpected(format!("script count {value}")))
     }
 
-    /// Saves a PNG of the whole page: the window is 1440 wide and as tall as the page (between
-    /// 900 and `max_height`), then put back to 1440x900.
+    /// Saves a PNG of the whole page: a viewport 1440 wide and as tall as the page (at least 900,
+    /// at most `max_height` CSS pixels); then puts the window back to 1440x900.
     pub async fn screenshot_page(&self, path: &Path, max_height: u32) -> Result<(), BrowserError> {
-        let height = self
+        let sizes = self
             .client
-            .execute("return Math.ceil(document.documentElement.scrollHeight);", vec![])
-            .await?
-            .as_u64()
-            .and_then(|h| u32::try_from(h).ok())
-            .unwrap_or(WINDOW.1)
-            .clamp(WINDOW.1, max_height);
-        self.client.set_window_size(WINDOW.0, height).await?;
+            .execute(
+                "return [Math.ceil(document.documentElement.scrollHeight), \
+                 window.outerHeight - window.innerHeight];",
+                vec![],
+            )
+            .await?;
+        let number = |i: usize| sizes.get(i).and_then(serde_json::Value::as_u64).and_then(|n| u32::try_from(n).ok());
+        let (Some(page), Some(frame)) = (number(0), number(1)) else {
+            return Err(BrowserError::Unexpected(format!("page sizes {sizes}")));
+        };
+        let viewport = page.clamp(WINDOW.1, max_height.max(WINDOW.1));
+        self.client.set_window_size(WINDOW.0, viewport + frame).await?;
         let png = self.client.screenshot().await;
         self.client.set_window_size(WINDOW.0, WINDOW.1).await?;
         std::fs::write(path, png?)?;

@@ -700,6 +700,15 @@ fn snapshot(laptop: &Laptop, days_ago: u32, at: i64) -> InventorySnapshot {
     }
 }
 
+/// Seeds a new SQLite database at `url` (before any control plane runs on it, so no rollup task
+/// writes concurrently) and closes it.
+pub async fn seed_database(url: &str, now: i64, options: FleetOptions) -> Result<Fleet, BoxError> {
+    let store = muster_control_plane::store::open(url).await?;
+    let fleet = seed(store.as_ref(), now, options).await?;
+    drop(store);
+    Ok(fleet)
+}
+
 /// Enrolls every laptop and ingests one full snapshot per laptop per day from `history_days` days
 /// before `now` up to `now`, refreshing the rollups (today's trend point) after each day.
 pub async fn seed(store: &dyn Store, now: i64, options: FleetOptions) -> Result<Fleet, BoxError> {
@@ -727,7 +736,9 @@ pub async fn seed(store: &dyn Store, now: i64, options: FleetOptions) -> Result<
         // Reports arrive through the day; the last day's arrive just before `now`.
         let day_at = now - i64::from(days_ago) * DAY;
         for (i, laptop) in laptops.iter().enumerate() {
-            if days_ago > laptop.enrolled.min(options.history_days) || days_ago < laptop.last_report {
+            let (enrolled, last_report) = (laptop.enrolled, laptop.last_report);
+            let clamp = |days: u32| days.min(options.history_days);
+            if days_ago > clamp(enrolled) || days_ago < clamp(last_report) {
                 continue;
             }
             let at = day_at - 60 * i64::try_from(laptops.len() - i)?;
