@@ -455,7 +455,8 @@ fn laptops(canaries: bool) -> Vec<Laptop> {
     // (hostname, os, users, enrolled days ago, last report days ago, servers: (kind, client, user
     // index, secret label, added, removed))
     type Spec = (Kind, &'static str, usize, &'static str, Option<u32>, Option<u32>);
-    let fleet: Vec<(&str, Os, Vec<&'static str>, u32, u32, Vec<Spec>)> = vec![
+    type LaptopSpec = (&'static str, Os, Vec<&'static str>, u32, u32, Vec<Spec>);
+    let fleet: Vec<LaptopSpec> = vec![
         (
             "mbp-alice-chen",
             Os::Macos,
