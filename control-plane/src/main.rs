@@ -143,7 +143,15 @@ fn main() -> Result<()> {
         )
         .with_writer(std::io::stderr)
         .init();
-    let config = load_config(&cli.global)?;
+    let mut config = load_config(&cli.global)?;
+    if matches!(cli.command, Command::Quickstart)
+        && cli.global.config.is_none()
+        && config.http_listen.ip().is_loopback()
+    {
+        // The newcomer's dashboard on this machine opens without a certificate warning: plain HTTP,
+        // which the configuration allows only on loopback. A config file decides otherwise.
+        config.http.tls = false;
+    }
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
     runtime.block_on(run(cli.command, config))
 }

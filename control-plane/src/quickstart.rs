@@ -1,6 +1,8 @@
 //! `muster-server quickstart`: the newcomer's one command. Creates the data dir, SQLite database,
 //! CA and a single-use enrollment token, prints the CA fingerprint, starts the server, then
-//! enrolls and runs the local agent (`muster-agent` next to this executable) against it.
+//! enrolls and runs the local agent (`muster-agent` next to this executable) against it, and says
+//! when its first report is stored. Without a config file the dashboard is plain HTTP on loopback
+//! (`main.rs` decides; the config refuses plain HTTP anywhere else).
 //!
 //! It does not install services or change anything outside the data dir. When the agent binary is
 //! missing it says how to enroll by hand and keeps serving.
@@ -91,6 +93,8 @@ pub async fn quickstart_on(
     println!("  CA fingerprint:     {fingerprint}");
     println!("  enrollment token:   {} (single use, expires in 1h; shown once)", token.token);
 
+    let dashboard = format!("{scheme}://localhost:{}/", http_addr.port());
+    let announcer = tokio::spawn(announce_first_report(Arc::clone(&state), dashboard));
     let server = tokio::spawn(crate::serve(Arc::clone(&state), grpc, http, shutdown));
     let state_dir = config.data_dir.join("agent");
     let agent = match agent_binary {
@@ -133,12 +137,38 @@ pub async fn quickstart_on(
         }
         None => server.await,
     };
+    announcer.abort();
     if let Some(mut agent) = child {
         let _ = agent.kill().await;
     }
     match result {
         Ok(served) => served.map_err(QuickstartError::from),
         Err(join) => Err(QuickstartError::Serve(crate::server::ServeError::Join(join))),
+    }
+}
+
+/// Waits for the first report the control plane applies (the local agent's, on a fresh data dir)
+/// and says what the dashboard now shows, so the newcomer opens it populated.
+async fn announce_first_report(state: Arc<ControlPlane>, dashboard: String) {
+    use tokio::sync::broadcast::error::RecvError;
+    let mut events = state.subscribe_ingest();
+    let agent_id = loop {
+        match events.recv().await {
+            Ok(crate::ingest::IngestEvent::ReportApplied { agent_id }) => break agent_id,
+            Err(RecvError::Lagged(_)) => continue,
+            Err(RecvError::Closed) => return,
+        }
+    };
+    match state.store.host_inventory(&agent_id).await {
+        Ok(inventory) => {
+            let host = inventory.host.map(|h| h.hostname).unwrap_or_else(|| agent_id.clone());
+            println!(
+                "  first report:       {host}: {} MCP servers, {} findings; open {dashboard}",
+                inventory.servers.len(),
+                inventory.findings.len()
+            );
+        }
+        Err(error) => println!("  first report:       stored, but cannot be read back: {error}"),
     }
 }
 

@@ -6,7 +6,8 @@
 //! Topics: `enroll` (enroll, run, the stored inventory equals the agent's own scan), `deltas`
 //! (a config edit arrives as a delta), `outage` (control plane down, agents queue, exactly once
 //! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
-//! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files).
+//! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files), `quickstart`
+//! (the newcomer command with the real agent scanning this machine).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -57,6 +58,7 @@ mod enroll;
 mod kill;
 mod leaks;
 mod outage;
+mod quickstart;
 mod refusals;
 
 on_both_backends!(enroll_run_stores_exactly_the_inventory, crate::enroll::run_stores_exactly_the_inventory);
@@ -68,3 +70,9 @@ on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_re
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
 on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);
 on_both_backends!(canaries_never_leave_the_agent, crate::leaks::canaries_never_leave_the_agent);
+
+/// Quickstart is SQLite only (the embedded default), so it runs once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quickstart_enrolls_the_local_agent_and_stores_this_machine() {
+    crate::quickstart::enrolls_the_local_agent_and_stores_this_machine().await.expect("quickstart scenario");
+}
