@@ -40,7 +40,7 @@ const CHROMIUM_FLAGS: &[&str] = &[
 const INSTALL_HINT: &str = "install Debian's chromium and chromium-driver with scripts/install-deps.sh \
                             (the README's test command does this)";
 
-#[derive(Debug, thiserror::Error)]
+#[derive(thiserror::Error)]
 pub enum BrowserError {
     #[error("{0} not found on PATH: {INSTALL_HINT}")]
     Missing(&'static str),
@@ -56,6 +56,14 @@ pub enum BrowserError {
     Io(#[from] std::io::Error),
     #[error("unexpected page state: {0}")]
     Unexpected(String),
+}
+
+/// The message itself, so that a test's `unwrap()` says what to do (install Chromium, which element
+/// it waited for) instead of printing a variant name.
+impl std::fmt::Debug for BrowserError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(self, f)
+    }
 }
 
 /// One headless Chromium session talking to a server at `base_url`.
