@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! cargo run --release -p muster-control-plane --features testing --example fleet_sim -- \
-//!     --agents 1000 --reports-per-agent 5 [--database-url postgres://...]
+//!     --agents 1000 --reports-per-agent 5 [--rate 2000] [--database-url postgres://...]
 //! ```
 //!
 //! With `--database-url` the database must be empty (a fresh one); without it SQLite in a temp dir.
@@ -36,9 +36,15 @@ struct Args {
     /// Servers in each agent's inventory.
     #[arg(long, default_value_t = 12)]
     servers_per_agent: usize,
-    /// Reports in flight at once across the fleet.
+    /// Reports in flight at once across the fleet (closed loop: each finished report lets the
+    /// next one go, so this measures the most the control plane can take).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
+    /// Open loop instead: reports are due at this fleet-wide rate (reports/s), as from a fleet
+    /// reporting on a schedule, whatever the control plane's speed. Latency then counts from the
+    /// moment a report was due, so a control plane that falls behind shows it in the percentiles.
+    #[arg(long)]
+    rate: Option<f64>,
     /// Database URL (a fresh, empty database); default SQLite in a temp dir.
     #[arg(long)]
     database_url: Option<String>,
@@ -154,10 +160,12 @@ async fn main() -> Result<()> {
     println!("enrolled {} agents (own certificate each) in {:.1?}", agents.len(), started.elapsed());
 
     let started = Instant::now();
+    let fleet = agents.len();
+    let start = tokio::time::Instant::now() + Duration::from_millis(100);
     let mut tasks = Vec::new();
     for (n, mut agent) in agents {
         let gate = gate.clone();
-        let (servers, reports) = (args.servers_per_agent, args.reports_per_agent);
+        let (servers, reports, rate) = (args.servers_per_agent, args.reports_per_agent, args.rate);
         tasks.push(tokio::spawn(async move {
             let mut latencies = Vec::new();
             for sequence in 1..=reports {
@@ -176,8 +184,16 @@ async fn main() -> Result<()> {
                     base_sequence: sequence - 1,
                     body: Some(body),
                 };
-                let _permit = gate.acquire().await?;
-                let sent = Instant::now();
+                let (_permit, sent) = match rate {
+                    Some(rate) => {
+                        // Report `sequence` of agent `n` is due at its slot in the fleet-wide schedule.
+                        let slot = (sequence - 1) as f64 * fleet as f64 + n as f64;
+                        let due = start + Duration::from_secs_f64(slot / rate);
+                        tokio::time::sleep_until(due).await;
+                        (None, due)
+                    }
+                    None => (Some(gate.acquire().await?), tokio::time::Instant::now()),
+                };
                 let ack = agent.client.report(request).await?.into_inner();
                 latencies.push(sent.elapsed());
                 anyhow::ensure!(ack.acked_sequence == sequence && !ack.resync_required, "unexpected ack {ack:?}");
@@ -192,8 +208,12 @@ async fn main() -> Result<()> {
     let elapsed = started.elapsed();
     latencies.sort();
     let backend = if args.database_url.is_some() { "postgres" } else { "sqlite" };
+    let mode = match args.rate {
+        Some(rate) => format!("open loop, due at {rate:.0}/s"),
+        None => format!("closed loop, {} in flight", args.concurrency),
+    };
     println!(
-        "| {backend} | {} agents | {} reports | {:.0} reports/s | p50 {:.1?} | p99 {:.1?} | max {:.1?} |",
+        "| {backend} | {mode} | {} agents | {} reports | {:.0} reports/s | p50 {:.1?} | p99 {:.1?} | max {:.1?} |",
         args.agents,
         latencies.len(),
         latencies.len() as f64 / elapsed.as_secs_f64(),

@@ -8,6 +8,7 @@ use tokio::sync::broadcast;
 
 use crate::config::{HttpConfig, Limits, ServerConfig};
 use crate::enroll::{IssuedToken, TokenError};
+use crate::grpc::identity::AgentStatusCache;
 use crate::grpc::rate::RateLimiter;
 use crate::pki::{Pki, PkiError};
 use crate::store::{DynStore, StoreError};
@@ -34,6 +35,8 @@ pub struct ControlPlane {
     /// The dashboard and API listener's settings (TLS, CORS, sessions, single sign-on).
     pub http: HttpConfig,
     pub(crate) rate: RateLimiter,
+    /// Agent statuses seen by this process, so authorising a report reads no database.
+    pub(crate) agents: AgentStatusCache,
     revocations: broadcast::Sender<String>,
     ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
 }
@@ -48,7 +51,16 @@ impl ControlPlane {
         // Consumers that fall behind lose events, not ingest speed (see `crate::webhook`).
         let (ingest_events, _) = broadcast::channel(1024);
         let rate = RateLimiter::new(limits.agent_burst, limits.agent_requests_per_minute);
-        Arc::new(Self { store, pki, limits, http, rate, revocations, ingest_events })
+        Arc::new(Self {
+            store,
+            pki,
+            limits,
+            http,
+            rate,
+            agents: AgentStatusCache::default(),
+            revocations,
+            ingest_events,
+        })
     }
 
     /// Creates the data dir, loads or creates the PKI, opens and migrates the database.
@@ -68,6 +80,7 @@ impl ControlPlane {
     pub async fn revoke_agent(&self, agent_id: &str) -> Result<bool, StoreError> {
         let revoked = self.store.revoke_agent(agent_id, unix_now()).await?;
         if revoked {
+            self.agents.mark_revoked(agent_id);
             tracing::info!(agent_id = %agent_id, "agent revoked");
             // No receivers only means no open streams.
             let _ = self.revocations.send(agent_id.to_string());

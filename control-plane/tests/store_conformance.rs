@@ -9,7 +9,7 @@ mod support;
 use muster_control_plane::enroll::{create_token, create_token_expiring, hash_token};
 use muster_control_plane::ingest::{ChangeKind, Decision, Report, ReportBody};
 use muster_control_plane::store::{AgentStatus, DynStore, NewAgent, StoreError, TokenRefusal};
-use muster_proto::v1::{InventoryDelta, McpServer};
+use muster_proto::v1::{ConfigSource, Finding, InventoryDelta, McpServer, OsUser};
 use support::{server, snapshot};
 
 const NOW: i64 = 1_800_000_000;
@@ -27,6 +27,10 @@ conformance_suite!(
     concurrent_retries_apply_once,
     unknown_agent_is_refused,
     unchanged_servers_keep_details_and_move_last_seen,
+    full_snapshot_restores_parts_a_delta_changed,
+    full_snapshot_rewrites_changed_users_sources_and_findings,
+    duplicate_ids_in_one_report_keep_the_last,
+    snapshot_larger_than_one_statement_is_stored_whole,
 );
 
 fn new_agent(id: &str) -> NewAgent {
@@ -235,4 +239,114 @@ async fn unchanged_servers_keep_details_and_move_last_seen(store: DynStore) {
     assert_eq!(inventory.credentials.len(), 2);
     assert_eq!(inventory.findings.len(), 2);
     assert_eq!(store.change_events(&id).await.unwrap().len(), 2, "nothing changed after the first report");
+}
+
+/// Regression test for skipping unchanged snapshot parts by hash: a delta that edits sources,
+/// users or host-wide findings must make the next identical full snapshot write them again.
+async fn full_snapshot_restores_parts_a_delta_changed(store: DynStore) {
+    let id = enrolled(&store).await;
+    store.ingest(&id, &full(1, vec![server("a", "npx a")]), NOW).await.unwrap();
+    let before = store.host_inventory(&id).await.unwrap();
+    let step = InventoryDelta {
+        removed_source_paths: vec!["/home/alice/.cursor/mcp.json".into()],
+        upserted_sources: vec![ConfigSource {
+            path: "/home/alice/.vscode/mcp.json".into(),
+            client: "vscode".into(),
+            ..Default::default()
+        }],
+        users: vec![OsUser { name: "bob".into(), uid: Some(1001), home: "/home/bob".into() }],
+        replace_findings: true,
+        findings: vec![Finding {
+            id: "MUSTER-HOST".into(),
+            severity: 2,
+            message: "host-wide".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    store.ingest(&id, &delta(2, 1, step), NOW + 1).await.unwrap();
+    let changed = store.host_inventory(&id).await.unwrap();
+    assert_eq!(changed.source_paths, vec!["/home/alice/.vscode/mcp.json".to_string()]);
+    assert_eq!(changed.users, vec!["bob".to_string()]);
+    assert_eq!(changed.clients, vec!["cursor".to_string(), "vscode".to_string()]);
+    assert_eq!(changed.findings.len(), 2);
+
+    store.ingest(&id, &full(3, vec![server("a", "npx a")]), NOW + 2).await.unwrap();
+    let restored = store.host_inventory(&id).await.unwrap();
+    assert_eq!(restored.source_paths, before.source_paths);
+    assert_eq!(restored.users, before.users);
+    assert_eq!(restored.clients, before.clients);
+    assert_eq!(restored.findings, before.findings);
+}
+
+async fn full_snapshot_rewrites_changed_users_sources_and_findings(store: DynStore) {
+    let id = enrolled(&store).await;
+    store.ingest(&id, &full(1, vec![server("a", "npx a")]), NOW).await.unwrap();
+    let mut next = support::snapshot(vec![server("a", "npx a")]);
+    next.users.push(OsUser { name: "carol".into(), uid: Some(1002), home: "/home/carol".into() });
+    next.sources[0].server_count = 7;
+    next.sources.push(ConfigSource {
+        path: "/home/carol/.codex/config.toml".into(),
+        client: "codex".into(),
+        ..Default::default()
+    });
+    next.findings.push(Finding {
+        id: "MUSTER-HOST".into(),
+        severity: 2,
+        message: "host-wide".into(),
+        ..Default::default()
+    });
+    store.ingest(&id, &Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(next) }, NOW + 1).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.users, vec!["alice".to_string(), "carol".to_string()]);
+    assert_eq!(
+        inventory.source_paths,
+        vec!["/home/alice/.cursor/mcp.json".to_string(), "/home/carol/.codex/config.toml".to_string()]
+    );
+    assert_eq!(inventory.clients, vec!["codex".to_string(), "cursor".to_string()]);
+    assert_eq!(inventory.findings.iter().filter(|f| f.server_id.is_empty()).count(), 1);
+
+    // And back: the same snapshot as the first one removes what the second added.
+    store.ingest(&id, &full(3, vec![server("a", "npx a")]), NOW + 2).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.users, vec!["alice".to_string()]);
+    assert_eq!(inventory.clients, vec!["cursor".to_string()]);
+    assert!(inventory.findings.iter().all(|f| !f.server_id.is_empty()));
+}
+
+/// One report naming a server, source or user twice: the last one wins, as if applied in order.
+async fn duplicate_ids_in_one_report_keep_the_last(store: DynStore) {
+    let id = enrolled(&store).await;
+    let mut twice = server("a", "npx second");
+    twice.credentials.push(twice.credentials[0].clone());
+    let mut report = support::snapshot(vec![server("a", "npx first"), twice]);
+    report.users.push(report.users[0].clone());
+    report.sources.push(report.sources[0].clone());
+    store.ingest(&id, &Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(report) }, NOW).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.servers.len(), 1);
+    assert_eq!(inventory.servers[0].command, "npx second");
+    assert_eq!(inventory.credentials.len(), 1);
+    assert_eq!(inventory.users.len(), 1);
+    assert_eq!(inventory.source_paths.len(), 1);
+
+    let step = InventoryDelta { upserted_servers: vec![server("b", "one"), server("b", "two")], ..Default::default() };
+    store.ingest(&id, &delta(2, 1, step), NOW + 1).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.servers.iter().map(|s| s.command.as_str()).collect::<Vec<_>>(), ["npx second", "two"]);
+}
+
+/// Rows are written in multi-row statements of a bounded size; a host with more servers than
+/// one statement holds is stored whole, and a full snapshot without them removes them all.
+async fn snapshot_larger_than_one_statement_is_stored_whole(store: DynStore) {
+    let id = enrolled(&store).await;
+    let many: Vec<McpServer> = (0..1_100).map(|n| server(&format!("s{n:04}"), "npx")).collect();
+    store.ingest(&id, &full(1, many), NOW).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!((inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()), (1_100, 1_100, 1_100));
+    assert_eq!(store.change_events(&id).await.unwrap().len(), 1_100);
+    store.ingest(&id, &full(2, vec![server("s0000", "npx")]), NOW + 1).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!((inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()), (1, 1, 1));
+    assert_eq!(store.change_events(&id).await.unwrap().len(), 2_199);
 }

@@ -24,6 +24,7 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
+use self::identity::Freshness;
 use crate::error::{ApiError, ErrorCode};
 use crate::ingest::{Decision, IngestEvent, Report};
 use crate::state::{ControlPlane, unix_now};
@@ -64,7 +65,7 @@ impl Enrollment for AgentApi {
     }
 
     async fn renew(&self, request: Request<RenewRequest>) -> Result<Response<RenewResponse>, Status> {
-        let agent_id = identity::authorize(&self.state, &request).await?;
+        let agent_id = identity::authorize(&self.state, &request, Freshness::Cached).await?;
         let response =
             crate::enroll::renew(self.state.store.as_ref(), &self.state.pki, &agent_id, &request.get_ref().csr_der)
                 .await?;
@@ -75,7 +76,7 @@ impl Enrollment for AgentApi {
 #[tonic::async_trait]
 impl Inventory for AgentApi {
     async fn report(&self, request: Request<ReportRequest>) -> Result<Response<ReportResponse>, Status> {
-        let agent_id = identity::authorize(&self.state, &request).await?;
+        let agent_id = identity::authorize(&self.state, &request, Freshness::Cached).await?;
         let request = request.into_inner();
         if request.agent_id != agent_id {
             tracing::warn!(agent_id = %agent_id, claimed = %request.agent_id, "report about another agent refused");
@@ -83,7 +84,12 @@ impl Inventory for AgentApi {
         }
         let report =
             Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
-        let outcome = self.state.store.ingest(&agent_id, &report, unix_now()).await.map_err(ApiError::from)?;
+        let outcome = self
+            .state
+            .store
+            .ingest(&agent_id, &report, unix_now())
+            .await
+            .map_err(|e| identity::store_refusal(&self.state, &agent_id, e))?;
         tracing::debug!(agent_id = %agent_id, sequence = report.sequence, decision = ?outcome.decision, "report ingested");
         if outcome.decision == Decision::Apply {
             self.state.publish_ingest(IngestEvent::ReportApplied { agent_id: agent_id.clone() });
@@ -95,10 +101,14 @@ impl Inventory for AgentApi {
     }
 
     async fn heartbeat(&self, request: Request<HeartbeatRequest>) -> Result<Response<HeartbeatResponse>, Status> {
-        let agent_id = identity::authorize(&self.state, &request).await?;
+        let agent_id = identity::authorize(&self.state, &request, Freshness::Cached).await?;
         let request = request.into_inner();
-        let stored =
-            self.state.store.heartbeat(&agent_id, &request.agent_version, unix_now()).await.map_err(ApiError::from)?;
+        let stored = self
+            .state
+            .store
+            .heartbeat(&agent_id, &request.agent_version, unix_now())
+            .await
+            .map_err(|e| identity::store_refusal(&self.state, &agent_id, e))?;
         Ok(Response::new(HeartbeatResponse {
             server_time_unix: unix_now(),
             // The agent believes more was stored than we have: it must send a full snapshot.
@@ -114,7 +124,7 @@ impl Policy for AgentApi {
     type WatchStream = WatchStream;
 
     async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
-        let agent_id = identity::authorize(&self.state, &request).await?;
+        let agent_id = identity::authorize(&self.state, &request, Freshness::Database).await?;
         let (tx, rx) = mpsc::channel(4);
         let state = self.state.clone();
         let mut stop = self.stop.clone();
@@ -147,7 +157,11 @@ impl Policy for AgentApi {
 
 async fn is_revoked(state: &ControlPlane, agent_id: &str) -> bool {
     match state.store.agent(agent_id).await {
-        Ok(Some(agent)) => agent.status == AgentStatus::Revoked,
+        Ok(Some(agent)) if agent.status == AgentStatus::Revoked => {
+            state.agents.mark_revoked(agent_id);
+            true
+        }
+        Ok(Some(_)) => false,
         Ok(None) => true,
         Err(error) => {
             tracing::warn!(agent_id = %agent_id, error = %error, "cannot check agent status");

@@ -9,10 +9,12 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::audit::AuditDetail;
 use super::auth::tokens::{self, ApiTokenError};
 use super::auth::{AuthMethod, Principal};
+use super::openapi::ErrorBody;
 use super::roles::Access;
 use super::{AppState, Route};
 use crate::error::{ApiError, ErrorCode};
@@ -33,14 +35,17 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-#[derive(Debug, Serialize)]
-struct WhoAmI {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct WhoAmI {
     name: String,
     role: Role,
     via: &'static str,
 }
 
-async fn whoami(Extension(principal): Extension<Principal>) -> Json<WhoAmI> {
+/// The caller's identity: name, role and how it signed in.
+#[utoipa::path(get, path = "/api/v1/whoami", tag = "account",
+    responses((status = 200, description = "The caller", body = WhoAmI), (status = 401, description = "Not signed in", body = ErrorBody)))]
+pub(crate) async fn whoami(Extension(principal): Extension<Principal>) -> Json<WhoAmI> {
     let via = match principal.method {
         AuthMethod::Session { .. } => "session",
         AuthMethod::ApiToken { .. } => "api_token",
@@ -48,8 +53,8 @@ async fn whoami(Extension(principal): Extension<Principal>) -> Json<WhoAmI> {
     Json(WhoAmI { name: principal.name, role: principal.role, via })
 }
 
-#[derive(Debug, Serialize)]
-struct TokenView {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct TokenView {
     id: String,
     name: String,
     role: Role,
@@ -60,7 +65,10 @@ struct TokenView {
     revoked_at: Option<i64>,
 }
 
-async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
+/// Every API token (never the token itself).
+#[utoipa::path(get, path = "/api/v1/admin/api-tokens", tag = "admin",
+    responses((status = 200, description = "API tokens", body = [TokenView]), (status = 403, description = "Role too small", body = ErrorBody)))]
+pub(crate) async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
     let tokens = state.cp.store.list_api_tokens().await?;
     Ok(Json(
         tokens
@@ -79,17 +87,17 @@ async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView
     ))
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateToken {
+pub(crate) struct CreateToken {
     name: String,
     role: Role,
     /// A duration such as `30d` or `12h`.
     ttl: String,
 }
 
-#[derive(Debug, Serialize)]
-struct CreatedToken {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct CreatedToken {
     id: String,
     /// Shown only in this response.
     token: String,
@@ -97,7 +105,10 @@ struct CreatedToken {
     expires_at: i64,
 }
 
-async fn create_token(
+/// Issues an API token; the token is in this response only.
+#[utoipa::path(post, path = "/api/v1/admin/api-tokens", tag = "admin", request_body = CreateToken,
+    responses((status = 201, description = "The new token", body = CreatedToken), (status = 400, description = "Invalid argument", body = ErrorBody)))]
+pub(crate) async fn create_token(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Json(request): Json<CreateToken>,
@@ -131,7 +142,11 @@ async fn create_token(
     Ok(response)
 }
 
-async fn revoke_token(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// Revokes an API token.
+#[utoipa::path(post, path = "/api/v1/admin/api-tokens/{id}/revoke", tag = "admin",
+    params(("id" = String, Path, description = "Token id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
+pub(crate) async fn revoke_token(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     if !state.cp.store.revoke_api_token(&id, unix_now()).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no active API token with this id"));
     }
@@ -140,8 +155,8 @@ async fn revoke_token(State(state): State<AppState>, Path(id): Path<String>) -> 
     Ok(response)
 }
 
-#[derive(Debug, Serialize)]
-struct UserView {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct UserView {
     username: String,
     role: Role,
     source: &'static str,
@@ -149,7 +164,10 @@ struct UserView {
     disabled: bool,
 }
 
-async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+/// Every local and single-sign-on user.
+#[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
+    responses((status = 200, description = "Users", body = [UserView]), (status = 403, description = "Role too small", body = ErrorBody)))]
+pub(crate) async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
     let users = state.cp.store.list_users().await?;
     Ok(Json(
         users
@@ -165,9 +183,9 @@ async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct CreateUser {
+pub(crate) struct CreateUser {
     username: String,
     role: Role,
     password: String,
@@ -179,7 +197,10 @@ impl std::fmt::Debug for CreateUser {
     }
 }
 
-async fn create_user(
+/// Adds a local user with a password.
+#[utoipa::path(post, path = "/api/v1/admin/users", tag = "admin", request_body = CreateUser,
+    responses((status = 201, description = "Created"), (status = 400, description = "Invalid argument", body = ErrorBody)))]
+pub(crate) async fn create_user(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     Json(request): Json<CreateUser>,
@@ -207,7 +228,11 @@ async fn create_user(
     }
 }
 
-async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
+/// Revokes an agent: its certificate is refused from now on.
+#[utoipa::path(post, path = "/api/v1/admin/agents/{id}/revoke", tag = "admin",
+    params(("id" = String, Path, description = "Agent id")),
+    responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
+pub(crate) async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     if !state.cp.revoke_agent(&id).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no active agent with this id"));
     }
@@ -216,14 +241,17 @@ async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> 
     Ok(response)
 }
 
-#[derive(Debug, Deserialize)]
-struct AuditQuery {
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(crate) struct AuditQuery {
+    /// Only records with a smaller id (the last id of the previous page).
     before: Option<i64>,
+    /// At most this many records (1 to 1000, default 100).
     limit: Option<u32>,
 }
 
-#[derive(Debug, Serialize)]
-struct AuditView {
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct AuditView {
     id: i64,
     at: i64,
     actor: String,
@@ -234,7 +262,10 @@ struct AuditView {
     detail: String,
 }
 
-async fn list_audit(
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, description = "Audit records", body = [AuditView]), (status = 403, description = "Role too small", body = ErrorBody)))]
+pub(crate) async fn list_audit(
     State(state): State<AppState>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {

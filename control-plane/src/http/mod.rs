@@ -15,8 +15,11 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 mod error;
+pub mod inventory_api;
 pub mod listener;
+pub mod openapi;
 pub mod pages;
+pub mod params;
 pub mod roles;
 pub mod security;
 
@@ -83,6 +86,8 @@ fn routes() -> Vec<Route> {
     routes.extend(pages::routes());
     routes.extend(auth::routes());
     routes.extend(api::routes());
+    routes.extend(inventory_api::routes());
+    routes.extend(openapi::routes());
     routes
 }
 

@@ -147,6 +147,16 @@ pub fn server_hash(server: &McpServer) -> String {
     hex::encode(Sha256::digest(server.encode_to_vec()))
 }
 
+/// Hex SHA-256 of a list of messages (each length-delimited, in order): equal hashes mean the
+/// list is the same, so a full snapshot's users, sources or findings need not be rewritten.
+pub fn part_hash<M: Message>(items: &[M]) -> String {
+    let mut hasher = Sha256::new();
+    for item in items {
+        hasher.update(item.encode_length_delimited_to_vec());
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// Change events for `upserted` and `removed` servers. For a full snapshot pass `full = true`:
 /// every known server not in `upserted` disappears and `removed` is ignored.
 pub fn diff_servers(

@@ -9,7 +9,9 @@
 use super::StoreError;
 
 /// A role, from least to most privileged. The ordering is the privilege order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Viewer,
@@ -220,7 +222,7 @@ pub(crate) fn parse_outcome(text: &str) -> Result<AuditOutcome, StoreError> {
     AuditOutcome::parse(text).ok_or_else(|| StoreError::Corrupt(format!("audit outcome {text}")))
 }
 
-/// Implements [`AccessStore`] for `$store` (a struct with a `pool: sqlx::Pool<$db>` field), with
+/// Implements [`AccessStore`] for `$store` (a struct with `writer()` and `reader()` pool accessors), with
 /// the same portable SQL for both backends.
 macro_rules! impl_access_store {
     ($store:ty, $db:ty) => {
@@ -276,20 +278,21 @@ macro_rules! impl_access_store {
                     .bind(&user.password_hash)
                     .bind(user.created_at)
                     .bind(user.disabled_at)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(result.rows_affected() == 1)
                 }
 
                 async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
                     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1");
-                    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(username).fetch_optional(&self.pool).await?;
+                    let row =
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(username).fetch_optional(self.reader()).await?;
                     row.as_ref().map(user_from_row).transpose()
                 }
 
                 async fn list_users(&self) -> Result<Vec<UserRecord>, StoreError> {
                     let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY username");
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.reader()).await?;
                     rows.iter().map(user_from_row).collect()
                 }
 
@@ -302,7 +305,7 @@ macro_rules! impl_access_store {
                     .bind(username)
                     .bind(role.as_str())
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(result.rows_affected() == 1)
                 }
@@ -317,7 +320,7 @@ macro_rules! impl_access_store {
                     .bind(session.created_at)
                     .bind(session.expires_at)
                     .bind(&session.source_addr)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -329,7 +332,7 @@ macro_rules! impl_access_store {
                          WHERE s.id_hash = $1",
                     )
                     .bind(id_hash)
-                    .fetch_optional(&self.pool)
+                    .fetch_optional(self.reader())
                     .await?;
                     let Some(row) = row else { return Ok(None) };
                     Ok(Some(SessionRecord {
@@ -348,7 +351,7 @@ macro_rules! impl_access_store {
                     sqlx::query("UPDATE sessions SET last_seen_at = $2 WHERE id_hash = $1 AND last_seen_at < $2")
                         .bind(id_hash)
                         .bind(now)
-                        .execute(&self.pool)
+                        .execute(self.writer())
                         .await?;
                     Ok(())
                 }
@@ -358,7 +361,7 @@ macro_rules! impl_access_store {
                         sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE id_hash = $1 AND revoked_at IS NULL")
                             .bind(id_hash)
                             .bind(now)
-                            .execute(&self.pool)
+                            .execute(self.writer())
                             .await?;
                     Ok(result.rows_affected() == 1)
                 }
@@ -375,7 +378,7 @@ macro_rules! impl_access_store {
                     .bind(&token.created_by)
                     .bind(token.created_at)
                     .bind(token.expires_at)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -391,14 +394,14 @@ macro_rules! impl_access_store {
                     let row = sqlx::query(sqlx::AssertSqlSafe(sql))
                         .bind(token_hash)
                         .bind(now)
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(self.writer())
                         .await?;
                     row.as_ref().map(token_from_row).transpose()
                 }
 
                 async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRecord>, StoreError> {
                     let sql = format!("SELECT {TOKEN_COLUMNS} FROM api_tokens ORDER BY created_at, id");
-                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(&self.pool).await?;
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.reader()).await?;
                     rows.iter().map(token_from_row).collect()
                 }
 
@@ -407,7 +410,7 @@ macro_rules! impl_access_store {
                         sqlx::query("UPDATE api_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
                             .bind(id)
                             .bind(now)
-                            .execute(&self.pool)
+                            .execute(self.writer())
                             .await?;
                     Ok(result.rows_affected() == 1)
                 }
@@ -424,7 +427,7 @@ macro_rules! impl_access_store {
                     .bind(&entry.source_addr)
                     .bind(entry.outcome.as_str())
                     .bind(&entry.detail)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -436,7 +439,7 @@ macro_rules! impl_access_store {
                     )
                     .bind(before.unwrap_or(i64::MAX))
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     rows.iter()
                         .map(|row| {

@@ -2,7 +2,7 @@
 //! only (`$N` parameters, `ON CONFLICT`, `RETURNING`); dialect differences live in migration
 //! 0004. This file does not open connections or run migrations.
 
-/// Implements [`super::ExportStore`] for `$store` (a struct with a `pool: sqlx::Pool<$db>`).
+/// Implements [`super::ExportStore`] for `$store` (a struct with `writer()` and `reader()` pool accessors).
 macro_rules! impl_export_store {
     ($store:ty, $db:ty) => {
         mod export_store_impl {
@@ -50,7 +50,7 @@ macro_rules! impl_export_store {
                     let rows =
                         sqlx::query("SELECT server_id, detail FROM servers WHERE agent_id = $1 ORDER BY server_id")
                             .bind(agent_id)
-                            .fetch_all(&self.pool)
+                            .fetch_all(self.reader())
                             .await?;
                     rows.iter()
                         .map(|row| {
@@ -69,7 +69,7 @@ macro_rules! impl_export_store {
                          FROM findings WHERE agent_id = $1 ORDER BY server_id, finding_id, id",
                     )
                     .bind(agent_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     rows.iter()
                         .map(|row| {
@@ -99,7 +99,7 @@ macro_rules! impl_export_store {
                     .bind(i64::from(webhook.min_severity))
                     .bind(true)
                     .bind(webhook.created_at)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -109,13 +109,13 @@ macro_rules! impl_export_store {
                         "SELECT id, url, secret, min_severity, enabled, created_at FROM webhook_endpoints \
                          ORDER BY created_at, id",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     rows.iter().map(webhook_from_row).collect()
                 }
 
                 async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     // Explicit rather than ON DELETE CASCADE: SQLite enforces it only with
                     // foreign keys on, and the log must not outlive its endpoint either way.
                     sqlx::query("DELETE FROM webhook_deliveries WHERE endpoint_id = $1")
@@ -134,7 +134,7 @@ macro_rules! impl_export_store {
                     present: &[String],
                     now: i64,
                 ) -> Result<Vec<String>, StoreError> {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let rows = sqlx::query("SELECT finding_key FROM notified_findings WHERE agent_id = $1")
                         .bind(agent_id)
                         .fetch_all(&mut *tx)
@@ -187,7 +187,7 @@ macro_rules! impl_export_store {
                     .bind(&attempt.error)
                     .bind(attempt.attempted_at)
                     .bind(attempt.next_retry_at)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(())
                 }
@@ -204,7 +204,7 @@ macro_rules! impl_export_store {
                     )
                     .bind(endpoint_id)
                     .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     let mut attempts = rows.iter().map(delivery_from_row).collect::<Result<Vec<_>, _>>()?;
                     attempts.reverse();

@@ -1,23 +1,36 @@
 //! PostgreSQL backend, chosen by a `postgres://` database URL. The statements are shared with
 //! SQLite (`sql.rs`); this file only connects and migrates.
 
-use sqlx::postgres::PgPoolOptions;
+use std::str::FromStr;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+/// Connections to the server. Ingest transactions are short and mostly wait on round trips, so a
+/// few more connections than cores keep the server busy without queueing in PostgreSQL.
+const POOL_SIZE: u32 = 8;
+/// Prepared statements kept per connection (multi-row statements have one shape per row count).
+const STATEMENT_CACHE: usize = 512;
 
 #[derive(Debug, Clone)]
 pub struct PostgresStore {
-    pool: sqlx::PgPool,
+    /// One pool serves both roles: PostgreSQL handles concurrent writers itself.
+    writer: sqlx::PgPool,
+    reader: sqlx::PgPool,
 }
 
 impl PostgresStore {
     /// Connects to `url` and applies pending migrations.
     pub async fn open(url: &str) -> Result<Self, super::StoreError> {
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|source| super::StoreError::Connect { url: redact(url), source })?
+            .statement_cache_capacity(STATEMENT_CACHE);
         let pool = PgPoolOptions::new()
-            .max_connections(8)
-            .connect(url)
+            .max_connections(POOL_SIZE)
+            .connect_with(options)
             .await
             .map_err(|source| super::StoreError::Connect { url: redact(url), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        Ok(Self { pool })
+        Ok(Self { writer: pool.clone(), reader: pool })
     }
 }
 
@@ -102,10 +115,16 @@ fn check_identifier(name: &str) -> Result<(), super::StoreError> {
     }
 }
 
-#[cfg(feature = "testing")]
 impl PostgresStore {
-    /// The pool, for the benchmark seeder's bulk writes (`store::read::seed`).
-    pub(crate) fn pool(&self) -> &sqlx::PgPool {
-        &self.pool
+    /// The pool for statements that write and for transactions (also the benchmark seeder's bulk
+    /// writes, `store::read::seed`). The same pool as [`Self::reader`]: PostgreSQL handles
+    /// concurrent writers itself.
+    pub(crate) fn writer(&self) -> &sqlx::PgPool {
+        &self.writer
+    }
+
+    /// The pool for plain reads outside a transaction.
+    pub(crate) fn reader(&self) -> &sqlx::PgPool {
+        &self.reader
     }
 }

@@ -1,22 +1,25 @@
-//! Server-rendered pages (maud, see `docs/adr/0003-html-templates.md`): the shared layout, the
-//! login page, a placeholder overview, and the stylesheet served from the binary. Every value is
+//! Server-rendered pages (maud, see `docs/adr/0003-html-templates.md`): the shared layout and
+//! components, the login page, the inventory pages (one module each: overview, services,
+//! servers, endpoints, credentials), and the stylesheet served from the binary. Every value is
 //! rendered through maud's escaping; pages carry no inline script or style (the CSP forbids them).
 //!
-//! Pages for the inventory (services, servers, endpoints, findings, ...) plug in here: a module
-//! with a handler per page and entries in [`routes`] with the role each needs.
+//! A page module has a handler per page; its entry in [`routes`] names the role it needs. Query
+//! strings are parsed by `http::params`, shared with the JSON API.
 
+pub mod components;
+pub mod credentials;
+pub mod endpoints;
 pub mod layout;
 pub mod login;
+pub mod overview;
+pub mod servers;
+pub mod services;
 
-use axum::Extension;
-use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
-use maud::html;
 
-use super::auth::Principal;
+use super::Route;
 use super::roles::Access;
-use super::{AppState, Route};
 use crate::store::Role;
 
 /// The stylesheet, compiled into the binary (no CDN: control planes run offline).
@@ -27,7 +30,12 @@ pub(crate) fn routes() -> Vec<Route> {
     vec![
         Route::new(Method::GET, "/healthz", Access::Public, || async { "ok\n" }),
         Route::new(Method::GET, STYLESHEET_PATH, Access::Public, stylesheet),
-        Route::new(Method::GET, "/", Access::Role(Role::Viewer), overview),
+        Route::new(Method::GET, "/", Access::Role(Role::Viewer), overview::overview),
+        Route::new(Method::GET, "/services", Access::Role(Role::Viewer), services::services),
+        Route::new(Method::GET, "/servers", Access::Role(Role::Viewer), servers::servers),
+        Route::new(Method::GET, "/endpoints", Access::Role(Role::Viewer), endpoints::endpoints),
+        Route::new(Method::GET, "/endpoints/{id}", Access::Role(Role::Viewer), endpoints::endpoint_detail),
+        Route::new(Method::GET, "/credentials", Access::Role(Role::Viewer), credentials::credentials),
     ]
 }
 
@@ -37,16 +45,4 @@ async fn stylesheet() -> Response {
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/css; charset=utf-8"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
     response
-}
-
-async fn overview(State(_state): State<AppState>, Extension(principal): Extension<Principal>) -> Response {
-    let body = html! {
-        h1 { "Overview" }
-        p.lede { "Signed in as " strong { (principal.name) } " (" (principal.role) ")." }
-        section.card {
-            h2 { "Fleet" }
-            p { "Endpoint, server, credential and finding counts appear here once the read models land." }
-        }
-    };
-    layout::page("Overview", Some(&principal), body).into_response()
 }

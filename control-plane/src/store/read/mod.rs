@@ -26,7 +26,7 @@ pub const DEFAULT_PAGE: u32 = 50;
 pub const MAX_PAGE: u32 = 500;
 
 /// One page of a list and the cursor for the next one (None on the last page).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Page<T> {
     pub items: Vec<T>,
     pub next_cursor: Option<String>,
@@ -116,7 +116,7 @@ pub fn day_start(at: i64) -> i64 {
 // ---------------------------------------------------------------------------------------------
 // Overview
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Overview {
     pub endpoints: i64,
     pub endpoints_online: i64,
@@ -135,7 +135,7 @@ pub struct Overview {
     pub rollup_refreshed_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct DailyPoint {
     /// Unix seconds at the start of the UTC day.
     pub day: i64,
@@ -163,7 +163,7 @@ pub struct RollupStats {
 // ---------------------------------------------------------------------------------------------
 // Services and server groups
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthCounts {
     pub oauth: i64,
     pub reference: i64,
@@ -171,7 +171,7 @@ pub struct AuthCounts {
     pub none: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServiceRow {
     pub service: String,
     pub servers: i64,
@@ -181,7 +181,7 @@ pub struct ServiceRow {
     pub auth: AuthCounts,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {
     /// A registry package: ecosystem and name.
@@ -207,7 +207,7 @@ impl GroupKind {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServerGroup {
     pub kind: GroupKind,
     /// `muster.v1.Ecosystem` number; 0 for remote groups.
@@ -266,7 +266,7 @@ pub struct EndpointQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EndpointRow {
     pub agent_id: String,
     pub hostname: String,
@@ -283,7 +283,7 @@ pub struct EndpointRow {
     pub max_severity: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct EndpointDetail {
     pub endpoint: EndpointRow,
     pub agent_version: String,
@@ -300,7 +300,7 @@ pub struct EndpointDetail {
 
 pub const HISTORY_LIMIT: u32 = 200;
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServerView {
     pub server_id: String,
     pub name: String,
@@ -324,7 +324,7 @@ pub struct ServerView {
 // ---------------------------------------------------------------------------------------------
 // Credentials
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SecretGroup {
     pub provider: String,
     pub kind: String,
@@ -334,7 +334,7 @@ pub struct SecretGroup {
     pub endpoints: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct SharedFingerprint {
     pub fingerprint: String,
     pub provider: String,
@@ -355,7 +355,7 @@ pub struct FingerprintQuery {
 // ---------------------------------------------------------------------------------------------
 // Findings
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DecisionKind {
     /// Seen and accepted as a finding to fix; it still counts.
@@ -382,7 +382,7 @@ impl DecisionKind {
 }
 
 /// Identifies a finding across re-ingests (finding rows are replaced, this is not).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FindingKey {
     pub agent_id: String,
     /// Empty for findings about a client or user as a whole.
@@ -390,7 +390,7 @@ pub struct FindingKey {
     pub finding_id: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FindingDecision {
     pub kind: DecisionKind,
     pub reason: String,
@@ -428,7 +428,7 @@ pub struct FindingQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FindingView {
     /// Row id: stable until the endpoint re-reports this server's findings.
     pub id: i64,
@@ -459,7 +459,7 @@ pub struct ActivityQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ActivityEvent {
     pub id: i64,
     pub agent_id: String,
@@ -468,6 +468,7 @@ pub struct ActivityEvent {
     pub server_name: String,
     pub client: String,
     #[serde(serialize_with = "serialize_kind")]
+    #[schema(value_type = String)]
     pub kind: ChangeKind,
     pub sequence: i64,
     pub at: i64,

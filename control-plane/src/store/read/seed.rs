@@ -41,16 +41,16 @@ pub struct SeedReport {
 pub async fn seed(url: &str, spec: &FleetSpec) -> Result<SeedReport, StoreError> {
     if url.starts_with("sqlite:") {
         let store = SqliteStore::open(url).await?;
-        let mut tx = store.pool().begin().await?;
+        let mut tx = store.writer().begin().await?;
         let mut report = write_all(spec, &mut SqliteSink { conn: &mut tx }).await?;
         tx.commit().await?;
         let started = Instant::now();
-        sqlx::query("ANALYZE").execute(store.pool()).await?;
+        sqlx::query("ANALYZE").execute(store.writer()).await?;
         report.analyze_time = started.elapsed();
         rollups(Box::new(store), spec, report).await
     } else {
         let store = PostgresStore::open(url).await?;
-        let mut conn = store.pool().acquire().await?;
+        let mut conn = store.writer().acquire().await?;
         let mut report = write_all(spec, &mut PgSink { conn: &mut conn }).await?;
         let started = Instant::now();
         sqlx::query("ANALYZE").execute(&mut *conn).await?;

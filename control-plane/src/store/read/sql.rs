@@ -389,7 +389,7 @@ macro_rules! impl_read_models {
                          CAST(COALESCE(SUM(findings_critical), 0) AS BIGINT) AS findings_critical \
                          FROM endpoint_summary",
                     )
-                    .fetch_one(&self.pool)
+                    .fetch_one(self.reader())
                     .await?;
                     // Offline endpoints are the minority: counting them walks a short stretch of the
                     // last-seen index instead of joining the whole fleet.
@@ -398,15 +398,15 @@ macro_rules! impl_read_models {
                          AND EXISTS (SELECT 1 FROM endpoint_summary e WHERE e.agent_id = a.id)",
                     )
                     .bind(online_since)
-                    .fetch_one(&self.pool)
+                    .fetch_one(self.reader())
                     .await?
                     .try_get("n")?;
                     let services: i64 = sqlx::query("SELECT COUNT(*) AS n FROM service_rollup")
-                        .fetch_one(&self.pool)
+                        .fetch_one(self.reader())
                         .await?
                         .try_get("n")?;
                     let refreshed = sqlx::query("SELECT refreshed_at FROM rollup_state WHERE id = 1")
-                        .fetch_optional(&self.pool)
+                        .fetch_optional(self.reader())
                         .await?;
                     let rollup_refreshed_at = match refreshed {
                         Some(row) => Some(row.try_get::<i64, _>("refreshed_at")?),
@@ -417,7 +417,7 @@ macro_rules! impl_read_models {
                          findings_high, findings_critical FROM fleet_daily WHERE day > $1 ORDER BY day",
                     )
                     .bind(day_start(now) - 30 * 86_400)
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     let trend = rows
                         .iter()
@@ -456,7 +456,7 @@ macro_rules! impl_read_models {
                         "SELECT service, servers, endpoints, users, auth_oauth, auth_reference, auth_literal, \
                          auth_none FROM service_rollup ORDER BY endpoints DESC, service",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     rows.iter()
                         .map(|row| {
@@ -515,7 +515,7 @@ macro_rules! impl_read_models {
                     }
                     qb.push(" ORDER BY servers DESC, kind DESC, ecosystem DESC, name DESC LIMIT ")
                         .push_bind(i64::from(limit) + 1);
-                    let rows = qb.build().fetch_all(&self.pool).await?;
+                    let rows = qb.build().fetch_all(self.reader()).await?;
                     let mut items = Vec::with_capacity(rows.len());
                     for row in &rows {
                         let kind: String = row.try_get("kind")?;
@@ -615,7 +615,7 @@ macro_rules! impl_read_models {
                         }
                     }
                     qb.push(" LIMIT ").push_bind(i64::from(limit) + 1);
-                    let rows = qb.build().fetch_all(&self.pool).await?;
+                    let rows = qb.build().fetch_all(self.reader()).await?;
                     let mut items = Vec::with_capacity(rows.len());
                     let mut keys = BTreeMap::new();
                     for row in &rows {
@@ -647,7 +647,7 @@ macro_rules! impl_read_models {
                          JOIN agents a ON a.id = e.agent_id LEFT JOIN hosts h ON h.agent_id = e.agent_id \
                          WHERE e.agent_id = $1"
                     ));
-                    let Some(row) = sqlx::query(sql).bind(agent_id).fetch_optional(&self.pool).await? else {
+                    let Some(row) = sqlx::query(sql).bind(agent_id).fetch_optional(self.reader()).await? else {
                         return Ok(None);
                     };
                     let endpoint = endpoint_from_row(&row, online_since)?;
@@ -660,7 +660,7 @@ macro_rules! impl_read_models {
                          FROM servers s WHERE s.agent_id = $1 ORDER BY s.name, s.server_id",
                     )
                     .bind(agent_id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     let mut servers = Vec::with_capacity(rows.len());
                     for server in &rows {
@@ -720,7 +720,7 @@ macro_rules! impl_read_models {
                         "SELECT provider, kind, location_type, secrets, endpoints FROM secret_rollup \
                          ORDER BY secrets DESC, provider, kind, location_type",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     rows.iter()
                         .map(|row| {
@@ -756,7 +756,7 @@ macro_rules! impl_read_models {
                             .push(")");
                     }
                     qb.push(" ORDER BY hosts DESC, fingerprint DESC LIMIT ").push_bind(i64::from(limit) + 1);
-                    let rows = qb.build().fetch_all(&self.pool).await?;
+                    let rows = qb.build().fetch_all(self.reader()).await?;
                     let items = rows
                         .iter()
                         .map(|row| {
@@ -776,7 +776,7 @@ macro_rules! impl_read_models {
                     let limit = page_limit(query.limit);
                     let mut qb = Builder::new("");
                     push_findings_query(&mut qb, query, limit)?;
-                    let rows = qb.build().fetch_all(&self.pool).await?;
+                    let rows = qb.build().fetch_all(self.reader()).await?;
                     let items =
                         rows.iter().map(|row| finding_from_row(row, query.now)).collect::<Result<Vec<_>, _>>()?;
                     Ok(into_page(items, limit, |f| Cursor { key: f.severity.to_string(), id: f.id.to_string() }))
@@ -791,7 +791,7 @@ macro_rules! impl_read_models {
                     who: &str,
                     now: i64,
                 ) -> Result<bool, StoreError> {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let exists = sqlx::query(
                         "SELECT 1 AS one FROM findings WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3 \
                          LIMIT 1",
@@ -827,7 +827,7 @@ macro_rules! impl_read_models {
                 }
 
                 async fn clear_finding_decision(&self, key: &FindingKey, now: i64) -> Result<bool, StoreError> {
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(
                         "DELETE FROM finding_states WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3",
                     )
@@ -847,7 +847,7 @@ macro_rules! impl_read_models {
                     let limit = page_limit(query.limit);
                     let mut qb = Builder::new("");
                     push_activity_query(&mut qb, query, limit)?;
-                    let rows = qb.build().fetch_all(&self.pool).await?;
+                    let rows = qb.build().fetch_all(self.reader()).await?;
                     let items = rows.iter().map(activity_from_row).collect::<Result<Vec<_>, _>>()?;
                     Ok(into_page(items, limit, |e| Cursor { key: String::new(), id: e.id.to_string() }))
                 }
@@ -876,7 +876,7 @@ macro_rules! impl_read_models {
                             .push(")");
                     }
                     qb.push(" ORDER BY hostname, id LIMIT ").push_bind(i64::from(limit) + 1);
-                    let rows = qb.build().fetch_all(&self.pool).await?;
+                    let rows = qb.build().fetch_all(self.reader()).await?;
                     let items = rows
                         .iter()
                         .map(|row| {
@@ -904,7 +904,7 @@ macro_rules! impl_read_models {
                         "SELECT agent_version, COUNT(*) AS n FROM agents GROUP BY agent_version \
                          ORDER BY n DESC, agent_version",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     rows.iter()
                         .map(|row| Ok(VersionCount { version: row.try_get("agent_version")?, agents: row.try_get("n")? }))
@@ -922,7 +922,7 @@ macro_rules! impl_read_models {
                          CAST(SUM(CASE WHEN auth = 'none' THEN 1 ELSE 0 END) AS BIGINT) AS none \
                          FROM servers WHERE service <> '' GROUP BY service",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     let mut services = Vec::with_capacity(rows.len());
                     for row in &rows {
@@ -945,7 +945,7 @@ macro_rules! impl_read_models {
                          CAST(SUM(pinned) AS BIGINT) AS pinned FROM servers WHERE package_name <> '' \
                          GROUP BY package_ecosystem, package_name, package_version",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?
                     {
                         let key = ("package".to_string(), row.try_get("package_ecosystem")?, row.try_get("package_name")?);
@@ -961,7 +961,7 @@ macro_rules! impl_read_models {
                         "SELECT package_ecosystem, package_name, COUNT(DISTINCT agent_id) AS endpoints FROM servers \
                          WHERE package_name <> '' GROUP BY package_ecosystem, package_name",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?
                     {
                         let key = ("package".to_string(), row.try_get("package_ecosystem")?, row.try_get("package_name")?);
@@ -972,7 +972,7 @@ macro_rules! impl_read_models {
                          JOIN servers s ON s.agent_id = f.agent_id AND s.server_id = f.server_id \
                          WHERE f.advisory <> '' AND s.package_name <> ''",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?
                     {
                         let key = ("package".to_string(), row.try_get("package_ecosystem")?, row.try_get("package_name")?);
@@ -982,7 +982,7 @@ macro_rules! impl_read_models {
                         "SELECT endpoint_host, COUNT(*) AS servers, COUNT(DISTINCT agent_id) AS endpoints \
                          FROM servers WHERE endpoint_host <> '' GROUP BY endpoint_host",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?
                     {
                         let key = ("remote".to_string(), 0, row.try_get("endpoint_host")?);
@@ -997,7 +997,7 @@ macro_rules! impl_read_models {
                          COUNT(*) AS secrets, COUNT(DISTINCT agent_id) AS endpoints FROM credentials \
                          WHERE source = 1 GROUP BY provider, kind, location_type",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     let mut secrets = Vec::with_capacity(rows.len());
                     for row in &rows {
@@ -1014,7 +1014,7 @@ macro_rules! impl_read_models {
                          COUNT(DISTINCT agent_id) AS hosts, COUNT(*) AS servers FROM credentials \
                          WHERE fingerprint <> '' GROUP BY fingerprint HAVING COUNT(DISTINCT agent_id) >= 2",
                     )
-                    .fetch_all(&self.pool)
+                    .fetch_all(self.reader())
                     .await?;
                     let mut fingerprints = Vec::with_capacity(rows.len());
                     for row in &rows {
@@ -1028,7 +1028,7 @@ macro_rules! impl_read_models {
                     }
 
                     // Write phase: one short transaction.
-                    let mut tx = self.pool.begin().await?;
+                    let mut tx = self.writer().begin().await?;
                     let last: Option<i64> = match sqlx::query("SELECT refreshed_at FROM rollup_state WHERE id = 1")
                         .fetch_optional(&mut *tx)
                         .await?
@@ -1136,7 +1136,7 @@ macro_rules! impl_read_models {
                     .bind(overview.findings_high)
                     .bind(overview.findings_critical)
                     .bind(now)
-                    .execute(&self.pool)
+                    .execute(self.writer())
                     .await?;
                     Ok(RollupStats {
                         services: services.len(),

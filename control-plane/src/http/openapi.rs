@@ -1,0 +1,111 @@
+//! The OpenAPI 3.1 document of the JSON API, built by `utoipa` from the `#[utoipa::path]`
+//! annotations on the `/api/v1` handlers and the `ToSchema` types they return, and served at
+//! `GET /api/v1/openapi.json`.
+//!
+//! Every `/api/v1` handler is listed in [`ApiDoc`]; `tests/http_openapi.rs` checks that the
+//! document and the route table name the same routes. This module does not decide access (the
+//! route table does); it only describes the two ways to authenticate.
+
+use axum::Json;
+use http::Method;
+use serde::Serialize;
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::roles::Access;
+use super::{Route, api, inventory_api, params};
+
+/// Where the document is served.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![Route::new(Method::GET, OPENAPI_PATH, Access::Public, openapi_json)]
+}
+
+/// The error body every `/api/v1` call answers with on failure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable snake_case code, e.g. `invalid_argument`, `not_found`.
+    pub code: String,
+    /// A message safe to show; never internal details.
+    pub message: String,
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Muster control plane API",
+        description = "Read the MCP server inventory of the fleet and administer the control plane. \
+                       Authenticate with an API token (`Authorization: Bearer mst_api_...`) or a dashboard \
+                       session cookie (state-changing calls then need the `x-csrf-token` header).",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    paths(
+        api::whoami,
+        api::list_tokens,
+        api::create_token,
+        api::revoke_token,
+        api::list_users,
+        api::create_user,
+        api::revoke_agent,
+        api::list_audit,
+        inventory_api::overview,
+        inventory_api::services,
+        inventory_api::servers,
+        inventory_api::endpoints,
+        inventory_api::endpoint_detail,
+        inventory_api::credentials,
+        inventory_api::shared_credentials,
+    ),
+    components(schemas(
+        ErrorBody,
+        params::OsParam,
+        params::StatusParam,
+        params::SeverityParam,
+        params::SortParam,
+        params::KindParam,
+        params::EcosystemParam,
+    )),
+    modifiers(&Authentication),
+    security(("bearer" = []), ("session" = [])),
+    tags(
+        (name = "account", description = "The caller"),
+        (name = "inventory", description = "Endpoints, MCP servers, services and credentials (viewer)"),
+        (name = "admin", description = "Users, API tokens, agents and the audit log (admin)"),
+    )
+)]
+pub struct ApiDoc;
+
+/// Adds the two security schemes: bearer API tokens and the session cookie.
+struct Authentication;
+
+impl Modify for Authentication {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some("An API token created by an admin"))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "muster_session",
+                "The dashboard session (named `__Host-muster_session` under TLS)",
+            ))),
+        );
+    }
+}
+
+/// The document as a value (what the route serves).
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    Json(document())
+}

@@ -1,0 +1,294 @@
+//! Pieces every inventory page shares: badges, relative times, chips, filter selects,
+//! keyset pagination links, empty-table messages, flash messages and the error page.
+//!
+//! Everything returns maud [`Markup`] built with escaping; nothing here emits `style=` or script
+//! (colours come from classes in `muster.css`). This module holds no queries.
+
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use maud::{Markup, html};
+
+use super::layout;
+use crate::http::auth::Principal;
+
+// ---------------------------------------------------------------------------------------------
+// Names of the wire model's numbers
+
+pub fn severity_name(severity: i32) -> &'static str {
+    match severity {
+        5 => "critical",
+        4 => "high",
+        3 => "medium",
+        2 => "low",
+        1 => "info",
+        _ => "none",
+    }
+}
+
+pub fn os_name(os: i32) -> &'static str {
+    match os {
+        1 => "Linux",
+        2 => "macOS",
+        3 => "Windows",
+        _ => "unknown",
+    }
+}
+
+pub fn ecosystem_name(ecosystem: i32) -> &'static str {
+    match ecosystem {
+        1 => "npm",
+        2 => "PyPI",
+        3 => "OCI",
+        4 => "local",
+        5 => "binary",
+        _ => "",
+    }
+}
+
+pub fn transport_name(transport: i32) -> &'static str {
+    match transport {
+        1 => "stdio",
+        2 => "SSE",
+        3 => "HTTP",
+        4 => "WebSocket",
+        _ => "unknown",
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Badges and chips
+
+/// `span.badge.sev-<name>` with the severity's name.
+pub fn severity_badge(severity: i32) -> Markup {
+    let name = severity_name(severity);
+    html! { span class={ "badge sev-" (name) } { (name) } }
+}
+
+/// A badge with a count, omitted when the count is zero. `tone` is a class (`danger`, `ok`, ...).
+pub fn count_badge(tone: &str, label: &str, count: i64) -> Markup {
+    html! {
+        @if count > 0 {
+            span class={ "badge " (tone) } { (label) " " strong { (count) } }
+        }
+    }
+}
+
+/// How a server authenticates, as stored (`oauth`, `reference`, `literal`, `none`), as a badge.
+pub fn auth_badge(auth: &str) -> Markup {
+    let (tone, label) = auth_label(auth);
+    html! { span class={ "badge " (tone) } { (label) } }
+}
+
+pub fn auth_label(auth: &str) -> (&'static str, &'static str) {
+    match auth {
+        "oauth" => ("ok", "OAuth"),
+        "reference" => ("info", "Secret store"),
+        "literal" => ("danger", "Literal key"),
+        _ => ("neutral", "None"),
+    }
+}
+
+pub fn chips<'a>(items: impl IntoIterator<Item = &'a str>) -> Markup {
+    html! {
+        span.chips {
+            @for item in items { span.chip { (item) } }
+        }
+    }
+}
+
+/// The link to an endpoint's page, as the agreed markup names it.
+pub fn endpoint_link(agent_id: &str, hostname: &str) -> Markup {
+    let label = if hostname.is_empty() { agent_id } else { hostname };
+    html! { a.endpoint-link href={ "/endpoints/" (agent_id) } { (label) } }
+}
+
+/// `span.dot.online` / `span.dot.offline` with the word.
+pub fn online_dot(online: bool) -> Markup {
+    html! {
+        @if online { span.status.online { "online" } } @else { span.status.offline { "offline" } }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Time
+
+/// "just now", "3 min ago", "5 h ago", "4 days ago"; future times (clock skew) are "just now".
+pub fn ago_text(at: i64, now: i64) -> String {
+    let seconds = now.saturating_sub(at);
+    match seconds {
+        i64::MIN..60 => "just now".to_string(),
+        60..3_600 => format!("{} min ago", seconds / 60),
+        3_600..86_400 => format!("{} h ago", seconds / 3_600),
+        86_400..172_800 => "yesterday".to_string(),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM UTC`, or the raw number when out of range.
+pub fn utc_text(at: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(at) {
+        Ok(t) => {
+            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
+        }
+        Err(_) => at.to_string(),
+    }
+}
+
+/// `MMM D` for chart axes.
+pub fn short_date(at: i64) -> String {
+    match time::OffsetDateTime::from_unix_timestamp(at) {
+        Ok(t) => {
+            let month = format!("{}", t.month());
+            format!("{} {}", &month[..3.min(month.len())], t.day())
+        }
+        Err(_) => at.to_string(),
+    }
+}
+
+/// A `<time>` with the relative text and the exact UTC time as its title.
+pub fn time_ago(at: i64, now: i64) -> Markup {
+    html! { time title=(utc_text(at)) { (ago_text(at, now)) } }
+}
+
+/// [`time_ago`] for an optional time ("never" when absent).
+pub fn maybe_time_ago(at: Option<i64>, now: i64) -> Markup {
+    match at {
+        Some(at) => time_ago(at, now),
+        None => html! { span.muted { "never" } },
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists: empty states, filters, pagination
+
+/// The message an empty table shows instead of its rows.
+pub fn empty(message: &str) -> Markup {
+    html! { p.empty { (message) } }
+}
+
+/// `path?a=b&...` with the pairs URL-encoded (no `?` when there are none).
+pub fn link(path: &str, pairs: &[(&str, String)]) -> String {
+    if pairs.is_empty() {
+        return path.to_string();
+    }
+    format!("{path}?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
+}
+
+/// Keyset pagination: `a[rel=next]` to the next page and `a[rel=first]` back to the first,
+/// both carrying the list's filters. Keyset cursors only go forward; the browser's back button
+/// goes back one page.
+pub fn pager(path: &str, filters: &[(&'static str, String)], current: Option<&str>, next: Option<&str>) -> Markup {
+    html! {
+        @if current.is_some() || next.is_some() {
+            nav.pager aria-label="Pages" {
+                @if current.is_some() {
+                    a.button.secondary rel="first" href=(link(path, filters)) { "« First page" }
+                }
+                @if let Some(next) = next {
+                    @let mut pairs = filters.to_vec();
+                    @let _ = pairs.push(("cursor", next.to_string()));
+                    a.button rel="next" href=(link(path, &pairs)) { "Next page »" }
+                }
+            }
+        }
+    }
+}
+
+/// A `<select>` with an "any" option and the current value selected.
+pub fn select(name: &str, label: &str, current: Option<&str>, options: &[(&str, &str)]) -> Markup {
+    html! {
+        label.field {
+            span { (label) }
+            select name=(name) {
+                option value="" { "Any" }
+                @for (value, text) in options {
+                    option value=(value) selected[current == Some(*value)] { (text) }
+                }
+            }
+        }
+    }
+}
+
+/// A text `<input>` with its label.
+pub fn text_input(name: &str, label: &str, current: Option<&str>, placeholder: &str) -> Markup {
+    html! {
+        label.field {
+            span { (label) }
+            input type="search" name=(name) value=(current.unwrap_or("")) placeholder=(placeholder);
+        }
+    }
+}
+
+/// The filter form's buttons: apply, and a reset link to the unfiltered list.
+pub fn filter_buttons(path: &str) -> Markup {
+    html! {
+        div.actions {
+            button type="submit" { "Apply" }
+            a.button.secondary href=(path) { "Reset" }
+        }
+    }
+}
+
+/// A message at the top of a page; `tone` is `ok`, `info` or `error`.
+pub fn flash(tone: &str, message: &str) -> Markup {
+    html! { p class={ "flash " (tone) } role="status" { (message) } }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Errors
+
+/// An HTML error page (e.g. 400 for a bad query string, 404 for an unknown endpoint).
+pub fn error_page(status: StatusCode, message: &str, principal: &Principal) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
+    let body = html! {
+        h1 { (title) }
+        (flash("error", message))
+        p { a href="/" { "Back to the overview" } }
+    };
+    (status, layout::page(title, Some(principal), body)).into_response()
+}
+
+/// A store failure as an error page (logged by the conversion, never echoed).
+pub fn store_error(error: crate::store::StoreError, principal: &Principal) -> Response {
+    let error = crate::error::ApiError::from(error);
+    error_page(error.code.http(), &error.message, principal)
+}
+
+/// A bad query string as a 400 page naming the parameter.
+pub fn bad_params(error: &crate::http::params::ParamError, principal: &Principal) -> Response {
+    error_page(StatusCode::BAD_REQUEST, &error.0, principal)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn relative_times_read_naturally() {
+        assert_eq!(ago_text(1000, 1030), "just now");
+        assert_eq!(ago_text(1000, 900), "just now");
+        assert_eq!(ago_text(0, 180), "3 min ago");
+        assert_eq!(ago_text(0, 7_300), "2 h ago");
+        assert_eq!(ago_text(0, 90_000), "yesterday");
+        assert_eq!(ago_text(0, 86_400 * 9), "9 days ago");
+        assert_eq!(utc_text(1_800_000_000), "2027-01-15 08:00 UTC");
+        assert_eq!(short_date(1_800_000_000), "Jan 15");
+    }
+
+    #[test]
+    fn links_encode_their_pairs_and_pagers_carry_filters() {
+        assert_eq!(link("/e", &[]), "/e");
+        assert_eq!(link("/e", &[("q", "a b&c".into())]), "/e?q=a+b%26c");
+        let html = pager("/e", &[("os", "linux".into())], Some("aa"), Some("bb")).into_string();
+        assert!(html.contains(r#"rel="next" href="/e?os=linux&amp;cursor=bb""#), "{html}");
+        assert!(html.contains(r#"rel="first" href="/e?os=linux""#), "{html}");
+        assert!(pager("/e", &[], None, None).into_string().is_empty());
+    }
+
+    #[test]
+    fn names_are_escaped_in_badges_and_links() {
+        let html = endpoint_link("id", "<b>").into_string();
+        assert_eq!(html, r#"<a class="endpoint-link" href="/endpoints/id">&lt;b&gt;</a>"#);
+        assert_eq!(severity_badge(5).into_string(), r#"<span class="badge sev-critical">critical</span>"#);
+    }
+}

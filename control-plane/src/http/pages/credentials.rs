@@ -1,0 +1,104 @@
+//! The credentials page (`/credentials`): literal secrets grouped by provider, kind and location
+//! type, and credential fingerprints seen on several hosts (one secret reused across machines),
+//! paged by keyset. Only counts and keyed fingerprints are shown: the store holds no value.
+
+use axum::Extension;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+use super::components::{bad_params, empty, filter_buttons, pager, store_error, text_input};
+use super::layout;
+use crate::http::AppState;
+use crate::http::auth::Principal;
+use crate::http::params::{self, SharedParams};
+
+const PATH: &str = "/credentials";
+
+/// A fingerprint shortened for display (the full one is in the title and the API).
+fn short(fingerprint: &str) -> String {
+    let head: String = fingerprint.chars().take(12).collect();
+    if head.len() < fingerprint.len() { format!("{head}…") } else { head }
+}
+
+pub(crate) async fn credentials(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params: SharedParams = match params::parse(query.as_deref()) {
+        Ok(params) => params,
+        Err(error) => return bad_params(&error, &principal),
+    };
+    let store_query = match params.query() {
+        Ok(q) => q,
+        Err(error) => return bad_params(&error, &principal),
+    };
+    let (groups, shared) =
+        match tokio::try_join!(state.cp.store.secret_groups(), state.cp.store.shared_fingerprints(&store_query)) {
+            Ok(both) => both,
+            Err(error) => return store_error(error, &principal),
+        };
+    let total: i64 = groups.iter().map(|g| g.secrets).sum();
+    let body = html! {
+        div.page-head {
+            h1 { "Credentials" }
+            p.lede {
+                "Literal secrets written into MCP configurations. Values never leave the laptop: "
+                "the control plane sees a keyed fingerprint, so it can tell where one secret is reused."
+            }
+        }
+        section.card.table-card {
+            h2 { "Literal secrets by provider and location" span.count { (total) } }
+            @if groups.is_empty() {
+                (empty("No literal secret found on the fleet."))
+            } @else {
+                table.data {
+                    thead { tr { th { "Provider" } th { "Kind" } th { "Location" } th.num { "Secrets" } th.num { "Endpoints" } } }
+                    tbody {
+                        @for g in &groups {
+                            tr {
+                                td { strong { (g.provider) } }
+                                td { (g.kind) }
+                                td { span.badge.neutral { (g.location_type) } }
+                                td.num { span.badge.danger { (g.secrets) } }
+                                td.num { (g.endpoints) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card.table-card {
+            h2 { "Secrets reused on several hosts" }
+            form.filters method="get" action=(PATH) {
+                (text_input("provider", "Provider", params.provider.as_deref(), "e.g. github"))
+                label.field {
+                    span { "Seen on at least" }
+                    input type="number" name="min_hosts" min="2" value=(params.min_hosts.unwrap_or(2));
+                }
+                (filter_buttons(PATH))
+            }
+            @if shared.items.is_empty() {
+                (empty("No fingerprint is shared between hosts."))
+            } @else {
+                table.data {
+                    thead { tr { th { "Fingerprint" } th { "Provider" } th { "Kind" } th.num { "Hosts" } th.num { "Servers" } } }
+                    tbody {
+                        @for f in &shared.items {
+                            tr {
+                                td { code title=(f.fingerprint) { (short(&f.fingerprint)) } }
+                                td { (f.provider) }
+                                td { (f.kind) }
+                                td.num { span.badge.warn { (f.hosts) } }
+                                td.num { (f.servers) }
+                            }
+                        }
+                    }
+                }
+            }
+            (pager(PATH, &params.filters(), params.cursor.as_deref(), shared.next_cursor.as_deref()))
+        }
+    };
+    layout::page("Credentials", Some(&principal), body).into_response()
+}

@@ -1,0 +1,290 @@
+//! The endpoints list (`/endpoints`: search, filters, three sorts, keyset pages) and one
+//! endpoint's page (`/endpoints/{agent_id}`: host facts, users, clients, MCP servers with their
+//! package, version, pinning and service, findings, change history, and export links).
+
+use std::collections::HashMap;
+
+use axum::Extension;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use maud::{Markup, html};
+
+use super::components::{
+    auth_badge, bad_params, chips, count_badge, ecosystem_name, empty, endpoint_link, error_page, filter_buttons,
+    maybe_time_ago, online_dot, os_name, pager, select, severity_badge, store_error, text_input, time_ago,
+    transport_name, utc_text,
+};
+use super::layout;
+use crate::http::AppState;
+use crate::http::auth::Principal;
+use crate::http::params::{
+    self, EndpointParams, NoParams, OsParam, SeverityParam, SortParam, StatusParam, online_since,
+};
+use crate::state::unix_now;
+use crate::store::read::{EndpointDetail, EndpointRow};
+
+const PATH: &str = "/endpoints";
+
+pub(crate) async fn endpoints(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let now = unix_now();
+    let params: EndpointParams = match params::parse(query.as_deref()) {
+        Ok(params) => params,
+        Err(error) => return bad_params(&error, &principal),
+    };
+    let store_query = match params.query(online_since(now)) {
+        Ok(q) => q,
+        Err(error) => return bad_params(&error, &principal),
+    };
+    let page = match state.cp.store.endpoints(&store_query).await {
+        Ok(page) => page,
+        Err(error) => return store_error(error, &principal),
+    };
+    let body = html! {
+        div.page-head {
+            h1 { "Endpoints" }
+            p.lede { "Enrolled machines, their MCP clients and servers, and what is open on them." }
+        }
+        (filter_form(&params))
+        section.card.table-card {
+            @if page.items.is_empty() {
+                (empty("No endpoint matches these filters."))
+            } @else {
+                table.data {
+                    thead {
+                        tr {
+                            th { "Hostname" }
+                            th { "OS" }
+                            th { "Users" }
+                            th { "Clients" }
+                            th.num { "Servers" }
+                            th.num { "Literal secrets" }
+                            th { "Open findings" }
+                            th { "Last seen" }
+                        }
+                    }
+                    tbody {
+                        @for row in &page.items { (endpoint_row(row, now)) }
+                    }
+                }
+            }
+            (pager(PATH, &params.filters(), params.cursor.as_deref(), page.next_cursor.as_deref()))
+        }
+    };
+    layout::page("Endpoints", Some(&principal), body).into_response()
+}
+
+fn filter_form(params: &EndpointParams) -> Markup {
+    let os: Vec<(&str, &str)> = OsParam::ALL.iter().map(|o| (o.as_str(), os_name(o.value()))).collect();
+    let status = [("online", "Online"), ("offline", "Offline")];
+    let severity: Vec<(&str, &str)> = SeverityParam::ALL.iter().rev().map(|s| (s.as_str(), s.as_str())).collect();
+    let sort = [("hostname", "Hostname"), ("last_seen", "Last seen"), ("findings", "Most severe findings")];
+    html! {
+        form.filters method="get" action=(PATH) {
+            (text_input("q", "Search", params.q.as_deref(), "hostname or user"))
+            (text_input("user", "User", params.user.as_deref(), "exact user name"))
+            (text_input("client", "Client", params.client.as_deref(), "e.g. cursor"))
+            (select("os", "OS", params.os.map(OsParam::as_str), &os))
+            (select("status", "Status", params.status.map(StatusParam::as_str), &status))
+            (select("severity", "Findings at least", params.severity.map(SeverityParam::as_str), &severity))
+            label.field {
+                span { "Sort by" }
+                select name="sort" {
+                    @for (value, text) in sort {
+                        option value=(value) selected[params.sort.map(SortParam::as_str).unwrap_or("hostname") == value] { (text) }
+                    }
+                }
+            }
+            (filter_buttons(PATH))
+        }
+    }
+}
+
+fn endpoint_row(row: &EndpointRow, now: i64) -> Markup {
+    html! {
+        tr {
+            td { (endpoint_link(&row.agent_id, &row.hostname)) }
+            td { (os_name(row.os)) }
+            td { (chips(row.users.iter().map(String::as_str))) }
+            td { (chips(row.clients.iter().map(String::as_str))) }
+            td.num { (row.servers) }
+            td.num {
+                @if row.literal_secrets > 0 { span.badge.danger { (row.literal_secrets) } } @else { "0" }
+            }
+            td.badges {
+                (count_badge("sev-critical", "critical", row.findings_critical))
+                (count_badge("sev-high", "high", row.findings_high))
+                @let other = row.open_findings - row.findings_high - row.findings_critical;
+                (count_badge("neutral", "other", other))
+                @if row.open_findings == 0 { span.muted { "none" } }
+            }
+            td { (online_dot(row.online)) " " (maybe_time_ago(row.last_seen_at, now)) }
+        }
+    }
+}
+
+pub(crate) async fn endpoint_detail(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(agent_id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(error) = params::parse::<NoParams>(query.as_deref()) {
+        return bad_params(&error, &principal);
+    }
+    let now = unix_now();
+    match state.cp.store.endpoint_detail(&agent_id, online_since(now), now).await {
+        Ok(Some(detail)) => {
+            let title = if detail.endpoint.hostname.is_empty() { agent_id.as_str() } else { &detail.endpoint.hostname };
+            let body = render_detail(&detail, now);
+            layout::page_in(title, "Endpoints", Some(&principal), html! {}, body).into_response()
+        }
+        Ok(None) => error_page(StatusCode::NOT_FOUND, "no endpoint with this id", &principal),
+        Err(error) => store_error(error, &principal),
+    }
+}
+
+fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
+    let e = &d.endpoint;
+    let names: HashMap<&str, &str> = d.servers.iter().map(|s| (s.server_id.as_str(), s.name.as_str())).collect();
+    let export = format!("/api/v1/export/cyclonedx.json?endpoint={}", e.agent_id);
+    html! {
+        div.page-head {
+            p.crumbs { a href=(PATH) { "Endpoints" } " / " }
+            h1 { (if e.hostname.is_empty() { &e.agent_id } else { &e.hostname }) }
+            p.lede {
+                (online_dot(e.online)) " Last seen " (maybe_time_ago(e.last_seen_at, now))
+                " · " (os_name(e.os))
+                " · " (e.servers) " servers · " (e.open_findings) " open findings"
+            }
+            p.actions {
+                a.button href=(export) download { "Export CycloneDX" }
+                a.button.secondary href={ "/api/v1/endpoints/" (e.agent_id) } { "JSON" }
+            }
+        }
+        div.grid-2 {
+            section.card {
+                h2 { "Host" }
+                dl.facts {
+                    dt { "Hostname" } dd { (e.hostname) }
+                    dt { "Agent id" } dd { code { (e.agent_id) } }
+                    dt { "Operating system" } dd { (os_name(e.os)) " " (d.os_version) }
+                    dt { "Architecture" } dd { (d.arch) }
+                    dt { "Agent" } dd { (d.agent_version) " " span class={ "badge " (if d.agent_status == "active" { "ok" } else { "danger" }) } { (d.agent_status) } }
+                    dt { "Certificate expires" } dd { (utc_text(d.cert_not_after)) }
+                    dt { "Last scan" } dd { (time_ago(d.scanned_at, now)) }
+                }
+            }
+            section.card {
+                h2 { "Users and clients" }
+                dl.facts {
+                    dt { "Users" } dd { (chips(e.users.iter().map(String::as_str))) }
+                    dt { "Clients" } dd { (chips(e.clients.iter().map(String::as_str))) }
+                    dt { "Literal secrets" } dd { (e.literal_secrets) }
+                    dt { "Findings" } dd.badges {
+                        (count_badge("sev-critical", "critical", e.findings_critical))
+                        (count_badge("sev-high", "high", e.findings_high))
+                        @if e.open_findings == 0 { span.muted { "none open" } }
+                    }
+                }
+            }
+        }
+        section.card.table-card {
+            h2 { "MCP servers" }
+            @if d.servers.is_empty() {
+                (empty("No MCP server configured on this endpoint."))
+            } @else {
+                table.data {
+                    thead {
+                        tr {
+                            th { "Server" } th { "Client" } th { "User" } th { "Transport" } th { "Package or endpoint" }
+                            th { "Pinned" } th { "Service" } th { "Auth" } th.num { "Literal secrets" } th { "First seen" }
+                        }
+                    }
+                    tbody {
+                        @for s in &d.servers {
+                            tr {
+                                td { strong.name { (s.name) } }
+                                td { (s.client) }
+                                td { (s.user) }
+                                td { (transport_name(s.transport)) }
+                                td.pkg {
+                                    @if !s.package_name.is_empty() {
+                                        span.badge.neutral { (ecosystem_name(s.package_ecosystem)) } " "
+                                        code { (s.package_name) @if !s.package_version.is_empty() { "@" (s.package_version) } }
+                                    } @else if !s.endpoint_host.is_empty() {
+                                        span.badge.info { "remote" } " " code { (s.endpoint_host) }
+                                    } @else if !s.command.is_empty() {
+                                        code { (s.command) }
+                                    } @else {
+                                        span.muted { "—" }
+                                    }
+                                }
+                                td {
+                                    @if s.package_name.is_empty() { span.muted { "n/a" } }
+                                    @else if s.pinned { span.badge.ok { "pinned" } }
+                                    @else { span.badge.warn { "unpinned" } }
+                                }
+                                td { @if s.service.is_empty() { span.muted { "—" } } @else { (s.service) } }
+                                td { (auth_badge(&s.auth)) }
+                                td.num { (s.literal_secrets) }
+                                td { (time_ago(s.first_seen_at, now)) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card.table-card {
+            h2 { "Findings" }
+            @if d.findings.is_empty() {
+                (empty("No findings on this endpoint."))
+            } @else {
+                table.data {
+                    thead { tr { th { "Severity" } th { "Finding" } th { "Server" } th { "Message" } th { "State" } } }
+                    tbody {
+                        @for f in &d.findings {
+                            tr {
+                                td { (severity_badge(f.severity)) }
+                                td { code { (f.key.finding_id) } @if !f.owasp.is_empty() { " " span.badge.neutral { (f.owasp) } } }
+                                td { (names.get(f.key.server_id.as_str()).copied().unwrap_or("—")) }
+                                td { (f.message) }
+                                td {
+                                    @match &f.decision {
+                                        Some(decision) if decision.active => span class={ "badge state-" (decision.kind.as_str()) } { (decision.kind.as_str()) },
+                                        _ => span.badge.neutral { "open" },
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        section.card.table-card {
+            h2 { "Change history" }
+            @if d.history.is_empty() {
+                (empty("No change recorded yet."))
+            } @else {
+                table.data.history {
+                    thead { tr { th { "When" } th { "Change" } th { "Server" } th { "Client" } th.num { "Report" } } }
+                    tbody {
+                        @for event in &d.history {
+                            tr {
+                                td { (time_ago(event.at, now)) }
+                                td { span class={ "badge change-" (event.kind.as_str()) } { (event.kind.as_str()) } }
+                                td { (event.server_name) }
+                                td { (event.client) }
+                                td.num { "#" (event.sequence) }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,109 @@
+//! The servers page (`/servers`): MCP servers grouped by registry package or remote host, with
+//! their versions, how many are pinned, and known advisories; a filter form and keyset pages.
+
+use axum::Extension;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+use super::components::{
+    bad_params, chips, ecosystem_name, empty, filter_buttons, pager, select, store_error, text_input,
+};
+use super::layout;
+use crate::http::AppState;
+use crate::http::auth::Principal;
+use crate::http::params::{self, EcosystemParam, KindParam, ServerParams};
+use crate::store::read::GroupKind;
+
+const PATH: &str = "/servers";
+
+pub(crate) async fn servers(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let params: ServerParams = match params::parse(query.as_deref()) {
+        Ok(params) => params,
+        Err(error) => return bad_params(&error, &principal),
+    };
+    let store_query = match params.query() {
+        Ok(q) => q,
+        Err(error) => return bad_params(&error, &principal),
+    };
+    let page = match state.cp.store.server_groups(&store_query).await {
+        Ok(page) => page,
+        Err(error) => return store_error(error, &principal),
+    };
+    let filters = params.filters();
+    let kinds: Vec<(&str, &str)> = vec![("package", "Package"), ("remote", "Remote endpoint")];
+    let ecosystems: Vec<(&str, &str)> =
+        EcosystemParam::ALL.iter().map(|e| (e.as_str(), ecosystem_name(e.value()))).collect();
+    let body = html! {
+        div.page-head {
+            h1 { "Servers" }
+            p.lede { "MCP servers grouped by the package they run or the remote endpoint they call." }
+        }
+        form.filters method="get" action=(PATH) {
+            (text_input("q", "Name", params.q.as_deref(), "package or host"))
+            (select("kind", "Kind", params.kind.map(KindParam::as_str), &kinds))
+            (select("ecosystem", "Ecosystem", params.ecosystem.map(EcosystemParam::as_str), &ecosystems))
+            label.field.check {
+                input type="checkbox" name="advisories" value="true" checked[params.advisories == Some(true)];
+                span { "With advisories only" }
+            }
+            (filter_buttons(PATH))
+        }
+        section.card.table-card {
+            @if page.items.is_empty() {
+                (empty("No server group matches (groups come from the rollup, refreshed every five minutes)."))
+            } @else {
+                table.data {
+                    thead {
+                        tr {
+                            th { "Package or endpoint" }
+                            th.num { "Servers" }
+                            th.num { "Endpoints" }
+                            th { "Versions" }
+                            th { "Pinned" }
+                            th { "Advisories" }
+                        }
+                    }
+                    tbody {
+                        @for group in &page.items {
+                            tr {
+                                td {
+                                    strong.name { (group.name) }
+                                    " "
+                                    @match group.kind {
+                                        GroupKind::Package => span.badge.neutral { (ecosystem_name(group.ecosystem)) },
+                                        GroupKind::Remote => span.badge.info { "remote" },
+                                    }
+                                }
+                                td.num { (group.servers) }
+                                td.num { (group.endpoints) }
+                                td {
+                                    @if group.versions.is_empty() { span.muted { "—" } }
+                                    @else { (chips(group.versions.iter().map(String::as_str))) }
+                                }
+                                td.badges {
+                                    @if group.kind == GroupKind::Remote {
+                                        span.muted { "n/a" }
+                                    } @else {
+                                        @if group.pinned_servers > 0 { span.badge.ok { (group.pinned_servers) " pinned" } }
+                                        @if group.unpinned_servers > 0 { span.badge.warn { (group.unpinned_servers) " unpinned" } }
+                                    }
+                                }
+                                td.badges {
+                                    @for advisory in &group.advisories { span.badge.danger { (advisory) } }
+                                    @if group.advisories.is_empty() { span.muted { "none known" } }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            (pager(PATH, &filters, params.cursor.as_deref(), page.next_cursor.as_deref()))
+        }
+    };
+    layout::page("Servers", Some(&principal), body).into_response()
+}

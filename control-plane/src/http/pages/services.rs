@@ -1,0 +1,75 @@
+//! The services page (`/services`): per enterprise service the MCP servers reaching it, the
+//! endpoints and users they run for, and how those servers authenticate (OAuth, a secret-store
+//! reference, a literal static key, nothing), from the services rollup.
+
+use axum::Extension;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use maud::html;
+
+use super::components::{bad_params, count_badge, empty, store_error};
+use super::layout;
+use crate::http::AppState;
+use crate::http::auth::Principal;
+use crate::http::params::{self, NoParams};
+
+pub(crate) async fn services(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if let Err(error) = params::parse::<NoParams>(query.as_deref()) {
+        return bad_params(&error, &principal);
+    }
+    let rows = match state.cp.store.services().await {
+        Ok(rows) => rows,
+        Err(error) => return store_error(error, &principal),
+    };
+    let literal: i64 = rows.iter().map(|r| r.auth.literal).sum();
+    let body = html! {
+        div.page-head {
+            h1 { "Services" }
+            p.lede { "Enterprise services reached by MCP servers on the fleet, and how those servers authenticate." }
+        }
+        @if literal > 0 {
+            p.flash.error role="status" {
+                (literal) " servers reach a service with a literal static key in their configuration. "
+                a href="/credentials" { "See credentials" }
+            }
+        }
+        section.card.table-card {
+            @if rows.is_empty() {
+                (empty("No enterprise service reached yet (the services rollup refreshes every five minutes)."))
+            } @else {
+                table.data {
+                    thead {
+                        tr {
+                            th { "Service" }
+                            th.num { "Servers" }
+                            th.num { "Endpoints" }
+                            th.num { "Users" }
+                            th { "Authentication" }
+                        }
+                    }
+                    tbody {
+                        @for row in &rows {
+                            tr {
+                                td { strong { (row.service) } }
+                                td.num { (row.servers) }
+                                td.num { (row.endpoints) }
+                                td.num { (row.users) }
+                                td.badges {
+                                    (count_badge("ok", "OAuth", row.auth.oauth))
+                                    (count_badge("info", "Secret store", row.auth.reference))
+                                    (count_badge("danger", "Literal key", row.auth.literal))
+                                    (count_badge("neutral", "None", row.auth.none))
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    };
+    layout::page("Services", Some(&principal), body).into_response()
+}

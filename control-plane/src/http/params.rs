@@ -1,0 +1,353 @@
+//! Query strings of the inventory pages and the `/api/v1` list calls: one serde struct per list,
+//! shared by the page and the API handler so both accept the same filters, and their conversion
+//! to the store's queries.
+//!
+//! Parsing never panics: an unknown parameter, a value outside its set, a bad limit or a cursor
+//! this server did not issue is a [`ParamError`] naming the parameter (HTTP 400). Empty values
+//! count as absent, because a GET form submits its empty fields. Enum values are words (`macos`,
+//! `high`, `last_seen`), not the wire model's numbers.
+//!
+//! This module does not know about pages or JSON: it only turns text into queries and back into
+//! link parameters.
+
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::error::{ApiError, ErrorCode};
+use crate::store::read::{
+    Cursor, EndpointQuery, EndpointSort, FingerprintQuery, GroupKind, MAX_PAGE, ServerGroupQuery,
+};
+
+/// A query string the handler cannot use; the message names the parameter and is safe to show.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ParamError(pub String);
+
+impl From<ParamError> for ApiError {
+    fn from(error: ParamError) -> Self {
+        ApiError::new(ErrorCode::InvalidArgument, error.0)
+    }
+}
+
+/// Parses `query` (without the `?`) into `T`, dropping empty values first.
+pub fn parse<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ParamError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|_| ParamError("query string: not valid URL encoding".into()))?;
+    let kept: Vec<(String, String)> = pairs.into_iter().filter(|(_, value)| !value.is_empty()).collect();
+    let text = serde_urlencoded::to_string(&kept).map_err(|_| ParamError("query string: not encodable".into()))?;
+    serde_urlencoded::from_str(&text).map_err(|error| ParamError(describe(&error.to_string())))
+}
+
+/// serde's messages, shortened to what a person needs ("unknown field `x`, expected one of ...").
+fn describe(message: &str) -> String {
+    let message = message.replace("unknown field", "unknown parameter");
+    match message.find(", expected one of") {
+        Some(at) if message.starts_with("unknown parameter") => message[..at].to_string(),
+        _ => format!("query string: {message}"),
+    }
+}
+
+/// The start of the online window at `now` (an endpoint seen since then is online).
+pub fn online_since(now: i64) -> i64 {
+    now - i64::try_from(crate::rollup::ONLINE_WINDOW.as_secs()).unwrap_or(i64::MAX)
+}
+
+fn limit(limit: Option<u32>) -> Result<u32, ParamError> {
+    match limit {
+        None => Ok(0),
+        Some(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
+        Some(_) => Err(ParamError(format!("limit: expected 1 to {MAX_PAGE}"))),
+    }
+}
+
+fn cursor(cursor: &Option<String>) -> Result<Option<String>, ParamError> {
+    match cursor {
+        None => Ok(None),
+        Some(text) => match Cursor::decode(text) {
+            Ok(_) => Ok(Some(text.clone())),
+            Err(_) => Err(ParamError("cursor: not a cursor this server issued".into())),
+        },
+    }
+}
+
+fn trimmed(text: &Option<String>) -> Option<String> {
+    text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(|t| t.chars().take(200).collect())
+}
+
+/// Link parameters: the non-empty ones, in a stable order.
+fn push(pairs: &mut Vec<(&'static str, String)>, name: &'static str, value: Option<impl ToString>) {
+    if let Some(value) = value {
+        let value = value.to_string();
+        if !value.is_empty() {
+            pairs.push((name, value));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Word enums
+
+macro_rules! word_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $word:literal => $value:expr),* $(,)? } -> $target:ty) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $word)] $variant),*
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $word),* }
+            }
+
+            pub fn value(self) -> $target {
+                match self { $($name::$variant => $value),* }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+word_enum!(
+    /// Operating system of an endpoint.
+    OsParam { Linux = "linux" => 1, Macos = "macos" => 2, Windows = "windows" => 3 } -> i32
+);
+
+word_enum!(
+    /// Least severity of an open finding.
+    SeverityParam {
+        Info = "info" => 1, Low = "low" => 2, Medium = "medium" => 3, High = "high" => 4, Critical = "critical" => 5,
+    } -> i32
+);
+
+word_enum!(
+    /// Whether the endpoint reported within the online window (15 minutes).
+    StatusParam { Online = "online" => true, Offline = "offline" => false } -> bool
+);
+
+word_enum!(
+    /// Endpoint order: hostname A to Z, most recently seen first, or most severe findings first.
+    SortParam {
+        Hostname = "hostname" => EndpointSort::Hostname,
+        LastSeen = "last_seen" => EndpointSort::LastSeen,
+        Findings = "findings" => EndpointSort::Findings,
+    } -> EndpointSort
+);
+
+word_enum!(
+    /// Server group kind: registry package or remote host.
+    KindParam { Package = "package" => GroupKind::Package, Remote = "remote" => GroupKind::Remote } -> GroupKind
+);
+
+word_enum!(
+    /// Package ecosystem.
+    EcosystemParam {
+        Npm = "npm" => 1, Pypi = "pypi" => 2, Oci = "oci" => 3, Local = "local" => 4, Binary = "binary" => 5,
+    } -> i32
+);
+
+// ---------------------------------------------------------------------------------------------
+// Lists
+
+/// Filters, order and page of the endpoint list (`/endpoints`, `/api/v1/endpoints`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EndpointParams {
+    /// Substring of the hostname or of a user name, case-insensitive.
+    pub q: Option<String>,
+    /// Exact user name, case-insensitive.
+    pub user: Option<String>,
+    /// MCP client id, e.g. `cursor`.
+    pub client: Option<String>,
+    pub os: Option<OsParam>,
+    pub status: Option<StatusParam>,
+    /// Only endpoints with an open finding at least this severe.
+    pub severity: Option<SeverityParam>,
+    pub sort: Option<SortParam>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl EndpointParams {
+    /// The store query; `online_since` is the start of the online window.
+    pub fn query(&self, online_since: i64) -> Result<EndpointQuery, ParamError> {
+        Ok(EndpointQuery {
+            search: trimmed(&self.q),
+            user: trimmed(&self.user),
+            os: self.os.map(OsParam::value),
+            online: self.status.map(StatusParam::value),
+            online_since,
+            min_severity: self.severity.map(SeverityParam::value),
+            client: trimmed(&self.client),
+            sort: self.sort.map(SortParam::value).unwrap_or_default(),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    /// The filters and order (no cursor), for links to other pages of the same list.
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "q", trimmed(&self.q));
+        push(&mut pairs, "user", trimmed(&self.user));
+        push(&mut pairs, "client", trimmed(&self.client));
+        push(&mut pairs, "os", self.os);
+        push(&mut pairs, "status", self.status);
+        push(&mut pairs, "severity", self.severity);
+        push(&mut pairs, "sort", self.sort);
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// Filters and page of the server groups (`/servers`, `/api/v1/servers`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ServerParams {
+    pub kind: Option<KindParam>,
+    pub ecosystem: Option<EcosystemParam>,
+    /// Substring of the package name or remote host, case-insensitive.
+    pub q: Option<String>,
+    /// `true`: only groups with at least one known advisory.
+    pub advisories: Option<bool>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ServerParams {
+    pub fn query(&self) -> Result<ServerGroupQuery, ParamError> {
+        Ok(ServerGroupQuery {
+            kind: self.kind.map(KindParam::value),
+            ecosystem: self.ecosystem.map(EcosystemParam::value),
+            name_contains: trimmed(&self.q),
+            with_advisories: self.advisories.unwrap_or(false),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "kind", self.kind);
+        push(&mut pairs, "ecosystem", self.ecosystem);
+        push(&mut pairs, "q", trimmed(&self.q));
+        push(&mut pairs, "advisories", self.advisories.filter(|a| *a));
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// Filters and page of the fingerprints seen on several hosts (`/credentials`,
+/// `/api/v1/credentials/shared`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SharedParams {
+    /// Provider, e.g. `github`.
+    pub provider: Option<String>,
+    /// Seen on at least this many hosts (2 or more; default 2).
+    pub min_hosts: Option<i64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl SharedParams {
+    pub fn query(&self) -> Result<FingerprintQuery, ParamError> {
+        let min_hosts = match self.min_hosts {
+            None => 2,
+            Some(n) if (2..=1_000_000).contains(&n) => n,
+            Some(_) => return Err(ParamError("min_hosts: expected 2 or more".into())),
+        };
+        Ok(FingerprintQuery {
+            min_hosts,
+            provider: trimmed(&self.provider),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "provider", trimmed(&self.provider));
+        push(&mut pairs, "min_hosts", self.min_hosts);
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// For lists that take no parameter: anything given is refused, so a typo is not silently
+/// ignored.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoParams {}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn empty_values_are_absent_and_words_map_to_queries() {
+        let params: EndpointParams =
+            parse(Some("q=+lap+&user=&os=macos&status=offline&severity=high&sort=last_seen&limit=10")).unwrap();
+        let query = params.query(99).unwrap();
+        assert_eq!(query.search.as_deref(), Some("lap"));
+        assert_eq!((query.user, query.os, query.online, query.min_severity), (None, Some(2), Some(false), Some(4)));
+        assert_eq!((query.sort, query.limit, query.online_since), (EndpointSort::LastSeen, 10, 99));
+        assert_eq!(
+            params.filters(),
+            vec![
+                ("q", "lap".to_string()),
+                ("os", "macos".into()),
+                ("status", "offline".into()),
+                ("severity", "high".into()),
+                ("sort", "last_seen".into()),
+                ("limit", "10".into())
+            ]
+        );
+        let none: EndpointParams = parse(None).unwrap();
+        assert_eq!(none.query(0).unwrap().limit, 0);
+    }
+
+    #[test]
+    fn bad_values_name_the_parameter() {
+        let error = |query: &str| parse::<EndpointParams>(Some(query)).and_then(|p| p.query(0)).unwrap_err().0;
+        assert_eq!(error("colour=red"), "unknown parameter `colour`");
+        assert!(error("os=beos").contains("beos"), "{}", error("os=beos"));
+        assert_eq!(error("limit=0"), "limit: expected 1 to 500");
+        assert_eq!(error("limit=100000"), "limit: expected 1 to 500");
+        assert!(error("limit=-3").starts_with("query string:"));
+        assert_eq!(error("cursor=zz"), "cursor: not a cursor this server issued");
+        let shared = parse::<SharedParams>(Some("min_hosts=1")).unwrap().query().unwrap_err().0;
+        assert_eq!(shared, "min_hosts: expected 2 or more");
+        assert!(parse::<ServerParams>(Some("advisories=maybe")).is_err());
+        assert!(parse::<NoParams>(Some("x=1")).is_err());
+        assert!(parse::<NoParams>(Some("x=")).is_ok());
+    }
+
+    #[test]
+    fn a_valid_cursor_passes_through() {
+        let cursor = Cursor { key: "laptop".into(), id: "id".into() }.encode();
+        let params: ServerParams = parse(Some(&format!("cursor={cursor}&advisories=true&kind=remote"))).unwrap();
+        let query = params.query().unwrap();
+        assert_eq!((query.cursor, query.with_advisories, query.kind), (Some(cursor), true, Some(GroupKind::Remote)));
+        assert_eq!(params.filters(), vec![("kind", "remote".to_string()), ("advisories", "true".into())]);
+    }
+}

@@ -1,0 +1,558 @@
+//! The inventory pages and their JSON API over real HTTPS, on SQLite and PostgreSQL: a realistic
+//! fleet put in through the store's real ingest (with HTML in server, host and user names), a
+//! viewer signed in through the login form, then every page and API call: status, `<h1>`, the
+//! names shown, the canaries escaped in HTML and intact in JSON, pagination carrying filters, and
+//! 400 for bad parameters.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+mod support;
+
+use std::collections::BTreeSet;
+
+use muster_control_plane::config::HttpConfig;
+use muster_control_plane::enroll::{create_token, hash_token};
+use muster_control_plane::http::auth::accounts;
+use muster_control_plane::ingest::{Report, ReportBody};
+use muster_control_plane::state::unix_now;
+use muster_control_plane::store::{DynStore, NewAgent, Role};
+use muster_control_plane::testing::{TestControlPlane, TestDatabase};
+use muster_proto::v1::{
+    ConfigSource, Credential, CredentialSource, Finding, Host, InventorySnapshot, McpServer, OsUser, Package,
+    RemoteEndpoint, Transport,
+};
+use reqwest::redirect::Policy;
+use serde_json::Value;
+
+const DAY: i64 = 86_400;
+const PASSWORD: &str = "correct horse battery staple";
+const SCRIPT: &str = "<script>alert(1)</script>";
+const IMG: &str = "\"><img src=x onerror=alert(1)>";
+const HOST: &str = "dev<b>&\"box'";
+const USER: &str = "o'brien<i>";
+const SHARED_FP: &str = "5f1e0c2d9a8b7c6d5e4f3a2b1c0d9e8f";
+
+// ---------------------------------------------------------------------------------------------
+// Running on both backends
+
+async fn with_control_plane<F, Fut>(postgres: bool, case: F)
+where
+    F: FnOnce(TestControlPlane) -> Fut,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    if !postgres {
+        let cp = TestControlPlane::start_with_http(HttpConfig::default()).await.unwrap();
+        return case(cp).await;
+    }
+    let database = TestDatabase::create().await.unwrap().expect("PostgreSQL test database");
+    let cp = TestControlPlane::start_with_db_and_http(Some(&database.url), HttpConfig::default()).await.unwrap();
+    let outcome = tokio::spawn(case(cp)).await;
+    database.drop_database().await.unwrap();
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $case() { super::with_control_plane(false, super::$case).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $case() { super::with_control_plane(true, super::$case).await })*
+        }
+    };
+}
+
+on_both_backends!(
+    every_inventory_page_renders_escaped_names_and_the_api_returns_them_intact,
+    endpoint_detail_shows_servers_findings_history_and_exports,
+    endpoint_pages_follow_next_links_with_their_filters,
+    bad_parameters_are_refused_with_400,
+);
+
+// ---------------------------------------------------------------------------------------------
+// Fleet
+
+struct Srv {
+    id: &'static str,
+    name: &'static str,
+    user: &'static str,
+    client: &'static str,
+    service: &'static str,
+    package: Option<(&'static str, &'static str, bool)>,
+    remote: Option<&'static str>,
+    credential: Option<(CredentialSource, &'static str)>,
+    finding: Option<(&'static str, i32, &'static str)>,
+}
+
+const fn srv(id: &'static str, name: &'static str) -> Srv {
+    Srv {
+        id,
+        name,
+        user: "alice",
+        client: "cursor",
+        service: "",
+        package: None,
+        remote: None,
+        credential: None,
+        finding: None,
+    }
+}
+
+impl Srv {
+    fn build(&self) -> McpServer {
+        McpServer {
+            id: self.id.into(),
+            name: self.name.into(),
+            client: self.client.into(),
+            user: self.user.into(),
+            config_path: format!("/home/{}/.{}/mcp.json", self.user, self.client),
+            command: if self.remote.is_some() { String::new() } else { "npx".into() },
+            url: self.remote.map(|h| format!("https://{h}/mcp")).unwrap_or_default(),
+            transport: if self.remote.is_some() { Transport::Http as i32 } else { Transport::Stdio as i32 },
+            service: self.service.into(),
+            package: self.package.map(|(name, version, pinned)| Package {
+                ecosystem: 1,
+                name: name.into(),
+                version: Some(version.into()),
+                pinned,
+            }),
+            endpoint: self.remote.map(|h| RemoteEndpoint { host: h.into(), ..Default::default() }),
+            credentials: self
+                .credential
+                .iter()
+                .map(|(source, fingerprint)| Credential {
+                    location: "env:GITHUB_TOKEN".into(),
+                    kind: "github-pat".into(),
+                    source: *source as i32,
+                    fingerprint: fingerprint.to_string(),
+                    provider: "github".into(),
+                    ..Default::default()
+                })
+                .collect(),
+            findings: self
+                .finding
+                .iter()
+                .map(|(id, severity, message)| Finding {
+                    id: id.to_string(),
+                    severity: *severity,
+                    owasp: "MCP01".into(),
+                    message: message.to_string(),
+                    server_ids: vec![self.id.into()],
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        }
+    }
+}
+
+fn snapshot(hostname: &str, os: i32, users: &[&str], servers: &[Srv], at: i64) -> InventorySnapshot {
+    let servers: Vec<McpServer> = servers.iter().map(Srv::build).collect();
+    let clients: BTreeSet<&str> = servers.iter().map(|s| s.client.as_str()).collect();
+    InventorySnapshot {
+        host: Some(Host {
+            hostname: hostname.into(),
+            os,
+            os_version: "14.5".into(),
+            arch: "aarch64".into(),
+            ..Default::default()
+        }),
+        users: users
+            .iter()
+            .map(|u| OsUser { name: u.to_string(), uid: Some(501), home: format!("/home/{u}") })
+            .collect(),
+        sources: clients
+            .iter()
+            .map(|c| ConfigSource { path: format!("/etc/{c}.json"), client: c.to_string(), ..Default::default() })
+            .collect(),
+        servers,
+        scanned_at_unix: at,
+        agent_version: "0.1.0".into(),
+        ..Default::default()
+    }
+}
+
+/// Enrolls an agent through the store and ingests its first snapshot at `at`; returns its id.
+async fn ingest(store: &DynStore, snapshot: InventorySnapshot, at: i64) -> String {
+    let now = unix_now();
+    let token =
+        create_token(store.as_ref(), 1, std::time::Duration::from_secs(DAY as u64), now - 60 * DAY).await.unwrap();
+    let id = uuid::Uuid::new_v4().to_string();
+    let hostname = snapshot.host.as_ref().map(|h| h.hostname.clone()).unwrap_or_default();
+    let agent = NewAgent {
+        id: id.clone(),
+        hostname,
+        cert_serial: "01".into(),
+        cert_not_after: now + 30 * DAY,
+        agent_version: "0.1.0".into(),
+        enrolled_at: now - 60 * DAY,
+    };
+    store.enroll_agent(&hash_token(&token.token), now - 60 * DAY, &agent).await.unwrap();
+    let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snapshot) };
+    store.ingest(&id, &report, at).await.unwrap();
+    id
+}
+
+struct Fleet {
+    /// The endpoint with the canaries in its names.
+    canary: String,
+}
+
+async fn seed(cp: &TestControlPlane) -> Fleet {
+    let store = cp.state.store.clone();
+    let now = unix_now();
+    let canary_servers = [
+        Srv {
+            user: USER,
+            service: "github",
+            package: Some(("@modelcontextprotocol/server-github", "1.2.3", true)),
+            credential: Some((CredentialSource::Literal, SHARED_FP)),
+            finding: Some(("MUSTER-SECRET-ENV", 4, "literal GitHub token in env")),
+            ..srv("s-script", SCRIPT)
+        },
+        Srv {
+            user: USER,
+            client: "claude-code",
+            service: "linear",
+            remote: Some("mcp.linear.app"),
+            credential: Some((CredentialSource::Reference, "0000aaaa1111bbbb2222cccc3333dddd")),
+            ..srv("s-img", IMG)
+        },
+        Srv {
+            package: Some(("mcp-fs-helper", "0.3.0", false)),
+            finding: Some(("MUSTER-PKG-VULNERABLE", 5, "known malicious package: MAL-2025-1234")),
+            ..srv("s-fs", "filesystem")
+        },
+    ];
+    let canary = ingest(&store, snapshot(HOST, 2, &[USER, "alice"], &canary_servers, now), now).await;
+    let bob = [Srv {
+        user: "bob",
+        service: "github",
+        package: Some(("@modelcontextprotocol/server-github", "1.2.4", true)),
+        credential: Some((CredentialSource::Literal, SHARED_FP)),
+        ..srv("b-gh", "github")
+    }];
+    ingest(&store, snapshot("laptop-bob", 3, &["bob"], &bob, now - 3 * DAY), now - 3 * DAY).await;
+    for n in 1..=5 {
+        let servers = [Srv { package: Some(("mcp-fs-helper", "0.3.0", false)), ..srv("f-fs", "filesystem") }];
+        ingest(&store, snapshot(&format!("fleet-{n:02}"), 1, &["ci"], &servers, now), now).await;
+    }
+    // Two daily points for the trend, then today's.
+    let window = 15 * 60;
+    for at in [now - 2 * DAY, now - DAY, now] {
+        store.refresh_rollups(at, at - window).await.unwrap();
+    }
+    Fleet { canary }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A browser over real HTTPS
+
+struct Browser {
+    client: reqwest::Client,
+    base: String,
+    cookie: String,
+}
+
+fn client(cp: &TestControlPlane) -> reqwest::Client {
+    reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(cp.ca_pem().as_bytes()).unwrap())
+        .tls_built_in_root_certs(false)
+        .resolve("localhost", cp.http_addr)
+        .redirect(Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn cookie_pair(response: &reqwest::Response, name: &str) -> Option<String> {
+    response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .find(|c| c.split('=').next().is_some_and(|n| n.ends_with(name)))
+        .map(|c| c.split(';').next().unwrap().to_string())
+}
+
+async fn sign_in(cp: &TestControlPlane, role: Role) -> Browser {
+    let name = format!("{role}-user");
+    accounts::add_local_user(cp.store(), &name, role, PASSWORD, "test", unix_now()).await.unwrap();
+    let client = client(cp);
+    let base = format!("https://localhost:{}", cp.http_addr.port());
+    let form = client.get(format!("{base}/login")).send().await.unwrap();
+    let login_cookie = cookie_pair(&form, "muster_login_csrf").expect("login CSRF cookie");
+    let csrf = login_cookie.split_once('=').unwrap().1.to_string();
+    let body =
+        serde_urlencoded::to_string([("username", name.as_str()), ("password", PASSWORD), ("csrf_token", &csrf)])
+            .unwrap();
+    let response = client
+        .post(format!("{base}/login"))
+        .header("cookie", &login_cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303, "login");
+    let cookie = cookie_pair(&response, "muster_session").expect("session cookie");
+    Browser { client, base, cookie }
+}
+
+impl Browser {
+    async fn get(&self, path: &str) -> (u16, String) {
+        let response =
+            self.client.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    }
+
+    /// A page that must answer 200 with `h1` as its only `<h1>`, inside `<main>`.
+    async fn page(&self, path: &str, h1: &str) -> String {
+        let (status, html) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {html}");
+        let main = &html[html.find("<main>").expect("a main element")..html.find("</main>").unwrap()];
+        assert_eq!(main.matches("<h1").count(), 1, "{path}: exactly one h1");
+        let title = &main[main.find("<h1>").unwrap() + 4..main.find("</h1>").unwrap()];
+        assert_eq!(title, h1, "{path}");
+        assert_no_raw_canary(path, &html);
+        html
+    }
+
+    async fn json(&self, path: &str) -> Value {
+        let (status, text) = self.get(path).await;
+        assert_eq!(status, 200, "{path}: {text}");
+        serde_json::from_str(&text).unwrap()
+    }
+}
+
+fn assert_no_raw_canary(path: &str, html: &str) {
+    for canary in [SCRIPT, IMG, "<img", "<script", HOST, USER, "<b>", "<i>"] {
+        assert!(!html.contains(canary), "{path} shows {canary:?} unescaped");
+    }
+    assert!(!html.contains("style="), "{path} has an inline style");
+}
+
+/// The `href` of the first `<a ... rel="next" ...>`, unescaped.
+fn next_link(html: &str) -> Option<String> {
+    let at = html.find("rel=\"next\"")?;
+    let tag_start = html[..at].rfind("<a")?;
+    let tag = &html[tag_start..tag_start + html[tag_start..].find('>')?];
+    let href = tag.split("href=\"").nth(1)?.split('"').next()?;
+    Some(href.replace("&amp;", "&"))
+}
+
+/// Every string anywhere in a JSON value.
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+fn contains_string(value: &Value, wanted: &str) -> bool {
+    let mut all = Vec::new();
+    strings(value, &mut all);
+    all.iter().any(|s| s == wanted)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+async fn every_inventory_page_renders_escaped_names_and_the_api_returns_them_intact(cp: TestControlPlane) {
+    let fleet = seed(&cp).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+
+    let overview = viewer.page("/", "Overview").await;
+    for card in ["Endpoints online", "Endpoints offline", "MCP servers", "Literal secrets", "Critical findings"] {
+        assert!(overview.contains(card), "overview card {card}");
+    }
+    assert!(overview.contains(r#"href="/endpoints?status=offline""#) && overview.contains(r#"href="/services""#));
+    assert!(overview.contains("<svg") && overview.contains("<polyline") && overview.contains("Day (UTC)"));
+    assert!(overview.contains("class=\"legend\""));
+    // The viewer's navigation: inventory and security pages, no admin pages.
+    assert!(overview.contains(r#"href="/findings""#) && !overview.contains(r#"href="/settings""#));
+
+    let services = viewer.page("/services", "Services").await;
+    assert!(services.contains("github") && services.contains("linear"));
+    assert!(services.contains("Literal key") && services.contains("Secret store"));
+    assert!(services.contains("<table class=\"data\">"));
+
+    let servers = viewer.page("/servers", "Servers").await;
+    for name in
+        ["@modelcontextprotocol/server-github", "mcp-fs-helper", "mcp.linear.app", "1.2.3", "1.2.4", "MAL-2025-1234"]
+    {
+        assert!(servers.contains(name), "servers page lists {name}");
+    }
+    assert!(servers.contains("unpinned") && servers.contains("pinned"));
+
+    let endpoints = viewer.page("/endpoints", "Endpoints").await;
+    assert!(endpoints.contains(&format!(r#"<a class="endpoint-link" href="/endpoints/{}">"#, fleet.canary)));
+    assert!(endpoints.contains(HOST_ESCAPED), "escaped hostname");
+    assert!(endpoints.contains("o'brien&lt;i&gt;") && endpoints.contains("laptop-bob"));
+    assert!(endpoints.contains("<form class=\"filters\" method=\"get\""));
+
+    let credentials = viewer.page("/credentials", "Credentials").await;
+    assert!(credentials.contains("github") && credentials.contains(&SHARED_FP[..12]));
+    assert!(credentials.contains(&format!(r#"title="{SHARED_FP}""#)));
+
+    let detail = viewer.page(&format!("/endpoints/{}", fleet.canary), HOST_ESCAPED).await;
+    assert!(detail.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert!(detail.contains("&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"));
+
+    // The API returns the same names as JSON strings, unescaped.
+    let endpoints = viewer.json("/api/v1/endpoints").await;
+    assert!(endpoints["items"].as_array().unwrap().len() >= 7);
+    assert!(endpoints["next_cursor"].is_null());
+    assert!(contains_string(&endpoints, HOST) && contains_string(&endpoints, USER));
+    let detail = viewer.json(&format!("/api/v1/endpoints/{}", fleet.canary)).await;
+    assert!(contains_string(&detail, SCRIPT) && contains_string(&detail, IMG));
+    assert_eq!(detail["endpoint"]["hostname"], HOST);
+    let overview = viewer.json("/api/v1/overview").await;
+    assert_eq!(overview["endpoints"], 7);
+    assert_eq!((overview["endpoints_online"].as_i64(), overview["endpoints_offline"].as_i64()), (Some(6), Some(1)));
+    assert_eq!((overview["findings_high"].as_i64(), overview["findings_critical"].as_i64()), (Some(1), Some(1)));
+    assert!(overview["trend"].as_array().unwrap().len() >= 2);
+    let services = viewer.json("/api/v1/services").await;
+    let github = services["items"].as_array().unwrap().iter().find(|s| s["service"] == "github").unwrap();
+    assert_eq!(
+        (github["servers"].as_i64(), github["endpoints"].as_i64(), github["auth"]["literal"].as_i64()),
+        (Some(2), Some(2), Some(2))
+    );
+    let servers = viewer.json("/api/v1/servers?kind=remote").await;
+    let names: Vec<&str> = servers["items"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["mcp.linear.app"]);
+    let credentials = viewer.json("/api/v1/credentials").await;
+    assert!(contains_string(&credentials, "github"));
+    let shared = viewer.json("/api/v1/credentials/shared").await;
+    let items = shared["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{shared}");
+    assert_eq!((items[0]["fingerprint"].as_str(), items[0]["hosts"].as_i64()), (Some(SHARED_FP), Some(2)));
+
+    cp.stop().await.unwrap();
+}
+
+/// The canary hostname as maud escapes it in text.
+const HOST_ESCAPED: &str = "dev&lt;b&gt;&amp;&quot;box'";
+
+async fn endpoint_detail_shows_servers_findings_history_and_exports(cp: TestControlPlane) {
+    let fleet = seed(&cp).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+    let html = viewer.page(&format!("/endpoints/{}", fleet.canary), HOST_ESCAPED).await;
+    for text in [
+        "@modelcontextprotocol/server-github",
+        "1.2.3",
+        "mcp.linear.app",
+        "pinned",
+        "unpinned",
+        "Literal key",
+        "Secret store",
+        "MUSTER-SECRET-ENV",
+        "MAL-2025-1234",
+        "critical",
+        "14.5",
+        "aarch64",
+        "Change history",
+        "appeared",
+    ] {
+        assert!(html.contains(text), "detail shows {text}");
+    }
+    assert_eq!(html.matches("badge change-appeared").count(), 3, "one appeared event per server");
+    assert!(html.contains(&format!(r#"href="/api/v1/export/cyclonedx.json?endpoint={}""#, fleet.canary)));
+    let (status, _) = viewer.get("/endpoints/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, 404);
+    let (status, body) = viewer.get("/api/v1/endpoints/00000000-0000-4000-8000-000000000000").await;
+    assert_eq!(status, 404, "{body}");
+    cp.stop().await.unwrap();
+}
+
+async fn endpoint_pages_follow_next_links_with_their_filters(cp: TestControlPlane) {
+    seed(&cp).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+    let mut path = "/endpoints?os=linux&sort=hostname&limit=2".to_string();
+    let mut seen = Vec::new();
+    let mut pages = 0;
+    loop {
+        let html = viewer.page(&path, "Endpoints").await;
+        pages += 1;
+        let mut at = 0;
+        while let Some(found) = html[at..].find("class=\"endpoint-link\"") {
+            at += found + 1;
+            let text = &html[at..];
+            let name = &text[text.find('>').unwrap() + 1..text.find("</a>").unwrap()];
+            seen.push(name.to_string());
+        }
+        match next_link(&html) {
+            Some(next) => {
+                assert!(next.starts_with("/endpoints?"), "{next}");
+                for filter in ["os=linux", "sort=hostname", "limit=2", "cursor="] {
+                    assert!(next.contains(filter), "next link {next} carries {filter}");
+                }
+                assert_eq!(html.contains("rel=\"first\""), path.contains("cursor="), "{path}");
+                path = next;
+            }
+            None => break,
+        }
+        assert!(pages < 10, "pagination does not end");
+    }
+    assert_eq!(seen, vec!["fleet-01", "fleet-02", "fleet-03", "fleet-04", "fleet-05"]);
+    assert_eq!(pages, 3);
+
+    // The API pages the same way.
+    let first = viewer.json("/api/v1/endpoints?os=linux&limit=3").await;
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = viewer.json(&format!("/api/v1/endpoints?os=linux&limit=3&cursor={cursor}")).await;
+    let names: Vec<&str> = first["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .chain(second["items"].as_array().unwrap())
+        .map(|e| e["hostname"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["fleet-01", "fleet-02", "fleet-03", "fleet-04", "fleet-05"]);
+    assert!(second["next_cursor"].is_null());
+
+    // Servers page with a filter: the offline Windows laptop's package is found by name.
+    let html = viewer.page("/servers?q=server-github&kind=package", "Servers").await;
+    assert!(html.contains("@modelcontextprotocol/server-github") && !html.contains("mcp-fs-helper"));
+    let html = viewer.page("/endpoints?status=offline", "Endpoints").await;
+    assert!(html.contains("laptop-bob") && !html.contains("fleet-01"));
+    let html = viewer.page("/endpoints?severity=critical&q=", "Endpoints").await;
+    assert!(html.contains(HOST_ESCAPED) && !html.contains("laptop-bob"));
+    cp.stop().await.unwrap();
+}
+
+async fn bad_parameters_are_refused_with_400(cp: TestControlPlane) {
+    let viewer = sign_in(&cp, Role::Viewer).await;
+    for path in [
+        "/endpoints?os=beos",
+        "/endpoints?limit=0",
+        "/endpoints?cursor=zz",
+        "/endpoints?colour=red",
+        "/servers?advisories=maybe",
+        "/credentials?min_hosts=1",
+        "/services?x=1",
+        "/?page=2",
+        "/api/v1/endpoints?sort=random",
+        "/api/v1/endpoints?limit=100000",
+        "/api/v1/servers?kind=local",
+        "/api/v1/credentials/shared?cursor=00",
+        "/api/v1/overview?x=1",
+    ] {
+        let (status, body) = viewer.get(path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        if path.starts_with("/api/") {
+            let json: Value = serde_json::from_str(&body).unwrap();
+            assert_eq!(json["code"], "invalid_argument", "{path}");
+        } else {
+            assert!(body.contains("<h1>Bad Request</h1>") && body.contains("class=\"flash error\""), "{path}: {body}");
+        }
+    }
+    let (_, body) = viewer.get("/endpoints?os=beos").await;
+    assert!(body.contains("beos"), "the message names the value: {body}");
+    let (_, body) = viewer.get("/api/v1/endpoints?colour=red").await;
+    assert!(body.contains("unknown parameter `colour`"), "{body}");
+    cp.stop().await.unwrap();
+}
