@@ -240,9 +240,9 @@ impl Browser {
         self.wait_for_heading("Overview").await
     }
 
-    /// Clicks the header's sign-out button and waits for the sign-in page.
+    /// Clicks the sign-out button and waits for the sign-in page.
     pub async fn log_out(&self) -> Result<(), BrowserError> {
-        self.client.find(Locator::Css("header form.logout button[type=submit]")).await?.click().await?;
+        self.client.find(Locator::Css("form.logout button[type=submit]")).await?.click().await?;
         self.wait_for_heading("Sign in").await
     }
 
