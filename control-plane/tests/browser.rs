@@ -183,6 +183,10 @@ async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
             assert!(text.contains(canary), "{path} does not show {canary:?} as text:\n{text}");
         }
     }
+    // The endpoint page is titled after its hostname: the canary is the tab's text too.
+    browser.open(&detail).await.unwrap();
+    let title = browser.client.title().await.unwrap();
+    assert!(title.contains(SCRIPT_CANARY), "{title}");
     browser.close().await.unwrap();
     cp.stop().await.unwrap();
 }
