@@ -640,6 +640,15 @@ fn laptops(canaries: bool) -> Vec<Laptop> {
     out
 }
 
+/// Laptops enrolled early still run the first release; an offline one runs a pre-release.
+fn agent_version(laptop: &Laptop) -> &'static str {
+    match (laptop.last_report, laptop.enrolled) {
+        (days, _) if days > 4 => "0.0.9",
+        (_, enrolled) if enrolled > 20 => "0.1.0",
+        _ => "0.1.1",
+    }
+}
+
 /// The laptop's snapshot as its agent would send it `days_ago` days before `now`.
 fn snapshot(laptop: &Laptop, days_ago: u32, at: i64) -> InventorySnapshot {
     let servers: Vec<McpServer> = laptop
@@ -696,7 +705,7 @@ fn snapshot(laptop: &Laptop, days_ago: u32, at: i64) -> InventorySnapshot {
             .collect(),
         servers,
         scanned_at_unix: at,
-        agent_version: if laptop.enrolled > 20 { "0.1.0".into() } else { "0.1.1".into() },
+        agent_version: agent_version(laptop).into(),
         ..Default::default()
     }
 }
@@ -726,7 +735,7 @@ pub async fn seed(store: &dyn Store, now: i64, options: FleetOptions) -> Result<
             hostname: laptop.hostname.clone(),
             cert_serial: hex128(&["serial", &id]),
             cert_not_after: now + 365 * DAY,
-            agent_version: "0.1.0".into(),
+            agent_version: agent_version(laptop).into(),
             enrolled_at,
         };
         store.enroll_agent(&hash_token(&token.token), enrolled_at, &agent).await?;
