@@ -185,8 +185,8 @@ pub fn pager(path: &str, filters: &[(&'static str, String)], current: Option<&st
                     a.button.secondary rel="first" href=(link(path, filters)) { "« First page" }
                 }
                 @if let Some(next) = next {
-                    @let mut pairs = filters.to_vec();
-                    @let _ = pairs.push(("cursor", next.to_string()));
+                    @let pairs: Vec<(&str, String)> =
+                        filters.iter().cloned().chain([("cursor", next.to_string())]).collect();
                     a.button rel="next" href=(link(path, &pairs)) { "Next page »" }
                 }
             }

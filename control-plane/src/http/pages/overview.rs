@@ -176,7 +176,7 @@ pub fn trend_chart(trend: &[DailyPoint]) -> Markup {
     let y = |v: i64| TOP + plot_h - plot_h * v as f64 / ceiling as f64;
     // Label about six days across, always the last.
     let every = n.div_ceil(6).max(1);
-    let labelled = |i: usize| i == n - 1 || (i % every == 0 && n - 1 - i >= every / 2);
+    let labelled = |i: usize| i == n - 1 || (i.is_multiple_of(every) && n - 1 - i >= every / 2);
     let first = trend.first().map(|p| short_date(p.day)).unwrap_or_default();
     let last = trend.last().map(|p| short_date(p.day)).unwrap_or_default();
     html! {
