@@ -27,6 +27,7 @@ use muster_control_plane::testing::TestControlPlane;
 const PASSWORD: &str = "correct horse battery staple";
 
 struct Setup {
+    /// Holds the SQLite database: bind it in the test (`_dir`), or the file is deleted at once.
     _dir: tempfile::TempDir,
     cp: TestControlPlane,
     fleet: Fleet,
@@ -58,7 +59,7 @@ async fn assert_no_injection(browser: &Browser, page: &str) {
 
 #[tokio::test]
 async fn a_user_signs_in_sees_the_overview_and_signs_out() {
-    let Setup { cp, browser, .. } = setup().await;
+    let Setup { _dir, cp, browser, .. } = setup().await;
 
     // A protected page before signing in: the sign-in page, remembering where to go.
     browser.open("/").await.unwrap();
@@ -91,7 +92,7 @@ async fn a_user_signs_in_sees_the_overview_and_signs_out() {
 
 #[tokio::test]
 async fn an_analyst_drills_into_an_endpoint_filters_findings_acknowledges_one_and_signs_out() {
-    let Setup { cp, fleet, browser, .. } = setup().await;
+    let Setup { _dir, cp, fleet, browser } = setup().await;
     browser.log_in("ana", PASSWORD).await.unwrap();
     assert_no_injection(&browser, "/").await;
 
@@ -159,7 +160,7 @@ async fn an_analyst_drills_into_an_endpoint_filters_findings_acknowledges_one_an
 
 #[tokio::test]
 async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
-    let Setup { cp, fleet, browser, .. } = setup().await;
+    let Setup { _dir, cp, fleet, browser } = setup().await;
     let canary_host = fleet.agent_id(SCRIPT_CANARY).unwrap().to_string();
     browser.log_in("ana", PASSWORD).await.unwrap();
     // (page, canaries it shows as text): the hostname is the script canary; the laptop's two
