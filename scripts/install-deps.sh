@@ -2,7 +2,9 @@
 # Installs the Debian packages Muster's build and tests need, only when missing (quick on a
 # machine that has them). Needs root, as CI and the development machines have.
 set -euo pipefail
-packages=(postgresql pkg-config time)
+# chromium + chromium-driver: the control plane's browser test drives Debian's Chromium over WebDriver
+# (no test tool downloads its own browser).
+packages=(postgresql pkg-config time chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -1,0 +1,228 @@
+//! The dashboard in a real browser: Debian's headless Chromium, driven over WebDriver
+//! (`support/browser.rs`), against a control plane serving plain HTTP on loopback with a fleet
+//! seeded through real ingest (`support/fleet.rs`).
+//!
+//! A user signs in through the form, opens the overview, signs out, and a protected page then
+//! sends them back to the sign-in page. Every page that shows agent-reported names renders the XSS
+//! canaries (a hostname, server and package names) as text: no dialog opens, no injected element
+//! exists, no `<script>` element is in the DOM at all. Needs `chromium` and `chromedriver`
+//! (`scripts/install-deps.sh`); without them the tests fail, they never skip.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+#[path = "support/browser.rs"]
+mod browser_support;
+#[path = "support/fleet.rs"]
+mod fleet;
+
+use browser_support::Browser;
+use fleet::{Fleet, FleetOptions, IMG_CANARY, SCRIPT_CANARY};
+use muster_control_plane::config::HttpConfig;
+use muster_control_plane::http::auth::accounts;
+use muster_control_plane::state::unix_now;
+use muster_control_plane::store::Role;
+use muster_control_plane::store::read::{FindingQuery, FindingStateFilter};
+use muster_control_plane::testing::TestControlPlane;
+
+const PASSWORD: &str = "correct horse battery staple";
+
+struct Setup {
+    /// Holds the SQLite database: bind it in the test (`_dir`), or the file is deleted at once.
+    _dir: tempfile::TempDir,
+    cp: TestControlPlane,
+    fleet: Fleet,
+    browser: Browser,
+}
+
+/// A control plane on plain loopback HTTP (allowed there, and what lets Chromium connect without
+/// trusting a test CA) with the seeded fleet, an analyst account created as `user add` does,
+/// and a fresh browser.
+async fn setup() -> Setup {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let options = FleetOptions { history_days: 2, canaries: true };
+    let fleet = fleet::seed_database(&url, unix_now(), options).await.unwrap();
+    let http = HttpConfig { tls: false, ..HttpConfig::default() };
+    let cp = TestControlPlane::start_with_db_and_http(Some(&url), http).await.unwrap();
+    accounts::add_local_user(cp.store(), "ana", Role::Analyst, PASSWORD, "cli", unix_now()).await.unwrap();
+    let browser = Browser::start(&format!("http://{}", cp.http_addr)).await.unwrap();
+    Setup { _dir: dir, cp, fleet, browser }
+}
+
+/// The page shows nothing a canary could have injected: no open dialog, no `img[src=x]`, and no
+/// `<script>` element at all (the pages have none of their own).
+async fn assert_no_injection(browser: &Browser, page: &str) {
+    assert_eq!(browser.open_dialog().await.unwrap(), None, "a JavaScript dialog is open on {page}");
+    assert_eq!(browser.count("img[src=x]").await.unwrap(), 0, "an injected image is in the DOM of {page}");
+    assert_eq!(browser.script_elements().await.unwrap(), 0, "a script element is in the DOM of {page}");
+}
+
+#[tokio::test]
+async fn a_user_signs_in_sees_the_overview_and_signs_out() {
+    let Setup { _dir, cp, browser, .. } = setup().await;
+
+    // A protected page before signing in: the sign-in page, remembering where to go.
+    browser.open("/").await.unwrap();
+    browser.wait_for_heading("Sign in").await.unwrap();
+    assert_eq!(browser.current_path().await.unwrap().split('?').next(), Some("/login"));
+
+    // A wrong password: an error on the sign-in page, still signed out.
+    browser.wait_for("#username").await.unwrap().send_keys("ana").await.unwrap();
+    browser.wait_for("#password").await.unwrap().send_keys("not the password!!").await.unwrap();
+    browser.wait_for("form[action='/login'] button[type=submit]").await.unwrap().click().await.unwrap();
+    let error = browser.wait_for("p.error").await.unwrap().text().await.unwrap();
+    assert!(error.contains("wrong username or password"), "{error}");
+
+    browser.log_in("ana", PASSWORD).await.unwrap();
+    assert_eq!(browser.current_path().await.unwrap(), "/");
+    let account = browser.wait_for(".account").await.unwrap().text().await.unwrap();
+    assert!(account.contains("ana") && account.contains("analyst"), "{account}");
+    assert_no_injection(&browser, "/").await;
+
+    browser.log_out().await.unwrap();
+    browser.wait_for_path("/login").await.unwrap();
+    // The session is gone server-side: the overview sends the browser back to sign in.
+    browser.open("/").await.unwrap();
+    browser.wait_for_heading("Sign in").await.unwrap();
+    assert_eq!(browser.count("form.logout").await.unwrap(), 0);
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_analyst_drills_into_an_endpoint_filters_findings_acknowledges_one_and_signs_out() {
+    let Setup { _dir, cp, fleet, browser } = setup().await;
+    browser.log_in("ana", PASSWORD).await.unwrap();
+    assert_no_injection(&browser, "/").await;
+
+    // Endpoints: click through to one laptop and see its servers.
+    browser.wait_for("nav.mainnav a[href='/endpoints']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Endpoints").await.unwrap();
+    let alice = fleet.agent_id("mbp-alice-chen").unwrap().to_string();
+    browser.link_with_text("a.endpoint-link", "mbp-alice-chen").await.unwrap().click().await.unwrap();
+    browser.wait_for_path(&format!("/endpoints/{alice}")).await.unwrap();
+    browser.wait_for("main h1").await.unwrap();
+    let detail = browser.body_text().await.unwrap();
+    for expected in ["mbp-alice-chen", "github", "slack", "linear", "notion", "playwright", "cursor", "claude-desktop"]
+    {
+        assert!(detail.contains(expected), "{expected} missing from the endpoint page:\n{detail}");
+    }
+    assert_no_injection(&browser, "the endpoint page").await;
+
+    // Findings, filtered to critical with the filter form.
+    browser.wait_for("nav.mainnav a[href='/findings']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    let all = browser.count("tr[data-finding]").await.unwrap();
+    browser.wait_for("form.filters select[name=severity]").await.unwrap().select_by_value("critical").await.unwrap();
+    browser.wait_for("form.filters button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("severity=critical").await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    let rows = browser.client.find_all(fantoccini::Locator::Css("tr[data-finding]")).await.unwrap();
+    // The malicious postmark-mcp on two laptops: the only critical findings.
+    assert_eq!(rows.len(), 2, "critical findings (of {all} in all)");
+    assert!(all > rows.len());
+    for row in &rows {
+        let text = row.text().await.unwrap();
+        assert!(text.contains("critical") && text.contains("MUSTER-PKG-MALICIOUS"), "{text}");
+    }
+
+    // Acknowledge the first: back on the same filtered page, marked acknowledged.
+    let key = rows[0].attr("data-finding").await.unwrap().unwrap();
+    let row = format!("tr[data-finding=\"{key}\"]");
+    assert_eq!(browser.count(&format!("{row} span.badge.state-acknowledged")).await.unwrap(), 0);
+    browser.wait_for(&format!("{row} button[name=action][value=acknowledge]")).await.unwrap().click().await.unwrap();
+    browser.wait_for(&format!("{row} span.badge.state-acknowledged")).await.unwrap();
+    assert!(browser.current_path().await.unwrap().contains("severity=critical"));
+    assert_eq!(browser.count("span.badge.state-acknowledged").await.unwrap(), 1);
+    // Stored as ana's decision.
+    let query = FindingQuery {
+        state: Some(FindingStateFilter::Acknowledged),
+        now: unix_now(),
+        limit: 50,
+        ..FindingQuery::default()
+    };
+    let decided = cp.store().findings(&query).await.unwrap().items;
+    assert_eq!(decided.len(), 1);
+    assert_eq!(decided[0].decision.as_ref().unwrap().decided_by, "ana");
+    assert_eq!(decided[0].key.finding_id, "MUSTER-PKG-MALICIOUS");
+
+    // Sign out: the sign-in page, and a protected page leads back to it.
+    browser.log_out().await.unwrap();
+    browser.wait_for_path("/login").await.unwrap();
+    browser.open("/findings").await.unwrap();
+    browser.wait_for_heading("Sign in").await.unwrap();
+    assert_eq!(browser.client.current_url().await.unwrap().path(), "/login");
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
+    let Setup { _dir, cp, fleet, browser } = setup().await;
+    let canary_host = fleet.agent_id(SCRIPT_CANARY).unwrap().to_string();
+    browser.log_in("ana", PASSWORD).await.unwrap();
+    // (page, canaries it shows as text): the hostname is the script canary; the laptop's two
+    // servers and their packages are named after both canaries.
+    let detail = format!("/endpoints/{canary_host}");
+    let pages: [(&str, &[&str]); 6] = [
+        // The overview shows counts and the trend, no names; still nothing may be injected.
+        ("/", &[]),
+        ("/endpoints", &[SCRIPT_CANARY]),
+        (&detail, &[SCRIPT_CANARY, IMG_CANARY]),
+        ("/servers", &[SCRIPT_CANARY, IMG_CANARY]),
+        ("/findings", &[SCRIPT_CANARY, IMG_CANARY]),
+        ("/activity", &[SCRIPT_CANARY, IMG_CANARY]),
+    ];
+    for (path, canaries) in pages {
+        browser.open(path).await.unwrap();
+        browser.wait_for("main h1").await.unwrap();
+        assert_no_injection(&browser, path).await;
+        let text = browser.body_text().await.unwrap();
+        for canary in canaries {
+            assert!(text.contains(canary), "{path} does not show {canary:?} as text:\n{text}");
+        }
+    }
+    // The endpoint page is titled after its hostname: the canary is the tab's text too.
+    browser.open(&detail).await.unwrap();
+    let title = browser.client.title().await.unwrap();
+    assert!(title.contains(SCRIPT_CANARY), "{title}");
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
+/// Processes whose command line mentions `needle` (Linux `/proc`).
+#[cfg(target_os = "linux")]
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        if let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) {
+            let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+            if cmdline.contains(needle) {
+                found.push(format!("{}: {cmdline}", entry.file_name().to_string_lossy()));
+            }
+        }
+    }
+    found
+}
+
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn dropping_the_browser_ends_chromedriver_and_chromium() {
+    let browser = Browser::start("http://127.0.0.1:9").await.unwrap();
+    let profile = browser.profile_dir().display().to_string();
+    assert!(!processes_mentioning(&profile).is_empty(), "Chromium runs with its profile in {profile}");
+    // Dropped without closing the session, as when a test panics.
+    drop(browser);
+    let deadline = std::time::Instant::now() + browser_support::WAIT;
+    let mut poll = tokio::time::interval(std::time::Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        let left = processes_mentioning(&profile);
+        if left.is_empty() {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "still running after drop: {left:#?}");
+    }
+}
