@@ -137,10 +137,10 @@ fn agent_row(agent: &AgentRow, principal: &Principal, admin: bool, now: i64) -> 
                 " "
                 a.sbom href={ (CYCLONEDX_JSON_PATH) "?endpoint=" (agent.id) } download="" title="CycloneDX of this endpoint" { "SBOM" }
             }
-            td { code { (agent.id) } }
+            td { code title=(agent.id) { (super::components::abbreviated(&agent.id)) } }
             td { (state_badge(match status { "online" => "ok", "revoked" => "danger", _ => "neutral" }, "status", status)) }
             td { (agent.agent_version) }
-            td { code { (agent.cert_serial) } }
+            td { code title=(agent.cert_serial) { (super::components::abbreviated(&agent.cert_serial)) } }
             td class=@if agent.cert_not_after < now { "expired" } @else { "" } { (utc_text(agent.cert_not_after)) }
             td { (utc_or_never(agent.last_seen_at)) }
             @if admin {

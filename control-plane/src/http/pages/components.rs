@@ -35,6 +35,13 @@ pub fn os_name(os: i32) -> &'static str {
     }
 }
 
+/// A long identifier (fingerprint, agent id, certificate serial) shortened to its first 12
+/// characters for display; pages put the whole value in the element's `title`, the API has it too.
+pub fn abbreviated(id: &str) -> String {
+    let head: String = id.chars().take(12).collect();
+    if head.len() < id.len() { format!("{head}…") } else { head }
+}
+
 pub fn ecosystem_name(ecosystem: i32) -> &'static str {
     match ecosystem {
         1 => "npm",

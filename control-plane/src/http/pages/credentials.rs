@@ -15,12 +15,6 @@ use crate::http::params::{self, SharedParams};
 
 const PATH: &str = "/credentials";
 
-/// A fingerprint shortened for display (the full one is in the title and the API).
-fn short(fingerprint: &str) -> String {
-    let head: String = fingerprint.chars().take(12).collect();
-    if head.len() < fingerprint.len() { format!("{head}…") } else { head }
-}
-
 pub(crate) async fn credentials(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
@@ -91,7 +85,7 @@ pub(crate) async fn credentials(
                     tbody {
                         @for f in &shared.items {
                             tr {
-                                td { code title=(f.fingerprint) { (short(&f.fingerprint)) } }
+                                td { code title=(f.fingerprint) { (super::components::abbreviated(&f.fingerprint)) } }
                                 td { (f.provider) }
                                 td { (f.kind) }
                                 td.num { span.badge.warn { (f.hosts) } }

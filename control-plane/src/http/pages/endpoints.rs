@@ -123,7 +123,7 @@ fn endpoint_row(row: &EndpointRow, now: i64) -> Markup {
                 (count_badge("sev-critical", "critical", row.findings_critical))
                 (count_badge("sev-high", "high", row.findings_high))
                 @let other = row.open_findings - row.findings_high - row.findings_critical;
-                (count_badge("neutral", "other", other))
+                (count_badge("neutral", "medium or low", other))
                 @if row.open_findings == 0 { span.muted { "none" } }
             }
             td { (online_dot(row.online)) " " (maybe_time_ago(row.last_seen_at, now)) }
@@ -192,6 +192,8 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                     dt { "Findings" } dd.badges {
                         (count_badge("sev-critical", "critical", e.findings_critical))
                         (count_badge("sev-high", "high", e.findings_high))
+                        @let lower = e.open_findings - e.findings_high - e.findings_critical;
+                        (count_badge("neutral", "medium or low", lower))
                         @if e.open_findings == 0 { span.muted { "none open" } }
                     }
                 }

@@ -90,7 +90,8 @@ pub(crate) async fn servers(
                                     @else { (chips(group.versions.iter().map(String::as_str))) }
                                 }
                                 td.badges {
-                                    @if group.kind == GroupKind::Remote {
+                                    // Pinning applies to registry packages only (npm, PyPI, OCI).
+                                    @if group.kind == GroupKind::Remote || !(1..=3).contains(&group.ecosystem) {
                                         span.muted { "n/a" }
                                     } @else {
                                         @if group.pinned_servers > 0 { span.badge.ok { (group.pinned_servers) " pinned" } }

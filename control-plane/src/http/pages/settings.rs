@@ -51,7 +51,10 @@ async fn settings_page(State(state): State<AppState>, Extension(principal): Exte
     };
     let now = unix_now();
     let body = html! {
-        div.page-head { h1 { "Settings" } }
+        div.page-head {
+            h1 { "Settings" }
+            p.lede { "Dashboard accounts and API tokens for automation. Every change here is in the audit log." }
+        }
         section.card.users {
             h2 { "Users" }
             table.data {
