@@ -124,10 +124,14 @@ macro_rules! impl_read_models {
 
             /// Recomputes one endpoint's `endpoint_summary` row from its stored inventory.
             pub(crate) async fn refresh_endpoint(conn: &mut $conn, agent_id: &str, now: i64) -> Result<(), StoreError> {
+                // `+c.source`: without statistics SQLite otherwise picks `credentials_literal`
+                // (source, ...) over the primary key (agent_id, ...) and counts by walking every
+                // literal credential of the fleet, on every report (EXPLAIN QUERY PLAN). The unary
+                // plus keeps the term out of index selection; PostgreSQL reads it as the same value.
                 let Some(head) = sqlx::query(
                     "SELECT COALESCE(h.hostname, a.hostname) AS hostname, COALESCE(h.os, 0) AS os, \
                      (SELECT COUNT(*) FROM servers s WHERE s.agent_id = a.id) AS servers, \
-                     (SELECT COUNT(*) FROM credentials c WHERE c.agent_id = a.id AND c.source = 1) AS literal \
+                     (SELECT COUNT(*) FROM credentials c WHERE c.agent_id = a.id AND +c.source = 1) AS literal \
                      FROM agents a LEFT JOIN hosts h ON h.agent_id = a.id WHERE a.id = $1",
                 )
                 .bind(agent_id)
