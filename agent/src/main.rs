@@ -195,9 +195,20 @@ fn state_dir(arg: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// Longer than any rescan interval anyone sets, so the scan thread is never torn down and rebuilt.
+const BLOCKING_THREAD_KEEP_ALIVE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    // One thread: the daemon is one loop, and an idle agent should cost next to nothing.
-    tokio::runtime::Builder::new_current_thread().enable_all().build().context("starting the async runtime")
+    // One thread: the daemon is one loop, and an idle agent should cost next to nothing. Scans
+    // run on one blocking thread that is kept between them: with tokio's default keep-alive
+    // (10 s) every 30 s rescan started a fresh thread, and each one left about 200 kB of anonymous
+    // memory behind (measured with /proc/PID/smaps), so an idle daemon's RSS kept growing.
+    tokio::runtime::Builder::new_current_thread()
+        .max_blocking_threads(1)
+        .thread_keep_alive(BLOCKING_THREAD_KEEP_ALIVE)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
 }
 
 /// Completes on Ctrl-C or (Unix) SIGTERM.

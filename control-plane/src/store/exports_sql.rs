@@ -44,6 +44,25 @@ macro_rules! impl_export_store {
                 })
             }
 
+            /// The finding keys already announced for `agent_id`.
+            async fn notified_keys<'c, E>(
+                executor: E,
+                agent_id: &str,
+            ) -> Result<std::collections::BTreeSet<String>, StoreError>
+            where
+                E: sqlx::Executor<'c, Database = $db>,
+            {
+                let rows = sqlx::query("SELECT finding_key FROM notified_findings WHERE agent_id = $1")
+                    .bind(agent_id)
+                    .fetch_all(executor)
+                    .await?;
+                let mut stored = std::collections::BTreeSet::new();
+                for row in rows {
+                    stored.insert(row.try_get::<String, _>("finding_key")?);
+                }
+                Ok(stored)
+            }
+
             #[async_trait::async_trait]
             impl crate::store::ExportStore for $store {
                 async fn server_details(&self, agent_id: &str) -> Result<Vec<McpServer>, StoreError> {
@@ -134,16 +153,17 @@ macro_rules! impl_export_store {
                     present: &[String],
                     now: i64,
                 ) -> Result<Vec<String>, StoreError> {
-                    let mut tx = self.writer().begin().await?;
-                    let rows = sqlx::query("SELECT finding_key FROM notified_findings WHERE agent_id = $1")
-                        .bind(agent_id)
-                        .fetch_all(&mut *tx)
-                        .await?;
-                    let mut stored = std::collections::BTreeSet::new();
-                    for row in rows {
-                        stored.insert(row.try_get::<String, _>("finding_key")?);
+                    // Steady state (nothing new, nothing gone) costs one SELECT on a reader: this
+                    // runs after every applied report, and on SQLite the single writer is ingest's.
+                    let stored = notified_keys(self.reader(), agent_id).await?;
+                    let keep: std::collections::BTreeSet<&str> = present.iter().map(String::as_str).collect();
+                    if present.iter().all(|key| stored.contains(key))
+                        && stored.iter().all(|key| keep.contains(key.as_str()))
+                    {
+                        return Ok(Vec::new());
                     }
-                    // Steady state (nothing new, nothing gone) costs the one SELECT above.
+                    let mut tx = self.writer().begin().await?;
+                    let stored = notified_keys(&mut *tx, agent_id).await?;
                     let mut fresh = Vec::new();
                     for key in present.iter().filter(|key| !stored.contains(*key)) {
                         // ON CONFLICT keeps a concurrent sync from announcing the same key twice.
@@ -160,7 +180,6 @@ macro_rules! impl_export_store {
                             fresh.push(key.clone());
                         }
                     }
-                    let keep: std::collections::BTreeSet<&str> = present.iter().map(String::as_str).collect();
                     for key in stored.iter().filter(|key| !keep.contains(key.as_str())) {
                         sqlx::query("DELETE FROM notified_findings WHERE agent_id = $1 AND finding_key = $2")
                             .bind(agent_id)

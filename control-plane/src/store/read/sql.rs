@@ -76,7 +76,10 @@ macro_rules! impl_read_models {
                     .execute(&mut *conn)
                     .await?;
                 }
-                sqlx::query(
+                // Only findings ingest may have written: those of servers that appeared or changed
+                // (an unchanged server keeps its findings rows) and the host-wide ones. The others
+                // already carry their server's facts.
+                let mut findings_update = Builder::new(
                     "UPDATE findings SET \
                      service = COALESCE((SELECT s.service FROM servers s WHERE s.agent_id = findings.agent_id \
                        AND s.server_id = findings.server_id), ''), \
@@ -84,11 +87,19 @@ macro_rules! impl_read_models {
                        WHERE s.agent_id = findings.agent_id AND s.server_id = findings.server_id), '') END, \
                      eff_user = CASE WHEN user_name <> '' THEN user_name ELSE COALESCE((SELECT s.user_name FROM servers s \
                        WHERE s.agent_id = findings.agent_id AND s.server_id = findings.server_id), '') END \
-                     WHERE agent_id = $1",
-                )
-                .bind(agent_id)
-                .execute(&mut *conn)
-                .await?;
+                     WHERE agent_id = ",
+                );
+                findings_update.push_bind(agent_id.to_string()).push(" AND (server_id = ''");
+                for chunk in touched.iter().copied().collect::<Vec<_>>().chunks(crate::store::sql::ROWS_PER_STATEMENT) {
+                    findings_update.push(" OR server_id IN (");
+                    let mut list = findings_update.separated(", ");
+                    for id in chunk {
+                        list.push_bind(id.to_string());
+                    }
+                    findings_update.push(")");
+                }
+                findings_update.push(")");
+                findings_update.build().execute(&mut *conn).await?;
                 let rows = sqlx::query(
                     "SELECT id, message FROM findings WHERE agent_id = $1 AND advisory = '' \
                      AND finding_id IN ($2, $3)",
@@ -113,10 +124,14 @@ macro_rules! impl_read_models {
 
             /// Recomputes one endpoint's `endpoint_summary` row from its stored inventory.
             pub(crate) async fn refresh_endpoint(conn: &mut $conn, agent_id: &str, now: i64) -> Result<(), StoreError> {
+                // `+c.source`: without statistics SQLite otherwise picks `credentials_literal`
+                // (source, ...) over the primary key (agent_id, ...) and counts by walking every
+                // literal credential of the fleet, on every report (EXPLAIN QUERY PLAN). The unary
+                // plus keeps the term out of index selection; PostgreSQL reads it as the same value.
                 let Some(head) = sqlx::query(
                     "SELECT COALESCE(h.hostname, a.hostname) AS hostname, COALESCE(h.os, 0) AS os, \
                      (SELECT COUNT(*) FROM servers s WHERE s.agent_id = a.id) AS servers, \
-                     (SELECT COUNT(*) FROM credentials c WHERE c.agent_id = a.id AND c.source = 1) AS literal \
+                     (SELECT COUNT(*) FROM credentials c WHERE c.agent_id = a.id AND +c.source = 1) AS literal \
                      FROM agents a LEFT JOIN hosts h ON h.agent_id = a.id WHERE a.id = $1",
                 )
                 .bind(agent_id)
@@ -125,21 +140,20 @@ macro_rules! impl_read_models {
                 else {
                     return Err(StoreError::UnknownAgent(agent_id.to_string()));
                 };
-                let mut users = Vec::new();
-                for row in sqlx::query("SELECT name FROM os_users WHERE agent_id = $1 ORDER BY name")
-                    .bind(agent_id)
-                    .fetch_all(&mut *conn)
-                    .await?
+                // Users and clients in one round trip (each statement costs a hand-off to the
+                // SQLite worker thread or a round trip to PostgreSQL).
+                let (mut users, mut clients) = (Vec::new(), Vec::new());
+                for row in sqlx::query(
+                    "SELECT 0 AS part, name AS member FROM os_users WHERE agent_id = $1 \
+                     UNION ALL SELECT 1 AS part, client AS member FROM clients WHERE agent_id = $1 \
+                     ORDER BY part, member",
+                )
+                .bind(agent_id)
+                .fetch_all(&mut *conn)
+                .await?
                 {
-                    users.push(row.try_get::<String, _>("name")?);
-                }
-                let mut clients = Vec::new();
-                for row in sqlx::query("SELECT client FROM clients WHERE agent_id = $1 ORDER BY client")
-                    .bind(agent_id)
-                    .fetch_all(&mut *conn)
-                    .await?
-                {
-                    clients.push(row.try_get::<String, _>("client")?);
+                    let member = row.try_get::<String, _>("member")?;
+                    if row.try_get::<i32, _>("part")? == 0 { users.push(member) } else { clients.push(member) }
                 }
                 let (mut open, mut high, mut critical, mut max_severity) = (0i64, 0i64, 0i64, 0i64);
                 for row in sqlx::query(
