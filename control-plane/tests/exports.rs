@@ -412,10 +412,10 @@ fn ocsf_severity_mapping_covers_every_muster_severity() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// HTTP handlers on a real store (reports through real mTLS gRPC)
+// HTTP handlers mounted in the route table, on a real store (reports through real mTLS gRPC)
 
 #[tokio::test]
-async fn http_exports_serve_the_stored_inventory() {
+async fn http_exports_need_a_signed_in_viewer_and_serve_the_stored_inventory() {
     let cp = muster_control_plane::testing::TestControlPlane::start().await.unwrap();
     let agent = support::enroll(&cp).await;
     let mut client = support::inventory(&cp, &agent).await;
@@ -439,15 +439,39 @@ async fn http_exports_serve_the_stored_inventory() {
     .unwrap();
     let mut bodies = Vec::new();
 
-    let app = muster_control_plane::export::routes::router(cp.state.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = reqwest::Client::new();
+    // Through the control plane's own HTTPS listener and route table, as a viewer API token.
+    let ca = reqwest::Certificate::from_pem(cp.ca_pem().as_bytes()).unwrap();
+    let http = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(ca)
+        .resolve("localhost", cp.http_addr)
+        .build()
+        .unwrap();
+    let base = format!("https://localhost:{}", cp.http_addr.port());
+    let viewer = muster_control_plane::http::auth::tokens::create_api_token(
+        cp.store(),
+        "exports",
+        muster_control_plane::store::Role::Viewer,
+        std::time::Duration::from_secs(3600),
+        "test",
+        muster_control_plane::state::unix_now(),
+    )
+    .await
+    .unwrap()
+    .token;
+    // Without a session or a token every export is refused.
+    for path in ["/api/v1/export/inventory.csv", "/api/v1/export/cyclonedx.json", "/api/v1/export/findings.ocsf.jsonl"]
+    {
+        let refused = http.get(format!("{base}{path}")).send().await.unwrap();
+        assert_eq!(refused.status(), 401, "{path}");
+        let bad = http.get(format!("{base}{path}")).bearer_auth("mst_0000_forged").send().await.unwrap();
+        assert_eq!(bad.status(), 401, "{path}");
+    }
     let get = |path: String| {
         let http = http.clone();
         let base = base.clone();
-        async move { http.get(format!("{base}{path}")).send().await.unwrap() }
+        let viewer = viewer.clone();
+        async move { http.get(format!("{base}{path}")).bearer_auth(&viewer).send().await.unwrap() }
     };
 
     let response = get("/api/v1/export/inventory.csv".into()).await;

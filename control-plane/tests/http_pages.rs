@@ -67,7 +67,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     every_inventory_page_renders_escaped_names_and_the_api_returns_them_intact,
     endpoint_detail_shows_servers_findings_history_and_exports,
-    endpoint_pages_follow_next_links_with_their_filters,
+    endpoint_pages_follow_next_and_prev_links_with_their_filters,
     bad_parameters_are_refused_with_400,
 );
 
@@ -202,6 +202,14 @@ struct Fleet {
 
 async fn seed(cp: &TestControlPlane) -> Fleet {
     let store = cp.state.store.clone();
+    // The server refreshes the rollups once at start (then every five minutes): wait for that
+    // refresh, or its write could land after ours and replace them with an empty fleet's.
+    let started = support::eventually(std::time::Duration::from_secs(30), || {
+        let store = store.clone();
+        async move { store.overview(unix_now(), 0).await.unwrap().rollup_refreshed_at.is_some() }
+    })
+    .await;
+    assert!(started, "the startup rollup refresh did not run");
     let now = unix_now();
     let canary_servers = [
         Srv {
@@ -333,9 +341,21 @@ fn assert_no_raw_canary(path: &str, html: &str) {
     assert!(!html.contains("style="), "{path} has an inline style");
 }
 
-/// The `href` of the first `<a ... rel="next" ...>`, unescaped.
-fn next_link(html: &str) -> Option<String> {
-    let at = html.find("rel=\"next\"")?;
+/// The hostnames of the `a.endpoint-link`s of a page, in order.
+fn endpoint_names(html: &str) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut at = 0;
+    while let Some(found) = html[at..].find("class=\"endpoint-link\"") {
+        at += found + 1;
+        let text = &html[at..];
+        names.push(text[text.find('>').unwrap() + 1..text.find("</a>").unwrap()].to_string());
+    }
+    names
+}
+
+/// The `href` of the first `<a ... rel="{rel}" ...>`, unescaped.
+fn link_with_rel(html: &str, rel: &str) -> Option<String> {
+    let at = html.find(&format!("rel=\"{rel}\""))?;
     let tag_start = html[..at].rfind("<a")?;
     let tag = &html[tag_start..tag_start + html[tag_start..].find('>')?];
     let href = tag.split("href=\"").nth(1)?.split('"').next()?;
@@ -376,7 +396,7 @@ async fn every_inventory_page_renders_escaped_names_and_the_api_returns_them_int
     assert!(overview.contains(r#"href="/findings""#) && !overview.contains(r#"href="/settings""#));
 
     let services = viewer.page("/services", "Services").await;
-    assert!(services.contains("github") && services.contains("linear"));
+    assert!(services.contains("github") && services.contains("linear"), "{services}");
     assert!(services.contains("Literal key") && services.contains("Secret store"));
     assert!(services.contains("<table class=\"data\">"));
 
@@ -465,40 +485,45 @@ async fn endpoint_detail_shows_servers_findings_history_and_exports(cp: TestCont
     assert_eq!(status, 404);
     let (status, body) = viewer.get("/api/v1/endpoints/00000000-0000-4000-8000-000000000000").await;
     assert_eq!(status, 404, "{body}");
+    let (status, body) = viewer.get("/endpoints/%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
+    assert_eq!(status, 404);
+    assert_no_raw_canary("/endpoints/<script>", &body);
     cp.stop().await.unwrap();
 }
 
-async fn endpoint_pages_follow_next_links_with_their_filters(cp: TestControlPlane) {
+async fn endpoint_pages_follow_next_and_prev_links_with_their_filters(cp: TestControlPlane) {
     seed(&cp).await;
     let viewer = sign_in(&cp, Role::Viewer).await;
     let mut path = "/endpoints?os=linux&sort=hostname&limit=2".to_string();
-    let mut seen = Vec::new();
-    let mut pages = 0;
+    let mut pages: Vec<Vec<String>> = Vec::new();
     loop {
         let html = viewer.page(&path, "Endpoints").await;
-        pages += 1;
-        let mut at = 0;
-        while let Some(found) = html[at..].find("class=\"endpoint-link\"") {
-            at += found + 1;
-            let text = &html[at..];
-            let name = &text[text.find('>').unwrap() + 1..text.find("</a>").unwrap()];
-            seen.push(name.to_string());
-        }
-        match next_link(&html) {
+        pages.push(endpoint_names(&html));
+        // rel=prev (and rel=first) only past page one.
+        assert_eq!(html.contains("rel=\"prev\""), pages.len() > 1, "{path}");
+        match link_with_rel(&html, "next") {
             Some(next) => {
                 assert!(next.starts_with("/endpoints?"), "{next}");
                 for filter in ["os=linux", "sort=hostname", "limit=2", "cursor="] {
                     assert!(next.contains(filter), "next link {next} carries {filter}");
                 }
-                assert_eq!(html.contains("rel=\"first\""), path.contains("cursor="), "{path}");
                 path = next;
             }
             None => break,
         }
-        assert!(pages < 10, "pagination does not end");
+        assert!(pages.len() < 10, "pagination does not end");
     }
-    assert_eq!(seen, vec!["fleet-01", "fleet-02", "fleet-03", "fleet-04", "fleet-05"]);
-    assert_eq!(pages, 3);
+    assert_eq!(pages.concat(), vec!["fleet-01", "fleet-02", "fleet-03", "fleet-04", "fleet-05"]);
+    assert_eq!(pages.len(), 3);
+    // Back again with rel=prev, keeping the filters, to the same pages.
+    for expected in pages.iter().rev().skip(1) {
+        let html = viewer.page(&path, "Endpoints").await;
+        let prev = link_with_rel(&html, "prev").expect("a previous page");
+        assert!(prev.contains("os=linux") && prev.contains("limit=2"), "{prev}");
+        path = prev;
+        assert_eq!(&endpoint_names(&viewer.page(&path, "Endpoints").await), expected, "{path}");
+    }
+    assert!(!path.contains("cursor="), "back on page one: {path}");
 
     // The API pages the same way.
     let first = viewer.json("/api/v1/endpoints?os=linux&limit=3").await;

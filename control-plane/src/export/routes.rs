@@ -1,40 +1,38 @@
-//! HTTP handlers of the exports, for the router to mount behind its authentication and roles
-//! (this module checks neither). Fleet-wide CSV and OCSF stream host by host, so memory stays
-//! bounded by one endpoint; errors before the first byte are answered with the shared error
-//! table, a store error mid-stream ends the response early (and is logged).
+//! HTTP handlers of the exports and their entries in the route table (viewer access; the route
+//! table's access layer authenticates and checks roles, these handlers check neither).
+//! Fleet-wide CSV and OCSF stream host by host, so memory stays bounded by one endpoint; errors
+//! before the first byte are answered with the shared error table, a store error mid-stream ends
+//! the response early (and is logged).
 
-use std::sync::Arc;
-
-use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use futures_util::StreamExt as _;
 use futures_util::stream;
-use http::{HeaderValue, header};
+use http::{HeaderValue, Method, header};
 
 use super::{ExportError, ExportHost, cyclonedx, fleet_agent_ids, load_host};
 use crate::error::{ApiError, ErrorCode};
-use crate::state::{ControlPlane, unix_now};
-use crate::store::DynStore;
+use crate::http::{Access, AppState, Route};
+use crate::state::unix_now;
+use crate::store::{DynStore, Role};
 
 pub const INVENTORY_CSV_PATH: &str = "/api/v1/export/inventory.csv";
 pub const CYCLONEDX_JSON_PATH: &str = "/api/v1/export/cyclonedx.json";
 pub const FINDINGS_OCSF_PATH: &str = "/api/v1/export/findings.ocsf.jsonl";
 
-/// The three export routes with their state, ready to be merged under the router's auth layer.
-pub fn router(state: Arc<ControlPlane>) -> Router {
-    Router::new()
-        .route(INVENTORY_CSV_PATH, get(inventory_csv))
-        .route(CYCLONEDX_JSON_PATH, get(cyclonedx_json))
-        .route(FINDINGS_OCSF_PATH, get(findings_ocsf))
-        .with_state(state)
+/// The three export routes, readable by every signed-in role.
+pub(crate) fn routes() -> Vec<Route> {
+    let viewer = Access::Role(Role::Viewer);
+    vec![
+        Route::new(Method::GET, INVENTORY_CSV_PATH, viewer, inventory_csv),
+        Route::new(Method::GET, CYCLONEDX_JSON_PATH, viewer, cyclonedx_json),
+        Route::new(Method::GET, FINDINGS_OCSF_PATH, viewer, findings_ocsf),
+    ]
 }
 
 fn error_response(error: ApiError) -> Response {
-    let body = serde_json::json!({ "error": error.message }).to_string();
-    (error.code.http(), [(header::CONTENT_TYPE, "application/json")], body).into_response()
+    error.into_response()
 }
 
 fn attachment(content_type: &'static str, filename: &'static str, body: Body) -> Response {
@@ -75,8 +73,11 @@ async fn stream_fleet(store: DynStore, prefix: Vec<u8>, render: Render) -> Resul
     Ok(Body::from_stream(body))
 }
 
-/// `GET /api/v1/export/inventory.csv`: every server on every endpoint.
-pub async fn inventory_csv(State(state): State<Arc<ControlPlane>>) -> Response {
+/// Every server on every endpoint as CSV (RFC 4180, one row per server).
+#[utoipa::path(get, path = "/api/v1/export/inventory.csv", tag = "exports",
+    responses((status = 200, description = "The fleet inventory", content_type = "text/csv")))]
+pub async fn inventory_csv(State(state): State<AppState>) -> Response {
+    let state = state.cp;
     let mut header = Vec::new();
     if let Err(error) = super::csv::write_header(&mut header) {
         return error_response(ApiError::internal(&error));
@@ -87,22 +88,30 @@ pub async fn inventory_csv(State(state): State<Arc<ControlPlane>>) -> Response {
     }
 }
 
-/// `GET /api/v1/export/findings.ocsf.jsonl`: every finding on every endpoint.
-pub async fn findings_ocsf(State(state): State<Arc<ControlPlane>>) -> Response {
+/// Every finding on every endpoint, one OCSF Detection Finding (class 2004) per line.
+#[utoipa::path(get, path = "/api/v1/export/findings.ocsf.jsonl", tag = "exports",
+    responses((status = 200, description = "OCSF JSON lines", content_type = "application/x-ndjson")))]
+pub async fn findings_ocsf(State(state): State<AppState>) -> Response {
+    let state = state.cp;
     match stream_fleet(state.store.clone(), Vec::new(), |out, host| super::ocsf::write_host(out, host)).await {
         Ok(body) => attachment("application/x-ndjson", "muster-findings.ocsf.jsonl", body),
         Err(error) => error_response(error),
     }
 }
 
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CycloneDxQuery {
     /// An agent id: the BOM of that endpoint only.
     pub endpoint: Option<String>,
 }
 
-/// `GET /api/v1/export/cyclonedx.json[?endpoint=AGENT_ID]`: the fleet's or one endpoint's BOM.
-pub async fn cyclonedx_json(State(state): State<Arc<ControlPlane>>, Query(query): Query<CycloneDxQuery>) -> Response {
+/// The CycloneDX 1.6 BOM of the fleet, or of one endpoint with `?endpoint=AGENT_ID`.
+#[utoipa::path(get, path = "/api/v1/export/cyclonedx.json", tag = "exports", params(CycloneDxQuery),
+    responses((status = 200, description = "CycloneDX 1.6 JSON", content_type = "application/vnd.cyclonedx+json"),
+        (status = 404, description = "No inventory for this endpoint")))]
+pub async fn cyclonedx_json(State(state): State<AppState>, Query(query): Query<CycloneDxQuery>) -> Response {
+    let state = state.cp;
     match cyclonedx_document(&state.store, query.endpoint.as_deref()).await {
         Ok(json) => attachment("application/vnd.cyclonedx+json; version=1.6", "muster-inventory.cdx.json", json.into()),
         Err(error) => error_response(error),

@@ -113,21 +113,7 @@ pub(crate) async fn create_token(
     Extension(principal): Extension<Principal>,
     Json(request): Json<CreateToken>,
 ) -> Result<Response, ApiError> {
-    let ttl: Duration = humantime::parse_duration(&request.ttl)
-        .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "ttl: expected a duration such as 30d"))?;
-    let name = request.name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::new(ErrorCode::InvalidArgument, "name: 1 to 100 characters"));
-    }
-    let issued =
-        tokens::create_api_token(state.cp.store.as_ref(), name, request.role, ttl, &principal.name, unix_now())
-            .await
-            .map_err(|error| match error {
-            ApiTokenError::Ttl => ApiError::new(ErrorCode::InvalidArgument, error.to_string()),
-            ApiTokenError::Store(error) => ApiError::from(error),
-            other => ApiError::internal(&other),
-        })?;
-    let detail = format!("role {}, name {name}", issued.role);
+    let (issued, audit) = issue_api_token(&state, &principal, &request.name, request.role, &request.ttl).await?;
     let mut response = (
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -138,8 +124,35 @@ pub(crate) async fn create_token(
         }),
     )
         .into_response();
-    response.extensions_mut().insert(AuditDetail::new("api_token.create", &issued.id).detail(&detail));
+    response.extensions_mut().insert(audit);
     Ok(response)
+}
+
+/// Validates and creates an API token for `principal`: the token and its audit detail. Shared by
+/// [`create_token`] and the settings page.
+pub(crate) async fn issue_api_token(
+    state: &AppState,
+    principal: &Principal,
+    name: &str,
+    role: Role,
+    ttl: &str,
+) -> Result<(tokens::IssuedApiToken, AuditDetail), ApiError> {
+    let ttl: Duration = humantime::parse_duration(ttl.trim())
+        .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "ttl: expected a duration such as 30d"))?;
+    let name = name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::new(ErrorCode::InvalidArgument, "name: 1 to 100 characters"));
+    }
+    let issued = tokens::create_api_token(state.cp.store.as_ref(), name, role, ttl, &principal.name, unix_now())
+        .await
+        .map_err(|error| match error {
+            ApiTokenError::Ttl => ApiError::new(ErrorCode::InvalidArgument, error.to_string()),
+            ApiTokenError::Store(error) => ApiError::from(error),
+            other => ApiError::internal(&other),
+        })?;
+    let detail = format!("role {}, name {name}", issued.role);
+    let audit = AuditDetail::new("api_token.create", &issued.id).detail(&detail);
+    Ok((issued, audit))
 }
 
 /// Revokes an API token.
@@ -147,12 +160,18 @@ pub(crate) async fn create_token(
     params(("id" = String, Path, description = "Token id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
 pub(crate) async fn revoke_token(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    if !state.cp.store.revoke_api_token(&id, unix_now()).await? {
+    let audit = revoke_api_token(&state, &id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(audit);
+    Ok(response)
+}
+
+/// Revokes an API token; the audit detail on success. Shared with the settings page.
+pub(crate) async fn revoke_api_token(state: &AppState, id: &str) -> Result<AuditDetail, ApiError> {
+    if !state.cp.store.revoke_api_token(id, unix_now()).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no active API token with this id"));
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.extensions_mut().insert(AuditDetail::new("api_token.revoke", &id));
-    Ok(response)
+    Ok(AuditDetail::new("api_token.revoke", id))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -205,9 +224,24 @@ pub(crate) async fn create_user(
     Extension(principal): Extension<Principal>,
     Json(request): Json<CreateUser>,
 ) -> Result<Response, ApiError> {
+    let CreateUser { username, role, password } = request;
+    let audit = add_user(&state, &principal, &username, role, password).await?;
+    let mut response = StatusCode::CREATED.into_response();
+    response.extensions_mut().insert(audit);
+    Ok(response)
+}
+
+/// Creates a local account (argon2id off the async workers); the audit detail on success.
+/// Shared by [`create_user`] and the settings page.
+pub(crate) async fn add_user(
+    state: &AppState,
+    principal: &Principal,
+    username: &str,
+    role: Role,
+    password: String,
+) -> Result<AuditDetail, ApiError> {
     use super::auth::accounts::{AccountError, add_hashed_user};
     use super::auth::password::{PasswordError, hash_password};
-    let CreateUser { username, role, password } = request;
     // argon2id takes tens of milliseconds: off the async workers.
     let hash = tokio::task::spawn_blocking(move || hash_password(&password))
         .await
@@ -216,12 +250,10 @@ pub(crate) async fn create_user(
             PasswordError::Hash(_) => ApiError::internal(&error),
             other => ApiError::new(ErrorCode::InvalidArgument, other.to_string()),
         })?;
-    match add_hashed_user(state.cp.store.as_ref(), &username, role, hash, unix_now()).await {
+    match add_hashed_user(state.cp.store.as_ref(), username, role, hash, unix_now()).await {
         Ok(()) => {
-            let mut response = StatusCode::CREATED.into_response();
             let detail = format!("role {role}, by {}", principal.name);
-            response.extensions_mut().insert(AuditDetail::new("user.create", &username).detail(&detail));
-            Ok(response)
+            Ok(AuditDetail::new("user.create", username).detail(&detail))
         }
         Err(AccountError::Store(error)) => Err(ApiError::from(error)),
         Err(error) => Err(ApiError::new(ErrorCode::InvalidArgument, error.to_string())),
@@ -233,12 +265,19 @@ pub(crate) async fn create_user(
     params(("id" = String, Path, description = "Agent id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
 pub(crate) async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    if !state.cp.revoke_agent(&id).await? {
+    let audit = revoke_agent_by_id(&state, &id).await?;
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    response.extensions_mut().insert(audit);
+    Ok(response)
+}
+
+/// Revokes an agent through the control plane, which also closes its open streams; the audit
+/// detail on success. Shared by [`revoke_agent`] and the agents page.
+pub(crate) async fn revoke_agent_by_id(state: &AppState, id: &str) -> Result<AuditDetail, ApiError> {
+    if !state.cp.revoke_agent(id).await? {
         return Err(ApiError::new(ErrorCode::NotFound, "no active agent with this id"));
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
-    response.extensions_mut().insert(AuditDetail::new("agent.revoke", &id));
-    Ok(response)
+    Ok(AuditDetail::new("agent.revoke", id))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]

@@ -15,6 +15,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 mod error;
+pub mod fleet_api;
 pub mod inventory_api;
 pub mod listener;
 pub mod openapi;
@@ -86,6 +87,8 @@ fn routes() -> Vec<Route> {
     routes.extend(pages::routes());
     routes.extend(auth::routes());
     routes.extend(api::routes());
+    routes.extend(fleet_api::routes());
+    routes.extend(crate::export::routes::routes());
     routes.extend(inventory_api::routes());
     routes.extend(openapi::routes());
     routes

@@ -13,7 +13,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::roles::Access;
-use super::{Route, api, inventory_api, params};
+use super::{Route, api, fleet_api, inventory_api, params};
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -56,6 +56,21 @@ pub struct ErrorBody {
         inventory_api::endpoint_detail,
         inventory_api::credentials,
         inventory_api::shared_credentials,
+        fleet_api::list_findings,
+        fleet_api::post_decision,
+        fleet_api::list_activity,
+        fleet_api::list_agents,
+        fleet_api::list_agent_versions,
+        fleet_api::list_enrollment_tokens,
+        fleet_api::create_enrollment_token,
+        fleet_api::revoke_enrollment_token,
+        fleet_api::list_webhooks,
+        fleet_api::post_webhook,
+        fleet_api::delete_webhook,
+        fleet_api::list_deliveries,
+        crate::export::routes::inventory_csv,
+        crate::export::routes::cyclonedx_json,
+        crate::export::routes::findings_ocsf,
     ),
     components(schemas(
         ErrorBody,
@@ -72,6 +87,11 @@ pub struct ErrorBody {
         (name = "account", description = "The caller"),
         (name = "inventory", description = "Endpoints, MCP servers, services and credentials (viewer)"),
         (name = "admin", description = "Users, API tokens, agents and the audit log (admin)"),
+        (name = "findings", description = "Findings, and acknowledging or waiving them (analyst)"),
+        (name = "activity", description = "The fleet's change events"),
+        (name = "agents", description = "Agents and, for admins, enrollment tokens"),
+        (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
+        (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
     )
 )]
 pub struct ApiDoc;

@@ -48,6 +48,43 @@ fn describe(message: &str) -> String {
     }
 }
 
+/// The pages-only parameter holding the cursors of the pages before the current one (`-` for
+/// the first page), comma-separated, so a page can link back (`rel=prev`): keyset cursors only
+/// go forward.
+pub const BACK_PARAM: &str = "back";
+/// The most pages a `back` trail remembers; older ones fall off (back then ends on page one).
+pub const MAX_BACK: usize = 50;
+
+/// Splits the `back` trail off a page's query string: the rest (for the list's own struct) and
+/// the trail, oldest first (`None` is the first page).
+pub fn split_back(query: Option<&str>) -> Result<(Option<String>, Vec<Option<String>>), ParamError> {
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|_| ParamError("query string: not valid URL encoding".into()))?;
+    let mut back = Vec::new();
+    let mut rest = Vec::new();
+    for (name, value) in pairs {
+        if name != BACK_PARAM {
+            rest.push((name, value));
+            continue;
+        }
+        for entry in value.split(',').filter(|e| !e.is_empty()) {
+            let entry = if entry == "-" { None } else { cursor(&Some(entry.to_string()))? };
+            back.push(entry);
+        }
+    }
+    if back.len() > MAX_BACK {
+        back.drain(..back.len() - MAX_BACK);
+    }
+    let rest = serde_urlencoded::to_string(&rest).map_err(|_| ParamError("query string: not encodable".into()))?;
+    Ok((Some(rest), back))
+}
+
+/// A trail as the `back` parameter's value.
+pub fn join_back(back: &[Option<String>]) -> String {
+    let start = back.len().saturating_sub(MAX_BACK);
+    back[start..].iter().map(|c| c.as_deref().unwrap_or("-")).collect::<Vec<_>>().join(",")
+}
+
 /// The start of the online window at `now` (an endpoint seen since then is online).
 pub fn online_since(now: i64) -> i64 {
     now - i64::try_from(crate::rollup::ONLINE_WINDOW.as_secs()).unwrap_or(i64::MAX)
@@ -340,6 +377,19 @@ mod tests {
         assert!(parse::<ServerParams>(Some("advisories=maybe")).is_err());
         assert!(parse::<NoParams>(Some("x=1")).is_err());
         assert!(parse::<NoParams>(Some("x=")).is_ok());
+    }
+
+    #[test]
+    fn the_back_trail_is_split_off_and_checked() {
+        let c1 = Cursor { key: "a".into(), id: "1".into() }.encode();
+        let query = format!("os=linux&back=-,{c1}&cursor={c1}");
+        let (rest, back) = split_back(Some(&query)).unwrap();
+        assert_eq!(rest.as_deref(), Some(format!("os=linux&cursor={c1}").as_str()));
+        assert_eq!(back, vec![None, Some(c1.clone())]);
+        assert_eq!(join_back(&back), format!("-,{c1}"));
+        assert_eq!(split_back(Some("back=zz")).unwrap_err().0, "cursor: not a cursor this server issued");
+        let long = vec![None; MAX_BACK + 5];
+        assert_eq!(join_back(&long).split(',').count(), MAX_BACK);
     }
 
     #[test]

@@ -187,17 +187,19 @@ pub(crate) fn append_cookie(response: &mut Response, cookie: &str) {
     }
 }
 
-/// A `next` target only if it is a local path (`/...`, not `//host` or `/\host`); else `/`.
+/// Whether `path` is a local path (`/...`, not `//host` or `/\host`, no backslash or control
+/// character): the only kind of target a redirect after a form may go to.
+pub fn is_local_path(path: &str) -> bool {
+    path.starts_with('/')
+        && !path.starts_with("//")
+        && !path.starts_with("/\\")
+        && !path.chars().any(|c| c == '\\' || c.is_control())
+}
+
+/// A `next` target only if it is a local path (see [`is_local_path`]); else `/`.
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(path)
-            if path.starts_with('/')
-                && !path.starts_with("//")
-                && !path.starts_with("/\\")
-                && !path.chars().any(|c| c == '\\' || c.is_control()) =>
-        {
-            path.to_string()
-        }
+        Some(path) if is_local_path(path) => path.to_string(),
         _ => "/".to_string(),
     }
 }

@@ -10,6 +10,7 @@ use maud::{Markup, html};
 
 use super::layout;
 use crate::http::auth::Principal;
+use crate::http::params::{BACK_PARAM, join_back};
 
 // ---------------------------------------------------------------------------------------------
 // Names of the wire model's numbers
@@ -174,20 +175,40 @@ pub fn link(path: &str, pairs: &[(&str, String)]) -> String {
     format!("{path}?{}", serde_urlencoded::to_string(pairs).unwrap_or_default())
 }
 
-/// Keyset pagination: `a[rel=next]` to the next page and `a[rel=first]` back to the first,
-/// both carrying the list's filters. Keyset cursors only go forward; the browser's back button
-/// goes back one page.
-pub fn pager(path: &str, filters: &[(&'static str, String)], current: Option<&str>, next: Option<&str>) -> Markup {
+/// Keyset pagination, carrying the list's filters: `a[rel=next]` to the next page, and on later
+/// pages `a[rel=prev]` to the previous one (from the `back` trail of cursors) and `a[rel=first]`.
+pub fn pager(
+    path: &str,
+    filters: &[(&'static str, String)],
+    current: Option<&str>,
+    back: &[Option<String>],
+    next: Option<&str>,
+) -> Markup {
+    let with = |cursor: Option<&str>, trail: &[Option<String>]| {
+        let mut pairs = filters.to_vec();
+        if let Some(cursor) = cursor {
+            pairs.push(("cursor", cursor.to_string()));
+        }
+        if !trail.is_empty() {
+            pairs.push((BACK_PARAM, join_back(trail)));
+        }
+        link(path, &pairs)
+    };
+    let previous = back.last().cloned().flatten();
+    let before_previous = &back[..back.len().saturating_sub(1)];
+    let mut next_trail = back.to_vec();
+    next_trail.push(current.map(str::to_string));
     html! {
         @if current.is_some() || next.is_some() {
             nav.pager aria-label="Pages" {
                 @if current.is_some() {
-                    a.button.secondary rel="first" href=(link(path, filters)) { "« First page" }
+                    @if previous.is_some() {
+                        a.button.secondary rel="first" href=(with(None, &[])) { "« First page" }
+                    }
+                    a.button.secondary rel="prev" href=(with(previous.as_deref(), before_previous)) { "‹ Previous" }
                 }
                 @if let Some(next) = next {
-                    @let mut pairs = filters.to_vec();
-                    @let _ = pairs.push(("cursor", next.to_string()));
-                    a.button rel="next" href=(link(path, &pairs)) { "Next page »" }
+                    a.button rel="next" href=(with(Some(next), &next_trail)) { "Next page ›" }
                 }
             }
         }
@@ -279,10 +300,21 @@ mod tests {
     fn links_encode_their_pairs_and_pagers_carry_filters() {
         assert_eq!(link("/e", &[]), "/e");
         assert_eq!(link("/e", &[("q", "a b&c".into())]), "/e?q=a+b%26c");
-        let html = pager("/e", &[("os", "linux".into())], Some("aa"), Some("bb")).into_string();
-        assert!(html.contains(r#"rel="next" href="/e?os=linux&amp;cursor=bb""#), "{html}");
-        assert!(html.contains(r#"rel="first" href="/e?os=linux""#), "{html}");
-        assert!(pager("/e", &[], None, None).into_string().is_empty());
+        let filters = [("os", "linux".to_string())];
+        // Page one: only next, remembering page one as "-".
+        let html = pager("/e", &filters, None, &[], Some("bb")).into_string();
+        assert_eq!(html.matches("<a").count(), 1, "{html}");
+        assert!(html.contains(r#"rel="next" href="/e?os=linux&amp;cursor=bb&amp;back=-""#), "{html}");
+        // Page two: prev is page one (no cursor), no first link (prev is the first page).
+        let html = pager("/e", &filters, Some("bb"), &[None], Some("cc")).into_string();
+        assert!(html.contains(r#"rel="prev" href="/e?os=linux""#), "{html}");
+        assert!(html.contains(r#"rel="next" href="/e?os=linux&amp;cursor=cc&amp;back=-%2Cbb""#), "{html}");
+        assert!(!html.contains("rel=\"first\""));
+        // Page three, the last: prev goes to page two with the shorter trail.
+        let html = pager("/e", &filters, Some("cc"), &[None, Some("bb".into())], None).into_string();
+        assert!(html.contains(r#"rel="prev" href="/e?os=linux&amp;cursor=bb&amp;back=-""#), "{html}");
+        assert!(html.contains(r#"rel="first" href="/e?os=linux""#) && !html.contains("rel=\"next\""), "{html}");
+        assert!(pager("/e", &[], None, &[], None).into_string().is_empty());
     }
 
     #[test]

@@ -26,6 +26,10 @@ pub(crate) async fn credentials(
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let (query, back) = match params::split_back(query.as_deref()) {
+        Ok(split) => split,
+        Err(error) => return bad_params(&error, &principal),
+    };
     let params: SharedParams = match params::parse(query.as_deref()) {
         Ok(params) => params,
         Err(error) => return bad_params(&error, &principal),
@@ -97,7 +101,7 @@ pub(crate) async fn credentials(
                     }
                 }
             }
-            (pager(PATH, &params.filters(), params.cursor.as_deref(), shared.next_cursor.as_deref()))
+            (pager(PATH, &params.filters(), params.cursor.as_deref(), &back, shared.next_cursor.as_deref()))
         }
     };
     layout::page("Credentials", Some(&principal), body).into_response()

@@ -32,6 +32,10 @@ pub(crate) async fn endpoints(
     RawQuery(query): RawQuery,
 ) -> Response {
     let now = unix_now();
+    let (query, back) = match params::split_back(query.as_deref()) {
+        Ok(split) => split,
+        Err(error) => return bad_params(&error, &principal),
+    };
     let params: EndpointParams = match params::parse(query.as_deref()) {
         Ok(params) => params,
         Err(error) => return bad_params(&error, &principal),
@@ -72,7 +76,7 @@ pub(crate) async fn endpoints(
                     }
                 }
             }
-            (pager(PATH, &params.filters(), params.cursor.as_deref(), page.next_cursor.as_deref()))
+            (pager(PATH, &params.filters(), params.cursor.as_deref(), &back, page.next_cursor.as_deref()))
         }
     };
     layout::page("Endpoints", Some(&principal), body).into_response()

@@ -6,14 +6,21 @@
 //! A page module has a handler per page; its entry in [`routes`] names the role it needs. Query
 //! strings are parsed by `http::params`, shared with the JSON API.
 
+pub mod activity;
+pub mod agents;
+pub mod audit;
 pub mod components;
 pub mod credentials;
 pub mod endpoints;
+pub mod findings;
 pub mod layout;
 pub mod login;
+pub mod ops;
 pub mod overview;
 pub mod servers;
 pub mod services;
+pub mod settings;
+pub mod webhooks;
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, Method, header};
@@ -37,6 +44,14 @@ pub(crate) fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/endpoints/{id}", Access::Role(Role::Viewer), endpoints::endpoint_detail),
         Route::new(Method::GET, "/credentials", Access::Role(Role::Viewer), credentials::credentials),
     ]
+    .into_iter()
+    .chain(findings::routes())
+    .chain(activity::routes())
+    .chain(agents::routes())
+    .chain(webhooks::routes())
+    .chain(audit::routes())
+    .chain(settings::routes())
+    .collect()
 }
 
 async fn stylesheet() -> Response {

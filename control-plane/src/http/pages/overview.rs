@@ -140,10 +140,10 @@ const LEFT: f64 = 52.0;
 const RIGHT: f64 = 20.0;
 const TOP: f64 = 16.0;
 const BOTTOM: f64 = 40.0;
-const TICKS: i64 = 4;
+const TICKS: i64 = 5;
 
-/// The smallest 1, 2 or 5 times a power of ten at or above `max` (at least 4, so ticks are
-/// whole numbers).
+/// The smallest [`TICKS`] times (1, 2 or 5 times a power of ten) at or above `max`, so the
+/// gridlines fall on round whole numbers.
 fn nice_ceiling(max: i64) -> i64 {
     let max = max.max(TICKS);
     let mut step = 1i64;
@@ -176,7 +176,7 @@ pub fn trend_chart(trend: &[DailyPoint]) -> Markup {
     let y = |v: i64| TOP + plot_h - plot_h * v as f64 / ceiling as f64;
     // Label about six days across, always the last.
     let every = n.div_ceil(6).max(1);
-    let labelled = |i: usize| i == n - 1 || (i % every == 0 && n - 1 - i >= every / 2);
+    let labelled = |i: usize| i == n - 1 || (i.is_multiple_of(every) && n - 1 - i >= every / 2);
     let first = trend.first().map(|p| short_date(p.day)).unwrap_or_default();
     let last = trend.last().map(|p| short_date(p.day)).unwrap_or_default();
     html! {
@@ -247,12 +247,13 @@ mod tests {
 
     #[test]
     fn ceilings_are_round() {
-        assert_eq!(nice_ceiling(0), 4);
-        assert_eq!(nice_ceiling(7), 8);
-        assert_eq!(nice_ceiling(9), 20);
-        assert_eq!(nice_ceiling(37), 40);
-        assert_eq!(nice_ceiling(41), 80);
-        assert_eq!(nice_ceiling(1_000), 2_000);
+        assert_eq!(nice_ceiling(0), 5);
+        assert_eq!(nice_ceiling(7), 10);
+        assert_eq!(nice_ceiling(10), 10);
+        assert_eq!(nice_ceiling(11), 25);
+        assert_eq!(nice_ceiling(37), 50);
+        assert_eq!(nice_ceiling(51), 100);
+        assert_eq!(nice_ceiling(1_000), 1_000);
     }
 
     #[test]
@@ -262,7 +263,7 @@ mod tests {
         assert_eq!(svg.matches("<polyline").count(), 4);
         assert_eq!(svg.matches("<circle").count(), 120);
         assert!(svg.contains(">Day (UTC)</text>") && svg.contains("High + critical findings"));
-        assert!(svg.contains(">40</text>"), "y axis up to the ceiling above 39: {svg}");
+        assert!(svg.contains(">50</text>"), "y axis up to the ceiling above 39: {svg}");
         assert!(!svg.contains("style="));
         // SVG children are closed explicitly: the HTML parser does not know SVG void elements.
         assert!(!svg.contains("<line") || svg.contains("</line>"));

@@ -22,6 +22,10 @@ pub(crate) async fn servers(
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
 ) -> Response {
+    let (query, back) = match params::split_back(query.as_deref()) {
+        Ok(split) => split,
+        Err(error) => return bad_params(&error, &principal),
+    };
     let params: ServerParams = match params::parse(query.as_deref()) {
         Ok(params) => params,
         Err(error) => return bad_params(&error, &principal),
@@ -102,7 +106,7 @@ pub(crate) async fn servers(
                     }
                 }
             }
-            (pager(PATH, &filters, params.cursor.as_deref(), page.next_cursor.as_deref()))
+            (pager(PATH, &filters, params.cursor.as_deref(), &back, page.next_cursor.as_deref()))
         }
     };
     layout::page("Servers", Some(&principal), body).into_response()

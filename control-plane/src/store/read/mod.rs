@@ -382,7 +382,7 @@ impl DecisionKind {
 }
 
 /// Identifies a finding across re-ingests (finding rows are replaced, this is not).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FindingKey {
     pub agent_id: String,
     /// Empty for findings about a client or user as a whole.
@@ -467,6 +467,7 @@ pub struct ActivityEvent {
     pub server_id: String,
     pub server_name: String,
     pub client: String,
+    /// `appeared`, `changed` or `disappeared`.
     #[serde(serialize_with = "serialize_kind")]
     #[schema(value_type = String)]
     pub kind: ChangeKind,
@@ -490,7 +491,7 @@ pub struct AgentQuery {
     pub limit: u32,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AgentRow {
     pub id: String,
     pub hostname: String,
@@ -505,7 +506,7 @@ pub struct AgentRow {
     pub revoked_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct VersionCount {
     pub version: String,
     pub agents: i64,

@@ -1,0 +1,277 @@
+//! The agents page: enrolled agents (status, version, certificate, last seen) with the version
+//! distribution, and for admins the revoke button (with a confirmation checkbox) and the
+//! enrollment tokens (list, create showing the token once, revoke).
+//!
+//! Revocation goes through [`crate::http::api::revoke_agent_by_id`] (which closes the agent's
+//! streams), token rules through [`crate::http::fleet_api`], the same code as the JSON API.
+
+use axum::Extension;
+use axum::extract::{Form, Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::Method;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::components::{endpoint_link, filter_buttons, select, text_input, utc_text};
+use super::layout;
+use super::ops::{csrf_field, pager, refused, see_other, shown_once, state_badge, url_with, utc_or_never};
+use crate::error::{ApiError, ErrorCode};
+use crate::export::routes::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
+use crate::http::api::revoke_agent_by_id;
+use crate::http::auth::Principal;
+use crate::http::fleet_api::{
+    AgentFilters, CreateEnrollmentToken, EnrollmentTokenView, enrollment_token_audit, enrollment_tokens,
+    issue_enrollment_token, revoke_enrollment,
+};
+use crate::http::roles::Access;
+use crate::http::{AppState, Route};
+use crate::state::unix_now;
+use crate::store::Role;
+use crate::store::read::AgentRow;
+
+pub const PATH: &str = "/agents";
+
+pub(crate) fn routes() -> Vec<Route> {
+    vec![
+        Route::new(Method::GET, PATH, Access::Role(Role::Viewer), agents_page),
+        Route::new(Method::POST, "/agents/{id}/revoke", Access::Role(Role::Admin), revoke_agent),
+        Route::new(Method::POST, "/agents/tokens", Access::Role(Role::Admin), create_token),
+        Route::new(Method::POST, "/agents/tokens/{id}/revoke", Access::Role(Role::Admin), revoke_token),
+    ]
+}
+
+async fn agents_page(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Query(filters): Query<AgentFilters>,
+) -> Response {
+    let now = unix_now();
+    let admin = principal.role >= Role::Admin;
+    let loaded = async {
+        let query = filters.query(now)?;
+        let page = state.cp.store.agents_page(&query).await?;
+        let versions = state.cp.store.agent_versions().await?;
+        let tokens = if admin { enrollment_tokens(&state).await? } else { Vec::new() };
+        Ok::<_, ApiError>((page, versions, tokens))
+    };
+    let (page, versions, tokens) = match loaded.await {
+        Ok(loaded) => loaded,
+        Err(error) => return refused(&principal, &error, PATH),
+    };
+    let next_url = page
+        .next_cursor
+        .as_ref()
+        .map(|cursor| url_with(PATH, &AgentFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
+    let first_url = filters.cursor.as_ref().map(|_| url_with(PATH, &AgentFilters { cursor: None, ..filters.clone() }));
+    let total: i64 = versions.iter().map(|v| v.agents).sum();
+    let body = html! {
+        div.page-head {
+            h1 { "Agents" }
+            p.lede {
+                "Enrolled agents, their certificates and versions. "
+                a.download href=(INVENTORY_CSV_PATH) download="" { "Inventory CSV" }
+                " · "
+                a.download href=(CYCLONEDX_JSON_PATH) download="" { "Fleet CycloneDX" }
+            }
+        }
+        @if !versions.is_empty() {
+            section.card.versions {
+                h2 { "Versions" }
+                ul.bars {
+                    @for version in &versions {
+                        li {
+                            span.label { (if version.version.is_empty() { "unknown" } else { version.version.as_str() }) }
+                            meter min="0" max=(total) value=(version.agents) {}
+                            span.num { (version.agents) }
+                        }
+                    }
+                }
+            }
+        }
+        form.filters method="get" action=(PATH) {
+            (text_input("search", "Hostname", filters.search.as_deref(), "laptop"))
+            (select("status", "Status", filters.status.as_deref(), &[("active", "Active"), ("revoked", "Revoked")]))
+            (text_input("version", "Version", filters.version.as_deref(), "0.1.0"))
+            (filter_buttons(PATH))
+        }
+        @if page.items.is_empty() {
+            p.empty { "No agents match these filters." }
+        } @else {
+            section.card.table-card {
+                table.data.agents {
+                    thead {
+                        tr {
+                            th { "Hostname" } th { "Agent id" } th { "Status" } th { "Version" }
+                            th { "Certificate serial" } th { "Certificate expires" } th { "Last seen" }
+                            @if admin { th { "Revoke" } }
+                        }
+                    }
+                    tbody {
+                        @for agent in &page.items { (agent_row(agent, &principal, admin, now)) }
+                    }
+                }
+            }
+        }
+        (pager(first_url.as_deref(), next_url.as_deref()))
+        @if admin { (tokens_section(&tokens, &principal, now)) }
+    };
+    layout::page("Agents", Some(&principal), body).into_response()
+}
+
+fn agent_status(agent: &AgentRow) -> &'static str {
+    if agent.status == "revoked" {
+        "revoked"
+    } else if agent.online {
+        "online"
+    } else {
+        "offline"
+    }
+}
+
+fn agent_row(agent: &AgentRow, principal: &Principal, admin: bool, now: i64) -> Markup {
+    let status = agent_status(agent);
+    html! {
+        tr data-agent=(agent.id) {
+            td {
+                (endpoint_link(&agent.id, &agent.hostname))
+                " "
+                a.sbom href={ (CYCLONEDX_JSON_PATH) "?endpoint=" (agent.id) } download="" title="CycloneDX of this endpoint" { "SBOM" }
+            }
+            td { code { (agent.id) } }
+            td { (state_badge(match status { "online" => "ok", "revoked" => "danger", _ => "neutral" }, "status", status)) }
+            td { (agent.agent_version) }
+            td { code { (agent.cert_serial) } }
+            td class=@if agent.cert_not_after < now { "expired" } @else { "" } { (utc_text(agent.cert_not_after)) }
+            td { (utc_or_never(agent.last_seen_at)) }
+            @if admin {
+                td.actions {
+                    @if status != "revoked" {
+                        form.revoke method="post" action={ "/agents/" (agent.id) "/revoke" } {
+                            (csrf_field(principal))
+                            label.confirm { input type="checkbox" name="confirm" value="yes" required; " confirm" }
+                            button.danger type="submit" { "Revoke" }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn tokens_section(tokens: &[EnrollmentTokenView], principal: &Principal, now: i64) -> Markup {
+    html! {
+        section.card.tokens {
+            h2 { "Enrollment tokens" }
+            form.create method="post" action="/agents/tokens" {
+                (csrf_field(principal))
+                label.field { span { "Uses (0 = unlimited)" } input type="number" name="max_uses" min="0" max="100000" value="1" required; }
+                label.field { span { "Valid for" } input type="text" name="ttl" value="24h" required; }
+                button type="submit" { "Create token" }
+            }
+            @if tokens.is_empty() {
+                p.empty { "No enrollment tokens yet." }
+            } @else {
+                table.data {
+                    thead { tr { th { "Id" } th { "Uses" } th { "Created" } th { "Expires" } th { "State" } th {} } }
+                    tbody {
+                        @for token in tokens {
+                            @let state = if token.revoked_at.is_some() { "revoked" } else if token.expires_at <= now { "expired" } else if token.max_uses != 0 && token.uses >= token.max_uses { "used up" } else { "active" };
+                            tr data-token=(token.id) {
+                                td { code { (token.id) } }
+                                td { (token.uses) " / " @if token.max_uses == 0 { "∞" } @else { (token.max_uses) } }
+                                td { (utc_text(token.created_at)) }
+                                td { (utc_text(token.expires_at)) }
+                                td { (state_badge(if state == "active" { "ok" } else if state == "revoked" { "danger" } else { "neutral" }, "token", state)) }
+                                td.actions {
+                                    @if state == "active" {
+                                        form method="post" action={ "/agents/tokens/" (token.id) "/revoke" } {
+                                            (csrf_field(principal))
+                                            button.danger type="submit" { "Revoke" }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct RevokeForm {
+    confirm: Option<String>,
+}
+
+async fn revoke_agent(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+    Form(form): Form<RevokeForm>,
+) -> Response {
+    if form.confirm.as_deref() != Some("yes") {
+        let error = ApiError::new(ErrorCode::InvalidArgument, "tick the confirmation box to revoke an agent");
+        return refused(&principal, &error, PATH);
+    }
+    match revoke_agent_by_id(&state, &id).await {
+        Ok(detail) => {
+            let mut response = see_other(PATH);
+            response.extensions_mut().insert(detail);
+            response
+        }
+        Err(error) => refused(&principal, &error, PATH),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenForm {
+    max_uses: String,
+    ttl: String,
+}
+
+async fn create_token(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Form(form): Form<TokenForm>,
+) -> Response {
+    let Ok(max_uses) = form.max_uses.trim().parse::<u32>() else {
+        let error = ApiError::new(ErrorCode::InvalidArgument, "uses: a whole number (0 for unlimited)");
+        return refused(&principal, &error, PATH);
+    };
+    let request = CreateEnrollmentToken { max_uses, ttl: form.ttl };
+    match issue_enrollment_token(&state, &request).await {
+        Ok(created) => {
+            let detail = enrollment_token_audit(&created);
+            let facts = html! {
+                dl.facts {
+                    dt { "Id" } dd { code { (created.id) } }
+                    dt { "Uses" } dd { @if created.max_uses == 0 { "unlimited" } @else { (created.max_uses) } }
+                    dt { "Expires" } dd { (utc_text(created.expires_at)) }
+                }
+                p { "On each laptop, with the token in a file: " }
+                pre { code { "muster-agent enroll --server https://CONTROL-PLANE:PORT --token-file TOKEN-FILE --ca-fingerprint " (state.cp.pki.ca_fingerprint()) } }
+            };
+            let mut response =
+                shown_once(&principal, "Enrollment token created", "enrollment token", &created.token, facts, PATH);
+            response.extensions_mut().insert(detail);
+            response
+        }
+        Err(error) => refused(&principal, &error, PATH),
+    }
+}
+
+async fn revoke_token(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Path(id): Path<String>,
+) -> Response {
+    match revoke_enrollment(&state, &id).await {
+        Ok(detail) => {
+            let mut response = see_other(PATH);
+            response.extensions_mut().insert(detail);
+            response
+        }
+        Err(error) => refused(&principal, &error, PATH),
+    }
+}
