@@ -78,7 +78,7 @@ fn filters(list: &str) -> &'static [(&'static str, &'static str)] {
             ("open, critical", "state=open&severity=critical"),
         ],
         "/activity" => &[("disappeared", "kind=disappeared"), ("client windsurf", "client=windsurf")],
-        "/agents" => &[("offline", "status=offline"), ("version", "version=0.2.1"), ("search", "search=mbp-04")],
+        "/agents" => &[("revoked", "status=revoked"), ("version", "version=0.2.1"), ("search", "search=mbp-04")],
         _ => &[],
     }
 }
