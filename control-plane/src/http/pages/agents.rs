@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::components::{endpoint_link, filter_buttons, select, text_input, utc_text};
 use super::layout;
-use super::ops::{csrf_field, pager, refused, see_other, shown_once, state_badge, url_with, utc_or_never};
+use super::ops::{csrf_field, done, pager, refused, shown_once, state_badge, url_with, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
 use crate::http::api::revoke_agent_by_id;
@@ -215,11 +215,7 @@ async fn revoke_agent(
         return refused(&principal, &error, PATH);
     }
     match revoke_agent_by_id(&state, &id).await {
-        Ok(detail) => {
-            let mut response = see_other(PATH);
-            response.extensions_mut().insert(detail);
-            response
-        }
+        Ok(detail) => done(PATH, detail),
         Err(error) => refused(&principal, &error, PATH),
     }
 }
@@ -267,11 +263,7 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Response {
     match revoke_enrollment(&state, &id).await {
-        Ok(detail) => {
-            let mut response = see_other(PATH);
-            response.extensions_mut().insert(detail);
-            response
-        }
+        Ok(detail) => done(PATH, detail),
         Err(error) => refused(&principal, &error, PATH),
     }
 }

@@ -287,6 +287,18 @@ pub fn bad_params(error: &crate::http::params::ParamError, principal: &Principal
     error_page(StatusCode::BAD_REQUEST, &error.0, principal)
 }
 
+/// A list page's query string: its `back` trail of earlier cursors and its parameters as `T`;
+/// either one malformed is the 400 page naming the parameter.
+#[allow(clippy::result_large_err, reason = "the error is the page the handler answers with, built once")]
+pub fn list_params<T: serde::de::DeserializeOwned>(
+    query: Option<&str>,
+    principal: &Principal,
+) -> Result<(T, Vec<Option<String>>), Response> {
+    let (query, back) = crate::http::params::split_back(query).map_err(|error| bad_params(&error, principal))?;
+    let params = crate::http::params::parse(query.as_deref()).map_err(|error| bad_params(&error, principal))?;
+    Ok((params, back))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,11 +7,11 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::components::{bad_params, empty, filter_buttons, pager, store_error, text_input};
+use super::components::{bad_params, empty, filter_buttons, list_params, pager, store_error, text_input};
 use super::layout;
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::params::{self, SharedParams};
+use crate::http::params::SharedParams;
 
 const PATH: &str = "/credentials";
 
@@ -20,13 +20,9 @@ pub(crate) async fn credentials(
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (query, back) = match params::split_back(query.as_deref()) {
-        Ok(split) => split,
-        Err(error) => return bad_params(&error, &principal),
-    };
-    let params: SharedParams = match params::parse(query.as_deref()) {
-        Ok(params) => params,
-        Err(error) => return bad_params(&error, &principal),
+    let (params, back): (SharedParams, _) = match list_params(query.as_deref(), &principal) {
+        Ok(parsed) => parsed,
+        Err(page) => return page,
     };
     let store_query = match params.query() {
         Ok(q) => q,

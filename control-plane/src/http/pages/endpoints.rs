@@ -12,7 +12,7 @@ use maud::{Markup, html};
 
 use super::components::{
     auth_badge, bad_params, chips, count_badge, ecosystem_name, empty, endpoint_link, error_page, filter_buttons,
-    maybe_time_ago, online_dot, os_name, pager, select, severity_badge, store_error, text_input, time_ago,
+    list_params, maybe_time_ago, online_dot, os_name, pager, select, severity_badge, store_error, text_input, time_ago,
     transport_name, utc_text,
 };
 use super::layout;
@@ -32,13 +32,9 @@ pub(crate) async fn endpoints(
     RawQuery(query): RawQuery,
 ) -> Response {
     let now = unix_now();
-    let (query, back) = match params::split_back(query.as_deref()) {
-        Ok(split) => split,
-        Err(error) => return bad_params(&error, &principal),
-    };
-    let params: EndpointParams = match params::parse(query.as_deref()) {
-        Ok(params) => params,
-        Err(error) => return bad_params(&error, &principal),
+    let (params, back): (EndpointParams, _) = match list_params(query.as_deref(), &principal) {
+        Ok(parsed) => parsed,
+        Err(page) => return page,
     };
     let store_query = match params.query(online_since(now)) {
         Ok(q) => q,

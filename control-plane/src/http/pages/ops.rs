@@ -86,6 +86,13 @@ pub fn see_other(location: &str) -> Response {
     response
 }
 
+/// A form's success: 303 to `location`, carrying `detail` for the audit log.
+pub fn done<D: Clone + Send + Sync + 'static>(location: &str, detail: D) -> Response {
+    let mut response = see_other(location);
+    response.extensions_mut().insert(detail);
+    response
+}
+
 /// The page a refused form answers with: the error's status and its (safe) message, and a link
 /// back to `back`.
 pub fn refused(principal: &Principal, error: &ApiError, back: &str) -> Response {

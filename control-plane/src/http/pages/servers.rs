@@ -7,12 +7,12 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::components::{
-    bad_params, chips, ecosystem_name, empty, filter_buttons, pager, select, store_error, text_input,
+    bad_params, chips, ecosystem_name, empty, filter_buttons, list_params, pager, select, store_error, text_input,
 };
 use super::layout;
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::params::{self, EcosystemParam, KindParam, ServerParams};
+use crate::http::params::{EcosystemParam, KindParam, ServerParams};
 use crate::store::read::GroupKind;
 
 const PATH: &str = "/servers";
@@ -22,13 +22,9 @@ pub(crate) async fn servers(
     Extension(principal): Extension<Principal>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let (query, back) = match params::split_back(query.as_deref()) {
-        Ok(split) => split,
-        Err(error) => return bad_params(&error, &principal),
-    };
-    let params: ServerParams = match params::parse(query.as_deref()) {
-        Ok(params) => params,
-        Err(error) => return bad_params(&error, &principal),
+    let (params, back): (ServerParams, _) = match list_params(query.as_deref(), &principal) {
+        Ok(parsed) => parsed,
+        Err(page) => return page,
     };
     let store_query = match params.query() {
         Ok(q) => q,

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::components::utc_text;
 use super::layout;
-use super::ops::{csrf_field, refused, see_other, shown_once, state_badge, utc_or_never};
+use super::ops::{csrf_field, done, refused, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::api::{add_user, issue_api_token, revoke_api_token};
 use crate::http::auth::Principal;
@@ -146,11 +146,7 @@ async fn create_user(
         add_user(&state, &principal, form.username.trim(), role, form.password).await
     };
     match result.await {
-        Ok(detail) => {
-            let mut response = see_other(PATH);
-            response.extensions_mut().insert(detail);
-            response
-        }
+        Ok(detail) => done(PATH, detail),
         Err(error) => refused(&principal, &error, PATH),
     }
 }
@@ -195,11 +191,7 @@ async fn revoke_token(
     Path(id): Path<String>,
 ) -> Response {
     match revoke_api_token(&state, &id).await {
-        Ok(detail) => {
-            let mut response = see_other(PATH);
-            response.extensions_mut().insert(detail);
-            response
-        }
+        Ok(detail) => done(PATH, detail),
         Err(error) => refused(&principal, &error, PATH),
     }
 }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::components::utc_text;
 use super::layout;
-use super::ops::{csrf_field, refused, see_other, shown_once, state_badge, utc_or_never};
+use super::ops::{csrf_field, done, refused, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::Principal;
 use crate::http::fleet_api::{CreateWebhook, create_webhook, deliveries, remove_webhook, webhook_audit, webhooks};
@@ -125,11 +125,7 @@ async fn delete(
     Path(id): Path<String>,
 ) -> Response {
     match remove_webhook(&state, &id).await {
-        Ok(detail) => {
-            let mut response = see_other(PATH);
-            response.extensions_mut().insert(detail);
-            response
-        }
+        Ok(detail) => done(PATH, detail),
         Err(error) => refused(&principal, &error, PATH),
     }
 }
