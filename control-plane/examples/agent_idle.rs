@@ -59,18 +59,8 @@ fn status_kb(pid: u32, key: &str) -> Result<u64> {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let agent_bin = args.agent_bin.clone().unwrap_or_else(agent_process::default_agent_bin);
-    anyhow::ensure!(
-        agent_bin.is_file(),
-        "no agent binary at {} (cargo build --release -p muster-agent)",
-        agent_bin.display()
-    );
-    let work = tempfile::tempdir()?;
-    let (root, state) = (work.path().join("image"), work.path().join("state"));
-    agent_process::write_image(&root)?;
-    let cp = TestControlPlane::start().await.map_err(|e| anyhow::anyhow!("{e}")).context("start control plane")?;
-    let agent_id = agent_process::enroll(&agent_bin, &cp, &state).await?;
-    let child = agent_process::spawn_run(&agent_bin, &state, &root, &args.agent_args, &work.path().join("agent.log"))?;
+    let agent_process::Running { work, cp, agent_id, child, .. } =
+        agent_process::start(args.agent_bin.clone(), &args.agent_args).await?;
     let pid = child.id();
     let result = measure(&args, &cp, &agent_id, pid).await;
     let mut child = child;

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
-use muster_control_plane::testing::TestControlPlane;
 
 #[derive(Debug, Parser)]
 struct Args {
@@ -41,18 +40,8 @@ struct Args {
 #[tokio::main]
 async fn main() -> Result<()> {
     let args = Args::parse();
-    let agent_bin = args.agent_bin.clone().unwrap_or_else(agent_process::default_agent_bin);
-    anyhow::ensure!(
-        agent_bin.is_file(),
-        "no agent binary at {} (cargo build --release -p muster-agent)",
-        agent_bin.display()
-    );
-    let work = tempfile::tempdir()?;
-    let (root, state) = (work.path().join("image"), work.path().join("state"));
-    agent_process::write_image(&root)?;
-    let cp = TestControlPlane::start().await.map_err(|e| anyhow::anyhow!("{e}")).context("start control plane")?;
-    let agent_id = agent_process::enroll(&agent_bin, &cp, &state).await?;
-    let child = agent_process::spawn_run(&agent_bin, &state, &root, &args.agent_args, &work.path().join("agent.log"))?;
+    let agent_process::Running { work, root, cp, agent_id, child } =
+        agent_process::start(args.agent_bin.clone(), &args.agent_args).await?;
     let first = agent_process::wait_for_servers(&cp, &agent_id, args.poll, Duration::from_secs(30), |servers| {
         servers.iter().any(|s| s.name == "edited" && s.command == "tool-0")
     })

@@ -4,58 +4,17 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::future::Future;
+mod support;
 
 use muster_control_plane::store::{
     AccountSource, AuditEntry, AuditOutcome, DynStore, NewApiToken, NewSession, Role, UserRecord,
 };
-use muster_control_plane::testing::TestDatabase;
 
 const NOW: i64 = 1_800_000_000;
 
-async fn run_sqlite<F, Fut>(case: F)
-where
-    F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
-    case(muster_control_plane::store::open(&url).await.expect("open sqlite store")).await;
-}
+use support::{conformance_suite, run_postgres, run_sqlite};
 
-async fn run_postgres<F, Fut>(case: F)
-where
-    F: FnOnce(DynStore) -> Fut,
-    Fut: Future<Output = ()> + Send + 'static,
-{
-    let database = match TestDatabase::create().await {
-        Ok(Some(database)) => database,
-        Ok(None) => {
-            eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
-            return;
-        }
-        Err(error) => panic!("{error}"),
-    };
-    let store = muster_control_plane::store::open(&database.url).await.expect("open postgres store");
-    let outcome = tokio::spawn(case(store)).await;
-    database.drop_database().await.expect("drop test database");
-    if let Err(error) = outcome {
-        std::panic::resume_unwind(error.into_panic());
-    }
-}
-
-macro_rules! access_suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(#[tokio::test] async fn $case() { super::run_sqlite(super::$case).await })*
-        }
-        mod postgres {
-            $(#[tokio::test] async fn $case() { super::run_postgres(super::$case).await })*
-        }
-    };
-}
-
-access_suite!(
+conformance_suite!(
     users_are_unique_and_sso_never_takes_over_local_accounts,
     sessions_join_the_current_role,
     api_tokens_by_hash,

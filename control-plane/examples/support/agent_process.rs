@@ -16,6 +16,30 @@ pub fn default_agent_bin() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release/muster-agent")
 }
 
+/// What every agent benchmark starts from: a fresh work dir holding the image (`root`) and the
+/// agent's state, a control plane, and `muster-agent run` enrolled with it (log in
+/// `work/agent.log`).
+pub struct Running {
+    pub work: tempfile::TempDir,
+    pub root: PathBuf,
+    pub cp: TestControlPlane,
+    pub agent_id: String,
+    pub child: Child,
+}
+
+/// Starts [`Running`] with `agent_bin` (default: [`default_agent_bin`]) and extra `run` flags.
+pub async fn start(agent_bin: Option<PathBuf>, agent_args: &[String]) -> Result<Running> {
+    let agent_bin = agent_bin.unwrap_or_else(default_agent_bin);
+    ensure!(agent_bin.is_file(), "no agent binary at {} (cargo build --release -p muster-agent)", agent_bin.display());
+    let work = tempfile::tempdir()?;
+    let (root, state) = (work.path().join("image"), work.path().join("state"));
+    write_image(&root)?;
+    let cp = TestControlPlane::start().await.map_err(|e| anyhow::anyhow!("{e}")).context("start control plane")?;
+    let agent_id = enroll(&agent_bin, &cp, &state).await?;
+    let child = spawn_run(&agent_bin, &state, &root, agent_args, &work.path().join("agent.log"))?;
+    Ok(Running { work, root, cp, agent_id, child })
+}
+
 /// The config file the benchmarks edit, relative to the image root.
 pub const EDITED: &str = "home/alice/.cursor/mcp.json";
 

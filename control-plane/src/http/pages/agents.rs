@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::components::{endpoint_link, filter_buttons, select, text_input, utc_text};
 use super::layout;
-use super::ops::{csrf_field, done, pager, refused, shown_once, state_badge, url_with, utc_or_never};
+use super::ops::{audited, csrf_field, done, pager, refused, shown_once, state_badge, url_with, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
 use crate::http::api::revoke_agent_by_id;
@@ -248,10 +248,10 @@ async fn create_token(
                 p { "On each laptop, with the token in a file: " }
                 pre { code { "muster-agent enroll --server https://CONTROL-PLANE:PORT --token-file TOKEN-FILE --ca-fingerprint " (state.cp.pki.ca_fingerprint()) } }
             };
-            let mut response =
-                shown_once(&principal, "Enrollment token created", "enrollment token", &created.token, facts, PATH);
-            response.extensions_mut().insert(detail);
-            response
+            audited(
+                shown_once(&principal, "Enrollment token created", "enrollment token", &created.token, facts, PATH),
+                detail,
+            )
         }
         Err(error) => refused(&principal, &error, PATH),
     }

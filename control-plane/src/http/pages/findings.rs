@@ -14,7 +14,7 @@ use serde::Deserialize;
 
 use super::components::{endpoint_link, filter_buttons, select, severity_badge, text_input, utc_text};
 use super::layout;
-use super::ops::{csrf_field, end_of_day, local_or, pager, refused, see_other, url_with, utc_or_never};
+use super::ops::{audited, csrf_field, end_of_day, local_or, pager, refused, see_other, url_with, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::FINDINGS_OCSF_PATH;
 use crate::http::auth::Principal;
@@ -229,11 +229,7 @@ async fn decision(
         finding_id: form.finding_id,
     };
     match decide(&state, &principal.name, &key, action, &form.reason, expires_at).await {
-        Ok(detail) => {
-            let mut response = see_other(&back);
-            response.extensions_mut().insert(detail);
-            response
-        }
+        Ok(detail) => audited(see_other(&back), detail),
         Err(error) => {
             let mut response = refused(&principal, &error, &back);
             response.extensions_mut().insert(decision_audit(&key, action).detail(&error.message));

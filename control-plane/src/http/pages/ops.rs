@@ -88,7 +88,11 @@ pub fn see_other(location: &str) -> Response {
 
 /// A form's success: 303 to `location`, carrying `detail` for the audit log.
 pub fn done<D: Clone + Send + Sync + 'static>(location: &str, detail: D) -> Response {
-    let mut response = see_other(location);
+    audited(see_other(location), detail)
+}
+
+/// `response` carrying `detail` for the audit log (`crate::http::audit` reads it).
+pub fn audited<D: Clone + Send + Sync + 'static>(mut response: Response, detail: D) -> Response {
     response.extensions_mut().insert(detail);
     response
 }

@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::components::utc_text;
 use super::layout;
-use super::ops::{csrf_field, done, refused, shown_once, state_badge, utc_or_never};
+use super::ops::{audited, csrf_field, done, refused, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::api::{add_user, issue_api_token, revoke_api_token};
 use crate::http::auth::Principal;
@@ -177,9 +177,7 @@ async fn create_token(
                 }
                 p { "Send it as " code { "Authorization: Bearer TOKEN" } "." }
             };
-            let mut response = shown_once(&principal, "API token created", "API token", &issued.token, facts, PATH);
-            response.extensions_mut().insert(detail);
-            response
+            audited(shown_once(&principal, "API token created", "API token", &issued.token, facts, PATH), detail)
         }
         Err(error) => refused(&principal, &error, PATH),
     }

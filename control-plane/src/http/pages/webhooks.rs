@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::components::utc_text;
 use super::layout;
-use super::ops::{csrf_field, done, refused, shown_once, state_badge, utc_or_never};
+use super::ops::{audited, csrf_field, done, refused, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::http::auth::Principal;
 use crate::http::fleet_api::{CreateWebhook, create_webhook, deliveries, remove_webhook, webhook_audit, webhooks};
@@ -111,9 +111,7 @@ async fn create(
                 }
                 p { a href={ "/webhooks/" (created.id) } { "Delivery log" } }
             };
-            let mut response = shown_once(&principal, "Webhook added", "signing secret", &created.secret, facts, PATH);
-            response.extensions_mut().insert(detail);
-            response
+            audited(shown_once(&principal, "Webhook added", "signing secret", &created.secret, facts, PATH), detail)
         }
         Err(error) => refused(&principal, &error, PATH),
     }
