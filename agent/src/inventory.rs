@@ -1,15 +1,28 @@
 //! Turns a [`Discovery`] (raw values inside) into the wire model `muster.v1.Inventory` (masked
 //! arguments and URLs, names of variables and headers, never values). This is the one place
 //! where data crosses from "inside the agent" to "may leave the agent".
+//!
+//! Masking by known places is the first step; the second is the gate [`scrub_snapshot`]: every
+//! string of the snapshot except the agent's own hashes (server ids, fingerprints, the machine
+//! id) passes [`scrub::scrub_text`] token by token, whatever field it sits in. The test
+//! `agent/tests/scrub_fields.rs` plants a secret in every string field of the `.proto` contract
+//! and fails when one comes through.
 
 use crate::analysis::{Analysis, ServerAnalysis};
 use crate::discovery::{Discovery, ProblemRecord, ServerRecord, SourceRecord};
 use crate::platform::{Layout, Os};
 use crate::secrets::mask;
+use crate::secrets::scrub::{self, scrub_in_place};
 use muster_proto::v1 as pb;
 
 /// Facts about the scanned host.
 pub fn host(layout: &Layout) -> pb::Host {
+    let mut host = raw_host(layout);
+    scrub_host(&mut host);
+    host
+}
+
+fn raw_host(layout: &Layout) -> pb::Host {
     let os = match layout.os() {
         Os::Linux => pb::Os::Linux,
         Os::Macos => pb::Os::Macos,
@@ -51,7 +64,7 @@ fn machine_id() -> String {
 
 /// Builds the wire inventory from a discovery and its analysis.
 pub fn build(d: &Discovery, analysis: &Analysis, layout: &Layout, scanned_at_unix: i64) -> pb::InventorySnapshot {
-    pb::InventorySnapshot {
+    let mut snapshot = pb::InventorySnapshot {
         host: Some(host(layout)),
         users: d
             .users
@@ -70,6 +83,108 @@ pub fn build(d: &Discovery, analysis: &Analysis, layout: &Layout, scanned_at_uni
         scanned_at_unix,
         agent_version: env!("CARGO_PKG_VERSION").to_string(),
         findings: analysis.findings.clone(),
+    };
+    scrub_snapshot(&mut snapshot);
+    snapshot
+}
+
+/// The gate every snapshot passes on its way out: every string taken from a config, a command
+/// line or a path is scrubbed token by token (see [`scrub`]). Exempt are only what the agent
+/// computes itself as hashes: server ids, credential fingerprints, finding ids and server ids,
+/// the machine id. Idempotent.
+pub fn scrub_snapshot(s: &mut pb::InventorySnapshot) {
+    if let Some(h) = s.host.as_mut() {
+        scrub_host(h);
+    }
+    for u in &mut s.users {
+        scrub_in_place(&mut u.name);
+        scrub_in_place(&mut u.home);
+    }
+    s.sources.iter_mut().for_each(scrub_source);
+    s.servers.iter_mut().for_each(scrub_server);
+    s.processes.iter_mut().for_each(scrub_process);
+    s.problems.iter_mut().for_each(scrub_problem);
+    s.findings.iter_mut().for_each(scrub_finding);
+    scrub_in_place(&mut s.agent_version);
+}
+
+fn scrub_host(h: &mut pb::Host) {
+    for f in [&mut h.hostname, &mut h.os_version, &mut h.arch, &mut h.scanned_root] {
+        scrub_in_place(f);
+    }
+}
+
+fn scrub_source(s: &mut pb::ConfigSource) {
+    for f in [&mut s.path, &mut s.real_path, &mut s.client, &mut s.user, &mut s.project, &mut s.owner] {
+        scrub_in_place(f);
+    }
+}
+
+fn scrub_package(p: &mut pb::Package) {
+    scrub_in_place(&mut p.name);
+    if let Some(v) = p.version.as_mut() {
+        scrub_in_place(v);
+    }
+}
+
+fn scrub_server(s: &mut pb::McpServer) {
+    for f in [
+        &mut s.name,
+        &mut s.client,
+        &mut s.user,
+        &mut s.config_path,
+        &mut s.project,
+        &mut s.url,
+        &mut s.origin,
+        &mut s.cwd,
+        &mut s.service,
+    ] {
+        scrub_in_place(f);
+    }
+    s.command = scrub::scrub_command_line(&s.command);
+    s.args.iter_mut().chain(&mut s.env_names).chain(&mut s.header_names).for_each(scrub_in_place);
+    if let Some(p) = s.package.as_mut() {
+        scrub_package(p);
+    }
+    if let Some(e) = s.endpoint.as_mut() {
+        for f in [&mut e.scheme, &mut e.host, &mut e.path] {
+            scrub_in_place(f);
+        }
+    }
+    if let Some(a) = s.auto_approve.as_mut() {
+        a.tools.iter_mut().for_each(scrub_in_place);
+    }
+    for c in &mut s.credentials {
+        for f in [&mut c.location, &mut c.kind, &mut c.provider, &mut c.reference] {
+            scrub_in_place(f);
+        }
+    }
+    s.findings.iter_mut().for_each(scrub_finding);
+}
+
+fn scrub_finding(f: &mut pb::Finding) {
+    for f in [&mut f.owasp, &mut f.message, &mut f.client, &mut f.user] {
+        scrub_in_place(f);
+    }
+}
+
+fn scrub_process(p: &mut pb::McpProcess) {
+    for f in [&mut p.user, &mut p.exe, &mut p.parent_client] {
+        scrub_in_place(f);
+    }
+    p.args.iter_mut().for_each(scrub_in_place);
+    if let Some(pkg) = p.package.as_mut() {
+        scrub_package(pkg);
+    }
+    for l in &mut p.listeners {
+        scrub_in_place(&mut l.address);
+        scrub_in_place(&mut l.protocol);
+    }
+}
+
+fn scrub_problem(p: &mut pb::Problem) {
+    for f in [&mut p.path, &mut p.client, &mut p.message, &mut p.user] {
+        scrub_in_place(f);
     }
 }
 

@@ -25,6 +25,9 @@ use serde_json::{Value, json};
 /// Ids that only running processes can raise; an image cannot.
 const PROCESS_ONLY: [&str; 2] = ["MUSTER-SHADOW-SERVER", "MUSTER-LISTEN-NONLOOPBACK"];
 
+/// A random-looking token in a git package spec (no provider shape: only the gate catches it).
+const PACKAGE_TOKEN: &str = "Zq8rT4mWx2LpK9sVb3NdYh7Fk2Jc0PuE5aQ1";
+
 /// Deterministic fake secrets (fixed so fingerprints in the snapshot are stable).
 fn fake(seed: u64, n: usize) -> String {
     const A: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
@@ -88,7 +91,8 @@ fn write_image(root: &Path) {
             "postmark": {"command": "npx", "args": ["-y", "postmark-mcp@1.0.16"]},
             "remote": {"command": "npx", "args": ["-y", "mcp-remote@0.1.10", "https://mcp.acme.example/mcp"]},
             "sandbox": {"command": "docker", "args": ["run", "-i", "--rm", "--privileged", "--network", "host", "-v", "/home/dev:/data", "ghcr.io/acme/tool:1.0.0"]},
-            "time": {"command": "uvx", "args": ["mcp-server-time==1.0.0"], "autoApprove": ["get_current_time"]}
+            "time": {"command": "uvx", "args": ["mcp-server-time==1.0.0"], "autoApprove": ["get_current_time"]},
+            "private": {"command": "npx", "args": ["-y", format!("git+https://x-access-token:{PACKAGE_TOKEN}@github.com/acme/private-mcp.git")]}
         }}))
         .unwrap(),
         0o600,
@@ -241,6 +245,12 @@ fn each_rule_fires_where_planted_and_not_on_its_negative_twin() {
     assert!(has(&cline("postmark"), "MUSTER-PKG-MALICIOUS"));
     assert!(has(&cline("remote"), "MUSTER-PKG-VULNERABLE"));
     assert!(!has(&cursor("fs"), "MUSTER-PKG-VULNERABLE"), "filesystem 2025.8.21 is past every fix");
+    // A token in the package spec is masked out of the package name, and said so.
+    assert!(has(&cline("private"), "MUSTER-SECRET-PACKAGE-SPEC"));
+    assert!(!has(&cline("time"), "MUSTER-SECRET-PACKAGE-SPEC"));
+    let private = inv.servers.iter().find(|s| s.name == "private").unwrap();
+    let name = &private.package.as_ref().unwrap().name;
+    assert!(name.contains("****@github.com/acme/private-mcp") && !name.contains(&PACKAGE_TOKEN[..12]), "{name}");
     // Remotes.
     assert!(has(&vscode("plain"), "MUSTER-REMOTE-PLAINTEXT"));
     assert!(!has(&vscode("legacy"), "MUSTER-REMOTE-PLAINTEXT"));

@@ -6,10 +6,11 @@
 
 use crate::discovery::ServerRecord;
 use crate::secrets::Secret;
-use crate::secrets::detect::{Detection, Source, detect, detect_embedded};
+use crate::secrets::detect::{Confidence, Detection, Source, detect, detect_embedded};
 use crate::secrets::fingerprint::{FleetKey, fingerprint};
 use crate::secrets::location::Location;
 use crate::secrets::mask::{self, MASK};
+use crate::secrets::scrub::{self, Suspicion};
 use muster_proto::v1 as pb;
 
 /// Credentials and masked display strings of one server.
@@ -68,6 +69,50 @@ fn judge(
         let part = Secret::new(&value.expose()[e.range.clone()]);
         out.push(credential(label.to_string(), &e.detection, &part, key));
         ranges.push(e.range);
+    }
+    if matches!(location, Location::Arg { .. } | Location::Url) {
+        ranges.extend(suspected(value.expose(), &ranges, label, key, out));
+    }
+    ranges
+}
+
+/// Secret-shaped tokens of an argument or URL that no detector rule claimed (see
+/// [`scrub::suspect_tokens`]). All are masked; those that are credentials by their place are
+/// reported too: a provider's shape whose checksum fails (kept as that provider's, kind
+/// `generic-secret`), a JWT, a random segment of a URL path (`/mcp/<key>/sse`) and the secret
+/// half of an `id:secret` or `id/key:secret` pair. A random bare argument is only masked: it is
+/// as likely an id as a key.
+fn suspected(
+    v: &str,
+    taken: &[std::ops::Range<usize>],
+    label: &str,
+    key: &FleetKey,
+    out: &mut Vec<pb::Credential>,
+) -> Vec<std::ops::Range<usize>> {
+    let path_start = v.find("://").map(|i| {
+        let after = i + 3;
+        v[after..].find('/').map_or(v.len(), |p| after + p)
+    });
+    let mut ranges = Vec::new();
+    for s in scrub::suspect_tokens(v) {
+        let r = s.range;
+        if taken.iter().any(|t| t.start < r.end && r.start < t.end) {
+            continue;
+        }
+        let found = match s.why {
+            Suspicion::ProviderShape { provider, .. } => Some(("generic-secret", provider, Confidence::Low)),
+            Suspicion::Jwt => Some(("jwt", "jwt", Confidence::High)),
+            Suspicion::Random => {
+                let in_path = path_start.is_some_and(|p| r.start >= p) && !v[..r.start].contains('?');
+                let pair = v[..r.start].ends_with(':') && r.start > 1 && !v[..r.start].ends_with("://");
+                (in_path || pair).then_some(("generic-secret", "unknown", Confidence::Low))
+            }
+        };
+        if let Some((kind, provider, confidence)) = found {
+            let d = Detection { kind, provider, source: Source::Literal, confidence };
+            out.push(credential(label.to_string(), &d, &Secret::new(&v[r.clone()]), key));
+        }
+        ranges.push(r);
     }
     ranges
 }

@@ -11,6 +11,7 @@ use crate::catalog::ServiceCatalog;
 use crate::discovery::package::program_name;
 use crate::discovery::{Discovery, ServerRecord, SourceRecord};
 use crate::findings::catalog::{FindingSeverity, FindingsCatalog};
+use crate::secrets::scrub;
 use muster_proto::v1 as pb;
 
 /// The service a server reaches: a catalog match, else a low-confidence guess.
@@ -94,6 +95,17 @@ pub fn server_findings(
     // Supply chain.
     if let Some(pkg) = &s.package {
         let registry = matches!(pkg.ecosystem(), pb::Ecosystem::Npm | pb::Ecosystem::Pypi | pb::Ecosystem::Oci);
+        // The package's identity lost a credential to masking on its way out: say so, or the
+        // user would see `git+https://****@github.com/...` and not know why.
+        let spec = format!("{} {}", pkg.name, pkg.version.as_deref().unwrap_or(""));
+        if scrub::scrub_text(&spec) != spec {
+            push(
+                &mut out,
+                cat,
+                "MUSTER-SECRET-PACKAGE-SPEC",
+                format!("server {name:?} is installed from a package spec with a credential in it (masked)"),
+            );
+        }
         if registry && !pkg.pinned {
             let v = pkg.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
             push(

@@ -169,6 +169,16 @@ fn npm_after_flags(args: &[&str], flags_with_value: &[&str]) -> Option<Package> 
 /// `@scope/name@version`, `name@tag`, `name`.
 pub fn npm_spec(spec: &str) -> Package {
     let spec = spec.strip_prefix("npm:").unwrap_or(spec);
+    // A URL spec (`git+https://host/org/repo.git#ref`, a tarball URL): its `@` is userinfo,
+    // never a version separator; a `#ref` is the version, pinned when it is a full commit.
+    if spec.contains("://") {
+        let (name, version) = match spec.split_once('#') {
+            Some((n, r)) => (n.to_string(), Some(r.to_string()).filter(|r| !r.is_empty())),
+            None => (spec.to_string(), None),
+        };
+        let pinned = version.as_deref().is_some_and(|r| r.len() == 40 && r.bytes().all(|b| b.is_ascii_hexdigit()));
+        return Package { ecosystem: Ecosystem::Npm as i32, name, version, pinned };
+    }
     let (name, version) = match spec.strip_prefix('@') {
         Some(rest) => match rest.split_once('@') {
             Some((n, v)) => (format!("@{n}"), Some(v.to_string())),

@@ -164,11 +164,12 @@ pub fn is_owasp_mcp_id(id: &str) -> bool {
 mod tests {
     use super::*;
 
-    const EXPECTED_IDS: [&str; 20] = [
+    const EXPECTED_IDS: [&str; 21] = [
         "MUSTER-SECRET-ENV",
         "MUSTER-SECRET-HEADER",
         "MUSTER-SECRET-URL",
         "MUSTER-SECRET-ARG",
+        "MUSTER-SECRET-PACKAGE-SPEC",
         "MUSTER-SECRET-COMMITTABLE",
         "MUSTER-SECRET-FILE-READABLE",
         "MUSTER-SECRET-REUSED",

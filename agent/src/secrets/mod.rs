@@ -22,6 +22,7 @@ pub mod mask;
 pub mod names;
 mod providers;
 pub mod reference;
+pub mod scrub;
 
 pub use detect::{Confidence, Detection, Embedded, REFERENCE_KIND, Source, detect, detect_embedded};
 pub use fingerprint::{FLEET_KEY_LEN, FleetKey, FleetKeyError, fingerprint};
