@@ -8,7 +8,9 @@
 //! `agent/tests/scrub_fields.rs` plants a secret in every string field of the `.proto` contract
 //! and fails when one comes through.
 
+use crate::analysis::credentials::masked_identity;
 use crate::analysis::{Analysis, ServerAnalysis};
+use crate::discovery::package;
 use crate::discovery::{Discovery, ProblemRecord, ServerRecord, SourceRecord};
 use crate::platform::{Layout, Os};
 use crate::secrets::mask;
@@ -210,6 +212,19 @@ fn source(s: &SourceRecord) -> pb::ConfigSource {
 /// flag names and URL structure only.
 pub fn server(s: &ServerRecord, analysis: Option<&ServerAnalysis>) -> pb::McpServer {
     let raw = &s.raw;
+    let args = match analysis {
+        Some(a) => a.masked_args.clone(),
+        None => mask::mask_args(&raw.args, &|_, _| false),
+    };
+    let url = match analysis.and_then(|a| a.masked_url.clone()) {
+        Some(u) => u,
+        None => raw.url.as_ref().map(|u| mask::mask_url(u.expose())).unwrap_or_default(),
+    };
+    let (package, endpoint) = match analysis {
+        Some(a) => (a.package.clone(), a.endpoint.clone()),
+        None => masked_identity(s, &args, (!url.is_empty()).then_some(url.as_str())),
+    };
+    let command = scrub::scrub_command_line(raw.command.as_deref().unwrap_or_default());
     pb::McpServer {
         id: s.id.clone(),
         name: raw.name.clone(),
@@ -219,19 +234,13 @@ pub fn server(s: &ServerRecord, analysis: Option<&ServerAnalysis>) -> pb::McpSer
         config_path: s.config_path.clone(),
         project: s.project.clone().unwrap_or_default(),
         transport: raw.transport.unwrap_or(pb::Transport::Unspecified) as i32,
-        command: raw.command.clone().unwrap_or_default(),
-        args: match analysis {
-            Some(a) => a.masked_args.clone(),
-            None => mask::mask_args(&raw.args, &|_, _| false),
-        },
+        command,
+        args,
         env_names: raw.env.iter().map(|(k, _)| k.clone()).collect(),
-        url: match analysis.and_then(|a| a.masked_url.clone()) {
-            Some(u) => u,
-            None => raw.url.as_ref().map(|u| mask::mask_url(u.expose())).unwrap_or_default(),
-        },
+        url,
         header_names: raw.headers.iter().map(|(k, _)| k.clone()).collect(),
-        package: s.package.clone(),
-        endpoint: s.endpoint.clone(),
+        package,
+        endpoint,
         disabled: raw.disabled,
         auto_approve: (raw.auto_approve_all || !raw.auto_approve_tools.is_empty())
             .then(|| pb::AutoApprove { all: raw.auto_approve_all, tools: raw.auto_approve_tools.clone() }),
@@ -245,12 +254,20 @@ pub fn server(s: &ServerRecord, analysis: Option<&ServerAnalysis>) -> pb::McpSer
 }
 
 fn process(p: &crate::discovery::processes::ProcessRecord) -> pb::McpProcess {
+    let args = mask::mask_args(&p.args, &|_, _| false);
+    // As for servers: the package is parsed again from the masked command line.
+    let argv = crate::discovery::processes::effective_argv(&args);
+    let package = p.package.as_ref().and_then(|_| {
+        let (cmd, rest) = argv.split_first()?;
+        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
+        package::identify(cmd, &rest)
+    });
     pb::McpProcess {
         pid: p.pid,
         user: p.user.clone().unwrap_or_default(),
         exe: p.exe.clone(),
-        args: mask::mask_args(&p.args, &|_, _| false),
-        package: p.package.clone(),
+        args,
+        package,
         parent_client: p.parent_client.unwrap_or("").to_string(),
         parent_pid: p.parent_pid,
         server_ids: p.server_ids.clone(),

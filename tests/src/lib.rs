@@ -11,6 +11,7 @@
 
 pub mod canary;
 pub mod image;
+pub mod leakgen;
 
 use std::collections::BTreeSet;
 use std::future::Future;

@@ -5,6 +5,7 @@
 //! the detector found on top of the name-based masking.
 
 use crate::discovery::ServerRecord;
+use crate::discovery::package;
 use crate::secrets::Secret;
 use crate::secrets::detect::{Confidence, Detection, Source, detect, detect_embedded};
 use crate::secrets::fingerprint::{FleetKey, fingerprint};
@@ -118,20 +119,32 @@ fn suspected(
 }
 
 fn apply_mask(value: &str, ranges: &[std::ops::Range<usize>]) -> String {
-    let mut ranges = ranges.to_vec();
-    ranges.sort_by_key(|r| r.start);
+    // Provider shapes anywhere in the raw value are masked whole; overlapping ranges are merged
+    // first, so one rule's part-match never leaves another's fragments behind.
+    let shapes = scrub::shape_ranges(value);
+    let mut all: Vec<std::ops::Range<usize>> = ranges.iter().chain(&shapes).cloned().collect();
+    all.sort_by_key(|r| r.start);
+    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
+    for r in all {
+        match merged.last_mut() {
+            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
     let mut out = String::with_capacity(value.len());
     let mut pos = 0;
-    for r in ranges {
-        if r.start < pos || r.end > value.len() || !value.is_char_boundary(r.start) || !value.is_char_boundary(r.end) {
+    for r in merged {
+        if r.end > value.len() || !value.is_char_boundary(r.start) || !value.is_char_boundary(r.end) {
             continue;
         }
         out.push_str(&value[pos..r.start]);
         // A connection string or URL keeps its shape when URL masking hides its credential
-        // part (password, query values); anything else is masked whole.
+        // part (password, query values); anything else, and anything with a provider shape in
+        // it, is masked whole.
         let part = &value[r.clone()];
         let url_masked = mask::mask_url(part);
-        if part.contains("://") && url_masked != part {
+        let has_shape = shapes.iter().any(|s| s.start < r.end && r.start < s.end);
+        if part.contains("://") && url_masked != part && !has_shape {
             out.push_str(&url_masked);
         } else {
             out.push_str(MASK);
@@ -178,14 +191,33 @@ pub fn server_credentials(s: &ServerRecord, key: &FleetKey) -> ServerCredentials
     }
     let pre_masked: Vec<Secret> =
         raw.args.iter().zip(&arg_masks).map(|(a, r)| Secret::new(apply_mask(a.expose(), r))).collect();
-    let masked_args = mask::mask_args(&pre_masked, &|_, _| false);
+    // Then the gate (`scrub`), so what is shown and what is derived from it below (package,
+    // endpoint, finding messages) never sees a secret-shaped token.
+    let masked_args: Vec<String> =
+        mask::mask_args(&pre_masked, &|_, _| false).iter().map(|a| scrub::scrub_text(a).into_owned()).collect();
 
     let masked_url = raw.url.as_ref().map(|u| {
         let ranges = judge(&Location::Url, "url", u, key, &mut creds);
-        mask::mask_url(&apply_mask(u.expose(), &ranges))
+        scrub::scrub_text(&mask::mask_url(&apply_mask(u.expose(), &ranges))).into_owned()
     });
 
     ServerCredentials { credentials: creds, masked_args, masked_url }
+}
+
+/// Package and remote endpoint as shown outside the agent: parsed again from the masked command
+/// line and URL. Parsing splits a spec or URL into parts (name and version at `@`, host and
+/// path), and a secret cut into parts can be too short for the gate to recognise; parsing masked
+/// text cannot cut one. The raw parse (what the catalog and advisories match on) stays inside.
+pub fn masked_identity(
+    s: &ServerRecord,
+    masked_args: &[String],
+    masked_url: Option<&str>,
+) -> (Option<pb::Package>, Option<pb::RemoteEndpoint>) {
+    let command = scrub::scrub_command_line(s.raw.command.as_deref().unwrap_or_default());
+    let args: Vec<&str> = masked_args.iter().map(String::as_str).collect();
+    let package = s.package.as_ref().and_then(|_| package::identify(&command, &args));
+    let endpoint = s.endpoint.as_ref().and_then(|_| package::endpoint(masked_url, package.as_ref(), &args));
+    (package, endpoint)
 }
 
 #[cfg(test)]

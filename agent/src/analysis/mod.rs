@@ -39,6 +39,10 @@ pub struct ServerAnalysis {
     pub masked_args: Vec<String>,
     /// The URL for display, with every detected secret masked.
     pub masked_url: Option<String>,
+    /// Package and endpoint parsed from the masked values (see
+    /// [`credentials::masked_identity`]): what leaves the agent and what messages name.
+    pub package: Option<pb::Package>,
+    pub endpoint: Option<pb::RemoteEndpoint>,
 }
 
 /// The analysis of a whole discovery.
@@ -58,7 +62,10 @@ pub fn analyse(d: &Discovery, ctx: &AnalysisContext<'_>) -> Analysis {
         .map(|s| {
             let creds = credentials::server_credentials(s, ctx.fleet_key);
             let (service, service_guessed) = rules::service_of(s, ctx.catalog);
+            let (package, endpoint) = credentials::masked_identity(s, &creds.masked_args, creds.masked_url.as_deref());
             ServerAnalysis {
+                package,
+                endpoint,
                 service,
                 service_guessed,
                 credentials: creds.credentials,

@@ -92,8 +92,9 @@ pub fn server_findings(
         }
     }
 
-    // Supply chain.
+    // Supply chain. Rules judge the raw parse; messages name the masked one (`a.package`).
     if let Some(pkg) = &s.package {
+        let shown = a.package.as_ref().unwrap_or(pkg);
         let registry = matches!(pkg.ecosystem(), pb::Ecosystem::Npm | pb::Ecosystem::Pypi | pb::Ecosystem::Oci);
         // The package's identity lost a credential to masking on its way out: say so, or the
         // user would see `git+https://****@github.com/...` and not know why.
@@ -107,12 +108,12 @@ pub fn server_findings(
             );
         }
         if registry && !pkg.pinned {
-            let v = pkg.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+            let v = shown.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
             push(
                 &mut out,
                 cat,
                 "MUSTER-PKG-UNPINNED",
-                format!("server {name:?} runs {}{v} without a pinned version", pkg.name),
+                format!("server {name:?} runs {}{v} without a pinned version", shown.name),
             );
         }
         for m in ctx.advisories.assess(pkg) {
@@ -127,7 +128,7 @@ pub fn server_findings(
                 MatchBasis::UnpinnedLatest => "an unpinned version (the latest releases are affected)".into(),
                 MatchBasis::Malicious => "any version".into(),
             };
-            let msg = format!("server {name:?} runs {} at {why}: {} {}", pkg.name, adv.id, adv.summary);
+            let msg = format!("server {name:?} runs {} at {why}: {} {}", shown.name, adv.id, adv.summary);
             match (cat.get(id), adv.severity()) {
                 (Some(def), Some(sev)) if id == "MUSTER-PKG-VULNERABLE" => {
                     out.push(def.to_finding_with(to_def(sev), msg))

@@ -234,7 +234,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
         let now = Instant::now();
         match event {
             Event::ConfigChanged(path) => {
-                tracing::debug!(path = %path.display(), "configuration changed");
+                tracing::debug!(path = %crate::secrets::scrub::scrub_text(&path.to_string_lossy()), "configuration changed");
                 let started = *self.timers.burst_started.get_or_insert(now);
                 let latest = started + self.settings.debounce * MAX_DEBOUNCE_FACTOR;
                 self.timers.debounce = Some((now + self.settings.debounce).min(latest));

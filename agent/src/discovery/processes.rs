@@ -189,7 +189,7 @@ pub fn classify(procs: &[ProcInfo], sockets: &[SocketInfo], servers: &[ServerRec
 
 /// npm rewrites its process title to one string (`npm exec pkg`), and node-based launchers run
 /// as `node /path/to/npx ...`: both are turned back into the configured shape.
-fn effective_argv(cmd: &[String]) -> Vec<String> {
+pub(crate) fn effective_argv(cmd: &[String]) -> Vec<String> {
     let mut argv: Vec<String> = if cmd.len() == 1 && cmd[0].contains(' ') {
         cmd[0].split_whitespace().map(str::to_string).collect()
     } else {

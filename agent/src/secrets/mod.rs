@@ -31,6 +31,34 @@ pub use reference::{Reference, ReferenceSyntax, is_placeholder, reference};
 
 use zeroize::Zeroizing;
 
+/// One provider shape rule, as data: for tests that generate values of every family the
+/// detector knows (the leak tests) without copying the rules.
+#[derive(Clone, Debug)]
+pub struct ProviderShape {
+    pub kind: &'static str,
+    pub provider: &'static str,
+    /// The rule's regex for a whole token, without anchors.
+    pub pattern: &'static str,
+    /// The literal text every match starts with (`ghp_`, `sk-ant-api03-`), public by design.
+    pub literal_prefix: String,
+    /// Whether the rule also checks a checksum or payload a random value will fail.
+    pub checked: bool,
+}
+
+/// Every provider shape rule the detector has, in match order.
+pub fn provider_shapes() -> Vec<ProviderShape> {
+    providers::RULES
+        .iter()
+        .map(|r| ProviderShape {
+            kind: r.kind,
+            provider: r.provider,
+            pattern: r.pattern,
+            literal_prefix: lazy::literal_prefix(r.pattern),
+            checked: r.check.is_some(),
+        })
+        .collect()
+}
+
 /// A value that may be a secret. Redacted when formatted; zeroed when dropped.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Secret(Zeroizing<String>);

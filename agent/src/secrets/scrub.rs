@@ -6,8 +6,9 @@
 //! Masking by known places (`--token x`, URL userinfo, query values) cannot be complete, so this
 //! module turns it around and judges the text *token by token*, whatever field it came from:
 //!
-//! 1. secrets the detector finds embedded anywhere ([`detect_embedded`]: provider tokens with
-//!    valid checksums, `NAME=value` under secret names, URL credentials, PEM blocks, JWTs);
+//! 1. every provider *shape* anywhere in the text, checksum or not (the detector's rules,
+//!    unanchored), then the secrets the detector finds embedded ([`detect_embedded`]:
+//!    `NAME=value` under secret names, URL credentials, PEM blocks, JWTs);
 //! 2. every URL loses its userinfo password, query values and fragment ([`mask::mask_url`]);
 //! 3. `NAME=value` where the name is secret-like (`TOKEN=…`, `--api-key=…`);
 //! 4. every run of token characters (`A-Z a-z 0-9 _ - + / = . ~ %`) is judged whole, then split
@@ -192,6 +193,42 @@ static URL_RE: LazyLock<Option<Regex>> =
 static NAMED_RE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=(?P<value>[^\s"'&;,]+)"#).ok());
 
+/// Every provider shape rule as an unanchored regex, compiled on first need, behind its literal
+/// prefix (a text without `ghp_` never compiles GitHub's rule).
+struct AnywhereShape {
+    prefix: String,
+    pattern: &'static str,
+    compiled: std::sync::OnceLock<Option<Regex>>,
+}
+
+static SHAPES: LazyLock<Vec<AnywhereShape>> = LazyLock::new(|| {
+    super::provider_shapes()
+        .into_iter()
+        .map(|s| AnywhereShape { prefix: s.literal_prefix, pattern: s.pattern, compiled: std::sync::OnceLock::new() })
+        .collect()
+});
+
+/// Provider-shaped text anywhere (inside a URL path, after a `:`, glued to other text), with or
+/// without a valid checksum: masked whole, before any splitting could cut it into pieces too
+/// short to judge.
+fn mask_shapes(text: &str) -> Cow<'_, str> {
+    let ranges = shape_ranges(text);
+    if ranges.is_empty() { Cow::Borrowed(text) } else { Cow::Owned(replace_ranges(text, &ranges)) }
+}
+
+/// Byte ranges of provider-shaped text anywhere in `text` (possibly overlapping).
+pub fn shape_ranges(text: &str) -> Vec<Range<usize>> {
+    let mut ranges: Vec<Range<usize>> = Vec::new();
+    for shape in SHAPES.iter() {
+        if !text.contains(shape.prefix.as_str()) {
+            continue;
+        }
+        let Some(re) = shape.compiled.get_or_init(|| Regex::new(shape.pattern).ok()).as_ref() else { continue };
+        ranges.extend(re.find_iter(text).filter(|m| m.len() >= 8).map(|m| m.range()));
+    }
+    ranges
+}
+
 /// Detector findings embedded in the text, masked whole (a URL keeps its shape).
 fn mask_detected(text: &str) -> Cow<'_, str> {
     let found = detect_embedded(&Secret::new(text));
@@ -234,7 +271,13 @@ pub fn scrub_text(text: &str) -> Cow<'_, str> {
     if text.is_empty() {
         return Cow::Borrowed(text);
     }
-    let step = mask_detected(text);
+    // Shapes first: a detector rule that matches part of a long token (a JWT-like segment of a
+    // base64 key) would otherwise cut it into pieces the shape no longer matches.
+    let step = mask_shapes(text);
+    let step = match mask_detected(&step) {
+        Cow::Borrowed(_) => step,
+        Cow::Owned(s) => Cow::Owned(s),
+    };
     let step = match mask_urls(&step) {
         Cow::Borrowed(_) => step,
         Cow::Owned(s) => Cow::Owned(s),

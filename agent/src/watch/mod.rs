@@ -116,7 +116,9 @@ impl ConfigWatcher for NotifyWatcher {
                     self.watched.insert(dir);
                 }
                 // The periodic rescan still covers a directory we could not watch.
-                Err(e) => tracing::debug!(path = %dir.display(), error = %e, "cannot watch directory"),
+                Err(e) => {
+                    tracing::debug!(path = %crate::secrets::scrub::scrub_text(&dir.to_string_lossy()), error = %crate::secrets::scrub::scrub_text(&e.to_string()), "cannot watch directory")
+                }
             }
         }
     }

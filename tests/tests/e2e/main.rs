@@ -6,7 +6,9 @@
 //! Topics: `enroll` (enroll, run, the stored inventory equals the agent's own scan), `deltas`
 //! (a config edit arrives as a delta), `outage` (control plane down, agents queue, exactly once
 //! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
-//! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files), `quickstart`
+//! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files), `generated_leaks` (every detector
+//! family in every field and format, searched for in every output, page, export and webhook),
+//! `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -55,6 +57,7 @@ macro_rules! on_both_backends {
 
 mod deltas;
 mod enroll;
+mod generated_leaks;
 mod kill;
 mod leaks;
 mod outage;
@@ -70,6 +73,10 @@ on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_re
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
 on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);
 on_both_backends!(canaries_never_leave_the_agent, crate::leaks::canaries_never_leave_the_agent);
+on_both_backends!(
+    generated_secrets_never_leave_the_agent,
+    crate::generated_leaks::generated_secrets_never_leave_the_agent
+);
 
 /// Quickstart is SQLite only (the embedded default), so it runs once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
