@@ -17,8 +17,9 @@ use muster_control_plane::config::Limits;
 use muster_control_plane::ingest::Report;
 use muster_control_plane::ingest::limits::{ReportSize, request_bytes};
 use muster_control_plane::testing::TestControlPlane;
-use muster_proto::v1::{HeartbeatRequest, InventoryDelta, McpProcess, McpServer, ReportRequest};
+use muster_proto::v1::{HeartbeatRequest, InventoryDelta, McpProcess, McpServer, ReportRequest, ReportResponse};
 use support::*;
+use tokio::task::JoinHandle;
 use tonic::Code;
 
 const WAIT: Duration = Duration::from_secs(30);
@@ -34,6 +35,16 @@ fn big_report(agent_id: &str, sequence: u64, n: usize) -> ReportRequest {
 
 fn work_of(request: &ReportRequest) -> u64 {
     ReportSize::of(&Report::from_request(request.clone()).unwrap(), request_bytes(request)).work()
+}
+
+/// Sends one report on a connection of its own, in a task.
+async fn spawn_report(
+    cp: &TestControlPlane,
+    agent: &Agent,
+    request: ReportRequest,
+) -> JoinHandle<Result<tonic::Response<ReportResponse>, tonic::Status>> {
+    let mut client = inventory(cp, agent).await;
+    tokio::spawn(async move { client.report(request).await })
 }
 
 fn received_from(cp: &TestControlPlane, agent_id: &str) -> usize {
@@ -159,20 +170,12 @@ async fn a_small_report_is_admitted_before_a_big_one_that_waits_for_capacity() {
     let light = enroll(&cp).await;
     cp.hold_ingest();
 
-    let send = |agent: &Agent, request: ReportRequest| {
-        let cp = &cp;
-        let agent = agent.clone();
-        async move {
-            let mut client = inventory(cp, &agent).await;
-            tokio::spawn(async move { client.report(request).await })
-        }
-    };
-    let filling = send(&filler, big(&filler.id)).await;
+    let filling = spawn_report(&cp, &filler, big(&filler.id)).await;
     assert!(eventually(WAIT, || async { received_from(&cp, &filler.id) == 1 }).await);
     // The big report arrives first and waits for capacity; the small one arrives after it.
-    let heavy_report = send(&heavy, big(&heavy.id)).await;
+    let heavy_report = spawn_report(&cp, &heavy, big(&heavy.id)).await;
     assert!(eventually(WAIT, || async { cp.state.ingest_queue.waiting() == 1 }).await);
-    let light_report = send(&light, full_report(&light.id, 1, vec![server("a", "npx a")])).await;
+    let light_report = spawn_report(&cp, &light, full_report(&light.id, 1, vec![server("a", "npx a")])).await;
     assert!(eventually(WAIT, || async { cp.state.ingest_queue.waiting() == 2 }).await);
 
     cp.release_ingest();
