@@ -299,6 +299,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     eprintln!("error: the control plane did not acknowledge the report; it stays queued");
                     ExitCode::from(1)
                 }
+                RunOutcome::Rejected(reason) => {
+                    eprintln!("error: {reason}");
+                    ExitCode::from(1)
+                }
             })
         }
         Command::Scan(args) => {

@@ -119,7 +119,7 @@ struct HttpFile {
     oidc: Option<OidcConfig>,
 }
 
-/// Abuse limits on the gRPC API.
+/// Abuse and fairness limits on the gRPC API (`[limits]`; documented in `docs/configuration.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Limits {
@@ -129,11 +129,44 @@ pub struct Limits {
     pub agent_burst: u32,
     /// Token bucket per agent: requests refilled per minute.
     pub agent_requests_per_minute: u32,
+    /// Servers in one full snapshot (or upserted, or removed, by one delta); a larger report is
+    /// refused for good (`InvalidArgument`).
+    pub max_servers_per_report: u64,
+    /// Items in any other top-level list of one report (sources, users, processes, problems,
+    /// host-wide findings); a larger report is refused for good.
+    pub max_list_items_per_report: u64,
+    /// Work budget per agent (a second token bucket): burst, in work units. A report costs one
+    /// unit per server, one per other list item and one per KiB; over budget is
+    /// `ResourceExhausted`.
+    pub agent_work_burst: u64,
+    /// Work budget per agent: units refilled per minute.
+    pub agent_work_per_minute: u64,
+    /// Work units all reports in ingest may hold at once; reports beyond it wait, smaller first.
+    pub ingest_work_capacity: u64,
 }
 
 impl Default for Limits {
     fn default() -> Self {
-        Self { max_message_bytes: 8 * 1024 * 1024, agent_burst: 60, agent_requests_per_minute: 600 }
+        Self {
+            max_message_bytes: 8 * 1024 * 1024,
+            agent_burst: 60,
+            agent_requests_per_minute: 600,
+            max_servers_per_report: 50_000,
+            max_list_items_per_report: 50_000,
+            agent_work_burst: 150_000,
+            agent_work_per_minute: 30_000,
+            ingest_work_capacity: 200_000,
+        }
+    }
+}
+
+impl Limits {
+    /// The per-report caps, for [`crate::ingest::limits`].
+    pub fn report_caps(&self) -> crate::ingest::limits::ReportCaps {
+        crate::ingest::limits::ReportCaps {
+            max_servers: self.max_servers_per_report,
+            max_list_items: self.max_list_items_per_report,
+        }
     }
 }
 
@@ -190,7 +223,16 @@ pub fn default_tls_names() -> Vec<String> {
 
 const FILE_KEYS: &[&str] =
     &["version", "data_dir", "database_url", "grpc_listen", "http_listen", "tls_names", "limits", "http"];
-const LIMIT_KEYS: &[&str] = &["max_message_bytes", "agent_burst", "agent_requests_per_minute"];
+const LIMIT_KEYS: &[&str] = &[
+    "max_message_bytes",
+    "agent_burst",
+    "agent_requests_per_minute",
+    "max_servers_per_report",
+    "max_list_items_per_report",
+    "agent_work_burst",
+    "agent_work_per_minute",
+    "ingest_work_capacity",
+];
 
 /// Parses the file, reporting every unknown key (serde would stop at the first) before the typed
 /// parse; on a problem the file counts as empty so later checks still run.
@@ -285,6 +327,17 @@ pub fn load(
     }
     if limits.agent_burst == 0 || limits.agent_requests_per_minute == 0 {
         problems.push("limits: agent_burst and agent_requests_per_minute must be positive".to_string());
+    }
+    for (name, value) in [
+        ("max_servers_per_report", limits.max_servers_per_report),
+        ("max_list_items_per_report", limits.max_list_items_per_report),
+        ("agent_work_burst", limits.agent_work_burst),
+        ("agent_work_per_minute", limits.agent_work_per_minute),
+        ("ingest_work_capacity", limits.ingest_work_capacity),
+    ] {
+        if value == 0 {
+            problems.push(format!("limits.{name}: must be positive"));
+        }
     }
     let http = http_config(file.http, env, http_listen, &mut problems);
     match (grpc_listen, http_listen) {
@@ -391,6 +444,29 @@ mod tests {
         let file = "version = 2\ngrpc_listen = \"nowhere\"\nhttp_listen = \"also nowhere\"\ndatabase_url = \"mysql://x\"\ntls_names = []\n";
         let errors = load(Some(file), &env(&[]), &Overrides::default()).unwrap_err();
         assert_eq!(errors.0.len(), 5, "{errors}");
+    }
+
+    #[test]
+    fn ingest_limits_have_defaults_and_can_be_set() {
+        let config = load(Some("version = 1\n"), &env(&[]), &Overrides::default()).unwrap();
+        assert_eq!(config.limits.max_servers_per_report, 50_000);
+        assert!(config.limits.agent_work_burst >= 50_000 + 8 * 1024, "a maximal report fits a full budget");
+        let file = "version = 1\n[limits]\nmax_servers_per_report = 10\nmax_list_items_per_report = 20\n\
+                    agent_work_burst = 30\nagent_work_per_minute = 40\ningest_work_capacity = 50\n";
+        let limits = load(Some(file), &env(&[]), &Overrides::default()).unwrap().limits;
+        assert_eq!(
+            (
+                limits.max_servers_per_report,
+                limits.max_list_items_per_report,
+                limits.agent_work_burst,
+                limits.agent_work_per_minute,
+                limits.ingest_work_capacity
+            ),
+            (10, 20, 30, 40, 50)
+        );
+        let zero = "version = 1\n[limits]\nmax_servers_per_report = 0\ningest_work_capacity = 0\n";
+        let errors = load(Some(zero), &env(&[]), &Overrides::default()).unwrap_err();
+        assert_eq!(errors.0.len(), 2, "{errors}");
     }
 
     #[test]

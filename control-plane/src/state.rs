@@ -1,5 +1,6 @@
-//! The control plane's shared state: store, PKI, limits, and the in-process revocation channel
-//! that closes a revoked agent's open streams.
+//! The control plane's shared state: store, PKI, limits (with the per-agent rate and work buckets
+//! and the fair ingest queue), and the in-process revocation channel that closes a revoked
+//! agent's open streams.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -8,6 +9,7 @@ use tokio::sync::broadcast;
 
 use crate::config::{HttpConfig, Limits, ServerConfig};
 use crate::enroll::{IssuedToken, TokenError};
+use crate::grpc::admission::IngestQueue;
 use crate::grpc::identity::AgentStatusCache;
 use crate::grpc::rate::RateLimiter;
 use crate::pki::{Pki, PkiError};
@@ -35,6 +37,10 @@ pub struct ControlPlane {
     /// The dashboard and API listener's settings (TLS, CORS, sessions, single sign-on).
     pub http: HttpConfig,
     pub(crate) rate: RateLimiter,
+    /// Work units per agent (see `crate::ingest::limits`), beside the request count in `rate`.
+    pub(crate) work_rate: RateLimiter,
+    /// Fair admission of reports to ingest.
+    pub ingest_queue: IngestQueue,
     /// Agent statuses seen by this process, so authorising a report reads no database.
     pub(crate) agents: AgentStatusCache,
     revocations: broadcast::Sender<String>,
@@ -50,13 +56,17 @@ impl ControlPlane {
         let (revocations, _) = broadcast::channel(256);
         // Consumers that fall behind lose events, not ingest speed (see `crate::webhook`).
         let (ingest_events, _) = broadcast::channel(1024);
-        let rate = RateLimiter::new(limits.agent_burst, limits.agent_requests_per_minute);
+        let rate = RateLimiter::new(u64::from(limits.agent_burst), u64::from(limits.agent_requests_per_minute));
+        let work_rate = RateLimiter::new(limits.agent_work_burst, limits.agent_work_per_minute);
+        let ingest_queue = IngestQueue::new(limits.ingest_work_capacity);
         Arc::new(Self {
             store,
             pki,
             limits,
             http,
             rate,
+            work_rate,
+            ingest_queue,
             agents: AgentStatusCache::default(),
             revocations,
             ingest_events,

@@ -51,12 +51,15 @@ pub struct RunOptions {
 }
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RunOutcome {
     /// The control plane acknowledged everything (`--once`), or the daemon was stopped.
     Done,
     /// `--once`: the report was not acknowledged; it stays in the outbox for the next run.
     NotAcknowledged,
+    /// `--once`: the control plane rejected the report for good (the message says why, e.g. a
+    /// limit); it was dropped from the outbox and recorded as a problem in the local state.
+    Rejected(String),
     /// Not enrolled: only local state was written.
     NotEnrolled,
 }
@@ -84,10 +87,11 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     let mut daemon = Daemon::new(opts.settings, scanner, watcher, state, reporter);
     if opts.once {
         let acked = super::run_once(&mut daemon, opts.once_attempts).await?;
-        return Ok(match (enrolled, acked) {
-            (false, _) => RunOutcome::NotEnrolled,
-            (true, true) => RunOutcome::Done,
-            (true, false) => RunOutcome::NotAcknowledged,
+        return Ok(match (enrolled, acked, daemon.rejection()) {
+            (false, _, _) => RunOutcome::NotEnrolled,
+            (true, true, _) => RunOutcome::Done,
+            (true, false, Some(problem)) => RunOutcome::Rejected(problem.message.clone()),
+            (true, false, None) => RunOutcome::NotAcknowledged,
         });
     }
     super::run(&mut daemon, rx, shutdown).await?;

@@ -8,8 +8,13 @@
 //! The core is generic over its edges: a [`Scanner`] (the filesystem and processes), a
 //! [`ConfigWatcher`] (`notify`) and a [`ReportTransport`] (gRPC). It owns the [`Outbox`]: a scan
 //! is queued durably, then the queue is flushed in order until empty or a failure, which schedules
-//! a retry with jittered exponential backoff. Without an identity (not enrolled) there is no
-//! reporter: the daemon still scans and keeps `inventory.json` for local readers.
+//! a retry with jittered exponential backoff. A report the control plane rejects for good (over
+//! its caps: `TransportError::Rejected`) is not retried: it leaves the outbox with whatever was
+//! chained on it, becomes a problem in the local state and the log, and the current inventory
+//! follows as a full snapshot unless it is the very state that was rejected, which waits for a
+//! change or the full-snapshot interval (`docs/adr/0004-ingest-fairness.md`). Without an
+//! identity (not enrolled) there is no reporter: the daemon still scans and keeps
+//! `inventory.json` for local readers.
 
 pub mod live;
 
@@ -17,12 +22,12 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use muster_proto::v1::{InventorySnapshot, report_request::Body};
+use muster_proto::v1::{InventorySnapshot, Problem, ProblemKind, report_request::Body};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
 use crate::outbox::{Outbox, OutboxError};
-use crate::report::{Backoff, CertificateValidity, ReportTransport};
+use crate::report::{Backoff, CertificateValidity, ReportTransport, TransportError, delta};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, WatchSet};
 
@@ -137,6 +142,12 @@ pub struct Daemon<S, W, T> {
     backoff: Backoff,
     timers: Timers,
     latest: Option<InventorySnapshot>,
+    /// The last report the control plane rejected for good, as a problem for the local state;
+    /// cleared when a later report is acknowledged.
+    rejection: Option<Problem>,
+    /// The inventory whose full snapshot was rejected for good: not sent again until a scan
+    /// differs from it or a full snapshot is due.
+    rejected_state: Option<InventorySnapshot>,
     jitter: Box<dyn FnMut() -> f64 + Send>,
 }
 
@@ -167,6 +178,8 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             state,
             reporter,
             latest: None,
+            rejection: None,
+            rejected_state: None,
             jitter: Box::new(crate::report::os_jitter),
         }
     }
@@ -192,6 +205,12 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
     /// When the certificate renewal is scheduled, if enrolled.
     pub fn renew_due(&self) -> Option<Instant> {
         self.timers.renew
+    }
+
+    /// The control plane's last rejection of a report for good, until a later report is
+    /// acknowledged (also in `inventory.json`'s problems).
+    pub fn rejection(&self) -> Option<&Problem> {
+        self.rejection.as_ref()
     }
 
     /// When the next retry is scheduled, if a send failed.
@@ -277,12 +296,15 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             }
         };
         self.watcher.set(&watch);
-        if let Err(e) = self.state.save_inventory(&snapshot) {
-            tracing::warn!(error = %e, "cannot store the local inventory");
-        }
+        save_local(&self.state, self.rejection.as_ref(), &snapshot);
         if let Some(r) = &mut self.reporter {
-            let queued = r.outbox.enqueue(&snapshot, force_full)?;
-            tracing::debug!(?queued, "inventory queued");
+            if !force_full && rejected_before(self.rejected_state.as_ref(), &snapshot) {
+                tracing::debug!("inventory unchanged since the control plane rejected it; not sent again");
+            } else {
+                self.rejected_state = None;
+                let queued = r.outbox.enqueue(&snapshot, force_full)?;
+                tracing::debug!(?queued, "inventory queued");
+            }
         }
         self.latest = Some(snapshot);
         if self.timers.retry.is_none() {
@@ -311,15 +333,45 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 Ok(resp) if resp.resync_required => Some("the control plane refused a full snapshot".to_string()),
                 Ok(resp) => {
                     r.outbox.ack(resp.acked_sequence)?;
+                    if resp.acked_sequence >= sequence
+                        && self.rejection.take().is_some()
+                        && let Some(latest) = &self.latest
+                    {
+                        save_local(&self.state, None, latest);
+                    }
                     (resp.acked_sequence < sequence)
                         .then(|| format!("acknowledged {} of {sequence}", resp.acked_sequence))
                 }
+                Err(TransportError::Rejected { code, message }) => {
+                    // Resending cannot help: drop it (and the deltas chained on it) once.
+                    let newest = sequence == r.outbox.last_sequence();
+                    let dropped = r.outbox.drop_rejected()?;
+                    tracing::error!(
+                        sequence,
+                        code = %code,
+                        error = %message,
+                        dropped = dropped.len(),
+                        "the control plane rejected a report for good; it was dropped"
+                    );
+                    let problem = rejection_problem(sequence, &code, &message);
+                    if let Some(latest) = &self.latest {
+                        save_local(&self.state, Some(&problem), latest);
+                    }
+                    self.rejection = Some(problem);
+                    // A full snapshot of the current state was rejected: sending it again would be
+                    // too. Anything else (a delta, an older state) is followed by the current state.
+                    if was_full && newest {
+                        self.rejected_state = self.latest.clone();
+                    }
+                    None
+                }
                 Err(e) => Some(e.to_string()),
             };
-            // A reset base (resync, or an ack beyond anything sent) means the next report must be
-            // the full current state.
+            // A reset base (resync, a rejection, or an ack beyond anything sent) means the next
+            // report must be the full current state.
             if !r.outbox.has_base()
                 && let Some(latest) = &self.latest
+                && !rejected_before(self.rejected_state.as_ref(), latest)
             {
                 r.outbox.enqueue(latest, true)?;
             }
@@ -340,7 +392,9 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             Ok(resp) if resp.resync_required => {
                 tracing::info!(last_sequence, "control plane asked for a full snapshot");
                 r.outbox.forget_base()?;
-                if let Some(latest) = &self.latest {
+                if let Some(latest) = &self.latest
+                    && !rejected_before(self.rejected_state.as_ref(), latest)
+                {
                     r.outbox.enqueue(latest, true)?;
                 }
                 if self.timers.retry.is_none() {
@@ -370,6 +424,40 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 self.timers.renew = Some(Instant::now() + self.settings.renew_retry);
             }
         }
+    }
+}
+
+/// Writes the local inventory for local readers, with the last rejection as a problem.
+fn save_local(state: &StateDir, rejection: Option<&Problem>, snapshot: &InventorySnapshot) {
+    let result = match rejection {
+        Some(problem) => {
+            let mut shown = snapshot.clone();
+            shown.problems.push(problem.clone());
+            state.save_inventory(&shown)
+        }
+        None => state.save_inventory(snapshot),
+    };
+    if let Err(e) = result {
+        tracing::warn!(error = %e, "cannot store the local inventory");
+    }
+}
+
+/// Whether `snapshot` is (apart from the scan time) the inventory the control plane rejected.
+fn rejected_before(rejected: Option<&InventorySnapshot>, snapshot: &InventorySnapshot) -> bool {
+    rejected.is_some_and(|rejected| delta::diff(rejected, snapshot).is_none())
+}
+
+/// The problem shown for a rejected report. The control plane's message names the limit; it is
+/// cut short and stripped of control characters, and nothing from the report itself is quoted.
+fn rejection_problem(sequence: u64, code: &str, message: &str) -> Problem {
+    let message: String = message.chars().filter(|c| !c.is_control()).take(300).collect();
+    Problem {
+        message: format!(
+            "the control plane rejected report {sequence} for good ({code}: {message}); it was dropped and \
+             the inventory is sent again as a full snapshot once it changes"
+        ),
+        kind: ProblemKind::ReportRejected as i32,
+        ..Problem::default()
     }
 }
 
@@ -424,8 +512,9 @@ where
     }
 }
 
-/// `run --once`: scan, queue a full snapshot, send until acknowledged or `max_attempts` sends
-/// have failed. Returns whether everything was acknowledged (trivially true when not enrolled).
+/// `run --once`: scan, queue a full snapshot, send until acknowledged, rejected for good, or
+/// `max_attempts` sends have failed. Returns whether everything was acknowledged (trivially true
+/// when not enrolled; false after a rejection, see [`Daemon::rejection`]).
 pub async fn run_once<S, W, T>(daemon: &mut Daemon<S, W, T>, max_attempts: u32) -> Result<bool, DaemonError>
 where
     S: Scanner,
@@ -439,7 +528,7 @@ where
     daemon.rescan(true).await?;
     loop {
         if daemon.outbox().is_none_or(Outbox::is_empty) {
-            return Ok(true);
+            return Ok(daemon.rejection.is_none());
         }
         if daemon.backoff.failures() >= max_attempts {
             return Ok(false);

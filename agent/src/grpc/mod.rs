@@ -176,10 +176,19 @@ pub fn channel(addr: &ServerAddr, tls: ClientConfig) -> Result<Channel, GrpcErro
 }
 
 /// Turns a tonic error into a [`TransportError`] without echoing request data.
+///
+/// `InvalidArgument` (a report over the control plane's caps, or malformed) and `OutOfRange`
+/// (larger than its message size limit) say the request itself is unacceptable: they become
+/// [`TransportError::Rejected`], which the daemon does not retry. Everything else, notably
+/// `ResourceExhausted` (rate and work budgets, one report at a time) and `Unavailable`, may pass
+/// later and is retried with backoff.
 pub fn status_error(status: &tonic::Status) -> TransportError {
     match status.code() {
         tonic::Code::Unavailable | tonic::Code::DeadlineExceeded | tonic::Code::Unknown => {
             TransportError::Unreachable(format!("{}: {}", status.code(), status.message()))
+        }
+        code @ (tonic::Code::InvalidArgument | tonic::Code::OutOfRange) => {
+            TransportError::Rejected { code: code.to_string(), message: status.message().to_string() }
         }
         code => TransportError::Status { code: code.to_string(), message: status.message().to_string() },
     }
@@ -252,5 +261,27 @@ impl ReportTransport for GrpcTransport {
             issued_at_unix: self.identity.issued_at_unix,
             not_after_unix: self.identity.not_after_unix,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_refusals_of_the_request_itself_are_permanent() {
+        let rejected = |code| matches!(status_error(&tonic::Status::new(code, "m")), TransportError::Rejected { .. });
+        assert!(rejected(tonic::Code::InvalidArgument));
+        assert!(rejected(tonic::Code::OutOfRange));
+        for retryable in [
+            tonic::Code::ResourceExhausted,
+            tonic::Code::Unavailable,
+            tonic::Code::DeadlineExceeded,
+            tonic::Code::PermissionDenied,
+            tonic::Code::Unauthenticated,
+            tonic::Code::Internal,
+        ] {
+            assert!(!rejected(retryable), "{retryable:?} must be retried");
+        }
     }
 }

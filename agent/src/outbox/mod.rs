@@ -1,5 +1,6 @@
 //! The durable outbox: every report is on disk before it is sent and leaves the disk only when the
-//! control plane acknowledged it, so neither control-plane downtime nor an agent restart loses one.
+//! control plane acknowledged it (or rejected it for good), so neither control-plane downtime nor
+//! an agent restart loses one.
 //!
 //! Layout of the directory:
 //! - `<sequence, 20 digits>.report`: one protobuf `ReportRequest` each (without `agent_id`, which
@@ -13,7 +14,9 @@
 //! its number, which the control plane treats idempotently. A full snapshot supersedes every
 //! pending entry before it (they are deleted), which is also how the outbox stays bounded: when a
 //! new delta would pass the entry or byte limit, the latest full state is queued instead, so the
-//! newest information is never the one dropped. This module does no networking and no timing.
+//! newest information is never the one dropped. A report the control plane rejects for good
+//! (over its caps) leaves with everything chained on it ([`Outbox::drop_rejected`]). This module
+//! does no networking and no timing.
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -206,6 +209,23 @@ impl Outbox {
             self.write_head()?;
         }
         Ok(done.len())
+    }
+
+    /// The control plane rejected the oldest pending report for good (see
+    /// `docs/adr/0004-ingest-fairness.md`): deletes it and every entry after it, each a delta
+    /// chained on it (a full snapshot would have superseded it), and forgets the base, so the next
+    /// report is a full snapshot with a fresh number. Returns the dropped sequence numbers.
+    pub fn drop_rejected(&mut self) -> Result<Vec<u64>, OutboxError> {
+        // Base first: a crash in between resends the rejected report, which is rejected again.
+        self.forget_base()?;
+        let dropped: Vec<u64> = self.entries.keys().copied().collect();
+        for s in &dropped {
+            self.remove_entry(*s)?;
+        }
+        if !dropped.is_empty() {
+            self.sync()?;
+        }
+        Ok(dropped)
     }
 
     /// Forgets the base of the next delta, so the next [`enqueue`](Self::enqueue) is a full snapshot.

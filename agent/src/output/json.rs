@@ -202,6 +202,7 @@ fn problem_kind(k: i32) -> &'static str {
         pb::ProblemKind::InvalidEntry => "invalid-entry",
         pb::ProblemKind::TooLarge => "too-large",
         pb::ProblemKind::Process => "process",
+        pb::ProblemKind::ReportRejected => "report-rejected",
         pb::ProblemKind::Unspecified => "unknown",
     }
 }

@@ -15,9 +15,14 @@ use muster_proto::v1::{HeartbeatResponse, ReportRequest, ReportResponse};
 /// A report or renewal did not get an answer from the control plane.
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
-    /// The control plane answered with a gRPC error.
+    /// The control plane answered with a gRPC error that may pass later (rate limits, a
+    /// revocation being looked into, an internal error): retried with backoff.
     #[error("control plane refused the call: {code}: {message}")]
     Status { code: String, message: String },
+    /// The control plane refused the request for what it is (over a limit, malformed): sending
+    /// the same request again cannot succeed.
+    #[error("control plane rejected the request for good: {code}: {message}")]
+    Rejected { code: String, message: String },
     /// No connection could be made or it broke.
     #[error("control plane unreachable: {0}")]
     Unreachable(String),

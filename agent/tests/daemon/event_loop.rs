@@ -1,18 +1,24 @@
 //! The daemon core fed synthetic events (or driven by its real loop under a paused clock) with a
 //! fake scanner and a fake control plane that applies reports the way the real one must:
-//! idempotent by sequence, deltas only on the state they were based on, resync on a gap.
+//! idempotent by sequence, deltas only on the state they were based on, resync on a gap, and (like
+//! the real one's caps and work budget) rejections for good and retryable refusals, answered with
+//! the gRPC statuses the real transport turns into errors.
 
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use muster_agent::daemon::{self, Daemon, Event, Reporter, Scanner, Settings};
+use muster_agent::grpc::status_error;
 use muster_agent::outbox::{Limits, Outbox};
 use muster_agent::report::delta;
 use muster_agent::report::{CertificateValidity, ReportTransport, TransportError};
 use muster_agent::state::StateDir;
 use muster_agent::watch::{NoWatcher, WatchSet};
-use muster_proto::v1::{HeartbeatResponse, InventorySnapshot, ReportRequest, ReportResponse, report_request::Body};
+use muster_proto::tonic::Status;
+use muster_proto::v1::{
+    HeartbeatResponse, InventorySnapshot, ProblemKind, ReportRequest, ReportResponse, report_request::Body,
+};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
@@ -64,6 +70,11 @@ struct Server {
     renew_fails: bool,
     /// `last_sequence` of every heartbeat received.
     heartbeats: Vec<u64>,
+    /// Like the control plane's `max_servers_per_report`: a full snapshot with more servers, or a
+    /// delta upserting or removing more, is rejected for good (`InvalidArgument`).
+    max_servers: Option<usize>,
+    /// Answer the next this many reports `ResourceExhausted` (over the agent's work budget).
+    exhausted_next: u32,
 }
 
 #[derive(Clone, Default)]
@@ -89,6 +100,20 @@ impl ReportTransport for FakeTransport {
         }
         let full = matches!(req.body, Some(Body::Full(_)));
         s.received.push((req.sequence, full, Instant::now()));
+        if s.exhausted_next > 0 {
+            s.exhausted_next -= 1;
+            return Err(status_error(&Status::resource_exhausted("work budget exceeded; retry in about 10 s")));
+        }
+        let (kind, servers) = match &req.body {
+            Some(Body::Full(inv)) => ("snapshot", inv.servers.len()),
+            Some(Body::Delta(d)) => ("delta", d.upserted_servers.len().max(d.removed_server_ids.len())),
+            None => ("report", 0),
+        };
+        if let Some(limit) = s.max_servers.filter(|limit| servers > *limit) {
+            return Err(status_error(&Status::invalid_argument(format!(
+                "{kind} has {servers} servers, more than the limit of {limit}; this report will not be accepted"
+            ))));
+        }
         let mut resync = false;
         if req.sequence > s.last {
             match req.body {
@@ -459,4 +484,122 @@ async fn unenrolled_the_daemon_scans_and_keeps_local_state() {
     let text = std::fs::read_to_string(tmp.path().join("inventory.json")).unwrap();
     assert!(text.contains("laptop"), "{text}");
     assert!(!tmp.path().join("outbox").exists(), "no outbox without an identity");
+}
+
+fn kinds(server: &FakeTransport) -> Vec<(u64, bool)> {
+    server.with(|s| s.received.iter().map(|r| (r.0, r.1)).collect())
+}
+
+fn local_state(dir: &std::path::Path) -> String {
+    std::fs::read_to_string(dir.join("inventory.json")).unwrap()
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_rejected_for_good_is_dropped_once_and_shown_as_a_problem() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a", "b", "c"]));
+    let server = FakeTransport::up();
+    server.with(|s| s.max_servers = Some(2));
+    let mut d = daemon(tmp.path(), &scanner, &server);
+    d.start().await.unwrap();
+    // Ten minutes of the daemon's own timers: rescans, heartbeats (each answered with a resync
+    // request, as the control plane stored nothing) and any retry it would schedule.
+    let end = Instant::now() + Duration::from_secs(600);
+    loop {
+        let (at, event) = d.next_timer();
+        if at > end {
+            break;
+        }
+        tokio::time::advance(at.saturating_duration_since(Instant::now())).await;
+        d.handle(event).await.unwrap();
+    }
+
+    assert_eq!(kinds(&server), [(1, true)], "sent once, never retried");
+    assert_eq!(server.with(|s| s.heartbeats.len()), 10, "the daemon kept running");
+    assert!(d.outbox().unwrap().is_empty(), "dropped from the outbox");
+    assert_eq!(d.retry_at(), None);
+    let problem = d.rejection().expect("the rejection is a problem");
+    assert_eq!(problem.kind, ProblemKind::ReportRejected as i32);
+    assert!(problem.message.contains("snapshot has 3 servers, more than the limit of 2"), "{}", problem.message);
+    let local = local_state(tmp.path());
+    assert!(local.contains("report-rejected") && local.contains("more than the limit of 2"), "{local}");
+
+    // The full-snapshot interval tries the same state once more, in case the limit was raised.
+    d.handle(Event::FullSnapshotDue).await.unwrap();
+    assert_eq!(kinds(&server), [(1, true), (2, true)]);
+    assert!(d.outbox().unwrap().is_empty());
+
+    // A state the control plane accepts goes out at once, as a full snapshot with a new number.
+    scanner.set(inventory(&["a", "b"]));
+    d.handle(Event::RescanDue).await.unwrap();
+    assert_eq!(kinds(&server), [(1, true), (2, true), (3, true)]);
+    assert_eq!(server.with(|s| s.applied.clone()), [3]);
+    assert_eq!(d.rejection(), None, "an acknowledged report clears the problem");
+    assert!(!local_state(tmp.path()).contains("report-rejected"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rejected_delta_is_dropped_and_followed_by_a_full_snapshot() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a", "b", "c"]));
+    let server = FakeTransport::up();
+    let mut d = daemon(tmp.path(), &scanner, &server);
+    d.start().await.unwrap();
+    // The limit is lowered; the next delta removes three servers, more than it allows.
+    server.with(|s| s.max_servers = Some(2));
+    scanner.set(inventory(&["d"]));
+    d.handle(Event::RescanDue).await.unwrap();
+
+    assert_eq!(kinds(&server), [(1, true), (2, false), (3, true)], "the delta once, then the current state");
+    assert_eq!(server.with(|s| s.applied.clone()), [1, 3]);
+    assert_eq!(server.with(|s| s.state.clone().unwrap()), inventory(&["d"]));
+    assert!(d.outbox().unwrap().is_empty());
+    assert_eq!(d.rejection(), None, "the full snapshot after it was acknowledged");
+    assert_eq!(d.retry_at(), None);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_report_over_the_work_budget_is_retried_with_backoff() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a"]));
+    let server = FakeTransport::up();
+    server.with(|s| s.exhausted_next = 3);
+    let mut d = daemon(tmp.path(), &scanner, &server);
+    let (_changes_tx, changes) = mpsc::channel(8);
+    let (stop_tx, stop) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        daemon::run(&mut d, changes, async {
+            let _ = stop.await;
+        })
+        .await
+        .unwrap();
+        d
+    });
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while server.with(|s| s.applied.is_empty()) {
+        assert!(Instant::now() < deadline, "the report was never retried");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_tx.send(()).unwrap();
+    let d = task.await.unwrap();
+    let received = server.with(|s| s.received.clone());
+    let sequences: Vec<u64> = received.iter().map(|r| r.0).collect();
+    assert_eq!(sequences, [1, 1, 1, 1], "the same report, retried until accepted");
+    let waits: Vec<Duration> = received.windows(2).map(|w| w[1].2 - w[0].2).collect();
+    assert_eq!(waits, [Duration::from_millis(500), Duration::from_millis(1000), Duration::from_millis(2000)]);
+    assert!(d.outbox().unwrap().is_empty());
+    assert_eq!(d.rejection(), None, "a retryable refusal is no problem");
+}
+
+#[tokio::test(start_paused = true)]
+async fn run_once_stops_at_a_rejection_for_good() {
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a", "b"]));
+    let server = FakeTransport::up();
+    server.with(|s| s.max_servers = Some(1));
+    let mut d = daemon(tmp.path(), &scanner, &server);
+    assert!(!daemon::run_once(&mut d, 3).await.unwrap(), "a rejected report is not acknowledged");
+    assert_eq!(kinds(&server), [(1, true)], "one attempt, not three");
+    assert!(d.outbox().unwrap().is_empty());
+    assert!(d.rejection().is_some());
 }

@@ -2,8 +2,12 @@
 //!
 //! `Enrollment.Enroll` is the only call that works without a client certificate. Everything else
 //! goes through [`identity::authorize`]. `Policy.Watch` streams nothing yet (the policy issue fills
-//! it); it stays open until shutdown or the agent's revocation. This module does not touch SQL.
+//! it); it stays open until shutdown or the agent's revocation. A report passes, in order: the
+//! agent's request budget, the per-report caps (refused for good), the agent's one place in the
+//! ingest line and its work budget (both retryable), then fair admission by work
+//! ([`admission`], `docs/adr/0004-ingest-fairness.md`). This module does not touch SQL.
 
+pub mod admission;
 pub mod identity;
 pub mod rate;
 pub mod tls;
@@ -26,6 +30,7 @@ use tonic::{Request, Response, Status};
 
 use self::identity::Freshness;
 use crate::error::{ApiError, ErrorCode};
+use crate::ingest::limits::{ReportSize, request_bytes};
 use crate::ingest::{Decision, IngestEvent, Report};
 use crate::state::{ControlPlane, unix_now};
 use crate::store::AgentStatus;
@@ -82,8 +87,31 @@ impl Inventory for AgentApi {
             tracing::warn!(agent_id = %agent_id, claimed = %request.agent_id, "report about another agent refused");
             return Err(ApiError::new(ErrorCode::PermissionDenied, "report agent_id does not match certificate").into());
         }
+        let bytes = request_bytes(&request);
         let report =
             Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        let size = ReportSize::of(&report, bytes);
+        if let Err(refusal) = size.check(&self.state.limits.report_caps()) {
+            tracing::warn!(agent_id = %agent_id, sequence = report.sequence, error = %refusal, "report over a cap refused");
+            return Err(ApiError::new(ErrorCode::InvalidArgument, refusal.to_string()).into());
+        }
+        let ticket = self.state.ingest_queue.enter(&agent_id).map_err(|busy| {
+            tracing::info!(agent_id = %agent_id, sequence = report.sequence, "concurrent report of one agent refused");
+            ApiError::new(ErrorCode::ResourceExhausted, format!("{busy}; retry after it is answered"))
+        })?;
+        let work = size.work();
+        if let Err(wait) = self.state.work_rate.take(&agent_id, work, std::time::Instant::now()) {
+            tracing::info!(agent_id = %agent_id, sequence = report.sequence, work, "report over the agent's work budget refused");
+            return Err(ApiError::new(
+                ErrorCode::ResourceExhausted,
+                format!(
+                    "work budget exceeded: this report costs {work} work units; retry in about {} s",
+                    wait.as_secs().max(1)
+                ),
+            )
+            .into());
+        }
+        let _permit = ticket.admit(work).await;
         let outcome = self
             .state
             .store

@@ -554,6 +554,8 @@ pub enum ProblemKind {
     TooLarge = 5,
     /// Process or socket enumeration failed.
     Process = 6,
+    /// The control plane rejected a report for good (over a limit, malformed); the agent dropped it.
+    ReportRejected = 7,
 }
 impl ProblemKind {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -569,6 +571,7 @@ impl ProblemKind {
             Self::InvalidEntry => "PROBLEM_KIND_INVALID_ENTRY",
             Self::TooLarge => "PROBLEM_KIND_TOO_LARGE",
             Self::Process => "PROBLEM_KIND_PROCESS",
+            Self::ReportRejected => "PROBLEM_KIND_REPORT_REJECTED",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -581,6 +584,7 @@ impl ProblemKind {
             "PROBLEM_KIND_INVALID_ENTRY" => Some(Self::InvalidEntry),
             "PROBLEM_KIND_TOO_LARGE" => Some(Self::TooLarge),
             "PROBLEM_KIND_PROCESS" => Some(Self::Process),
+            "PROBLEM_KIND_REPORT_REJECTED" => Some(Self::ReportRejected),
             _ => None,
         }
     }
