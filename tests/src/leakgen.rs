@@ -5,7 +5,10 @@
 //!   generated from the rule's own regex (`rand_regex`), so a rule added to the detector is
 //!   planted without touching this file (checksummed families then fail their checksum); the
 //!   checksum-valid GitHub and npm families computed properly; credential pairs (`user:secret`,
-//!   `id/key:secret`); unknown random tokens (base62, base64, base64url, hex, a UUID).
+//!   `id/key:secret`); unknown random tokens (base62, base64, base64url, hex, a UUID); and
+//!   low-entropy passwords (`maple-river-4127`) in the [`GUARDED`] placements only, where a
+//!   name or the structure (a flag, `KEY=`, `Bearer`, a URL's userinfo, query or fragment) is
+//!   all that marks them.
 //! - **Placements** ([`PLACEMENTS`]): env values, header values, each argument position and
 //!   flag spelling, inside command strings (POSIX `env`, Windows `cmd /c set`), URL userinfo /
 //!   path / query / fragment, `mcp-remote` URLs, package specs of npm, PyPI and OCI, `cwd`,
@@ -297,10 +300,41 @@ pub const PLACEMENTS: &[(&str, Place)] = &[
             .collect(),
         ..Entry::default()
     }),
+    ("command-string-bearer", |s| Entry {
+        command: Some(format!("npx -y mcp-remote https://mcp.acme.example/mcp --header \"Authorization: Bearer {s}\"")),
+        ..Entry::default()
+    }),
+    ("url-query-neutral", |s| remote(format!("https://mcp.acme.example/mcp?sig={s}"))),
     ("cwd", |s| Entry { cwd: Some(format!("/home/dev/work/{s}")), ..stdio(&["-y", "acme-mcp"]) }),
     ("server-name", |s| Entry { name: format!("svc-{s}"), ..stdio(&["-y", "acme-mcp"]) }),
     ("file-path-arg", |s| stdio(&["-y", "acme-mcp", "--config", &format!("/home/dev/.acme/{s}/config.json")])),
 ];
+
+/// Placements where a name or the structure says the value is a secret, so even a
+/// low-entropy password must be masked there (randomness cannot tell it from a word).
+pub const GUARDED: &[&str] = &[
+    "env-secret-name",
+    "header-bearer",
+    "arg-flag-equals",
+    "arg-flag-space",
+    "command-string-flag",
+    "command-string-env",
+    "command-string-windows",
+    "command-string-bearer",
+    "url-userinfo-password",
+    "url-query",
+    "url-query-neutral",
+    "url-fragment",
+];
+
+const WORDS: &[&str] = &["maple", "river", "copper", "lantern", "orbit", "meadow", "falcon", "harbor", "cedar", "velvet"];
+
+/// A password a person would pick: two words and a number (`maple-river-4127`). No entropy
+/// rule calls it random; only its place gives it away.
+fn password(rng: &mut StdRng) -> String {
+    let w = |rng: &mut StdRng| WORDS[rng.random_range(0..WORDS.len())];
+    format!("{}-{}-{}", w(rng), w(rng), rng.random_range(1000..9999))
+}
 
 /// A config format and the client file it is written as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -447,7 +481,9 @@ pub struct Plan {
 
 /// The whole plan for `seed`.
 pub fn plan(seed: u64) -> Plan {
-    let planted = secrets(seed);
+    let mut planted = secrets(seed);
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x9A55);
+    let rotating = planted.len();
     let mut files = BTreeMap::new();
     let mut servers_per_file = BTreeMap::new();
     let mut next = 0usize;
@@ -455,15 +491,22 @@ pub fn plan(seed: u64) -> Plan {
         let mut entries = Vec::new();
         for (place, build) in PLACEMENTS {
             for k in 0..3 {
-                let p = &planted[next % planted.len()];
+                let written = as_written(&planted[next % rotating]);
                 next += 1;
-                let mut e = build(&as_written(p));
+                let mut e = build(&written);
                 if e.name.is_empty() {
                     e.name = format!("{place}-{k}");
                 } else {
                     e.name = format!("{}-{k}", e.name);
                 }
                 entries.push(e);
+            }
+            if GUARDED.contains(place) {
+                let secret = password(&mut rng);
+                let mut e = build(&secret);
+                e.name = format!("{place}-password");
+                entries.push(e);
+                planted.push(Planted { family: format!("password@{place}"), secret, public_prefix: 0 });
             }
         }
         servers_per_file.insert(format.home_path().to_string(), entries.len());
@@ -472,7 +515,7 @@ pub fn plan(seed: u64) -> Plan {
     // Broken files: every secret once, in a JSON and a YAML file that fail to parse.
     let mut broken_json = String::from("{\"mcpServers\": {\n");
     let mut broken_yaml = String::from("extensions:\n");
-    for (i, p) in planted.iter().enumerate() {
+    for (i, p) in planted.iter().take(rotating).enumerate() {
         broken_json.push_str(&format!(
             "  \"b{i}\": {{\"command\": \"npx\", \"args\": [\"-y\", \"x\", \"{}\"]}},\n",
             as_written(p)
@@ -509,12 +552,16 @@ mod tests {
             .filter(|p| {
                 !p.family.starts_with("random-")
                     && !p.family.starts_with("pair-")
+                    && !p.family.starts_with("password@")
                     && !p.family.ends_with("checksum-valid")
             })
             .count();
         assert_eq!(from_rules, families, "a provider rule produced no value");
+        let rotating = plan.planted.iter().filter(|p| !p.family.starts_with("password@")).count();
         let cells = PLACEMENTS.len() * FORMATS.len() * 3;
-        assert!(cells >= 2 * plan.planted.len(), "{cells} placements for {} secrets", plan.planted.len());
+        assert!(cells >= 2 * rotating, "{cells} placements for {rotating} secrets");
+        let passwords = plan.planted.len() - rotating;
+        assert_eq!(passwords, GUARDED.len() * FORMATS.len(), "one password per guarded cell");
         for format in FORMATS {
             let text = &plan.files[format.home_path()];
             assert!(text.len() > 1000, "{format:?}");
