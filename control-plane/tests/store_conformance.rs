@@ -31,6 +31,7 @@ conformance_suite!(
     full_snapshot_rewrites_changed_users_sources_and_findings,
     duplicate_ids_in_one_report_keep_the_last,
     snapshot_larger_than_one_statement_is_stored_whole,
+    sequence_above_i64_is_refused_not_clamped,
 );
 
 fn new_agent(id: &str) -> NewAgent {
@@ -349,4 +350,22 @@ async fn snapshot_larger_than_one_statement_is_stored_whole(store: DynStore) {
     let inventory = store.host_inventory(&id).await.unwrap();
     assert_eq!((inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()), (1, 1, 1));
     assert_eq!(store.change_events(&id).await.unwrap().len(), 2_199);
+}
+
+/// Regression: a sequence above i64::MAX was stored clamped, so the report could apply twice.
+/// The store refuses it (the gRPC layer refuses it earlier still) and changes nothing.
+async fn sequence_above_i64_is_refused_not_clamped(store: DynStore) {
+    let id = enrolled(&store).await;
+    store.ingest(&id, &full(1, vec![server("a", "npx")]), NOW).await.unwrap();
+    for sequence in [1u64 << 63, u64::MAX] {
+        let refused = store.ingest(&id, &full(sequence, vec![server("b", "npx")]), NOW + 1).await;
+        assert!(matches!(refused, Err(StoreError::SequenceOutOfRange(s)) if s == sequence), "{refused:?}");
+    }
+    assert_eq!(store.agent(&id).await.unwrap().unwrap().last_sequence, 1);
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.servers.iter().map(|s| s.server_id.as_str()).collect::<Vec<_>>(), ["a"]);
+    let largest = i64::MAX.unsigned_abs();
+    let outcome = store.ingest(&id, &full(largest, vec![server("c", "npx")]), NOW + 2).await.unwrap();
+    assert_eq!((outcome.decision, outcome.acked_sequence), (Decision::Apply, largest));
+    assert_eq!(store.agent(&id).await.unwrap().unwrap().last_sequence, largest, "stored exactly");
 }

@@ -82,8 +82,12 @@ impl Inventory for AgentApi {
             tracing::warn!(agent_id = %agent_id, claimed = %request.agent_id, "report about another agent refused");
             return Err(ApiError::new(ErrorCode::PermissionDenied, "report agent_id does not match certificate").into());
         }
-        let report =
-            Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        let report = Report::from_request(request).map_err(|error| {
+            // An agent never sends these; one that does is broken or not ours. Refused before
+            // the store sees it, so nothing is acknowledged or stored.
+            tracing::warn!(agent_id = %agent_id, error = %error, "impossible report refused");
+            ApiError::new(ErrorCode::InvalidArgument, error.to_string())
+        })?;
         let outcome = self
             .state
             .store

@@ -44,6 +44,8 @@ pub enum StoreError {
     UnknownAgent(String),
     #[error("agent {0} is revoked")]
     AgentRevoked(String),
+    #[error("sequence {0} cannot be stored exactly (the largest is {max})", max = crate::ingest::MAX_SEQUENCE)]
+    SequenceOutOfRange(u64),
     #[error("invalid page cursor {0}")]
     InvalidCursor(String),
     #[error("stored value is corrupt: {0}")]

@@ -524,8 +524,7 @@ macro_rules! impl_store {
             .await
         }
 
-        async fn insert_changes(conn: &mut $conn, agent_id: &str, changes: &[ServerChange], sequence: u64, now: i64) -> Result<(), StoreError> {
-            let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
+        async fn insert_changes(conn: &mut $conn, agent_id: &str, changes: &[ServerChange], sequence: i64, now: i64) -> Result<(), StoreError> {
             insert_rows(
                 conn,
                 "INSERT INTO change_events (agent_id, server_id, server_name, client, kind, sequence, at) ",
@@ -816,6 +815,9 @@ macro_rules! impl_store {
             }
 
             async fn ingest(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError> {
+                // Stored exactly or not at all: a clamped sequence would let the report apply twice.
+                let sequence =
+                    i64::try_from(report.sequence).map_err(|_| StoreError::SequenceOutOfRange(report.sequence))?;
                 let mut tx = self.writer().begin().await?;
                 // Writing the agent row first takes the write lock in both dialects, so concurrent
                 // reports of one agent are serialised and see the same stored sequence.
@@ -844,11 +846,11 @@ macro_rules! impl_store {
                     });
                 }
                 let changes = apply_report(&mut tx, agent_id, report, now).await?;
-                insert_changes(&mut tx, agent_id, &changes, report.sequence, now).await?;
+                insert_changes(&mut tx, agent_id, &changes, sequence, now).await?;
                 read_models::after_ingest(&mut tx, agent_id, report, &changes, now).await?;
                 sqlx::query("UPDATE agents SET last_sequence = $2 WHERE id = $1")
                     .bind(agent_id)
-                    .bind(i64::try_from(report.sequence).unwrap_or(i64::MAX))
+                    .bind(sequence)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;
