@@ -32,6 +32,7 @@ conformance_suite!(
     duplicate_ids_in_one_report_keep_the_last,
     snapshot_larger_than_one_statement_is_stored_whole,
     sequence_above_i64_is_refused_not_clamped,
+    snapshot_of_forty_thousand_servers_is_stored_and_read_back,
 );
 
 fn new_agent(id: &str) -> NewAgent {
@@ -368,4 +369,53 @@ async fn sequence_above_i64_is_refused_not_clamped(store: DynStore) {
     let outcome = store.ingest(&id, &full(largest, vec![server("c", "npx")]), NOW + 2).await.unwrap();
     assert_eq!((outcome.decision, outcome.acked_sequence), (Decision::Apply, largest));
     assert_eq!(store.agent(&id).await.unwrap().unwrap().last_sequence, largest, "stored exactly");
+}
+
+/// Regression: a snapshot of more than ~32,766 servers failed forever on SQLite ("too many SQL
+/// variables": the read-model step named every touched server in one statement), and delta
+/// statements listing ids had the same unbounded shape. 40,000 servers (more than PostgreSQL's
+/// 65,535 bind parameters would allow in one statement of two columns) go in as a full snapshot
+/// and as a delta naming every one of them, and are read back; the delta also lists 70,000
+/// removed source paths, past PostgreSQL's limit for one statement.
+async fn snapshot_of_forty_thousand_servers_is_stored_and_read_back(store: DynStore) {
+    const SERVERS: usize = 40_000;
+    let id = enrolled(&store).await;
+    let many: Vec<McpServer> = (0..SERVERS).map(|n| server(&format!("s{n:05}"), "npx")).collect();
+    store.ingest(&id, &full(1, many.clone()), NOW).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(
+        (inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()),
+        (SERVERS, SERVERS, SERVERS)
+    );
+    assert_eq!(inventory.servers[SERVERS - 1].server_id, format!("s{:05}", SERVERS - 1));
+    let page = store
+        .endpoints(&muster_control_plane::store::read::EndpointQuery { online_since: NOW, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((page.items[0].servers, page.items[0].open_findings), (SERVERS as i64, SERVERS as i64));
+
+    // A delta naming every server (one changed, the rest unchanged) and more removed source paths
+    // than PostgreSQL takes parameters in one statement.
+    let mut upserted = many.clone();
+    upserted[7].command = "npx changed".into();
+    let step = InventoryDelta {
+        upserted_servers: upserted,
+        removed_source_paths: (0..70_000).map(|n| format!("/nowhere/{n}.json")).collect(),
+        ..Default::default()
+    };
+    let outcome = store.ingest(&id, &delta(2, 1, step), NOW + 1).await.unwrap();
+    assert_eq!(outcome.decision, Decision::Apply);
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.servers.len(), SERVERS);
+    assert_eq!(inventory.servers[7].command, "npx changed");
+    assert!(inventory.servers.iter().all(|s| s.last_seen_at == NOW + 1), "unchanged servers were touched");
+    let events = store.change_events(&id).await.unwrap();
+    assert_eq!(events.len(), SERVERS + 1);
+    assert_eq!(events[SERVERS].kind, ChangeKind::Changed);
+
+    // A delta removing them all.
+    let step = InventoryDelta { removed_server_ids: many.iter().map(|s| s.id.clone()).collect(), ..Default::default() };
+    store.ingest(&id, &delta(3, 2, step), NOW + 2).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!((inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()), (0, 0, 0));
 }

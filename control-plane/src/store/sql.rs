@@ -9,9 +9,31 @@
 //! report, not one per row), unchanged servers are only touched, and the parts of a full snapshot
 //! that repeat unchanged (users, sources, host-wide findings) are compared by hash and skipped.
 
-/// Rows per multi-row statement: at most 16 columns, so well under SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters.
+/// Rows (or listed ids) per statement: at most 16 columns, so at most 8,000 bind parameters,
+/// well under SQLite's 32,766 and PostgreSQL's 65,535. **Every** statement whose parameter count
+/// grows with a report (multi-row inserts, `IN (...)` lists) is cut into chunks of this size, so
+/// a report of any size can be stored (`store_conformance`: 40,000 servers on both backends).
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// Pushes ` IN (VALUES ($n), ($n+1), ...)` with one bind per item; `items` must not be empty (a
+/// chunk never is). A `VALUES` list rather than `IN ($n, ...)`: PostgreSQL compares a
+/// parameter list linearly against every candidate row once it switches to a generic plan
+/// (about a second per 500 ids on a 40,000-server host), while it hashes a `VALUES` list into a
+/// semi-join. SQLite reads both forms the same way.
+pub(crate) fn push_in_list<DB>(builder: &mut sqlx::QueryBuilder<DB>, items: impl IntoIterator<Item = String>)
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    builder.push(" IN (VALUES ");
+    let mut list = builder.separated(", ");
+    for item in items {
+        list.push("(");
+        list.push_bind_unseparated(item);
+        list.push_unseparated(")");
+    }
+    builder.push(")");
+}
 
 /// Keeps the last of the items with equal keys, in first-seen order: a multi-row upsert may not
 /// name one key twice, and sequential upserts would have kept the last anyway.
@@ -43,7 +65,7 @@ macro_rules! impl_store {
         use crate::ingest::{
             self, ChangeKind, Decision, IngestOutcome, KnownServer, Report, ReportBody, ServerChange,
         };
-        use crate::store::sql::{ROWS_PER_STATEMENT, last_by_key};
+        use crate::store::sql::{ROWS_PER_STATEMENT, last_by_key, push_in_list};
         use crate::store::{
             AgentRecord, AgentStatus, ChangeEventRecord, CredentialRecord, FindingRecord, HostInventory,
             HostRecord, NewAgent, NewToken, ServerRecord, StoreError, TokenRecord, TokenRefusal,
@@ -111,12 +133,8 @@ macro_rules! impl_store {
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 let mut builder = Builder::new(sql_head);
                 builder.push_bind(agent_id.to_string());
-                builder.push(" AND server_id IN (");
-                let mut list = builder.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.to_string());
-                }
-                builder.push(")");
+                builder.push(" AND server_id");
+                push_in_list(&mut builder, chunk.iter().map(|id| id.to_string()));
                 builder.push(sql_tail);
                 builder.build().execute(&mut *conn).await?;
             }
@@ -425,38 +443,40 @@ macro_rules! impl_store {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
-            } else if !unchanged.is_empty() {
-                let mut builder = Builder::new("UPDATE servers SET last_seen_at = ");
-                builder.push_bind(now);
-                builder.push(" WHERE agent_id = ");
-                builder.push_bind(agent_id.to_string());
-                builder.push(" AND server_id IN (");
-                let mut list = builder.separated(", ");
-                for id in &unchanged {
-                    list.push_bind(id.to_string());
+            } else {
+                for chunk in unchanged.chunks(ROWS_PER_STATEMENT) {
+                    let mut builder = Builder::new("UPDATE servers SET last_seen_at = ");
+                    builder.push_bind(now);
+                    builder.push(" WHERE agent_id = ");
+                    builder.push_bind(agent_id.to_string());
+                    builder.push(" AND server_id");
+                    push_in_list(&mut builder, chunk.iter().map(|id| id.to_string()));
+                    builder.build().execute(&mut *conn).await?;
                 }
-                builder.push(")");
-                builder.build().execute(&mut *conn).await?;
             }
             Ok(ServersWritten { client_set_may_change })
         }
 
         /// The stored servers of a host: all of them, or only those named in `only`.
         async fn known_servers(conn: &mut $conn, agent_id: &str, only: Option<&[&str]>) -> Result<BTreeMap<String, KnownServer>, StoreError> {
-            let mut builder = Builder::new("SELECT server_id, name, client, content_hash FROM servers WHERE agent_id = ");
-            builder.push_bind(agent_id.to_string());
-            if let Some(ids) = only {
-                if ids.is_empty() {
-                    return Ok(BTreeMap::new());
+            const COLUMNS: &str = "SELECT server_id, name, client, content_hash FROM servers WHERE agent_id = ";
+            let mut rows = Vec::new();
+            match only {
+                None => {
+                    let mut builder = Builder::new(COLUMNS);
+                    builder.push_bind(agent_id.to_string());
+                    rows = builder.build().fetch_all(&mut *conn).await?;
                 }
-                builder.push(" AND server_id IN (");
-                let mut list = builder.separated(", ");
-                for id in ids {
-                    list.push_bind(id.to_string());
+                Some(ids) => {
+                    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                        let mut builder = Builder::new(COLUMNS);
+                        builder.push_bind(agent_id.to_string());
+                        builder.push(" AND server_id");
+                        push_in_list(&mut builder, chunk.iter().map(|id| id.to_string()));
+                        rows.extend(builder.build().fetch_all(&mut *conn).await?);
+                    }
                 }
-                builder.push(")");
             }
-            let rows = builder.build().fetch_all(&mut *conn).await?;
             let mut known = BTreeMap::new();
             for row in rows {
                 known.insert(
@@ -506,15 +526,11 @@ macro_rules! impl_store {
                 stored.insert(row.try_get::<String, _>("client")?);
             }
             let gone: Vec<&String> = stored.difference(&present).collect();
-            if !gone.is_empty() {
+            for chunk in gone.chunks(ROWS_PER_STATEMENT) {
                 let mut builder = Builder::new("DELETE FROM clients WHERE agent_id = ");
                 builder.push_bind(agent_id.to_string());
-                builder.push(" AND client IN (");
-                let mut list = builder.separated(", ");
-                for client in gone {
-                    list.push_bind(client.clone());
-                }
-                builder.push(")");
+                builder.push(" AND client");
+                push_in_list(&mut builder, chunk.iter().map(|client| (*client).clone()));
                 builder.build().execute(&mut *conn).await?;
             }
             let new: Vec<&String> = present.difference(&stored).collect();
@@ -608,15 +624,11 @@ macro_rules! impl_store {
                         hash_updates.push(("users_hash", ingest::part_hash(&delta.users)));
                     }
                     let sources_changed = !delta.removed_source_paths.is_empty() || !delta.upserted_sources.is_empty();
-                    if !delta.removed_source_paths.is_empty() {
+                    for chunk in delta.removed_source_paths.chunks(ROWS_PER_STATEMENT) {
                         let mut builder = Builder::new("DELETE FROM config_sources WHERE agent_id = ");
                         builder.push_bind(agent_id.to_string());
-                        builder.push(" AND path IN (");
-                        let mut list = builder.separated(", ");
-                        for path in &delta.removed_source_paths {
-                            list.push_bind(path.clone());
-                        }
-                        builder.push(")");
+                        builder.push(" AND path");
+                        push_in_list(&mut builder, chunk.iter().cloned());
                         builder.build().execute(&mut *conn).await?;
                     }
                     upsert_sources(conn, agent_id, &delta.upserted_sources).await?;
@@ -625,9 +637,11 @@ macro_rules! impl_store {
                     }
                     let removed: Vec<&str> = delta.removed_server_ids.iter().map(String::as_str).collect();
                     delete_servers(conn, agent_id, &removed).await?;
+                    // A set, not the list: a delta may remove tens of thousands of servers.
+                    let removed_set: BTreeSet<&str> = removed.iter().copied().collect();
                     let still_known: BTreeMap<String, KnownServer> = known
                         .iter()
-                        .filter(|(id, _)| !delta.removed_server_ids.contains(id))
+                        .filter(|(id, _)| !removed_set.contains(id.as_str()))
                         .map(|(id, server)| (id.clone(), server.clone()))
                         .collect();
                     let written =

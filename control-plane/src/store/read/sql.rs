@@ -57,49 +57,57 @@ macro_rules! impl_read_models {
                     ReportBody::Full(snapshot) => &snapshot.servers,
                     ReportBody::Delta(delta) => &delta.upserted_servers,
                 };
-                for server in servers.iter().filter(|s| touched.contains(s.id.as_str())) {
-                    let facts = ServerFacts::of(server);
-                    sqlx::query(
-                        "UPDATE servers SET service = $3, package_ecosystem = $4, package_name = $5, \
-                         package_version = $6, pinned = $7, endpoint_host = $8, auth = $9 \
-                         WHERE agent_id = $1 AND server_id = $2",
-                    )
-                    .bind(agent_id)
-                    .bind(&server.id)
-                    .bind(&facts.service)
-                    .bind(i64::from(facts.package_ecosystem))
-                    .bind(&facts.package_name)
-                    .bind(&facts.package_version)
-                    .bind(i64::from(facts.pinned))
-                    .bind(&facts.endpoint_host)
-                    .bind(facts.auth.as_str())
-                    .execute(&mut *conn)
-                    .await?;
+                // One statement per chunk of servers (`UPDATE ... FROM (VALUES ...)`, portable since
+                // SQLite 3.33), not one per server: a host's first snapshot may name tens of thousands.
+                // The last of equal ids, as ingest stored it (`last_by_key`).
+                let facts: Vec<(&str, ServerFacts)> = crate::store::sql::last_by_key(servers, |s| s.id.clone())
+                    .into_iter()
+                    .filter(|s| touched.contains(s.id.as_str()))
+                    .map(|s| (s.id.as_str(), ServerFacts::of(s)))
+                    .collect();
+                for chunk in facts.chunks(crate::store::sql::ROWS_PER_STATEMENT) {
+                    let mut update = Builder::new(
+                        "UPDATE servers SET service = v.column2, package_ecosystem = v.column3, \
+                         package_name = v.column4, package_version = v.column5, pinned = v.column6, \
+                         endpoint_host = v.column7, auth = v.column8 FROM (",
+                    );
+                    update.push_values(chunk, |mut row, (server_id, facts)| {
+                        row.push_bind(server_id.to_string())
+                            .push_bind(facts.service.clone())
+                            .push_bind(i64::from(facts.package_ecosystem))
+                            .push_bind(facts.package_name.clone())
+                            .push_bind(facts.package_version.clone())
+                            .push_bind(i64::from(facts.pinned))
+                            .push_bind(facts.endpoint_host.clone())
+                            .push_bind(facts.auth.as_str());
+                    });
+                    update.push(") AS v WHERE servers.agent_id = ").push_bind(agent_id.to_string());
+                    update.push(" AND servers.server_id = v.column1");
+                    update.build().execute(&mut *conn).await?;
                 }
                 // Only findings ingest may have written: those of servers that appeared or changed
                 // (an unchanged server keeps its findings rows) and the host-wide ones. The others
                 // already carry their server's facts.
-                let mut findings_update = Builder::new(
-                    "UPDATE findings SET \
+                // The host-wide findings in one statement, then the touched servers' in chunks
+                // (one statement naming every touched server would pass SQLite's and PostgreSQL's
+                // bind-parameter limits on a large host).
+                const FINDINGS_UPDATE: &str = "UPDATE findings SET \
                      service = COALESCE((SELECT s.service FROM servers s WHERE s.agent_id = findings.agent_id \
                        AND s.server_id = findings.server_id), ''), \
                      eff_client = CASE WHEN client <> '' THEN client ELSE COALESCE((SELECT s.client FROM servers s \
                        WHERE s.agent_id = findings.agent_id AND s.server_id = findings.server_id), '') END, \
                      eff_user = CASE WHEN user_name <> '' THEN user_name ELSE COALESCE((SELECT s.user_name FROM servers s \
                        WHERE s.agent_id = findings.agent_id AND s.server_id = findings.server_id), '') END \
-                     WHERE agent_id = ",
-                );
-                findings_update.push_bind(agent_id.to_string()).push(" AND (server_id = ''");
+                     WHERE agent_id = ";
+                let mut host_wide = Builder::new(FINDINGS_UPDATE);
+                host_wide.push_bind(agent_id.to_string()).push(" AND server_id = ''");
+                host_wide.build().execute(&mut *conn).await?;
                 for chunk in touched.iter().copied().collect::<Vec<_>>().chunks(crate::store::sql::ROWS_PER_STATEMENT) {
-                    findings_update.push(" OR server_id IN (");
-                    let mut list = findings_update.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.to_string());
-                    }
-                    findings_update.push(")");
+                    let mut findings_update = Builder::new(FINDINGS_UPDATE);
+                    findings_update.push_bind(agent_id.to_string()).push(" AND server_id");
+                    crate::store::sql::push_in_list(&mut findings_update, chunk.iter().map(|id| id.to_string()));
+                    findings_update.build().execute(&mut *conn).await?;
                 }
-                findings_update.push(")");
-                findings_update.build().execute(&mut *conn).await?;
                 let rows = sqlx::query(
                     "SELECT id, message FROM findings WHERE agent_id = $1 AND advisory = '' \
                      AND finding_id IN ($2, $3)",
