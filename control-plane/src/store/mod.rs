@@ -32,6 +32,12 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("cannot create or restrict database file {path}")]
+    DatabaseFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot migrate database")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error")]
