@@ -33,6 +33,7 @@ conformance_suite!(
     snapshot_larger_than_one_statement_is_stored_whole,
     sequence_above_i64_is_refused_not_clamped,
     snapshot_of_forty_thousand_servers_is_stored_and_read_back,
+    renewal_keeps_the_previous_certificate_until_confirmed,
 );
 
 fn new_agent(id: &str) -> NewAgent {
@@ -418,4 +419,27 @@ async fn snapshot_of_forty_thousand_servers_is_stored_and_read_back(store: DynSt
     store.ingest(&id, &delta(3, 2, step), NOW + 2).await.unwrap();
     let inventory = store.host_inventory(&id).await.unwrap();
     assert_eq!((inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()), (0, 0, 0));
+}
+
+/// A renewal keeps the replaced certificate as the previous one until the new one is confirmed;
+/// an unconfirmed renewal renewed again keeps the certificate still in use as the previous one.
+async fn renewal_keeps_the_previous_certificate_until_confirmed(store: DynStore) {
+    let id = enrolled(&store).await;
+    let certs = |store: DynStore, id: String| async move {
+        let agent = store.agent(&id).await.unwrap().unwrap();
+        (agent.cert_serial, agent.previous_cert_serial)
+    };
+    assert_eq!(certs(store.clone(), id.clone()).await, ("01ab".to_string(), None));
+    assert!(!store.confirm_agent_cert(&id, "01ab").await.unwrap(), "nothing pending");
+    store.renew_agent_cert(&id, "02cd", NOW + 60 * 86400).await.unwrap();
+    assert_eq!(certs(store.clone(), id.clone()).await, ("02cd".to_string(), Some("01ab".to_string())));
+    // Renewed again before the first renewal was used: the certificate in use stays accepted.
+    store.renew_agent_cert(&id, "03ef", NOW + 60 * 86400).await.unwrap();
+    assert_eq!(certs(store.clone(), id.clone()).await, ("03ef".to_string(), Some("01ab".to_string())));
+    assert!(!store.confirm_agent_cert(&id, "02cd").await.unwrap(), "only the current certificate confirms");
+    assert!(store.confirm_agent_cert(&id, "03ef").await.unwrap());
+    assert_eq!(certs(store.clone(), id.clone()).await, ("03ef".to_string(), None));
+    assert!(!store.confirm_agent_cert(&id, "03ef").await.unwrap());
+    store.renew_agent_cert(&id, "04aa", NOW + 90 * 86400).await.unwrap();
+    assert_eq!(certs(store.clone(), id.clone()).await, ("04aa".to_string(), Some("03ef".to_string())));
 }

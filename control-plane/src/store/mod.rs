@@ -128,8 +128,12 @@ pub struct NewAgent {
 pub struct AgentRecord {
     pub id: String,
     pub hostname: String,
+    /// The current certificate's serial (lower-case hex).
     pub cert_serial: String,
     pub cert_not_after: i64,
+    /// The certificate a renewal replaced, still accepted until the agent first calls with the
+    /// current one (see ARCHITECTURE.md, "Certificate renewal").
+    pub previous_cert_serial: Option<String>,
     pub status: AgentStatus,
     pub agent_version: String,
     pub enrolled_at: i64,
@@ -221,7 +225,14 @@ pub trait Store: AccessStore + ExportStore + read::ReadModels + Send + Sync + st
     async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError>;
     /// Returns false when no active agent has that id.
     async fn revoke_agent(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Records a renewed certificate as the agent's current one. The certificate it replaces
+    /// stays accepted as the previous one until [`Store::confirm_agent_cert`]; when a renewal
+    /// was never confirmed, the previous one stays what it was (the certificate still in use).
     async fn renew_agent_cert(&self, id: &str, cert_serial: &str, cert_not_after: i64) -> Result<(), StoreError>;
+    /// The agent called with its current certificate `cert_serial`: the previous certificate is
+    /// no longer accepted. Returns false when there was nothing to confirm (no pending renewal,
+    /// or `cert_serial` is not the current certificate).
+    async fn confirm_agent_cert(&self, id: &str, cert_serial: &str) -> Result<bool, StoreError>;
     /// Records a heartbeat; returns the highest stored sequence.
     async fn heartbeat(&self, id: &str, agent_version: &str, now: i64) -> Result<u64, StoreError>;
 

@@ -98,6 +98,7 @@ macro_rules! impl_store {
                 hostname: row.try_get("hostname")?,
                 cert_serial: row.try_get("cert_serial")?,
                 cert_not_after: row.try_get("cert_not_after")?,
+                previous_cert_serial: row.try_get("previous_cert_serial")?,
                 status,
                 agent_version: row.try_get("agent_version")?,
                 enrolled_at: row.try_get("enrolled_at")?,
@@ -108,8 +109,8 @@ macro_rules! impl_store {
             })
         }
 
-        const AGENT_COLUMNS: &str = "id, hostname, cert_serial, cert_not_after, status, agent_version, \
-             enrolled_at, enrolled_with_token, last_seen_at, last_sequence, revoked_at";
+        const AGENT_COLUMNS: &str = "id, hostname, cert_serial, cert_not_after, previous_cert_serial, status, \
+             agent_version, enrolled_at, enrolled_with_token, last_seen_at, last_sequence, revoked_at";
 
         /// Runs `sql_head` + `VALUES (...), (...)` + `sql_tail` for `rows`, in chunks.
         async fn insert_rows<T>(
@@ -797,8 +798,12 @@ macro_rules! impl_store {
             }
 
             async fn renew_agent_cert(&self, id: &str, cert_serial: &str, cert_not_after: i64) -> Result<(), StoreError> {
+                // SET expressions read the row as it was: the replaced serial becomes the previous
+                // one, unless a renewal is still unconfirmed (then the previous one is the
+                // certificate the agent still uses, and the unconfirmed one is dropped).
                 let done = sqlx::query(
-                    "UPDATE agents SET cert_serial = $2, cert_not_after = $3 WHERE id = $1 AND status = 'active'",
+                    "UPDATE agents SET previous_cert_serial = COALESCE(previous_cert_serial, cert_serial), \
+                     cert_serial = $2, cert_not_after = $3 WHERE id = $1 AND status = 'active'",
                 )
                 .bind(id)
                 .bind(cert_serial)
@@ -809,6 +814,18 @@ macro_rules! impl_store {
                     return Err(StoreError::UnknownAgent(id.to_string()));
                 }
                 Ok(())
+            }
+
+            async fn confirm_agent_cert(&self, id: &str, cert_serial: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE agents SET previous_cert_serial = NULL WHERE id = $1 AND cert_serial = $2 \
+                     AND previous_cert_serial IS NOT NULL",
+                )
+                .bind(id)
+                .bind(cert_serial)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn heartbeat(&self, id: &str, agent_version: &str, now: i64) -> Result<u64, StoreError> {
