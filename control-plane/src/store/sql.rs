@@ -283,15 +283,26 @@ macro_rules! impl_store {
             .await
         }
 
-        /// Inserts findings, each with the server id it belongs to ("" for host-wide ones).
+        /// Inserts findings, each with the server id it belongs to ("" for host-wide ones) and its
+        /// decision subject (`store::read::finding_subject`).
         async fn insert_findings(conn: &mut $conn, agent_id: &str, findings: &[(&str, &Finding)]) -> Result<(), StoreError> {
             insert_rows(
                 conn,
                 "INSERT INTO findings (agent_id, server_id, finding_id, severity, owasp, message, client, \
-                 user_name, server_ids) ",
+                 user_name, server_ids, subject) ",
                 "",
                 findings,
                 |row, (server_id, finding)| {
+                    let server_ids = finding.server_ids.join(",");
+                    let subject = crate::store::read::finding_subject(
+                        agent_id,
+                        server_id,
+                        &finding.id,
+                        &finding.client,
+                        &finding.user,
+                        &server_ids,
+                        &finding.message,
+                    );
                     row.push_bind(agent_id.to_string())
                         .push_bind(server_id.to_string())
                         .push_bind(finding.id.clone())
@@ -300,7 +311,8 @@ macro_rules! impl_store {
                         .push_bind(finding.message.clone())
                         .push_bind(finding.client.clone())
                         .push_bind(finding.user.clone())
-                        .push_bind(finding.server_ids.join(","));
+                        .push_bind(server_ids)
+                        .push_bind(subject);
                 },
             )
             .await

@@ -60,6 +60,7 @@ impl SqliteStore {
             .await
             .map_err(connect)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
+        read_models::backfill_finding_subjects(&writer).await?;
         let reader = if in_memory {
             writer.clone()
         } else {

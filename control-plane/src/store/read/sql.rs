@@ -24,7 +24,7 @@ macro_rules! impl_read_models {
                 EndpointDetail, EndpointQuery, EndpointRow, EndpointSort, FindingDecision, FindingKey, FindingQuery,
                 FindingStateFilter, FindingView, FingerprintQuery, GroupKind, HISTORY_LIMIT, MAX_PAGE, Overview, Page,
                 ReadModels, RollupStats, SecretGroup, ServerFacts, ServerGroup, ServerGroupQuery, ServerView,
-                ServiceRow, SharedFingerprint, VersionCount, advisory_id, contains_pattern, day_start, into_page,
+                ServiceRow, SharedFingerprint, VersionCount, ADVISORY_FINDINGS, advisory_id, finding_subject, contains_pattern, day_start, into_page,
                 member_key, members, page_limit,
             };
 
@@ -33,7 +33,6 @@ macro_rules! impl_read_models {
 
             const SEVERITY_HIGH: i64 = 4;
             const SEVERITY_CRITICAL: i64 = 5;
-            const ADVISORY_FINDINGS: [&str; 2] = ["MUSTER-PKG-VULNERABLE", "MUSTER-PKG-MALICIOUS"];
 
             fn to_i32(value: i64) -> i32 {
                 i32::try_from(value).unwrap_or(0)
@@ -130,6 +129,67 @@ macro_rules! impl_read_models {
                 refresh_endpoint(conn, agent_id, now).await
             }
 
+            /// Finishes migration `0007` once (its row in `data_backfills` says it is pending):
+            /// gives host-wide findings stored before it their subject (a SHA-256 neither SQL
+            /// dialect computes portably), then copies each legacy host-wide decision (subject '',
+            /// shared by every host-wide finding with its finding id) onto each finding it covered
+            /// and drops it. Counts do not change: every finding keeps the decision it had. Runs
+            /// at open, after migrations; safe to repeat.
+            pub(crate) async fn backfill_finding_subjects(pool: &sqlx::Pool<$db>) -> Result<(), StoreError> {
+                const PENDING: &str = "SELECT 1 AS one FROM data_backfills WHERE name = 'finding_subjects'";
+                if sqlx::query(PENDING).fetch_optional(pool).await?.is_none() {
+                    return Ok(());
+                }
+                loop {
+                    let mut tx = pool.begin().await?;
+                    let rows = sqlx::query(
+                        "SELECT id, agent_id, finding_id, client, user_name, server_ids, message FROM findings \
+                         WHERE server_id = '' AND subject = '' ORDER BY id LIMIT 500",
+                    )
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    for row in &rows {
+                        let subject = finding_subject(
+                            &row.try_get::<String, _>("agent_id")?,
+                            "",
+                            &row.try_get::<String, _>("finding_id")?,
+                            &row.try_get::<String, _>("client")?,
+                            &row.try_get::<String, _>("user_name")?,
+                            &row.try_get::<String, _>("server_ids")?,
+                            &row.try_get::<String, _>("message")?,
+                        );
+                        sqlx::query("UPDATE findings SET subject = $2 WHERE id = $1")
+                            .bind(row.try_get::<i64, _>("id")?)
+                            .bind(subject)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO finding_states (agent_id, server_id, finding_id, subject, state, reason, \
+                     expires_at, decided_by, decided_at) \
+                     SELECT st.agent_id, st.server_id, st.finding_id, f.subject, st.state, st.reason, \
+                     st.expires_at, st.decided_by, st.decided_at FROM finding_states st \
+                     JOIN findings f ON f.agent_id = st.agent_id AND f.server_id = '' \
+                       AND f.finding_id = st.finding_id \
+                     WHERE st.server_id = '' AND st.subject = '' AND f.subject <> '' \
+                     ON CONFLICT DO NOTHING",
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM finding_states WHERE server_id = '' AND subject = ''")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM data_backfills WHERE name = 'finding_subjects'").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
             /// Recomputes one endpoint's `endpoint_summary` row from its stored inventory.
             pub(crate) async fn refresh_endpoint(conn: &mut $conn, agent_id: &str, now: i64) -> Result<(), StoreError> {
                 // `+c.source`: without statistics SQLite otherwise picks `credentials_literal`
@@ -167,7 +227,7 @@ macro_rules! impl_read_models {
                 for row in sqlx::query(
                     "SELECT f.severity, COUNT(*) AS n FROM findings f \
                      LEFT JOIN finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
-                       AND st.finding_id = f.finding_id AND st.state = 'waived' \
+                       AND st.finding_id = f.finding_id AND st.subject = f.subject AND st.state = 'waived' \
                        AND (st.expires_at IS NULL OR st.expires_at > $2) \
                      WHERE f.agent_id = $1 AND st.agent_id IS NULL GROUP BY f.severity",
                 )
@@ -268,6 +328,7 @@ macro_rules! impl_read_models {
                         agent_id: row.try_get("agent_id")?,
                         server_id: row.try_get("server_id")?,
                         finding_id: row.try_get("finding_id")?,
+                        subject: row.try_get("subject")?,
                     },
                     hostname: row.try_get("hostname")?,
                     severity: to_i32(row.try_get("severity")?),
@@ -299,13 +360,13 @@ macro_rules! impl_read_models {
             fn push_findings_query(qb: &mut Builder, query: &FindingQuery, limit: u32) -> Result<(), StoreError> {
                 qb.push(
                     "SELECT f.id, f.agent_id, COALESCE(e.hostname, '') AS hostname, f.server_id, f.finding_id, \
-                     f.severity, f.owasp, f.message, f.service, f.eff_client, f.eff_user, f.advisory, st.state, \
+                     f.subject, f.severity, f.owasp, f.message, f.service, f.eff_client, f.eff_user, f.advisory, st.state, \
                      st.reason, st.expires_at, st.decided_by, st.decided_at FROM findings f \
                      LEFT JOIN endpoint_summary e ON e.agent_id = f.agent_id ",
                 );
                 qb.push(
                     "LEFT JOIN finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
-                     AND st.finding_id = f.finding_id WHERE f.severity >= ",
+                     AND st.finding_id = f.finding_id AND st.subject = f.subject WHERE f.severity >= ",
                 );
                 qb.push_bind(i64::from(query.min_severity.unwrap_or(0)));
                 for (column, value) in [
@@ -327,7 +388,7 @@ macro_rules! impl_read_models {
                     qb.push(if negate { " AND NOT EXISTS" } else { " AND EXISTS" });
                     qb.push(
                         " (SELECT 1 FROM finding_states d WHERE d.agent_id = f.agent_id \
-                         AND d.server_id = f.server_id AND d.finding_id = f.finding_id",
+                         AND d.server_id = f.server_id AND d.finding_id = f.finding_id AND d.subject = f.subject",
                     );
                     if let Some(state) = state {
                         qb.push(" AND d.state = ").push_bind(state);
@@ -816,20 +877,21 @@ macro_rules! impl_read_models {
                     let mut tx = self.writer().begin().await?;
                     let exists = sqlx::query(
                         "SELECT 1 AS one FROM findings WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3 \
-                         LIMIT 1",
+                         AND subject = $4 LIMIT 1",
                     )
                     .bind(&key.agent_id)
                     .bind(&key.server_id)
                     .bind(&key.finding_id)
+                    .bind(&key.subject)
                     .fetch_optional(&mut *tx)
                     .await?;
                     if exists.is_none() {
                         return Ok(false);
                     }
                     sqlx::query(
-                        "INSERT INTO finding_states (agent_id, server_id, finding_id, state, reason, expires_at, \
-                         decided_by, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (agent_id, server_id, finding_id) DO UPDATE SET state = excluded.state, \
+                        "INSERT INTO finding_states (agent_id, server_id, finding_id, subject, state, reason, \
+                         expires_at, decided_by, decided_at) VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (agent_id, server_id, finding_id, subject) DO UPDATE SET state = excluded.state, \
                          reason = excluded.reason, expires_at = excluded.expires_at, \
                          decided_by = excluded.decided_by, decided_at = excluded.decided_at",
                     )
@@ -841,6 +903,7 @@ macro_rules! impl_read_models {
                     .bind(expires_at)
                     .bind(who)
                     .bind(now)
+                    .bind(&key.subject)
                     .execute(&mut *tx)
                     .await?;
                     refresh_endpoint(&mut tx, &key.agent_id, now).await?;
@@ -851,11 +914,13 @@ macro_rules! impl_read_models {
                 async fn clear_finding_decision(&self, key: &FindingKey, now: i64) -> Result<bool, StoreError> {
                     let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(
-                        "DELETE FROM finding_states WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3",
+                        "DELETE FROM finding_states WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3 \
+                         AND subject = $4",
                     )
                     .bind(&key.agent_id)
                     .bind(&key.server_id)
                     .bind(&key.finding_id)
+                    .bind(&key.subject)
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
