@@ -950,3 +950,82 @@ async fn advisory_findings_of_one_server_are_decided_one_by_one(store: DynStore)
     assert_eq!((row.open_findings, row.findings_high), (1, 1));
     assert_eq!(first.agent_id, id);
 }
+
+/// Upgrading a database from `0006`: the old shared decisions (one waiver over both clients'
+/// trifecta findings, one acknowledgement over a server's two advisories) become one decision per
+/// finding they covered, so nothing changes on screen; from then on each is decided on its own.
+async fn check_upgrade_from_0006(url: &str) {
+    use muster_control_plane::store::upgrade_fixture::{AGENT_ID, WAIVER_EXPIRES_AT, create_legacy_database};
+    create_legacy_database(url).await.unwrap();
+    let store = muster_control_plane::store::open(url).await.unwrap();
+    let now = NOW;
+    let decisions = |store: DynStore| async move {
+        let mut found: Vec<(String, String, Option<DecisionKind>)> = store
+            .findings(&FindingQuery { now, ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|f| (f.key.finding_id, f.client, f.decision.map(|d| d.kind)))
+            .collect();
+        found.sort_by_key(|d| (d.0.clone(), d.1.clone(), format!("{:?}", d.2)));
+        found
+    };
+    let waived = Some(DecisionKind::Waived);
+    let acknowledged = Some(DecisionKind::Acknowledged);
+    let trifecta = "MUSTER-LETHAL-TRIFECTA".to_string();
+    let vulnerable = "MUSTER-PKG-VULNERABLE".to_string();
+    assert_eq!(
+        decisions(store.clone()).await,
+        [
+            (trifecta.clone(), "gemini-cli".to_string(), waived),
+            (trifecta.clone(), "windsurf".to_string(), waived),
+            (vulnerable.clone(), "cursor".to_string(), acknowledged),
+            (vulnerable.clone(), "cursor".to_string(), acknowledged),
+        ],
+        "every finding keeps the decision it had"
+    );
+    let items = store.findings(&FindingQuery { now, ..Default::default() }).await.unwrap().items;
+    let windsurf = items.iter().find(|f| f.client == "windsurf").unwrap();
+    let decision = windsurf.decision.clone().unwrap();
+    assert_eq!((decision.reason.as_str(), decision.expires_at), ("sandboxed", Some(WAIVER_EXPIRES_AT)));
+    assert_eq!(windsurf.key.agent_id, AGENT_ID);
+
+    // Now they are independent: clearing windsurf's leaves gemini-cli's waived.
+    assert!(store.clear_finding_decision(&windsurf.key, now).await.unwrap());
+    let advisory = items.iter().find(|f| f.key.subject == "GHSA-aaaa-bbbb-0001").unwrap();
+    assert!(store.clear_finding_decision(&advisory.key, now).await.unwrap());
+    assert_eq!(
+        decisions(store.clone()).await,
+        [
+            (trifecta.clone(), "gemini-cli".to_string(), waived),
+            (trifecta, "windsurf".to_string(), None),
+            (vulnerable.clone(), "cursor".to_string(), None),
+            (vulnerable, "cursor".to_string(), acknowledged),
+        ]
+    );
+    // Opening again does not redo the backfill.
+    drop(store);
+    let store = muster_control_plane::store::open(url).await.unwrap();
+    assert_eq!(decisions(store).await.iter().filter(|d| d.2.is_some()).count(), 2);
+}
+
+#[tokio::test]
+async fn upgrade_from_0006_gives_each_finding_its_decision_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    check_upgrade_from_0006(&format!("sqlite://{}", dir.path().join("muster.db").display())).await;
+}
+
+#[tokio::test]
+async fn upgrade_from_0006_gives_each_finding_its_decision_on_postgres() {
+    let Some(database) = TestDatabase::create().await.unwrap() else {
+        eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move { check_upgrade_from_0006(&url).await }).await;
+    database.drop_database().await.expect("drop test database");
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
+}

@@ -12,6 +12,8 @@ mod postgres;
 pub mod read;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod upgrade_fixture;
 
 use std::sync::Arc;
 
