@@ -91,6 +91,9 @@ impl From<crate::store::StoreError> for ApiError {
             }
             StoreError::UnknownAgent(_) => Self::new(ErrorCode::Unauthenticated, "unknown agent"),
             StoreError::AgentRevoked(_) => Self::new(ErrorCode::PermissionDenied, "agent revoked"),
+            StoreError::SequenceOutOfRange(sequence) => {
+                Self::new(ErrorCode::InvalidArgument, StoreError::SequenceOutOfRange(sequence).to_string())
+            }
             StoreError::InvalidCursor(_) => {
                 Self::new(ErrorCode::InvalidArgument, "cursor: not a cursor this server issued")
             }

@@ -218,7 +218,7 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener> {
 }
 
 async fn open_store(config: &ServerConfig) -> Result<muster_control_plane::store::DynStore> {
-    std::fs::create_dir_all(&config.data_dir)
+    muster_control_plane::state::create_data_dir(&config.data_dir)
         .with_context(|| format!("cannot create {}", config.data_dir.display()))?;
     Ok(muster_control_plane::store::open(&config.database_url).await?)
 }

@@ -73,9 +73,9 @@ impl ControlPlane {
         })
     }
 
-    /// Creates the data dir, loads or creates the PKI, opens and migrates the database.
+    /// Creates the data dir (`0700`), loads or creates the PKI, opens and migrates the database.
     pub async fn open(config: &ServerConfig) -> Result<Arc<Self>, OpenError> {
-        std::fs::create_dir_all(&config.data_dir)
+        create_data_dir(&config.data_dir)
             .map_err(|source| OpenError::DataDir { path: config.data_dir.clone(), source })?;
         let pki = Pki::load_or_create(&config.data_dir, &config.tls_names)?;
         let store = crate::store::open(&config.database_url).await?;
@@ -111,6 +111,28 @@ impl ControlPlane {
     pub fn subscribe_ingest(&self) -> broadcast::Receiver<crate::ingest::IngestEvent> {
         self.ingest_events.subscribe()
     }
+}
+
+/// Creates the data dir with mode `0700` (whatever the umask), or takes group and other
+/// permissions away from an existing one: it holds the CA key and, on SQLite, the database.
+pub fn create_data_dir(path: &std::path::Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, PermissionsExt as _};
+        if !path.exists() {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(path)?;
+            // The umask may have taken bits away at creation: set the mode exactly.
+            return std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700));
+        }
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o700))?;
+            tracing::info!(path = %path.display(), from = format!("{mode:04o}"), "data dir permissions tightened to owner only");
+        }
+        Ok(())
+    }
+    #[cfg(not(unix))]
+    std::fs::create_dir_all(path)
 }
 
 pub fn unix_now() -> i64 {

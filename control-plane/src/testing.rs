@@ -481,6 +481,9 @@ impl Store for RecordingStore {
     async fn renew_agent_cert(&self, id: &str, cert_serial: &str, cert_not_after: i64) -> Result<(), StoreError> {
         self.inner.renew_agent_cert(id, cert_serial, cert_not_after).await
     }
+    async fn confirm_agent_cert(&self, id: &str, cert_serial: &str) -> Result<bool, StoreError> {
+        self.inner.confirm_agent_cert(id, cert_serial).await
+    }
     async fn heartbeat(&self, id: &str, agent_version: &str, now: i64) -> Result<u64, StoreError> {
         self.inner.heartbeat(id, agent_version, now).await
     }

@@ -341,3 +341,52 @@ async fn admins_create_users_over_the_api_and_weak_passwords_are_refused() {
         .unwrap();
     assert_eq!(h.send(revoke).await.status(), 404);
 }
+
+/// Regression: signing in while the browser still holds a stale session cookie (signed out,
+/// expired, revoked) set the new session cookie and then deleted it with a second `Set-Cookie`,
+/// so the user landed back on the sign-in page.
+#[tokio::test]
+async fn sign_in_with_a_stale_session_cookie_keeps_the_new_session() {
+    let h = Harness::tls().await;
+    h.add_user("alice", Role::Viewer).await;
+    // A stale cookie: a session that was signed out (revoked server-side).
+    let old = h.login("alice").await;
+    let body = format!("csrf_token={}", old.csrf);
+    let logout = form_post("/logout", &body).header(header::COOKIE, &old.cookie).body(Body::from(body)).unwrap();
+    assert_eq!(h.send(logout).await.status(), 303);
+
+    let (csrf_cookie, csrf) = h.login_form().await;
+    let body =
+        serde_urlencoded::to_string([("username", "alice"), ("password", PASSWORD), ("csrf_token", &csrf)]).unwrap();
+    let request = form_post("/login", &body)
+        .header(header::COOKIE, format!("{csrf_cookie}; {}", old.cookie))
+        .body(Body::from(body))
+        .unwrap();
+    let response = h.send(with_addr(request, "10.0.0.1")).await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()[header::LOCATION], "/");
+
+    // What a browser keeps after applying every Set-Cookie header in order.
+    let mut jar = std::collections::BTreeMap::new();
+    for line in set_cookies(&response) {
+        let (pair, attributes) = line.split_once(';').unwrap_or((&line, ""));
+        let (name, value) = pair.split_once('=').unwrap();
+        if value.is_empty() || attributes.split(';').any(|a| a.trim() == "Max-Age=0") {
+            jar.remove(name);
+        } else {
+            jar.insert(name.to_string(), value.to_string());
+        }
+    }
+    let session = jar.get("__Host-muster_session").expect("the browser keeps a session cookie after signing in");
+    assert_ne!(format!("__Host-muster_session={session}"), old.cookie, "a new session, not the stale one");
+
+    // Following the redirect with that cookie reaches a protected page, signed in.
+    let cookie = format!("__Host-muster_session={session}");
+    let page = h.send(get("/").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+    assert_eq!(page.status(), 200);
+    assert!(set_cookies(&page).iter().all(|c| !c.starts_with("__Host-muster_session=")), "the session is not cleared");
+    let whoami = h.send(get("/api/v1/whoami").header(header::COOKIE, &cookie).body(Body::empty()).unwrap()).await;
+    assert_eq!(whoami.status(), 200);
+    let body: serde_json::Value = serde_json::from_str(&body_text(whoami).await).unwrap();
+    assert_eq!(body["name"], "alice");
+}

@@ -99,9 +99,18 @@ impl Ops {
 
     /// Reports `servers` as the agent's full inventory over mTLS gRPC.
     async fn report(&mut self, servers: Vec<McpServer>) {
+        self.report_with_host_findings(servers, vec![]).await;
+    }
+
+    /// Reports `servers` and host-wide `findings` (no server id) as the agent's full inventory.
+    async fn report_with_host_findings(&mut self, servers: Vec<McpServer>, findings: Vec<Finding>) {
         self.sequence += 1;
         let mut client = support::inventory(&self.cp, &self.agent).await;
-        client.report(support::full_report(&self.agent.id, self.sequence, servers)).await.unwrap();
+        let mut request = support::full_report(&self.agent.id, self.sequence, servers);
+        if let Some(muster_proto::v1::report_request::Body::Full(snapshot)) = request.body.as_mut() {
+            snapshot.findings = findings;
+        }
+        client.report(request).await.unwrap();
     }
 
     async fn stop(self) {
@@ -277,6 +286,7 @@ on_both!(
     settings_add_users_and_api_tokens,
     audit_log_pages_newest_first,
     hostile_names_render_as_text,
+    host_wide_findings_are_decided_one_by_one,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -928,5 +938,96 @@ async fn hostile_names_render_as_text(ops: Ops) -> Ops {
     // The hostile user filter narrows to that user's finding and is echoed escaped in the form.
     let rows = ops.finding_rows(&admin, "/findings?user=%3Cscript%3Ealert(1)%3C%2Fscript%3E").await;
     assert_eq!(rows, vec![key_of(&ops.agent.id, "x", "MUSTER-SHELL")]);
+    ops
+}
+
+/// Regression: host-wide findings with one catalog id (the lethal trifecta of two clients) shared
+/// one decision, so waiving windsurf's through the API or the page also waived gemini-cli's and
+/// took it out of the counts, and clearing one cleared both.
+async fn host_wide_findings_are_decided_one_by_one(mut ops: Ops) -> Ops {
+    let trifecta = |client: &str, server: &str| Finding {
+        id: "MUSTER-LETHAL-TRIFECTA".into(),
+        severity: 5,
+        owasp: "MCP03".into(),
+        message: format!("{client} for user alice runs servers that together bring all three legs"),
+        server_ids: vec![server.into()],
+        client: client.into(),
+        user: "alice".into(),
+    };
+    ops.report_with_host_findings(fleet(), vec![trifecta("windsurf", "a"), trifecta("gemini-cli", "b")]).await;
+    let analyst = ops.token(Role::Analyst).await;
+    let viewer = ops.token(Role::Viewer).await;
+    let trifectas = |state: &'static str| {
+        let (ops, viewer) = (&ops, viewer.clone());
+        async move {
+            let (status, listed) = ops.api_get(&viewer, &format!("/api/v1/findings?limit=500{state}")).await;
+            assert_eq!(status, 200, "{listed}");
+            let mut found: Vec<(String, Value, Value)> = listed["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|f| f["key"]["finding_id"] == "MUSTER-LETHAL-TRIFECTA")
+                .map(|f| (f["client"].as_str().unwrap().to_string(), f["key"].clone(), f["decision"]["kind"].clone()))
+                .collect();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            found
+        }
+    };
+    let critical = || {
+        let (ops, viewer) = (&ops, viewer.clone());
+        async move { ops.api_get(&viewer, "/api/v1/overview").await.1["findings_critical"].clone() }
+    };
+    let all = trifectas("").await;
+    assert_eq!(all.len(), 2);
+    let (gemini, windsurf) = (all[0].1.clone(), all[1].1.clone());
+    assert_ne!(gemini, windsurf, "each finding has its own key");
+    assert!(windsurf["subject"].as_str().is_some_and(|s| !s.is_empty()), "{windsurf}");
+    assert_eq!(critical().await, json!(3), "two trifectas and one critical server finding");
+
+    // Waive windsurf's over the API: gemini-cli's stays open and counted.
+    let path = "/api/v1/findings/decisions";
+    let in_week = unix_now() + 7 * 86_400;
+    let waive = json!({"key": windsurf, "action": "waive", "reason": "sandboxed", "expires_at": in_week});
+    assert_eq!(ops.api_post(&analyst, path, &waive).await.0, StatusCode::OK);
+    let states: Vec<(String, Value)> = trifectas("").await.into_iter().map(|(c, _, kind)| (c, kind)).collect();
+    assert_eq!(states, [("gemini-cli".to_string(), Value::Null), ("windsurf".to_string(), json!("waived"))]);
+    assert_eq!(trifectas("&state=open").await.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["gemini-cli"]);
+    assert_eq!(trifectas("&state=waived").await.iter().map(|f| f.0.as_str()).collect::<Vec<_>>(), ["windsurf"]);
+    assert_eq!(critical().await, json!(2), "only the waived finding stops counting");
+
+    // Acknowledge gemini-cli's through the page's own form.
+    let browser = ops.login("ann").await;
+    let (_, page) = ops.page(&browser, "/findings").await;
+    let gemini_row = format!(
+        "{}//MUSTER-LETHAL-TRIFECTA/{}",
+        gemini["agent_id"].as_str().unwrap(),
+        gemini["subject"].as_str().unwrap()
+    );
+    assert!(ops.finding_rows(&browser, "/findings").await.contains(&gemini_row), "{gemini_row}");
+    let row = page.split(&format!("data-finding=\"{gemini_row}\"")).nth(1).unwrap().split("</tr>").next().unwrap();
+    assert!(row.contains(&format!("name=\"subject\" value=\"{}\"", gemini["subject"].as_str().unwrap())));
+    let fields = [
+        ("agent_id", gemini["agent_id"].as_str().unwrap()),
+        ("server_id", ""),
+        ("finding_id", "MUSTER-LETHAL-TRIFECTA"),
+        ("subject", gemini["subject"].as_str().unwrap()),
+        ("action", "acknowledge"),
+        ("next", "/findings"),
+    ];
+    assert_eq!(ops.post_form(&browser, "/findings/decision", &fields).await.status(), 303);
+
+    // Clearing windsurf's leaves gemini-cli's acknowledgement alone.
+    let clear = json!({"key": windsurf, "action": "clear"});
+    assert_eq!(ops.api_post(&analyst, path, &clear).await.1["state"], "open");
+    let states: Vec<(String, Value)> = trifectas("").await.into_iter().map(|(c, _, kind)| (c, kind)).collect();
+    assert_eq!(states, [("gemini-cli".to_string(), json!("acknowledged")), ("windsurf".to_string(), Value::Null)]);
+    assert_eq!(critical().await, json!(3), "acknowledged findings still count");
+    // The old three-part key names no single finding: refused, nothing changes.
+    let legacy = json!({"agent_id": ops.agent.id, "server_id": "", "finding_id": "MUSTER-LETHAL-TRIFECTA"});
+    let (status, _) = ops
+        .api_post(&analyst, path, &json!({"key": legacy, "action": "waive", "reason": "x", "expires_at": in_week}))
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(critical().await, json!(3));
     ops
 }

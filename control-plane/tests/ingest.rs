@@ -151,3 +151,33 @@ async fn full_snapshot_then_delta_on_postgres() {
         std::panic::resume_unwind(error.into_panic());
     }
 }
+
+/// Regression: a report with a sequence of 2^63 or more was acknowledged but stored clamped to
+/// i64::MAX, so it could be applied again and every later report looked "already stored". It is
+/// refused at the gRPC boundary with InvalidArgument, before ingest, and changes nothing.
+#[tokio::test]
+async fn sequence_above_the_storable_range_is_refused_not_acknowledged() {
+    let cp = TestControlPlane::start().await.unwrap();
+    let agent = enroll(&cp).await;
+    let mut client = inventory(&cp, &agent).await;
+    client.report(full_report(&agent.id, 1, vec![server("a", "npx a")])).await.unwrap();
+    let before = cp.store().host_inventory(&agent.id).await.unwrap();
+
+    for sequence in [1u64 << 63, u64::MAX] {
+        let refused = client.report(full_report(&agent.id, sequence, vec![server("b", "npx b")])).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "{sequence}: {refused:?}");
+        assert!(refused.message().contains(&format!("sequence {sequence}")), "{}", refused.message());
+        let step = InventoryDelta { upserted_servers: vec![server("c", "npx c")], ..Default::default() };
+        let refused = client.report(delta_report(&agent.id, sequence, 1, step)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::InvalidArgument, "delta {sequence}: {refused:?}");
+    }
+    assert_eq!(cp.received_reports().len(), 1, "refused before ingest");
+    assert_eq!(cp.store().agent(&agent.id).await.unwrap().unwrap().last_sequence, 1);
+    assert_eq!(cp.store().host_inventory(&agent.id).await.unwrap(), before);
+
+    // The agent's sequence is untouched: the next report applies.
+    let ack = client.report(full_report(&agent.id, 2, vec![server("d", "npx d")])).await.unwrap().into_inner();
+    assert_eq!((ack.acked_sequence, ack.resync_required), (2, false));
+    let stored = cp.store().host_inventory(&agent.id).await.unwrap();
+    assert_eq!(stored.servers.iter().map(|s| s.server_id.as_str()).collect::<Vec<_>>(), ["d"]);
+}

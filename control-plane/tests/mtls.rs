@@ -267,3 +267,107 @@ async fn shutdown_closes_open_watch_streams() {
     let ended = tokio::time::timeout(Duration::from_secs(10), stream.message()).await.expect("stream ends");
     assert!(!matches!(ended, Ok(Some(_))), "no bundle after shutdown: {ended:?}");
 }
+
+/// Renews `agent`'s certificate over mTLS with the certificate it holds; returns the agent
+/// holding the new certificate (the old one is left as it was).
+async fn renewed(cp: &TestControlPlane, agent: &Agent) -> Agent {
+    let mut client = muster_proto::v1::enrollment_client::EnrollmentClient::new(agent_channel(cp, agent).await);
+    let key = AgentKey::generate().unwrap();
+    let response = client.renew(muster_proto::v1::RenewRequest { csr_der: key.csr_der }).await.unwrap().into_inner();
+    Agent { chain_pem: response.certificate_chain_pem, key_pem: key.key_pem, ..agent.clone() }
+}
+
+fn serial_of(agent: &Agent) -> String {
+    muster_control_plane::pki::certificate_serial(&pem_to_der(&agent.chain_pem).unwrap()).unwrap()
+}
+
+/// Regression: the server stored a renewed certificate's serial but never checked it, so a stolen
+/// superseded certificate kept working until its own expiry. After a renewal the old certificate
+/// works until the agent first calls with the new one (so a lost Renew answer strands nobody);
+/// from then on every call with the old certificate is refused, over a new connection or one
+/// opened before, also after a restart, and a stream opened with it closes.
+#[tokio::test]
+async fn a_superseded_certificate_is_refused_once_the_renewal_is_used() {
+    let cp = TestControlPlane::start().await.unwrap();
+    let old = enroll(&cp).await;
+    let mut old_client = inventory(&cp, &old).await;
+    old_client
+        .report(full_report(&old.id, 1, vec![server("a", "npx")]))
+        .await
+        .expect("report with the first certificate");
+    let mut old_policy = PolicyClient::new(agent_channel(&cp, &old).await);
+    let mut old_stream = old_policy.watch(WatchRequest { known_version: 0 }).await.unwrap().into_inner();
+
+    let new = renewed(&cp, &old).await;
+    let stored = cp.store().agent(&old.id).await.unwrap().unwrap();
+    assert_eq!(
+        (stored.cert_serial.clone(), stored.previous_cert_serial.clone()),
+        (serial_of(&new), Some(serial_of(&old)))
+    );
+    // Not confirmed yet: the old certificate still works.
+    old_client.heartbeat(HeartbeatRequest::default()).await.expect("old certificate before the new one is used");
+
+    // The first call with the new certificate confirms the renewal.
+    let mut new_client = inventory(&cp, &new).await;
+    let ack = new_client.report(full_report(&old.id, 2, vec![server("a", "npx"), server("b", "npx")])).await.unwrap();
+    assert_eq!(ack.get_ref().acked_sequence, 2);
+    assert_eq!(cp.store().agent(&old.id).await.unwrap().unwrap().previous_cert_serial, None);
+
+    // The old certificate is refused: on the connection opened before, on a new one, for every call.
+    let refused = old_client.report(full_report(&old.id, 3, vec![server("evil", "curl")])).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    assert!(refused.message().contains("superseded"), "{}", refused.message());
+    let refused = old_client.heartbeat(HeartbeatRequest::default()).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let refused =
+        try_report_with(&cp, Some((&old.chain_pem, &old.key_pem)), full_report(&old.id, 3, vec![])).await.unwrap_err();
+    assert!(refused.contains("PermissionDenied"), "{refused}");
+    let mut old_enrollment = muster_proto::v1::enrollment_client::EnrollmentClient::new(agent_channel(&cp, &old).await);
+    let key = AgentKey::generate().unwrap();
+    let refused = old_enrollment.renew(muster_proto::v1::RenewRequest { csr_der: key.csr_der }).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "a superseded certificate cannot renew itself back");
+    let refused = PolicyClient::new(agent_channel(&cp, &old).await).watch(WatchRequest { known_version: 0 }).await;
+    assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
+    // A stream opened with it closes.
+    let closed = tokio::time::timeout(Duration::from_secs(20), old_stream.message()).await.expect("stream closes");
+    assert!(matches!(closed, Err(ref status) if status.code() == Code::PermissionDenied) || matches!(closed, Ok(None)));
+
+    // Nothing the old certificate sent was stored; the new one keeps working.
+    assert_eq!(cp.store().agent(&old.id).await.unwrap().unwrap().last_sequence, 2);
+    assert_eq!(cp.store().host_inventory(&old.id).await.unwrap().servers.len(), 2);
+    new_client.heartbeat(HeartbeatRequest::default()).await.expect("the current certificate works");
+
+    // The decision is the database's, not only this process's cache.
+    let cp = cp.stop_keeping_data().await.unwrap().start().await.unwrap();
+    let refused =
+        try_report_with(&cp, Some((&old.chain_pem, &old.key_pem)), full_report(&old.id, 3, vec![])).await.unwrap_err();
+    assert!(refused.contains("PermissionDenied"), "after a restart: {refused}");
+    let ack = try_report_with(&cp, Some((&new.chain_pem, &new.key_pem)), full_report(&old.id, 3, vec![]))
+        .await
+        .expect("the current certificate after a restart");
+    assert_eq!(ack.acked_sequence, 3);
+}
+
+/// A renewal whose answer never reached the agent is not a lock-out: the agent still holds the
+/// old certificate and renews again with it; the certificate it never received is refused.
+#[tokio::test]
+async fn a_renewal_the_agent_never_received_can_be_retried_with_the_old_certificate() {
+    let cp = TestControlPlane::start().await.unwrap();
+    let old = enroll(&cp).await;
+    let lost = renewed(&cp, &old).await;
+    let kept = renewed(&cp, &old).await;
+    let stored = cp.store().agent(&old.id).await.unwrap().unwrap();
+    assert_eq!((stored.cert_serial, stored.previous_cert_serial), (serial_of(&kept), Some(serial_of(&old))));
+    let refused = try_report_with(&cp, Some((&lost.chain_pem, &lost.key_pem)), full_report(&old.id, 1, vec![]))
+        .await
+        .unwrap_err();
+    assert!(refused.contains("PermissionDenied"), "{refused}");
+    try_report_with(&cp, Some((&old.chain_pem, &old.key_pem)), full_report(&old.id, 1, vec![]))
+        .await
+        .expect("old certificate until the renewal is used");
+    try_report_with(&cp, Some((&kept.chain_pem, &kept.key_pem)), full_report(&old.id, 2, vec![])).await.unwrap();
+    let refused =
+        try_report_with(&cp, Some((&old.chain_pem, &old.key_pem)), full_report(&old.id, 3, vec![])).await.unwrap_err();
+    assert!(refused.contains("PermissionDenied"), "{refused}");
+    assert_eq!(cp.store().agent(&old.id).await.unwrap().unwrap().last_sequence, 2);
+}

@@ -35,6 +35,8 @@ conformance_suite!(
     credentials_group_literal_secrets_and_find_shared_fingerprints,
     findings_filter_by_severity_owasp_service_client_and_user,
     waived_finding_stops_counting_until_expiry_and_survives_reingest,
+    one_waiver_applies_to_one_host_wide_finding_only,
+    advisory_findings_of_one_server_are_decided_one_by_one,
     activity_filters_and_pages_newest_first,
     agents_page_and_versions,
     garbage_cursor_is_refused,
@@ -199,7 +201,12 @@ async fn ingest_endpoint(store: &DynStore, endpoint: &Endpoint, at: i64) -> Stri
 }
 
 fn key(agent_id: &str, server_id: &str, finding_id: &str) -> FindingKey {
-    FindingKey { agent_id: agent_id.into(), server_id: server_id.into(), finding_id: finding_id.into() }
+    FindingKey {
+        agent_id: agent_id.into(),
+        server_id: server_id.into(),
+        finding_id: finding_id.into(),
+        subject: String::new(),
+    }
 }
 
 /// Follows cursors to the end, asserting every page is at most `limit` long.
@@ -798,4 +805,227 @@ async fn rollup_task_refreshes_at_once_and_stops_on_signal() {
     assert_eq!(store.services().await.unwrap()[0].service, "github");
     stop.send(true).unwrap();
     tokio::time::timeout(std::time::Duration::from_secs(30), task).await.expect("task stops").unwrap();
+}
+
+/// The lethal trifecta of one client for one user: a host-wide finding (no server id).
+fn trifecta(client: &str, server_ids: &[&str]) -> Finding {
+    Finding {
+        id: "MUSTER-LETHAL-TRIFECTA".into(),
+        severity: 5,
+        owasp: "MCP03".into(),
+        message: format!("{client} for user alice runs servers that together bring all three legs"),
+        server_ids: server_ids.iter().map(|s| s.to_string()).collect(),
+        client: client.into(),
+        user: "alice".into(),
+    }
+}
+
+/// Regression: host-wide findings shared one decision key (agent, server id "", finding id), so
+/// waiving windsurf's lethal-trifecta finding also waived gemini-cli's, and clearing one cleared
+/// both. Each finding now has its own key: the other stays open in every list and count, and
+/// clearing one leaves the other's decision alone, also across a re-ingest.
+async fn one_waiver_applies_to_one_host_wide_finding_only(store: DynStore) {
+    let spec = endpoint(
+        "h1",
+        1,
+        &["alice"],
+        vec![srv("w1").client("windsurf"), srv("g1").client("gemini-cli"), srv("c1").finding("LOW", 2, "MCP09", "m")],
+    );
+    let mut snapshot = snapshot(&spec);
+    snapshot.findings = vec![trifecta("windsurf", &["w1"]), trifecta("gemini-cli", &["g1"])];
+    let report = |sequence, snapshot: &InventorySnapshot| Report {
+        sequence,
+        base_sequence: 0,
+        body: ReportBody::Full(snapshot.clone()),
+    };
+    let id = ingest_endpoint(&store, &spec, NOW).await;
+    store.ingest(&id, &report(2, &snapshot), NOW).await.unwrap();
+
+    let trifectas = |state: Option<FindingStateFilter>| {
+        let store = store.clone();
+        async move {
+            let query = FindingQuery {
+                finding_id: Some("MUSTER-LETHAL-TRIFECTA".into()),
+                state,
+                now: NOW,
+                ..Default::default()
+            };
+            let mut found: Vec<(String, Option<DecisionKind>)> = store
+                .findings(&query)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|f| (f.client, f.decision.filter(|d| d.active).map(|d| d.kind)))
+                .collect();
+            found.sort_by(|a, b| a.0.cmp(&b.0));
+            found
+        }
+    };
+    let all = store.findings(&FindingQuery { now: NOW, ..Default::default() }).await.unwrap().items;
+    let key_of = |client: &str| {
+        all.iter().find(|f| f.key.finding_id == "MUSTER-LETHAL-TRIFECTA" && f.client == client).unwrap().key.clone()
+    };
+    let (windsurf, gemini) = (key_of("windsurf"), key_of("gemini-cli"));
+    assert_eq!((windsurf.server_id.as_str(), gemini.server_id.as_str()), ("", ""), "host-wide findings");
+    assert_ne!(windsurf, gemini, "two findings, two keys");
+    let counts = |store: DynStore| async move {
+        let overview = store.overview(NOW, NOW).await.unwrap();
+        let row = store.endpoints(&EndpointQuery { online_since: NOW, ..Default::default() }).await.unwrap().items;
+        (overview.findings_critical, row[0].open_findings, row[0].findings_critical)
+    };
+    assert_eq!(counts(store.clone()).await, (2, 3, 2));
+
+    assert!(
+        store.decide_finding(&windsurf, DecisionKind::Waived, "sandboxed", Some(NOW + DAY), "ana", NOW).await.unwrap()
+    );
+    assert_eq!(
+        trifectas(None).await,
+        [("gemini-cli".to_string(), None), ("windsurf".to_string(), Some(DecisionKind::Waived))],
+        "only windsurf's finding is waived"
+    );
+    assert_eq!(trifectas(Some(FindingStateFilter::Open)).await, [("gemini-cli".to_string(), None)]);
+    assert_eq!(trifectas(Some(FindingStateFilter::Waived)).await.len(), 1);
+    assert_eq!(counts(store.clone()).await, (1, 2, 1), "the waived one counts nowhere, the other everywhere");
+
+    // Acknowledge gemini-cli's, then clear windsurf's: gemini-cli's decision survives.
+    assert!(store.decide_finding(&gemini, DecisionKind::Acknowledged, "on it", None, "ana", NOW).await.unwrap());
+    assert!(store.clear_finding_decision(&windsurf, NOW).await.unwrap());
+    assert!(!store.clear_finding_decision(&windsurf, NOW).await.unwrap(), "nothing left to clear");
+    assert_eq!(
+        trifectas(None).await,
+        [("gemini-cli".to_string(), Some(DecisionKind::Acknowledged)), ("windsurf".to_string(), None)]
+    );
+    assert_eq!(counts(store.clone()).await, (2, 3, 2), "acknowledged still counts");
+
+    // Decisions follow their finding across re-ingest (host-wide rows are rewritten).
+    assert!(
+        store.decide_finding(&windsurf, DecisionKind::Waived, "sandboxed", Some(NOW + DAY), "ana", NOW).await.unwrap()
+    );
+    snapshot.findings.reverse();
+    store.ingest(&id, &report(3, &snapshot), NOW + 10).await.unwrap();
+    assert_eq!(
+        trifectas(None).await,
+        [
+            ("gemini-cli".to_string(), Some(DecisionKind::Acknowledged)),
+            ("windsurf".to_string(), Some(DecisionKind::Waived))
+        ]
+    );
+    assert_eq!(counts(store.clone()).await, (1, 2, 1));
+    // The old three-part key names no finding any more: it decides nothing.
+    let legacy = key(&id, "", "MUSTER-LETHAL-TRIFECTA");
+    assert!(!store.decide_finding(&legacy, DecisionKind::Waived, "x", Some(NOW + DAY), "ana", NOW).await.unwrap());
+    assert!(!store.clear_finding_decision(&legacy, NOW).await.unwrap());
+    assert_eq!(counts(store.clone()).await, (1, 2, 1));
+}
+
+/// A server can have several advisory findings with one catalog id; each is decided on its own.
+async fn advisory_findings_of_one_server_are_decided_one_by_one(store: DynStore) {
+    let spec = endpoint(
+        "h1",
+        1,
+        &["alice"],
+        vec![
+            srv("1")
+                .npm("left-pad", Some("1.0.0"), true)
+                .finding("MUSTER-PKG-VULNERABLE", 4, "MCP04", "runs left-pad at version 1.0.0: GHSA-aaaa-bbbb-0001 x")
+                .finding("MUSTER-PKG-VULNERABLE", 4, "MCP04", "runs left-pad at version 1.0.0: GHSA-aaaa-bbbb-0002 y"),
+        ],
+    );
+    let id = ingest_endpoint(&store, &spec, NOW).await;
+    let items = store.findings(&FindingQuery { now: NOW, ..Default::default() }).await.unwrap().items;
+    let subjects: BTreeSet<String> = items.iter().map(|f| f.key.subject.clone()).collect();
+    assert_eq!(subjects, BTreeSet::from(["GHSA-aaaa-bbbb-0001".to_string(), "GHSA-aaaa-bbbb-0002".to_string()]));
+    let first = items.iter().find(|f| f.key.subject == "GHSA-aaaa-bbbb-0001").unwrap().key.clone();
+    assert!(
+        store.decide_finding(&first, DecisionKind::Waived, "not reachable", Some(NOW + DAY), "ana", NOW).await.unwrap()
+    );
+    let open = store
+        .findings(&FindingQuery { state: Some(FindingStateFilter::Open), now: NOW, ..Default::default() })
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(open.iter().map(|f| f.key.subject.as_str()).collect::<Vec<_>>(), ["GHSA-aaaa-bbbb-0002"]);
+    let row = &store.endpoints(&EndpointQuery { online_since: NOW, ..Default::default() }).await.unwrap().items[0];
+    assert_eq!((row.open_findings, row.findings_high), (1, 1));
+    assert_eq!(first.agent_id, id);
+}
+
+/// Upgrading a database from `0006`: the old shared decisions (one waiver over both clients'
+/// trifecta findings, one acknowledgement over a server's two advisories) become one decision per
+/// finding they covered, so nothing changes on screen; from then on each is decided on its own.
+async fn check_upgrade_from_0006(url: &str) {
+    use muster_control_plane::store::upgrade_fixture::{AGENT_ID, WAIVER_EXPIRES_AT, create_legacy_database};
+    create_legacy_database(url).await.unwrap();
+    let store = muster_control_plane::store::open(url).await.unwrap();
+    let now = NOW;
+    let decisions = |store: DynStore| async move {
+        let mut found: Vec<(String, String, Option<DecisionKind>)> = store
+            .findings(&FindingQuery { now, ..Default::default() })
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|f| (f.key.finding_id, f.client, f.decision.map(|d| d.kind)))
+            .collect();
+        found.sort_by_key(|d| (d.0.clone(), d.1.clone(), format!("{:?}", d.2)));
+        found
+    };
+    let waived = Some(DecisionKind::Waived);
+    let acknowledged = Some(DecisionKind::Acknowledged);
+    let trifecta = "MUSTER-LETHAL-TRIFECTA".to_string();
+    let vulnerable = "MUSTER-PKG-VULNERABLE".to_string();
+    assert_eq!(
+        decisions(store.clone()).await,
+        [
+            (trifecta.clone(), "gemini-cli".to_string(), waived),
+            (trifecta.clone(), "windsurf".to_string(), waived),
+            (vulnerable.clone(), "cursor".to_string(), acknowledged),
+            (vulnerable.clone(), "cursor".to_string(), acknowledged),
+        ],
+        "every finding keeps the decision it had"
+    );
+    let items = store.findings(&FindingQuery { now, ..Default::default() }).await.unwrap().items;
+    let windsurf = items.iter().find(|f| f.client == "windsurf").unwrap();
+    let decision = windsurf.decision.clone().unwrap();
+    assert_eq!((decision.reason.as_str(), decision.expires_at), ("sandboxed", Some(WAIVER_EXPIRES_AT)));
+    assert_eq!(windsurf.key.agent_id, AGENT_ID);
+
+    // Now they are independent: clearing windsurf's leaves gemini-cli's waived.
+    assert!(store.clear_finding_decision(&windsurf.key, now).await.unwrap());
+    let advisory = items.iter().find(|f| f.key.subject == "GHSA-aaaa-bbbb-0001").unwrap();
+    assert!(store.clear_finding_decision(&advisory.key, now).await.unwrap());
+    assert_eq!(
+        decisions(store.clone()).await,
+        [
+            (trifecta.clone(), "gemini-cli".to_string(), waived),
+            (trifecta, "windsurf".to_string(), None),
+            (vulnerable.clone(), "cursor".to_string(), None),
+            (vulnerable, "cursor".to_string(), acknowledged),
+        ]
+    );
+    // Opening again does not redo the backfill.
+    drop(store);
+    let store = muster_control_plane::store::open(url).await.unwrap();
+    assert_eq!(decisions(store).await.iter().filter(|d| d.2.is_some()).count(), 2);
+}
+
+#[tokio::test]
+async fn upgrade_from_0006_gives_each_finding_its_decision_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    check_upgrade_from_0006(&format!("sqlite://{}", dir.path().join("muster.db").display())).await;
+}
+
+#[tokio::test]
+async fn upgrade_from_0006_gives_each_finding_its_decision_on_postgres() {
+    let Some(database) = TestDatabase::create().await.unwrap() else {
+        eprintln!("skipping PostgreSQL case: MUSTER_SKIP_POSTGRES=1");
+        return;
+    };
+    let url = database.url.clone();
+    let outcome = tokio::spawn(async move { check_upgrade_from_0006(&url).await }).await;
+    database.drop_database().await.expect("drop test database");
+    if let Err(error) = outcome {
+        std::panic::resume_unwind(error.into_panic());
+    }
 }

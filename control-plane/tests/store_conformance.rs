@@ -31,6 +31,9 @@ conformance_suite!(
     full_snapshot_rewrites_changed_users_sources_and_findings,
     duplicate_ids_in_one_report_keep_the_last,
     snapshot_larger_than_one_statement_is_stored_whole,
+    sequence_above_i64_is_refused_not_clamped,
+    snapshot_of_forty_thousand_servers_is_stored_and_read_back,
+    renewal_keeps_the_previous_certificate_until_confirmed,
 );
 
 fn new_agent(id: &str) -> NewAgent {
@@ -349,4 +352,94 @@ async fn snapshot_larger_than_one_statement_is_stored_whole(store: DynStore) {
     let inventory = store.host_inventory(&id).await.unwrap();
     assert_eq!((inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()), (1, 1, 1));
     assert_eq!(store.change_events(&id).await.unwrap().len(), 2_199);
+}
+
+/// Regression: a sequence above i64::MAX was stored clamped, so the report could apply twice.
+/// The store refuses it (the gRPC layer refuses it earlier still) and changes nothing.
+async fn sequence_above_i64_is_refused_not_clamped(store: DynStore) {
+    let id = enrolled(&store).await;
+    store.ingest(&id, &full(1, vec![server("a", "npx")]), NOW).await.unwrap();
+    for sequence in [1u64 << 63, u64::MAX] {
+        let refused = store.ingest(&id, &full(sequence, vec![server("b", "npx")]), NOW + 1).await;
+        assert!(matches!(refused, Err(StoreError::SequenceOutOfRange(s)) if s == sequence), "{refused:?}");
+    }
+    assert_eq!(store.agent(&id).await.unwrap().unwrap().last_sequence, 1);
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.servers.iter().map(|s| s.server_id.as_str()).collect::<Vec<_>>(), ["a"]);
+    let largest = i64::MAX.unsigned_abs();
+    let outcome = store.ingest(&id, &full(largest, vec![server("c", "npx")]), NOW + 2).await.unwrap();
+    assert_eq!((outcome.decision, outcome.acked_sequence), (Decision::Apply, largest));
+    assert_eq!(store.agent(&id).await.unwrap().unwrap().last_sequence, largest, "stored exactly");
+}
+
+/// Regression: a snapshot of more than ~32,766 servers failed forever on SQLite ("too many SQL
+/// variables": the read-model step named every touched server in one statement), and delta
+/// statements listing ids had the same unbounded shape. 40,000 servers (more than PostgreSQL's
+/// 65,535 bind parameters would allow in one statement of two columns) go in as a full snapshot
+/// and as a delta naming every one of them, and are read back; the delta also lists 70,000
+/// removed source paths, past PostgreSQL's limit for one statement.
+async fn snapshot_of_forty_thousand_servers_is_stored_and_read_back(store: DynStore) {
+    const SERVERS: usize = 40_000;
+    let id = enrolled(&store).await;
+    let many: Vec<McpServer> = (0..SERVERS).map(|n| server(&format!("s{n:05}"), "npx")).collect();
+    store.ingest(&id, &full(1, many.clone()), NOW).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(
+        (inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()),
+        (SERVERS, SERVERS, SERVERS)
+    );
+    assert_eq!(inventory.servers[SERVERS - 1].server_id, format!("s{:05}", SERVERS - 1));
+    let page = store
+        .endpoints(&muster_control_plane::store::read::EndpointQuery { online_since: NOW, ..Default::default() })
+        .await
+        .unwrap();
+    assert_eq!((page.items[0].servers, page.items[0].open_findings), (SERVERS as i64, SERVERS as i64));
+
+    // A delta naming every server (one changed, the rest unchanged) and more removed source paths
+    // than PostgreSQL takes parameters in one statement.
+    let mut upserted = many.clone();
+    upserted[7].command = "npx changed".into();
+    let step = InventoryDelta {
+        upserted_servers: upserted,
+        removed_source_paths: (0..70_000).map(|n| format!("/nowhere/{n}.json")).collect(),
+        ..Default::default()
+    };
+    let outcome = store.ingest(&id, &delta(2, 1, step), NOW + 1).await.unwrap();
+    assert_eq!(outcome.decision, Decision::Apply);
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!(inventory.servers.len(), SERVERS);
+    assert_eq!(inventory.servers[7].command, "npx changed");
+    assert!(inventory.servers.iter().all(|s| s.last_seen_at == NOW + 1), "unchanged servers were touched");
+    let events = store.change_events(&id).await.unwrap();
+    assert_eq!(events.len(), SERVERS + 1);
+    assert_eq!(events[SERVERS].kind, ChangeKind::Changed);
+
+    // A delta removing them all.
+    let step = InventoryDelta { removed_server_ids: many.iter().map(|s| s.id.clone()).collect(), ..Default::default() };
+    store.ingest(&id, &delta(3, 2, step), NOW + 2).await.unwrap();
+    let inventory = store.host_inventory(&id).await.unwrap();
+    assert_eq!((inventory.servers.len(), inventory.credentials.len(), inventory.findings.len()), (0, 0, 0));
+}
+
+/// A renewal keeps the replaced certificate as the previous one until the new one is confirmed;
+/// an unconfirmed renewal renewed again keeps the certificate still in use as the previous one.
+async fn renewal_keeps_the_previous_certificate_until_confirmed(store: DynStore) {
+    let id = enrolled(&store).await;
+    let certs = |store: DynStore, id: String| async move {
+        let agent = store.agent(&id).await.unwrap().unwrap();
+        (agent.cert_serial, agent.previous_cert_serial)
+    };
+    assert_eq!(certs(store.clone(), id.clone()).await, ("01ab".to_string(), None));
+    assert!(!store.confirm_agent_cert(&id, "01ab").await.unwrap(), "nothing pending");
+    store.renew_agent_cert(&id, "02cd", NOW + 60 * 86400).await.unwrap();
+    assert_eq!(certs(store.clone(), id.clone()).await, ("02cd".to_string(), Some("01ab".to_string())));
+    // Renewed again before the first renewal was used: the certificate in use stays accepted.
+    store.renew_agent_cert(&id, "03ef", NOW + 60 * 86400).await.unwrap();
+    assert_eq!(certs(store.clone(), id.clone()).await, ("03ef".to_string(), Some("01ab".to_string())));
+    assert!(!store.confirm_agent_cert(&id, "02cd").await.unwrap(), "only the current certificate confirms");
+    assert!(store.confirm_agent_cert(&id, "03ef").await.unwrap());
+    assert_eq!(certs(store.clone(), id.clone()).await, ("03ef".to_string(), None));
+    assert!(!store.confirm_agent_cert(&id, "03ef").await.unwrap());
+    store.renew_agent_cert(&id, "04aa", NOW + 90 * 86400).await.unwrap();
+    assert_eq!(certs(store.clone(), id.clone()).await, ("04aa".to_string(), Some("03ef".to_string())));
 }

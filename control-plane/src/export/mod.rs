@@ -155,8 +155,7 @@ pub struct ExportFinding {
 /// A stable id for one finding on one agent: SHA-256 over what identifies it, 128 bits in hex.
 /// The same finding in the next report gets the same uid; webhooks use it to tell new findings.
 pub fn finding_uid(agent_id: &str, finding: &StoredFinding) -> String {
-    let mut hash = Sha256::new();
-    for part in [
+    finding_uid_of(
         agent_id,
         &finding.server_id,
         &finding.finding_id,
@@ -164,7 +163,22 @@ pub fn finding_uid(agent_id: &str, finding: &StoredFinding) -> String {
         &finding.user,
         &finding.server_ids.join(","),
         &finding.message,
-    ] {
+    )
+}
+
+/// [`finding_uid`] from the stored columns (`server_ids` comma-joined, as stored). Also the
+/// decision subject of a host-wide finding (`crate::store::read::finding_subject`).
+pub fn finding_uid_of(
+    agent_id: &str,
+    server_id: &str,
+    finding_id: &str,
+    client: &str,
+    user: &str,
+    server_ids: &str,
+    message: &str,
+) -> String {
+    let mut hash = Sha256::new();
+    for part in [agent_id, server_id, finding_id, client, user, server_ids, message] {
         hash.update(part.as_bytes());
         hash.update([0u8]);
     }

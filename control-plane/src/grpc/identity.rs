@@ -1,12 +1,18 @@
 //! Who is calling: the agent id comes only from the verified client certificate's SAN URI, never
 //! from a message field. Also the checks every authenticated RPC shares: the agent is known, not
-//! revoked, and within its rate limit.
+//! revoked, calls with its current certificate, and is within its rate limit.
 //!
 //! Agent status is cached in memory ([`AgentStatusCache`]) so a report costs no extra database
 //! read. The cache can only be stale towards "active" for a revocation written by another process
 //! (the CLI); that is still refused at once, because every store write an agent can cause
 //! (ingest, heartbeat, certificate renewal) checks the status in the same statement or
 //! transaction. Opening a Policy stream, which writes nothing, always reads the database.
+//!
+//! Certificates: after a renewal the agent's previous certificate is accepted until the agent
+//! first calls with the new one (the renewal is then confirmed and recorded); from then on only
+//! the current certificate is, so a stolen superseded certificate stops working instead of
+//! reporting until its own expiry. The cache holds the accepted serials; a serial it does not
+//! know is looked up in the database before it is refused, and renewals clear the cached serials.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -16,41 +22,125 @@ use crate::error::{ApiError, ErrorCode};
 use crate::state::ControlPlane;
 use crate::store::{AgentStatus, StoreError};
 
+/// The verified client certificate of this connection: the agent it names and its serial.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallerCertificate {
+    pub agent_id: String,
+    /// Lower-case hex, as stored (`crate::pki::certificate_serial`).
+    pub serial: String,
+}
+
 /// The agent id in the client certificate rustls verified for this connection.
 pub fn certificate_agent_id<T>(request: &tonic::Request<T>) -> Result<String, ApiError> {
+    caller_certificate(request).map(|caller| caller.agent_id)
+}
+
+/// The agent id and serial of the client certificate rustls verified for this connection.
+pub fn caller_certificate<T>(request: &tonic::Request<T>) -> Result<CallerCertificate, ApiError> {
     let certs = request
         .peer_certs()
         .filter(|certs| !certs.is_empty())
         .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "client certificate required"))?;
-    crate::pki::agent_id_from_certificate(&certs[0])
-        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "client certificate names no agent"))
+    let agent_id = crate::pki::agent_id_from_certificate(&certs[0])
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "client certificate names no agent"))?;
+    let serial = crate::pki::certificate_serial(&certs[0])
+        .ok_or_else(|| ApiError::new(ErrorCode::Unauthenticated, "client certificate cannot be read"))?;
+    Ok(CallerCertificate { agent_id, serial })
 }
 
-/// Statuses of agents seen by this process. A revocation is final: once an agent is marked
-/// revoked, a lookup that started before the revocation cannot mark it active again.
+/// The certificates an agent may call with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptedCertificates {
+    pub current: String,
+    /// Replaced by a renewal the agent has not used yet (None: no renewal pending).
+    pub previous: Option<String>,
+}
+
+/// What a certificate serial is to its agent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateUse {
+    /// The current certificate, nothing pending.
+    Current,
+    /// The current certificate, used for the first time since a renewal: confirm it.
+    FirstUseAfterRenewal,
+    /// The replaced certificate of a renewal that is not confirmed yet.
+    Previous,
+    /// Superseded (or never issued to this agent): refused.
+    Superseded,
+}
+
+impl AcceptedCertificates {
+    /// Pure decision: how a call with `serial` stands.
+    pub fn judge(&self, serial: &str) -> CertificateUse {
+        if serial == self.current {
+            if self.previous.is_some() { CertificateUse::FirstUseAfterRenewal } else { CertificateUse::Current }
+        } else if self.previous.as_deref() == Some(serial) {
+            CertificateUse::Previous
+        } else {
+            CertificateUse::Superseded
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct CachedAgent {
+    status: AgentStatus,
+    /// None: not known to this process (read the database).
+    certificates: Option<AcceptedCertificates>,
+}
+
+/// Statuses and accepted certificates of agents seen by this process. A revocation is final:
+/// once an agent is marked revoked, a lookup that started before the revocation cannot mark it
+/// active again.
 #[derive(Debug, Default)]
 pub struct AgentStatusCache {
-    statuses: RwLock<HashMap<String, AgentStatus>>,
+    agents: RwLock<HashMap<String, CachedAgent>>,
 }
 
 impl AgentStatusCache {
     pub fn get(&self, agent_id: &str) -> Option<AgentStatus> {
         // A poisoned lock only means a panic elsewhere mid-insert; the map is still consistent.
-        self.statuses.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(agent_id).copied()
+        self.agents.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(agent_id).map(|a| a.status)
+    }
+
+    /// The certificates this process knows the agent may call with, if it knows them.
+    pub fn certificates(&self, agent_id: &str) -> Option<AcceptedCertificates> {
+        let agents = self.agents.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        agents.get(agent_id).and_then(|a| a.certificates.clone())
     }
 
     /// Records a status read from the database; never overwrites a revocation.
     pub fn remember(&self, agent_id: &str, status: AgentStatus) {
-        let mut statuses = self.statuses.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match statuses.get_mut(agent_id) {
+        self.update(agent_id, status, None);
+    }
+
+    /// Records a status and the accepted certificates read from the database.
+    pub fn remember_agent(&self, agent_id: &str, status: AgentStatus, certificates: AcceptedCertificates) {
+        self.update(agent_id, status, Some(certificates));
+    }
+
+    fn update(&self, agent_id: &str, status: AgentStatus, certificates: Option<AcceptedCertificates>) {
+        let mut agents = self.agents.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match agents.get_mut(agent_id) {
             Some(known) => {
                 if status == AgentStatus::Revoked {
-                    *known = AgentStatus::Revoked;
+                    known.status = AgentStatus::Revoked;
+                }
+                if certificates.is_some() {
+                    known.certificates = certificates;
                 }
             }
             None => {
-                statuses.insert(agent_id.to_string(), status);
+                agents.insert(agent_id.to_string(), CachedAgent { status, certificates });
             }
+        }
+    }
+
+    /// Forgets the agent's accepted certificates (after a renewal): the next call reads them.
+    pub fn forget_certificates(&self, agent_id: &str) {
+        let mut agents = self.agents.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(known) = agents.get_mut(agent_id) {
+            known.certificates = None;
         }
     }
 
@@ -74,18 +164,38 @@ pub async fn authorize<T>(
     request: &tonic::Request<T>,
     freshness: Freshness,
 ) -> Result<String, ApiError> {
-    let agent_id = certificate_agent_id(request)?;
+    authorize_certificate(state, request, freshness).await.map(|caller| caller.agent_id)
+}
+
+/// Like [`authorize`], returning the caller's certificate too.
+pub async fn authorize_certificate<T>(
+    state: &ControlPlane,
+    request: &tonic::Request<T>,
+    freshness: Freshness,
+) -> Result<CallerCertificate, ApiError> {
+    let caller = caller_certificate(request)?;
+    let agent_id = caller.agent_id.as_str();
     let cached = match freshness {
-        Freshness::Cached => state.agents.get(&agent_id),
+        Freshness::Cached => state.agents.get(agent_id).zip(state.agents.certificates(agent_id)),
         Freshness::Database => None,
     };
-    let status = match cached {
-        Some(status) => status,
-        None => match state.store.agent(&agent_id).await? {
+    // The cache answers for the current certificate and a pending renewal's previous one;
+    // anything else (a first use after renewal, an unknown serial) is decided on the database.
+    let (status, certificate_use) = match cached {
+        Some((status, certificates))
+            if matches!(certificates.judge(&caller.serial), CertificateUse::Current | CertificateUse::Previous) =>
+        {
+            (status, certificates.judge(&caller.serial))
+        }
+        _ => match state.store.agent(agent_id).await? {
             None => return Err(ApiError::new(ErrorCode::Unauthenticated, "unknown agent")),
             Some(agent) => {
-                state.agents.remember(&agent_id, agent.status);
-                agent.status
+                let certificates =
+                    AcceptedCertificates { current: agent.cert_serial, previous: agent.previous_cert_serial };
+                let certificate_use = certificates.judge(&caller.serial);
+                state.agents.remember_agent(agent_id, agent.status, certificates);
+                // A revocation this process learnt of earlier stays final.
+                (state.agents.get(agent_id).unwrap_or(agent.status), certificate_use)
             }
         },
     };
@@ -93,10 +203,27 @@ pub async fn authorize<T>(
         tracing::info!(agent_id = %agent_id, "revoked agent refused");
         return Err(ApiError::new(ErrorCode::PermissionDenied, "agent revoked"));
     }
-    if !state.rate.allow(&agent_id, Instant::now()) {
+    match certificate_use {
+        CertificateUse::Current | CertificateUse::Previous => {}
+        CertificateUse::FirstUseAfterRenewal => {
+            if state.store.confirm_agent_cert(agent_id, &caller.serial).await? {
+                tracing::info!(agent_id = %agent_id, serial = %caller.serial, "renewed certificate in use, previous one retired");
+            }
+            state.agents.remember_agent(
+                agent_id,
+                status,
+                AcceptedCertificates { current: caller.serial.clone(), previous: None },
+            );
+        }
+        CertificateUse::Superseded => {
+            tracing::warn!(agent_id = %agent_id, serial = %caller.serial, "superseded client certificate refused");
+            return Err(ApiError::new(ErrorCode::PermissionDenied, "client certificate superseded by a renewal"));
+        }
+    }
+    if !state.rate.allow(agent_id, Instant::now()) {
         return Err(ApiError::new(ErrorCode::ResourceExhausted, "rate limit exceeded"));
     }
-    Ok(agent_id)
+    Ok(caller)
 }
 
 /// Notes what a store error says about the agent (a revocation by another process) and turns it
@@ -125,5 +252,28 @@ mod tests {
         cache.mark_revoked("b");
         cache.remember("b", AgentStatus::Active);
         assert_eq!(cache.get("b"), Some(AgentStatus::Revoked));
+    }
+
+    #[test]
+    fn only_the_current_certificate_and_an_unconfirmed_predecessor_are_accepted() {
+        let settled = AcceptedCertificates { current: "02".into(), previous: None };
+        assert_eq!(settled.judge("02"), CertificateUse::Current);
+        assert_eq!(settled.judge("01"), CertificateUse::Superseded);
+        let pending = AcceptedCertificates { current: "02".into(), previous: Some("01".into()) };
+        assert_eq!(pending.judge("01"), CertificateUse::Previous);
+        assert_eq!(pending.judge("02"), CertificateUse::FirstUseAfterRenewal);
+        assert_eq!(pending.judge("03"), CertificateUse::Superseded);
+    }
+
+    #[test]
+    fn renewals_forget_cached_certificates_but_not_revocations() {
+        let cache = AgentStatusCache::default();
+        cache.remember_agent("a", AgentStatus::Active, AcceptedCertificates { current: "01".into(), previous: None });
+        assert_eq!(cache.certificates("a").map(|c| c.current), Some("01".to_string()));
+        cache.forget_certificates("a");
+        assert_eq!(cache.certificates("a"), None);
+        cache.mark_revoked("a");
+        cache.remember_agent("a", AgentStatus::Active, AcceptedCertificates { current: "02".into(), previous: None });
+        assert_eq!(cache.get("a"), Some(AgentStatus::Revoked));
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! `Enrollment.Enroll` is the only call that works without a client certificate. Everything else
 //! goes through [`identity::authorize`]. `Policy.Watch` streams nothing yet (the policy issue fills
-//! it); it stays open until shutdown or the agent's revocation. A report passes, in order: the
-//! agent's request budget, the per-report caps (refused for good), the agent's one place in the
+//! it); it stays open until shutdown, the agent's revocation, or a confirmed renewal of the
+//! certificate it was opened with. A report passes, in order: the agent's request budget, the
+//! per-report caps and the sequence range (refused for good), the agent's one place in the
 //! ingest line and its work budget (both retryable), then fair admission by work
 //! ([`admission`], `docs/adr/0004-ingest-fairness.md`). This module does not touch SQL.
 
@@ -71,10 +72,12 @@ impl Enrollment for AgentApi {
 
     async fn renew(&self, request: Request<RenewRequest>) -> Result<Response<RenewResponse>, Status> {
         let agent_id = identity::authorize(&self.state, &request, Freshness::Cached).await?;
-        let response =
+        let renewed =
             crate::enroll::renew(self.state.store.as_ref(), &self.state.pki, &agent_id, &request.get_ref().csr_der)
-                .await?;
-        Ok(Response::new(response))
+                .await;
+        // Whatever the outcome, the accepted certificates may have changed in the store.
+        self.state.agents.forget_certificates(&agent_id);
+        Ok(Response::new(renewed?))
     }
 }
 
@@ -88,8 +91,12 @@ impl Inventory for AgentApi {
             return Err(ApiError::new(ErrorCode::PermissionDenied, "report agent_id does not match certificate").into());
         }
         let bytes = request_bytes(&request);
-        let report =
-            Report::from_request(request).map_err(|e| ApiError::new(ErrorCode::InvalidArgument, e.to_string()))?;
+        let report = Report::from_request(request).map_err(|error| {
+            // An agent never sends these; one that does is broken or not ours. Refused before
+            // the store sees it, so nothing is acknowledged or stored.
+            tracing::warn!(agent_id = %agent_id, error = %error, "impossible report refused");
+            ApiError::new(ErrorCode::InvalidArgument, error.to_string())
+        })?;
         let size = ReportSize::of(&report, bytes);
         if let Err(refusal) = size.check(&self.state.limits.report_caps()) {
             tracing::warn!(agent_id = %agent_id, sequence = report.sequence, error = %refusal, "report over a cap refused");
@@ -152,48 +159,57 @@ impl Policy for AgentApi {
     type WatchStream = WatchStream;
 
     async fn watch(&self, request: Request<WatchRequest>) -> Result<Response<Self::WatchStream>, Status> {
-        let agent_id = identity::authorize(&self.state, &request, Freshness::Database).await?;
+        let caller = identity::authorize_certificate(&self.state, &request, Freshness::Database).await?;
+        let agent_id = caller.agent_id;
+        let serial = caller.serial;
         let (tx, rx) = mpsc::channel(4);
         let state = self.state.clone();
         let mut stop = self.stop.clone();
         let mut revocations = state.subscribe_revocations();
         tokio::spawn(async move {
             let mut poll = tokio::time::interval(REVOCATION_POLL);
-            let revoked = loop {
+            let refused = loop {
                 tokio::select! {
-                    () = tx.closed() => break false,
-                    () = crate::state::stopped(&mut stop) => break false,
+                    () = tx.closed() => break None,
+                    () = crate::state::stopped(&mut stop) => break None,
                     message = revocations.recv() => match message {
-                        Ok(id) if id == agent_id => break true,
+                        Ok(id) if id == agent_id => break Some("agent revoked"),
                         Ok(_) => {}
                         Err(broadcast::error::RecvError::Lagged(_)) => {
-                            if is_revoked(&state, &agent_id).await { break true }
+                            if let Some(why) = refusal(&state, &agent_id, &serial).await { break Some(why) }
                         }
-                        Err(broadcast::error::RecvError::Closed) => break false,
+                        Err(broadcast::error::RecvError::Closed) => break None,
                     },
-                    _ = poll.tick() => if is_revoked(&state, &agent_id).await { break true },
+                    _ = poll.tick() => if let Some(why) = refusal(&state, &agent_id, &serial).await { break Some(why) },
                 }
             };
-            if revoked {
-                tracing::info!(agent_id = %agent_id, "closing policy stream of revoked agent");
-                let _ = tx.send(Err(Status::permission_denied("agent revoked"))).await;
+            if let Some(why) = refused {
+                tracing::info!(agent_id = %agent_id, reason = why, "closing policy stream");
+                let _ = tx.send(Err(Status::permission_denied(why))).await;
             }
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(rx))))
     }
 }
 
-async fn is_revoked(state: &ControlPlane, agent_id: &str) -> bool {
+/// Why a stream opened with certificate `serial` must close now: the agent was revoked (or
+/// removed), or a renewal it has since used superseded the stream's certificate.
+async fn refusal(state: &ControlPlane, agent_id: &str, serial: &str) -> Option<&'static str> {
     match state.store.agent(agent_id).await {
         Ok(Some(agent)) if agent.status == AgentStatus::Revoked => {
             state.agents.mark_revoked(agent_id);
-            true
+            Some("agent revoked")
         }
-        Ok(Some(_)) => false,
-        Ok(None) => true,
+        Ok(Some(agent)) => {
+            let accepted =
+                identity::AcceptedCertificates { current: agent.cert_serial, previous: agent.previous_cert_serial };
+            (accepted.judge(serial) == identity::CertificateUse::Superseded)
+                .then_some("client certificate superseded by a renewal")
+        }
+        Ok(None) => Some("agent revoked"),
         Err(error) => {
             tracing::warn!(agent_id = %agent_id, error = %error, "cannot check agent status");
-            false
+            None
         }
     }
 }

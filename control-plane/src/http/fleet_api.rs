@@ -232,7 +232,11 @@ pub(crate) async fn decide(
 
 /// The audit entry of a decision on `key` (callers add the refusal's message when it fails).
 pub(crate) fn decision_audit(key: &FindingKey, action: DecisionAction) -> AuditDetail {
-    let target = format!("{}/{}/{}", key.agent_id, key.server_id, key.finding_id);
+    let target = if key.subject.is_empty() {
+        format!("{}/{}/{}", key.agent_id, key.server_id, key.finding_id)
+    } else {
+        format!("{}/{}/{}/{}", key.agent_id, key.server_id, key.finding_id, key.subject)
+    };
     AuditDetail::new(&format!("finding.{}", action.as_str()), &target)
 }
 

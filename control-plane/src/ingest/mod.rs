@@ -33,17 +33,28 @@ pub enum ReportBody {
 pub enum ReportError {
     #[error("sequence numbers start at 1")]
     ZeroSequence,
+    #[error("sequence {sequence} is above the largest sequence the control plane stores ({MAX_SEQUENCE})")]
+    SequenceTooLarge { sequence: u64 },
     #[error("report has neither a full snapshot nor a delta")]
     MissingBody,
     #[error("delta base_sequence {base} is not below its sequence {sequence}")]
     BaseNotBelowSequence { base: u64, sequence: u64 },
 }
 
+/// The largest sequence number a report may carry: the store keeps sequences as signed 64-bit
+/// integers (both SQL dialects), so a larger one could not be stored exactly and a report
+/// acknowledged under it could be applied again.
+pub const MAX_SEQUENCE: u64 = i64::MAX as u64;
+
 impl Report {
     /// Validates the shape of a request (not its sequence against stored state).
     pub fn from_request(request: ReportRequest) -> Result<Self, ReportError> {
         if request.sequence == 0 {
             return Err(ReportError::ZeroSequence);
+        }
+        // A delta's base is below its sequence (checked next), so bounding the sequence bounds both.
+        if request.sequence > MAX_SEQUENCE {
+            return Err(ReportError::SequenceTooLarge { sequence: request.sequence });
         }
         let body = match request.body {
             Some(report_request::Body::Full(snapshot)) => ReportBody::Full(snapshot),
@@ -255,6 +266,19 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(Report::from_request(backwards), Err(ReportError::BaseNotBelowSequence { .. })));
+    }
+
+    #[test]
+    fn sequences_the_store_cannot_hold_exactly_are_refused() {
+        let request = |sequence| ReportRequest {
+            sequence,
+            body: Some(report_request::Body::Full(InventorySnapshot::default())),
+            ..Default::default()
+        };
+        assert_eq!(Report::from_request(request(MAX_SEQUENCE)).map(|r| r.sequence), Ok(MAX_SEQUENCE));
+        for sequence in [MAX_SEQUENCE + 1, u64::MAX] {
+            assert_eq!(Report::from_request(request(sequence)), Err(ReportError::SequenceTooLarge { sequence }));
+        }
     }
 
     #[test]

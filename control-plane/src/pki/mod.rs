@@ -223,6 +223,15 @@ pub fn agent_id_from_certificate(der: &[u8]) -> Option<String> {
     Some(id.hyphenated().to_string())
 }
 
+/// A certificate's serial number as [`IssuedCertificate::serial`] spells it: lower-case hex of
+/// its bytes, without the leading zero byte DER adds to a number whose top bit is set.
+pub fn certificate_serial(der: &[u8]) -> Option<String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+    let raw = cert.raw_serial();
+    let start = raw.iter().position(|&b| b != 0).unwrap_or(raw.len().saturating_sub(1));
+    Some(hex::encode(&raw[start..]))
+}
+
 /// Lowercase hex SHA-256 of a certificate's DER.
 pub fn fingerprint(der: &[u8]) -> String {
     hex::encode(Sha256::digest(der))
@@ -325,6 +334,16 @@ mod tests {
             .unwrap()
             .der()
             .to_vec()
+    }
+
+    #[test]
+    fn certificate_serial_reads_back_the_issued_serial() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = Pki::load_or_create(dir.path(), &["localhost".into()]).unwrap();
+        for _ in 0..8 {
+            let issued = pki.sign_agent_csr(&csr(), "6f1c1d3e-8a9b-4c2d-9e0f-1a2b3c4d5e6f").unwrap();
+            assert_eq!(certificate_serial(&issued.der).as_deref(), Some(issued.serial.as_str()));
+        }
     }
 
     #[test]

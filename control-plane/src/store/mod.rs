@@ -12,6 +12,8 @@ mod postgres;
 pub mod read;
 mod sql;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod upgrade_fixture;
 
 use std::sync::Arc;
 
@@ -32,6 +34,12 @@ pub enum StoreError {
         #[source]
         source: sqlx::Error,
     },
+    #[error("cannot create or restrict database file {path}")]
+    DatabaseFile {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot migrate database")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error")]
@@ -44,6 +52,8 @@ pub enum StoreError {
     UnknownAgent(String),
     #[error("agent {0} is revoked")]
     AgentRevoked(String),
+    #[error("sequence {0} cannot be stored exactly (the largest is {max})", max = crate::ingest::MAX_SEQUENCE)]
+    SequenceOutOfRange(u64),
     #[error("invalid page cursor {0}")]
     InvalidCursor(String),
     #[error("stored value is corrupt: {0}")]
@@ -120,8 +130,12 @@ pub struct NewAgent {
 pub struct AgentRecord {
     pub id: String,
     pub hostname: String,
+    /// The current certificate's serial (lower-case hex).
     pub cert_serial: String,
     pub cert_not_after: i64,
+    /// The certificate a renewal replaced, still accepted until the agent first calls with the
+    /// current one (see ARCHITECTURE.md, "Certificate renewal").
+    pub previous_cert_serial: Option<String>,
     pub status: AgentStatus,
     pub agent_version: String,
     pub enrolled_at: i64,
@@ -213,7 +227,14 @@ pub trait Store: AccessStore + ExportStore + read::ReadModels + Send + Sync + st
     async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError>;
     /// Returns false when no active agent has that id.
     async fn revoke_agent(&self, id: &str, now: i64) -> Result<bool, StoreError>;
+    /// Records a renewed certificate as the agent's current one. The certificate it replaces
+    /// stays accepted as the previous one until [`Store::confirm_agent_cert`]; when a renewal
+    /// was never confirmed, the previous one stays what it was (the certificate still in use).
     async fn renew_agent_cert(&self, id: &str, cert_serial: &str, cert_not_after: i64) -> Result<(), StoreError>;
+    /// The agent called with its current certificate `cert_serial`: the previous certificate is
+    /// no longer accepted. Returns false when there was nothing to confirm (no pending renewal,
+    /// or `cert_serial` is not the current certificate).
+    async fn confirm_agent_cert(&self, id: &str, cert_serial: &str) -> Result<bool, StoreError>;
     /// Records a heartbeat; returns the highest stored sequence.
     async fn heartbeat(&self, id: &str, agent_version: &str, now: i64) -> Result<u64, StoreError>;
 

@@ -30,6 +30,7 @@ impl PostgresStore {
             .await
             .map_err(|source| super::StoreError::Connect { url: redact(url), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        read_models::backfill_finding_subjects(&pool).await?;
         Ok(Self { writer: pool.clone(), reader: pool })
     }
 }

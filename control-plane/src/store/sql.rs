@@ -9,9 +9,31 @@
 //! report, not one per row), unchanged servers are only touched, and the parts of a full snapshot
 //! that repeat unchanged (users, sources, host-wide findings) are compared by hash and skipped.
 
-/// Rows per multi-row statement: at most 16 columns, so well under SQLite's 32,766 and
-/// PostgreSQL's 65,535 bind parameters.
+/// Rows (or listed ids) per statement: at most 16 columns, so at most 8,000 bind parameters,
+/// well under SQLite's 32,766 and PostgreSQL's 65,535. **Every** statement whose parameter count
+/// grows with a report (multi-row inserts, `IN (...)` lists) is cut into chunks of this size, so
+/// a report of any size can be stored (`store_conformance`: 40,000 servers on both backends).
 pub(crate) const ROWS_PER_STATEMENT: usize = 500;
+
+/// Pushes ` IN (VALUES ($n), ($n+1), ...)` with one bind per item; `items` must not be empty (a
+/// chunk never is). A `VALUES` list rather than `IN ($n, ...)`: PostgreSQL compares a
+/// parameter list linearly against every candidate row once it switches to a generic plan
+/// (about a second per 500 ids on a 40,000-server host), while it hashes a `VALUES` list into a
+/// semi-join. SQLite reads both forms the same way.
+pub(crate) fn push_in_list<DB>(builder: &mut sqlx::QueryBuilder<DB>, items: impl IntoIterator<Item = String>)
+where
+    DB: sqlx::Database,
+    for<'t> String: sqlx::Encode<'t, DB> + sqlx::Type<DB>,
+{
+    builder.push(" IN (VALUES ");
+    let mut list = builder.separated(", ");
+    for item in items {
+        list.push("(");
+        list.push_bind_unseparated(item);
+        list.push_unseparated(")");
+    }
+    builder.push(")");
+}
 
 /// Keeps the last of the items with equal keys, in first-seen order: a multi-row upsert may not
 /// name one key twice, and sequential upserts would have kept the last anyway.
@@ -43,7 +65,7 @@ macro_rules! impl_store {
         use crate::ingest::{
             self, ChangeKind, Decision, IngestOutcome, KnownServer, Report, ReportBody, ServerChange,
         };
-        use crate::store::sql::{ROWS_PER_STATEMENT, last_by_key};
+        use crate::store::sql::{ROWS_PER_STATEMENT, last_by_key, push_in_list};
         use crate::store::{
             AgentRecord, AgentStatus, ChangeEventRecord, CredentialRecord, FindingRecord, HostInventory,
             HostRecord, NewAgent, NewToken, ServerRecord, StoreError, TokenRecord, TokenRefusal,
@@ -76,6 +98,7 @@ macro_rules! impl_store {
                 hostname: row.try_get("hostname")?,
                 cert_serial: row.try_get("cert_serial")?,
                 cert_not_after: row.try_get("cert_not_after")?,
+                previous_cert_serial: row.try_get("previous_cert_serial")?,
                 status,
                 agent_version: row.try_get("agent_version")?,
                 enrolled_at: row.try_get("enrolled_at")?,
@@ -86,8 +109,8 @@ macro_rules! impl_store {
             })
         }
 
-        const AGENT_COLUMNS: &str = "id, hostname, cert_serial, cert_not_after, status, agent_version, \
-             enrolled_at, enrolled_with_token, last_seen_at, last_sequence, revoked_at";
+        const AGENT_COLUMNS: &str = "id, hostname, cert_serial, cert_not_after, previous_cert_serial, status, \
+             agent_version, enrolled_at, enrolled_with_token, last_seen_at, last_sequence, revoked_at";
 
         /// Runs `sql_head` + `VALUES (...), (...)` + `sql_tail` for `rows`, in chunks.
         async fn insert_rows<T>(
@@ -111,12 +134,8 @@ macro_rules! impl_store {
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 let mut builder = Builder::new(sql_head);
                 builder.push_bind(agent_id.to_string());
-                builder.push(" AND server_id IN (");
-                let mut list = builder.separated(", ");
-                for id in chunk {
-                    list.push_bind(id.to_string());
-                }
-                builder.push(")");
+                builder.push(" AND server_id");
+                push_in_list(&mut builder, chunk.iter().map(|id| id.to_string()));
                 builder.push(sql_tail);
                 builder.build().execute(&mut *conn).await?;
             }
@@ -264,15 +283,26 @@ macro_rules! impl_store {
             .await
         }
 
-        /// Inserts findings, each with the server id it belongs to ("" for host-wide ones).
+        /// Inserts findings, each with the server id it belongs to ("" for host-wide ones) and its
+        /// decision subject (`store::read::finding_subject`).
         async fn insert_findings(conn: &mut $conn, agent_id: &str, findings: &[(&str, &Finding)]) -> Result<(), StoreError> {
             insert_rows(
                 conn,
                 "INSERT INTO findings (agent_id, server_id, finding_id, severity, owasp, message, client, \
-                 user_name, server_ids) ",
+                 user_name, server_ids, subject) ",
                 "",
                 findings,
                 |row, (server_id, finding)| {
+                    let server_ids = finding.server_ids.join(",");
+                    let subject = crate::store::read::finding_subject(
+                        agent_id,
+                        server_id,
+                        &finding.id,
+                        &finding.client,
+                        &finding.user,
+                        &server_ids,
+                        &finding.message,
+                    );
                     row.push_bind(agent_id.to_string())
                         .push_bind(server_id.to_string())
                         .push_bind(finding.id.clone())
@@ -281,7 +311,8 @@ macro_rules! impl_store {
                         .push_bind(finding.message.clone())
                         .push_bind(finding.client.clone())
                         .push_bind(finding.user.clone())
-                        .push_bind(finding.server_ids.join(","));
+                        .push_bind(server_ids)
+                        .push_bind(subject);
                 },
             )
             .await
@@ -425,38 +456,40 @@ macro_rules! impl_store {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
-            } else if !unchanged.is_empty() {
-                let mut builder = Builder::new("UPDATE servers SET last_seen_at = ");
-                builder.push_bind(now);
-                builder.push(" WHERE agent_id = ");
-                builder.push_bind(agent_id.to_string());
-                builder.push(" AND server_id IN (");
-                let mut list = builder.separated(", ");
-                for id in &unchanged {
-                    list.push_bind(id.to_string());
+            } else {
+                for chunk in unchanged.chunks(ROWS_PER_STATEMENT) {
+                    let mut builder = Builder::new("UPDATE servers SET last_seen_at = ");
+                    builder.push_bind(now);
+                    builder.push(" WHERE agent_id = ");
+                    builder.push_bind(agent_id.to_string());
+                    builder.push(" AND server_id");
+                    push_in_list(&mut builder, chunk.iter().map(|id| id.to_string()));
+                    builder.build().execute(&mut *conn).await?;
                 }
-                builder.push(")");
-                builder.build().execute(&mut *conn).await?;
             }
             Ok(ServersWritten { client_set_may_change })
         }
 
         /// The stored servers of a host: all of them, or only those named in `only`.
         async fn known_servers(conn: &mut $conn, agent_id: &str, only: Option<&[&str]>) -> Result<BTreeMap<String, KnownServer>, StoreError> {
-            let mut builder = Builder::new("SELECT server_id, name, client, content_hash FROM servers WHERE agent_id = ");
-            builder.push_bind(agent_id.to_string());
-            if let Some(ids) = only {
-                if ids.is_empty() {
-                    return Ok(BTreeMap::new());
+            const COLUMNS: &str = "SELECT server_id, name, client, content_hash FROM servers WHERE agent_id = ";
+            let mut rows = Vec::new();
+            match only {
+                None => {
+                    let mut builder = Builder::new(COLUMNS);
+                    builder.push_bind(agent_id.to_string());
+                    rows = builder.build().fetch_all(&mut *conn).await?;
                 }
-                builder.push(" AND server_id IN (");
-                let mut list = builder.separated(", ");
-                for id in ids {
-                    list.push_bind(id.to_string());
+                Some(ids) => {
+                    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                        let mut builder = Builder::new(COLUMNS);
+                        builder.push_bind(agent_id.to_string());
+                        builder.push(" AND server_id");
+                        push_in_list(&mut builder, chunk.iter().map(|id| id.to_string()));
+                        rows.extend(builder.build().fetch_all(&mut *conn).await?);
+                    }
                 }
-                builder.push(")");
             }
-            let rows = builder.build().fetch_all(&mut *conn).await?;
             let mut known = BTreeMap::new();
             for row in rows {
                 known.insert(
@@ -506,15 +539,11 @@ macro_rules! impl_store {
                 stored.insert(row.try_get::<String, _>("client")?);
             }
             let gone: Vec<&String> = stored.difference(&present).collect();
-            if !gone.is_empty() {
+            for chunk in gone.chunks(ROWS_PER_STATEMENT) {
                 let mut builder = Builder::new("DELETE FROM clients WHERE agent_id = ");
                 builder.push_bind(agent_id.to_string());
-                builder.push(" AND client IN (");
-                let mut list = builder.separated(", ");
-                for client in gone {
-                    list.push_bind(client.clone());
-                }
-                builder.push(")");
+                builder.push(" AND client");
+                push_in_list(&mut builder, chunk.iter().map(|client| (*client).clone()));
                 builder.build().execute(&mut *conn).await?;
             }
             let new: Vec<&String> = present.difference(&stored).collect();
@@ -524,8 +553,7 @@ macro_rules! impl_store {
             .await
         }
 
-        async fn insert_changes(conn: &mut $conn, agent_id: &str, changes: &[ServerChange], sequence: u64, now: i64) -> Result<(), StoreError> {
-            let sequence = i64::try_from(sequence).unwrap_or(i64::MAX);
+        async fn insert_changes(conn: &mut $conn, agent_id: &str, changes: &[ServerChange], sequence: i64, now: i64) -> Result<(), StoreError> {
             insert_rows(
                 conn,
                 "INSERT INTO change_events (agent_id, server_id, server_name, client, kind, sequence, at) ",
@@ -609,15 +637,11 @@ macro_rules! impl_store {
                         hash_updates.push(("users_hash", ingest::part_hash(&delta.users)));
                     }
                     let sources_changed = !delta.removed_source_paths.is_empty() || !delta.upserted_sources.is_empty();
-                    if !delta.removed_source_paths.is_empty() {
+                    for chunk in delta.removed_source_paths.chunks(ROWS_PER_STATEMENT) {
                         let mut builder = Builder::new("DELETE FROM config_sources WHERE agent_id = ");
                         builder.push_bind(agent_id.to_string());
-                        builder.push(" AND path IN (");
-                        let mut list = builder.separated(", ");
-                        for path in &delta.removed_source_paths {
-                            list.push_bind(path.clone());
-                        }
-                        builder.push(")");
+                        builder.push(" AND path");
+                        push_in_list(&mut builder, chunk.iter().cloned());
                         builder.build().execute(&mut *conn).await?;
                     }
                     upsert_sources(conn, agent_id, &delta.upserted_sources).await?;
@@ -626,9 +650,11 @@ macro_rules! impl_store {
                     }
                     let removed: Vec<&str> = delta.removed_server_ids.iter().map(String::as_str).collect();
                     delete_servers(conn, agent_id, &removed).await?;
+                    // A set, not the list: a delta may remove tens of thousands of servers.
+                    let removed_set: BTreeSet<&str> = removed.iter().copied().collect();
                     let still_known: BTreeMap<String, KnownServer> = known
                         .iter()
-                        .filter(|(id, _)| !delta.removed_server_ids.contains(id))
+                        .filter(|(id, _)| !removed_set.contains(id.as_str()))
                         .map(|(id, server)| (id.clone(), server.clone()))
                         .collect();
                     let written =
@@ -784,8 +810,12 @@ macro_rules! impl_store {
             }
 
             async fn renew_agent_cert(&self, id: &str, cert_serial: &str, cert_not_after: i64) -> Result<(), StoreError> {
+                // SET expressions read the row as it was: the replaced serial becomes the previous
+                // one, unless a renewal is still unconfirmed (then the previous one is the
+                // certificate the agent still uses, and the unconfirmed one is dropped).
                 let done = sqlx::query(
-                    "UPDATE agents SET cert_serial = $2, cert_not_after = $3 WHERE id = $1 AND status = 'active'",
+                    "UPDATE agents SET previous_cert_serial = COALESCE(previous_cert_serial, cert_serial), \
+                     cert_serial = $2, cert_not_after = $3 WHERE id = $1 AND status = 'active'",
                 )
                 .bind(id)
                 .bind(cert_serial)
@@ -796,6 +826,18 @@ macro_rules! impl_store {
                     return Err(StoreError::UnknownAgent(id.to_string()));
                 }
                 Ok(())
+            }
+
+            async fn confirm_agent_cert(&self, id: &str, cert_serial: &str) -> Result<bool, StoreError> {
+                let done = sqlx::query(
+                    "UPDATE agents SET previous_cert_serial = NULL WHERE id = $1 AND cert_serial = $2 \
+                     AND previous_cert_serial IS NOT NULL",
+                )
+                .bind(id)
+                .bind(cert_serial)
+                .execute(self.writer())
+                .await?;
+                Ok(done.rows_affected() > 0)
             }
 
             async fn heartbeat(&self, id: &str, agent_version: &str, now: i64) -> Result<u64, StoreError> {
@@ -816,6 +858,9 @@ macro_rules! impl_store {
             }
 
             async fn ingest(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError> {
+                // Stored exactly or not at all: a clamped sequence would let the report apply twice.
+                let sequence =
+                    i64::try_from(report.sequence).map_err(|_| StoreError::SequenceOutOfRange(report.sequence))?;
                 let mut tx = self.writer().begin().await?;
                 // Writing the agent row first takes the write lock in both dialects, so concurrent
                 // reports of one agent are serialised and see the same stored sequence.
@@ -844,11 +889,11 @@ macro_rules! impl_store {
                     });
                 }
                 let changes = apply_report(&mut tx, agent_id, report, now).await?;
-                insert_changes(&mut tx, agent_id, &changes, report.sequence, now).await?;
+                insert_changes(&mut tx, agent_id, &changes, sequence, now).await?;
                 read_models::after_ingest(&mut tx, agent_id, report, &changes, now).await?;
                 sqlx::query("UPDATE agents SET last_sequence = $2 WHERE id = $1")
                     .bind(agent_id)
-                    .bind(i64::try_from(report.sequence).unwrap_or(i64::MAX))
+                    .bind(sequence)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;

@@ -4,7 +4,8 @@
 //!
 //! It does not decide what a principal may do: the route table's [`crate::http::Access`] does.
 //! A bad bearer token is refused at once (401); a bad or stale session cookie only means "not
-//! signed in" and is cleared.
+//! signed in" and is cleared, unless the response itself starts a new session (signing in over
+//! a stale cookie).
 
 pub mod accounts;
 pub mod csrf;
@@ -175,10 +176,24 @@ pub(crate) async fn authenticate(State(state): State<AppState>, mut request: Req
         }
         None => {
             let mut response = next.run(request).await;
-            append_cookie(&mut response, &session::set_cookie(SESSION_COOKIE, "", 0, tls));
+            // A response that starts a new session (sign-in over a stale cookie) already sets
+            // the cookie; deleting it after that would undo the sign-in.
+            if !sets_cookie(&response, SESSION_COOKIE, tls) {
+                append_cookie(&mut response, &session::set_cookie(SESSION_COOKIE, "", 0, tls));
+            }
             response
         }
     }
+}
+
+/// Whether `response` already has a `Set-Cookie` for cookie `base` (by its TLS-dependent name).
+fn sets_cookie(response: &Response, base: &str, tls: bool) -> bool {
+    let prefix = format!("{}=", session::cookie_name(base, tls));
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .any(|value| value.to_str().is_ok_and(|text| text.starts_with(&prefix)))
 }
 
 pub(crate) fn append_cookie(response: &mut Response, cookie: &str) {

@@ -35,9 +35,15 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-/// The `data-finding` key of a row: agent, server (may be empty) and finding id.
+/// The `data-finding` key of a row: agent, server (may be empty) and finding id, then the
+/// subject when there is one (host-wide and advisory findings).
 pub fn row_key(finding: &FindingView) -> String {
-    format!("{}/{}/{}", finding.key.agent_id, finding.key.server_id, finding.key.finding_id)
+    let key = &finding.key;
+    if key.subject.is_empty() {
+        format!("{}/{}/{}", key.agent_id, key.server_id, key.finding_id)
+    } else {
+        format!("{}/{}/{}/{}", key.agent_id, key.server_id, key.finding_id, key.subject)
+    }
 }
 
 async fn findings_page(
@@ -184,6 +190,9 @@ fn key_fields(finding: &FindingView, principal: &Principal, here: &str) -> Marku
         input type="hidden" name="agent_id" value=(finding.key.agent_id);
         input type="hidden" name="server_id" value=(finding.key.server_id);
         input type="hidden" name="finding_id" value=(finding.key.finding_id);
+        @if !finding.key.subject.is_empty() {
+            input type="hidden" name="subject" value=(finding.key.subject);
+        }
         input type="hidden" name="next" value=(here);
     }
 }
@@ -194,6 +203,9 @@ struct DecisionForm {
     #[serde(default)]
     server_id: String,
     finding_id: String,
+    /// See [`crate::store::read::FindingKey::subject`].
+    #[serde(default)]
+    subject: String,
     action: String,
     #[serde(default)]
     reason: String,
@@ -227,6 +239,7 @@ async fn decision(
         agent_id: form.agent_id,
         server_id: form.server_id,
         finding_id: form.finding_id,
+        subject: form.subject,
     };
     match decide(&state, &principal.name, &key, action, &form.reason, expires_at).await {
         Ok(detail) => audited(see_other(&back), detail),

@@ -82,6 +82,40 @@ pub fn location_type(location: &str) -> &'static str {
     }
 }
 
+/// Catalog ids of package advisory findings: a server can have several, one per advisory.
+pub const ADVISORY_FINDINGS: [&str; 2] = ["MUSTER-PKG-VULNERABLE", "MUSTER-PKG-MALICIOUS"];
+
+/// What tells one finding apart from the others with the same agent, server id and catalog id:
+/// decisions (acknowledge, waive) are keyed by those three plus this, so a decision applies to
+/// exactly one finding. Stable across reports while the finding says the same thing.
+///
+/// - A host-wide finding (no server id: the lethal trifecta of one client and user, one secret
+///   reused by several servers, a shadow or exposed process) is identified by everything it
+///   says, its finding uid ([`crate::export::finding_uid`], the id webhooks and the OCSF export
+///   use): two clients' trifectas differ by client, two reuses by their servers and fingerprint.
+///   When it changes (another server joins a trifecta, a process restarts with a new pid) it is
+///   a new finding and needs a new decision, as webhooks announce it as new.
+/// - A server's finding is identified by its server; an advisory finding, of which a server can
+///   have several, also by its advisory id. Other server findings keep their decision when their
+///   message changes (another secret in the same server, say).
+pub fn finding_subject(
+    agent_id: &str,
+    server_id: &str,
+    finding_id: &str,
+    client: &str,
+    user: &str,
+    server_ids: &str,
+    message: &str,
+) -> String {
+    if server_id.is_empty() {
+        crate::export::finding_uid_of(agent_id, server_id, finding_id, client, user, server_ids, message)
+    } else if ADVISORY_FINDINGS.contains(&finding_id) {
+        advisory_id(message)
+    } else {
+        String::new()
+    }
+}
+
 /// The advisory id named in a package finding's message (`GHSA-...`, `CVE-...`, `MAL-...`,
 /// `PYSEC-...`, `OSV-...`), or empty.
 pub fn advisory_id(message: &str) -> String {
@@ -102,6 +136,21 @@ mod tests {
 
     fn credential(source: CredentialSource) -> Credential {
         Credential { location: "env:T".into(), source: source as i32, ..Default::default() }
+    }
+
+    #[test]
+    fn host_wide_findings_of_two_clients_have_different_subjects() {
+        let trifecta = |client: &str| {
+            finding_subject("a1", "", "MUSTER-LETHAL-TRIFECTA", client, "alice", "s1,s2,s3", "three legs")
+        };
+        assert_ne!(trifecta("windsurf"), trifecta("gemini-cli"));
+        assert_eq!(trifecta("windsurf"), trifecta("windsurf"), "stable across reports");
+        assert_eq!(trifecta("windsurf").len(), 32);
+        // Server findings: the server identifies them; advisories also by their id.
+        assert_eq!(finding_subject("a1", "s1", "MUSTER-SECRET-ENV", "cursor", "alice", "s1", "any"), "");
+        let advisory = |message: &str| finding_subject("a1", "s1", "MUSTER-PKG-VULNERABLE", "c", "u", "s1", message);
+        assert_eq!(advisory("runs x at version 1: GHSA-aaaa-bbbb-cccc summary"), "GHSA-aaaa-bbbb-cccc");
+        assert_ne!(advisory("runs x at version 1: CVE-2025-1 a"), advisory("runs x at version 1: CVE-2025-2 b"));
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub(crate) mod sql;
 
 use serde::Serialize;
 
-pub use self::facts::{AuthMode, ServerFacts, advisory_id, location_type};
+pub use self::facts::{ADVISORY_FINDINGS, AuthMode, ServerFacts, advisory_id, finding_subject, location_type};
 use super::StoreError;
 use crate::ingest::ChangeKind;
 
@@ -381,13 +381,19 @@ impl DecisionKind {
     }
 }
 
-/// Identifies a finding across re-ingests (finding rows are replaced, this is not).
+/// Identifies a finding across re-ingests (finding rows are replaced, this is not): the key a
+/// decision is stored under, so a decision applies to exactly one finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct FindingKey {
     pub agent_id: String,
     /// Empty for findings about a client or user as a whole.
     pub server_id: String,
     pub finding_id: String,
+    /// Tells findings with the same agent, server and finding id apart (see [`finding_subject`]):
+    /// the finding uid of a host-wide finding, the advisory id of a package advisory finding;
+    /// empty, and then left out of JSON, for other server findings.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]

@@ -359,6 +359,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
             "eff_client",
             "eff_user",
             "advisory",
+            "subject",
         ],
     );
     let mut events =
@@ -386,7 +387,17 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
     );
     let mut states = Table::new(
         "finding_states",
-        &["agent_id", "server_id", "finding_id", "state", "reason", "expires_at", "decided_by", "decided_at"],
+        &[
+            "agent_id",
+            "server_id",
+            "finding_id",
+            "subject",
+            "state",
+            "reason",
+            "expires_at",
+            "decided_by",
+            "decided_at",
+        ],
     );
 
     for n in from..to {
@@ -541,6 +552,9 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                         text(&id),
                         text(&server_id),
                         text(finding_id),
+                        // The decision subject of a server finding: its advisory id, if any
+                        // (`store::read::finding_subject`).
+                        text(&advisory),
                         text("waived"),
                         text("accepted risk"),
                         Cell::Int(now + 30 * 86_400),
@@ -566,6 +580,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                     text(service),
                     text(client),
                     text(user),
+                    text(&advisory),
                     text(advisory),
                 ]);
             }

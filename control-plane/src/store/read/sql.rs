@@ -24,7 +24,7 @@ macro_rules! impl_read_models {
                 EndpointDetail, EndpointQuery, EndpointRow, EndpointSort, FindingDecision, FindingKey, FindingQuery,
                 FindingStateFilter, FindingView, FingerprintQuery, GroupKind, HISTORY_LIMIT, MAX_PAGE, Overview, Page,
                 ReadModels, RollupStats, SecretGroup, ServerFacts, ServerGroup, ServerGroupQuery, ServerView,
-                ServiceRow, SharedFingerprint, VersionCount, advisory_id, contains_pattern, day_start, into_page,
+                ServiceRow, SharedFingerprint, VersionCount, ADVISORY_FINDINGS, advisory_id, finding_subject, contains_pattern, day_start, into_page,
                 member_key, members, page_limit,
             };
 
@@ -33,7 +33,6 @@ macro_rules! impl_read_models {
 
             const SEVERITY_HIGH: i64 = 4;
             const SEVERITY_CRITICAL: i64 = 5;
-            const ADVISORY_FINDINGS: [&str; 2] = ["MUSTER-PKG-VULNERABLE", "MUSTER-PKG-MALICIOUS"];
 
             fn to_i32(value: i64) -> i32 {
                 i32::try_from(value).unwrap_or(0)
@@ -57,49 +56,57 @@ macro_rules! impl_read_models {
                     ReportBody::Full(snapshot) => &snapshot.servers,
                     ReportBody::Delta(delta) => &delta.upserted_servers,
                 };
-                for server in servers.iter().filter(|s| touched.contains(s.id.as_str())) {
-                    let facts = ServerFacts::of(server);
-                    sqlx::query(
-                        "UPDATE servers SET service = $3, package_ecosystem = $4, package_name = $5, \
-                         package_version = $6, pinned = $7, endpoint_host = $8, auth = $9 \
-                         WHERE agent_id = $1 AND server_id = $2",
-                    )
-                    .bind(agent_id)
-                    .bind(&server.id)
-                    .bind(&facts.service)
-                    .bind(i64::from(facts.package_ecosystem))
-                    .bind(&facts.package_name)
-                    .bind(&facts.package_version)
-                    .bind(i64::from(facts.pinned))
-                    .bind(&facts.endpoint_host)
-                    .bind(facts.auth.as_str())
-                    .execute(&mut *conn)
-                    .await?;
+                // One statement per chunk of servers (`UPDATE ... FROM (VALUES ...)`, portable since
+                // SQLite 3.33), not one per server: a host's first snapshot may name tens of thousands.
+                // The last of equal ids, as ingest stored it (`last_by_key`).
+                let facts: Vec<(&str, ServerFacts)> = crate::store::sql::last_by_key(servers, |s| s.id.clone())
+                    .into_iter()
+                    .filter(|s| touched.contains(s.id.as_str()))
+                    .map(|s| (s.id.as_str(), ServerFacts::of(s)))
+                    .collect();
+                for chunk in facts.chunks(crate::store::sql::ROWS_PER_STATEMENT) {
+                    let mut update = Builder::new(
+                        "UPDATE servers SET service = v.column2, package_ecosystem = v.column3, \
+                         package_name = v.column4, package_version = v.column5, pinned = v.column6, \
+                         endpoint_host = v.column7, auth = v.column8 FROM (",
+                    );
+                    update.push_values(chunk, |mut row, (server_id, facts)| {
+                        row.push_bind(server_id.to_string())
+                            .push_bind(facts.service.clone())
+                            .push_bind(i64::from(facts.package_ecosystem))
+                            .push_bind(facts.package_name.clone())
+                            .push_bind(facts.package_version.clone())
+                            .push_bind(i64::from(facts.pinned))
+                            .push_bind(facts.endpoint_host.clone())
+                            .push_bind(facts.auth.as_str());
+                    });
+                    update.push(") AS v WHERE servers.agent_id = ").push_bind(agent_id.to_string());
+                    update.push(" AND servers.server_id = v.column1");
+                    update.build().execute(&mut *conn).await?;
                 }
                 // Only findings ingest may have written: those of servers that appeared or changed
                 // (an unchanged server keeps its findings rows) and the host-wide ones. The others
                 // already carry their server's facts.
-                let mut findings_update = Builder::new(
-                    "UPDATE findings SET \
+                // The host-wide findings in one statement, then the touched servers' in chunks
+                // (one statement naming every touched server would pass SQLite's and PostgreSQL's
+                // bind-parameter limits on a large host).
+                const FINDINGS_UPDATE: &str = "UPDATE findings SET \
                      service = COALESCE((SELECT s.service FROM servers s WHERE s.agent_id = findings.agent_id \
                        AND s.server_id = findings.server_id), ''), \
                      eff_client = CASE WHEN client <> '' THEN client ELSE COALESCE((SELECT s.client FROM servers s \
                        WHERE s.agent_id = findings.agent_id AND s.server_id = findings.server_id), '') END, \
                      eff_user = CASE WHEN user_name <> '' THEN user_name ELSE COALESCE((SELECT s.user_name FROM servers s \
                        WHERE s.agent_id = findings.agent_id AND s.server_id = findings.server_id), '') END \
-                     WHERE agent_id = ",
-                );
-                findings_update.push_bind(agent_id.to_string()).push(" AND (server_id = ''");
+                     WHERE agent_id = ";
+                let mut host_wide = Builder::new(FINDINGS_UPDATE);
+                host_wide.push_bind(agent_id.to_string()).push(" AND server_id = ''");
+                host_wide.build().execute(&mut *conn).await?;
                 for chunk in touched.iter().copied().collect::<Vec<_>>().chunks(crate::store::sql::ROWS_PER_STATEMENT) {
-                    findings_update.push(" OR server_id IN (");
-                    let mut list = findings_update.separated(", ");
-                    for id in chunk {
-                        list.push_bind(id.to_string());
-                    }
-                    findings_update.push(")");
+                    let mut findings_update = Builder::new(FINDINGS_UPDATE);
+                    findings_update.push_bind(agent_id.to_string()).push(" AND server_id");
+                    crate::store::sql::push_in_list(&mut findings_update, chunk.iter().map(|id| id.to_string()));
+                    findings_update.build().execute(&mut *conn).await?;
                 }
-                findings_update.push(")");
-                findings_update.build().execute(&mut *conn).await?;
                 let rows = sqlx::query(
                     "SELECT id, message FROM findings WHERE agent_id = $1 AND advisory = '' \
                      AND finding_id IN ($2, $3)",
@@ -120,6 +127,67 @@ macro_rules! impl_read_models {
                     }
                 }
                 refresh_endpoint(conn, agent_id, now).await
+            }
+
+            /// Finishes migration `0007` once (its row in `data_backfills` says it is pending):
+            /// gives host-wide findings stored before it their subject (a SHA-256 neither SQL
+            /// dialect computes portably), then copies each legacy host-wide decision (subject '',
+            /// shared by every host-wide finding with its finding id) onto each finding it covered
+            /// and drops it. Counts do not change: every finding keeps the decision it had. Runs
+            /// at open, after migrations; safe to repeat.
+            pub(crate) async fn backfill_finding_subjects(pool: &sqlx::Pool<$db>) -> Result<(), StoreError> {
+                const PENDING: &str = "SELECT 1 AS one FROM data_backfills WHERE name = 'finding_subjects'";
+                if sqlx::query(PENDING).fetch_optional(pool).await?.is_none() {
+                    return Ok(());
+                }
+                loop {
+                    let mut tx = pool.begin().await?;
+                    let rows = sqlx::query(
+                        "SELECT id, agent_id, finding_id, client, user_name, server_ids, message FROM findings \
+                         WHERE server_id = '' AND subject = '' ORDER BY id LIMIT 500",
+                    )
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    if rows.is_empty() {
+                        break;
+                    }
+                    for row in &rows {
+                        let subject = finding_subject(
+                            &row.try_get::<String, _>("agent_id")?,
+                            "",
+                            &row.try_get::<String, _>("finding_id")?,
+                            &row.try_get::<String, _>("client")?,
+                            &row.try_get::<String, _>("user_name")?,
+                            &row.try_get::<String, _>("server_ids")?,
+                            &row.try_get::<String, _>("message")?,
+                        );
+                        sqlx::query("UPDATE findings SET subject = $2 WHERE id = $1")
+                            .bind(row.try_get::<i64, _>("id")?)
+                            .bind(subject)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    tx.commit().await?;
+                }
+                let mut tx = pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO finding_states (agent_id, server_id, finding_id, subject, state, reason, \
+                     expires_at, decided_by, decided_at) \
+                     SELECT st.agent_id, st.server_id, st.finding_id, f.subject, st.state, st.reason, \
+                     st.expires_at, st.decided_by, st.decided_at FROM finding_states st \
+                     JOIN findings f ON f.agent_id = st.agent_id AND f.server_id = '' \
+                       AND f.finding_id = st.finding_id \
+                     WHERE st.server_id = '' AND st.subject = '' AND f.subject <> '' \
+                     ON CONFLICT DO NOTHING",
+                )
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query("DELETE FROM finding_states WHERE server_id = '' AND subject = ''")
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM data_backfills WHERE name = 'finding_subjects'").execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(())
             }
 
             /// Recomputes one endpoint's `endpoint_summary` row from its stored inventory.
@@ -159,7 +227,7 @@ macro_rules! impl_read_models {
                 for row in sqlx::query(
                     "SELECT f.severity, COUNT(*) AS n FROM findings f \
                      LEFT JOIN finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
-                       AND st.finding_id = f.finding_id AND st.state = 'waived' \
+                       AND st.finding_id = f.finding_id AND st.subject = f.subject AND st.state = 'waived' \
                        AND (st.expires_at IS NULL OR st.expires_at > $2) \
                      WHERE f.agent_id = $1 AND st.agent_id IS NULL GROUP BY f.severity",
                 )
@@ -260,6 +328,7 @@ macro_rules! impl_read_models {
                         agent_id: row.try_get("agent_id")?,
                         server_id: row.try_get("server_id")?,
                         finding_id: row.try_get("finding_id")?,
+                        subject: row.try_get("subject")?,
                     },
                     hostname: row.try_get("hostname")?,
                     severity: to_i32(row.try_get("severity")?),
@@ -291,13 +360,13 @@ macro_rules! impl_read_models {
             fn push_findings_query(qb: &mut Builder, query: &FindingQuery, limit: u32) -> Result<(), StoreError> {
                 qb.push(
                     "SELECT f.id, f.agent_id, COALESCE(e.hostname, '') AS hostname, f.server_id, f.finding_id, \
-                     f.severity, f.owasp, f.message, f.service, f.eff_client, f.eff_user, f.advisory, st.state, \
+                     f.subject, f.severity, f.owasp, f.message, f.service, f.eff_client, f.eff_user, f.advisory, st.state, \
                      st.reason, st.expires_at, st.decided_by, st.decided_at FROM findings f \
                      LEFT JOIN endpoint_summary e ON e.agent_id = f.agent_id ",
                 );
                 qb.push(
                     "LEFT JOIN finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
-                     AND st.finding_id = f.finding_id WHERE f.severity >= ",
+                     AND st.finding_id = f.finding_id AND st.subject = f.subject WHERE f.severity >= ",
                 );
                 qb.push_bind(i64::from(query.min_severity.unwrap_or(0)));
                 for (column, value) in [
@@ -319,7 +388,7 @@ macro_rules! impl_read_models {
                     qb.push(if negate { " AND NOT EXISTS" } else { " AND EXISTS" });
                     qb.push(
                         " (SELECT 1 FROM finding_states d WHERE d.agent_id = f.agent_id \
-                         AND d.server_id = f.server_id AND d.finding_id = f.finding_id",
+                         AND d.server_id = f.server_id AND d.finding_id = f.finding_id AND d.subject = f.subject",
                     );
                     if let Some(state) = state {
                         qb.push(" AND d.state = ").push_bind(state);
@@ -808,20 +877,21 @@ macro_rules! impl_read_models {
                     let mut tx = self.writer().begin().await?;
                     let exists = sqlx::query(
                         "SELECT 1 AS one FROM findings WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3 \
-                         LIMIT 1",
+                         AND subject = $4 LIMIT 1",
                     )
                     .bind(&key.agent_id)
                     .bind(&key.server_id)
                     .bind(&key.finding_id)
+                    .bind(&key.subject)
                     .fetch_optional(&mut *tx)
                     .await?;
                     if exists.is_none() {
                         return Ok(false);
                     }
                     sqlx::query(
-                        "INSERT INTO finding_states (agent_id, server_id, finding_id, state, reason, expires_at, \
-                         decided_by, decided_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                         ON CONFLICT (agent_id, server_id, finding_id) DO UPDATE SET state = excluded.state, \
+                        "INSERT INTO finding_states (agent_id, server_id, finding_id, subject, state, reason, \
+                         expires_at, decided_by, decided_at) VALUES ($1, $2, $3, $9, $4, $5, $6, $7, $8) \
+                         ON CONFLICT (agent_id, server_id, finding_id, subject) DO UPDATE SET state = excluded.state, \
                          reason = excluded.reason, expires_at = excluded.expires_at, \
                          decided_by = excluded.decided_by, decided_at = excluded.decided_at",
                     )
@@ -833,6 +903,7 @@ macro_rules! impl_read_models {
                     .bind(expires_at)
                     .bind(who)
                     .bind(now)
+                    .bind(&key.subject)
                     .execute(&mut *tx)
                     .await?;
                     refresh_endpoint(&mut tx, &key.agent_id, now).await?;
@@ -843,11 +914,13 @@ macro_rules! impl_read_models {
                 async fn clear_finding_decision(&self, key: &FindingKey, now: i64) -> Result<bool, StoreError> {
                     let mut tx = self.writer().begin().await?;
                     let done = sqlx::query(
-                        "DELETE FROM finding_states WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3",
+                        "DELETE FROM finding_states WHERE agent_id = $1 AND server_id = $2 AND finding_id = $3 \
+                         AND subject = $4",
                     )
                     .bind(&key.agent_id)
                     .bind(&key.server_id)
                     .bind(&key.finding_id)
+                    .bind(&key.subject)
                     .execute(&mut *tx)
                     .await?;
                     if done.rows_affected() > 0 {
