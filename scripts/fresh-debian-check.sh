@@ -11,8 +11,9 @@
 #    directory named as in rust-toolchain.toml) with ~/.cargo/bin and ~/.cargo/env (no crate
 #    cache), and this machine's extra CA certificates (/usr/local/share/ca-certificates) made
 #    trusted with update-ca-certificates. The base is never run; delete it to rebuild it.
-# 2. Copies the base (`cp -a`) into a scratch directory under /var/tmp, clones this repository
-#    there as /root/muster and checks out REV (a commit, branch or tag; committed work only).
+# 2. Copies the base (`cp -a`) into a scratch directory under /var/tmp ($FRESH_DEBIAN_SCRATCH
+#    to change it), clones this repository there as /root/muster and checks out REV (a commit,
+#    branch or tag; committed work only).
 # 3. Runs the command inside with
 #    `systemd-nspawn --register=no --keep-unit -D ROOT --pipe /bin/bash -lc 'cd /root/muster && ...'`
 #    (the host's network; no system bus is needed), showing its output and saving it to a log.
@@ -25,8 +26,10 @@
 #
 # Needs: root, `debootstrap` and `systemd-nspawn` (apt-get install -y debootstrap
 # systemd-container), git, the Rust toolchain under ~/.rustup, and network access to
-# deb.debian.org (or $FRESH_DEBIAN_MIRROR) and to the registries the commands use. Each run
-# copies about 2 GB and the test command's build adds several GB more.
+# deb.debian.org (or $FRESH_DEBIAN_MIRROR) and to the registries the commands use. Disk: the
+# base takes 2 GB; each run copies it and adds its packages and build, so it stops at once unless
+# /var/tmp (or $FRESH_DEBIAN_SCRATCH) has at least 8 GB free for quickstart, 16 GB for test
+# (the debug build of all tests and examples takes about 10 GB).
 set -euo pipefail
 
 usage() {
@@ -140,7 +143,16 @@ EOF
 
 [ -d "$base" ] || build_base
 
-scratch=$(mktemp -d /var/tmp/muster-fresh.XXXXXX)
+scratch_parent=${FRESH_DEBIAN_SCRATCH:-/var/tmp}
+need_gb=8
+[ "$what" = quickstart ] || need_gb=16
+free_gb=$(($(df -Pk "$scratch_parent" | awk 'NR == 2 { print $4 }') / 1024 / 1024))
+if [ "$free_gb" -lt "$need_gb" ]; then
+  echo "fresh-debian-check: $scratch_parent has ${free_gb} GB free; a $what run needs about ${need_gb} GB" >&2
+  exit 2
+fi
+
+scratch=$(mktemp -d "$scratch_parent/muster-fresh.XXXXXX")
 root="$scratch/fresh-debian" # the directory name is the container's hostname
 log="$scratch/$what.log"
 nspawn_pid=
