@@ -1,17 +1,60 @@
 #!/usr/bin/env bash
-# Installs the Debian packages Muster's build and tests need, only when missing (quick on a
-# machine that has them). Needs root, as CI and the development machines have.
+# Installs the Debian packages Muster needs, only when missing (quick on a machine that has them):
+#
+#   scripts/install-deps.sh [GROUP...]    GROUP: build (what `cargo build` links with) or test
+#                                         (build plus what the tests run); default: build test
+#
+# Installing needs root, as CI and the development machines have. Run as another user, it only
+# checks, and says what to install when something is missing. Off Debian (no dpkg) it does nothing.
 set -euo pipefail
-# chromium + chromium-driver: the control plane's browser test drives Debian's Chromium over WebDriver
-# (no test tool downloads its own browser).
-packages=(postgresql pkg-config time chromium chromium-driver)
+
+# One package per line: the group that needs it, the Debian package, why.
+table='
+build  gcc              cc: links every Rust binary; ring and the bundled SQLite compile C code
+build  libc6-dev        C library headers and start files the linker needs (only a gcc Recommends)
+build  pkg-config       finds system libraries for crates with C parts
+test   postgresql       the storage conformance suite runs against a throwaway cluster
+test   time             /usr/bin/time: the agent scan bench measures peak memory with it
+test   chromium         the control plane browser test drives Debian Chromium (no test downloads one)
+test   chromium-driver  chromedriver, the WebDriver server for that test
+'
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=(build test)
+wanted=()
+for g in "${groups[@]}"; do
+  case $g in
+    build) want=(build) ;;
+    test) want=(build test) ;; # the tests build everything first
+    *) echo "install-deps: unknown group '$g' (build or test)" >&2; exit 2 ;;
+  esac
+  while read -r group package _; do
+    [ -n "$group" ] || continue
+    for w in "${want[@]}"; do
+      [ "$group" = "$w" ] && wanted+=("$package")
+    done
+  done <<<"$table"
+done
+
+if ! command -v dpkg-query >/dev/null; then
+  echo "install-deps: not a Debian system; make sure these (or their equivalents) are installed: ${wanted[*]}" >&2
+  exit 0
+fi
+
 missing=()
-for p in "${packages[@]}"; do
+for p in "${wanted[@]}"; do
+  case " ${missing[*]} " in *" $p "*) continue ;; esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-if [ ${#missing[@]} -gt 0 ]; then
-  echo "installing: ${missing[*]}"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+[ ${#missing[@]} -gt 0 ] || exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+  echo "install-deps: missing Debian packages: ${missing[*]}" >&2
+  echo "install-deps: install them as root, then run this again:" >&2
+  echo "  apt-get install -y --no-install-recommends ${missing[*]}" >&2
+  exit 1
 fi
+echo "installing: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
