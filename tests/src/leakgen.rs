@@ -327,7 +327,8 @@ pub const GUARDED: &[&str] = &[
     "url-fragment",
 ];
 
-const WORDS: &[&str] = &["maple", "river", "copper", "lantern", "orbit", "meadow", "falcon", "harbor", "cedar", "velvet"];
+const WORDS: &[&str] =
+    &["maple", "river", "copper", "lantern", "orbit", "meadow", "falcon", "harbor", "cedar", "velvet"];
 
 /// A password a person would pick: two words and a number (`maple-river-4127`). No entropy
 /// rule calls it random; only its place gives it away.
