@@ -114,16 +114,7 @@ pub fn plant(root: &Path, canaries: &[Canary]) -> anyhow::Result<()> {
 }
 
 fn base64(bytes: &[u8]) -> String {
-    const TABLE: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], chunk.get(1).copied().unwrap_or(0), chunk.get(2).copied().unwrap_or(0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..=chunk.len() {
-            out.push(char::from(TABLE[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
+    crate::leakgen::b64(bytes, false)
 }
 
 /// Every spelling of `secret` whose presence is a leak: raw, hex (how PostgreSQL prints bytea),

@@ -60,7 +60,8 @@ pub fn needles(p: &Planted) -> Vec<(String, Vec<u8>)> {
     out
 }
 
-fn b64(bytes: &[u8], url_safe: bool) -> String {
+/// Base64 without padding, standard or URL-safe alphabet.
+pub fn b64(bytes: &[u8], url_safe: bool) -> String {
     let table: &[u8] = if url_safe {
         b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     } else {
