@@ -93,10 +93,11 @@ fn judge(before: &str, piece: &str) -> Option<Suspicion> {
     {
         return None;
     }
-    if let Some(rule) = match_shape(piece) {
+    if let Some(rule) = shape_of(piece) {
         return Some(Suspicion::ProviderShape { kind: rule.kind, provider: rule.provider });
     }
-    if decode::is_jwt(piece) {
+    // Every JWT starts with base64 of `{"`.
+    if piece.starts_with("eyJ") && decode::is_jwt(piece) {
         return Some(Suspicion::Jwt);
     }
     // A `.` is in no base64 alphabet: a run with one is a name, a version or a host
@@ -124,29 +125,32 @@ fn is_package_family_name(piece: &str) -> bool {
     })
 }
 
-/// Judges `text[range]` at `level` and below, pushing the secret-shaped pieces.
+/// Judges `text[range]`, then, unless it is secret-shaped as a whole, its pieces at the first
+/// split level from `level` on whose separators it contains. Each piece is judged once.
 fn judge_run(text: &str, range: Range<usize>, level: usize, out: &mut Vec<Suspect>) {
     let piece = &text[range.clone()];
+    if piece.len() < 8 {
+        return;
+    }
     if let Some(why) = judge(&text[..range.start], piece) {
         out.push(Suspect { range, why });
         return;
     }
-    let Some(separators) = LEVELS.get(level) else { return };
-    if !piece.contains(*separators) {
-        judge_run(text, range, level + 1, out);
+    let Some((found, separators)) = LEVELS.iter().enumerate().skip(level).find(|(_, seps)| piece.contains(**seps))
+    else {
         return;
-    }
+    };
     let mut start = range.start;
     for (i, c) in piece.char_indices() {
         if separators.contains(&c) {
             if start < range.start + i {
-                judge_run(text, start..range.start + i, level + 1, out);
+                judge_run(text, start..range.start + i, found + 1, out);
             }
             start = range.start + i + c.len_utf8();
         }
     }
     if start < range.end {
-        judge_run(text, start..range.end, level + 1, out);
+        judge_run(text, start..range.end, found + 1, out);
     }
 }
 
@@ -208,6 +212,17 @@ static SHAPES: LazyLock<Vec<AnywhereShape>> = LazyLock::new(|| {
         .collect()
 });
 
+/// One pass over a text finds every rule whose literal prefix occurs in it (instead of one
+/// substring search per rule); rules without a prefix are always tried.
+static PREFIXES: LazyLock<(Option<aho_corasick::AhoCorasick>, Vec<usize>, Vec<usize>)> = LazyLock::new(|| {
+    let (with, without): (Vec<usize>, Vec<usize>) = (0..SHAPES.len()).partition(|&i| !SHAPES[i].prefix.is_empty());
+    let automaton = aho_corasick::AhoCorasick::builder()
+        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
+        .build(with.iter().map(|&i| SHAPES[i].prefix.as_str()))
+        .ok();
+    (automaton, with, without)
+});
+
 /// Provider-shaped text anywhere (inside a URL path, after a `:`, glued to other text), with or
 /// without a valid checksum: masked whole, before any splitting could cut it into pieces too
 /// short to judge.
@@ -216,13 +231,42 @@ fn mask_shapes(text: &str) -> Cow<'_, str> {
     if ranges.is_empty() { Cow::Borrowed(text) } else { Cow::Owned(replace_ranges(text, &ranges)) }
 }
 
+/// [`match_shape`] over only the rules whose literal prefix starts `piece` (found in one
+/// automaton pass) and the rules without one.
+fn shape_of(piece: &str) -> Option<&'static super::providers::Rule> {
+    let (automaton, with_prefix, without_prefix) = &*PREFIXES;
+    let Some(ac) = automaton else { return match_shape(piece) };
+    // The first rule in match order wins, as in `match_shape`.
+    let mut best: Option<usize> = None;
+    let candidates = ac
+        .find_overlapping_iter(piece)
+        .filter(|m| m.start() == 0)
+        .map(|m| with_prefix[m.pattern().as_usize()])
+        .chain(without_prefix.iter().copied());
+    for i in candidates {
+        if best.is_some_and(|b| b < i) {
+            continue;
+        }
+        if super::providers::COMPILED.get(i).is_some_and(|c| c.whole.is_match(piece)) {
+            best = Some(i);
+        }
+    }
+    best.and_then(|i| super::providers::COMPILED.get(i)).map(|c| c.rule)
+}
+
 /// Byte ranges of provider-shaped text anywhere in `text` (possibly overlapping).
 pub fn shape_ranges(text: &str) -> Vec<Range<usize>> {
     let mut ranges: Vec<Range<usize>> = Vec::new();
-    for shape in SHAPES.iter() {
-        if !text.contains(shape.prefix.as_str()) {
-            continue;
-        }
+    let (automaton, with_prefix, without_prefix) = &*PREFIXES;
+    let mut candidates: Vec<usize> = without_prefix.clone();
+    match automaton {
+        Some(ac) => candidates.extend(ac.find_overlapping_iter(text).map(|m| with_prefix[m.pattern().as_usize()])),
+        None => candidates.extend(with_prefix.iter().copied().filter(|&i| text.contains(SHAPES[i].prefix.as_str()))),
+    }
+    candidates.sort_unstable();
+    candidates.dedup();
+    for i in candidates {
+        let shape = &SHAPES[i];
         let Some(re) = shape.compiled.get_or_init(|| Regex::new(shape.pattern).ok()).as_ref() else { continue };
         ranges.extend(re.find_iter(text).filter(|m| m.len() >= 8).map(|m| m.range()));
     }
@@ -271,12 +315,61 @@ pub fn scrub_text(text: &str) -> Cow<'_, str> {
     if text.is_empty() {
         return Cow::Borrowed(text);
     }
+    // A scan scrubs the same strings several times (paths, clients and names per server, an
+    // argument in the analysis and again at the door): results are remembered per thread, keyed
+    // by a hash of the input so no raw value is kept; an output is remembered as its own result
+    // (the gate is idempotent).
+    let key = hash_of(text);
+    if let Some(known) = MEMO.with(|m| m.borrow().get(&key).cloned()) {
+        return match known {
+            None => Cow::Borrowed(text),
+            Some(out) => Cow::Owned(out),
+        };
+    }
+    let out = scrub_uncached(text);
+    MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() > MEMO_LIMIT {
+            m.clear();
+        }
+        match &out {
+            Cow::Borrowed(_) => m.insert(key, None),
+            Cow::Owned(o) => {
+                m.insert(hash_of(o), None);
+                m.insert(key, Some(o.clone()))
+            }
+        };
+    });
+    out
+}
+
+const MEMO_LIMIT: usize = 100_000;
+
+thread_local! {
+    static MEMO: std::cell::RefCell<std::collections::HashMap<u64, Option<String>>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+fn hash_of(text: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    text.hash(&mut h);
+    h.finish()
+}
+
+fn scrub_uncached(text: &str) -> Cow<'_, str> {
     // Shapes first: a detector rule that matches part of a long token (a JWT-like segment of a
     // base64 key) would otherwise cut it into pieces the shape no longer matches.
     let step = mask_shapes(text);
-    let step = match mask_detected(&step) {
-        Cow::Borrowed(_) => step,
-        Cow::Owned(s) => Cow::Owned(s),
+    // The detector's embedded rules need a `name=value`, a `name: value`, a URL or a PEM block;
+    // its bare-token rules are covered by the shapes above and the token scan below.
+    let step = if step.contains(['=', ':']) || step.contains("-----BEGIN") {
+        match mask_detected(&step) {
+            Cow::Borrowed(_) => step,
+            Cow::Owned(s) => Cow::Owned(s),
+        }
+    } else {
+        step
     };
     let step = match mask_urls(&step) {
         Cow::Borrowed(_) => step,
