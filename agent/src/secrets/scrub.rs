@@ -247,7 +247,16 @@ fn shape_of(piece: &str) -> Option<&'static super::providers::Rule> {
         if best.is_some_and(|b| b < i) {
             continue;
         }
-        if super::providers::COMPILED.get(i).is_some_and(|c| c.whole.is_match(piece)) {
+        // The unanchored regex the whole-text search compiled anyway, matching the whole piece:
+        // compiling the anchored twin as well doubled the scan's regex compilation.
+        let shape = &SHAPES[i];
+        let whole = shape
+            .compiled
+            .get_or_init(|| Regex::new(shape.pattern).ok())
+            .as_ref()
+            .and_then(|re| re.find(piece))
+            .is_some_and(|m| m.start() == 0 && m.end() == piece.len());
+        if whole {
             best = Some(i);
         }
     }
