@@ -95,10 +95,6 @@ pub fn build(d: &Discovery, analysis: &Analysis, layout: &Layout, scanned_at_uni
 /// computes itself as hashes: server ids, credential fingerprints, finding ids and server ids,
 /// the machine id. Idempotent.
 pub fn scrub_snapshot(s: &mut pb::InventorySnapshot) {
-    scrub_snapshot_fields(s);
-}
-
-fn scrub_snapshot_fields(s: &mut pb::InventorySnapshot) {
     if let Some(h) = s.host.as_mut() {
         scrub_host(h);
     }

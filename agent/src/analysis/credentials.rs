@@ -10,7 +10,7 @@ use crate::secrets::Secret;
 use crate::secrets::detect::{Confidence, Detection, Source, detect, detect_embedded};
 use crate::secrets::fingerprint::{FleetKey, fingerprint};
 use crate::secrets::location::Location;
-use crate::secrets::mask::{self, MASK};
+use crate::secrets::mask;
 use crate::secrets::scrub::{self, Suspicion};
 use muster_proto::v1 as pb;
 
@@ -118,41 +118,9 @@ fn suspected(
     ranges
 }
 
+/// The value with the detected ranges masked; provider shapes anywhere in it are masked whole.
 fn apply_mask(value: &str, ranges: &[std::ops::Range<usize>]) -> String {
-    // Provider shapes anywhere in the raw value are masked whole; overlapping ranges are merged
-    // first, so one rule's part-match never leaves another's fragments behind.
-    let shapes = scrub::shape_ranges(value);
-    let mut all: Vec<std::ops::Range<usize>> = ranges.iter().chain(&shapes).cloned().collect();
-    all.sort_by_key(|r| r.start);
-    let mut merged: Vec<std::ops::Range<usize>> = Vec::new();
-    for r in all {
-        match merged.last_mut() {
-            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
-            _ => merged.push(r),
-        }
-    }
-    let mut out = String::with_capacity(value.len());
-    let mut pos = 0;
-    for r in merged {
-        if r.end > value.len() || !value.is_char_boundary(r.start) || !value.is_char_boundary(r.end) {
-            continue;
-        }
-        out.push_str(&value[pos..r.start]);
-        // A connection string or URL keeps its shape when URL masking hides its credential
-        // part (password, query values); anything else, and anything with a provider shape in
-        // it, is masked whole.
-        let part = &value[r.clone()];
-        let url_masked = mask::mask_url(part);
-        let has_shape = shapes.iter().any(|s| s.start < r.end && r.start < s.end);
-        if part.contains("://") && url_masked != part && !has_shape {
-            out.push_str(&url_masked);
-        } else {
-            out.push_str(MASK);
-        }
-        pos = r.end;
-    }
-    out.push_str(&value[pos..]);
-    out
+    scrub::mask_ranges(value, ranges, &scrub::shape_ranges(value))
 }
 
 /// Runs the detector over everything a server is given.

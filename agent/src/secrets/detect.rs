@@ -260,7 +260,8 @@ fn url(parts: &super::connection::UrlParts<'_>) -> Option<Found> {
     parts.params.iter().find_map(|(k, v)| if is_placeholder(v) { None } else { classify(Some(k), v, false) })
 }
 
-static URL_RE: LazyLock<Option<Regex>> =
+/// A URL inside free text (shared with the gate, `scrub.rs`).
+pub(super) static URL_RE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"(?:jdbc:)?[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>`]+"#).ok());
 
 static KEY_VALUE_RE: LazyLock<Option<Regex>> = LazyLock::new(|| {

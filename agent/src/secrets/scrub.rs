@@ -191,9 +191,6 @@ fn replace_ranges(text: &str, ranges: &[Range<usize>]) -> String {
     out
 }
 
-static URL_RE: LazyLock<Option<Regex>> =
-    LazyLock::new(|| Regex::new(r#"(?:jdbc:)?[A-Za-z][A-Za-z0-9+.\-]*://[^\s"'<>`]+"#).ok());
-
 static NAMED_RE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=(?P<value>[^\s"'&;,]+)"#).ok());
 
@@ -288,25 +285,47 @@ fn mask_detected(text: &str) -> Cow<'_, str> {
     if found.is_empty() {
         return Cow::Borrowed(text);
     }
-    let mut out = String::with_capacity(text.len());
+    let ranges: Vec<Range<usize>> = found.into_iter().map(|e| e.range).collect();
+    Cow::Owned(mask_ranges(text, &ranges, &[]))
+}
+
+/// `value` with `ranges` masked: overlapping ranges merged first, so one rule's part-match never
+/// leaves another's fragments behind. A merged range that is a URL or connection string keeps
+/// its shape when URL masking hides its credential part (password, query values); anything
+/// else, and anything overlapping one of `whole`, becomes [`MASK`].
+pub fn mask_ranges(value: &str, ranges: &[Range<usize>], whole: &[Range<usize>]) -> String {
+    let mut all: Vec<Range<usize>> = ranges.iter().chain(whole).cloned().collect();
+    all.sort_by_key(|r| r.start);
+    let mut merged: Vec<Range<usize>> = Vec::new();
+    for r in all {
+        match merged.last_mut() {
+            Some(last) if r.start < last.end => last.end = last.end.max(r.end),
+            _ => merged.push(r),
+        }
+    }
+    let mut out = String::with_capacity(value.len());
     let mut pos = 0;
-    for e in found {
-        let r = e.range;
-        if r.start < pos || !text.is_char_boundary(r.start) || !text.is_char_boundary(r.end) {
+    for r in merged {
+        if r.end > value.len() || !value.is_char_boundary(r.start) || !value.is_char_boundary(r.end) {
             continue;
         }
-        out.push_str(&text[pos..r.start]);
-        let part = &text[r.clone()];
+        out.push_str(&value[pos..r.start]);
+        let part = &value[r.clone()];
         let url_masked = mask::mask_url(part);
-        out.push_str(if part.contains("://") && url_masked != part { &url_masked } else { MASK });
+        let forced = whole.iter().any(|w| w.start < r.end && r.start < w.end);
+        if part.contains("://") && url_masked != part && !forced {
+            out.push_str(&url_masked);
+        } else {
+            out.push_str(MASK);
+        }
         pos = r.end;
     }
-    out.push_str(&text[pos..]);
-    Cow::Owned(out)
+    out.push_str(&value[pos..]);
+    out
 }
 
 fn mask_urls(text: &str) -> Cow<'_, str> {
-    let Some(re) = URL_RE.as_ref() else { return Cow::Borrowed(text) };
+    let Some(re) = super::detect::URL_RE.as_ref() else { return Cow::Borrowed(text) };
     re.replace_all(text, |c: &regex::Captures<'_>| mask::mask_url(&c[0]))
 }
 
