@@ -13,7 +13,7 @@ use crate::grpc::admission::IngestQueue;
 use crate::grpc::identity::AgentStatusCache;
 use crate::grpc::rate::RateLimiter;
 use crate::pki::{Pki, PkiError};
-use crate::store::{DynStore, StoreError};
+use crate::store::{DynStore, IngestEntry, StoreError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OpenError {
@@ -32,6 +32,9 @@ pub enum OpenError {
 #[derive(Debug)]
 pub struct ControlPlane {
     pub store: DynStore,
+    /// Where the gRPC layer hands reports to ingest: the store itself, except in the test control
+    /// plane, which records and holds reports there (`crate::testing`).
+    pub(crate) ingest: Arc<dyn IngestEntry>,
     pub pki: Arc<Pki>,
     pub limits: Limits,
     /// The dashboard and API listener's settings (TLS, CORS, sessions, single sign-on).
@@ -53,6 +56,19 @@ impl ControlPlane {
     }
 
     pub fn with_http(store: DynStore, pki: Arc<Pki>, limits: Limits, http: HttpConfig) -> Arc<Self> {
+        let ingest = Arc::new(store.clone());
+        Self::with_ingest(store, ingest, pki, limits, http)
+    }
+
+    /// Like [`Self::with_http`], with reports ingested through `ingest` (a decorator around the
+    /// store's ingest) instead of the store directly.
+    pub(crate) fn with_ingest(
+        store: DynStore,
+        ingest: Arc<dyn IngestEntry>,
+        pki: Arc<Pki>,
+        limits: Limits,
+        http: HttpConfig,
+    ) -> Arc<Self> {
         let (revocations, _) = broadcast::channel(256);
         // Consumers that fall behind lose events, not ingest speed (see `crate::webhook`).
         let (ingest_events, _) = broadcast::channel(1024);
@@ -61,6 +77,7 @@ impl ControlPlane {
         let ingest_queue = IngestQueue::new(limits.ingest_work_capacity);
         Arc::new(Self {
             store,
+            ingest,
             pki,
             limits,
             http,

@@ -19,17 +19,13 @@ use crate::ingest::{IngestOutcome, Report, ReportBody};
 use crate::pki::Pki;
 use crate::server::ServeError;
 use crate::state::{ControlPlane, unix_now};
-use crate::store::access as A;
-use crate::store::read as R;
-use crate::store::{
-    AgentRecord, ChangeEventRecord, DynStore, HostInventory, NewAgent, NewToken, Store, StoreError, TokenRecord,
-};
+use crate::store::{DynStore, IngestEntry, Store, StoreError};
 
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// A running in-process control plane. Dropping it stops the server.
 ///
-/// Its store records every report it is asked to ingest ([`TestControlPlane::received_reports`])
+/// Its ingest entry point records every report it is asked to ingest ([`TestControlPlane::received_reports`])
 /// and can hold ingest ([`TestControlPlane::hold_ingest`]) so a test can act while a report is
 /// in flight. [`TestControlPlane::stop_keeping_data`] stops it without deleting its data dir, and
 /// [`StoppedControlPlane::start`] brings it back on the same data, database and gRPC port.
@@ -149,9 +145,9 @@ impl TestControlPlane {
             Some(url) => url.clone(),
             None => format!("sqlite://{}", data_dir.path().join("muster.db").display()),
         };
-        let store: DynStore =
-            Arc::new(RecordingStore { inner: crate::store::open(&url).await?, recorder: recorder.clone() });
-        let state = ControlPlane::with_http(store, Arc::new(pki), limits, http_config.clone());
+        let store = crate::store::open(&url).await?;
+        let ingest = Arc::new(RecordingIngest { store: store.clone(), recorder: recorder.clone() });
+        let state = ControlPlane::with_ingest(store, ingest, Arc::new(pki), limits, http_config.clone());
         let grpc = TcpListener::bind(("127.0.0.1", grpc_port)).await?;
         let http = TcpListener::bind("127.0.0.1:0").await?;
         let grpc_addr = grpc.local_addr()?;
@@ -300,194 +296,18 @@ impl Recorder {
     }
 }
 
-/// The real store, plus a log of every ingest call and an optional hold before ingest.
+/// The test control plane's ingest door: the real store's ingest, plus a log of every report
+/// handed to it and an optional hold before it runs. Only the ingest entry point is wrapped
+/// (`store::IngestEntry`); every other store call goes straight to the real store.
 #[derive(Debug)]
-struct RecordingStore {
-    inner: DynStore,
+struct RecordingIngest {
+    store: DynStore,
     recorder: Recorder,
 }
 
-/// Read models pass straight through to the real store.
 #[async_trait::async_trait]
-impl crate::store::read::ReadModels for RecordingStore {
-    async fn overview(&self, now: i64, online_since: i64) -> Result<R::Overview, StoreError> {
-        self.inner.overview(now, online_since).await
-    }
-    async fn services(&self) -> Result<Vec<R::ServiceRow>, StoreError> {
-        self.inner.services().await
-    }
-    async fn server_groups(&self, query: &R::ServerGroupQuery) -> Result<R::Page<R::ServerGroup>, StoreError> {
-        self.inner.server_groups(query).await
-    }
-    async fn endpoints(&self, query: &R::EndpointQuery) -> Result<R::Page<R::EndpointRow>, StoreError> {
-        self.inner.endpoints(query).await
-    }
-    async fn endpoint_detail(
-        &self,
-        agent_id: &str,
-        online_since: i64,
-        now: i64,
-    ) -> Result<Option<R::EndpointDetail>, StoreError> {
-        self.inner.endpoint_detail(agent_id, online_since, now).await
-    }
-    async fn secret_groups(&self) -> Result<Vec<R::SecretGroup>, StoreError> {
-        self.inner.secret_groups().await
-    }
-    async fn shared_fingerprints(
-        &self,
-        query: &R::FingerprintQuery,
-    ) -> Result<R::Page<R::SharedFingerprint>, StoreError> {
-        self.inner.shared_fingerprints(query).await
-    }
-    async fn findings(&self, query: &R::FindingQuery) -> Result<R::Page<R::FindingView>, StoreError> {
-        self.inner.findings(query).await
-    }
-    async fn decide_finding(
-        &self,
-        key: &R::FindingKey,
-        kind: R::DecisionKind,
-        reason: &str,
-        expires_at: Option<i64>,
-        who: &str,
-        now: i64,
-    ) -> Result<bool, StoreError> {
-        self.inner.decide_finding(key, kind, reason, expires_at, who, now).await
-    }
-    async fn clear_finding_decision(&self, key: &R::FindingKey, now: i64) -> Result<bool, StoreError> {
-        self.inner.clear_finding_decision(key, now).await
-    }
-    async fn activity(&self, query: &R::ActivityQuery) -> Result<R::Page<R::ActivityEvent>, StoreError> {
-        self.inner.activity(query).await
-    }
-    async fn agents_page(&self, query: &R::AgentQuery) -> Result<R::Page<R::AgentRow>, StoreError> {
-        self.inner.agents_page(query).await
-    }
-    async fn agent_versions(&self) -> Result<Vec<R::VersionCount>, StoreError> {
-        self.inner.agent_versions().await
-    }
-    async fn refresh_rollups(&self, now: i64, online_since: i64) -> Result<R::RollupStats, StoreError> {
-        self.inner.refresh_rollups(now, online_since).await
-    }
-}
-
-/// Accounts, sessions, API tokens and the audit log pass straight through to the real store.
-#[async_trait::async_trait]
-impl crate::store::AccessStore for RecordingStore {
-    async fn create_user(&self, user: &A::UserRecord) -> Result<bool, StoreError> {
-        self.inner.create_user(user).await
-    }
-    async fn user(&self, username: &str) -> Result<Option<A::UserRecord>, StoreError> {
-        self.inner.user(username).await
-    }
-    async fn list_users(&self) -> Result<Vec<A::UserRecord>, StoreError> {
-        self.inner.list_users().await
-    }
-    async fn upsert_oidc_user(&self, username: &str, role: A::Role, now: i64) -> Result<bool, StoreError> {
-        self.inner.upsert_oidc_user(username, role, now).await
-    }
-    async fn create_session(&self, session: &A::NewSession) -> Result<(), StoreError> {
-        self.inner.create_session(session).await
-    }
-    async fn session(&self, id_hash: &str) -> Result<Option<A::SessionRecord>, StoreError> {
-        self.inner.session(id_hash).await
-    }
-    async fn touch_session(&self, id_hash: &str, now: i64) -> Result<(), StoreError> {
-        self.inner.touch_session(id_hash, now).await
-    }
-    async fn revoke_session(&self, id_hash: &str, now: i64) -> Result<bool, StoreError> {
-        self.inner.revoke_session(id_hash, now).await
-    }
-    async fn create_api_token(&self, token: &A::NewApiToken) -> Result<(), StoreError> {
-        self.inner.create_api_token(token).await
-    }
-    async fn use_api_token(&self, token_hash: &str, now: i64) -> Result<Option<A::ApiTokenRecord>, StoreError> {
-        self.inner.use_api_token(token_hash, now).await
-    }
-    async fn list_api_tokens(&self) -> Result<Vec<A::ApiTokenRecord>, StoreError> {
-        self.inner.list_api_tokens().await
-    }
-    async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        self.inner.revoke_api_token(id, now).await
-    }
-    async fn append_audit(&self, entry: &A::AuditEntry) -> Result<(), StoreError> {
-        self.inner.append_audit(entry).await
-    }
-    async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Vec<A::AuditRecord>, StoreError> {
-        self.inner.list_audit(before, limit).await
-    }
-}
-
-/// Exports and webhooks pass straight through to the real store.
-#[async_trait::async_trait]
-impl crate::store::exports::ExportStore for RecordingStore {
-    async fn server_details(&self, agent_id: &str) -> Result<Vec<muster_proto::v1::McpServer>, StoreError> {
-        self.inner.server_details(agent_id).await
-    }
-    async fn agent_findings(&self, agent_id: &str) -> Result<Vec<crate::store::exports::StoredFinding>, StoreError> {
-        self.inner.agent_findings(agent_id).await
-    }
-    async fn create_webhook(&self, webhook: &crate::store::exports::NewWebhook) -> Result<(), StoreError> {
-        self.inner.create_webhook(webhook).await
-    }
-    async fn list_webhooks(&self) -> Result<Vec<crate::store::exports::WebhookRecord>, StoreError> {
-        self.inner.list_webhooks().await
-    }
-    async fn delete_webhook(&self, id: &str) -> Result<bool, StoreError> {
-        self.inner.delete_webhook(id).await
-    }
-    async fn sync_notified_findings(
-        &self,
-        agent_id: &str,
-        present: &[String],
-        now: i64,
-    ) -> Result<Vec<String>, StoreError> {
-        self.inner.sync_notified_findings(agent_id, present, now).await
-    }
-    async fn record_delivery(&self, attempt: &crate::store::exports::DeliveryAttempt) -> Result<(), StoreError> {
-        self.inner.record_delivery(attempt).await
-    }
-    async fn list_deliveries(
-        &self,
-        endpoint_id: &str,
-        limit: u32,
-    ) -> Result<Vec<crate::store::exports::DeliveryAttempt>, StoreError> {
-        self.inner.list_deliveries(endpoint_id, limit).await
-    }
-}
-
-#[async_trait::async_trait]
-impl Store for RecordingStore {
-    async fn create_token(&self, token: &NewToken) -> Result<(), StoreError> {
-        self.inner.create_token(token).await
-    }
-    async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        self.inner.list_tokens().await
-    }
-    async fn revoke_token(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        self.inner.revoke_token(id, now).await
-    }
-    async fn enroll_agent(&self, token_hash: &str, now: i64, agent: &NewAgent) -> Result<(), StoreError> {
-        self.inner.enroll_agent(token_hash, now, agent).await
-    }
-    async fn agent(&self, id: &str) -> Result<Option<AgentRecord>, StoreError> {
-        self.inner.agent(id).await
-    }
-    async fn list_agents(&self) -> Result<Vec<AgentRecord>, StoreError> {
-        self.inner.list_agents().await
-    }
-    async fn revoke_agent(&self, id: &str, now: i64) -> Result<bool, StoreError> {
-        self.inner.revoke_agent(id, now).await
-    }
-    async fn renew_agent_cert(&self, id: &str, cert_serial: &str, cert_not_after: i64) -> Result<(), StoreError> {
-        self.inner.renew_agent_cert(id, cert_serial, cert_not_after).await
-    }
-    async fn confirm_agent_cert(&self, id: &str, cert_serial: &str) -> Result<bool, StoreError> {
-        self.inner.confirm_agent_cert(id, cert_serial).await
-    }
-    async fn heartbeat(&self, id: &str, agent_version: &str, now: i64) -> Result<u64, StoreError> {
-        self.inner.heartbeat(id, agent_version, now).await
-    }
-    async fn ingest(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError> {
+impl IngestEntry for RecordingIngest {
+    async fn ingest_report(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError> {
         let body = match &report.body {
             ReportBody::Full(snapshot) => report_request::Body::Full(snapshot.clone()),
             ReportBody::Delta(delta) => report_request::Body::Delta(delta.clone()),
@@ -501,12 +321,12 @@ impl Store for RecordingStore {
         let index = self.recorder.push(ReceivedReport { agent_id: agent_id.to_string(), request, outcome: None });
         // In a task of its own: a held report is still stored after its caller went away (the
         // agent was killed mid-send), which is the case where only the acknowledgement is lost.
-        let (inner, recorder, agent_id, report) =
-            (self.inner.clone(), self.recorder.clone(), agent_id.to_string(), report.clone());
+        let (store, recorder, agent_id, report) =
+            (self.store.clone(), self.recorder.clone(), agent_id.to_string(), report.clone());
         let mut hold = self.recorder.hold.subscribe();
         let ingest = tokio::spawn(async move {
             let _ = hold.wait_for(|held| !*held).await;
-            let outcome = inner.ingest(&agent_id, &report, now).await?;
+            let outcome = store.ingest(&agent_id, &report, now).await?;
             recorder.set_outcome(index, outcome);
             Ok(outcome)
         });
@@ -514,12 +334,6 @@ impl Store for RecordingStore {
             Ok(result) => result,
             Err(join) => Err(StoreError::Corrupt(format!("test ingest task failed: {join}"))),
         }
-    }
-    async fn host_inventory(&self, agent_id: &str) -> Result<HostInventory, StoreError> {
-        self.inner.host_inventory(agent_id).await
-    }
-    async fn change_events(&self, agent_id: &str) -> Result<Vec<ChangeEventRecord>, StoreError> {
-        self.inner.change_events(agent_id).await
     }
 }
 

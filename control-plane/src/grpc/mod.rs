@@ -121,8 +121,8 @@ impl Inventory for AgentApi {
         let _permit = ticket.admit(work).await;
         let outcome = self
             .state
-            .store
-            .ingest(&agent_id, &report, unix_now())
+            .ingest
+            .ingest_report(&agent_id, &report, unix_now())
             .await
             .map_err(|e| identity::store_refusal(&self.state, &agent_id, e))?;
         tracing::debug!(agent_id = %agent_id, sequence = report.sequence, decision = ?outcome.decision, "report ingested");

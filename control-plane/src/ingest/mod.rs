@@ -6,6 +6,7 @@
 //! transaction so the decision and the write see the same stored sequence.
 
 pub mod limits;
+pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
 

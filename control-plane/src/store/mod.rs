@@ -6,12 +6,18 @@
 //! suite (`tests/store_conformance.rs`) runs against both.
 
 pub mod access;
+mod agents_sql;
 pub mod exports;
 mod exports_sql;
+mod ingest_sql;
+mod inventory_sql;
 mod postgres;
+#[cfg(feature = "testing")]
+mod postgres_testing;
 pub mod read;
 mod sql;
 mod sqlite;
+mod tokens_sql;
 #[cfg(feature = "testing")]
 pub mod upgrade_fixture;
 
@@ -245,6 +251,21 @@ pub trait Store: AccessStore + ExportStore + read::ReadModels + Send + Sync + st
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// The door through which the gRPC layer hands a report to ingest: the store's
+/// [`Store::ingest`], or a decorator around it. The test control plane records and holds reports
+/// here (`crate::testing`), so a new store method never needs a test wrapper.
+#[async_trait::async_trait]
+pub trait IngestEntry: Send + Sync + std::fmt::Debug {
+    async fn ingest_report(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError>;
+}
+
+#[async_trait::async_trait]
+impl IngestEntry for DynStore {
+    async fn ingest_report(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError> {
+        self.ingest(agent_id, report, now).await
+    }
+}
 
 /// Opens (creating and migrating as needed) the database named by `url`: `sqlite://PATH` or
 /// `postgres://...`.

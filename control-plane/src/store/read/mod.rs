@@ -10,10 +10,19 @@
 //!
 //! This module holds types and pure helpers only; the SQL lives in `sql.rs` beside it.
 
+pub(crate) mod activity_sql;
+pub(crate) mod agent_list_sql;
+pub(crate) mod credentials_sql;
+pub(crate) mod endpoints_sql;
 mod facts;
+pub(crate) mod findings_sql;
+pub(crate) mod overview_sql;
+pub(crate) mod rollups_sql;
 #[cfg(feature = "testing")]
 pub mod seed;
+pub(crate) mod servers_sql;
 pub(crate) mod sql;
+pub(crate) mod summary_sql;
 
 use serde::Serialize;
 
