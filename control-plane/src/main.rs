@@ -229,7 +229,11 @@ async fn token(command: TokenCommand, config: &ServerConfig) -> Result<()> {
         TokenCommand::Create { uses, ttl } => {
             let token = muster_control_plane::enroll::create_token(store.as_ref(), uses, ttl, unix_now()).await?;
             let uses = if token.max_uses == 0 { "unlimited".to_string() } else { token.max_uses.to_string() };
-            eprintln!("token {} (uses: {uses}, expires {}); shown only now:", token.id, muster_control_plane::timefmt::rfc3339(token.expires_at));
+            eprintln!(
+                "token {} (uses: {uses}, expires {}); shown only now:",
+                token.id,
+                muster_control_plane::timefmt::rfc3339(token.expires_at)
+            );
             println!("{}", token.token);
         }
         TokenCommand::List => {
@@ -274,7 +278,10 @@ async fn agents(command: AgentsCommand, config: &ServerConfig) -> Result<()> {
                     agent.hostname,
                     agent.agent_version,
                     agent.last_sequence,
-                    agent.last_seen_at.map(muster_control_plane::timefmt::rfc3339).unwrap_or_else(|| "never".to_string())
+                    agent
+                        .last_seen_at
+                        .map(muster_control_plane::timefmt::rfc3339)
+                        .unwrap_or_else(|| "never".to_string())
                 );
             }
         }

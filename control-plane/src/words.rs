@@ -12,8 +12,8 @@ use std::marker::PhantomData;
 use muster_proto::WireWord;
 use muster_proto::words::UNSPECIFIED;
 use serde::{Deserialize, Deserializer};
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 use utoipa::{PartialSchema, ToSchema};
 
 /// A query-parameter value naming a value of the wire enum `T` by its word (`high`, `macos`).

@@ -48,13 +48,8 @@ struct Api {
 
 impl Api {
     async fn get(&self, path_and_query: &str) -> (u16, String, String) {
-        let response = self
-            .client
-            .get(format!("{}{path_and_query}", self.base))
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .unwrap();
+        let response =
+            self.client.get(format!("{}{path_and_query}", self.base)).bearer_auth(&self.token).send().await.unwrap();
         let status = response.status().as_u16();
         let content_type =
             response.headers().get("content-type").map(|v| v.to_str().unwrap().to_string()).unwrap_or_default();
@@ -80,10 +75,10 @@ fn check_enum_fields(route: &str, at: &str, value: &Value, seen: &mut BTreeMap<&
                         "{route}: {here} is the wire enum {} as the integer {child}, not a word",
                         table.name
                     );
-                    if let Some(word) = child.as_str() {
-                        if (table.words)().iter().any(|(_, w)| *w == word) {
-                            seen.entry(table.name).or_default().insert(word.to_string());
-                        }
+                    if let Some(word) = child.as_str()
+                        && (table.words)().iter().any(|(_, w)| *w == word)
+                    {
+                        seen.entry(table.name).or_default().insert(word.to_string());
                     }
                 }
                 check_enum_fields(route, &here, child, seen);
@@ -143,7 +138,8 @@ fn check_word_properties(at: &str, schema: &Value, count: &mut usize) {
 async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("muster.db").display());
-    let fleet = fleet::seed_database(&url, unix_now(), FleetOptions { history_days: 1, canaries: false }).await.unwrap();
+    let fleet =
+        fleet::seed_database(&url, unix_now(), FleetOptions { history_days: 1, canaries: false }).await.unwrap();
     let cp = TestControlPlane::start_with_db_and_http(Some(&url), HttpConfig::default()).await.unwrap();
     let store = cp.state.store.clone();
 
@@ -159,9 +155,10 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
         assert!(outcome.unwrap().delivered);
     }
 
-    let admin = tokens::create_api_token(store.as_ref(), "walk", Role::Admin, Duration::from_secs(3600), "t", unix_now())
-        .await
-        .unwrap();
+    let admin =
+        tokens::create_api_token(store.as_ref(), "walk", Role::Admin, Duration::from_secs(3600), "t", unix_now())
+            .await
+            .unwrap();
     let api = Api {
         client: reqwest::Client::builder()
             .add_root_certificate(reqwest::Certificate::from_pem(cp.ca_pem().as_bytes()).unwrap())
@@ -176,15 +173,21 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
     // A value for each path parameter; a new one fails here until the test learns it.
     let concrete = |path: &str| -> String {
         let mut out = path.to_string();
-        for (from, to) in [("/endpoints/{id}", format!("/endpoints/{agent_id}")), ("/webhooks/{id}", format!("/webhooks/{}", webhook.id))] {
+        for (from, to) in [
+            ("/endpoints/{id}", format!("/endpoints/{agent_id}")),
+            ("/webhooks/{id}", format!("/webhooks/{}", webhook.id)),
+        ] {
             out = out.replace(from, &to);
         }
         assert!(!out.contains('{'), "api_dialect.rs: give the path parameter of {path} a seeded value");
         out
     };
 
-    let gets: Vec<&'static str> =
-        route_table().into_iter().filter(|r| r.method == Method::GET && r.path.starts_with("/api/v1/")).map(|r| r.path).collect();
+    let gets: Vec<&'static str> = route_table()
+        .into_iter()
+        .filter(|r| r.method == Method::GET && r.path.starts_with("/api/v1/"))
+        .map(|r| r.path)
+        .collect();
     assert!(gets.len() >= 20, "the route table lists the API's GET routes: {gets:?}");
 
     let mut seen: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
@@ -215,7 +218,12 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
     }
 
     // Bad values of known parameters are refused too, with the parameter's words.
-    for bad in ["/api/v1/findings?severity=4", "/api/v1/endpoints?os=2", "/api/v1/servers?ecosystem=1", "/api/v1/agents?limit=0"] {
+    for bad in [
+        "/api/v1/findings?severity=4",
+        "/api/v1/endpoints?os=2",
+        "/api/v1/servers?ecosystem=1",
+        "/api/v1/agents?limit=0",
+    ] {
         let (status, _, body) = api.get(bad).await;
         assert_eq!(status, 400, "GET {bad}: {body}");
     }

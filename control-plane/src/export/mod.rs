@@ -21,9 +21,9 @@ use muster_proto::v1::{CredentialSource, Ecosystem, McpServer, Os, Scope, Severi
 use muster_proto::words::UNSPECIFIED;
 use sha2::{Digest, Sha256};
 
-pub(crate) use crate::timefmt::rfc3339;
 use crate::store::exports::StoredFinding;
 use crate::store::{HostInventory, Store, StoreError};
+pub(crate) use crate::timefmt::rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {

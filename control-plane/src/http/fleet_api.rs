@@ -18,8 +18,8 @@ use utoipa::ToSchema;
 
 use super::audit::AuditDetail;
 use super::auth::Principal;
-use super::pages::components::severity_name;
 use super::openapi::ErrorBody;
+use super::pages::components::severity_name;
 use super::params::{self, ActivityParams, AgentParams, FindingParams, NoParams, online_since};
 use super::roles::Access;
 use super::{AppState, Route};

@@ -22,8 +22,8 @@ use muster_proto::v1;
 use crate::error::{ApiError, ErrorCode};
 use crate::ingest::ChangeKind;
 use crate::store::read::{
-    ActivityQuery, AgentQuery, Cursor, EndpointQuery, EndpointSort, FindingQuery, FindingStateFilter,
-    FingerprintQuery, GroupKind, MAX_PAGE, ServerGroupQuery,
+    ActivityQuery, AgentQuery, Cursor, EndpointQuery, EndpointSort, FindingQuery, FindingStateFilter, FingerprintQuery,
+    GroupKind, MAX_PAGE, ServerGroupQuery,
 };
 pub use crate::words::Word;
 
@@ -561,7 +561,10 @@ mod tests {
         assert!(parse::<ActivityParams>(Some("kind=moved")).is_err());
         assert!(parse::<AgentParams>(Some("status=gone")).is_err());
         assert_eq!(parse::<AuditParams>(Some("limit=0")).unwrap().query().unwrap_err().0, "limit: expected 1 to 1000");
-        assert_eq!(parse::<AgentParams>(Some("limit=501")).unwrap().query(0).unwrap_err().0, "limit: expected 1 to 500");
+        assert_eq!(
+            parse::<AgentParams>(Some("limit=501")).unwrap().query(0).unwrap_err().0,
+            "limit: expected 1 to 500"
+        );
         assert!(parse::<NoParams>(Some("x=")).is_ok());
         assert_eq!(parse::<NoParams>(Some("x=1")).unwrap_err().0, "unknown parameter `x`");
     }
@@ -574,7 +577,12 @@ mod tests {
         assert_eq!((query.owasp.as_deref(), query.agent_id, query.limit), (Some("MCP01"), None, 5));
         assert_eq!(
             params.filters(),
-            vec![("severity", "high".to_string()), ("owasp", "MCP01".into()), ("state", "waived".into()), ("limit", "5".into())]
+            vec![
+                ("severity", "high".to_string()),
+                ("owasp", "MCP01".into()),
+                ("state", "waived".into()),
+                ("limit", "5".into())
+            ]
         );
     }
 

@@ -247,7 +247,10 @@ impl WebhookWorker {
                         message: f.message.clone(),
                         client: f.client.clone(),
                         user: f.user.clone(),
-                        servers: ids.iter().map(|id| EventServer { id: ServerId::from(id.as_str()), name: name_of(id) }).collect(),
+                        servers: ids
+                            .iter()
+                            .map(|id| EventServer { id: ServerId::from(id.as_str()), name: name_of(id) })
+                            .collect(),
                     }
                 })
                 .collect(),

@@ -20,8 +20,8 @@ use crate::export::routes::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
 use crate::http::api::revoke_agent_by_id;
 use crate::http::auth::Principal;
 use crate::http::fleet_api::{
-    CreateEnrollmentToken, EnrollmentTokenView, enrollment_token_audit, enrollment_tokens,
-    issue_enrollment_token, revoke_enrollment,
+    CreateEnrollmentToken, EnrollmentTokenView, enrollment_token_audit, enrollment_tokens, issue_enrollment_token,
+    revoke_enrollment,
 };
 use crate::http::params::{AgentParams, online_since};
 use crate::http::roles::Access;

@@ -13,15 +13,13 @@ use muster_proto::v1::{Os, Severity};
 
 use super::components::{
     auth_badge, bad_params, chips, count_badge, ecosystem_name, empty, endpoint_link, error_page, filter_buttons,
-    list_params, maybe_time_ago, online_dot, os_name, pager, select, severity_badge, store_error, text_input, time_ago,
-    transport_name, utc_text, word_options, severity_name,
+    list_params, maybe_time_ago, online_dot, os_name, pager, select, severity_badge, severity_name, store_error,
+    text_input, time_ago, transport_name, utc_text, word_options,
 };
 use super::layout;
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::params::{
-    self, EndpointParams, NoParams, SortParam, StatusParam, Word, online_since,
-};
+use crate::http::params::{self, EndpointParams, NoParams, SortParam, StatusParam, Word, online_since};
 use crate::state::unix_now;
 use crate::store::read::{EndpointDetail, EndpointRow};
 

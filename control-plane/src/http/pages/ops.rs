@@ -9,11 +9,11 @@ use http::StatusCode;
 use maud::{Markup, html};
 
 use super::components::flash;
-pub use crate::timefmt::{end_of_day, utc_or_never};
 use super::layout;
 use crate::error::ApiError;
 use crate::http::auth::csrf::CSRF_FIELD;
 use crate::http::auth::{Principal, is_local_path};
+pub use crate::timefmt::{end_of_day, utc_or_never};
 
 /// `span.badge.<tone>.<kind>-<value>` showing `value`: the tone colours it (`ok`, `warn`,
 /// `danger`, `info`, `neutral`), the kind class names the state for tests and the browser.

@@ -7,7 +7,8 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::components::{
-    bad_params, chips, ecosystem_name, word_options, empty, filter_buttons, list_params, pager, select, store_error, text_input,
+    bad_params, chips, ecosystem_name, empty, filter_buttons, list_params, pager, select, store_error, text_input,
+    word_options,
 };
 use super::layout;
 use crate::http::AppState;
