@@ -8,7 +8,7 @@ macro_rules! impl_agents {
         pub(crate) mod agents_sql {
             use sqlx::Row as _;
 
-            use crate::store::sql::to_u64;
+            use crate::store::portable::to_u64;
             use crate::store::{AgentRecord, AgentStatus, NewAgent, StoreError, TokenRefusal};
 
             type Row = <$db as sqlx::Database>::Row;

@@ -4,7 +4,7 @@
 //!
 //! Written for throughput: rows go in multi-row statements (one statement per table and report,
 //! not one per row), every statement whose parameters grow with a report is cut into chunks of
-//! [`ROWS_PER_STATEMENT`](super::sql::ROWS_PER_STATEMENT), and parts the plan leaves alone cost
+//! [`ROWS_PER_STATEMENT`](super::portable::ROWS_PER_STATEMENT), and parts the plan leaves alone cost
 //! no statement. One macro instantiated per backend, like the other per-feature SQL modules.
 
 /// Defines `ingest_sql::ingest` for `$store` inside an `ingest_sql` child module.
@@ -19,7 +19,7 @@ macro_rules! impl_ingest {
 
             use crate::ingest::plan::{self, HostWrite, IngestPlan, PartHashes, ServersToRead, Stored, Touch};
             use crate::ingest::{self, Decision, IngestOutcome, KnownServer, Report, ServerChange};
-            use crate::store::sql::{ROWS_PER_STATEMENT, push_in_list, to_i64, to_u64};
+            use crate::store::portable::{ROWS_PER_STATEMENT, push_in_list, to_i64, to_u64};
             use crate::store::{AgentStatus, StoreError};
 
             type Builder = sqlx::QueryBuilder<$db>;

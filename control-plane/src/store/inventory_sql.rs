@@ -9,7 +9,7 @@ macro_rules! impl_inventory {
             use sqlx::Row as _;
 
             use crate::ingest::ChangeKind;
-            use crate::store::sql::{to_u32, to_u64};
+            use crate::store::portable::{to_u32, to_u64};
             use crate::store::{
                 ChangeEventRecord, CredentialRecord, FindingRecord, HostInventory, HostRecord, ServerRecord, StoreError,
             };

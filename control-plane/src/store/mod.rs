@@ -11,6 +11,7 @@ pub mod exports;
 mod exports_sql;
 mod ingest_sql;
 mod inventory_sql;
+mod portable;
 mod postgres;
 #[cfg(feature = "testing")]
 mod postgres_testing;

@@ -7,7 +7,7 @@ macro_rules! impl_tokens {
         pub(crate) mod tokens_sql {
             use sqlx::Row as _;
 
-            use crate::store::sql::to_u32;
+            use crate::store::portable::to_u32;
             use crate::store::{NewToken, StoreError, TokenRecord};
 
             pub(crate) async fn create_token(store: &super::$store, token: &NewToken) -> Result<(), StoreError> {

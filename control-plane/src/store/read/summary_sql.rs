@@ -27,12 +27,12 @@ macro_rules! impl_summary {
                 // One statement per chunk of servers (`UPDATE ... FROM (VALUES ...)`, portable since
                 // SQLite 3.33), not one per server: a host's first snapshot may name tens of thousands.
                 // The last of equal ids, as ingest stored it (`last_by_key`).
-                let facts: Vec<(&str, ServerFacts)> = crate::store::sql::last_by_key(servers, |s| s.id.clone())
+                let facts: Vec<(&str, ServerFacts)> = crate::store::portable::last_by_key(servers, |s| s.id.clone())
                     .into_iter()
                     .filter(|s| touched.contains(s.id.as_str()))
                     .map(|s| (s.id.as_str(), ServerFacts::of(s)))
                     .collect();
-                for chunk in facts.chunks(crate::store::sql::ROWS_PER_STATEMENT) {
+                for chunk in facts.chunks(crate::store::portable::ROWS_PER_STATEMENT) {
                     let mut update = Builder::new(
                         "UPDATE servers SET service = v.column2, package_ecosystem = v.column3, \
                          package_name = v.column4, package_version = v.column5, pinned = v.column6, \
@@ -69,10 +69,10 @@ macro_rules! impl_summary {
                 let mut host_wide = Builder::new(FINDINGS_UPDATE);
                 host_wide.push_bind(agent_id.to_string()).push(" AND server_id = ''");
                 host_wide.build().execute(&mut *conn).await?;
-                for chunk in touched.iter().copied().collect::<Vec<_>>().chunks(crate::store::sql::ROWS_PER_STATEMENT) {
+                for chunk in touched.iter().copied().collect::<Vec<_>>().chunks(crate::store::portable::ROWS_PER_STATEMENT) {
                     let mut findings_update = Builder::new(FINDINGS_UPDATE);
                     findings_update.push_bind(agent_id.to_string()).push(" AND server_id");
-                    crate::store::sql::push_in_list(&mut findings_update, chunk.iter().map(|id| id.to_string()));
+                    crate::store::portable::push_in_list(&mut findings_update, chunk.iter().map(|id| id.to_string()));
                     findings_update.build().execute(&mut *conn).await?;
                 }
                 let rows = sqlx::query(
