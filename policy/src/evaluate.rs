@@ -4,13 +4,16 @@
 //! servers are visited in id order, so the answer never depends on the order they were written
 //! or reported in.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
-use globset::GlobSet;
+use globset::Candidate;
 use muster_proto::v1 as pb;
 use serde::Serialize;
 
-use crate::model::{Action, Bundle, Condition, Ecosystem, Exception, Os, Rule, Scope, Severity, Target, Transport};
+use crate::model::{
+    Action, Bundle, Condition, Ecosystem, Exception, Os, Patterns, Rule, Scope, Severity, Target, Transport,
+};
 
 /// One endpoint as the policy sees it: the inventory it reported, plus what the agent knows of
 /// itself (its id once enrolled, its tags).
@@ -100,24 +103,110 @@ impl ServerDecision {
 /// Facts about the endpoint that targets look at.
 struct EndpointFacts<'a> {
     os: Option<Os>,
-    hostname: &'a str,
+    hostname: Candidate<'a>,
     agent_id: &'a str,
-    tags: &'a [String],
+    tags: Vec<Candidate<'a>>,
+}
+
+/// Text as glob patterns see it: `\` read as `/` on every OS (globset does so only on Windows;
+/// doing it everywhere keeps a Windows agent and a Linux control plane in agreement).
+fn text(s: &str) -> Cow<'_, str> {
+    if s.contains('\\') { Cow::Owned(s.replace('\\', "/")) } else { Cow::Borrowed(s) }
+}
+
+/// The texts of one server that globs look at, normalised once.
+struct ServerTexts<'a> {
+    name: Cow<'a, str>,
+    client: Cow<'a, str>,
+    service: Cow<'a, str>,
+    user: Cow<'a, str>,
+    command: Cow<'a, str>,
+    program: String,
+    command_line: String,
+    package: Cow<'a, str>,
+    scheme: Cow<'a, str>,
+    host: Cow<'a, str>,
+    path: Cow<'a, str>,
+}
+
+impl<'a> ServerTexts<'a> {
+    fn of(s: &'a pb::McpServer) -> ServerTexts<'a> {
+        let mut command_line = s.command.clone();
+        for a in &s.args {
+            command_line.push(' ');
+            command_line.push_str(a);
+        }
+        let e = s.endpoint.as_ref();
+        ServerTexts {
+            name: text(&s.name),
+            client: text(&s.client),
+            service: text(&s.service),
+            user: text(&s.user),
+            command: text(&s.command),
+            program: program_name(&s.command),
+            command_line: text(&command_line).into_owned(),
+            package: text(s.package.as_ref().map_or("", |p| p.name.as_str())),
+            scheme: text(e.map_or("", |e| e.scheme.as_str())),
+            host: text(e.map_or("", |e| e.host.as_str())),
+            path: text(e.map_or("", |e| e.path.as_str())),
+        }
+    }
+}
+
+/// Glob candidates of one server, built once and matched against every rule.
+struct Candidates<'t> {
+    name: Candidate<'t>,
+    client: Candidate<'t>,
+    service: Candidate<'t>,
+    user: Candidate<'t>,
+    command: Candidate<'t>,
+    program: Candidate<'t>,
+    command_line: Candidate<'t>,
+    package: Candidate<'t>,
+    scheme: Candidate<'t>,
+    host: Candidate<'t>,
+    path: Candidate<'t>,
+}
+
+impl<'t> Candidates<'t> {
+    fn of(t: &'t ServerTexts<'_>) -> Candidates<'t> {
+        let c = |s: &'t str| Candidate::from_bytes(s.as_bytes());
+        Candidates {
+            name: c(&t.name),
+            client: c(&t.client),
+            service: c(&t.service),
+            user: c(&t.user),
+            command: c(&t.command),
+            program: c(&t.program),
+            command_line: c(&t.command_line),
+            package: c(&t.package),
+            scheme: c(&t.scheme),
+            host: c(&t.host),
+            path: c(&t.path),
+        }
+    }
 }
 
 /// Facts about one server that conditions look at, derived once from the wire model. The only
 /// place that reads `muster.v1` enums, so a change in their spelling touches this one spot.
-struct ServerFacts<'a> {
+struct ServerFacts<'a, 't> {
     s: &'a pb::McpServer,
+    c: Candidates<'t>,
     scope: Option<Scope>,
     transport: Option<Transport>,
     ecosystem: Option<Ecosystem>,
-    program: String,
-    command_line: String,
     plaintext_remote: bool,
     listening_nonloopback: bool,
     advisory: Option<Severity>,
     malicious: bool,
+    /// The package version, parsed once in the package's ecosystem (None when not exact).
+    version: Option<ParsedVersion>,
+}
+
+enum ParsedVersion {
+    Npm(semver::Version),
+    Pypi(pep440_rs::Version),
+    Oci(String),
 }
 
 fn os_of(host: Option<&pb::Host>) -> Option<Os> {
@@ -148,8 +237,8 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
     h == "localhost" || h.ends_with(".localhost") || h == "::1" || h.starts_with("127.")
 }
 
-impl<'a> ServerFacts<'a> {
-    fn of(s: &'a pb::McpServer, exposed: &BTreeMap<&str, bool>) -> ServerFacts<'a> {
+impl<'a, 't> ServerFacts<'a, 't> {
+    fn of(s: &'a pb::McpServer, texts: &'t ServerTexts<'_>, exposed: &BTreeMap<&str, bool>) -> ServerFacts<'a, 't> {
         let scope = match s.scope() {
             pb::Scope::User => Some(Scope::User),
             pb::Scope::Project => Some(Scope::Project),
@@ -171,12 +260,6 @@ impl<'a> ServerFacts<'a> {
             pb::Ecosystem::Binary => Some(Ecosystem::Binary),
             _ => None,
         });
-        let program = program_name(&s.command);
-        let mut command_line = s.command.clone();
-        for a in &s.args {
-            command_line.push(' ');
-            command_line.push_str(a);
-        }
         let plaintext_remote = s.endpoint.as_ref().is_some_and(|e| {
             matches!(e.scheme.to_ascii_lowercase().as_str(), "http" | "ws") && !is_loopback_host(&e.host)
         });
@@ -188,16 +271,28 @@ impl<'a> ServerFacts<'a> {
         }
         ServerFacts {
             s,
+            c: Candidates::of(texts),
             scope,
             transport,
             ecosystem,
-            program,
-            command_line,
             plaintext_remote,
             listening_nonloopback: exposed.get(s.id.as_str()).copied().unwrap_or(false),
             advisory,
             malicious,
+            version: parse_version(ecosystem, s.package.as_ref().and_then(|p| p.version.as_deref())),
         }
+    }
+}
+
+/// Only a version that parses exactly can be in a range: an unpinned or unreadable version is in
+/// none (`unpinned = true` is the condition for those).
+fn parse_version(eco: Option<Ecosystem>, version: Option<&str>) -> Option<ParsedVersion> {
+    let v = version?.trim();
+    match eco? {
+        Ecosystem::Npm => semver::Version::parse(v.trim_start_matches(['v', '='])).ok().map(ParsedVersion::Npm),
+        Ecosystem::Pypi => v.trim_start_matches("==").parse::<pep440_rs::Version>().ok().map(ParsedVersion::Pypi),
+        Ecosystem::Oci => Some(ParsedVersion::Oci(text(v).into_owned())),
+        Ecosystem::Local | Ecosystem::Binary => None,
     }
 }
 
@@ -212,8 +307,8 @@ fn program_name(command: &str) -> String {
     base
 }
 
-fn any(set: &Option<GlobSet>, value: &str) -> bool {
-    set.as_ref().is_none_or(|g| g.is_match(value))
+fn any(set: &Option<Patterns>, value: &Candidate<'_>) -> bool {
+    set.as_ref().is_none_or(|g| g.is_match_candidate(value))
 }
 
 fn flag(want: Option<bool>, have: bool) -> bool {
@@ -230,8 +325,8 @@ fn one_of<T: PartialEq>(list: &Option<Vec<T>>, value: Option<T>) -> bool {
 
 impl Condition {
     /// Cheap comparisons first, globs and version ranges last.
-    fn matches(&self, f: &ServerFacts<'_>) -> bool {
-        let s = f.s;
+    fn matches(&self, f: &ServerFacts<'_, '_>) -> bool {
+        let (s, c) = (f.s, &f.c);
         if !(one_of(&self.transports, f.transport)
             && one_of(&self.scopes, f.scope)
             && one_of(&self.ecosystems, f.ecosystem)
@@ -260,36 +355,40 @@ impl Condition {
             return false;
         }
         if let Some(tools) = &self.auto_approved_tool {
-            let hit = auto.is_some_and(|a| a.all || a.tools.iter().any(|t| tools.is_match(t)));
+            let hit = auto.is_some_and(|a| a.all || a.tools.iter().any(|t| tools.is_match(text(t).as_ref())));
             if !hit {
                 return false;
             }
         }
-        if !(any(&self.name, &s.name) && any(&self.client, &s.client) && any(&self.service, &s.service)) {
+        if !(any(&self.name, &c.name) && any(&self.client, &c.client) && any(&self.service, &c.service)) {
             return false;
         }
         if self.package.is_some() || self.version.is_some() {
-            let Some(p) = &s.package else { return false };
-            if !any(&self.package, &p.name) {
+            if s.package.is_none() {
+                return false;
+            }
+            if !any(&self.package, &c.package) {
                 return false;
             }
             if let Some(range) = &self.version
-                && !version_in(range, f.ecosystem, p.version.as_deref())
+                && !version_in(range, f.version.as_ref())
             {
                 return false;
             }
         }
         if let Some(cmd) = &self.command
-            && !(cmd.is_match(&s.command) || cmd.is_match(&f.program))
+            && !(cmd.is_match_candidate(&c.command) || cmd.is_match_candidate(&c.program))
         {
             return false;
         }
-        if !any(&self.command_line, &f.command_line) {
+        if !any(&self.command_line, &c.command_line) {
             return false;
         }
         if self.url_scheme.is_some() || self.url_host.is_some() || self.url_path.is_some() {
-            let Some(e) = &s.endpoint else { return false };
-            if !(any(&self.url_scheme, &e.scheme) && any(&self.url_host, &e.host) && any(&self.url_path, &e.path)) {
+            if s.endpoint.is_none() {
+                return false;
+            }
+            if !(any(&self.url_scheme, &c.scheme) && any(&self.url_host, &c.host) && any(&self.url_path, &c.path)) {
                 return false;
             }
         }
@@ -305,9 +404,10 @@ impl Condition {
         }
         let mut literal = s.credentials.iter().filter(|c| c.source() == pb::CredentialSource::Literal);
         let hit = literal.any(|c| {
-            any(&self.credential_kind, &c.kind)
-                && any(&self.credential_provider, &c.provider)
-                && any(&self.credential_location, &c.location)
+            let m = |set: &Option<Patterns>, v: &str| set.as_ref().is_none_or(|g| g.is_match(text(v).as_ref()));
+            m(&self.credential_kind, &c.kind)
+                && m(&self.credential_provider, &c.provider)
+                && m(&self.credential_location, &c.location)
         });
         match self.literal_credential {
             Some(false) => !s.credentials.iter().any(|c| c.source() == pb::CredentialSource::Literal),
@@ -316,48 +416,36 @@ impl Condition {
     }
 }
 
-/// A version condition holds only for a version that parses exactly: an unpinned or unreadable
-/// version is not in any range (`unpinned = true` is the condition for those).
-fn version_in(range: &crate::model::VersionRange, eco: Option<Ecosystem>, version: Option<&str>) -> bool {
-    let Some(v) = version.map(str::trim) else { return false };
-    match eco {
-        Some(Ecosystem::Npm) => {
-            let bare = v.trim_start_matches(['v', '=']);
-            match (&range.npm, semver::Version::parse(bare)) {
-                (Some(alts), Ok(v)) => alts.iter().any(|r| r.matches(&v)),
-                _ => false,
-            }
+fn version_in(range: &crate::model::VersionRange, version: Option<&ParsedVersion>) -> bool {
+    match (version, range) {
+        (Some(ParsedVersion::Npm(v)), crate::model::VersionRange { npm: Some(alts), .. }) => {
+            alts.iter().any(|r| r.matches(v))
         }
-        Some(Ecosystem::Pypi) => {
-            let bare = v.trim_start_matches("==");
-            match (&range.pypi, bare.parse::<pep440_rs::Version>()) {
-                (Some(spec), Ok(v)) => spec.contains(&v),
-                _ => false,
-            }
-        }
-        Some(Ecosystem::Oci) => range.oci.as_ref().is_some_and(|g| g.is_match(v)),
+        (Some(ParsedVersion::Pypi(v)), crate::model::VersionRange { pypi: Some(spec), .. }) => spec.contains(v),
+        (Some(ParsedVersion::Oci(v)), crate::model::VersionRange { oci: Some(g), .. }) => g.is_match(v),
         _ => false,
     }
 }
 
 impl Target {
-    fn matches(&self, e: &EndpointFacts<'_>, s: &pb::McpServer) -> bool {
+    fn matches(&self, e: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>) -> bool {
         one_of(&self.os, e.os)
-            && any(&self.clients, &s.client)
-            && self.users.as_ref().is_none_or(|u| !s.user.is_empty() && u.is_match(&s.user))
-            && any(&self.hostnames, e.hostname)
-            && self.tags.as_ref().is_none_or(|t| e.tags.iter().any(|tag| t.is_match(tag)))
+            && any(&self.clients, &f.c.client)
+            && self.users.as_ref().is_none_or(|u| !f.s.user.is_empty() && u.is_match_candidate(&f.c.user))
+            && any(&self.hostnames, &e.hostname)
+            && self.tags.as_ref().is_none_or(|t| e.tags.iter().any(|tag| t.is_match_candidate(tag)))
     }
 }
 
 impl Exception {
-    fn covers(&self, rule: &str, e: &EndpointFacts<'_>, s: &pb::McpServer) -> bool {
+    fn covers(&self, rule: &str, e: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>) -> bool {
         (self.rules.iter().any(|r| r == "*" || r == rule))
-            && self.server.as_ref().is_none_or(|g| g.is_match(&s.name))
-            && self.server_id.as_deref().is_none_or(|id| id == s.id)
-            && self.user.as_ref().is_none_or(|g| !s.user.is_empty() && g.is_match(&s.user))
+            && self.server.as_ref().is_none_or(|g| g.is_match_candidate(&f.c.name))
+            && self.server_id.as_deref().is_none_or(|id| id == f.s.id)
+            && self.user.as_ref().is_none_or(|g| !f.s.user.is_empty() && g.is_match_candidate(&f.c.user))
             && self.endpoint.as_ref().is_none_or(|g| {
-                g.is_match(e.hostname) || (!e.agent_id.is_empty() && self.endpoint_text.as_deref() == Some(e.agent_id))
+                g.is_match_candidate(&e.hostname)
+                    || (!e.agent_id.is_empty() && self.endpoint_text.as_deref() == Some(e.agent_id))
             })
     }
 }
@@ -368,11 +456,13 @@ impl Exception {
 /// (an unpublished file, evaluated as a dry run) from `now`.
 pub fn evaluate(bundle: &Bundle, endpoint: &Endpoint<'_>, now: i64) -> Decisions {
     let inv = endpoint.inventory;
+    let hostname = text(inv.host.as_ref().map_or("", |h| h.hostname.as_str()));
+    let tags: Vec<Cow<'_, str>> = endpoint.tags.iter().map(|t| text(t)).collect();
     let ep = EndpointFacts {
         os: os_of(inv.host.as_ref()),
-        hostname: inv.host.as_ref().map_or("", |h| h.hostname.as_str()),
+        hostname: Candidate::from_bytes(hostname.as_bytes()),
         agent_id: endpoint.agent_id,
-        tags: endpoint.tags,
+        tags: tags.iter().map(|t| Candidate::from_bytes(t.as_bytes())).collect(),
     };
     // Servers a process serving them listens beyond loopback for.
     let mut exposed: BTreeMap<&str, bool> = BTreeMap::new();
@@ -389,12 +479,13 @@ pub fn evaluate(bundle: &Bundle, endpoint: &Endpoint<'_>, now: i64) -> Decisions
     let decisions = servers
         .into_iter()
         .map(|s| {
-            let facts = ServerFacts::of(s, &exposed);
+            let texts = ServerTexts::of(s);
+            let facts = ServerFacts::of(s, &texts, &exposed);
             let violations = bundle
                 .rules
                 .iter()
                 .filter(|r| rule_applies(r, &ep, &facts))
-                .map(|r| violation(bundle, r, &ep, s, now))
+                .map(|r| violation(bundle, r, &ep, &facts, now))
                 .collect();
             ServerDecision {
                 server_id: s.id.clone(),
@@ -408,11 +499,11 @@ pub fn evaluate(bundle: &Bundle, endpoint: &Endpoint<'_>, now: i64) -> Decisions
     Decisions { policy: bundle.name.clone(), revision: bundle.revision, evaluated_at: now, servers: decisions }
 }
 
-fn rule_applies(r: &Rule, ep: &EndpointFacts<'_>, f: &ServerFacts<'_>) -> bool {
-    r.target.matches(ep, f.s) && r.condition.matches(f) && !r.unless.as_ref().is_some_and(|u| u.matches(f))
+fn rule_applies(r: &Rule, ep: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>) -> bool {
+    r.target.matches(ep, f) && r.condition.matches(f) && !r.unless.as_ref().is_some_and(|u| u.matches(f))
 }
 
-fn violation(bundle: &Bundle, r: &Rule, ep: &EndpointFacts<'_>, s: &pb::McpServer, now: i64) -> Violation {
+fn violation(bundle: &Bundle, r: &Rule, ep: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>, now: i64) -> Violation {
     let due = match r.grace {
         None => Due::Now,
         Some(grace) => {
@@ -426,7 +517,7 @@ fn violation(bundle: &Bundle, r: &Rule, ep: &EndpointFacts<'_>, s: &pb::McpServe
     let exception = bundle
         .exceptions
         .iter()
-        .filter(|x| now < x.expires && x.covers(&r.id, ep, s))
+        .filter(|x| now < x.expires && x.covers(&r.id, ep, f))
         .max_by(|a, b| a.expires.cmp(&b.expires).then_with(|| b.id.cmp(&a.id)))
         .map(|x| Lift {
             exception: x.id.clone(),

@@ -403,7 +403,7 @@ fn glob_list(
     table: &Range<usize>,
     case_insensitive: bool,
     p: &mut Problems<'_>,
-) -> Result<Option<globset::GlobSet>, ()> {
+) -> Result<Option<crate::model::Patterns>, ()> {
     let Some(list) = list else { return Ok(None) };
     if list.is_empty() {
         p.at(table.clone(), format!("`{field} = []` matches nothing: the rule could never match"));

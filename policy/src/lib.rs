@@ -14,9 +14,11 @@ mod builtin;
 mod evaluate;
 mod file;
 mod model;
+mod report;
 pub mod time;
 
 pub use builtin::ids as builtin_ids;
 pub use evaluate::{Decisions, Due, Endpoint, Lift, ServerDecision, Violation, evaluate};
 pub use file::{Diagnostic, FORMAT_VERSION, PolicyError, parse};
 pub use model::{Action, Bundle, Ecosystem, Os, Scope, Severity, Transport};
+pub use report::render_text;
