@@ -32,6 +32,49 @@ enum Command {
     Enroll(EnrollArgs),
     /// Run the agent: scan, watch configuration, report to the control plane when enrolled.
     Run(RunArgs),
+    /// Remediation policies, evaluated offline (see docs/policies.md).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+const POLICY_EXIT_CODES: &str = "Exit codes:
+  0  the policy is valid and was evaluated (whatever it decided)
+  2  the policy file was refused (every problem is printed as FILE:LINE:COLUMN: message), or
+     the scan could not run";
+
+#[derive(Subcommand)]
+enum PolicyCommand {
+    /// Check a policy file, scan this machine (or the image given with --root) the way `scan`
+    /// does, and print what the policy would do to each server. Changes nothing.
+    #[command(after_help = POLICY_EXIT_CODES)]
+    Check(PolicyCheckArgs),
+}
+
+#[derive(clap::Args)]
+struct PolicyCheckArgs {
+    /// The policy file (TOML).
+    file: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PolicyFormat::Text)]
+    format: PolicyFormat,
+    /// Scan a machine image: DIR stands for that machine's filesystem root.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Operating system of the image given with --root.
+    #[arg(long, value_enum, requires = "root")]
+    os: Option<OsArg>,
+    /// Do not list running processes.
+    #[arg(long)]
+    no_processes: bool,
+    /// An endpoint tag to evaluate targets with (repeatable), as the installer will set them.
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum PolicyFormat {
+    Text,
+    Json,
 }
 
 #[derive(clap::Args)]
@@ -305,6 +348,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             })
         }
+        Command::Policy(PolicyCommand::Check(args)) => policy_check(&args),
         Command::Scan(args) => {
             // The real, absolute path: config paths and SARIF URIs are written from it.
             let project = match &args.project {
@@ -367,5 +411,42 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 }
             }
         }
+    }
+}
+
+/// `policy check`: refuse a broken file with every problem's place, else scan and evaluate.
+fn policy_check(args: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
+    let bundle = match muster_policy::parse(&text) {
+        Ok(b) => b,
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{}:{d}", args.file.display());
+            }
+            eprintln!("error: {} refused ({} problem(s))", args.file.display(), e.diagnostics.len());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    // Policies look at no fingerprint, so the scan uses a throwaway key and reads no state.
+    let req = muster_agent::ScanRequest {
+        layout: layout(args.root.as_ref(), args.os)?,
+        env: relocating_env(),
+        processes: !args.no_processes,
+        fleet_key: None,
+        project: None,
+    };
+    let inv = muster_agent::scan(&req).context("scan failed")?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    let endpoint = muster_policy::Endpoint { inventory: &inv, agent_id: "", tags: &args.tags };
+    let decisions = muster_policy::evaluate(&bundle, &endpoint, now);
+    let out = match args.format {
+        PolicyFormat::Text => muster_policy::render_text(&decisions),
+        PolicyFormat::Json => serde_json::to_string_pretty(&decisions).context("rendering the decisions")? + "\n",
+    };
+    match std::io::stdout().lock().write_all(out.as_bytes()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        other => other.map(|()| ExitCode::SUCCESS).context("writing to stdout"),
     }
 }

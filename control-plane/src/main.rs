@@ -70,6 +70,17 @@ enum Command {
     /// API tokens for automation (`Authorization: Bearer`).
     #[command(subcommand, name = "api-token")]
     ApiToken(ApiTokenCommand),
+    /// Remediation policies (docs/policies.md).
+    #[command(subcommand)]
+    Policy(PolicyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Check a policy file: every problem is printed as FILE:LINE:COLUMN: message and the
+    /// command exits with status 2; a valid file prints its rules and exceptions. Needs no
+    /// configuration or database. (`diff` and `apply` come with policy storage.)
+    Check { file: std::path::PathBuf },
 }
 
 #[derive(Debug, Subcommand)]
@@ -136,6 +147,10 @@ enum ConfigCommand {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
+    if let Command::Policy(PolicyCommand::Check { file }) = &cli.command {
+        let code = policy_check(file)?;
+        std::process::exit(code);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -196,6 +211,8 @@ async fn run(command: Command, config: ServerConfig) -> Result<()> {
         Command::Agents(command) => agents(command, &config).await,
         Command::User(command) => user(command, &config).await,
         Command::ApiToken(command) => api_token(command, &config).await,
+        // Handled in `main` before any configuration is loaded.
+        Command::Policy(PolicyCommand::Check { file }) => std::process::exit(policy_check(&file)?),
     }
 }
 
@@ -394,5 +411,34 @@ async fn shutdown_signal() {
     tokio::select! {
         () = ctrl_c => {}
         () = terminate => {}
+    }
+}
+
+/// `policy check FILE`: 0 when the file is valid, 2 with every problem's place when it is not.
+fn policy_check(file: &std::path::Path) -> Result<i32> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match muster_policy::parse(&text) {
+        Ok(bundle) => {
+            let name = if bundle.name().is_empty() { "(unnamed)" } else { bundle.name() };
+            println!(
+                "policy {name} ok: {} rule(s), {} exception(s)",
+                bundle.rule_ids().count(),
+                bundle.exception_ids().count()
+            );
+            for id in bundle.rule_ids() {
+                println!("  rule {id}");
+            }
+            for id in bundle.exception_ids() {
+                println!("  exception {id}");
+            }
+            Ok(0)
+        }
+        Err(e) => {
+            for d in &e.diagnostics {
+                eprintln!("{}:{d}", file.display());
+            }
+            eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
+            Ok(2)
+        }
     }
 }
