@@ -10,8 +10,8 @@ use crate::secrets::Secret;
 use crate::secrets::fingerprint::{FleetKey, fingerprint};
 use crate::secrets::location::Location;
 use crate::secrets::mask;
-use crate::secrets::scrub::{self, Suspicion};
-use crate::secrets::{Confidence, Detection, Source, detect, detect_embedded};
+use crate::secrets::scrub::{self, Suspect, Suspicion};
+use crate::secrets::{Confidence, Detection, Embedded, Source, detect, detect_embedded};
 use muster_proto::v1 as pb;
 
 /// Credentials and masked display strings of one server.
@@ -43,19 +43,23 @@ fn credential(location: String, d: &Detection, value: &Secret, key: &FleetKey) -
     }
 }
 
-/// Judges one value: a whole-value detection, else the secrets embedded in it. Returns the
-/// credentials and the byte ranges to mask (the whole value for a whole-value literal).
+/// Judges one value: a whole-value detection, else the secrets embedded in it (`embedded`:
+/// [`detect_embedded`] of the value, computed once by the caller). For arguments and the URL,
+/// `suspects` are the gate's secret-shaped tokens of the value ([`scrub::suspect_tokens`]).
+/// Returns the credentials and the byte ranges to mask (the whole value for a whole-value
+/// literal).
 fn judge(
     location: &Location<'_>,
     label: &str,
     value: &Secret,
+    embedded: &[Embedded],
+    suspects: &[Suspect],
     key: &FleetKey,
     out: &mut Vec<pb::Credential>,
 ) -> Vec<std::ops::Range<usize>> {
     if let Some(d) = detect(location, value) {
         // A whole-value detection that is really about an embedded part (a URL with a
         // password) still masks only that part, through the embedded ranges below.
-        let embedded = detect_embedded(value);
         if d.is_literal() && embedded.is_empty() {
             out.push(credential(label.to_string(), &d, value, key));
             return std::iter::once(0..value.expose().len()).collect();
@@ -66,13 +70,13 @@ fn judge(
         }
     }
     let mut ranges = Vec::new();
-    for e in detect_embedded(value) {
+    for e in embedded {
         let part = Secret::new(&value.expose()[e.range.clone()]);
         out.push(credential(label.to_string(), &e.detection, &part, key));
-        ranges.push(e.range);
+        ranges.push(e.range.clone());
     }
     if matches!(location, Location::Arg { .. } | Location::Url) {
-        ranges.extend(suspected(value.expose(), &ranges, label, key, out));
+        ranges.extend(suspected(value.expose(), suspects, &ranges, label, key, out));
     }
     ranges
 }
@@ -85,6 +89,7 @@ fn judge(
 /// as likely an id as a key.
 fn suspected(
     v: &str,
+    suspects: &[Suspect],
     taken: &[std::ops::Range<usize>],
     label: &str,
     key: &FleetKey,
@@ -95,8 +100,8 @@ fn suspected(
         v[after..].find('/').map_or(v.len(), |p| after + p)
     });
     let mut ranges = Vec::new();
-    for s in scrub::suspect_tokens(v) {
-        let r = s.range;
+    for s in suspects {
+        let r = s.range.clone();
         if taken.iter().any(|t| t.start < r.end && r.start < t.end) {
             continue;
         }
@@ -118,9 +123,24 @@ fn suspected(
     ranges
 }
 
-/// The value with the detected ranges masked; provider shapes anywhere in it are masked whole.
-fn apply_mask(value: &str, ranges: &[std::ops::Range<usize>]) -> String {
-    scrub::mask_ranges(value, ranges, &scrub::shape_ranges(value))
+/// Judges a value that is not shown (env, header, other fields): only its credentials count.
+fn judge_hidden(location: &Location<'_>, label: &str, value: &Secret, key: &FleetKey, out: &mut Vec<pb::Credential>) {
+    judge(location, label, value, &detect_embedded(value), &[], key, out);
+}
+
+/// An argument or the URL: its credentials, and the value with what was found masked (detected
+/// ranges exactly; provider shapes anywhere in it).
+fn judge_shown<'v>(
+    location: &Location<'_>,
+    label: &str,
+    value: &'v Secret,
+    key: &FleetKey,
+    out: &mut Vec<pb::Credential>,
+) -> (String, scrub::Examined<'v>) {
+    let examined = scrub::Examined::of(value);
+    let ranges = judge(location, label, value, &examined.embedded, &examined.suspects, key, out);
+    let masked = scrub::mask_ranges(value.expose(), &ranges, &examined.shapes);
+    (masked, examined)
 }
 
 /// Runs the detector over everything a server is given.
@@ -130,15 +150,15 @@ pub fn server_credentials(s: &ServerRecord, key: &FleetKey) -> ServerCredentials
 
     for (name, value) in &raw.env {
         if let Some(v) = value {
-            judge(&Location::Env(name), &format!("env:{name}"), v, key, &mut creds);
+            judge_hidden(&Location::Env(name), &format!("env:{name}"), v, key, &mut creds);
         }
     }
     for (name, value) in &raw.headers {
-        judge(&Location::Header(name), &format!("header:{name}"), value, key, &mut creds);
+        judge_hidden(&Location::Header(name), &format!("header:{name}"), value, key, &mut creds);
     }
     for (field, value) in &raw.extra_secrets {
         let name = field.strip_prefix("field:").unwrap_or(field);
-        judge(&Location::Field(name), field, value, key, &mut creds);
+        judge_hidden(&Location::Field(name), field, value, key, &mut creds);
     }
     // Indirections name a variable the client injects: a reference, never a literal.
     for (location, var) in &raw.env_references {
@@ -152,21 +172,26 @@ pub fn server_credentials(s: &ServerRecord, key: &FleetKey) -> ServerCredentials
     }
 
     // Arguments: detected secrets are masked exactly, then the name-based masking applies.
-    let mut arg_masks: Vec<Vec<std::ops::Range<usize>>> = Vec::with_capacity(raw.args.len());
+    let mut pre_masked: Vec<Secret> = Vec::with_capacity(raw.args.len());
+    let mut examined: Vec<scrub::Examined<'_>> = Vec::with_capacity(raw.args.len());
     for (i, arg) in raw.args.iter().enumerate() {
         let previous = i.checked_sub(1).map(|p| raw.args[p].expose());
-        arg_masks.push(judge(&Location::Arg { index: i, previous }, &format!("arg:{i}"), arg, key, &mut creds));
+        let (masked, e) = judge_shown(&Location::Arg { index: i, previous }, &format!("arg:{i}"), arg, key, &mut creds);
+        pre_masked.push(Secret::new(masked));
+        examined.push(e);
     }
-    let pre_masked: Vec<Secret> =
-        raw.args.iter().zip(&arg_masks).map(|(a, r)| Secret::new(apply_mask(a.expose(), r))).collect();
     // Then the gate (`scrub`), so what is shown and what is derived from it below (package,
-    // endpoint, finding messages) never sees a secret-shaped token.
-    let masked_args: Vec<String> =
-        mask::mask_args(&pre_masked, &|_, _| false).iter().map(|a| scrub::scrub_text(a).into_owned()).collect();
+    // endpoint, finding messages) never sees a secret-shaped token. An argument nothing was
+    // found in and nothing masked is not judged a second time (`scrub_examined`).
+    let masked_args: Vec<String> = mask::mask_args(&pre_masked, &|_, _| false)
+        .iter()
+        .zip(&examined)
+        .map(|(a, e)| scrub::scrub_examined(a, e).into_owned())
+        .collect();
 
     let masked_url = raw.url.as_ref().map(|u| {
-        let ranges = judge(&Location::Url, "url", u, key, &mut creds);
-        scrub::scrub_text(&mask::mask_url(&apply_mask(u.expose(), &ranges))).into_owned()
+        let (masked, _) = judge_shown(&Location::Url, "url", u, key, &mut creds);
+        scrub::scrub_text(&mask::mask_url(&masked)).into_owned()
     });
 
     ServerCredentials { credentials: creds, masked_args, masked_url }
@@ -258,5 +283,26 @@ mod tests {
         assert_eq!(c.masked_args[1], "some-server");
         assert!(c.credentials.iter().any(|c| c.location == "arg:2"), "{:?}", c.credentials);
         assert!(c.credentials.iter().any(|c| c.location == "arg:3"));
+    }
+
+    /// A provider-shaped token as a package spec's userinfo used to turn the whole spec into
+    /// `****` (the shape overlapped the URL, so the URL was masked whole): only the token goes.
+    #[test]
+    fn token_in_package_spec_masks_only_the_token() {
+        let key = FleetKey::from_bytes([7; 32]);
+        let token = "ghp_q8Zt3LmX0vR7nB2kW9yH4cJ6pF1sD5gA0eUo";
+        let raw = RawServer {
+            name: "x".into(),
+            command: Some("npx".into()),
+            args: vec![Secret::new("-y"), Secret::new(format!("git+https://{token}@github.com/org/repo"))],
+            ..RawServer::default()
+        };
+        let mut s = record(raw);
+        s.package = package::identify("npx", &["-y", "git+https://x@github.com/org/repo"]);
+        let c = server_credentials(&s, &key);
+        assert_eq!(c.masked_args, ["-y", "git+https://****@github.com/org/repo"]);
+        assert!(c.credentials.iter().any(|c| c.location == "arg:1"), "{:?}", c.credentials);
+        let (package, _) = masked_identity(&s, &c.masked_args, None);
+        assert_eq!(package.map(|p| p.name).as_deref(), Some("git+https://****@github.com/org/repo"));
     }
 }

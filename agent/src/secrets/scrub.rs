@@ -31,8 +31,9 @@ use regex::Regex;
 use super::decode;
 use super::detect::detect_embedded;
 use super::entropy::is_high_entropy;
+use super::lazy::{LazyRegex, PatternFacts};
 use super::mask::{self, MASK, is_secret_name};
-use super::providers::match_shape;
+use super::providers::{COMPILED, match_shape};
 use super::{Secret, is_placeholder};
 
 /// Why a token was judged secret-shaped.
@@ -194,30 +195,69 @@ fn replace_ranges(text: &str, ranges: &[Range<usize>]) -> String {
 static NAMED_RE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=(?P<value>[^\s"'&;,]+)"#).ok());
 
-/// Every provider shape rule as an unanchored regex, compiled on first need, behind its literal
-/// prefix (a text without `ghp_` never compiles GitHub's rule).
+/// Every provider shape rule as an unanchored regex, for finding shapes inside text; compiled
+/// only for a text that could hold a match by the rule's [`PatternFacts`] (a text without `ghp_`
+/// never compiles GitHub's rule). Whole pieces are judged by the detector's own anchored
+/// regexes ([`match_shape`]'s), so no rule is compiled twice for the same question.
 struct AnywhereShape {
-    prefix: String,
     pattern: &'static str,
+    whole: &'static LazyRegex,
     compiled: std::sync::OnceLock<Option<Regex>>,
 }
 
+impl AnywhereShape {
+    fn regex(&self) -> Option<&Regex> {
+        self.compiled.get_or_init(|| Regex::new(self.pattern).ok()).as_ref()
+    }
+
+    fn facts(&self) -> &PatternFacts {
+        self.whole.facts()
+    }
+}
+
 static SHAPES: LazyLock<Vec<AnywhereShape>> = LazyLock::new(|| {
-    super::provider_shapes()
-        .into_iter()
-        .map(|s| AnywhereShape { prefix: s.literal_prefix, pattern: s.pattern, compiled: std::sync::OnceLock::new() })
+    COMPILED
+        .iter()
+        .map(|c| AnywhereShape { pattern: c.rule.pattern, whole: &c.whole, compiled: std::sync::OnceLock::new() })
         .collect()
 });
 
-/// One pass over a text finds every rule whose literal prefix occurs in it (instead of one
-/// substring search per rule); rules without a prefix are always tried.
-static PREFIXES: LazyLock<(Option<aho_corasick::AhoCorasick>, Vec<usize>, Vec<usize>)> = LazyLock::new(|| {
-    let (with, without): (Vec<usize>, Vec<usize>) = (0..SHAPES.len()).partition(|&i| !SHAPES[i].prefix.is_empty());
+/// One automaton over every rule's literal prefixes finds, in one pass over a text, the rules
+/// that could match in it (instead of one substring search per rule); `owner[pattern]` is the
+/// rule of each prefix. A rule's prefixes are its simple literal prefix where it has one (no
+/// parsing), else those its parsed pattern gives (`(?:AKIA|ASIA)…`). Rules with neither
+/// (`without`) are checked by their length and required literal instead.
+struct PrefixIndex {
+    automaton: Option<aho_corasick::AhoCorasick>,
+    owner: Vec<usize>,
+    without: Vec<usize>,
+}
+
+static PREFIXES: LazyLock<PrefixIndex> = LazyLock::new(|| {
+    let mut patterns: Vec<&str> = Vec::new();
+    let mut owner = Vec::new();
+    let mut without = Vec::new();
+    for (i, shape) in SHAPES.iter().enumerate() {
+        let simple = shape.whole.prefix();
+        if !simple.is_empty() {
+            patterns.push(simple);
+            owner.push(i);
+            continue;
+        }
+        let parsed = &shape.facts().prefixes;
+        if parsed.is_empty() {
+            without.push(i);
+        }
+        for p in parsed {
+            patterns.push(p);
+            owner.push(i);
+        }
+    }
     let automaton = aho_corasick::AhoCorasick::builder()
         .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(with.iter().map(|&i| SHAPES[i].prefix.as_str()))
+        .build(&patterns)
         .ok();
-    (automaton, with, without)
+    PrefixIndex { automaton, owner, without }
 });
 
 /// Provider-shaped text anywhere (inside a URL path, after a `:`, glued to other text), with or
@@ -228,52 +268,45 @@ fn mask_shapes(text: &str) -> Cow<'_, str> {
     if ranges.is_empty() { Cow::Borrowed(text) } else { Cow::Owned(replace_ranges(text, &ranges)) }
 }
 
-/// [`match_shape`] over only the rules whose literal prefix starts `piece` (found in one
-/// automaton pass) and the rules without one.
+/// [`match_shape`] over only the rules one of whose literal prefixes starts `piece` (found in
+/// one automaton pass) and the rules without one.
 fn shape_of(piece: &str) -> Option<&'static super::providers::Rule> {
-    let (automaton, with_prefix, without_prefix) = &*PREFIXES;
-    let Some(ac) = automaton else { return match_shape(piece) };
+    let index = &*PREFIXES;
+    let Some(ac) = &index.automaton else { return match_shape(piece) };
     // The first rule in match order wins, as in `match_shape`.
-    let mut best: Option<usize> = None;
-    let candidates = ac
+    let mut candidates: Vec<usize> = ac
         .find_overlapping_iter(piece)
         .filter(|m| m.start() == 0)
-        .map(|m| with_prefix[m.pattern().as_usize()])
-        .chain(without_prefix.iter().copied());
-    for i in candidates {
-        if best.is_some_and(|b| b < i) {
-            continue;
-        }
-        // The unanchored regex the whole-text search compiled anyway, matching the whole piece:
-        // compiling the anchored twin as well doubled the scan's regex compilation.
-        let shape = &SHAPES[i];
-        let whole = shape
-            .compiled
-            .get_or_init(|| Regex::new(shape.pattern).ok())
-            .as_ref()
-            .and_then(|re| re.find(piece))
-            .is_some_and(|m| m.start() == 0 && m.end() == piece.len());
-        if whole {
-            best = Some(i);
-        }
-    }
-    best.and_then(|i| super::providers::COMPILED.get(i)).map(|c| c.rule)
+        .map(|m| index.owner[m.pattern().as_usize()])
+        .chain(index.without.iter().copied())
+        .collect();
+    candidates.sort_unstable();
+    candidates.into_iter().map(|i| &COMPILED[i]).find(|c| c.whole.is_match(piece)).map(|c| c.rule)
 }
 
 /// Byte ranges of provider-shaped text anywhere in `text` (possibly overlapping).
 pub fn shape_ranges(text: &str) -> Vec<Range<usize>> {
     let mut ranges: Vec<Range<usize>> = Vec::new();
-    let (automaton, with_prefix, without_prefix) = &*PREFIXES;
-    let mut candidates: Vec<usize> = without_prefix.clone();
-    match automaton {
-        Some(ac) => candidates.extend(ac.find_overlapping_iter(text).map(|m| with_prefix[m.pattern().as_usize()])),
-        None => candidates.extend(with_prefix.iter().copied().filter(|&i| text.contains(SHAPES[i].prefix.as_str()))),
+    let index = &*PREFIXES;
+    let fits = |i: usize| text.len() >= SHAPES[i].facts().min_len;
+    let mut candidates: Vec<usize> = index
+        .without
+        .iter()
+        .copied()
+        .filter(|&i| fits(i) && SHAPES[i].facts().required.as_deref().is_none_or(|r| text.contains(r)))
+        .collect();
+    match &index.automaton {
+        // A match starts at one of its rule's prefixes and needs `min_len` bytes from there.
+        Some(ac) => candidates.extend(ac.find_overlapping_iter(text).filter_map(|m| {
+            let i = index.owner[m.pattern().as_usize()];
+            (text.len() - m.start() >= SHAPES[i].facts().min_len).then_some(i)
+        })),
+        None => candidates.extend((0..SHAPES.len()).filter(|&i| fits(i))),
     }
     candidates.sort_unstable();
     candidates.dedup();
     for i in candidates {
-        let shape = &SHAPES[i];
-        let Some(re) = shape.compiled.get_or_init(|| Regex::new(shape.pattern).ok()).as_ref() else { continue };
+        let Some(re) = SHAPES[i].regex() else { continue };
         ranges.extend(re.find_iter(text).filter(|m| m.len() >= 8).map(|m| m.range()));
     }
     ranges
@@ -291,8 +324,10 @@ fn mask_detected(text: &str) -> Cow<'_, str> {
 
 /// `value` with `ranges` masked: overlapping ranges merged first, so one rule's part-match never
 /// leaves another's fragments behind. A merged range that is a URL or connection string keeps
-/// its shape when URL masking hides its credential part (password, query values); anything
-/// else, and anything overlapping one of `whole`, becomes [`MASK`].
+/// its shape when URL masking hides its credential part (password, lone userinfo, query
+/// values), with every one of `whole` inside it masked too (a provider-shaped userinfo or path
+/// segment: `git+https://****@github.com/org/repo`); anything else becomes [`MASK`], and so does
+/// each of `whole` outside a merged range.
 pub fn mask_ranges(value: &str, ranges: &[Range<usize>], whole: &[Range<usize>]) -> String {
     let mut all: Vec<Range<usize>> = ranges.iter().chain(whole).cloned().collect();
     all.sort_by_key(|r| r.start);
@@ -311,10 +346,15 @@ pub fn mask_ranges(value: &str, ranges: &[Range<usize>], whole: &[Range<usize>])
         }
         out.push_str(&value[pos..r.start]);
         let part = &value[r.clone()];
-        let url_masked = mask::mask_url(part);
-        let forced = whole.iter().any(|w| w.start < r.end && r.start < w.end);
-        if part.contains("://") && url_masked != part && !forced {
-            out.push_str(&url_masked);
+        if part.contains("://") && mask::mask_url(part) != part {
+            // Shapes inside the URL first (merging made them lie inside `r`), then the URL's own
+            // credential parts: masking the whole URL instead would hide a package's name.
+            let inner: Vec<Range<usize>> = whole
+                .iter()
+                .filter(|w| r.start <= w.start && w.end <= r.end)
+                .map(|w| w.start - r.start..w.end - r.start)
+                .collect();
+            out.push_str(&mask::mask_url(&replace_ranges(part, &inner)));
         } else {
             out.push_str(MASK);
         }
@@ -357,25 +397,30 @@ pub fn scrub_text(text: &str) -> Cow<'_, str> {
     let out = scrub_uncached(text);
     MEMO.with(|m| {
         let mut m = m.borrow_mut();
-        if m.len() > MEMO_LIMIT {
-            m.clear();
-        }
         match &out {
-            Cow::Borrowed(_) => m.insert(key, None),
+            Cow::Borrowed(_) => remember(&mut m, key, None),
             Cow::Owned(o) => {
-                m.insert(hash_of(o), None);
-                m.insert(key, Some(o.clone()))
+                remember(&mut m, hash_of(o), None);
+                remember(&mut m, key, Some(o.clone()));
             }
         };
     });
     out
 }
 
+type Memo = std::collections::HashMap<u64, Option<String>>;
+
+fn remember(m: &mut Memo, key: u64, out: Option<String>) {
+    if m.len() > MEMO_LIMIT {
+        m.clear();
+    }
+    m.insert(key, out);
+}
+
 const MEMO_LIMIT: usize = 100_000;
 
 thread_local! {
-    static MEMO: std::cell::RefCell<std::collections::HashMap<u64, Option<String>>> =
-        std::cell::RefCell::new(std::collections::HashMap::new());
+    static MEMO: std::cell::RefCell<Memo> = std::cell::RefCell::new(Memo::new());
 }
 
 fn hash_of(text: &str) -> u64 {
@@ -413,6 +458,47 @@ fn scrub_uncached(text: &str) -> Cow<'_, str> {
     }
     let ranges: Vec<Range<usize>> = suspects.into_iter().map(|s| s.range).collect();
     Cow::Owned(replace_ranges(&step, &ranges))
+}
+
+/// What the gate's own rules find in one text, computed once for the credentials analysis
+/// (which reports and masks them) and handed back to [`scrub_examined`], so the analysis and the
+/// gate do not judge the same argument twice.
+pub struct Examined<'a> {
+    text: &'a str,
+    /// Secrets the detector finds embedded ([`detect_embedded`]).
+    pub embedded: Vec<super::Embedded>,
+    /// Provider shapes anywhere ([`shape_ranges`]).
+    pub shapes: Vec<Range<usize>>,
+    /// Secret-shaped tokens ([`suspect_tokens`]).
+    pub suspects: Vec<Suspect>,
+}
+
+impl<'a> Examined<'a> {
+    pub fn of(value: &'a Secret) -> Examined<'a> {
+        let text = value.expose();
+        Examined { text, embedded: detect_embedded(value), shapes: shape_ranges(text), suspects: suspect_tokens(text) }
+    }
+}
+
+/// [`scrub_text`] of `text`, shorter when `text` is exactly the text `examined` looked at and
+/// nothing was found in it: then only URL and `NAME=value` masking can still change it (the
+/// shape, detector and token steps would find what `examined` found: nothing). Otherwise the
+/// whole gate runs.
+pub fn scrub_examined<'t>(text: &'t str, examined: &Examined<'_>) -> Cow<'t, str> {
+    let clean = text == examined.text
+        && examined.embedded.is_empty()
+        && examined.shapes.is_empty()
+        && examined.suspects.is_empty();
+    if !clean || text.is_empty() {
+        return scrub_text(text);
+    }
+    let unchanged = matches!(mask_urls(text), Cow::Borrowed(_)) && matches!(mask_named(text), Cow::Borrowed(_));
+    if !unchanged {
+        return scrub_text(text);
+    }
+    // Remembered like any result, so the snapshot's own pass over it is a look-up.
+    MEMO.with(|m| remember(&mut m.borrow_mut(), hash_of(text), None));
+    Cow::Borrowed(text)
 }
 
 /// In-place [`scrub_text`].
