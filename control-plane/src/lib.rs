@@ -7,10 +7,15 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod admission;
+pub mod agents;
+pub mod audit;
 pub mod config;
 pub mod enroll;
 pub mod error;
 pub mod export;
+pub mod findings;
 pub mod grpc;
 pub mod http;
 pub mod ingest;

@@ -12,6 +12,7 @@
 //! (pending retries are dropped on shutdown; the log shows them as `retrying`), encryption of the
 //! stored secrets.
 
+pub mod admin;
 pub mod signature;
 
 use std::sync::Arc;
@@ -139,7 +140,7 @@ pub struct EventServer {
 
 pub const EVENT_KIND: &str = "findings.new";
 
-fn severity_name(severity: i32) -> &'static str {
+pub(crate) fn severity_name(severity: i32) -> &'static str {
     match Severity::try_from(severity) {
         Ok(Severity::Critical) => "critical",
         Ok(Severity::High) => "high",

@@ -11,8 +11,8 @@ use super::components::{endpoint_link, filter_buttons, select, text_input, utc_t
 use super::layout;
 use super::ops::{pager, refused, url_with};
 use crate::error::ApiError;
-use crate::http::auth::Principal;
 use crate::http::fleet_api::ActivityFilters;
+use crate::http::principal::Principal;
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::store::Role;

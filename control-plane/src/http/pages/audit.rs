@@ -13,7 +13,7 @@ use super::components::utc_text;
 use super::layout;
 use super::ops::{pager, refused, state_badge, url_with};
 use crate::error::ApiError;
-use crate::http::auth::Principal;
+use crate::http::principal::Principal;
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::store::Role;

@@ -9,8 +9,8 @@ use http::StatusCode;
 use maud::{Markup, html};
 
 use super::layout;
-use crate::http::auth::Principal;
 use crate::http::params::{BACK_PARAM, join_back};
+use crate::http::principal::Principal;
 
 // ---------------------------------------------------------------------------------------------
 // Names of the wire model's numbers

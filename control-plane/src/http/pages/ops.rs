@@ -12,8 +12,9 @@ use serde::Serialize;
 use super::components::{flash, utc_text};
 use super::layout;
 use crate::error::ApiError;
-use crate::http::auth::csrf::CSRF_FIELD;
-use crate::http::auth::{Principal, is_local_path};
+use crate::http::principal::CSRF_FIELD;
+use crate::http::principal::Principal;
+use crate::http::redirect::is_local_path;
 
 /// [`utc_text`], or `never`.
 pub fn utc_or_never(at: Option<i64>) -> String {

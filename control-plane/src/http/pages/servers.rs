@@ -11,8 +11,8 @@ use super::components::{
 };
 use super::layout;
 use crate::http::AppState;
-use crate::http::auth::Principal;
 use crate::http::params::{EcosystemParam, KindParam, ServerParams};
+use crate::http::principal::Principal;
 use crate::store::read::GroupKind;
 
 const PATH: &str = "/servers";

@@ -1,4 +1,4 @@
-//! HTTP handlers of the exports and their entries in the route table (viewer access; the route
+//! HTTP handlers of the exports (`crate::export` renders them) and their entries in the route table (viewer access; the route
 //! table's access layer authenticates and checks roles, these handlers check neither).
 //! Fleet-wide CSV and OCSF stream host by host, so memory stays bounded by one endpoint; errors
 //! before the first byte are answered with the shared error table, a store error mid-stream ends
@@ -11,9 +11,9 @@ use futures_util::StreamExt as _;
 use futures_util::stream;
 use http::{HeaderValue, Method, header};
 
-use super::{ExportError, ExportHost, cyclonedx, fleet_agent_ids, load_host};
+use super::{Access, AppState, Route};
 use crate::error::{ApiError, ErrorCode};
-use crate::http::{Access, AppState, Route};
+use crate::export::{ExportError, ExportHost, cyclonedx, fleet_agent_ids, load_host};
 use crate::state::unix_now;
 use crate::store::{DynStore, Role};
 
@@ -79,10 +79,10 @@ async fn stream_fleet(store: DynStore, prefix: Vec<u8>, render: Render) -> Resul
 pub async fn inventory_csv(State(state): State<AppState>) -> Response {
     let state = state.cp;
     let mut header = Vec::new();
-    if let Err(error) = super::csv::write_header(&mut header) {
+    if let Err(error) = crate::export::csv::write_header(&mut header) {
         return error_response(ApiError::internal(&error));
     }
-    match stream_fleet(state.store.clone(), header, |out, host| super::csv::write_host(out, host)).await {
+    match stream_fleet(state.store.clone(), header, |out, host| crate::export::csv::write_host(out, host)).await {
         Ok(body) => attachment("text/csv; charset=utf-8", "muster-inventory.csv", body),
         Err(error) => error_response(error),
     }
@@ -93,7 +93,7 @@ pub async fn inventory_csv(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "OCSF JSON lines", content_type = "application/x-ndjson")))]
 pub async fn findings_ocsf(State(state): State<AppState>) -> Response {
     let state = state.cp;
-    match stream_fleet(state.store.clone(), Vec::new(), |out, host| super::ocsf::write_host(out, host)).await {
+    match stream_fleet(state.store.clone(), Vec::new(), |out, host| crate::export::ocsf::write_host(out, host)).await {
         Ok(body) => attachment("application/x-ndjson", "muster-findings.ocsf.jsonl", body),
         Err(error) => error_response(error),
     }
