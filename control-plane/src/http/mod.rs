@@ -14,7 +14,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
-mod error;
+pub(crate) mod error;
 pub mod exports;
 pub mod fleet_api;
 pub mod inventory_api;

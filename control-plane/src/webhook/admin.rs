@@ -3,6 +3,7 @@
 //! worker's (`super::WebhookWorker`).
 
 use muster_proto::v1::Severity;
+use muster_proto::words::WireWord as _;
 
 use super::{WebhookError, register};
 use crate::audit::AuditEvent;
@@ -39,7 +40,7 @@ pub async fn create(
     let audit = AuditEvent::new("webhook.create", &webhook.id).detail(&format!(
         "host {}, min severity {}",
         host.unwrap_or_default(),
-        super::severity_name(webhook.min_severity)
+        Severity::word_of(webhook.min_severity)
     ));
     Ok((webhook, audit))
 }
