@@ -23,8 +23,8 @@ use anyhow::{Context as _, Result, bail};
 use clap::Parser;
 use http::Method;
 use muster_control_plane::ControlPlane;
+use muster_control_plane::access::{accounts, api_tokens};
 use muster_control_plane::config::{HttpConfig, Limits};
-use muster_control_plane::http::auth::{accounts, tokens};
 use muster_control_plane::http::{Access, ClientAddr, Role};
 use muster_control_plane::pki::Pki;
 use muster_control_plane::state::unix_now;
@@ -315,10 +315,16 @@ async fn main() -> Result<()> {
     let now = unix_now();
     let user = format!("bench{now}");
     accounts::add_local_user(cp.store.as_ref(), &user, Role::Admin, PASSWORD, "page_bench", now).await?;
-    let bearer =
-        tokens::create_api_token(cp.store.as_ref(), &user, Role::Admin, Duration::from_secs(3600), "page_bench", now)
-            .await?
-            .token;
+    let bearer = api_tokens::create_api_token(
+        cp.store.as_ref(),
+        &user,
+        Role::Admin,
+        Duration::from_secs(3600),
+        "page_bench",
+        now,
+    )
+    .await?
+    .token;
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build()?;
     let cookie = login(&http, &base, &user).await?;
     let client = Client { http, base, cookie, bearer };

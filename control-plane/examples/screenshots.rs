@@ -21,8 +21,8 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, anyhow};
 use browser_support::Browser;
 use fleet::FleetOptions;
+use muster_control_plane::access::{accounts, api_tokens};
 use muster_control_plane::config::HttpConfig;
-use muster_control_plane::http::auth::{accounts, tokens};
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;
 use muster_control_plane::store::exports::{DeliveryAttempt, DeliveryStatus};
@@ -98,7 +98,7 @@ async fn seed_admin_data(cp: &TestControlPlane, now: i64) -> Result<()> {
         accounts::add_local_user(store, name, role, PASSWORD, "cli", now).await?;
     }
     for (name, role, days) in [("siem-export", Role::Viewer, 90), ("ticket-sync", Role::Analyst, 30)] {
-        tokens::create_api_token(store, name, role, Duration::from_secs(days * 86_400), "admin", now).await?;
+        api_tokens::create_api_token(store, name, role, Duration::from_secs(days * 86_400), "admin", now).await?;
     }
     let webhook =
         muster_control_plane::webhook::register(store, "https://siem.example.com/hooks/muster", Severity::High).await?;

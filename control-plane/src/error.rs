@@ -102,6 +102,46 @@ impl From<crate::store::StoreError> for ApiError {
     }
 }
 
+/// Why an admin action (a use-case shared by the CLI and HTTP) was refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// Bad input: the message names the field and what it accepts.
+    #[error("{0}")]
+    Invalid(String),
+    /// The thing acted on does not exist (or is no longer active).
+    #[error("{0}")]
+    NotFound(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl ActionError {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::Invalid(message.into())
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::NotFound(message.into())
+    }
+
+    pub fn internal(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Internal(Box::new(error))
+    }
+}
+
+impl From<ActionError> for ApiError {
+    fn from(error: ActionError) -> Self {
+        match error {
+            ActionError::Invalid(message) => Self::new(ErrorCode::InvalidArgument, message),
+            ActionError::NotFound(message) => Self::new(ErrorCode::NotFound, message),
+            ActionError::Store(error) => Self::from(error),
+            ActionError::Internal(error) => Self::internal(&*error),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,16 +1,23 @@
 //! Muster control plane: receives agent reports over mutual-TLS gRPC and stores them.
 //!
 //! Data flow: `grpc` (TLS 1.3, client certificates from the fleet CA in `pki`) → `enroll` for new
-//! agents, `ingest` rules for reports → `store` (SQLite or PostgreSQL). [`server::serve`] runs the
-//! gRPC and HTTP listeners it is given until a shutdown future resolves. The binary `muster-server`
-//! only parses arguments and calls into this crate (`cli`).
+//! agents, `ingest` rules for reports → `store` (SQLite or PostgreSQL); `http` (dashboard and API)
+//! → the admin use-cases (`access`, `agents`, `enroll::admin`, `findings`, `webhook::admin`), which
+//! the CLI calls too → `store`. [`server::serve`] runs the gRPC and HTTP listeners it is given
+//! until a shutdown future resolves. The binary `muster-server` only parses arguments and calls
+//! into this crate.
 
 #![forbid(unsafe_code)]
 
+pub mod access;
+pub mod admission;
+pub mod agents;
+pub mod audit;
 pub mod config;
 pub mod enroll;
 pub mod error;
 pub mod export;
+pub mod findings;
 pub mod grpc;
 pub mod http;
 pub mod ingest;

@@ -8,14 +8,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use anyhow::{Context as _, Result, bail};
+use anyhow::{Context as _, Result};
 use clap::{Args, Parser, Subcommand};
+use muster_control_plane::access::{accounts, api_tokens};
+use muster_control_plane::audit::{self, AuditEvent};
 use muster_control_plane::config::{self, Overrides, ServerConfig};
-use muster_control_plane::http::audit;
-use muster_control_plane::http::auth::{accounts, tokens};
+use muster_control_plane::error::ActionError;
 use muster_control_plane::state::unix_now;
-use muster_control_plane::store::{AuditEntry, AuditOutcome, Role};
-use muster_control_plane::{ControlPlane, quickstart};
+use muster_control_plane::store::{AuditOutcome, DynStore, Role, Store};
+use muster_control_plane::{ControlPlane, agents as agent_admin, enroll, quickstart};
 
 /// Muster control plane: enrolls agents and stores their MCP inventory.
 #[derive(Debug, Parser)]
@@ -244,7 +245,14 @@ async fn token(command: TokenCommand, config: &ServerConfig) -> Result<()> {
     let store = open_store(config).await?;
     match command {
         TokenCommand::Create { uses, ttl } => {
-            let token = muster_control_plane::enroll::create_token(store.as_ref(), uses, ttl, unix_now()).await?;
+            let (token, event) = as_cli(
+                &store,
+                "enrollment_token.create",
+                "",
+                enroll::admin::issue(store.as_ref(), uses, ttl, unix_now()),
+            )
+            .await?;
+            record(store.as_ref(), event).await;
             let uses = if token.max_uses == 0 { "unlimited".to_string() } else { token.max_uses.to_string() };
             eprintln!(
                 "token {} (uses: {uses}, expires {}); shown only now:",
@@ -273,9 +281,10 @@ async fn token(command: TokenCommand, config: &ServerConfig) -> Result<()> {
             }
         }
         TokenCommand::Revoke { id } => {
-            if !store.revoke_token(&id, unix_now()).await? {
-                bail!("no active token with id {id}");
-            }
+            let event =
+                as_cli(&store, "enrollment_token.revoke", &id, enroll::admin::revoke(store.as_ref(), &id, unix_now()))
+                    .await?;
+            record(store.as_ref(), event).await;
             println!("token {id} revoked");
         }
     }
@@ -303,10 +312,11 @@ async fn agents(command: AgentsCommand, config: &ServerConfig) -> Result<()> {
             }
         }
         AgentsCommand::Revoke { id } => {
-            if !store.revoke_agent(&id, unix_now()).await? {
-                bail!("no active agent with id {id}");
-            }
-            // A running server refuses the agent's next request and closes its streams within seconds.
+            // No agent is served by this process: a running server refuses the agent's next
+            // request and closes its streams within seconds.
+            let revoked = agent_admin::revoke(store.as_ref(), &agent_admin::NoListener, &id, unix_now());
+            let event = as_cli(&store, "agent.revoke", &id, revoked).await?;
+            record(store.as_ref(), event).await;
             println!("agent {id} revoked");
         }
     }
@@ -319,8 +329,10 @@ async fn user(command: UserCommand, config: &ServerConfig) -> Result<()> {
         UserCommand::Add { name, role } => {
             let mut password = String::new();
             std::io::stdin().read_line(&mut password).context("cannot read the password from standard input")?;
-            let password = password.trim_end_matches(['\r', '\n']);
-            accounts::add_local_user(store.as_ref(), &name, role, password, "cli", unix_now()).await?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let created = accounts::create_user(store.as_ref(), CLI_ACTOR, &name, role, password, unix_now());
+            let event = as_cli(&store, "user.create", &name, created).await?;
+            record(store.as_ref(), event).await;
             println!("user {name} added with role {role}");
         }
         UserCommand::List => {
@@ -337,20 +349,11 @@ async fn user(command: UserCommand, config: &ServerConfig) -> Result<()> {
 async fn api_token(command: ApiTokenCommand, config: &ServerConfig) -> Result<()> {
     let store = open_store(config).await?;
     let now = unix_now();
-    let audit = |action: &str, target: &str, detail: String| AuditEntry {
-        at: now,
-        actor: "cli".to_string(),
-        action: action.to_string(),
-        target: target.to_string(),
-        source_addr: "local".to_string(),
-        outcome: AuditOutcome::Success,
-        detail,
-    };
     match command {
         ApiTokenCommand::Create { role, ttl, name } => {
-            let token = tokens::create_api_token(store.as_ref(), &name, role, ttl, "cli", now).await?;
-            audit::record(store.as_ref(), &audit("api_token.create", &token.id, format!("role {role}, name {name}")))
-                .await;
+            let issued = api_tokens::issue(store.as_ref(), CLI_ACTOR, &name, role, ttl, now);
+            let (token, event) = as_cli(&store, "api_token.create", "", issued).await?;
+            record(store.as_ref(), event).await;
             eprintln!(
                 "API token {} (role {role}, expires {}); shown only now:",
                 token.id,
@@ -376,14 +379,38 @@ async fn api_token(command: ApiTokenCommand, config: &ServerConfig) -> Result<()
             }
         }
         ApiTokenCommand::Revoke { id } => {
-            if !store.revoke_api_token(&id, now).await? {
-                bail!("no active API token with id {id}");
-            }
-            audit::record(store.as_ref(), &audit("api_token.revoke", &id, String::new())).await;
+            let event = as_cli(&store, "api_token.revoke", &id, api_tokens::revoke(store.as_ref(), &id, now)).await?;
+            record(store.as_ref(), event).await;
             println!("API token {id} revoked");
         }
     }
     Ok(())
+}
+
+/// The actor of every audit row a command writes (its source address is `local`).
+const CLI_ACTOR: &str = "cli";
+
+/// Records a use-case's audit event as done by the CLI.
+async fn record(store: &dyn Store, event: AuditEvent) {
+    audit::record(store, &event.entry(CLI_ACTOR, "local", AuditOutcome::Success, unix_now())).await;
+}
+
+/// Awaits a use-case; a refusal is audited as a failure of `action` on `target` (as the HTTP
+/// listener audits a refused request) and becomes the command's error.
+async fn as_cli<T>(
+    store: &DynStore,
+    action: &str,
+    target: &str,
+    outcome: impl std::future::Future<Output = Result<T, ActionError>>,
+) -> Result<T> {
+    match outcome.await {
+        Ok(value) => Ok(value),
+        Err(error) => {
+            let event = AuditEvent::new(action, target).detail(&error.to_string());
+            audit::record(store.as_ref(), &event.entry(CLI_ACTOR, "local", AuditOutcome::Failure, unix_now())).await;
+            Err(error.into())
+        }
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

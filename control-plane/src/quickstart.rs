@@ -26,7 +26,7 @@ pub enum QuickstartError {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("cannot create enrollment token")]
-    Token(#[from] crate::enroll::TokenError),
+    Token(#[from] crate::error::ActionError),
     #[error("cannot bind {addr}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -71,7 +71,7 @@ pub async fn quickstart_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), QuickstartError> {
     let state = ControlPlane::open(config).await?;
-    let token = state.create_token(1, TOKEN_TTL).await?;
+    let token = issue_token(&state).await?;
     let grpc_port = grpc.local_addr().map(|a| a.port()).unwrap_or(config.grpc_listen.port());
     let http_addr = http.local_addr().unwrap_or(config.http_listen);
     let server_url = format!("https://127.0.0.1:{grpc_port}");
@@ -172,15 +172,25 @@ async fn announce_first_report(state: Arc<ControlPlane>, dashboard: String) {
     }
 }
 
+/// Issues the local agent's single-use token through the same use-case as the API and the CLI,
+/// audited as done by `quickstart`.
+async fn issue_token(state: &ControlPlane) -> Result<crate::enroll::IssuedToken, crate::error::ActionError> {
+    let now = crate::state::unix_now();
+    let (token, event) = crate::enroll::admin::issue(state.store.as_ref(), 1, TOKEN_TTL, now).await?;
+    let entry = event.entry("quickstart", "local", crate::store::AuditOutcome::Success, now);
+    crate::audit::record(state.store.as_ref(), &entry).await;
+    Ok(token)
+}
+
 /// Creates the `admin` account with a random password, unless it exists (`Ok(None)`).
-async fn create_admin(state: &ControlPlane) -> Result<Option<String>, crate::http::auth::accounts::AccountError> {
-    use crate::http::auth::accounts::{AccountError, add_local_user};
+async fn create_admin(state: &ControlPlane) -> Result<Option<String>, crate::access::accounts::AccountError> {
+    use crate::access::accounts::{AccountError, add_local_user};
     if state.store.user(ADMIN_USER).await?.is_some() {
         return Ok(None);
     }
     let mut bytes = [0u8; 15];
     getrandom::fill(&mut bytes)
-        .map_err(|e| AccountError::Password(crate::http::auth::password::PasswordError::Hash(e.to_string())))?;
+        .map_err(|e| AccountError::Password(crate::access::password::PasswordError::Hash(e.to_string())))?;
     // 20 characters from a 64-symbol alphabet: 120 bits.
     let password: String = bytes
         .chunks(3)

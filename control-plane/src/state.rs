@@ -7,11 +7,11 @@ use std::time::{Duration, SystemTime};
 
 use tokio::sync::broadcast;
 
+use crate::admission::IngestQueue;
+use crate::admission::rate::RateLimiter;
+use crate::agents::status::AgentStatusCache;
 use crate::config::{HttpConfig, Limits, ServerConfig};
 use crate::enroll::{IssuedToken, TokenError};
-use crate::grpc::admission::IngestQueue;
-use crate::grpc::identity::AgentStatusCache;
-use crate::grpc::rate::RateLimiter;
 use crate::pki::{Pki, PkiError};
 use crate::store::{DynStore, IngestEntry, StoreError};
 
@@ -99,20 +99,16 @@ impl ControlPlane {
         Ok(Self::with_http(store, Arc::new(pki), config.limits, config.http.clone()))
     }
 
+    /// Creates an enrollment token without limits or an audit event, for tests and tools; admins
+    /// issue them through [`crate::enroll::admin::issue`].
     pub async fn create_token(&self, max_uses: u32, ttl: Duration) -> Result<IssuedToken, TokenError> {
         crate::enroll::create_token(self.store.as_ref(), max_uses, ttl, unix_now()).await
     }
 
-    /// Revokes an agent: its next request is refused and its open streams close now.
+    /// Revokes an agent, unaudited: its next request is refused and its open streams close now.
+    /// For tests and tools; admins revoke through [`crate::agents::revoke`].
     pub async fn revoke_agent(&self, agent_id: &str) -> Result<bool, StoreError> {
-        let revoked = self.store.revoke_agent(agent_id, unix_now()).await?;
-        if revoked {
-            self.agents.mark_revoked(agent_id);
-            tracing::info!(agent_id = %agent_id, "agent revoked");
-            // No receivers only means no open streams.
-            let _ = self.revocations.send(agent_id.to_string());
-        }
-        Ok(revoked)
+        crate::agents::revoke_unaudited(self.store.as_ref(), self, agent_id, unix_now()).await
     }
 
     pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
@@ -127,6 +123,14 @@ impl ControlPlane {
 
     pub fn subscribe_ingest(&self) -> broadcast::Receiver<crate::ingest::IngestEvent> {
         self.ingest_events.subscribe()
+    }
+}
+
+impl crate::agents::RevocationListener for ControlPlane {
+    fn agent_revoked(&self, agent_id: &str) {
+        self.agents.mark_revoked(agent_id);
+        // No receivers only means no open streams.
+        let _ = self.revocations.send(agent_id.to_string());
     }
 }
 

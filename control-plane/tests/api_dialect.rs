@@ -27,8 +27,8 @@ use axum::extract::State;
 use axum::routing::post;
 use fleet::FleetOptions;
 use http::Method;
+use muster_control_plane::access::api_tokens;
 use muster_control_plane::config::HttpConfig;
-use muster_control_plane::http::auth::tokens;
 use muster_control_plane::http::route_table;
 use muster_control_plane::ingest::IngestEvent;
 use muster_control_plane::state::unix_now;
@@ -156,7 +156,7 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
     }
 
     let admin =
-        tokens::create_api_token(store.as_ref(), "walk", Role::Admin, Duration::from_secs(3600), "t", unix_now())
+        api_tokens::create_api_token(store.as_ref(), "walk", Role::Admin, Duration::from_secs(3600), "t", unix_now())
             .await
             .unwrap();
     let api = Api {

@@ -17,8 +17,8 @@ mod fleet;
 
 use browser_support::Browser;
 use fleet::{Fleet, FleetOptions, IMG_CANARY, SCRIPT_CANARY};
+use muster_control_plane::access::accounts;
 use muster_control_plane::config::HttpConfig;
-use muster_control_plane::http::auth::accounts;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;
 use muster_control_plane::store::read::{FindingQuery, FindingStateFilter};

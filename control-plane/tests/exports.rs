@@ -448,7 +448,7 @@ async fn http_exports_need_a_signed_in_viewer_and_serve_the_stored_inventory() {
         .build()
         .unwrap();
     let base = format!("https://localhost:{}", cp.http_addr.port());
-    let viewer = muster_control_plane::http::auth::tokens::create_api_token(
+    let viewer = muster_control_plane::access::api_tokens::create_api_token(
         cp.store(),
         "exports",
         muster_control_plane::store::Role::Viewer,

@@ -174,7 +174,7 @@ async fn api_tokens_are_role_scoped_and_refused_when_expired_or_revoked() {
 
     // Expired: stored with an expiry in the past.
     let store = h.cp.store.as_ref();
-    let expired = muster_control_plane::http::auth::tokens::create_api_token(
+    let expired = muster_control_plane::access::api_tokens::create_api_token(
         store,
         "old",
         Role::Admin,
@@ -275,7 +275,7 @@ async fn unauthenticated_pages_redirect_to_login_with_a_local_next_only() {
 
 #[tokio::test]
 async fn idle_and_expired_sessions_are_refused_and_cleared() {
-    use muster_control_plane::http::auth::session;
+    use muster_control_plane::access::sessions;
     use muster_control_plane::store::NewSession;
     let h = Harness::tls().await;
     h.add_user("alice", Role::Viewer).await;
@@ -284,9 +284,9 @@ async fn idle_and_expired_sessions_are_refused_and_cleared() {
     // (created, expires): fresh; idle since creation; past its absolute expiry.
     let cases = [(now, now + 3600, 200), (now - idle - 5, now + 3600, 401), (now - 10, now - 1, 401)];
     for (created_at, expires_at, expected) in cases {
-        let secret = session::random_secret().unwrap();
+        let secret = sessions::random_secret().unwrap();
         let new = NewSession {
-            id_hash: session::hash_secret(&secret),
+            id_hash: sessions::hash_secret(&secret),
             username: "alice".into(),
             created_at,
             expires_at,

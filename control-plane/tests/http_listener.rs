@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
+use muster_control_plane::access::accounts;
 use muster_control_plane::config::{self, HttpConfig, Overrides};
-use muster_control_plane::http::auth::accounts;
 use muster_control_plane::server::ServeError;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;

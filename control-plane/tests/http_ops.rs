@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use http::HeaderMap;
+use muster_control_plane::access::{accounts, api_tokens};
 use muster_control_plane::config::HttpConfig;
-use muster_control_plane::http::auth::{accounts, tokens};
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;
 use muster_control_plane::testing::{TestControlPlane, TestDatabase};
@@ -152,7 +152,7 @@ impl Ops {
     }
 
     async fn token(&self, role: Role) -> String {
-        tokens::create_api_token(self.cp.store(), "test", role, Duration::from_secs(3600), "test", unix_now())
+        api_tokens::create_api_token(self.cp.store(), "test", role, Duration::from_secs(3600), "test", unix_now())
             .await
             .unwrap()
             .token

@@ -10,9 +10,9 @@ mod support;
 
 use std::collections::BTreeSet;
 
+use muster_control_plane::access::accounts;
 use muster_control_plane::config::HttpConfig;
 use muster_control_plane::enroll::{create_token, hash_token};
-use muster_control_plane::http::auth::accounts;
 use muster_control_plane::ingest::{Report, ReportBody};
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::{DynStore, NewAgent, Role};

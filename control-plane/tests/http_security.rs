@@ -8,8 +8,8 @@ mod http_common;
 use axum::body::Body;
 use http::{Method, header};
 use http_common::*;
+use muster_control_plane::access::sessions;
 use muster_control_plane::config::HttpConfig;
-use muster_control_plane::http::auth::session;
 use muster_control_plane::http::route_table;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::{NewSession, Role};
@@ -85,10 +85,10 @@ async fn names_are_rendered_as_text() {
     for name in ["<script>alert(1)</script>", "\"><img src=x onerror=alert(1)>"] {
         // Single-sign-on names come from the identity provider unchecked.
         assert!(store.upsert_oidc_user(name, Role::Viewer, unix_now()).await.unwrap());
-        let secret = session::random_secret().unwrap();
+        let secret = sessions::random_secret().unwrap();
         store
             .create_session(&NewSession {
-                id_hash: session::hash_secret(&secret),
+                id_hash: sessions::hash_secret(&secret),
                 username: name.to_string(),
                 created_at: unix_now(),
                 expires_at: unix_now() + 3600,

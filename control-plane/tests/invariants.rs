@@ -85,3 +85,107 @@ fn database_admin_helpers_are_test_only() {
         "store/postgres_testing.rs must be declared under cfg(feature = \"testing\")"
     );
 }
+
+/// Verbs that name a store method which writes. A store method whose name starts with none of
+/// them is taken for a read (`list_users`, `findings`, `session`).
+const WRITE_VERBS: &[&str] = &[
+    "add_",
+    "append_",
+    "apply_",
+    "backfill_",
+    "clear_",
+    "confirm_",
+    "create_",
+    "decide_",
+    "delete_",
+    "disable_",
+    "enroll_",
+    "heartbeat",
+    "ingest",
+    "insert_",
+    "mark_",
+    "purge_",
+    "record_",
+    "refresh_",
+    "remove_",
+    "renew_",
+    "revoke_",
+    "set_",
+    "sync_",
+    "touch_",
+    "update_",
+    "upsert_",
+    "use_",
+    "write_",
+];
+
+/// The names of every `async fn ...(&self` under `dir` (the store traits and their backends).
+fn store_methods(dir: &Path) -> std::collections::BTreeSet<String> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    let mut names = std::collections::BTreeSet::new();
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (at, _) in text.match_indices("async fn ") {
+            let rest = &text[at + "async fn ".len()..];
+            let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let after = rest[name.len()..].trim_start();
+            let after = after.strip_prefix('(').map(str::trim_start);
+            if after.is_some_and(|args| args.starts_with("&self")) {
+                names.insert(name);
+            }
+        }
+    }
+    names
+}
+
+/// Calls `.NAME(` (whitespace allowed around the dot and before the parenthesis) in `text`.
+fn calls(text: &str, name: &str) -> bool {
+    text.match_indices(name).any(|(at, _)| {
+        let before = text[..at].trim_end();
+        let after = text[at + name.len()..].trim_start();
+        let whole = !text[at + name.len()..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '_');
+        before.ends_with('.') && after.starts_with('(') && whole
+    })
+}
+
+/// HTTP and CLI write only through use-cases: no handler under `src/http` and no command in
+/// `src/main.rs` calls a store method that writes (nor `ControlPlane::create_token` /
+/// `revoke_agent`, the unaudited shortcuts for tests). They call `access`, `agents`,
+/// `enroll::admin`, `findings` or `webhook::admin`, which return the audit event.
+#[test]
+fn http_and_cli_write_only_through_use_cases() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let methods = store_methods(&root.join("store"));
+    let mut writes: Vec<String> =
+        methods.iter().filter(|name| WRITE_VERBS.iter().any(|verb| name.starts_with(verb))).cloned().collect();
+    for known in ["create_user", "decide_finding", "revoke_agent", "create_webhook", "use_api_token", "create_session"]
+    {
+        assert!(writes.iter().any(|w| w == known), "the store scan missed {known}: {methods:?}");
+    }
+    writes.push("create_token".to_string());
+    let mut files = Vec::new();
+    rust_files(&root.join("http"), &mut files);
+    files.push(root.join("main.rs"));
+    let offenders: Vec<String> = files
+        .iter()
+        .flat_map(|path| {
+            let text = std::fs::read_to_string(path).unwrap();
+            writes
+                .iter()
+                .filter(|name| calls(&text, name))
+                .map(|name| format!("{} calls .{name}(", path.display()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(offenders.is_empty(), "store writes outside the use-cases: {offenders:?}");
+}
+
+/// The check above finds what it looks for (so a rename cannot silently blind it).
+#[test]
+fn the_write_call_scan_sees_calls_across_lines() {
+    assert!(calls("state.cp.store.create_user(&user)", "create_user"));
+    assert!(calls("state\n    .cp\n    .store\n    .revoke_agent (id, now)", "revoke_agent"));
+    assert!(!calls("accounts::create_user(store, ..)", "create_user"));
+    assert!(!calls("store.create_user_later(x)", "create_user"));
+}

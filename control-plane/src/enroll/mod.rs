@@ -14,6 +14,8 @@ use crate::error::{ApiError, ErrorCode};
 use crate::pki::{Pki, PkiError};
 use crate::store::{NewAgent, NewToken, Store, StoreError};
 
+pub mod admin;
+
 const TOKEN_PREFIX: &str = "mst";
 
 /// A token just created: the only time its secret exists outside the agent that uses it.

@@ -3,8 +3,8 @@
 //!
 //! Each format is a pure function from the plain structs below ([`ExportHost`], [`ExportServer`],
 //! [`ExportFinding`]) to a writer, so it can be tested without a database and streamed host by
-//! host. [`load_host`] is the one adapter from the store to those structs; `routes` holds the
-//! HTTP handlers the router mounts (authentication is the router's job, not this module's).
+//! host. [`load_host`] is the one adapter from the store to those structs. The HTTP handlers that
+//! serve them are `crate::http::exports`: this library knows nothing of HTTP.
 //!
 //! **Invariant:** the structs hold nothing the wire model does not: names, masked arguments and
 //! URLs, credential fingerprints, never a secret value.
@@ -12,14 +12,12 @@
 pub mod csv;
 pub mod cyclonedx;
 pub mod ocsf;
-pub mod routes;
 
 use std::collections::BTreeMap;
 
 use muster_proto::WireWord;
 use muster_proto::v1::{CredentialSource, Ecosystem, McpServer, Os, Scope, Severity, Transport};
 use muster_proto::words::UNSPECIFIED;
-use sha2::{Digest, Sha256};
 
 use crate::store::exports::StoredFinding;
 use crate::store::{HostInventory, Store, StoreError};
@@ -171,24 +169,7 @@ pub fn finding_uid(agent_id: &str, finding: &StoredFinding) -> String {
     )
 }
 
-/// [`finding_uid`] from the stored columns (`server_ids` comma-joined, as stored). Also the
-/// decision subject of a host-wide finding (`crate::store::read::finding_subject`).
-pub fn finding_uid_of(
-    agent_id: &str,
-    server_id: &str,
-    finding_id: &str,
-    client: &str,
-    user: &str,
-    server_ids: &str,
-    message: &str,
-) -> String {
-    let mut hash = Sha256::new();
-    for part in [agent_id, server_id, finding_id, client, user, server_ids, message] {
-        hash.update(part.as_bytes());
-        hash.update([0u8]);
-    }
-    hex::encode(&hash.finalize()[..16])
-}
+pub use crate::ingest::finding_uid::finding_uid_of;
 
 fn severity(value: i32) -> Severity {
     Severity::try_from(value).unwrap_or(Severity::Unspecified)

@@ -8,9 +8,7 @@
 //! ingest line and its work budget (both retryable), then fair admission by work
 //! ([`admission`], `docs/adr/0004-ingest-fairness.md`). This module does not touch SQL.
 
-pub mod admission;
 pub mod identity;
-pub mod rate;
 pub mod tls;
 
 use std::pin::Pin;
@@ -201,9 +199,11 @@ async fn refusal(state: &ControlPlane, agent_id: &str, serial: &str) -> Option<&
             Some("agent revoked")
         }
         Ok(Some(agent)) => {
-            let accepted =
-                identity::AcceptedCertificates { current: agent.cert_serial, previous: agent.previous_cert_serial };
-            (accepted.judge(serial) == identity::CertificateUse::Superseded)
+            let accepted = crate::agents::status::AcceptedCertificates {
+                current: agent.cert_serial,
+                previous: agent.previous_cert_serial,
+            };
+            (accepted.judge(serial) == crate::agents::status::CertificateUse::Superseded)
                 .then_some("client certificate superseded by a renewal")
         }
         Ok(None) => Some("agent revoked"),

@@ -1,8 +1,7 @@
-//! The JSON API under `/api/v1`: for now the caller's identity and the admin endpoints for API
-//! tokens, users and the audit log. Inventory endpoints plug in here as [`Route`]s with the role
-//! each needs; errors are [`ApiError`]s (JSON, status from the error-code table).
-
-use std::time::Duration;
+//! The JSON API under `/api/v1`: the caller's identity and the admin endpoints for API tokens,
+//! users, agent revocation and the audit log. Writes go through the use-cases (`crate::access`,
+//! `crate::agents`); handlers translate JSON and attach the returned audit event. Errors are
+//! [`ApiError`]s (JSON, status from the error-code table).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -11,14 +10,13 @@ use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::audit::AuditDetail;
-use super::auth::tokens::{self, ApiTokenError};
-use super::auth::{AuthMethod, Principal};
-use super::openapi::ErrorBody;
+use super::error::ErrorBody;
 use super::params::{self, AuditParams, NoParams};
+use super::principal::{AuthMethod, Principal};
 use super::roles::Access;
 use super::{AppState, Route};
-use crate::error::{ApiError, ErrorCode};
+use crate::access::{accounts, api_tokens};
+use crate::error::ApiError;
 use crate::state::unix_now;
 use crate::store::Role;
 
@@ -124,7 +122,10 @@ pub(crate) async fn create_token(
     Extension(principal): Extension<Principal>,
     Json(request): Json<CreateToken>,
 ) -> Result<Response, ApiError> {
-    let (issued, audit) = issue_api_token(&state, &principal, &request.name, request.role, &request.ttl).await?;
+    let ttl = api_tokens::parse_ttl(&request.ttl)?;
+    let (issued, audit) =
+        api_tokens::issue(state.cp.store.as_ref(), &principal.name, &request.name, request.role, ttl, unix_now())
+            .await?;
     let mut response = (
         StatusCode::CREATED,
         Json(CreatedToken {
@@ -139,50 +140,15 @@ pub(crate) async fn create_token(
     Ok(response)
 }
 
-/// Validates and creates an API token for `principal`: the token and its audit detail. Shared by
-/// [`create_token`] and the settings page.
-pub(crate) async fn issue_api_token(
-    state: &AppState,
-    principal: &Principal,
-    name: &str,
-    role: Role,
-    ttl: &str,
-) -> Result<(tokens::IssuedApiToken, AuditDetail), ApiError> {
-    let ttl: Duration = humantime::parse_duration(ttl.trim())
-        .map_err(|_| ApiError::new(ErrorCode::InvalidArgument, "ttl: expected a duration such as 30d"))?;
-    let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
-        return Err(ApiError::new(ErrorCode::InvalidArgument, "name: 1 to 100 characters"));
-    }
-    let issued = tokens::create_api_token(state.cp.store.as_ref(), name, role, ttl, &principal.name, unix_now())
-        .await
-        .map_err(|error| match error {
-            ApiTokenError::Ttl => ApiError::new(ErrorCode::InvalidArgument, error.to_string()),
-            ApiTokenError::Store(error) => ApiError::from(error),
-            other => ApiError::internal(&other),
-        })?;
-    let detail = format!("role {}, name {name}", issued.role);
-    let audit = AuditDetail::new("api_token.create", &issued.id).detail(&detail);
-    Ok((issued, audit))
-}
-
 /// Revokes an API token.
 #[utoipa::path(post, path = "/api/v1/admin/api-tokens/{id}/revoke", tag = "admin",
     params(("id" = String, Path, description = "Token id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
 pub(crate) async fn revoke_token(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let audit = revoke_api_token(&state, &id).await?;
+    let audit = api_tokens::revoke(state.cp.store.as_ref(), &id, unix_now()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.extensions_mut().insert(audit);
     Ok(response)
-}
-
-/// Revokes an API token; the audit detail on success. Shared with the settings page.
-pub(crate) async fn revoke_api_token(state: &AppState, id: &str) -> Result<AuditDetail, ApiError> {
-    if !state.cp.store.revoke_api_token(id, unix_now()).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no active API token with this id"));
-    }
-    Ok(AuditDetail::new("api_token.revoke", id))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -241,39 +207,11 @@ pub(crate) async fn create_user(
     Json(request): Json<CreateUser>,
 ) -> Result<Response, ApiError> {
     let CreateUser { username, role, password } = request;
-    let audit = add_user(&state, &principal, &username, role, password).await?;
+    let audit =
+        accounts::create_user(state.cp.store.as_ref(), &principal.name, &username, role, password, unix_now()).await?;
     let mut response = StatusCode::CREATED.into_response();
     response.extensions_mut().insert(audit);
     Ok(response)
-}
-
-/// Creates a local account (argon2id off the async workers); the audit detail on success.
-/// Shared by [`create_user`] and the settings page.
-pub(crate) async fn add_user(
-    state: &AppState,
-    principal: &Principal,
-    username: &str,
-    role: Role,
-    password: String,
-) -> Result<AuditDetail, ApiError> {
-    use super::auth::accounts::{AccountError, add_hashed_user};
-    use super::auth::password::{PasswordError, hash_password};
-    // argon2id takes tens of milliseconds: off the async workers.
-    let hash = tokio::task::spawn_blocking(move || hash_password(&password))
-        .await
-        .map_err(|e| ApiError::internal(&e))?
-        .map_err(|error| match error {
-            PasswordError::Hash(_) => ApiError::internal(&error),
-            other => ApiError::new(ErrorCode::InvalidArgument, other.to_string()),
-        })?;
-    match add_hashed_user(state.cp.store.as_ref(), username, role, hash, unix_now()).await {
-        Ok(()) => {
-            let detail = format!("role {role}, by {}", principal.name);
-            Ok(AuditDetail::new("user.create", username).detail(&detail))
-        }
-        Err(AccountError::Store(error)) => Err(ApiError::from(error)),
-        Err(error) => Err(ApiError::new(ErrorCode::InvalidArgument, error.to_string())),
-    }
 }
 
 /// Revokes an agent: its certificate is refused from now on.
@@ -281,19 +219,10 @@ pub(crate) async fn add_user(
     params(("id" = String, Path, description = "Agent id")),
     responses((status = 204, description = "Revoked"), (status = 404, description = "Not found", body = ErrorBody)))]
 pub(crate) async fn revoke_agent(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let audit = revoke_agent_by_id(&state, &id).await?;
+    let audit = crate::agents::revoke(state.cp.store.as_ref(), state.cp.as_ref(), &id, unix_now()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.extensions_mut().insert(audit);
     Ok(response)
-}
-
-/// Revokes an agent through the control plane, which also closes its open streams; the audit
-/// detail on success. Shared by [`revoke_agent`] and the agents page.
-pub(crate) async fn revoke_agent_by_id(state: &AppState, id: &str) -> Result<AuditDetail, ApiError> {
-    if !state.cp.revoke_agent(id).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no active agent with this id"));
-    }
-    Ok(AuditDetail::new("agent.revoke", id))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -3,8 +3,19 @@
 //! ones `ApiError` carries; internal errors were already logged and reduced to "internal error".
 
 use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::error::{ApiError, ErrorCode};
+
+/// The error body every `/api/v1` call answers with on failure.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable snake_case code, e.g. `invalid_argument`, `not_found`.
+    pub code: String,
+    /// A message safe to show; never internal details.
+    pub message: String,
+}
 
 impl ErrorCode {
     /// The stable snake_case name used in JSON bodies.

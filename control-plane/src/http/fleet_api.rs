@@ -2,34 +2,31 @@
 //! waive, clear), change activity, agents, and the admin endpoints for enrollment tokens and
 //! webhooks with their delivery log.
 //!
-//! The rules shared with the pages live here as plain functions ([`decide`], [`issue_enrollment_token`],
-//! [`create_webhook`], the query parsers), so a form and an API call cannot drift apart. Handlers
-//! never check roles (the route table does) nor write audit rows (they attach an [`AuditDetail`]).
-
-use std::time::Duration;
+//! Writes go through the use-cases (`crate::findings`, `crate::enroll::admin`,
+//! `crate::webhook::admin`) that the pages and the CLI call too; the query parsers and list views
+//! here are shared with the pages. Handlers never check roles (the route table does) nor write
+//! audit rows (they attach the use-case's `crate::audit::AuditEvent`).
 
 use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{Method, StatusCode};
 use muster_proto::v1::Severity;
+use muster_proto::words::WireWord as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::audit::AuditDetail;
-use super::auth::Principal;
-use super::openapi::ErrorBody;
-use super::pages::components::severity_name;
+use super::error::ErrorBody;
 use super::params::{self, ActivityParams, AgentParams, FindingParams, NoParams, online_since};
+use super::principal::Principal;
 use super::roles::Access;
 use super::{AppState, Route};
 use crate::error::{ApiError, ErrorCode};
+use crate::findings::{DecisionAction, decision_audit};
 use crate::state::unix_now;
 use crate::store::Role;
 use crate::store::exports::DeliveryAttempt;
-use crate::store::read::{
-    ActivityEvent, AgentQuery, AgentRow, DecisionKind, FindingKey, FindingView, Page, VersionCount,
-};
+use crate::store::read::{ActivityEvent, AgentQuery, AgentRow, FindingKey, FindingView, Page, VersionCount};
 
 pub(crate) fn routes() -> Vec<Route> {
     use Access::Role as Needs;
@@ -54,15 +51,6 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
 }
 
-fn invalid(message: impl Into<String>) -> ApiError {
-    ApiError::new(ErrorCode::InvalidArgument, message)
-}
-
-/// Treats empty query values (an untouched filter field) as absent.
-pub(crate) fn non_empty(value: &Option<String>) -> Option<String> {
-    value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Findings
 
@@ -76,101 +64,6 @@ pub(crate) async fn list_findings(
 ) -> Result<Json<Page<FindingView>>, ApiError> {
     let params: FindingParams = params::parse(query.as_deref())?;
     Ok(Json(state.cp.store.findings(&params.query(unix_now())?).await?))
-}
-
-/// What an analyst does to a finding.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub(crate) enum DecisionAction {
-    Acknowledge,
-    Waive,
-    Clear,
-}
-
-impl DecisionAction {
-    pub(crate) fn parse(text: &str) -> Option<Self> {
-        match text {
-            "acknowledge" => Some(Self::Acknowledge),
-            "waive" => Some(Self::Waive),
-            "clear" => Some(Self::Clear),
-            _ => None,
-        }
-    }
-
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::Acknowledge => "acknowledge",
-            Self::Waive => "waive",
-            Self::Clear => "clear",
-        }
-    }
-}
-
-/// Longest reason kept with a decision.
-pub(crate) const MAX_REASON: usize = 500;
-
-/// Checks and records a decision on `key` for `who`; the audit detail to attach on success.
-/// Waiving needs a reason and a future expiry; acknowledging takes an optional reason.
-pub(crate) async fn decide(
-    state: &AppState,
-    who: &str,
-    key: &FindingKey,
-    action: DecisionAction,
-    reason: &str,
-    expires_at: Option<i64>,
-) -> Result<AuditDetail, ApiError> {
-    let now = unix_now();
-    let reason = reason.trim();
-    if reason.chars().count() > MAX_REASON {
-        return Err(invalid(format!("reason: at most {MAX_REASON} characters")));
-    }
-    if key.agent_id.is_empty() || key.finding_id.is_empty() {
-        return Err(invalid("key: agent_id and finding_id are required"));
-    }
-    let stored = match action {
-        DecisionAction::Clear => {
-            if !state.cp.store.clear_finding_decision(key, now).await? {
-                return Err(ApiError::new(ErrorCode::NotFound, "this finding has no decision to clear"));
-            }
-            true
-        }
-        DecisionAction::Acknowledge => {
-            if expires_at.is_some_and(|at| at <= now) {
-                return Err(invalid("expires_at: must be in the future"));
-            }
-            state.cp.store.decide_finding(key, DecisionKind::Acknowledged, reason, expires_at, who, now).await?
-        }
-        DecisionAction::Waive => {
-            if reason.is_empty() {
-                return Err(invalid("reason: a waiver needs a reason"));
-            }
-            match expires_at {
-                Some(at) if at > now => {}
-                Some(_) => return Err(invalid("expires_at: a waiver must expire in the future")),
-                None => return Err(invalid("expires_at: a waiver needs an expiry")),
-            }
-            state.cp.store.decide_finding(key, DecisionKind::Waived, reason, expires_at, who, now).await?
-        }
-    };
-    if !stored {
-        return Err(ApiError::new(ErrorCode::NotFound, "no such finding"));
-    }
-    let mut detail = decision_audit(key, action);
-    if !reason.is_empty() || expires_at.is_some() {
-        let expiry = expires_at.map(|at| format!(", expires {}", crate::export::rfc3339(at))).unwrap_or_default();
-        detail = detail.detail(&format!("reason {reason:?}{expiry}"));
-    }
-    Ok(detail)
-}
-
-/// The audit entry of a decision on `key` (callers add the refusal's message when it fails).
-pub(crate) fn decision_audit(key: &FindingKey, action: DecisionAction) -> AuditDetail {
-    let target = if key.subject.is_empty() {
-        format!("{}/{}/{}", key.agent_id, key.server_id, key.finding_id)
-    } else {
-        format!("{}/{}/{}/{}", key.agent_id, key.server_id, key.finding_id, key.subject)
-    };
-    AuditDetail::new(&format!("finding.{}", action.as_str()), &target)
 }
 
 /// A decision on one finding.
@@ -201,29 +94,27 @@ pub(crate) async fn post_decision(
     Extension(principal): Extension<Principal>,
     Json(request): Json<DecisionRequest>,
 ) -> Result<Response, ApiError> {
-    let detail = match decide(
-        &state,
+    let decided = crate::findings::decide(
+        state.cp.store.as_ref(),
         &principal.name,
         &request.key,
         request.action,
         &request.reason,
         request.expires_at,
+        unix_now(),
     )
-    .await
-    {
+    .await;
+    let detail = match decided {
         Ok(detail) => detail,
         Err(error) => {
+            let error = ApiError::from(error);
             let audit = decision_audit(&request.key, request.action).detail(&error.message);
             let mut response = error.into_response();
             response.extensions_mut().insert(audit);
             return Ok(response);
         }
     };
-    let new_state = match request.action {
-        DecisionAction::Acknowledge => "acknowledged",
-        DecisionAction::Waive => "waived",
-        DecisionAction::Clear => "open",
-    };
+    let new_state = request.action.resulting_state();
     let mut response = Json(DecisionResult { key: request.key, state: new_state }).into_response();
     response.extensions_mut().insert(detail);
     Ok(response)
@@ -335,9 +226,6 @@ pub(crate) async fn list_enrollment_tokens(
     Ok(Json(enrollment_tokens(&state).await?))
 }
 
-/// Longest lifetime of an enrollment token.
-pub(crate) const MAX_ENROLLMENT_TTL: Duration = Duration::from_secs(90 * 24 * 3600);
-
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateEnrollmentToken {
@@ -356,34 +244,14 @@ pub(crate) struct CreatedEnrollmentToken {
     pub expires_at: i64,
 }
 
-/// Validates and creates an enrollment token; the secret is only in the return value.
-pub(crate) async fn issue_enrollment_token(
-    state: &AppState,
-    request: &CreateEnrollmentToken,
-) -> Result<CreatedEnrollmentToken, ApiError> {
-    let ttl = humantime::parse_duration(request.ttl.trim())
-        .map_err(|_| invalid("ttl: expected a duration such as 24h or 7d"))?;
-    if ttl < Duration::from_secs(60) || ttl > MAX_ENROLLMENT_TTL {
-        return Err(invalid("ttl: between 1 minute and 90 days"));
-    }
-    if request.max_uses > 100_000 {
-        return Err(invalid("max_uses: at most 100000 (0 for unlimited)"));
-    }
-    let issued = state.cp.create_token(request.max_uses, ttl).await.map_err(|error| ApiError::internal(&error))?;
-    Ok(CreatedEnrollmentToken {
+/// The API's view of a token just issued: the secret is only in this value.
+pub(crate) fn created_enrollment_token(issued: crate::enroll::IssuedToken) -> CreatedEnrollmentToken {
+    CreatedEnrollmentToken {
         id: issued.id,
         token: issued.token,
         max_uses: issued.max_uses,
         expires_at: issued.expires_at,
-    })
-}
-
-pub(crate) fn enrollment_token_audit(created: &CreatedEnrollmentToken) -> AuditDetail {
-    AuditDetail::new("enrollment_token.create", &created.id).detail(&format!(
-        "max uses {}, expires {}",
-        created.max_uses,
-        crate::export::rfc3339(created.expires_at)
-    ))
+    }
 }
 
 /// Create an enrollment token.
@@ -393,18 +261,12 @@ pub(crate) async fn create_enrollment_token(
     State(state): State<AppState>,
     Json(request): Json<CreateEnrollmentToken>,
 ) -> Result<Response, ApiError> {
-    let created = issue_enrollment_token(&state, &request).await?;
-    let detail = enrollment_token_audit(&created);
-    let mut response = (StatusCode::CREATED, Json(created)).into_response();
+    let ttl = crate::enroll::admin::parse_ttl(&request.ttl)?;
+    let (issued, detail) =
+        crate::enroll::admin::issue(state.cp.store.as_ref(), request.max_uses, ttl, unix_now()).await?;
+    let mut response = (StatusCode::CREATED, Json(created_enrollment_token(issued))).into_response();
     response.extensions_mut().insert(detail);
     Ok(response)
-}
-
-pub(crate) async fn revoke_enrollment(state: &AppState, id: &str) -> Result<AuditDetail, ApiError> {
-    if !state.cp.store.revoke_token(id, unix_now()).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no active enrollment token with this id"));
-    }
-    Ok(AuditDetail::new("enrollment_token.revoke", id))
 }
 
 /// Revoke an enrollment token.
@@ -415,7 +277,7 @@ pub(crate) async fn revoke_enrollment_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let detail = revoke_enrollment(&state, &id).await?;
+    let detail = crate::enroll::admin::revoke(state.cp.store.as_ref(), &id, unix_now()).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.extensions_mut().insert(detail);
     Ok(response)
@@ -441,7 +303,7 @@ pub(crate) async fn webhooks(state: &AppState) -> Result<Vec<WebhookView>, ApiEr
         .map(|w| WebhookView {
             id: w.id,
             url: w.url,
-            min_severity: severity_name(w.min_severity),
+            min_severity: Severity::word_of(w.min_severity),
             enabled: w.enabled,
             created_at: w.created_at,
         })
@@ -479,38 +341,14 @@ pub(crate) struct CreatedWebhook {
     pub secret: String,
 }
 
-/// Validates and registers a webhook endpoint; the secret is only in the return value.
-pub(crate) async fn create_webhook(state: &AppState, request: &CreateWebhook) -> Result<CreatedWebhook, ApiError> {
-    let min = match non_empty(&request.min_severity).as_deref() {
-        None | Some("high") => Severity::High,
-        Some("critical") => Severity::Critical,
-        Some(_) => return Err(invalid("min_severity: high or critical")),
-    };
-    let url = request.url.trim();
-    if url.len() > 2000 {
-        return Err(invalid("url: at most 2000 characters"));
+/// The API's view of an endpoint just registered: the secret is only in this value.
+pub(crate) fn created_webhook(webhook: crate::store::exports::NewWebhook) -> CreatedWebhook {
+    CreatedWebhook {
+        min_severity: Severity::word_of(webhook.min_severity),
+        id: webhook.id,
+        url: webhook.url,
+        secret: webhook.secret,
     }
-    let webhook = crate::webhook::register(state.cp.store.as_ref(), url, min).await.map_err(|error| match error {
-        crate::webhook::WebhookError::InvalidUrl(_) => invalid("url: an absolute http or https URL"),
-        crate::webhook::WebhookError::Store(error) => ApiError::from(error),
-        other => ApiError::internal(&other),
-    })?;
-    Ok(CreatedWebhook {
-        id: webhook.id.clone(),
-        url: webhook.url.clone(),
-        min_severity: severity_name(webhook.min_severity),
-        secret: webhook.secret.clone(),
-    })
-}
-
-pub(crate) fn webhook_audit(created: &CreatedWebhook) -> AuditDetail {
-    // The host only: receivers such as chat services carry their own secret in the URL path.
-    let host = reqwest::Url::parse(&created.url).ok().and_then(|url| url.host_str().map(str::to_string));
-    AuditDetail::new("webhook.create", &created.id).detail(&format!(
-        "host {}, min severity {}",
-        host.unwrap_or_default(),
-        created.min_severity
-    ))
 }
 
 /// Register a webhook endpoint for new high / critical findings.
@@ -520,18 +358,11 @@ pub(crate) async fn post_webhook(
     State(state): State<AppState>,
     Json(request): Json<CreateWebhook>,
 ) -> Result<Response, ApiError> {
-    let created = create_webhook(&state, &request).await?;
-    let detail = webhook_audit(&created);
-    let mut response = (StatusCode::CREATED, Json(created)).into_response();
+    let (webhook, detail) =
+        crate::webhook::admin::create(state.cp.store.as_ref(), &request.url, request.min_severity.as_deref()).await?;
+    let mut response = (StatusCode::CREATED, Json(created_webhook(webhook))).into_response();
     response.extensions_mut().insert(detail);
     Ok(response)
-}
-
-pub(crate) async fn remove_webhook(state: &AppState, id: &str) -> Result<AuditDetail, ApiError> {
-    if !state.cp.store.delete_webhook(id).await? {
-        return Err(ApiError::new(ErrorCode::NotFound, "no webhook with this id"));
-    }
-    Ok(AuditDetail::new("webhook.delete", id))
 }
 
 /// Delete a webhook endpoint and its delivery log.
@@ -542,7 +373,7 @@ pub(crate) async fn delete_webhook(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let detail = remove_webhook(&state, &id).await?;
+    let detail = crate::webhook::admin::delete(state.cp.store.as_ref(), &id).await?;
     let mut response = StatusCode::NO_CONTENT.into_response();
     response.extensions_mut().insert(detail);
     Ok(response)

@@ -9,7 +9,7 @@ use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use http::Method;
 
-use super::openapi::ErrorBody;
+use super::error::ErrorBody;
 use super::params::{self, EndpointParams, NoParams, ServerParams, SharedParams, online_since};
 use super::roles::Access;
 use super::{AppState, Route};

@@ -14,13 +14,16 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
-mod error;
+pub(crate) mod error;
+pub mod exports;
 pub mod fleet_api;
 pub mod inventory_api;
 pub mod listener;
 pub mod openapi;
 pub mod pages;
 pub mod params;
+pub mod principal;
+pub mod redirect;
 pub mod roles;
 pub mod security;
 
@@ -31,7 +34,7 @@ use axum::handler::Handler;
 use axum::routing::{MethodFilter, MethodRouter, on};
 use http::Method;
 
-pub use self::auth::{AuthMethod, ClientAddr, Principal};
+pub use self::principal::{AuthMethod, ClientAddr, Principal};
 pub use self::roles::Access;
 use crate::state::ControlPlane;
 pub use crate::store::Role;
@@ -85,10 +88,10 @@ pub struct RouteSpec {
 fn routes() -> Vec<Route> {
     let mut routes = Vec::new();
     routes.extend(pages::routes());
-    routes.extend(auth::routes());
+    routes.extend(auth::login::routes());
     routes.extend(api::routes());
     routes.extend(fleet_api::routes());
-    routes.extend(crate::export::routes::routes());
+    routes.extend(exports::routes());
     routes.extend(inventory_api::routes());
     routes.extend(openapi::routes());
     routes

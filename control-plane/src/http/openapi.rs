@@ -11,10 +11,10 @@
 use axum::Json;
 use axum::extract::RawQuery;
 use http::Method;
-use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
+use super::error::ErrorBody;
 use super::roles::Access;
 use super::{Route, api, fleet_api, inventory_api, params};
 use crate::error::ApiError;
@@ -24,15 +24,6 @@ pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
 
 pub(crate) fn routes() -> Vec<Route> {
     vec![Route::new(Method::GET, OPENAPI_PATH, Access::Public, openapi_json)]
-}
-
-/// The error body every `/api/v1` call answers with on failure.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    /// Stable snake_case code, e.g. `invalid_argument`, `not_found`.
-    pub code: String,
-    /// A message safe to show; never internal details.
-    pub message: String,
 }
 
 #[derive(OpenApi)]
@@ -72,9 +63,9 @@ pub struct ErrorBody {
         fleet_api::post_webhook,
         fleet_api::delete_webhook,
         fleet_api::list_deliveries,
-        crate::export::routes::inventory_csv,
-        crate::export::routes::cyclonedx_json,
-        crate::export::routes::findings_ocsf,
+        crate::http::exports::inventory_csv,
+        crate::http::exports::cyclonedx_json,
+        crate::http::exports::findings_ocsf,
     ),
     components(schemas(
         ErrorBody,

@@ -9,7 +9,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use super::AppState;
-use super::auth::Principal;
+use super::principal::Principal;
 use crate::error::{ApiError, ErrorCode};
 use crate::store::Role;
 
@@ -61,7 +61,7 @@ pub(crate) async fn require_access(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::auth::AuthMethod;
+    use crate::http::principal::AuthMethod;
 
     fn principal(role: Role) -> Principal {
         Principal { name: "p".into(), role, method: AuthMethod::ApiToken { id: "t".into() } }

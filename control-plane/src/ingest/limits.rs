@@ -4,8 +4,8 @@
 //! caps (servers, items per list), and how much *work* it is. A report's work is one unit per
 //! server, one per item of every other top-level list (sources, users, processes, problems,
 //! host-wide findings, removed ids) and one per KiB of its encoding; the gRPC layer charges it to
-//! the agent's work budget ([`crate::grpc::rate`]) and weighs its admission to ingest with it
-//! ([`crate::grpc::admission`]). Nothing here keeps state, reads the clock or touches storage.
+//! the agent's work budget ([`crate::admission::rate`]) and weighs its admission to ingest with it
+//! ([`crate::admission`]). Nothing here keeps state, reads the clock or touches storage.
 
 use muster_proto::prost::Message;
 use muster_proto::v1::ReportRequest;

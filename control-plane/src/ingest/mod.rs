@@ -5,6 +5,7 @@
 //! Nothing here touches the database: the store calls [`decide`] and [`diff_servers`] inside its
 //! transaction so the decision and the write see the same stored sequence.
 
+pub mod finding_uid;
 pub mod limits;
 pub mod plan;
 

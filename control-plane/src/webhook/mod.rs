@@ -12,6 +12,7 @@
 //! (pending retries are dropped on shutdown; the log shows them as `retrying`), encryption of the
 //! stored secrets.
 
+pub mod admin;
 pub mod signature;
 
 use std::sync::Arc;

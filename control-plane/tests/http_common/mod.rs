@@ -12,9 +12,9 @@ use axum::body::{Body, to_bytes};
 use axum::extract::ConnectInfo;
 use http::{Request, Response, header};
 use muster_control_plane::ControlPlane;
+use muster_control_plane::access::{accounts, api_tokens};
 use muster_control_plane::config::{HttpConfig, Limits};
 use muster_control_plane::http::ClientAddr;
-use muster_control_plane::http::auth::{accounts, tokens};
 use muster_control_plane::pki::Pki;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;
@@ -60,7 +60,7 @@ impl Harness {
     }
 
     pub async fn token(&self, role: Role) -> String {
-        let issued = tokens::create_api_token(
+        let issued = api_tokens::create_api_token(
             self.cp.store.as_ref(),
             "test",
             role,

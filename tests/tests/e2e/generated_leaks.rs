@@ -22,7 +22,7 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::routing::post;
-use muster_control_plane::http::auth::accounts;
+use muster_control_plane::access::accounts;
 use muster_control_plane::http::route_table;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;

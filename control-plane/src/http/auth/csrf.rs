@@ -2,7 +2,7 @@
 //! OPTIONS) to a route passes, inside the per-route access layer (`roles::require_access`).
 //!
 //! - Cookie sessions: the request must carry the session's synchronizer token
-//!   ([`super::session::csrf_token`]) in the `X-CSRF-Token` header or a `csrf_token` form field.
+//!   ([`crate::access::sessions::csrf_token`]) in the `X-CSRF-Token` header or a `csrf_token` form field.
 //! - No credentials at all (the login form): the token must match the pre-session
 //!   `muster_login_csrf` cookie (double submit), so another site cannot log a browser in.
 //! - Bearer tokens: exempt, since browsers never attach them by themselves.
@@ -14,13 +14,12 @@ use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http::Method;
 
-use super::session::{self, LOGIN_CSRF_COOKIE};
-use super::{AuthMethod, Principal};
+use super::cookies::{self, LOGIN_CSRF_COOKIE};
+use crate::access::sessions;
 use crate::error::{ApiError, ErrorCode};
 use crate::http::AppState;
+use crate::http::principal::{AuthMethod, CSRF_FIELD, CSRF_HEADER, Principal};
 
-pub const CSRF_HEADER: &str = "x-csrf-token";
-pub const CSRF_FIELD: &str = "csrf_token";
 /// Largest form body read to find the token.
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
@@ -39,11 +38,11 @@ pub(crate) async fn check_csrf(state: &AppState, request: Request) -> Result<Req
     let expected = match request.extensions().get::<Principal>().map(|p| &p.method) {
         Some(AuthMethod::ApiToken { .. }) => return Ok(request),
         Some(AuthMethod::Session { csrf_token, .. }) => Some(csrf_token.clone()),
-        None => session::read_cookie(request.headers(), LOGIN_CSRF_COOKIE, tls),
+        None => cookies::read_cookie(request.headers(), LOGIN_CSRF_COOKIE, tls),
     };
     let (request, presented) = presented_token(request).await?;
     match (expected, presented) {
-        (Some(expected), Some(presented)) if session::same_secret(&expected, &presented) => Ok(request),
+        (Some(expected), Some(presented)) if sessions::same_secret(&expected, &presented) => Ok(request),
         _ => Err(refusal()),
     }
 }

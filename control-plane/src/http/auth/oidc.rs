@@ -133,7 +133,7 @@ impl OidcRuntime {
             request = request.add_scope(Scope::new(scope.to_string()));
         }
         let (url, state, nonce) = request.url();
-        let flow_id = super::session::random_secret().map_err(|_| OidcError::Random)?;
+        let flow_id = crate::access::sessions::random_secret().map_err(|_| OidcError::Random)?;
         let mut pending = self.pending.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         pending.retain(|_, flow| now - flow.created_at < FLOW_TTL_SECS);
         if pending.len() >= MAX_PENDING
@@ -162,7 +162,7 @@ impl OidcRuntime {
             pending.remove(flow_id)
         };
         let flow = flow.filter(|flow| now - flow.created_at < FLOW_TTL_SECS).ok_or(OidcError::UnknownFlow)?;
-        if !super::session::same_secret(&flow.state, state) {
+        if !crate::access::sessions::same_secret(&flow.state, state) {
             return Err(OidcError::StateMismatch);
         }
         let metadata = self.metadata(now).await?;

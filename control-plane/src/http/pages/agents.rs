@@ -2,8 +2,9 @@
 //! distribution, and for admins the revoke button (with a confirmation checkbox) and the
 //! enrollment tokens (list, create showing the token once, revoke).
 //!
-//! Revocation goes through [`crate::http::api::revoke_agent_by_id`] (which closes the agent's
-//! streams), token rules through [`crate::http::fleet_api`], the same code as the JSON API.
+//! Revocation goes through the [`crate::agents::revoke`] use-case (the control plane closes the
+//! agent's streams), tokens through [`crate::enroll::admin`]: the same code as the JSON API and
+//! `muster-server`.
 
 use axum::Extension;
 use axum::extract::{Form, Path, RawQuery, State};
@@ -16,14 +17,10 @@ use super::components::{endpoint_link, filter_buttons, list_params, pager, selec
 use super::layout;
 use super::ops::{audited, csrf_field, done, refused, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
-use crate::export::routes::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
-use crate::http::api::revoke_agent_by_id;
-use crate::http::auth::Principal;
-use crate::http::fleet_api::{
-    CreateEnrollmentToken, EnrollmentTokenView, enrollment_token_audit, enrollment_tokens, issue_enrollment_token,
-    revoke_enrollment,
-};
+use crate::http::exports::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
+use crate::http::fleet_api::{EnrollmentTokenView, enrollment_tokens};
 use crate::http::params::{AgentParams, online_since};
+use crate::http::principal::Principal;
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::state::unix_now;
@@ -214,9 +211,9 @@ async fn revoke_agent(
         let error = ApiError::new(ErrorCode::InvalidArgument, "tick the confirmation box to revoke an agent");
         return refused(&principal, &error, PATH);
     }
-    match revoke_agent_by_id(&state, &id).await {
+    match crate::agents::revoke(state.cp.store.as_ref(), state.cp.as_ref(), &id, unix_now()).await {
         Ok(detail) => done(PATH, detail),
-        Err(error) => refused(&principal, &error, PATH),
+        Err(error) => refused(&principal, &error.into(), PATH),
     }
 }
 
@@ -235,10 +232,12 @@ async fn create_token(
         let error = ApiError::new(ErrorCode::InvalidArgument, "uses: a whole number (0 for unlimited)");
         return refused(&principal, &error, PATH);
     };
-    let request = CreateEnrollmentToken { max_uses, ttl: form.ttl };
-    match issue_enrollment_token(&state, &request).await {
-        Ok(created) => {
-            let detail = enrollment_token_audit(&created);
+    let issued = async {
+        let ttl = crate::enroll::admin::parse_ttl(&form.ttl)?;
+        crate::enroll::admin::issue(state.cp.store.as_ref(), max_uses, ttl, unix_now()).await
+    };
+    match issued.await {
+        Ok((created, detail)) => {
             let facts = html! {
                 dl.facts {
                     dt { "Id" } dd { code { (created.id) } }
@@ -253,7 +252,7 @@ async fn create_token(
                 detail,
             )
         }
-        Err(error) => refused(&principal, &error, PATH),
+        Err(error) => refused(&principal, &error.into(), PATH),
     }
 }
 
@@ -262,8 +261,8 @@ async fn revoke_token(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    match revoke_enrollment(&state, &id).await {
+    match crate::enroll::admin::revoke(state.cp.store.as_ref(), &id, unix_now()).await {
         Ok(detail) => done(PATH, detail),
-        Err(error) => refused(&principal, &error, PATH),
+        Err(error) => refused(&principal, &error.into(), PATH),
     }
 }

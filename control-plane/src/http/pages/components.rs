@@ -12,8 +12,8 @@ use muster_proto::v1::{Ecosystem, Os, Severity, Transport};
 use muster_proto::words::UNSPECIFIED;
 
 use super::layout;
-use crate::http::auth::Principal;
 use crate::http::params::{BACK_PARAM, join_back};
+use crate::http::principal::Principal;
 pub use crate::timefmt::{ago_text, short_date, utc_text};
 
 // ---------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ use maud::html;
 use super::components::{bad_params, empty, filter_buttons, list_params, pager, store_error, text_input};
 use super::layout;
 use crate::http::AppState;
-use crate::http::auth::Principal;
 use crate::http::params::SharedParams;
+use crate::http::principal::Principal;
 
 const PATH: &str = "/credentials";
 

@@ -18,8 +18,8 @@ use super::components::{
 };
 use super::layout;
 use crate::http::AppState;
-use crate::http::auth::Principal;
 use crate::http::params::{self, EndpointParams, NoParams, SortParam, StatusParam, Word, online_since};
+use crate::http::principal::Principal;
 use crate::state::unix_now;
 use crate::store::read::{EndpointDetail, EndpointRow};
 

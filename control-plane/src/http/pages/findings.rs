@@ -3,7 +3,7 @@
 //! acknowledge / waive (reason and expiry) / clear forms, which POST to `/findings/decision` and
 //! come back with a 303 to the page they were sent from (a local path only).
 //!
-//! The decision rules are [`crate::http::fleet_api::decide`], shared with the JSON API.
+//! Decisions go through the [`crate::findings::decide`] use-case, shared with the JSON API.
 
 use axum::Extension;
 use axum::extract::{Form, RawQuery, State};
@@ -21,10 +21,10 @@ use super::components::{
 use super::layout;
 use super::ops::{audited, csrf_field, end_of_day, local_or, refused, see_other, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
-use crate::export::routes::FINDINGS_OCSF_PATH;
-use crate::http::auth::Principal;
-use crate::http::fleet_api::{DecisionAction, decide, decision_audit};
+use crate::findings::{DecisionAction, decide, decision_audit};
+use crate::http::exports::FINDINGS_OCSF_PATH;
 use crate::http::params::{FindingParams, Word};
+use crate::http::principal::Principal;
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::state::unix_now;
@@ -244,9 +244,10 @@ async fn decision(
         finding_id: form.finding_id,
         subject: form.subject,
     };
-    match decide(&state, &principal.name, &key, action, &form.reason, expires_at).await {
+    match decide(state.cp.store.as_ref(), &principal.name, &key, action, &form.reason, expires_at, unix_now()).await {
         Ok(detail) => audited(see_other(&back), detail),
         Err(error) => {
+            let error = ApiError::from(error);
             let mut response = refused(&principal, &error, &back);
             response.extensions_mut().insert(decision_audit(&key, action).detail(&error.message));
             response

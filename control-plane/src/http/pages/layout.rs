@@ -9,8 +9,8 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::STYLESHEET_PATH;
-use crate::http::auth::Principal;
-use crate::http::auth::csrf::CSRF_FIELD;
+use crate::http::principal::CSRF_FIELD;
+use crate::http::principal::Principal;
 use crate::store::Role;
 
 /// One navigation entry: section, label, path, least role that sees it.
@@ -135,7 +135,7 @@ fn footer() -> Markup {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::auth::AuthMethod;
+    use crate::http::principal::AuthMethod;
 
     fn principal(role: Role) -> Principal {
         Principal { name: "<ann>".into(), role, method: AuthMethod::ApiToken { id: "t".into() } }

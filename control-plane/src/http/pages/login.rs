@@ -3,7 +3,7 @@
 
 use maud::{Markup, html};
 
-use crate::http::auth::csrf::CSRF_FIELD;
+use crate::http::principal::CSRF_FIELD;
 
 #[derive(Debug)]
 pub struct LoginView<'a> {

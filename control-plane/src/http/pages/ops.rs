@@ -11,8 +11,8 @@ use maud::{Markup, html};
 use super::components::flash;
 use super::layout;
 use crate::error::ApiError;
-use crate::http::auth::csrf::CSRF_FIELD;
-use crate::http::auth::{Principal, is_local_path};
+use crate::http::principal::{CSRF_FIELD, Principal};
+use crate::http::redirect::is_local_path;
 pub use crate::timefmt::{end_of_day, utc_or_never};
 
 /// `span.badge.<tone>.<kind>-<value>` showing `value`: the tone colours it (`ok`, `warn`,

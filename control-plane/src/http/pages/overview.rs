@@ -10,8 +10,8 @@ use maud::{Markup, html};
 use super::components::{bad_params, short_date, store_error, time_ago};
 use super::layout;
 use crate::http::AppState;
-use crate::http::auth::Principal;
 use crate::http::params::{self, NoParams, online_since};
+use crate::http::principal::Principal;
 use crate::state::unix_now;
 use crate::store::read::{DailyPoint, Overview};
 

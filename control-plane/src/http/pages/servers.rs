@@ -12,10 +12,10 @@ use super::components::{
 };
 use super::layout;
 use crate::http::AppState;
-use crate::http::auth::Principal;
 use muster_proto::v1::Ecosystem;
 
 use crate::http::params::{KindParam, ServerParams, Word};
+use crate::http::principal::Principal;
 use crate::store::read::GroupKind;
 
 const PATH: &str = "/servers";

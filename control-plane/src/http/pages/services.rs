@@ -10,8 +10,8 @@ use maud::html;
 use super::components::{bad_params, count_badge, empty, store_error};
 use super::layout;
 use crate::http::AppState;
-use crate::http::auth::Principal;
 use crate::http::params::{self, NoParams};
+use crate::http::principal::Principal;
 
 pub(crate) async fn services(
     State(state): State<AppState>,

@@ -1,6 +1,7 @@
 //! The settings page (admin): local and single-sign-on users (add a local user with a role and a
 //! password, hashed with argon2id), and API tokens for automation (create with a role and a
-//! lifetime, shown once; revoke). The rules are the admin API's ([`crate::http::api`]).
+//! lifetime, shown once; revoke). Writes go through the use-cases in [`crate::access`], the same
+//! as the admin API and `muster-server`.
 
 use axum::Extension;
 use axum::extract::{Form, Path, State};
@@ -12,9 +13,9 @@ use serde::Deserialize;
 use super::components::utc_text;
 use super::layout;
 use super::ops::{audited, csrf_field, done, refused, shown_once, state_badge, utc_or_never};
+use crate::access::{accounts, api_tokens};
 use crate::error::{ApiError, ErrorCode};
-use crate::http::api::{add_user, issue_api_token, revoke_api_token};
-use crate::http::auth::Principal;
+use crate::http::principal::Principal;
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::state::unix_now;
@@ -143,7 +144,8 @@ async fn create_user(
 ) -> Response {
     let result = async {
         let role = parse_role(&form.role)?;
-        add_user(&state, &principal, form.username.trim(), role, form.password).await
+        let store = state.cp.store.as_ref();
+        Ok(accounts::create_user(store, &principal.name, form.username.trim(), role, form.password, unix_now()).await?)
     };
     match result.await {
         Ok(detail) => done(PATH, detail),
@@ -165,7 +167,8 @@ async fn create_token(
 ) -> Response {
     let result = async {
         let role = parse_role(&form.role)?;
-        issue_api_token(&state, &principal, &form.name, role, &form.ttl).await
+        let ttl = api_tokens::parse_ttl(&form.ttl)?;
+        Ok(api_tokens::issue(state.cp.store.as_ref(), &principal.name, &form.name, role, ttl, unix_now()).await?)
     };
     match result.await {
         Ok((issued, detail)) => {
@@ -188,8 +191,8 @@ async fn revoke_token(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    match revoke_api_token(&state, &id).await {
+    match api_tokens::revoke(state.cp.store.as_ref(), &id, unix_now()).await {
         Ok(detail) => done(PATH, detail),
-        Err(error) => refused(&principal, &error, PATH),
+        Err(error) => refused(&principal, &error.into(), PATH),
     }
 }

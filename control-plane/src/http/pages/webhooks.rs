@@ -1,7 +1,8 @@
 //! The webhooks pages (admin): endpoints that receive signed `findings.new` events, a form to
 //! add one (the signing secret is shown once, on the result page), delete, and each endpoint's
-//! delivery log (status, attempt, response code, time). Rules are shared with the JSON API in
-//! [`crate::http::fleet_api`].
+//! delivery log (status, attempt, response code, time). Writes go through the use-cases in
+//! [`crate::webhook::admin`], shared with the JSON API; the list views are the API's
+//! ([`crate::http::fleet_api`]).
 
 use axum::Extension;
 use axum::extract::{Form, Path, State};
@@ -14,8 +15,8 @@ use super::components::utc_text;
 use super::layout;
 use super::ops::{audited, csrf_field, done, refused, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
-use crate::http::auth::Principal;
-use crate::http::fleet_api::{CreateWebhook, create_webhook, deliveries, remove_webhook, webhook_audit, webhooks};
+use crate::http::fleet_api::{created_webhook, deliveries, webhooks};
+use crate::http::principal::Principal;
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::store::Role;
@@ -100,10 +101,9 @@ async fn create(
     Extension(principal): Extension<Principal>,
     Form(form): Form<CreateForm>,
 ) -> Response {
-    let request = CreateWebhook { url: form.url, min_severity: form.min_severity };
-    match create_webhook(&state, &request).await {
-        Ok(created) => {
-            let detail = webhook_audit(&created);
+    match crate::webhook::admin::create(state.cp.store.as_ref(), &form.url, form.min_severity.as_deref()).await {
+        Ok((webhook, detail)) => {
+            let created = created_webhook(webhook);
             let facts = html! {
                 dl.facts {
                     dt { "URL" } dd { (created.url) }
@@ -113,7 +113,7 @@ async fn create(
             };
             audited(shown_once(&principal, "Webhook added", "signing secret", &created.secret, facts, PATH), detail)
         }
-        Err(error) => refused(&principal, &error, PATH),
+        Err(error) => refused(&principal, &error.into(), PATH),
     }
 }
 
@@ -122,9 +122,9 @@ async fn delete(
     Extension(principal): Extension<Principal>,
     Path(id): Path<String>,
 ) -> Response {
-    match remove_webhook(&state, &id).await {
+    match crate::webhook::admin::delete(state.cp.store.as_ref(), &id).await {
         Ok(detail) => done(PATH, detail),
-        Err(error) => refused(&principal, &error, PATH),
+        Err(error) => refused(&principal, &error.into(), PATH),
     }
 }
 

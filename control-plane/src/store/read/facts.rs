@@ -91,7 +91,7 @@ pub const ADVISORY_FINDINGS: [&str; 2] = ["MUSTER-PKG-VULNERABLE", "MUSTER-PKG-M
 ///
 /// - A host-wide finding (no server id: the lethal trifecta of one client and user, one secret
 ///   reused by several servers, a shadow or exposed process) is identified by everything it
-///   says, its finding uid ([`crate::export::finding_uid`], the id webhooks and the OCSF export
+///   says, its finding uid ([`crate::ingest::finding_uid`], the id webhooks and the OCSF export
 ///   use): two clients' trifectas differ by client, two reuses by their servers and fingerprint.
 ///   When it changes (another server joins a trifecta, a process restarts with a new pid) it is
 ///   a new finding and needs a new decision, as webhooks announce it as new.
@@ -108,7 +108,7 @@ pub fn finding_subject(
     message: &str,
 ) -> String {
     if server_id.is_empty() {
-        crate::export::finding_uid_of(agent_id, server_id, finding_id, client, user, server_ids, message)
+        crate::ingest::finding_uid::finding_uid_of(agent_id, server_id, finding_id, client, user, server_ids, message)
     } else if ADVISORY_FINDINGS.contains(&finding_id) {
         advisory_id(message)
     } else {

@@ -15,6 +15,9 @@
 //!   (no backfilling), so a big report gets its capacity as soon as the reports ahead of it end.
 //!
 //! Nothing here knows what a report contains or reads the clock; it does not touch the store.
+//! The per-agent request and work budgets in front of it are [`rate`].
+
+pub mod rate;
 
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Mutex, MutexGuard};

@@ -1,4 +1,4 @@
-//! HTTP handlers of the exports and their entries in the route table (viewer access; the route
+//! HTTP handlers of the exports (`crate::export` renders them) and their entries in the route table (viewer access; the route
 //! table's access layer authenticates and checks roles, these handlers check neither).
 //! Fleet-wide CSV and OCSF stream host by host, so memory stays bounded by one endpoint; errors
 //! before the first byte are answered with the shared error table, a store error mid-stream ends
@@ -11,10 +11,10 @@ use futures_util::StreamExt as _;
 use futures_util::stream;
 use http::{HeaderValue, Method, header};
 
-use super::{ExportError, ExportHost, cyclonedx, fleet_agent_ids, load_host};
+use super::{Access, AppState, Route};
 use crate::error::{ApiError, ErrorCode};
+use crate::export::{ExportError, ExportHost, cyclonedx, fleet_agent_ids, load_host};
 use crate::http::params::{self, NoParams};
-use crate::http::{Access, AppState, Route};
 use crate::state::unix_now;
 use crate::store::{DynStore, Role};
 
@@ -77,17 +77,17 @@ async fn stream_fleet(store: DynStore, prefix: Vec<u8>, render: Render) -> Resul
 /// Every server on every endpoint as CSV (RFC 4180, one row per server).
 #[utoipa::path(get, path = "/api/v1/export/inventory.csv", tag = "exports",
     responses((status = 200, description = "The fleet inventory", content_type = "text/csv"),
-        (status = 400, description = "Invalid argument", body = crate::http::openapi::ErrorBody)))]
+        (status = 400, description = "Invalid argument", body = crate::http::error::ErrorBody)))]
 pub async fn inventory_csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     if let Err(error) = params::parse::<NoParams>(query.as_deref()) {
         return error_response(error.into());
     }
     let state = state.cp;
     let mut header = Vec::new();
-    if let Err(error) = super::csv::write_header(&mut header) {
+    if let Err(error) = crate::export::csv::write_header(&mut header) {
         return error_response(ApiError::internal(&error));
     }
-    match stream_fleet(state.store.clone(), header, |out, host| super::csv::write_host(out, host)).await {
+    match stream_fleet(state.store.clone(), header, |out, host| crate::export::csv::write_host(out, host)).await {
         Ok(body) => attachment("text/csv; charset=utf-8", "muster-inventory.csv", body),
         Err(error) => error_response(error),
     }
@@ -96,13 +96,13 @@ pub async fn inventory_csv(State(state): State<AppState>, RawQuery(query): RawQu
 /// Every finding on every endpoint, one OCSF Detection Finding (class 2004) per line.
 #[utoipa::path(get, path = "/api/v1/export/findings.ocsf.jsonl", tag = "exports",
     responses((status = 200, description = "OCSF JSON lines", content_type = "application/x-ndjson"),
-        (status = 400, description = "Invalid argument", body = crate::http::openapi::ErrorBody)))]
+        (status = 400, description = "Invalid argument", body = crate::http::error::ErrorBody)))]
 pub async fn findings_ocsf(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     if let Err(error) = params::parse::<NoParams>(query.as_deref()) {
         return error_response(error.into());
     }
     let state = state.cp;
-    match stream_fleet(state.store.clone(), Vec::new(), |out, host| super::ocsf::write_host(out, host)).await {
+    match stream_fleet(state.store.clone(), Vec::new(), |out, host| crate::export::ocsf::write_host(out, host)).await {
         Ok(body) => attachment("application/x-ndjson", "muster-findings.ocsf.jsonl", body),
         Err(error) => error_response(error),
     }
@@ -119,7 +119,7 @@ pub struct CycloneDxQuery {
 /// The CycloneDX 1.6 BOM of the fleet, or of one endpoint with `?endpoint=AGENT_ID`.
 #[utoipa::path(get, path = "/api/v1/export/cyclonedx.json", tag = "exports", params(CycloneDxQuery),
     responses((status = 200, description = "CycloneDX 1.6 JSON", content_type = "application/vnd.cyclonedx+json"),
-        (status = 400, description = "Invalid argument", body = crate::http::openapi::ErrorBody),
+        (status = 400, description = "Invalid argument", body = crate::http::error::ErrorBody),
         (status = 404, description = "No inventory for this endpoint")))]
 pub async fn cyclonedx_json(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let query: CycloneDxQuery = match params::parse(query.as_deref()) {
