@@ -18,6 +18,7 @@ pub mod enroll;
 pub mod findings;
 pub mod grpc;
 pub mod inventory;
+pub mod local_api;
 pub mod outbox;
 pub mod output;
 pub mod platform;

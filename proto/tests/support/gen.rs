@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub const PROTO_FILES: &[&str] = &["muster/v1/inventory.proto", "muster/v1/agent.proto"];
+pub const PROTO_FILES: &[&str] = &["muster/v1/inventory.proto", "muster/v1/agent.proto", "muster/local/v1/local.proto"];
 
 pub fn generate(crate_dir: &Path, out: &Path) -> Result<(), Box<dyn std::error::Error>> {
     let files: Vec<PathBuf> = PROTO_FILES.iter().map(|f| crate_dir.join(f)).collect();
