@@ -93,12 +93,22 @@ fn show_notices<R: Runtime>(app: &tauri::AppHandle<R>, notices: Vec<notify_polic
 
 /// Opens the status window, or focuses it if it is open.
 pub fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    open_window_at(app, "");
+}
+
+/// Opens the status window at a section (`servers`, `findings`, or `exception`: the first
+/// finding's exception form), e.g. from `muster-tray --open=servers`.
+pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
         let _ = w.set_focus();
         return;
     }
-    let built = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::App("index.html".into()))
+    let page = match section {
+        "servers" | "findings" | "exception" => format!("index.html#{section}"),
+        _ => "index.html".to_string(),
+    };
+    let built = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::App(page.into()))
         .title("Muster — my MCP servers")
         .inner_size(960.0, 720.0)
         .min_inner_size(560.0, 400.0)
@@ -120,8 +130,8 @@ pub fn run() {
         .setup(|app| {
             tray::create(app.handle())?;
             agent_link::spawn(app.handle().clone());
-            if std::env::args().any(|a| a == "--open") {
-                open_window(app.handle());
+            if let Some(arg) = std::env::args().find(|a| a == "--open" || a.starts_with("--open=")) {
+                open_window_at(app.handle(), arg.strip_prefix("--open=").unwrap_or(""));
             }
             Ok(())
         })

@@ -24,6 +24,12 @@ function ago(unix) {
   return `scanned ${Math.round(s / 3600)} h ago`;
 }
 
+// The last two parts of a path ("~/.cursor/mcp.json" reads better than the full path).
+function shortPath(p) {
+  const parts = p.split(/[\\/]/).filter(Boolean);
+  return parts.slice(-2).join("/");
+}
+
 function openConfig(path) {
   invoke("open_config", { path }).catch((e) => alert(e));
 }
@@ -44,10 +50,10 @@ function renderFinding(f) {
     el("h3", {}, el("span", { class: `sev ${f.severity}` }, f.severity), f.title),
     el("p", { class: "why" }, el("strong", {}, "Why: "), f.why),
     where ? el("p", { class: "where" }, `Server: ${where} · ${f.id} · OWASP ${f.owasp}`) : null,
-    el("p", {}, el("strong", {}, "Fix:")),
-    el("ol", { class: "steps" }, f.steps.map((s) => el("li", {}, s))),
+    el("div", { class: "fix" }, el("strong", {}, "Fix:"),
+      el("ol", { class: "steps" }, f.steps.map((s) => el("li", {}, s)))),
     el("div", { class: "actions" },
-      f.config_paths.map((p) => el("button", { type: "button", onclick: () => openConfig(p), title: p }, "Open config file")),
+      f.config_paths.map((p) => el("button", { type: "button", onclick: () => openConfig(p), title: p }, `Open ${shortPath(p)}`)),
       el("button", { type: "button", onclick: () => invoke("snooze_finding", { key: f.key, hours: 24 }) }, "Snooze 1 day"),
       el("button", { type: "button", onclick: () => askException(f) }, "Request an exception…"))
   );
@@ -71,7 +77,11 @@ function renderServers(clients) {
 function render(st) {
   const state = document.getElementById("state");
   state.className = `state ${st.state}`;
-  state.textContent = st.count ? `${st.state_label} · ${st.count}` : st.state_label;
+  const bySeverity = ["critical", "high", "medium", "low"]
+    .map((sev) => [sev, st.findings.filter((f) => f.severity === sev).length])
+    .filter(([, n]) => n > 0)
+    .map(([sev, n]) => `${n} ${sev}`);
+  state.textContent = st.count ? `${st.state_label}: ${bySeverity.join(" · ")}` : st.state_label;
   const meta = [st.user && `for ${st.user}`, st.connection, ago(st.scanned_at_unix)].filter(Boolean).join(" · ");
   document.getElementById("meta").textContent = st.last_error ? `${meta} · ${st.last_error}` : meta;
 
@@ -97,6 +107,7 @@ function render(st) {
   const c = st.contact;
   document.getElementById("contact").textContent = c ? `Questions? ${[c.name, c.email, c.url].filter(Boolean).join(" · ")}` : "";
   document.getElementById("exception-unavailable").hidden = st.exceptions_available;
+  document.getElementById("exception-send").disabled = !st.exceptions_available;
 }
 
 document.getElementById("exception-cancel").addEventListener("click", () => document.getElementById("exception").close());
@@ -110,4 +121,11 @@ document.getElementById("exception-form").addEventListener("submit", (ev) => {
 });
 
 listen("status", (ev) => render(ev.payload));
-invoke("get_status").then(render);
+invoke("get_status").then((st) => {
+  render(st);
+  // Opened at a section (`muster-tray --open=servers|findings|exception`).
+  const section = location.hash.slice(1);
+  if (section === "exception" && st.findings.length) askException(st.findings[0]);
+  else if (section === "servers") document.getElementById("servers-h").scrollIntoView();
+  else if (section === "findings") document.getElementById("findings").focus();
+});
