@@ -2,19 +2,35 @@
 //! Every status it pushes goes to [`crate::on_status`]; between statuses it wakes only when the
 //! notification rules ask for it (a snooze ending, the digest hour).
 
+#[cfg(unix)]
 use std::collections::BTreeMap;
+#[cfg(unix)]
 use std::time::Duration;
 
+#[cfg(unix)]
 use muster_proto::local::client::connect_first;
+#[cfg(unix)]
 use muster_proto::local::socket::{SOCKET_ENV, client_candidates};
+#[cfg(unix)]
 use muster_proto::local::v1::GetStatusRequest;
-use tauri::{AppHandle, Manager, Runtime};
+#[cfg(unix)]
+use tauri::Manager;
+use tauri::{AppHandle, Runtime};
 
+#[cfg(unix)]
 use crate::AppState;
 
 /// How long to wait before asking again for an agent that is not running.
+#[cfg(unix)]
 const RECONNECT: Duration = Duration::from_secs(5);
 
+/// No local API client off Unix yet (the agent's Windows named pipe is not built): offline.
+#[cfg(not(unix))]
+pub fn spawn<R: Runtime>(app: AppHandle<R>) {
+    crate::on_status(&app, None);
+}
+
+#[cfg(unix)]
 pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     let env: BTreeMap<String, String> = ["XDG_RUNTIME_DIR", SOCKET_ENV]
         .into_iter()
@@ -39,6 +55,7 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
     });
 }
 
+#[cfg(unix)]
 async fn follow<R: Runtime>(
     app: &AppHandle<R>,
     mut stream: muster_proto::tonic::Streaming<muster_proto::local::v1::LocalStatus>,
