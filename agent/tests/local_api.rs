@@ -161,6 +161,10 @@ impl Drop for Daemon {
 fn start_daemon(image: &Path) -> Daemon {
     let dir = shared_tempdir();
     let socket = dir.path().join("run").join("local.sock");
+    start_daemon_on(image, dir, socket)
+}
+
+fn start_daemon_on(image: &Path, dir: tempfile::TempDir, socket: PathBuf) -> Daemon {
     let child = Command::new(AGENT)
         .args(["run", "--os", "linux", "--debounce", "50ms", "--process-interval", "1h", "--root"])
         .arg(image)
@@ -298,4 +302,33 @@ async fn the_stream_pushes_a_config_edit_within_a_second() {
     let next = next_matching(&mut stream, Duration::from_secs(1), |s| server_names(s).len() == 2).await;
     assert!(edited.elapsed() < Duration::from_secs(1));
     assert!(next.revision > first.revision);
+}
+
+#[tokio::test]
+async fn a_second_agent_on_a_served_socket_runs_on_without_the_local_api() {
+    require_root();
+    let image = shared_tempdir();
+    write(
+        &image.path().join("root/.cursor/mcp.json"),
+        r#"{"mcpServers": {"first": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let first = start_daemon(image.path());
+    let mut stream = root_stream(&first.socket).await;
+    next_matching(&mut stream, Duration::from_secs(60), |s| !server_names(s).is_empty()).await;
+
+    let dir = shared_tempdir();
+    let state = dir.path().join("state");
+    let mut second = start_daemon_on(image.path(), dir, first.socket.clone());
+    // It still scans and keeps its local state (polled with a deadline)...
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !state.join("inventory.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "the second agent never scanned");
+        assert!(second.child.try_wait().expect("wait").is_none(), "the second agent exited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(second.child.try_wait().expect("wait").is_none(), "the second agent exited");
+    // ...and the first still answers on the socket.
+    let mut client = client::connect(&first.socket).await.expect("first agent still serves");
+    let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    assert_eq!(server_names(&status), ["first"]);
 }

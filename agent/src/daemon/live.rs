@@ -112,8 +112,16 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
             (true, false, None) => RunOutcome::NotAcknowledged,
         });
     }
+    // The local API is for the developer; reporting is the agent's job. If the socket cannot be
+    // bound (another agent serves it, a read-only /run), the agent runs on without it.
     let local_api = match &opts.local_api {
-        Some(api) => Some(start_local_api(api, &publisher).await?),
+        Some(api) => match start_local_api(api, &publisher).await {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "running without the local API");
+                None
+            }
+        },
         None => None,
     };
     let result = super::run(&mut daemon, rx, shutdown).await;
