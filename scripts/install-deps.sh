@@ -17,6 +17,15 @@ test   postgresql       the storage conformance suite runs against a throwaway c
 test   time             /usr/bin/time: the agent scan bench measures peak memory with it
 test   chromium         the control plane browser test drives Debian Chromium (no test downloads one)
 test   chromium-driver  chromedriver, the WebDriver server for that test
+build  libwebkit2gtk-4.1-dev      desktop-ui (Tauri 2): the webview the window renders in
+build  libayatana-appindicator3-dev  desktop-ui: the Linux tray icon (StatusNotifier / AppIndicator)
+build  librsvg2-dev     desktop-ui: tray and window icons
+build  libxdo-dev       desktop-ui: the Linux menu accelerators of Tauri link libxdo
+test   xvfb             desktop-ui screenshots: a headless X server for the real window
+test   dbus             desktop-ui screenshots: dbus-run-session gives the tray a session bus
+test   dbus-x11         desktop-ui screenshots: dbus-launch for notification tools under Xvfb
+test   imagemagick      desktop-ui screenshots: `import -window root` captures the X screen
+test   passwd           local API tests: useradd creates throwaway users to call the socket as another uid
 '
 
 groups=("$@")

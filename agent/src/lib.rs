@@ -20,6 +20,7 @@ pub mod findings;
 pub mod grpc;
 pub mod inventory;
 pub mod keypair;
+pub mod local_api;
 pub mod outbox;
 pub mod output;
 pub mod platform;

@@ -35,6 +35,9 @@ enum Command {
     /// Remediation policies, evaluated offline (see docs/policies.md).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Show what the running agent knows about your MCP servers (asks it over its local API).
+    #[command(after_help = STATUS_HELP)]
+    Status(StatusArgs),
 }
 
 const POLICY_EXIT_CODES: &str = "Exit codes:
@@ -73,6 +76,32 @@ struct PolicyCheckArgs {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum PolicyFormat {
+    Text,
+    Json,
+}
+
+
+const STATUS_HELP: &str = "The agent's socket: /run/muster-agent/local.sock for the system agent (run as root),
+$XDG_RUNTIME_DIR/muster-agent/local.sock for an agent run as a user; MUSTER_AGENT_SOCKET or
+--socket name another. Without --socket the user's own agent is tried first, then the system one.
+
+Exit codes:
+  0  the agent answered
+  1  no agent is running at the socket, or it refused to answer this user
+  2  bad arguments";
+
+#[derive(clap::Args)]
+struct StatusArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
+    format: StatusFormat,
+    /// The agent's socket (see below for the default).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum StatusFormat {
     Text,
     Json,
 }
@@ -121,6 +150,11 @@ struct RunArgs {
     /// Wait after a configuration change before rescanning.
     #[arg(long, value_name = "DURATION", default_value = "300ms", value_parser = parse_duration)]
     debounce: Duration,
+    /// Serve the local API (for `muster-agent status` and the tray app) on this socket
+    /// [default: /run/muster-agent/local.sock as root, else $XDG_RUNTIME_DIR/muster-agent/
+    /// local.sock, else local.sock in the state dir].
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -313,6 +347,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             use muster_agent::daemon::live::{RunOptions, RunOutcome};
             let dir = state_dir(args.state_dir)?;
             let key = muster_agent::state::StateDir::open(&dir)?.fingerprint_key()?;
+            let local_api = (!args.once).then(|| {
+                let is_root = muster_agent::state::running_as_root();
+                let socket = args.socket.clone().unwrap_or_else(|| {
+                    muster_proto::local::socket::server_socket(is_root, &socket_env())
+                        .unwrap_or_else(|| dir.join(muster_proto::local::socket::SOCKET_FILE))
+                });
+                muster_agent::daemon::live::LocalApiOptions {
+                    socket,
+                    access: muster_agent::local_api::caller::Access::for_agent_uid(effective_uid()),
+                }
+            });
             let opts = RunOptions {
                 state_dir: dir,
                 scan: muster_agent::ScanRequest {
@@ -330,6 +375,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
                 once: args.once,
                 once_attempts: 5,
+                local_api,
             };
             let outcome = runtime()?.block_on(muster_agent::daemon::live::run(opts, shutdown_signal()))?;
             Ok(match outcome {
@@ -349,6 +395,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
         Command::Policy(PolicyCommand::Check(args)) => policy_check(&args),
+        Command::Status(args) => status(args),
         Command::Scan(args) => {
             // The real, absolute path: config paths and SARIF URIs are written from it.
             let project = match &args.project {
@@ -449,4 +496,62 @@ fn policy_check(args: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
         other => other.map(|()| ExitCode::SUCCESS).context("writing to stdout"),
     }
+}
+
+/// The variables that place the local API's socket (nothing else is read).
+fn socket_env() -> std::collections::BTreeMap<String, String> {
+    ["XDG_RUNTIME_DIR", muster_proto::local::socket::SOCKET_ENV]
+        .into_iter()
+        .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+        .collect()
+}
+
+fn effective_uid() -> u32 {
+    #[cfg(unix)]
+    {
+        rustix::process::geteuid().as_raw()
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
+/// `muster-agent status`: one `GetStatus` call to the running agent.
+#[cfg(unix)]
+fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    use muster_agent::local_api::render;
+    use muster_proto::local::client;
+    let candidates = match args.socket {
+        Some(path) => vec![path],
+        None => muster_proto::local::socket::client_candidates(&socket_env()),
+    };
+    let answer = runtime()?.block_on(async {
+        let (path, mut client) = client::connect_first(&candidates).await?;
+        let status = client.get_status(muster_proto::local::v1::GetStatusRequest {}).await;
+        Ok::<_, client::ConnectError>((path, status))
+    });
+    let status = match answer {
+        Ok((_, Ok(status))) => status.into_inner(),
+        Ok((path, Err(refused))) => {
+            eprintln!("error: the Muster agent at {} did not answer: {}", path.display(), refused.message());
+            return Ok(ExitCode::from(1));
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let text = match args.format {
+        StatusFormat::Json => render::json(&status),
+        StatusFormat::Text => render::text(&status),
+    };
+    println!("{text}");
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(not(unix))]
+fn status(_args: StatusArgs) -> anyhow::Result<ExitCode> {
+    eprintln!("error: the local API is not available on this platform yet");
+    Ok(ExitCode::from(1))
 }

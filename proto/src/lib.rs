@@ -1,5 +1,5 @@
 //! Muster's wire contract: the protobuf messages and gRPC services shared by the agent and the
-//! control plane.
+//! control plane, and the agent's local API for the developer's tools.
 //!
 //! The Rust code under `src/gen/` is generated from `muster/**/*.proto` and committed, so no build
 //! needs `protoc`. `tests/generated_up_to_date.rs` regenerates it with the pure-Rust `protox`
@@ -23,4 +23,19 @@ pub use words::WireWord;
 pub mod v1 {
     #![allow(clippy::all, missing_docs)]
     include!("gen/muster.v1.rs");
+}
+
+/// The agent's local API (`package muster.local.v1`): the calling user's own state, served on a
+/// Unix domain socket. See `muster/local/v1/local.proto`.
+pub mod local {
+    /// Version 1 of the local API.
+    pub mod v1 {
+        #![allow(clippy::all, missing_docs)]
+        include!("gen/muster.local.v1.rs");
+    }
+
+    pub mod socket;
+
+    #[cfg(all(unix, feature = "local-client"))]
+    pub mod client;
 }

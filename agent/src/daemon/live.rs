@@ -10,10 +10,12 @@ use tokio::sync::mpsc;
 
 use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
 use crate::grpc::GrpcTransport;
+use crate::local_api::{Connection, StatusPublisher};
 use crate::outbox::{Limits, Outbox};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
 use crate::{ScanRequest, scan_watched};
+use muster_proto::local::v1::ConnectionState;
 
 /// Scans with [`crate::scan_watched`] on tokio's blocking pool.
 #[derive(Debug)]
@@ -48,6 +50,15 @@ pub struct RunOptions {
     pub once: bool,
     /// With `once`: failed sends before giving up.
     pub once_attempts: u32,
+    /// Serve the local API on this socket (not with `once`).
+    pub local_api: Option<LocalApiOptions>,
+}
+
+/// Where and for whom the local API is served.
+#[derive(Clone, Debug)]
+pub struct LocalApiOptions {
+    pub socket: PathBuf,
+    pub access: crate::local_api::caller::Access,
 }
 
 /// How a run ended.
@@ -80,11 +91,18 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         None => None,
     };
     let enrolled = reporter.is_some();
+    let publisher = StatusPublisher::new(match state.load_identity()? {
+        Some(identity) => {
+            Connection { state: ConnectionState::Connecting, server: identity.server.clone(), ..Connection::default() }
+        }
+        None => Connection::default(),
+    });
     let scanner = LiveScanner { request: opts.scan };
     let (tx, rx) = mpsc::channel(256);
     let watcher: Box<dyn ConfigWatcher> =
         if opts.once { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
-    let mut daemon = Daemon::new(opts.settings, scanner, watcher, state, reporter);
+    let mut daemon =
+        Daemon::new(opts.settings, scanner, watcher, state, reporter).with_status_publisher(publisher.clone());
     if opts.once {
         let acked = super::run_once(&mut daemon, opts.once_attempts).await?;
         return Ok(match (enrolled, acked, daemon.rejection()) {
@@ -94,6 +112,55 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
             (true, false, None) => RunOutcome::NotAcknowledged,
         });
     }
-    super::run(&mut daemon, rx, shutdown).await?;
+    // The local API is for the developer; reporting is the agent's job. If the socket cannot be
+    // bound (another agent serves it, a read-only /run), the agent runs on without it.
+    let local_api = match &opts.local_api {
+        Some(api) => match start_local_api(api, &publisher).await {
+            Ok(handle) => Some(handle),
+            Err(e) => {
+                tracing::warn!(error = %e, "running without the local API");
+                None
+            }
+        },
+        None => None,
+    };
+    let result = super::run(&mut daemon, rx, shutdown).await;
+    if let Some((stop, task, socket)) = local_api {
+        let _ = stop.send(());
+        let _ = task.await;
+        // Leave no stale socket behind (a later agent would replace it anyway).
+        let _ = std::fs::remove_file(socket);
+    }
+    result?;
     Ok(if enrolled { RunOutcome::Done } else { RunOutcome::NotEnrolled })
+}
+
+type LocalApiHandle = (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>, PathBuf);
+
+/// Binds the local API's socket and serves it in the background until told to stop.
+#[cfg(unix)]
+async fn start_local_api(api: &LocalApiOptions, publisher: &StatusPublisher) -> Result<LocalApiHandle, DaemonError> {
+    use crate::local_api::server;
+    let listener = server::bind(&api.socket, api.access).await?;
+    tracing::info!(socket = %api.socket.display(), access = ?api.access, "local API listening");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let view = publisher.subscribe();
+    let access = api.access;
+    let task = tokio::spawn(async move {
+        let shutdown = async {
+            let _ = stopped.await;
+        };
+        if let Err(e) = server::serve(listener, access, view, shutdown).await {
+            tracing::error!(error = %e, "local API stopped");
+        }
+    });
+    Ok((stop, task, api.socket.clone()))
+}
+
+/// No local API on this platform yet (the Windows named pipe is not built).
+#[cfg(not(unix))]
+async fn start_local_api(api: &LocalApiOptions, _publisher: &StatusPublisher) -> Result<LocalApiHandle, DaemonError> {
+    tracing::warn!(socket = %api.socket.display(), "the local API is not available on this platform yet");
+    let (stop, _) = tokio::sync::oneshot::channel::<()>();
+    Ok((stop, tokio::spawn(async {}), api.socket.clone()))
 }

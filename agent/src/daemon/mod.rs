@@ -26,10 +26,12 @@ use muster_proto::v1::{InventorySnapshot, Problem, ProblemKind, report_request::
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
+use crate::local_api::{Connection, StatusPublisher};
 use crate::outbox::{Outbox, OutboxError};
 use crate::report::{Backoff, CertificateValidity, ReportTransport, TransportError, delta};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, WatchSet};
+use muster_proto::local::v1::ConnectionState;
 
 /// Everything that makes the daemon act.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -110,6 +112,9 @@ pub enum DaemonError {
     Grpc(#[from] crate::grpc::GrpcError),
     #[error(transparent)]
     Watch(#[from] crate::watch::WatchError),
+    #[cfg(unix)]
+    #[error(transparent)]
+    LocalApi(#[from] crate::local_api::server::LocalApiError),
 }
 
 /// The reporting half, present only when enrolled.
@@ -149,6 +154,8 @@ pub struct Daemon<S, W, T> {
     /// differs from it or a full snapshot is due.
     rejected_state: Option<InventorySnapshot>,
     jitter: Box<dyn FnMut() -> f64 + Send>,
+    /// Where the local API learns of new inventories and the connection's state.
+    publisher: Option<StatusPublisher>,
 }
 
 impl<S, W, T> std::fmt::Debug for Daemon<S, W, T> {
@@ -181,6 +188,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             rejection: None,
             rejected_state: None,
             jitter: Box::new(crate::report::os_jitter),
+            publisher: None,
         }
     }
 
@@ -188,6 +196,18 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
     pub fn with_jitter(mut self, jitter: impl FnMut() -> f64 + Send + 'static) -> Self {
         self.jitter = Box::new(jitter);
         self
+    }
+
+    /// Publishes every new inventory and connection change to the local API.
+    pub fn with_status_publisher(mut self, publisher: StatusPublisher) -> Self {
+        self.publisher = Some(publisher);
+        self
+    }
+
+    fn publish_connection(&self, change: impl FnOnce(&mut Connection)) {
+        if let Some(p) = &self.publisher {
+            p.update_connection(change);
+        }
     }
 
     pub fn is_enrolled(&self) -> bool {
@@ -297,6 +317,9 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
         };
         self.watcher.set(&watch);
         save_local(&self.state, self.rejection.as_ref(), &snapshot);
+        if let Some(p) = &self.publisher {
+            p.publish_snapshot(&snapshot);
+        }
         if let Some(r) = &mut self.reporter {
             if !force_full && rejected_before(self.rejected_state.as_ref(), &snapshot) {
                 tracing::debug!("inventory unchanged since the control plane rejected it; not sent again");
@@ -321,6 +344,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 self.backoff.succeed();
                 return Ok(());
             };
+            let queued = r.outbox.pending().len();
             let sequence = req.sequence;
             let was_full = matches!(req.body, Some(Body::Full(_)));
             let failure = match r.transport.report(req).await {
@@ -333,6 +357,15 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 Ok(resp) if resp.resync_required => Some("the control plane refused a full snapshot".to_string()),
                 Ok(resp) => {
                     r.outbox.ack(resp.acked_sequence)?;
+                    let left = r.outbox.pending().len();
+                    if let Some(p) = &self.publisher {
+                        p.update_connection(|c| {
+                            c.state = ConnectionState::Connected;
+                            c.last_acknowledged_unix = Some(crate::state::now_unix());
+                            c.last_error.clear();
+                            c.queued_reports = u32::try_from(left).unwrap_or(u32::MAX);
+                        });
+                    }
                     if resp.acked_sequence >= sequence
                         && self.rejection.take().is_some()
                         && let Some(latest) = &self.latest
@@ -357,6 +390,9 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                     if let Some(latest) = &self.latest {
                         save_local(&self.state, Some(&problem), latest);
                     }
+                    if let Some(p) = &self.publisher {
+                        p.update_connection(|c| c.last_error = problem.message.clone());
+                    }
                     self.rejection = Some(problem);
                     // A full snapshot of the current state was rejected: sending it again would be
                     // too. Anything else (a delta, an older state) is followed by the current state.
@@ -376,6 +412,13 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 r.outbox.enqueue(latest, true)?;
             }
             if let Some(reason) = failure {
+                if let Some(p) = &self.publisher {
+                    p.update_connection(|c| {
+                        c.state = ConnectionState::Retrying;
+                        c.last_error = crate::secrets::scrub::scrub_text(&reason).into_owned();
+                        c.queued_reports = u32::try_from(queued).unwrap_or(u32::MAX);
+                    });
+                }
                 let wait = self.backoff.fail((self.jitter)());
                 tracing::warn!(sequence, error = %reason, retry_in_ms = wait.as_millis() as u64, "report not acknowledged");
                 self.timers.retry = Some(Instant::now() + wait);
@@ -401,7 +444,10 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                     self.flush().await?;
                 }
             }
-            Ok(_) => {}
+            Ok(_) => self.publish_connection(|c| {
+                c.state = ConnectionState::Connected;
+                c.last_acknowledged_unix = Some(crate::state::now_unix());
+            }),
             // Reports have their own retries; a missed heartbeat only delays "last seen".
             Err(e) => tracing::debug!(error = %e, "heartbeat failed"),
         }

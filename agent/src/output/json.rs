@@ -194,7 +194,7 @@ fn format(f: i32) -> &'static str {
     }
 }
 
-fn problem_kind(k: i32) -> &'static str {
+pub fn problem_kind(k: i32) -> &'static str {
     match pb::ProblemKind::try_from(k).unwrap_or_default() {
         pb::ProblemKind::Unreadable => "unreadable",
         pb::ProblemKind::Syntax => "syntax",
@@ -219,7 +219,7 @@ pub fn severity(s: i32) -> &'static str {
     }
 }
 
-fn finding(f: &pb::Finding) -> FindingJson<'_> {
+pub fn finding(f: &pb::Finding) -> FindingJson<'_> {
     FindingJson {
         id: &f.id,
         severity: severity(f.severity),
@@ -252,6 +252,40 @@ fn package(p: &Option<pb::Package>) -> Option<PackageJson<'_>> {
 }
 
 /// The JSON view of an inventory.
+/// The JSON shape of one server (also used by `muster-agent status --format json`).
+pub fn server(s: &pb::McpServer) -> ServerJson<'_> {
+    ServerJson {
+        id: &s.id,
+        client: &s.client,
+        user: opt(&s.user),
+        scope: scope(s.scope),
+        config_path: &s.config_path,
+        project: opt(&s.project),
+        name: &s.name,
+        transport: transport(s.transport),
+        disabled: s.disabled,
+        command: opt(&s.command),
+        args: &s.args,
+        url: opt(&s.url),
+        env_names: &s.env_names,
+        header_names: &s.header_names,
+        package: package(&s.package),
+        endpoint: s.endpoint.as_ref().map(|e| EndpointJson {
+            scheme: &e.scheme,
+            host: &e.host,
+            port: e.port,
+            path: &e.path,
+        }),
+        auto_approve: s.auto_approve.as_ref().map(|a| AutoApproveJson { all: a.all, tools: &a.tools }),
+        origin: opt(&s.origin),
+        cwd: opt(&s.cwd),
+        service: opt(&s.service),
+        service_guessed: s.service_guessed,
+        credentials: s.credentials.iter().map(credential).collect(),
+        findings: s.findings.iter().map(finding).collect(),
+    }
+}
+
 pub fn view(inv: &pb::InventorySnapshot) -> ScanJson<'_> {
     let host = inv.host.as_ref();
     ScanJson {
@@ -265,40 +299,7 @@ pub fn view(inv: &pb::InventorySnapshot) -> ScanJson<'_> {
             },
             users: inv.users.iter().map(|u| u.name.as_str()).collect(),
         },
-        servers: inv
-            .servers
-            .iter()
-            .map(|s| ServerJson {
-                id: &s.id,
-                client: &s.client,
-                user: opt(&s.user),
-                scope: scope(s.scope),
-                config_path: &s.config_path,
-                project: opt(&s.project),
-                name: &s.name,
-                transport: transport(s.transport),
-                disabled: s.disabled,
-                command: opt(&s.command),
-                args: &s.args,
-                url: opt(&s.url),
-                env_names: &s.env_names,
-                header_names: &s.header_names,
-                package: package(&s.package),
-                endpoint: s.endpoint.as_ref().map(|e| EndpointJson {
-                    scheme: &e.scheme,
-                    host: &e.host,
-                    port: e.port,
-                    path: &e.path,
-                }),
-                auto_approve: s.auto_approve.as_ref().map(|a| AutoApproveJson { all: a.all, tools: &a.tools }),
-                origin: opt(&s.origin),
-                cwd: opt(&s.cwd),
-                service: opt(&s.service),
-                service_guessed: s.service_guessed,
-                credentials: s.credentials.iter().map(credential).collect(),
-                findings: s.findings.iter().map(finding).collect(),
-            })
-            .collect(),
+        servers: inv.servers.iter().map(server).collect(),
         findings: inv.findings.iter().map(finding).collect(),
         processes: inv
             .processes

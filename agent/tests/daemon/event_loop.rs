@@ -603,3 +603,29 @@ async fn run_once_stops_at_a_rejection_for_good() {
     assert!(d.outbox().unwrap().is_empty());
     assert!(d.rejection().is_some());
 }
+
+#[tokio::test(start_paused = true)]
+async fn the_local_api_sees_each_inventory_and_the_connection_change() {
+    use muster_agent::local_api::{Connection, StatusPublisher};
+    use muster_proto::local::v1::ConnectionState;
+    let tmp = tempfile::tempdir().unwrap();
+    let scanner = FakeScanner::new(inventory(&["a"]));
+    let server = FakeTransport::default(); // down
+    let publisher = StatusPublisher::new(Connection { state: ConnectionState::Connecting, ..Connection::default() });
+    let mut d = daemon(tmp.path(), &scanner, &server).with_status_publisher(publisher.clone());
+
+    d.start().await.unwrap();
+    let view = publisher.current();
+    assert_eq!(view.snapshot.as_deref().map(|s| s.servers.len()), Some(1), "the first scan is published");
+    assert_eq!(view.connection.state, ConnectionState::Retrying);
+    assert!(!view.connection.last_error.is_empty());
+    assert_eq!(view.connection.queued_reports, 1);
+
+    server.with(|s| s.up = true);
+    d.handle(Event::RetryDue).await.unwrap();
+    let view = publisher.current();
+    assert_eq!(view.connection.state, ConnectionState::Connected);
+    assert!(view.connection.last_acknowledged_unix.is_some());
+    assert!(view.connection.last_error.is_empty());
+    assert_eq!(view.connection.queued_reports, 0);
+}

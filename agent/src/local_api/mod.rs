@@ -1,0 +1,140 @@
+//! The agent's local API (`muster.local.v1.LocalAgent`): what the developer on this machine sees
+//! of the agent, for the tray app and `muster-agent status`.
+//!
+//! The daemon publishes its state ([`AgentView`]: the latest inventory, the connection to the
+//! control plane) through a [`StatusPublisher`] after every scan and send; the server
+//! (`server.rs`) answers each caller with the part of it that is theirs (`view.rs`), pushing a
+//! new answer on a stream whenever their part changes. The caller is whoever the kernel says is
+//! on the other end of the Unix domain socket (`caller.rs`); nothing in a request can claim
+//! another identity. What is served is the masked wire model, never a raw value.
+//!
+//! Not here: policy decisions, pending actions, quarantines and exception requests exist in the
+//! contract but the agent has no policy engine yet, so those lists are always empty. The Windows
+//! named pipe (with the client's SID checked) is not built: on Windows `muster-agent run`
+//! serves no local API.
+
+pub mod caller;
+pub mod render;
+#[cfg(unix)]
+pub mod server;
+pub mod view;
+
+use std::sync::Arc;
+
+use muster_proto::local::v1::ConnectionState;
+use muster_proto::v1::InventorySnapshot;
+use tokio::sync::watch;
+
+/// Everything the local API serves from, as the daemon last published it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct AgentView {
+    /// Grows by one with each published change.
+    pub revision: u64,
+    /// The latest inventory (the masked wire model), once the first scan has finished.
+    pub snapshot: Option<Arc<InventorySnapshot>>,
+    pub connection: Connection,
+}
+
+/// The agent's link to the control plane, as the local API shows it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Connection {
+    pub state: ConnectionState,
+    /// The control plane's address when enrolled.
+    pub server: String,
+    pub last_acknowledged_unix: Option<i64>,
+    /// Why the last send failed, already scrubbed.
+    pub last_error: String,
+    pub queued_reports: u32,
+}
+
+impl Default for Connection {
+    fn default() -> Self {
+        Connection {
+            state: ConnectionState::NotEnrolled,
+            server: String::new(),
+            last_acknowledged_unix: None,
+            last_error: String::new(),
+            queued_reports: 0,
+        }
+    }
+}
+
+/// The daemon's end: publishes changes; every subscriber sees the latest view.
+#[derive(Clone, Debug)]
+pub struct StatusPublisher {
+    tx: watch::Sender<AgentView>,
+}
+
+impl StatusPublisher {
+    pub fn new(initial: Connection) -> StatusPublisher {
+        let (tx, _) = watch::channel(AgentView { revision: 0, snapshot: None, connection: initial });
+        StatusPublisher { tx }
+    }
+
+    pub fn subscribe(&self) -> watch::Receiver<AgentView> {
+        self.tx.subscribe()
+    }
+
+    /// The view as last published.
+    pub fn current(&self) -> AgentView {
+        self.tx.borrow().clone()
+    }
+
+    /// Publishes a new inventory unless it equals the one served (apart from the scan time,
+    /// which changes with every periodic rescan and would wake every client for nothing).
+    pub fn publish_snapshot(&self, snapshot: &InventorySnapshot) {
+        self.tx.send_if_modified(|view| {
+            let same = view.snapshot.as_deref().is_some_and(|old| same_content(old, snapshot));
+            if same {
+                return false;
+            }
+            view.snapshot = Some(Arc::new(snapshot.clone()));
+            view.revision += 1;
+            true
+        });
+    }
+
+    /// Applies `change` to the connection and publishes it if anything changed.
+    pub fn update_connection(&self, change: impl FnOnce(&mut Connection)) {
+        self.tx.send_if_modified(|view| {
+            let before = view.connection.clone();
+            change(&mut view.connection);
+            if view.connection == before {
+                return false;
+            }
+            view.revision += 1;
+            true
+        });
+    }
+}
+
+fn same_content(a: &InventorySnapshot, b: &InventorySnapshot) -> bool {
+    if a.scanned_at_unix == b.scanned_at_unix {
+        return a == b;
+    }
+    let mut b = b.clone();
+    b.scanned_at_unix = a.scanned_at_unix;
+    *a == b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rescan_that_changes_nothing_but_the_time_publishes_nothing() {
+        let publisher = StatusPublisher::new(Connection::default());
+        let rx = publisher.subscribe();
+        let snap = InventorySnapshot { scanned_at_unix: 1, agent_version: "x".into(), ..Default::default() };
+        publisher.publish_snapshot(&snap);
+        assert_eq!(rx.borrow().revision, 1);
+        publisher.publish_snapshot(&InventorySnapshot { scanned_at_unix: 2, ..snap.clone() });
+        assert_eq!(rx.borrow().revision, 1, "only the scan time changed");
+        publisher.publish_snapshot(&InventorySnapshot { agent_version: "y".into(), ..snap });
+        assert_eq!(rx.borrow().revision, 2);
+        publisher.update_connection(|c| c.state = ConnectionState::NotEnrolled);
+        assert_eq!(rx.borrow().revision, 2, "unchanged connection");
+        publisher.update_connection(|c| c.state = ConnectionState::Connected);
+        assert_eq!(rx.borrow().revision, 3);
+    }
+}

@@ -1,0 +1,222 @@
+//! The caller's part of the agent's state: a pure function from the published [`AgentView`] and
+//! the admitted [`Caller`] to the `LocalStatus` message. Everything a caller can see is chosen
+//! here, so the rule "each user sees only their own" is tested without a socket.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use muster_proto::local::v1 as local;
+use muster_proto::v1::{Finding, InventorySnapshot, McpServer};
+use sha2::{Digest, Sha256};
+
+use super::AgentView;
+use super::caller::{Caller, owned_users};
+
+/// The caller's status. `revision` is the view's: equal revisions give equal answers.
+pub fn status_for(view: &AgentView, caller: &Caller) -> local::LocalStatus {
+    let c = &view.connection;
+    let snapshot = view.snapshot.as_deref();
+    let agent = local::AgentState {
+        agent_version: env!("CARGO_PKG_VERSION").to_string(),
+        connection: c.state as i32,
+        server: c.server.clone(),
+        last_acknowledged_unix: c.last_acknowledged_unix,
+        last_error: c.last_error.clone(),
+        scanned_at_unix: snapshot.map_or(0, |s| s.scanned_at_unix),
+        queued_reports: c.queued_reports,
+    };
+    let mut status = local::LocalStatus {
+        revision: view.revision,
+        caller: Some(local::Caller { uid: caller.uid, user: caller.account.clone().unwrap_or_default() }),
+        agent: Some(agent),
+        ..Default::default()
+    };
+    if let Some(snapshot) = snapshot {
+        fill_inventory(&mut status, snapshot, caller);
+    }
+    status
+}
+
+fn fill_inventory(status: &mut local::LocalStatus, snapshot: &InventorySnapshot, caller: &Caller) {
+    let users = owned_users(snapshot, caller);
+    let mine: Vec<&McpServer> = snapshot.servers.iter().filter(|s| users.contains(&s.user)).collect();
+    let by_id: BTreeMap<&str, &McpServer> = mine.iter().map(|s| (s.id.as_str(), *s)).collect();
+
+    let mut clients: BTreeMap<&str, Vec<McpServer>> = BTreeMap::new();
+    for s in &mine {
+        clients.entry(s.client.as_str()).or_default().push((*s).clone());
+    }
+    status.clients = clients
+        .into_iter()
+        .map(|(client, servers)| local::ClientServers { client: client.to_string(), servers })
+        .collect();
+
+    let mut findings = Vec::new();
+    for s in &mine {
+        for f in &s.findings {
+            let mut f = f.clone();
+            if f.server_ids.is_empty() {
+                f.server_ids.push(s.id.clone());
+            }
+            findings.push(finding_view(f, &by_id));
+        }
+    }
+    for f in &snapshot.findings {
+        // A host-wide finding is the caller's when it names one of their users, or, naming no
+        // user, when every server it is about is theirs (a shadow process of nobody's config is
+        // nobody's in particular, so it is not shown to anyone here).
+        let theirs = if f.user.is_empty() {
+            !f.server_ids.is_empty() && f.server_ids.iter().all(|id| by_id.contains_key(id.as_str()))
+        } else {
+            users.contains(&f.user)
+        };
+        if theirs {
+            findings.push(finding_view(f.clone(), &by_id));
+        }
+    }
+    // Worst first, then by catalog id and key so the order is stable between answers.
+    findings.sort_by_cached_key(|v| {
+        let f = v.finding.as_ref();
+        (std::cmp::Reverse(f.map_or(0, |f| f.severity)), f.map(|f| f.id.clone()).unwrap_or_default(), v.key.clone())
+    });
+    status.findings = findings;
+    status.problems = snapshot.problems.iter().filter(|p| users.contains(&p.user)).cloned().collect();
+}
+
+fn finding_view(finding: Finding, servers: &BTreeMap<&str, &McpServer>) -> local::FindingView {
+    let def = crate::findings::catalog::get(&finding.id);
+    let named: Vec<&McpServer> = finding.server_ids.iter().filter_map(|id| servers.get(id.as_str()).copied()).collect();
+    let mut paths = BTreeSet::new();
+    let config_paths =
+        named.iter().filter(|s| paths.insert(s.config_path.as_str())).map(|s| s.config_path.clone()).collect();
+    local::FindingView {
+        key: finding_key(&finding),
+        title: def.map(|d| d.title.clone()).unwrap_or_default(),
+        remediation: def.map(|d| d.remediation.clone()).unwrap_or_default(),
+        server_names: named.iter().map(|s| s.name.clone()).collect(),
+        config_paths,
+        finding: Some(finding),
+    }
+}
+
+/// A stable key for one finding on this machine: the catalog id, the servers and what it says.
+/// The tray app notifies once per key and snoozes by key.
+fn finding_key(f: &Finding) -> String {
+    let mut h = Sha256::new();
+    for part in std::iter::once(&f.id).chain(&f.server_ids).chain([&f.client, &f.user, &f.message]) {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+    let digest = h.finalize();
+    digest[..12].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use muster_proto::local::v1::ConnectionState;
+    use muster_proto::v1::{OsUser, Problem, Severity};
+
+    use super::*;
+    use crate::local_api::Connection;
+
+    fn server(id: &str, user: &str, client: &str, findings: Vec<Finding>) -> McpServer {
+        McpServer {
+            id: id.into(),
+            name: format!("{id}-name"),
+            user: user.into(),
+            client: client.into(),
+            config_path: format!("/home/{user}/.{client}.json"),
+            findings,
+            ..Default::default()
+        }
+    }
+
+    fn finding(id: &str, severity: Severity) -> Finding {
+        Finding { id: id.into(), severity: severity as i32, message: format!("{id} message"), ..Default::default() }
+    }
+
+    fn view() -> AgentView {
+        let snapshot = InventorySnapshot {
+            users: vec![
+                OsUser { name: "alice".into(), uid: Some(1000), home: "/home/alice".into() },
+                OsUser { name: "bob".into(), uid: Some(1001), home: "/home/bob".into() },
+            ],
+            servers: vec![
+                server("a1", "alice", "cursor", vec![finding("MUSTER-SECRET-ENV", Severity::Medium)]),
+                server("a2", "alice", "claude-code", vec![finding("MUSTER-SECRET-URL", Severity::High)]),
+                server("b1", "bob", "cursor", vec![finding("MUSTER-SECRET-ENV", Severity::Medium)]),
+            ],
+            findings: vec![
+                Finding {
+                    user: "bob".into(),
+                    client: "cursor".into(),
+                    ..finding("MUSTER-LETHAL-TRIFECTA", Severity::High)
+                },
+                Finding {
+                    server_ids: vec!["a1".into(), "b1".into()],
+                    ..finding("MUSTER-SECRET-REUSED", Severity::High)
+                },
+            ],
+            problems: vec![
+                Problem { user: "alice".into(), path: "/home/alice/.cursor/mcp.json".into(), ..Default::default() },
+                Problem { user: "bob".into(), path: "/home/bob/.cursor/mcp.json".into(), ..Default::default() },
+            ],
+            scanned_at_unix: 42,
+            ..Default::default()
+        };
+        AgentView {
+            revision: 7,
+            snapshot: Some(Arc::new(snapshot)),
+            connection: Connection { state: ConnectionState::Connected, ..Connection::default() },
+        }
+    }
+
+    #[test]
+    fn a_caller_sees_their_own_servers_findings_and_problems_only() {
+        let alice = Caller { uid: 1000, account: Some("alice".into()) };
+        let status = status_for(&view(), &alice);
+        let servers: Vec<&str> = status.clients.iter().flat_map(|c| c.servers.iter().map(|s| s.id.as_str())).collect();
+        assert_eq!(servers, ["a2", "a1"], "grouped by client id: claude-code before cursor");
+        assert_eq!(status.clients.iter().map(|c| c.client.as_str()).collect::<Vec<_>>(), ["claude-code", "cursor"]);
+        let ids: Vec<&str> = status.findings.iter().map(|f| f.finding.as_ref().map_or("", |f| f.id.as_str())).collect();
+        // The reuse finding names bob's server too, so it is not wholly alice's: not shown.
+        assert_eq!(ids, ["MUSTER-SECRET-URL", "MUSTER-SECRET-ENV"], "worst first, bob's trifecta absent");
+        assert_eq!(status.problems.len(), 1);
+        assert_eq!(status.problems[0].user, "alice");
+        assert_eq!(status.revision, 7);
+        assert_eq!(status.agent.as_ref().map(|a| a.scanned_at_unix), Some(42));
+    }
+
+    #[test]
+    fn findings_carry_the_catalog_remediation_and_where_to_fix_them() {
+        let alice = Caller { uid: 1000, account: None };
+        let status = status_for(&view(), &alice);
+        let env = status.findings.iter().find(|f| f.finding.as_ref().is_some_and(|f| f.id == "MUSTER-SECRET-ENV"));
+        let env = env.expect("alice's env finding");
+        assert!(env.remediation.contains("rotate the credential"), "{}", env.remediation);
+        assert!(!env.title.is_empty());
+        assert_eq!(env.server_names, ["a1-name"]);
+        assert_eq!(env.config_paths, ["/home/alice/.cursor.json"]);
+        assert_eq!(env.finding.as_ref().map(|f| f.server_ids.clone()), Some(vec!["a1".to_string()]));
+        assert_eq!(env.key.len(), 24);
+    }
+
+    #[test]
+    fn an_unknown_caller_sees_no_inventory_and_the_policy_lists_are_empty() {
+        let stranger = Caller { uid: 4242, account: Some("mallory".into()) };
+        let status = status_for(&view(), &stranger);
+        assert!(status.clients.is_empty() && status.findings.is_empty() && status.problems.is_empty());
+        assert!(status.decisions.is_empty() && status.pending_actions.is_empty());
+        assert!(status.quarantines.is_empty() && status.exception_requests.is_empty());
+        assert_eq!(status.agent.map(|a| a.connection), Some(ConnectionState::Connected as i32));
+    }
+
+    #[test]
+    fn finding_keys_are_stable_and_distinguish_servers() {
+        let a = Finding { server_ids: vec!["s1".into()], ..finding("MUSTER-SECRET-ENV", Severity::Medium) };
+        let b = Finding { server_ids: vec!["s2".into()], ..a.clone() };
+        assert_eq!(finding_key(&a), finding_key(&a.clone()));
+        assert_ne!(finding_key(&a), finding_key(&b));
+    }
+}

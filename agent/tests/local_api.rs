@@ -1,0 +1,334 @@
+//! The local API end to end: the real `muster-agent` binary (daemon and `status` client) on a
+//! real Unix socket, with clients run as other local users through `runuser` (CI runs as root;
+//! throwaway users are created with `useradd`). Checks: another uid is refused by the kernel
+//! uid check even when the socket's mode lets it connect; on a multi-user image each user sees
+//! only their own servers; the stream pushes a config edit within a second; no planted secret
+//! appears in any answer.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use muster_agent::local_api::caller::Access;
+use muster_agent::local_api::{Connection, StatusPublisher, server};
+use muster_proto::local::client;
+use muster_proto::local::v1::{GetStatusRequest, LocalStatus};
+use muster_proto::v1::{InventorySnapshot, McpServer, OsUser};
+use tokio_stream::StreamExt;
+
+const AGENT: &str = env!("CARGO_BIN_EXE_muster-agent");
+
+// Fake secrets of the shapes the detector knows, planted in the image's configs.
+const CANARY_GITHUB: &str = "ghp_Zq8LmT3vXr9KpW2nB7cYd4Hs6Jf1Ga0Ue5Rt";
+const CANARY_BEARER: &str = "mQ7vR2xK9pL4wZ8nT3bY6cH1jF5gD0sA";
+const CANARY_URL_PASSWORD: &str = "Vx9Lq2Rm7Tk4Wz8Np3";
+
+fn require_root() {
+    assert!(
+        rustix::process::geteuid().is_root(),
+        "the local API tests run clients as other users and need root (CI runs as root)"
+    );
+}
+
+/// Creates a throwaway local user once per test process (no home, no login shell).
+fn ensure_user(name: &str) {
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap_or_else(|e| e.into_inner());
+    let exists = Command::new("id").arg("-u").arg(name).output().is_ok_and(|o| o.status.success());
+    if !exists {
+        let out = Command::new("useradd")
+            .args(["--no-create-home", "--shell", "/usr/sbin/nologin", name])
+            .output()
+            .expect("useradd runs (Debian package passwd)");
+        assert!(out.status.success(), "useradd {name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
+
+/// A temp dir other users can traverse (tempfile makes it 0700).
+fn shared_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    dir
+}
+
+/// `muster-agent status` run as `user`.
+fn status_as(user: &str, socket: &Path, format: &str) -> Output {
+    Command::new("runuser")
+        .args(["-u", user, "--", AGENT, "status", "--format", format, "--socket"])
+        .arg(socket)
+        .env_remove("MUSTER_AGENT_SOCKET")
+        .output()
+        .expect("runuser runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[tokio::test]
+async fn a_client_running_as_another_uid_is_refused() {
+    require_root();
+    ensure_user("mtray-mallory");
+    let dir = shared_tempdir();
+    let socket = dir.path().join("local.sock");
+    // A per-user agent of root's own (uid 0); the snapshot holds one of root's servers.
+    let access = Access::Owner { uid: 0 };
+    let publisher = StatusPublisher::new(Connection::default());
+    publisher.publish_snapshot(&InventorySnapshot {
+        users: vec![OsUser { name: "root".into(), uid: Some(0), home: "/root".into() }],
+        servers: vec![McpServer {
+            id: "s1".into(),
+            name: "roots-private-server".into(),
+            user: "root".into(),
+            client: "cursor".into(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    });
+    let listener = server::bind(&socket, access).await.expect("bind");
+    // Open the socket to everyone, as a careless packager might: the uid check alone must hold.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&socket, std::fs::Permissions::from_mode(0o666)).expect("chmod socket");
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::serve(listener, access, publisher.subscribe(), async {
+        let _ = stopped.await;
+    }));
+
+    let sock = socket.clone();
+    let (own, other) = tokio::task::spawn_blocking(move || {
+        (status_as("root", &sock, "json"), status_as("mtray-mallory", &sock, "json"))
+    })
+    .await
+    .expect("clients ran");
+    // The set-up works: the owner is answered.
+    assert!(own.status.success(), "owner refused: {}", text(&own.stderr));
+    assert!(text(&own.stdout).contains("roots-private-server"));
+    // Another uid reached the socket and was refused by the uid check.
+    assert_eq!(other.status.code(), Some(1), "stdout: {} stderr: {}", text(&other.stdout), text(&other.stderr));
+    assert!(text(&other.stderr).contains("serves only the user it runs as"), "{}", text(&other.stderr));
+    assert!(!text(&other.stdout).contains("roots-private-server"));
+
+    let _ = stop.send(());
+    serving.await.expect("server task").expect("server stopped cleanly");
+}
+
+#[tokio::test]
+async fn status_without_a_running_agent_says_so_and_fails() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(AGENT)
+        .args(["status", "--socket"])
+        .arg(dir.path().join("nobody.sock"))
+        .output()
+        .expect("agent runs");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("no Muster agent is running"), "{}", text(&out.stderr));
+}
+
+fn write(path: &Path, body: &str) {
+    std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+    std::fs::write(path, body).expect("write");
+}
+
+fn cursor_config(server: &str) -> String {
+    format!(
+        r#"{{"mcpServers": {{
+  "{server}": {{"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"], "env": {{"GITHUB_PERSONAL_ACCESS_TOKEN": "{CANARY_GITHUB}"}}}},
+  "{server}-remote": {{"url": "https://deploy:{CANARY_URL_PASSWORD}@mcp.example.com/sse", "headers": {{"Authorization": "Bearer {CANARY_BEARER}"}}}}
+}}}}"#
+    )
+}
+
+/// A running `muster-agent run` on an image, killed on drop.
+struct Daemon {
+    child: Child,
+    socket: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start_daemon(image: &Path) -> Daemon {
+    let dir = shared_tempdir();
+    let socket = dir.path().join("run").join("local.sock");
+    start_daemon_on(image, dir, socket)
+}
+
+fn start_daemon_on(image: &Path, dir: tempfile::TempDir, socket: PathBuf) -> Daemon {
+    let child = Command::new(AGENT)
+        .args(["run", "--os", "linux", "--debounce", "50ms", "--process-interval", "1h", "--root"])
+        .arg(image)
+        .arg("--state-dir")
+        .arg(dir.path().join("state"))
+        .arg("--socket")
+        .arg(&socket)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent starts");
+    Daemon { child, socket, _dir: dir }
+}
+
+/// The root caller's stream, opened once the socket accepts (polled with a deadline).
+async fn root_stream(socket: &Path) -> muster_proto::tonic::Streaming<LocalStatus> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut c) = client::connect(socket).await {
+            return c.watch_status(GetStatusRequest {}).await.expect("watch").into_inner();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the agent never opened {}", socket.display());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The next streamed status matching `pred`, within `limit`.
+async fn next_matching(
+    stream: &mut muster_proto::tonic::Streaming<LocalStatus>,
+    limit: Duration,
+    pred: impl Fn(&LocalStatus) -> bool,
+) -> LocalStatus {
+    tokio::time::timeout(limit, async {
+        loop {
+            let status = stream.next().await.expect("stream open").expect("status");
+            if pred(&status) {
+                return status;
+            }
+        }
+    })
+    .await
+    .expect("no matching status in time")
+}
+
+fn server_names(s: &LocalStatus) -> Vec<String> {
+    s.clients.iter().flat_map(|c| c.servers.iter().map(|s| s.name.clone())).collect()
+}
+
+#[tokio::test]
+async fn each_user_sees_only_their_own_servers_and_no_secret() {
+    require_root();
+    for u in ["mtray-alice", "mtray-bob"] {
+        ensure_user(u);
+    }
+    let image = shared_tempdir();
+    write(&image.path().join("home/mtray-alice/.cursor/mcp.json"), &cursor_config("alice-github"));
+    write(&image.path().join("home/mtray-bob/.cursor/mcp.json"), &cursor_config("bob-github"));
+    let daemon = start_daemon(image.path());
+    let mut stream = root_stream(&daemon.socket).await;
+    next_matching(&mut stream, Duration::from_secs(60), |s| s.agent.as_ref().is_some_and(|a| a.scanned_at_unix > 0))
+        .await;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&daemon.socket).expect("socket").permissions().mode() & 0o777;
+        assert_eq!(mode, 0o666, "the system agent's socket is open to every user; the uid check filters");
+    }
+
+    let sock = daemon.socket.clone();
+    let outputs = tokio::task::spawn_blocking(move || {
+        let mut outs = Vec::new();
+        for user in ["mtray-alice", "mtray-bob"] {
+            for format in ["json", "text"] {
+                outs.push((user, format, status_as(user, &sock, format)));
+            }
+        }
+        outs
+    })
+    .await
+    .expect("clients ran");
+    for (user, format, out) in &outputs {
+        let stdout = text(&out.stdout);
+        assert!(out.status.success(), "{user} {format}: {}", text(&out.stderr));
+        let (mine, theirs) =
+            if *user == "mtray-alice" { ("alice-github", "bob-github") } else { ("bob-github", "alice-github") };
+        assert!(stdout.contains(mine), "{user} does not see {mine} ({format}):\n{stdout}");
+        assert!(!stdout.contains(theirs), "{user} sees {theirs} ({format}):\n{stdout}");
+        if *format == "json" {
+            let v: serde_json::Value = serde_json::from_str(&stdout).expect("json");
+            assert_eq!(v["user"], *user);
+            assert_eq!(v["clients"][0]["client"], "cursor");
+            let findings = v["findings"].as_array().expect("findings");
+            assert!(findings.iter().any(|f| f["remediation"].as_str().is_some_and(|r| !r.is_empty())), "{stdout}");
+        }
+    }
+
+    // The leak canary, extended to the local API: no planted value, nor any 12-character piece
+    // of one, in any answer (CLI output in both formats, both users, and the streamed messages).
+    let mut haystacks: Vec<(String, Vec<u8>)> = outputs
+        .iter()
+        .flat_map(|(u, f, o)| {
+            [(format!("{u} {f} stdout"), o.stdout.clone()), (format!("{u} {f} stderr"), o.stderr.clone())]
+        })
+        .collect();
+    let mut root = client::connect(&daemon.socket).await.expect("connect");
+    let root_status = root.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    haystacks.push(("root status".into(), muster_proto::prost::Message::encode_to_vec(&root_status)));
+    for canary in [CANARY_GITHUB, CANARY_BEARER, CANARY_URL_PASSWORD] {
+        let windows: Vec<&str> = (0..=canary.len().saturating_sub(12)).map(|i| &canary[i..i + 12]).collect();
+        for (name, hay) in &haystacks {
+            let hay = String::from_utf8_lossy(hay);
+            for w in &windows {
+                assert!(!hay.contains(w), "a piece of a planted secret ({w}) is in {name}");
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_stream_pushes_a_config_edit_within_a_second() {
+    require_root();
+    let image = shared_tempdir();
+    let config = image.path().join("root/.cursor/mcp.json");
+    write(&config, r#"{"mcpServers": {"first": {"command": "uvx", "args": ["mcp-server-time"]}}}"#);
+    let daemon = start_daemon(image.path());
+    let mut stream = root_stream(&daemon.socket).await;
+    let first = next_matching(&mut stream, Duration::from_secs(60), |s| !server_names(s).is_empty()).await;
+    assert_eq!(server_names(&first), ["first"]);
+
+    let edited = std::time::Instant::now();
+    write(
+        &config,
+        r#"{"mcpServers": {"first": {"command": "uvx", "args": ["mcp-server-time"]}, "second": {"command": "uvx", "args": ["mcp-server-fetch"]}}}"#,
+    );
+    let next = next_matching(&mut stream, Duration::from_secs(1), |s| server_names(s).len() == 2).await;
+    assert!(edited.elapsed() < Duration::from_secs(1));
+    assert!(next.revision > first.revision);
+}
+
+#[tokio::test]
+async fn a_second_agent_on_a_served_socket_runs_on_without_the_local_api() {
+    require_root();
+    let image = shared_tempdir();
+    write(
+        &image.path().join("root/.cursor/mcp.json"),
+        r#"{"mcpServers": {"first": {"command": "uvx", "args": ["mcp-server-time"]}}}"#,
+    );
+    let first = start_daemon(image.path());
+    let mut stream = root_stream(&first.socket).await;
+    next_matching(&mut stream, Duration::from_secs(60), |s| !server_names(s).is_empty()).await;
+
+    let dir = shared_tempdir();
+    let state = dir.path().join("state");
+    let mut second = start_daemon_on(image.path(), dir, first.socket.clone());
+    // It still scans and keeps its local state (polled with a deadline)...
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !state.join("inventory.json").exists() {
+        assert!(std::time::Instant::now() < deadline, "the second agent never scanned");
+        assert!(second.child.try_wait().expect("wait").is_none(), "the second agent exited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(second.child.try_wait().expect("wait").is_none(), "the second agent exited");
+    // ...and the first still answers on the socket.
+    let mut client = client::connect(&first.socket).await.expect("first agent still serves");
+    let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    assert_eq!(server_names(&status), ["first"]);
+}

@@ -1,0 +1,218 @@
+//! Muster's tray app for the developer: what is risky in my MCP setup, why, and how to fix it.
+//!
+//! It renders what the local agent tells it over the local API (`muster.local.v1`, client side
+//! of `muster-proto` only: this crate never depends on the agent). `agent_link` keeps a
+//! `WatchStatus` stream open and hands each status to [`on_status`], which updates the tray
+//! (`tray`), feeds the notification rules (`notify_policy`, pure) and tells an open window.
+//! The window is created on demand from the tray menu and destroyed when closed, so an idle app
+//! is the tray alone. Built after Tauri's template: `main.rs` calls [`run`]; [`build`] is
+//! generic over the runtime so tests use Tauri's mock runtime.
+
+pub mod commands;
+pub mod notify_policy;
+pub mod view;
+
+mod agent_link;
+mod opener;
+mod tray;
+
+use std::sync::Mutex;
+
+use muster_proto::local::v1::LocalStatus;
+use tauri::{Emitter, Manager, Runtime};
+use time::{OffsetDateTime, UtcOffset};
+
+use notify_policy::{Notifier, NotifySettings};
+
+/// What the app knows between status updates.
+pub struct AppState {
+    /// The latest status; `None` while no agent answers.
+    pub status: Mutex<Option<LocalStatus>>,
+    pub notifier: Mutex<Notifier>,
+    /// The local UTC offset, read once at start (reading it later is unreliable with threads).
+    pub offset: UtcOffset,
+}
+
+impl AppState {
+    pub fn new(offset: UtcOffset) -> AppState {
+        AppState { status: Mutex::new(None), notifier: Mutex::new(Notifier::new(NotifySettings::default())), offset }
+    }
+
+    /// Local wall-clock time.
+    pub fn now(&self) -> OffsetDateTime {
+        OffsetDateTime::now_utc().to_offset(self.offset)
+    }
+}
+
+/// The app's commands and state on any runtime (tests use the mock runtime).
+pub fn build<R: Runtime>(builder: tauri::Builder<R>, offset: UtcOffset) -> tauri::Builder<R> {
+    builder.manage(AppState::new(offset)).invoke_handler(tauri::generate_handler![
+        commands::get_status,
+        commands::open_config,
+        commands::snooze_finding,
+        commands::request_exception,
+    ])
+}
+
+/// A new status (or `None`: the agent went away): store it, redraw the tray, tell the window,
+/// and show what the notification rules release.
+pub fn on_status<R: Runtime>(app: &tauri::AppHandle<R>, status: Option<LocalStatus>) {
+    let state = app.state::<AppState>();
+    let now = state.now();
+    let notices = {
+        let mut notifier = state.notifier.lock().unwrap_or_else(|e| e.into_inner());
+        match &status {
+            Some(s) => notifier.observe(now, &view::candidates(s)),
+            None => Vec::new(),
+        }
+    };
+    let ui = view::ui_status(status.as_ref());
+    *state.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
+    tray::refresh(app, ui.state, ui.count);
+    if let Err(e) = app.emit("status", &ui) {
+        tracing::debug!(error = %e, "no window to tell");
+    }
+    show_notices(app, notices);
+}
+
+/// Lets time-based notifications out (snoozes ending, the rate window sliding, the digest).
+pub fn on_tick<R: Runtime>(app: &tauri::AppHandle<R>) {
+    let state = app.state::<AppState>();
+    let notices = state.notifier.lock().unwrap_or_else(|e| e.into_inner()).tick(state.now());
+    show_notices(app, notices);
+}
+
+fn show_notices<R: Runtime>(app: &tauri::AppHandle<R>, notices: Vec<notify_policy::Notice>) {
+    use tauri_plugin_notification::NotificationExt;
+    for n in notices {
+        if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
+            tracing::warn!(error = %e, "cannot show a notification");
+        }
+    }
+}
+
+/// Opens the status window, or focuses it if it is open.
+pub fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    open_window_at(app, "");
+}
+
+/// Opens the status window at a section (`servers`, `findings`, or `exception`: the first
+/// finding's exception form), e.g. from `muster-tray --open=servers`.
+pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.set_focus();
+        return;
+    }
+    let page = match section {
+        "servers" | "findings" | "exception" => format!("index.html#{section}"),
+        _ => "index.html".to_string(),
+    };
+    let built = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::App(page.into()))
+        .title("Muster — my MCP servers")
+        .inner_size(960.0, 720.0)
+        .min_inner_size(560.0, 400.0)
+        .build();
+    if let Err(e) = built {
+        tracing::error!(error = %e, "cannot open the window");
+    }
+}
+
+/// Runs the tray app until Quit.
+pub fn run() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG").unwrap_or_else(|_| "warn".into()))
+        .init();
+    // Before any thread starts: afterwards the local offset cannot be read soundly on Linux.
+    let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
+    let app = build(tauri::Builder::default(), offset)
+        .plugin(tauri_plugin_notification::init())
+        .setup(|app| {
+            tray::create(app.handle())?;
+            agent_link::spawn(app.handle().clone());
+            if let Some(arg) = std::env::args().find(|a| a == "--open" || a.starts_with("--open=")) {
+                open_window_at(app.handle(), arg.strip_prefix("--open=").unwrap_or(""));
+            }
+            Ok(())
+        })
+        .build(tauri::generate_context!());
+    let app = match app {
+        Ok(app) => app,
+        Err(e) => {
+            eprintln!("error: cannot start the Muster tray app: {e}");
+            std::process::exit(1);
+        }
+    };
+    app.run(|_, event| {
+        // Closing the window destroys it; the app lives on in the tray until Quit.
+        if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
+            api.prevent_exit();
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::expect_used, clippy::unwrap_used)]
+
+    use tauri::ipc::{CallbackFn, InvokeBody};
+    use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder, mock_context, noop_assets};
+    use tauri::webview::InvokeRequest;
+
+    use super::*;
+
+    fn call(
+        webview: &tauri::WebviewWindow<tauri::test::MockRuntime>,
+        cmd: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, serde_json::Value> {
+        get_ipc_response(
+            webview,
+            InvokeRequest {
+                cmd: cmd.into(),
+                callback: CallbackFn(0),
+                error: CallbackFn(1),
+                url: "tauri://localhost".parse().expect("url"),
+                body: InvokeBody::Json(body),
+                headers: Default::default(),
+                invoke_key: INVOKE_KEY.to_string(),
+            },
+        )
+        .map(|b| b.deserialize::<serde_json::Value>().expect("json"))
+    }
+
+    #[test]
+    fn commands_answer_through_the_mock_runtime() {
+        let app = build(mock_builder(), UtcOffset::UTC).build(mock_context(noop_assets())).expect("app");
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+
+        let offline = call(&webview, "get_status", serde_json::json!({})).expect("get_status");
+        assert_eq!(offline["state"], "offline");
+
+        *app.state::<AppState>().status.lock().unwrap() = Some(view::tests::sample());
+        let status = call(&webview, "get_status", serde_json::json!({})).expect("get_status");
+        assert_eq!(status["state"], "action-required");
+        assert_eq!(status["count"], 2);
+        assert_eq!(status["clients"][0]["servers"][0]["name"], "github");
+        assert_eq!(
+            status["findings"][0]["steps"][1],
+            "Rotate the credential because it has been stored in clear text."
+        );
+
+        let refused = call(&webview, "open_config", serde_json::json!({"path": "/etc/shadow"}));
+        assert!(refused.unwrap_err().as_str().is_some_and(|e| e.contains("not one of your")));
+
+        assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 24})).is_ok());
+        assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 0})).is_err());
+
+        let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s1", "reason": "needed"}));
+        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not available yet")));
+    }
+
+    #[test]
+    fn the_app_depends_on_the_contract_never_on_the_agent() {
+        let manifest = include_str!("../Cargo.toml");
+        assert!(manifest.contains("muster-proto"));
+        assert!(!manifest.contains("muster-agent"), "desktop-ui must not depend on the agent crate");
+    }
+}

@@ -1,0 +1,131 @@
+// The status window: renders what the tray app's `get_status` command returns and redraws on
+// every "status" event. No inventory logic here: everything shown comes from the agent.
+"use strict";
+
+const { invoke } = window.__TAURI__.core;
+const { listen } = window.__TAURI__.event;
+
+const el = (tag, attrs = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (k === "class") e.className = v;
+    else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children.flat()) if (c !== null && c !== undefined) e.append(c);
+  return e;
+};
+
+function ago(unix) {
+  if (!unix) return "not scanned yet";
+  const s = Math.max(0, Math.round(Date.now() / 1000 - unix));
+  if (s < 60) return "scanned just now";
+  if (s < 3600) return `scanned ${Math.round(s / 60)} min ago`;
+  return `scanned ${Math.round(s / 3600)} h ago`;
+}
+
+// The last two parts of a path ("~/.cursor/mcp.json" reads better than the full path).
+function shortPath(p) {
+  const parts = p.split(/[\\/]/).filter(Boolean);
+  return parts.slice(-2).join("/");
+}
+
+function openConfig(path) {
+  invoke("open_config", { path }).catch((e) => alert(e));
+}
+
+let exceptionFor = null;
+function askException(finding) {
+  exceptionFor = finding;
+  document.getElementById("exception-about").textContent =
+    `${finding.title} — ${finding.server_names.join(", ") || "this machine"}`;
+  document.getElementById("exception-error").textContent = "";
+  document.getElementById("exception").showModal();
+  document.getElementById("exception-reason").focus();
+}
+
+function renderFinding(f) {
+  const where = f.server_names.length ? `${f.server_names.join(", ")}` : "";
+  return el("article", { class: "card finding", "aria-label": `${f.severity}: ${f.title}` },
+    el("h3", {}, el("span", { class: `sev ${f.severity}` }, f.severity), f.title),
+    el("p", { class: "why" }, el("strong", {}, "Why: "), f.why),
+    where ? el("p", { class: "where" }, `Server: ${where} · ${f.id} · OWASP ${f.owasp}`) : null,
+    el("div", { class: "fix" }, el("strong", {}, "Fix:"),
+      el("ol", { class: "steps" }, f.steps.map((s) => el("li", {}, s)))),
+    el("div", { class: "actions" },
+      f.config_paths.map((p) => el("button", { type: "button", onclick: () => openConfig(p), title: p }, `Open ${shortPath(p)}`)),
+      el("button", { type: "button", onclick: () => invoke("snooze_finding", { key: f.key, hours: 24 }) }, "Snooze 1 day"),
+      el("button", { type: "button", onclick: () => askException(f) }, "Request an exception…"))
+  );
+}
+
+function renderServers(clients) {
+  if (!clients.length) return el("p", { class: "empty" }, "No MCP servers configured for you on this machine.");
+  return clients.map((c) => [
+    el("div", { class: "client" }, c.client),
+    el("table", {},
+      el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Server"), el("th", { scope: "col" }, "Runs"),
+        el("th", { scope: "col" }, "Findings"), el("th", { scope: "col" }, "Config"))),
+      el("tbody", {}, c.servers.map((s) => el("tr", {},
+        el("td", {}, s.name, s.disabled ? " (disabled)" : ""),
+        el("td", {}, el("code", {}, s.launch)),
+        el("td", {}, s.findings ? el("span", { class: `sev ${s.worst}` }, `${s.findings} · ${s.worst}`) : "none"),
+        el("td", {}, el("button", { type: "button", onclick: () => openConfig(s.config_path), title: s.config_path }, "Open")))))),
+  ]);
+}
+
+function render(st) {
+  const state = document.getElementById("state");
+  state.className = `state ${st.state}`;
+  const bySeverity = ["critical", "high", "medium", "low"]
+    .map((sev) => [sev, st.findings.filter((f) => f.severity === sev).length])
+    .filter(([, n]) => n > 0)
+    .map(([sev, n]) => `${n} ${sev}`);
+  state.textContent = st.count ? `${st.state_label}: ${bySeverity.join(" · ")}` : st.state_label;
+  const meta = [st.user && `for ${st.user}`, st.connection, ago(st.scanned_at_unix)].filter(Boolean).join(" · ");
+  document.getElementById("meta").textContent = st.last_error ? `${meta} · ${st.last_error}` : meta;
+
+  const policy = document.getElementById("policy");
+  const items = [
+    ...st.quarantines.map((q) => el("article", { class: "card" },
+      el("h3", {}, `${q.server_name} (${q.client}) was quarantined`),
+      el("p", {}, q.reason), el("p", { class: "where" }, `Rule ${q.rule_id}${q.undo_allowed ? " · you can undo this" : ""}`))),
+    ...st.pending_actions.map((p) => el("article", { class: "card" },
+      el("h3", {}, `Action pending on ${p.server_id}`), el("p", {}, p.reason),
+      el("p", { class: "where" }, `Deadline ${new Date(p.deadline_unix * 1000).toLocaleString()}`))),
+  ];
+  policy.hidden = items.length === 0;
+  document.getElementById("policy-list").replaceChildren(...items);
+
+  const findings = st.findings.length ? st.findings.map(renderFinding)
+    : [el("p", { class: "empty" }, st.state === "offline" ? "The Muster agent is not running, so there is nothing to show." : "Nothing to fix. 🎉")];
+  document.getElementById("finding-list").replaceChildren(...findings);
+  document.getElementById("server-list").replaceChildren(...renderServers(st.clients).flat());
+
+  document.getElementById("problems").hidden = st.problems.length === 0;
+  document.getElementById("problem-list").replaceChildren(...st.problems.map((p) => el("li", {}, `${p.path}: ${p.message}`)));
+  const c = st.contact;
+  document.getElementById("contact").textContent = c ? `Questions? ${[c.name, c.email, c.url].filter(Boolean).join(" · ")}` : "";
+  document.getElementById("exception-unavailable").hidden = st.exceptions_available;
+  document.getElementById("exception-send").disabled = !st.exceptions_available;
+}
+
+document.getElementById("exception-cancel").addEventListener("click", () => document.getElementById("exception").close());
+document.getElementById("exception-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  const reason = document.getElementById("exception-reason").value.trim();
+  const server = exceptionFor && exceptionFor.server_names[0];
+  invoke("request_exception", { serverId: server || "", reason })
+    .then(() => document.getElementById("exception").close())
+    .catch((e) => { document.getElementById("exception-error").textContent = e; });
+});
+
+listen("status", (ev) => render(ev.payload));
+invoke("get_status").then((st) => {
+  render(st);
+  // Opened at a section (`muster-tray --open=servers|findings|exception`).
+  const section = location.hash.slice(1);
+  if (section === "exception" && st.findings.length) askException(st.findings[0]);
+  else if (section === "servers") document.getElementById("servers-h").scrollIntoView();
+  else if (section === "findings") document.getElementById("findings").focus();
+});
