@@ -17,6 +17,11 @@ test   postgresql       the storage conformance suite runs against a throwaway c
 test   time             /usr/bin/time: the agent scan bench measures peak memory with it
 test   chromium         the control plane browser test drives Debian Chromium (no test downloads one)
 test   chromium-driver  chromedriver, the WebDriver server for that test
+test   rpm              rpmbuild and rpm -qp: cargo xtask dist builds the rpms and the package test reads them
+test   wixl             wixl: cargo xtask dist builds the agent MSI with it
+test   msitools         msiinfo: the package test reads the MSI's tables
+test   systemd          systemd-analyze verify: the package test checks the installed units
+test   init-system-helpers  deb-systemd-helper: the debs depend on it for their maintainer scripts
 '
 
 groups=("$@")
