@@ -103,3 +103,57 @@ fn check_profile(path: &Path) -> anyhow::Result<()> {
     );
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn packaging() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/macos")
+    }
+
+    #[test]
+    fn the_shipped_plists_pass_their_checks() {
+        check_launch_daemon(&packaging().join("com.muster.agent.plist")).unwrap();
+        check_profile(&packaging().join("muster-agent.mobileconfig")).unwrap();
+    }
+
+    #[test]
+    fn a_launch_daemon_with_other_arguments_or_a_profile_without_fda_is_refused() {
+        let dir = std::env::temp_dir().join(format!("xtask-plist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let daemon = std::fs::read_to_string(packaging().join("com.muster.agent.plist")).unwrap();
+        let bad = dir.join("daemon.plist");
+        std::fs::write(&bad, daemon.replace("<string>--config</string>", "<string>--verbose</string>")).unwrap();
+        assert!(check_launch_daemon(&bad).is_err());
+        std::fs::write(&bad, daemon.replace("</dict>\n</plist>", "")).unwrap();
+        assert!(check_launch_daemon(&bad).is_err(), "a truncated plist must not parse");
+        let profile = std::fs::read_to_string(packaging().join("muster-agent.mobileconfig")).unwrap();
+        let no_fda = dir.join("profile.mobileconfig");
+        std::fs::write(&no_fda, profile.replace("SystemPolicyAllFiles", "SystemPolicyDocumentsFolder")).unwrap();
+        assert!(check_profile(&no_fda).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_tree_holds_payload_scripts_and_says_stand_in() {
+        let out = std::env::temp_dir().join(format!("xtask-macos-{}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let tree = build("1.2.3", None, Some(b"version = 1\n"), &root, &out).unwrap();
+        assert!(tree.ends_with("muster-agent_1.2.3_macos_STAND-IN"));
+        for (rel, mode) in [
+            ("payload/usr/local/bin/muster-agent", 0o755),
+            ("payload/Library/LaunchDaemons/com.muster.agent.plist", 0o644),
+            ("payload/Library/Application Support/Muster/agent.toml.example", 0o644),
+            ("payload/Library/Application Support/Muster/agent.toml.baked", 0o600),
+            ("scripts/preinstall", 0o755),
+            ("scripts/postinstall", 0o755),
+        ] {
+            let meta = std::fs::metadata(tree.join(rel)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, mode, "{rel}");
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}

@@ -3,6 +3,7 @@
 //! the deb and rpm writers; the agent's MSI is built from its WiX source. It does not sign anything.
 
 mod deb;
+mod macos;
 mod msi;
 mod rpm;
 
@@ -31,8 +32,12 @@ pub struct DistArgs {
     /// holds a stand-in file and its name ends in `_STAND-IN`.
     #[arg(long, value_name = "EXE")]
     windows_agent: Option<PathBuf>,
+    /// The macOS `muster-agent` for the package tree (built on a macOS runner); without it the
+    /// tree holds a stand-in file and its name ends in `_STAND-IN`.
+    #[arg(long, value_name = "BIN")]
+    macos_agent: Option<PathBuf>,
     /// Formats to build (comma-separated).
-    #[arg(long, value_delimiter = ',', default_value = "deb,rpm,msi")]
+    #[arg(long, value_delimiter = ',', default_value = "deb,rpm,msi,macos")]
     formats: Vec<Format>,
 }
 
@@ -41,6 +46,8 @@ enum Format {
     Deb,
     Rpm,
     Msi,
+    /// The macOS package tree and its pkgbuild/productbuild recipe (no flat-package writer here).
+    Macos,
 }
 
 /// Where a packaged file's bytes come from.
@@ -116,13 +123,13 @@ pub fn run(args: &DistArgs, root: &Path) -> anyhow::Result<()> {
     let out = args.out.clone().unwrap_or_else(|| target.join("dist"));
     std::fs::create_dir_all(&out)?;
     let bins = build(root, &args.profile, &target)?;
-    let baked = match &args.agent_config {
+    let baked: Option<Vec<u8>> = match &args.agent_config {
         Some(path) => Some(checked_agent_config(&bins.agent, path)?),
         None => None,
     };
     let version = env!("CARGO_PKG_VERSION").to_string();
     let packages = [
-        agent_package(root, &bins, baked, &version, args.revision),
+        agent_package(root, &bins, baked.clone(), &version, args.revision),
         server_package(root, &bins, &version, args.revision),
     ]
     .map(|p| Package { fast: args.profile == "dev", ..p });
@@ -133,7 +140,7 @@ pub fn run(args: &DistArgs, root: &Path) -> anyhow::Result<()> {
                 Format::Deb => deb::build(package, root, &work, &out)?,
                 Format::Rpm => rpm::build(package, root, &work, &out)?,
                 // The control plane ships for Linux (packages, OCI image) only.
-                Format::Msi => continue,
+                Format::Msi | Format::Macos => continue,
             };
             println!("{}", file.display());
         }
@@ -141,6 +148,10 @@ pub fn run(args: &DistArgs, root: &Path) -> anyhow::Result<()> {
     if args.formats.contains(&Format::Msi) {
         let file = msi::build(&version, args.windows_agent.as_deref(), root, &work, &out)?;
         println!("{}", file.display());
+    }
+    if args.formats.contains(&Format::Macos) {
+        let tree = macos::build(&version, args.macos_agent.as_deref(), baked.as_deref(), root, &out)?;
+        println!("{}", tree.display());
     }
     std::fs::remove_dir_all(&work).ok();
     Ok(())
