@@ -12,56 +12,29 @@ use crate::analysis::credentials::masked_identity;
 use crate::analysis::{Analysis, ServerAnalysis};
 use crate::discovery::package;
 use crate::discovery::{Discovery, ProblemRecord, ServerRecord, SourceRecord};
-use crate::platform::{Layout, Os};
+use crate::platform::{self, Layout, Os};
 use crate::secrets::mask;
 use crate::secrets::scrub::{self, scrub_in_place};
 use muster_proto::v1 as pb;
 
-/// Facts about the scanned host.
+/// Facts about the scanned host, as the wire model holds them (scrubbed).
 pub fn host(layout: &Layout) -> pb::Host {
-    let mut host = raw_host(layout);
-    scrub_host(&mut host);
-    host
-}
-
-fn raw_host(layout: &Layout) -> pb::Host {
-    let os = match layout.os() {
+    let facts = platform::host_facts(layout);
+    let os = match facts.os {
         Os::Linux => pb::Os::Linux,
         Os::Macos => pb::Os::Macos,
         Os::Windows => pb::Os::Windows,
     };
-    match layout.root() {
-        Some(root) => {
-            let hostname = std::fs::read_to_string(root.join("etc/hostname"))
-                .ok()
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-                .or_else(|| root.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_default();
-            pb::Host {
-                hostname,
-                os: os as i32,
-                scanned_root: root.to_string_lossy().into_owned(),
-                ..Default::default()
-            }
-        }
-        None => pb::Host {
-            hostname: sysinfo::System::host_name().unwrap_or_default(),
-            os: os as i32,
-            os_version: sysinfo::System::long_os_version().unwrap_or_default(),
-            arch: std::env::consts::ARCH.to_string(),
-            machine_id: machine_id(),
-            scanned_root: String::new(),
-        },
-    }
-}
-
-fn machine_id() -> String {
-    ["/etc/machine-id", "/var/lib/dbus/machine-id"]
-        .iter()
-        .find_map(|p| std::fs::read_to_string(p).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_default()
+    let mut host = pb::Host {
+        hostname: facts.hostname,
+        os: os as i32,
+        os_version: facts.os_version,
+        arch: facts.arch,
+        machine_id: facts.machine_id,
+        scanned_root: facts.scanned_root.map(|r| r.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    scrub_host(&mut host);
+    host
 }
 
 /// Builds the wire inventory from a discovery and its analysis.

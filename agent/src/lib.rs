@@ -2,9 +2,10 @@
 //! ([`discovery`]), credential and risk analysis ([`analysis`], [`secrets`], [`catalog`],
 //! [`advisories`], [`findings`]), the OS and machine-image layer ([`platform`]), the wire
 //! inventory ([`inventory`]) and renderings ([`output`]); and the daemon half: enrollment
-//! ([`enroll`]), the state directory ([`state`]), the durable outbox ([`outbox`]), reports and
-//! deltas ([`report`]), gRPC over mTLS ([`grpc`]), config watching ([`watch`]) and the event loop
-//! that ties them together ([`daemon`]).
+//! ([`enroll`], with the key and certificate request from [`keypair`]), the state directory
+//! ([`state`]), the durable outbox ([`outbox`]), reports and deltas ([`report`]), gRPC over mTLS
+//! ([`grpc`]), config watching ([`watch`]) and the event loop that ties them together
+//! ([`daemon`]).
 //! The installed configuration file and the silent enrollment it triggers live in [`config`].
 //! The `muster-agent` binary is a thin CLI over [`scan`], [`enroll::enroll`], [`config`] and [`daemon`].
 
@@ -20,6 +21,7 @@ pub mod enroll;
 pub mod findings;
 pub mod grpc;
 pub mod inventory;
+pub mod keypair;
 pub mod outbox;
 pub mod output;
 pub mod platform;

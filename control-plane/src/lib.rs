@@ -20,7 +20,9 @@ pub mod rollup;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod timefmt;
 pub mod webhook;
+pub mod words;
 
 pub use server::serve;
 pub use state::ControlPlane;

@@ -229,7 +229,11 @@ async fn token(command: TokenCommand, config: &ServerConfig) -> Result<()> {
         TokenCommand::Create { uses, ttl } => {
             let token = muster_control_plane::enroll::create_token(store.as_ref(), uses, ttl, unix_now()).await?;
             let uses = if token.max_uses == 0 { "unlimited".to_string() } else { token.max_uses.to_string() };
-            eprintln!("token {} (uses: {uses}, expires {}); shown only now:", token.id, format_time(token.expires_at));
+            eprintln!(
+                "token {} (uses: {uses}, expires {}); shown only now:",
+                token.id,
+                muster_control_plane::timefmt::rfc3339(token.expires_at)
+            );
             println!("{}", token.token);
         }
         TokenCommand::List => {
@@ -247,7 +251,7 @@ async fn token(command: TokenCommand, config: &ServerConfig) -> Result<()> {
                     "{:<18} {:>9} {:<22} {status}",
                     token.id,
                     format!("{}/{max}", token.uses),
-                    format_time(token.expires_at)
+                    muster_control_plane::timefmt::rfc3339(token.expires_at)
                 );
             }
         }
@@ -274,7 +278,10 @@ async fn agents(command: AgentsCommand, config: &ServerConfig) -> Result<()> {
                     agent.hostname,
                     agent.agent_version,
                     agent.last_sequence,
-                    agent.last_seen_at.map(format_time).unwrap_or_else(|| "never".to_string())
+                    agent
+                        .last_seen_at
+                        .map(muster_control_plane::timefmt::rfc3339)
+                        .unwrap_or_else(|| "never".to_string())
                 );
             }
         }
@@ -330,7 +337,7 @@ async fn api_token(command: ApiTokenCommand, config: &ServerConfig) -> Result<()
             eprintln!(
                 "API token {} (role {role}, expires {}); shown only now:",
                 token.id,
-                format_time(token.expires_at)
+                muster_control_plane::timefmt::rfc3339(token.expires_at)
             );
             println!("{}", token.token);
         }
@@ -346,7 +353,7 @@ async fn api_token(command: ApiTokenCommand, config: &ServerConfig) -> Result<()
                     "{:<18} {:<8} {:<22} {status:<8} {}",
                     token.id,
                     token.role,
-                    format_time(token.expires_at),
+                    muster_control_plane::timefmt::rfc3339(token.expires_at),
                     token.name
                 );
             }
@@ -360,11 +367,6 @@ async fn api_token(command: ApiTokenCommand, config: &ServerConfig) -> Result<()
         }
     }
     Ok(())
-}
-
-fn format_time(unix: i64) -> String {
-    let time = std::time::UNIX_EPOCH + Duration::from_secs(u64::try_from(unix).unwrap_or(0));
-    humantime::format_rfc3339_seconds(time).to_string()
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

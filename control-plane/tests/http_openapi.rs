@@ -1,5 +1,6 @@
 //! The OpenAPI document over real HTTPS: it parses as OpenAPI 3.1 with a typed parser (`oas3`),
-//! every `$ref` in it resolves, and it documents exactly the `/api/v1` routes of the route table.
+//! every `$ref` in it resolves, it documents exactly the `/api/v1` routes of the route table, and
+//! it documents wire enums as the proto table's words.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -100,6 +101,29 @@ async fn the_openapi_document_is_valid_openapi_3_1_and_matches_the_route_table()
     assert!(missing.is_empty(), "routes without a #[utoipa::path] listed in openapi.rs: {missing:?}");
     assert!(extra.is_empty(), "documented operations the router does not serve: {extra:?}");
     assert!(routed.contains(&("GET".to_string(), "/api/v1/whoami".to_string())));
+
+    // (d) Wire enums are documented as the proto table's words, in responses and parameters.
+    let schemas = &json["components"]["schemas"];
+    for name in ["Os", "Transport", "Ecosystem", "Severity"] {
+        let table = muster_proto::words::TABLES.iter().find(|t| t.name == name).unwrap();
+        let words: Vec<Value> = (table.words)().into_iter().map(|(_, word)| Value::from(word)).collect();
+        assert_eq!(schemas[name]["type"], "string", "{name}");
+        assert_eq!(schemas[name]["enum"], Value::Array(words), "{name}");
+    }
+    for (schema, property, words) in [
+        ("EndpointRow", "os", "Os"),
+        ("EndpointRow", "max_severity", "Severity"),
+        ("FindingView", "severity", "Severity"),
+        ("ServerView", "transport", "Transport"),
+        ("ServerView", "package_ecosystem", "Ecosystem"),
+        ("ServerGroup", "ecosystem", "Ecosystem"),
+    ] {
+        let reference = &schemas[schema]["properties"][property]["$ref"];
+        assert_eq!(reference, &format!("#/components/schemas/{words}"), "{schema}.{property}");
+    }
+    let findings = &json["paths"]["/api/v1/findings"]["get"]["parameters"];
+    let severity = findings.as_array().unwrap().iter().find(|p| p["name"] == "severity").unwrap();
+    assert!(severity["schema"].to_string().contains("#/components/schemas/Severity"), "{severity}");
 
     cp.stop().await.unwrap();
 }

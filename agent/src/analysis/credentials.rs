@@ -7,11 +7,11 @@
 use crate::discovery::ServerRecord;
 use crate::discovery::package;
 use crate::secrets::Secret;
-use crate::secrets::detect::{Confidence, Detection, Source, detect, detect_embedded};
 use crate::secrets::fingerprint::{FleetKey, fingerprint};
 use crate::secrets::location::Location;
 use crate::secrets::mask;
 use crate::secrets::scrub::{self, Suspicion};
+use crate::secrets::{Confidence, Detection, Source, detect, detect_embedded};
 use muster_proto::v1 as pb;
 
 /// Credentials and masked display strings of one server.

@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use crate::advisories::AdvisoryDb;
 use crate::catalog::ServiceCatalog;
 use crate::discovery::Discovery;
-use crate::findings::catalog::FindingsCatalog;
+use crate::findings::CompleteCatalog;
 use crate::secrets::fingerprint::FleetKey;
 use muster_proto::v1 as pb;
 
@@ -25,7 +25,7 @@ pub struct AnalysisContext<'a> {
     pub fleet_key: &'a FleetKey,
     pub catalog: &'a ServiceCatalog,
     pub advisories: &'a AdvisoryDb,
-    pub findings: &'a FindingsCatalog,
+    pub findings: &'a CompleteCatalog,
 }
 
 /// Everything analysis adds to one server.

@@ -6,11 +6,11 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use super::git::GitIgnoreCache;
 use super::{AnalysisContext, ServerAnalysis};
-use crate::advisories::MatchBasis;
+use crate::advisories::{AdvisoryDb, MatchBasis};
 use crate::catalog::ServiceCatalog;
 use crate::discovery::package::program_name;
 use crate::discovery::{Discovery, ServerRecord, SourceRecord};
-use crate::findings::catalog::{FindingSeverity, FindingsCatalog};
+use crate::findings::{CompleteCatalog, FindingId, FindingSeverity};
 use crate::secrets::scrub;
 use muster_proto::v1 as pb;
 
@@ -27,12 +27,6 @@ pub fn service_of(s: &ServerRecord, catalog: &ServiceCatalog) -> (Option<String>
     }
 }
 
-fn push(out: &mut Vec<pb::Finding>, catalog: &FindingsCatalog, id: &str, message: String) {
-    if let Some(def) = catalog.get(id) {
-        out.push(def.to_finding(message));
-    }
-}
-
 fn is_literal(c: &pb::Credential) -> bool {
     c.source == pb::CredentialSource::Literal as i32
 }
@@ -42,7 +36,31 @@ fn is_loopback_host(host: &str) -> bool {
     h == "localhost" || h.ends_with(".localhost") || h == "::1" || h.starts_with("127.")
 }
 
-/// Findings about one server.
+/// One configured server as the per-server rules see it: its record (raw parse), the file it
+/// is in, and what analysis found (credentials; package and endpoint parsed from masked text,
+/// which is what messages name).
+struct ServerCase<'a> {
+    server: &'a ServerRecord,
+    source: &'a SourceRecord,
+    analysis: &'a ServerAnalysis,
+    catalog: &'a CompleteCatalog,
+}
+
+impl ServerCase<'_> {
+    fn name(&self) -> &str {
+        &self.server.raw.name
+    }
+
+    fn finding(&self, id: FindingId, message: String) -> pb::Finding {
+        self.catalog.def(id).to_finding(message)
+    }
+
+    fn literal_credentials(&self) -> impl Iterator<Item = &pb::Credential> {
+        self.analysis.credentials.iter().filter(|c| is_literal(c))
+    }
+}
+
+/// Findings about one server, one rule per concern, in the order they are reported.
 pub fn server_findings(
     s: &ServerRecord,
     source: &SourceRecord,
@@ -50,182 +68,229 @@ pub fn server_findings(
     ctx: &AnalysisContext<'_>,
     git: &GitIgnoreCache,
 ) -> Vec<pb::Finding> {
-    let cat = ctx.findings;
-    let mut out = Vec::new();
-    let name = &s.raw.name;
+    let case = ServerCase { server: s, source, analysis: a, catalog: ctx.findings };
+    let mut out = literal_secrets(&case);
+    out.extend(committable_secret_file(&case, git));
+    out.extend(readable_secret_file(&case));
+    out.extend(credential_in_package_spec(&case));
+    out.extend(unpinned_package(&case));
+    out.extend(package_advisories(&case, ctx.advisories));
+    out.extend(plaintext_remote(&case));
+    out.extend(deprecated_sse(&case));
+    out.extend(static_remote_auth(&case));
+    out.extend(auto_approval(&case));
+    out.extend(privileged_container(&case));
+    out.extend(broad_filesystem(&case));
+    out.extend(ignored_config(&case));
+    out
+}
 
-    // Literal secrets, by where they sit.
-    let literal: Vec<&pb::Credential> = a.credentials.iter().filter(|c| is_literal(c)).collect();
-    let mut by_place: BTreeMap<&str, Vec<String>> = BTreeMap::new();
-    for c in &literal {
+/// Literal secrets, one finding per kind of place they sit in (env, header, argument, URL).
+fn literal_secrets(case: &ServerCase<'_>) -> Vec<pb::Finding> {
+    // Keyed by the id's text, the order they are reported in (ARG, ENV, HEADER, URL).
+    let mut by_place: BTreeMap<&'static str, (FindingId, Vec<String>)> = BTreeMap::new();
+    for c in case.literal_credentials() {
         let place = match c.location.split(':').next().unwrap_or("") {
-            "env" => "MUSTER-SECRET-ENV",
-            "header" => "MUSTER-SECRET-HEADER",
-            "arg" => "MUSTER-SECRET-ARG",
-            "url" => "MUSTER-SECRET-URL",
+            "env" => FindingId::SecretEnv,
+            "header" => FindingId::SecretHeader,
+            "arg" => FindingId::SecretArg,
+            "url" => FindingId::SecretUrl,
             // Other fields (apiKey, oauth client secrets) sit in the file like env values.
-            _ => "MUSTER-SECRET-ENV",
+            _ => FindingId::SecretEnv,
         };
-        by_place.entry(place).or_default().push(format!("{} ({})", c.location, c.kind));
+        by_place.entry(place.as_str()).or_insert((place, Vec::new())).1.push(format!("{} ({})", c.location, c.kind));
     }
-    for (id, what) in &by_place {
-        push(&mut out, cat, id, format!("server {name:?} holds a literal secret: {}", what.join(", ")));
-    }
-    if !literal.is_empty() {
-        if source.scope == pb::Scope::Project && git.committable(&source.host_path) == Some(true) {
-            push(
-                &mut out,
-                cat,
-                "MUSTER-SECRET-COMMITTABLE",
-                format!("server {name:?} has a literal secret in {} inside a git work tree, not ignored", source.path),
-            );
-        }
-        if let Some(mode) = source.mode
-            && mode & 0o044 != 0
-        {
-            push(
-                &mut out,
-                cat,
-                "MUSTER-SECRET-FILE-READABLE",
-                format!("{} holds a literal secret and is readable by other users (mode {mode:04o})", source.path),
-            );
-        }
-    }
+    by_place
+        .into_values()
+        .map(|(id, what)| {
+            case.finding(id, format!("server {:?} holds a literal secret: {}", case.name(), what.join(", ")))
+        })
+        .collect()
+}
 
-    // Supply chain. Rules judge the raw parse; messages name the masked one (`a.package`).
-    if let Some(pkg) = &s.package {
-        let shown = a.package.as_ref().unwrap_or(pkg);
-        let registry = matches!(pkg.ecosystem(), pb::Ecosystem::Npm | pb::Ecosystem::Pypi | pb::Ecosystem::Oci);
-        // The package's identity lost a credential to masking on its way out: say so, or the
-        // user would see `git+https://****@github.com/...` and not know why.
-        let spec = format!("{} {}", pkg.name, pkg.version.as_deref().unwrap_or(""));
-        if scrub::scrub_text(&spec) != spec {
-            push(
-                &mut out,
-                cat,
-                "MUSTER-SECRET-PACKAGE-SPEC",
-                format!("server {name:?} is installed from a package spec with a credential in it (masked)"),
-            );
-        }
-        if registry && !pkg.pinned {
-            let v = shown.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
-            push(
-                &mut out,
-                cat,
-                "MUSTER-PKG-UNPINNED",
-                format!("server {name:?} runs {}{v} without a pinned version", shown.name),
-            );
-        }
-        for m in ctx.advisories.assess(pkg) {
+/// A literal secret in a project file that git would commit.
+fn committable_secret_file(case: &ServerCase<'_>, git: &GitIgnoreCache) -> Option<pb::Finding> {
+    let source = case.source;
+    (case.literal_credentials().next().is_some()
+        && source.scope == pb::Scope::Project
+        && git.committable(&source.host_path) == Some(true))
+    .then(|| {
+        case.finding(
+            FindingId::SecretCommittable,
+            format!(
+                "server {:?} has a literal secret in {} inside a git work tree, not ignored",
+                case.name(),
+                source.path
+            ),
+        )
+    })
+}
+
+/// A literal secret in a file other users can read.
+fn readable_secret_file(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let mode = case.source.mode.filter(|mode| mode & 0o044 != 0)?;
+    case.literal_credentials().next()?;
+    Some(case.finding(
+        FindingId::SecretFileReadable,
+        format!("{} holds a literal secret and is readable by other users (mode {mode:04o})", case.source.path),
+    ))
+}
+
+/// The package's identity lost a credential to masking on its way out: say so, or the user
+/// would see `git+https://****@github.com/...` and not know why. Rules judge the raw parse.
+fn credential_in_package_spec(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let pkg = case.server.package.as_ref()?;
+    let spec = format!("{} {}", pkg.name, pkg.version.as_deref().unwrap_or(""));
+    (scrub::scrub_text(&spec) != spec).then(|| {
+        case.finding(
+            FindingId::SecretPackageSpec,
+            format!("server {:?} is installed from a package spec with a credential in it (masked)", case.name()),
+        )
+    })
+}
+
+/// A registry package without a pinned version.
+fn unpinned_package(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let pkg = case.server.package.as_ref()?;
+    let registry = matches!(pkg.ecosystem(), pb::Ecosystem::Npm | pb::Ecosystem::Pypi | pb::Ecosystem::Oci);
+    if !registry || pkg.pinned {
+        return None;
+    }
+    let shown = case.analysis.package.as_ref().unwrap_or(pkg);
+    let v = shown.version.as_deref().map(|v| format!(" ({v})")).unwrap_or_default();
+    Some(case.finding(
+        FindingId::PkgUnpinned,
+        format!("server {:?} runs {}{v} without a pinned version", case.name(), shown.name),
+    ))
+}
+
+/// Advisories for the package: malicious, or vulnerable at the advisory's own severity.
+fn package_advisories(case: &ServerCase<'_>, advisories: &AdvisoryDb) -> Vec<pb::Finding> {
+    let Some(pkg) = case.server.package.as_ref() else { return Vec::new() };
+    let shown = case.analysis.package.as_ref().unwrap_or(pkg);
+    advisories
+        .assess(pkg)
+        .into_iter()
+        .map(|m| {
             let adv = m.advisory;
             let id = if m.basis == MatchBasis::Malicious || adv.is_malicious() {
-                "MUSTER-PKG-MALICIOUS"
+                FindingId::PkgMalicious
             } else {
-                "MUSTER-PKG-VULNERABLE"
+                FindingId::PkgVulnerable
             };
             let why = match m.basis {
                 MatchBasis::Version => format!("version {}", pkg.version.as_deref().unwrap_or("?")),
                 MatchBasis::UnpinnedLatest => "an unpinned version (the latest releases are affected)".into(),
                 MatchBasis::Malicious => "any version".into(),
             };
-            let msg = format!("server {name:?} runs {} at {why}: {} {}", shown.name, adv.id, adv.summary);
-            match (cat.get(id), adv.severity()) {
-                (Some(def), Some(sev)) if id == "MUSTER-PKG-VULNERABLE" => {
-                    out.push(def.to_finding_with(to_def(sev), msg))
-                }
-                (Some(def), _) => out.push(def.to_finding(msg)),
-                _ => {}
+            let msg = format!("server {:?} runs {} at {why}: {} {}", case.name(), shown.name, adv.id, adv.summary);
+            let def = case.catalog.def(id);
+            match adv.severity() {
+                Some(sev) if id == FindingId::PkgVulnerable => def.to_finding_with(to_def(sev), msg),
+                _ => def.to_finding(msg),
             }
-        }
-    }
+        })
+        .collect()
+}
 
-    // Remote endpoints.
-    let remote = matches!(s.raw.transport, Some(pb::Transport::Http | pb::Transport::Sse | pb::Transport::Ws));
-    if let Some(ep) = &s.endpoint
-        && (ep.scheme == "http" || ep.scheme == "ws")
-        && !is_loopback_host(&ep.host)
-    {
-        push(
-            &mut out,
-            cat,
-            "MUSTER-REMOTE-PLAINTEXT",
-            format!("server {name:?} reaches {} over unencrypted {}", ep.host, ep.scheme),
-        );
-    }
-    if s.raw.transport == Some(pb::Transport::Sse) {
-        push(
-            &mut out,
-            cat,
-            "MUSTER-REMOTE-SSE-DEPRECATED",
-            format!("server {name:?} uses the deprecated SSE transport"),
-        );
-    }
-    if remote {
-        let static_auth: Vec<&str> = a
-            .credentials
-            .iter()
-            .filter(|c| {
-                let h = c.location.to_ascii_lowercase();
-                h == "header:authorization" || h.contains("api-key") || h.contains("apikey") || h.contains("token")
-            })
-            .map(|c| c.location.as_str())
-            .collect();
-        if !static_auth.is_empty() {
-            push(
-                &mut out,
-                cat,
-                "MUSTER-REMOTE-STATIC-AUTH",
-                format!(
-                    "remote server {name:?} authenticates with a static credential ({}) instead of OAuth",
-                    static_auth.join(", ")
-                ),
-            );
-        }
-    }
+/// A remote endpoint over unencrypted HTTP or WebSocket, other than loopback.
+fn plaintext_remote(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let ep = case.server.endpoint.as_ref()?;
+    ((ep.scheme == "http" || ep.scheme == "ws") && !is_loopback_host(&ep.host)).then(|| {
+        case.finding(
+            FindingId::RemotePlaintext,
+            format!("server {:?} reaches {} over unencrypted {}", case.name(), ep.host, ep.scheme),
+        )
+    })
+}
 
-    // Approvals.
-    if s.raw.auto_approve_all {
-        push(&mut out, cat, "MUSTER-AUTO-APPROVE", format!("server {name:?} runs every tool without asking"));
-    } else if !s.raw.auto_approve_tools.is_empty() {
-        push(
-            &mut out,
-            cat,
-            "MUSTER-AUTO-APPROVE",
-            format!("server {name:?} runs these tools without asking: {}", s.raw.auto_approve_tools.join(", ")),
-        );
-    }
+/// The deprecated SSE transport.
+fn deprecated_sse(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    (case.server.raw.transport == Some(pb::Transport::Sse)).then(|| {
+        case.finding(
+            FindingId::RemoteSseDeprecated,
+            format!("server {:?} uses the deprecated SSE transport", case.name()),
+        )
+    })
+}
 
-    // Containers and filesystem reach.
-    let args: Vec<&str> = s.raw.args.iter().map(|a| a.expose()).collect();
-    if let Some(cmd) = s.raw.command.as_deref()
-        && let Some(why) = docker_risk(cmd, &args)
-    {
-        push(&mut out, cat, "MUSTER-DOCKER-PRIVILEGED", format!("server {name:?} runs a container with {why}"));
+/// A remote server that authenticates with a static credential instead of OAuth.
+fn static_remote_auth(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let remote =
+        matches!(case.server.raw.transport, Some(pb::Transport::Http | pb::Transport::Sse | pb::Transport::Ws));
+    if !remote {
+        return None;
     }
-    if a.service.as_deref() == Some("filesystem")
-        || s.package.as_ref().is_some_and(|p| p.name.contains("server-filesystem"))
-    {
-        let broad: Vec<&str> = args.iter().copied().filter(|a| is_broad_path(a)).collect();
-        if !broad.is_empty() {
-            push(
-                &mut out,
-                cat,
-                "MUSTER-FS-BROAD",
-                format!("filesystem server {name:?} is granted {}", broad.join(", ")),
-            );
-        }
-    }
+    let static_auth: Vec<&str> = case
+        .analysis
+        .credentials
+        .iter()
+        .filter(|c| {
+            let h = c.location.to_ascii_lowercase();
+            h == "header:authorization" || h.contains("api-key") || h.contains("apikey") || h.contains("token")
+        })
+        .map(|c| c.location.as_str())
+        .collect();
+    (!static_auth.is_empty()).then(|| {
+        case.finding(
+            FindingId::RemoteStaticAuth,
+            format!(
+                "remote server {:?} authenticates with a static credential ({}) instead of OAuth",
+                case.name(),
+                static_auth.join(", ")
+            ),
+        )
+    })
+}
 
-    // The file itself.
-    if !source.client_accepts {
-        push(
-            &mut out,
-            cat,
-            "MUSTER-CONFIG-IGNORED",
-            format!("{} will not be loaded by {}: server {name:?} is configured but not live", source.path, s.client),
-        );
+/// Tools that run without asking: all of them, or a list.
+fn auto_approval(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let raw = &case.server.raw;
+    let message = if raw.auto_approve_all {
+        format!("server {:?} runs every tool without asking", case.name())
+    } else if !raw.auto_approve_tools.is_empty() {
+        format!("server {:?} runs these tools without asking: {}", case.name(), raw.auto_approve_tools.join(", "))
+    } else {
+        return None;
+    };
+    Some(case.finding(FindingId::AutoApprove, message))
+}
+
+/// A container run privileged, in host namespaces, or with the home, root or Docker socket
+/// mounted.
+fn privileged_container(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let cmd = case.server.raw.command.as_deref()?;
+    let args: Vec<&str> = case.server.raw.args.iter().map(|a| a.expose()).collect();
+    let why = docker_risk(cmd, &args)?;
+    Some(case.finding(FindingId::DockerPrivileged, format!("server {:?} runs a container with {why}", case.name())))
+}
+
+/// A filesystem server granted a whole home, a root or a drive.
+fn broad_filesystem(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let filesystem = case.analysis.service.as_deref() == Some("filesystem")
+        || case.server.package.as_ref().is_some_and(|p| p.name.contains("server-filesystem"));
+    if !filesystem {
+        return None;
     }
-    out
+    let broad: Vec<&str> = case.server.raw.args.iter().map(|a| a.expose()).filter(|a| is_broad_path(a)).collect();
+    (!broad.is_empty()).then(|| {
+        case.finding(FindingId::FsBroad, format!("filesystem server {:?} is granted {}", case.name(), broad.join(", ")))
+    })
+}
+
+/// A config file its client will not load: the server is configured but not live.
+fn ignored_config(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    (!case.source.client_accepts).then(|| {
+        case.finding(
+            FindingId::ConfigIgnored,
+            format!(
+                "{} will not be loaded by {}: server {:?} is configured but not live",
+                case.source.path,
+                case.server.client,
+                case.name()
+            ),
+        )
+    })
 }
 
 fn to_def(sev: crate::advisories::AdvisorySeverity) -> FindingSeverity {
@@ -296,7 +361,7 @@ fn docker_risk(cmd: &str, args: &[&str]) -> Option<String> {
 }
 
 /// One secret (by fingerprint) used by several servers: a finding naming them.
-pub fn reuse_findings(d: &Discovery, analyses: &[ServerAnalysis], cat: &FindingsCatalog) -> Vec<pb::Finding> {
+pub fn reuse_findings(d: &Discovery, analyses: &[ServerAnalysis], cat: &CompleteCatalog) -> Vec<pb::Finding> {
     let mut by_fp: BTreeMap<&str, BTreeSet<usize>> = BTreeMap::new();
     for (i, a) in analyses.iter().enumerate() {
         for c in a.credentials.iter().filter(|c| is_literal(c) && !c.fingerprint.is_empty()) {
@@ -304,7 +369,7 @@ pub fn reuse_findings(d: &Discovery, analyses: &[ServerAnalysis], cat: &Findings
         }
     }
     let mut out = Vec::new();
-    let Some(def) = cat.get("MUSTER-SECRET-REUSED") else { return out };
+    let def = cat.def(FindingId::SecretReused);
     for (fp, servers) in by_fp {
         if servers.len() < 2 {
             continue;
@@ -328,18 +393,14 @@ pub fn reuse_findings(d: &Discovery, analyses: &[ServerAnalysis], cat: &Findings
 }
 
 /// Findings about running processes: shadow servers and non-loopback listeners.
-pub fn process_findings(d: &Discovery, cat: &FindingsCatalog) -> Vec<pb::Finding> {
+pub fn process_findings(d: &Discovery, cat: &CompleteCatalog) -> Vec<pb::Finding> {
     let mut out = Vec::new();
     for p in &d.processes {
         let what = p.package.as_ref().map(|k| k.name.clone()).unwrap_or_else(|| p.exe.clone());
         if p.unmanaged {
-            let mut f = match cat.get("MUSTER-SHADOW-SERVER") {
-                Some(def) => def.to_finding(format!(
-                    "MCP server process {what} (pid {}) runs but no configuration starts it",
-                    p.pid
-                )),
-                None => continue,
-            };
+            let mut f = cat
+                .def(FindingId::ShadowServer)
+                .to_finding(format!("MCP server process {what} (pid {}) runs but no configuration starts it", p.pid));
             f.user = p.user.clone().unwrap_or_default();
             out.push(f);
         }
@@ -349,11 +410,12 @@ pub fn process_findings(d: &Discovery, cat: &FindingsCatalog) -> Vec<pb::Finding
             .filter(|l| !is_loopback_host(&l.address))
             .map(|l| format!("{}:{}", l.address, l.port))
             .collect();
-        if !exposed.is_empty()
-            && let Some(def) = cat.get("MUSTER-LISTEN-NONLOOPBACK")
-        {
-            let mut f =
-                def.to_finding(format!("MCP server process {what} (pid {}) listens on {}", p.pid, exposed.join(", ")));
+        if !exposed.is_empty() {
+            let mut f = cat.def(FindingId::ListenNonloopback).to_finding(format!(
+                "MCP server process {what} (pid {}) listens on {}",
+                p.pid,
+                exposed.join(", ")
+            ));
             f.server_ids = p.server_ids.clone();
             f.user = p.user.clone().unwrap_or_default();
             out.push(f);

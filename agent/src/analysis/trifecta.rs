@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use super::ServerAnalysis;
 use crate::catalog::{Leg, ServiceCatalog};
 use crate::discovery::Discovery;
-use crate::findings::catalog::FindingsCatalog;
+use crate::findings::{CompleteCatalog, FindingDef, FindingId};
 use muster_proto::v1 as pb;
 
 /// Servers (id, name) behind each leg.
@@ -55,9 +55,9 @@ pub fn findings(
     d: &Discovery,
     _analyses: &[ServerAnalysis],
     catalog: &ServiceCatalog,
-    findings: &FindingsCatalog,
+    findings: &CompleteCatalog,
 ) -> Vec<pb::Finding> {
-    let Some(def) = findings.get("MUSTER-LETHAL-TRIFECTA") else { return Vec::new() };
+    let def = findings.def(FindingId::LethalTrifecta);
     let mut groups: BTreeMap<(String, &str), ClientServers> = BTreeMap::new();
     for s in d.servers.iter().filter(|s| !s.raw.disabled) {
         let key = (s.user.clone().unwrap_or_default(), s.client);
@@ -91,13 +91,7 @@ pub fn findings(
     out
 }
 
-fn finding(
-    def: &crate::findings::catalog::FindingDef,
-    user: &str,
-    client: &str,
-    project: Option<&str>,
-    legs: &LegServers,
-) -> pb::Finding {
+fn finding(def: &FindingDef, user: &str, client: &str, project: Option<&str>, legs: &LegServers) -> pb::Finding {
     let describe = |leg: Leg| {
         let mut names: Vec<&str> = legs[leg.as_str()].iter().map(|(_, n)| n.as_str()).collect();
         names.sort();

@@ -480,7 +480,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 /// The (pausable) tokio instant of a wall-clock Unix time; now if it is past.
 fn instant_for_unix(unix: i64) -> Instant {
-    let ahead = unix.saturating_sub(crate::enroll::now_unix()).max(0) as u64;
+    let ahead = unix.saturating_sub(crate::state::now_unix()).max(0) as u64;
     Instant::now() + Duration::from_secs(ahead)
 }
 

@@ -1,21 +1,26 @@
 //! The findings catalog: every finding id with its default severity, OWASP MCP Top 10 id,
 //! title and remediation, loaded from the embedded `agent/data/findings.toml` and validated
-//! once. It turns a rule's verdict into a wire [`Finding`]; it does not decide when a finding
-//! applies.
+//! once. The rules take a [`CompleteCatalog`]: one with a definition for every [`FindingId`]
+//! they can raise, so [`CompleteCatalog::def`] always has an answer; the bundled catalog is one
+//! or fails to load, and a scan then stops before it starts. It turns a rule's verdict into a
+//! wire [`Finding`]; it does not decide when a finding applies.
 
 use std::collections::HashSet;
+use std::ops::Deref;
 use std::sync::LazyLock;
 
 use muster_proto::v1::{Finding, Severity};
 use serde::Deserialize;
+
+use super::FindingId;
 
 /// The schema version of `findings.toml` this code understands.
 pub const FINDINGS_VERSION: u32 = 1;
 
 const BUNDLED_TOML: &str = include_str!("../../data/findings.toml");
 
-static BUNDLED: LazyLock<Result<FindingsCatalog, FindingsError>> =
-    LazyLock::new(|| FindingsCatalog::from_toml(BUNDLED_TOML));
+static BUNDLED: LazyLock<Result<CompleteCatalog, FindingsError>> =
+    LazyLock::new(|| FindingsCatalog::from_toml(BUNDLED_TOML).and_then(CompleteCatalog::new));
 
 /// Why a findings catalog text was rejected.
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +33,8 @@ pub enum FindingsError {
     DuplicateId(String),
     #[error("finding {id:?}: {problem}")]
     Invalid { id: String, problem: String },
+    #[error("the findings catalog has no definition of {0}, which a rule raises")]
+    MissingId(FindingId),
 }
 
 /// Default severity of a finding.
@@ -93,15 +100,16 @@ struct FindingsFile {
     finding: Vec<FindingDef>,
 }
 
-/// The parsed findings catalog.
+/// A parsed findings catalog.
 #[derive(Debug)]
 pub struct FindingsCatalog {
     findings: Vec<FindingDef>,
 }
 
 impl FindingsCatalog {
-    /// The catalog shipped inside the agent, parsed on first use.
-    pub fn bundled() -> Result<&'static FindingsCatalog, &'static FindingsError> {
+    /// The catalog shipped inside the agent, parsed and checked for every rule's id on first
+    /// use.
+    pub fn bundled() -> Result<&'static CompleteCatalog, &'static FindingsError> {
         BUNDLED.as_ref()
     }
 
@@ -140,8 +148,46 @@ impl FindingsCatalog {
         &self.findings
     }
 
+    /// The definition of an id as text (a finding read back from the wire); `None` when this
+    /// catalog does not know it.
     pub fn get(&self, id: &str) -> Option<&FindingDef> {
         self.findings.iter().find(|f| f.id == id)
+    }
+}
+
+/// A findings catalog with a definition for every [`FindingId`]: what the rules take, so no
+/// finding is ever dropped for want of its definition. Reads like the [`FindingsCatalog`] it is.
+#[derive(Debug)]
+pub struct CompleteCatalog {
+    catalog: FindingsCatalog,
+    /// For each [`FindingId`] (by [`FindingId::index`]), its definition's place in the catalog.
+    by_id: Vec<usize>,
+}
+
+impl CompleteCatalog {
+    /// Checks that `catalog` defines every id a rule can raise.
+    pub fn new(catalog: FindingsCatalog) -> Result<CompleteCatalog, FindingsError> {
+        let by_id = FindingId::ALL
+            .iter()
+            .map(|id| {
+                catalog.findings.iter().position(|def| def.id == id.as_str()).ok_or(FindingsError::MissingId(*id))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(CompleteCatalog { catalog, by_id })
+    }
+
+    /// The definition of an id a rule raises.
+    pub fn def(&self, id: FindingId) -> &FindingDef {
+        // `new` built `by_id` with one in-range position per `FindingId`: this cannot panic.
+        &self.catalog.findings[self.by_id[id.index()]]
+    }
+}
+
+impl Deref for CompleteCatalog {
+    type Target = FindingsCatalog;
+
+    fn deref(&self) -> &FindingsCatalog {
+        &self.catalog
     }
 }
 
@@ -262,5 +308,31 @@ mod tests {
         assert!(matches!(FindingsCatalog::from_toml(&id), Err(FindingsError::Invalid { .. })));
         let version = format!("version = 3\n{}", row("MUSTER-A", "low", "MCP01"));
         assert!(matches!(FindingsCatalog::from_toml(&version), Err(FindingsError::Version { found: 3, .. })));
+    }
+
+    #[test]
+    fn a_catalog_missing_an_id_a_rule_raises_does_not_load() {
+        for id in FindingId::ALL {
+            let header = format!("[[finding]]\nid = \"{id}\"\n");
+            let start = BUNDLED_TOML.find(&header).unwrap_or_else(|| panic!("{id} is in the bundled catalog"));
+            let end = BUNDLED_TOML[start + header.len()..]
+                .find("[[finding]]")
+                .map_or(BUNDLED_TOML.len(), |i| start + header.len() + i);
+            let without = format!("{}{}", &BUNDLED_TOML[..start], &BUNDLED_TOML[end..]);
+            let catalog = FindingsCatalog::from_toml(&without).expect("still a valid catalog text");
+            assert_eq!(catalog.all().len(), FindingId::ALL.len() - 1, "{id} removed");
+            let err = CompleteCatalog::new(catalog).expect_err("an id a rule raises is missing");
+            assert!(matches!(err, FindingsError::MissingId(missing) if missing == *id), "{id}: {err}");
+            assert!(err.to_string().contains(id.as_str()), "{err}");
+        }
+    }
+
+    #[test]
+    fn every_id_a_rule_raises_has_its_own_definition() {
+        let c = bundled();
+        for id in FindingId::ALL {
+            assert_eq!(FindingsCatalog::bundled().expect("bundled").def(*id).id, id.as_str());
+            assert!(c.get(id.as_str()).is_some(), "{id}");
+        }
     }
 }

@@ -2,8 +2,8 @@
 //! [`ReportTransport`].
 //!
 //! The agent brings its own TLS connector instead of tonic's built-in TLS so that enrollment can
-//! use the CA-pinning verifier (`crate::enroll::pin`) and every later call uses mutual TLS with the
-//! stored fleet CA as the only root. This module holds no policy about when to call.
+//! use the CA-pinning verifier (which `enroll` passes in) and every later call uses mutual TLS
+//! with the stored fleet CA as the only root. This module holds no policy about when to call.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,8 +20,9 @@ use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, pem::PemObject};
 use tokio::net::TcpStream;
 
+use crate::keypair::new_key_and_csr;
 use crate::report::{CertificateValidity, ReportTransport, TransportError};
-use crate::state::{Identity, StateDir};
+use crate::state::{Identity, StateDir, now_unix};
 
 /// How long one call may take before it counts as a failure.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -235,8 +236,8 @@ impl ReportTransport for GrpcTransport {
     }
 
     async fn renew(&mut self) -> Result<CertificateValidity, TransportError> {
-        let (key_pem, csr_der) = crate::enroll::new_key_and_csr(&self.identity.agent_id)
-            .map_err(|e| TransportError::Renewal(e.to_string()))?;
+        let (key_pem, csr_der) =
+            new_key_and_csr(&self.identity.agent_id).map_err(|e| TransportError::Renewal(e.to_string()))?;
         let resp = self
             .enrollment
             .renew(RenewRequest { csr_der })
@@ -246,7 +247,7 @@ impl ReportTransport for GrpcTransport {
         let mut next = self.identity.clone();
         next.private_key_pem = key_pem.to_string();
         next.certificate_chain_pem = resp.certificate_chain_pem;
-        next.issued_at_unix = crate::enroll::now_unix();
+        next.issued_at_unix = now_unix();
         next.not_after_unix = resp.not_after_unix;
         // Check the certificate and build the new channel before storing, so a certificate that
         // the fleet CA did not issue or that does not fit the key never replaces a working one.

@@ -7,7 +7,7 @@
 //!
 //! This module reports presence and kind only; it never returns the password.
 
-use super::detect::Confidence;
+use super::detection::Confidence;
 use super::reference::is_placeholder;
 
 /// The parts of a URL the detectors look at. Borrowed from the value; stays inside the agent.

@@ -10,7 +10,7 @@ use std::sync::LazyLock;
 
 use super::lazy::LazyRegex;
 
-use super::detect::Confidence;
+use super::detection::Confidence;
 use super::names::{has_keyword, normalise};
 
 /// One context rule: the name must contain one of `any` and, when `also` is not empty, one of

@@ -14,6 +14,7 @@ mod connection;
 mod context;
 mod decode;
 pub mod detect;
+pub mod detection;
 pub mod entropy;
 pub mod fingerprint;
 pub mod lazy;
@@ -24,7 +25,8 @@ mod providers;
 pub mod reference;
 pub mod scrub;
 
-pub use detect::{Confidence, Detection, Embedded, REFERENCE_KIND, Source, detect, detect_embedded};
+pub use detect::{detect, detect_embedded};
+pub use detection::{Confidence, Detection, Embedded, REFERENCE_KIND, Source};
 pub use fingerprint::{FLEET_KEY_LEN, FleetKey, FleetKeyError, fingerprint};
 pub use location::Location;
 pub use reference::{Reference, ReferenceSyntax, is_placeholder, reference};

@@ -11,7 +11,7 @@ use std::sync::LazyLock;
 use regex::Regex;
 
 use super::decode;
-use super::detect::Confidence;
+use super::detection::Confidence;
 use super::lazy::LazyRegex;
 
 /// One shape rule.

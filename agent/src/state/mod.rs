@@ -17,6 +17,12 @@ use zeroize::Zeroizing;
 use crate::platform::EnvMap;
 use muster_proto::v1::InventorySnapshot;
 
+/// Seconds since the Unix epoch (0 if the clock is before it): the clock [`Identity`]'s
+/// certificate times are written and compared in.
+pub fn now_unix() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
 /// File holding the enrolled identity (key, certificates, fleet key, agent id).
 pub const IDENTITY_FILE: &str = "identity.json";
 /// The last inventory this agent scanned, for local readers (the tray app).

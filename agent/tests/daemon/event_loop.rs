@@ -157,7 +157,7 @@ impl ReportTransport for FakeTransport {
         if s.renew_fails {
             return Err(TransportError::Unreachable("connection refused".into()));
         }
-        let now = muster_agent::enroll::now_unix();
+        let now = muster_agent::state::now_unix();
         Ok(CertificateValidity { issued_at_unix: now, not_after_unix: now + 30 * 86_400 })
     }
 }
@@ -382,7 +382,7 @@ async fn the_certificate_is_renewed_at_half_life_and_retried_after_a_failure() {
     let scanner = FakeScanner::new(inventory(&["a"]));
     let server = FakeTransport::up();
     let state = StateDir::open(tmp.path()).unwrap();
-    let now = muster_agent::enroll::now_unix();
+    let now = muster_agent::state::now_unix();
     let reporter = Reporter {
         outbox: Outbox::open(&state.outbox_dir(), Limits::default()).unwrap(),
         transport: server.clone(),

@@ -129,7 +129,7 @@ impl Enrollment for ControlPlane {
             certificate_chain_pem: self.signer.sign_csr(&req.csr_der, "agent-1"),
             ca_certificate_pem: self.pki.ca_pem.clone(),
             fleet_fingerprint_key: vec![7; 32],
-            not_after_unix: muster_agent::enroll::now_unix() + 30 * 86_400,
+            not_after_unix: muster_agent::state::now_unix() + 30 * 86_400,
         }))
     }
 
@@ -140,7 +140,7 @@ impl Enrollment for ControlPlane {
         self.seen.lock().unwrap().renewals += 1;
         Ok(Response::new(RenewResponse {
             certificate_chain_pem: self.signer.sign_csr(&req.into_inner().csr_der, "agent-1"),
-            not_after_unix: muster_agent::enroll::now_unix() + 30 * 86_400,
+            not_after_unix: muster_agent::state::now_unix() + 30 * 86_400,
         }))
     }
 }

@@ -16,11 +16,14 @@ pub mod routes;
 
 use std::collections::BTreeMap;
 
+use muster_proto::WireWord;
 use muster_proto::v1::{CredentialSource, Ecosystem, McpServer, Os, Scope, Severity, Transport};
+use muster_proto::words::UNSPECIFIED;
 use sha2::{Digest, Sha256};
 
 use crate::store::exports::StoredFinding;
 use crate::store::{HostInventory, Store, StoreError};
+pub(crate) use crate::timefmt::rfc3339;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ExportError {
@@ -57,12 +60,13 @@ pub enum ExportOs {
 }
 
 impl ExportOs {
+    /// The proto table's word; "" when unknown.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Unknown => "",
-            Self::Linux => "linux",
-            Self::Macos => "macos",
-            Self::Windows => "windows",
+            Self::Linux => Os::Linux.word(),
+            Self::Macos => Os::Macos.word(),
+            Self::Windows => Os::Windows.word(),
         }
     }
 }
@@ -103,13 +107,14 @@ pub enum PackageEcosystem {
 }
 
 impl PackageEcosystem {
+    /// The proto table's word.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Npm => "npm",
-            Self::Pypi => "pypi",
-            Self::Oci => "oci",
-            Self::Local => "local",
-            Self::Binary => "binary",
+            Self::Npm => Ecosystem::Npm.word(),
+            Self::Pypi => Ecosystem::Pypi.word(),
+            Self::Oci => Ecosystem::Oci.word(),
+            Self::Local => Ecosystem::Local.word(),
+            Self::Binary => Ecosystem::Binary.word(),
         }
     }
 }
@@ -210,23 +215,20 @@ fn package(server: &McpServer) -> Option<ExportPackage> {
     })
 }
 
-fn scope(value: i32) -> &'static str {
-    match Scope::try_from(value) {
-        Ok(Scope::User) => "user",
-        Ok(Scope::Project) => "project",
-        Ok(Scope::Managed) => "managed",
-        _ => "",
+/// The word of a stored enum number from the proto table; "" when unspecified or unknown.
+fn word_or_empty<T: WireWord>(value: i32) -> &'static str {
+    match T::word_of(value) {
+        UNSPECIFIED => "",
+        word => word,
     }
 }
 
+fn scope(value: i32) -> &'static str {
+    word_or_empty::<Scope>(value)
+}
+
 fn transport(value: i32) -> &'static str {
-    match Transport::try_from(value) {
-        Ok(Transport::Stdio) => "stdio",
-        Ok(Transport::Sse) => "sse",
-        Ok(Transport::Http) => "http",
-        Ok(Transport::Ws) => "ws",
-        _ => "",
-    }
+    word_or_empty::<Transport>(value)
 }
 
 /// The export structs of one host from what the store holds: its inventory (host row and server
@@ -323,10 +325,4 @@ pub async fn load_host(store: &dyn Store, agent_id: &str) -> Result<Option<Expor
 /// The ids of every agent that could have reported, in enrollment order.
 pub async fn fleet_agent_ids(store: &dyn Store) -> Result<Vec<String>, StoreError> {
     Ok(store.list_agents().await?.into_iter().map(|agent| agent.id).collect())
-}
-
-/// RFC 3339 UTC time of unix seconds (`1970-01-01T00:00:00Z` when out of range).
-pub(crate) fn rfc3339(unix: i64) -> String {
-    let at = time::OffsetDateTime::from_unix_timestamp(unix).unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_else(|_| "1970-01-01T00:00:00Z".into())
 }

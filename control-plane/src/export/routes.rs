@@ -5,7 +5,7 @@
 //! the response early (and is logged).
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt as _;
 use futures_util::stream;
@@ -13,6 +13,7 @@ use http::{HeaderValue, Method, header};
 
 use super::{ExportError, ExportHost, cyclonedx, fleet_agent_ids, load_host};
 use crate::error::{ApiError, ErrorCode};
+use crate::http::params::{self, NoParams};
 use crate::http::{Access, AppState, Route};
 use crate::state::unix_now;
 use crate::store::{DynStore, Role};
@@ -75,8 +76,12 @@ async fn stream_fleet(store: DynStore, prefix: Vec<u8>, render: Render) -> Resul
 
 /// Every server on every endpoint as CSV (RFC 4180, one row per server).
 #[utoipa::path(get, path = "/api/v1/export/inventory.csv", tag = "exports",
-    responses((status = 200, description = "The fleet inventory", content_type = "text/csv")))]
-pub async fn inventory_csv(State(state): State<AppState>) -> Response {
+    responses((status = 200, description = "The fleet inventory", content_type = "text/csv"),
+        (status = 400, description = "Invalid argument", body = crate::http::openapi::ErrorBody)))]
+pub async fn inventory_csv(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    if let Err(error) = params::parse::<NoParams>(query.as_deref()) {
+        return error_response(error.into());
+    }
     let state = state.cp;
     let mut header = Vec::new();
     if let Err(error) = super::csv::write_header(&mut header) {
@@ -90,8 +95,12 @@ pub async fn inventory_csv(State(state): State<AppState>) -> Response {
 
 /// Every finding on every endpoint, one OCSF Detection Finding (class 2004) per line.
 #[utoipa::path(get, path = "/api/v1/export/findings.ocsf.jsonl", tag = "exports",
-    responses((status = 200, description = "OCSF JSON lines", content_type = "application/x-ndjson")))]
-pub async fn findings_ocsf(State(state): State<AppState>) -> Response {
+    responses((status = 200, description = "OCSF JSON lines", content_type = "application/x-ndjson"),
+        (status = 400, description = "Invalid argument", body = crate::http::openapi::ErrorBody)))]
+pub async fn findings_ocsf(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    if let Err(error) = params::parse::<NoParams>(query.as_deref()) {
+        return error_response(error.into());
+    }
     let state = state.cp;
     match stream_fleet(state.store.clone(), Vec::new(), |out, host| super::ocsf::write_host(out, host)).await {
         Ok(body) => attachment("application/x-ndjson", "muster-findings.ocsf.jsonl", body),
@@ -100,6 +109,7 @@ pub async fn findings_ocsf(State(state): State<AppState>) -> Response {
 }
 
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CycloneDxQuery {
     /// An agent id: the BOM of that endpoint only.
@@ -109,8 +119,13 @@ pub struct CycloneDxQuery {
 /// The CycloneDX 1.6 BOM of the fleet, or of one endpoint with `?endpoint=AGENT_ID`.
 #[utoipa::path(get, path = "/api/v1/export/cyclonedx.json", tag = "exports", params(CycloneDxQuery),
     responses((status = 200, description = "CycloneDX 1.6 JSON", content_type = "application/vnd.cyclonedx+json"),
+        (status = 400, description = "Invalid argument", body = crate::http::openapi::ErrorBody),
         (status = 404, description = "No inventory for this endpoint")))]
-pub async fn cyclonedx_json(State(state): State<AppState>, Query(query): Query<CycloneDxQuery>) -> Response {
+pub async fn cyclonedx_json(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
+    let query: CycloneDxQuery = match params::parse(query.as_deref()) {
+        Ok(query) => query,
+        Err(error) => return error_response(error.into()),
+    };
     let state = state.cp;
     match cyclonedx_document(&state.store, query.endpoint.as_deref()).await {
         Ok(json) => attachment("application/vnd.cyclonedx+json; version=1.6", "muster-inventory.cdx.json", json.into()),

@@ -4,17 +4,18 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::audit::AuditDetail;
 use super::auth::tokens::{self, ApiTokenError};
 use super::auth::{AuthMethod, Principal};
 use super::openapi::ErrorBody;
+use super::params::{self, AuditParams, NoParams};
 use super::roles::Access;
 use super::{AppState, Route};
 use crate::error::{ApiError, ErrorCode};
@@ -44,13 +45,18 @@ pub(crate) struct WhoAmI {
 
 /// The caller's identity: name, role and how it signed in.
 #[utoipa::path(get, path = "/api/v1/whoami", tag = "account",
-    responses((status = 200, description = "The caller", body = WhoAmI), (status = 401, description = "Not signed in", body = ErrorBody)))]
-pub(crate) async fn whoami(Extension(principal): Extension<Principal>) -> Json<WhoAmI> {
+    responses((status = 200, description = "The caller", body = WhoAmI), (status = 400, description = "Invalid argument", body = ErrorBody),
+        (status = 401, description = "Not signed in", body = ErrorBody)))]
+pub(crate) async fn whoami(
+    Extension(principal): Extension<Principal>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<WhoAmI>, ApiError> {
+    params::parse::<NoParams>(query.as_deref())?;
     let via = match principal.method {
         AuthMethod::Session { .. } => "session",
         AuthMethod::ApiToken { .. } => "api_token",
     };
-    Json(WhoAmI { name: principal.name, role: principal.role, via })
+    Ok(Json(WhoAmI { name: principal.name, role: principal.role, via }))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -67,8 +73,13 @@ pub(crate) struct TokenView {
 
 /// Every API token (never the token itself).
 #[utoipa::path(get, path = "/api/v1/admin/api-tokens", tag = "admin",
-    responses((status = 200, description = "API tokens", body = [TokenView]), (status = 403, description = "Role too small", body = ErrorBody)))]
-pub(crate) async fn list_tokens(State(state): State<AppState>) -> Result<Json<Vec<TokenView>>, ApiError> {
+    responses((status = 200, description = "API tokens", body = [TokenView]), (status = 400, description = "Invalid argument", body = ErrorBody),
+        (status = 403, description = "Role too small", body = ErrorBody)))]
+pub(crate) async fn list_tokens(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<TokenView>>, ApiError> {
+    params::parse::<NoParams>(query.as_deref())?;
     let tokens = state.cp.store.list_api_tokens().await?;
     Ok(Json(
         tokens
@@ -185,8 +196,13 @@ pub(crate) struct UserView {
 
 /// Every local and single-sign-on user.
 #[utoipa::path(get, path = "/api/v1/admin/users", tag = "admin",
-    responses((status = 200, description = "Users", body = [UserView]), (status = 403, description = "Role too small", body = ErrorBody)))]
-pub(crate) async fn list_users(State(state): State<AppState>) -> Result<Json<Vec<UserView>>, ApiError> {
+    responses((status = 200, description = "Users", body = [UserView]), (status = 400, description = "Invalid argument", body = ErrorBody),
+        (status = 403, description = "Role too small", body = ErrorBody)))]
+pub(crate) async fn list_users(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<UserView>>, ApiError> {
+    params::parse::<NoParams>(query.as_deref())?;
     let users = state.cp.store.list_users().await?;
     Ok(Json(
         users
@@ -280,15 +296,6 @@ pub(crate) async fn revoke_agent_by_id(state: &AppState, id: &str) -> Result<Aud
     Ok(AuditDetail::new("agent.revoke", id))
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct AuditQuery {
-    /// Only records with a smaller id (the last id of the previous page).
-    before: Option<i64>,
-    /// At most this many records (1 to 1000, default 100).
-    limit: Option<u32>,
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct AuditView {
     id: i64,
@@ -302,14 +309,15 @@ pub(crate) struct AuditView {
 }
 
 /// The audit log, newest first.
-#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditQuery),
-    responses((status = 200, description = "Audit records", body = [AuditView]), (status = 403, description = "Role too small", body = ErrorBody)))]
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "admin", params(AuditParams),
+    responses((status = 200, description = "Audit records", body = [AuditView]), (status = 400, description = "Invalid argument", body = ErrorBody),
+        (status = 403, description = "Role too small", body = ErrorBody)))]
 pub(crate) async fn list_audit(
     State(state): State<AppState>,
-    Query(query): Query<AuditQuery>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<AuditView>>, ApiError> {
-    let limit = query.limit.unwrap_or(100).clamp(1, 1000);
-    let records = state.cp.store.list_audit(query.before, limit).await?;
+    let (before, limit) = params::parse::<AuditParams>(query.as_deref())?.query()?;
+    let records = state.cp.store.list_audit(before, limit).await?;
     Ok(Json(
         records
             .into_iter()

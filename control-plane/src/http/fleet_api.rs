@@ -8,28 +8,27 @@
 
 use std::time::Duration;
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use http::{Method, StatusCode};
 use muster_proto::v1::Severity;
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::audit::AuditDetail;
 use super::auth::Principal;
+use super::openapi::ErrorBody;
 use super::pages::components::severity_name;
-use super::params::online_since;
+use super::params::{self, ActivityParams, AgentParams, FindingParams, NoParams, online_since};
 use super::roles::Access;
 use super::{AppState, Route};
 use crate::error::{ApiError, ErrorCode};
-use crate::ingest::ChangeKind;
 use crate::state::unix_now;
 use crate::store::Role;
 use crate::store::exports::DeliveryAttempt;
 use crate::store::read::{
-    ActivityEvent, ActivityQuery, AgentQuery, AgentRow, DecisionKind, FindingKey, FindingQuery, FindingStateFilter,
-    FindingView, Page, VersionCount,
+    ActivityEvent, AgentQuery, AgentRow, DecisionKind, FindingKey, FindingView, Page, VersionCount,
 };
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -64,85 +63,19 @@ pub(crate) fn non_empty(value: &Option<String>) -> Option<String> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty()).map(str::to_string)
 }
 
-/// A severity by name (`high`) or number (`4`).
-pub(crate) fn parse_severity(text: &str) -> Option<i32> {
-    let text = text.trim().to_ascii_lowercase();
-    if let Ok(number) = text.parse::<i32>() {
-        return Severity::try_from(number).ok().filter(|s| *s != Severity::Unspecified).map(|s| s as i32);
-    }
-    let severity = match text.as_str() {
-        "info" => Severity::Info,
-        "low" => Severity::Low,
-        "medium" => Severity::Medium,
-        "high" => Severity::High,
-        "critical" => Severity::Critical,
-        _ => return None,
-    };
-    Some(severity as i32)
-}
-
 // ---------------------------------------------------------------------------------------------
 // Findings
 
-/// Filters of the findings list (the page's form uses the same names).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct FindingFilters {
-    /// Least severity: `info`, `low`, `medium`, `high`, `critical` (or 1 to 5).
-    pub severity: Option<String>,
-    /// OWASP MCP Top 10 id, exactly (e.g. `MCP01`).
-    pub owasp: Option<String>,
-    pub service: Option<String>,
-    pub client: Option<String>,
-    pub user: Option<String>,
-    /// An agent id: one endpoint's findings.
-    pub agent: Option<String>,
-    /// `open` (no active decision), `acknowledged` or `waived`.
-    pub state: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
-}
-
-impl FindingFilters {
-    pub(crate) fn query(&self, now: i64) -> Result<FindingQuery, ApiError> {
-        let min_severity = match non_empty(&self.severity) {
-            Some(text) => {
-                Some(parse_severity(&text).ok_or_else(|| invalid("severity: info, low, medium, high or critical"))?)
-            }
-            None => None,
-        };
-        let state = match non_empty(&self.state).as_deref() {
-            None => None,
-            Some("open") => Some(FindingStateFilter::Open),
-            Some("acknowledged") => Some(FindingStateFilter::Acknowledged),
-            Some("waived") => Some(FindingStateFilter::Waived),
-            Some(_) => return Err(invalid("state: open, acknowledged or waived")),
-        };
-        Ok(FindingQuery {
-            min_severity,
-            owasp: non_empty(&self.owasp),
-            service: non_empty(&self.service),
-            client: non_empty(&self.client),
-            user: non_empty(&self.user),
-            agent_id: non_empty(&self.agent),
-            finding_id: None,
-            state,
-            now,
-            cursor: non_empty(&self.cursor),
-            limit: self.limit.unwrap_or(0),
-        })
-    }
-}
-
 /// List findings, most severe first.
-#[utoipa::path(get, path = "/api/v1/findings", tag = "findings", params(FindingFilters),
-    responses((status = 200, description = "One page of findings", body = Page<FindingView>)))]
+#[utoipa::path(get, path = "/api/v1/findings", tag = "findings", params(FindingParams),
+    responses((status = 200, description = "One page of findings", body = Page<FindingView>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn list_findings(
     State(state): State<AppState>,
-    Query(filters): Query<FindingFilters>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Page<FindingView>>, ApiError> {
-    let query = filters.query(unix_now())?;
-    Ok(Json(state.cp.store.findings(&query).await?))
+    let params: FindingParams = params::parse(query.as_deref())?;
+    Ok(Json(state.cp.store.findings(&params.query(unix_now())?).await?))
 }
 
 /// What an analyst does to a finding.
@@ -299,44 +232,17 @@ pub(crate) async fn post_decision(
 // ---------------------------------------------------------------------------------------------
 // Activity
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct ActivityFilters {
-    /// `appeared`, `changed` or `disappeared`.
-    pub kind: Option<String>,
-    /// A hostname (exact, case-insensitive) or an agent id.
-    pub host: Option<String>,
-    pub client: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
-}
-
-impl ActivityFilters {
-    /// The store query, or None when the host names no known agent (an empty result).
-    pub(crate) async fn query(&self, state: &AppState) -> Result<Option<ActivityQuery>, ApiError> {
-        let kind = match non_empty(&self.kind) {
-            Some(text) => {
-                Some(ChangeKind::parse(&text).ok_or_else(|| invalid("kind: appeared, changed or disappeared"))?)
-            }
-            None => None,
-        };
-        let agent_id = match non_empty(&self.host) {
-            Some(host) => match resolve_host(state, &host).await? {
-                Some(id) => Some(id),
-                None => return Ok(None),
-            },
-            None => None,
-        };
-        Ok(Some(ActivityQuery {
-            kind,
-            client: non_empty(&self.client),
-            agent_id,
-            since: None,
-            until: None,
-            cursor: non_empty(&self.cursor),
-            limit: self.limit.unwrap_or(0),
-        }))
+/// One page of change events for `params` (shared with the activity page): a host filter that
+/// names no known agent is an empty page.
+pub(crate) async fn activity(state: &AppState, params: &ActivityParams) -> Result<Page<ActivityEvent>, ApiError> {
+    let (mut query, host) = params.query()?;
+    if let Some(host) = host {
+        match resolve_host(state, &host).await? {
+            Some(id) => query.agent_id = Some(id),
+            None => return Ok(Page { items: Vec::new(), next_cursor: None }),
+        }
     }
+    Ok(state.cp.store.activity(&query).await?)
 }
 
 /// The agent a host filter means: an agent id as given, else the agent with that hostname.
@@ -350,66 +256,41 @@ async fn resolve_host(state: &AppState, host: &str) -> Result<Option<String>, Ap
 }
 
 /// The fleet's change events, newest first.
-#[utoipa::path(get, path = "/api/v1/activity", tag = "activity", params(ActivityFilters),
-    responses((status = 200, description = "One page of change events", body = Page<ActivityEvent>)))]
+#[utoipa::path(get, path = "/api/v1/activity", tag = "activity", params(ActivityParams),
+    responses((status = 200, description = "One page of change events", body = Page<ActivityEvent>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn list_activity(
     State(state): State<AppState>,
-    Query(filters): Query<ActivityFilters>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Page<ActivityEvent>>, ApiError> {
-    match filters.query(&state).await? {
-        Some(query) => Ok(Json(state.cp.store.activity(&query).await?)),
-        None => Ok(Json(Page { items: Vec::new(), next_cursor: None })),
-    }
+    let params: ActivityParams = params::parse(query.as_deref())?;
+    Ok(Json(activity(&state, &params).await?))
 }
 
 // ---------------------------------------------------------------------------------------------
 // Agents
 
-#[derive(Debug, Clone, Default, Deserialize, Serialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub(crate) struct AgentFilters {
-    /// `active` or `revoked`.
-    pub status: Option<String>,
-    /// Exact agent version.
-    pub version: Option<String>,
-    /// Hostname substring.
-    pub search: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: Option<u32>,
-}
-
-impl AgentFilters {
-    pub(crate) fn query(&self, now: i64) -> Result<AgentQuery, ApiError> {
-        let status = non_empty(&self.status);
-        if status.as_deref().is_some_and(|s| s != "active" && s != "revoked") {
-            return Err(invalid("status: active or revoked"));
-        }
-        Ok(AgentQuery {
-            status,
-            version: non_empty(&self.version),
-            search: non_empty(&self.search),
-            online_since: online_since(now),
-            cursor: non_empty(&self.cursor),
-            limit: self.limit.unwrap_or(0),
-        })
-    }
-}
-
 /// Enrolled agents by hostname.
-#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", params(AgentFilters),
-    responses((status = 200, description = "One page of agents", body = Page<AgentRow>)))]
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", params(AgentParams),
+    responses((status = 200, description = "One page of agents", body = Page<AgentRow>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn list_agents(
     State(state): State<AppState>,
-    Query(filters): Query<AgentFilters>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Page<AgentRow>>, ApiError> {
-    let query = filters.query(unix_now())?;
-    Ok(Json(state.cp.store.agents_page(&query).await?))
+    let params: AgentParams = params::parse(query.as_deref())?;
+    Ok(Json(state.cp.store.agents_page(&params.query(online_since(unix_now()))?).await?))
 }
 
 /// How many agents run each version.
 #[utoipa::path(get, path = "/api/v1/agents/versions", tag = "agents",
-    responses((status = 200, description = "Agents per version", body = Vec<VersionCount>)))]
-pub(crate) async fn list_agent_versions(State(state): State<AppState>) -> Result<Json<Vec<VersionCount>>, ApiError> {
+    responses((status = 200, description = "Agents per version", body = Vec<VersionCount>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
+pub(crate) async fn list_agent_versions(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<VersionCount>>, ApiError> {
+    params::parse::<NoParams>(query.as_deref())?;
     Ok(Json(state.cp.store.agent_versions().await?))
 }
 
@@ -444,10 +325,13 @@ pub(crate) async fn enrollment_tokens(state: &AppState) -> Result<Vec<Enrollment
 
 /// Enrollment tokens (never the tokens themselves: only their hashes are stored).
 #[utoipa::path(get, path = "/api/v1/admin/enrollment-tokens", tag = "agents",
-    responses((status = 200, description = "Every enrollment token", body = Vec<EnrollmentTokenView>)))]
+    responses((status = 200, description = "Every enrollment token", body = Vec<EnrollmentTokenView>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
 pub(crate) async fn list_enrollment_tokens(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<EnrollmentTokenView>>, ApiError> {
+    params::parse::<NoParams>(query.as_deref())?;
     Ok(Json(enrollment_tokens(&state).await?))
 }
 
@@ -566,8 +450,13 @@ pub(crate) async fn webhooks(state: &AppState) -> Result<Vec<WebhookView>, ApiEr
 
 /// Webhook endpoints (their signing secrets are never listed).
 #[utoipa::path(get, path = "/api/v1/admin/webhooks", tag = "webhooks",
-    responses((status = 200, description = "Every webhook endpoint", body = Vec<WebhookView>)))]
-pub(crate) async fn list_webhooks(State(state): State<AppState>) -> Result<Json<Vec<WebhookView>>, ApiError> {
+    responses((status = 200, description = "Every webhook endpoint", body = Vec<WebhookView>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
+pub(crate) async fn list_webhooks(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Vec<WebhookView>>, ApiError> {
+    params::parse::<NoParams>(query.as_deref())?;
     Ok(Json(webhooks(&state).await?))
 }
 
@@ -705,37 +594,15 @@ pub(crate) async fn deliveries(
 #[utoipa::path(get, path = "/api/v1/admin/webhooks/{id}/deliveries", tag = "webhooks",
     params(("id" = String, Path, description = "Webhook id")),
     responses((status = 200, description = "Latest delivery attempts", body = Vec<DeliveryView>),
-        (status = 404, description = "No such webhook")))]
+        (status = 400, description = "Invalid argument", body = ErrorBody), (status = 404, description = "No such webhook")))]
 pub(crate) async fn list_deliveries(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    params::parse::<NoParams>(query.as_deref())?;
     match deliveries(&state, &id).await? {
         Some((_, views)) => Ok(Json(views)),
         None => Err(ApiError::new(ErrorCode::NotFound, "no webhook with this id")),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn severities_parse_by_name_or_number() {
-        assert_eq!(parse_severity("high"), Some(4));
-        assert_eq!(parse_severity(" Critical "), Some(5));
-        assert_eq!(parse_severity("2"), Some(2));
-        for bad in ["", "urgent", "9", "unspecified"] {
-            assert_eq!(parse_severity(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn finding_filters_refuse_unknown_states_and_ignore_blank_fields() {
-        let blank = FindingFilters { owasp: Some("  ".into()), state: Some(String::new()), ..Default::default() };
-        let query = blank.query(10).unwrap_or_default();
-        assert_eq!((query.owasp, query.state, query.now), (None, None, 10));
-        let bad = FindingFilters { state: Some("closed".into()), ..Default::default() };
-        assert!(bad.query(10).is_err());
     }
 }

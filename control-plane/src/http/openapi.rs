@@ -3,10 +3,13 @@
 //! `GET /api/v1/openapi.json`.
 //!
 //! Every `/api/v1` handler is listed in [`ApiDoc`]; `tests/http_openapi.rs` checks that the
-//! document and the route table name the same routes. This module does not decide access (the
+//! document and the route table name the same routes, and `tests/api_dialect.rs` walks every GET
+//! operation in it. Wire enums are documented as string schemas whose `enum` is the proto word
+//! table (`crate::words`), never as integers. This module does not decide access (the
 //! route table does); it only describes the two ways to authenticate.
 
 use axum::Json;
+use axum::extract::RawQuery;
 use http::Method;
 use serde::Serialize;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
@@ -14,6 +17,7 @@ use utoipa::{Modify, OpenApi, ToSchema};
 
 use super::roles::Access;
 use super::{Route, api, fleet_api, inventory_api, params};
+use crate::error::ApiError;
 
 /// Where the document is served.
 pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
@@ -74,12 +78,16 @@ pub struct ErrorBody {
     ),
     components(schemas(
         ErrorBody,
-        params::OsParam,
+        crate::words::Os,
+        crate::words::Transport,
+        crate::words::Ecosystem,
+        crate::words::Severity,
         params::StatusParam,
-        params::SeverityParam,
         params::SortParam,
         params::KindParam,
-        params::EcosystemParam,
+        params::FindingStateParam,
+        params::ChangeKindParam,
+        params::AgentStatusParam,
     )),
     modifiers(&Authentication),
     security(("bearer" = []), ("session" = [])),
@@ -126,6 +134,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(document())
+async fn openapi_json(RawQuery(query): RawQuery) -> Result<Json<utoipa::openapi::OpenApi>, ApiError> {
+    params::parse::<params::NoParams>(query.as_deref())?;
+    Ok(Json(document()))
 }

@@ -1,11 +1,14 @@
-//! Query strings of the inventory pages and the `/api/v1` list calls: one serde struct per list,
-//! shared by the page and the API handler so both accept the same filters, and their conversion
-//! to the store's queries.
+//! Query strings of every list: the `/api/v1` list calls and the dashboard pages that show the
+//! same lists. One serde struct per list, shared by the page and the API handler so both accept
+//! the same filters, and their conversion to the store's queries. Lists without filters take
+//! [`NoParams`].
 //!
-//! Parsing never panics: an unknown parameter, a value outside its set, a bad limit or a cursor
-//! this server did not issue is a [`ParamError`] naming the parameter (HTTP 400). Empty values
-//! count as absent, because a GET form submits its empty fields. Enum values are words (`macos`,
-//! `high`, `last_seen`), not the wire model's numbers.
+//! The convention (ARCHITECTURE.md, "One API dialect"): every struct denies unknown fields and is
+//! read with [`parse`], so an unknown parameter, a value outside its set, a bad limit or a cursor
+//! this server did not issue is a [`ParamError`] naming the parameter (HTTP 400), never silently
+//! ignored. Empty values count as absent, because a GET form submits its empty fields. Paged lists
+//! take `cursor` (the previous page's `next_cursor`) and `limit` (1 to 500). Wire-enum values are
+//! words from the proto table ([`Word`]: `macos`, `high`), never numbers.
 //!
 //! This module does not know about pages or JSON: it only turns text into queries and back into
 //! link parameters.
@@ -14,10 +17,15 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::{IntoParams, ToSchema};
 
+use muster_proto::v1;
+
 use crate::error::{ApiError, ErrorCode};
+use crate::ingest::ChangeKind;
 use crate::store::read::{
-    Cursor, EndpointQuery, EndpointSort, FingerprintQuery, GroupKind, MAX_PAGE, ServerGroupQuery,
+    ActivityQuery, AgentQuery, Cursor, EndpointQuery, EndpointSort, FindingQuery, FindingStateFilter, FingerprintQuery,
+    GroupKind, MAX_PAGE, ServerGroupQuery,
 };
+pub use crate::words::Word;
 
 /// A query string the handler cannot use; the message names the parameter and is safe to show.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -42,9 +50,13 @@ pub fn parse<T: DeserializeOwned>(query: Option<&str>) -> Result<T, ParamError> 
 /// serde's messages, shortened to what a person needs ("unknown field `x`, expected one of ...").
 fn describe(message: &str) -> String {
     let message = message.replace("unknown field", "unknown parameter");
-    match message.find(", expected one of") {
-        Some(at) if message.starts_with("unknown parameter") => message[..at].to_string(),
-        _ => format!("query string: {message}"),
+    if !message.starts_with("unknown parameter") {
+        return format!("query string: {message}");
+    }
+    // Drop serde's ", expected one of ..." / ", there are no fields" tail.
+    match message.find("`, ") {
+        Some(at) => message[..=at].to_string(),
+        None => message,
     }
 }
 
@@ -123,7 +135,7 @@ fn push(pairs: &mut Vec<(&'static str, String)>, name: &'static str, value: Opti
 }
 
 // ---------------------------------------------------------------------------------------------
-// Word enums
+// Words of the control plane's own vocabularies (wire enums come from the proto table, `Word`)
 
 macro_rules! word_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $word:literal => $value:expr),* $(,)? } -> $target:ty) => {
@@ -154,18 +166,6 @@ macro_rules! word_enum {
 }
 
 word_enum!(
-    /// Operating system of an endpoint.
-    OsParam { Linux = "linux" => 1, Macos = "macos" => 2, Windows = "windows" => 3 } -> i32
-);
-
-word_enum!(
-    /// Least severity of an open finding.
-    SeverityParam {
-        Info = "info" => 1, Low = "low" => 2, Medium = "medium" => 3, High = "high" => 4, Critical = "critical" => 5,
-    } -> i32
-);
-
-word_enum!(
     /// Whether the endpoint reported within the online window (15 minutes).
     StatusParam { Online = "online" => true, Offline = "offline" => false } -> bool
 );
@@ -185,10 +185,26 @@ word_enum!(
 );
 
 word_enum!(
-    /// Package ecosystem.
-    EcosystemParam {
-        Npm = "npm" => 1, Pypi = "pypi" => 2, Oci = "oci" => 3, Local = "local" => 4, Binary = "binary" => 5,
-    } -> i32
+    /// A finding's decision state: no active decision, acknowledged, or waived.
+    FindingStateParam {
+        Open = "open" => FindingStateFilter::Open,
+        Acknowledged = "acknowledged" => FindingStateFilter::Acknowledged,
+        Waived = "waived" => FindingStateFilter::Waived,
+    } -> FindingStateFilter
+);
+
+word_enum!(
+    /// A change event's kind.
+    ChangeKindParam {
+        Appeared = "appeared" => ChangeKind::Appeared,
+        Changed = "changed" => ChangeKind::Changed,
+        Disappeared = "disappeared" => ChangeKind::Disappeared,
+    } -> ChangeKind
+);
+
+word_enum!(
+    /// An agent's enrollment status.
+    AgentStatusParam { Active = "active" => "active", Revoked = "revoked" => "revoked" } -> &'static str
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -205,10 +221,12 @@ pub struct EndpointParams {
     pub user: Option<String>,
     /// MCP client id, e.g. `cursor`.
     pub client: Option<String>,
-    pub os: Option<OsParam>,
+    #[param(value_type = Option<crate::words::Os>)]
+    pub os: Option<Word<v1::Os>>,
     pub status: Option<StatusParam>,
     /// Only endpoints with an open finding at least this severe.
-    pub severity: Option<SeverityParam>,
+    #[param(value_type = Option<crate::words::Severity>)]
+    pub severity: Option<Word<v1::Severity>>,
     pub sort: Option<SortParam>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -222,10 +240,10 @@ impl EndpointParams {
         Ok(EndpointQuery {
             search: trimmed(&self.q),
             user: trimmed(&self.user),
-            os: self.os.map(OsParam::value),
+            os: self.os.map(Word::number),
             online: self.status.map(StatusParam::value),
             online_since,
-            min_severity: self.severity.map(SeverityParam::value),
+            min_severity: self.severity.map(Word::number),
             client: trimmed(&self.client),
             sort: self.sort.map(SortParam::value).unwrap_or_default(),
             cursor: cursor(&self.cursor)?,
@@ -254,7 +272,8 @@ impl EndpointParams {
 #[into_params(parameter_in = Query)]
 pub struct ServerParams {
     pub kind: Option<KindParam>,
-    pub ecosystem: Option<EcosystemParam>,
+    #[param(value_type = Option<crate::words::Ecosystem>)]
+    pub ecosystem: Option<Word<v1::Ecosystem>>,
     /// Substring of the package name or remote host, case-insensitive.
     pub q: Option<String>,
     /// `true`: only groups with at least one known advisory.
@@ -269,7 +288,7 @@ impl ServerParams {
     pub fn query(&self) -> Result<ServerGroupQuery, ParamError> {
         Ok(ServerGroupQuery {
             kind: self.kind.map(KindParam::value),
-            ecosystem: self.ecosystem.map(EcosystemParam::value),
+            ecosystem: self.ecosystem.map(Word::number),
             name_contains: trimmed(&self.q),
             with_advisories: self.advisories.unwrap_or(false),
             cursor: cursor(&self.cursor)?,
@@ -328,6 +347,166 @@ impl SharedParams {
     }
 }
 
+/// Filters and page of the findings list (`/findings`, `/api/v1/findings`), most severe first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FindingParams {
+    /// Least severity.
+    #[param(value_type = Option<crate::words::Severity>)]
+    pub severity: Option<Word<v1::Severity>>,
+    /// OWASP MCP Top 10 id, exactly (e.g. `MCP01`).
+    pub owasp: Option<String>,
+    pub service: Option<String>,
+    pub client: Option<String>,
+    pub user: Option<String>,
+    /// An agent id: one endpoint's findings.
+    pub agent: Option<String>,
+    /// `open` (no active decision), `acknowledged` or `waived`.
+    pub state: Option<FindingStateParam>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl FindingParams {
+    /// The store query; `now` is the clock decisions are judged against.
+    pub fn query(&self, now: i64) -> Result<FindingQuery, ParamError> {
+        Ok(FindingQuery {
+            min_severity: self.severity.map(Word::number),
+            owasp: trimmed(&self.owasp),
+            service: trimmed(&self.service),
+            client: trimmed(&self.client),
+            user: trimmed(&self.user),
+            agent_id: trimmed(&self.agent),
+            finding_id: None,
+            state: self.state.map(FindingStateParam::value),
+            now,
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "severity", self.severity);
+        push(&mut pairs, "owasp", trimmed(&self.owasp));
+        push(&mut pairs, "service", trimmed(&self.service));
+        push(&mut pairs, "client", trimmed(&self.client));
+        push(&mut pairs, "user", trimmed(&self.user));
+        push(&mut pairs, "agent", trimmed(&self.agent));
+        push(&mut pairs, "state", self.state);
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// Filters and page of the change events (`/activity`, `/api/v1/activity`), newest first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityParams {
+    pub kind: Option<ChangeKindParam>,
+    /// A hostname (exact, case-insensitive) or an agent id.
+    pub host: Option<String>,
+    pub client: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ActivityParams {
+    /// The store query without its agent, and the host filter the caller resolves to one.
+    pub fn query(&self) -> Result<(ActivityQuery, Option<String>), ParamError> {
+        let query = ActivityQuery {
+            kind: self.kind.map(ChangeKindParam::value),
+            client: trimmed(&self.client),
+            agent_id: None,
+            since: None,
+            until: None,
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        };
+        Ok((query, trimmed(&self.host)))
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "kind", self.kind);
+        push(&mut pairs, "host", trimmed(&self.host));
+        push(&mut pairs, "client", trimmed(&self.client));
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// Filters and page of the enrolled agents (`/agents`, `/api/v1/agents`), by hostname.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AgentParams {
+    pub status: Option<AgentStatusParam>,
+    /// Exact agent version.
+    pub version: Option<String>,
+    /// Hostname substring, case-insensitive.
+    pub search: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl AgentParams {
+    /// The store query; `online_since` is the start of the online window.
+    pub fn query(&self, online_since: i64) -> Result<AgentQuery, ParamError> {
+        Ok(AgentQuery {
+            status: self.status.map(|s| s.value().to_string()),
+            version: trimmed(&self.version),
+            search: trimmed(&self.search),
+            online_since,
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "search", trimmed(&self.search));
+        push(&mut pairs, "status", self.status);
+        push(&mut pairs, "version", trimmed(&self.version));
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// The most audit records one call returns.
+pub const MAX_AUDIT_PAGE: u32 = 1000;
+
+/// Page of the audit log (`/audit`, `/api/v1/admin/audit`), newest first. Its position is the
+/// record id, so it pages with `before` (the last id shown) rather than an opaque cursor.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only records with a smaller id (the last id of the previous page).
+    pub before: Option<i64>,
+    /// At most this many records (1 to 1000, default 100).
+    pub limit: Option<u32>,
+}
+
+impl AuditParams {
+    /// `(before, limit)` for the store.
+    pub fn query(&self) -> Result<(Option<i64>, u32), ParamError> {
+        match self.limit {
+            None => Ok((self.before, 100)),
+            Some(n) if (1..=MAX_AUDIT_PAGE).contains(&n) => Ok((self.before, n)),
+            Some(_) => Err(ParamError(format!("limit: expected 1 to {MAX_AUDIT_PAGE}"))),
+        }
+    }
+}
+
 /// For lists that take no parameter: anything given is refused, so a typo is not silently
 /// ignored.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -376,7 +555,35 @@ mod tests {
         assert_eq!(shared, "min_hosts: expected 2 or more");
         assert!(parse::<ServerParams>(Some("advisories=maybe")).is_err());
         assert!(parse::<NoParams>(Some("x=1")).is_err());
+        assert_eq!(parse::<FindingParams>(Some("severty=high")).unwrap_err().0, "unknown parameter `severty`");
+        assert!(parse::<FindingParams>(Some("severity=4")).unwrap_err().0.contains("not a Severity word"));
+        assert!(parse::<FindingParams>(Some("state=closed")).is_err());
+        assert!(parse::<ActivityParams>(Some("kind=moved")).is_err());
+        assert!(parse::<AgentParams>(Some("status=gone")).is_err());
+        assert_eq!(parse::<AuditParams>(Some("limit=0")).unwrap().query().unwrap_err().0, "limit: expected 1 to 1000");
+        assert_eq!(
+            parse::<AgentParams>(Some("limit=501")).unwrap().query(0).unwrap_err().0,
+            "limit: expected 1 to 500"
+        );
         assert!(parse::<NoParams>(Some("x=")).is_ok());
+        assert_eq!(parse::<NoParams>(Some("x=1")).unwrap_err().0, "unknown parameter `x`");
+    }
+
+    #[test]
+    fn finding_filters_map_to_the_store_query_and_back_to_links() {
+        let params: FindingParams = parse(Some("severity=high&state=waived&owasp=+MCP01+&agent=&limit=5")).unwrap();
+        let query = params.query(10).unwrap();
+        assert_eq!((query.min_severity, query.state, query.now), (Some(4), Some(FindingStateFilter::Waived), 10));
+        assert_eq!((query.owasp.as_deref(), query.agent_id, query.limit), (Some("MCP01"), None, 5));
+        assert_eq!(
+            params.filters(),
+            vec![
+                ("severity", "high".to_string()),
+                ("owasp", "MCP01".into()),
+                ("state", "waived".into()),
+                ("limit", "5".into())
+            ]
+        );
     }
 
     #[test]

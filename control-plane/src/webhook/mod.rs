@@ -18,6 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use muster_proto::v1::Severity;
+use muster_proto::{AgentId, ServerId, WireWord};
 use serde::Serialize;
 use tokio::sync::{broadcast, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -114,7 +115,7 @@ pub struct FindingsEvent {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EventEndpoint {
-    pub agent_id: String,
+    pub agent_id: AgentId,
     pub hostname: String,
 }
 
@@ -122,7 +123,7 @@ pub struct EventEndpoint {
 pub struct EventFinding {
     pub uid: String,
     pub finding_id: String,
-    /// "high" or "critical".
+    /// "high" or "critical" (the proto word table's spelling).
     pub severity: &'static str,
     pub owasp: String,
     pub message: String,
@@ -133,22 +134,11 @@ pub struct EventFinding {
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct EventServer {
-    pub id: String,
+    pub id: ServerId,
     pub name: String,
 }
 
 pub const EVENT_KIND: &str = "findings.new";
-
-fn severity_name(severity: i32) -> &'static str {
-    match Severity::try_from(severity) {
-        Ok(Severity::Critical) => "critical",
-        Ok(Severity::High) => "high",
-        Ok(Severity::Medium) => "medium",
-        Ok(Severity::Low) => "low",
-        Ok(Severity::Info) => "info",
-        _ => "unknown",
-    }
-}
 
 /// A new endpoint with a fresh random secret (32 bytes, hex), returned once to show the user.
 pub async fn register(
@@ -239,7 +229,7 @@ impl WebhookWorker {
             kind: EVENT_KIND,
             created_at: rfc3339(unix_now()),
             endpoint: EventEndpoint {
-                agent_id: agent_id.to_string(),
+                agent_id: AgentId::from(agent_id),
                 hostname: inventory.host.map(|h| h.hostname).unwrap_or_default(),
             },
             findings: findings
@@ -252,12 +242,15 @@ impl WebhookWorker {
                     EventFinding {
                         uid: finding_uid(agent_id, f),
                         finding_id: f.finding_id.clone(),
-                        severity: severity_name(f.severity),
+                        severity: Severity::word_of(f.severity),
                         owasp: f.owasp.clone(),
                         message: f.message.clone(),
                         client: f.client.clone(),
                         user: f.user.clone(),
-                        servers: ids.iter().map(|id| EventServer { id: id.clone(), name: name_of(id) }).collect(),
+                        servers: ids
+                            .iter()
+                            .map(|id| EventServer { id: ServerId::from(id.as_str()), name: name_of(id) })
+                            .collect(),
                     }
                 })
                 .collect(),

@@ -723,6 +723,7 @@ pub struct PolicyBundle {
     pub document: ::prost::alloc::vec::Vec<u8>,
 }
 /// Generated client implementations.
+#[cfg(feature = "client")]
 pub mod enrollment_client {
     #![allow(
         unused_variables,
@@ -861,6 +862,7 @@ pub mod enrollment_client {
     }
 }
 /// Generated server implementations.
+#[cfg(feature = "server")]
 pub mod enrollment_server {
     #![allow(
         unused_variables,
@@ -1088,6 +1090,7 @@ pub mod enrollment_server {
     }
 }
 /// Generated client implementations.
+#[cfg(feature = "client")]
 pub mod inventory_client {
     #![allow(
         unused_variables,
@@ -1227,6 +1230,7 @@ pub mod inventory_client {
     }
 }
 /// Generated server implementations.
+#[cfg(feature = "server")]
 pub mod inventory_server {
     #![allow(
         unused_variables,
@@ -1457,6 +1461,7 @@ pub mod inventory_server {
     }
 }
 /// Generated client implementations.
+#[cfg(feature = "client")]
 pub mod policy_client {
     #![allow(
         unused_variables,
@@ -1572,6 +1577,7 @@ pub mod policy_client {
     }
 }
 /// Generated server implementations.
+#[cfg(feature = "server")]
 pub mod policy_server {
     #![allow(
         unused_variables,

@@ -2,21 +2,20 @@
 //! endpoint), newest first, filtered by kind and host, with keyset pages. Read-only.
 
 use axum::Extension;
-use axum::extract::{Query, State};
+use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::Method;
 use maud::html;
 
-use super::components::{endpoint_link, filter_buttons, select, text_input, utc_text};
+use super::components::{endpoint_link, filter_buttons, list_params, pager, select, text_input, utc_text};
 use super::layout;
-use super::ops::{pager, refused, url_with};
-use crate::error::ApiError;
+use super::ops::refused;
 use crate::http::auth::Principal;
-use crate::http::fleet_api::ActivityFilters;
+use crate::http::fleet_api::activity;
+use crate::http::params::ActivityParams;
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::store::Role;
-use crate::store::read::Page;
 
 pub const PATH: &str = "/activity";
 
@@ -27,30 +26,23 @@ pub(crate) fn routes() -> Vec<Route> {
 async fn activity_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(filters): Query<ActivityFilters>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
-    let page = match filters.query(&state).await {
-        Ok(Some(query)) => state.cp.store.activity(&query).await.map_err(ApiError::from),
-        Ok(None) => Ok(Page { items: Vec::new(), next_cursor: None }),
-        Err(error) => Err(error),
+    let (filters, back): (ActivityParams, _) = match list_params(raw.as_deref(), &principal) {
+        Ok(parsed) => parsed,
+        Err(page) => return page,
     };
-    let page = match page {
+    let page = match activity(&state, &filters).await {
         Ok(page) => page,
         Err(error) => return refused(&principal, &error, PATH),
     };
-    let next_url = page
-        .next_cursor
-        .as_ref()
-        .map(|cursor| url_with(PATH, &ActivityFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
-    let first_url =
-        filters.cursor.as_ref().map(|_| url_with(PATH, &ActivityFilters { cursor: None, ..filters.clone() }));
     let body = html! {
         div.page-head {
             h1 { "Activity" }
             p.lede { "MCP servers appearing, changing and disappearing across the fleet, newest first." }
         }
         form.filters method="get" action=(PATH) {
-            (select("kind", "Change", filters.kind.as_deref(), &[("appeared", "Appeared"), ("changed", "Changed"), ("disappeared", "Disappeared")]))
+            (select("kind", "Change", filters.kind.map(|k| k.as_str()), &[("appeared", "Appeared"), ("changed", "Changed"), ("disappeared", "Disappeared")]))
             (text_input("host", "Host", filters.host.as_deref(), "hostname or agent id"))
             (text_input("client", "Client", filters.client.as_deref(), "cursor"))
             (filter_buttons(PATH))
@@ -75,7 +67,7 @@ async fn activity_page(
                 }
             }
         }
-        (pager(first_url.as_deref(), next_url.as_deref()))
+        (pager(PATH, &filters.filters(), filters.cursor.as_deref(), &back, page.next_cursor.as_deref()))
     };
     layout::page("Activity", Some(&principal), body).into_response()
 }

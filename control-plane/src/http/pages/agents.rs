@@ -6,23 +6,24 @@
 //! streams), token rules through [`crate::http::fleet_api`], the same code as the JSON API.
 
 use axum::Extension;
-use axum::extract::{Form, Path, Query, State};
+use axum::extract::{Form, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::Method;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::components::{endpoint_link, filter_buttons, select, text_input, utc_text};
+use super::components::{endpoint_link, filter_buttons, list_params, pager, select, text_input, utc_text};
 use super::layout;
-use super::ops::{audited, csrf_field, done, pager, refused, shown_once, state_badge, url_with, utc_or_never};
+use super::ops::{audited, csrf_field, done, refused, shown_once, state_badge, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::{CYCLONEDX_JSON_PATH, INVENTORY_CSV_PATH};
 use crate::http::api::revoke_agent_by_id;
 use crate::http::auth::Principal;
 use crate::http::fleet_api::{
-    AgentFilters, CreateEnrollmentToken, EnrollmentTokenView, enrollment_token_audit, enrollment_tokens,
-    issue_enrollment_token, revoke_enrollment,
+    CreateEnrollmentToken, EnrollmentTokenView, enrollment_token_audit, enrollment_tokens, issue_enrollment_token,
+    revoke_enrollment,
 };
+use crate::http::params::{AgentParams, online_since};
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::state::unix_now;
@@ -43,12 +44,16 @@ pub(crate) fn routes() -> Vec<Route> {
 async fn agents_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
-    Query(filters): Query<AgentFilters>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let (filters, back): (AgentParams, _) = match list_params(raw.as_deref(), &principal) {
+        Ok(parsed) => parsed,
+        Err(page) => return page,
+    };
     let now = unix_now();
     let admin = principal.role >= Role::Admin;
     let loaded = async {
-        let query = filters.query(now)?;
+        let query = filters.query(online_since(now))?;
         let page = state.cp.store.agents_page(&query).await?;
         let versions = state.cp.store.agent_versions().await?;
         let tokens = if admin { enrollment_tokens(&state).await? } else { Vec::new() };
@@ -58,11 +63,6 @@ async fn agents_page(
         Ok(loaded) => loaded,
         Err(error) => return refused(&principal, &error, PATH),
     };
-    let next_url = page
-        .next_cursor
-        .as_ref()
-        .map(|cursor| url_with(PATH, &AgentFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
-    let first_url = filters.cursor.as_ref().map(|_| url_with(PATH, &AgentFilters { cursor: None, ..filters.clone() }));
     let total: i64 = versions.iter().map(|v| v.agents).sum();
     let body = html! {
         div.page-head {
@@ -90,7 +90,7 @@ async fn agents_page(
         }
         form.filters method="get" action=(PATH) {
             (text_input("search", "Hostname", filters.search.as_deref(), "laptop"))
-            (select("status", "Status", filters.status.as_deref(), &[("active", "Active"), ("revoked", "Revoked")]))
+            (select("status", "Status", filters.status.map(|s| s.as_str()), &[("active", "Active"), ("revoked", "Revoked")]))
             (text_input("version", "Version", filters.version.as_deref(), "0.1.0"))
             (filter_buttons(PATH))
         }
@@ -112,7 +112,7 @@ async fn agents_page(
                 }
             }
         }
-        (pager(first_url.as_deref(), next_url.as_deref()))
+        (pager(PATH, &filters.filters(), filters.cursor.as_deref(), &back, page.next_cursor.as_deref()))
         @if admin { (tokens_section(&tokens, &principal, now)) }
     };
     layout::page("Agents", Some(&principal), body).into_response()

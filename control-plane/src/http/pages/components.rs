@@ -7,31 +7,32 @@
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use maud::{Markup, html};
+use muster_proto::WireWord;
+use muster_proto::v1::{Ecosystem, Os, Severity, Transport};
+use muster_proto::words::UNSPECIFIED;
 
 use super::layout;
 use crate::http::auth::Principal;
 use crate::http::params::{BACK_PARAM, join_back};
+pub use crate::timefmt::{ago_text, short_date, utc_text};
 
 // ---------------------------------------------------------------------------------------------
-// Names of the wire model's numbers
+// Names of the wire model's numbers: words from the proto table, display labels chosen here
 
+/// The severity's word from the proto table; `none` for no finding (0) or an unknown number.
 pub fn severity_name(severity: i32) -> &'static str {
-    match severity {
-        5 => "critical",
-        4 => "high",
-        3 => "medium",
-        2 => "low",
-        1 => "info",
-        _ => "none",
+    match Severity::from_number(severity) {
+        None | Some(Severity::Unspecified) => "none",
+        Some(known) => known.word(),
     }
 }
 
 pub fn os_name(os: i32) -> &'static str {
-    match os {
-        1 => "Linux",
-        2 => "macOS",
-        3 => "Windows",
-        _ => "unknown",
+    match Os::from_number(os) {
+        Some(Os::Linux) => "Linux",
+        Some(Os::Macos) => "macOS",
+        Some(Os::Windows) => "Windows",
+        None | Some(Os::Unspecified) => "unknown",
     }
 }
 
@@ -43,24 +44,29 @@ pub fn abbreviated(id: &str) -> String {
 }
 
 pub fn ecosystem_name(ecosystem: i32) -> &'static str {
-    match ecosystem {
-        1 => "npm",
-        2 => "PyPI",
-        3 => "OCI",
-        4 => "local",
-        5 => "binary",
-        _ => "",
+    match Ecosystem::from_number(ecosystem) {
+        Some(Ecosystem::Npm) => "npm",
+        Some(Ecosystem::Pypi) => "PyPI",
+        Some(Ecosystem::Oci) => "OCI",
+        Some(Ecosystem::Local) => "local",
+        Some(Ecosystem::Binary) => "binary",
+        None | Some(Ecosystem::Unspecified) => "",
     }
 }
 
 pub fn transport_name(transport: i32) -> &'static str {
-    match transport {
-        1 => "stdio",
-        2 => "SSE",
-        3 => "HTTP",
-        4 => "WebSocket",
-        _ => "unknown",
+    match Transport::from_number(transport) {
+        Some(Transport::Stdio) => "stdio",
+        Some(Transport::Sse) => "SSE",
+        Some(Transport::Http) => "HTTP",
+        Some(Transport::Ws) => "WebSocket",
+        None | Some(Transport::Unspecified) => "unknown",
     }
+}
+
+/// `(word, label)` options of a filter `<select>` over a wire enum (without `unspecified`).
+pub fn word_options<T: WireWord>(label: impl Fn(i32) -> &'static str) -> Vec<(&'static str, &'static str)> {
+    T::ALL.iter().filter(|v| v.word() != UNSPECIFIED).map(|v| (v.word(), label(v.number()))).collect()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,39 +125,6 @@ pub fn online_dot(online: bool) -> Markup {
 
 // ---------------------------------------------------------------------------------------------
 // Time
-
-/// "just now", "3 min ago", "5 h ago", "4 days ago"; future times (clock skew) are "just now".
-pub fn ago_text(at: i64, now: i64) -> String {
-    let seconds = now.saturating_sub(at);
-    match seconds {
-        i64::MIN..60 => "just now".to_string(),
-        60..3_600 => format!("{} min ago", seconds / 60),
-        3_600..86_400 => format!("{} h ago", seconds / 3_600),
-        86_400..172_800 => "yesterday".to_string(),
-        _ => format!("{} days ago", seconds / 86_400),
-    }
-}
-
-/// `YYYY-MM-DD HH:MM UTC`, or the raw number when out of range.
-pub fn utc_text(at: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(at) {
-        Ok(t) => {
-            format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute())
-        }
-        Err(_) => at.to_string(),
-    }
-}
-
-/// `MMM D` for chart axes.
-pub fn short_date(at: i64) -> String {
-    match time::OffsetDateTime::from_unix_timestamp(at) {
-        Ok(t) => {
-            let month = format!("{}", t.month());
-            format!("{} {}", &month[..3.min(month.len())], t.day())
-        }
-        Err(_) => at.to_string(),
-    }
-}
 
 /// A `<time>` with the relative text and the exact UTC time as its title.
 pub fn time_ago(at: i64, now: i64) -> Markup {
@@ -304,15 +277,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn relative_times_read_naturally() {
-        assert_eq!(ago_text(1000, 1030), "just now");
-        assert_eq!(ago_text(1000, 900), "just now");
-        assert_eq!(ago_text(0, 180), "3 min ago");
-        assert_eq!(ago_text(0, 7_300), "2 h ago");
-        assert_eq!(ago_text(0, 90_000), "yesterday");
-        assert_eq!(ago_text(0, 86_400 * 9), "9 days ago");
-        assert_eq!(utc_text(1_800_000_000), "2027-01-15 08:00 UTC");
-        assert_eq!(short_date(1_800_000_000), "Jan 15");
+    fn times_show_relative_text_with_the_utc_title() {
+        assert_eq!(time_ago(0, 180).into_string(), r#"<time title="1970-01-01 00:00 UTC">3 min ago</time>"#);
+        assert_eq!(maybe_time_ago(None, 0).into_string(), r#"<span class="muted">never</span>"#);
     }
 
     #[test]

@@ -9,18 +9,17 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use maud::{Markup, html};
+use muster_proto::v1::{Os, Severity};
 
 use super::components::{
     auth_badge, bad_params, chips, count_badge, ecosystem_name, empty, endpoint_link, error_page, filter_buttons,
-    list_params, maybe_time_ago, online_dot, os_name, pager, select, severity_badge, store_error, text_input, time_ago,
-    transport_name, utc_text,
+    list_params, maybe_time_ago, online_dot, os_name, pager, select, severity_badge, severity_name, store_error,
+    text_input, time_ago, transport_name, utc_text, word_options,
 };
 use super::layout;
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::params::{
-    self, EndpointParams, NoParams, OsParam, SeverityParam, SortParam, StatusParam, online_since,
-};
+use crate::http::params::{self, EndpointParams, NoParams, SortParam, StatusParam, Word, online_since};
 use crate::state::unix_now;
 use crate::store::read::{EndpointDetail, EndpointRow};
 
@@ -79,18 +78,19 @@ pub(crate) async fn endpoints(
 }
 
 fn filter_form(params: &EndpointParams) -> Markup {
-    let os: Vec<(&str, &str)> = OsParam::ALL.iter().map(|o| (o.as_str(), os_name(o.value()))).collect();
+    let os = word_options::<Os>(os_name);
     let status = [("online", "Online"), ("offline", "Offline")];
-    let severity: Vec<(&str, &str)> = SeverityParam::ALL.iter().rev().map(|s| (s.as_str(), s.as_str())).collect();
+    let mut severity = word_options::<Severity>(severity_name);
+    severity.reverse();
     let sort = [("hostname", "Hostname"), ("last_seen", "Last seen"), ("findings", "Most severe findings")];
     html! {
         form.filters method="get" action=(PATH) {
             (text_input("q", "Search", params.q.as_deref(), "hostname or user"))
             (text_input("user", "User", params.user.as_deref(), "exact user name"))
             (text_input("client", "Client", params.client.as_deref(), "e.g. cursor"))
-            (select("os", "OS", params.os.map(OsParam::as_str), &os))
+            (select("os", "OS", params.os.map(Word::as_str), &os))
             (select("status", "Status", params.status.map(StatusParam::as_str), &status))
-            (select("severity", "Findings at least", params.severity.map(SeverityParam::as_str), &severity))
+            (select("severity", "Findings at least", params.severity.map(Word::as_str), &severity))
             label.field {
                 span { "Sort by" }
                 select name="sort" {

@@ -6,19 +6,25 @@
 //! The decision rules are [`crate::http::fleet_api::decide`], shared with the JSON API.
 
 use axum::Extension;
-use axum::extract::{Form, Query, State};
+use axum::extract::{Form, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::Method;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::components::{endpoint_link, filter_buttons, select, severity_badge, text_input, utc_text};
+use muster_proto::v1::Severity;
+
+use super::components::{
+    endpoint_link, filter_buttons, list_params, pager, select, severity_badge, severity_name, text_input, utc_text,
+    word_options,
+};
 use super::layout;
-use super::ops::{audited, csrf_field, end_of_day, local_or, pager, refused, see_other, url_with, utc_or_never};
+use super::ops::{audited, csrf_field, end_of_day, local_or, refused, see_other, utc_or_never};
 use crate::error::{ApiError, ErrorCode};
 use crate::export::routes::FINDINGS_OCSF_PATH;
 use crate::http::auth::Principal;
-use crate::http::fleet_api::{DecisionAction, FindingFilters, decide, decision_audit};
+use crate::http::fleet_api::{DecisionAction, decide, decision_audit};
+use crate::http::params::{FindingParams, Word};
 use crate::http::roles::Access;
 use crate::http::{AppState, Route};
 use crate::state::unix_now;
@@ -50,23 +56,21 @@ async fn findings_page(
     State(state): State<AppState>,
     Extension(principal): Extension<Principal>,
     uri: http::Uri,
-    Query(filters): Query<FindingFilters>,
+    RawQuery(raw): RawQuery,
 ) -> Response {
+    let (filters, back): (FindingParams, _) = match list_params(raw.as_deref(), &principal) {
+        Ok(parsed) => parsed,
+        Err(page) => return page,
+    };
     let query = match filters.query(unix_now()) {
         Ok(query) => query,
-        Err(error) => return refused(&principal, &error, PATH),
+        Err(error) => return refused(&principal, &error.into(), PATH),
     };
     let page = match state.cp.store.findings(&query).await {
         Ok(page) => page,
         Err(error) => return refused(&principal, &ApiError::from(error), PATH),
     };
     let here = uri.path_and_query().map_or(PATH.to_string(), |p| p.as_str().to_string());
-    let next_url = page
-        .next_cursor
-        .as_ref()
-        .map(|cursor| url_with(PATH, &FindingFilters { cursor: Some(cursor.clone()), ..filters.clone() }));
-    let first_url =
-        filters.cursor.as_ref().map(|_| url_with(PATH, &FindingFilters { cursor: None, ..filters.clone() }));
     let analyst = principal.role >= Role::Analyst;
     let body = html! {
         div.page-head {
@@ -103,23 +107,22 @@ async fn findings_page(
                 }
             }
         }
-        (pager(first_url.as_deref(), next_url.as_deref()))
+        (pager(PATH, &filters.filters(), filters.cursor.as_deref(), &back, page.next_cursor.as_deref()))
     };
     layout::page("Findings", Some(&principal), body).into_response()
 }
 
-fn filter_form(filters: &FindingFilters) -> Markup {
-    let severities =
-        [("info", "Info"), ("low", "Low"), ("medium", "Medium"), ("high", "High"), ("critical", "Critical")];
+fn filter_form(filters: &FindingParams) -> Markup {
+    let severities = word_options::<Severity>(severity_name);
     let states = [("open", "Open"), ("acknowledged", "Acknowledged"), ("waived", "Waived")];
     html! {
         form.filters method="get" action=(PATH) {
-            (select("severity", "Severity at least", filters.severity.as_deref(), &severities))
+            (select("severity", "Severity at least", filters.severity.map(Word::as_str), &severities))
             (text_input("owasp", "OWASP id", filters.owasp.as_deref(), "MCP01"))
             (text_input("service", "Service", filters.service.as_deref(), "github"))
             (text_input("client", "Client", filters.client.as_deref(), "cursor"))
             (text_input("user", "User", filters.user.as_deref(), ""))
-            (select("state", "State", filters.state.as_deref(), &states))
+            (select("state", "State", filters.state.map(|s| s.as_str()), &states))
             @if let Some(agent) = filters.agent.as_deref().filter(|a| !a.is_empty()) {
                 input type="hidden" name="agent" value=(agent);
             }

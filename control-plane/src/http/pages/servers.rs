@@ -8,11 +8,14 @@ use maud::html;
 
 use super::components::{
     bad_params, chips, ecosystem_name, empty, filter_buttons, list_params, pager, select, store_error, text_input,
+    word_options,
 };
 use super::layout;
 use crate::http::AppState;
 use crate::http::auth::Principal;
-use crate::http::params::{EcosystemParam, KindParam, ServerParams};
+use muster_proto::v1::Ecosystem;
+
+use crate::http::params::{KindParam, ServerParams, Word};
 use crate::store::read::GroupKind;
 
 const PATH: &str = "/servers";
@@ -36,8 +39,7 @@ pub(crate) async fn servers(
     };
     let filters = params.filters();
     let kinds: Vec<(&str, &str)> = vec![("package", "Package"), ("remote", "Remote endpoint")];
-    let ecosystems: Vec<(&str, &str)> =
-        EcosystemParam::ALL.iter().map(|e| (e.as_str(), ecosystem_name(e.value()))).collect();
+    let ecosystems = word_options::<Ecosystem>(ecosystem_name);
     let body = html! {
         div.page-head {
             h1 { "Servers" }
@@ -46,7 +48,7 @@ pub(crate) async fn servers(
         form.filters method="get" action=(PATH) {
             (text_input("q", "Name", params.q.as_deref(), "package or host"))
             (select("kind", "Kind", params.kind.map(KindParam::as_str), &kinds))
-            (select("ecosystem", "Ecosystem", params.ecosystem.map(EcosystemParam::as_str), &ecosystems))
+            (select("ecosystem", "Ecosystem", params.ecosystem.map(Word::as_str), &ecosystems))
             label.field.check {
                 input type="checkbox" name="advisories" value="true" checked[params.advisories == Some(true)];
                 span { "With advisories only" }

@@ -8,6 +8,9 @@
 //! [`ReadModels::refresh_rollups`], so services, packages, credentials and the 30-day trend are
 //! read from small tables. Lists page with keyset cursors, never OFFSET.
 //!
+//! Wire enums are stored and held as their protobuf numbers but serialised as words through the
+//! proto table (`muster_proto::words`), and documented as such in the OpenAPI document.
+//!
 //! This module holds types and pure helpers only; the SQL lives in `sql.rs` beside it.
 
 mod facts;
@@ -210,7 +213,9 @@ impl GroupKind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServerGroup {
     pub kind: GroupKind,
-    /// `muster.v1.Ecosystem` number; 0 for remote groups.
+    /// `unspecified` for remote groups.
+    #[serde(with = "muster_proto::words::ecosystem")]
+    #[schema(value_type = crate::words::Ecosystem)]
     pub ecosystem: i32,
     /// Package name, or the remote host.
     pub name: String,
@@ -270,6 +275,8 @@ pub struct EndpointQuery {
 pub struct EndpointRow {
     pub agent_id: String,
     pub hostname: String,
+    #[serde(with = "muster_proto::words::os")]
+    #[schema(value_type = crate::words::Os)]
     pub os: i32,
     pub last_seen_at: Option<i64>,
     pub online: bool,
@@ -280,6 +287,9 @@ pub struct EndpointRow {
     pub open_findings: i64,
     pub findings_high: i64,
     pub findings_critical: i64,
+    /// `unspecified` when the endpoint has no open finding.
+    #[serde(with = "muster_proto::words::severity")]
+    #[schema(value_type = crate::words::Severity)]
     pub max_severity: i32,
 }
 
@@ -306,10 +316,15 @@ pub struct ServerView {
     pub name: String,
     pub client: String,
     pub user: String,
+    #[serde(with = "muster_proto::words::transport")]
+    #[schema(value_type = crate::words::Transport)]
     pub transport: i32,
     pub command: String,
     pub url: String,
     pub service: String,
+    /// `unspecified` when the server runs no known package.
+    #[serde(with = "muster_proto::words::ecosystem")]
+    #[schema(value_type = crate::words::Ecosystem)]
     pub package_ecosystem: i32,
     pub package_name: String,
     pub package_version: String,
@@ -440,6 +455,8 @@ pub struct FindingView {
     pub id: i64,
     pub key: FindingKey,
     pub hostname: String,
+    #[serde(with = "muster_proto::words::severity")]
+    #[schema(value_type = crate::words::Severity)]
     pub severity: i32,
     pub owasp: String,
     pub message: String,

@@ -4,10 +4,16 @@
 //! A [`Layout`] maps the scanned machine's paths to paths on the host that runs the agent, and
 //! back ("as on the scanned machine") for reporting. Client modules never build OS-specific paths
 //! themselves: they ask a [`UserCtx`] or [`SystemCtx`] for `home`, `appdata`, `app_support`, the
-//! VS Code family user dirs, and so on. This module does not read configuration files.
+//! VS Code family user dirs, and so on. [`host_facts`] (`host.rs`) says what machine it is:
+//! hostname, OS version, architecture, machine id. This module does not read configuration
+//! files.
+
+mod host;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};
+
+pub use host::{HostFacts, host_facts};
 
 /// Operating system family of the scanned machine.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
