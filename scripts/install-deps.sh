@@ -26,6 +26,11 @@ test   dbus             desktop-ui screenshots: dbus-run-session gives the tray 
 test   dbus-x11         desktop-ui screenshots: dbus-launch for notification tools under Xvfb
 test   imagemagick      desktop-ui screenshots: `import -window root` captures the X screen
 test   passwd           local API tests: useradd creates throwaway users to call the socket as another uid
+test   rpm              rpmbuild and rpm -qp: cargo xtask dist builds the rpms and the package test reads them
+test   wixl             wixl: cargo xtask dist builds the agent MSI with it
+test   msitools         msiinfo: the package test reads the MSI's tables
+test   systemd          systemd-analyze verify: the package test checks the installed units
+test   init-system-helpers  deb-systemd-helper: the debs depend on it for their maintainer scripts
 '
 
 groups=("$@")

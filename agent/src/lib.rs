@@ -6,13 +6,15 @@
 //! ([`state`]), the durable outbox ([`outbox`]), reports and deltas ([`report`]), gRPC over mTLS
 //! ([`grpc`]), config watching ([`watch`]) and the event loop that ties them together
 //! ([`daemon`]).
-//! The `muster-agent` binary is a thin CLI over [`scan`], [`enroll::enroll`] and [`daemon`].
+//! The installed configuration file and the silent enrollment it triggers live in [`config`].
+//! The `muster-agent` binary is a thin CLI over [`scan`], [`enroll::enroll`], [`config`] and [`daemon`].
 
 #![forbid(unsafe_code)]
 
 pub mod advisories;
 pub mod analysis;
 pub mod catalog;
+pub mod config;
 pub mod daemon;
 pub mod discovery;
 pub mod enroll;

@@ -1,5 +1,6 @@
 //! `muster-agent`: the endpoint agent's command line. Parses arguments, sets up logging and
-//! calls the library (`scan`, `enroll::enroll`, `daemon::live::run`); nothing else lives here.
+//! calls the library (`scan`, `enroll::enroll`, `config`, `daemon::live::run`); nothing else lives
+//! here.
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -31,6 +32,7 @@ enum Command {
     /// Enroll this machine with a control plane (one-time token, pinned CA fingerprint).
     Enroll(EnrollArgs),
     /// Run the agent: scan, watch configuration, report to the control plane when enrolled.
+    #[command(after_help = RUN_EXIT_CODES)]
     Run(RunArgs),
     /// Remediation policies, evaluated offline (see docs/policies.md).
     #[command(subcommand)]
@@ -38,6 +40,9 @@ enum Command {
     /// Show what the running agent knows about your MCP servers (asks it over its local API).
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
+    /// The installed configuration file (agent.toml).
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 const POLICY_EXIT_CODES: &str = "Exit codes:
@@ -80,7 +85,6 @@ enum PolicyFormat {
     Json,
 }
 
-
 const STATUS_HELP: &str = "The agent's socket: /run/muster-agent/local.sock for the system agent (run as root),
 $XDG_RUNTIME_DIR/muster-agent/local.sock for an agent run as a user; MUSTER_AGENT_SOCKET or
 --socket name another. Without --socket the user's own agent is tried first, then the system one.
@@ -106,6 +110,45 @@ enum StatusFormat {
     Json,
 }
 
+const RUN_EXIT_CODES: &str = "Exit codes:
+  0  stopped, or (--once) the report was acknowledged
+  1  (--once) the report was not acknowledged or was rejected
+  2  the agent could not run (bad arguments, unusable state directory)
+  78 the --config file is invalid, or enrolling from it was refused (a service manager should
+     not restart the agent for this: the file must be fixed first)";
+
+/// Exit code for a bad config file or a refused enrollment (sysexits' EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load the file, report every problem at once, print the settings (never the token).
+    /// Exit code 1 when the file has problems.
+    Check {
+        /// The file [default: /etc/muster/agent.toml; macOS /Library/Application
+        /// Support/Muster/agent.toml; Windows %ProgramData%\Muster\agent.toml].
+        file: Option<PathBuf>,
+    },
+    /// Write a config file that enrolls with SERVER (what installers run with their properties,
+    /// e.g. the MSI's SERVER_URL). An existing file is kept unless --force; the new file is
+    /// checked first and written 0600.
+    Write {
+        /// Control plane address, https://HOST:PORT (repeatable: tried in order).
+        #[arg(long = "server", value_name = "URL", required = true)]
+        servers: Vec<String>,
+        /// SHA-256 of the fleet CA certificate, 64 hex digits.
+        #[arg(long, value_name = "SHA256HEX")]
+        ca_fingerprint: String,
+        /// Enrollment token, written inline (remove it after enrolling, or use a token file).
+        #[arg(long, value_name = "TOKEN")]
+        token: Option<String>,
+        /// Replace an existing file.
+        #[arg(long)]
+        force: bool,
+        file: PathBuf,
+    },
+}
+
 #[derive(clap::Args)]
 struct EnrollArgs {
     /// Control plane address, https://HOST:PORT.
@@ -129,6 +172,11 @@ struct EnrollArgs {
 
 #[derive(clap::Args)]
 struct RunArgs {
+    /// The installed configuration file: control plane, enrollment token, scan and watch
+    /// settings, log level. Not enrolled yet: the agent enrolls from it first. Flags given here
+    /// win over the file.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Scan once, report, wait for the acknowledgement and exit (1 if not acknowledged).
     #[arg(long)]
     once: bool,
@@ -141,15 +189,15 @@ struct RunArgs {
     /// Operating system of the image given with --root.
     #[arg(long, value_enum, requires = "root")]
     os: Option<OsArg>,
-    /// How often processes (and configuration) are re-listed, e.g. 30s, 5m.
-    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
-    process_interval: Duration,
-    /// How often a full snapshot replaces deltas, e.g. 6h.
-    #[arg(long, value_name = "DURATION", default_value = "6h", value_parser = parse_duration)]
-    full_interval: Duration,
-    /// Wait after a configuration change before rescanning.
-    #[arg(long, value_name = "DURATION", default_value = "300ms", value_parser = parse_duration)]
-    debounce: Duration,
+    /// How often processes (and configuration) are re-listed, e.g. 30s, 5m [default: 30s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    process_interval: Option<Duration>,
+    /// How often a full snapshot replaces deltas, e.g. 6h [default: 6h].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    full_interval: Option<Duration>,
+    /// Wait after a configuration change before rescanning [default: 300ms].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    debounce: Option<Duration>,
     /// Serve the local API (for `muster-agent status` and the tray app) on this socket
     /// [default: /run/muster-agent/local.sock as root, else $XDG_RUNTIME_DIR/muster-agent/
     /// local.sock, else local.sock in the state dir].
@@ -224,11 +272,26 @@ enum OsArg {
 }
 
 fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // The config file is read before logging starts: its log_level is the default filter.
+    let config = match &cli.command {
+        Command::Run(RunArgs { config: Some(path), .. }) => match muster_agent::config::load_file(path) {
+            Ok(config) => Some(config),
+            Err(problems) => {
+                eprintln!("error: {problems}");
+                return ExitCode::from(EXIT_CONFIG);
+            }
+        },
+        _ => None,
+    };
+    let default_filter = config.as_ref().map_or("warn", |c| c.log_level.as_str());
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG").unwrap_or_else(|_| default_filter.into()),
+        )
         .with_writer(std::io::stderr)
         .init();
-    match run(Cli::parse()) {
+    match run(cli, config) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -311,8 +374,41 @@ async fn shutdown_signal() {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+/// Resolves on the first Ctrl-C or SIGTERM, however many times it is awaited: enrollment on first
+/// start and the daemon after it both stop on the same signal.
+fn shared_shutdown() -> tokio::sync::watch::Receiver<bool> {
+    let (tx, rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = tx.send(true);
+    });
+    rx
+}
+
+async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
+    // An error means the sender is gone, which only happens after it sent.
+    let _ = rx.wait_for(|stop| *stop).await;
+}
+
+fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Config(ConfigCommand::Check { file }) => {
+            let path = file.unwrap_or_else(|| {
+                let env = std::env::vars().filter(|(k, _)| k.eq_ignore_ascii_case("ProgramData")).collect();
+                muster_agent::config::default_path(Os::current(), &env)
+            });
+            match muster_agent::config::load_file(&path) {
+                Ok(config) => {
+                    println!("configuration ok: {}", path.display());
+                    print!("{}", muster_agent::config::describe(&config));
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(problems) => {
+                    eprintln!("error: {problems}");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
         Command::Enroll(args) => {
             let pin: muster_agent::enroll::pin::CaFingerprint =
                 args.ca_fingerprint.parse().context("--ca-fingerprint")?;
@@ -343,10 +439,53 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
+        Command::Config(ConfigCommand::Write { servers, ca_fingerprint, token, force, file }) => {
+            if file.exists() && !force {
+                println!("kept the existing {}", file.display());
+                return Ok(ExitCode::SUCCESS);
+            }
+            // An installer passes an empty property as an empty argument: no token.
+            let token = token.filter(|t| !t.is_empty());
+            let text = match muster_agent::config::minimal(&servers, &ca_fingerprint, token.as_deref()) {
+                Ok(text) => text,
+                Err(problems) => {
+                    eprintln!("error: {problems}");
+                    return Ok(ExitCode::from(1));
+                }
+            };
+            if let Some(dir) = file.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            muster_agent::state::write_atomic(&file, text.as_bytes())
+                .with_context(|| format!("writing {}", file.display()))?;
+            println!("wrote {}", file.display());
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Run(args) => {
+            use muster_agent::config::first_start::{self, FirstStart};
             use muster_agent::daemon::live::{RunOptions, RunOutcome};
-            let dir = state_dir(args.state_dir)?;
-            let key = muster_agent::state::StateDir::open(&dir)?.fingerprint_key()?;
+            let config = config.unwrap_or_default();
+            let dir = state_dir(args.state_dir.or(config.state_dir.clone()))?;
+            let state = muster_agent::state::StateDir::open(&dir)?;
+            let layout = layout(args.root.as_ref(), args.os)?;
+            let runtime = runtime()?;
+            let _guard = runtime.enter();
+            let shutdown = shared_shutdown();
+            if let Some(cp) = &config.control_plane {
+                let host = muster_agent::inventory::host(&layout);
+                let start =
+                    first_start::ensure_enrolled(cp, &state, host, Default::default(), stopped(shutdown.clone()));
+                match runtime.block_on(start) {
+                    Ok(FirstStart::Stopped) => return Ok(ExitCode::SUCCESS),
+                    Ok(FirstStart::AlreadyEnrolled | FirstStart::Enrolled(_)) => {}
+                    Err(e) => {
+                        eprintln!("error: {e}");
+                        return Ok(ExitCode::from(EXIT_CONFIG));
+                    }
+                }
+            }
+            // After enrollment: an enrolled agent fingerprints with the fleet's key.
+            let key = state.fingerprint_key()?;
             let local_api = (!args.once).then(|| {
                 let is_root = muster_agent::state::running_as_root();
                 let socket = args.socket.clone().unwrap_or_else(|| {
@@ -361,23 +500,24 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let opts = RunOptions {
                 state_dir: dir,
                 scan: muster_agent::ScanRequest {
-                    layout: layout(args.root.as_ref(), args.os)?,
+                    layout,
                     env: relocating_env(),
-                    processes: true,
+                    processes: config.scan.processes,
                     fleet_key: Some(key),
                     project: None,
                 },
                 settings: muster_agent::daemon::Settings {
-                    debounce: args.debounce,
-                    rescan_interval: args.process_interval,
-                    full_interval: args.full_interval,
+                    debounce: args.debounce.unwrap_or(config.watch.debounce),
+                    rescan_interval: args.process_interval.unwrap_or(config.scan.interval),
+                    full_interval: args.full_interval.unwrap_or(config.scan.full_interval),
                     ..Default::default()
                 },
+                watch: config.watch.enabled,
                 once: args.once,
                 once_attempts: 5,
                 local_api,
             };
-            let outcome = runtime()?.block_on(muster_agent::daemon::live::run(opts, shutdown_signal()))?;
+            let outcome = runtime.block_on(muster_agent::daemon::live::run(opts, stopped(shutdown)))?;
             Ok(match outcome {
                 RunOutcome::Done => ExitCode::SUCCESS,
                 RunOutcome::NotEnrolled => {

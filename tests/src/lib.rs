@@ -50,6 +50,22 @@ const INHERITED_FROM_CARGO_TEST: &[&str] = &[
     "OUT_DIR",
 ];
 
+/// Removes the variables cargo set for this test process from a nested `cargo` command: build
+/// scripts that watch them (ring watches CARGO_MANIFEST_DIR) would otherwise be rebuilt by the
+/// nested build and again by the next outer `cargo test`, each time.
+pub fn without_test_cargo_env(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy();
+        if INHERITED_FROM_CARGO_TEST.contains(&name.as_ref())
+            || name.starts_with("CARGO_PKG_")
+            || name.starts_with("CARGO_BIN_EXE_")
+        {
+            cmd.env_remove(name.as_ref());
+        }
+    }
+    cmd
+}
+
 /// The `muster-agent` binary, built once per test run from this workspace.
 pub fn agent_binary() -> anyhow::Result<PathBuf> {
     static BINARY: OnceLock<Result<PathBuf, String>> = OnceLock::new();
@@ -296,6 +312,23 @@ impl Agent {
         args.push("--once".into());
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         Ok(self.command(&args)?.output().await?)
+    }
+
+    /// `muster-agent run --config FILE --once` over this agent's image (the state dir comes from
+    /// the file unless `state_from_file` is false).
+    pub async fn run_once_with_config(&self, config: &Path, state_from_file: bool) -> anyhow::Result<Output> {
+        let config = config.display().to_string();
+        let (state, root) = (self.state_arg(), self.root_arg());
+        let mut args = vec!["run", "--config", &config, "--root", &root, "--os", "linux", "--once"];
+        if !state_from_file {
+            args.extend(["--state-dir", &state]);
+        }
+        Ok(self.command(&args)?.output().await?)
+    }
+
+    /// `muster-agent ARGS…` with this agent's environment; the caller judges the exit status.
+    pub async fn run_command(&self, args: &[&str]) -> anyhow::Result<Output> {
+        Ok(self.command(args)?.output().await?)
     }
 
     /// Starts `muster-agent run` as a daemon; its stderr goes to a log file of this run.

@@ -46,6 +46,9 @@ pub struct RunOptions {
     pub state_dir: PathBuf,
     pub scan: ScanRequest,
     pub settings: Settings,
+    /// Rescan when a watched configuration file changes (`[watch] enabled`); without it only
+    /// the periodic rescan notices changes.
+    pub watch: bool,
     /// Scan, report, wait for the acknowledgement and return.
     pub once: bool,
     /// With `once`: failed sends before giving up.
@@ -100,7 +103,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     let scanner = LiveScanner { request: opts.scan };
     let (tx, rx) = mpsc::channel(256);
     let watcher: Box<dyn ConfigWatcher> =
-        if opts.once { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
+        if opts.once || !opts.watch { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
     let mut daemon =
         Daemon::new(opts.settings, scanner, watcher, state, reporter).with_status_publisher(publisher.clone());
     if opts.once {

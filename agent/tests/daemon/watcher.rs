@@ -115,6 +115,7 @@ fn image_options(root: &Path, state: &Path, once: bool) -> RunOptions {
             rescan_interval: Duration::from_secs(3600),
             ..Settings::default()
         },
+        watch: true,
         once,
         once_attempts: 3,
         local_api: None,

@@ -8,7 +8,7 @@
 //! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
 //! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files), `generated_leaks` (every detector
 //! family in every field and format, searched for in every output, page, export and webhook),
-//! `quickstart`
+//! `config_file` (the installed agent.toml enrolls silently on first start), `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -55,6 +55,7 @@ macro_rules! on_both_backends {
     };
 }
 
+mod config_file;
 mod deltas;
 mod enroll;
 mod generated_leaks;
@@ -65,6 +66,7 @@ mod quickstart;
 mod refusals;
 
 on_both_backends!(enroll_run_stores_exactly_the_inventory, crate::enroll::run_stores_exactly_the_inventory);
+on_both_backends!(config_file_first_start_enrolls, crate::config_file::first_start_enrolls_from_the_config_file);
 on_both_backends!(config_edit_arrives_as_a_delta, crate::deltas::config_edit_arrives_as_a_delta);
 on_both_backends!(outage_queues_then_delivers_exactly_once, crate::outage::queues_then_delivers_exactly_once);
 on_both_backends!(kill_after_queuing_loses_nothing, crate::kill::after_queuing_loses_nothing);

@@ -1,0 +1,357 @@
+//! The Linux packages, installed for real on this machine (CI runs the tests as root on a
+//! throwaway machine): `cargo xtask dist` builds two revisions; the agent and control-plane debs
+//! are installed with `dpkg -i` and their files, owners and modes checked; `systemd-analyze
+//! verify` checks the units; the agent unit's own `ExecStart` line runs with the installed config
+//! against a control plane on port 0 and enrolls and reports; the upgrade keeps the agent id and
+//! the config; remove keeps the state and purge deletes it. The rpms are checked with `rpm -qp`.
+//!
+//! PID 1 here is not systemd, so the maintainer scripts skip starting services (as in a chroot);
+//! the unit's command line is run directly instead.
+
+#![allow(clippy::expect_used, clippy::unwrap_used)]
+
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail, ensure};
+use muster_control_plane::testing::TestControlPlane;
+use muster_e2e::eventually;
+
+const STATE: &str = "/var/lib/muster-agent";
+const CONFIG: &str = "/etc/muster/agent.toml";
+const TOKEN_FILE: &str = "/etc/muster/enroll-token";
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn run(cmd: &mut Command) -> anyhow::Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    ensure!(
+        out.status.success(),
+        "{cmd:?} failed ({}):\n{}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// `cargo xtask dist` (the dev profile, which the test build already compiled) into `out`.
+fn dist(out: &Path, revision: u32) -> anyhow::Result<()> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    muster_e2e::without_test_cargo_env(&mut cmd);
+    run(cmd.current_dir(workspace()).args(["run", "-q", "-p", "xtask", "--", "dist"]).args([
+        "--profile",
+        "dev",
+        "--formats",
+        "deb,rpm,msi",
+        "--revision",
+        &revision.to_string(),
+        "--out",
+        &out.display().to_string(),
+    ]))?;
+    Ok(())
+}
+
+fn one_file(dir: &Path, prefix: &str, suffix: &str) -> anyhow::Result<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name.starts_with(prefix) && name.ends_with(suffix) {
+            found.push(path);
+        }
+    }
+    ensure!(found.len() == 1, "expected one {prefix}*{suffix} in {}, found {found:?}", dir.display());
+    Ok(found.remove(0))
+}
+
+/// (mode & 0o7777, uid, gid) of a path.
+fn owner_mode(path: &str) -> anyhow::Result<(u32, u32, u32)> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{path} is missing"))?;
+    Ok((meta.mode() & 0o7777, meta.uid(), meta.gid()))
+}
+
+fn uid_of(user: &str) -> anyhow::Result<u32> {
+    let line = run(Command::new("getent").args(["passwd", user]))?;
+    Ok(line.split(':').nth(2).context("no uid")?.parse()?)
+}
+
+fn installed_version(package: &str) -> anyhow::Result<String> {
+    run(Command::new("dpkg-query").args(["-W", "-f", "${Version}", package]))
+}
+
+fn agent_id() -> anyhow::Result<Option<String>> {
+    let state = muster_agent::state::StateDir::open(Path::new(STATE))?;
+    Ok(state.load_identity()?.map(|id| id.agent_id.clone()))
+}
+
+/// The `ExecStart=` command line of an installed unit, split on spaces (ours quote nothing).
+fn exec_start(unit: &str) -> anyhow::Result<Vec<String>> {
+    let text = std::fs::read_to_string(unit)?;
+    let line = text.lines().find_map(|l| l.strip_prefix("ExecStart=")).context("no ExecStart")?;
+    Ok(line.split_whitespace().map(str::to_string).collect())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deb_install_enroll_upgrade_remove_purge() {
+    scenario().await.expect("package scenario");
+}
+
+async fn scenario() -> anyhow::Result<()> {
+    ensure!(
+        running_as_root(),
+        "the package tests install debs with dpkg and must run as root (CI does, on a throwaway machine)"
+    );
+    for package in ["muster-agent", "muster-server"] {
+        // A leftover of an interrupted earlier run of this test.
+        let _ = Command::new("dpkg").args(["--purge", package]).stdout(Stdio::null()).status();
+    }
+    ensure!(
+        !Path::new(STATE).exists(),
+        "{STATE} exists without the package (an agent was run as root by hand?); remove it first"
+    );
+    let work = tempfile::tempdir()?;
+    let (first, second) = (work.path().join("r1"), work.path().join("r2"));
+    dist(&first, 1)?;
+    dist(&second, 2)?;
+
+    // The rpms: contents and scriptlets. The MSI: tables, and its config-writing command line.
+    rpm_checks(&first)?;
+    msi_checks(&first)?;
+
+    // The admin's config is there before the package, as on a machine managed by configuration
+    // management; the package must keep it and the agent must enroll from it.
+    let cp = TestControlPlane::start().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let token = cp.create_token(1, Duration::from_secs(3600)).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    std::fs::create_dir_all("/etc/muster")?;
+    std::fs::write(TOKEN_FILE, &token.token)?;
+    let config = format!(
+        "version = 1\nlog_level = \"info\"\n[control_plane]\naddresses = [\"{}\"]\nca_fingerprint = \"{}\"\n\
+         enroll_token_file = \"{TOKEN_FILE}\"\n[scan]\nprocesses = false\n",
+        cp.grpc_url(),
+        cp.ca_fingerprint()
+    );
+    std::fs::write(CONFIG, &config)?;
+
+    let agent_deb = one_file(&first, "muster-agent_", ".deb")?;
+    let server_deb = one_file(&first, "muster-server_", ".deb")?;
+    run(Command::new("dpkg").arg("-i").arg(&agent_deb).arg(&server_deb))?;
+    ensure!(installed_version("muster-agent")? == format!("{}-1", env!("CARGO_PKG_VERSION")));
+
+    // Files, owners and modes.
+    let server_gid = uid_of("muster-server").and_then(|_| {
+        let line = run(Command::new("getent").args(["group", "muster-server"]))?;
+        Ok(line.split(':').nth(2).context("no gid")?.parse::<u32>()?)
+    })?;
+    let server_uid = uid_of("muster-server")?;
+    for (path, expected) in [
+        ("/usr/bin/muster-agent", (0o755, 0, 0)),
+        ("/lib/systemd/system/muster-agent.service", (0o644, 0, 0)),
+        ("/usr/share/muster-agent/agent.toml.example", (0o644, 0, 0)),
+        (STATE, (0o700, 0, 0)),
+        ("/usr/bin/muster-server", (0o755, 0, 0)),
+        ("/lib/systemd/system/muster-server.service", (0o644, 0, 0)),
+        ("/etc/muster/server.toml", (0o640, 0, server_gid)),
+        ("/var/lib/muster-server", (0o700, server_uid, server_gid)),
+    ] {
+        ensure!(owner_mode(path)? == expected, "{path}: {:?}, expected {expected:?}", owner_mode(path)?);
+    }
+    ensure!(std::fs::read_to_string(CONFIG)? == config, "the package replaced the admin's {CONFIG}");
+    let listed = run(Command::new("dpkg").args(["-L", "muster-agent"]))?;
+    ensure!(!listed.contains(CONFIG), "{CONFIG} must not be a package file (purge owns it):\n{listed}");
+
+    // The units as systemd reads them.
+    run(Command::new("systemd-analyze").args([
+        "verify",
+        "/lib/systemd/system/muster-agent.service",
+        "/lib/systemd/system/muster-server.service",
+    ]))?;
+    // The service user can read its installed config.
+    run(Command::new("runuser").args([
+        "-u",
+        "muster-server",
+        "--",
+        "/usr/bin/muster-server",
+        "--config",
+        "/etc/muster/server.toml",
+        "config",
+        "check",
+    ]))?;
+
+    // The agent unit's command line, as systemd would start it: enroll from the config, report.
+    let id = run_unit_until_reported(&cp).await?;
+    ensure!(!Path::new(TOKEN_FILE).exists(), "the token file survived a successful enrollment");
+
+    // Upgrade: same identity and config, no re-enrollment (the token is gone and single-use).
+    run(Command::new("dpkg").arg("-i").arg(one_file(&second, "muster-agent_", ".deb")?))?;
+    ensure!(installed_version("muster-agent")? == format!("{}-2", env!("CARGO_PKG_VERSION")));
+    ensure!(agent_id()?.as_deref() == Some(id.as_str()), "the upgrade changed the agent id");
+    ensure!(std::fs::read_to_string(CONFIG)? == config, "the upgrade changed {CONFIG}");
+    let again = run_unit_until_reported(&cp).await?;
+    ensure!(again == id, "after the upgrade the agent reported as {again}, not {id}");
+
+    // Remove keeps identity and config; purge deletes them.
+    run(Command::new("dpkg").args(["--remove", "muster-agent", "muster-server"]))?;
+    ensure!(!Path::new("/usr/bin/muster-agent").exists(), "remove left the binary");
+    ensure!(agent_id()?.as_deref() == Some(id.as_str()), "remove lost the identity");
+    ensure!(Path::new(CONFIG).exists(), "remove deleted {CONFIG}");
+    ensure!(Path::new("/var/lib/muster-server").exists(), "remove deleted the control plane's data");
+    run(Command::new("dpkg").args(["--purge", "muster-agent", "muster-server"]))?;
+    for gone in [STATE, CONFIG, "/var/lib/muster-server", "/etc/muster/server.toml"] {
+        ensure!(!Path::new(gone).exists(), "purge left {gone}");
+    }
+    cp.stop().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(())
+}
+
+/// Starts the installed unit's `ExecStart` line and waits until the control plane has a report
+/// from the agent it enrolled as; returns that agent id.
+async fn run_unit_until_reported(cp: &TestControlPlane) -> anyhow::Result<String> {
+    let argv = exec_start("/lib/systemd/system/muster-agent.service")?;
+    let log = tempfile::NamedTempFile::new()?;
+    let child = tokio::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .env_remove("MUSTER_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log.reopen()?)
+        .kill_on_drop(true)
+        .spawn()?;
+    let child = std::sync::Mutex::new(child);
+    let result = eventually("the packaged agent to enroll and report", || {
+        let child = &child;
+        async move {
+            let exited = child.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.try_wait()?;
+            if let Some(status) = exited {
+                bail!("the agent exited with {status}");
+            }
+            let Some(id) = agent_id()? else { return Ok(None) };
+            let record = cp.store().agent(&id).await?;
+            Ok(record.filter(|r| r.last_sequence >= 1).map(|_| id))
+        }
+    })
+    .await;
+    let mut child = child.into_inner().map_err(|_| anyhow::anyhow!("poisoned"))?;
+    child.start_kill()?;
+    child.wait().await?;
+    result.with_context(|| format!("agent log:\n{}", std::fs::read_to_string(log.path()).unwrap_or_default()))
+}
+
+fn rpm_checks(dir: &Path) -> anyhow::Result<()> {
+    let agent = one_file(dir, "muster-agent-", ".rpm")?;
+    let files = run(Command::new("rpm").arg("-qlp").arg(&agent))?;
+    for expected in [
+        "/usr/bin/muster-agent",
+        "/usr/lib/systemd/system/muster-agent.service",
+        "/usr/share/muster-agent/agent.toml.example",
+    ] {
+        ensure!(files.lines().any(|l| l == expected), "{expected} not in the agent rpm:\n{files}");
+    }
+    let scripts = run(Command::new("rpm").args(["-qp", "--scripts"]).arg(&agent))?;
+    for expected in [
+        "postinstall scriptlet",
+        "systemctl enable muster-agent.service",
+        "preuninstall scriptlet",
+        "systemctl stop muster-agent.service",
+        "postuninstall scriptlet",
+        "systemctl try-restart muster-agent.service",
+    ] {
+        ensure!(scripts.contains(expected), "agent rpm scriptlets lack {expected:?}:\n{scripts}");
+    }
+    let server = one_file(dir, "muster-server-", ".rpm")?;
+    let config = run(Command::new("rpm").args(["-qp", "--configfiles"]).arg(&server))?;
+    ensure!(config.trim() == "/etc/muster/server.toml", "server rpm config files: {config}");
+    let scripts = run(Command::new("rpm").args(["-qp", "--scripts"]).arg(&server))?;
+    ensure!(scripts.contains("preinstall scriptlet") && scripts.contains("useradd --system"), "{scripts}");
+    let modes = run(Command::new("rpm")
+        .args(["-qp", "--qf", "[%{FILEMODES:perms} %{FILEGROUPNAME} %{FILENAMES}\n]"])
+        .arg(&server))?;
+    ensure!(modes.contains("-rw-r----- muster-server /etc/muster/server.toml"), "server rpm modes:\n{modes}");
+    Ok(())
+}
+
+fn msi_export(msi: &Path, table: &str) -> anyhow::Result<Vec<Vec<String>>> {
+    let text = run(Command::new("msiinfo").arg("export").arg(msi).arg(table))?;
+    // Three header lines: column names, column types, table name and keys.
+    Ok(text.lines().skip(3).map(|l| l.split('\t').map(str::to_string).collect()).collect())
+}
+
+/// Splits a Windows Installer command line on spaces outside double quotes.
+fn split_command_line(line: &str) -> Vec<String> {
+    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ' ' if !quoted => {
+                if !cur.is_empty() {
+                    out.push(std::mem::take(&mut cur));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn msi_checks(dir: &Path) -> anyhow::Result<()> {
+    let msi = one_file(dir, "muster-agent_", "_x64_STAND-IN.msi")?;
+    let services = msi_export(&msi, "ServiceInstall")?;
+    ensure!(services.len() == 1, "one service expected: {services:?}");
+    let service = &services[0];
+    // Name, ServiceType 16 (own process), StartType 2 (automatic), account, arguments.
+    ensure!(service[1] == "MusterAgent" && service[3] == "16" && service[4] == "2", "{service:?}");
+    ensure!(service[8] == "LocalSystem", "the agent service must run as LocalSystem: {service:?}");
+    ensure!(service[10] == r#"run --config "[CommonAppDataFolder]Muster\agent.toml""#, "{service:?}");
+    let controls = msi_export(&msi, "ServiceControl")?;
+    // Start on install (1), stop on install and uninstall (2|32), remove on uninstall (128).
+    ensure!(controls.len() == 1 && controls[0][2] == "163", "{controls:?}");
+    let files = msi_export(&msi, "File")?;
+    ensure!(files.iter().any(|f| f[2] == "muster-agent.exe"), "{files:?}");
+    let properties = msi_export(&msi, "Property")?;
+    ensure!(
+        properties.iter().any(|p| p[0] == "MsiHiddenProperties" && p[1] == "ENROLL_TOKEN"),
+        "the token property must be hidden from the installer log: {properties:?}"
+    );
+    let actions = msi_export(&msi, "CustomAction")?;
+    let recovery = actions.iter().find(|a| a[0] == "SetRecovery").context("no recovery action")?;
+    ensure!(recovery[3].starts_with("failure MusterAgent") && recovery[3].contains("restart/"), "{recovery:?}");
+    let write = actions.iter().find(|a| a[0] == "WriteConfig").context("no WriteConfig action")?;
+    let sequence = msi_export(&msi, "InstallExecuteSequence")?;
+    let at = |name: &str| sequence.iter().find(|r| r[0] == name).and_then(|r| r[2].parse::<u32>().ok());
+    ensure!(at("WriteConfig") < at("StartServices"), "the config must be written before the service starts");
+
+    // The MSI's own command line, with the properties an admin passes, run through the Linux
+    // build of the same agent: it writes a config that loads, and refuses a bad fingerprint.
+    let work = tempfile::tempdir()?;
+    let agent = muster_e2e::agent_binary()?;
+    let pin = "ab".repeat(32);
+    for (fingerprint, ok) in [(pin.as_str(), true), ("not-a-fingerprint", false)] {
+        let config = work.path().join(format!("agent-{ok}.toml"));
+        let line = write[3]
+            .replace("[SERVER_URL]", "https://muster.example.com:7443")
+            .replace("[CA_FINGERPRINT]", fingerprint)
+            .replace("[ENROLL_TOKEN]", "token-from-msiexec")
+            .replace(r"[CommonAppDataFolder]Muster\agent.toml", &config.display().to_string());
+        let out = Command::new(&agent).args(split_command_line(&line)).output()?;
+        ensure!(out.status.success() == ok, "config write with {fingerprint}: {out:?}");
+        if ok {
+            run(Command::new(&agent).args(["config", "check"]).arg(&config))?;
+            ensure!(std::fs::metadata(&config)?.mode() & 0o777 == 0o600, "the written config must be 0600");
+        } else {
+            ensure!(!config.exists(), "a refused config was written");
+        }
+    }
+    Ok(())
+}
+
+fn running_as_root() -> bool {
+    run(Command::new("id").arg("-u")).map(|u| u.trim() == "0").unwrap_or(false)
+}

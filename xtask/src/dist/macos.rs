@@ -1,0 +1,159 @@
+//! The macOS package tree: what `pkgbuild`/`productbuild` turn into a flat package on a Mac
+//! (`packaging/macos/README.md` has the recipe; Debian has no tool that writes one). Lays out
+//! `payload/` (the agent, its LaunchDaemon, the example or baked config) and `scripts/`, copies
+//! the MDM profile, and parses every plist with the `plist` crate so a broken one fails here.
+//! Without `--macos-agent` the binary is a stand-in and the tree's name says so.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, ensure};
+
+pub(super) fn build(
+    version: &str,
+    macos_agent: Option<&Path>,
+    baked: Option<&[u8]>,
+    root: &Path,
+    out: &Path,
+) -> anyhow::Result<PathBuf> {
+    let src = root.join("packaging/macos");
+    let suffix = if macos_agent.is_some() { "" } else { "_STAND-IN" };
+    let tree = out.join(format!("muster-agent_{version}_macos{suffix}"));
+    if tree.exists() {
+        std::fs::remove_dir_all(&tree)?;
+    }
+    let payload = tree.join("payload");
+    let put = |rel: &str, bytes: &[u8], mode: u32| -> anyhow::Result<()> {
+        let path = tree.join(rel);
+        std::fs::create_dir_all(path.parent().context("no parent")?)?;
+        std::fs::write(&path, bytes)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode))?;
+        Ok(())
+    };
+    let agent = match macos_agent {
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => b"STAND-IN: not a macOS program; the macOS CI job passes the real one with --macos-agent.\n".to_vec(),
+    };
+    put("payload/usr/local/bin/muster-agent", &agent, 0o755)?;
+    let daemon = std::fs::read(src.join("com.muster.agent.plist"))?;
+    put("payload/Library/LaunchDaemons/com.muster.agent.plist", &daemon, 0o644)?;
+    let example = std::fs::read(root.join("packaging/linux/agent.toml"))?;
+    put("payload/Library/Application Support/Muster/agent.toml.example", &example, 0o644)?;
+    if let Some(bytes) = baked {
+        put("payload/Library/Application Support/Muster/agent.toml.baked", bytes, 0o600)?;
+    }
+    for script in ["preinstall", "postinstall"] {
+        put(&format!("scripts/{script}"), &std::fs::read(src.join("scripts").join(script))?, 0o755)?;
+    }
+    put("muster-agent.mobileconfig", &std::fs::read(src.join("muster-agent.mobileconfig"))?, 0o644)?;
+    put("README.md", &std::fs::read(src.join("README.md"))?, 0o644)?;
+    check_launch_daemon(&payload.join("Library/LaunchDaemons/com.muster.agent.plist"))?;
+    check_profile(&tree.join("muster-agent.mobileconfig"))?;
+    Ok(tree)
+}
+
+/// The LaunchDaemon must name itself, run the installed binary with the installed config and
+/// start at load.
+fn check_launch_daemon(path: &Path) -> anyhow::Result<()> {
+    let value = plist::Value::from_file(path).with_context(|| format!("parsing {}", path.display()))?;
+    let dict = value.as_dictionary().context("the LaunchDaemon is not a dictionary")?;
+    ensure!(dict.get("Label").and_then(|v| v.as_string()) == Some("com.muster.agent"), "Label");
+    let args: Vec<&str> = dict
+        .get("ProgramArguments")
+        .and_then(|v| v.as_array())
+        .context("ProgramArguments")?
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
+    ensure!(
+        args == ["/usr/local/bin/muster-agent", "run", "--config", "/Library/Application Support/Muster/agent.toml"],
+        "ProgramArguments: {args:?}"
+    );
+    ensure!(dict.get("RunAtLoad").and_then(|v| v.as_boolean()) == Some(true), "RunAtLoad");
+    Ok(())
+}
+
+/// The profile must carry a PPPC payload granting SystemPolicyAllFiles to the agent.
+fn check_profile(path: &Path) -> anyhow::Result<()> {
+    let value = plist::Value::from_file(path).with_context(|| format!("parsing {}", path.display()))?;
+    let payloads = value
+        .as_dictionary()
+        .and_then(|d| d.get("PayloadContent"))
+        .and_then(|v| v.as_array())
+        .context("PayloadContent")?;
+    let pppc = payloads
+        .iter()
+        .filter_map(|p| p.as_dictionary())
+        .find(|p| {
+            p.get("PayloadType").and_then(|v| v.as_string()) == Some("com.apple.TCC.configuration-profile-policy")
+        })
+        .context("no PPPC payload")?;
+    let grants = pppc
+        .get("Services")
+        .and_then(|v| v.as_dictionary())
+        .and_then(|s| s.get("SystemPolicyAllFiles"))
+        .and_then(|v| v.as_array())
+        .context("no SystemPolicyAllFiles")?;
+    ensure!(
+        grants.iter().filter_map(|g| g.as_dictionary()).any(|g| {
+            g.get("Identifier").and_then(|v| v.as_string()) == Some("/usr/local/bin/muster-agent")
+                && g.get("Authorization").and_then(|v| v.as_string()) == Some("Allow")
+        }),
+        "Full Disk Access is not granted to /usr/local/bin/muster-agent"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn packaging() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../packaging/macos")
+    }
+
+    #[test]
+    fn the_shipped_plists_pass_their_checks() {
+        check_launch_daemon(&packaging().join("com.muster.agent.plist")).unwrap();
+        check_profile(&packaging().join("muster-agent.mobileconfig")).unwrap();
+    }
+
+    #[test]
+    fn a_launch_daemon_with_other_arguments_or_a_profile_without_fda_is_refused() {
+        let dir = std::env::temp_dir().join(format!("xtask-plist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let daemon = std::fs::read_to_string(packaging().join("com.muster.agent.plist")).unwrap();
+        let bad = dir.join("daemon.plist");
+        std::fs::write(&bad, daemon.replace("<string>--config</string>", "<string>--verbose</string>")).unwrap();
+        assert!(check_launch_daemon(&bad).is_err());
+        std::fs::write(&bad, daemon.replace("</dict>\n</plist>", "")).unwrap();
+        assert!(check_launch_daemon(&bad).is_err(), "a truncated plist must not parse");
+        let profile = std::fs::read_to_string(packaging().join("muster-agent.mobileconfig")).unwrap();
+        let no_fda = dir.join("profile.mobileconfig");
+        std::fs::write(&no_fda, profile.replace("SystemPolicyAllFiles", "SystemPolicyDocumentsFolder")).unwrap();
+        assert!(check_profile(&no_fda).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_tree_holds_payload_scripts_and_says_stand_in() {
+        let out = std::env::temp_dir().join(format!("xtask-macos-{}", std::process::id()));
+        std::fs::create_dir_all(&out).unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let tree = build("1.2.3", None, Some(b"version = 1\n"), &root, &out).unwrap();
+        assert!(tree.ends_with("muster-agent_1.2.3_macos_STAND-IN"));
+        for (rel, mode) in [
+            ("payload/usr/local/bin/muster-agent", 0o755),
+            ("payload/Library/LaunchDaemons/com.muster.agent.plist", 0o644),
+            ("payload/Library/Application Support/Muster/agent.toml.example", 0o644),
+            ("payload/Library/Application Support/Muster/agent.toml.baked", 0o600),
+            ("scripts/preinstall", 0o755),
+            ("scripts/postinstall", 0o755),
+        ] {
+            let meta = std::fs::metadata(tree.join(rel)).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o777, mode, "{rel}");
+        }
+        std::fs::remove_dir_all(&out).unwrap();
+    }
+}
