@@ -28,7 +28,7 @@ test   imagemagick      desktop-ui screenshots: `import -window root` captures t
 test   passwd           local API tests: useradd creates throwaway users to call the socket as another uid
 test   rpm              rpmbuild and rpm -qp: cargo xtask dist builds the rpms and the package test reads them
 test   wixl             wixl: cargo xtask dist builds the agent MSI with it
-test   msitools         msiinfo: the package test reads the MSI's tables
+test   msitools         msiinfo: the package test reads the MSI tables
 test   systemd          systemd-analyze verify: the package test checks the installed units
 test   init-system-helpers  deb-systemd-helper: the debs depend on it for their maintainer scripts
 '
