@@ -486,6 +486,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             }
             // After enrollment: an enrolled agent fingerprints with the fleet's key.
             let key = state.fingerprint_key()?;
+            use muster_agent::local_api::caller::Access;
             let local_api = (!args.once).then(|| {
                 let is_root = muster_agent::state::running_as_root();
                 let socket = args.socket.clone().unwrap_or_else(|| {
@@ -494,7 +495,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 });
                 muster_agent::daemon::live::LocalApiOptions {
                     socket,
-                    access: muster_agent::local_api::caller::Access::for_agent_uid(effective_uid()),
+                    access: Access::for_agent_uid(muster_agent::state::effective_uid()),
                 }
             });
             let opts = RunOptions {
@@ -644,17 +645,6 @@ fn socket_env() -> std::collections::BTreeMap<String, String> {
         .into_iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
         .collect()
-}
-
-fn effective_uid() -> u32 {
-    #[cfg(unix)]
-    {
-        rustix::process::geteuid().as_raw()
-    }
-    #[cfg(not(unix))]
-    {
-        0
-    }
 }
 
 /// `muster-agent status`: one `GetStatus` call to the running agent.

@@ -69,6 +69,19 @@ pub fn running_as_root() -> bool {
     }
 }
 
+/// The agent's effective uid, which the local API answers for when it runs as a user (0 off Unix,
+/// where the local API is not served).
+pub fn effective_uid() -> u32 {
+    #[cfg(unix)]
+    {
+        rustix::process::geteuid().as_raw()
+    }
+    #[cfg(not(unix))]
+    {
+        0
+    }
+}
+
 /// Writes `bytes` to `path` so that a reader (or a crash) sees either the old or the new content:
 /// a `0600` temp file in the same directory, fsync, rename over `path`, fsync of the directory.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
