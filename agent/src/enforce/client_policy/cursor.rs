@@ -28,8 +28,14 @@ use crate::platform::{Layout, Os};
 pub struct Cursor;
 
 const CLIENTS: &[&str] = &["cursor"];
-/// The table's file name in the agent's state dir.
-pub const TABLE_FILE: &str = "cursor-hook.json";
+/// The hook's decision table, beside the system `hooks.json`: the hook runs as the developer,
+/// who cannot read the agent's private state dir; the table holds nothing the policy files do
+/// not (identities that carry a credential are never in it).
+pub const TABLE_FILE: &str = "muster-hook-table.json";
+/// How long the hook waits for Cursor's input before answering `allow`.
+pub const INPUT_DEADLINE: std::time::Duration = std::time::Duration::from_millis(1500);
+/// The most input the hook reads.
+const MAX_INPUT: u64 = 4 << 20;
 
 /// The system hooks file on each OS (as on that machine).
 pub fn hooks_file(os: Os) -> &'static str {
@@ -282,9 +288,50 @@ pub fn answer(input: &Value, table: &HookTable) -> HookAnswer {
     HookAnswer::allow()
 }
 
-/// The table as the hook reads it from the state dir; `None` (fail open) when it is missing or
+/// The decision table's path on each OS (as on that machine): beside `hooks.json`.
+pub fn table_file(os: Os) -> String {
+    let hooks = hooks_file(os);
+    let sep = if os == Os::Windows { '\\' } else { '/' };
+    let dir = hooks.rsplit_once(sep).map_or(hooks, |(d, _)| d);
+    format!("{dir}{sep}{TABLE_FILE}")
+}
+
+/// The table file's content for a plan; `None` when there is nothing to enforce (the file is
+/// then removed).
+pub fn table_bytes(plan: &Plan<'_>) -> Option<Vec<u8>> {
+    let t = HookTable::of(plan);
+    if t.is_empty() {
+        return None;
+    }
+    let mut text = serde_json::to_string_pretty(&t).ok()?;
+    text.push('\n');
+    Some(text.into_bytes())
+}
+
+/// The table as the hook reads it; `None` (the hook then fails open) when it is missing or
 /// unreadable.
-pub fn read_table(state_dir: &Path) -> Option<HookTable> {
-    let bytes = std::fs::read(state_dir.join(TABLE_FILE)).ok()?;
+pub fn read_table(path: &Path) -> Option<HookTable> {
+    use std::io::Read;
+    let mut bytes = Vec::new();
+    std::fs::File::open(path).ok()?.take(MAX_INPUT).read_to_end(&mut bytes).ok()?;
     serde_json::from_slice(&bytes).ok()
+}
+
+/// `muster-agent hook cursor`: read one JSON value from `input` (Cursor's call) within
+/// `deadline`, answer from the table at `table`. Never blocks longer than the deadline, and
+/// fails open: no input in time, input that is not JSON, or no readable table → `allow`.
+pub fn run_hook(input: impl std::io::Read + Send + 'static, table: &Path, deadline: std::time::Duration) -> HookAnswer {
+    let (tx, rx) = std::sync::mpsc::channel();
+    // The reader thread may stay blocked on a stdin that never closes; the process exits
+    // after answering, which ends it.
+    std::thread::spawn(move || {
+        let mut de = serde_json::Deserializer::from_reader(std::io::Read::take(input, MAX_INPUT));
+        let v: Option<Value> = serde::Deserialize::deserialize(&mut de).ok();
+        let _ = tx.send(v);
+    });
+    let Some(call) = rx.recv_timeout(deadline).ok().flatten() else { return HookAnswer::allow() };
+    match read_table(table) {
+        Some(t) => answer(&call, &t),
+        None => HookAnswer::allow(),
+    }
 }
