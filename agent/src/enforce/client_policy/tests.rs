@@ -340,3 +340,31 @@ fn every_writer_has_a_path_under_the_root_and_lists_its_bypasses() {
         }
     }
 }
+
+#[test]
+fn an_identity_never_holds_a_credential() {
+    use crate::discovery::entry::RawServer;
+    use crate::secrets::Secret;
+    let raw = RawServer {
+        name: "jira".into(),
+        command: Some("npx".into()),
+        args: vec![
+            Secret::new("-y"),
+            Secret::new("jira-mcp"),
+            Secret::new("--api-token=xK9fQ2mZ7vR4tY8wB3nL6pD1sH5gJ0cA"),
+        ],
+        ..RawServer::default()
+    };
+    let id = Identity::of(&raw);
+    assert_eq!(
+        id,
+        Identity::Command { program: "npx".into(), args: vec![Some("-y".into()), Some("jira-mcp".into()), None] }
+    );
+    assert!(id.exact_argv().is_none() && id.exact_problem().unwrap().contains("credential"));
+
+    let remote = RawServer { url: Some(Secret::new("https://u:hunter2hunter2@mcp.example.com/sse")), ..RawServer::default() };
+    assert_eq!(Identity::of(&remote), Identity::Url(None));
+    let plain = RawServer { url: Some(Secret::new("https://mcp.example.com/mcp")), ..RawServer::default() };
+    assert_eq!(Identity::of(&plain), Identity::Url(Some("https://mcp.example.com/mcp".into())));
+    assert_eq!(Identity::of(&RawServer::default()), Identity::Unknown);
+}
