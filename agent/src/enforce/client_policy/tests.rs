@@ -362,7 +362,8 @@ fn an_identity_never_holds_a_credential() {
     );
     assert!(id.exact_argv().is_none() && id.exact_problem().unwrap().contains("credential"));
 
-    let remote = RawServer { url: Some(Secret::new("https://u:hunter2hunter2@mcp.example.com/sse")), ..RawServer::default() };
+    let remote =
+        RawServer { url: Some(Secret::new("https://u:hunter2hunter2@mcp.example.com/sse")), ..RawServer::default() };
     assert_eq!(Identity::of(&remote), Identity::Url(None));
     let plain = RawServer { url: Some(Secret::new("https://mcp.example.com/mcp")), ..RawServer::default() };
     assert_eq!(Identity::of(&plain), Identity::Url(Some("https://mcp.example.com/mcp".into())));
