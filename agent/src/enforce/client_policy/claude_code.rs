@@ -150,6 +150,26 @@ impl ClientPolicyWriter for ClaudeCode {
                 });
             }
         }
+        // Server-managed settings are cached per user in ~/.claude/remote-settings.json (the
+        // client's own cache, as third-party analyses of it describe): a non-empty one means
+        // the server source wins under first-wins for that user.
+        for user in probe.users(layout) {
+            let cache = user.home.join(".claude").join("remote-settings.json");
+            let Some(bytes) = probe.read(&cache) else { continue };
+            let non_empty = serde_json::from_slice::<Value>(&bytes)
+                .ok()
+                .is_some_and(|v| v.as_object().is_some_and(|o| !o.is_empty()));
+            if non_empty {
+                out.push(Shadow {
+                    source: layout.display(&cache),
+                    why: format!(
+                        "server-managed settings are cached for {}; they win over the managed-settings files \
+                         under first-wins",
+                        user.name
+                    ),
+                });
+            }
+        }
         if let Some(dir) = layout.resolve(managed_dir(layout.os())) {
             let base = dir.join("managed-settings.json");
             if let Some(bytes) = probe.read(&base) {
@@ -181,7 +201,7 @@ impl ClientPolicyWriter for ClaudeCode {
 
     fn bypasses(&self) -> &'static [&'static str] {
         &[
-            "server-managed settings (claude.ai admin console) win over the files under first-wins and cannot be seen on the laptop",
+            "server-managed settings (claude.ai admin console) win over the files under first-wins; they are seen only once the client has cached them for a user",
             "Windows: a policy in HKLM\\SOFTWARE\\Policies\\ClaudeCode wins over the files (first-wins); this build reads no registry",
             "serverCommand matches the exact argv: the same package launched with other arguments (or another launcher) is a different server",
             "serverUrl: `${VAR}` expansion in the user's config is done with the user's environment",

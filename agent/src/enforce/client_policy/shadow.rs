@@ -26,6 +26,8 @@ pub trait Probe {
     /// The value of a variable in the environment the clients are started with: the agent's
     /// own environment (for a live machine) and `/etc/environment`.
     fn system_env(&self, layout: &Layout, name: &str) -> Option<String>;
+    /// The users of the machine and their homes (host paths).
+    fn users(&self, layout: &Layout) -> Vec<crate::platform::UserHome>;
 }
 
 /// The real filesystem (under the layout's root for an image) and the given environment.
@@ -60,6 +62,10 @@ impl Probe for FsProbe {
         let etc_env = layout.resolve("/etc/environment")?;
         let text = String::from_utf8(self.read(&etc_env)?).ok()?;
         environment_file_value(&text, name)
+    }
+
+    fn users(&self, layout: &Layout) -> Vec<crate::platform::UserHome> {
+        if layout.is_image() { layout.image_users() } else { crate::platform::live_users(&self.env) }
     }
 }
 

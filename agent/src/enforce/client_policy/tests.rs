@@ -306,6 +306,15 @@ fn each_writer_reports_a_higher_precedence_source_as_not_in_force() {
     assert!(copilot[0].contains("/Library/Managed Preferences/alice/com.github.copilot.plist"), "{copilot:?}");
     assert_eq!(shadows(&codex::Codex, &mac).len(), 1);
 
+    put(root, "/home/dev/.claude/remote-settings.json", &linux, b"{}");
+    assert!(shadows(&claude_code::ClaudeCode, &linux).is_empty(), "an empty server cache shadows nothing");
+    put(root, "/home/dev/.claude/remote-settings.json", &linux, br#"{"permissions": {"deny": ["Bash"]}}"#);
+    let cached = shadows(&claude_code::ClaudeCode, &linux);
+    assert!(
+        cached[0].starts_with("/home/dev/.claude/remote-settings.json") && cached[0].contains("for dev"),
+        "{cached:?}"
+    );
+    std::fs::remove_file(linux.resolve("/home/dev/.claude/remote-settings.json").unwrap()).unwrap();
     put(root, "/etc/claude-code/managed-settings.json", &linux, br#"{"policyHelper": {"path": "/usr/local/bin/p"}}"#);
     assert!(shadows(&claude_code::ClaudeCode, &linux)[0].contains("policyHelper"));
     put(root, "/etc/github-copilot/managed-settings.json", &linux, br#"{"deniedMcpServers": [{}]}"#);
