@@ -3,6 +3,7 @@
 //! own state; the writers and quarantine build on it. It does not decide anything: decisions
 //! come from `muster-policy`.
 
+pub mod apply;
 pub mod files;
 pub mod quarantine;
 
