@@ -7,15 +7,8 @@ use super::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A scratch directory, on tmpfs where there is one so the crash loops' fsyncs stay cheap.
 fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(dir) = tempfile::tempdir_in(shm)
-    {
-        return dir;
-    }
-    tempfile::tempdir().unwrap()
+    crate::enforce::scratch_dir()
 }
 
 fn intent(key: &str) -> Intent {
