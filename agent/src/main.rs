@@ -721,7 +721,7 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         fleet_key: None,
         project: None,
     };
-    let inv = muster_agent::scan(&req).context("scan failed")?;
+    let (inv, identities) = muster_agent::scan_for_enforcement(&req).context("scan failed")?;
     let dir = state_dir(args.state_dir.clone())?;
     let keeper = if args.dry_run {
         None
@@ -733,8 +733,30 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
             None => keeper,
         })
     };
-    let reports =
-        muster_agent::enforce::apply::apply(&bundle, &inv, &layout, &args.tags, now_unix(), &dir, keeper.as_ref())?;
+    // The "not in force" checks look at the agent's own environment only on a live machine, and
+    // only at the variables they name (plus who the user is).
+    let probe = muster_agent::enforce::client_policy::FsProbe {
+        env: if layout.is_image() {
+            Default::default()
+        } else {
+            std::env::vars()
+                .filter(|(k, _)| {
+                    muster_agent::enforce::client_policy::SHADOW_VARS.contains(&k.as_str())
+                        || muster_agent::platform::RELOCATING_VARS.contains(&k.as_str())
+                })
+                .collect()
+        },
+    };
+    let ctx = muster_agent::enforce::apply::ApplyContext {
+        layout: &layout,
+        tags: &args.tags,
+        now: now_unix(),
+        state_dir: &dir,
+        keeper: keeper.as_ref(),
+        identities: &identities,
+        probe: &probe,
+    };
+    let reports = muster_agent::enforce::apply::apply(&bundle, &inv, &ctx)?;
     let mut out = String::new();
     for r in &reports {
         out.push_str(&muster_agent::enforce::apply::render_line(r));

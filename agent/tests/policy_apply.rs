@@ -114,7 +114,9 @@ fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identica
     assert!(out.status.success(), "{}", text(&out));
     let report = text(&out);
     assert_eq!(report.matches("\tapplied").count(), 2, "{report}");
-    assert!(report.contains("block") && report.contains("pending"), "{report}");
+    // The block goes to Cursor's system hooks; the image has no agent binary for the hook.
+    assert!(report.contains("block\tcursor \"docs\"") && report.contains("not in force"), "{report}");
+    assert!(std::fs::read_to_string(root.join("etc/cursor/hooks.json")).unwrap().contains("hook cursor"));
     let cursor = std::fs::read_to_string(root.join("home/dev/.cursor/mcp.json")).unwrap();
     assert!(
         !cursor.contains("legacy-crm") && cursor.contains("// work servers") && cursor.contains("\"docs\""),
@@ -129,14 +131,15 @@ fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identica
 
     // Applying again changes nothing (the sidecar'd server is still judged, from its record).
     let again = apply(&[]);
-    assert!(text(&again).matches("in force").count() == 2, "{}", text(&again));
+    assert!(text(&again).matches("\tin force").count() == 2, "{}", text(&again));
     let quarantined = snapshot(&root);
 
     // The rule is lifted: the quarantines are undone by themselves, byte-identical.
     std::fs::write(&policy, NOTHING).unwrap();
     let lifted = apply(&[]);
     assert!(lifted.status.success(), "{}", text(&lifted));
-    assert_eq!(text(&lifted).matches("lifted").count(), 2, "{}", text(&lifted));
+    // Two quarantines, and Cursor's hooks file and decision table, which Muster created.
+    assert_eq!(text(&lifted).matches("lifted").count(), 3, "{}", text(&lifted));
     assert_eq!(snapshot(&root), before);
 
     // Quarantine again, then `restore --all` undoes it.
