@@ -180,6 +180,11 @@ pub struct Owned {
     pub entries: Vec<OwnedEntry>,
     #[serde(default)]
     pub containers: Vec<Vec<String>>,
+    /// The administrator's file as it was before Muster's first entry: when Muster's entries
+    /// are gone and the content means the same again, these bytes are written back, so layout
+    /// the editor had to touch (an inline object Muster added a key to) is restored too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 /// One value Muster added at a path (a list item, or a key's value).
@@ -191,7 +196,21 @@ pub struct OwnedEntry {
 
 impl Owned {
     pub fn is_empty(&self) -> bool {
-        !self.created_file && self.entries.is_empty() && self.containers.is_empty()
+        !self.created_file && self.entries.is_empty() && self.containers.is_empty() && self.original.is_none()
+    }
+
+    /// Carry the administrator's original text forward while Muster owns entries.
+    fn keep_original(&mut self, previous: &Owned, existing: Option<&[u8]>) {
+        if self.entries.is_empty() {
+            self.original = None;
+            return;
+        }
+        self.original = previous.original.clone().or_else(|| match existing {
+            Some(b) if previous.entries.is_empty() && !previous.created_file => {
+                std::str::from_utf8(b).ok().map(str::to_string)
+            }
+            _ => None,
+        });
     }
 }
 

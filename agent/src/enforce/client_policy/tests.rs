@@ -378,3 +378,14 @@ fn an_identity_never_holds_a_credential() {
     assert_eq!(Identity::of(&plain), Identity::Url(Some("https://mcp.example.com/mcp".into())));
     assert_eq!(Identity::of(&RawServer::default()), Identity::Unknown);
 }
+
+#[test]
+fn an_inline_object_muster_added_a_key_to_comes_back_as_the_administrator_wrote_it() {
+    let admin = b"{\n  // IT baseline\n  \"mcp\": { \"allowed\": [\"evil\", \"docs\"] },\n}\n";
+    let servers = vec![blocked(stdio("gemini-cli", "evil", &["npx", "evil-mcp"]), "no-evil")];
+    round_trip(&gemini_cli::GeminiCli, &servers, Some(admin), "inline-object.json");
+    let admin = b"# IT\n[features]\nweb_search = false # keep\n";
+    let servers =
+        vec![blocked(stdio("codex", "evil", &["npx", "evil-mcp"]), "no-evil"), stdio("codex", "docs", &["docs-mcp"])];
+    round_trip(&codex::Codex, &servers, Some(admin), "inline-comment.toml");
+}
