@@ -120,6 +120,13 @@ impl Observed {
     }
 }
 
+/// The content a touch replaced and the content it wrote (`None`: no file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TouchBytes {
+    pub replaced: Option<Vec<u8>>,
+    pub written: Option<Vec<u8>>,
+}
+
 /// What to do to an observed file.
 #[derive(Clone, Copy, Debug)]
 pub enum Change<'a> {
@@ -223,8 +230,12 @@ impl FileKeeper {
                 };
                 let (uid, gid) = own.owner.unwrap_or_else(process_owner);
                 let fp = Fingerprint::of(bytes);
+                // A copy of what Muster wrote, so a change can later be taken back out of a file
+                // the developer edited since (see `written_and_replaced`).
+                let name = format!("{id:08}-{}.after", compact_stamp(at));
+                self.dir.save_backup(&self.faults, &name, bytes).map_err(|s| FileSafetyError::from_stop(s, &real))?;
                 let after =
-                    FileState::Present { len: fp.len, sha256: fp.sha256, mode: own.mode, uid, gid, backup: None };
+                    FileState::Present { len: fp.len, sha256: fp.sha256, mode: own.mode, uid, gid, backup: Some(name) };
                 (after, Some(own), created)
             }
         };
@@ -312,6 +323,41 @@ impl FileKeeper {
             }
         }
         Ok((undone, refused))
+    }
+
+    /// The bytes a touch replaced and the bytes it wrote (`None` for an absent file), read from
+    /// the backups and checked against the journal.
+    pub fn written_and_replaced(&self, id: u64) -> Result<TouchBytes, FileSafetyError> {
+        let _lock = self.lock()?;
+        let touch = self.entries()?.into_iter().find(|t| t.id == id).ok_or(FileSafetyError::UnknownTouch { id })?;
+        Ok(TouchBytes { replaced: self.backup_bytes(&touch.before)?, written: self.backup_bytes(&touch.after)? })
+    }
+
+    /// Records that touch `id` no longer describes its file: the developer edited the file after
+    /// it, and touch `by` took Muster's change back out of the edited file. Restore skips it.
+    pub fn supersede(&self, id: u64, by: u64) -> Result<(), FileSafetyError> {
+        let _lock = self.lock()?;
+        let mut touch = self.entries()?.into_iter().find(|t| t.id == id).ok_or(FileSafetyError::UnknownTouch { id })?;
+        touch.status = TouchStatus::Superseded;
+        touch.restored_at = Some(format!("{} by touch {by}", humantime::format_rfc3339_seconds(SystemTime::now())));
+        self.dir.save(&self.faults, &touch).map_err(|s| FileSafetyError::from_stop(s, &touch.real_path))
+    }
+
+    fn backup_bytes(&self, state: &FileState) -> Result<Option<Vec<u8>>, FileSafetyError> {
+        match state {
+            FileState::Absent => Ok(None),
+            FileState::Present { backup: Some(name), .. } => {
+                let path = self.dir.backup_path(name);
+                let bytes = fs::read(&path).map_err(io_err("read backup", &path))?;
+                if !state.holds(Some(&Fingerprint::of(&bytes))) {
+                    return Err(FileSafetyError::BackupCorrupt { path });
+                }
+                Ok(Some(bytes))
+            }
+            FileState::Present { backup: None, .. } => {
+                Err(FileSafetyError::Journal { path: self.dir.root.clone(), message: "no backup recorded".into() })
+            }
+        }
     }
 
     fn undo(&self, touch: &mut Touch) -> Result<(), FileSafetyError> {
