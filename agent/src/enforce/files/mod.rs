@@ -46,6 +46,8 @@ pub enum FileSafetyError {
     NotRegular { path: PathBuf },
     #[error("{path} has {links} hard links; replacing it would split them")]
     HardLinked { path: PathBuf, links: u64 },
+    #[error("{path} is {len} bytes, more than a config file Muster edits")]
+    TooLarge { path: PathBuf, len: u64 },
     #[error("no touch {id} in the journal")]
     UnknownTouch { id: u64 },
     #[error("backup {path} does not hold the recorded bytes")]
@@ -83,6 +85,9 @@ impl Fingerprint {
     }
 }
 
+/// The largest file Muster plans a change to (config files are kilobytes).
+pub const MAX_FILE_LEN: u64 = 16 * 1024 * 1024;
+
 /// What a file held when a change to it was planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {
@@ -95,6 +100,15 @@ impl Observed {
     /// Reads `path` for planning: its bytes (`None` when there is no file) and what to compare
     /// against at write time.
     pub fn read(path: &Path) -> Result<(Observed, Option<Vec<u8>>), FileSafetyError> {
+        // Never open a FIFO or device (a read would block or never end), nor a huge file.
+        if let Ok(meta) = fs::metadata(path) {
+            if !meta.is_file() {
+                return Err(FileSafetyError::NotRegular { path: path.to_path_buf() });
+            }
+            if meta.len() > MAX_FILE_LEN {
+                return Err(FileSafetyError::TooLarge { path: path.to_path_buf(), len: meta.len() });
+            }
+        }
         let bytes = read_optional(path)?;
         let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
         let content = bytes.as_deref().map(Fingerprint::of);
