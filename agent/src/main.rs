@@ -47,6 +47,21 @@ enum Command {
     /// journal and backups in the state dir; files Muster created are removed.
     #[command(after_help = RESTORE_EXIT_CODES)]
     Restore(RestoreArgs),
+    /// Answer an AI client's hook from the decisions the agent last wrote (run by the client).
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Cursor's beforeMCPExecution hook: reads the call as JSON on stdin, prints
+    /// {"permission": "allow" | "deny", ...}. Fails open: no input within 1.5 s, input that is
+    /// not JSON, or no readable decision table answer allow. Always exits 0.
+    Cursor {
+        /// The decision table [default: muster-hook-table.json beside Cursor's system hooks.json].
+        #[arg(long, value_name = "FILE")]
+        table: Option<PathBuf>,
+    },
 }
 
 const RESTORE_EXIT_CODES: &str = "Exit codes:
@@ -454,6 +469,14 @@ async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
 
 fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Hook(HookCommand::Cursor { table }) => {
+            use muster_agent::enforce::client_policy::cursor;
+            let table = table.unwrap_or_else(|| PathBuf::from(cursor::table_file(Os::current())));
+            let answer = cursor::run_hook(std::io::stdin(), &table, cursor::INPUT_DEADLINE);
+            let text = serde_json::to_string(&answer).context("rendering the answer")?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| {
                 let env = std::env::vars().filter(|(k, _)| k.eq_ignore_ascii_case("ProgramData")).collect();
