@@ -9,7 +9,9 @@ pub mod client_policy;
 pub mod files;
 pub mod quarantine;
 
-pub use files::{Change, FileKeeper, FileSafetyError, FileState, Fingerprint, Intent, Observed, Touch, TouchStatus};
+pub use files::{
+    Change, FileKeeper, FileSafetyError, FileState, Fingerprint, Intent, Observed, Touch, TouchBytes, TouchStatus,
+};
 
 /// A scratch directory for tests, on tmpfs where there is one so journal fsyncs stay cheap.
 #[cfg(test)]

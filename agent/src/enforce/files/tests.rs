@@ -205,6 +205,26 @@ fn a_hard_linked_file_is_refused() {
     assert_eq!(fs::read(&file).unwrap(), b"x");
 }
 
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_never_opened() {
+    let tmp = scratch();
+    let fifo = tmp.path().join("settings.local.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // A writer that waits for a reader: without the check, `read` would be that reader and
+    // succeed with the writer's bytes.
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || fs::write(path, b"{}"));
+    let result = Observed::read(&fifo);
+    // Unblock the writer with a reader of our own, whatever happened.
+    if result.is_err() {
+        fs::read(&fifo).unwrap();
+    }
+    writer.join().unwrap().unwrap();
+    assert!(matches!(result, Err(FileSafetyError::NotRegular { .. })), "{result:?}");
+}
+
 /// A small deterministic generator, so failures reproduce.
 struct XorShift(u64);
 

@@ -9,6 +9,7 @@
 mod edit_json;
 mod edit_toml;
 mod edit_yaml;
+mod lift;
 pub mod methods;
 #[cfg(test)]
 mod tests;
@@ -261,10 +262,7 @@ pub fn reconcile(keeper: &FileKeeper, desired: &[Quarantine]) -> Result<Vec<(Str
         let files: BTreeSet<PathBuf> =
             touches.iter().filter(|t| active(t) && t.key == key).map(|t| t.real_path.clone()).collect();
         let (undone, refused) = keeper.restore_where(|t| files.contains(&t.real_path))?;
-        let outcome = match refused.first() {
-            None => Outcome::Lifted(undone),
-            Some(e) => Outcome::Failed(format!("not lifted: {e}")),
-        };
+        let outcome = if refused.is_empty() { Outcome::Lifted(undone) } else { take_back_key(keeper, &key)? };
         out.push((key, outcome));
     }
     let touches = keeper.touches()?;
@@ -277,6 +275,43 @@ pub fn reconcile(keeper: &FileKeeper, desired: &[Quarantine]) -> Result<Vec<(Str
         out.push((key, apply_one(keeper, q)));
     }
     Ok(out)
+}
+
+/// Lifts quarantine `key` from files the developer edited since: each of its touches still in
+/// force, newest first, is taken back out of the current file ([`lift::take_back`]) as a new
+/// journalled touch, and marked superseded.
+fn take_back_key(keeper: &FileKeeper, key: &str) -> Result<Outcome, FileSafetyError> {
+    let mut ids = Vec::new();
+    let mut touches: Vec<super::Touch> =
+        keeper.touches()?.into_iter().filter(|t| t.key == key && t.status == super::TouchStatus::Applied).collect();
+    touches.reverse();
+    for t in touches {
+        let bytes = keeper.written_and_replaced(t.id)?;
+        let (Some(before), Some(after)) = (bytes.replaced, bytes.written) else {
+            return Ok(Outcome::Failed(format!(
+                "not lifted: {} changed since Muster wrote it and was created by Muster; left as it is",
+                t.real_path.display()
+            )));
+        };
+        let (observed, current) = Observed::read(&t.real_path)?;
+        let Some(lifted) = current.as_deref().and_then(|c| lift::take_back(&before, &after, c)) else {
+            return Ok(Outcome::Failed(format!(
+                "not lifted: {} was edited where Muster changed it; left as it is",
+                t.real_path.display()
+            )));
+        };
+        let intent = Intent { key: format!("lift:{key}"), decision: format!("lift of touch {}", t.id) };
+        let change = Change::Write { bytes: &lifted, mode_if_created: 0o600 };
+        match keeper.apply(&observed, change, &intent) {
+            Ok(Some(done)) => {
+                keeper.supersede(t.id, done.id)?;
+                ids.push(done.id);
+            }
+            Ok(None) => keeper.supersede(t.id, t.id)?,
+            Err(e) => return Ok(Outcome::Failed(format!("not lifted: {e}"))),
+        }
+    }
+    Ok(Outcome::Lifted(ids))
 }
 
 /// Plans and applies one quarantine, planning again (a few times) when a file changed between

@@ -264,3 +264,33 @@ fn a_file_edited_between_plan_and_write_is_planned_again() {
     let now = fs::read_to_string(&path).unwrap();
     assert!(now.contains("args = [\"-y\"]") && now.contains("enabled = false"), "{now}");
 }
+
+#[test]
+fn a_quarantine_is_lifted_from_a_file_the_developer_edited_since() {
+    let tmp = crate::enforce::scratch_dir();
+    let path = tmp.path().join("config.toml");
+    let text = "# codex\nmodel = \"a\"\n\n[mcp_servers.gh]\ncommand = \"npx\"\n\n[mcp_servers.docs]\nurl = \"u\"\n";
+    fs::write(&path, text).unwrap();
+    let keeper = FileKeeper::open(&tmp.path().join("state")).unwrap();
+    let q = Quarantine {
+        server_id: "G".into(),
+        client: "codex".into(),
+        name: "gh".into(),
+        config_path: path.clone(),
+        project: String::new(),
+        decision: "R1".into(),
+    };
+    assert!(matches!(apply_one(&keeper, &q), Outcome::Applied(_)));
+    let edited =
+        fs::read_to_string(&path).unwrap().replace("model = \"a\"", "model = \"b\" # mine") + "\n[extra]\nx = 1\n";
+    fs::write(&path, &edited).unwrap();
+    let out = reconcile(&keeper, &[]).unwrap();
+    assert!(matches!(out[0].1, Outcome::Lifted(_)), "{out:?}");
+    let want = text.replace("model = \"a\"", "model = \"b\" # mine") + "\n[extra]\nx = 1\n";
+    assert_eq!(fs::read_to_string(&path).unwrap(), want, "only Muster's line is gone");
+    // Nothing quarantine-like stays in force; the lift itself is journalled.
+    let touches = keeper.touches().unwrap();
+    assert_eq!(touches[0].status, TouchStatus::Superseded);
+    assert!(touches.iter().any(|t| t.key == "lift:quarantine:G" && t.status == TouchStatus::Applied));
+    assert!(reconcile(&keeper, &[]).unwrap().is_empty());
+}
