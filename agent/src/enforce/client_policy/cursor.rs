@@ -142,6 +142,17 @@ impl ClientPolicyWriter for Cursor {
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.contains(&ours));
             if has_ours {
+                let table = layout.resolve(&table_file(layout.os()));
+                let readable = table
+                    .as_ref()
+                    .and_then(|t| probe.read(t))
+                    .is_some_and(|b| serde_json::from_slice::<HookTable>(&b).is_ok());
+                if !readable {
+                    out.push(Shadow {
+                        source: table.map_or_else(|| table_file(layout.os()), |t| layout.display(&t)),
+                        why: "the hook's decision table is missing or unreadable, so the hook allows every call".into(),
+                    });
+                }
                 let program = agent_program(layout.os());
                 if layout.resolve(program).is_none_or(|p| !probe.exists(&p)) {
                     out.push(Shadow {

@@ -331,8 +331,12 @@ fn each_writer_reports_a_higher_precedence_source_as_not_in_force() {
 
     let hooks = serde_json::json!({"version": 1, "hooks": {"beforeMCPExecution": [cursor::hook_entry(Os::Linux)]}});
     put(root, "/etc/cursor/hooks.json", &linux, hooks.to_string().as_bytes());
-    assert!(shadows(&cursor::Cursor, &linux)[0].contains("not installed"));
+    let cursor = shadows(&cursor::Cursor, &linux);
+    assert!(cursor[0].contains("decision table is missing") && cursor[1].contains("not installed"), "{cursor:?}");
     put(root, "/usr/bin/muster-agent", &linux, b"");
+    put(root, "/etc/cursor/muster-hook-table.json", &linux, b"{ broken");
+    assert!(shadows(&cursor::Cursor, &linux)[0].contains("unreadable"));
+    put(root, "/etc/cursor/muster-hook-table.json", &linux, br#"{"blocked": []}"#);
     assert!(shadows(&cursor::Cursor, &linux).is_empty());
 }
 
