@@ -6,8 +6,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "common/agent_cli.rs"]
+mod agent_cli;
+
+use std::path::Path;
+
+use agent_cli::{run, snapshot, text};
 
 const COPILOT_ADMIN: &str =
     "{\n    \"deniedMcpServers\": [\n        { \"serverUrl\": \"https://bad.example.com/*\" }\n    ]\n}\n";
@@ -42,31 +46,6 @@ fn write_image(root: &Path) {
 const BLOCK_EVIL: &str =
     "version = 1\nname = \"t\"\n\n[[rule]]\nid = \"no-evil\"\naction = \"block\"\n[rule.match]\nname = [\"evil\"]\n";
 const NOTHING: &str = "version = 1\nname = \"t\"\n";
-
-fn run(args: &[&str], extra: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_muster-agent")).args(args).args(extra).output().expect("run muster-agent")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
 
 #[test]
 fn a_block_reaches_each_clients_policy_file_and_lifting_it_restores_them_byte_identical() {

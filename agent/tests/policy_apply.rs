@@ -5,8 +5,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "common/agent_cli.rs"]
+mod agent_cli;
+
+use std::path::Path;
+
+use agent_cli::{run, snapshot, text};
 
 /// A Linux image: Cursor (no switch: sidecar), Codex (TOML `enabled`), Cline (`disabled`).
 fn write_image(root: &Path) {
@@ -51,32 +55,6 @@ name = ["docs"]
 "#;
 
 const NOTHING: &str = "version = 1\nname = \"offline\"\n";
-
-fn run(args: &[&str], extra: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_muster-agent")).args(args).args(extra).output().expect("run muster-agent")
-}
-
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
 
 #[test]
 fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identical() {
