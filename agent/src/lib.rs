@@ -6,7 +6,9 @@
 //! ([`state`]), the durable outbox ([`outbox`]), reports and deltas ([`report`]), gRPC over mTLS
 //! ([`grpc`]), config watching ([`watch`]) and the event loop that ties them together
 //! ([`daemon`]).
-//! The installed configuration file and the silent enrollment it triggers live in [`config`].
+//! The installed configuration file and the silent enrollment it triggers live in [`config`];
+//! enforcing policy decisions on the machine (file safety, quarantine, the clients' own policy
+//! files) in [`enforce`].
 //! The `muster-agent` binary is a thin CLI over [`scan`], [`enroll::enroll`], [`config`] and [`daemon`].
 
 #![forbid(unsafe_code)]
