@@ -25,7 +25,8 @@ pub use methods::Method;
 /// Why an edit could not be made to a document.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum EditError {
-    #[error("the file does not parse: {0}")]
+    /// Where the file stops parsing; never the parser's message, which may quote content.
+    #[error("the file does not parse ({0})")]
     Syntax(String),
     #[error("the server entry is not in the file")]
     NotFound,
@@ -134,11 +135,26 @@ fn to_value(text: &str, format: Format) -> Result<Value, EditError> {
             if text.trim().is_empty() {
                 return Ok(Value::Null);
             }
-            jsonc_parser::parse_to_serde_value::<Value>(text, &opts).map_err(|e| EditError::Syntax(e.to_string()))
+            jsonc_parser::parse_to_serde_value::<Value>(text, &opts)
+                .map_err(|e| EditError::Syntax(format!("line {}, column {}", e.line_display(), e.column_display())))
         }
-        Format::Toml => toml::from_str(text).map_err(|e: toml::de::Error| EditError::Syntax(e.message().to_string())),
-        Format::Yaml => serde_norway::from_str(text).map_err(|e| EditError::Syntax(e.to_string())),
+        Format::Toml => toml::from_str(text)
+            .map_err(|e: toml::de::Error| EditError::Syntax(position(text, e.span().map_or(0, |r| r.start)))),
+        Format::Yaml => serde_norway::from_str(text).map_err(|e| {
+            EditError::Syntax(
+                e.location()
+                    .map_or_else(|| "somewhere".to_string(), |l| format!("line {}, column {}", l.line(), l.column())),
+            )
+        }),
     }
+}
+
+/// `line L, column C` of a byte offset (1-based), for parse errors.
+pub(crate) fn position(text: &str, offset: usize) -> String {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let column = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1) + 1;
+    format!("line {line}, column {column}")
 }
 
 fn read_text(path: &Path) -> Result<(Observed, String), QuarantineError> {

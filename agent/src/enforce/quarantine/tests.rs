@@ -294,3 +294,27 @@ fn a_quarantine_is_lifted_from_a_file_the_developer_edited_since() {
     assert!(touches.iter().any(|t| t.key == "lift:quarantine:G" && t.status == TouchStatus::Applied));
     assert!(reconcile(&keeper, &[]).unwrap().is_empty());
 }
+
+#[test]
+fn a_parse_error_names_the_place_never_the_content() {
+    for (name, text) in [
+        ("c.toml", "[mcp_servers.x]\ncommand = \"npx\"\ntoken = ghp_SECRETVALUE123\n"),
+        ("c.json", "{\"mcpServers\": {\"x\": {\"env\": {\"T\": ghp_SECRETVALUE123}}}}"),
+        ("c.yaml", "extensions:\n  x:\n    env: [ghp_SECRETVALUE123\n"),
+    ] {
+        let tmp = crate::enforce::scratch_dir();
+        let path = tmp.path().join(name);
+        fs::write(&path, text).unwrap();
+        let q = Quarantine {
+            server_id: "X".into(),
+            client: "goose".into(),
+            name: "x".into(),
+            config_path: path,
+            project: String::new(),
+            decision: "R".into(),
+        };
+        let err = plan(&q).unwrap_err().to_string();
+        assert!(err.contains("does not parse (line"), "{name}: {err}");
+        assert!(!err.contains("SECRET"), "{name}: {err}");
+    }
+}
