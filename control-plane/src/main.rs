@@ -80,8 +80,23 @@ enum Command {
 enum PolicyCommand {
     /// Check a policy file: every problem is printed as FILE:LINE:COLUMN: message and the
     /// command exits with status 2; a valid file prints its rules and exceptions. Needs no
-    /// configuration or database. (`diff` and `apply` come with policy storage.)
+    /// configuration or database.
     Check { file: std::path::PathBuf },
+    /// Dry-run a policy file against the stored fleet: what it would do to which endpoints,
+    /// servers and users, by rule. Changes nothing; an invalid file exits with status 2 as
+    /// `check` does.
+    Diff {
+        file: std::path::PathBuf,
+        /// `text` for people, `json` for tools (the `POST /api/v1/policies/dry-run` answer).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +229,10 @@ async fn run(command: Command, config: ServerConfig) -> Result<()> {
         Command::ApiToken(command) => api_token(command, &config).await,
         // Handled in `main` before any configuration is loaded.
         Command::Policy(PolicyCommand::Check { file }) => std::process::exit(policy_check(&file)?),
+        Command::Policy(PolicyCommand::Diff { file, format }) => {
+            let code = policy_diff(&file, format, &config).await?;
+            std::process::exit(code)
+        }
     }
 }
 
@@ -467,5 +486,29 @@ fn policy_check(file: &std::path::Path) -> Result<i32> {
             eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
             Ok(2)
         }
+    }
+}
+
+/// `policy diff FILE`: the dry run against the stored fleet; 2 when the file is not valid.
+async fn policy_diff(file: &std::path::Path, format: OutputFormat, config: &ServerConfig) -> Result<i32> {
+    use muster_control_plane::policy_preview::dry_run::{self, DryRunError};
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let store = open_store(config).await?;
+    match dry_run::dry_run(store.as_ref(), &text, unix_now()).await {
+        Ok(run) => {
+            match format {
+                OutputFormat::Text => print!("{}", dry_run::render_text(&run)),
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+            }
+            Ok(0)
+        }
+        Err(DryRunError::Invalid(e)) => {
+            for d in &e.diagnostics {
+                eprintln!("{}:{d}", file.display());
+            }
+            eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
+            Ok(2)
+        }
+        Err(DryRunError::Store(e)) => Err(e.into()),
     }
 }
