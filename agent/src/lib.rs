@@ -17,6 +17,7 @@ pub mod catalog;
 pub mod config;
 pub mod daemon;
 pub mod discovery;
+pub mod enforce;
 pub mod enroll;
 pub mod findings;
 pub mod grpc;
