@@ -48,6 +48,8 @@ pub struct ControlPlane {
     pub(crate) agents: AgentStatusCache,
     revocations: broadcast::Sender<String>,
     ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
+    /// The newest policy version published through this process, for the Watch streams.
+    pub(crate) policy_updates: tokio::sync::watch::Sender<Option<Arc<crate::store::policies::PolicyVersionRecord>>>,
 }
 
 impl ControlPlane {
@@ -87,6 +89,7 @@ impl ControlPlane {
             agents: AgentStatusCache::default(),
             revocations,
             ingest_events,
+            policy_updates: tokio::sync::watch::Sender::new(None),
         })
     }
 
@@ -123,6 +126,19 @@ impl ControlPlane {
 
     pub fn subscribe_ingest(&self) -> broadcast::Receiver<crate::ingest::IngestEvent> {
         self.ingest_events.subscribe()
+    }
+}
+
+impl crate::policies::PolicyListener for ControlPlane {
+    fn policy_published(&self, version: &crate::store::policies::PolicyVersionRecord) {
+        // Keeps the newest only: a stream that missed a version sends the newer one anyway.
+        self.policy_updates.send_if_modified(|current| {
+            let newer = current.as_ref().is_none_or(|held| held.version < version.version);
+            if newer {
+                *current = Some(Arc::new(version.clone()));
+            }
+            newer
+        });
     }
 }
 

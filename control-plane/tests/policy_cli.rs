@@ -152,3 +152,65 @@ async fn policy_diff_dry_runs_a_file_against_the_stored_fleet() {
     let stderr = String::from_utf8(out.stderr).unwrap();
     assert!(stderr.contains(&format!("{}:5:1: `package = []` matches nothing", file.display())), "{stderr}");
 }
+
+fn server(dir: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_muster-server"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .current_dir(dir)
+        .env_remove("MUSTER_CONFIG")
+        .env_remove("MUSTER_DATABASE_URL")
+        .env_remove("MUSTER_DATA_DIR")
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn apply_publishes_versions_refuses_a_broken_file_with_its_places_and_audits_both() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("acme.toml");
+    std::fs::write(&good, "version = 1\nname = \"acme\"\n[[rule]]\nid = \"no-sse\"\naction = \"block\"\n[rule.match]\ntransport = [\"sse\"]\n").unwrap();
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "version = 1\n[[rule]]\nid = \"r\"\naction = \"shout\"\n").unwrap();
+
+    let out = server(dir.path(), &["policy", "apply", bad.to_str().unwrap(), "--reason", "typo"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("{}:4:10: ", bad.display())), "{stderr}");
+    assert!(stderr.contains("nothing was published"), "{stderr}");
+
+    let out = server(dir.path(), &["policy", "apply", good.to_str().unwrap(), "--reason", "first rollout"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8(out.stdout).unwrap().starts_with("published policy version 1 (digest "));
+    let out = server(dir.path(), &["policy", "rollback", "1", "--reason", "again"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let out = server(dir.path(), &["policy", "history"]);
+    let history = String::from_utf8(out.stdout).unwrap();
+    let rows: Vec<&str> = history.lines().skip(1).collect();
+    assert_eq!(rows.len(), 2, "the refused file stored nothing:\n{history}");
+    assert!(rows[0].trim_start().starts_with("2 ") && rows[0].ends_with("again"), "{history}");
+    assert!(rows[1].trim_start().starts_with("1 ") && rows[1].contains(" cli ") && rows[1].ends_with("first rollout"));
+
+    let audit = tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let url = format!("sqlite://{}", dir.path().join("data/muster.db").display());
+        let store = muster_control_plane::store::open(&url).await.unwrap();
+        store.list_audit(None, 100).await.unwrap()
+    });
+    let seen: Vec<(String, String, String)> = audit
+        .iter()
+        .map(|a| (a.entry.action.clone(), a.entry.target.clone(), a.entry.outcome.as_str().to_string()))
+        .collect();
+    for expected in [
+        ("policy.publish", "policy", "failure"),
+        ("policy.publish", "policy/1", "success"),
+        ("policy.rollback", "policy/2", "success"),
+    ] {
+        assert!(
+            seen.iter().any(|(a, t, o)| (a.as_str(), t.as_str(), o.as_str()) == expected),
+            "missing audit row {expected:?} in {seen:?}"
+        );
+    }
+}

@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod policy_preview_api;
+pub mod policies_api;
 pub mod principal;
 pub mod redirect;
 pub mod roles;
@@ -95,6 +96,7 @@ fn routes() -> Vec<Route> {
     routes.extend(exports::routes());
     routes.extend(inventory_api::routes());
     routes.extend(policy_preview_api::routes());
+    routes.extend(policies_api::routes());
     routes.extend(openapi::routes());
     routes
 }

@@ -28,8 +28,8 @@ pub enum FileState {
         mode: u32,
         uid: u32,
         gid: u32,
-        /// The backup holding these bytes (its file name under `enforce/backups/`), recorded for
-        /// the state before a touch only.
+        /// The backup holding these bytes (its file name under `enforce/backups/`): the bytes a
+        /// touch replaced, and (`.after`) the bytes it wrote.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         backup: Option<String>,
     },
@@ -63,6 +63,9 @@ pub enum TouchStatus {
     Restoring,
     /// The file was brought back to its content before this touch.
     Restored,
+    /// The developer edited the file after this touch, and a later touch took Muster's change
+    /// back out of it (`restored_at` says which); restore skips it.
+    Superseded,
 }
 
 /// One file Muster touched.
@@ -191,7 +194,8 @@ impl JournalDir {
     pub(crate) fn sweep(&self, entries: &[Touch]) -> io::Result<()> {
         let named: std::collections::HashSet<&str> = entries
             .iter()
-            .filter_map(|t| match &t.before {
+            .flat_map(|t| [&t.before, &t.after])
+            .filter_map(|s| match s {
                 FileState::Present { backup: Some(b), .. } => Some(b.as_str()),
                 _ => None,
             })

@@ -46,6 +46,8 @@ pub enum FileSafetyError {
     NotRegular { path: PathBuf },
     #[error("{path} has {links} hard links; replacing it would split them")]
     HardLinked { path: PathBuf, links: u64 },
+    #[error("{path} is {len} bytes, more than a config file Muster edits")]
+    TooLarge { path: PathBuf, len: u64 },
     #[error("no touch {id} in the journal")]
     UnknownTouch { id: u64 },
     #[error("backup {path} does not hold the recorded bytes")]
@@ -83,6 +85,9 @@ impl Fingerprint {
     }
 }
 
+/// The largest file Muster plans a change to (config files are kilobytes).
+pub const MAX_FILE_LEN: u64 = 16 * 1024 * 1024;
+
 /// What a file held when a change to it was planned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Observed {
@@ -95,6 +100,15 @@ impl Observed {
     /// Reads `path` for planning: its bytes (`None` when there is no file) and what to compare
     /// against at write time.
     pub fn read(path: &Path) -> Result<(Observed, Option<Vec<u8>>), FileSafetyError> {
+        // Never open a FIFO or device (a read would block or never end), nor a huge file.
+        if let Ok(meta) = fs::metadata(path) {
+            if !meta.is_file() {
+                return Err(FileSafetyError::NotRegular { path: path.to_path_buf() });
+            }
+            if meta.len() > MAX_FILE_LEN {
+                return Err(FileSafetyError::TooLarge { path: path.to_path_buf(), len: meta.len() });
+            }
+        }
         let bytes = read_optional(path)?;
         let modified = fs::metadata(path).and_then(|m| m.modified()).ok();
         let content = bytes.as_deref().map(Fingerprint::of);
@@ -118,6 +132,13 @@ impl Observed {
     pub fn modified(&self) -> Option<SystemTime> {
         self.modified
     }
+}
+
+/// The content a touch replaced and the content it wrote (`None`: no file).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TouchBytes {
+    pub replaced: Option<Vec<u8>>,
+    pub written: Option<Vec<u8>>,
 }
 
 /// What to do to an observed file.
@@ -223,8 +244,12 @@ impl FileKeeper {
                 };
                 let (uid, gid) = own.owner.unwrap_or_else(process_owner);
                 let fp = Fingerprint::of(bytes);
+                // A copy of what Muster wrote, so a change can later be taken back out of a file
+                // the developer edited since (see `written_and_replaced`).
+                let name = format!("{id:08}-{}.after", compact_stamp(at));
+                self.dir.save_backup(&self.faults, &name, bytes).map_err(|s| FileSafetyError::from_stop(s, &real))?;
                 let after =
-                    FileState::Present { len: fp.len, sha256: fp.sha256, mode: own.mode, uid, gid, backup: None };
+                    FileState::Present { len: fp.len, sha256: fp.sha256, mode: own.mode, uid, gid, backup: Some(name) };
                 (after, Some(own), created)
             }
         };
@@ -312,6 +337,41 @@ impl FileKeeper {
             }
         }
         Ok((undone, refused))
+    }
+
+    /// The bytes a touch replaced and the bytes it wrote (`None` for an absent file), read from
+    /// the backups and checked against the journal.
+    pub fn written_and_replaced(&self, id: u64) -> Result<TouchBytes, FileSafetyError> {
+        let _lock = self.lock()?;
+        let touch = self.entries()?.into_iter().find(|t| t.id == id).ok_or(FileSafetyError::UnknownTouch { id })?;
+        Ok(TouchBytes { replaced: self.backup_bytes(&touch.before)?, written: self.backup_bytes(&touch.after)? })
+    }
+
+    /// Records that touch `id` no longer describes its file: the developer edited the file after
+    /// it, and touch `by` took Muster's change back out of the edited file. Restore skips it.
+    pub fn supersede(&self, id: u64, by: u64) -> Result<(), FileSafetyError> {
+        let _lock = self.lock()?;
+        let mut touch = self.entries()?.into_iter().find(|t| t.id == id).ok_or(FileSafetyError::UnknownTouch { id })?;
+        touch.status = TouchStatus::Superseded;
+        touch.restored_at = Some(format!("{} by touch {by}", humantime::format_rfc3339_seconds(SystemTime::now())));
+        self.dir.save(&self.faults, &touch).map_err(|s| FileSafetyError::from_stop(s, &touch.real_path))
+    }
+
+    fn backup_bytes(&self, state: &FileState) -> Result<Option<Vec<u8>>, FileSafetyError> {
+        match state {
+            FileState::Absent => Ok(None),
+            FileState::Present { backup: Some(name), .. } => {
+                let path = self.dir.backup_path(name);
+                let bytes = fs::read(&path).map_err(io_err("read backup", &path))?;
+                if !state.holds(Some(&Fingerprint::of(&bytes))) {
+                    return Err(FileSafetyError::BackupCorrupt { path });
+                }
+                Ok(Some(bytes))
+            }
+            FileState::Present { backup: None, .. } => {
+                Err(FileSafetyError::Journal { path: self.dir.root.clone(), message: "no backup recorded".into() })
+            }
+        }
     }
 
     fn undo(&self, touch: &mut Touch) -> Result<(), FileSafetyError> {

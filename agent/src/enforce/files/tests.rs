@@ -7,15 +7,8 @@ use super::*;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-/// A scratch directory, on tmpfs where there is one so the crash loops' fsyncs stay cheap.
 fn scratch() -> tempfile::TempDir {
-    let shm = Path::new("/dev/shm");
-    if shm.is_dir()
-        && let Ok(dir) = tempfile::tempdir_in(shm)
-    {
-        return dir;
-    }
-    tempfile::tempdir().unwrap()
+    crate::enforce::scratch_dir()
 }
 
 fn intent(key: &str) -> Intent {
@@ -210,6 +203,26 @@ fn a_hard_linked_file_is_refused() {
     let keeper = FileKeeper::open(&tmp.path().join("state")).unwrap();
     assert!(matches!(write(&keeper, &file, b"y").unwrap_err(), FileSafetyError::HardLinked { .. }));
     assert_eq!(fs::read(&file).unwrap(), b"x");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_fifo_is_never_opened() {
+    let tmp = scratch();
+    let fifo = tmp.path().join("settings.local.json");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    // A writer that waits for a reader: without the check, `read` would be that reader and
+    // succeed with the writer's bytes.
+    let path = fifo.clone();
+    let writer = std::thread::spawn(move || fs::write(path, b"{}"));
+    let result = Observed::read(&fifo);
+    // Unblock the writer with a reader of our own, whatever happened.
+    if result.is_err() {
+        fs::read(&fifo).unwrap();
+    }
+    writer.join().unwrap().unwrap();
+    assert!(matches!(result, Err(FileSafetyError::NotRegular { .. })), "{result:?}");
 }
 
 /// A small deterministic generator, so failures reproduce.
