@@ -11,10 +11,10 @@ pub mod exports;
 mod exports_sql;
 mod ingest_sql;
 mod inventory_sql;
-pub mod policy_inputs;
-mod policy_inputs_sql;
 pub mod policies;
 mod policies_sql;
+pub mod policy_inputs;
+mod policy_inputs_sql;
 mod portable;
 mod postgres;
 #[cfg(feature = "testing")]
@@ -33,8 +33,8 @@ pub use self::access::{
     SessionRecord, UserRecord,
 };
 pub use self::exports::ExportStore;
-pub use self::policy_inputs::{PolicyInputs, StoredEndpoint};
 pub use self::policies::PolicyStore;
+pub use self::policy_inputs::{PolicyInputs, StoredEndpoint};
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::ingest::{ChangeKind, IngestOutcome, Report};
