@@ -47,6 +47,21 @@ enum Command {
     /// journal and backups in the state dir; files Muster created are removed.
     #[command(after_help = RESTORE_EXIT_CODES)]
     Restore(RestoreArgs),
+    /// Answer an AI client's hook from the decisions the agent last wrote (run by the client).
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Cursor's beforeMCPExecution hook: reads the call as JSON on stdin, prints
+    /// {"permission": "allow" | "deny", ...}. Fails open: no input within 1.5 s, input that is
+    /// not JSON, or no readable decision table answer allow. Always exits 0.
+    Cursor {
+        /// The decision table [default: muster-hook-table.json beside Cursor's system hooks.json].
+        #[arg(long, value_name = "FILE")]
+        table: Option<PathBuf>,
+    },
 }
 
 const RESTORE_EXIT_CODES: &str = "Exit codes:
@@ -456,6 +471,14 @@ async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
 
 fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Hook(HookCommand::Cursor { table }) => {
+            use muster_agent::enforce::client_policy::cursor;
+            let table = table.unwrap_or_else(|| PathBuf::from(cursor::table_file(Os::current())));
+            let answer = cursor::run_hook(std::io::stdin(), &table, cursor::INPUT_DEADLINE);
+            let text = serde_json::to_string(&answer).context("rendering the answer")?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| {
                 let env = std::env::vars().filter(|(k, _)| k.eq_ignore_ascii_case("ProgramData")).collect();
@@ -711,7 +734,7 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         fleet_key: None,
         project: None,
     };
-    let inv = muster_agent::scan(&req).context("scan failed")?;
+    let (inv, identities) = muster_agent::scan_for_enforcement(&req).context("scan failed")?;
     let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
     let keeper = if args.dry_run {
         None
@@ -723,8 +746,30 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
             None => keeper,
         })
     };
-    let reports =
-        muster_agent::enforce::apply::apply(&bundle, &inv, &layout, &args.tags, now_unix(), &dir, keeper.as_ref())?;
+    // The "not in force" checks look at the agent's own environment only on a live machine, and
+    // only at the variables they name (plus who the user is).
+    let probe = muster_agent::enforce::client_policy::FsProbe {
+        env: if layout.is_image() {
+            Default::default()
+        } else {
+            std::env::vars()
+                .filter(|(k, _)| {
+                    muster_agent::enforce::client_policy::SHADOW_VARS.contains(&k.as_str())
+                        || muster_agent::platform::RELOCATING_VARS.contains(&k.as_str())
+                })
+                .collect()
+        },
+    };
+    let ctx = muster_agent::enforce::apply::ApplyContext {
+        layout: &layout,
+        tags: &args.tags,
+        now: now_unix(),
+        state_dir: &dir,
+        keeper: keeper.as_ref(),
+        identities: &identities,
+        probe: &probe,
+    };
+    let reports = muster_agent::enforce::apply::apply(&bundle, &inv, &ctx)?;
     let mut out = String::new();
     for r in &reports {
         out.push_str(&muster_agent::enforce::apply::render_line(r));

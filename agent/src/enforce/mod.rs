@@ -1,9 +1,11 @@
-//! Enforcement on the laptop: making the AI clients obey policy decisions. Today this holds the
-//! file-safety layer ([`files`]), the only way enforcement changes a file that is not Muster's
-//! own state; the writers and quarantine build on it. It does not decide anything: decisions
-//! come from `muster-policy`.
+//! Enforcement on the laptop: making the AI clients obey policy decisions. The file-safety layer
+//! ([`files`]) is the only way enforcement changes a file that is not Muster's own state;
+//! `client_policy` compiles decisions into each client's own enterprise policy file and
+//! `quarantine` disables entries in the user's own files, both writing through it. It does not
+//! decide anything: decisions come from `muster-policy`.
 
 pub mod apply;
+pub mod client_policy;
 pub mod files;
 pub mod quarantine;
 
