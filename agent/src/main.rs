@@ -84,7 +84,8 @@ struct RestoreArgs {
     /// Operating system of the image given with --root.
     #[arg(long, value_enum, requires = "root")]
     os: Option<OsArg>,
-    /// The agent's state dir holding the journal (default: the agent's own).
+    /// The agent's state dir holding the journal (default: the agent's own; with --root, the
+    /// image's `var/lib/muster-agent`).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 }
@@ -109,7 +110,8 @@ struct PolicyApplyArgs {
     /// Print what would be written; change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The agent's state dir for the journal and backups (default: the agent's own).
+    /// The agent's state dir for the journal and backups (default: the agent's own; with --root,
+    /// the image's `var/lib/muster-agent`, so every write stays under DIR).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// An endpoint tag to evaluate targets with (repeatable).
@@ -710,6 +712,17 @@ fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The state dir enforcement journals in: `--state-dir`, else for an image the image's own
+/// (`DIR/var/lib/muster-agent`, so that with `--root` every write stays under DIR), else the
+/// agent's.
+fn enforce_state_dir(arg: Option<PathBuf>, root: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    match (arg, root) {
+        (Some(dir), _) => Ok(dir),
+        (None, Some(root)) => Ok(root.join("var/lib/muster-agent")),
+        (None, None) => state_dir(None),
+    }
+}
+
 /// `policy apply`: scan, evaluate, enforce through the file-safety layer, print each result.
 fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
     let Some(bundle) = load_policy(&args.file)? else { return Ok(ExitCode::from(2)) };
@@ -722,7 +735,7 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         project: None,
     };
     let (inv, identities) = muster_agent::scan_for_enforcement(&req).context("scan failed")?;
-    let dir = state_dir(args.state_dir.clone())?;
+    let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
     let keeper = if args.dry_run {
         None
     } else {
@@ -772,7 +785,7 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
 
 /// `restore`: undo journalled changes, newest first, printing each.
 fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
-    let dir = state_dir(args.state_dir.clone())?;
+    let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
     let _ = args.os;
     let keeper = muster_agent::enforce::FileKeeper::open(&dir)
         .with_context(|| format!("opening the enforcement journal in {}", dir.display()))?;

@@ -131,6 +131,27 @@ fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identica
 }
 
 #[test]
+fn with_root_and_no_state_dir_every_write_stays_under_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("image");
+    write_image(&root);
+    let policy = tmp.path().join("p.toml");
+    std::fs::write(&policy, QUARANTINE_SSE).unwrap();
+    let before = snapshot(&root);
+    let out = run(&["policy", "apply"], &[&policy, Path::new("--root"), &root, Path::new("--os"), Path::new("linux")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("\tapplied").count(), 2, "{}", text(&out));
+    // Beside the image there is still only the policy file; the journal is the image's own.
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(root.join("var/lib/muster-agent/enforce/journal").is_dir());
+    let restored = run(&["restore", "--all"], &[Path::new("--root"), &root]);
+    assert!(restored.status.success(), "{}", text(&restored));
+    let after: Vec<_> = snapshot(&root).into_iter().filter(|(p, _)| !p.starts_with("var/lib/muster-agent")).collect();
+    assert_eq!(after, before);
+}
+
+#[test]
 fn restore_leaves_a_file_edited_after_the_quarantine_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let (root, state) = (tmp.path().join("image"), tmp.path().join("state"));
