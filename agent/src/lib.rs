@@ -48,6 +48,8 @@ pub struct ScanRequest {
     /// Scan only this directory (a host path) as a project: no users, managed files or
     /// processes. Config paths are then the real paths under it.
     pub project: Option<std::path::PathBuf>,
+    /// Endpoint tags from the config file (checked there), reported in the inventory's `Host`.
+    pub tags: Vec<String>,
 }
 
 /// Why a scan could not run at all (problems with single files are never errors).
@@ -97,7 +99,7 @@ pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySna
     let analysis = analysis::analyse(&found, &ctx);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    Ok((inventory::build(&found, &analysis, &req.layout, now), watch_set(&opts, &found)))
+    Ok((inventory::build(&found, &analysis, &req.layout, &req.tags, now), watch_set(&opts, &found)))
 }
 
 fn watch_set(opts: &discovery::ScanOptions, found: &discovery::Discovery) -> watch::WatchSet {
