@@ -277,8 +277,31 @@ pub fn reconcile(keeper: &FileKeeper, desired: &[Quarantine]) -> Result<Vec<(Str
     for key in stale {
         let files: BTreeSet<PathBuf> =
             touches.iter().filter(|t| active(t) && t.key == key).map(|t| t.real_path.clone()).collect();
-        let (undone, refused) = keeper.restore_where(|t| files.contains(&t.real_path))?;
-        let outcome = if refused.is_empty() { Outcome::Lifted(undone) } else { take_back_key(keeper, &key)? };
+        // A restore never goes back past a lift made by taking a change out of an edited file:
+        // undoing that lift would put the lifted quarantine back.
+        let current = keeper.touches()?;
+        let barrier = |path: &PathBuf| {
+            current
+                .iter()
+                .filter(|t| {
+                    t.status == super::TouchStatus::Applied && t.key.starts_with("lift:") && t.real_path == *path
+                })
+                .map(|t| t.id)
+                .max()
+                .unwrap_or(0)
+        };
+        let (undone, _) = keeper.restore_where(|t| files.contains(&t.real_path) && t.id > barrier(&t.real_path))?;
+        // What a restore could not undo (the file was edited, or the touch lies behind a
+        // barrier) is taken back out of the current file.
+        let left = keeper.touches()?.iter().any(|t| t.key == key && t.status == super::TouchStatus::Applied);
+        let outcome = if left {
+            match take_back_key(keeper, &key)? {
+                Outcome::Lifted(more) => Outcome::Lifted(undone.into_iter().chain(more).collect()),
+                other => other,
+            }
+        } else {
+            Outcome::Lifted(undone)
+        };
         out.push((key, outcome));
     }
     let touches = keeper.touches()?;
