@@ -221,6 +221,10 @@ enum ConfigCommand {
         /// Enrollment token, written inline (remove it after enrolling, or use a token file).
         #[arg(long, value_name = "TOKEN")]
         token: Option<String>,
+        /// Endpoint tags, separated by commas or spaces (repeatable), e.g. `team:payments,ring:canary`
+        /// (the MSI's TAGS property). Each 1-64 characters of a-z, 0-9 and -_.:/.
+        #[arg(long = "tags", value_name = "LIST")]
+        tags: Vec<String>,
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
@@ -515,7 +519,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 server: args.server,
                 token,
                 ca_fingerprint: pin,
-                host: muster_agent::inventory::host(&Layout::live()),
+                host: muster_agent::inventory::host(&Layout::live(), &[]),
             };
             let identity = runtime()?.block_on(muster_agent::enroll::enroll(&params, &state))?;
             println!(
@@ -526,14 +530,21 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Write { servers, ca_fingerprint, token, force, file }) => {
+        Command::Config(ConfigCommand::Write { servers, ca_fingerprint, token, tags, force, file }) => {
             if file.exists() && !force {
                 println!("kept the existing {}", file.display());
                 return Ok(ExitCode::SUCCESS);
             }
             // An installer passes an empty property as an empty argument: no token.
             let token = token.filter(|t| !t.is_empty());
-            let text = match muster_agent::config::minimal(&servers, &ca_fingerprint, token.as_deref()) {
+            // Tags cannot hold a comma or a space, so splitting on them loses nothing.
+            let tags: Vec<String> = tags
+                .iter()
+                .flat_map(|list| list.split([',', ' ', '\t']))
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_string)
+                .collect();
+            let text = match muster_agent::config::minimal(&servers, &ca_fingerprint, token.as_deref(), &tags) {
                 Ok(text) => text,
                 Err(problems) => {
                     eprintln!("error: {problems}");
@@ -559,7 +570,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             let _guard = runtime.enter();
             let shutdown = shared_shutdown();
             if let Some(cp) = &config.control_plane {
-                let host = muster_agent::inventory::host(&layout);
+                let host = muster_agent::inventory::host(&layout, &config.tags);
                 let start =
                     first_start::ensure_enrolled(cp, &state, host, Default::default(), stopped(shutdown.clone()));
                 match runtime.block_on(start) {
@@ -593,6 +604,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                     processes: config.scan.processes,
                     fleet_key: Some(key),
                     project: None,
+                    tags: config.tags.clone(),
                 },
                 settings: muster_agent::daemon::Settings {
                     debounce: args.debounce.unwrap_or(config.watch.debounce),
@@ -657,6 +669,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 processes: !args.no_processes,
                 fleet_key,
                 project: project.clone(),
+                tags: Vec::new(),
             };
             let inv = muster_agent::scan(&req).context("scan failed")?;
             let mut stdout = std::io::stdout().lock();
@@ -733,6 +746,7 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         processes: false,
         fleet_key: None,
         project: None,
+        tags: args.tags.clone(),
     };
     let (inv, identities) = muster_agent::scan_for_enforcement(&req).context("scan failed")?;
     let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
@@ -846,6 +860,7 @@ fn policy_check(args: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
         processes: !args.no_processes,
         fleet_key: None,
         project: None,
+        tags: args.tags.clone(),
     };
     let inv = muster_agent::scan(&req).context("scan failed")?;
     let now = std::time::SystemTime::now()
