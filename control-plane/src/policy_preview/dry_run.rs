@@ -231,9 +231,10 @@ impl Tally {
 }
 
 /// The decisions for one stored endpoint: what its agent would decide with the same policy at
-/// the same time (the stored inventory carries no tags yet, so none are given).
+/// the same time, with the endpoint tags its agent reported on the host.
 pub fn decide(bundle: &Bundle, agent_id: &str, snapshot: &InventorySnapshot, now: i64) -> Decisions {
-    muster_policy::evaluate(bundle, &Endpoint { inventory: snapshot, agent_id, tags: &[] }, now)
+    let tags = snapshot.host.as_ref().map_or(&[][..], |h| h.tags.as_slice());
+    muster_policy::evaluate(bundle, &Endpoint { inventory: snapshot, agent_id, tags }, now)
 }
 
 /// The use-case: parses `text` and evaluates it against every active endpoint at `now`.
