@@ -810,9 +810,28 @@ fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let (undone, refused) = match args.id {
         Some(id) => match keeper.restore(id) {
             Ok(ids) => (ids, Vec::new()),
-            Err(e) => (Vec::new(), vec![e]),
+            Err(e) => (Vec::new(), vec![anyhow::Error::from(e)]),
         },
-        None => keeper.restore_where(|t| root.as_ref().is_none_or(|r| t.real_path.starts_with(r)))?,
+        None => {
+            let under = |t: &muster_agent::enforce::Touch| root.as_ref().is_none_or(|r| t.real_path.starts_with(r));
+            // Quarantines first, by lifting (which also works in files edited since); then the
+            // rest, never undoing a lift (that would put its quarantine back).
+            let mut undone = Vec::new();
+            let mut refused = Vec::new();
+            for (key, outcome) in muster_agent::enforce::quarantine::lift_all(&keeper, under)? {
+                match outcome {
+                    muster_agent::enforce::quarantine::Outcome::Lifted(ids) => undone.extend(ids),
+                    muster_agent::enforce::quarantine::Outcome::Failed(why) => {
+                        refused.push(anyhow::anyhow!("{key}: {why}"))
+                    }
+                    other => refused.push(anyhow::anyhow!("{key}: {other:?}")),
+                }
+            }
+            let (ids, errors) = keeper.restore_where(|t| under(t) && !t.key.starts_with("lift:"))?;
+            undone.extend(ids);
+            refused.extend(errors.into_iter().map(anyhow::Error::from));
+            (undone, refused)
+        }
     };
     let touches = keeper.touches()?;
     let mut out = String::new();
