@@ -1,5 +1,5 @@
 //! The SQL of [`super::ExceptionRequestStore`], shared by both backends: portable statements
-//! only; the column types per dialect are in migration `0010_policy_exception_requests`. It
+//! only; the column types per dialect are in migration `0011_policy_exception_requests`. It
 //! decides nothing.
 
 /// Implements [`super::ExceptionRequestStore`] for `$store` (a struct with `writer()` and `reader()`).
