@@ -16,6 +16,7 @@ pub mod audit;
 pub mod config;
 pub mod enroll;
 pub mod error;
+pub mod exception_requests;
 pub mod export;
 pub mod findings;
 pub mod grpc;

@@ -15,6 +15,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub(crate) mod error;
+pub mod exception_requests_api;
 pub mod exports;
 pub mod fleet_api;
 pub mod inventory_api;
@@ -97,6 +98,7 @@ fn routes() -> Vec<Route> {
     routes.extend(inventory_api::routes());
     routes.extend(policy_preview_api::routes());
     routes.extend(policies_api::routes());
+    routes.extend(exception_requests_api::routes());
     routes.extend(openapi::routes());
     routes
 }

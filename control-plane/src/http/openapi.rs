@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::roles::Access;
-use super::{Route, api, fleet_api, inventory_api, params, policies_api, policy_preview_api};
+use super::{Route, api, exception_requests_api, fleet_api, inventory_api, params, policies_api, policy_preview_api};
 use crate::error::ApiError;
 
 /// Where the document is served.
@@ -71,6 +71,10 @@ pub(crate) fn routes() -> Vec<Route> {
         crate::http::exports::cyclonedx_json,
         crate::http::exports::findings_ocsf,
         policy_preview_api::post_dry_run,
+        exception_requests_api::create_request,
+        exception_requests_api::list_requests,
+        exception_requests_api::approve_request,
+        exception_requests_api::deny_request,
         policy_preview_api::get_draft,
     ),
     components(schemas(

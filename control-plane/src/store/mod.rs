@@ -7,6 +7,8 @@
 
 pub mod access;
 mod agents_sql;
+pub mod exception_requests;
+mod exception_requests_sql;
 pub mod exports;
 mod exports_sql;
 mod ingest_sql;
@@ -32,6 +34,7 @@ pub use self::access::{
     AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession, Role,
     SessionRecord, UserRecord,
 };
+pub use self::exception_requests::ExceptionRequestStore;
 pub use self::exports::ExportStore;
 pub use self::policies::PolicyStore;
 pub use self::policy_inputs::{PolicyInputs, StoredEndpoint};
@@ -232,7 +235,15 @@ pub struct HostInventory {
 /// [`PolicyStore`].
 #[async_trait::async_trait]
 pub trait Store:
-    AccessStore + ExportStore + PolicyStore + PolicyInputs + read::ReadModels + Send + Sync + std::fmt::Debug
+    AccessStore
+    + ExportStore
+    + PolicyStore
+    + PolicyInputs
+    + ExceptionRequestStore
+    + read::ReadModels
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;

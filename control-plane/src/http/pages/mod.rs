@@ -18,6 +18,7 @@ pub mod login;
 pub mod ops;
 pub mod overview;
 pub mod policies;
+pub mod policy_versions;
 pub mod servers;
 pub mod services;
 pub mod settings;
@@ -48,6 +49,7 @@ pub(crate) fn routes() -> Vec<Route> {
     .into_iter()
     .chain(findings::routes())
     .chain(policies::routes())
+    .chain(policy_versions::routes())
     .chain(activity::routes())
     .chain(agents::routes())
     .chain(webhooks::routes())

@@ -26,6 +26,8 @@ use crate::store::Role;
 
 pub const EDITOR_PATH: &str = "/policies/edit";
 pub const DRAFT_PATH: &str = "/policies/draft";
+/// Where the editor's publish button posts (admins only; `policy_versions`).
+pub const PUBLISH_PATH: &str = "/policies/publish";
 
 pub(crate) fn routes() -> Vec<Route> {
     vec![
@@ -52,10 +54,15 @@ struct PolicyForm {
 }
 
 /// One problem of a refused policy, for the page.
-struct Problem {
+pub(crate) struct Problem {
     line: usize,
     column: usize,
     message: String,
+}
+
+/// The problems of a refused policy, in file order.
+pub(crate) fn problems(error: &muster_policy::PolicyError) -> Vec<Problem> {
+    error.diagnostics.iter().map(|d| Problem { line: d.line, column: d.column, message: d.message.clone() }).collect()
 }
 
 async fn dry_run_form(
@@ -66,12 +73,7 @@ async fn dry_run_form(
     match dry_run::dry_run(state.cp.store.as_ref(), &form.policy, unix_now()).await {
         Ok(run) => editor(&principal, &form.policy, &[], Some(&run)).into_response(),
         Err(DryRunError::Invalid(e)) => {
-            let problems: Vec<Problem> = e
-                .diagnostics
-                .iter()
-                .map(|d| Problem { line: d.line, column: d.column, message: d.message.clone() })
-                .collect();
-            let page = editor(&principal, &form.policy, &problems, None);
+            let page = editor(&principal, &form.policy, &problems(&e), None);
             (http::StatusCode::BAD_REQUEST, page).into_response()
         }
         Err(error) => refused(&principal, &ApiError::from(error), EDITOR_PATH),
@@ -79,7 +81,7 @@ async fn dry_run_form(
 }
 
 /// The editor: the text with its line numbers and problems beside it, and the dry run's result.
-fn editor(principal: &Principal, text: &str, problems: &[Problem], run: Option<&DryRun>) -> Markup {
+pub(crate) fn editor(principal: &Principal, text: &str, problems: &[Problem], run: Option<&DryRun>) -> Markup {
     let body = html! {
         div.page-head {
             h1 { "Policy editor" }
@@ -98,6 +100,12 @@ fn editor(principal: &Principal, text: &str, problems: &[Problem], run: Option<&
                     textarea.policy-text name="policy" rows="28" cols="90" spellcheck="false" { (text) }
                 }
                 button type="submit" name="action" value="dry-run" { "Check and dry-run" }
+                @if principal.role >= Role::Admin {
+                    div.publish {
+                        label.field { span { "Why (kept in the history)" } input type="text" name="reason" maxlength="500"; }
+                        button.danger type="submit" formaction=(PUBLISH_PATH) { "Publish" }
+                    }
+                }
             }
             @if !problems.is_empty() {
                 section.card.policy-problems aria-label="Problems" {
