@@ -22,6 +22,8 @@ pub mod grpc;
 pub mod http;
 pub mod ingest;
 pub mod pki;
+pub mod policies;
+pub mod policy_preview;
 pub mod quickstart;
 pub mod rollup;
 pub mod server;

@@ -16,7 +16,7 @@ use muster_control_plane::config::{self, Overrides, ServerConfig};
 use muster_control_plane::error::ActionError;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::{AuditOutcome, DynStore, Role, Store};
-use muster_control_plane::{ControlPlane, agents as agent_admin, enroll, quickstart};
+use muster_control_plane::{ControlPlane, agents as agent_admin, enroll, policies, quickstart};
 
 /// Muster control plane: enrolls agents and stores their MCP inventory.
 #[derive(Debug, Parser)]
@@ -80,8 +80,40 @@ enum Command {
 enum PolicyCommand {
     /// Check a policy file: every problem is printed as FILE:LINE:COLUMN: message and the
     /// command exits with status 2; a valid file prints its rules and exceptions. Needs no
-    /// configuration or database. (`diff` and `apply` come with policy storage.)
+    /// configuration or database.
     Check { file: std::path::PathBuf },
+    /// Dry-run a policy file against the stored fleet: what it would do to which endpoints,
+    /// servers and users, by rule. Changes nothing; an invalid file exits with status 2 as
+    /// `check` does.
+    Diff {
+        file: std::path::PathBuf,
+        /// `text` for people, `json` for tools (the `POST /api/v1/policies/dry-run` answer).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
+    /// Publish a policy file as the next version (admin action, audited as `cli`); agents
+    /// connected to a running server receive it within seconds. A refused file prints every
+    /// problem as FILE:LINE:COLUMN: message, stores nothing and exits with status 2.
+    Apply {
+        file: std::path::PathBuf,
+        /// Why this version is published (kept in the history and the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Publish an earlier version's text again, as a new version.
+    Rollback {
+        version: u64,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List policy versions, newest first.
+    History,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -214,6 +246,7 @@ async fn run(command: Command, config: ServerConfig) -> Result<()> {
         Command::ApiToken(command) => api_token(command, &config).await,
         // Handled in `main` before any configuration is loaded.
         Command::Policy(PolicyCommand::Check { file }) => std::process::exit(policy_check(&file)?),
+        Command::Policy(command) => policy(command, &config).await,
     }
 }
 
@@ -387,6 +420,70 @@ async fn api_token(command: ApiTokenCommand, config: &ServerConfig) -> Result<()
     Ok(())
 }
 
+async fn policy(command: PolicyCommand, config: &ServerConfig) -> Result<()> {
+    let store = open_store(config).await?;
+    let now = unix_now();
+    match command {
+        // Normally handled in `main` before any configuration is loaded.
+        PolicyCommand::Check { file } => std::process::exit(policy_check(&file)?),
+        PolicyCommand::Diff { file, format } => std::process::exit(policy_diff(&file, format, store).await?),
+        PolicyCommand::Apply { file, reason } => {
+            let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let published = policies::publish(store.as_ref(), &policies::NoListener, &text, CLI_ACTOR, &reason, now);
+            match published.await {
+                Ok((version, event)) => {
+                    record(store.as_ref(), event).await;
+                    println!("published policy version {} (digest {})", version.version, version.digest);
+                }
+                Err(error) => {
+                    let event = policies::publish_audit("policy.publish").refused(&error.to_string());
+                    audit::record(store.as_ref(), &event.entry(CLI_ACTOR, "local", AuditOutcome::Failure, now)).await;
+                    if let ActionError::Invalid(message) = &error {
+                        // `line:column: message` lines after the first become FILE:LINE:COLUMN.
+                        let mut lines = message.lines();
+                        let head = lines.next().unwrap_or_default();
+                        for line in lines {
+                            eprintln!("{}:{line}", file.display());
+                        }
+                        eprintln!("error: {} refused: {head}; nothing was published", file.display());
+                        std::process::exit(2);
+                    }
+                    return Err(error.into());
+                }
+            }
+        }
+        PolicyCommand::Rollback { version, reason } => {
+            let rolled = policies::rollback(store.as_ref(), &policies::NoListener, version, CLI_ACTOR, &reason, now);
+            match rolled.await {
+                Ok((record_, event)) => {
+                    record(store.as_ref(), event).await;
+                    println!("published version {version}'s text as version {}", record_.version);
+                }
+                Err(error) => {
+                    let event = policies::publish_audit("policy.rollback").refused(&error.to_string());
+                    audit::record(store.as_ref(), &event.entry(CLI_ACTOR, "local", AuditOutcome::Failure, now)).await;
+                    return Err(error.into());
+                }
+            }
+        }
+        PolicyCommand::History => {
+            println!("{:>8} {:<22} {:<16} {:<20} REASON", "VERSION", "PUBLISHED", "AUTHOR", "NAME");
+            let mut before = None;
+            loop {
+                let page = policies::history(store.as_ref(), before, 500).await?;
+                let Some(last) = page.last() else { break };
+                before = Some(last.version);
+                for v in &page {
+                    let published =
+                        v.published_at.map_or_else(|| "draft".to_string(), muster_control_plane::timefmt::rfc3339);
+                    println!("{:>8} {published:<22} {:<16} {:<20} {}", v.version, v.author, v.name, v.reason);
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The actor of every audit row a command writes (its source address is `local`).
 const CLI_ACTOR: &str = "cli";
 
@@ -467,5 +564,28 @@ fn policy_check(file: &std::path::Path) -> Result<i32> {
             eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
             Ok(2)
         }
+    }
+}
+
+/// `policy diff FILE`: the dry run against the stored fleet; 2 when the file is not valid.
+async fn policy_diff(file: &std::path::Path, format: OutputFormat, store: DynStore) -> Result<i32> {
+    use muster_control_plane::policy_preview::dry_run::{self, DryRunError};
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match dry_run::dry_run(store.as_ref(), &text, unix_now()).await {
+        Ok(run) => {
+            match format {
+                OutputFormat::Text => print!("{}", dry_run::render_text(&run)),
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+            }
+            Ok(0)
+        }
+        Err(DryRunError::Invalid(e)) => {
+            for d in &e.diagnostics {
+                eprintln!("{}:{d}", file.display());
+            }
+            eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
+            Ok(2)
+        }
+        Err(DryRunError::Store(e)) => Err(e.into()),
     }
 }

@@ -48,6 +48,8 @@ pub struct ControlPlane {
     pub(crate) agents: AgentStatusCache,
     revocations: broadcast::Sender<String>,
     ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
+    /// The newest policy version published through this process, for the Watch streams.
+    pub(crate) policy_updates: tokio::sync::watch::Sender<Option<Arc<crate::policies::SignedPolicy>>>,
 }
 
 impl ControlPlane {
@@ -87,6 +89,7 @@ impl ControlPlane {
             agents: AgentStatusCache::default(),
             revocations,
             ingest_events,
+            policy_updates: tokio::sync::watch::Sender::new(None),
         })
     }
 
@@ -111,6 +114,13 @@ impl ControlPlane {
         crate::agents::revoke_unaudited(self.store.as_ref(), self, agent_id, unix_now()).await
     }
 
+    /// The newest published version this process knows, as a stream of changes.
+    pub(crate) fn subscribe_policies(
+        &self,
+    ) -> tokio::sync::watch::Receiver<Option<Arc<crate::policies::SignedPolicy>>> {
+        self.policy_updates.subscribe()
+    }
+
     pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
         self.revocations.subscribe()
     }
@@ -123,6 +133,30 @@ impl ControlPlane {
 
     pub fn subscribe_ingest(&self) -> broadcast::Receiver<crate::ingest::IngestEvent> {
         self.ingest_events.subscribe()
+    }
+}
+
+impl crate::policies::PolicyListener for ControlPlane {
+    fn policy_published(&self, version: &crate::store::policies::PolicyVersionRecord) {
+        if version.published_at.is_none() {
+            return;
+        }
+        // Keeps the newest only: a stream that missed a version sends the newer one anyway.
+        let newer = self.policy_updates.borrow().as_ref().is_none_or(|held| held.version < version.version);
+        if !newer {
+            return;
+        }
+        let signed = Arc::new(crate::policies::SignedPolicy {
+            version: version.version,
+            bundle: crate::policies::signed_bundle(&self.pki, version),
+        });
+        self.policy_updates.send_if_modified(|current| {
+            let newer = current.as_ref().is_none_or(|held| held.version < signed.version);
+            if newer {
+                *current = Some(signed.clone());
+            }
+            newer
+        });
     }
 }
 

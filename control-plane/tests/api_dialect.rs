@@ -31,6 +31,7 @@ use muster_control_plane::access::api_tokens;
 use muster_control_plane::config::HttpConfig;
 use muster_control_plane::http::route_table;
 use muster_control_plane::ingest::IngestEvent;
+use muster_control_plane::policies;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;
 use muster_control_plane::testing::TestControlPlane;
@@ -170,12 +171,23 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
         token: admin.token,
     };
     let agent_id = fleet.endpoints[0].1.clone();
+    let (policy, _) = policies::publish(
+        store.as_ref(),
+        &policies::NoListener,
+        "version = 1\n[[rule]]\nid = \"no-sse\"\naction = \"notify\"\n[rule.match]\ntransport = [\"sse\"]\n",
+        "walk",
+        "",
+        unix_now(),
+    )
+    .await
+    .unwrap();
     // A value for each path parameter; a new one fails here until the test learns it.
     let concrete = |path: &str| -> String {
         let mut out = path.to_string();
         for (from, to) in [
             ("/endpoints/{id}", format!("/endpoints/{agent_id}")),
             ("/webhooks/{id}", format!("/webhooks/{}", webhook.id)),
+            ("/policies/{version}", format!("/policies/{}", policy.version)),
         ] {
             out = out.replace(from, &to);
         }

@@ -48,6 +48,9 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     // Operations pages.
     ("GET", "/findings", Some(Role::Viewer)),
     ("POST", "/findings/decision", Some(Role::Analyst)),
+    ("GET", "/policies/edit", Some(Role::Analyst)),
+    ("POST", "/policies/edit", Some(Role::Analyst)),
+    ("GET", "/policies/draft", Some(Role::Analyst)),
     ("GET", "/activity", Some(Role::Viewer)),
     ("GET", "/agents", Some(Role::Viewer)),
     ("POST", "/agents/{id}/revoke", Some(Role::Admin)),
@@ -75,6 +78,14 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/v1/admin/webhooks", Some(Role::Admin)),
     ("DELETE", "/api/v1/admin/webhooks/{id}", Some(Role::Admin)),
     ("GET", "/api/v1/admin/webhooks/{id}/deliveries", Some(Role::Admin)),
+    // Policies API.
+    ("POST", "/api/v1/policies/dry-run", Some(Role::Analyst)),
+    ("GET", "/api/v1/policies/draft", Some(Role::Analyst)),
+    // Policies.
+    ("GET", "/api/v1/policies", Some(Role::Viewer)),
+    ("POST", "/api/v1/policies", Some(Role::Admin)),
+    ("GET", "/api/v1/policies/{version}", Some(Role::Viewer)),
+    ("POST", "/api/v1/policies/{version}/rollback", Some(Role::Admin)),
     // Exports.
     ("GET", "/api/v1/export/inventory.csv", Some(Role::Viewer)),
     ("GET", "/api/v1/export/cyclonedx.json", Some(Role::Viewer)),
@@ -87,7 +98,7 @@ const ROLE_REFUSAL: &str = "your role does not allow this";
 const ALL_METHODS: [Method; 5] = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE];
 
 fn concrete(path: &str) -> String {
-    path.replace("{id}", "0123456789abcdef")
+    path.replace("{id}", "0123456789abcdef").replace("{version}", "1")
 }
 
 #[test]

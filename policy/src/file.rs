@@ -215,6 +215,31 @@ pub fn parse(text: &str) -> Result<Bundle, PolicyError> {
     }
 }
 
+/// Parses a policy file as [`parse`] does (same problems, same places in `text`) and stamps it
+/// as published: `revision` and `published_at` (Unix seconds) replace whatever the file says.
+/// The control plane publishes with this, so the canonical bytes it signs carry the revision
+/// an agent compares against the one it already holds.
+pub fn publish(text: &str, revision: u64, published_at: i64) -> Result<Bundle, PolicyError> {
+    // The file must be valid as written: its problems are reported against its own text.
+    parse(text)?;
+    let mut raw: RawFile = toml::from_str(text).map_err(|e| PolicyError {
+        diagnostics: vec![locate(text, e.span().map_or(0, |s| s.start), e.message().trim().to_string())],
+    })?;
+    let stamp = crate::time::format_unix(published_at);
+    let at: Datetime = stamp.parse().map_err(|_| PolicyError {
+        diagnostics: vec![Diagnostic { line: 1, column: 1, message: format!("cannot stamp publication time {stamp}") }],
+    })?;
+    raw.revision = Some(revision);
+    raw.published_at = Some(Spanned::new(0..0, at));
+    let mut problems = Problems { text, out: Vec::new() };
+    let bundle = compile(raw, &mut problems);
+    let diagnostics = problems.finish();
+    match bundle {
+        Some(b) if diagnostics.is_empty() => Ok(b),
+        _ => Err(PolicyError { diagnostics }),
+    }
+}
+
 fn compile(mut raw: RawFile, p: &mut Problems<'_>) -> Option<Bundle> {
     if *raw.version.get_ref() != FORMAT_VERSION {
         p.at(

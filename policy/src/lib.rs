@@ -19,6 +19,6 @@ pub mod time;
 
 pub use builtin::ids as builtin_ids;
 pub use evaluate::{Decisions, Due, Endpoint, Lift, ServerDecision, Violation, evaluate};
-pub use file::{Diagnostic, FORMAT_VERSION, PolicyError, parse};
+pub use file::{Diagnostic, FORMAT_VERSION, PolicyError, parse, publish};
 pub use model::{Action, Bundle, Ecosystem, Os, Scope, Severity, Transport};
 pub use report::render_text;

@@ -14,10 +14,12 @@ pub use prost;
 pub use tonic;
 
 mod ids;
+mod policy_signing;
 pub mod tags;
 pub mod words;
 
 pub use ids::{AgentId, ServerId};
+pub use policy_signing::{POLICY_SIGNING_DOMAIN, policy_signing_message};
 pub use words::WireWord;
 
 /// Version 1 of the contract (`package muster.v1`).

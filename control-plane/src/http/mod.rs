@@ -22,6 +22,8 @@ pub mod listener;
 pub mod openapi;
 pub mod pages;
 pub mod params;
+pub mod policies_api;
+pub mod policy_preview_api;
 pub mod principal;
 pub mod redirect;
 pub mod roles;
@@ -93,6 +95,8 @@ fn routes() -> Vec<Route> {
     routes.extend(fleet_api::routes());
     routes.extend(exports::routes());
     routes.extend(inventory_api::routes());
+    routes.extend(policy_preview_api::routes());
+    routes.extend(policies_api::routes());
     routes.extend(openapi::routes());
     routes
 }

@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::roles::Access;
-use super::{Route, api, fleet_api, inventory_api, params};
+use super::{Route, api, fleet_api, inventory_api, params, policies_api, policy_preview_api};
 use crate::error::ApiError;
 
 /// Where the document is served.
@@ -63,9 +63,15 @@ pub(crate) fn routes() -> Vec<Route> {
         fleet_api::post_webhook,
         fleet_api::delete_webhook,
         fleet_api::list_deliveries,
+        policies_api::list_policies,
+        policies_api::get_policy,
+        policies_api::publish_policy,
+        policies_api::rollback_policy,
         crate::http::exports::inventory_csv,
         crate::http::exports::cyclonedx_json,
         crate::http::exports::findings_ocsf,
+        policy_preview_api::post_dry_run,
+        policy_preview_api::get_draft,
     ),
     components(schemas(
         ErrorBody,
@@ -90,6 +96,7 @@ pub(crate) fn routes() -> Vec<Route> {
         (name = "activity", description = "The fleet's change events"),
         (name = "agents", description = "Agents and, for admins, enrollment tokens"),
         (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
+        (name = "policies", description = "Remediation policy versions, publishing and rolling back (admin); dry runs, drafts and exception requests"),
         (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
     )
 )]

@@ -494,6 +494,35 @@ impl AgentParams {
     }
 }
 
+/// Page of the policy history (`/api/v1/policies`), newest version first.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PolicyHistoryParams {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl PolicyHistoryParams {
+    /// `(before, limit)`: versions below `before` (the last version of the previous page).
+    pub fn query(&self) -> Result<(Option<u64>, u32), ParamError> {
+        let before = match cursor(&self.cursor)? {
+            None => None,
+            Some(text) => {
+                let position = Cursor::decode(&text).map_err(|_| invalid_cursor())?;
+                Some(position.key.parse::<u64>().map_err(|_| invalid_cursor())?)
+            }
+        };
+        Ok((before, crate::store::read::page_limit(limit(self.limit)?)))
+    }
+}
+
+fn invalid_cursor() -> ParamError {
+    ParamError("cursor: not a cursor this server issued".into())
+}
+
 /// The most audit records one call returns.
 pub const MAX_AUDIT_PAGE: u32 = 1000;
 

@@ -226,7 +226,7 @@ macro_rules! impl_ingest {
                 Ok(known)
             }
 
-            /// `,a,b,`: the stored form of a host's tags (see migration 0009).
+            /// `,a,b,`: the stored form of a host's tags (see migration 0010).
             fn tags_key(host: &muster_proto::v1::Host) -> String {
                 crate::store::read::member_key(host.tags.iter().map(String::as_str))
             }

@@ -11,6 +11,10 @@ pub mod exports;
 mod exports_sql;
 mod ingest_sql;
 mod inventory_sql;
+pub mod policies;
+mod policies_sql;
+pub mod policy_inputs;
+mod policy_inputs_sql;
 mod portable;
 mod postgres;
 #[cfg(feature = "testing")]
@@ -29,6 +33,8 @@ pub use self::access::{
     SessionRecord, UserRecord,
 };
 pub use self::exports::ExportStore;
+pub use self::policies::PolicyStore;
+pub use self::policy_inputs::{PolicyInputs, StoredEndpoint};
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::ingest::{ChangeKind, IngestOutcome, Report};
@@ -222,9 +228,12 @@ pub struct HostInventory {
 }
 
 /// The control plane's storage. Implementations must make every method atomic. The methods of
-/// exports and webhooks are grouped in the [`ExportStore`] supertrait.
+/// exports and webhooks are grouped in the [`ExportStore`] supertrait, those of policies in
+/// [`PolicyStore`].
 #[async_trait::async_trait]
-pub trait Store: AccessStore + ExportStore + read::ReadModels + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    AccessStore + ExportStore + PolicyStore + PolicyInputs + read::ReadModels + Send + Sync + std::fmt::Debug
+{
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Returns false when no unrevoked token has that id.
