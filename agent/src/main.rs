@@ -43,6 +43,80 @@ enum Command {
     /// The installed configuration file (agent.toml).
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Bring back files Muster changed (quarantines, managed files), byte-identical, from the
+    /// journal and backups in the state dir; files Muster created are removed.
+    #[command(after_help = RESTORE_EXIT_CODES)]
+    Restore(RestoreArgs),
+    /// Answer an AI client's hook from the decisions the agent last wrote (run by the client).
+    #[command(subcommand)]
+    Hook(HookCommand),
+}
+
+#[derive(Subcommand)]
+enum HookCommand {
+    /// Cursor's beforeMCPExecution hook: reads the call as JSON on stdin, prints
+    /// {"permission": "allow" | "deny", ...}. Fails open: no input within 1.5 s, input that is
+    /// not JSON, or no readable decision table answer allow. Always exits 0.
+    Cursor {
+        /// The decision table [default: muster-hook-table.json beside Cursor's system hooks.json].
+        #[arg(long, value_name = "FILE")]
+        table: Option<PathBuf>,
+    },
+}
+
+const RESTORE_EXIT_CODES: &str = "Exit codes:
+  0  everything asked for was restored (or nothing needed it)
+  1  a file was left alone because it changed since Muster wrote it (its backup is kept), or
+     another refusal; each is printed
+  2  bad arguments or an unreadable journal";
+
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["all", "id"])))]
+struct RestoreArgs {
+    /// Restore every file Muster changed (under --root, only files there).
+    #[arg(long)]
+    all: bool,
+    /// Restore the file of this journal entry (later changes to the same file are undone first).
+    id: Option<u64>,
+    /// A machine image: DIR stands for that machine's filesystem root.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Operating system of the image given with --root.
+    #[arg(long, value_enum, requires = "root")]
+    os: Option<OsArg>,
+    /// The agent's state dir holding the journal (default: the agent's own; with --root, the
+    /// image's `var/lib/muster-agent`).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+}
+
+const POLICY_APPLY_EXIT_CODES: &str = "Exit codes:
+  0  the policy was applied (each action's result is printed: applied, in force, lifted,
+     pending for actions this build does not enforce, ...)
+  1  an action failed (printed with its reason); nothing else was lost
+  2  the policy file was refused (FILE:LINE:COLUMN: message), or the scan could not run";
+
+#[derive(clap::Args)]
+struct PolicyApplyArgs {
+    /// The policy file (TOML).
+    file: PathBuf,
+    /// Enforce on a machine image: DIR stands for that machine's filesystem root, and every
+    /// write stays under it.
+    #[arg(long, value_name = "DIR")]
+    root: Option<PathBuf>,
+    /// Operating system of the image given with --root.
+    #[arg(long, value_enum, requires = "root")]
+    os: Option<OsArg>,
+    /// Print what would be written; change nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// The agent's state dir for the journal and backups (default: the agent's own; with --root,
+    /// the image's `var/lib/muster-agent`, so every write stays under DIR).
+    #[arg(long, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// An endpoint tag to evaluate targets with (repeatable).
+    #[arg(long = "tag", value_name = "TAG")]
+    tags: Vec<String>,
 }
 
 const POLICY_EXIT_CODES: &str = "Exit codes:
@@ -56,6 +130,11 @@ enum PolicyCommand {
     /// does, and print what the policy would do to each server. Changes nothing.
     #[command(after_help = POLICY_EXIT_CODES)]
     Check(PolicyCheckArgs),
+    /// Enforce a local policy file on this machine (or the image given with --root) with no
+    /// control plane: quarantines due now are written, those no rule asks for any more are
+    /// lifted. Every change is journalled and undone by `muster-agent restore`.
+    #[command(after_help = POLICY_APPLY_EXIT_CODES)]
+    Apply(PolicyApplyArgs),
 }
 
 #[derive(clap::Args)]
@@ -142,6 +221,10 @@ enum ConfigCommand {
         /// Enrollment token, written inline (remove it after enrolling, or use a token file).
         #[arg(long, value_name = "TOKEN")]
         token: Option<String>,
+        /// Endpoint tags, separated by commas or spaces (repeatable), e.g. `team:payments,ring:canary`
+        /// (the MSI's TAGS property). Each 1-64 characters of a-z, 0-9 and -_.:/.
+        #[arg(long = "tags", value_name = "LIST")]
+        tags: Vec<String>,
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
@@ -392,6 +475,14 @@ async fn stopped(mut rx: tokio::sync::watch::Receiver<bool>) {
 
 fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::Result<ExitCode> {
     match cli.command {
+        Command::Hook(HookCommand::Cursor { table }) => {
+            use muster_agent::enforce::client_policy::cursor;
+            let table = table.unwrap_or_else(|| PathBuf::from(cursor::table_file(Os::current())));
+            let answer = cursor::run_hook(std::io::stdin(), &table, cursor::INPUT_DEADLINE);
+            let text = serde_json::to_string(&answer).context("rendering the answer")?;
+            println!("{text}");
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Config(ConfigCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| {
                 let env = std::env::vars().filter(|(k, _)| k.eq_ignore_ascii_case("ProgramData")).collect();
@@ -428,7 +519,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 server: args.server,
                 token,
                 ca_fingerprint: pin,
-                host: muster_agent::inventory::host(&Layout::live()),
+                host: muster_agent::inventory::host(&Layout::live(), &[]),
             };
             let identity = runtime()?.block_on(muster_agent::enroll::enroll(&params, &state))?;
             println!(
@@ -439,14 +530,21 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Write { servers, ca_fingerprint, token, force, file }) => {
+        Command::Config(ConfigCommand::Write { servers, ca_fingerprint, token, tags, force, file }) => {
             if file.exists() && !force {
                 println!("kept the existing {}", file.display());
                 return Ok(ExitCode::SUCCESS);
             }
             // An installer passes an empty property as an empty argument: no token.
             let token = token.filter(|t| !t.is_empty());
-            let text = match muster_agent::config::minimal(&servers, &ca_fingerprint, token.as_deref()) {
+            // Tags cannot hold a comma or a space, so splitting on them loses nothing.
+            let tags: Vec<String> = tags
+                .iter()
+                .flat_map(|list| list.split([',', ' ', '\t']))
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_string)
+                .collect();
+            let text = match muster_agent::config::minimal(&servers, &ca_fingerprint, token.as_deref(), &tags) {
                 Ok(text) => text,
                 Err(problems) => {
                     eprintln!("error: {problems}");
@@ -472,7 +570,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             let _guard = runtime.enter();
             let shutdown = shared_shutdown();
             if let Some(cp) = &config.control_plane {
-                let host = muster_agent::inventory::host(&layout);
+                let host = muster_agent::inventory::host(&layout, &config.tags);
                 let start =
                     first_start::ensure_enrolled(cp, &state, host, Default::default(), stopped(shutdown.clone()));
                 match runtime.block_on(start) {
@@ -506,6 +604,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                     processes: config.scan.processes,
                     fleet_key: Some(key),
                     project: None,
+                    tags: config.tags.clone(),
                 },
                 settings: muster_agent::daemon::Settings {
                     debounce: args.debounce.unwrap_or(config.watch.debounce),
@@ -536,6 +635,8 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             })
         }
         Command::Policy(PolicyCommand::Check(args)) => policy_check(&args),
+        Command::Policy(PolicyCommand::Apply(args)) => policy_apply(&args),
+        Command::Restore(args) => restore(&args),
         Command::Status(args) => status(args),
         Command::Scan(args) => {
             // The real, absolute path: config paths and SARIF URIs are written from it.
@@ -568,6 +669,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 processes: !args.no_processes,
                 fleet_key,
                 project: project.clone(),
+                tags: Vec::new(),
             };
             let inv = muster_agent::scan(&req).context("scan failed")?;
             let mut stdout = std::io::stdout().lock();
@@ -602,19 +704,135 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
     }
 }
 
-/// `policy check`: refuse a broken file with every problem's place, else scan and evaluate.
-fn policy_check(args: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.file).with_context(|| format!("cannot read {}", args.file.display()))?;
-    let bundle = match muster_policy::parse(&text) {
-        Ok(b) => b,
+/// A policy file, or `None` after printing every problem with its place.
+fn load_policy(file: &std::path::Path) -> anyhow::Result<Option<muster_policy::Bundle>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match muster_policy::parse(&text) {
+        Ok(b) => Ok(Some(b)),
         Err(e) => {
             for d in &e.diagnostics {
-                eprintln!("{}:{d}", args.file.display());
+                eprintln!("{}:{d}", file.display());
             }
-            eprintln!("error: {} refused ({} problem(s))", args.file.display(), e.diagnostics.len());
-            return Ok(ExitCode::from(2));
+            eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
+            Ok(None)
         }
+    }
+}
+
+fn now_unix() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+/// The state dir enforcement journals in: `--state-dir`, else for an image the image's own
+/// (`DIR/var/lib/muster-agent`, so that with `--root` every write stays under DIR), else the
+/// agent's.
+fn enforce_state_dir(arg: Option<PathBuf>, root: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    match (arg, root) {
+        (Some(dir), _) => Ok(dir),
+        (None, Some(root)) => Ok(root.join("var/lib/muster-agent")),
+        (None, None) => state_dir(None),
+    }
+}
+
+/// `policy apply`: scan, evaluate, enforce through the file-safety layer, print each result.
+fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
+    let Some(bundle) = load_policy(&args.file)? else { return Ok(ExitCode::from(2)) };
+    let layout = layout(args.root.as_ref(), args.os)?;
+    let req = muster_agent::ScanRequest {
+        layout: layout.clone(),
+        env: relocating_env(),
+        processes: false,
+        fleet_key: None,
+        project: None,
     };
+    let (inv, identities) = muster_agent::scan_for_enforcement(&req).context("scan failed")?;
+    let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
+    let keeper = if args.dry_run {
+        None
+    } else {
+        let keeper = muster_agent::enforce::FileKeeper::open(&dir)
+            .with_context(|| format!("opening the enforcement journal in {}", dir.display()))?;
+        Some(match &args.root {
+            Some(root) => keeper.confined_to(root)?,
+            None => keeper,
+        })
+    };
+    // The "not in force" checks look at the agent's own environment only on a live machine, and
+    // only at the variables they name (plus who the user is).
+    let probe = muster_agent::enforce::client_policy::FsProbe {
+        env: if layout.is_image() {
+            Default::default()
+        } else {
+            std::env::vars()
+                .filter(|(k, _)| {
+                    muster_agent::enforce::client_policy::SHADOW_VARS.contains(&k.as_str())
+                        || muster_agent::platform::RELOCATING_VARS.contains(&k.as_str())
+                })
+                .collect()
+        },
+    };
+    let ctx = muster_agent::enforce::apply::ApplyContext {
+        layout: &layout,
+        tags: &args.tags,
+        now: now_unix(),
+        state_dir: &dir,
+        keeper: keeper.as_ref(),
+        identities: &identities,
+        probe: &probe,
+    };
+    let reports = muster_agent::enforce::apply::apply(&bundle, &inv, &ctx)?;
+    let mut out = String::new();
+    for r in &reports {
+        out.push_str(&muster_agent::enforce::apply::render_line(r));
+        out.push('\n');
+    }
+    if reports.is_empty() {
+        out.push_str("nothing to enforce\n");
+    }
+    std::io::stdout().lock().write_all(out.as_bytes()).context("writing to stdout")?;
+    let failed = reports.iter().any(|r| matches!(r.state, muster_agent::enforce::apply::ActionState::Failed(_)));
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `restore`: undo journalled changes, newest first, printing each.
+fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
+    let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
+    let _ = args.os;
+    let keeper = muster_agent::enforce::FileKeeper::open(&dir)
+        .with_context(|| format!("opening the enforcement journal in {}", dir.display()))?;
+    let root = match &args.root {
+        Some(r) => Some(std::fs::canonicalize(r).with_context(|| format!("resolving --root {}", r.display()))?),
+        None => None,
+    };
+    let (undone, refused) = match args.id {
+        Some(id) => match keeper.restore(id) {
+            Ok(ids) => (ids, Vec::new()),
+            Err(e) => (Vec::new(), vec![e]),
+        },
+        None => keeper.restore_where(|t| root.as_ref().is_none_or(|r| t.real_path.starts_with(r)))?,
+    };
+    let touches = keeper.touches()?;
+    let mut out = String::new();
+    for id in &undone {
+        if let Some(t) = touches.iter().find(|t| t.id == *id) {
+            out.push_str(&format!("restored {id}\t{}\n", t.real_path.display()));
+        }
+    }
+    if undone.is_empty() && refused.is_empty() {
+        out.push_str("nothing to restore\n");
+    }
+    std::io::stdout().lock().write_all(out.as_bytes()).context("writing to stdout")?;
+    for e in &refused {
+        eprintln!("error: {e}");
+    }
+    Ok(if refused.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `policy check`: refuse a broken file with every problem's place, else scan and evaluate.
+fn policy_check(args: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
+    let Some(bundle) = load_policy(&args.file)? else { return Ok(ExitCode::from(2)) };
     // Policies look at no fingerprint, so the scan uses a throwaway key and reads no state.
     let req = muster_agent::ScanRequest {
         layout: layout(args.root.as_ref(), args.os)?,
@@ -622,6 +840,7 @@ fn policy_check(args: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
         processes: !args.no_processes,
         fleet_key: None,
         project: None,
+        tags: args.tags.clone(),
     };
     let inv = muster_agent::scan(&req).context("scan failed")?;
     let now = std::time::SystemTime::now()

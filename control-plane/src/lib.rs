@@ -23,6 +23,7 @@ pub mod http;
 pub mod ingest;
 pub mod pki;
 pub mod policies;
+pub mod policy_preview;
 pub mod quickstart;
 pub mod rollup;
 pub mod server;

@@ -48,6 +48,9 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     // Operations pages.
     ("GET", "/findings", Some(Role::Viewer)),
     ("POST", "/findings/decision", Some(Role::Analyst)),
+    ("GET", "/policies/edit", Some(Role::Analyst)),
+    ("POST", "/policies/edit", Some(Role::Analyst)),
+    ("GET", "/policies/draft", Some(Role::Analyst)),
     ("GET", "/activity", Some(Role::Viewer)),
     ("GET", "/agents", Some(Role::Viewer)),
     ("POST", "/agents/{id}/revoke", Some(Role::Admin)),
@@ -75,6 +78,9 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/v1/admin/webhooks", Some(Role::Admin)),
     ("DELETE", "/api/v1/admin/webhooks/{id}", Some(Role::Admin)),
     ("GET", "/api/v1/admin/webhooks/{id}/deliveries", Some(Role::Admin)),
+    // Policies API.
+    ("POST", "/api/v1/policies/dry-run", Some(Role::Analyst)),
+    ("GET", "/api/v1/policies/draft", Some(Role::Analyst)),
     // Policies.
     ("GET", "/api/v1/policies", Some(Role::Viewer)),
     ("POST", "/api/v1/policies", Some(Role::Admin)),

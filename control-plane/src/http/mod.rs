@@ -23,6 +23,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod policies_api;
+pub mod policy_preview_api;
 pub mod principal;
 pub mod redirect;
 pub mod roles;
@@ -94,6 +95,7 @@ fn routes() -> Vec<Route> {
     routes.extend(fleet_api::routes());
     routes.extend(exports::routes());
     routes.extend(inventory_api::routes());
+    routes.extend(policy_preview_api::routes());
     routes.extend(policies_api::routes());
     routes.extend(openapi::routes());
     routes

@@ -15,6 +15,11 @@ pub struct Host {
     /// When the scan was made from a machine image (`--root`), the image directory.
     #[prost(string, tag = "6")]
     pub scanned_root: ::prost::alloc::string::String,
+    /// Endpoint tags IT set at install time (`tags` in agent.toml), for policy targeting: each
+    /// 1-64 characters of a-z, 0-9 and `-_.:/`, starting with a letter or digit; at most 32,
+    /// no duplicates, in the order configured (see `muster_proto::tags`).
+    #[prost(string, repeated, tag = "7")]
+    pub tags: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OsUser {

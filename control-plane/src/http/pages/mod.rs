@@ -17,6 +17,7 @@ pub mod layout;
 pub mod login;
 pub mod ops;
 pub mod overview;
+pub mod policies;
 pub mod servers;
 pub mod services;
 pub mod settings;
@@ -46,6 +47,7 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
     .into_iter()
     .chain(findings::routes())
+    .chain(policies::routes())
     .chain(activity::routes())
     .chain(agents::routes())
     .chain(webhooks::routes())
