@@ -29,6 +29,7 @@ pub mod local_api;
 pub mod outbox;
 pub mod output;
 pub mod platform;
+pub mod policy;
 pub mod report;
 pub mod secrets;
 pub mod state;
