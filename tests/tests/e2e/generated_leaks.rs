@@ -13,6 +13,15 @@
 //! It cannot pass by seeing nothing: every generated file's servers must be in the stored
 //! inventory, the planted literal credentials must be stored with fingerprints, the pages must
 //! name the planted servers, and at least one webhook must have been delivered.
+//!
+//! It fails when any one masking step is made a no-op (checked 2026-12-07 on SQLite, one step at
+//! a time, `MUSTER_SKIP_POSTGRES=1 cargo test -p muster-e2e --test e2e
+//! generated_secrets_never_leave_the_agent::sqlite`; leaks found): the gate
+//! `inventory::scrub_snapshot` (9449), its token scan `scrub::suspect_tokens` (1020), URL
+//! masking `mask::mask_url` (216), argument flag masking `mask::mask_args` (205), command
+//! strings `scrub::scrub_command_line` word masking (150), package identity from masked text
+//! `credentials::masked_identity` (412), `cwd` in the gate's field list (2665). Not yet checked
+//! one by one: the detector's own ranges in `credentials::judge_shown`, process arguments.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
