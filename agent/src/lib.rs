@@ -6,7 +6,9 @@
 //! ([`state`]), the durable outbox ([`outbox`]), reports and deltas ([`report`]), gRPC over mTLS
 //! ([`grpc`]), config watching ([`watch`]) and the event loop that ties them together
 //! ([`daemon`]).
-//! The installed configuration file and the silent enrollment it triggers live in [`config`].
+//! The installed configuration file and the silent enrollment it triggers live in [`config`];
+//! enforcing policy decisions on the machine (file safety, quarantine, the clients' own policy
+//! files) in [`enforce`].
 //! The `muster-agent` binary is a thin CLI over [`scan`], [`enroll::enroll`], [`config`] and [`daemon`].
 
 #![forbid(unsafe_code)]
@@ -49,6 +51,8 @@ pub struct ScanRequest {
     /// Scan only this directory (a host path) as a project: no users, managed files or
     /// processes. Config paths are then the real paths under it.
     pub project: Option<std::path::PathBuf>,
+    /// Endpoint tags from the config file (checked there), reported in the inventory's `Host`.
+    pub tags: Vec<String>,
 }
 
 /// Why a scan could not run at all (problems with single files are never errors).
@@ -65,9 +69,24 @@ pub fn scan(req: &ScanRequest) -> Result<muster_proto::v1::InventorySnapshot, Sc
     scan_watched(req).map(|(inv, _)| inv)
 }
 
+/// Runs one scan and returns the wire inventory and, by server id, each server's identity for
+/// the client-policy writers (launch command or URL, with any part carrying a credential
+/// withheld).
+pub fn scan_for_enforcement(
+    req: &ScanRequest,
+) -> Result<(muster_proto::v1::InventorySnapshot, enforce::client_policy::Identities), ScanError> {
+    scan_full(req).map(|(inv, _, ids)| (inv, ids))
+}
+
 /// Runs one scan and returns the wire inventory and what to watch for the next change: every file
 /// read and every file a client would read for the scanned users and the managed scope.
 pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet), ScanError> {
+    scan_full(req).map(|(inv, watch, _)| (inv, watch))
+}
+
+fn scan_full(
+    req: &ScanRequest,
+) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet, enforce::client_policy::Identities), ScanError> {
     let (users, env_user) = if req.project.is_some() {
         (Vec::new(), None)
     } else if req.layout.is_image() {
@@ -98,7 +117,9 @@ pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySna
     let analysis = analysis::analyse(&found, &ctx);
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-    Ok((inventory::build(&found, &analysis, &req.layout, now), watch_set(&opts, &found)))
+    let identities =
+        found.servers.iter().map(|s| (s.id.clone(), enforce::client_policy::Identity::of(&s.raw))).collect();
+    Ok((inventory::build(&found, &analysis, &req.layout, &req.tags, now), watch_set(&opts, &found), identities))
 }
 
 fn watch_set(opts: &discovery::ScanOptions, found: &discovery::Discovery) -> watch::WatchSet {

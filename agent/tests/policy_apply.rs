@@ -5,8 +5,12 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+#[path = "common/agent_cli.rs"]
+mod agent_cli;
+
+use std::path::Path;
+
+use agent_cli::{run, snapshot, text};
 
 /// A Linux image: Cursor (no switch: sidecar), Codex (TOML `enabled`), Cline (`disabled`).
 fn write_image(root: &Path) {
@@ -52,32 +56,6 @@ name = ["docs"]
 
 const NOTHING: &str = "version = 1\nname = \"offline\"\n";
 
-fn run(args: &[&str], extra: &[&Path]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_muster-agent")).args(args).args(extra).output().expect("run muster-agent")
-}
-
-/// Every file under `dir` with its bytes.
-fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                stack.push(p);
-            } else {
-                out.push((p.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&p).unwrap()));
-            }
-        }
-    }
-    out.sort();
-    out
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
-
 #[test]
 fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identical() {
     let tmp = tempfile::tempdir().unwrap();
@@ -114,7 +92,9 @@ fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identica
     assert!(out.status.success(), "{}", text(&out));
     let report = text(&out);
     assert_eq!(report.matches("\tapplied").count(), 2, "{report}");
-    assert!(report.contains("block") && report.contains("pending"), "{report}");
+    // The block goes to Cursor's system hooks; the image has no agent binary for the hook.
+    assert!(report.contains("block\tcursor \"docs\"") && report.contains("not in force"), "{report}");
+    assert!(std::fs::read_to_string(root.join("etc/cursor/hooks.json")).unwrap().contains("hook cursor"));
     let cursor = std::fs::read_to_string(root.join("home/dev/.cursor/mcp.json")).unwrap();
     assert!(
         !cursor.contains("legacy-crm") && cursor.contains("// work servers") && cursor.contains("\"docs\""),
@@ -129,14 +109,15 @@ fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identica
 
     // Applying again changes nothing (the sidecar'd server is still judged, from its record).
     let again = apply(&[]);
-    assert!(text(&again).matches("in force").count() == 2, "{}", text(&again));
+    assert!(text(&again).matches("\tin force").count() == 2, "{}", text(&again));
     let quarantined = snapshot(&root);
 
     // The rule is lifted: the quarantines are undone by themselves, byte-identical.
     std::fs::write(&policy, NOTHING).unwrap();
     let lifted = apply(&[]);
     assert!(lifted.status.success(), "{}", text(&lifted));
-    assert_eq!(text(&lifted).matches("lifted").count(), 2, "{}", text(&lifted));
+    // Two quarantines, and Cursor's hooks file and decision table, which Muster created.
+    assert_eq!(text(&lifted).matches("lifted").count(), 3, "{}", text(&lifted));
     assert_eq!(snapshot(&root), before);
 
     // Quarantine again, then `restore --all` undoes it.
@@ -150,23 +131,70 @@ fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identica
 }
 
 #[test]
-fn restore_leaves_a_file_edited_after_the_quarantine_alone() {
+fn with_root_and_no_state_dir_every_write_stays_under_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("image");
+    write_image(&root);
+    let policy = tmp.path().join("p.toml");
+    std::fs::write(&policy, QUARANTINE_SSE).unwrap();
+    let before = snapshot(&root);
+    let out = run(&["policy", "apply"], &[&policy, Path::new("--root"), &root, Path::new("--os"), Path::new("linux")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("\tapplied").count(), 2, "{}", text(&out));
+    // Beside the image there is still only the policy file; the journal is the image's own.
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(root.join("var/lib/muster-agent/enforce/journal").is_dir());
+    let restored = run(&["restore", "--all"], &[Path::new("--root"), &root]);
+    assert!(restored.status.success(), "{}", text(&restored));
+    let after: Vec<_> = snapshot(&root).into_iter().filter(|(p, _)| !p.starts_with("var/lib/muster-agent")).collect();
+    assert_eq!(after, before);
+}
+
+#[test]
+fn restore_takes_the_quarantine_out_of_a_file_edited_since_and_refuses_an_edit_on_its_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let (root, state) = (tmp.path().join("image"), tmp.path().join("state"));
     write_image(&root);
     let policy = tmp.path().join("p.toml");
     std::fs::write(&policy, QUARANTINE_SSE).unwrap();
-    let out = run(
-        &["policy", "apply"],
-        &[&policy, Path::new("--root"), &root, Path::new("--os"), Path::new("linux"), Path::new("--state-dir"), &state],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    let apply = || {
+        run(
+            &["policy", "apply"],
+            &[
+                &policy,
+                Path::new("--root"),
+                &root,
+                Path::new("--os"),
+                Path::new("linux"),
+                Path::new("--state-dir"),
+                &state,
+            ],
+        )
+    };
+    let restore = || run(&["restore", "--all"], &[Path::new("--root"), &root, Path::new("--state-dir"), &state]);
     let codex = root.join("home/dev/.codex/config.toml");
-    let edited = format!("{}\n# the developer's own line\n", std::fs::read_to_string(&codex).unwrap());
+    let original = std::fs::read_to_string(&codex).unwrap();
+
+    // Edited far from Muster's line: the quarantine comes out, the developer's edit stays.
+    assert!(apply().status.success());
+    let edited = std::fs::read_to_string(&codex).unwrap().replace("model = \"gpt-5\"", "model = \"gpt-6\" # mine");
     std::fs::write(&codex, &edited).unwrap();
-    let restored = run(&["restore", "--all"], &[Path::new("--root"), &root, Path::new("--state-dir"), &state]);
-    assert_eq!(restored.status.code(), Some(1), "{}", text(&restored));
-    assert!(text(&restored).contains("changed since Muster wrote it"), "{}", text(&restored));
+    let out = restore();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&codex).unwrap(),
+        original.replace("model = \"gpt-5\"", "model = \"gpt-6\" # mine")
+    );
+
+    // Edited on the lines Muster changed: left alone, and said so.
+    std::fs::write(&codex, &original).unwrap();
+    assert!(apply().status.success());
+    let edited = std::fs::read_to_string(&codex).unwrap().replace("enabled = false", "enabled = false # ok by me");
+    std::fs::write(&codex, &edited).unwrap();
+    let out = restore();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("left as it is"), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&codex).unwrap(), edited);
 }
 

@@ -1,8 +1,9 @@
 //! Enforcing policy decisions on this machine (`muster-agent policy apply`, and later the
 //! daemon): from the decisions for a scanned inventory to the quarantines wanted, reconciled
-//! with what the journal says is in force, and a report line per server action. `block` waits
-//! for the client-policy writers and is reported as pending; tool-level actions are reported as
-//! not enforced by this build. Servers whose entry Muster moved to a sidecar are gone from the
+//! with what the journal says is in force, and a report line per server action. `block` and the
+//! tool-level actions go to the client-policy writers (`client_policy::write`), which report
+//! each as applied, in force, not in force (a higher-precedence source shadows the file) or not
+//! enforceable with that client's lever. Servers whose entry Muster moved to a sidecar are gone from the
 //! scan, so their last inventory record is kept (`enforce/quarantined/<server id>.pb`) and
 //! evaluated again, which is how lifting a rule or granting an exception restores them.
 
@@ -14,6 +15,8 @@ use muster_policy::{Action, Bundle, Endpoint};
 use muster_proto::prost::Message;
 use muster_proto::v1::{InventorySnapshot, McpServer};
 
+use super::client_policy::write::{FileResult, WriterReport};
+use super::client_policy::{self, Identities, Probe};
 use super::files::{ENFORCE_DIR, FileKeeper, FileSafetyError};
 use super::quarantine::{self, Outcome, Quarantine};
 use crate::platform::Layout;
@@ -33,6 +36,10 @@ pub enum ActionState {
     WouldApply(Vec<PathBuf>),
     /// Waiting for a writer this build does not have.
     Pending(&'static str),
+    /// Written, but a source the client ranks higher shadows it (why).
+    NotInForce(String),
+    /// The client's lever cannot express it (why).
+    NotEnforceable(String),
     /// Reported only.
     Reported,
     Failed(String),
@@ -112,17 +119,27 @@ fn with_remembered(inv: &InventorySnapshot, remembered: Vec<McpServer>) -> Inven
     out
 }
 
-/// Evaluates `bundle` on `inv` and enforces what is due now. `keeper` is `None` for a dry run
-/// (nothing is written; remembered records are still read from `state_dir`).
+/// What `apply` enforces on, besides the policy and the inventory.
+pub struct ApplyContext<'a> {
+    pub layout: &'a Layout,
+    pub tags: &'a [String],
+    pub now: i64,
+    pub state_dir: &'a Path,
+    /// `None` for a dry run (nothing is written; remembered records are still read).
+    pub keeper: Option<&'a FileKeeper>,
+    /// Each scanned server's identity (launch command or URL) for the client-policy writers.
+    pub identities: &'a Identities,
+    /// What the writers' "not in force" checks look at.
+    pub probe: &'a dyn Probe,
+}
+
+/// Evaluates `bundle` on `inv` and enforces what is due now.
 pub fn apply(
     bundle: &Bundle,
     inv: &InventorySnapshot,
-    layout: &Layout,
-    tags: &[String],
-    now: i64,
-    state_dir: &Path,
-    keeper: Option<&FileKeeper>,
+    ctx: &ApplyContext<'_>,
 ) -> Result<Vec<ActionReport>, ApplyError> {
+    let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe } = *ctx;
     let remembered = Remembered::new(state_dir);
     // A remembered record counts only while its quarantine is in force (a restored entry is
     // back in the scan; a deleted one is gone for good).
@@ -137,6 +154,7 @@ pub fn apply(
     let servers: BTreeMap<&str, &McpServer> = full.servers.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut reports = Vec::new();
     let mut desired = Vec::new();
+    let mut client_lines = Vec::new();
     for d in &decisions.servers {
         let Some(action) = d.action_now() else { continue };
         let rules: Vec<String> = d.due_now().filter(|v| v.action == action).map(|v| v.rule.clone()).collect();
@@ -150,10 +168,10 @@ pub fn apply(
         };
         match action {
             Action::Notify => {}
-            Action::DenyTools | Action::RequireApproval => {
-                line.state = ActionState::Pending("tool-level actions are not enforced by this build")
+            Action::Block | Action::DenyTools | Action::RequireApproval => {
+                client_lines.push(line);
+                continue;
             }
-            Action::Block => line.state = ActionState::Pending("the client-policy writers are not in this build"),
             Action::Quarantine => {
                 let server = servers.get(d.server_id.as_str());
                 match server.and_then(|s| layout.resolve(&s.config_path).map(|p| (s, p))) {
@@ -176,6 +194,32 @@ pub fn apply(
             }
         }
         reports.push(line);
+    }
+    // The client-policy writers: every server (the Codex allowlist names the allowed ones too).
+    let policies = client_policy::servers(
+        &decisions,
+        full.servers.iter().map(|s| (s.id.as_str(), s.client.as_str(), s.name.as_str())),
+        identities,
+    );
+    let writers = client_policy::write::enforce_all(layout, &policies, state_dir, keeper, probe);
+    for mut line in client_lines {
+        if let Some(action) = line.action {
+            line.state = client_policy_state(&writers, &line.client, &line.name, action);
+        }
+        reports.push(line);
+    }
+    for w in &writers {
+        let enforces = w.outcomes.iter().any(|o| !matches!(o.result, client_policy::OutcomeResult::NotEnforceable(_)));
+        if !enforces && matches!(w.file, FileResult::Written | FileResult::Removed) {
+            reports.push(ActionReport {
+                server_id: String::new(),
+                client: w.writer.to_string(),
+                name: w.path.as_deref().map(|p| layout.display(p)).unwrap_or_default(),
+                action: Some(Action::Block),
+                rules: Vec::new(),
+                state: ActionState::Lifted,
+            });
+        }
     }
     let line_for = |q: &Quarantine, state: ActionState| ActionReport {
         server_id: q.server_id.clone(),
@@ -231,6 +275,63 @@ pub fn apply(
     Ok(reports)
 }
 
+/// One server action's state from the writers' reports: failed if a writer that enforces it
+/// failed, not in force if one is shadowed, else applied / in force / would apply; not
+/// enforceable when every writer says so; pending when no writer governs the client.
+fn client_policy_state(writers: &[WriterReport], client: &str, name: &str, action: Action) -> ActionState {
+    use client_policy::OutcomeResult;
+    let word = action.as_str();
+    let mut enforcing: Vec<&WriterReport> = Vec::new();
+    let mut not = Vec::new();
+    for w in writers {
+        for o in w.outcomes.iter().filter(|o| o.client == client && o.server == name && o.action == word) {
+            match &o.result {
+                OutcomeResult::Written | OutcomeResult::AlreadyEnforced(_) => {
+                    if !enforcing.iter().any(|e| e.writer == w.writer) {
+                        enforcing.push(w);
+                    }
+                }
+                OutcomeResult::NotEnforceable(why) => not.push(format!("{}: {why}", w.writer)),
+            }
+        }
+    }
+    if enforcing.is_empty() {
+        for w in writers {
+            let governs = client_policy::by_id(w.writer).is_some_and(|c| c.clients().contains(&client));
+            if let (true, FileResult::Failed(why)) = (governs, &w.file) {
+                return ActionState::Failed(format!("{}: {why}", w.writer));
+            }
+        }
+        if not.is_empty() {
+            return ActionState::NotEnforceable(not.join("; "));
+        }
+        return ActionState::Pending("no client-policy writer for this client");
+    }
+    if let Some((w, why)) = enforcing.iter().find_map(|w| match &w.file {
+        FileResult::Failed(why) => Some((w.writer, why)),
+        _ => None,
+    }) {
+        return ActionState::Failed(format!("{w}: {why}"));
+    }
+    let shadows: Vec<String> = enforcing
+        .iter()
+        .flat_map(|w| w.shadows.iter().map(move |s| format!("{}: {} ({})", w.writer, s.why, s.source)))
+        .collect();
+    if !shadows.is_empty() {
+        return ActionState::NotInForce(shadows.join("; "));
+    }
+    let would: Vec<PathBuf> =
+        enforcing.iter().filter(|w| w.file == FileResult::WouldChange).filter_map(|w| w.path.clone()).collect();
+    if !would.is_empty() {
+        return ActionState::WouldApply(would);
+    }
+    if enforcing.iter().any(|w| matches!(w.file, FileResult::Written | FileResult::Removed)) {
+        ActionState::Applied
+    } else {
+        ActionState::InForce
+    }
+}
+
 fn is_unchanged(edit: &quarantine::PlannedEdit) -> bool {
     edit.observed.content() == Some(&super::files::Fingerprint::of(&edit.bytes))
 }
@@ -253,6 +354,8 @@ pub fn render_line(r: &ActionReport) -> String {
             format!("would write {}", files.join(", "))
         }
         ActionState::Pending(why) => format!("pending: {why}"),
+        ActionState::NotInForce(why) => format!("not in force: {why}"),
+        ActionState::NotEnforceable(why) => format!("not enforceable: {why}"),
         ActionState::Reported => "reported".to_string(),
         ActionState::Failed(why) => format!("failed: {why}"),
     };

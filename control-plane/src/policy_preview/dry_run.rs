@@ -8,8 +8,8 @@
 //!
 //! "Affected" means a violation that is not lifted by an exception (due now or at a deadline);
 //! "users" are OS accounts, counted per endpoint (`alice` on two laptops is two accounts), since
-//! the inventory knows accounts, not people. Endpoint tags are not stored yet, so a dry run
-//! evaluates every endpoint with no tags.
+//! the inventory knows accounts, not people. Endpoint tags are the ones each agent reported on
+//! its host.
 
 use std::collections::BTreeSet;
 
@@ -231,9 +231,10 @@ impl Tally {
 }
 
 /// The decisions for one stored endpoint: what its agent would decide with the same policy at
-/// the same time (the stored inventory carries no tags yet, so none are given).
+/// the same time, with the endpoint tags its agent reported on the host.
 pub fn decide(bundle: &Bundle, agent_id: &str, snapshot: &InventorySnapshot, now: i64) -> Decisions {
-    muster_policy::evaluate(bundle, &Endpoint { inventory: snapshot, agent_id, tags: &[] }, now)
+    let tags = snapshot.host.as_ref().map_or(&[][..], |h| h.tags.as_slice());
+    muster_policy::evaluate(bundle, &Endpoint { inventory: snapshot, agent_id, tags }, now)
 }
 
 /// The use-case: parses `text` and evaluates it against every active endpoint at `now`.

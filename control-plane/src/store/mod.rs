@@ -169,6 +169,8 @@ pub struct HostRecord {
     pub os_version: String,
     pub arch: String,
     pub machine_id: String,
+    /// Endpoint tags, in the order the agent reported them.
+    pub tags: Vec<String>,
     pub scanned_at: i64,
     pub process_count: u32,
     pub problem_count: u32,

@@ -17,7 +17,7 @@ macro_rules! impl_policy_inputs {
                 async fn policy_endpoints(&self, after: &str, limit: u32) -> Result<Vec<StoredEndpoint>, StoreError> {
                     let hosts = sqlx::query(
                         "SELECT h.agent_id, h.hostname, h.os, h.os_version, h.arch, h.machine_id, h.scanned_root, \
-                         h.scanned_at FROM hosts h JOIN agents a ON a.id = h.agent_id \
+                         h.scanned_at, h.tags FROM hosts h JOIN agents a ON a.id = h.agent_id \
                          WHERE a.status = 'active' AND h.agent_id > $1 ORDER BY h.agent_id LIMIT $2",
                     )
                     .bind(after)
@@ -33,6 +33,13 @@ macro_rules! impl_policy_inputs {
                             arch: row.try_get("arch")?,
                             machine_id: row.try_get("machine_id")?,
                             scanned_root: row.try_get("scanned_root")?,
+                            // Stored as `,a,b,` (see migration 0010).
+                            tags: row
+                                .try_get::<String, _>("tags")?
+                                .split(',')
+                                .filter(|t| !t.is_empty())
+                                .map(str::to_owned)
+                                .collect(),
                         };
                         endpoints.push(StoredEndpoint {
                             agent_id: row.try_get("agent_id")?,

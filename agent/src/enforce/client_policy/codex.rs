@@ -162,7 +162,14 @@ impl ClientPolicyWriter for Codex {
         }
 
         let created_file = plan.owned.created_file || plan.existing.is_none();
-        let out = doc.to_string();
+        owned.keep_original(plan.owned, plan.existing);
+        let mut out = doc.to_string();
+        if owned.entries.is_empty()
+            && let Some(before) = &plan.owned.original
+            && toml::from_str::<toml::Value>(before).ok() == toml::from_str::<toml::Value>(&out).ok()
+        {
+            out = before.clone();
+        }
         let change = if created_file && out.trim().is_empty() && owned.entries.is_empty() {
             owned.containers.clear();
             if plan.existing.is_some() { FileChange::Remove } else { FileChange::Unchanged }

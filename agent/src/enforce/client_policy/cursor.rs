@@ -2,7 +2,7 @@
 //! project's. Muster adds one `beforeMCPExecution` hook, `muster-agent hook cursor`, to the
 //! administrator's file and removes only that entry. Before every MCP tool call Cursor hands the
 //! hook the call (server command or URL, tool name) on stdin; the hook answers from a decision
-//! table the agent keeps in its state dir ([`HookTable`], written at each apply), in
+//! table the agent writes beside `hooks.json` at each apply ([`HookTable`], [`TABLE_FILE`]), in
 //! milliseconds, without evaluating a policy or contacting the control plane.
 //!
 //! `block` → every call to a server whose command or URL matches is denied; `deny-tools` → calls
@@ -12,7 +12,7 @@
 //! Failure policy (docs/adr/0006-client-policy-writers.md): the hook **fails open**. Unreadable
 //! input, a missing or unreadable table, or no answer within its deadline all answer `allow`,
 //! and the entry says `"failClosed": false`, so Cursor also allows when the hook cannot run. A
-//! missing table is reported by the agent as "not in force".
+//! missing or unreadable table, or a missing agent binary, is reported as "not in force".
 
 use std::path::{Path, PathBuf};
 
@@ -142,6 +142,17 @@ impl ClientPolicyWriter for Cursor {
                 .and_then(Value::as_array)
                 .is_some_and(|a| a.contains(&ours));
             if has_ours {
+                let table = layout.resolve(&table_file(layout.os()));
+                let readable = table
+                    .as_ref()
+                    .and_then(|t| probe.read(t))
+                    .is_some_and(|b| serde_json::from_slice::<HookTable>(&b).is_ok());
+                if !readable {
+                    out.push(Shadow {
+                        source: table.map_or_else(|| table_file(layout.os()), |t| layout.display(&t)),
+                        why: "the hook's decision table is missing or unreadable, so the hook allows every call".into(),
+                    });
+                }
                 let program = agent_program(layout.os());
                 if layout.resolve(program).is_none_or(|p| !probe.exists(&p)) {
                     out.push(Shadow {

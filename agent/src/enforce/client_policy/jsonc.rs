@@ -240,7 +240,14 @@ impl JsonDoc {
             return if self.existed { FileChange::Remove } else { FileChange::Unchanged };
         }
         owned.created_file = created;
-        let text = self.root.to_string();
+        owned.keep_original(previous, original);
+        let mut text = self.root.to_string();
+        if owned.entries.is_empty()
+            && let Some(before) = &previous.original
+            && same_json(before, &text)
+        {
+            text = before.clone();
+        }
         match original {
             Some(b) if b == text.as_bytes() => FileChange::Unchanged,
             _ => FileChange::Write(text.into_bytes()),
@@ -253,6 +260,12 @@ impl JsonDoc {
 fn split(path: &[String]) -> Result<(&String, &[String]), CompileError> {
     path.split_last()
         .ok_or_else(|| CompileError::UnexpectedShape { key: "(an empty path in Muster's ownership record)".into() })
+}
+
+/// Whether two JSONC texts hold the same value.
+fn same_json(a: &str, b: &str) -> bool {
+    let parse = |t: &str| jsonc_parser::parse_to_serde_value::<Value>(t, &ParseOptions::default()).ok();
+    matches!((parse(a), parse(b)), (Some(x), Some(y)) if x == y)
 }
 
 fn record_container(owned: &mut Owned, path: &[String]) {

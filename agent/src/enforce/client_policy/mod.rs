@@ -8,8 +8,8 @@
 //! Each writer also says how its lever can be *shadowed* ("written but not in force": a
 //! higher-precedence source the client prefers) and lists the known ways around it.
 //!
-//! This module reads no file and writes none: callers pass bytes in and write bytes out through
-//! the enforcement file-safety layer. It does not evaluate policies either; [`servers`] turns
+//! The compilers read no file and write none; [`write`] is the one part that does, through the
+//! enforcement file-safety layer. Nothing here evaluates policies; [`servers`] turns
 //! `muster-policy` decisions and the raw discovery into [`ServerPolicy`] values.
 
 pub mod claude_code;
@@ -20,13 +20,13 @@ pub mod gemini_cli;
 mod jsonc;
 pub mod shadow;
 pub mod vscode;
+pub mod write;
 
 use std::path::PathBuf;
 
 use muster_policy::{Action, Decisions};
 use serde::{Deserialize, Serialize};
 
-use crate::discovery::ServerRecord;
 use crate::platform::Layout;
 use crate::secrets::Secret;
 use crate::secrets::detect::detect_embedded;
@@ -90,6 +90,9 @@ impl Identity {
     }
 }
 
+/// Identities by server id, from the raw discovery of one scan.
+pub type Identities = std::collections::BTreeMap<String, Identity>;
+
 /// What the policy asks of one server now, strongest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Asks {
@@ -118,12 +121,17 @@ pub struct ServerPolicy {
 }
 
 /// The servers of a scan with what the policy asks of each now (servers it asks nothing of are
-/// included: the Codex allowlist has to name them).
-pub fn servers(decisions: &Decisions, records: &[ServerRecord]) -> Vec<ServerPolicy> {
+/// included: the Codex allowlist has to name them). `servers` are (id, client, name) of the
+/// inventory; a server without an identity in `identities` is matched by nothing.
+pub fn servers<'a>(
+    decisions: &Decisions,
+    inventory: impl IntoIterator<Item = (&'a str, &'a str, &'a str)>,
+    identities: &Identities,
+) -> Vec<ServerPolicy> {
     let mut out = Vec::new();
-    for r in records {
+    for (id, client, name) in inventory {
         let mut asks = Asks::default();
-        if let Some(d) = decisions.servers.iter().find(|d| d.server_id == r.id) {
+        if let Some(d) = decisions.servers.iter().find(|d| d.server_id == id) {
             for v in d.due_now() {
                 match v.action {
                     Action::Block => {
@@ -138,9 +146,9 @@ pub fn servers(decisions: &Decisions, records: &[ServerRecord]) -> Vec<ServerPol
             }
         }
         out.push(ServerPolicy {
-            client: r.client.to_string(),
-            name: r.raw.name.clone(),
-            identity: Identity::of(&r.raw),
+            client: client.to_string(),
+            name: name.to_string(),
+            identity: identities.get(id).cloned().unwrap_or(Identity::Unknown),
             asks,
         });
     }
@@ -172,6 +180,11 @@ pub struct Owned {
     pub entries: Vec<OwnedEntry>,
     #[serde(default)]
     pub containers: Vec<Vec<String>>,
+    /// The administrator's file as it was before Muster's first entry: when Muster's entries
+    /// are gone and the content means the same again, these bytes are written back, so layout
+    /// the editor had to touch (an inline object Muster added a key to) is restored too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub original: Option<String>,
 }
 
 /// One value Muster added at a path (a list item, or a key's value).
@@ -183,7 +196,21 @@ pub struct OwnedEntry {
 
 impl Owned {
     pub fn is_empty(&self) -> bool {
-        !self.created_file && self.entries.is_empty() && self.containers.is_empty()
+        !self.created_file && self.entries.is_empty() && self.containers.is_empty() && self.original.is_none()
+    }
+
+    /// Carry the administrator's original text forward while Muster owns entries.
+    fn keep_original(&mut self, previous: &Owned, existing: Option<&[u8]>) {
+        if self.entries.is_empty() {
+            self.original = None;
+            return;
+        }
+        self.original = previous.original.clone().or_else(|| match existing {
+            Some(b) if previous.entries.is_empty() && !previous.created_file => {
+                std::str::from_utf8(b).ok().map(str::to_string)
+            }
+            _ => None,
+        });
     }
 }
 
@@ -256,6 +283,10 @@ pub trait ClientPolicyWriter: Sync {
     /// Known ways around the lever (from the vendors' documentation).
     fn bypasses(&self) -> &'static [&'static str];
 }
+
+/// The environment variables the "not in force" checks ask about (the only ones a caller needs
+/// to put into [`FsProbe::env`]).
+pub const SHADOW_VARS: &[&str] = &[gemini_cli::OVERRIDE_VAR];
 
 /// Every writer, in a stable order.
 pub static REGISTRY: &[&dyn ClientPolicyWriter] = &[

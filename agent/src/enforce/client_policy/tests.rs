@@ -331,8 +331,12 @@ fn each_writer_reports_a_higher_precedence_source_as_not_in_force() {
 
     let hooks = serde_json::json!({"version": 1, "hooks": {"beforeMCPExecution": [cursor::hook_entry(Os::Linux)]}});
     put(root, "/etc/cursor/hooks.json", &linux, hooks.to_string().as_bytes());
-    assert!(shadows(&cursor::Cursor, &linux)[0].contains("not installed"));
+    let cursor = shadows(&cursor::Cursor, &linux);
+    assert!(cursor[0].contains("decision table is missing") && cursor[1].contains("not installed"), "{cursor:?}");
     put(root, "/usr/bin/muster-agent", &linux, b"");
+    put(root, "/etc/cursor/muster-hook-table.json", &linux, b"{ broken");
+    assert!(shadows(&cursor::Cursor, &linux)[0].contains("unreadable"));
+    put(root, "/etc/cursor/muster-hook-table.json", &linux, br#"{"blocked": []}"#);
     assert!(shadows(&cursor::Cursor, &linux).is_empty());
 }
 
@@ -377,4 +381,15 @@ fn an_identity_never_holds_a_credential() {
     let plain = RawServer { url: Some(Secret::new("https://mcp.example.com/mcp")), ..RawServer::default() };
     assert_eq!(Identity::of(&plain), Identity::Url(Some("https://mcp.example.com/mcp".into())));
     assert_eq!(Identity::of(&RawServer::default()), Identity::Unknown);
+}
+
+#[test]
+fn an_inline_object_muster_added_a_key_to_comes_back_as_the_administrator_wrote_it() {
+    let admin = b"{\n  // IT baseline\n  \"mcp\": { \"allowed\": [\"evil\", \"docs\"] },\n}\n";
+    let servers = vec![blocked(stdio("gemini-cli", "evil", &["npx", "evil-mcp"]), "no-evil")];
+    round_trip(&gemini_cli::GeminiCli, &servers, Some(admin), "inline-object.json");
+    let admin = b"# IT\n[features]\nweb_search = false # keep\n";
+    let servers =
+        vec![blocked(stdio("codex", "evil", &["npx", "evil-mcp"]), "no-evil"), stdio("codex", "docs", &["docs-mcp"])];
+    round_trip(&codex::Codex, &servers, Some(admin), "inline-comment.toml");
 }

@@ -15,7 +15,8 @@ fn parse(text: &str) -> Result<(&'static str, CstRootNode), EditError> {
         None => ("", text),
     };
     let body = if body.trim().is_empty() { "{}" } else { body };
-    let root = CstRootNode::parse(body, &ParseOptions::default()).map_err(|e| EditError::Syntax(e.to_string()))?;
+    let root = CstRootNode::parse(body, &ParseOptions::default())
+        .map_err(|e| EditError::Syntax(format!("line {}, column {}", e.line_display(), e.column_display())))?;
     if root.to_string() != body {
         // The tree would not give the untouched document back byte for byte: refuse.
         return Err(EditError::WrongShape);

@@ -18,7 +18,9 @@ pub fn set_flag(text: &str, map: &[String], name: &str, key: &str, flag: bool) -
         return Err(EditError::WrongShape);
     }
     let lf = if crlf { text.replace("\r\n", "\n") } else { text.to_string() };
-    let mut doc: DocumentMut = lf.parse().map_err(|e: toml_edit::TomlError| EditError::Syntax(e.to_string()))?;
+    let mut doc: DocumentMut = lf
+        .parse()
+        .map_err(|e: toml_edit::TomlError| EditError::Syntax(super::position(&lf, e.span().map_or(0, |r| r.start))))?;
     if doc.to_string() != lf {
         // The editor would not give the untouched document back byte for byte: refuse.
         return Err(EditError::WrongShape);

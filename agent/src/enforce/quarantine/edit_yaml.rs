@@ -58,7 +58,8 @@ fn build(events: &mut std::iter::Peekable<impl Iterator<Item = (Event<'static>, 
 fn document(text: &str) -> Result<Node, EditError> {
     let mut events = Vec::new();
     for ev in Parser::new_from_str(text) {
-        let (ev, span) = ev.map_err(|e| EditError::Syntax(e.to_string()))?;
+        let (ev, span) =
+            ev.map_err(|e| EditError::Syntax(format!("line {}, column {}", e.marker().line(), e.marker().col() + 1)))?;
         let owned: Event<'static> = match ev {
             Event::Scalar(t, style, a, _) => Event::Scalar(t.into_owned().into(), style, a, None),
             Event::MappingStart(a, _) => Event::MappingStart(a, None),

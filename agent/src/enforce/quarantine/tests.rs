@@ -294,3 +294,57 @@ fn a_quarantine_is_lifted_from_a_file_the_developer_edited_since() {
     assert!(touches.iter().any(|t| t.key == "lift:quarantine:G" && t.status == TouchStatus::Applied));
     assert!(reconcile(&keeper, &[]).unwrap().is_empty());
 }
+
+#[test]
+fn a_parse_error_names_the_place_never_the_content() {
+    for (name, text) in [
+        ("c.toml", "[mcp_servers.x]\ncommand = \"npx\"\ntoken = ghp_SECRETVALUE123\n"),
+        ("c.json", "{\"mcpServers\": {\"x\": {\"env\": {\"T\": ghp_SECRETVALUE123}}}}"),
+        ("c.yaml", "extensions:\n  x:\n    env: [ghp_SECRETVALUE123\n"),
+    ] {
+        let tmp = crate::enforce::scratch_dir();
+        let path = tmp.path().join(name);
+        fs::write(&path, text).unwrap();
+        let q = Quarantine {
+            server_id: "X".into(),
+            client: "goose".into(),
+            name: "x".into(),
+            config_path: path,
+            project: String::new(),
+            decision: "R".into(),
+        };
+        let err = plan(&q).unwrap_err().to_string();
+        assert!(err.contains("does not parse (line"), "{name}: {err}");
+        assert!(!err.contains("SECRET"), "{name}: {err}");
+    }
+}
+
+/// Regression: lifting a second quarantine must not undo the first one's lift (which put the
+/// file back by taking the change out of the developer's edited file).
+#[test]
+fn lifting_after_a_take_back_keeps_the_earlier_lift() {
+    let tmp = crate::enforce::scratch_dir();
+    let path = tmp.path().join("mcp.json");
+    let text = "{\n  \"mcpServers\": {\n    \"a\": {\n      \"command\": \"x\"\n    },\n\n\n    \"b\": {\n      \"command\": \"y\"\n    }\n  }\n}\n";
+    fs::write(&path, text).unwrap();
+    let keeper = FileKeeper::open(&tmp.path().join("state")).unwrap();
+    let q = |id: &str, name: &str| Quarantine {
+        server_id: id.into(),
+        client: "cline".into(),
+        name: name.into(),
+        config_path: path.clone(),
+        project: String::new(),
+        decision: "R1".into(),
+    };
+    reconcile(&keeper, &[q("A", "a"), q("B", "b")]).unwrap();
+    // The developer adds a comment at the top.
+    let edited = fs::read_to_string(&path).unwrap().replacen("{\n", "{\n  // mine\n", 1);
+    fs::write(&path, &edited).unwrap();
+    let first = reconcile(&keeper, &[q("B", "b")]).unwrap();
+    assert!(matches!(first[0].1, Outcome::Lifted(_)), "{first:?}");
+    let second = reconcile(&keeper, &[]).unwrap();
+    assert!(matches!(second[0].1, Outcome::Lifted(_)), "{second:?}");
+    let now = fs::read_to_string(&path).unwrap();
+    assert!(!now.contains("disabled"), "{now}");
+    assert_eq!(now, text.replacen("{\n", "{\n  // mine\n", 1));
+}
