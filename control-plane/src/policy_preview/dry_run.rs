@@ -8,8 +8,8 @@
 //!
 //! "Affected" means a violation that is not lifted by an exception (due now or at a deadline);
 //! "users" are OS accounts, counted per endpoint (`alice` on two laptops is two accounts), since
-//! the inventory knows accounts, not people. Endpoint tags are not stored yet, so a dry run
-//! evaluates every endpoint with no tags.
+//! the inventory knows accounts, not people. Endpoint tags are the ones each agent reported on
+//! its host.
 
 use std::collections::BTreeSet;
 
