@@ -746,6 +746,8 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         processes: false,
         fleet_key: None,
         project: None,
+        // Merge fix (installers added `ScanRequest.tags`): the `--tag`s the policy is evaluated with.
+        tags: args.tags.clone(),
     };
     let (inv, identities) = muster_agent::scan_for_enforcement(&req).context("scan failed")?;
     let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;

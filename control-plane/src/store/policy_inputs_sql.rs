@@ -33,6 +33,9 @@ macro_rules! impl_policy_inputs {
                             arch: row.try_get("arch")?,
                             machine_id: row.try_get("machine_id")?,
                             scanned_root: row.try_get("scanned_root")?,
+                            // Merge fix (installers added `Host.tags` beside this): stored tags are
+                            // not read here yet, so dry runs see no endpoint tags.
+                            tags: Vec::new(),
                         };
                         endpoints.push(StoredEndpoint {
                             agent_id: row.try_get("agent_id")?,
