@@ -194,7 +194,7 @@ impl Identity {
     pub const VERSION: u32 = 1;
 
     /// When the certificate should be renewed: half of its lifetime, or within an hour of the
-    /// last renewal while no policy key is pinned (the renewal delivers it; ADR 0006).
+    /// last renewal while no policy key is pinned (the renewal delivers it; ADR 0008).
     pub fn renew_at_unix(&self) -> i64 {
         let half_life = self.issued_at_unix + (self.not_after_unix - self.issued_at_unix) / 2;
         if self.policy_public_key_hex.is_empty() { half_life.min(self.issued_at_unix + 3600) } else { half_life }
