@@ -289,6 +289,7 @@ fn process(pid: u32, package: Option<&str>, unmanaged: bool, listeners: &[(&str,
         parent_pid: Some(1),
         user: Some("dev".into()),
         exe: "/usr/bin/node".into(),
+        command: "node".into(),
         args: vec![Secret::new("server.js")],
         package: package.map(|name| pb::Package {
             ecosystem: pb::Ecosystem::Npm as i32,

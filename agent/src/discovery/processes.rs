@@ -47,6 +47,10 @@ pub struct ProcessRecord {
     pub parent_pid: Option<u32>,
     pub user: Option<String>,
     pub exe: String,
+    /// The launcher as the command line names it (`npx`, `uvx`, `node`), after `node npx-cli.js`
+    /// is read as `npx`: what the package is identified from, with `args`.
+    pub command: String,
+    /// The arguments after `command`.
     pub args: Vec<Secret>,
     pub package: Option<Package>,
     pub parent_client: Option<&'static str>,
@@ -125,6 +129,7 @@ pub fn classify(procs: &[ProcInfo], sockets: &[SocketInfo], servers: &[ServerRec
                 parent_pid: p.parent,
                 user: p.user.clone(),
                 exe: p.exe.clone(),
+                command: cmd.clone(),
                 args: args.iter().map(|a| Secret::new(a.as_str())).collect(),
                 package: pkg,
                 parent_client: None,

@@ -177,7 +177,59 @@ pub fn suspect_tokens(text: &str) -> Vec<Suspect> {
             _ => {}
         }
     }
+    continue_across_slashes(text, &mut out);
     out
+}
+
+/// A base64 key holds `/`, so a path or userinfo split can leave its tail as a piece of its own,
+/// too short to look random (`…/mcp/s/<key part>/<tail>/mcp`). A piece next to a suspect (or to
+/// a [`MASK`] an earlier step wrote) across one `/` is taken as the rest of it when it could be
+/// part of a base64 value: at least 4 characters of the base64 alphabets, mixing two of upper
+/// case, lower case and digits (`mcp`, `api`, `index.js`, `shadow-mcp` never qualify).
+fn continue_across_slashes(text: &str, out: &mut Vec<Suspect>) {
+    fn continues(piece: &str) -> bool {
+        let b = piece.as_bytes();
+        let classes = [u8::is_ascii_uppercase, u8::is_ascii_lowercase, u8::is_ascii_digit]
+            .iter()
+            .filter(|class| b.iter().any(|c| class(c)))
+            .count();
+        b.len() >= 4 && classes >= 2 && b.iter().all(|c| c.is_ascii_alphanumeric() || b"+=_-".contains(c))
+    }
+    // The piece after `at` (which is a `/`), up to the next `/` or the end of the token.
+    let after = |at: usize| -> usize {
+        text[at + 1..].find(|c: char| c == '/' || !is_token_char(c)).map_or(text.len(), |n| at + 1 + n)
+    };
+    let before =
+        |at: usize| -> usize { text[..at].rfind(|c: char| c == '/' || !is_token_char(c)).map_or(0, |n| n + 1) };
+    let mut anchors: Vec<Range<usize>> = out.iter().map(|s| s.range.clone()).collect();
+    anchors.extend(text.match_indices(MASK).map(|(i, m)| i..i + m.len()));
+    let mut added: Vec<Suspect> = Vec::new();
+    for anchor in anchors {
+        let mut end = anchor.end;
+        while text[end..].starts_with('/') {
+            let stop = after(end);
+            if !continues(&text[end + 1..stop]) {
+                break;
+            }
+            added.push(Suspect { range: end + 1..stop, why: Suspicion::Random });
+            end = stop;
+        }
+        let mut start = anchor.start;
+        while start > 0 && text[..start].ends_with('/') {
+            let from = before(start - 1);
+            if !continues(&text[from..start - 1]) {
+                break;
+            }
+            added.push(Suspect { range: from..start - 1, why: Suspicion::Random });
+            start = from;
+        }
+    }
+    if added.is_empty() {
+        return;
+    }
+    out.extend(added);
+    out.sort_by_key(|s| (s.range.start, std::cmp::Reverse(s.range.end)));
+    out.dedup_by(|later, earlier| later.range.start < earlier.range.end);
 }
 
 fn replace_ranges(text: &str, ranges: &[Range<usize>]) -> String {

@@ -8,6 +8,7 @@
 //! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
 //! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files), `generated_leaks` (every detector
 //! family in every field and format, searched for in every output, page, export and webhook),
+//! `process_leaks` (the same families in running servers' command lines),
 //! `config_file` (the installed agent.toml enrolls silently on first start), `policy` (a
 //! published policy in force on running agents within 2 s, kept across restarts), `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
@@ -64,6 +65,7 @@ mod kill;
 mod leaks;
 mod outage;
 mod policy;
+mod process_leaks;
 mod quickstart;
 mod refusals;
 
