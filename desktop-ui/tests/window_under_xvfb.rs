@@ -52,7 +52,7 @@ fn agent_binary() -> PathBuf {
     // would otherwise be rebuilt here and again by the next outer `cargo test`.
     for (name, _) in std::env::vars_os() {
         let name = name.to_string_lossy();
-        if name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR" || name == "OUT_DIR" {
+        if (name.starts_with("CARGO_") && name != "CARGO_HOME" && name != "CARGO_TARGET_DIR") || name == "OUT_DIR" {
             build = build.env_remove(name.as_ref());
         }
     }
