@@ -32,6 +32,8 @@ test   wixl             wixl: cargo xtask dist builds the agent MSI with it
 test   msitools         msiinfo: the package test reads the MSI tables
 test   systemd          systemd-analyze verify: the package test checks the installed units
 test   init-system-helpers  deb-systemd-helper: the debs depend on it for their maintainer scripts
+test   desktop-file-utils   desktop-file-validate: the package test checks the tray autostart entry
+test   python3-venv     a venv under the target dir for the PyPI tools below (check-jsonschema)
 '
 
 groups=("$@")
@@ -61,7 +63,24 @@ for p in "${wanted[@]}"; do
   case " ${missing[*]} " in *" $p "*) continue ;; esac
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
-[ ${#missing[@]} -gt 0 ] || exit 0
+# PyPI tools the tests run, pinned, in a venv under the target dir (never system-wide): the
+# release workflow's schema check. Installed after the Debian packages (python3-venv).
+python_tools() {
+  case " ${wanted[*]} " in *" python3-venv "*) ;; *) return 0 ;; esac
+  local venv="${CARGO_TARGET_DIR:-$(dirname "$0")/../target}/tools/venv"
+  local want="check-jsonschema==0.39.0"
+  if [ -x "$venv/bin/check-jsonschema" ] && "$venv/bin/pip" freeze 2>/dev/null | grep -qx "$want"; then
+    return 0
+  fi
+  echo "installing into $venv: $want"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "$want"
+}
+
+if [ ${#missing[@]} -eq 0 ]; then
+  python_tools
+  exit 0
+fi
 
 if [ "$(id -u)" -ne 0 ]; then
   echo "install-deps: missing Debian packages: ${missing[*]}" >&2
@@ -73,3 +92,4 @@ echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+python_tools

@@ -57,6 +57,11 @@ done
 export MUSTER_TEST_POSTGRES_URL="postgres://muster@127.0.0.1:$pg_port/postgres"
 echo "test PostgreSQL: $MUSTER_TEST_POSTGRES_URL"
 
+# The release workflow (.github/workflows/) against GitHub's workflow schema, with the pinned
+# check-jsonschema install-deps.sh put in a venv under the target dir.
+"${CARGO_TARGET_DIR:-target}/tools/venv/bin/check-jsonschema" --builtin-schema vendor.github-workflows \
+  .github/workflows/*.yml
+
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --all-features --locked -- -D warnings
 cargo test --workspace --all-features --locked

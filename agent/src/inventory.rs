@@ -17,8 +17,9 @@ use crate::secrets::mask;
 use crate::secrets::scrub::{self, scrub_in_place};
 use muster_proto::v1 as pb;
 
-/// Facts about the scanned host, as the wire model holds them (scrubbed).
-pub fn host(layout: &Layout) -> pb::Host {
+/// Facts about the scanned host and the endpoint tags IT configured (already checked against
+/// `muster_proto::tags`), as the wire model holds them (scrubbed).
+pub fn host(layout: &Layout, tags: &[String]) -> pb::Host {
     let facts = platform::host_facts(layout);
     let os = match facts.os {
         Os::Linux => pb::Os::Linux,
@@ -32,15 +33,22 @@ pub fn host(layout: &Layout) -> pb::Host {
         arch: facts.arch,
         machine_id: facts.machine_id,
         scanned_root: facts.scanned_root.map(|r| r.to_string_lossy().into_owned()).unwrap_or_default(),
+        tags: tags.to_vec(),
     };
     scrub_host(&mut host);
     host
 }
 
 /// Builds the wire inventory from a discovery and its analysis.
-pub fn build(d: &Discovery, analysis: &Analysis, layout: &Layout, scanned_at_unix: i64) -> pb::InventorySnapshot {
+pub fn build(
+    d: &Discovery,
+    analysis: &Analysis,
+    layout: &Layout,
+    tags: &[String],
+    scanned_at_unix: i64,
+) -> pb::InventorySnapshot {
     let mut snapshot = pb::InventorySnapshot {
-        host: Some(host(layout)),
+        host: Some(host(layout, tags)),
         users: d
             .users
             .iter()
@@ -87,6 +95,9 @@ fn scrub_host(h: &mut pb::Host) {
     for f in [&mut h.hostname, &mut h.os_version, &mut h.arch, &mut h.scanned_root] {
         scrub_in_place(f);
     }
+    // Tags come from IT's config file, not a user's, and pass `muster_proto::tags`; they pass the
+    // gate anyway, like every other string that leaves.
+    h.tags.iter_mut().for_each(scrub_in_place);
 }
 
 fn scrub_source(s: &mut pb::ConfigSource) {

@@ -29,6 +29,7 @@ pub mod local_api;
 pub mod outbox;
 pub mod output;
 pub mod platform;
+pub mod policy;
 pub mod report;
 pub mod secrets;
 pub mod state;
@@ -51,6 +52,8 @@ pub struct ScanRequest {
     /// Scan only this directory (a host path) as a project: no users, managed files or
     /// processes. Config paths are then the real paths under it.
     pub project: Option<std::path::PathBuf>,
+    /// Endpoint tags from the config file (checked there), reported in the inventory's `Host`.
+    pub tags: Vec<String>,
 }
 
 /// Why a scan could not run at all (problems with single files are never errors).
@@ -117,7 +120,7 @@ fn scan_full(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let identities =
         found.servers.iter().map(|s| (s.id.clone(), enforce::client_policy::Identity::of(&s.raw))).collect();
-    Ok((inventory::build(&found, &analysis, &req.layout, now), watch_set(&opts, &found), identities))
+    Ok((inventory::build(&found, &analysis, &req.layout, &req.tags, now), watch_set(&opts, &found), identities))
 }
 
 fn watch_set(opts: &discovery::ScanOptions, found: &discovery::Discovery) -> watch::WatchSet {

@@ -84,7 +84,8 @@ struct RestoreArgs {
     /// Operating system of the image given with --root.
     #[arg(long, value_enum, requires = "root")]
     os: Option<OsArg>,
-    /// The agent's state dir holding the journal (default: the agent's own).
+    /// The agent's state dir holding the journal (default: the agent's own; with --root, the
+    /// image's `var/lib/muster-agent`).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
 }
@@ -109,7 +110,8 @@ struct PolicyApplyArgs {
     /// Print what would be written; change nothing.
     #[arg(long)]
     dry_run: bool,
-    /// The agent's state dir for the journal and backups (default: the agent's own).
+    /// The agent's state dir for the journal and backups (default: the agent's own; with --root,
+    /// the image's `var/lib/muster-agent`, so every write stays under DIR).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
     /// An endpoint tag to evaluate targets with (repeatable).
@@ -219,6 +221,10 @@ enum ConfigCommand {
         /// Enrollment token, written inline (remove it after enrolling, or use a token file).
         #[arg(long, value_name = "TOKEN")]
         token: Option<String>,
+        /// Endpoint tags, separated by commas or spaces (repeatable), e.g. `team:payments,ring:canary`
+        /// (the MSI's TAGS property). Each 1-64 characters of a-z, 0-9 and -_.:/.
+        #[arg(long = "tags", value_name = "LIST")]
+        tags: Vec<String>,
         /// Replace an existing file.
         #[arg(long)]
         force: bool,
@@ -513,7 +519,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 server: args.server,
                 token,
                 ca_fingerprint: pin,
-                host: muster_agent::inventory::host(&Layout::live()),
+                host: muster_agent::inventory::host(&Layout::live(), &[]),
             };
             let identity = runtime()?.block_on(muster_agent::enroll::enroll(&params, &state))?;
             println!(
@@ -524,14 +530,21 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config(ConfigCommand::Write { servers, ca_fingerprint, token, force, file }) => {
+        Command::Config(ConfigCommand::Write { servers, ca_fingerprint, token, tags, force, file }) => {
             if file.exists() && !force {
                 println!("kept the existing {}", file.display());
                 return Ok(ExitCode::SUCCESS);
             }
             // An installer passes an empty property as an empty argument: no token.
             let token = token.filter(|t| !t.is_empty());
-            let text = match muster_agent::config::minimal(&servers, &ca_fingerprint, token.as_deref()) {
+            // Tags cannot hold a comma or a space, so splitting on them loses nothing.
+            let tags: Vec<String> = tags
+                .iter()
+                .flat_map(|list| list.split([',', ' ', '\t']))
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_string)
+                .collect();
+            let text = match muster_agent::config::minimal(&servers, &ca_fingerprint, token.as_deref(), &tags) {
                 Ok(text) => text,
                 Err(problems) => {
                     eprintln!("error: {problems}");
@@ -557,7 +570,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             let _guard = runtime.enter();
             let shutdown = shared_shutdown();
             if let Some(cp) = &config.control_plane {
-                let host = muster_agent::inventory::host(&layout);
+                let host = muster_agent::inventory::host(&layout, &config.tags);
                 let start =
                     first_start::ensure_enrolled(cp, &state, host, Default::default(), stopped(shutdown.clone()));
                 match runtime.block_on(start) {
@@ -591,6 +604,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                     processes: config.scan.processes,
                     fleet_key: Some(key),
                     project: None,
+                    tags: config.tags.clone(),
                 },
                 settings: muster_agent::daemon::Settings {
                     debounce: args.debounce.unwrap_or(config.watch.debounce),
@@ -655,6 +669,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 processes: !args.no_processes,
                 fleet_key,
                 project: project.clone(),
+                tags: Vec::new(),
             };
             let inv = muster_agent::scan(&req).context("scan failed")?;
             let mut stdout = std::io::stdout().lock();
@@ -710,6 +725,17 @@ fn now_unix() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
+/// The state dir enforcement journals in: `--state-dir`, else for an image the image's own
+/// (`DIR/var/lib/muster-agent`, so that with `--root` every write stays under DIR), else the
+/// agent's.
+fn enforce_state_dir(arg: Option<PathBuf>, root: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
+    match (arg, root) {
+        (Some(dir), _) => Ok(dir),
+        (None, Some(root)) => Ok(root.join("var/lib/muster-agent")),
+        (None, None) => state_dir(None),
+    }
+}
+
 /// `policy apply`: scan, evaluate, enforce through the file-safety layer, print each result.
 fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
     let Some(bundle) = load_policy(&args.file)? else { return Ok(ExitCode::from(2)) };
@@ -720,9 +746,10 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         processes: false,
         fleet_key: None,
         project: None,
+        tags: args.tags.clone(),
     };
     let (inv, identities) = muster_agent::scan_for_enforcement(&req).context("scan failed")?;
-    let dir = state_dir(args.state_dir.clone())?;
+    let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
     let keeper = if args.dry_run {
         None
     } else {
@@ -772,7 +799,7 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
 
 /// `restore`: undo journalled changes, newest first, printing each.
 fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
-    let dir = state_dir(args.state_dir.clone())?;
+    let dir = enforce_state_dir(args.state_dir.clone(), args.root.as_ref())?;
     let _ = args.os;
     let keeper = muster_agent::enforce::FileKeeper::open(&dir)
         .with_context(|| format!("opening the enforcement journal in {}", dir.display()))?;
@@ -783,9 +810,28 @@ fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
     let (undone, refused) = match args.id {
         Some(id) => match keeper.restore(id) {
             Ok(ids) => (ids, Vec::new()),
-            Err(e) => (Vec::new(), vec![e]),
+            Err(e) => (Vec::new(), vec![anyhow::Error::from(e)]),
         },
-        None => keeper.restore_where(|t| root.as_ref().is_none_or(|r| t.real_path.starts_with(r)))?,
+        None => {
+            let under = |t: &muster_agent::enforce::Touch| root.as_ref().is_none_or(|r| t.real_path.starts_with(r));
+            // Quarantines first, by lifting (which also works in files edited since); then the
+            // rest, never undoing a lift (that would put its quarantine back).
+            let mut undone = Vec::new();
+            let mut refused = Vec::new();
+            for (key, outcome) in muster_agent::enforce::quarantine::lift_all(&keeper, under)? {
+                match outcome {
+                    muster_agent::enforce::quarantine::Outcome::Lifted(ids) => undone.extend(ids),
+                    muster_agent::enforce::quarantine::Outcome::Failed(why) => {
+                        refused.push(anyhow::anyhow!("{key}: {why}"))
+                    }
+                    other => refused.push(anyhow::anyhow!("{key}: {other:?}")),
+                }
+            }
+            let (ids, errors) = keeper.restore_where(|t| under(t) && !t.key.starts_with("lift:"))?;
+            undone.extend(ids);
+            refused.extend(errors.into_iter().map(anyhow::Error::from));
+            (undone, refused)
+        }
     };
     let touches = keeper.touches()?;
     let mut out = String::new();
@@ -814,6 +860,7 @@ fn policy_check(args: &PolicyCheckArgs) -> anyhow::Result<ExitCode> {
         processes: !args.no_processes,
         fleet_key: None,
         project: None,
+        tags: args.tags.clone(),
     };
     let inv = muster_agent::scan(&req).context("scan failed")?;
     let now = std::time::SystemTime::now()

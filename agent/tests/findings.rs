@@ -160,6 +160,7 @@ fn scan_image() -> (tempfile::TempDir, pb::InventorySnapshot) {
         processes: false,
         fleet_key: Some(FleetKey::from_bytes([0x5a; 32])),
         project: None,
+        tags: Vec::new(),
     })
     .unwrap();
     (dir, inv)
@@ -411,6 +412,7 @@ fn trifecta_does_not_combine_servers_of_different_projects() {
         processes: false,
         fleet_key: Some(FleetKey::from_bytes([0x5a; 32])),
         project: None,
+        tags: Vec::new(),
     })
     .unwrap();
     assert_eq!(inv.servers.len(), 4, "{:#?}", inv.problems);

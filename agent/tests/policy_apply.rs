@@ -131,23 +131,70 @@ fn policy_apply_quarantines_on_an_image_and_restore_brings_it_back_byte_identica
 }
 
 #[test]
-fn restore_leaves_a_file_edited_after_the_quarantine_alone() {
+fn with_root_and_no_state_dir_every_write_stays_under_the_image() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("image");
+    write_image(&root);
+    let policy = tmp.path().join("p.toml");
+    std::fs::write(&policy, QUARANTINE_SSE).unwrap();
+    let before = snapshot(&root);
+    let out = run(&["policy", "apply"], &[&policy, Path::new("--root"), &root, Path::new("--os"), Path::new("linux")]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(text(&out).matches("\tapplied").count(), 2, "{}", text(&out));
+    // Beside the image there is still only the policy file; the journal is the image's own.
+    let names: Vec<_> = std::fs::read_dir(tmp.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(root.join("var/lib/muster-agent/enforce/journal").is_dir());
+    let restored = run(&["restore", "--all"], &[Path::new("--root"), &root]);
+    assert!(restored.status.success(), "{}", text(&restored));
+    let after: Vec<_> = snapshot(&root).into_iter().filter(|(p, _)| !p.starts_with("var/lib/muster-agent")).collect();
+    assert_eq!(after, before);
+}
+
+#[test]
+fn restore_takes_the_quarantine_out_of_a_file_edited_since_and_refuses_an_edit_on_its_lines() {
     let tmp = tempfile::tempdir().unwrap();
     let (root, state) = (tmp.path().join("image"), tmp.path().join("state"));
     write_image(&root);
     let policy = tmp.path().join("p.toml");
     std::fs::write(&policy, QUARANTINE_SSE).unwrap();
-    let out = run(
-        &["policy", "apply"],
-        &[&policy, Path::new("--root"), &root, Path::new("--os"), Path::new("linux"), Path::new("--state-dir"), &state],
-    );
-    assert!(out.status.success(), "{}", text(&out));
+    let apply = || {
+        run(
+            &["policy", "apply"],
+            &[
+                &policy,
+                Path::new("--root"),
+                &root,
+                Path::new("--os"),
+                Path::new("linux"),
+                Path::new("--state-dir"),
+                &state,
+            ],
+        )
+    };
+    let restore = || run(&["restore", "--all"], &[Path::new("--root"), &root, Path::new("--state-dir"), &state]);
     let codex = root.join("home/dev/.codex/config.toml");
-    let edited = format!("{}\n# the developer's own line\n", std::fs::read_to_string(&codex).unwrap());
+    let original = std::fs::read_to_string(&codex).unwrap();
+
+    // Edited far from Muster's line: the quarantine comes out, the developer's edit stays.
+    assert!(apply().status.success());
+    let edited = std::fs::read_to_string(&codex).unwrap().replace("model = \"gpt-5\"", "model = \"gpt-6\" # mine");
     std::fs::write(&codex, &edited).unwrap();
-    let restored = run(&["restore", "--all"], &[Path::new("--root"), &root, Path::new("--state-dir"), &state]);
-    assert_eq!(restored.status.code(), Some(1), "{}", text(&restored));
-    assert!(text(&restored).contains("changed since Muster wrote it"), "{}", text(&restored));
+    let out = restore();
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        std::fs::read_to_string(&codex).unwrap(),
+        original.replace("model = \"gpt-5\"", "model = \"gpt-6\" # mine")
+    );
+
+    // Edited on the lines Muster changed: left alone, and said so.
+    std::fs::write(&codex, &original).unwrap();
+    assert!(apply().status.success());
+    let edited = std::fs::read_to_string(&codex).unwrap().replace("enabled = false", "enabled = false # ok by me");
+    std::fs::write(&codex, &edited).unwrap();
+    let out = restore();
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("left as it is"), "{}", text(&out));
     assert_eq!(std::fs::read_to_string(&codex).unwrap(), edited);
 }
 

@@ -191,6 +191,7 @@ async fn main() -> Result<()> {
                     sequence,
                     base_sequence: sequence - 1,
                     body: Some(body),
+                    policy: None,
                 };
                 let (_permit, sent) = match rate {
                     Some(rate) => {

@@ -82,6 +82,15 @@ enum PolicyCommand {
     /// command exits with status 2; a valid file prints its rules and exceptions. Needs no
     /// configuration or database.
     Check { file: std::path::PathBuf },
+    /// Dry-run a policy file against the stored fleet: what it would do to which endpoints,
+    /// servers and users, by rule. Changes nothing; an invalid file exits with status 2 as
+    /// `check` does.
+    Diff {
+        file: std::path::PathBuf,
+        /// `text` for people, `json` for tools (the `POST /api/v1/policies/dry-run` answer).
+        #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+        format: OutputFormat,
+    },
     /// Publish a policy file as the next version (admin action, audited as `cli`); agents
     /// connected to a running server receive it within seconds. A refused file prints every
     /// problem as FILE:LINE:COLUMN: message, stores nothing and exits with status 2.
@@ -99,6 +108,12 @@ enum PolicyCommand {
     },
     /// List policy versions, newest first.
     History,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -411,6 +426,7 @@ async fn policy(command: PolicyCommand, config: &ServerConfig) -> Result<()> {
     match command {
         // Normally handled in `main` before any configuration is loaded.
         PolicyCommand::Check { file } => std::process::exit(policy_check(&file)?),
+        PolicyCommand::Diff { file, format } => std::process::exit(policy_diff(&file, format, store).await?),
         PolicyCommand::Apply { file, reason } => {
             let text = std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let published = policies::publish(store.as_ref(), &policies::NoListener, &text, CLI_ACTOR, &reason, now);
@@ -548,5 +564,28 @@ fn policy_check(file: &std::path::Path) -> Result<i32> {
             eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
             Ok(2)
         }
+    }
+}
+
+/// `policy diff FILE`: the dry run against the stored fleet; 2 when the file is not valid.
+async fn policy_diff(file: &std::path::Path, format: OutputFormat, store: DynStore) -> Result<i32> {
+    use muster_control_plane::policy_preview::dry_run::{self, DryRunError};
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    match dry_run::dry_run(store.as_ref(), &text, unix_now()).await {
+        Ok(run) => {
+            match format {
+                OutputFormat::Text => print!("{}", dry_run::render_text(&run)),
+                OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&run)?),
+            }
+            Ok(0)
+        }
+        Err(DryRunError::Invalid(e)) => {
+            for d in &e.diagnostics {
+                eprintln!("{}:{d}", file.display());
+            }
+            eprintln!("error: {} refused ({} problem(s))", file.display(), e.diagnostics.len());
+            Ok(2)
+        }
+        Err(DryRunError::Store(e)) => Err(e.into()),
     }
 }

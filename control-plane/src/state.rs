@@ -49,7 +49,7 @@ pub struct ControlPlane {
     revocations: broadcast::Sender<String>,
     ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
     /// The newest policy version published through this process, for the Watch streams.
-    pub(crate) policy_updates: tokio::sync::watch::Sender<Option<Arc<crate::store::policies::PolicyVersionRecord>>>,
+    pub(crate) policy_updates: tokio::sync::watch::Sender<Option<Arc<crate::policies::SignedPolicy>>>,
 }
 
 impl ControlPlane {
@@ -114,6 +114,13 @@ impl ControlPlane {
         crate::agents::revoke_unaudited(self.store.as_ref(), self, agent_id, unix_now()).await
     }
 
+    /// The newest published version this process knows, as a stream of changes.
+    pub(crate) fn subscribe_policies(
+        &self,
+    ) -> tokio::sync::watch::Receiver<Option<Arc<crate::policies::SignedPolicy>>> {
+        self.policy_updates.subscribe()
+    }
+
     pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
         self.revocations.subscribe()
     }
@@ -131,11 +138,22 @@ impl ControlPlane {
 
 impl crate::policies::PolicyListener for ControlPlane {
     fn policy_published(&self, version: &crate::store::policies::PolicyVersionRecord) {
+        if version.published_at.is_none() {
+            return;
+        }
         // Keeps the newest only: a stream that missed a version sends the newer one anyway.
+        let newer = self.policy_updates.borrow().as_ref().is_none_or(|held| held.version < version.version);
+        if !newer {
+            return;
+        }
+        let signed = Arc::new(crate::policies::SignedPolicy {
+            version: version.version,
+            bundle: crate::policies::signed_bundle(&self.pki, version),
+        });
         self.policy_updates.send_if_modified(|current| {
-            let newer = current.as_ref().is_none_or(|held| held.version < version.version);
+            let newer = current.as_ref().is_none_or(|held| held.version < signed.version);
             if newer {
-                *current = Some(Arc::new(version.clone()));
+                *current = Some(signed.clone());
             }
             newer
         });

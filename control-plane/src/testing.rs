@@ -317,6 +317,7 @@ impl IngestEntry for RecordingIngest {
             sequence: report.sequence,
             base_sequence: report.base_sequence,
             body: Some(body),
+            policy: None,
         };
         let index = self.recorder.push(ReceivedReport { agent_id: agent_id.to_string(), request, outcome: None });
         // In a task of its own: a held report is still stored after its caller went away (the

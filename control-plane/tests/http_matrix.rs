@@ -48,6 +48,13 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     // Operations pages.
     ("GET", "/findings", Some(Role::Viewer)),
     ("POST", "/findings/decision", Some(Role::Analyst)),
+    ("GET", "/policies/edit", Some(Role::Analyst)),
+    ("POST", "/policies/edit", Some(Role::Analyst)),
+    ("GET", "/policies/draft", Some(Role::Analyst)),
+    ("GET", "/policies", Some(Role::Viewer)),
+    ("POST", "/policies/publish", Some(Role::Admin)),
+    ("GET", "/policies/{version}", Some(Role::Viewer)),
+    ("POST", "/policies/{version}/rollback", Some(Role::Admin)),
     ("GET", "/activity", Some(Role::Viewer)),
     ("GET", "/agents", Some(Role::Viewer)),
     ("POST", "/agents/{id}/revoke", Some(Role::Admin)),
@@ -75,6 +82,13 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/v1/admin/webhooks", Some(Role::Admin)),
     ("DELETE", "/api/v1/admin/webhooks/{id}", Some(Role::Admin)),
     ("GET", "/api/v1/admin/webhooks/{id}/deliveries", Some(Role::Admin)),
+    // Policies API.
+    ("POST", "/api/v1/policies/dry-run", Some(Role::Analyst)),
+    ("GET", "/api/v1/policies/draft", Some(Role::Analyst)),
+    ("POST", "/api/v1/exception-requests", Some(Role::Viewer)),
+    ("GET", "/api/v1/exception-requests", Some(Role::Analyst)),
+    ("POST", "/api/v1/exception-requests/{id}/approve", Some(Role::Admin)),
+    ("POST", "/api/v1/exception-requests/{id}/deny", Some(Role::Admin)),
     // Policies.
     ("GET", "/api/v1/policies", Some(Role::Viewer)),
     ("POST", "/api/v1/policies", Some(Role::Admin)),

@@ -234,7 +234,9 @@ async fn seed(cp: &TestControlPlane) -> Fleet {
             ..srv("s-fs", "filesystem")
         },
     ];
-    let canary = ingest(&store, snapshot(HOST, 2, &[USER, "alice"], &canary_servers, now), now).await;
+    let mut canary_snapshot = snapshot(HOST, 2, &[USER, "alice"], &canary_servers, now);
+    canary_snapshot.host.as_mut().unwrap().tags = vec!["team:payments".into(), "ring/canary".into()];
+    let canary = ingest(&store, canary_snapshot, now).await;
     let bob = [Srv {
         user: "bob",
         service: "github",
@@ -480,6 +482,16 @@ async fn endpoint_detail_shows_servers_findings_history_and_exports(cp: TestCont
         assert!(html.contains(text), "detail shows {text}");
     }
     assert_eq!(html.matches("badge change-appeared").count(), 3, "one appeared event per server");
+    let tags = html.split("<dt>Tags</dt>").nth(1).and_then(|rest| rest.split("</dd>").next()).unwrap_or_default();
+    assert!(tags.contains("team:payments") && tags.contains("ring/canary"), "the Host card lists the tags: {tags}");
+    let json = viewer.json(&format!("/api/v1/endpoints/{}", fleet.canary)).await;
+    assert_eq!(json["endpoint"]["tags"], serde_json::json!(["team:payments", "ring/canary"]));
+    let tagged = viewer.json("/api/v1/endpoints?tag=ring/canary").await;
+    let ids: Vec<&str> = tagged["items"].as_array().unwrap().iter().map(|e| e["agent_id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [fleet.canary.as_str()], "the tag filter keeps the tagged endpoint only");
+    let list = viewer.page("/endpoints?tag=team:payments", "Endpoints").await;
+    assert!(list.contains(&format!("/endpoints/{}", fleet.canary)) && !list.contains("laptop-bob"), "{list}");
+    assert!(list.contains(r#"value="team:payments""#), "the filter form keeps the tag");
     assert!(html.contains(&format!(r#"href="/api/v1/export/cyclonedx.json?endpoint={}""#, fleet.canary)));
     let (status, _) = viewer.get("/endpoints/00000000-0000-4000-8000-000000000000").await;
     assert_eq!(status, 404);
@@ -556,6 +568,8 @@ async fn bad_parameters_are_refused_with_400(cp: TestControlPlane) {
         "/endpoints?limit=0",
         "/endpoints?cursor=zz",
         "/endpoints?colour=red",
+        "/endpoints?tag=Team%20Payments",
+        "/api/v1/endpoints?tag=a,b",
         "/servers?advisories=maybe",
         "/credentials?min_hosts=1",
         "/services?x=1",

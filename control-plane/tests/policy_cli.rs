@@ -1,6 +1,6 @@
 //! `muster-server policy check FILE` as the real binary: a valid file is summarised, a
 //! malformed one refused with exit status 2 and every problem at FILE:LINE:COLUMN. Needs no
-//! configuration, data dir or database.
+//! configuration, data dir or database; `policy diff FILE` dry-runs a file against a database.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -67,6 +67,90 @@ fn a_malformed_policy_exits_2_with_every_problem_and_its_place() {
     let out = check(&file, dir.path());
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("{shown}:2:8: ")));
+}
+
+/// `policy diff FILE` against a database holding one endpoint with an SSE server and one with
+/// a stdio server: text by default, the API's JSON with `--format json`, exit 2 for a bad file.
+#[tokio::test]
+async fn policy_diff_dry_runs_a_file_against_the_stored_fleet() {
+    use muster_control_plane::enroll::{create_token, hash_token};
+    use muster_control_plane::ingest::{Report, ReportBody};
+    use muster_control_plane::store::NewAgent;
+    use muster_proto::v1::{Host, InventorySnapshot, McpServer, Transport};
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let store = muster_control_plane::store::open(&url).await.unwrap();
+    for (n, transport) in [(1, Transport::Sse), (2, Transport::Stdio)] {
+        let token = create_token(store.as_ref(), 1, std::time::Duration::from_secs(3600), 1_000).await.unwrap();
+        let id = format!("00000000-0000-4000-8000-00000000000{n}");
+        let agent = NewAgent {
+            id: id.clone(),
+            hostname: format!("laptop-{n}"),
+            cert_serial: "01".into(),
+            cert_not_after: i64::MAX / 2,
+            agent_version: "0.1.0".into(),
+            enrolled_at: 1_000,
+        };
+        store.enroll_agent(&hash_token(&token.token), 1_000, &agent).await.unwrap();
+        let inventory = InventorySnapshot {
+            host: Some(Host { hostname: format!("laptop-{n}"), os: 1, ..Default::default() }),
+            servers: vec![McpServer {
+                id: format!("s{n}"),
+                name: "legacy".into(),
+                client: "cursor".into(),
+                user: "alice".into(),
+                transport: transport as i32,
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inventory) };
+        store.ingest(&id, &report, 1_000).await.unwrap();
+    }
+    drop(store);
+    let file = dir.path().join("acme.toml");
+    std::fs::write(
+        &file,
+        "version = 1\nname = \"acme\"\n[[rule]]\nid = \"no-sse\"\naction = \"block\"\n[rule.match]\ntransport = [\"sse\"]\n",
+    )
+    .unwrap();
+    let diff = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_muster-server"))
+            .args(["--database-url", &url, "--data-dir"])
+            .arg(dir.path())
+            .args(["policy", "diff"])
+            .arg(&file)
+            .args(extra)
+            .env_remove("MUSTER_CONFIG")
+            .env_remove("MUSTER_DATABASE_URL")
+            .env_remove("MUSTER_DATA_DIR")
+            .output()
+            .unwrap()
+    };
+    let out = diff(&[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.starts_with("policy acme would affect 1 endpoint(s), 1 server(s), 1 user(s) of 2 endpoint(s)"),
+        "{text}"
+    );
+    assert!(text.contains("laptop-1 cursor legacy alice [now]") && !text.contains("laptop-2"), "{text}");
+
+    let out = diff(&["--format", "json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["affected"]["endpoints"], 1);
+    assert_eq!(json["rules"][0]["rule"], "no-sse");
+    assert_eq!(json["rules"][0]["action"], "block");
+    assert_eq!(json["rules"][0]["hits"][0]["hostname"], "laptop-1");
+
+    std::fs::write(&file, "version = 1\n[[rule]]\nid = \"x\"\naction = \"block\"\n[rule.match]\npackage = []\n")
+        .unwrap();
+    let out = diff(&[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(stderr.contains(&format!("{}:5:1: `package = []` matches nothing", file.display())), "{stderr}");
 }
 
 fn server(dir: &std::path::Path, args: &[&str]) -> Output {

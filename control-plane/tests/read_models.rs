@@ -32,6 +32,7 @@ conformance_suite!(
     server_groups_by_package_and_remote_host_with_versions_and_advisories,
     endpoints_search_filter_and_every_sort_pages_without_gaps_or_repeats,
     endpoint_detail_lists_servers_findings_and_history,
+    endpoint_tags_are_stored_listed_filtered_and_follow_deltas,
     credentials_group_literal_secrets_and_find_shared_fingerprints,
     findings_filter_by_severity_owasp_service_client_and_user,
     waived_finding_stops_counting_until_expiry_and_survives_reingest,
@@ -407,6 +408,57 @@ async fn endpoints_search_filter_and_every_sort_pages_without_gaps_or_repeats(st
     let zeta = first.items.iter().find(|e| e.hostname == "Zeta").unwrap();
     assert_eq!((zeta.open_findings, zeta.findings_critical, zeta.findings_high, zeta.max_severity), (2, 1, 1, 5));
     assert_eq!((zeta.online, zeta.users.clone(), zeta.servers), (true, vec!["zoe".to_string()], 2));
+}
+
+async fn endpoint_tags_are_stored_listed_filtered_and_follow_deltas(store: DynStore) {
+    let tagged = |hostname: &str, tags: &[&str]| {
+        let mut snapshot = snapshot(&endpoint(hostname, 1, &["dev"], vec![srv("1")]));
+        snapshot.host.as_mut().unwrap().tags = tags.iter().map(|t| t.to_string()).collect();
+        snapshot
+    };
+    let mut ids = Vec::new();
+    for (hostname, tags) in
+        [("pay-1", &["team:payments", "ring/canary"][..]), ("pay-2", &["team:payments"]), ("web", &[])]
+    {
+        let id = ingest_endpoint(&store, &endpoint(hostname, 1, &["dev"], vec![]), NOW).await;
+        let report = Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(tagged(hostname, tags)) };
+        store.ingest(&id, &report, NOW).await.unwrap();
+        ids.push(id);
+    }
+    let base = EndpointQuery { online_since: NOW - 600, limit: 50, ..Default::default() };
+    let page = store.endpoints(&base).await.unwrap();
+    let tags: Vec<(&str, Vec<String>)> = page.items.iter().map(|e| (e.hostname.as_str(), e.tags.clone())).collect();
+    assert_eq!(
+        tags,
+        [
+            ("pay-1", vec!["team:payments".to_string(), "ring/canary".to_string()]),
+            ("pay-2", vec!["team:payments".to_string()]),
+            ("web", vec![])
+        ],
+        "in the order configured"
+    );
+    let by_tag = |tag: &str| EndpointQuery { tag: Some(tag.into()), ..base.clone() };
+    assert_eq!(all_endpoint_pages(&store, by_tag("team:payments")).await, ["pay-1", "pay-2"]);
+    assert_eq!(all_endpoint_pages(&store, by_tag("ring/canary")).await, ["pay-1"]);
+    assert_eq!(all_endpoint_pages(&store, by_tag("team")).await, Vec::<String>::new(), "whole tags only");
+    let inventory = store.host_inventory(&ids[0]).await.unwrap();
+    assert_eq!(inventory.host.unwrap().tags, ["team:payments", "ring/canary"]);
+
+    // IT retags a laptop: the delta carries the host, and the summary follows.
+    let mut host = tagged("pay-1", &["team:web"]).host.unwrap();
+    host.hostname = "pay-1".into();
+    let step = InventoryDelta { host: Some(host), ..Default::default() };
+    store
+        .ingest(&ids[0], &Report { sequence: 3, base_sequence: 2, body: ReportBody::Delta(step) }, NOW + 60)
+        .await
+        .unwrap();
+    let detail = store.endpoint_detail(&ids[0], NOW, NOW + 60).await.unwrap().expect("endpoint exists");
+    assert_eq!(detail.endpoint.tags, ["team:web"]);
+    assert_eq!(all_endpoint_pages(&store, by_tag("team:payments")).await, ["pay-2"]);
+    // A snapshot without tags clears them.
+    let report = Report { sequence: 3, base_sequence: 0, body: ReportBody::Full(tagged("pay-2", &[])) };
+    store.ingest(&ids[1], &report, NOW + 60).await.unwrap();
+    assert_eq!(all_endpoint_pages(&store, by_tag("team:payments")).await, Vec::<String>::new());
 }
 
 async fn endpoint_detail_lists_servers_findings_and_history(store: DynStore) {

@@ -122,6 +122,11 @@ impl Bundle {
         self.rules.iter().map(|r| r.id.as_str())
     }
 
+    /// Each rule's id, title and action, sorted by id (for listings such as a dry run's).
+    pub fn rule_summaries(&self) -> impl Iterator<Item = (&str, &str, Action)> {
+        self.rules.iter().map(|r| (r.id.as_str(), r.title.as_str(), r.action))
+    }
+
     /// Exception ids, sorted.
     pub fn exception_ids(&self) -> impl Iterator<Item = &str> {
         self.exceptions.iter().map(|e| e.id.as_str())

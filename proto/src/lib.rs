@@ -5,8 +5,8 @@
 //! needs `protoc`. `tests/generated_up_to_date.rs` regenerates it with the pure-Rust `protox`
 //! compiler and fails when the committed copy is stale; `cargo run -p muster-proto --example
 //! generate` rewrites it. Beside it: [`words`], the one table spelling every enum value as a word
-//! for the public surfaces, and the newtype ids [`AgentId`] and [`ServerId`]. This crate depends
-//! on no agent or server crate.
+//! for the public surfaces, the newtype ids [`AgentId`] and [`ServerId`], and [`tags`], the rule
+//! for endpoint tags. This crate depends on no agent or server crate.
 
 #![forbid(unsafe_code)]
 
@@ -14,9 +14,12 @@ pub use prost;
 pub use tonic;
 
 mod ids;
+mod policy_signing;
+pub mod tags;
 pub mod words;
 
 pub use ids::{AgentId, ServerId};
+pub use policy_signing::{POLICY_SIGNING_DOMAIN, policy_signing_message};
 pub use words::WireWord;
 
 /// Version 1 of the contract (`package muster.v1`).

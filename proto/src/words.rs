@@ -131,6 +131,10 @@ wire_words! {
         Unspecified = "unspecified", Unreadable = "unreadable", Syntax = "syntax", ClientWillIgnore = "client_will_ignore",
         InvalidEntry = "invalid_entry", TooLarge = "too_large", Process = "process", ReportRejected = "report_rejected",
     }
+    PolicyActionState as "action_state" in policy_action_state {
+        Unspecified = "unspecified", Pending = "pending", Applied = "applied", Failed = "failed", Excepted = "excepted",
+        NotInForce = "not_in_force",
+    }
 }
 
 #[cfg(test)]
@@ -165,7 +169,8 @@ mod tests {
         check::<crate::v1::CredentialSource>(|v| v.as_str_name());
         check::<Severity>(|v| v.as_str_name());
         check::<crate::v1::ProblemKind>(|v| v.as_str_name());
-        assert_eq!(TABLES.len(), 8);
+        check::<crate::v1::PolicyActionState>(|v| v.as_str_name());
+        assert_eq!(TABLES.len(), 9);
         for table in TABLES {
             assert_eq!((table.words)()[0], (0, UNSPECIFIED), "{}", table.name);
         }

@@ -1,9 +1,11 @@
 //! The Linux packages, installed for real on this machine (CI runs the tests as root on a
-//! throwaway machine): `cargo xtask dist` builds two revisions; the agent and control-plane debs
-//! are installed with `dpkg -i` and their files, owners and modes checked; `systemd-analyze
+//! throwaway machine): `cargo xtask dist` builds two revisions; the agent, control-plane and tray
+//! debs are installed with `dpkg -i` and their files, owners and modes checked (the tray's XDG
+//! autostart entry with `desktop-file-validate`); `systemd-analyze
 //! verify` checks the units; the agent unit's own `ExecStart` line runs with the installed config
 //! against a control plane on port 0 and enrolls and reports; the upgrade keeps the agent id and
-//! the config; remove keeps the state and purge deletes it. The rpms are checked with `rpm -qp`.
+//! the config; remove keeps the state and purge deletes it. The rpms are checked with `rpm -qp`,
+//! the MSI's tables (service, tray logon start, config-writing properties) with `msiinfo`.
 //!
 //! PID 1 here is not systemd, so the maintainer scripts skip starting services (as in a chroot);
 //! the unit's command line is run directly instead.
@@ -22,6 +24,7 @@ use muster_e2e::eventually;
 const STATE: &str = "/var/lib/muster-agent";
 const CONFIG: &str = "/etc/muster/agent.toml";
 const TOKEN_FILE: &str = "/etc/muster/enroll-token";
+const TRAY_AUTOSTART: &str = "/etc/xdg/autostart/muster-tray.desktop";
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -48,7 +51,7 @@ fn dist(out: &Path, revision: u32) -> anyhow::Result<()> {
         "--profile",
         "dev",
         "--formats",
-        "deb,rpm,msi",
+        "deb,rpm,msi,macos",
         "--revision",
         &revision.to_string(),
         "--out",
@@ -107,7 +110,7 @@ async fn scenario() -> anyhow::Result<()> {
         running_as_root(),
         "the package tests install debs with dpkg and must run as root (CI does, on a throwaway machine)"
     );
-    for package in ["muster-agent", "muster-server"] {
+    for package in ["muster-tray", "muster-agent", "muster-server"] {
         // A leftover of an interrupted earlier run of this test.
         let _ = Command::new("dpkg").args(["--purge", package]).stdout(Stdio::null()).status();
     }
@@ -123,6 +126,16 @@ async fn scenario() -> anyhow::Result<()> {
     // The rpms: contents and scriptlets. The MSI: tables, and its config-writing command line.
     rpm_checks(&first)?;
     msi_checks(&first)?;
+    // The macOS tree (its plists were parsed and checked by xtask while building it): the tray and
+    // its LaunchAgent are in the payload beside the agent's LaunchDaemon.
+    let tree = one_file(&first, "muster-agent_", "_macos_STAND-IN")?;
+    for rel in [
+        "payload/Library/LaunchDaemons/com.muster.agent.plist",
+        "payload/Library/LaunchAgents/com.muster.tray.plist",
+        "payload/Applications/Muster.app/Contents/MacOS/muster-tray",
+    ] {
+        ensure!(tree.join(rel).is_file(), "{rel} missing from the macOS tree {}", tree.display());
+    }
 
     // The admin's config is there before the package, as on a machine managed by configuration
     // management; the package must keep it and the agent must enroll from it.
@@ -131,7 +144,8 @@ async fn scenario() -> anyhow::Result<()> {
     std::fs::create_dir_all("/etc/muster")?;
     std::fs::write(TOKEN_FILE, &token.token)?;
     let config = format!(
-        "version = 1\nlog_level = \"info\"\n[control_plane]\naddresses = [\"{}\"]\nca_fingerprint = \"{}\"\n\
+        "version = 1\nlog_level = \"info\"\ntags = [\"team:payments\"]\n[control_plane]\naddresses = [\"{}\"]\n\
+         ca_fingerprint = \"{}\"\n\
          enroll_token_file = \"{TOKEN_FILE}\"\n[scan]\nprocesses = false\n",
         cp.grpc_url(),
         cp.ca_fingerprint()
@@ -140,7 +154,12 @@ async fn scenario() -> anyhow::Result<()> {
 
     let agent_deb = one_file(&first, "muster-agent_", ".deb")?;
     let server_deb = one_file(&first, "muster-server_", ".deb")?;
-    run(Command::new("dpkg").arg("-i").arg(&agent_deb).arg(&server_deb))?;
+    let tray_deb = one_file(&first, "muster-tray_", ".deb")?;
+    let depends = run(Command::new("dpkg-deb").args(["-f"]).arg(&tray_deb).arg("Depends"))?;
+    for needed in ["muster-agent", "libwebkit2gtk-4.1-0", "libayatana-appindicator3-1"] {
+        ensure!(depends.contains(needed), "the tray deb does not depend on {needed}: {depends}");
+    }
+    run(Command::new("dpkg").arg("-i").arg(&agent_deb).arg(&server_deb).arg(&tray_deb))?;
     ensure!(installed_version("muster-agent")? == format!("{}-1", env!("CARGO_PKG_VERSION")));
 
     // Files, owners and modes.
@@ -158,10 +177,19 @@ async fn scenario() -> anyhow::Result<()> {
         ("/lib/systemd/system/muster-server.service", (0o644, 0, 0)),
         ("/etc/muster/server.toml", (0o640, 0, server_gid)),
         ("/var/lib/muster-server", (0o700, server_uid, server_gid)),
+        ("/usr/bin/muster-tray", (0o755, 0, 0)),
+        (TRAY_AUTOSTART, (0o644, 0, 0)),
     ] {
         ensure!(owner_mode(path)? == expected, "{path}: {:?}, expected {expected:?}", owner_mode(path)?);
     }
     ensure!(std::fs::read_to_string(CONFIG)? == config, "the package replaced the admin's {CONFIG}");
+    // The tray's XDG autostart entry: valid, starting the installed tray at every graphical login.
+    run(Command::new("desktop-file-validate").arg(TRAY_AUTOSTART))?;
+    let entry = std::fs::read_to_string(TRAY_AUTOSTART)?;
+    for line in ["Type=Application", "Exec=/usr/bin/muster-tray", "X-GNOME-Autostart-enabled=true"] {
+        ensure!(entry.lines().any(|l| l == line), "{TRAY_AUTOSTART} lacks {line:?}:\n{entry}");
+    }
+    ensure!(!entry.lines().any(|l| l.starts_with("Hidden=")), "the autostart entry must not be hidden");
     let listed = run(Command::new("dpkg").args(["-L", "muster-agent"]))?;
     ensure!(!listed.contains(CONFIG), "{CONFIG} must not be a package file (purge owns it):\n{listed}");
 
@@ -186,6 +214,8 @@ async fn scenario() -> anyhow::Result<()> {
     // The agent unit's command line, as systemd would start it: enroll from the config, report.
     let id = run_unit_until_reported(&cp).await?;
     ensure!(!Path::new(TOKEN_FILE).exists(), "the token file survived a successful enrollment");
+    let host = cp.store().host_inventory(&id).await?.host.context("no host stored")?;
+    ensure!(host.tags == ["team:payments"], "the config's tags were not reported: {:?}", host.tags);
 
     // Upgrade: same identity and config, no re-enrollment (the token is gone and single-use).
     run(Command::new("dpkg").arg("-i").arg(one_file(&second, "muster-agent_", ".deb")?))?;
@@ -196,12 +226,13 @@ async fn scenario() -> anyhow::Result<()> {
     ensure!(again == id, "after the upgrade the agent reported as {again}, not {id}");
 
     // Remove keeps identity and config; purge deletes them.
-    run(Command::new("dpkg").args(["--remove", "muster-agent", "muster-server"]))?;
+    run(Command::new("dpkg").args(["--remove", "muster-tray", "muster-agent", "muster-server"]))?;
+    ensure!(!Path::new(TRAY_AUTOSTART).exists(), "remove left the tray's autostart entry");
     ensure!(!Path::new("/usr/bin/muster-agent").exists(), "remove left the binary");
     ensure!(agent_id()?.as_deref() == Some(id.as_str()), "remove lost the identity");
     ensure!(Path::new(CONFIG).exists(), "remove deleted {CONFIG}");
     ensure!(Path::new("/var/lib/muster-server").exists(), "remove deleted the control plane's data");
-    run(Command::new("dpkg").args(["--purge", "muster-agent", "muster-server"]))?;
+    run(Command::new("dpkg").args(["--purge", "muster-tray", "muster-agent", "muster-server"]))?;
     for gone in [STATE, CONFIG, "/var/lib/muster-server", "/etc/muster/server.toml"] {
         ensure!(!Path::new(gone).exists(), "purge left {gone}");
     }
@@ -263,6 +294,13 @@ fn rpm_checks(dir: &Path) -> anyhow::Result<()> {
     ] {
         ensure!(scripts.contains(expected), "agent rpm scriptlets lack {expected:?}:\n{scripts}");
     }
+    let tray = one_file(dir, "muster-tray-", ".rpm")?;
+    let files = run(Command::new("rpm").arg("-qlp").arg(&tray))?;
+    for expected in ["/usr/bin/muster-tray", TRAY_AUTOSTART] {
+        ensure!(files.lines().any(|l| l == expected), "{expected} not in the tray rpm:\n{files}");
+    }
+    let requires = run(Command::new("rpm").arg("-qpR").arg(&tray))?;
+    ensure!(requires.lines().any(|l| l.trim() == "muster-agent"), "the tray rpm must require the agent:\n{requires}");
     let server = one_file(dir, "muster-server-", ".rpm")?;
     let config = run(Command::new("rpm").args(["-qp", "--configfiles"]).arg(&server))?;
     ensure!(config.trim() == "/etc/muster/server.toml", "server rpm config files: {config}");
@@ -315,6 +353,16 @@ fn msi_checks(dir: &Path) -> anyhow::Result<()> {
     ensure!(controls.len() == 1 && controls[0][2] == "163", "{controls:?}");
     let files = msi_export(&msi, "File")?;
     ensure!(files.iter().any(|f| f[2] == "muster-agent.exe"), "{files:?}");
+    ensure!(files.iter().any(|f| f[2] == "muster-tray.exe"), "{files:?}");
+    // The tray starts at every user's logon: the machine-wide Run key (root 2 is HKLM).
+    let registry = msi_export(&msi, "Registry")?;
+    ensure!(
+        registry.iter().any(|r| r[1] == "2"
+            && r[2] == r"Software\Microsoft\Windows\CurrentVersion\Run"
+            && r[3] == "MusterTray"
+            && r[4] == r#""[INSTALLDIR]muster-tray.exe""#),
+        "no logon start for the tray: {registry:?}"
+    );
     let properties = msi_export(&msi, "Property")?;
     ensure!(
         properties.iter().any(|p| p[0] == "MsiHiddenProperties" && p[1] == "ENROLL_TOKEN"),
@@ -329,24 +377,35 @@ fn msi_checks(dir: &Path) -> anyhow::Result<()> {
     ensure!(at("WriteConfig") < at("StartServices"), "the config must be written before the service starts");
 
     // The MSI's own command line, with the properties an admin passes, run through the Linux
-    // build of the same agent: it writes a config that loads, and refuses a bad fingerprint.
+    // build of the same agent: it writes a config that loads with the TAGS given (none when the
+    // property is empty), and refuses a bad fingerprint or a bad tag.
     let work = tempfile::tempdir()?;
     let agent = muster_e2e::agent_binary()?;
     let pin = "ab".repeat(32);
-    for (fingerprint, ok) in [(pin.as_str(), true), ("not-a-fingerprint", false)] {
-        let config = work.path().join(format!("agent-{ok}.toml"));
+    let cases = [
+        (pin.as_str(), "team:payments,ring/canary", Some(&["team:payments", "ring/canary"][..])),
+        (pin.as_str(), "", Some(&[][..])),
+        ("not-a-fingerprint", "", None),
+        (pin.as_str(), "Team Payments", None),
+    ];
+    for (n, (fingerprint, tags, expected)) in cases.into_iter().enumerate() {
+        let config = work.path().join(format!("agent-{n}.toml"));
         let line = write[3]
             .replace("[SERVER_URL]", "https://muster.example.com:7443")
             .replace("[CA_FINGERPRINT]", fingerprint)
             .replace("[ENROLL_TOKEN]", "token-from-msiexec")
+            .replace("[TAGS]", tags)
             .replace(r"[CommonAppDataFolder]Muster\agent.toml", &config.display().to_string());
         let out = Command::new(&agent).args(split_command_line(&line)).output()?;
-        ensure!(out.status.success() == ok, "config write with {fingerprint}: {out:?}");
-        if ok {
-            run(Command::new(&agent).args(["config", "check"]).arg(&config))?;
-            ensure!(std::fs::metadata(&config)?.mode() & 0o777 == 0o600, "the written config must be 0600");
-        } else {
-            ensure!(!config.exists(), "a refused config was written");
+        ensure!(out.status.success() == expected.is_some(), "config write with {fingerprint} and TAGS={tags}: {out:?}");
+        match expected {
+            Some(wanted) => {
+                run(Command::new(&agent).args(["config", "check"]).arg(&config))?;
+                ensure!(std::fs::metadata(&config)?.mode() & 0o777 == 0o600, "the written config must be 0600");
+                let loaded = muster_agent::config::load_file(&config).map_err(|e| anyhow::anyhow!("{e}"))?;
+                ensure!(loaded.tags == wanted, "TAGS={tags:?} wrote {:?}", loaded.tags);
+            }
+            None => ensure!(!config.exists(), "a refused config was written"),
         }
     }
     Ok(())

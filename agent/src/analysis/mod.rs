@@ -33,6 +33,8 @@ pub struct AnalysisContext<'a> {
 pub struct ServerAnalysis {
     pub service: Option<String>,
     pub service_guessed: bool,
+    /// The lethal-trifecta legs the server brings by default (see [`rules::service_of`]).
+    pub legs: Vec<crate::catalog::Leg>,
     pub credentials: Vec<pb::Credential>,
     pub findings: Vec<pb::Finding>,
     /// Arguments for display, with every detected secret masked.
@@ -61,13 +63,14 @@ pub fn analyse(d: &Discovery, ctx: &AnalysisContext<'_>) -> Analysis {
         .iter()
         .map(|s| {
             let creds = credentials::server_credentials(s, ctx.fleet_key);
-            let (service, service_guessed) = rules::service_of(s, ctx.catalog);
+            let facts = rules::service_of(s, ctx.catalog);
             let (package, endpoint) = credentials::masked_identity(s, &creds.masked_args, creds.masked_url.as_deref());
             ServerAnalysis {
                 package,
                 endpoint,
-                service,
-                service_guessed,
+                service: facts.service,
+                service_guessed: facts.guessed,
+                legs: facts.legs,
                 credentials: creds.credentials,
                 findings: Vec::new(),
                 masked_args: creds.masked_args,
@@ -84,7 +87,7 @@ pub fn analyse(d: &Discovery, ctx: &AnalysisContext<'_>) -> Analysis {
     }
     findings.extend(rules::reuse_findings(d, &servers, ctx.findings));
     findings.extend(rules::process_findings(d, ctx.findings));
-    findings.extend(trifecta::findings(d, &servers, ctx.catalog, ctx.findings));
+    findings.extend(trifecta::findings(d, &servers, ctx.findings));
     // A finding names the servers it is about; client-level ones also carry client and user.
     for (i, s) in d.servers.iter().enumerate() {
         for f in &mut servers[i].findings {

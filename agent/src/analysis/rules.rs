@@ -7,23 +7,36 @@ use std::collections::{BTreeMap, BTreeSet};
 use super::git::GitIgnoreCache;
 use super::{AnalysisContext, ServerAnalysis};
 use crate::advisories::{AdvisoryDb, MatchBasis};
-use crate::catalog::ServiceCatalog;
+use crate::catalog::{Leg, ServiceCatalog};
 use crate::discovery::package::program_name;
 use crate::discovery::{Discovery, ServerRecord, SourceRecord};
 use crate::findings::{CompleteCatalog, FindingId, FindingSeverity};
 use crate::secrets::scrub;
 use muster_proto::v1 as pb;
 
-/// The service a server reaches: a catalog match, else a low-confidence guess.
-pub fn service_of(s: &ServerRecord, catalog: &ServiceCatalog) -> (Option<String>, bool) {
+/// What the catalog says about one server: the service it reaches (guessed by name, env names or
+/// host when the catalog has no row for it) and the lethal-trifecta legs it brings by default.
+/// Computed once per server, for the service column and the trifecta both.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceFacts {
+    pub service: Option<String>,
+    pub guessed: bool,
+    pub legs: Vec<Leg>,
+}
+
+const LEGS: [Leg; 3] = [Leg::PrivateData, Leg::UntrustedContent, Leg::ExternalCommunication];
+
+/// The service and legs of a server: its catalog row, else a guess ("maybe" legs do not count).
+pub fn service_of(s: &ServerRecord, catalog: &ServiceCatalog) -> ServiceFacts {
     if let Some(entry) = catalog.lookup(s.package.as_ref(), s.endpoint.as_ref(), s.raw.command.as_deref()) {
-        return (Some(entry.service.clone()), false);
+        let legs = LEGS.iter().copied().filter(|l| entry.brings(*l)).collect();
+        return ServiceFacts { service: Some(entry.service.clone()), guessed: false, legs };
     }
     let env_names: Vec<&str> = s.raw.env.iter().map(|(k, _)| k.as_str()).collect();
     let host = s.endpoint.as_ref().map(|e| e.host.as_str());
     match catalog.guess(&s.raw.name, &env_names, host) {
-        Some(g) => (Some(g.service.to_string()), true),
-        None => (None, false),
+        Some(g) => ServiceFacts { service: Some(g.service.to_string()), guessed: true, legs: g.legs.to_vec() },
+        None => ServiceFacts::default(),
     }
 }
 

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 
 use super::ServerAnalysis;
-use crate::catalog::{Leg, ServiceCatalog};
+use crate::catalog::Leg;
 use crate::discovery::Discovery;
 use crate::findings::{CompleteCatalog, FindingDef, FindingId};
 use muster_proto::v1 as pb;
@@ -17,15 +17,6 @@ use muster_proto::v1 as pb;
 type LegServers = BTreeMap<&'static str, Vec<(String, String)>>;
 
 const LEGS: [Leg; 3] = [Leg::PrivateData, Leg::UntrustedContent, Leg::ExternalCommunication];
-
-fn legs_of(s: &crate::discovery::ServerRecord, catalog: &ServiceCatalog) -> Vec<Leg> {
-    if let Some(entry) = catalog.lookup(s.package.as_ref(), s.endpoint.as_ref(), s.raw.command.as_deref()) {
-        return LEGS.iter().copied().filter(|l| entry.brings(*l)).collect();
-    }
-    let env_names: Vec<&str> = s.raw.env.iter().map(|(k, _)| k.as_str()).collect();
-    let host = s.endpoint.as_ref().map(|e| e.host.as_str());
-    catalog.guess(&s.raw.name, &env_names, host).map(|g| g.legs.to_vec()).unwrap_or_default()
-}
 
 /// The servers one client runs for one user: those that apply everywhere (user and managed
 /// files, `project` unset) and, per project, those that apply only inside it.
@@ -51,15 +42,11 @@ fn merged(a: &LegServers, b: &LegServers) -> LegServers {
 /// context is "everywhere" (servers from user and managed files) or one project (those plus the
 /// project's own servers): servers of two different projects never run together, so they never
 /// make a trifecta together.
-pub fn findings(
-    d: &Discovery,
-    _analyses: &[ServerAnalysis],
-    catalog: &ServiceCatalog,
-    findings: &CompleteCatalog,
-) -> Vec<pb::Finding> {
+pub fn findings(d: &Discovery, analyses: &[ServerAnalysis], findings: &CompleteCatalog) -> Vec<pb::Finding> {
     let def = findings.def(FindingId::LethalTrifecta);
     let mut groups: BTreeMap<(String, &str), ClientServers> = BTreeMap::new();
-    for s in d.servers.iter().filter(|s| !s.raw.disabled) {
+    // Each server's legs were read from the catalog once, with its service (`rules::service_of`).
+    for (s, analysis) in d.servers.iter().zip(analyses).filter(|(s, _)| !s.raw.disabled) {
         let key = (s.user.clone().unwrap_or_default(), s.client);
         let project = s.project.clone().or_else(|| d.sources.get(s.source).and_then(|src| src.project.clone()));
         let group = groups.entry(key).or_default();
@@ -67,7 +54,7 @@ pub fn findings(
             Some(p) => group.per_project.entry(p).or_default(),
             None => &mut group.everywhere,
         };
-        for leg in legs_of(s, catalog) {
+        for &leg in &analysis.legs {
             legs.entry(leg.as_str()).or_default().push((s.id.clone(), s.raw.name.clone()));
         }
     }

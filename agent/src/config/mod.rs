@@ -31,6 +31,8 @@ pub struct AgentConfig {
     pub state_dir: Option<PathBuf>,
     /// A `tracing` filter (`info`, `warn,muster_agent=debug`, …).
     pub log_level: String,
+    /// Endpoint tags for policy targeting, as configured (checked against `muster_proto::tags`).
+    pub tags: Vec<String>,
     pub scan: ScanSettings,
     pub watch: WatchSettings,
 }
@@ -100,6 +102,7 @@ impl Default for AgentConfig {
             control_plane: None,
             state_dir: None,
             log_level: "info".to_string(),
+            tags: Vec::new(),
             scan: ScanSettings {
                 processes: true,
                 interval: daemon.rescan_interval,
@@ -144,7 +147,7 @@ pub fn default_path(os: Os, env: &EnvMap) -> PathBuf {
 /// Allowed keys per table; `""` is the top level. Checked before the typed parse so every unknown
 /// key is named (serde stops at the first).
 const SCHEMA: &[(&str, &[&str])] = &[
-    ("", &["version", "state_dir", "log_level", "control_plane", "scan", "watch"]),
+    ("", &["version", "state_dir", "log_level", "tags", "control_plane", "scan", "watch"]),
     ("control_plane", &["addresses", "ca_fingerprint", "enroll_token", "enroll_token_file"]),
     ("scan", &["processes", "interval", "full_interval"]),
     ("watch", &["enabled", "debounce"]),
@@ -155,6 +158,7 @@ struct FileConfig {
     version: Option<u32>,
     state_dir: Option<PathBuf>,
     log_level: Option<String>,
+    tags: Vec<String>,
     control_plane: Option<ControlPlaneFile>,
     #[serde(default)]
     scan: ScanFile,
@@ -250,7 +254,24 @@ fn parse_file(text: &str, problems: &mut Vec<String>) -> FileConfig {
     };
     let state_dir = string("state_dir", problems).map(PathBuf::from);
     let log_level = string("log_level", problems);
-    FileConfig { version, state_dir, log_level, control_plane, scan, watch }
+    // Checked here, where a non-string item is still in its place, so every position is right.
+    let tags = match table.remove("tags") {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => {
+            for (index, item) in items.iter().enumerate().filter(|(_, item)| !item.is_str()) {
+                problems.push(format!("tags: tag {} is a {}, not a string", index + 1, item.type_str()));
+            }
+            let checked = muster_proto::tags::check_items(items.iter().map(toml::Value::as_str));
+            problems.extend(checked.into_iter().map(|problem| format!("tags: {problem}")));
+            items.into_iter().filter_map(|item| item.as_str().map(str::to_string)).collect()
+        }
+        Some(other) => {
+            problems
+                .push(format!("tags: expected a list of strings like [\"team:payments\"], found {}", other.type_str()));
+            Vec::new()
+        }
+    };
+    FileConfig { version, state_dir, log_level, tags, control_plane, scan, watch }
 }
 
 fn duration(
@@ -296,6 +317,7 @@ pub fn load(text: &str) -> Result<AgentConfig, ConfigErrors> {
     {
         problems.push(format!("state_dir: `{}` must be an absolute path", dir.display()));
     }
+    let tags = file.tags;
     let control_plane = file.control_plane.map(|cp| control_plane(cp, &mut problems));
     let scan = ScanSettings {
         processes: file.scan.processes.unwrap_or(defaults.scan.processes),
@@ -328,9 +350,9 @@ pub fn load(text: &str) -> Result<AgentConfig, ConfigErrors> {
         _ if !problems.is_empty() => Err(ConfigErrors(problems)),
         Some(None) => Err(ConfigErrors(problems)),
         Some(Some(cp)) => {
-            Ok(AgentConfig { control_plane: Some(cp), state_dir: file.state_dir, log_level, scan, watch })
+            Ok(AgentConfig { control_plane: Some(cp), state_dir: file.state_dir, log_level, tags, scan, watch })
         }
-        None => Ok(AgentConfig { control_plane: None, state_dir: file.state_dir, log_level, scan, watch }),
+        None => Ok(AgentConfig { control_plane: None, state_dir: file.state_dir, log_level, tags, scan, watch }),
     }
 }
 
@@ -392,10 +414,16 @@ pub fn load_file(path: &Path) -> Result<AgentConfig, ConfigErrors> {
     })
 }
 
-/// A minimal config file enrolling with `addresses` (used by installers that take the server and
-/// token as properties, e.g. the MSI's `SERVER_URL`): the text is checked with [`load`] before it
-/// is returned, so a bad property is refused at install time with every problem named.
-pub fn minimal(addresses: &[String], ca_fingerprint: &str, token: Option<&str>) -> Result<String, ConfigErrors> {
+/// A minimal config file enrolling with `addresses` (used by installers that take the server,
+/// token and tags as properties, e.g. the MSI's `SERVER_URL` and `TAGS`): the text is checked
+/// with [`load`] before it is returned, so a bad property is refused at install time with every
+/// problem named.
+pub fn minimal(
+    addresses: &[String],
+    ca_fingerprint: &str,
+    token: Option<&str>,
+    tags: &[String],
+) -> Result<String, ConfigErrors> {
     let mut cp = toml::Table::new();
     cp.insert("addresses".into(), toml::Value::Array(addresses.iter().cloned().map(toml::Value::String).collect()));
     cp.insert("ca_fingerprint".into(), toml::Value::String(ca_fingerprint.to_string()));
@@ -404,6 +432,9 @@ pub fn minimal(addresses: &[String], ca_fingerprint: &str, token: Option<&str>) 
     }
     let mut top = toml::Table::new();
     top.insert("version".into(), toml::Value::Integer(i64::from(CONFIG_VERSION)));
+    if !tags.is_empty() {
+        top.insert("tags".into(), toml::Value::Array(tags.iter().cloned().map(toml::Value::String).collect()));
+    }
     top.insert("control_plane".into(), toml::Value::Table(cp));
     let text = format!("# Written by the installer; `muster-agent config check` validates it.\n{top}");
     load(&text)?;
@@ -435,6 +466,7 @@ pub fn describe(config: &AgentConfig) -> String {
         config.state_dir.as_ref().map_or_else(|| "default".to_string(), |d| d.display().to_string()),
     );
     lines.insert("log_level", config.log_level.clone());
+    lines.insert("tags", if config.tags.is_empty() { "none".to_string() } else { config.tags.join(", ") });
     lines.insert("scan.processes", config.scan.processes.to_string());
     lines.insert("scan.interval", format!("{:?}", config.scan.interval));
     lines.insert("scan.full_interval", format!("{:?}", config.scan.full_interval));

@@ -5,6 +5,7 @@ const PIN: &str = "00112233445566778899aabbccddeeff00112233445566778899aabbccdde
 fn full() -> String {
     format!(
         "version = 1\nstate_dir = \"/var/lib/muster-agent\"\nlog_level = \"warn,muster_agent=debug\"\n\
+         tags = [\"team:payments\", \"ring/canary\"]\n\
          [control_plane]\naddresses = [\"https://cp.example.com:7443\", \"https://10.0.0.2:7443\"]\n\
          ca_fingerprint = \"{PIN}\"\nenroll_token_file = \"/etc/muster/enroll-token\"\n\
          [scan]\nprocesses = false\ninterval = \"1m\"\nfull_interval = \"12h\"\n\
@@ -21,6 +22,7 @@ fn a_full_file_is_read_into_every_setting() {
     assert_eq!(cp.enrollment, Some(EnrollmentSecret::File("/etc/muster/enroll-token".into())));
     assert_eq!(config.state_dir.as_deref(), Some(Path::new("/var/lib/muster-agent")));
     assert_eq!(config.log_level, "warn,muster_agent=debug");
+    assert_eq!(config.tags, ["team:payments", "ring/canary"]);
     assert_eq!(
         config.scan,
         ScanSettings {
@@ -124,11 +126,42 @@ fn default_paths_per_os() {
 
 #[test]
 fn an_installer_written_file_loads_and_bad_properties_are_refused() {
-    let text = minimal(&["https://cp.example.com:7443".into()], PIN, Some("tok \"quoted\"")).unwrap();
+    let text = minimal(&["https://cp.example.com:7443".into()], PIN, Some("tok \"quoted\""), &["team:payments".into()])
+        .unwrap();
     let config = load(&text).unwrap();
     let cp = config.control_plane.unwrap();
+    assert_eq!(config.tags, ["team:payments"]);
     assert_eq!(cp.addresses, ["https://cp.example.com:7443"]);
     assert_eq!(cp.enrollment, Some(EnrollmentSecret::Inline(Zeroizing::new("tok \"quoted\"".into()))));
-    let errors = minimal(&["http://plain".into()], "nope", None).unwrap_err();
-    assert_eq!(errors.0.len(), 2, "{errors}");
+    let errors = minimal(&["http://plain".into()], "nope", None, &["Bad Tag".into()]).unwrap_err();
+    assert_eq!(errors.0.len(), 3, "{errors}");
+}
+
+#[test]
+fn every_bad_tag_is_reported_at_once_with_the_other_problems() {
+    let text = "version = 1\ntags = [\"Team\", \"ok\", \"ok\", 7, \"\", \"a b\"]\nlog_level = \"[[\"\n";
+    let errors = load(text).unwrap_err();
+    let expected = [
+        "tags: tag 4 is a integer, not a string",
+        "tags: tag 1 `Team`",
+        "tags: tag 3 `ok` is given twice",
+        "tags: tag 5 is empty",
+        "tags: tag 6 `a b`",
+        "log_level",
+    ];
+    for needle in expected {
+        assert!(errors.0.iter().any(|p| p.contains(needle)), "no problem mentions {needle:?}: {errors}");
+    }
+    assert_eq!(errors.0.len(), expected.len(), "{errors}");
+    let errors = load("version = 1\ntags = \"team:payments\"\n").unwrap_err();
+    assert_eq!(errors.0.len(), 1, "{errors}");
+    assert!(errors.0[0].contains("expected a list of strings"), "{errors}");
+}
+
+#[test]
+fn tags_are_described() {
+    let config = load("version = 1\ntags = [\"team:payments\", \"eu\"]\n").unwrap();
+    let line = |text: String| text.lines().find(|l| l.trim_start().starts_with("tags ")).map(str::to_string);
+    assert_eq!(line(describe(&config)).as_deref().map(str::trim), Some("tags               = team:payments, eu"));
+    assert!(line(describe(&AgentConfig::default())).is_some_and(|l| l.ends_with("= none")));
 }

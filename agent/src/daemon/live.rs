@@ -1,9 +1,10 @@
 //! Wiring of the daemon to the real world: the live (or image) scanner, the `notify` watcher, the
-//! stored identity and the gRPC transport. `main.rs` calls [`run`]; everything it does is a
+//! stored identity, the gRPC transport and the policy stream (`crate::policy`). `main.rs` calls [`run`]; everything it does is a
 //! composition of the parts tested on their own.
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use muster_proto::v1::InventorySnapshot;
 use tokio::sync::mpsc;
@@ -12,6 +13,7 @@ use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
 use crate::grpc::GrpcTransport;
 use crate::local_api::{Connection, StatusPublisher};
 use crate::outbox::{Limits, Outbox};
+use crate::policy::{PolicyHolder, watch_policies};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
 use crate::{ScanRequest, scan_watched};
@@ -100,6 +102,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         }
         None => Connection::default(),
     });
+    let state_for_policy = state.clone();
     let scanner = LiveScanner { request: opts.scan };
     let (tx, rx) = mpsc::channel(256);
     let watcher: Box<dyn ConfigWatcher> =
@@ -127,7 +130,24 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         },
         None => None,
     };
+    // The policy in force survives restarts; the stream brings newer versions while enrolled.
+    let policy_task = match state_for_policy.load_identity()? {
+        Some(identity) => {
+            let key = identity.policy_public_key().unwrap_or_default();
+            let holder = Arc::new(PolicyHolder::load(state_for_policy.clone(), &key));
+            let (stop_policy, stopped) = tokio::sync::oneshot::channel::<()>();
+            let task = tokio::spawn(watch_policies(holder, async move {
+                let _ = stopped.await;
+            }));
+            Some((stop_policy, task))
+        }
+        None => None,
+    };
     let result = super::run(&mut daemon, rx, shutdown).await;
+    if let Some((stop, task)) = policy_task {
+        let _ = stop.send(());
+        let _ = task.await;
+    }
     if let Some((stop, task, socket)) = local_api {
         let _ = stop.send(());
         let _ = task.await;

@@ -87,6 +87,12 @@ pub async fn probe_pinned(server: &str, pin: CaFingerprint) -> Result<(), Enroll
     }
 }
 
+/// The policy key as stored in the identity: hex of its 32 bytes, empty when the control plane
+/// sent none (an older control plane) or something that is not an Ed25519 public key.
+pub fn policy_key_hex(key: &[u8]) -> String {
+    if key.len() == 32 { key.iter().map(|b| format!("{b:02x}")).collect() } else { String::new() }
+}
+
 /// Enrolls with the control plane and stores the identity in `state`.
 pub async fn enroll(params: &EnrollParams, state: &StateDir) -> Result<Identity, EnrollError> {
     probe_pinned(&params.server, params.ca_fingerprint).await?;
@@ -137,6 +143,7 @@ pub async fn enroll(params: &EnrollParams, state: &StateDir) -> Result<Identity,
         fleet_fingerprint_key_hex: resp.fleet_fingerprint_key.iter().map(|b| format!("{b:02x}")).collect(),
         issued_at_unix: now_unix(),
         not_after_unix: resp.not_after_unix,
+        policy_public_key_hex: policy_key_hex(&resp.policy_public_key),
     };
     // Refuse a certificate the pinned CA did not issue, or one that does not fit the key.
     grpc::check_client_certificate(&identity).map_err(|e| EnrollError::BadResponse(e.to_string()))?;

@@ -249,6 +249,11 @@ impl ReportTransport for GrpcTransport {
         next.certificate_chain_pem = resp.certificate_chain_pem;
         next.issued_at_unix = now_unix();
         next.not_after_unix = resp.not_after_unix;
+        if next.policy_public_key_hex.is_empty() {
+            // Agents enrolled before policy signing pin the key once, over this mTLS call; a
+            // pinned key is never replaced this way (ADR 0006).
+            next.policy_public_key_hex = crate::enroll::policy_key_hex(&resp.policy_public_key);
+        }
         // Check the certificate and build the new channel before storing, so a certificate that
         // the fleet CA did not issue or that does not fit the key never replaces a working one.
         check_client_certificate(&next).map_err(|e| TransportError::Renewal(e.to_string()))?;

@@ -152,6 +152,7 @@ impl Outbox {
                 sequence,
                 base_sequence: self.last_sequence,
                 body: Some(Body::Delta(d)),
+                policy: None,
             };
             let bytes = req.encode_to_vec();
             let fits = self.entries.len() < self.limits.max_entries
@@ -167,6 +168,7 @@ impl Outbox {
             sequence,
             base_sequence: 0,
             body: Some(Body::Full(snapshot.clone())),
+            policy: None,
         };
         self.write_entry(sequence, &req.encode_to_vec())?;
         // Deleted only after the full snapshot is durable: a crash in between resends old entries
@@ -294,6 +296,7 @@ impl Outbox {
             sequence: self.last_sequence,
             base_sequence: 0,
             body: self.projected.clone().map(Body::Full),
+            policy: None,
         };
         let path = self.dir.join(HEAD_FILE);
         write_atomic(&path, &head.encode_to_vec()).map_err(|source| OutboxError::Io { path, source })

@@ -250,14 +250,16 @@ fn embedded_in(v: &str) -> Vec<(Range<usize>, Found)> {
         !out.iter().any(|(o, _)| o.start < r.end && r.start < o.end)
     };
     let mut taken_urls: Vec<Range<usize>> = Vec::new();
-    if let Some(re) = PEM_RE.as_ref() {
+    // Each pattern below needs a literal the text may lack (`-----BEGIN `, `://`, `=` or `:`):
+    // checked first, which is far cheaper than a search that finds nothing.
+    if let Some(re) = PEM_RE.as_ref().filter(|_| v.contains("-----BEGIN ")) {
         for m in re.find_iter(v) {
             if let Some(found) = structured(m.as_str()) {
                 out.push((m.range(), found));
             }
         }
     }
-    if let Some(re) = URL_RE.as_ref() {
+    if let Some(re) = URL_RE.as_ref().filter(|_| v.contains("://")) {
         for m in re.find_iter(v) {
             let text = m.as_str().trim_end_matches(['.', ',', ')', ';']);
             let range = m.start()..m.start() + text.len();
@@ -270,7 +272,7 @@ fn embedded_in(v: &str) -> Vec<(Range<usize>, Found)> {
             }
         }
     }
-    if let Some(re) = KEY_VALUE_RE.as_ref() {
+    if let Some(re) = KEY_VALUE_RE.as_ref().filter(|_| v.contains(['=', ':'])) {
         for caps in re.captures_iter(v) {
             let (Some(name), Some(value)) = (caps.name("name"), caps.name("value")) else { continue };
             let range = value.range();

@@ -8,6 +8,8 @@
 
 use std::sync::LazyLock;
 
+use aho_corasick::automaton::OverlappingState;
+use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, StartKind};
 use regex::Regex;
 
 use super::decode;
@@ -197,16 +199,112 @@ pub struct Compiled {
 pub static COMPILED: LazyLock<Vec<Compiled>> =
     LazyLock::new(|| RULES.iter().map(|rule| Compiled { rule, whole: LazyRegex::whole(rule.pattern) }).collect());
 
+/// One automaton over every rule's literal prefixes: which rules could match a whole token
+/// (the prefixes that start it, one anchored pass) or anywhere in a text (one unanchored pass),
+/// instead of asking each of the rules in turn. `owner[pattern]` is the rule of each prefix. A
+/// rule's prefixes are its simple literal prefix where it has one (no parsing), else those its
+/// parsed pattern gives (`(?:AKIA|ASIA)…`). Rules with neither (`without`) are checked by their
+/// length and required literal instead.
+pub struct PrefixIndex {
+    automaton: Option<AhoCorasick>,
+    owner: Vec<usize>,
+    without: Vec<usize>,
+}
+
+pub static PREFIXES: LazyLock<PrefixIndex> = LazyLock::new(|| {
+    let mut patterns: Vec<&str> = Vec::new();
+    let mut owner = Vec::new();
+    let mut without = Vec::new();
+    for (i, c) in COMPILED.iter().enumerate() {
+        let simple = c.whole.prefix();
+        if !simple.is_empty() {
+            patterns.push(simple);
+            owner.push(i);
+            continue;
+        }
+        let parsed = &c.whole.facts().prefixes;
+        if parsed.is_empty() {
+            without.push(i);
+        }
+        for p in parsed {
+            patterns.push(p);
+            owner.push(i);
+        }
+    }
+    let automaton = AhoCorasick::builder()
+        .kind(Some(AhoCorasickKind::ContiguousNFA))
+        .start_kind(StartKind::Both)
+        .build(&patterns)
+        .ok();
+    PrefixIndex { automaton, owner, without }
+});
+
+impl PrefixIndex {
+    /// Indexes (into [`COMPILED`], in match order) of the rules a whole `token` could match:
+    /// those one of whose prefixes starts it, and those without a prefix whose length bounds
+    /// and required literal it meets. Every rule when the automaton could not be built.
+    pub fn whole_candidates(&self, token: &str) -> Vec<usize> {
+        let Some(ac) = &self.automaton else { return (0..COMPILED.len()).collect() };
+        let mut out: Vec<usize> =
+            self.without.iter().copied().filter(|&i| COMPILED[i].whole.facts().could_match_whole(token)).collect();
+        let input = Input::new(token).anchored(Anchored::Yes);
+        let mut state = OverlappingState::start();
+        loop {
+            // Anchored overlapping search is supported by the `Both` start kind above; an error
+            // would mean no further prefix can be told, so every rule is a candidate.
+            if ac.try_find_overlapping(input.clone(), &mut state).is_err() {
+                return (0..COMPILED.len()).collect();
+            }
+            let Some(m) = state.get_match() else { break };
+            out.push(self.owner[m.pattern().as_usize()]);
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+
+    /// Indexes (into [`COMPILED`], sorted) of the rules that could match somewhere in `text`:
+    /// a match starts at one of its rule's prefixes and needs the rule's minimum length from
+    /// there; a rule without a prefix needs its minimum length and required literal.
+    pub fn anywhere_candidates(&self, text: &str) -> Vec<usize> {
+        let min_len = |i: usize| COMPILED[i].whole.facts().min_len;
+        let mut out: Vec<usize> = self
+            .without
+            .iter()
+            .copied()
+            .filter(|&i| {
+                text.len() >= min_len(i)
+                    && COMPILED[i].whole.facts().required.as_deref().is_none_or(|r| text.contains(r))
+            })
+            .collect();
+        match &self.automaton {
+            Some(ac) => out.extend(ac.find_overlapping_iter(text).filter_map(|m| {
+                let i = self.owner[m.pattern().as_usize()];
+                (text.len() - m.start() >= min_len(i)).then_some(i)
+            })),
+            None => out.extend((0..COMPILED.len()).filter(|&i| text.len() >= min_len(i))),
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
 /// The first rule the whole token satisfies, including its offline check.
 pub fn match_token(token: &str) -> Option<&'static Rule> {
-    COMPILED.iter().find(|c| c.whole.is_match(token) && c.rule.check.is_none_or(|check| check(token))).map(|c| c.rule)
+    PREFIXES
+        .whole_candidates(token)
+        .into_iter()
+        .map(|i| &COMPILED[i])
+        .find(|c| c.whole.is_match(token) && c.rule.check.is_none_or(|check| check(token)))
+        .map(|c| c.rule)
 }
 
 /// The first rule whose *shape* the whole token has, ignoring its offline check: a GitHub
 /// look-alike with a wrong checksum is still masked on its way out, though never reported as
 /// GitHub's (see [`super::scrub`]).
 pub fn match_shape(token: &str) -> Option<&'static Rule> {
-    COMPILED.iter().find(|c| c.whole.is_match(token)).map(|c| c.rule)
+    PREFIXES.whole_candidates(token).into_iter().map(|i| &COMPILED[i]).find(|c| c.whole.is_match(token)).map(|c| c.rule)
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@
 //! reference is a secret (a `${X:-default}` default can be one); the detector does that with
 //! [`strip_references`].
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use regex::Regex;
 
@@ -92,12 +92,37 @@ pub struct Reference {
 }
 
 /// One reference pattern: the syntax, the regex, the capture group holding the name and an
-/// optional group holding an inline default value.
+/// optional group holding an inline default value. The regex is compiled on first need: only
+/// for a value holding the character every match contains (`needs`), which most values lack.
 struct Pattern {
     syntax: ReferenceSyntax,
-    regex: Regex,
+    pattern: &'static str,
+    needs: char,
+    regex: OnceLock<Option<Regex>>,
     name_group: usize,
     default_group: Option<usize>,
+}
+
+impl Pattern {
+    /// The regex, when `value` could hold a match at all. The patterns are constants checked by
+    /// `every_pattern_compiles`; one that failed would drop its syntax rather than abort.
+    fn regex_for(&self, value: &str) -> Option<&Regex> {
+        if !value.contains(self.needs) {
+            return None;
+        }
+        self.regex.get_or_init(|| Regex::new(self.pattern).ok()).as_ref()
+    }
+}
+
+/// The character every match of a syntax's patterns contains (checked against the patterns'
+/// syntax trees by `every_match_contains_the_needed_character`).
+fn needed_char(syntax: ReferenceSyntax) -> char {
+    match syntax {
+        ReferenceSyntax::File | ReferenceSyntax::BraceEnv | ReferenceSyntax::Template => '{',
+        ReferenceSyntax::Percent => '%',
+        ReferenceSyntax::OnePassword | ReferenceSyntax::Keychain => ':',
+        _ => '$',
+    }
 }
 
 /// Most specific first: `${env:X}` must win over `${X}`, `${{ secrets.X }}` over `{{ X }}`.
@@ -130,15 +155,13 @@ const TABLE: &[(ReferenceSyntax, &str, usize, Option<usize>)] = &[
 static PATTERNS: LazyLock<Vec<Pattern>> = LazyLock::new(|| {
     TABLE
         .iter()
-        .filter_map(|(syntax, pattern, name_group, default_group)| {
-            // The patterns are constants checked by `every_pattern_compiles`; a failure here
-            // would drop one syntax rather than abort the agent.
-            Regex::new(pattern).ok().map(|regex| Pattern {
-                syntax: *syntax,
-                regex,
-                name_group: *name_group,
-                default_group: *default_group,
-            })
+        .map(|&(syntax, pattern, name_group, default_group)| Pattern {
+            syntax,
+            pattern,
+            needs: needed_char(syntax),
+            regex: OnceLock::new(),
+            name_group,
+            default_group,
         })
         .collect()
 });
@@ -181,7 +204,8 @@ pub fn references(value: &str) -> Vec<Reference> {
     let mut found: Vec<(usize, Reference)> = Vec::new();
     let mut taken: Vec<std::ops::Range<usize>> = Vec::new();
     for p in PATTERNS.iter() {
-        for caps in p.regex.captures_iter(value) {
+        let Some(regex) = p.regex_for(value) else { continue };
+        for caps in regex.captures_iter(value) {
             let (Some(whole), Some(name)) = (caps.get(0), caps.get(p.name_group)) else { continue };
             if taken.iter().any(|r| r.start < whole.end() && whole.start() < r.end) {
                 continue;
@@ -199,8 +223,8 @@ pub fn references(value: &str) -> Vec<Reference> {
 pub fn strip_references(value: &str) -> String {
     let mut out = value.to_string();
     for p in PATTERNS.iter() {
-        out = p
-            .regex
+        let Some(regex) = p.regex_for(&out) else { continue };
+        out = regex
             .replace_all(&out, |caps: &regex::Captures<'_>| {
                 let default = p.default_group.and_then(|g| caps.get(g)).map(|m| m.as_str()).unwrap_or("");
                 // Keep the boundary characters (groups 1 and 3) the bare-`$NAME` pattern consumed.
@@ -314,8 +338,33 @@ mod tests {
     #[test]
     fn every_pattern_compiles() {
         assert_eq!(PATTERNS.len(), TABLE.len());
+        for p in PATTERNS.iter() {
+            assert!(Regex::new(p.pattern).is_ok(), "{}", p.pattern);
+        }
         assert!(PLACEHOLDER_SHAPES.is_some());
         assert!(PLACEHOLDER_FILLER.is_some());
+    }
+
+    /// Whether every match of `hir` contains `c` (sound, not complete: `false` when unsure).
+    fn every_match_contains(hir: &regex_syntax::hir::Hir, c: char) -> bool {
+        use regex_syntax::hir::HirKind;
+        match hir.kind() {
+            HirKind::Literal(l) => std::str::from_utf8(&l.0).is_ok_and(|t| t.contains(c)),
+            HirKind::Capture(cap) => every_match_contains(&cap.sub, c),
+            HirKind::Repetition(r) => r.min >= 1 && every_match_contains(&r.sub, c),
+            HirKind::Concat(parts) => parts.iter().any(|p| every_match_contains(p, c)),
+            HirKind::Alternation(alts) => alts.iter().all(|a| every_match_contains(a, c)),
+            _ => false,
+        }
+    }
+
+    /// The pre-check of `Pattern::regex_for` never skips a value the pattern would match.
+    #[test]
+    fn every_match_contains_the_needed_character() {
+        for p in PATTERNS.iter() {
+            let hir = regex_syntax::parse(p.pattern).expect("pattern parses");
+            assert!(every_match_contains(&hir, p.needs), "{} without {:?}", p.pattern, p.needs);
+        }
     }
 
     #[test]

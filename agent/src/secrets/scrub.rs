@@ -31,9 +31,8 @@ use regex::Regex;
 use super::decode;
 use super::detect::detect_embedded;
 use super::entropy::is_high_entropy;
-use super::lazy::{LazyRegex, PatternFacts};
 use super::mask::{self, MASK, is_secret_name};
-use super::providers::{COMPILED, match_shape};
+use super::providers::{COMPILED, PREFIXES, match_shape};
 use super::{Secret, is_placeholder};
 
 /// Why a token was judged secret-shaped.
@@ -86,15 +85,22 @@ pub fn looks_random(token: &str) -> bool {
 }
 
 fn judge(before: &str, piece: &str) -> Option<Suspicion> {
-    if piece.len() < 8
-        || piece.contains(MASK)
-        || is_placeholder(piece)
-        || is_digest(before, piece)
-        || is_fingerprint_mention(before, piece)
-    {
+    if piece.len() < 8 {
         return None;
     }
-    if let Some(rule) = shape_of(piece) {
+    let why = suspicion(piece)?;
+    // The exemptions are checked only for a piece that would be masked: most pieces are not,
+    // and a placeholder check costs two regex searches.
+    let exempt = piece.contains(MASK)
+        || is_placeholder(piece)
+        || is_digest(before, piece)
+        || is_fingerprint_mention(before, piece);
+    (!exempt).then_some(why)
+}
+
+/// Why `piece` would be masked, before the exemptions of [`judge`].
+fn suspicion(piece: &str) -> Option<Suspicion> {
+    if let Some(rule) = match_shape(piece) {
         return Some(Suspicion::ProviderShape { kind: rule.kind, provider: rule.provider });
     }
     // Every JWT starts with base64 of `{"`.
@@ -196,69 +202,15 @@ static NAMED_RE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=(?P<value>[^\s"'&;,]+)"#).ok());
 
 /// Every provider shape rule as an unanchored regex, for finding shapes inside text; compiled
-/// only for a text that could hold a match by the rule's [`PatternFacts`] (a text without `ghp_`
-/// never compiles GitHub's rule). Whole pieces are judged by the detector's own anchored
-/// regexes ([`match_shape`]'s), so no rule is compiled twice for the same question.
-struct AnywhereShape {
-    pattern: &'static str,
-    whole: &'static LazyRegex,
-    compiled: std::sync::OnceLock<Option<Regex>>,
+/// only for a text that could hold a match by the rule's [`super::lazy::PatternFacts`] (a text
+/// without `ghp_` never compiles GitHub's rule). Whole pieces are judged by the detector's own
+/// anchored regexes ([`match_shape`]'s), so no rule is compiled twice for the same question.
+static ANYWHERE: LazyLock<Vec<std::sync::OnceLock<Option<Regex>>>> =
+    LazyLock::new(|| COMPILED.iter().map(|_| std::sync::OnceLock::new()).collect());
+
+fn anywhere_regex(i: usize) -> Option<&'static Regex> {
+    ANYWHERE.get(i)?.get_or_init(|| Regex::new(COMPILED[i].rule.pattern).ok()).as_ref()
 }
-
-impl AnywhereShape {
-    fn regex(&self) -> Option<&Regex> {
-        self.compiled.get_or_init(|| Regex::new(self.pattern).ok()).as_ref()
-    }
-
-    fn facts(&self) -> &PatternFacts {
-        self.whole.facts()
-    }
-}
-
-static SHAPES: LazyLock<Vec<AnywhereShape>> = LazyLock::new(|| {
-    COMPILED
-        .iter()
-        .map(|c| AnywhereShape { pattern: c.rule.pattern, whole: &c.whole, compiled: std::sync::OnceLock::new() })
-        .collect()
-});
-
-/// One automaton over every rule's literal prefixes finds, in one pass over a text, the rules
-/// that could match in it (instead of one substring search per rule); `owner[pattern]` is the
-/// rule of each prefix. A rule's prefixes are its simple literal prefix where it has one (no
-/// parsing), else those its parsed pattern gives (`(?:AKIA|ASIA)…`). Rules with neither
-/// (`without`) are checked by their length and required literal instead.
-struct PrefixIndex {
-    automaton: Option<aho_corasick::AhoCorasick>,
-    owner: Vec<usize>,
-    without: Vec<usize>,
-}
-
-static PREFIXES: LazyLock<PrefixIndex> = LazyLock::new(|| {
-    let mut patterns: Vec<&str> = Vec::new();
-    let mut owner = Vec::new();
-    let mut without = Vec::new();
-    for (i, shape) in SHAPES.iter().enumerate() {
-        let simple = shape.whole.prefix();
-        if !simple.is_empty() {
-            patterns.push(simple);
-            owner.push(i);
-            continue;
-        }
-        let parsed = &shape.facts().prefixes;
-        if parsed.is_empty() {
-            without.push(i);
-        }
-        for p in parsed {
-            patterns.push(p);
-            owner.push(i);
-        }
-    }
-    let automaton = aho_corasick::AhoCorasick::builder()
-        .kind(Some(aho_corasick::AhoCorasickKind::ContiguousNFA))
-        .build(&patterns)
-        .ok();
-    PrefixIndex { automaton, owner, without }
-});
 
 /// Provider-shaped text anywhere (inside a URL path, after a `:`, glued to other text), with or
 /// without a valid checksum: masked whole, before any splitting could cut it into pieces too
@@ -268,45 +220,11 @@ fn mask_shapes(text: &str) -> Cow<'_, str> {
     if ranges.is_empty() { Cow::Borrowed(text) } else { Cow::Owned(replace_ranges(text, &ranges)) }
 }
 
-/// [`match_shape`] over only the rules one of whose literal prefixes starts `piece` (found in
-/// one automaton pass) and the rules without one.
-fn shape_of(piece: &str) -> Option<&'static super::providers::Rule> {
-    let index = &*PREFIXES;
-    let Some(ac) = &index.automaton else { return match_shape(piece) };
-    // The first rule in match order wins, as in `match_shape`.
-    let mut candidates: Vec<usize> = ac
-        .find_overlapping_iter(piece)
-        .filter(|m| m.start() == 0)
-        .map(|m| index.owner[m.pattern().as_usize()])
-        .chain(index.without.iter().copied())
-        .collect();
-    candidates.sort_unstable();
-    candidates.into_iter().map(|i| &COMPILED[i]).find(|c| c.whole.is_match(piece)).map(|c| c.rule)
-}
-
 /// Byte ranges of provider-shaped text anywhere in `text` (possibly overlapping).
 pub fn shape_ranges(text: &str) -> Vec<Range<usize>> {
     let mut ranges: Vec<Range<usize>> = Vec::new();
-    let index = &*PREFIXES;
-    let fits = |i: usize| text.len() >= SHAPES[i].facts().min_len;
-    let mut candidates: Vec<usize> = index
-        .without
-        .iter()
-        .copied()
-        .filter(|&i| fits(i) && SHAPES[i].facts().required.as_deref().is_none_or(|r| text.contains(r)))
-        .collect();
-    match &index.automaton {
-        // A match starts at one of its rule's prefixes and needs `min_len` bytes from there.
-        Some(ac) => candidates.extend(ac.find_overlapping_iter(text).filter_map(|m| {
-            let i = index.owner[m.pattern().as_usize()];
-            (text.len() - m.start() >= SHAPES[i].facts().min_len).then_some(i)
-        })),
-        None => candidates.extend((0..SHAPES.len()).filter(|&i| fits(i))),
-    }
-    candidates.sort_unstable();
-    candidates.dedup();
-    for i in candidates {
-        let Some(re) = SHAPES[i].regex() else { continue };
+    for i in PREFIXES.anywhere_candidates(text) {
+        let Some(re) = anywhere_regex(i) else { continue };
         ranges.extend(re.find_iter(text).filter(|m| m.len() >= 8).map(|m| m.range()));
     }
     ranges
@@ -365,11 +283,19 @@ pub fn mask_ranges(value: &str, ranges: &[Range<usize>], whole: &[Range<usize>])
 }
 
 fn mask_urls(text: &str) -> Cow<'_, str> {
+    // Every match of the URL pattern contains `://`.
+    if !text.contains("://") {
+        return Cow::Borrowed(text);
+    }
     let Some(re) = super::detect::URL_RE.as_ref() else { return Cow::Borrowed(text) };
     re.replace_all(text, |c: &regex::Captures<'_>| mask::mask_url(&c[0]))
 }
 
 fn mask_named(text: &str) -> Cow<'_, str> {
+    // Every match of `NAME=value` contains `=`.
+    if !text.contains('=') {
+        return Cow::Borrowed(text);
+    }
     let Some(re) = NAMED_RE.as_ref() else { return Cow::Borrowed(text) };
     re.replace_all(text, |c: &regex::Captures<'_>| {
         let (name, value) = (&c["name"], &c["value"]);

@@ -164,6 +164,11 @@ pub struct Identity {
     /// When the current certificate was received and when it expires (Unix seconds).
     pub issued_at_unix: i64,
     pub not_after_unix: i64,
+    /// The control plane's policy signing key (Ed25519 public key, hex), pinned at enrollment or,
+    /// for agents enrolled before it existed, at the first renewal that carried it (never
+    /// replaced by a renewal). Empty until then: every policy bundle is refused.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub policy_public_key_hex: String,
 }
 
 impl std::fmt::Debug for Identity {
@@ -188,9 +193,20 @@ impl Drop for Identity {
 impl Identity {
     pub const VERSION: u32 = 1;
 
-    /// When the certificate should be renewed: half of its lifetime.
+    /// When the certificate should be renewed: half of its lifetime, or within an hour of the
+    /// last renewal while no policy key is pinned (the renewal delivers it; ADR 0006).
     pub fn renew_at_unix(&self) -> i64 {
-        self.issued_at_unix + (self.not_after_unix - self.issued_at_unix) / 2
+        let half_life = self.issued_at_unix + (self.not_after_unix - self.issued_at_unix) / 2;
+        if self.policy_public_key_hex.is_empty() { half_life.min(self.issued_at_unix + 3600) } else { half_life }
+    }
+
+    /// The pinned policy key's 32 bytes, if one is pinned.
+    pub fn policy_public_key(&self) -> Option<Vec<u8>> {
+        let hex = self.policy_public_key_hex.as_bytes();
+        if hex.len() != 64 {
+            return None;
+        }
+        hex.chunks_exact(2).map(|pair| u8::from_str_radix(std::str::from_utf8(pair).ok()?, 16).ok()).collect()
     }
 }
 
@@ -345,6 +361,7 @@ mod tests {
             fleet_fingerprint_key_hex: "00ff".into(),
             issued_at_unix: 1000,
             not_after_unix: 3000,
+            policy_public_key_hex: String::new(),
         };
         state.save_identity(&id).unwrap();
         let path = dir.join(IDENTITY_FILE);

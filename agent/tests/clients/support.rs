@@ -51,6 +51,7 @@ impl Image {
             // A fixed key keeps fingerprints in snapshots stable.
             fleet_key: Some(muster_agent::secrets::fingerprint::FleetKey::from_bytes([42; 32])),
             project: None,
+            tags: Vec::new(),
         })
         .expect("scan")
     }

@@ -130,6 +130,7 @@ impl Enrollment for ControlPlane {
             ca_certificate_pem: self.pki.ca_pem.clone(),
             fleet_fingerprint_key: vec![7; 32],
             not_after_unix: muster_agent::state::now_unix() + 30 * 86_400,
+            ..Default::default()
         }))
     }
 
@@ -141,6 +142,7 @@ impl Enrollment for ControlPlane {
         Ok(Response::new(RenewResponse {
             certificate_chain_pem: self.signer.sign_csr(&req.into_inner().csr_der, "agent-1"),
             not_after_unix: muster_agent::state::now_unix() + 30 * 86_400,
+            ..Default::default()
         }))
     }
 }

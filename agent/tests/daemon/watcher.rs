@@ -77,6 +77,7 @@ fn an_image_scan_watches_the_places_configs_may_appear() {
         processes: false,
         fleet_key: None,
         project: None,
+        tags: Vec::new(),
     };
     let (_inv, set) = muster_agent::scan_watched(&req).unwrap();
     assert!(set.files.contains(&home.join(".cursor/mcp.json")), "Cursor's user config is a candidate");
@@ -108,6 +109,7 @@ fn image_options(root: &Path, state: &Path, once: bool) -> RunOptions {
             processes: false,
             fleet_key: None,
             project: None,
+            tags: Vec::new(),
         },
         settings: Settings {
             debounce: Duration::from_millis(100),

@@ -120,6 +120,7 @@ pub async fn enroll(
         ca_certificate_pem: pki.ca_pem().to_string(),
         fleet_fingerprint_key: pki.fleet_key().to_vec(),
         not_after_unix: issued.not_after_unix,
+        policy_public_key: pki.policy_public_key(),
     })
 }
 
@@ -128,5 +129,9 @@ pub async fn renew(store: &dyn Store, pki: &Pki, agent_id: &str, csr_der: &[u8])
     let issued = pki.sign_agent_csr(csr_der, agent_id).map_err(pki_error)?;
     store.renew_agent_cert(agent_id, &issued.serial, issued.not_after_unix).await?;
     tracing::info!(agent_id = %agent_id, serial = %issued.serial, "agent certificate renewed");
-    Ok(RenewResponse { certificate_chain_pem: issued.chain_pem, not_after_unix: issued.not_after_unix })
+    Ok(RenewResponse {
+        certificate_chain_pem: issued.chain_pem,
+        not_after_unix: issued.not_after_unix,
+        policy_public_key: pki.policy_public_key(),
+    })
 }

@@ -1,9 +1,11 @@
 //! The agent-facing gRPC API (tonic): Enrollment, Inventory and Policy over TLS 1.3.
 //!
 //! `Enrollment.Enroll` is the only call that works without a client certificate. Everything else
-//! goes through [`identity::authorize`]. `Policy.Watch` streams nothing yet (the policy issue fills
-//! it); it stays open until shutdown, the agent's revocation, or a confirmed renewal of the
-//! certificate it was opened with. A report passes, in order: the agent's request budget, the
+//! goes through [`identity::authorize`]. `Policy.Watch` sends the current signed policy version
+//! when it is newer than the agent's `known_version`, then every newer version the moment this
+//! process learns of it (published here, or read by `policies::follow_store`); it stays open
+//! until shutdown, the agent's revocation, or a confirmed renewal of the certificate it was
+//! opened with. A report passes, in order: the agent's request budget, the
 //! per-report caps and the sequence range (refused for good), the agent's one place in the
 //! ingest line and its work budget (both retryable), then fair admission by work
 //! ([`admission`], `docs/adr/0004-ingest-fairness.md`). This module does not touch SQL.
@@ -160,15 +162,42 @@ impl Policy for AgentApi {
         let caller = identity::authorize_certificate(&self.state, &request, Freshness::Database).await?;
         let agent_id = caller.agent_id;
         let serial = caller.serial;
+        let known_version = request.get_ref().known_version;
         let (tx, rx) = mpsc::channel(4);
         let state = self.state.clone();
         let mut stop = self.stop.clone();
         let mut revocations = state.subscribe_revocations();
+        let mut policies = state.subscribe_policies();
         tokio::spawn(async move {
             let mut poll = tokio::time::interval(REVOCATION_POLL);
+            let mut sent = known_version;
+            // The first stream of a freshly started process may come before the store was read.
+            if policies.borrow().is_none() {
+                match state.store.current_policy().await {
+                    Ok(Some(record)) => crate::policies::PolicyListener::policy_published(state.as_ref(), &record),
+                    Ok(None) => {}
+                    Err(error) => {
+                        tracing::warn!(agent_id = %agent_id, error = %error, "cannot read the current policy")
+                    }
+                }
+            }
+            policies.mark_changed();
             let refused = loop {
                 tokio::select! {
                     () = tx.closed() => break None,
+                    changed = policies.changed() => {
+                        if changed.is_err() {
+                            break None;
+                        }
+                        let newest = policies.borrow_and_update().clone();
+                        if let Some(signed) = newest.filter(|signed| signed.version > sent) {
+                            if tx.send(Ok(signed.bundle.clone())).await.is_err() {
+                                break None;
+                            }
+                            sent = signed.version;
+                            tracing::debug!(agent_id = %agent_id, version = sent, "policy sent");
+                        }
+                    }
                     () = crate::state::stopped(&mut stop) => break None,
                     message = revocations.recv() => match message {
                         Ok(id) if id == agent_id => break Some("agent revoked"),

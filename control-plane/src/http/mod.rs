@@ -15,6 +15,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub(crate) mod error;
+pub mod exception_requests_api;
 pub mod exports;
 pub mod fleet_api;
 pub mod inventory_api;
@@ -23,6 +24,7 @@ pub mod openapi;
 pub mod pages;
 pub mod params;
 pub mod policies_api;
+pub mod policy_preview_api;
 pub mod principal;
 pub mod redirect;
 pub mod roles;
@@ -94,7 +96,9 @@ fn routes() -> Vec<Route> {
     routes.extend(fleet_api::routes());
     routes.extend(exports::routes());
     routes.extend(inventory_api::routes());
+    routes.extend(policy_preview_api::routes());
     routes.extend(policies_api::routes());
+    routes.extend(exception_requests_api::routes());
     routes.extend(openapi::routes());
     routes
 }

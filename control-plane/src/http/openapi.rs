@@ -16,7 +16,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::roles::Access;
-use super::{Route, api, fleet_api, inventory_api, params, policies_api};
+use super::{Route, api, exception_requests_api, fleet_api, inventory_api, params, policies_api, policy_preview_api};
 use crate::error::ApiError;
 
 /// Where the document is served.
@@ -70,6 +70,12 @@ pub(crate) fn routes() -> Vec<Route> {
         crate::http::exports::inventory_csv,
         crate::http::exports::cyclonedx_json,
         crate::http::exports::findings_ocsf,
+        policy_preview_api::post_dry_run,
+        exception_requests_api::create_request,
+        exception_requests_api::list_requests,
+        exception_requests_api::approve_request,
+        exception_requests_api::deny_request,
+        policy_preview_api::get_draft,
     ),
     components(schemas(
         ErrorBody,
@@ -94,7 +100,7 @@ pub(crate) fn routes() -> Vec<Route> {
         (name = "activity", description = "The fleet's change events"),
         (name = "agents", description = "Agents and, for admins, enrollment tokens"),
         (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
-        (name = "policies", description = "Remediation policy versions; publishing and rolling back (admin)"),
+        (name = "policies", description = "Remediation policy versions, publishing and rolling back (admin); dry runs, drafts and exception requests"),
         (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
     )
 )]

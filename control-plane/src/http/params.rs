@@ -124,6 +124,15 @@ fn trimmed(text: &Option<String>) -> Option<String> {
     text.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(|t| t.chars().take(200).collect())
 }
 
+/// A tag filter: a tag no agent can report (`muster_proto::tags`) is a 400, not an empty list.
+fn tag(text: &Option<String>) -> Result<Option<String>, ParamError> {
+    let Some(tag) = trimmed(text) else { return Ok(None) };
+    match muster_proto::tags::check(std::slice::from_ref(&tag)).first() {
+        None => Ok(Some(tag)),
+        Some(problem) => Err(ParamError(format!("tag: {problem}"))),
+    }
+}
+
 /// Link parameters: the non-empty ones, in a stable order.
 fn push(pairs: &mut Vec<(&'static str, String)>, name: &'static str, value: Option<impl ToString>) {
     if let Some(value) = value {
@@ -221,6 +230,8 @@ pub struct EndpointParams {
     pub user: Option<String>,
     /// MCP client id, e.g. `cursor`.
     pub client: Option<String>,
+    /// Exact endpoint tag, e.g. `team:payments` (set in the agent's config file).
+    pub tag: Option<String>,
     #[param(value_type = Option<crate::words::Os>)]
     pub os: Option<Word<v1::Os>>,
     pub status: Option<StatusParam>,
@@ -245,6 +256,7 @@ impl EndpointParams {
             online_since,
             min_severity: self.severity.map(Word::number),
             client: trimmed(&self.client),
+            tag: tag(&self.tag)?,
             sort: self.sort.map(SortParam::value).unwrap_or_default(),
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
@@ -257,6 +269,7 @@ impl EndpointParams {
         push(&mut pairs, "q", trimmed(&self.q));
         push(&mut pairs, "user", trimmed(&self.user));
         push(&mut pairs, "client", trimmed(&self.client));
+        push(&mut pairs, "tag", trimmed(&self.tag));
         push(&mut pairs, "os", self.os);
         push(&mut pairs, "status", self.status);
         push(&mut pairs, "severity", self.severity);

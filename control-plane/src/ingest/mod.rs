@@ -41,6 +41,9 @@ pub enum ReportError {
     MissingBody,
     #[error("delta base_sequence {base} is not below its sequence {sequence}")]
     BaseNotBelowSequence { base: u64, sequence: u64 },
+    /// Host tags an agent's config file could never hold (`muster_proto::tags`): every problem.
+    #[error("host tags: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    BadTags(Vec<muster_proto::tags::TagProblem>),
 }
 
 /// The largest sequence number a report may carry: the store keeps sequences as signed 64-bit
@@ -71,6 +74,16 @@ impl Report {
             }
             None => return Err(ReportError::MissingBody),
         };
+        let host = match &body {
+            ReportBody::Full(snapshot) => snapshot.host.as_ref(),
+            ReportBody::Delta(delta) => delta.host.as_ref(),
+        };
+        if let Some(host) = host {
+            let problems = muster_proto::tags::check(&host.tags);
+            if !problems.is_empty() {
+                return Err(ReportError::BadTags(problems));
+            }
+        }
         Ok(Self { sequence: request.sequence, base_sequence: request.base_sequence, body })
     }
 }
@@ -268,6 +281,32 @@ mod tests {
             ..Default::default()
         };
         assert!(matches!(Report::from_request(backwards), Err(ReportError::BaseNotBelowSequence { .. })));
+    }
+
+    #[test]
+    fn host_tags_no_config_file_could_hold_are_refused_in_snapshots_and_deltas() {
+        use muster_proto::v1::Host;
+        let host =
+            |tags: &[&str]| Some(Host { tags: tags.iter().map(|t| t.to_string()).collect(), ..Default::default() });
+        let full = |tags: &[&str]| ReportRequest {
+            sequence: 1,
+            body: Some(report_request::Body::Full(InventorySnapshot { host: host(tags), ..Default::default() })),
+            ..Default::default()
+        };
+        let delta = |tags: &[&str]| ReportRequest {
+            sequence: 2,
+            base_sequence: 1,
+            body: Some(report_request::Body::Delta(InventoryDelta { host: host(tags), ..Default::default() })),
+            ..Default::default()
+        };
+        assert!(Report::from_request(full(&["team:payments", "ring/canary"])).is_ok());
+        assert!(Report::from_request(delta(&["team:payments"])).is_ok());
+        for request in [full(&["Team Payments", "x", "x"]), delta(&["Team Payments", "x", "x"])] {
+            let error = Report::from_request(request).unwrap_err();
+            assert!(matches!(&error, ReportError::BadTags(problems) if problems.len() == 2), "{error:?}");
+            let text = error.to_string();
+            assert!(text.contains("tag 1 `Team Payments`") && text.contains("tag 3 `x` is given twice"), "{text}");
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! The fleet PKI: a CA (ECDSA P-256) created on first start in the data dir, the server's own
-//! certificate, agent client certificates signed from CSRs, and the fleet fingerprint key.
+//! certificate, agent client certificates signed from CSRs, the fleet fingerprint key, and the
+//! policy signing key (Ed25519, used for nothing but policy bundles; no TLS key signs policies).
 //!
-//! Files under `<data dir>/pki/`: `ca.pem`, `ca.key`, `server.pem`, `server.key`, `fleet.key`;
+//! Files under `<data dir>/pki/`: `ca.pem`, `ca.key`, `server.pem`, `server.key`, `fleet.key`,
+//! `policy-signing.key` (PKCS#8, created on first start, or on the first start of a version
+//! that signs policies);
 //! keys are written with 0600 permissions. The server certificate is re-issued on every start so
 //! it always carries the configured names. This module does not do TLS; `grpc::tls` builds the
 //! rustls configuration from what it loads.
@@ -69,6 +72,7 @@ pub struct Pki {
     server_chain: Vec<CertificateDer<'static>>,
     server_key_der: Vec<u8>,
     fleet_key: [u8; 32],
+    policy_key: ring::signature::Ed25519KeyPair,
 }
 
 impl std::fmt::Debug for Pki {
@@ -116,6 +120,18 @@ impl Pki {
             .try_into()
             .map_err(|_| PkiError::Invalid { path: fleet_key_path.clone(), what: "32-byte fleet key" })?;
 
+        let policy_key_path = dir.join("policy-signing.key");
+        if !policy_key_path.exists() {
+            let pkcs8 = ring::signature::Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .map_err(|_| PkiError::Random)?;
+            write_private(&policy_key_path, pkcs8.as_ref())?;
+        }
+        let policy_key_der = zeroize::Zeroizing::new(
+            std::fs::read(&policy_key_path).map_err(|source| PkiError::Io { path: policy_key_path.clone(), source })?,
+        );
+        let policy_key = ring::signature::Ed25519KeyPair::from_pkcs8(&policy_key_der)
+            .map_err(|_| PkiError::Invalid { path: policy_key_path.clone(), what: "Ed25519 policy signing key" })?;
+
         let server_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
         let server_cert = server_params(server_names)?.signed_by(&server_key, &issuer)?;
         write_private(&dir.join("server.key"), server_key.serialize_pem().as_bytes())?;
@@ -129,7 +145,20 @@ impl Pki {
             issuer,
             server_key_der: server_key.serialize_der(),
             fleet_key,
+            policy_key,
         })
+    }
+
+    /// The policy signing key's public half (32 bytes), which agents pin at enrollment.
+    pub fn policy_public_key(&self) -> Vec<u8> {
+        use ring::signature::KeyPair as _;
+        self.policy_key.public_key().as_ref().to_vec()
+    }
+
+    /// Signs a policy bundle's message (`muster_proto::policy_signing_message`): Ed25519, 64
+    /// bytes, deterministic.
+    pub fn sign_policy(&self, message: &[u8]) -> Vec<u8> {
+        self.policy_key.sign(message).as_ref().to_vec()
     }
 
     /// Lowercase hex SHA-256 of the CA certificate DER: what agents pin.
@@ -353,6 +382,8 @@ mod tests {
         let second = Pki::load_or_create(dir.path(), &["localhost".into()]).unwrap();
         assert_eq!(first.ca_fingerprint(), second.ca_fingerprint());
         assert_eq!(first.fleet_key(), second.fleet_key());
+        assert_eq!(first.policy_public_key(), second.policy_public_key());
+        assert_eq!(first.policy_public_key().len(), 32);
         assert_eq!(first.ca_fingerprint(), fingerprint(first.ca_der()));
         assert_eq!(first.ca_fingerprint().len(), 64);
         assert_eq!(first.server_chain()[1], *first.ca_der());
@@ -364,7 +395,7 @@ mod tests {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         Pki::load_or_create(dir.path(), &["localhost".into()]).unwrap();
-        for key in ["ca.key", "server.key", "fleet.key"] {
+        for key in ["ca.key", "server.key", "fleet.key", "policy-signing.key"] {
             let mode = std::fs::metadata(dir.path().join("pki").join(key)).unwrap().permissions().mode();
             assert_eq!(mode & 0o777, 0o600, "{key}");
         }

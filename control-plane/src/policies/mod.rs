@@ -192,3 +192,48 @@ async fn store_next(
     }
     Err(ActionError::internal(std::io::Error::other("policy version numbers kept being taken by concurrent publishes")))
 }
+
+/// A published version signed once for every stream that sends it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignedPolicy {
+    pub version: u64,
+    pub bundle: muster_proto::v1::PolicyBundle,
+}
+
+/// How often a serving control plane re-reads the current version, to push versions published
+/// by another process (`muster-server policy apply`, another replica on the same PostgreSQL).
+pub const CURRENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps `state`'s current version up to date with the store until `stop`: at once, then every
+/// [`CURRENT_POLL`]. Versions published through this process reach the streams without it.
+pub async fn follow_store(
+    state: std::sync::Arc<crate::state::ControlPlane>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let mut tick = tokio::time::interval(CURRENT_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = crate::state::stopped(&mut stop) => return,
+            _ = tick.tick() => match state.store.current_policy().await {
+                Ok(Some(record)) => state.policy_published(&record),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(error = %error, "cannot read the current policy"),
+            },
+        }
+    }
+}
+
+/// The signed envelope of a stored version, as `Policy.Watch` sends it: its canonical document,
+/// its publication time and an Ed25519 signature by the policy signing key over
+/// `muster_proto::policy_signing_message`.
+pub fn signed_bundle(pki: &crate::pki::Pki, record: &PolicyVersionRecord) -> muster_proto::v1::PolicyBundle {
+    let issued_at_unix = record.published_at.unwrap_or(record.created_at);
+    let message = muster_proto::policy_signing_message(record.version, issued_at_unix, &record.canonical);
+    muster_proto::v1::PolicyBundle {
+        version: record.version,
+        document: record.canonical.clone(),
+        issued_at_unix,
+        signature: pki.sign_policy(&message),
+    }
+}

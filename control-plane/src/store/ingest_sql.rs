@@ -226,16 +226,22 @@ macro_rules! impl_ingest {
                 Ok(known)
             }
 
+            /// `,a,b,`: the stored form of a host's tags (see migration 0010).
+            fn tags_key(host: &muster_proto::v1::Host) -> String {
+                crate::store::read::member_key(host.tags.iter().map(String::as_str))
+            }
+
             async fn write_host(conn: &mut $conn, agent_id: &str, host: &HostWrite<'_>, now: i64) -> Result<(), StoreError> {
                 match host {
                     HostWrite::Snapshot { host, scanned_at, process_count, problem_count, hashes } => {
                         sqlx::query(
                             "INSERT INTO hosts (agent_id, hostname, os, os_version, arch, machine_id, scanned_root, \
-                             scanned_at, process_count, problem_count, updated_at, users_hash, sources_hash, findings_hash) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+                             scanned_at, process_count, problem_count, updated_at, users_hash, sources_hash, findings_hash, \
+                             tags) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                              ON CONFLICT (agent_id) DO UPDATE SET hostname = excluded.hostname, os = excluded.os, \
                              os_version = excluded.os_version, arch = excluded.arch, machine_id = excluded.machine_id, \
-                             scanned_root = excluded.scanned_root, scanned_at = excluded.scanned_at, \
+                             scanned_root = excluded.scanned_root, scanned_at = excluded.scanned_at, tags = excluded.tags, \
                              process_count = excluded.process_count, problem_count = excluded.problem_count, \
                              updated_at = excluded.updated_at, users_hash = excluded.users_hash, \
                              sources_hash = excluded.sources_hash, findings_hash = excluded.findings_hash",
@@ -254,6 +260,7 @@ macro_rules! impl_ingest {
                         .bind(&hashes.users)
                         .bind(&hashes.sources)
                         .bind(&hashes.findings)
+                        .bind(tags_key(host))
                         .execute(&mut *conn)
                         .await?;
                     }
@@ -261,12 +268,12 @@ macro_rules! impl_ingest {
                         if let Some(host) = host {
                             sqlx::query(
                                 "INSERT INTO hosts (agent_id, hostname, os, os_version, arch, machine_id, scanned_root, \
-                                 scanned_at, process_count, problem_count, updated_at) \
-                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9) \
+                                 scanned_at, process_count, problem_count, updated_at, tags) \
+                                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, 0, $9, $10) \
                                  ON CONFLICT (agent_id) DO UPDATE SET hostname = excluded.hostname, os = excluded.os, \
                                  os_version = excluded.os_version, arch = excluded.arch, machine_id = excluded.machine_id, \
                                  scanned_root = excluded.scanned_root, scanned_at = excluded.scanned_at, \
-                                 updated_at = excluded.updated_at",
+                                 updated_at = excluded.updated_at, tags = excluded.tags",
                             )
                             .bind(agent_id)
                             .bind(&host.hostname)
@@ -277,6 +284,7 @@ macro_rules! impl_ingest {
                             .bind(&host.scanned_root)
                             .bind(*scanned_at)
                             .bind(now)
+                            .bind(tags_key(host))
                             .execute(&mut *conn)
                             .await?;
                         }

@@ -20,7 +20,7 @@ macro_rules! impl_inventory {
             ) -> Result<HostInventory, StoreError> {
                 let mut inventory = HostInventory::default();
                 let host = sqlx::query(
-                    "SELECT hostname, os, os_version, arch, machine_id, scanned_at, process_count, problem_count \
+                    "SELECT hostname, os, os_version, arch, machine_id, tags, scanned_at, process_count, problem_count \
                      FROM hosts WHERE agent_id = $1",
                 )
                 .bind(agent_id)
@@ -34,6 +34,7 @@ macro_rules! impl_inventory {
                         os_version: row.try_get("os_version")?,
                         arch: row.try_get("arch")?,
                         machine_id: row.try_get("machine_id")?,
+                        tags: crate::store::read::members(&row.try_get::<String, _>("tags")?),
                         scanned_at: row.try_get("scanned_at")?,
                         process_count: to_u32(row.try_get("process_count")?),
                         problem_count: to_u32(row.try_get("problem_count")?),

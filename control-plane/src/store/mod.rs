@@ -7,12 +7,16 @@
 
 pub mod access;
 mod agents_sql;
+pub mod exception_requests;
+mod exception_requests_sql;
 pub mod exports;
 mod exports_sql;
 mod ingest_sql;
 mod inventory_sql;
 pub mod policies;
 mod policies_sql;
+pub mod policy_inputs;
+mod policy_inputs_sql;
 mod portable;
 mod postgres;
 #[cfg(feature = "testing")]
@@ -30,8 +34,10 @@ pub use self::access::{
     AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession, Role,
     SessionRecord, UserRecord,
 };
+pub use self::exception_requests::ExceptionRequestStore;
 pub use self::exports::ExportStore;
 pub use self::policies::PolicyStore;
+pub use self::policy_inputs::{PolicyInputs, StoredEndpoint};
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::ingest::{ChangeKind, IngestOutcome, Report};
@@ -163,6 +169,8 @@ pub struct HostRecord {
     pub os_version: String,
     pub arch: String,
     pub machine_id: String,
+    /// Endpoint tags, in the order the agent reported them.
+    pub tags: Vec<String>,
     pub scanned_at: i64,
     pub process_count: u32,
     pub problem_count: u32,
@@ -226,7 +234,17 @@ pub struct HostInventory {
 /// exports and webhooks are grouped in the [`ExportStore`] supertrait, those of policies in
 /// [`PolicyStore`].
 #[async_trait::async_trait]
-pub trait Store: AccessStore + ExportStore + PolicyStore + read::ReadModels + Send + Sync + std::fmt::Debug {
+pub trait Store:
+    AccessStore
+    + ExportStore
+    + PolicyStore
+    + PolicyInputs
+    + ExceptionRequestStore
+    + read::ReadModels
+    + Send
+    + Sync
+    + std::fmt::Debug
+{
     async fn create_token(&self, token: &NewToken) -> Result<(), StoreError>;
     async fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// Returns false when no unrevoked token has that id.

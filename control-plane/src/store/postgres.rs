@@ -50,6 +50,8 @@ pub(super) fn redact(url: &str) -> String {
 super::access::impl_access_store!(PostgresStore, sqlx::Postgres);
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 super::exports_sql::impl_export_store!(crate::store::PostgresStore, sqlx::Postgres);
+super::policy_inputs_sql::impl_policy_inputs!(crate::store::PostgresStore, sqlx::Postgres);
+super::exception_requests_sql::impl_exception_request_store!(crate::store::PostgresStore, sqlx::Postgres);
 super::policies_sql::impl_policy_store!(crate::store::PostgresStore, sqlx::Postgres);
 super::read::sql::impl_read_models!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 

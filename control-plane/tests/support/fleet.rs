@@ -758,6 +758,7 @@ pub async fn seed(store: &dyn Store, now: i64, options: FleetOptions) -> Result<
                 sequence: sequences[i],
                 base_sequence: 0,
                 body: Some(report_request::Body::Full(snapshot(laptop, days_ago, at))),
+                policy: None,
             };
             let report = Report::from_request(request)?;
             store.ingest(&ids[i], &report, at).await?;

@@ -126,11 +126,18 @@ pub fn full_report(agent_id: &str, sequence: u64, servers: Vec<McpServer>) -> Re
         sequence,
         base_sequence: 0,
         body: Some(report_request::Body::Full(snapshot(servers))),
+        policy: None,
     }
 }
 
 pub fn delta_report(agent_id: &str, sequence: u64, base_sequence: u64, delta: InventoryDelta) -> ReportRequest {
-    ReportRequest { agent_id: agent_id.into(), sequence, base_sequence, body: Some(report_request::Body::Delta(delta)) }
+    ReportRequest {
+        agent_id: agent_id.into(),
+        sequence,
+        base_sequence,
+        body: Some(report_request::Body::Delta(delta)),
+        policy: None,
+    }
 }
 
 /// Polls `check` until it returns true or `deadline` passes.

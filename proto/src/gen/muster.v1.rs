@@ -15,6 +15,11 @@ pub struct Host {
     /// When the scan was made from a machine image (`--root`), the image directory.
     #[prost(string, tag = "6")]
     pub scanned_root: ::prost::alloc::string::String,
+    /// Endpoint tags IT set at install time (`tags` in agent.toml), for policy targeting: each
+    /// 1-64 characters of a-z, 0-9 and `-_.:/`, starting with a letter or digit; at most 32,
+    /// no duplicates, in the order configured (see `muster_proto::tags`).
+    #[prost(string, repeated, tag = "7")]
+    pub tags: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct OsUser {
@@ -617,6 +622,10 @@ pub struct EnrollResponse {
     pub fleet_fingerprint_key: ::prost::alloc::vec::Vec<u8>,
     #[prost(int64, tag = "5")]
     pub not_after_unix: i64,
+    /// The control plane's policy signing key (Ed25519, the 32-byte public key). The agent pins it
+    /// and accepts only policy bundles it signed. Distinct from every TLS key.
+    #[prost(bytes = "vec", tag = "6")]
+    pub policy_public_key: ::prost::alloc::vec::Vec<u8>,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct RenewRequest {
@@ -629,6 +638,10 @@ pub struct RenewResponse {
     pub certificate_chain_pem: ::prost::alloc::string::String,
     #[prost(int64, tag = "2")]
     pub not_after_unix: i64,
+    /// As in EnrollResponse: how agents enrolled before policy signing existed learn the key (they
+    /// pin it once, over this mTLS call; a pinned key is never replaced this way).
+    #[prost(bytes = "vec", tag = "3")]
+    pub policy_public_key: ::prost::alloc::vec::Vec<u8>,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct ReportRequest {
@@ -641,6 +654,10 @@ pub struct ReportRequest {
     /// For a delta: the sequence of the state it applies to. A gap answers with resync.
     #[prost(uint64, tag = "5")]
     pub base_sequence: u64,
+    /// What the agent's policy decided about the inventory this report describes, and which
+    /// version it holds. Absent from agents without policy support.
+    #[prost(message, optional, tag = "6")]
+    pub policy: ::core::option::Option<PolicyReport>,
     #[prost(oneof = "report_request::Body", tags = "3, 4")]
     pub body: ::core::option::Option<report_request::Body>,
 }
@@ -653,6 +670,48 @@ pub mod report_request {
         #[prost(message, tag = "4")]
         Delta(super::InventoryDelta),
     }
+}
+/// The agent's policy state in a report.
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct PolicyReport {
+    /// The version the decisions come from (0: the agent holds no policy).
+    #[prost(uint64, tag = "1")]
+    pub applied_version: u64,
+    /// The highest version received and verified over Policy.Watch: the acknowledgement.
+    #[prost(uint64, tag = "2")]
+    pub acked_version: u64,
+    #[prost(int64, tag = "3")]
+    pub evaluated_at_unix: i64,
+    /// Servers breaking at least one rule, sorted by server id.
+    #[prost(message, repeated, tag = "4")]
+    pub servers: ::prost::alloc::vec::Vec<PolicyServerState>,
+    /// Why the agent refused the last bundle it was offered (empty when it refused none).
+    #[prost(string, tag = "5")]
+    pub refusal: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct PolicyServerState {
+    #[prost(string, tag = "1")]
+    pub server_id: ::prost::alloc::string::String,
+    /// One per rule the server breaks, sorted by rule id.
+    #[prost(message, repeated, tag = "2")]
+    pub actions: ::prost::alloc::vec::Vec<PolicyActionResult>,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct PolicyActionResult {
+    #[prost(string, tag = "1")]
+    pub rule_id: ::prost::alloc::string::String,
+    /// The policy language's action: notify, require-approval, deny-tools, quarantine or block.
+    #[prost(string, tag = "2")]
+    pub action: ::prost::alloc::string::String,
+    #[prost(enumeration = "PolicyActionState", tag = "3")]
+    pub state: i32,
+    /// For failed: the agent's reason; for excepted: the exception id.
+    #[prost(string, tag = "4")]
+    pub detail: ::prost::alloc::string::String,
+    /// When the grace period ends (0: due now).
+    #[prost(int64, tag = "5")]
+    pub due_at_unix: i64,
 }
 /// Changes since `base_sequence`. Lists named `upserted_*` add or replace by key; `removed_*`
 /// delete by key; processes, problems and findings are replaced whole when `replace_*` is set.
@@ -714,13 +773,64 @@ pub struct WatchRequest {
     #[prost(uint64, tag = "1")]
     pub known_version: u64,
 }
+/// A signed policy version. The agent verifies `signature` with the key it pinned at enrollment
+/// over the message `muster_proto::policy_signing_message(version, issued_at_unix, document)`
+/// (domain-separated, lengths included) and refuses a bundle whose version is not above the one
+/// it holds.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct PolicyBundle {
     #[prost(uint64, tag = "1")]
     pub version: u64,
-    /// The policy document (JSON), defined by the policy issue.
+    /// The canonical policy document (TOML, docs/policies.md) with `revision` = version.
     #[prost(bytes = "vec", tag = "2")]
     pub document: ::prost::alloc::vec::Vec<u8>,
+    /// When the version was published (Unix seconds).
+    #[prost(int64, tag = "3")]
+    pub issued_at_unix: i64,
+    /// Ed25519 signature (64 bytes) by the control plane's policy signing key.
+    #[prost(bytes = "vec", tag = "4")]
+    pub signature: ::prost::alloc::vec::Vec<u8>,
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum PolicyActionState {
+    Unspecified = 0,
+    /// Due, and waiting for the enforcement layer (or for the grace period to end).
+    Pending = 1,
+    Applied = 2,
+    Failed = 3,
+    /// Lifted by an exception until it expires.
+    Excepted = 4,
+    /// The grace period has not ended.
+    NotInForce = 5,
+}
+impl PolicyActionState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "POLICY_ACTION_STATE_UNSPECIFIED",
+            Self::Pending => "POLICY_ACTION_STATE_PENDING",
+            Self::Applied => "POLICY_ACTION_STATE_APPLIED",
+            Self::Failed => "POLICY_ACTION_STATE_FAILED",
+            Self::Excepted => "POLICY_ACTION_STATE_EXCEPTED",
+            Self::NotInForce => "POLICY_ACTION_STATE_NOT_IN_FORCE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "POLICY_ACTION_STATE_UNSPECIFIED" => Some(Self::Unspecified),
+            "POLICY_ACTION_STATE_PENDING" => Some(Self::Pending),
+            "POLICY_ACTION_STATE_APPLIED" => Some(Self::Applied),
+            "POLICY_ACTION_STATE_FAILED" => Some(Self::Failed),
+            "POLICY_ACTION_STATE_EXCEPTED" => Some(Self::Excepted),
+            "POLICY_ACTION_STATE_NOT_IN_FORCE" => Some(Self::NotInForce),
+            _ => None,
+        }
+    }
 }
 /// Generated client implementations.
 #[cfg(feature = "client")]
@@ -1472,7 +1582,8 @@ pub mod policy_client {
     )]
     use tonic::codegen::*;
     use tonic::codegen::http::Uri;
-    /// Remediation policies pushed to agents (filled by the policy issue).
+    /// Remediation policies pushed to agents: the current version when a stream opens (if newer than
+    /// the agent's), then every version the moment it is published.
     #[derive(Debug, Clone)]
     pub struct PolicyClient<T> {
         inner: tonic::client::Grpc<T>,
@@ -1601,7 +1712,8 @@ pub mod policy_server {
             request: tonic::Request<super::WatchRequest>,
         ) -> std::result::Result<tonic::Response<Self::WatchStream>, tonic::Status>;
     }
-    /// Remediation policies pushed to agents (filled by the policy issue).
+    /// Remediation policies pushed to agents: the current version when a stream opens (if newer than
+    /// the agent's), then every version the moment it is published.
     #[derive(Debug)]
     pub struct PolicyServer<T> {
         inner: Arc<T>,

@@ -1,7 +1,8 @@
 //! The installed config file (`agent.toml`) drives a silent first start: `run --config` enrolls
-//! from it (skipping an unreachable first address), deletes the token file, reports, and on the
-//! next start reuses the identity; a refused token is exit code 78 and keeps the token file; and
-//! `config check` names every problem of a bad file at once.
+//! from it (skipping an unreachable first address), deletes the token file, reports with the
+//! file's endpoint tags on its host, and on the next start reuses the identity; a refused token
+//! is exit code 78 and keeps the token file; and `config check` names every problem of a bad file
+//! at once.
 
 use std::time::Duration;
 
@@ -11,7 +12,7 @@ use muster_e2e::{Sandbox, stored_equals_scan};
 fn config_text(addresses: &[String], pin: &str, token_file: &std::path::Path, state: &std::path::Path) -> String {
     let addresses: Vec<String> = addresses.iter().map(|a| format!("\"{a}\"")).collect();
     format!(
-        "version = 1\nstate_dir = \"{}\"\nlog_level = \"info\"\n\n[control_plane]\naddresses = [{}]\n\
+        "version = 1\nstate_dir = \"{}\"\nlog_level = \"info\"\ntags = [\"team:payments\", \"ring/canary\"]\n\n[control_plane]\naddresses = [{}]\n\
          ca_fingerprint = \"{pin}\"\nenroll_token_file = \"{}\"\n\n[scan]\nprocesses = false\n",
         state.display(),
         addresses.join(", "),
@@ -39,6 +40,8 @@ pub async fn first_start_enrolls_from_the_config_file(sb: Sandbox) -> anyhow::Re
     let id = agent.id()?;
     ensure!(cp.store().agent(&id).await?.is_some(), "agent {id} not stored");
     stored_equals_scan(cp, &agent).await?;
+    let host = cp.store().host_inventory(&id).await?.host.ok_or_else(|| anyhow!("no host stored"))?;
+    ensure!(host.tags == ["team:payments", "ring/canary"], "stored tags: {:?}", host.tags);
 
     // Second start: already enrolled, no token needed, same identity.
     let out = agent.run_once_with_config(&config, true).await?;
@@ -64,12 +67,12 @@ pub async fn first_start_enrolls_from_the_config_file(sb: Sandbox) -> anyhow::Re
     let bad = dir.join("bad.toml");
     std::fs::write(
         &bad,
-        "version = 1\nspeed = 3\n[control_plane]\naddresses = [\"http://x\"]\n[scan]\ninterval = \"soon\"\n",
+        "version = 1\nspeed = 3\ntags = [\"Team Payments\"]\n[control_plane]\naddresses = [\"http://x\"]\n[scan]\ninterval = \"soon\"\n",
     )?;
     let out = agent.run_command(&["config", "check", &bad.display().to_string()]).await?;
     let err = String::from_utf8_lossy(&out.stderr);
     ensure!(out.status.code() == Some(1), "config check of a bad file: {:?}", out.status);
-    for needle in ["speed", "control_plane.addresses", "control_plane.ca_fingerprint", "scan.interval"] {
+    for needle in ["speed", "tags: tag 1", "control_plane.addresses", "control_plane.ca_fingerprint", "scan.interval"] {
         ensure!(err.contains(needle), "config check did not report {needle}: {err}");
     }
     let out = agent.run_command(&["config", "check", &config.display().to_string()]).await?;

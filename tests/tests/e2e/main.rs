@@ -8,7 +8,8 @@
 //! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
 //! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files), `generated_leaks` (every detector
 //! family in every field and format, searched for in every output, page, export and webhook),
-//! `config_file` (the installed agent.toml enrolls silently on first start), `quickstart`
+//! `config_file` (the installed agent.toml enrolls silently on first start), `policy` (a
+//! published policy in force on running agents within 2 s, kept across restarts), `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -62,6 +63,7 @@ mod generated_leaks;
 mod kill;
 mod leaks;
 mod outage;
+mod policy;
 mod quickstart;
 mod refusals;
 
@@ -71,6 +73,7 @@ on_both_backends!(config_edit_arrives_as_a_delta, crate::deltas::config_edit_arr
 on_both_backends!(outage_queues_then_delivers_exactly_once, crate::outage::queues_then_delivers_exactly_once);
 on_both_backends!(kill_after_queuing_loses_nothing, crate::kill::after_queuing_loses_nothing);
 on_both_backends!(kill_mid_send_loses_nothing_and_duplicates_nothing, crate::kill::mid_send_loses_nothing);
+on_both_backends!(published_policy_reaches_running_agents, crate::policy::published_policy_reaches_running_agents);
 on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
 on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);

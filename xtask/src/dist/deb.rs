@@ -25,9 +25,10 @@ pub(super) fn build(package: &Package, root: &Path, work: &Path, out: &Path) -> 
         .sum::<u64>()
         / 1024
         + 1;
+    let depends: String = package.depends.iter().map(|(deb, _)| format!(", {deb}")).collect();
     let control = format!(
         "Package: {name}\nVersion: {version}\nArchitecture: {arch}\nMaintainer: Muster maintainers \
-         <muster@example.invalid>\nInstalled-Size: {installed_kib}\nDepends: init-system-helpers (>= 1.54~)\n\
+         <muster@example.invalid>\nInstalled-Size: {installed_kib}\nDepends: init-system-helpers (>= 1.54~){depends}\n\
          Section: admin\nPriority: optional\nHomepage: https://github.com/muster-dev/muster\n\
          Description: {summary}\n {description}\n",
         name = package.name,

@@ -1,6 +1,7 @@
 //! The macOS package tree: what `pkgbuild`/`productbuild` turn into a flat package on a Mac
 //! (`packaging/macos/README.md` has the recipe; Debian has no tool that writes one). Lays out
-//! `payload/` (the agent, its LaunchDaemon, the example or baked config) and `scripts/`, copies
+//! `payload/` (the agent, its LaunchDaemon, the tray in `/Applications/Muster.app` with its
+//! LaunchAgent, the example or baked config) and `scripts/`, copies
 //! the MDM profile, and parses every plist with the `plist` crate so a broken one fails here.
 //! Without `--macos-agent` the binary is a stand-in and the tree's name says so.
 
@@ -12,12 +13,13 @@ use anyhow::{Context, ensure};
 pub(super) fn build(
     version: &str,
     macos_agent: Option<&Path>,
+    macos_tray: Option<&Path>,
     baked: Option<&[u8]>,
     root: &Path,
     out: &Path,
 ) -> anyhow::Result<PathBuf> {
     let src = root.join("packaging/macos");
-    let suffix = if macos_agent.is_some() { "" } else { "_STAND-IN" };
+    let suffix = if macos_agent.is_some() && macos_tray.is_some() { "" } else { "_STAND-IN" };
     let tree = out.join(format!("muster-agent_{version}_macos{suffix}"));
     if tree.exists() {
         std::fs::remove_dir_all(&tree)?;
@@ -35,6 +37,13 @@ pub(super) fn build(
         None => b"STAND-IN: not a macOS program; the macOS CI job passes the real one with --macos-agent.\n".to_vec(),
     };
     put("payload/usr/local/bin/muster-agent", &agent, 0o755)?;
+    let tray = match macos_tray {
+        Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+        None => b"STAND-IN: not a macOS program; the macOS CI job passes the real one with --macos-tray.\n".to_vec(),
+    };
+    put("payload/Applications/Muster.app/Contents/MacOS/muster-tray", &tray, 0o755)?;
+    let tray_agent = std::fs::read(src.join("com.muster.tray.plist"))?;
+    put("payload/Library/LaunchAgents/com.muster.tray.plist", &tray_agent, 0o644)?;
     let daemon = std::fs::read(src.join("com.muster.agent.plist"))?;
     put("payload/Library/LaunchDaemons/com.muster.agent.plist", &daemon, 0o644)?;
     let example = std::fs::read(root.join("packaging/linux/agent.toml"))?;
@@ -48,7 +57,9 @@ pub(super) fn build(
     put("muster-agent.mobileconfig", &std::fs::read(src.join("muster-agent.mobileconfig"))?, 0o644)?;
     put("README.md", &std::fs::read(src.join("README.md"))?, 0o644)?;
     check_launch_daemon(&payload.join("Library/LaunchDaemons/com.muster.agent.plist"))?;
+    check_tray_launch_agent(&payload.join("Library/LaunchAgents/com.muster.tray.plist"))?;
     check_profile(&tree.join("muster-agent.mobileconfig"))?;
+    check_managed_preferences_are_read(&tree.join("scripts/postinstall"))?;
     Ok(tree)
 }
 
@@ -73,7 +84,39 @@ fn check_launch_daemon(path: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The profile must carry a PPPC payload granting SystemPolicyAllFiles to the agent.
+/// The tray's LaunchAgent must start the tray in each user's graphical (Aqua) session at login.
+fn check_tray_launch_agent(path: &Path) -> anyhow::Result<()> {
+    let value = plist::Value::from_file(path).with_context(|| format!("parsing {}", path.display()))?;
+    let dict = value.as_dictionary().context("the LaunchAgent is not a dictionary")?;
+    ensure!(dict.get("Label").and_then(|v| v.as_string()) == Some("com.muster.tray"), "Label");
+    let args: Vec<&str> = dict
+        .get("ProgramArguments")
+        .and_then(|v| v.as_array())
+        .context("ProgramArguments")?
+        .iter()
+        .filter_map(|v| v.as_string())
+        .collect();
+    ensure!(args == ["/Applications/Muster.app/Contents/MacOS/muster-tray"], "ProgramArguments: {args:?}");
+    ensure!(dict.get("RunAtLoad").and_then(|v| v.as_boolean()) == Some(true), "RunAtLoad");
+    ensure!(dict.get("LimitLoadToSessionType").and_then(|v| v.as_string()) == Some("Aqua"), "LimitLoadToSessionType");
+    Ok(())
+}
+
+/// The settings the profile's managed preferences (domain `com.muster.agent`) carry; the
+/// postinstall script reads each into `muster-agent config write`.
+const MANAGED_KEYS: [&str; 4] = ["ServerURL", "CAFingerprint", "EnrollToken", "Tags"];
+
+/// The postinstall must read every managed-preference key the profile sets.
+fn check_managed_preferences_are_read(postinstall: &Path) -> anyhow::Result<()> {
+    let script = std::fs::read_to_string(postinstall)?;
+    for key in MANAGED_KEYS {
+        ensure!(script.contains(&format!("pref {key}")), "the postinstall does not read the managed preference {key}");
+    }
+    Ok(())
+}
+
+/// The profile must carry a PPPC payload granting SystemPolicyAllFiles to the agent, and managed
+/// preferences for the agent's configuration.
 fn check_profile(path: &Path) -> anyhow::Result<()> {
     let value = plist::Value::from_file(path).with_context(|| format!("parsing {}", path.display()))?;
     let payloads = value
@@ -101,6 +144,27 @@ fn check_profile(path: &Path) -> anyhow::Result<()> {
         }),
         "Full Disk Access is not granted to /usr/local/bin/muster-agent"
     );
+    let settings = payloads
+        .iter()
+        .filter_map(|p| p.as_dictionary())
+        .find(|p| p.get("PayloadType").and_then(|v| v.as_string()) == Some("com.apple.ManagedClient.preferences"))
+        .and_then(|p| p.get("PayloadContent"))
+        .and_then(|v| v.as_dictionary())
+        .and_then(|d| d.get("com.muster.agent"))
+        .and_then(|v| v.as_dictionary())
+        .and_then(|d| d.get("Forced"))
+        .and_then(|v| v.as_array())
+        .and_then(|a| a.first())
+        .and_then(|v| v.as_dictionary())
+        .and_then(|d| d.get("mcx_preference_settings"))
+        .and_then(|v| v.as_dictionary())
+        .context("no managed preferences (com.apple.ManagedClient.preferences) for com.muster.agent")?;
+    for key in MANAGED_KEYS {
+        ensure!(
+            settings.get(key).and_then(|v| v.as_string()).is_some(),
+            "the managed preferences lack the string {key}"
+        );
+    }
     Ok(())
 }
 
@@ -116,6 +180,8 @@ mod tests {
     #[test]
     fn the_shipped_plists_pass_their_checks() {
         check_launch_daemon(&packaging().join("com.muster.agent.plist")).unwrap();
+        check_tray_launch_agent(&packaging().join("com.muster.tray.plist")).unwrap();
+        assert!(check_tray_launch_agent(&packaging().join("com.muster.agent.plist")).is_err());
         check_profile(&packaging().join("muster-agent.mobileconfig")).unwrap();
     }
 
@@ -133,6 +199,14 @@ mod tests {
         let no_fda = dir.join("profile.mobileconfig");
         std::fs::write(&no_fda, profile.replace("SystemPolicyAllFiles", "SystemPolicyDocumentsFolder")).unwrap();
         assert!(check_profile(&no_fda).is_err());
+        let no_prefs = dir.join("prefs.mobileconfig");
+        std::fs::write(&no_prefs, profile.replace("com.apple.ManagedClient.preferences", "com.example.other")).unwrap();
+        assert!(check_profile(&no_prefs).is_err(), "a profile without managed preferences must be refused");
+        let script = std::fs::read_to_string(packaging().join("scripts/postinstall")).unwrap();
+        let no_tags = dir.join("postinstall");
+        std::fs::write(&no_tags, script.replace("pref Tags", "pref Labels")).unwrap();
+        assert!(check_managed_preferences_are_read(&no_tags).is_err());
+        check_managed_preferences_are_read(&packaging().join("scripts/postinstall")).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -141,11 +215,13 @@ mod tests {
         let out = std::env::temp_dir().join(format!("xtask-macos-{}", std::process::id()));
         std::fs::create_dir_all(&out).unwrap();
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-        let tree = build("1.2.3", None, Some(b"version = 1\n"), &root, &out).unwrap();
+        let tree = build("1.2.3", None, None, Some(b"version = 1\n"), &root, &out).unwrap();
         assert!(tree.ends_with("muster-agent_1.2.3_macos_STAND-IN"));
         for (rel, mode) in [
             ("payload/usr/local/bin/muster-agent", 0o755),
             ("payload/Library/LaunchDaemons/com.muster.agent.plist", 0o644),
+            ("payload/Applications/Muster.app/Contents/MacOS/muster-tray", 0o755),
+            ("payload/Library/LaunchAgents/com.muster.tray.plist", 0o644),
             ("payload/Library/Application Support/Muster/agent.toml.example", 0o644),
             ("payload/Library/Application Support/Muster/agent.toml.baked", 0o600),
             ("scripts/preinstall", 0o755),

@@ -32,10 +32,17 @@ pub struct DistArgs {
     /// holds a stand-in file and its name ends in `_STAND-IN`.
     #[arg(long, value_name = "EXE")]
     windows_agent: Option<PathBuf>,
+    /// The Windows `muster-tray.exe` for the MSI (started at every logon); a stand-in without it.
+    #[arg(long, value_name = "EXE")]
+    windows_tray: Option<PathBuf>,
     /// The macOS `muster-agent` for the package tree (built on a macOS runner); without it the
     /// tree holds a stand-in file and its name ends in `_STAND-IN`.
     #[arg(long, value_name = "BIN")]
     macos_agent: Option<PathBuf>,
+    /// The macOS `muster-tray` executable, placed in `/Applications/Muster.app` and started by a
+    /// LaunchAgent at each login; a stand-in without it.
+    #[arg(long, value_name = "BIN")]
+    macos_tray: Option<PathBuf>,
     /// Formats to build (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "deb,rpm,msi,macos")]
     formats: Vec<Format>,
@@ -86,6 +93,8 @@ struct Package {
     conffiles: Vec<String>,
     /// Quick, light compression (dev builds for tests); release packages use xz.
     fast: bool,
+    /// Packages this one needs besides the init-system helpers: (deb name, rpm name) pairs.
+    depends: &'static [(&'static str, &'static str)],
 }
 
 impl Package {
@@ -131,6 +140,7 @@ pub fn run(args: &DistArgs, root: &Path) -> anyhow::Result<()> {
     let packages = [
         agent_package(root, &bins, baked.clone(), &version, args.revision),
         server_package(root, &bins, &version, args.revision),
+        tray_package(root, &bins, &version, args.revision),
     ]
     .map(|p| Package { fast: args.profile == "dev", ..p });
     let work = tempdir(&target)?;
@@ -146,11 +156,19 @@ pub fn run(args: &DistArgs, root: &Path) -> anyhow::Result<()> {
         }
     }
     if args.formats.contains(&Format::Msi) {
-        let file = msi::build(&version, args.windows_agent.as_deref(), root, &work, &out)?;
+        let file =
+            msi::build(&version, args.windows_agent.as_deref(), args.windows_tray.as_deref(), root, &work, &out)?;
         println!("{}", file.display());
     }
     if args.formats.contains(&Format::Macos) {
-        let tree = macos::build(&version, args.macos_agent.as_deref(), baked.as_deref(), root, &out)?;
+        let tree = macos::build(
+            &version,
+            args.macos_agent.as_deref(),
+            args.macos_tray.as_deref(),
+            baked.as_deref(),
+            root,
+            &out,
+        )?;
         println!("{}", tree.display());
     }
     std::fs::remove_dir_all(&work).ok();
@@ -170,19 +188,28 @@ fn tempdir(target: &Path) -> anyhow::Result<PathBuf> {
 struct Binaries {
     agent: PathBuf,
     server: PathBuf,
+    tray: PathBuf,
 }
 
 fn build(root: &Path, profile: &str, target: &Path) -> anyhow::Result<Binaries> {
-    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .current_dir(root)
-        .args(["build", "--profile", profile, "-p", "muster-agent", "--bin", "muster-agent"])
-        .args(["-p", "muster-control-plane", "--bin", "muster-server"])
-        .status()
-        .context("running cargo build")?;
-    ensure!(status.success(), "cargo build failed");
+    // The tray in a build of its own: built together, cargo would unify the GUI stack's features
+    // with the agent's and the server's dependencies and rebuild those for every combination.
+    for packages in [
+        &["-p", "muster-agent", "--bin", "muster-agent", "-p", "muster-control-plane", "--bin", "muster-server"][..],
+        &["-p", "muster-desktop-ui", "--bin", "muster-tray"],
+    ] {
+        let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+            .current_dir(root)
+            .args(["build", "--profile", profile])
+            .args(packages)
+            .status()
+            .context("running cargo build")?;
+        ensure!(status.success(), "cargo build failed");
+    }
     let dir = target.join(if profile == "dev" { "debug" } else { profile });
-    let bins = Binaries { agent: dir.join("muster-agent"), server: dir.join("muster-server") };
-    for bin in [&bins.agent, &bins.server] {
+    let bins =
+        Binaries { agent: dir.join("muster-agent"), server: dir.join("muster-server"), tray: dir.join("muster-tray") };
+    for bin in [&bins.agent, &bins.server, &bins.tray] {
         ensure!(bin.is_file(), "{} was not built", bin.display());
     }
     Ok(bins)
@@ -235,6 +262,46 @@ fn agent_package(root: &Path, bins: &Binaries, baked: Option<Vec<u8>>, version: 
         entries,
         conffiles: Vec::new(),
         fast: false,
+        depends: &[],
+    }
+}
+
+/// The tray app, a package of its own: it pulls in WebKitGTK and the AppIndicator library, which
+/// a headless machine running only the agent should not need. It depends on the agent it shows.
+/// No service: an XDG autostart entry starts it in each user's graphical session.
+fn tray_package(root: &Path, bins: &Binaries, version: &str, revision: u32) -> Package {
+    Package {
+        name: "muster-tray",
+        summary: "Muster tray: your MCP servers and what to fix, from the local Muster agent",
+        description: "A tray icon for each logged-in user showing the MCP servers the Muster agent found for \
+                      them, their findings and the connection to the control plane. Started at login.",
+        version: version.to_string(),
+        revision,
+        entries: vec![
+            Entry { source: Source::File(bins.tray.clone()), dest: "/usr/bin/muster-tray".into(), mode: 0o755 },
+            Entry {
+                source: Source::File(root.join("packaging/linux/muster-tray.desktop")),
+                dest: "/etc/xdg/autostart/muster-tray.desktop".into(),
+                mode: 0o644,
+            },
+            Entry {
+                source: Source::File(root.join("desktop-ui/icons/icon.png")),
+                dest: "/usr/share/icons/hicolor/64x64/apps/muster-tray.png".into(),
+                mode: 0o644,
+            },
+            Entry {
+                source: Source::Bytes(copyright()),
+                dest: "/usr/share/doc/muster-tray/copyright".into(),
+                mode: 0o644,
+            },
+        ],
+        conffiles: Vec::new(),
+        fast: false,
+        depends: &[
+            ("muster-agent", "muster-agent"),
+            ("libwebkit2gtk-4.1-0", "webkit2gtk4.1"),
+            ("libayatana-appindicator3-1", "libayatana-appindicator-gtk3"),
+        ],
     }
 }
 
@@ -267,6 +334,7 @@ fn server_package(root: &Path, bins: &Binaries, version: &str, revision: u32) ->
         ],
         conffiles: vec!["/etc/muster/server.toml".into()],
         fast: false,
+        depends: &[],
     }
 }
 

@@ -27,6 +27,9 @@ pub(super) fn build(package: &Package, root: &Path, work: &Path, out: &Path) -> 
     writeln!(spec, "URL: https://github.com/muster-dev/muster")?;
     writeln!(spec, "BuildArch: {arch}")?;
     writeln!(spec, "Requires(post): systemd\nRequires(preun): systemd\nRequires(postun): systemd")?;
+    for (_, rpm) in package.depends {
+        writeln!(spec, "Requires: {rpm}")?;
+    }
     writeln!(spec, "\n%description\n{}\n", package.description)?;
     writeln!(spec, "%install\nmkdir -p %{{buildroot}}\ncp -a {}/. %{{buildroot}}/\n", stage.display())?;
     let scripts = root.join("packaging/linux/rpm");

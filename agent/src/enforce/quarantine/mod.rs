@@ -275,10 +275,7 @@ pub fn reconcile(keeper: &FileKeeper, desired: &[Quarantine]) -> Result<Vec<(Str
     let stale: BTreeSet<String> =
         touches.iter().filter(|t| active(t) && !wanted.contains(&t.key)).map(|t| t.key.clone()).collect();
     for key in stale {
-        let files: BTreeSet<PathBuf> =
-            touches.iter().filter(|t| active(t) && t.key == key).map(|t| t.real_path.clone()).collect();
-        let (undone, refused) = keeper.restore_where(|t| files.contains(&t.real_path))?;
-        let outcome = if refused.is_empty() { Outcome::Lifted(undone) } else { take_back_key(keeper, &key)? };
+        let outcome = lift(keeper, &key)?;
         out.push((key, outcome));
     }
     let touches = keeper.touches()?;
@@ -291,6 +288,57 @@ pub fn reconcile(keeper: &FileKeeper, desired: &[Quarantine]) -> Result<Vec<(Str
         out.push((key, apply_one(keeper, q)));
     }
     Ok(out)
+}
+
+/// Lifts every quarantine in force with a touch `select` picks (for `restore --all`).
+pub fn lift_all(
+    keeper: &FileKeeper,
+    select: impl Fn(&super::Touch) -> bool,
+) -> Result<Vec<(String, Outcome)>, FileSafetyError> {
+    let keys: BTreeSet<String> = keeper
+        .touches()?
+        .into_iter()
+        .filter(|t| t.status == super::TouchStatus::Applied && t.key.starts_with("quarantine:") && select(t))
+        .map(|t| t.key)
+        .collect();
+    let mut out = Vec::new();
+    for key in keys {
+        let outcome = lift(keeper, &key)?;
+        out.push((key, outcome));
+    }
+    Ok(out)
+}
+
+/// Lifts quarantine `key`: its files are restored byte-identical where they are as Muster left
+/// them; what a restore cannot undo is taken back out of the current file.
+fn lift(keeper: &FileKeeper, key: &str) -> Result<Outcome, FileSafetyError> {
+    let current = keeper.touches()?;
+    let files: BTreeSet<PathBuf> = current
+        .iter()
+        .filter(|t| t.status == super::TouchStatus::Applied && t.key == key)
+        .map(|t| t.real_path.clone())
+        .collect();
+    // A restore never goes back past a lift made by taking a change out of an edited file:
+    // undoing that lift would put the lifted quarantine back.
+    let barrier = |path: &PathBuf| {
+        current
+            .iter()
+            .filter(|t| t.status == super::TouchStatus::Applied && t.key.starts_with("lift:") && t.real_path == *path)
+            .map(|t| t.id)
+            .max()
+            .unwrap_or(0)
+    };
+    let (undone, _) = keeper.restore_where(|t| files.contains(&t.real_path) && t.id > barrier(&t.real_path))?;
+    // What a restore could not undo (the file was edited, or the touch lies behind a barrier)
+    // is taken back out of the current file.
+    let left = keeper.touches()?.iter().any(|t| t.key == key && t.status == super::TouchStatus::Applied);
+    if !left {
+        return Ok(Outcome::Lifted(undone));
+    }
+    Ok(match take_back_key(keeper, key)? {
+        Outcome::Lifted(more) => Outcome::Lifted(undone.into_iter().chain(more).collect()),
+        other => other,
+    })
 }
 
 /// Lifts quarantine `key` from files the developer edited since: each of its touches still in

@@ -318,3 +318,33 @@ fn a_parse_error_names_the_place_never_the_content() {
         assert!(!err.contains("SECRET"), "{name}: {err}");
     }
 }
+
+/// Regression: lifting a second quarantine must not undo the first one's lift (which put the
+/// file back by taking the change out of the developer's edited file).
+#[test]
+fn lifting_after_a_take_back_keeps_the_earlier_lift() {
+    let tmp = crate::enforce::scratch_dir();
+    let path = tmp.path().join("mcp.json");
+    let text = "{\n  \"mcpServers\": {\n    \"a\": {\n      \"command\": \"x\"\n    },\n\n\n    \"b\": {\n      \"command\": \"y\"\n    }\n  }\n}\n";
+    fs::write(&path, text).unwrap();
+    let keeper = FileKeeper::open(&tmp.path().join("state")).unwrap();
+    let q = |id: &str, name: &str| Quarantine {
+        server_id: id.into(),
+        client: "cline".into(),
+        name: name.into(),
+        config_path: path.clone(),
+        project: String::new(),
+        decision: "R1".into(),
+    };
+    reconcile(&keeper, &[q("A", "a"), q("B", "b")]).unwrap();
+    // The developer adds a comment at the top.
+    let edited = fs::read_to_string(&path).unwrap().replacen("{\n", "{\n  // mine\n", 1);
+    fs::write(&path, &edited).unwrap();
+    let first = reconcile(&keeper, &[q("B", "b")]).unwrap();
+    assert!(matches!(first[0].1, Outcome::Lifted(_)), "{first:?}");
+    let second = reconcile(&keeper, &[]).unwrap();
+    assert!(matches!(second[0].1, Outcome::Lifted(_)), "{second:?}");
+    let now = fs::read_to_string(&path).unwrap();
+    assert!(!now.contains("disabled"), "{now}");
+    assert_eq!(now, text.replacen("{\n", "{\n  // mine\n", 1));
+}

@@ -88,6 +88,7 @@ fn filter_form(params: &EndpointParams) -> Markup {
             (text_input("q", "Search", params.q.as_deref(), "hostname or user"))
             (text_input("user", "User", params.user.as_deref(), "exact user name"))
             (text_input("client", "Client", params.client.as_deref(), "e.g. cursor"))
+            (text_input("tag", "Tag", params.tag.as_deref(), "e.g. team:payments"))
             (select("os", "OS", params.os.map(Word::as_str), &os))
             (select("status", "Status", params.status.map(StatusParam::as_str), &status))
             (select("severity", "Findings at least", params.severity.map(Word::as_str), &severity))
@@ -107,7 +108,10 @@ fn filter_form(params: &EndpointParams) -> Markup {
 fn endpoint_row(row: &EndpointRow, now: i64) -> Markup {
     html! {
         tr {
-            td { (endpoint_link(&row.agent_id, &row.hostname)) }
+            td {
+                (endpoint_link(&row.agent_id, &row.hostname))
+                @if !row.tags.is_empty() { " " (chips(row.tags.iter().map(String::as_str))) }
+            }
             td { (os_name(row.os)) }
             td { (chips(row.users.iter().map(String::as_str))) }
             td { (chips(row.clients.iter().map(String::as_str))) }
@@ -174,6 +178,9 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                     dt { "Agent id" } dd { code { (e.agent_id) } }
                     dt { "Operating system" } dd { (os_name(e.os)) " " (d.os_version) }
                     dt { "Architecture" } dd { (d.arch) }
+                    dt { "Tags" } dd {
+                        @if e.tags.is_empty() { span.muted { "none" } } @else { (chips(e.tags.iter().map(String::as_str))) }
+                    }
                     dt { "Agent" } dd { (d.agent_version) " " span class={ "badge " (if d.agent_status == "active" { "ok" } else { "danger" }) } { (d.agent_status) } }
                     dt { "Certificate expires" } dd { (utc_text(d.cert_not_after)) }
                     dt { "Last scan" } dd { (time_ago(d.scanned_at, now)) }

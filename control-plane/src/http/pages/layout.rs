@@ -33,6 +33,7 @@ const NAV: &[NavEntry] = &[
     entry("Inventory", "Credentials", "/credentials", Role::Viewer),
     entry("Security", "Findings", "/findings", Role::Viewer),
     entry("Security", "Activity", "/activity", Role::Viewer),
+    entry("Security", "Policies", "/policies", Role::Viewer),
     entry("Fleet", "Agents", "/agents", Role::Viewer),
     entry("Administration", "Webhooks", "/webhooks", Role::Admin),
     entry("Administration", "Audit log", "/audit", Role::Admin),

@@ -17,6 +17,8 @@ pub mod layout;
 pub mod login;
 pub mod ops;
 pub mod overview;
+pub mod policies;
+pub mod policy_versions;
 pub mod servers;
 pub mod services;
 pub mod settings;
@@ -46,6 +48,8 @@ pub(crate) fn routes() -> Vec<Route> {
     ]
     .into_iter()
     .chain(findings::routes())
+    .chain(policies::routes())
+    .chain(policy_versions::routes())
     .chain(activity::routes())
     .chain(agents::routes())
     .chain(webhooks::routes())

@@ -10,7 +10,7 @@ macro_rules! impl_endpoints {
 
             const ENDPOINT_COLUMNS: &str = "e.agent_id, e.hostname, e.hostname_key, e.os, e.users_key, \
                  e.clients_key, e.server_count, e.literal_secrets, e.findings_open, e.findings_high, \
-                 e.findings_critical, e.max_severity, e.risk, a.last_seen_at";
+                 e.findings_critical, e.max_severity, e.risk, e.tags_key, a.last_seen_at";
 
             fn endpoint_from_row(row: &Row, online_since: i64) -> Result<EndpointRow, StoreError> {
                 let last_seen_at: Option<i64> = row.try_get("last_seen_at")?;
@@ -22,6 +22,7 @@ macro_rules! impl_endpoints {
                     online: last_seen_at.is_some_and(|at| at >= online_since),
                     users: members(&row.try_get::<String, _>("users_key")?),
                     clients: members(&row.try_get::<String, _>("clients_key")?),
+                    tags: members(&row.try_get::<String, _>("tags_key")?),
                     servers: row.try_get("server_count")?,
                     literal_secrets: row.try_get("literal_secrets")?,
                     open_findings: row.try_get("findings_open")?,
@@ -56,6 +57,11 @@ macro_rules! impl_endpoints {
                 if let Some(client) = &query.client {
                     qb.push(" AND e.clients_key LIKE ")
                         .push_bind(contains_pattern(&member_key([client.as_str()])))
+                        .push(" ESCAPE '\\'");
+                }
+                if let Some(tag) = &query.tag {
+                    qb.push(" AND e.tags_key LIKE ")
+                        .push_bind(contains_pattern(&member_key([tag.as_str()])))
                         .push(" ESCAPE '\\'");
                 }
                 if let Some(os) = query.os {

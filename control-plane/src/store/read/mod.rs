@@ -275,6 +275,8 @@ pub struct EndpointQuery {
     /// Only endpoints with an open finding at least this severe.
     pub min_severity: Option<i32>,
     pub client: Option<String>,
+    /// Exact endpoint tag.
+    pub tag: Option<String>,
     pub sort: EndpointSort,
     pub cursor: Option<String>,
     pub limit: u32,
@@ -291,6 +293,8 @@ pub struct EndpointRow {
     pub online: bool,
     pub users: Vec<String>,
     pub clients: Vec<String>,
+    /// The endpoint tags IT set in the agent's config file, in the order configured.
+    pub tags: Vec<String>,
     pub servers: i64,
     pub literal_secrets: i64,
     pub open_findings: i64,

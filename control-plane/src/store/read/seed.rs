@@ -9,6 +9,9 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use muster_proto::prost::Message as _;
+use muster_proto::v1 as pb;
+
 use super::{ReadModels, day_start, member_key};
 use crate::store::{PostgresStore, SqliteStore, StoreError};
 
@@ -76,7 +79,8 @@ async fn rollups(
 enum Cell {
     Int(i64),
     Text(String),
-    Bytes,
+    /// A blob (the encoded `muster.v1.McpServer` of a server row).
+    Blob(Vec<u8>),
 }
 
 struct Table {
@@ -114,7 +118,7 @@ impl Sink for SqliteSink<'_> {
                     match cell {
                         Cell::Int(v) => b.push_bind(*v),
                         Cell::Text(v) => b.push_bind(v.clone()),
-                        Cell::Bytes => b.push_bind(Vec::<u8>::new()),
+                        Cell::Blob(v) => b.push_bind(v.clone()),
                     };
                 }
             });
@@ -153,7 +157,12 @@ impl Sink for PgSink<'_> {
                             }
                         }
                     }
-                    Cell::Bytes => buffer.push_str("\\\\x"),
+                    Cell::Blob(v) => {
+                        buffer.push_str("\\\\x");
+                        for byte in v {
+                            let _ = write!(buffer, "{byte:02x}");
+                        }
+                    }
                 }
             }
             buffer.push('\n');
@@ -475,6 +484,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
             };
             let mut server_literal = false;
             let mut server_reference = false;
+            let mut detail_credentials = Vec::new();
             for c in 0..credential_count {
                 let is_literal = rng.chance(35);
                 server_literal |= is_literal;
@@ -493,6 +503,14 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                     9 if c == 0 => "url".to_string(),
                     _ => format!("arg:{}", 2 + c),
                 };
+                detail_credentials.push(pb::Credential {
+                    location: location.clone(),
+                    kind: format!("{provider}-token"),
+                    source: if is_literal { 1 } else { 2 },
+                    fingerprint: fingerprint.clone(),
+                    provider: provider.to_string(),
+                    reference: if is_literal { String::new() } else { "vault://kv/mcp".to_string() },
+                });
                 credentials.rows.push(vec![
                     text(&id),
                     text(&server_id),
@@ -514,6 +532,20 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                 "none"
             };
             let name = format!("{}-{s}", if service.is_empty() { "tool" } else { service });
+            let mut detail = server_detail(ServerFacts {
+                id: &server_id,
+                name: &name,
+                client,
+                user,
+                service,
+                ecosystem,
+                package: &package,
+                version: &version,
+                pinned: pinned == 1,
+                host: &host,
+            });
+            detail.credentials = detail_credentials;
+            let detail_row = servers.rows.len();
             servers.rows.push(vec![
                 text(&id),
                 text(&server_id),
@@ -528,7 +560,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                 text(if remote { format!("https://{host}/mcp") } else { String::new() }),
                 Cell::Int(0),
                 text(format!("{:016x}", rng.next())),
-                Cell::Bytes,
+                Cell::Blob(Vec::new()),
                 Cell::Int(now - rng.below(60 * 86_400) as i64),
                 Cell::Int(last_seen),
                 text(service),
@@ -567,6 +599,14 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                     high += i64::from(severity == 4);
                     critical += i64::from(severity == 5);
                 }
+                detail.findings.push(pb::Finding {
+                    id: finding_id.to_string(),
+                    severity: i32::try_from(severity).unwrap_or(0),
+                    owasp: owasp.to_string(),
+                    message: format!("server {name:?} {finding_id} {advisory}"),
+                    server_ids: vec![server_id.clone()],
+                    ..Default::default()
+                });
                 findings.rows.push(vec![
                     text(&id),
                     text(&server_id),
@@ -584,6 +624,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                     text(advisory),
                 ]);
             }
+            servers.rows[detail_row][13] = Cell::Blob(detail.encode_to_vec());
             if rng.chance(50) {
                 let kind = ["appeared", "changed", "changed", "disappeared"][rng.below(4) as usize];
                 events.rows.push(vec![
@@ -679,4 +720,56 @@ async fn write_all(spec: &FleetSpec, sink: &mut impl Sink) -> Result<SeedReport,
     report.rows = counts;
     report.insert_time = started.elapsed();
     Ok(report)
+}
+
+/// The columns of a seeded server row that its stored `muster.v1.McpServer` repeats.
+struct ServerFacts<'a> {
+    id: &'a str,
+    name: &'a str,
+    client: &'a str,
+    user: &'a str,
+    service: &'a str,
+    ecosystem: i64,
+    package: &'a str,
+    version: &'a str,
+    pinned: bool,
+    host: &'a str,
+}
+
+/// The server as an agent would have sent it, agreeing with the row's columns (what the policy
+/// dry run reads); credentials and findings are added by the caller.
+fn server_detail(f: ServerFacts<'_>) -> pb::McpServer {
+    let remote = !f.host.is_empty();
+    let (command, args) = match f.ecosystem {
+        _ if remote => (String::new(), Vec::new()),
+        2 => ("uvx".to_string(), vec![f.package.to_string()]),
+        3 => ("docker".to_string(), vec!["run".into(), "-i".into(), "--rm".into(), f.package.to_string()]),
+        _ => ("npx".to_string(), vec!["-y".into(), f.package.to_string()]),
+    };
+    pb::McpServer {
+        id: f.id.to_string(),
+        name: f.name.to_string(),
+        client: f.client.to_string(),
+        user: f.user.to_string(),
+        scope: pb::Scope::User as i32,
+        config_path: format!("/home/{}/.{}/mcp.json", f.user, f.client),
+        transport: if remote { pb::Transport::Http as i32 } else { pb::Transport::Stdio as i32 },
+        command,
+        args,
+        url: if remote { format!("https://{}/mcp", f.host) } else { String::new() },
+        endpoint: remote.then(|| pb::RemoteEndpoint {
+            scheme: "https".into(),
+            host: f.host.to_string(),
+            path: "/mcp".into(),
+            ..Default::default()
+        }),
+        service: f.service.to_string(),
+        package: (!remote).then(|| pb::Package {
+            ecosystem: i32::try_from(f.ecosystem).unwrap_or(0),
+            name: f.package.to_string(),
+            version: (!f.version.is_empty()).then(|| f.version.to_string()),
+            pinned: f.pinned,
+        }),
+        ..Default::default()
+    }
 }

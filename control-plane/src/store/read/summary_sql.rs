@@ -166,6 +166,7 @@ macro_rules! impl_summary {
                 // plus keeps the term out of index selection; PostgreSQL reads it as the same value.
                 let Some(head) = sqlx::query(
                     "SELECT COALESCE(h.hostname, a.hostname) AS hostname, COALESCE(h.os, 0) AS os, \
+                     COALESCE(h.tags, ',') AS tags, \
                      (SELECT COUNT(*) FROM servers s WHERE s.agent_id = a.id) AS servers, \
                      (SELECT COUNT(*) FROM credentials c WHERE c.agent_id = a.id AND +c.source = 1) AS literal \
                      FROM agents a LEFT JOIN hosts h ON h.agent_id = a.id WHERE a.id = $1",
@@ -218,15 +219,16 @@ macro_rules! impl_summary {
                 sqlx::query(
                     "INSERT INTO endpoint_summary (agent_id, hostname, hostname_key, os, users_key, clients_key, \
                      user_count, client_count, server_count, literal_secrets, findings_open, findings_high, \
-                     findings_critical, max_severity, risk, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                     findings_critical, max_severity, risk, updated_at, tags_key) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                      ON CONFLICT (agent_id) DO UPDATE SET hostname = excluded.hostname, \
                      hostname_key = excluded.hostname_key, os = excluded.os, users_key = excluded.users_key, \
                      clients_key = excluded.clients_key, user_count = excluded.user_count, \
                      client_count = excluded.client_count, server_count = excluded.server_count, \
                      literal_secrets = excluded.literal_secrets, findings_open = excluded.findings_open, \
                      findings_high = excluded.findings_high, findings_critical = excluded.findings_critical, \
-                     max_severity = excluded.max_severity, risk = excluded.risk, updated_at = excluded.updated_at",
+                     max_severity = excluded.max_severity, risk = excluded.risk, updated_at = excluded.updated_at, \
+                     tags_key = excluded.tags_key",
                 )
                 .bind(agent_id)
                 .bind(&hostname)
@@ -244,6 +246,7 @@ macro_rules! impl_summary {
                 .bind(max_severity)
                 .bind(max_severity * 1_000_000 + open.min(999_999))
                 .bind(now)
+                .bind(head.try_get::<String, _>("tags")?)
                 .execute(&mut *conn)
                 .await?;
                 Ok(())

@@ -1,0 +1,81 @@
+//! The storage of policy exception requests, one supertrait of [`super::Store`] implemented by
+//! both backends from the same portable SQL (`exception_requests_sql.rs`). Rows only: what a
+//! request may say, who decides it and what an approval publishes are the use-cases'
+//! (`crate::exception_requests`).
+
+use super::StoreError;
+
+/// A request's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RequestState {
+    Pending,
+    Approved,
+    Denied,
+}
+
+impl RequestState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Approved => "approved",
+            Self::Denied => "denied",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        match text {
+            "pending" => Some(Self::Pending),
+            "approved" => Some(Self::Approved),
+            "denied" => Some(Self::Denied),
+            _ => None,
+        }
+    }
+}
+
+/// A stored exception request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExceptionRequestRecord {
+    pub id: String,
+    pub requested_by: String,
+    pub created_at: i64,
+    /// Rule ids, or `["*"]`.
+    pub rules: Vec<String>,
+    /// The endpoint (agent id), server id and OS user it would cover; empty means any.
+    pub agent_id: String,
+    pub server_id: String,
+    pub user: String,
+    pub reason: String,
+    pub state: RequestState,
+    pub decided_by: String,
+    pub decided_at: Option<i64>,
+    pub note: String,
+    pub expires_at: Option<i64>,
+    pub policy_version: Option<u64>,
+}
+
+/// A decision to store on a pending request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestDecision {
+    pub state: RequestState,
+    pub decided_by: String,
+    pub decided_at: i64,
+    pub note: String,
+    pub expires_at: Option<i64>,
+    pub policy_version: Option<u64>,
+}
+
+/// The storage of exception requests. Every method is atomic.
+#[async_trait::async_trait]
+pub trait ExceptionRequestStore: Send + Sync {
+    async fn insert_exception_request(&self, request: &ExceptionRequestRecord) -> Result<(), StoreError>;
+    async fn exception_request(&self, id: &str) -> Result<Option<ExceptionRequestRecord>, StoreError>;
+    /// Requests in `state` (all when None), newest first, at most `limit`.
+    async fn exception_requests(
+        &self,
+        state: Option<RequestState>,
+        limit: u32,
+    ) -> Result<Vec<ExceptionRequestRecord>, StoreError>;
+    /// Stores the decision on request `id` if it is still pending; false when it is not (or
+    /// does not exist), so two deciders never both win.
+    async fn decide_exception_request(&self, id: &str, decision: &RequestDecision) -> Result<bool, StoreError>;
+}
