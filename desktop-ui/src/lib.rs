@@ -112,6 +112,13 @@ pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) {
         .title("Muster — my MCP servers")
         .inner_size(960.0, 720.0)
         .min_inner_size(560.0, 400.0)
+        // The page titles itself with the state it renders ("Muster — Action required: 2 high · 2 medium");
+        // the window shows that title in the taskbar and window switcher.
+        .on_document_title_changed(|window, title| {
+            if let Err(e) = window.set_title(&title) {
+                tracing::debug!(error = %e, "cannot retitle the window");
+            }
+        })
         .build();
     if let Err(e) = built {
         tracing::error!(error = %e, "cannot open the window");

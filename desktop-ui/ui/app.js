@@ -82,6 +82,8 @@ function render(st) {
     .filter(([, n]) => n > 0)
     .map(([sev, n]) => `${n} ${sev}`);
   state.textContent = st.count ? `${st.state_label}: ${bySeverity.join(" · ")}` : st.state_label;
+  // The window title (taskbar, window switcher) says the same; the app copies it to the window.
+  document.title = `Muster — ${state.textContent}`;
   const meta = [st.user && `for ${st.user}`, st.connection, ago(st.scanned_at_unix)].filter(Boolean).join(" · ");
   document.getElementById("meta").textContent = st.last_error ? `${meta} · ${st.last_error}` : meta;
 
