@@ -319,21 +319,26 @@ fn msi_export(msi: &Path, table: &str) -> anyhow::Result<Vec<Vec<String>>> {
     Ok(text.lines().skip(3).map(|l| l.split('\t').map(str::to_string).collect()).collect())
 }
 
-/// Splits a Windows Installer command line on spaces outside double quotes.
+/// Splits a Windows Installer command line on spaces outside double quotes; `""` is an empty
+/// argument, as Windows passes it (an empty property must not shift the arguments after it).
 fn split_command_line(line: &str) -> Vec<String> {
-    let (mut out, mut cur, mut quoted) = (Vec::new(), String::new(), false);
+    let (mut out, mut cur, mut quoted, mut started) = (Vec::new(), String::new(), false, false);
     for c in line.chars() {
         match c {
-            '"' => quoted = !quoted,
+            '"' => (quoted, started) = (!quoted, true),
             ' ' if !quoted => {
-                if !cur.is_empty() {
+                if started {
                     out.push(std::mem::take(&mut cur));
+                    started = false;
                 }
             }
-            c => cur.push(c),
+            c => {
+                cur.push(c);
+                started = true;
+            }
         }
     }
-    if !cur.is_empty() {
+    if started {
         out.push(cur);
     }
     out
