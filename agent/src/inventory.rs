@@ -239,12 +239,12 @@ pub fn server(s: &ServerRecord, analysis: Option<&ServerAnalysis>) -> pb::McpSer
 
 fn process(p: &crate::discovery::processes::ProcessRecord) -> pb::McpProcess {
     let args = mask::mask_args(&p.args, &|_, _| false);
-    // As for servers: the package is parsed again from the masked command line.
-    let argv = crate::discovery::processes::effective_argv(&args);
+    // As for servers: the package is parsed again from the masked arguments (after the gate's
+    // token pass), with the launcher the command line named.
     let package = p.package.as_ref().and_then(|_| {
-        let (cmd, rest) = argv.split_first()?;
-        let rest: Vec<&str> = rest.iter().map(String::as_str).collect();
-        package::identify(cmd, &rest)
+        let gated: Vec<String> = args.iter().map(|a| crate::secrets::scrub::scrub_text(a).into_owned()).collect();
+        let rest: Vec<&str> = gated.iter().map(String::as_str).collect();
+        package::identify(&p.command, &rest)
     });
     pb::McpProcess {
         pid: p.pid,
