@@ -191,7 +191,7 @@ fn continue_across_slashes(text: &str, out: &mut Vec<Suspect>) {
         let b = piece.as_bytes();
         let classes = [u8::is_ascii_uppercase, u8::is_ascii_lowercase, u8::is_ascii_digit]
             .iter()
-            .filter(|class| b.iter().any(|c| class(c)))
+            .filter(|class| b.iter().any(class))
             .count();
         b.len() >= 4 && classes >= 2 && b.iter().all(|c| c.is_ascii_alphanumeric() || b"+=_-".contains(c))
     }
