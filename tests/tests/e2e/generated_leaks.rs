@@ -20,8 +20,10 @@
 //! `inventory::scrub_snapshot` (9449), its token scan `scrub::suspect_tokens` (1020), URL
 //! masking `mask::mask_url` (216), argument flag masking `mask::mask_args` (205), command
 //! strings `scrub::scrub_command_line` word masking (150), package identity from masked text
-//! `credentials::masked_identity` (412), `cwd` in the gate's field list (2665). Not yet checked
-//! one by one: the detector's own ranges in `credentials::judge_shown`, process arguments.
+//! `credentials::masked_identity` (412), `cwd` in the gate's field list (2665). The detector's
+//! own ranges in `credentials::judge_shown`, made a no-op alone, leak nothing: the gate masks the
+//! same tokens again, so that step is a second line, not the only one. Running processes'
+//! command lines have their own generated test, `process_leaks`.
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex};
