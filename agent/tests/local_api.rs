@@ -55,10 +55,27 @@ fn shared_tempdir() -> tempfile::TempDir {
     dir
 }
 
+/// A copy of the agent binary other users can run: the build's own may sit in a directory only
+/// root can enter (a checkout under `/root` on a fresh machine).
+fn agent_for_everyone() -> &'static Path {
+    static COPY: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
+    let (_, path) = COPY.get_or_init(|| {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = shared_tempdir();
+        let path = dir.path().join("muster-agent");
+        std::fs::copy(AGENT, &path).expect("copy the agent binary");
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).expect("chmod agent");
+        (dir, path)
+    });
+    path
+}
+
 /// `muster-agent status` run as `user`.
 fn status_as(user: &str, socket: &Path, format: &str) -> Output {
     Command::new("runuser")
-        .args(["-u", user, "--", AGENT, "status", "--format", format, "--socket"])
+        .args(["-u", user, "--"])
+        .arg(agent_for_everyone())
+        .args(["status", "--format", format, "--socket"])
         .arg(socket)
         .env_remove("MUSTER_AGENT_SOCKET")
         .output()
