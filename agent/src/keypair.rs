@@ -22,6 +22,12 @@ pub fn new_key_and_csr(common_name: &str) -> Result<(Zeroizing<String>, Vec<u8>)
     Ok((Zeroizing::new(key.serialize_pem()), csr.der().to_vec()))
 }
 
+/// The policy key as stored in the identity: hex of its 32 bytes, empty when the control plane
+/// sent none (an older control plane) or something that is not an Ed25519 public key.
+pub fn policy_key_hex(key: &[u8]) -> String {
+    if key.len() == 32 { key.iter().map(|b| format!("{b:02x}")).collect() } else { String::new() }
+}
+
 #[cfg(test)]
 mod tests {
     use rcgen::PublicKeyData;

@@ -49,7 +49,7 @@ pub async fn serve(
     let router = crate::grpc::router(state.clone(), stop_rx.clone());
     let webhooks = crate::webhook::spawn(&state, crate::webhook::WebhookConfig::default(), stop_rx.clone());
     let mut grpc = tokio::spawn(router.serve_with_incoming_shutdown(incoming, stopped(stop_rx.clone())));
-    let policies = tokio::spawn(crate::policies::follow_store(state.clone(), stop_rx.clone()));
+    let policies = tokio::spawn(crate::state::follow_store(state.clone(), stop_rx.clone()));
     let rollups = tokio::spawn(crate::rollup::run(
         state.store.clone(),
         crate::rollup::ROLLUP_EVERY,

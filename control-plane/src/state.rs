@@ -199,3 +199,24 @@ pub fn unix_now() -> i64 {
 pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|stopped| *stopped).await.map(|_| ());
 }
+
+/// How often a serving control plane re-reads the current version, to push versions published
+/// by another process (`muster-server policy apply`, another replica on the same PostgreSQL).
+pub const CURRENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Keeps `state`'s current version up to date with the store until `stop`: at once, then every
+/// [`CURRENT_POLL`]. Versions published through this process reach the streams without it.
+pub async fn follow_store(state: std::sync::Arc<ControlPlane>, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(CURRENT_POLL);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => return,
+            _ = tick.tick() => match state.store.current_policy().await {
+                Ok(Some(record)) => crate::policies::PolicyListener::policy_published(&*state, &record),
+                Ok(None) => {}
+                Err(error) => tracing::warn!(error = %error, "cannot read the current policy"),
+            },
+        }
+    }
+}

@@ -87,11 +87,7 @@ pub async fn probe_pinned(server: &str, pin: CaFingerprint) -> Result<(), Enroll
     }
 }
 
-/// The policy key as stored in the identity: hex of its 32 bytes, empty when the control plane
-/// sent none (an older control plane) or something that is not an Ed25519 public key.
-pub fn policy_key_hex(key: &[u8]) -> String {
-    if key.len() == 32 { key.iter().map(|b| format!("{b:02x}")).collect() } else { String::new() }
-}
+pub use crate::keypair::policy_key_hex;
 
 /// Enrolls with the control plane and stores the identity in `state`.
 pub async fn enroll(params: &EnrollParams, state: &StateDir) -> Result<Identity, EnrollError> {

@@ -252,7 +252,7 @@ impl ReportTransport for GrpcTransport {
         if next.policy_public_key_hex.is_empty() {
             // Agents enrolled before policy signing pin the key once, over this mTLS call; a
             // pinned key is never replaced this way (ADR 0008).
-            next.policy_public_key_hex = crate::enroll::policy_key_hex(&resp.policy_public_key);
+            next.policy_public_key_hex = crate::keypair::policy_key_hex(&resp.policy_public_key);
         }
         // Check the certificate and build the new channel before storing, so a certificate that
         // the fleet CA did not issue or that does not fit the key never replaces a working one.

@@ -3,7 +3,7 @@
 //! `Enrollment.Enroll` is the only call that works without a client certificate. Everything else
 //! goes through [`identity::authorize`]. `Policy.Watch` sends the current signed policy version
 //! when it is newer than the agent's `known_version`, then every newer version the moment this
-//! process learns of it (published here, or read by `policies::follow_store`); it stays open
+//! process learns of it (published here, or read by `state::follow_store`); it stays open
 //! until shutdown, the agent's revocation, or a confirmed renewal of the certificate it was
 //! opened with. A report passes, in order: the agent's request budget, the
 //! per-report caps and the sequence range (refused for good), the agent's one place in the

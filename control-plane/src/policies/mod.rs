@@ -200,30 +200,6 @@ pub struct SignedPolicy {
     pub bundle: muster_proto::v1::PolicyBundle,
 }
 
-/// How often a serving control plane re-reads the current version, to push versions published
-/// by another process (`muster-server policy apply`, another replica on the same PostgreSQL).
-pub const CURRENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
-
-/// Keeps `state`'s current version up to date with the store until `stop`: at once, then every
-/// [`CURRENT_POLL`]. Versions published through this process reach the streams without it.
-pub async fn follow_store(
-    state: std::sync::Arc<crate::state::ControlPlane>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-) {
-    let mut tick = tokio::time::interval(CURRENT_POLL);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = crate::state::stopped(&mut stop) => return,
-            _ = tick.tick() => match state.store.current_policy().await {
-                Ok(Some(record)) => state.policy_published(&record),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(error = %error, "cannot read the current policy"),
-            },
-        }
-    }
-}
-
 /// The signed envelope of a stored version, as `Policy.Watch` sends it: its canonical document,
 /// its publication time and an Ed25519 signature by the policy signing key over
 /// `muster_proto::policy_signing_message`.
