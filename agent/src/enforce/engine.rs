@@ -114,7 +114,7 @@ impl Engine {
         };
         for line in &lines {
             if !matches!(line.state, ActionState::Reported | ActionState::InForce) {
-                tracing::info!(line = %scrub_text(&super::apply::render_line(line)), "policy action");
+                tracing::info!(client = %line.client, server = %scrub_text(&line.name), line = %scrub_text(&super::apply::render_line(line)), "policy action");
             }
         }
         let results = ActionResults::new(&lines, failure, self.enforces());
