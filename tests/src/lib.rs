@@ -374,7 +374,7 @@ impl Agent {
     /// The agent's own view of its image, `scan --format json` with its fingerprint key.
     pub async fn scan_json(&self) -> anyhow::Result<serde_json::Value> {
         let (state, root) = (self.state_arg(), self.root_arg());
-        let args = ["scan", "--format", "json", "--root", &root, "--os", "linux", "--state-dir", &state];
+        let args = ["scan", "--offline", "--format", "json", "--root", &root, "--os", "linux", "--state-dir", &state];
         let out = self.command(&args)?.output().await?;
         anyhow::ensure!(out.status.success(), "scan failed: {}", String::from_utf8_lossy(&out.stderr));
         Ok(serde_json::from_slice(&out.stdout)?)
