@@ -286,6 +286,9 @@ struct RunArgs {
     /// local.sock, else local.sock in the state dir].
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Do not ask remote servers how they authenticate (wins over `[scan] probe_remote_auth`).
+    #[arg(long)]
+    offline: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -625,6 +628,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 once: args.once,
                 once_attempts: 5,
                 local_api,
+                probe_remote_auth: config.scan.probe_remote_auth && !args.offline,
             };
             let outcome = runtime.block_on(muster_agent::daemon::live::run(opts, stopped(shutdown)))?;
             Ok(match outcome {

@@ -432,3 +432,61 @@ async fn the_proxy_from_the_environment_is_used() {
         proxy.requests()
     );
 }
+
+/// Reads the daemon's `inventory.json` until `done` holds for it, or fails at the deadline.
+async fn poll_inventory(path: &Path, what: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(json) = std::fs::read(path).ok().and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+            && done(&json)
+        {
+            return json;
+        }
+        assert!(Instant::now() < deadline, "{what}: {:?}", std::fs::read_to_string(path));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn auth_of<'a>(inv: &'a Value, name: &str) -> &'a Value {
+    &inv["servers"].as_array().unwrap().iter().find(|s| s["name"] == name).unwrap()["auth"]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_reports_without_waiting_and_probes_in_the_background() {
+    let open = start(Kind::Open, None).await;
+    let slow = start(Kind::Slow, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    write_config(
+        dir.path(),
+        &json!({
+            "open": {"type": "http", "url": format!("http://127.0.0.1:{}/mcp", open.port)},
+            "slow": {"type": "http", "url": format!("http://127.0.0.1:{}/mcp", slow.port)},
+        }),
+    );
+    let state = dir.path().join("state");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_muster-agent"));
+    cmd.args(["run", "--os", "linux", "--debounce", "100ms", "--root"])
+        .arg(dir.path())
+        .arg("--state-dir")
+        .arg(&state)
+        .arg("--socket")
+        .arg(dir.path().join("local.sock"))
+        .kill_on_drop(true)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    for var in ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"] {
+        cmd.env_remove(var);
+    }
+    let mut daemon = cmd.spawn().unwrap();
+    // The open server's answer is reported while the slow one (10 s per host by default) is
+    // still being asked: no scan waited for it.
+    let inv = poll_inventory(&state.join("inventory.json"), "open server reported as none", |inv| {
+        auth_of(inv, "open")["posture"] == "none"
+    })
+    .await;
+    assert_eq!(auth_of(&inv, "slow")["reason"], "not probed yet", "{}", auth_of(&inv, "slow"));
+    assert_eq!(auth_of(&inv, "slow")["posture"], "unknown");
+    assert!(open.requests().iter().any(|r| r.starts_with("POST /mcp")));
+    assert!(state.join("remote-auth.json").is_file());
+    daemon.kill().await.unwrap();
+}

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use super::Timed;
 
-const FILE: &str = "remote-auth.json";
+/// The file in the state dir.
+pub const FILE: &str = "remote-auth.json";
 const VERSION: u32 = 1;
 
 /// The kept answers by probe URL.
@@ -31,7 +32,15 @@ impl ProbeCache {
 
     /// The answer for `key` when younger than `max_age` seconds at `now` (and not from the future).
     pub fn fresh(&self, key: &str, now: i64, max_age: i64) -> Option<&Timed> {
-        self.answers.get(key).filter(|t| t.probed_at <= now && now - t.probed_at < max_age)
+        self.answers.get(key).filter(|t| is_fresh(t, now, max_age))
+    }
+
+    pub fn into_answers(self) -> BTreeMap<String, Timed> {
+        self.answers
+    }
+
+    pub fn from_answers(answers: BTreeMap<String, Timed>) -> ProbeCache {
+        ProbeCache { version: VERSION, answers }
     }
 
     pub fn put(&mut self, key: &str, timed: Timed) {
@@ -40,7 +49,7 @@ impl ProbeCache {
 
     /// Drops answers `max_age` or older.
     pub fn retain_younger(&mut self, now: i64, max_age: i64) {
-        self.answers.retain(|_, t| t.probed_at <= now && now - t.probed_at < max_age);
+        self.answers.retain(|_, t| is_fresh(t, now, max_age));
     }
 
     pub fn save(&mut self, dir: &Path) -> std::io::Result<()> {
@@ -49,6 +58,11 @@ impl ProbeCache {
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         crate::state::write_atomic(&dir.join(FILE), &bytes)
     }
+}
+
+/// Younger than `max_age` seconds at `now`, and not from the future (a clock set back).
+pub fn is_fresh(t: &Timed, now: i64, max_age: i64) -> bool {
+    t.probed_at <= now && now - t.probed_at < max_age
 }
 
 #[cfg(test)]

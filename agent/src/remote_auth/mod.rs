@@ -9,8 +9,10 @@
 //! and a path the masking touched is not probed at all, so no credential of the configuration can
 //! be sent. No header, cookie or environment value of the configuration is read here.
 //! This module does not decide *whether* to probe (the binary and the daemon do, from `--offline`
-//! and `agent.toml`), and does no discovery or credential detection of its own.
+//! and `agent.toml`), and does no discovery or credential detection of its own. `scan` waits for
+//! [`probe_and_annotate`]; the daemon uses [`BackgroundProber`], which never delays a scan.
 
+mod background;
 mod cache;
 mod classify;
 mod probe;
@@ -24,6 +26,7 @@ use muster_proto::v1 as pb;
 
 use crate::findings::{CompleteCatalog, FindingId};
 
+pub use background::BackgroundProber;
 pub use cache::ProbeCache;
 pub use classify::judge;
 pub use probe::{Answer, AsMetadata, Discovery, InitReply, Observation, ResourceMetadata};

@@ -102,8 +102,7 @@ pub async fn probe_all(
     let mut by_host: BTreeMap<String, Vec<ProbeTarget>> = BTreeMap::new();
     for t in targets {
         // A host is an origin's host and port: one slow port does not eat another's time.
-        let host = t.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default();
-        by_host.entry(host).or_default().push(t);
+        by_host.entry(t.origin()).or_default().push(t);
     }
     let gate = Arc::new(tokio::sync::Semaphore::new(PARALLEL_HOSTS));
     let mut tasks = tokio::task::JoinSet::new();

@@ -75,6 +75,11 @@ impl ProbeTarget {
         Url::parse(&self.key)
     }
 
+    /// Scheme, host and port: what the per-host time bound applies to.
+    pub fn origin(&self) -> String {
+        self.url().map(|u| u.origin().ascii_serialization()).unwrap_or_default()
+    }
+
     pub fn sse(&self) -> bool {
         self.sse
     }
