@@ -629,6 +629,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 once_attempts: 5,
                 local_api,
                 probe_remote_auth: config.scan.probe_remote_auth && !args.offline,
+                enforce: config.enforce,
             };
             let outcome = runtime.block_on(muster_agent::daemon::live::run(opts, stopped(shutdown)))?;
             Ok(match outcome {

@@ -6,7 +6,6 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use muster_proto::v1::InventorySnapshot;
 use tokio::sync::mpsc;
 
 use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
@@ -18,10 +17,10 @@ use crate::policy::{PolicyHolder, watch_policies};
 use crate::remote_auth::{self, BackgroundProber, ProbeSettings};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
-use crate::{ScanRequest, scan_watched};
+use crate::{ScanRequest, Scanned, scan_all};
 use muster_proto::local::v1::ConnectionState;
 
-/// Scans with [`crate::scan_watched`] on tokio's blocking pool, then judges remote servers'
+/// Scans with [`crate::scan_all`] on tokio's blocking pool, then judges remote servers'
 /// authentication ([`crate::remote_auth`]).
 #[derive(Debug)]
 pub struct LiveScanner {
@@ -43,28 +42,29 @@ pub enum RemoteAuthMode {
 }
 
 impl Scanner for LiveScanner {
-    async fn scan(&mut self) -> Result<(InventorySnapshot, WatchSet), crate::ScanError> {
+    async fn scan(&mut self) -> Result<Scanned, crate::ScanError> {
         let request = self.request.clone();
-        let (mut inventory, watch) = match tokio::task::spawn_blocking(move || scan_watched(&request)).await {
+        let mut scanned = match tokio::task::spawn_blocking(move || scan_all(&request)).await {
             Ok(out) => out?,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
-            Err(_) => scan_watched(&self.request)?,
+            Err(_) => scan_all(&self.request)?,
         };
+        let inventory = &mut scanned.inventory;
         let catalog = FindingsCatalog::bundled().map_err(|e| crate::ScanError::Data(e.to_string()))?;
         let now = crate::state::now_unix();
         match &self.remote_auth {
             RemoteAuthMode::Off => {
-                remote_auth::annotate(&mut inventory, &Default::default(), Some("not probed: switched off"), catalog)
+                remote_auth::annotate(inventory, &Default::default(), Some("not probed: switched off"), catalog)
             }
-            RemoteAuthMode::Background(prober) => prober.annotate_and_refresh(&mut inventory, catalog, now),
+            RemoteAuthMode::Background(prober) => prober.annotate_and_refresh(inventory, catalog, now),
             RemoteAuthMode::Inline(settings) => {
-                if let Err(e) = remote_auth::probe_and_annotate(&mut inventory, settings, catalog, now).await {
+                if let Err(e) = remote_auth::probe_and_annotate(inventory, settings, catalog, now).await {
                     tracing::warn!(error = %e, "remote servers not probed");
-                    remote_auth::annotate(&mut inventory, &Default::default(), Some("not probed"), catalog);
+                    remote_auth::annotate(inventory, &Default::default(), Some("not probed"), catalog);
                 }
             }
         }
-        Ok((inventory, watch))
+        Ok(scanned)
     }
 }
 
@@ -92,6 +92,8 @@ pub struct RunOptions {
     /// Probe remote servers' authentication without credentials (answers kept in the state
     /// dir); off, their posture is judged from the configuration alone.
     pub probe_remote_auth: bool,
+    /// Carry out the policy's actions (`[enforce] enabled`); else evaluate and report only.
+    pub enforce: bool,
 }
 
 /// Where and for whom the local API is served.
@@ -138,6 +140,26 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         None => Connection::default(),
     });
     let state_for_policy = state.clone();
+    // The policy in force survives restarts; while enrolled, the stream brings newer versions.
+    let holder = match state.load_identity()? {
+        Some(identity) => {
+            let key = identity.policy_public_key().unwrap_or_default();
+            Some(Arc::new(PolicyHolder::load(state_for_policy.clone(), &key)))
+        }
+        None => None,
+    };
+    let engine = match &holder {
+        Some(_) => Some(
+            crate::enforce::engine::Engine::new(
+                opts.scan.layout.clone(),
+                opts.scan.tags.clone(),
+                state.path(),
+                opts.enforce,
+            )
+            .map_err(|e| DaemonError::Enforce(e.to_string()))?,
+        ),
+        None => None,
+    };
     let (tx, rx) = mpsc::channel(256);
     let probe_settings = ProbeSettings { cache_dir: Some(opts.state_dir.clone()), ..ProbeSettings::default() };
     let remote_auth = match (opts.probe_remote_auth, opts.once) {
@@ -150,6 +172,9 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         if opts.once || !opts.watch { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
     let mut daemon =
         Daemon::new(opts.settings, scanner, watcher, state, reporter).with_status_publisher(publisher.clone());
+    if let (Some(holder), Some(engine)) = (&holder, engine) {
+        daemon = daemon.with_policy(engine, holder.subscribe());
+    }
     if opts.once {
         let acked = super::run_once(&mut daemon, opts.once_attempts).await?;
         return Ok(match (enrolled, acked, daemon.rejection()) {
@@ -171,11 +196,8 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         },
         None => None,
     };
-    // The policy in force survives restarts; the stream brings newer versions while enrolled.
-    let policy_task = match state_for_policy.load_identity()? {
-        Some(identity) => {
-            let key = identity.policy_public_key().unwrap_or_default();
-            let holder = Arc::new(PolicyHolder::load(state_for_policy.clone(), &key));
+    let policy_task = match holder {
+        Some(holder) => {
             let (stop_policy, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(watch_policies(holder, async move {
                 let _ = stopped.await;
