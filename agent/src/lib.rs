@@ -30,6 +30,7 @@ pub mod outbox;
 pub mod output;
 pub mod platform;
 pub mod policy;
+pub mod remote_auth;
 pub mod report;
 pub mod secrets;
 pub mod state;

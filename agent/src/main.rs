@@ -286,6 +286,9 @@ struct RunArgs {
     /// local.sock, else local.sock in the state dir].
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// Do not ask remote servers how they authenticate (wins over `[scan] probe_remote_auth`).
+    #[arg(long)]
+    offline: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -317,6 +320,15 @@ struct ScanArgs {
     /// State directory whose fingerprint key to use (default: the agent's, for live scans).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Do not ask remote servers how they authenticate (by default every http(s) server URL
+    /// is probed without credentials, answers kept a day in the state dir); their posture is
+    /// then judged from the configuration alone.
+    #[arg(long)]
+    offline: bool,
+    /// How long all probes of one host may take (default 10s); a request ends within 5s or
+    /// this, whichever is shorter.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "offline")]
+    probe_timeout: Option<Duration>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -616,6 +628,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 once: args.once,
                 once_attempts: 5,
                 local_api,
+                probe_remote_auth: config.scan.probe_remote_auth && !args.offline,
                 enforce: config.enforce,
             };
             let outcome = runtime.block_on(muster_agent::daemon::live::run(opts, stopped(shutdown)))?;
@@ -657,6 +670,9 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 (None, false) => state_dir(None).ok(),
                 (None, true) => None,
             };
+            // Probe answers are kept in the given state dir, else in the agent's own when it
+            // exists (the URLs are reached from this machine, whatever is scanned).
+            let cache_dir = args.state_dir.clone().or_else(|| state_dir(None).ok().filter(|d| d.is_dir()));
             let fleet_key = dir.and_then(|d| match muster_agent::state::StateDir::open(&d).and_then(|s| s.fingerprint_key()) {
                 Ok(k) => Some(k),
                 Err(e) => {
@@ -672,7 +688,31 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 project: project.clone(),
                 tags: Vec::new(),
             };
-            let inv = muster_agent::scan(&req).context("scan failed")?;
+            let mut inv = muster_agent::scan(&req).context("scan failed")?;
+            let findings = muster_agent::findings::catalog::FindingsCatalog::bundled()
+                .map_err(|e| anyhow::anyhow!("bundled findings catalog: {e}"))?;
+            if args.offline {
+                muster_agent::remote_auth::annotate(
+                    &mut inv,
+                    &Default::default(),
+                    Some("not probed: offline"),
+                    findings,
+                );
+            } else {
+                let mut settings = muster_agent::remote_auth::ProbeSettings { cache_dir, ..Default::default() };
+                if let Some(t) = args.probe_timeout {
+                    settings.per_host = t;
+                    settings.per_request = settings.per_request.min(t);
+                }
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the probe runtime")?;
+                let now = muster_agent::state::now_unix();
+                runtime
+                    .block_on(muster_agent::remote_auth::probe_and_annotate(&mut inv, &settings, findings, now))
+                    .context("probing remote servers")?;
+            }
             let mut stdout = std::io::stdout().lock();
             let text = match args.format {
                 Format::Json => muster_agent::output::json::render(&inv),

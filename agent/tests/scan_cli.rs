@@ -14,7 +14,7 @@ use synthetic::{ImageOs, write_image};
 
 fn scan(root: &std::path::Path, os: ImageOs, format: &str) -> (String, String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_muster-agent"))
-        .args(["scan", "--root"])
+        .args(["scan", "--offline", "--root"])
         .arg(root)
         .args(["--os", os.as_str(), "--format", format])
         .output()
@@ -121,7 +121,7 @@ fn table_lists_users_clients_and_problems() {
 fn root_that_is_not_a_directory_is_a_clear_error() {
     let file = tempfile::NamedTempFile::new().expect("tempfile");
     let out = Command::new(env!("CARGO_BIN_EXE_muster-agent"))
-        .args(["scan", "--root"])
+        .args(["scan", "--offline", "--root"])
         .arg(file.path())
         .output()
         .expect("run");

@@ -217,7 +217,8 @@ fn most_specific_host_wildcard_wins() {
         [[server]]\nid = \"narrow\"\nservice = \"b\"\ncategory = \"utility\"\nauth = \"none\"\nhosts = [\"*.eu.example.test\"]\nreason = \"r\"\nsource = \"t\"\n";
     let c = ServiceCatalog::from_toml(text).expect("valid");
     let at = |host: &str| {
-        let ep = RemoteEndpoint { scheme: "https".into(), host: host.into(), port: None, path: "/mcp".into() };
+        let ep =
+            RemoteEndpoint { scheme: "https".into(), host: host.into(), port: None, path: "/mcp".into(), auth: None };
         c.lookup(None, Some(&ep), None).map(|e| e.id.clone())
     };
     assert_eq!(at("mcp.eu.example.test").as_deref(), Some("narrow"));

@@ -88,6 +88,9 @@ pub struct ScanSettings {
     pub interval: Duration,
     /// How often a full snapshot replaces deltas.
     pub full_interval: Duration,
+    /// Ask remote MCP servers, without credentials, how they authenticate (answers kept a day
+    /// in the state dir); `false` judges them from the configuration alone.
+    pub probe_remote_auth: bool,
 }
 
 /// `[watch]`.
@@ -111,6 +114,7 @@ impl Default for AgentConfig {
                 processes: true,
                 interval: daemon.rescan_interval,
                 full_interval: daemon.full_interval,
+                probe_remote_auth: true,
             },
             watch: WatchSettings { enabled: true, debounce: daemon.debounce },
             enforce: true,
@@ -154,7 +158,7 @@ pub fn default_path(os: Os, env: &EnvMap) -> PathBuf {
 const SCHEMA: &[(&str, &[&str])] = &[
     ("", &["version", "state_dir", "log_level", "tags", "control_plane", "scan", "watch", "enforce"]),
     ("control_plane", &["addresses", "ca_fingerprint", "enroll_token", "enroll_token_file"]),
-    ("scan", &["processes", "interval", "full_interval"]),
+    ("scan", &["processes", "interval", "full_interval", "probe_remote_auth"]),
     ("watch", &["enabled", "debounce"]),
     ("enforce", &["enabled"]),
 ];
@@ -191,6 +195,7 @@ struct ControlPlaneFile {
 #[derive(Debug, Default, Deserialize)]
 struct ScanFile {
     processes: Option<bool>,
+    probe_remote_auth: Option<bool>,
     interval: Option<String>,
     full_interval: Option<String>,
 }
@@ -349,6 +354,7 @@ pub fn load(text: &str) -> Result<AgentConfig, ConfigErrors> {
             Duration::from_secs(60),
             &mut problems,
         ),
+        probe_remote_auth: file.scan.probe_remote_auth.unwrap_or(defaults.scan.probe_remote_auth),
     };
     let watch = WatchSettings {
         enabled: file.watch.enabled.unwrap_or(defaults.watch.enabled),
@@ -484,6 +490,7 @@ pub fn describe(config: &AgentConfig) -> String {
     lines.insert("scan.processes", config.scan.processes.to_string());
     lines.insert("scan.interval", format!("{:?}", config.scan.interval));
     lines.insert("scan.full_interval", format!("{:?}", config.scan.full_interval));
+    lines.insert("scan.probe_remote_auth", config.scan.probe_remote_auth.to_string());
     lines.insert("watch.enabled", config.watch.enabled.to_string());
     lines.insert("watch.debounce", format!("{:?}", config.watch.debounce));
     let width = lines.keys().map(|k| k.len()).max().unwrap_or(0);

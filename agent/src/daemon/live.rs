@@ -9,29 +9,62 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
+use crate::findings::catalog::FindingsCatalog;
 use crate::grpc::GrpcTransport;
 use crate::local_api::{Connection, StatusPublisher};
 use crate::outbox::{Limits, Outbox};
 use crate::policy::{PolicyHolder, watch_policies};
+use crate::remote_auth::{self, BackgroundProber, ProbeSettings};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
 use crate::{ScanRequest, Scanned, scan_all};
 use muster_proto::local::v1::ConnectionState;
 
-/// Scans with [`crate::scan_watched`] on tokio's blocking pool.
+/// Scans with [`crate::scan_all`] on tokio's blocking pool, then judges remote servers'
+/// authentication ([`crate::remote_auth`]).
 #[derive(Debug)]
 pub struct LiveScanner {
     pub request: ScanRequest,
+    pub remote_auth: RemoteAuthMode,
+}
+
+/// How the daemon learns remote servers' authentication.
+#[derive(Debug)]
+pub enum RemoteAuthMode {
+    /// Switched off (`run --offline`, `[remote_auth] probe = false`): judged from the
+    /// configuration alone.
+    Off,
+    /// Probed in the background; scans never wait (the running daemon).
+    Background(BackgroundProber),
+    /// Probed before the scan is reported, within the per-host bound (`run --once`, which ends
+    /// before a background probe could be reported).
+    Inline(ProbeSettings),
 }
 
 impl Scanner for LiveScanner {
     async fn scan(&mut self) -> Result<Scanned, crate::ScanError> {
         let request = self.request.clone();
-        match tokio::task::spawn_blocking(move || scan_all(&request)).await {
-            Ok(out) => out,
+        let mut scanned = match tokio::task::spawn_blocking(move || scan_all(&request)).await {
+            Ok(out) => out?,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
-            Err(_) => scan_all(&self.request),
+            Err(_) => scan_all(&self.request)?,
+        };
+        let inventory = &mut scanned.inventory;
+        let catalog = FindingsCatalog::bundled().map_err(|e| crate::ScanError::Data(e.to_string()))?;
+        let now = crate::state::now_unix();
+        match &self.remote_auth {
+            RemoteAuthMode::Off => {
+                remote_auth::annotate(inventory, &Default::default(), Some("not probed: switched off"), catalog)
+            }
+            RemoteAuthMode::Background(prober) => prober.annotate_and_refresh(inventory, catalog, now),
+            RemoteAuthMode::Inline(settings) => {
+                if let Err(e) = remote_auth::probe_and_annotate(inventory, settings, catalog, now).await {
+                    tracing::warn!(error = %e, "remote servers not probed");
+                    remote_auth::annotate(inventory, &Default::default(), Some("not probed"), catalog);
+                }
+            }
         }
+        Ok(scanned)
     }
 }
 
@@ -56,6 +89,9 @@ pub struct RunOptions {
     pub once_attempts: u32,
     /// Serve the local API on this socket (not with `once`).
     pub local_api: Option<LocalApiOptions>,
+    /// Probe remote servers' authentication without credentials (answers kept in the state
+    /// dir); off, their posture is judged from the configuration alone.
+    pub probe_remote_auth: bool,
     /// Carry out the policy's actions (`[enforce] enabled`); else evaluate and report only.
     pub enforce: bool,
 }
@@ -124,8 +160,14 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         ),
         None => None,
     };
-    let scanner = LiveScanner { request: opts.scan };
     let (tx, rx) = mpsc::channel(256);
+    let probe_settings = ProbeSettings { cache_dir: Some(opts.state_dir.clone()), ..ProbeSettings::default() };
+    let remote_auth = match (opts.probe_remote_auth, opts.once) {
+        (false, _) => RemoteAuthMode::Off,
+        (true, true) => RemoteAuthMode::Inline(probe_settings),
+        (true, false) => RemoteAuthMode::Background(BackgroundProber::new(probe_settings, tx.clone())),
+    };
+    let scanner = LiveScanner { request: opts.scan, remote_auth };
     let watcher: Box<dyn ConfigWatcher> =
         if opts.once || !opts.watch { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
     let mut daemon =

@@ -92,6 +92,53 @@ pub struct RemoteEndpoint {
     pub port: ::core::option::Option<u32>,
     #[prost(string, tag = "4")]
     pub path: ::prost::alloc::string::String,
+    /// How the server authenticates clients; absent when the agent did not judge it.
+    #[prost(message, optional, tag = "5")]
+    pub auth: ::core::option::Option<RemoteAuth>,
+}
+/// A remote server's authentication as the agent verified it by asking without credentials, or,
+/// when it did not ask, as the configuration suggests. Every string is the agent's own vocabulary,
+/// never text from the server's answer.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RemoteAuth {
+    #[prost(enumeration = "AuthPosture", tag = "1")]
+    pub posture: i32,
+    /// True when the posture comes from the server's answers; false when from the configuration alone.
+    #[prost(bool, tag = "2")]
+    pub verified: bool,
+    /// What an `oauth_partial` server lacks: "protected_resource_metadata", "authorization_servers",
+    /// "authorization_server_metadata", "pkce_s256", "client_registration", "iss_parameter".
+    #[prost(string, repeated, tag = "3")]
+    pub missing: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Why the posture is what it is, in a few words ("refused without credentials (401)",
+    /// "unreachable: connection refused", "not probed: offline").
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+    /// Where the protected resource metadata was found: "header" (`WWW-Authenticate`
+    /// `resource_metadata`) or "well_known"; empty when none was.
+    #[prost(string, tag = "5")]
+    pub discovery: ::prost::alloc::string::String,
+    /// The authorization server's metadata offers PKCE with S256.
+    #[prost(bool, tag = "6")]
+    pub pkce_s256: bool,
+    /// It accepts client ID metadata documents (`client_id_metadata_document_supported`).
+    #[prost(bool, tag = "7")]
+    pub client_id_metadata_documents: bool,
+    /// It offers dynamic client registration (`registration_endpoint`).
+    #[prost(bool, tag = "8")]
+    pub dynamic_registration: bool,
+    /// It sends the `iss` parameter in authorization responses (RFC 9207).
+    #[prost(bool, tag = "9")]
+    pub iss_parameter: bool,
+    /// Host of the first authorization server named by the protected resource metadata.
+    #[prost(string, tag = "10")]
+    pub authorization_server: ::prost::alloc::string::String,
+    /// The configuration gives the server a static key (literal, reference or helper).
+    #[prost(bool, tag = "11")]
+    pub config_key: bool,
+    /// When the answers were collected (Unix seconds); 0 when not probed.
+    #[prost(int64, tag = "12")]
+    pub probed_at: i64,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct AutoApprove {
@@ -470,6 +517,51 @@ impl Ecosystem {
             "ECOSYSTEM_OCI" => Some(Self::Oci),
             "ECOSYSTEM_LOCAL" => Some(Self::Local),
             "ECOSYSTEM_BINARY" => Some(Self::Binary),
+            _ => None,
+        }
+    }
+}
+/// How a remote server authenticates its clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum AuthPosture {
+    Unspecified = 0,
+    /// OAuth as the MCP authorization specification asks: protected resource metadata (RFC 9728)
+    /// naming an authorization server whose metadata (RFC 8414 / OpenID discovery) offers PKCE S256.
+    Oauth = 1,
+    /// OAuth with parts of the specification missing (listed in `RemoteAuth.missing`).
+    OauthPartial = 2,
+    /// A static key or token: a literal, a reference or a helper in the configuration.
+    StaticKey = 3,
+    /// The server answers MCP `initialize` without any credential.
+    None = 4,
+    /// Not known (unreachable, not probed, an answer that says nothing); `RemoteAuth.reason` says why.
+    Unknown = 5,
+}
+impl AuthPosture {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "AUTH_POSTURE_UNSPECIFIED",
+            Self::Oauth => "AUTH_POSTURE_OAUTH",
+            Self::OauthPartial => "AUTH_POSTURE_OAUTH_PARTIAL",
+            Self::StaticKey => "AUTH_POSTURE_STATIC_KEY",
+            Self::None => "AUTH_POSTURE_NONE",
+            Self::Unknown => "AUTH_POSTURE_UNKNOWN",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "AUTH_POSTURE_UNSPECIFIED" => Some(Self::Unspecified),
+            "AUTH_POSTURE_OAUTH" => Some(Self::Oauth),
+            "AUTH_POSTURE_OAUTH_PARTIAL" => Some(Self::OauthPartial),
+            "AUTH_POSTURE_STATIC_KEY" => Some(Self::StaticKey),
+            "AUTH_POSTURE_NONE" => Some(Self::None),
+            "AUTH_POSTURE_UNKNOWN" => Some(Self::Unknown),
             _ => None,
         }
     }
