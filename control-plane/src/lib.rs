@@ -13,6 +13,7 @@ pub mod access;
 pub mod admission;
 pub mod agents;
 pub mod audit;
+pub mod compliance;
 pub mod config;
 pub mod enroll;
 pub mod error;

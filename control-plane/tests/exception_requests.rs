@@ -48,7 +48,10 @@ async fn sse_endpoint(store: &DynStore) -> String {
         }],
         ..Default::default()
     };
-    store.ingest(&id, &Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inventory) }, NOW).await.unwrap();
+    store
+        .ingest(&id, &Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inventory), policy: None }, NOW)
+        .await
+        .unwrap();
     id
 }
 

@@ -55,6 +55,8 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/policies/publish", Some(Role::Admin)),
     ("GET", "/policies/{version}", Some(Role::Viewer)),
     ("POST", "/policies/{version}/rollback", Some(Role::Admin)),
+    ("GET", "/compliance", Some(Role::Viewer)),
+    ("GET", "/compliance/endpoints", Some(Role::Viewer)),
     ("GET", "/activity", Some(Role::Viewer)),
     ("GET", "/agents", Some(Role::Viewer)),
     ("POST", "/agents/{id}/revoke", Some(Role::Admin)),
@@ -94,6 +96,12 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/v1/policies", Some(Role::Admin)),
     ("GET", "/api/v1/policies/{version}", Some(Role::Viewer)),
     ("POST", "/api/v1/policies/{version}/rollback", Some(Role::Admin)),
+    // Compliance.
+    ("GET", "/api/v1/compliance", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/endpoints", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/endpoints/{id}", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/rules", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/trend", Some(Role::Viewer)),
     // Exports.
     ("GET", "/api/v1/export/inventory.csv", Some(Role::Viewer)),
     ("GET", "/api/v1/export/cyclonedx.json", Some(Role::Viewer)),

@@ -190,7 +190,7 @@ async fn ingest(store: &DynStore, snapshot: InventorySnapshot, at: i64) -> Strin
         enrolled_at: now - 60 * DAY,
     };
     store.enroll_agent(&hash_token(&token.token), now - 60 * DAY, &agent).await.unwrap();
-    let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snapshot) };
+    let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snapshot), policy: None };
     store.ingest(&id, &report, at).await.unwrap();
     id
 }

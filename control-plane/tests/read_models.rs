@@ -180,7 +180,7 @@ fn snapshot(endpoint: &Endpoint) -> InventorySnapshot {
 }
 
 fn full(sequence: u64, endpoint: &Endpoint) -> Report {
-    Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot(endpoint)) }
+    Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot(endpoint)), policy: None }
 }
 
 /// Enrolls an agent and ingests `endpoint` as its first full snapshot at `at`.
@@ -421,7 +421,8 @@ async fn endpoint_tags_are_stored_listed_filtered_and_follow_deltas(store: DynSt
         [("pay-1", &["team:payments", "ring/canary"][..]), ("pay-2", &["team:payments"]), ("web", &[])]
     {
         let id = ingest_endpoint(&store, &endpoint(hostname, 1, &["dev"], vec![]), NOW).await;
-        let report = Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(tagged(hostname, tags)) };
+        let report =
+            Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(tagged(hostname, tags)), policy: None };
         store.ingest(&id, &report, NOW).await.unwrap();
         ids.push(id);
     }
@@ -449,14 +450,18 @@ async fn endpoint_tags_are_stored_listed_filtered_and_follow_deltas(store: DynSt
     host.hostname = "pay-1".into();
     let step = InventoryDelta { host: Some(host), ..Default::default() };
     store
-        .ingest(&ids[0], &Report { sequence: 3, base_sequence: 2, body: ReportBody::Delta(step) }, NOW + 60)
+        .ingest(
+            &ids[0],
+            &Report { sequence: 3, base_sequence: 2, body: ReportBody::Delta(step), policy: None },
+            NOW + 60,
+        )
         .await
         .unwrap();
     let detail = store.endpoint_detail(&ids[0], NOW, NOW + 60).await.unwrap().expect("endpoint exists");
     assert_eq!(detail.endpoint.tags, ["team:web"]);
     assert_eq!(all_endpoint_pages(&store, by_tag("team:payments")).await, ["pay-2"]);
     // A snapshot without tags clears them.
-    let report = Report { sequence: 3, base_sequence: 0, body: ReportBody::Full(tagged("pay-2", &[])) };
+    let report = Report { sequence: 3, base_sequence: 0, body: ReportBody::Full(tagged("pay-2", &[])), policy: None };
     store.ingest(&ids[1], &report, NOW + 60).await.unwrap();
     assert_eq!(all_endpoint_pages(&store, by_tag("team:payments")).await, Vec::<String>::new());
 }
@@ -478,7 +483,7 @@ async fn endpoint_detail_lists_servers_findings_and_history(store: DynStore) {
     let id = ingest_endpoint(&store, &spec, NOW).await;
     let step = InventoryDelta { removed_server_ids: vec!["s2".into()], ..Default::default() };
     store
-        .ingest(&id, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step) }, NOW + 60)
+        .ingest(&id, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step), policy: None }, NOW + 60)
         .await
         .unwrap();
 
@@ -889,6 +894,7 @@ async fn one_waiver_applies_to_one_host_wide_finding_only(store: DynStore) {
         sequence,
         base_sequence: 0,
         body: ReportBody::Full(snapshot.clone()),
+        policy: None,
     };
     let id = ingest_endpoint(&store, &spec, NOW).await;
     store.ingest(&id, &report(2, &snapshot), NOW).await.unwrap();

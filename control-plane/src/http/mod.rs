@@ -14,6 +14,7 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod compliance_api;
 pub(crate) mod error;
 pub mod exception_requests_api;
 pub mod exports;
@@ -99,6 +100,7 @@ fn routes() -> Vec<Route> {
     routes.extend(policy_preview_api::routes());
     routes.extend(policies_api::routes());
     routes.extend(exception_requests_api::routes());
+    routes.extend(compliance_api::routes());
     routes.extend(openapi::routes());
     routes
 }

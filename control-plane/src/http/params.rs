@@ -523,6 +523,91 @@ fn invalid_cursor() -> ParamError {
     ParamError("cursor: not a cursor this server issued".into())
 }
 
+word_enum!(
+    /// Whether an endpoint's decisions come from the current published version.
+    VersionStateParam { Current = "current" => true, Behind = "behind" => false } -> bool
+);
+
+/// Filters and page of the compliance endpoint list (`/compliance/endpoints`,
+/// `/api/v1/compliance/endpoints`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ComplianceParams {
+    /// Only endpoints with an action in this state (with `rule`: that rule's action).
+    #[param(value_type = Option<crate::words::ActionState>)]
+    pub state: Option<Word<v1::PolicyActionState>>,
+    /// Only endpoints where this rule is broken (exact rule id).
+    pub rule: Option<String>,
+    /// Only endpoints on (`current`) or not on (`behind`) the current published version.
+    pub version: Option<VersionStateParam>,
+    /// Only endpoints with at least one violation (an action no exception lifts).
+    pub violating: Option<bool>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ComplianceParams {
+    pub fn filter(&self) -> Result<crate::compliance::EndpointFilter, ParamError> {
+        Ok(crate::compliance::EndpointFilter {
+            state: self.state.map(Word::number),
+            rule: trimmed(&self.rule),
+            on_current: self.version.map(VersionStateParam::value),
+            violating: self.violating.unwrap_or(false),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "state", self.state);
+        push(&mut pairs, "rule", trimmed(&self.rule));
+        push(&mut pairs, "version", self.version);
+        push(&mut pairs, "violating", self.violating.filter(|v| *v));
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// Page of the per-rule compliance counts (`/api/v1/compliance/rules`), by rule id.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CompliancePageParams {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl CompliancePageParams {
+    pub fn query(&self) -> Result<(Option<String>, u32), ParamError> {
+        Ok((cursor(&self.cursor)?, limit(self.limit)?))
+    }
+}
+
+/// How much of the compliance trend (`/api/v1/compliance/trend`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrendParams {
+    /// Days back from now, 1 to 90 (default 7); one point per hour.
+    pub days: Option<u32>,
+}
+
+impl TrendParams {
+    pub fn days(&self) -> Result<u32, ParamError> {
+        match self.days {
+            None => Ok(7),
+            Some(n) if (1..=crate::compliance::MAX_TREND_DAYS).contains(&n) => Ok(n),
+            Some(_) => Err(ParamError(format!("days: expected 1 to {}", crate::compliance::MAX_TREND_DAYS))),
+        }
+    }
+}
+
 /// The most audit records one call returns.
 pub const MAX_AUDIT_PAGE: u32 = 1000;
 

@@ -66,6 +66,10 @@ macro_rules! impl_ingest {
                 let plan = plan::plan(&stored, report);
                 execute(&mut tx, agent_id, &plan, sequence, now).await?;
                 super::read_models::after_ingest(&mut tx, agent_id, report, &plan.touched_servers, now).await?;
+                // An agent without policy support sends no policy part: its rows stay as they are.
+                if let Some(policy) = &report.policy {
+                    super::compliance_sql::write(&mut tx, agent_id, &crate::ingest::policy::plan(policy), now).await?;
+                }
                 sqlx::query("UPDATE agents SET last_sequence = $2 WHERE id = $1")
                     .bind(agent_id)
                     .bind(sequence)

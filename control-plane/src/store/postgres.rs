@@ -48,6 +48,7 @@ pub(super) fn redact(url: &str) -> String {
 }
 
 super::access::impl_access_store!(PostgresStore, sqlx::Postgres);
+super::compliance_sql::impl_compliance_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 super::exports_sql::impl_export_store!(crate::store::PostgresStore, sqlx::Postgres);
 super::policy_inputs_sql::impl_policy_inputs!(crate::store::PostgresStore, sqlx::Postgres);

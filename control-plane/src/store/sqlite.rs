@@ -71,6 +71,7 @@ impl SqliteStore {
 }
 
 super::access::impl_access_store!(SqliteStore, sqlx::Sqlite);
+super::compliance_sql::impl_compliance_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 super::exports_sql::impl_export_store!(crate::store::SqliteStore, sqlx::Sqlite);
 super::policy_inputs_sql::impl_policy_inputs!(crate::store::SqliteStore, sqlx::Sqlite);

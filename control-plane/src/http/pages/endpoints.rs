@@ -141,10 +141,18 @@ pub(crate) async fn endpoint_detail(
         return bad_params(&error, &principal);
     }
     let now = unix_now();
+    let policy = match crate::compliance::endpoint(state.cp.store.as_ref(), &agent_id).await {
+        Ok(view) => Some(view),
+        Err(crate::error::ActionError::NotFound(_)) => None,
+        Err(error) => return super::ops::refused(&principal, &crate::error::ApiError::from(error), PATH),
+    };
     match state.cp.store.endpoint_detail(&agent_id, online_since(now), now).await {
         Ok(Some(detail)) => {
             let title = if detail.endpoint.hostname.is_empty() { agent_id.as_str() } else { &detail.endpoint.hostname };
-            let body = render_detail(&detail, now);
+            let body = html! {
+                (render_detail(&detail, now))
+                (super::compliance::endpoint_section(policy.as_ref()))
+            };
             layout::page_in(title, "Endpoints", Some(&principal), html! {}, body).into_response()
         }
         Ok(None) => error_page(StatusCode::NOT_FOUND, "no endpoint with this id", &principal),
