@@ -134,8 +134,8 @@ fn embedded_detection_reports_ranges_not_values() {
     let raw = value.expose();
     assert_eq!(&raw[found[0].range.clone()], "postgres://app:Wq9x2Lk7pQ@db/app");
     assert_eq!(found[0].detection.kind, "postgres-connection-string");
-    // The `ghp_` look-alike has a bad checksum: a literal under `--token`, but not GitHub's.
+    // The `ghp_` look-alike has a bad checksum: GitHub's shape, marked as failing its checksum.
     assert!(raw[found[1].range.clone()].starts_with("ghp_"));
-    assert_eq!((found[1].detection.kind, found[1].detection.provider), ("generic-secret", "unknown"));
+    assert_eq!((found[1].detection.kind, found[1].detection.provider), ("checksum-failed", "github"));
     assert!(!format!("{found:?}").contains("Wq9x2Lk7pQ"));
 }

@@ -75,6 +75,16 @@ pub fn transport_from_str(s: &str) -> Option<Transport> {
     }
 }
 
+/// Whether a URL's path ends in `/sse` (query, fragment and a trailing `/` ignored): the
+/// conventional endpoint of the legacy HTTP+SSE transport.
+pub fn is_sse_path(url: &str) -> bool {
+    let without_query = url.split(['?', '#']).next().unwrap_or(url);
+    let Some(after_scheme) = without_query.split_once("://").map(|(_, rest)| rest) else { return false };
+    let Some(path_start) = after_scheme.find('/') else { return false };
+    let path = after_scheme[path_start..].trim_end_matches('/');
+    path.len() >= 4 && path[path.len() - 4..].eq_ignore_ascii_case("/sse")
+}
+
 /// Why an entry could not be read; the rest of its file still is.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
@@ -188,6 +198,20 @@ pub fn normalise_entry(name: &str, value: &Value, dialect: Dialect) -> Result<Ra
             UrlDefault::Http => Transport::Http,
             UrlDefault::Sse => Transport::Sse,
         });
+    }
+    // An endpoint at `/sse` is the legacy HTTP+SSE transport: a client told `http` (or nothing)
+    // falls back to it (VS Code, mcp-remote) or fails. Only an explicit streamable spelling
+    // says otherwise.
+    let explicit_streamable = type_str.is_some_and(|t| {
+        let t = t.to_ascii_lowercase().replace(['-', '_'], "");
+        t.starts_with("streamable")
+    });
+    if s.transport == Some(Transport::Http)
+        && !explicit_streamable
+        && url_key != Some("httpUrl")
+        && s.url.as_ref().is_some_and(|u| is_sse_path(u.expose()))
+    {
+        s.transport = Some(Transport::Sse);
     }
 
     // Toggles: `disabled: true`, `enabled: false`, `isActive: false`.
@@ -404,11 +428,27 @@ mod tests {
 
     #[test]
     fn url_without_type_follows_the_dialect() {
-        let v = json!({"url": "https://x/sse"});
+        let v = json!({"url": "https://x/v1"});
         assert_eq!(normalise_entry("a", &v, Dialect::default()).expect("ok").transport, Some(Transport::Http));
         assert_eq!(normalise_entry("a", &v, Dialect::SSE_URLS).expect("ok").transport, Some(Transport::Sse));
         let v = json!({"httpUrl": "https://x/mcp"});
         assert_eq!(normalise_entry("a", &v, Dialect::SSE_URLS).expect("ok").transport, Some(Transport::Http));
+    }
+
+    #[test]
+    fn a_url_path_ending_in_sse_is_the_sse_transport() {
+        for (v, want) in [
+            (json!({"url": "https://mcp.example.com/sse"}), Transport::Sse),
+            (json!({"url": "https://mcp.example.com/v1/SSE/?x=1"}), Transport::Sse),
+            (json!({"type": "http", "url": "https://mcp.example.com/sse"}), Transport::Sse),
+            (json!({"serverUrl": "http://localhost:8080/sse#top"}), Transport::Sse),
+            (json!({"type": "streamable-http", "url": "https://mcp.example.com/sse"}), Transport::Http),
+            (json!({"url": "https://mcp.example.com/mcp"}), Transport::Http),
+            (json!({"url": "https://mcp.example.com/sse-v2"}), Transport::Http),
+            (json!({"url": "https://sse.example.com/"}), Transport::Http),
+        ] {
+            assert_eq!(normalise_entry("a", &v, Dialect::default()).expect("ok").transport, Some(want), "{v}");
+        }
     }
 
     #[test]
