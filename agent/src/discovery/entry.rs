@@ -75,6 +75,90 @@ pub fn transport_from_str(s: &str) -> Option<Transport> {
     }
 }
 
+/// Fields of an entry the normaliser reads as launch fields, env or headers: not searched again.
+const LAUNCH_FIELDS: &[&str] = &[
+    "command",
+    "cmd",
+    "args",
+    "arguments",
+    "env",
+    "envs",
+    "environment",
+    "url",
+    "serverUrl",
+    "httpUrl",
+    "uri",
+    "headers",
+    "http_headers",
+    "requestInit",
+    "requestOptions",
+    "type",
+    "transportType",
+    "transport",
+    "env_vars",
+    "env_keys",
+    "env_http_headers",
+    "name",
+    "description",
+    "cwd",
+    "working_directory",
+    "workingDirectory",
+    "autoApprove",
+    "alwaysAllow",
+    "auto_approve",
+    "autoApproveTools",
+    "tools",
+    "disabledTools",
+    "enabledTools",
+    "includeTools",
+    "excludeTools",
+    "trust",
+];
+
+/// At most this many values are taken from an entry's nested blocks (a hostile file cannot make
+/// the detector judge millions of strings), this many levels down.
+const NESTED_VALUES_MAX: usize = 256;
+const NESTED_DEPTH_MAX: usize = 8;
+
+/// Every string inside an entry's other fields — nested per-server settings blocks (Zed's
+/// extension `settings`, a `config`/`options` object) and top-level strings under a secret-like
+/// name — as `field:<path>` (`field:settings.api_key`, `field:accessToken`), for the detector to
+/// judge with the path as the name. Launch fields, env and headers are read elsewhere.
+pub fn nested_secrets(obj: &Map<String, Value>) -> Vec<(String, Secret)> {
+    fn walk(path: &str, v: &Value, depth: usize, out: &mut Vec<(String, Secret)>) {
+        if out.len() >= NESTED_VALUES_MAX || depth > NESTED_DEPTH_MAX {
+            return;
+        }
+        match v {
+            Value::String(text) if !text.is_empty() => out.push((format!("field:{path}"), Secret::new(text.as_str()))),
+            Value::Object(map) => {
+                for (k, child) in map {
+                    walk(&format!("{path}.{k}"), child, depth + 1, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&format!("{path}.{i}"), child, depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (key, v) in obj {
+        // Indirections (`bearerTokenEnvVar`) name a variable and are read as references above.
+        if LAUNCH_FIELDS.contains(&key.as_str()) || crate::secrets::reference::is_indirection_field(key) {
+            continue;
+        }
+        match v {
+            Value::Object(_) | Value::Array(_) => walk(key, v, 1, &mut out),
+            Value::String(_) if crate::secrets::names::is_secret_like(key) => walk(key, v, 1, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
 /// Whether a URL's path ends in `/sse` (query, fragment and a trailing `/` ignored): the
 /// conventional endpoint of the legacy HTTP+SSE transport.
 pub fn is_sse_path(url: &str) -> bool {
@@ -276,6 +360,8 @@ pub fn normalise_entry(name: &str, value: &Value, dialect: Dialect) -> Result<Ra
     if let Some(Value::String(v)) = obj.get("oauth_client_secret") {
         s.extra_secrets.push(("field:oauth_client_secret".into(), Secret::new(v.as_str())));
     }
+    let taken: Vec<String> = s.extra_secrets.iter().map(|(l, _)| l.clone()).collect();
+    s.extra_secrets.extend(nested_secrets(obj).into_iter().filter(|(l, _)| !taken.contains(l)));
 
     // Indirections: names of variables, never values.
     for key in ["env_vars", "env_keys"] {

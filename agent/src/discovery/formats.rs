@@ -73,7 +73,15 @@ pub fn parse(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
             parse_json_family(text, format)
         }
         FileFormat::Yaml => Ok(ParsedDoc { value: parse_yaml(text)?, client_rejects: None }),
-        FileFormat::Toml => Ok(ParsedDoc { value: parse_toml(text)?, client_rejects: None }),
+        FileFormat::Toml => match parse_toml(text) {
+            Ok(value) => Ok(ParsedDoc { value, client_rejects: None }),
+            // The client refuses the whole file, but its other tables are still what the user
+            // configured: a malformed entry never hides its neighbours.
+            Err(e) => match recover_toml(text) {
+                Some(value) => Ok(ParsedDoc { value, client_rejects: Some(e) }),
+                None => Err(e),
+            },
+        },
         FileFormat::MarkdownFrontMatter => {
             let value = match front_matter(text) {
                 Some(yaml) => parse_yaml(yaml)?,
@@ -170,6 +178,51 @@ fn parse_toml(text: &str) -> Result<Value, SyntaxError> {
     Ok(toml_to_json(toml::Value::Table(table)))
 }
 
+/// The tables of a TOML text that does not parse as a whole: the text is cut before every
+/// line that opens a table header (`[x]`, `[[x]]`), each piece is parsed alone (an array of
+/// tables with its header), and the pieces that parse are merged. A piece with a bad value is
+/// left out whole — its table is the malformed entry — and so is a table a piece defines twice.
+/// `None` when no piece parses.
+fn recover_toml(text: &str) -> Option<Value> {
+    let mut pieces: Vec<&str> = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') && offset > start {
+            pieces.push(&text[start..offset]);
+            start = offset;
+        }
+        offset += line.len();
+    }
+    pieces.push(&text[start..]);
+    let mut merged = serde_json::Map::new();
+    let mut any = false;
+    for piece in pieces {
+        let Ok(table) = toml::from_str::<toml::Table>(piece) else { continue };
+        if let Value::Object(map) = toml_to_json(toml::Value::Table(table)) {
+            any = true;
+            merge_tables(&mut merged, map);
+        }
+    }
+    any.then_some(Value::Object(merged))
+}
+
+/// Deep-merges `from` into `into`: tables merge, arrays (of tables) append, a scalar already
+/// present is kept (the first definition, as a duplicate key would be refused anyway).
+fn merge_tables(into: &mut serde_json::Map<String, Value>, from: serde_json::Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => merge_tables(a, b),
+            (Some(Value::Array(a)), Value::Array(b)) => a.extend(b),
+            (Some(_), _) => {}
+            (None, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
 fn toml_to_json(v: toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s),
@@ -242,6 +295,18 @@ mod tests {
         let err = parse("[mcp_servers.x]\nenv = { TOKEN = \"sk-secret\" \n", FileFormat::Toml).expect_err("broken");
         assert!(!err.to_string().contains("sk-secret"), "{err}");
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn a_bad_value_in_one_toml_table_keeps_the_other_tables() {
+        let text = "model = \"o3\"\n[mcp_servers.good]\ncommand = \"npx\"\nargs = [\"-y\", \"a\"]\n\n[mcp_servers.bad]\ncommand = npx\n\n[mcp_servers.also_good]\nurl = \"https://x/mcp\"\n[[profiles]]\nname = \"p1\"\n[[profiles]]\nname = \"p2\"\n";
+        let doc = parse(text, FileFormat::Toml).expect("recovered");
+        let servers = doc.value["mcp_servers"].as_object().expect("servers");
+        assert_eq!(servers.keys().collect::<Vec<_>>(), ["also_good", "good"]);
+        assert_eq!(doc.value["model"], "o3");
+        assert_eq!(doc.value["profiles"].as_array().map(Vec::len), Some(2));
+        let rejects = doc.client_rejects.expect("the client refuses the file");
+        assert_eq!(rejects.line, Some(7), "{rejects}");
     }
 
     #[test]
