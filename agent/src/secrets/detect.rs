@@ -193,7 +193,17 @@ fn authorization(name: Option<&str>, v: &str) -> Option<Found> {
         return None;
     }
     match scheme.to_ascii_lowercase().as_str() {
-        "basic" => decode::is_basic_credential(credential).then_some(("basic-auth", "http", Confidence::High)),
+        "basic" => {
+            if !decode::is_basic_credential(credential) {
+                return None;
+            }
+            // A provider token as the password (or user) of the pair is that provider's: Jira's
+            // `email:ATATT3…`, a registry's `user:npm_…`. The decoded pair is zeroed on drop.
+            let decoded = decode::base64(credential).map(zeroize::Zeroizing::new);
+            let pair = decoded.as_deref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|t| t.split_once(':'));
+            let provider = pair.and_then(|(user, pass)| provider_token(pass).or_else(|| provider_token(user)));
+            Some(provider.unwrap_or(("basic-auth", "http", Confidence::High)))
+        }
         "bearer" | "token" | "bot" => {
             if let Some(found) = provider_token(credential) {
                 return Some(found);

@@ -44,6 +44,19 @@ fn bad_github_checksum_keeps_github_marked_as_failing_the_checksum() {
     assert_eq!(env("MCP_SERVER_ARG", &"a".repeat(84)), None);
 }
 
+/// Standard base64 with padding (the agent has a decoder only).
+fn base64_encode(text: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { A[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
 #[test]
 fn provider_tokens_inside_authorization_values_and_urls_keep_their_provider() {
     let linear = "lin_api_Zq8mV3xT0bLk9WcN2pRf7HsJd4YgAe6UQwErTyUi";
@@ -55,6 +68,11 @@ fn provider_tokens_inside_authorization_values_and_urls_keep_their_provider() {
         (Location::Url, format!("https://mcp.tavily.com/mcp/?tavilyApiKey={tavily}"), ("tavily-api-key", "tavily")),
         (Location::Url, format!("https://mcp.example.com/{tavily}/sse"), ("tavily-api-key", "tavily")),
         (Location::Url, format!("https://mcp.example.com/mcp?k={linear}"), ("linear-api-key", "linear")),
+        (
+            Location::Header("Authorization"),
+            format!("Basic {}", base64_encode(&format!("me@example.com:{linear}"))),
+            ("linear-api-key", "linear"),
+        ),
     ] {
         let d = detect(&location, &Secret::new(value.as_str())).unwrap_or_else(|| panic!("{location}"));
         assert_eq!((d.kind, d.provider), want, "{location}");
