@@ -66,6 +66,120 @@ pub struct ParsedDoc {
     pub client_rejects: Option<SyntaxError>,
 }
 
+/// Which parts of a document a client reads, so a large file (a `~/.claude.json` with
+/// megabytes of project history) is read without building the parts nobody looks at.
+#[derive(Debug)]
+pub enum Keep {
+    /// The whole value.
+    All,
+    /// Only these members of an object (others are skipped unread); anything else whole.
+    Keys(&'static [(&'static str, Keep)]),
+    /// Every member of an object, each kept as the inner rule says.
+    Each(&'static Keep),
+}
+
+/// Parses `text` as `format`, keeping only what `keep` names. Only strict JSON is read this way
+/// (one pass of `serde_json`, skipped members never allocated); a file strict JSON refuses, and
+/// every other format, is read whole as [`parse`] does.
+pub fn parse_kept(text: &str, format: FileFormat, keep: Option<&Keep>) -> Result<ParsedDoc, SyntaxError> {
+    if format == FileFormat::Json
+        && !text.trim().is_empty()
+        && let Ok(value) = pruned_json(text, keep.unwrap_or(&Keep::All))
+    {
+        return Ok(ParsedDoc { value, client_rejects: None });
+    }
+    parse(text, format)
+}
+
+fn pruned_json(text: &str, keep: &Keep) -> Result<Value, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Pruned(keep).deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Deserialises a value as a [`Keep`] rule says.
+struct Pruned<'k>(&'k Keep);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        match self.0 {
+            Keep::All => serde::Deserialize::deserialize(d),
+            rule => d.deserialize_any(PrunedVisitor(rule)),
+        }
+    }
+}
+
+struct PrunedVisitor<'k>(&'k Keep);
+
+impl<'de> serde::de::Visitor<'de> for PrunedVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let rule = match self.0 {
+                Keep::Keys(keys) => keys.iter().find(|(k, _)| *k == key).map(|(_, r)| r),
+                Keep::Each(inner) => Some(*inner),
+                Keep::All => Some(&Keep::All),
+            };
+            match rule {
+                Some(rule) => {
+                    let v = map.next_value_seed(Pruned(rule))?;
+                    out.insert(key, v);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
 /// Parses `text` as `format`.
 pub fn parse(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
     match format {
@@ -307,6 +421,31 @@ mod tests {
         assert_eq!(doc.value["profiles"].as_array().map(Vec::len), Some(2));
         let rejects = doc.client_rejects.expect("the client refuses the file");
         assert_eq!(rejects.line, Some(7), "{rejects}");
+    }
+
+    #[test]
+    fn kept_parts_only_and_a_refused_file_read_whole() {
+        static KEEP: Keep = Keep::Keys(&[
+            ("mcpServers", Keep::All),
+            ("projects", Keep::Each(&Keep::Keys(&[("mcpServers", Keep::All)]))),
+        ]);
+        let text = r#"{"history": [1, 2], "mcpServers": {"a": {"command": "x"}}, "projects": {"/p": {"history": ["big"], "mcpServers": {}}, "/q": 3}}"#;
+        let doc = parse_kept(text, FileFormat::Json, Some(&KEEP)).expect("parse");
+        assert_eq!(
+            doc.value,
+            serde_json::json!({"mcpServers": {"a": {"command": "x"}}, "projects": {"/p": {"mcpServers": {}}, "/q": 3}})
+        );
+        assert!(doc.client_rejects.is_none());
+        // Strict JSON refuses a trailing comma: read whole and leniently, flagged as before.
+        let doc = parse_kept(
+            "{\"mcpServers\": {\"a\": {\"command\": \"x\"},},\"history\": 1}",
+            FileFormat::Json,
+            Some(&KEEP),
+        )
+        .expect("lenient");
+        assert_eq!(doc.value["history"], 1);
+        assert!(doc.client_rejects.is_some());
+        assert!(parse_kept("{\"a\": ", FileFormat::Json, Some(&KEEP)).is_err());
     }
 
     #[test]

@@ -212,7 +212,7 @@ fn read_candidate(
             return Vec::new();
         }
     };
-    let doc = match formats::parse(&data.text, c.format) {
+    let doc = match formats::parse_kept(&data.text, c.format, client.keep(c)) {
         Ok(doc) => doc,
         Err(e) => {
             d.problems.push(problem(

@@ -28,7 +28,7 @@ use super::{
     with_origin,
 };
 use crate::discovery::entry::Dialect;
-use crate::discovery::formats::FileFormat;
+use crate::discovery::formats::{FileFormat, Keep};
 use crate::platform::{Os, SystemCtx, UserCtx, sorted_subdirs};
 use muster_proto::v1::Scope;
 
@@ -82,6 +82,10 @@ impl ClientSource for ClaudeCode {
         if let Some(dir) = dir {
             out.push(Candidate::managed(dir.join("managed-mcp.json"), FileFormat::Json, "mcp"));
         }
+    }
+
+    fn keep(&self, file: &Candidate) -> Option<&'static Keep> {
+        (file.kind == "claude-json").then_some(&CLAUDE_JSON_KEEP)
     }
 
     fn parse(&self, file: &Candidate, doc: &Value) -> Parsed {
@@ -141,6 +145,20 @@ impl ClientSource for ClaudeCode {
         }
     }
 }
+
+/// What is read of `~/.claude.json`, which grows to megabytes of per-project history: the
+/// servers, and per project its servers and disabled lists (its key records the project).
+static CLAUDE_JSON_KEEP: Keep = Keep::Keys(&[
+    ("mcpServers", Keep::All),
+    (
+        "projects",
+        Keep::Each(&Keep::Keys(&[
+            ("mcpServers", Keep::All),
+            ("disabledMcpServers", Keep::All),
+            ("disabledMcpjsonServers", Keep::All),
+        ])),
+    ),
+]);
 
 fn parse_claude_json(doc: &Value) -> Parsed {
     let mut parsed = Parsed::default();

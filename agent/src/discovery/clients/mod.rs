@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::entry::{self, Dialect, EntryError, RawServer};
-use super::formats::FileFormat;
+use super::formats::{FileFormat, Keep};
 use crate::platform::{Layout, Os, SystemCtx, UserCtx};
 use muster_proto::v1::Scope;
 
@@ -199,6 +199,12 @@ pub trait ClientSource: Sync {
 
     /// Project directories the client itself has recorded for this user (recently opened
     /// folders), as host paths.
+    /// The parts of `file` this client reads, when it can say (a large file is then read
+    /// without building the rest); `None` reads the whole document.
+    fn keep(&self, _file: &Candidate) -> Option<&'static Keep> {
+        None
+    }
+
     fn recorded_projects(&self, _user: &UserCtx, _layout: &Layout) -> Vec<PathBuf> {
         Vec::new()
     }
