@@ -113,6 +113,9 @@ fn write_image(root: &Path) {
         &serde_json::to_string_pretty(&json!({"servers": {
             "plain": {"type": "http", "url": "http://mcp.acme.example/mcp"},
             "legacy": {"type": "sse", "url": "https://legacy.acme.example/sse"},
+            "implicit-sse": {"url": "https://old.acme.example/v1/sse"},
+            "bridged-sse": {"command": "npx", "args": ["-y", "mcp-remote@0.1.29", "https://bridge.acme.example/sse"]},
+            "bridged-http": {"command": "npx", "args": ["-y", "mcp-remote@0.1.29", "https://bridge.acme.example/mcp"]},
             "static": {"type": "http", "url": "https://api.acme.example/mcp", "headers": {"Authorization": format!("Bearer {bearer}")}},
             "maps": {"type": "http", "url": format!("https://maps.acme.example/mcp?key={google}")}
         }}))
@@ -258,6 +261,11 @@ fn each_rule_fires_where_planted_and_not_on_its_negative_twin() {
     assert!(has(&vscode("plain"), "MUSTER-REMOTE-PLAINTEXT"));
     assert!(!has(&vscode("legacy"), "MUSTER-REMOTE-PLAINTEXT"));
     assert!(has(&vscode("legacy"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    // Regression (issue 16): a URL at `/sse` without a type, and a bridge reaching one.
+    assert!(has(&vscode("implicit-sse"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    assert!(has(&vscode("bridged-sse"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    assert!(!has(&vscode("bridged-http"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    assert!(!has(&vscode("plain"), "MUSTER-REMOTE-SSE-DEPRECATED"));
     assert!(!has(&vscode("plain"), "MUSTER-REMOTE-STATIC-AUTH"), "no credential, no static auth");
     // Approvals, containers, filesystem reach, ignored files.
     assert!(has(&cline("time"), "MUSTER-AUTO-APPROVE"));

@@ -76,7 +76,8 @@ fn json_contract_on_every_os_layout() {
             let local =
                 servers.iter().find(|s| s["name"] == "jira" && s["user"] == user.as_str()).expect("local-scope entry");
             assert_eq!(local["project"], project.as_str());
-            assert_eq!(local["transport"], "http");
+            // `type: http` on Atlassian's `/v1/sse` endpoint: the legacy SSE transport (issue 16).
+            assert_eq!(local["transport"], "sse");
         }
 
         // Paths are written the scanned machine's way.
