@@ -39,7 +39,7 @@ pub(crate) async fn services(
         }
         section.card.table-card {
             @if rows.is_empty() {
-                (empty("No enterprise service reached yet (the services rollup refreshes every five minutes)."))
+                (empty("No enterprise service reached yet."))
             } @else {
                 table.data {
                     thead {
