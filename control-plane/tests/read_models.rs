@@ -10,7 +10,7 @@ use muster_control_plane::enroll::{create_token, hash_token};
 use muster_control_plane::ingest::{ChangeKind, Report, ReportBody};
 use muster_control_plane::store::read::{
     ActivityQuery, AgentQuery, Cursor, DecisionKind, EndpointQuery, EndpointSort, FindingKey, FindingQuery,
-    FindingStateFilter, FingerprintQuery, GroupKind, ServerGroupQuery,
+    FindingStateFilter, FingerprintQuery, FingerprintReuse, GroupKind, ServerGroupQuery,
 };
 use muster_control_plane::store::{DynStore, NewAgent, StoreError};
 use muster_control_plane::testing::TestDatabase;
@@ -42,6 +42,7 @@ conformance_suite!(
     agents_page_and_versions,
     garbage_cursor_is_refused,
     rollups_follow_every_report_and_agree_with_a_rebuild,
+    drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1183,4 +1184,59 @@ async fn rollups_follow_every_report_and_agree_with_a_rebuild(store: DynStore) {
     let live = rollup_views(&store).await;
     store.rebuild_rollups().await.unwrap();
     assert_eq!(rollup_views(&store).await, live, "live rollups equal a full recount after a removal");
+}
+
+/// Issue 15: a service leads to the endpoints running it, and a secret reused by two servers of
+/// one host is listed (it used to be a 400), as are fingerprints found by their start.
+async fn drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host(store: DynStore) {
+    let literal = CredentialSource::Literal;
+    let (within, across) = ("aaaa0000111122223333444455556666", "bbbb0000111122223333444455556666");
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice"],
+            vec![
+                srv("1").service("github").credential("env:GH", literal, within, "github"),
+                srv("2").service("github").client("windsurf").credential("env:GH", literal, within, "github"),
+                srv("3").service("linear").remote("mcp.linear.app"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h2", 1, &["bob"], vec![srv("1").service("slack").credential("env:S", literal, across, "slack")]),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h3", 1, &["eve"], vec![srv("1").service("github").credential("env:S", literal, across, "slack")]),
+        NOW,
+    )
+    .await;
+    let hosts = |service: &str| {
+        let store = store.clone();
+        let query = EndpointQuery { service: Some(service.into()), ..Default::default() };
+        async move { all_endpoint_pages(&store, EndpointQuery { limit: 1, ..query }).await }
+    };
+    assert_eq!(hosts("github").await, ["h1", "h3"]);
+    assert_eq!(hosts("linear").await, ["h1"]);
+    assert!(hosts("gitlab").await.is_empty());
+
+    let listed = |reuse: FingerprintReuse, prefix: Option<&str>| {
+        let store = store.clone();
+        let query = FingerprintQuery { reuse, prefix: prefix.map(str::to_string), ..Default::default() };
+        async move {
+            let page = store.shared_fingerprints(&query).await.unwrap();
+            page.items.into_iter().map(|f| (f.fingerprint, f.hosts, f.servers)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(FingerprintReuse::WithinHost, None).await, [(within.to_string(), 1, 2)]);
+    assert_eq!(listed(FingerprintReuse::AcrossHosts, None).await, [(across.to_string(), 2, 2)]);
+    assert_eq!(listed(FingerprintReuse::Any, None).await.len(), 2);
+    assert_eq!(listed(FingerprintReuse::Any, Some("bbbb00")).await, [(across.to_string(), 2, 2)]);
 }

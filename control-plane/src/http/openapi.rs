@@ -89,6 +89,7 @@ pub(crate) fn routes() -> Vec<Route> {
         params::FindingStateParam,
         params::ChangeKindParam,
         params::AgentStatusParam,
+        params::ReuseParam,
     )),
     modifiers(&Authentication),
     security(("bearer" = []), ("session" = [])),

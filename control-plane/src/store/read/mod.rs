@@ -172,6 +172,18 @@ pub struct RollupStats {
     pub expired_waiver_endpoints: usize,
 }
 
+/// Which reuse of one secret a fingerprint list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FingerprintReuse {
+    /// Used on at least `min_hosts` hosts (2 by default): one secret on several machines.
+    #[default]
+    AcrossHosts,
+    /// Used by two or more servers of one host (more uses than hosts).
+    WithinHost,
+    /// Used more than once anywhere.
+    Any,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Services and server groups
 
@@ -277,6 +289,8 @@ pub struct EndpointQuery {
     pub client: Option<String>,
     /// Exact endpoint tag.
     pub tag: Option<String>,
+    /// Only endpoints with a server reaching this enterprise service (exact).
+    pub service: Option<String>,
     pub sort: EndpointSort,
     pub cursor: Option<String>,
     pub limit: u32,
@@ -373,8 +387,12 @@ pub struct SharedFingerprint {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FingerprintQuery {
-    /// At least 2 (the rollup keeps no single-host fingerprint).
+    /// Seen on at least this many hosts (1 or more; 0 counts as 1).
     pub min_hosts: i64,
+    /// Which reuse to list.
+    pub reuse: FingerprintReuse,
+    /// Start of the fingerprint (hex, case-insensitive).
+    pub prefix: Option<String>,
     pub provider: Option<String>,
     pub cursor: Option<String>,
     pub limit: u32,

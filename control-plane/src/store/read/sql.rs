@@ -27,10 +27,10 @@ macro_rules! impl_read_models {
             use crate::store::read::{
                 ADVISORY_FINDINGS, ActivityEvent, ActivityQuery, AgentQuery, AgentRow, AuthCounts, Cursor, DailyPoint,
                 DecisionKind, EndpointDetail, EndpointQuery, EndpointRow, EndpointSort, FindingDecision, FindingKey,
-                FindingQuery, FindingStateFilter, FindingView, FingerprintQuery, GroupKind, HISTORY_LIMIT, MAX_PAGE,
-                Overview, Page, ReadModels, RollupStats, SecretGroup, ServerFacts, ServerGroup, ServerGroupQuery,
-                ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id, contains_pattern, day_start,
-                finding_subject, into_page, member_key, members, page_limit,
+                FindingQuery, FindingStateFilter, FindingView, FingerprintQuery, FingerprintReuse, GroupKind,
+                HISTORY_LIMIT, MAX_PAGE, Overview, Page, ReadModels, RollupStats, SecretGroup, ServerFacts,
+                ServerGroup, ServerGroupQuery, ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id,
+                contains_pattern, day_start, finding_subject, into_page, member_key, members, page_limit,
             };
 
             type Row = <$db as sqlx::Database>::Row;
