@@ -69,6 +69,7 @@ on_both_backends!(
     endpoint_detail_shows_servers_findings_history_and_exports,
     endpoint_pages_follow_next_and_prev_links_with_their_filters,
     bad_parameters_are_refused_with_400,
+    a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -418,7 +419,8 @@ async fn every_inventory_page_renders_escaped_names_and_the_api_returns_them_int
 
     let credentials = viewer.page("/credentials", "Credentials").await;
     assert!(credentials.contains("github") && credentials.contains(&SHARED_FP[..12]));
-    assert!(credentials.contains(&format!(r#"title="{SHARED_FP}""#)));
+    // Issue 15: fingerprints in full, not cut to 12 characters.
+    assert!(credentials.contains(&format!(r#"<code class="fingerprint">{SHARED_FP}</code>"#)), "{credentials}");
 
     let detail = viewer.page(&format!("/endpoints/{}", fleet.canary), HOST_ESCAPED).await;
     assert!(detail.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -571,7 +573,8 @@ async fn bad_parameters_are_refused_with_400(cp: TestControlPlane) {
         "/endpoints?tag=Team%20Payments",
         "/api/v1/endpoints?tag=a,b",
         "/servers?advisories=maybe",
-        "/credentials?min_hosts=1",
+        "/credentials?min_hosts=0",
+        "/credentials?q=not-hex",
         "/services?x=1",
         "/?page=2",
         "/api/v1/endpoints?sort=random",
@@ -593,5 +596,61 @@ async fn bad_parameters_are_refused_with_400(cp: TestControlPlane) {
     assert!(body.contains("beos"), "the message names the value: {body}");
     let (_, body) = viewer.get("/api/v1/endpoints?colour=red").await;
     assert!(body.contains("unknown parameter `colour`"), "{body}");
+    cp.stop().await.unwrap();
+}
+
+/// Issue 15: a report is on Services, Servers, Credentials and the Overview (pages and API) as
+/// soon as ingest returns: no rollup refresh is awaited or run. A service's name links to the
+/// endpoints running it, and reuse of one secret within a host can be asked for.
+async fn a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints(cp: TestControlPlane) {
+    let store = cp.state.store.clone();
+    let now = unix_now();
+    let fingerprint = "cccc0000111122223333444455556666";
+    let live = [
+        Srv {
+            service: "zz-live",
+            package: Some(("@zz/live-mcp", "9.9.9", true)),
+            credential: Some((CredentialSource::Literal, fingerprint)),
+            ..srv("l1", "live-one")
+        },
+        Srv { service: "zz-live", credential: Some((CredentialSource::Literal, fingerprint)), ..srv("l2", "live-two") },
+    ];
+    ingest(&store, snapshot("live-host", 1, &["dana"], &live, now), now).await;
+    let other = [Srv { service: "github", ..srv("o1", "other") }];
+    ingest(&store, snapshot("other-host", 1, &["erin"], &other, now), now).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+
+    let services = viewer.page("/services", "Services").await;
+    assert!(services.contains(r#"href="/endpoints?service=zz-live""#), "{services}");
+    let (_, body) = viewer.get("/api/v1/services").await;
+    let json: Value = serde_json::from_str(&body).unwrap();
+    let row = json["items"].as_array().unwrap().iter().find(|s| s["service"] == "zz-live").expect("zz-live listed");
+    assert_eq!((row["servers"].as_i64(), row["endpoints"].as_i64()), (Some(2), Some(1)));
+    let (_, body) = viewer.get("/api/v1/overview").await;
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(overview["services"].as_u64(), Some(json["items"].as_array().unwrap().len() as u64));
+
+    assert!(viewer.page("/servers", "Servers").await.contains("@zz/live-mcp"));
+    let (_, body) = viewer.get("/api/v1/servers?q=zz").await;
+    assert!(body.contains("@zz/live-mcp"), "{body}");
+    let (_, body) = viewer.get("/api/v1/credentials").await;
+    let groups: Value = serde_json::from_str(&body).unwrap();
+    let secrets: i64 = groups["items"].as_array().unwrap().iter().map(|g| g["secrets"].as_i64().unwrap()).sum();
+    assert_eq!(Some(secrets), overview["literal_secrets"].as_i64(), "Credentials and the Overview agree");
+    assert_eq!(secrets, 2);
+
+    // The link leads to the one laptop running the service, and keeps its filter in the form.
+    let endpoints = viewer.page("/endpoints?service=zz-live", "Endpoints").await;
+    assert!(endpoints.contains("live-host") && !endpoints.contains("other-host"), "{endpoints}");
+    assert!(endpoints.contains(r#"name="service" value="zz-live""#));
+    let (_, body) = viewer.get("/api/v1/endpoints?service=zz-live").await;
+    assert!(body.contains("live-host") && !body.contains("other-host"), "{body}");
+
+    // One secret in two servers of one host: listed in full, found by its start.
+    let credentials = viewer.page("/credentials?reuse=within_host&q=CCCC0000", "Credentials").await;
+    assert!(credentials.contains(fingerprint), "{credentials}");
+    let (status, body) = viewer.get("/api/v1/credentials/shared?reuse=within_host").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(fingerprint), "{body}");
     cp.stop().await.unwrap();
 }

@@ -10,7 +10,7 @@ use muster_control_plane::enroll::{create_token, hash_token};
 use muster_control_plane::ingest::{ChangeKind, Report, ReportBody};
 use muster_control_plane::store::read::{
     ActivityQuery, AgentQuery, Cursor, DecisionKind, EndpointQuery, EndpointSort, FindingKey, FindingQuery,
-    FindingStateFilter, FingerprintQuery, GroupKind, ServerGroupQuery,
+    FindingStateFilter, FingerprintQuery, FingerprintReuse, GroupKind, ServerGroupQuery,
 };
 use muster_control_plane::store::{DynStore, NewAgent, StoreError};
 use muster_control_plane::testing::TestDatabase;
@@ -41,6 +41,8 @@ conformance_suite!(
     activity_filters_and_pages_newest_first,
     agents_page_and_versions,
     garbage_cursor_is_refused,
+    rollups_follow_every_report_and_agree_with_a_rebuild,
+    drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -256,7 +258,8 @@ async fn overview_counts_online_secrets_findings_and_keeps_a_daily_trend(store: 
     assert_eq!((overview.endpoints, overview.endpoints_online, overview.endpoints_offline), (2, 1, 1));
     assert_eq!((overview.servers, overview.clients, overview.literal_secrets), (3, 3, 1));
     assert_eq!((overview.findings_high, overview.findings_critical), (1, 1));
-    assert_eq!((overview.services, overview.trend.len(), overview.rollup_refreshed_at), (0, 0, None));
+    // Services are live: the report is counted before any refresh ran.
+    assert_eq!((overview.services, overview.trend.len(), overview.rollup_refreshed_at), (1, 0, None));
 
     store.refresh_rollups(NOW - 2 * DAY, NOW - 2 * DAY - 600).await.unwrap();
     store.refresh_rollups(NOW, NOW - 600).await.unwrap();
@@ -291,9 +294,7 @@ async fn services_count_servers_endpoints_users_and_auth_modes(store: DynStore) 
     )
     .await;
     ingest_endpoint(&store, &endpoint("h2", 1, &["alice"], vec![srv("1").service("github")]), NOW).await;
-    assert!(store.services().await.unwrap().is_empty(), "services come from the rollup");
-    let stats = store.refresh_rollups(NOW, NOW - 600).await.unwrap();
-    assert_eq!(stats.services, 2);
+    // No refresh: the rollups are live.
     let services = store.services().await.unwrap();
     let github = &services[0];
     assert_eq!(github.service, "github");
@@ -322,7 +323,6 @@ async fn server_groups_by_package_and_remote_host_with_versions_and_advisories(s
     )
     .await;
     ingest_endpoint(&store, &endpoint("h2", 1, &["bob"], vec![srv("1").npm("@x/gh", Some("1.1.0"), true)]), NOW).await;
-    store.refresh_rollups(NOW, NOW).await.unwrap();
 
     let packages =
         store.server_groups(&ServerGroupQuery { kind: Some(GroupKind::Package), ..Default::default() }).await.unwrap();
@@ -550,7 +550,6 @@ async fn credentials_group_literal_secrets_and_find_shared_fingerprints(store: D
         NOW,
     )
     .await;
-    store.refresh_rollups(NOW, NOW).await.unwrap();
 
     let groups: Vec<(String, String, i64, i64)> = store
         .secret_groups()
@@ -1086,4 +1085,164 @@ async fn upgrade_from_0006_gives_each_finding_its_decision_on_postgres() {
     if let Err(error) = outcome {
         std::panic::resume_unwind(error.into_panic());
     }
+}
+
+/// Everything the fleet-wide rollups show, in a comparable form.
+async fn rollup_views(store: &DynStore) -> Vec<String> {
+    let mut out: Vec<String> = store.services().await.unwrap().iter().map(|s| format!("{s:?}")).collect();
+    let groups = store.server_groups(&ServerGroupQuery { limit: 500, ..Default::default() }).await.unwrap();
+    out.extend(groups.items.iter().map(|g| format!("{g:?}")));
+    out.extend(store.secret_groups().await.unwrap().iter().map(|g| format!("{g:?}")));
+    let fingerprints = store.shared_fingerprints(&FingerprintQuery { limit: 500, ..Default::default() }).await.unwrap();
+    out.extend(fingerprints.items.iter().map(|f| format!("{f:?}")));
+    out
+}
+
+/// Issue 15: every report shows on Services, Servers and Credentials as soon as it is stored
+/// (no refresh runs in this test), including what a delta removes, and the counts ingest keeps
+/// by differences are exactly what a full recount gives.
+async fn rollups_follow_every_report_and_agree_with_a_rebuild(store: DynStore) {
+    let literal = CredentialSource::Literal;
+    let vulnerable = "server \"gh\" runs @x/gh at version 1.0.0: GHSA-aaaa-bbbb-cccc prototype pollution";
+    let h1 = ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice", "bob"],
+            vec![
+                srv("1")
+                    .service("github")
+                    .npm("@x/gh", Some("1.0.0"), true)
+                    .credential("env:GH", literal, "shared", "github")
+                    .finding("MUSTER-PKG-VULNERABLE", 4, "MCP04", vulnerable),
+                srv("2").service("github").user("bob").credential("env:GH", literal, "shared", "github"),
+                srv("3").service("linear").remote("mcp.linear.app"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    let services = store.services().await.unwrap();
+    assert_eq!(
+        services.iter().map(|s| (s.service.as_str(), s.servers)).collect::<Vec<_>>(),
+        [("github", 2), ("linear", 1)]
+    );
+    let within = store.shared_fingerprints(&FingerprintQuery::default()).await.unwrap();
+    assert!(within.items.is_empty(), "one host is no fleet-wide sharing");
+
+    let h2 = ingest_endpoint(
+        &store,
+        &endpoint(
+            "h2",
+            1,
+            &["eve"],
+            vec![
+                srv("1")
+                    .service("github")
+                    .npm("@x/gh", Some("1.1.0"), false)
+                    .credential("header:A", literal, "shared", "github"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    let github = store.services().await.unwrap().into_iter().find(|s| s.service == "github").unwrap();
+    assert_eq!((github.servers, github.endpoints, github.users), (3, 2, 3));
+    let shared = store.shared_fingerprints(&FingerprintQuery::default()).await.unwrap();
+    assert_eq!(
+        shared.items.iter().map(|f| (f.fingerprint.as_str(), f.hosts, f.servers)).collect::<Vec<_>>(),
+        [("shared", 2, 3)]
+    );
+    let live = rollup_views(&store).await;
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(rollup_views(&store).await, live, "live rollups equal a full recount");
+
+    // A delta removes h1's vulnerable server and its linear one: github loses a server, linear
+    // and the advisory disappear at once.
+    let step = InventoryDelta { removed_server_ids: vec!["1".into(), "3".into()], ..Default::default() };
+    store.ingest(&h1, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step) }, NOW + 1).await.unwrap();
+    let services = store.services().await.unwrap();
+    assert_eq!(
+        services.iter().map(|s| (s.service.as_str(), s.servers, s.endpoints)).collect::<Vec<_>>(),
+        [("github", 2, 2)]
+    );
+    let groups = store.server_groups(&ServerGroupQuery::default()).await.unwrap();
+    let gh = groups.items.iter().find(|g| g.name == "@x/gh").unwrap();
+    assert_eq!((gh.servers, gh.versions.clone(), gh.advisories.clone()), (1, vec!["1.1.0".to_string()], vec![]));
+    assert!(groups.items.iter().all(|g| g.name != "mcp.linear.app"));
+    let live = rollup_views(&store).await;
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(rollup_views(&store).await, live, "live rollups equal a full recount after a delta");
+
+    // h2 reports an empty inventory: everything it added is gone, and the Overview agrees.
+    store.ingest(&h2, &full(2, &endpoint("h2", 1, &["eve"], vec![])), NOW + 2).await.unwrap();
+    let overview = store.overview(NOW + 2, NOW).await.unwrap();
+    let services = store.services().await.unwrap();
+    assert_eq!(overview.services, services.len() as i64);
+    assert_eq!(
+        services.iter().map(|s| (s.service.as_str(), s.servers, s.endpoints)).collect::<Vec<_>>(),
+        [("github", 1, 1)]
+    );
+    let secrets: i64 = store.secret_groups().await.unwrap().iter().map(|g| g.secrets).sum();
+    assert_eq!(secrets, overview.literal_secrets, "Credentials and the Overview count the same literals");
+    assert!(store.shared_fingerprints(&FingerprintQuery::default()).await.unwrap().items.is_empty());
+    let live = rollup_views(&store).await;
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(rollup_views(&store).await, live, "live rollups equal a full recount after a removal");
+}
+
+/// Issue 15: a service leads to the endpoints running it, and a secret reused by two servers of
+/// one host is listed (it used to be a 400), as are fingerprints found by their start.
+async fn drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host(store: DynStore) {
+    let literal = CredentialSource::Literal;
+    let (within, across) = ("aaaa0000111122223333444455556666", "bbbb0000111122223333444455556666");
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice"],
+            vec![
+                srv("1").service("github").credential("env:GH", literal, within, "github"),
+                srv("2").service("github").client("windsurf").credential("env:GH", literal, within, "github"),
+                srv("3").service("linear").remote("mcp.linear.app"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h2", 1, &["bob"], vec![srv("1").service("slack").credential("env:S", literal, across, "slack")]),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h3", 1, &["eve"], vec![srv("1").service("github").credential("env:S", literal, across, "slack")]),
+        NOW,
+    )
+    .await;
+    let hosts = |service: &str| {
+        let store = store.clone();
+        let query = EndpointQuery { service: Some(service.into()), ..Default::default() };
+        async move { all_endpoint_pages(&store, EndpointQuery { limit: 1, ..query }).await }
+    };
+    assert_eq!(hosts("github").await, ["h1", "h3"]);
+    assert_eq!(hosts("linear").await, ["h1"]);
+    assert!(hosts("gitlab").await.is_empty());
+
+    let listed = |reuse: FingerprintReuse, prefix: Option<&str>| {
+        let store = store.clone();
+        let query = FingerprintQuery { reuse, prefix: prefix.map(str::to_string), ..Default::default() };
+        async move {
+            let page = store.shared_fingerprints(&query).await.unwrap();
+            page.items.into_iter().map(|f| (f.fingerprint, f.hosts, f.servers)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(FingerprintReuse::WithinHost, None).await, [(within.to_string(), 1, 2)]);
+    assert_eq!(listed(FingerprintReuse::AcrossHosts, None).await, [(across.to_string(), 2, 2)]);
+    assert_eq!(listed(FingerprintReuse::Any, None).await.len(), 2);
+    assert_eq!(listed(FingerprintReuse::Any, Some("bbbb00")).await, [(across.to_string(), 2, 2)]);
 }

@@ -99,6 +99,7 @@ pub(crate) fn routes() -> Vec<Route> {
         params::ChangeKindParam,
         params::AgentStatusParam,
         params::VersionStateParam,
+        params::ReuseParam,
     )),
     modifiers(&Authentication),
     security(("bearer" = []), ("session" = [])),

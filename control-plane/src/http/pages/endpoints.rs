@@ -13,8 +13,8 @@ use muster_proto::v1::{Os, Severity};
 
 use super::components::{
     auth_badge, bad_params, chips, count_badge, ecosystem_name, empty, endpoint_link, error_page, filter_buttons,
-    list_params, maybe_time_ago, online_dot, os_name, pager, select, severity_badge, severity_name, store_error,
-    text_input, time_ago, transport_name, utc_text, word_options,
+    list_params, maybe_time_ago, online_dot, os_label, os_name, pager, select, severity_badge, severity_name,
+    store_error, text_input, time_ago, transport_name, utc_text, word_options,
 };
 use super::layout;
 use crate::http::AppState;
@@ -89,6 +89,7 @@ fn filter_form(params: &EndpointParams) -> Markup {
             (text_input("user", "User", params.user.as_deref(), "exact user name"))
             (text_input("client", "Client", params.client.as_deref(), "e.g. cursor"))
             (text_input("tag", "Tag", params.tag.as_deref(), "e.g. team:payments"))
+            (text_input("service", "Service", params.service.as_deref(), "e.g. github"))
             (select("os", "OS", params.os.map(Word::as_str), &os))
             (select("status", "Status", params.status.map(StatusParam::as_str), &status))
             (select("severity", "Findings at least", params.severity.map(Word::as_str), &severity))
@@ -184,7 +185,7 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                 dl.facts {
                     dt { "Hostname" } dd { (e.hostname) }
                     dt { "Agent id" } dd { code { (e.agent_id) } }
-                    dt { "Operating system" } dd { (os_name(e.os)) " " (d.os_version) }
+                    dt { "Operating system" } dd { (os_label(e.os, &d.os_version)) }
                     dt { "Architecture" } dd { (d.arch) }
                     dt { "Tags" } dd {
                         @if e.tags.is_empty() { span.muted { "none" } } @else { (chips(e.tags.iter().map(String::as_str))) }

@@ -98,9 +98,9 @@ fn render(o: &Overview, now: i64) -> Markup {
             p.lede {
                 (o.endpoints) " endpoints enrolled. "
                 @if let Some(at) = o.rollup_refreshed_at {
-                    "Fleet rollups refreshed " (time_ago(at, now)) "."
+                    "Counts are live; the trend's point for today was written " (time_ago(at, now)) "."
                 } @else {
-                    "Fleet rollups have not run yet (they refresh every five minutes)."
+                    "Counts are live; the trend's first daily point is not written yet."
                 }
             }
         }
