@@ -587,5 +587,6 @@ async fn policy_diff(file: &std::path::Path, format: OutputFormat, store: DynSto
             Ok(2)
         }
         Err(DryRunError::Store(e)) => Err(e.into()),
+        Err(e @ DryRunError::Interrupted) => Err(e.into()),
     }
 }
