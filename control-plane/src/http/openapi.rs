@@ -16,7 +16,10 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::roles::Access;
-use super::{Route, api, exception_requests_api, fleet_api, inventory_api, params, policies_api, policy_preview_api};
+use super::{
+    Route, api, exception_requests_api, fleet_api, inventory_api, mcp_registry_api, params, policies_api,
+    policy_preview_api,
+};
 use crate::error::ApiError;
 
 /// Where the document is served.
@@ -76,6 +79,8 @@ pub(crate) fn routes() -> Vec<Route> {
         exception_requests_api::approve_request,
         exception_requests_api::deny_request,
         policy_preview_api::get_draft,
+        mcp_registry_api::list_servers,
+        mcp_registry_api::get_version,
     ),
     components(schemas(
         ErrorBody,
@@ -102,6 +107,7 @@ pub(crate) fn routes() -> Vec<Route> {
         (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
         (name = "policies", description = "Remediation policy versions, publishing and rolling back (admin); dry runs, drafts and exception requests"),
         (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
+        (name = "registry", description = "The MCP Registry (v0.1) of the servers the published policy allows; public, read-only, rate-limited"),
     )
 )]
 pub struct ApiDoc;
