@@ -848,7 +848,7 @@ fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         Some(r) => Some(std::fs::canonicalize(r).with_context(|| format!("resolving --root {}", r.display()))?),
         None => None,
     };
-    let (undone, refused) = match args.id {
+    let (undone, mut refused) = match args.id {
         Some(id) => match keeper.restore(id) {
             Ok(ids) => (ids, Vec::new()),
             Err(e) => (Vec::new(), vec![anyhow::Error::from(e)]),
@@ -874,6 +874,11 @@ fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
             (undone, refused)
         }
     };
+    // What a client-policy writer owned went with its restored files: forget it too, so a later
+    // apply does not think it still owns a file.
+    if let Err(why) = muster_agent::enforce::client_policy::write::forget_restored(&dir, &keeper) {
+        refused.push(anyhow::anyhow!("client-policy ownership records: {why}"));
+    }
     let touches = keeper.touches()?;
     let mut out = String::new();
     for id in &undone {

@@ -23,6 +23,7 @@ pub mod findings;
 pub mod grpc;
 pub mod http;
 pub mod ingest;
+pub mod mcp_registry;
 pub mod pki;
 pub mod policies;
 pub mod policy_preview;

@@ -106,6 +106,10 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/api/v1/export/inventory.csv", Some(Role::Viewer)),
     ("GET", "/api/v1/export/cyclonedx.json", Some(Role::Viewer)),
     ("GET", "/api/v1/export/findings.ocsf.jsonl", Some(Role::Viewer)),
+    ("GET", "/v0.1/servers", None),
+    ("GET", "/v0.1/servers/{name}/versions/{version}", None),
+    ("OPTIONS", "/v0.1/servers", None),
+    ("OPTIONS", "/v0.1/servers/{name}/versions/{version}", None),
 ];
 
 /// The role check's message (CSRF refusals are 403 too, with another message).

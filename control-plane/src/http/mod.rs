@@ -21,6 +21,7 @@ pub mod exports;
 pub mod fleet_api;
 pub mod inventory_api;
 pub mod listener;
+pub mod mcp_registry_api;
 pub mod openapi;
 pub mod pages;
 pub mod params;
@@ -101,6 +102,7 @@ fn routes() -> Vec<Route> {
     routes.extend(policies_api::routes());
     routes.extend(exception_requests_api::routes());
     routes.extend(compliance_api::routes());
+    routes.extend(mcp_registry_api::routes());
     routes.extend(openapi::routes());
     routes
 }

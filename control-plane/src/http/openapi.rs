@@ -17,7 +17,8 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::roles::Access;
 use super::{
-    Route, api, compliance_api, exception_requests_api, fleet_api, inventory_api, params, policies_api,
+    Route, api, compliance_api, exception_requests_api, fleet_api, inventory_api, mcp_registry_api, params,
+    policies_api,
     policy_preview_api,
 };
 use crate::error::ApiError;
@@ -84,6 +85,8 @@ pub(crate) fn routes() -> Vec<Route> {
         compliance_api::endpoint,
         compliance_api::rules,
         compliance_api::trend,
+        mcp_registry_api::list_servers,
+        mcp_registry_api::get_version,
     ),
     components(schemas(
         ErrorBody,
@@ -114,6 +117,7 @@ pub(crate) fn routes() -> Vec<Route> {
         (name = "policies", description = "Remediation policy versions, publishing and rolling back (admin); dry runs, drafts and exception requests"),
         (name = "compliance", description = "What the agents report about the policy they enforce: per endpoint, per rule, and the hourly trend"),
         (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
+        (name = "registry", description = "The MCP Registry (v0.1) of the servers the published policy allows; public, read-only, rate-limited"),
     )
 )]
 pub struct ApiDoc;
