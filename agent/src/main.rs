@@ -618,6 +618,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 once: args.once,
                 once_attempts: 5,
                 local_api,
+                enforce: config.enforce,
             };
             let outcome = runtime.block_on(muster_agent::daemon::live::run(opts, stopped(shutdown)))?;
             Ok(match outcome {

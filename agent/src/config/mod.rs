@@ -35,6 +35,10 @@ pub struct AgentConfig {
     pub tags: Vec<String>,
     pub scan: ScanSettings,
     pub watch: WatchSettings,
+    /// `[enforce] enabled`: carry out the policy's `block`, `quarantine` and tool-level actions
+    /// (default). When false the agent still evaluates and reports the policy, each enforced
+    /// action as pending.
+    pub enforce: bool,
 }
 
 /// `[control_plane]`: where to enroll and report.
@@ -109,6 +113,7 @@ impl Default for AgentConfig {
                 full_interval: daemon.full_interval,
             },
             watch: WatchSettings { enabled: true, debounce: daemon.debounce },
+            enforce: true,
         }
     }
 }
@@ -147,10 +152,11 @@ pub fn default_path(os: Os, env: &EnvMap) -> PathBuf {
 /// Allowed keys per table; `""` is the top level. Checked before the typed parse so every unknown
 /// key is named (serde stops at the first).
 const SCHEMA: &[(&str, &[&str])] = &[
-    ("", &["version", "state_dir", "log_level", "tags", "control_plane", "scan", "watch"]),
+    ("", &["version", "state_dir", "log_level", "tags", "control_plane", "scan", "watch", "enforce"]),
     ("control_plane", &["addresses", "ca_fingerprint", "enroll_token", "enroll_token_file"]),
     ("scan", &["processes", "interval", "full_interval"]),
     ("watch", &["enabled", "debounce"]),
+    ("enforce", &["enabled"]),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,6 +170,13 @@ struct FileConfig {
     scan: ScanFile,
     #[serde(default)]
     watch: WatchFile,
+    #[serde(default)]
+    enforce: EnforceFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EnforceFile {
+    enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -235,6 +248,7 @@ fn parse_file(text: &str, problems: &mut Vec<String>) -> FileConfig {
         table.contains_key("control_plane").then(|| part::<ControlPlaneFile>(&mut table, "control_plane", problems));
     let scan = part::<ScanFile>(&mut table, "scan", problems);
     let watch = part::<WatchFile>(&mut table, "watch", problems);
+    let enforce = part::<EnforceFile>(&mut table, "enforce", problems);
     let mut scalar = |key: &str| table.remove(key);
     let version = match scalar("version") {
         None => None,
@@ -271,7 +285,7 @@ fn parse_file(text: &str, problems: &mut Vec<String>) -> FileConfig {
             Vec::new()
         }
     };
-    FileConfig { version, state_dir, log_level, tags, control_plane, scan, watch }
+    FileConfig { version, state_dir, log_level, tags, control_plane, scan, watch, enforce }
 }
 
 fn duration(
@@ -346,14 +360,14 @@ pub fn load(text: &str) -> Result<AgentConfig, ConfigErrors> {
             &mut problems,
         ),
     };
-    match control_plane {
-        _ if !problems.is_empty() => Err(ConfigErrors(problems)),
-        Some(None) => Err(ConfigErrors(problems)),
-        Some(Some(cp)) => {
-            Ok(AgentConfig { control_plane: Some(cp), state_dir: file.state_dir, log_level, tags, scan, watch })
-        }
-        None => Ok(AgentConfig { control_plane: None, state_dir: file.state_dir, log_level, tags, scan, watch }),
-    }
+    let enforce = file.enforce.enabled.unwrap_or(defaults.enforce);
+    let control_plane = match control_plane {
+        _ if !problems.is_empty() => return Err(ConfigErrors(problems)),
+        Some(None) => return Err(ConfigErrors(problems)),
+        Some(Some(cp)) => Some(cp),
+        None => None,
+    };
+    Ok(AgentConfig { control_plane, state_dir: file.state_dir, log_level, tags, scan, watch, enforce })
 }
 
 fn control_plane(file: ControlPlaneFile, problems: &mut Vec<String>) -> Option<ControlPlaneConfig> {

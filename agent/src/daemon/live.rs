@@ -6,7 +6,6 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use muster_proto::v1::InventorySnapshot;
 use tokio::sync::mpsc;
 
 use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
@@ -16,7 +15,7 @@ use crate::outbox::{Limits, Outbox};
 use crate::policy::{PolicyHolder, watch_policies};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
-use crate::{ScanRequest, scan_watched};
+use crate::{ScanRequest, Scanned, scan_all};
 use muster_proto::local::v1::ConnectionState;
 
 /// Scans with [`crate::scan_watched`] on tokio's blocking pool.
@@ -26,12 +25,12 @@ pub struct LiveScanner {
 }
 
 impl Scanner for LiveScanner {
-    async fn scan(&mut self) -> Result<(InventorySnapshot, WatchSet), crate::ScanError> {
+    async fn scan(&mut self) -> Result<Scanned, crate::ScanError> {
         let request = self.request.clone();
-        match tokio::task::spawn_blocking(move || scan_watched(&request)).await {
+        match tokio::task::spawn_blocking(move || scan_all(&request)).await {
             Ok(out) => out,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
-            Err(_) => scan_watched(&self.request),
+            Err(_) => scan_all(&self.request),
         }
     }
 }
@@ -57,6 +56,8 @@ pub struct RunOptions {
     pub once_attempts: u32,
     /// Serve the local API on this socket (not with `once`).
     pub local_api: Option<LocalApiOptions>,
+    /// Carry out the policy's actions (`[enforce] enabled`); else evaluate and report only.
+    pub enforce: bool,
 }
 
 /// Where and for whom the local API is served.
@@ -103,12 +104,35 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         None => Connection::default(),
     });
     let state_for_policy = state.clone();
+    // The policy in force survives restarts; while enrolled, the stream brings newer versions.
+    let holder = match state.load_identity()? {
+        Some(identity) => {
+            let key = identity.policy_public_key().unwrap_or_default();
+            Some(Arc::new(PolicyHolder::load(state_for_policy.clone(), &key)))
+        }
+        None => None,
+    };
+    let engine = match &holder {
+        Some(_) => Some(
+            crate::enforce::engine::Engine::new(
+                opts.scan.layout.clone(),
+                opts.scan.tags.clone(),
+                state.path(),
+                opts.enforce,
+            )
+            .map_err(|e| DaemonError::Enforce(e.to_string()))?,
+        ),
+        None => None,
+    };
     let scanner = LiveScanner { request: opts.scan };
     let (tx, rx) = mpsc::channel(256);
     let watcher: Box<dyn ConfigWatcher> =
         if opts.once || !opts.watch { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
     let mut daemon =
         Daemon::new(opts.settings, scanner, watcher, state, reporter).with_status_publisher(publisher.clone());
+    if let (Some(holder), Some(engine)) = (&holder, engine) {
+        daemon = daemon.with_policy(engine, holder.subscribe());
+    }
     if opts.once {
         let acked = super::run_once(&mut daemon, opts.once_attempts).await?;
         return Ok(match (enrolled, acked, daemon.rejection()) {
@@ -130,11 +154,8 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         },
         None => None,
     };
-    // The policy in force survives restarts; the stream brings newer versions while enrolled.
-    let policy_task = match state_for_policy.load_identity()? {
-        Some(identity) => {
-            let key = identity.policy_public_key().unwrap_or_default();
-            let holder = Arc::new(PolicyHolder::load(state_for_policy.clone(), &key));
+    let policy_task = match holder {
+        Some(holder) => {
             let (stop_policy, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(watch_policies(holder, async move {
                 let _ = stopped.await;

@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use muster_policy::{Action, Bundle, Endpoint};
+use muster_policy::{Action, Bundle, Decisions, Endpoint};
 use muster_proto::prost::Message;
 use muster_proto::v1::{InventorySnapshot, McpServer};
 
@@ -139,6 +139,16 @@ pub fn apply(
     inv: &InventorySnapshot,
     ctx: &ApplyContext<'_>,
 ) -> Result<Vec<ActionReport>, ApplyError> {
+    apply_with_decisions(bundle, inv, ctx).map(|(_, reports)| reports)
+}
+
+/// [`apply`], also returning the decisions it enforced: those for the scan plus the remembered
+/// records of servers whose quarantine is in force (what the daemon reports).
+pub fn apply_with_decisions(
+    bundle: &Bundle,
+    inv: &InventorySnapshot,
+    ctx: &ApplyContext<'_>,
+) -> Result<(Decisions, Vec<ActionReport>), ApplyError> {
     let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe } = *ctx;
     let remembered = Remembered::new(state_dir);
     // A remembered record counts only while its quarantine is in force (a restored entry is
@@ -241,7 +251,7 @@ pub fn apply(
             };
             reports.push(line_for(q, state));
         }
-        return Ok(reports);
+        return Ok((decisions, reports));
     };
     let wanted: Vec<Quarantine> = desired.iter().map(|(_, q)| q.clone()).collect();
     let outcomes = quarantine::reconcile(keeper, &wanted)?;
@@ -272,7 +282,7 @@ pub fn apply(
             }),
         }
     }
-    Ok(reports)
+    Ok((decisions, reports))
 }
 
 /// One server action's state from the writers' reports: failed if a writer that enforces it

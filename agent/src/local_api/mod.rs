@@ -8,8 +8,9 @@
 //! on the other end of the Unix domain socket (`caller.rs`); nothing in a request can claim
 //! another identity. What is served is the masked wire model, never a raw value.
 //!
-//! Not here: policy decisions, pending actions, quarantines and exception requests exist in the
-//! contract but the agent has no policy engine yet, so those lists are always empty. The Windows
+//! Policy decisions, pending actions and quarantines come from the daemon's policy step
+//! (`enforce::engine`), published as a [`PolicyView`] tagged with each item's OS user. Not here:
+//! exception requests (their list is always empty). The Windows
 //! named pipe (with the client's SID checked) is not built: on Windows `muster-agent run`
 //! serves no local API.
 
@@ -33,6 +34,19 @@ pub struct AgentView {
     /// The latest inventory (the masked wire model), once the first scan has finished.
     pub snapshot: Option<Arc<InventorySnapshot>>,
     pub connection: Connection,
+    /// What the policy in force decided, by user.
+    pub policy: Arc<PolicyView>,
+}
+
+/// The policy's decisions about this machine's servers, each item with the OS user whose server
+/// it is (the local API serves a caller their own only).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyView {
+    /// The policy version (0: none in force).
+    pub version: u64,
+    pub decisions: Vec<(String, muster_proto::local::v1::PolicyDecision)>,
+    pub pending: Vec<(String, muster_proto::local::v1::PendingAction)>,
+    pub quarantines: Vec<(String, muster_proto::local::v1::Quarantine)>,
 }
 
 /// The agent's link to the control plane, as the local API shows it.
@@ -67,7 +81,8 @@ pub struct StatusPublisher {
 
 impl StatusPublisher {
     pub fn new(initial: Connection) -> StatusPublisher {
-        let (tx, _) = watch::channel(AgentView { revision: 0, snapshot: None, connection: initial });
+        let (tx, _) =
+            watch::channel(AgentView { revision: 0, snapshot: None, connection: initial, policy: Arc::default() });
         StatusPublisher { tx }
     }
 
@@ -89,6 +104,18 @@ impl StatusPublisher {
                 return false;
             }
             view.snapshot = Some(Arc::new(snapshot.clone()));
+            view.revision += 1;
+            true
+        });
+    }
+
+    /// Publishes the policy's decisions if they changed.
+    pub fn publish_policy(&self, policy: PolicyView) {
+        self.tx.send_if_modified(|view| {
+            if *view.policy == policy {
+                return false;
+            }
+            view.policy = Arc::new(policy);
             view.revision += 1;
             true
         });

@@ -121,6 +121,7 @@ fn image_options(root: &Path, state: &Path, once: bool) -> RunOptions {
         once,
         once_attempts: 3,
         local_api: None,
+        enforce: true,
     }
 }
 

@@ -795,13 +795,14 @@ pub struct PolicyBundle {
 #[repr(i32)]
 pub enum PolicyActionState {
     Unspecified = 0,
-    /// Due, and waiting for the enforcement layer (or for the grace period to end).
+    /// Waiting: for the grace period to end (`due_at_unix` set), or for enforcement (no writer for
+    /// the client, enforcement turned off on the agent; `detail` says which).
     Pending = 1,
     Applied = 2,
     Failed = 3,
     /// Lifted by an exception until it expires.
     Excepted = 4,
-    /// The grace period has not ended.
+    /// Written, but a source the client ranks higher shadows it (`detail` says which and why).
     NotInForce = 5,
 }
 impl PolicyActionState {

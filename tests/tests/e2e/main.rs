@@ -76,6 +76,10 @@ on_both_backends!(outage_queues_then_delivers_exactly_once, crate::outage::queue
 on_both_backends!(kill_after_queuing_loses_nothing, crate::kill::after_queuing_loses_nothing);
 on_both_backends!(kill_mid_send_loses_nothing_and_duplicates_nothing, crate::kill::mid_send_loses_nothing);
 on_both_backends!(published_policy_reaches_running_agents, crate::policy::published_policy_reaches_running_agents);
+on_both_backends!(
+    published_enforcement_is_applied_and_lifted,
+    crate::policy::published_enforcement_is_applied_and_lifted
+);
 on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
 on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);

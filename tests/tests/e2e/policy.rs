@@ -2,13 +2,14 @@
 //! (verified and stored in its state dir) within 2 s; an agent keeps it across a restart, gets
 //! what was published while it was down when it comes back, and does not trust a stored bundle
 //! that was altered on disk (it takes the control plane's current version again instead).
-//! Compliance in the API is not covered yet: agents do not report decisions yet.
+//! A published `quarantine` and `block` are carried out by a real agent process on its image,
+//! reported back as applied, and undone byte-identical when lifted.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use muster_control_plane::policies::{self, NoListener};
-use muster_e2e::{Agent, Sandbox, eventually};
+use muster_e2e::{Agent, Sandbox, eventually, image};
 use muster_proto::prost::Message as _;
 use muster_proto::v1::PolicyBundle;
 
@@ -71,6 +72,83 @@ pub async fn published_policy_reaches_running_agents(sb: Sandbox) -> anyhow::Res
     .await
     .with_context(|| agent.log())?;
     ensure!(agents[1].log().contains("stored policy not used"), "the refusal is logged:\n{}", agents[1].log());
+    for agent in &mut agents {
+        agent.check_running()?;
+    }
+    Ok(sb)
+}
+
+/// The enforcement scenario's policy: quarantine one Cursor server, block one Claude Code server.
+const ENFORCE: &str = r#"version = 1
+name = "e2e-enforce"
+
+[[rule]]
+id = "retire-crm"
+action = "quarantine"
+[rule.match]
+name = ["e2e-retire"]
+
+[[rule]]
+id = "no-shell"
+action = "block"
+[rule.match]
+name = ["e2e-blocked"]
+"#;
+
+/// The same policy with both rules gone.
+const LIFTED: &str = "version = 1\nname = \"e2e-enforce\"\n";
+
+/// Claude Code's managed-settings drop-in Muster writes (under the agent's image root).
+const CLAUDE_DROP_IN: &str = "etc/claude-code/managed-settings.d/50-muster.json";
+
+/// A `quarantine` and a `block` published from the control plane are carried out by a real agent
+/// process on its `--root` image (the entry disabled in the user's own file, Claude Code's managed
+/// drop-in written), and lifting both restores the user's file byte-identical and removes the
+/// drop-in.
+pub async fn published_enforcement_is_applied_and_lifted(sb: Sandbox) -> anyhow::Result<Sandbox> {
+    let mut agents = crate::deltas::running_agents(&sb, 1, "enforce").await?;
+    let cp = sb.cp()?;
+    let store = cp.state.store.clone();
+    let agent = &agents[0];
+    let root = agent.root.clone();
+    image::add_cursor_server(&root, "e2e-retire")?;
+    image::edit_mcp_servers(&image::claude_config(&root), |servers| {
+        servers.insert("e2e-blocked".into(), serde_json::json!({"command": "shell-server", "args": ["--all"]}));
+    })?;
+    let cursor = image::cursor_config(&root);
+    let before = std::fs::read(&cursor)?;
+    let id = agent.id()?;
+    let id = id.as_str();
+    eventually("the added servers to be stored", || async move {
+        let inv = cp.store().host_inventory(id).await?;
+        let find = |name: &str| inv.servers.iter().find(|s| s.name == name).map(|s| s.server_id.clone());
+        Ok(find("e2e-retire").zip(find("e2e-blocked")).map(|_| ()))
+    })
+    .await
+    .with_context(|| agent.log())?;
+
+    policies::publish(store.as_ref(), cp.state.as_ref(), ENFORCE, "e2e", "", muster_control_plane::state::unix_now())
+        .await?;
+    let drop_in = root.join(CLAUDE_DROP_IN);
+    let (cursor_path, drop_in_path) = (&cursor, &drop_in);
+    eventually("the quarantine and the block to be written", || async move {
+        let text = std::fs::read_to_string(cursor_path)?;
+        let quarantined = !text.contains("e2e-retire") || text.contains("\"disabled\": true");
+        let blocked = std::fs::read_to_string(drop_in_path).is_ok_and(|t| t.contains("shell-server"));
+        Ok((quarantined && blocked).then_some(()))
+    })
+    .await
+    .with_context(|| agent.log())?;
+    policies::publish(store.as_ref(), cp.state.as_ref(), LIFTED, "e2e", "", muster_control_plane::state::unix_now())
+        .await?;
+    let before = &before;
+    eventually("the quarantine to be lifted byte-identical and the drop-in removed", || async move {
+        let restored = std::fs::read(cursor_path)? == *before;
+        let removed = !drop_in_path.exists() || !std::fs::read_to_string(drop_in_path)?.contains("shell-server");
+        Ok((restored && removed).then_some(()))
+    })
+    .await
+    .with_context(|| agent.log())?;
     for agent in &mut agents {
         agent.check_running()?;
     }
