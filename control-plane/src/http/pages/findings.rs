@@ -301,7 +301,7 @@ async fn detail_page(
                 h2 { "Where" }
                 dl.facts {
                     dt { "Endpoint" } dd { (endpoint_link(&finding.key.agent_id, &finding.hostname)) }
-                    dt { "Server" } dd.server-name { @if finding.server_name.is_empty() { span.muted { "the client as a whole" } } @else { (finding.server_name) } }
+                    dt { "Server" } dd { @if finding.server_name.is_empty() { span.muted { "the client as a whole" } } @else { (finding.server_name) } }
                     dt { "Config file" } dd { @if finding.config_path.is_empty() { span.muted { "—" } } @else { code.config-path { (finding.config_path) } } }
                     dt { "Client" } dd { (finding.client) }
                     dt { "User" } dd { (finding.user) }
