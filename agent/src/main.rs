@@ -385,6 +385,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG").unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: never in a log file or the journal.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(cli, config) {
         Ok(code) => code,

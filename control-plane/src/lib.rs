@@ -19,6 +19,7 @@ pub mod enroll;
 pub mod error;
 pub mod exception_requests;
 pub mod export;
+pub mod finding_catalog;
 pub mod findings;
 pub mod grpc;
 pub mod http;

@@ -196,6 +196,61 @@ async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
     cp.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn an_analyst_goes_from_a_finding_in_the_list_to_its_fix_and_decision_history_by_clicking() {
+    let Setup { _dir, cp, browser, .. } = setup().await;
+    browser.log_in("ana", PASSWORD).await.unwrap();
+
+    // Findings, filtered to one laptop by typing its name in another case: the host filter
+    // ignores case.
+    browser.wait_for("nav.mainnav a[href='/findings']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    browser.wait_for("form.filters input[name=host]").await.unwrap().send_keys("Bob-OKAFOR").await.unwrap();
+    browser.wait_for("form.filters button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("host=Bob-OKAFOR").await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    let rows = browser.client.find_all(fantoccini::Locator::Css("tr[data-finding]")).await.unwrap();
+    assert!(!rows.is_empty(), "no finding on mbp-bob-okafor");
+    for row in &rows {
+        assert!(row.text().await.unwrap().contains("mbp-bob-okafor"));
+    }
+    // Every row says how to fix it, from the findings catalog.
+    let fixes = browser.count("tr[data-finding] td.finding .remediation").await.unwrap();
+    assert_eq!(fixes, rows.len(), "every row names its fix");
+
+    // The malicious package's row: click its title to the finding's own page.
+    let row = "tr[data-finding*=\"/MUSTER-PKG-MALICIOUS\"]";
+    browser.wait_for(&format!("{row} a.finding-link")).await.unwrap().click().await.unwrap();
+    browser.wait_for_path("/findings/detail").await.unwrap();
+    let fix = muster_control_plane::finding_catalog::remediation("MUSTER-PKG-MALICIOUS");
+    assert!(!fix.is_empty());
+    let shown = browser.wait_for("section.fix p.remediation").await.unwrap().text().await.unwrap();
+    assert_eq!(shown, fix);
+    let why = browser.wait_for("section.why").await.unwrap().text().await.unwrap();
+    assert!(why.contains("OWASP MCP04") && why.contains("Supply Chain"), "{why}");
+    let place = browser.wait_for("section.where").await.unwrap().text().await.unwrap();
+    assert!(place.contains("mbp-bob-okafor") && place.contains("postmark"), "{place}");
+    assert_eq!(browser.count("section.where code.config-path").await.unwrap(), 1, "the config file is named");
+    assert_no_injection(&browser, "the finding page").await;
+
+    // Acknowledge it there: back on the same page, with the decision in its history.
+    assert_eq!(browser.count("section.decisions table.history").await.unwrap(), 0);
+    browser.wait_for("section.decisions button[name=action][value=acknowledge]").await.unwrap().click().await.unwrap();
+    browser.wait_for("section.decisions table.history").await.unwrap();
+    assert_eq!(browser.current_path().await.unwrap().split('?').next(), Some("/findings/detail"));
+    let history = browser.wait_for("section.decisions table.history").await.unwrap().text().await.unwrap();
+    assert!(history.contains("ana") && history.contains("acknowledge"), "{history}");
+    assert_eq!(browser.count("section.decisions span.badge.state-acknowledged").await.unwrap(), 1);
+
+    // The endpoint link leads on to the laptop.
+    browser.wait_for("section.where a.endpoint-link").await.unwrap().click().await.unwrap();
+    browser.wait_for("main h1").await.unwrap();
+    assert!(browser.heading().await.unwrap().contains("mbp-bob-okafor"));
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
 /// Processes whose command line mentions `needle` (Linux `/proc`).
 #[cfg(target_os = "linux")]
 fn processes_mentioning(needle: &str) -> Vec<String> {

@@ -47,6 +47,7 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/api/v1/admin/audit", Some(Role::Admin)),
     // Operations pages.
     ("GET", "/findings", Some(Role::Viewer)),
+    ("GET", "/findings/detail", Some(Role::Viewer)),
     ("POST", "/findings/decision", Some(Role::Analyst)),
     ("GET", "/policies/edit", Some(Role::Analyst)),
     ("POST", "/policies/edit", Some(Role::Analyst)),

@@ -68,6 +68,7 @@ on_both_backends!(
     every_inventory_page_renders_escaped_names_and_the_api_returns_them_intact,
     endpoint_detail_shows_servers_findings_history_and_exports,
     endpoint_pages_follow_next_and_prev_links_with_their_filters,
+    findings_filter_ignoring_case_and_each_has_a_page_with_its_fix,
     bad_parameters_are_refused_with_400,
     a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints,
 );
@@ -389,7 +390,7 @@ async fn every_inventory_page_renders_escaped_names_and_the_api_returns_them_int
     let viewer = sign_in(&cp, Role::Viewer).await;
 
     let overview = viewer.page("/", "Overview").await;
-    for card in ["Endpoints online", "Endpoints offline", "MCP servers", "Literal secrets", "Critical findings"] {
+    for card in ["Endpoints online", "Endpoints offline", "MCP servers", "Literal secret uses", "Critical findings"] {
         assert!(overview.contains(card), "overview card {card}");
     }
     assert!(overview.contains(r#"href="/endpoints?status=offline""#) && overview.contains(r#"href="/services""#));
@@ -653,4 +654,51 @@ async fn a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_en
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(fingerprint), "{body}");
     cp.stop().await.unwrap();
+
+async fn findings_filter_ignoring_case_and_each_has_a_page_with_its_fix(cp: TestControlPlane) {
+    seed(&cp).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+    let items = |page: &Value| page["items"].as_array().unwrap().clone();
+
+    // The API: rule, text and host filters ignore case; every finding carries its fix.
+    let env = items(&viewer.json("/api/v1/findings?rule=muster-secret-env").await);
+    assert_eq!(env.len(), 1);
+    let fix = muster_control_plane::finding_catalog::remediation("MUSTER-SECRET-ENV");
+    assert_eq!(env[0]["remediation"], fix);
+    assert_eq!(env[0]["title"], muster_control_plane::finding_catalog::title("MUSTER-SECRET-ENV"));
+    assert_eq!(env[0]["server_name"], SCRIPT);
+    assert!(env[0]["config_path"].as_str().unwrap().ends_with("mcp.json"), "{}", env[0]);
+    let vulnerable = items(&viewer.json("/api/v1/findings?q=mal-2025").await);
+    assert_eq!(vulnerable.len(), 1);
+    assert_eq!(vulnerable[0]["key"]["finding_id"], "MUSTER-PKG-VULNERABLE");
+    let on_host = items(&viewer.json(&format!("/api/v1/findings?host={}", urlencode(&HOST.to_uppercase()))).await);
+    assert_eq!(on_host.len(), 2, "the canary host's two findings");
+    assert!(items(&viewer.json("/api/v1/findings?host=laptop-BOB").await).is_empty());
+
+    // The list page names the fix and links each finding to its page.
+    let list = viewer.page("/findings?rule=Muster-Secret-Env", "Findings").await;
+    assert_eq!(list.matches("data-finding=").count(), 1);
+    assert!(list.contains(r#"class="remediation""#) && list.contains("href=\"/findings/detail?key="), "{list}");
+
+    // The finding's page: what, where, why, how to fix.
+    let key = &env[0]["key"];
+    let key =
+        format!("{}/{}/{}", key["agent_id"].as_str().unwrap(), key["server_id"].as_str().unwrap(), "MUSTER-SECRET-ENV");
+    let path = format!("/findings/detail?key={}", urlencode(&key));
+    let (status, detail) = viewer.get(&path).await;
+    assert_eq!(status, 200, "{detail}");
+    for part in ["What", "Where", "Why it matters", "How to fix", "OWASP MCP01", "Token Mismanagement", "mcp.json"] {
+        assert!(detail.contains(part), "{part} missing from the finding page");
+    }
+    assert!(detail.contains("No decision has been taken on this finding."));
+    assert_no_raw_canary(&path, &detail);
+    // A key of no finding is a 404 page; a malformed one or an unknown parameter a 400.
+    let missing = format!("/findings/detail?key={}", urlencode(&key.replace("MUSTER-SECRET-ENV", "MUSTER-NOPE")));
+    assert_eq!(viewer.get(&missing).await.0, 404);
+    assert_eq!(viewer.get("/findings/detail?key=only-an-agent").await.0, 400);
+    assert_eq!(viewer.get(&format!("{path}&x=1")).await.0, 400);
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_string()
 }

@@ -35,6 +35,7 @@ conformance_suite!(
     endpoint_tags_are_stored_listed_filtered_and_follow_deltas,
     credentials_group_literal_secrets_and_find_shared_fingerprints,
     findings_filter_by_severity_owasp_service_client_and_user,
+    findings_filter_by_host_rule_and_text_ignoring_case_and_carry_their_fix,
     waived_finding_stops_counting_until_expiry_and_survives_reingest,
     one_waiver_applies_to_one_host_wide_finding_only,
     advisory_findings_of_one_server_are_decided_one_by_one,
@@ -619,6 +620,66 @@ async fn findings_filter_by_severity_owasp_service_client_and_user(store: DynSto
         (ids(first.items), ids(second.items), second.next_cursor),
         (vec!["A".to_string(), "C".into()], vec!["B".to_string()], None)
     );
+}
+
+async fn findings_filter_by_host_rule_and_text_ignoring_case_and_carry_their_fix(store: DynStore) {
+    let laptop = vec![
+        srv("1").service("github").finding("MUSTER-SECRET-ENV", 3, "MCP01", "GitHub token in env GITHUB_TOKEN"),
+        srv("2").user("Bob").finding("MUSTER-PKG-UNPINNED", 2, "MCP04", "unpinned npx package 50%_off"),
+    ];
+    ingest_endpoint(&store, &endpoint("Laptop-Ana", 1, &["alice", "Bob"], laptop), NOW).await;
+    let other = vec![srv("3").finding("MUSTER-SECRET-ENV", 3, "MCP01", "Slack token in env")];
+    ingest_endpoint(&store, &endpoint("ws-other", 1, &["alice"], other), NOW).await;
+    let q = FindingQuery { now: NOW, ..Default::default() };
+    let found = |q: FindingQuery| {
+        let store = store.clone();
+        async move {
+            let mut items: Vec<String> = store
+                .findings(&q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|f| format!("{}:{}", f.hostname, f.key.finding_id))
+                .collect();
+            items.sort();
+            items
+        }
+    };
+    let (env_a, pkg_a, env_o) =
+        ("Laptop-Ana:MUSTER-SECRET-ENV", "Laptop-Ana:MUSTER-PKG-UNPINNED", "ws-other:MUSTER-SECRET-ENV");
+    assert_eq!(found(FindingQuery { host: Some("laptop-ANA".into()), ..q.clone() }).await, [pkg_a, env_a]);
+    assert_eq!(found(FindingQuery { host: Some("ana".into()), ..q.clone() }).await, [pkg_a, env_a], "a substring");
+    assert_eq!(found(FindingQuery { finding_id: Some("muster-secret-env".into()), ..q.clone() }).await, [env_a, env_o]);
+    assert_eq!(found(FindingQuery { text: Some("github_TOKEN".into()), ..q.clone() }).await, [env_a]);
+    assert_eq!(found(FindingQuery { text: Some("WS-OTHER".into()), ..q.clone() }).await, [env_o], "the hostname");
+    assert_eq!(found(FindingQuery { text: Some("SERVER-2".into()), ..q.clone() }).await, [pkg_a], "the server name");
+    assert_eq!(found(FindingQuery { text: Some("pkg-unpinned".into()), ..q.clone() }).await, [pkg_a], "the rule id");
+    assert_eq!(found(FindingQuery { text: Some("50%_".into()), ..q.clone() }).await, [pkg_a]);
+    assert!(found(FindingQuery { text: Some("0%x".into()), ..q.clone() }).await.is_empty(), "% is no wildcard");
+    assert_eq!(found(FindingQuery { owasp: Some("mcp04".into()), ..q.clone() }).await, [pkg_a]);
+    assert_eq!(found(FindingQuery { service: Some("GitHub".into()), ..q.clone() }).await, [env_a]);
+    assert_eq!(found(FindingQuery { client: Some("CURSOR".into()), ..q.clone() }).await.len(), 3);
+    assert_eq!(found(FindingQuery { user: Some("bob".into()), ..q.clone() }).await, [pkg_a]);
+    assert_eq!(found(FindingQuery { user: Some("ALICE".into()), ..q.clone() }).await, [env_a, env_o]);
+
+    // Each finding names its server, config file, and the catalog's title and fix.
+    let items = store.findings(&FindingQuery { host: Some("laptop".into()), ..q.clone() }).await.unwrap().items;
+    let env = items.iter().find(|f| f.key.finding_id == "MUSTER-SECRET-ENV").unwrap();
+    assert_eq!((env.server_name.as_str(), env.config_path.as_str()), ("server-1", "/home/alice/.cursor/mcp.json"));
+    assert_eq!(env.remediation, muster_control_plane::finding_catalog::remediation("MUSTER-SECRET-ENV"));
+    assert!(env.remediation.contains("rotate") && !env.title.is_empty());
+    // One finding by its full key: what the finding page asks for.
+    let key = &env.key;
+    let exact = FindingQuery {
+        agent_id: Some(key.agent_id.clone()),
+        server_id: Some(key.server_id.clone()),
+        finding_id: Some(key.finding_id.clone()),
+        subject: Some(key.subject.clone()),
+        limit: 1,
+        ..q.clone()
+    };
+    assert_eq!(found(exact).await, [env_a]);
 }
 
 async fn waived_finding_stops_counting_until_expiry_and_survives_reingest(store: DynStore) {

@@ -399,13 +399,22 @@ pub struct FindingParams {
     /// Least severity.
     #[param(value_type = Option<crate::words::Severity>)]
     pub severity: Option<Word<v1::Severity>>,
-    /// OWASP MCP Top 10 id, exactly (e.g. `MCP01`).
+    /// OWASP MCP Top 10 id (e.g. `MCP01`). Every text filter ignores case.
     pub owasp: Option<String>,
+    /// Service id, exactly (e.g. `github`).
     pub service: Option<String>,
+    /// Client id, exactly (e.g. `cursor`).
     pub client: Option<String>,
+    /// OS account, exactly.
     pub user: Option<String>,
     /// An agent id: one endpoint's findings.
     pub agent: Option<String>,
+    /// Hostname substring.
+    pub host: Option<String>,
+    /// Rule: a findings catalog id, exactly (e.g. `MUSTER-SECRET-ENV`).
+    pub rule: Option<String>,
+    /// Substring of the message, rule id, hostname or server name.
+    pub q: Option<String>,
     /// `open` (no active decision), `acknowledged` or `waived`.
     pub state: Option<FindingStateParam>,
     /// `next_cursor` of the previous page.
@@ -424,7 +433,11 @@ impl FindingParams {
             client: trimmed(&self.client),
             user: trimmed(&self.user),
             agent_id: trimmed(&self.agent),
-            finding_id: None,
+            finding_id: trimmed(&self.rule),
+            host: trimmed(&self.host),
+            text: trimmed(&self.q),
+            server_id: None,
+            subject: None,
             state: self.state.map(FindingStateParam::value),
             now,
             cursor: cursor(&self.cursor)?,
@@ -440,6 +453,9 @@ impl FindingParams {
         push(&mut pairs, "client", trimmed(&self.client));
         push(&mut pairs, "user", trimmed(&self.user));
         push(&mut pairs, "agent", trimmed(&self.agent));
+        push(&mut pairs, "host", trimmed(&self.host));
+        push(&mut pairs, "rule", trimmed(&self.rule));
+        push(&mut pairs, "q", trimmed(&self.q));
         push(&mut pairs, "state", self.state);
         push(&mut pairs, "limit", self.limit);
         pairs

@@ -33,8 +33,8 @@ pub mod upgrade_fixture;
 use std::sync::Arc;
 
 pub use self::access::{
-    AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession, Role,
-    SessionRecord, UserRecord,
+    AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession,
+    RemoveUser, Role, SessionRecord, UserRecord,
 };
 pub use self::compliance::ComplianceStore;
 pub use self::exception_requests::ExceptionRequestStore;

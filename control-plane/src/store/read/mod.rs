@@ -472,7 +472,16 @@ pub struct FindingQuery {
     pub client: Option<String>,
     pub user: Option<String>,
     pub agent_id: Option<String>,
+    /// Catalog id (the rule), matched without regard to case.
     pub finding_id: Option<String>,
+    /// Exactly this server of the endpoint (with `agent_id`): the finding pages' lookup.
+    pub server_id: Option<String>,
+    /// Exactly this decision subject (with `agent_id`, `server_id`, `finding_id`).
+    pub subject: Option<String>,
+    /// Hostname substring, case-insensitive.
+    pub host: Option<String>,
+    /// Substring of the message, the rule id, the hostname or the server name, case-insensitive.
+    pub text: Option<String>,
     pub state: Option<FindingStateFilter>,
     /// The clock decisions are judged against.
     pub now: i64,
@@ -495,6 +504,13 @@ pub struct FindingView {
     pub client: String,
     pub user: String,
     pub advisory: String,
+    /// The server's name and the config file it was read from (empty for host-wide findings).
+    pub server_name: String,
+    pub config_path: String,
+    /// From the findings catalog: what the finding is and how to fix it (empty for an id this
+    /// server's catalog does not know).
+    pub title: String,
+    pub remediation: String,
     pub decision: Option<FindingDecision>,
 }
 
