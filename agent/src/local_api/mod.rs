@@ -14,6 +14,8 @@
 //! serves no local API.
 
 pub mod caller;
+#[cfg(unix)]
+pub mod fixes;
 pub mod render;
 #[cfg(unix)]
 pub mod server;
