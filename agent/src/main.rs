@@ -40,6 +40,13 @@ enum Command {
     /// Show what the running agent knows about your MCP servers (asks it over its local API).
     #[command(after_help = STATUS_HELP)]
     Status(StatusArgs),
+    /// Disable one of your MCP servers in your own config file, through the running agent
+    /// (journalled and backed up; undo with `undo-disable`). The id is in `status --format json`.
+    #[command(after_help = FIX_HELP)]
+    Disable(FixArgs),
+    /// Undo a `disable` of yours: the file comes back as it was, keeping edits made elsewhere in it.
+    #[command(after_help = FIX_HELP)]
+    UndoDisable(FixArgs),
     /// The installed configuration file (agent.toml).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -179,6 +186,22 @@ struct StatusArgs {
     #[arg(long, value_enum, default_value_t = StatusFormat::Text)]
     format: StatusFormat,
     /// The agent's socket (see below for the default).
+    #[arg(long, value_name = "PATH")]
+    socket: Option<PathBuf>,
+}
+
+const FIX_HELP: &str = "The agent's socket is found as for `status`.
+
+Exit codes:
+  0  done
+  1  no agent is running, or it refused (not your server, not your file, edited since)
+  2  bad arguments";
+
+#[derive(clap::Args)]
+struct FixArgs {
+    /// The server's id (`id` in `muster-agent status --format json`).
+    server_id: String,
+    /// The agent's socket.
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
 }
@@ -654,6 +677,8 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
         Command::Policy(PolicyCommand::Apply(args)) => policy_apply(&args),
         Command::Restore(args) => restore(&args),
         Command::Status(args) => status(args),
+        Command::Disable(args) => fix(args, true),
+        Command::UndoDisable(args) => fix(args, false),
         Command::Scan(args) => {
             // The real, absolute path: config paths and SARIF URIs are written from it.
             let project = match &args.project {
@@ -965,6 +990,47 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     };
     println!("{text}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// `muster-agent disable` / `undo-disable`: one call to the running agent.
+#[cfg(unix)]
+fn fix(args: FixArgs, disable: bool) -> anyhow::Result<ExitCode> {
+    use muster_proto::local::client;
+    use muster_proto::local::v1::{DisableServerRequest, UndoDisableRequest};
+    let candidates = match args.socket {
+        Some(path) => vec![path],
+        None => muster_proto::local::socket::client_candidates(&socket_env()),
+    };
+    let server_id = args.server_id;
+    let answer = runtime()?.block_on(async {
+        let (_, mut client) = client::connect_first(&candidates).await?;
+        let done = if disable {
+            client.disable_server(DisableServerRequest { server_id: server_id.clone() }).await.map(drop)
+        } else {
+            client.undo_disable(UndoDisableRequest { server_id: server_id.clone() }).await.map(drop)
+        };
+        Ok::<_, client::ConnectError>(done)
+    });
+    match answer {
+        Ok(Ok(())) => {
+            println!("{} {server_id}", if disable { "disabled" } else { "undone: re-enabled" });
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Err(refused)) => {
+            eprintln!("error: {}", refused.message());
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn fix(_args: FixArgs, _disable: bool) -> anyhow::Result<ExitCode> {
+    eprintln!("error: the local API is not available on this platform yet");
+    Ok(ExitCode::from(1))
 }
 
 #[cfg(not(unix))]

@@ -3,7 +3,8 @@
 //! throwaway users are created with `useradd`). Checks: another uid is refused by the kernel
 //! uid check even when the socket's mode lets it connect; on a multi-user image each user sees
 //! only their own servers; the stream pushes a config edit within a second; no planted secret
-//! appears in any answer.
+//! appears in any answer; `muster-agent disable` / `undo-disable` change only the caller's own
+//! servers in files the caller owns, and undo gives the file back byte-identical.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -70,16 +71,27 @@ fn agent_for_everyone() -> &'static Path {
     path
 }
 
-/// `muster-agent status` run as `user`.
-fn status_as(user: &str, socket: &Path, format: &str) -> Output {
+/// `muster-agent <args> --socket <socket>` run as `user`.
+fn agent_as(user: &str, socket: &Path, args: &[&str]) -> Output {
     Command::new("runuser")
         .args(["-u", user, "--"])
         .arg(agent_for_everyone())
-        .args(["status", "--format", format, "--socket"])
+        .args(args)
+        .arg("--socket")
         .arg(socket)
         .env_remove("MUSTER_AGENT_SOCKET")
         .output()
         .expect("runuser runs")
+}
+
+fn uid_of(user: &str) -> u32 {
+    let out = Command::new("id").arg("-u").arg(user).output().expect("id runs");
+    text(&out.stdout).trim().parse().expect("a uid")
+}
+
+/// `muster-agent status` run as `user`.
+fn status_as(user: &str, socket: &Path, format: &str) -> Output {
+    agent_as(user, socket, &["status", "--format", format])
 }
 
 fn text(b: &[u8]) -> String {
@@ -348,4 +360,88 @@ async fn a_second_agent_on_a_served_socket_runs_on_without_the_local_api() {
     let mut client = client::connect(&first.socket).await.expect("first agent still serves");
     let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
     assert_eq!(server_names(&status), ["first"]);
+}
+
+const CLINE_CONFIG: &str = "{\n  \"mcpServers\": {\n    \"github\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"@modelcontextprotocol/server-github\"]\n    }\n  }\n}\n";
+
+#[tokio::test]
+async fn only_the_owner_disables_their_server_and_undo_gives_the_file_back() {
+    use muster_agent::local_api::fixes::Fixes;
+    use muster_agent::platform::Layout;
+    use muster_proto::local::v1::QuarantineOrigin;
+
+    require_root();
+    ensure_user("mtray-mallory");
+    let mallory = uid_of("mtray-mallory");
+    let dir = shared_tempdir();
+    let socket = dir.path().join("local.sock");
+    // root's server in root's file; one of mallory's servers in a file root owns.
+    let roots = dir.path().join("root-cline.json");
+    let hers = dir.path().join("mallory-cline.json");
+    write(&roots, CLINE_CONFIG);
+    write(&hers, CLINE_CONFIG);
+    let server = |id: &str, user: &str, path: &Path| McpServer {
+        id: id.into(),
+        name: "github".into(),
+        user: user.into(),
+        client: "cline".into(),
+        config_path: path.to_string_lossy().into_owned(),
+        ..Default::default()
+    };
+    let publisher = StatusPublisher::new(Connection::default());
+    publisher.publish_snapshot(&InventorySnapshot {
+        users: vec![
+            OsUser { name: "root".into(), uid: Some(0), home: "/root".into() },
+            OsUser { name: "mtray-mallory".into(), uid: Some(mallory), home: "/nonexistent".into() },
+        ],
+        servers: vec![server("r1", "root", &roots), server("m1", "mtray-mallory", &hers)],
+        ..Default::default()
+    });
+    let access = Access::EveryUser;
+    let listener = server::bind(&socket, access).await.expect("bind");
+    let fixes = std::sync::Arc::new(Fixes::open(&dir.path().join("state"), Layout::live()));
+    let service = server::LocalApiService::new(access, publisher.subscribe()).with_fixes(fixes);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::serve_service(listener, service, async {
+        let _ = stopped.await;
+    }));
+    let sock = socket.clone();
+    let run = move |user: &'static str, args: &'static [&'static str]| {
+        let sock = sock.clone();
+        tokio::task::spawn_blocking(move || agent_as(user, &sock, args))
+    };
+
+    // Mallory cannot disable root's server: to her it does not exist.
+    let out = run("mtray-mallory", &["disable", "r1"]).await.expect("ran");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("no server r1 of yours"), "{}", text(&out.stderr));
+    // Nor her own server in a file she does not own.
+    let out = run("mtray-mallory", &["disable", "m1"]).await.expect("ran");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("you do not own"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&roots).unwrap(), CLINE_CONFIG);
+    assert_eq!(std::fs::read_to_string(&hers).unwrap(), CLINE_CONFIG);
+
+    // The owner can, and sees it as a quarantine they may undo.
+    let out = run("root", &["disable", "r1"]).await.expect("ran");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(std::fs::read_to_string(&roots).unwrap().contains("\"disabled\": true"));
+    let mut client = client::connect(&socket).await.expect("connect");
+    let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    assert_eq!(status.quarantines.len(), 1);
+    let q = &status.quarantines[0];
+    assert_eq!((q.server_id.as_str(), q.undo_allowed, q.origin), ("r1", true, QuarantineOrigin::Developer as i32));
+
+    // Mallory cannot undo it; root can, and the file is byte-identical again.
+    let out = run("mtray-mallory", &["undo-disable", "r1"]).await.expect("ran");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(std::fs::read_to_string(&roots).unwrap().contains("\"disabled\": true"));
+    let out = run("root", &["undo-disable", "r1"]).await.expect("ran");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&roots).unwrap(), CLINE_CONFIG);
+    let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    assert!(status.quarantines.is_empty());
+
+    let _ = stop.send(());
+    serving.await.expect("server task").expect("server stopped cleanly");
 }

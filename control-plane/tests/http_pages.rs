@@ -654,6 +654,7 @@ async fn a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_en
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(fingerprint), "{body}");
     cp.stop().await.unwrap();
+}
 
 async fn findings_filter_ignoring_case_and_each_has_a_page_with_its_fix(cp: TestControlPlane) {
     seed(&cp).await;

@@ -43,8 +43,13 @@ fn fleet() -> Vec<McpServer> {
         fingerprint: "0".repeat(32),
         ..Default::default()
     }];
-    remote.endpoint =
-        Some(RemoteEndpoint { scheme: "https".into(), host: "mcp.linear.app".into(), port: None, path: "/mcp".into() });
+    remote.endpoint = Some(RemoteEndpoint {
+        scheme: "https".into(),
+        host: "mcp.linear.app".into(),
+        port: None,
+        path: "/mcp".into(),
+        auth: None,
+    });
     let mut servers = vec![package_server("a", "@acme/mcp", "1.2.0"), package_server("e", "evil-mcp", "6.6.6"), remote];
     for n in 0..5 {
         servers.push(package_server(&format!("p{n}"), &format!("pkg-{n}"), "1.0.0"));

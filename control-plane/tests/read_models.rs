@@ -1222,7 +1222,10 @@ async fn rollups_follow_every_report_and_agree_with_a_rebuild(store: DynStore) {
     // A delta removes h1's vulnerable server and its linear one: github loses a server, linear
     // and the advisory disappear at once.
     let step = InventoryDelta { removed_server_ids: vec!["1".into(), "3".into()], ..Default::default() };
-    store.ingest(&h1, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step) }, NOW + 1).await.unwrap();
+    store
+        .ingest(&h1, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step), policy: None }, NOW + 1)
+        .await
+        .unwrap();
     let services = store.services().await.unwrap();
     assert_eq!(
         services.iter().map(|s| (s.service.as_str(), s.servers, s.endpoints)).collect::<Vec<_>>(),

@@ -36,15 +36,16 @@ fn severity(f: &local::FindingView) -> Severity {
     f.finding.as_ref().map_or(Severity::Unspecified, |f| Severity::try_from(f.severity).unwrap_or_default())
 }
 
-/// The tray's state and the count it shows (findings above info, plus pending actions and
-/// quarantines).
+/// The tray's state and the count it shows (findings above info, plus pending actions and the
+/// policy's quarantines; a server I disabled myself is not something to act on).
 pub fn tray_state(status: Option<&local::LocalStatus>) -> (TrayState, usize) {
     let Some(s) = status else { return (TrayState::Offline, 0) };
     let counted = s.findings.iter().filter(|f| severity(f) > Severity::Info).count();
-    let count = counted + s.pending_actions.len() + s.quarantines.len();
+    let by_policy = s.quarantines.iter().filter(|q| q.origin != local::QuarantineOrigin::Developer as i32).count();
+    let count = counted + s.pending_actions.len() + by_policy;
     let urgent = s.findings.iter().any(|f| severity(f) >= Severity::High);
     let retrying = s.agent.as_ref().is_some_and(|a| a.connection == local::ConnectionState::Retrying as i32);
-    let state = if urgent || !s.pending_actions.is_empty() || !s.quarantines.is_empty() {
+    let state = if urgent || !s.pending_actions.is_empty() || by_policy > 0 {
         TrayState::ActionRequired
     } else if counted > 0 || !s.problems.is_empty() || retrying {
         TrayState::Attention
@@ -114,7 +115,8 @@ pub struct UiStatus {
     pub quarantines: Vec<UiQuarantine>,
     pub exception_requests: Vec<UiException>,
     pub contact: Option<UiContact>,
-    /// Whether requesting an exception reaches anyone yet (it does not: no policy engine).
+    /// Whether requesting an exception reaches anyone yet (it does not: the agent cannot pass
+    /// requests on to the control plane).
     pub exceptions_available: bool,
 }
 
@@ -167,6 +169,11 @@ pub struct UiPending {
 
 #[derive(Debug, Serialize)]
 pub struct UiQuarantine {
+    pub server_id: String,
+    /// `developer` (I disabled it: undo here) or `policy`.
+    pub origin: &'static str,
+    pub config_path: String,
+    pub since_unix: i64,
     pub server_name: String,
     pub client: String,
     pub rule_id: String,
@@ -282,6 +289,13 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
             .quarantines
             .iter()
             .map(|q| UiQuarantine {
+                server_id: q.server_id.clone(),
+                origin: match local::QuarantineOrigin::try_from(q.origin).unwrap_or_default() {
+                    local::QuarantineOrigin::Developer => "developer",
+                    local::QuarantineOrigin::Policy | local::QuarantineOrigin::Unspecified => "policy",
+                },
+                config_path: q.config_path.clone(),
+                since_unix: q.since_unix,
                 server_name: q.server_name.clone(),
                 client: q.client.clone(),
                 rule_id: q.rule_id.clone(),
@@ -317,7 +331,24 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
 /// Whether `path` is a config file the agent named for one of the caller's servers (the window
 /// may only open those).
 pub fn is_known_config(status: Option<&local::LocalStatus>, path: &str) -> bool {
-    status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.config_path == path))
+    status.is_some_and(|s| {
+        s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.config_path == path)
+            || s.quarantines.iter().any(|q| !q.config_path.is_empty() && q.config_path == path)
+    })
+}
+
+/// Whether the agent listed `server_id` as one of the caller's servers.
+pub fn is_my_server(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.id == server_id))
+}
+
+/// Whether `server_id` has a disable the caller made (the only kind undone from here).
+pub fn is_undoable(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    status.is_some_and(|s| {
+        s.quarantines.iter().any(|q| {
+            q.server_id == server_id && q.undo_allowed && q.origin == local::QuarantineOrigin::Developer as i32
+        })
+    })
 }
 
 #[cfg(test)]
@@ -401,5 +432,28 @@ pub(crate) mod tests {
         assert!(is_known_config(Some(&s), "/home/dev/.cursor/mcp.json"));
         assert!(!is_known_config(Some(&s), "/etc/shadow"));
         assert!(!is_known_config(None, "/home/dev/.cursor/mcp.json"));
+        assert!(is_my_server(Some(&s), "s1"));
+        assert!(!is_my_server(Some(&s), "s2"));
+    }
+
+    #[test]
+    fn only_my_own_disables_are_undone_from_the_window() {
+        let mut s = sample();
+        let q = |origin: local::QuarantineOrigin| local::Quarantine {
+            server_id: "s1".into(),
+            undo_allowed: true,
+            origin: origin as i32,
+            config_path: "/home/dev/.cline/mcp.json".into(),
+            ..Default::default()
+        };
+        s.quarantines = vec![q(local::QuarantineOrigin::Policy)];
+        assert!(!is_undoable(Some(&s), "s1"), "a policy's quarantine is not undone by DisableServer's undo");
+        assert_eq!(tray_state(Some(&s)), (TrayState::ActionRequired, 3), "the policy's quarantine counts");
+        s.quarantines = vec![q(local::QuarantineOrigin::Developer)];
+        assert_eq!(tray_state(Some(&s)), (TrayState::ActionRequired, 2), "my own disable is not counted");
+        assert!(is_undoable(Some(&s), "s1"));
+        assert!(!is_undoable(Some(&s), "s2"));
+        assert!(is_known_config(Some(&s), "/home/dev/.cline/mcp.json"), "a disabled server's file can be opened");
+        assert_eq!(ui_status(Some(&s)).quarantines[0].origin, "developer");
     }
 }

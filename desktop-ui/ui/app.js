@@ -31,7 +31,21 @@ function shortPath(p) {
 }
 
 function openConfig(path) {
-  invoke("open_config", { path }).catch((e) => alert(e));
+  invoke("open_config", { path }).catch((e) => showError(e));
+}
+
+// A one-line message under the header (errors of the buttons below; alert() is not available).
+function showError(message) {
+  const box = document.getElementById("action-error");
+  box.textContent = String(message);
+  box.hidden = false;
+}
+
+// Disable / undo through the agent; the next status from the agent redraws the window.
+function act(command, serverId, button) {
+  button.disabled = true;
+  document.getElementById("action-error").hidden = true;
+  invoke(command, { serverId }).catch((e) => { button.disabled = false; showError(e); });
 }
 
 let exceptionFor = null;
@@ -65,12 +79,14 @@ function renderServers(clients) {
     el("div", { class: "client" }, c.client),
     el("table", {},
       el("thead", {}, el("tr", {}, el("th", { scope: "col" }, "Server"), el("th", { scope: "col" }, "Runs"),
-        el("th", { scope: "col" }, "Findings"), el("th", { scope: "col" }, "Config"))),
+        el("th", { scope: "col" }, "Findings"), el("th", { scope: "col" }, "Actions"))),
       el("tbody", {}, c.servers.map((s) => el("tr", {},
         el("td", {}, s.name, s.disabled ? " (disabled)" : ""),
         el("td", {}, el("code", {}, s.launch)),
         el("td", {}, s.findings ? el("span", { class: `sev ${s.worst}` }, `${s.findings} · ${s.worst}`) : "none"),
-        el("td", {}, el("button", { type: "button", onclick: () => openConfig(s.config_path), title: s.config_path }, "Open")))))),
+        el("td", { class: "row-actions" },
+          el("button", { type: "button", onclick: () => openConfig(s.config_path), title: s.config_path, "aria-label": `Open ${s.config_path}` }, "Open"),
+          s.disabled ? null : el("button", { type: "button", class: "danger", title: "Turn this server off in its config file (you can undo it)", "aria-label": `Disable ${s.name}`, onclick: (ev) => act("disable_server", s.id, ev.currentTarget) }, "Disable")))))),
   ]);
 }
 
@@ -89,9 +105,18 @@ function render(st) {
 
   const policy = document.getElementById("policy");
   const items = [
-    ...st.quarantines.map((q) => el("article", { class: "card" },
-      el("h3", {}, `${q.server_name} (${q.client}) was quarantined`),
-      el("p", {}, q.reason), el("p", { class: "where" }, `Rule ${q.rule_id}${q.undo_allowed ? " · you can undo this" : ""}`))),
+    ...st.quarantines.map((q) => q.origin === "developer"
+      ? el("article", { class: "card quarantine" },
+        el("h3", {}, el("span", { class: "sev off" }, "disabled"), `${q.server_name} (${q.client})`),
+        el("p", {}, `${q.reason} ${q.client} will not start it until you undo this.`),
+        el("p", { class: "where" }, `Since ${new Date(q.since_unix * 1000).toLocaleString()} · ${q.config_path}`),
+        el("div", { class: "actions" },
+          el("button", { type: "button", onclick: (ev) => act("undo_disable", q.server_id, ev.currentTarget), "aria-label": `Undo: enable ${q.server_name} again` }, "Undo"),
+          q.config_path ? el("button", { type: "button", onclick: () => openConfig(q.config_path), title: q.config_path }, `Open ${shortPath(q.config_path)}`) : null))
+      : el("article", { class: "card quarantine" },
+        el("h3", {}, el("span", { class: "sev high" }, "blocked"), `${q.server_name} (${q.client}) was quarantined by policy`),
+        el("p", { class: "why" }, el("strong", {}, "Why: "), q.reason),
+        el("p", { class: "where" }, `Rule ${q.rule_id}${q.undo_allowed ? " · the policy lets you undo this" : ""}`))),
     ...st.pending_actions.map((p) => el("article", { class: "card" },
       el("h3", {}, `Action pending on ${p.server_id}`), el("p", {}, p.reason),
       el("p", { class: "where" }, `Deadline ${new Date(p.deadline_unix * 1000).toLocaleString()}`))),
@@ -125,9 +150,10 @@ document.getElementById("exception-form").addEventListener("submit", (ev) => {
 listen("status", (ev) => render(ev.payload));
 invoke("get_status").then((st) => {
   render(st);
-  // Opened at a section (`muster-tray --open=servers|findings|exception`).
+  // Opened at a section (`muster-tray --open=servers|findings|policy|exception`).
   const section = location.hash.slice(1);
   if (section === "exception" && st.findings.length) askException(st.findings[0]);
   else if (section === "servers") document.getElementById("servers-h").scrollIntoView();
   else if (section === "findings") document.getElementById("findings").focus();
+  else if (section === "policy" && !document.getElementById("policy").hidden) document.getElementById("policy").scrollIntoView();
 });

@@ -176,7 +176,10 @@ async fn scenario() -> anyhow::Result<()> {
 
     // Installed as IT would: dpkg -i. The tray's GUI libraries are not in this minimal root, so
     // its deb is installed without them (its files are what is checked).
-    in_root(&root, "dpkg -i /opt/agent.deb && dpkg -i --force-depends /opt/tray.deb && rm /opt/agent.deb /opt/tray.deb")?;
+    in_root(
+        &root,
+        "dpkg -i /opt/agent.deb && dpkg -i --force-depends /opt/tray.deb && rm /opt/agent.deb /opt/tray.deb",
+    )?;
     ensure!(
         // The link points into the image (/lib/...): look at the link itself, not through it.
         std::fs::symlink_metadata(root.join("etc/systemd/system/multi-user.target.wants/muster-agent.service")).is_ok(),

@@ -13,7 +13,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 

@@ -160,6 +160,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         ),
         None => None,
     };
+    let layout = opts.scan.layout.clone();
     let (tx, rx) = mpsc::channel(256);
     let probe_settings = ProbeSettings { cache_dir: Some(opts.state_dir.clone()), ..ProbeSettings::default() };
     let remote_auth = match (opts.probe_remote_auth, opts.once) {
@@ -187,7 +188,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     // The local API is for the developer; reporting is the agent's job. If the socket cannot be
     // bound (another agent serves it, a read-only /run), the agent runs on without it.
     let local_api = match &opts.local_api {
-        Some(api) => match start_local_api(api, &publisher).await {
+        Some(api) => match start_local_api(api, &publisher, &opts.state_dir, &layout).await {
             Ok(handle) => Some(handle),
             Err(e) => {
                 tracing::warn!(error = %e, "running without the local API");
@@ -225,18 +226,23 @@ type LocalApiHandle = (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle
 
 /// Binds the local API's socket and serves it in the background until told to stop.
 #[cfg(unix)]
-async fn start_local_api(api: &LocalApiOptions, publisher: &StatusPublisher) -> Result<LocalApiHandle, DaemonError> {
-    use crate::local_api::server;
+async fn start_local_api(
+    api: &LocalApiOptions,
+    publisher: &StatusPublisher,
+    state_dir: &std::path::Path,
+    layout: &crate::platform::Layout,
+) -> Result<LocalApiHandle, DaemonError> {
+    use crate::local_api::{fixes::Fixes, server};
     let listener = server::bind(&api.socket, api.access).await?;
     tracing::info!(socket = %api.socket.display(), access = ?api.access, "local API listening");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let view = publisher.subscribe();
-    let access = api.access;
+    let service = server::LocalApiService::new(api.access, publisher.subscribe())
+        .with_fixes(Arc::new(Fixes::open(state_dir, layout.clone())));
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = server::serve(listener, access, view, shutdown).await {
+        if let Err(e) = server::serve_service(listener, service, shutdown).await {
             tracing::error!(error = %e, "local API stopped");
         }
     });
@@ -245,7 +251,12 @@ async fn start_local_api(api: &LocalApiOptions, publisher: &StatusPublisher) -> 
 
 /// No local API on this platform yet (the Windows named pipe is not built).
 #[cfg(not(unix))]
-async fn start_local_api(api: &LocalApiOptions, _publisher: &StatusPublisher) -> Result<LocalApiHandle, DaemonError> {
+async fn start_local_api(
+    api: &LocalApiOptions,
+    _publisher: &StatusPublisher,
+    _state_dir: &std::path::Path,
+    _layout: &crate::platform::Layout,
+) -> Result<LocalApiHandle, DaemonError> {
     tracing::warn!(socket = %api.socket.display(), "the local API is not available on this platform yet");
     let (stop, _) = tokio::sync::oneshot::channel::<()>();
     Ok((stop, tokio::spawn(async {}), api.socket.clone()))

@@ -22,9 +22,8 @@ use super::apply::{ActionReport, ActionState, ApplyContext, apply_with_decisions
 use super::client_policy::{FsProbe, SHADOW_VARS};
 use super::files::{FileKeeper, FileSafetyError};
 use crate::Scanned;
-use crate::local_api::PolicyView;
 use crate::platform::{Layout, RELOCATING_VARS};
-use crate::policy::PolicyStatus;
+use crate::policy::{PolicyStatus, PolicyView};
 use crate::secrets::scrub::scrub_text;
 
 /// The longest reason text a report carries per action.
@@ -293,6 +292,8 @@ fn policy_view(decisions: &Decisions, results: &ActionResults<'_>, report: &Poli
                     since_unix: 0,
                     // Lifted by the policy (a rule change or an exception), not by the developer.
                     undo_allowed: false,
+                    origin: local::QuarantineOrigin::Policy as i32,
+                    config_path: String::new(),
                 },
             ));
         }

@@ -15,6 +15,8 @@
 //! serves no local API.
 
 pub mod caller;
+#[cfg(unix)]
+pub mod fixes;
 pub mod render;
 #[cfg(unix)]
 pub mod server;
@@ -24,6 +26,8 @@ use std::sync::Arc;
 
 use muster_proto::local::v1::ConnectionState;
 use muster_proto::v1::InventorySnapshot;
+
+pub use crate::policy::PolicyView;
 use tokio::sync::watch;
 
 /// Everything the local API serves from, as the daemon last published it.
@@ -36,17 +40,6 @@ pub struct AgentView {
     pub connection: Connection,
     /// What the policy in force decided, by user.
     pub policy: Arc<PolicyView>,
-}
-
-/// The policy's decisions about this machine's servers, each item with the OS user whose server
-/// it is (the local API serves a caller their own only).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct PolicyView {
-    /// The policy version (0: none in force).
-    pub version: u64,
-    pub decisions: Vec<(String, muster_proto::local::v1::PolicyDecision)>,
-    pub pending: Vec<(String, muster_proto::local::v1::PendingAction)>,
-    pub quarantines: Vec<(String, muster_proto::local::v1::Quarantine)>,
 }
 
 /// The agent's link to the control plane, as the local API shows it.

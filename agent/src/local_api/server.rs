@@ -8,9 +8,12 @@ use std::future::Future;
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use muster_proto::local::v1::local_agent_server::{LocalAgent, LocalAgentServer};
-use muster_proto::local::v1::{GetStatusRequest, LocalStatus};
+use muster_proto::local::v1::{
+    DisableServerRequest, DisableServerResponse, GetStatusRequest, LocalStatus, UndoDisableRequest, UndoDisableResponse,
+};
 use muster_proto::tonic::transport::Server;
 use muster_proto::tonic::transport::server::UdsConnectInfo;
 use muster_proto::tonic::{Request, Response, Status};
@@ -20,6 +23,7 @@ use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 
 use super::AgentView;
 use super::caller::{Access, Caller, account_name};
+use super::fixes::{FixError, Fixes};
 use super::view::status_for;
 
 /// Why the local API could not start.
@@ -67,7 +71,15 @@ pub async fn serve(
     view: watch::Receiver<AgentView>,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), LocalApiError> {
-    let service = LocalApiService { access, view, accounts: account_name };
+    serve_service(listener, LocalApiService::new(access, view), shutdown).await
+}
+
+/// Serves `service` on `listener` until `shutdown` completes.
+pub async fn serve_service(
+    listener: UnixListener,
+    service: LocalApiService,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), LocalApiError> {
     // One service, so no router: the agent links tonic's server half but not axum.
     Server::builder()
         .serve_with_incoming_shutdown(LocalAgentServer::new(service), UnixListenerStream::new(listener), shutdown)
@@ -81,9 +93,34 @@ pub struct LocalApiService {
     view: watch::Receiver<AgentView>,
     /// The account name of a uid (injected so tests can name users the machine does not have).
     accounts: fn(u32) -> Option<String>,
+    /// The developer's one-click fixes; without them those calls are refused as unavailable.
+    fixes: Option<Arc<Fixes>>,
 }
 
 impl LocalApiService {
+    pub fn new(access: Access, view: watch::Receiver<AgentView>) -> LocalApiService {
+        LocalApiService { access, view, accounts: account_name, fixes: None }
+    }
+
+    /// Serves `DisableServer` / `UndoDisable` with `fixes`.
+    pub fn with_fixes(mut self, fixes: Arc<Fixes>) -> LocalApiService {
+        self.fixes = Some(fixes);
+        self
+    }
+
+    /// The caller's status: the published view's part, and their own disables.
+    fn status(&self, view: &AgentView, caller: &Caller) -> LocalStatus {
+        let mut status = status_for(view, caller);
+        if let Some(fixes) = &self.fixes {
+            fixes.add_to(&mut status, caller);
+        }
+        status
+    }
+
+    fn fixes(&self) -> Result<Arc<Fixes>, Status> {
+        self.fixes.clone().ok_or_else(|| Status::unavailable("this agent does not make changes for you"))
+    }
+
     /// The admitted caller of `req`, from the kernel's peer credentials only.
     fn caller<T>(&self, req: &Request<T>) -> Result<Caller, Status> {
         let uid = req
@@ -104,8 +141,19 @@ impl LocalApiService {
 impl LocalAgent for LocalApiService {
     async fn get_status(&self, req: Request<GetStatusRequest>) -> Result<Response<LocalStatus>, Status> {
         let caller = self.caller(&req)?;
-        let status = status_for(&self.view.borrow(), &caller);
+        let status = self.status(&self.view.borrow(), &caller);
         Ok(Response::new(status))
+    }
+
+    async fn disable_server(
+        &self,
+        req: Request<DisableServerRequest>,
+    ) -> Result<Response<DisableServerResponse>, Status> {
+        self.disable_server_impl(req).await.map(Response::new)
+    }
+
+    async fn undo_disable(&self, req: Request<UndoDisableRequest>) -> Result<Response<UndoDisableResponse>, Status> {
+        self.undo_disable_impl(req).await.map(Response::new)
     }
 
     type WatchStatusStream = ReceiverStream<Result<LocalStatus, Status>>;
@@ -113,11 +161,17 @@ impl LocalAgent for LocalApiService {
     async fn watch_status(&self, req: Request<GetStatusRequest>) -> Result<Response<Self::WatchStatusStream>, Status> {
         let caller = self.caller(&req)?;
         let mut view = self.view.clone();
+        let fixes = self.fixes.clone();
+        let mut disables = fixes.as_ref().map(|f| f.subscribe());
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let mut last: Option<LocalStatus> = None;
             loop {
-                let status = status_for(&view.borrow_and_update(), &caller);
+                let mut status = status_for(&view.borrow_and_update(), &caller);
+                if let (Some(f), Some(d)) = (&fixes, disables.as_mut()) {
+                    d.mark_unchanged();
+                    f.add_to(&mut status, &caller);
+                }
                 // Another user's change moves the revision but not this caller's answer.
                 if last.as_ref().is_none_or(|l| !same_apart_from_revision(l, &status)) {
                     if tx.send(Ok(status.clone())).await.is_err() {
@@ -125,8 +179,15 @@ impl LocalAgent for LocalApiService {
                     }
                     last = Some(status);
                 }
+                let disabled = async {
+                    match disables.as_mut() {
+                        Some(d) => d.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     changed = view.changed() => if changed.is_err() { return },
+                    open = disabled => if !open { return },
                     () = tx.closed() => return,
                 }
             }
@@ -137,4 +198,55 @@ impl LocalAgent for LocalApiService {
 
 fn same_apart_from_revision(a: &LocalStatus, b: &LocalStatus) -> bool {
     LocalStatus { revision: b.revision, ..a.clone() } == *b
+}
+
+impl LocalApiService {
+    async fn disable_server_impl(&self, req: Request<DisableServerRequest>) -> Result<DisableServerResponse, Status> {
+        let caller = self.caller(&req)?;
+        let fixes = self.fixes()?;
+        let view = self.view.borrow().clone();
+        let server_id = req.into_inner().server_id;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        // File IO and fsyncs: off the async workers.
+        let caller_for_log = caller.uid;
+        let record = tokio::task::spawn_blocking(move || fixes.disable(&view, &caller, &server_id, now))
+            .await
+            .map_err(|_| Status::internal("the disable did not finish"))?
+            .map_err(|e| fix_status(e, caller_for_log))?;
+        tracing::info!(uid = caller_for_log, server_id = %record.server_id, "server disabled at its owner's request");
+        Ok(DisableServerResponse { quarantine: Some(record.to_message()) })
+    }
+
+    async fn undo_disable_impl(&self, req: Request<UndoDisableRequest>) -> Result<UndoDisableResponse, Status> {
+        let caller = self.caller(&req)?;
+        let fixes = self.fixes()?;
+        let server_id = req.into_inner().server_id;
+        let uid = caller.uid;
+        let id = server_id.clone();
+        tokio::task::spawn_blocking(move || fixes.undo(&caller, &id))
+            .await
+            .map_err(|_| Status::internal("the undo did not finish"))?
+            .map_err(|e| fix_status(e, uid))?;
+        tracing::info!(uid, server_id = %server_id, "disable undone at its owner's request");
+        Ok(UndoDisableResponse {})
+    }
+}
+
+/// A fix's error as a gRPC status: the caller's own mistakes say what was wrong; the agent's
+/// own failures are logged and answered without detail.
+fn fix_status(e: FixError, uid: u32) -> Status {
+    match e {
+        FixError::NotYours { .. } | FixError::NotDisabledByYou { .. } => Status::not_found(e.to_string()),
+        FixError::NotOwner { .. } => Status::permission_denied(e.to_string()),
+        FixError::AlreadyDisabled { .. }
+        | FixError::NoFile { .. }
+        | FixError::CannotDisable { .. }
+        | FixError::CannotUndo { .. } => Status::failed_precondition(e.to_string()),
+        FixError::State(_) | FixError::Io { .. } => {
+            tracing::error!(uid, error = %e, "a fix failed");
+            Status::internal("the agent could not complete the change; its log says why")
+        }
+    }
 }

@@ -18,8 +18,7 @@ use super::error::ErrorBody;
 use super::roles::Access;
 use super::{
     Route, api, compliance_api, exception_requests_api, fleet_api, inventory_api, mcp_registry_api, params,
-    policies_api,
-    policy_preview_api,
+    policies_api, policy_preview_api,
 };
 use crate::error::ApiError;
 

@@ -44,7 +44,13 @@ fn remote(id: &str, host: &str) -> McpServer {
         url: format!("https://***@{host}/mcp?key=***"),
         header_names: vec!["Authorization".into()],
         credentials: vec![Credential { location: "header:Authorization".into(), ..Default::default() }],
-        endpoint: Some(RemoteEndpoint { scheme: "https".into(), host: host.into(), path: "/mcp".into(), port: None }),
+        endpoint: Some(RemoteEndpoint {
+            scheme: "https".into(),
+            host: host.into(),
+            path: "/mcp".into(),
+            port: None,
+            auth: None,
+        }),
         ..Default::default()
     }
 }

@@ -309,6 +309,22 @@ pub fn lift_all(
     Ok(out)
 }
 
+/// Undoes the touches of `key` alone: restored byte-identical where the file still holds what
+/// Muster wrote, else taken back out of the current file ([`lift::take_back`]); a file edited on
+/// the same lines is left as it is ([`Outcome::Failed`]). Unlike [`lift`], never restores another
+/// key's later touch of the same file.
+pub fn undo_key(keeper: &FileKeeper, key: &str) -> Result<Outcome, FileSafetyError> {
+    let (undone, _) = keeper.restore_where(|t| t.key == key)?;
+    let left = keeper.touches()?.iter().any(|t| t.key == key && t.status == super::TouchStatus::Applied);
+    if !left {
+        return Ok(Outcome::Lifted(undone));
+    }
+    Ok(match take_back_key(keeper, key)? {
+        Outcome::Lifted(more) => Outcome::Lifted(undone.into_iter().chain(more).collect()),
+        other => other,
+    })
+}
+
 /// Lifts quarantine `key`: its files are restored byte-identical where they are as Muster left
 /// them; what a restore cannot undo is taken back out of the current file.
 fn lift(keeper: &FileKeeper, key: &str) -> Result<Outcome, FileSafetyError> {
@@ -381,7 +397,13 @@ fn take_back_key(keeper: &FileKeeper, key: &str) -> Result<Outcome, FileSafetyEr
 /// Plans and applies one quarantine, planning again (a few times) when a file changed between
 /// planning and writing.
 pub fn apply_one(keeper: &FileKeeper, q: &Quarantine) -> Outcome {
-    let intent = Intent { key: q.key(), decision: q.decision.clone() };
+    apply_keyed(keeper, q, &q.key())
+}
+
+/// [`apply_one`] under another journal key: the developer's own disables (`disable:<server id>`,
+/// see `local_api::fixes`) are kept apart from the policy's, so [`reconcile`] never lifts them.
+pub fn apply_keyed(keeper: &FileKeeper, q: &Quarantine, key: &str) -> Outcome {
+    let intent = Intent { key: key.to_string(), decision: q.decision.clone() };
     let mut last = String::new();
     for _ in 0..3 {
         let edits = match plan(q) {
