@@ -97,14 +97,15 @@ fn container() -> Option<String> {
     (!kind.is_empty()).then_some(kind)
 }
 
-/// The agent process of the booted machine, found from the host: its root is the image's.
-fn agent_pid(root: &Path) -> Option<u32> {
-    let root = std::fs::canonicalize(root).ok()?;
+/// The agent process of the booted machine, found from the host: the agent binary in the
+/// `muster-agent.service` cgroup (only the booted machine's systemd makes one; PID 1 here is not
+/// systemd, and other tests run the agent outside any such unit).
+fn agent_pid() -> Option<u32> {
     std::fs::read_dir("/proc").ok()?.filter_map(Result::ok).find_map(|e| {
         let pid: u32 = e.file_name().to_str()?.parse().ok()?;
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).ok()?;
-        let its_root = std::fs::read_link(format!("/proc/{pid}/root")).ok()?;
-        (its_root == root && exe.ends_with("usr/bin/muster-agent")).then_some(pid)
+        let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+        (cgroup.contains("muster-agent.service") && exe.ends_with("usr/bin/muster-agent")).then_some(pid)
     })
 }
 
@@ -139,6 +140,9 @@ async fn scenario() -> anyhow::Result<()> {
     for (deb, name) in [("muster-agent_", "agent.deb"), ("muster-tray_", "tray.deb")] {
         std::fs::copy(one_file(&out, deb, ".deb")?, root.join("opt").join(name))?;
     }
+
+    // A minimal root has no /etc/hosts: name localhost as any installed system does.
+    std::fs::write(root.join("etc/hosts"), "127.0.0.1 localhost\n::1 localhost ip6-localhost\n")?;
 
     // The user and their configs: a Claude Code server to block, a Cursor server to quarantine.
     in_root(&root, &format!("useradd -m -u {UID} -s /bin/bash {USER}"))?;
@@ -255,8 +259,8 @@ async fn watch_the_machine(
     let started = Instant::now();
 
     // The service runs, started by systemd from the package's enablement, inside its sandbox.
-    wait_for(machine, started, "the agent service to start", async || Ok(agent_pid(root).is_some())).await?;
-    let pid = agent_pid(root).context("the agent stopped")?;
+    wait_for(machine, started, "the agent service to start", async || Ok(agent_pid().is_some())).await?;
+    let pid = agent_pid().context("the agent stopped")?;
     let cgroup = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))?;
     ensure!(cgroup.contains("muster-agent.service"), "not in the unit's cgroup: {cgroup}");
     ensure!(status_field(pid, "NoNewPrivs")? == "1", "NoNewPrivileges is not in force");
