@@ -8,10 +8,11 @@
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
+use muster_control_plane::compliance;
 use muster_control_plane::policies::{self, NoListener};
 use muster_e2e::{Agent, Sandbox, eventually, image};
 use muster_proto::prost::Message as _;
-use muster_proto::v1::PolicyBundle;
+use muster_proto::v1::{PolicyActionState, PolicyBundle};
 
 const POLICY: &str = "version = 1\nname = \"e2e\"\n[[rule]]\nid = \"no-sse\"\naction = \"notify\"\n[rule.match]\ntransport = [\"sse\"]\n";
 
@@ -103,10 +104,12 @@ const CLAUDE_DROP_IN: &str = "etc/claude-code/managed-settings.d/50-muster.json"
 
 /// A `quarantine` and a `block` published from the control plane are carried out by a real agent
 /// process on its `--root` image (the entry disabled in the user's own file, Claude Code's managed
-/// drop-in written), and lifting both restores the user's file byte-identical and removes the
-/// drop-in.
+/// drop-in written) and shown as applied in compliance within 2 s of publishing; the dry run
+/// taken before publishing matches, rule by rule, what the agents report; lifting both restores
+/// the user's file byte-identical and removes the drop-in.
 pub async fn published_enforcement_is_applied_and_lifted(sb: Sandbox) -> anyhow::Result<Sandbox> {
-    let mut agents = crate::deltas::running_agents(&sb, 1, "enforce").await?;
+    // Two agents: the first gets the servers the policy acts on, the second breaks no rule.
+    let mut agents = crate::deltas::running_agents(&sb, 2, "enforce").await?;
     let cp = sb.cp()?;
     let store = cp.state.store.clone();
     let agent = &agents[0];
@@ -127,8 +130,59 @@ pub async fn published_enforcement_is_applied_and_lifted(sb: Sandbox) -> anyhow:
     .await
     .with_context(|| agent.log())?;
 
+    // What the dry run says the policy would hit, before it is published.
+    let dry = muster_control_plane::policy_preview::dry_run::dry_run(
+        store.as_ref(),
+        ENFORCE,
+        muster_control_plane::state::unix_now(),
+    )
+    .await?;
+    let published = Instant::now();
     policies::publish(store.as_ref(), cp.state.as_ref(), ENFORCE, "e2e", "", muster_control_plane::state::unix_now())
         .await?;
+
+    // Compliance in the API: the endpoint on version 1 with both actions applied.
+    let view = eventually("compliance showing both actions applied", || async move {
+        let view = compliance::endpoint(cp.store(), id).await?;
+        let applied = |rule: &str| {
+            view.compliance
+                .actions
+                .iter()
+                .any(|a| a.rule_id == rule && a.action_state == PolicyActionState::Applied as i32)
+        };
+        Ok((view.compliance.endpoint.applied_version == 1 && applied("retire-crm") && applied("no-shell"))
+            .then_some(view))
+    })
+    .await
+    .with_context(|| agent.log())?;
+    let took = published.elapsed();
+    ensure!(took < Duration::from_secs(2), "compliance took {took:?} to show (goal: 2 s)");
+    ensure!(view.compliance.endpoint.on_current && view.compliance.endpoint.violations == 2, "{view:?}");
+    // The dry run matched what the agents then reported, rule by rule: the same endpoints and
+    // servers (the second agent reports version 1 and nothing broken).
+    eventually("every agent to report version 1", || async move {
+        let page =
+            compliance::endpoints(cp.store(), compliance::EndpointFilter { limit: 50, ..Default::default() }).await?;
+        Ok((page.items.len() == 2 && page.items.iter().all(|e| e.applied_version == 1)).then_some(()))
+    })
+    .await?;
+    let rules = compliance::rules(cp.store(), None, 50).await?.items;
+    for impact in &dry.rules {
+        let reported = rules.iter().find(|r| r.rule_id == impact.rule);
+        let (endpoints, servers) = reported.map_or((0, 0), |r| {
+            let s = &r.servers;
+            (r.endpoints, s.pending + s.applied + s.failed + s.excepted + s.not_in_force)
+        });
+        ensure!(
+            (endpoints, servers) == (impact.affected.endpoints, impact.affected.servers),
+            "rule {}: the dry run said {} endpoints / {} servers, the agents reported {endpoints} / {servers}",
+            impact.rule,
+            impact.affected.endpoints,
+            impact.affected.servers
+        );
+    }
+    ensure!(dry.rules.iter().all(|r| r.affected.servers == 1), "the dry run missed a rule: {dry:?}");
+
     let drop_in = root.join(CLAUDE_DROP_IN);
     let (cursor_path, drop_in_path) = (&cursor, &drop_in);
     eventually("the quarantine and the block to be written", || async move {
