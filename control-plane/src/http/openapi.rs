@@ -103,6 +103,8 @@ pub(crate) fn routes() -> Vec<Route> {
         params::KindParam,
         params::FindingStateParam,
         params::ChangeKindParam,
+        params::RangeParam,
+        crate::ingest::activity::FieldChange,
         params::AgentStatusParam,
         params::VersionStateParam,
         params::ReuseParam,
