@@ -42,7 +42,6 @@ fn a_block_applied_with_the_helper_on_comes_back_from_the_helper_with_the_admini
     std::fs::create_dir_all(&home).unwrap();
     std::fs::create_dir_all(root.join("etc/claude-code")).unwrap();
     std::fs::create_dir_all(root.join("usr/lib/muster-agent")).unwrap();
-    std::fs::write(root.join("usr/lib/muster-agent/claude-policy-helper"), "#!/bin/sh\n").unwrap();
     std::fs::write(root.join("etc/passwd"), "dev:x:1000:1000::/home/dev:/bin/bash\n").unwrap();
     std::fs::write(
         home.join(".claude.json"),
@@ -51,9 +50,8 @@ fn a_block_applied_with_the_helper_on_comes_back_from_the_helper_with_the_admini
     .unwrap();
     let settings = root.join("etc/claude-code/managed-settings.json");
     std::fs::write(&settings, ADMIN).unwrap();
-    let before = snapshot(&root);
     let policy = tmp.path().join("p.toml");
-    let apply = |body: &str, helper_on: bool| {
+    let apply = |body: &str, helper_on: bool| -> Output {
         std::fs::write(&policy, body).unwrap();
         let mut args = vec!["policy", "apply"];
         if helper_on {
@@ -77,6 +75,18 @@ fn a_block_applied_with_the_helper_on_comes_back_from_the_helper_with_the_admini
     apply(BLOCK_EVIL, false);
     assert_eq!(std::fs::read_to_string(&settings).unwrap(), ADMIN);
 
+    // On, but the helper program is not installed: Claude Code would not start, so nothing is
+    // configured and the report says why.
+    let missing = apply(BLOCK_EVIL, true);
+    assert_eq!(std::fs::read_to_string(&settings).unwrap(), ADMIN);
+    let said = String::from_utf8_lossy(&missing.stderr);
+    assert!(said.contains("helper program is not installed") && said.contains("claude-policy-helper"), "{said}");
+
+    std::fs::write(root.join("usr/lib/muster-agent/claude-policy-helper"), "#!/bin/sh\n").unwrap();
+    // Applied twice with the helper off and on: Muster's drop-in is in; the image as it will be
+    // once every decision lifts is the image without it.
+    let drop_in = root.join("etc/claude-code/managed-settings.d/50-muster.json");
+    let before: Vec<_> = snapshot(&root).into_iter().filter(|(p, _)| !root.join(p).eq(&drop_in)).collect();
     apply(BLOCK_EVIL, true);
     let written: Value = serde_json::from_str(&std::fs::read_to_string(&settings).unwrap()).unwrap();
     assert_eq!(written["policyHelper"]["path"], "/usr/lib/muster-agent/claude-policy-helper");

@@ -59,6 +59,12 @@ fn installed(layout: &Layout, probe: &dyn Probe, mut options: WriterOptions) -> 
     if options.claude_code_policy_helper == PolicyHelper::On {
         let program = super::claude_code_helper::helper_program(layout.os());
         if layout.resolve(program).is_none_or(|p| !probe.exists(&p)) {
+            // Each Claude Code decision also says so, but the drop-in's outcome decides its line.
+            tracing::warn!(
+                client = "claude-code",
+                path = program,
+                "claude_code_policy_helper is on but the helper program is not installed; policyHelper is not configured"
+            );
             options.claude_code_policy_helper = PolicyHelper::ProgramMissing;
         }
     }
