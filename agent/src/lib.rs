@@ -35,6 +35,7 @@ pub mod policy;
 pub mod remote_auth;
 pub mod report;
 pub mod secrets;
+mod signature;
 pub mod state;
 pub mod watch;
 

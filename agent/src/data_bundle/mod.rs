@@ -3,7 +3,7 @@
 //! (`docs/adr/0016-signed-data-bundles.md`).
 //!
 //! [`accept`] decides whether a bundle may replace the data in use: signed by the pinned key
-//! (the same check as policies, `crate::policy::verify_signature`, over the data bundle's own
+//! (the same check as policies, `crate::signature::verify_signature`, over the data bundle's own
 //! domain-separated message), newer than the bundle held, not older than the data built into
 //! this agent (the floor), and every part it carries parses with the same loaders as the
 //! built-in data. [`DataHolder`] keeps the accepted bundle in the state dir, loads it again at
@@ -24,7 +24,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::advisories::AdvisoryDb;
 use crate::catalog::ServiceCatalog;
-use crate::policy::{SignatureProblem, verify_signature};
+use crate::signature::{SignatureProblem, verify_signature};
 use crate::state::{StateDir, write_atomic};
 
 /// The version of the data built into this agent: the Unix time it was last changed. A bundle

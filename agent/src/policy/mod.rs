@@ -10,8 +10,6 @@
 
 mod verify;
 
-pub(crate) use self::verify::{SignatureProblem, verify_signature};
-
 use std::sync::Arc;
 use std::time::Duration;
 

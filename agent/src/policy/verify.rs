@@ -1,10 +1,12 @@
 //! Whether a policy bundle from the control plane may replace the one the agent holds: signed
 //! by the key pinned at enrollment (Ed25519 over `muster_proto::policy_signing_message`), newer
 //! than the held version (no rollback by a replayed message), a document that parses and names
-//! the envelope's version. Pure: no IO, no clock. [`verify_signature`] is also the data
-//! bundles' signature check (`crate::data_bundle`).
+//! the envelope's version. Pure: no IO, no clock. The signature check itself is
+//! [`crate::signature`], shared with the data bundles.
 
 use muster_proto::v1::PolicyBundle;
+
+use crate::signature::{SignatureProblem, verify_signature};
 
 /// Why a bundle was refused; the previous policy stays in force.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -56,29 +58,6 @@ pub fn accept(envelope: PolicyBundle, key: &[u8], held: u64) -> Result<AcceptedP
         return Err(Refusal::VersionMismatch { version, revision: bundle.revision() });
     }
     Ok(AcceptedPolicy { envelope, bundle })
-}
-
-/// What is wrong with a signature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum SignatureProblem {
-    NoPinnedKey,
-    Unsigned,
-    Bad,
-}
-
-/// The one signature check of everything the control plane signs (policies and data bundles):
-/// Ed25519 by the pinned `key` (32 bytes; empty when none is pinned) over `message`, which the
-/// caller builds with its kind's domain-separated `muster_proto::*_signing_message`.
-pub(crate) fn verify_signature(key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureProblem> {
-    if key.is_empty() {
-        return Err(SignatureProblem::NoPinnedKey);
-    }
-    if signature.is_empty() {
-        return Err(SignatureProblem::Unsigned);
-    }
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
-        .verify(message, signature)
-        .map_err(|_| SignatureProblem::Bad)
 }
 
 #[cfg(test)]

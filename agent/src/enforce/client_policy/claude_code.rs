@@ -187,10 +187,7 @@ impl ClientPolicyWriter for ClaudeCode {
                             .into(),
                     }),
                     // Muster's own helper answers with the drop-in included.
-                    Some(v)
-                        if v.get("policyHelper")
-                            .is_some_and(|h| !super::claude_code_helper::is_muster_helper(h, layout.os())) =>
-                    {
+                    Some(v) if v.get("policyHelper").is_some_and(|h| !is_muster_helper(h, layout.os())) => {
                         out.push(Shadow {
                             source: format!("{} (policyHelper)", layout.display(&base)),
                             why: "an administrator's policyHelper is configured: its output is the only managed \
@@ -219,4 +216,21 @@ impl ClientPolicyWriter for ClaudeCode {
 fn sort_dedup(v: &mut Vec<Value>) {
     v.sort_by_key(|a| a.to_string());
     v.dedup();
+}
+
+/// Muster's helper program on each OS (as on that machine). Claude Code runs `path` with no
+/// arguments (and on Windows it must be an `.exe`): on Linux and macOS the packages install a
+/// two-line script that runs `muster-agent hook claude-code`; on Windows the agent binary answers
+/// as the helper when its file is named `muster-claude-policy.exe`.
+pub fn helper_program(os: Os) -> &'static str {
+    match os {
+        Os::Linux => "/usr/lib/muster-agent/claude-policy-helper",
+        Os::Macos => "/usr/local/lib/muster-agent/claude-policy-helper",
+        Os::Windows => "C:\\Program Files\\Muster\\muster-claude-policy.exe",
+    }
+}
+
+/// Whether a `policyHelper` value in a managed-settings file is Muster's own.
+pub fn is_muster_helper(v: &Value, os: Os) -> bool {
+    v.get("path").and_then(Value::as_str) == Some(helper_program(os))
 }

@@ -29,6 +29,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+pub use super::claude_code::{helper_program, is_muster_helper};
 use super::jsonc::{JsonDoc, path};
 use super::{
     ClientPolicyWriter, CompileError, Compiled, OutcomeResult, Owned, Plan, PolicyHelper, Probe, Shadow, governed,
@@ -48,29 +49,12 @@ pub const MAX_OUTPUT: usize = 1 << 20;
 /// The most the helper reads of one settings file.
 const MAX_FILE: u64 = 4 << 20;
 
-/// Muster's helper program on each OS (as on that machine). Claude Code runs `path` with no
-/// arguments (and on Windows it must be an `.exe`): on Linux and macOS the packages install a
-/// two-line script that runs `muster-agent hook claude-code`; on Windows the agent binary answers
-/// as the helper when its file is named `muster-claude-policy.exe`.
-pub fn helper_program(os: Os) -> &'static str {
-    match os {
-        Os::Linux => "/usr/lib/muster-agent/claude-policy-helper",
-        Os::Macos => "/usr/local/lib/muster-agent/claude-policy-helper",
-        Os::Windows => "C:\\Program Files\\Muster\\muster-claude-policy.exe",
-    }
-}
-
 /// The file stem under which the agent binary acts as the helper (Windows install).
 pub const HELPER_BINARY_STEM: &str = "muster-claude-policy";
 
 /// The `policyHelper` value Muster writes.
 pub fn helper_entry(os: Os) -> Value {
     json!({ "path": helper_program(os), "refreshIntervalMs": REFRESH_MS })
-}
-
-/// Whether a `policyHelper` value in a managed-settings file is Muster's own.
-pub fn is_muster_helper(v: &Value, os: Os) -> bool {
-    v.get("path").and_then(Value::as_str) == Some(helper_program(os))
 }
 
 impl ClientPolicyWriter for ClaudeCodeHelper {
