@@ -9,6 +9,7 @@
 //! files.
 
 mod host;
+pub mod registry;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};

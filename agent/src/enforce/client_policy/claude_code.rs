@@ -8,8 +8,9 @@
 //! `mcp__<server>__<tool>`; `require-approval` → `permissions.ask` rule `mcp__<server>` (tool
 //! rules name the server, the only form Claude Code's permission rules have).
 //!
-//! Not in force when an MDM profile (macOS `com.anthropic.claudecode`) or a `policyHelper`
-//! provides the managed settings: Claude Code's default `first-wins` source selection then ignores
+//! Not in force when an MDM profile (macOS `com.anthropic.claudecode`, Windows
+//! `HKLM\SOFTWARE\Policies\ClaudeCode` value `Settings`) or a `policyHelper` provides the
+//! managed settings: Claude Code's default `first-wins` source selection then ignores
 //! the files, without a warning.
 
 use std::path::PathBuf;
@@ -27,6 +28,9 @@ pub struct ClaudeCode;
 const CLIENTS: &[&str] = &["claude-code"];
 /// The drop-in's file name: sorted after the usual `10-`…`40-` team fragments.
 pub const DROP_IN: &str = "50-muster.json";
+/// Claude Code's machine-wide MDM policy on Windows: a JSON settings object in this value.
+pub const HKLM_KEY: &str = "HKLM\\SOFTWARE\\Policies\\ClaudeCode";
+pub const HKLM_VALUE: &str = "Settings";
 
 /// The managed-settings directory on each OS (as on that machine).
 pub fn managed_dir(os: Os) -> &'static str {
@@ -150,6 +154,9 @@ impl ClientPolicyWriter for ClaudeCode {
                 });
             }
         }
+        if layout.os() == Os::Windows {
+            out.extend(hklm_shadow(layout, probe));
+        }
         // Server-managed settings are cached per user in ~/.claude/remote-settings.json (the
         // client's own cache, as third-party analyses of it describe): a non-empty one means
         // the server source wins under first-wins for that user.
@@ -205,11 +212,45 @@ impl ClientPolicyWriter for ClaudeCode {
     fn bypasses(&self) -> &'static [&'static str] {
         &[
             "server-managed settings (claude.ai admin console) win over the files under first-wins; they are seen only once the client has cached them for a user",
-            "Windows: a policy in HKLM\\SOFTWARE\\Policies\\ClaudeCode wins over the files (first-wins); this build reads no registry",
             "serverCommand matches the exact argv: the same package launched with other arguments (or another launcher) is a different server",
             "serverUrl: `${VAR}` expansion in the user's config is done with the user's environment",
             "tool rules (mcp__server__tool) name the server: the same server under another name escapes deny-tools and require-approval",
         ]
+    }
+}
+
+/// Windows: an `HKLM` `Settings` value carrying any key wins over the managed-settings files under
+/// first-wins, so Muster's drop-in is not in force.
+fn hklm_shadow(layout: &Layout, probe: &dyn Probe) -> Option<Shadow> {
+    let source = format!("{HKLM_KEY} ({HKLM_VALUE})");
+    let text = match probe.registry_value(layout, HKLM_KEY, HKLM_VALUE) {
+        Ok(Some(t)) => t,
+        Ok(None) => return None,
+        Err(e) => {
+            return Some(Shadow {
+                source,
+                why: format!(
+                    "the registry policy could not be read ({e}); if it carries any setting, Claude Code ignores \
+                     the managed-settings files (first-wins)"
+                ),
+            });
+        }
+    };
+    match serde_json::from_str::<Value>(&text) {
+        Ok(Value::Object(o)) if o.is_empty() || o.get("managedSourcesBehavior") == Some(&json!("merge")) => None,
+        Ok(Value::Object(_)) => Some(Shadow {
+            source,
+            why: "the HKLM policy delivers Claude Code's managed settings; with the default first-wins source \
+                  selection Claude Code then ignores the managed-settings files, Muster's drop-in included \
+                  (unless that policy sets managedSourcesBehavior to \"merge\")"
+                .into(),
+        }),
+        _ => Some(Shadow {
+            source,
+            why: "the HKLM policy value is not a JSON object; Claude Code may reject it or prefer it over the \
+                  managed-settings files"
+                .into(),
+        }),
     }
 }
 

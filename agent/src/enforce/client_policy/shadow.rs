@@ -28,6 +28,9 @@ pub trait Probe {
     fn system_env(&self, layout: &Layout, name: &str) -> Option<String>;
     /// The users of the machine and their homes (host paths).
     fn users(&self, layout: &Layout) -> Vec<crate::platform::UserHome>;
+    /// A string value under an `HKLM` key of a Windows machine (the image's registry file, or
+    /// the live registry); `Err` says why it could not be read.
+    fn registry_value(&self, layout: &Layout, key: &str, name: &str) -> Result<Option<String>, String>;
 }
 
 /// The real filesystem (under the layout's root for an image) and the given environment.
@@ -66,6 +69,11 @@ impl Probe for FsProbe {
 
     fn users(&self, layout: &Layout) -> Vec<crate::platform::UserHome> {
         if layout.is_image() { layout.image_users() } else { crate::platform::live_users(&self.env) }
+    }
+
+    fn registry_value(&self, layout: &Layout, key: &str, name: &str) -> Result<Option<String>, String> {
+        let Some(reg) = crate::platform::registry::for_layout(layout) else { return Ok(None) };
+        reg.get(key, name).map_err(|e| e.to_string())
     }
 }
 

@@ -408,3 +408,32 @@ fn an_inline_object_muster_added_a_key_to_comes_back_as_the_administrator_wrote_
         vec![blocked(stdio("codex", "evil", &["npx", "evil-mcp"]), "no-evil"), stdio("codex", "docs", &["docs-mcp"])];
     round_trip(&codex::Codex, &servers, Some(admin), "inline-comment.toml");
 }
+
+#[test]
+fn a_claude_code_hklm_policy_on_a_windows_image_is_reported_as_shadowing_the_drop_in() {
+    use crate::platform::registry::{IMAGE_HKLM_FILE, RegFile, RegistryBackend};
+    let dir = tempfile::tempdir().unwrap();
+    let win = Layout::image(dir.path().to_path_buf(), Os::Windows);
+    let reg = RegFile::new(win.resolve(IMAGE_HKLM_FILE).unwrap());
+    assert!(shadows(&claude_code::ClaudeCode, &win).is_empty(), "no registry file: nothing shadows");
+    reg.set(claude_code::HKLM_KEY, "Other", "{}").unwrap();
+    assert!(shadows(&claude_code::ClaudeCode, &win).is_empty(), "another value shadows nothing");
+    reg.set(claude_code::HKLM_KEY, claude_code::HKLM_VALUE, "{}").unwrap();
+    assert!(shadows(&claude_code::ClaudeCode, &win).is_empty(), "an empty policy carries no key");
+    reg.set(claude_code::HKLM_KEY, claude_code::HKLM_VALUE, r#"{"permissions":{"deny":["Bash"]}}"#).unwrap();
+    let s = shadows(&claude_code::ClaudeCode, &win);
+    assert_eq!(s.len(), 1, "{s:?}");
+    assert!(
+        s[0].starts_with("HKLM\\SOFTWARE\\Policies\\ClaudeCode (Settings) | ") && s[0].contains("first-wins"),
+        "{s:?}"
+    );
+    reg.set(claude_code::HKLM_KEY, claude_code::HKLM_VALUE, r#"{"managedSourcesBehavior":"merge","x":1}"#).unwrap();
+    assert!(shadows(&claude_code::ClaudeCode, &win).is_empty(), "merge combines the sources");
+    reg.set(claude_code::HKLM_KEY, claude_code::HKLM_VALUE, "not json").unwrap();
+    assert!(shadows(&claude_code::ClaudeCode, &win)[0].contains("not a JSON object"));
+    // The same registry file on a Linux image is not a Windows registry.
+    assert!(shadows(&claude_code::ClaudeCode, &Layout::image(dir.path().to_path_buf(), Os::Linux)).is_empty());
+    // An unreadable registry file is reported, not taken as "no policy".
+    std::fs::write(reg.path(), "garbage line\n").unwrap();
+    assert!(shadows(&claude_code::ClaudeCode, &win)[0].contains("could not be read"));
+}
