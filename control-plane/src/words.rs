@@ -94,6 +94,7 @@ word_schemas!(
     Ecosystem => muster_proto::v1::Ecosystem,
     Severity => muster_proto::v1::Severity,
     ActionState => muster_proto::v1::PolicyActionState,
+    AuthPosture => muster_proto::v1::AuthPosture,
 );
 
 #[cfg(test)]

@@ -94,6 +94,7 @@ pub(crate) fn routes() -> Vec<Route> {
         crate::words::Ecosystem,
         crate::words::Severity,
         crate::words::ActionState,
+        crate::words::AuthPosture,
         params::StatusParam,
         params::SortParam,
         params::KindParam,

@@ -244,6 +244,9 @@ pub struct EndpointParams {
     pub tag: Option<String>,
     /// Enterprise service, exactly (e.g. `github`): endpoints with a server reaching it.
     pub service: Option<String>,
+    /// Endpoints with a remote server of this authentication posture, as its agent reported it.
+    #[param(value_type = Option<crate::words::AuthPosture>)]
+    pub auth_posture: Option<Word<v1::AuthPosture>>,
     #[param(value_type = Option<crate::words::Os>)]
     pub os: Option<Word<v1::Os>>,
     pub status: Option<StatusParam>,
@@ -270,6 +273,7 @@ impl EndpointParams {
             client: trimmed(&self.client),
             tag: tag(&self.tag)?,
             service: trimmed(&self.service),
+            auth_posture: self.auth_posture.map(Word::number),
             sort: self.sort.map(SortParam::value).unwrap_or_default(),
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
@@ -284,6 +288,7 @@ impl EndpointParams {
         push(&mut pairs, "client", trimmed(&self.client));
         push(&mut pairs, "tag", trimmed(&self.tag));
         push(&mut pairs, "service", trimmed(&self.service));
+        push(&mut pairs, "auth_posture", self.auth_posture);
         push(&mut pairs, "os", self.os);
         push(&mut pairs, "status", self.status);
         push(&mut pairs, "severity", self.severity);

@@ -1,6 +1,7 @@
 //! The services page (`/services`): per enterprise service the MCP servers reaching it, the
 //! endpoints and users they run for, and how those servers authenticate (OAuth, a secret-store
-//! reference, a literal static key, nothing), from the live services rollup. Every service name
+//! reference, a literal static key, nothing), and the remote servers' authentication posture as
+//! their agents verified it, from the live services rollup. Every service name
 //! and count links to the endpoints running a server that reaches it (`/endpoints?service=`).
 
 use axum::Extension;
@@ -50,6 +51,7 @@ pub(crate) async fn services(
                             th.num { "Endpoints" }
                             th.num { "Users" }
                             th { "Authentication" }
+                            th title="As the agents found by asking each remote server without credentials" { "Remote auth" }
                             th { "Findings" }
                         }
                     }
@@ -67,6 +69,19 @@ pub(crate) async fn services(
                                     (count_badge("info", "Secret store", row.auth.reference))
                                     (count_badge("danger", "Literal key", row.auth.literal))
                                     (count_badge("neutral", "None", row.auth.none))
+                                }
+                                td.badges {
+                                    @let p = &row.remote_auth;
+                                    @let posture_link = |word: &str| link("/endpoints", &[("service", row.service.clone()), ("auth_posture", word.to_string())]);
+                                    @for (word, tone, label, count) in [
+                                        ("oauth", "ok", "OAuth", p.oauth),
+                                        ("oauth_partial", "warn", "OAuth (partial)", p.oauth_partial),
+                                        ("static_key", "info", "Static key", p.static_key),
+                                        ("none", "danger", "None", p.none),
+                                        ("unknown", "neutral", "Unknown", p.unknown),
+                                    ] {
+                                        @if count > 0 { a href=(posture_link(word)) { (count_badge(tone, label, count)) } " " }
+                                    }
                                 }
                                 td { a href=(findings) { "Findings" } }
                             }
