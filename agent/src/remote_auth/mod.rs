@@ -53,7 +53,10 @@ pub struct ProbeSettings {
 /// changes applies from the next scan on. A host outside it is judged from the configuration
 /// (`not probed: policy`), and a kept answer for it is not used either.
 #[derive(Clone, Default)]
-pub struct ProbeScope(Option<Arc<dyn Fn(&str) -> bool + Send + Sync>>);
+pub struct ProbeScope(Option<Arc<HostTest>>);
+
+/// Says whether the agent may ask a (lower-case) host.
+type HostTest = dyn Fn(&str) -> bool + Send + Sync;
 
 impl ProbeScope {
     /// Every host.
