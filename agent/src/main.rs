@@ -760,6 +760,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                     &mut inv,
                     &Default::default(),
                     Some("not probed: offline"),
+                    &Default::default(),
                     findings,
                 );
             } else {

@@ -453,7 +453,13 @@ fn probe_findings() -> BTreeSet<String> {
     .into_iter()
     .map(|(k, observation)| (k.to_string(), Timed { probed_at: 1, observation }))
     .collect();
-    muster_agent::remote_auth::annotate(&mut inv, &answers, None, FindingsCatalog::bundled().unwrap());
+    muster_agent::remote_auth::annotate(
+        &mut inv,
+        &answers,
+        None,
+        &Default::default(),
+        FindingsCatalog::bundled().unwrap(),
+    );
     let per_server: Vec<Vec<String>> =
         inv.servers.iter().map(|s| s.findings.iter().map(|f| f.id.clone()).collect()).collect();
     assert_eq!(

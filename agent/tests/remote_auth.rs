@@ -490,3 +490,56 @@ async fn the_daemon_reports_without_waiting_and_probes_in_the_background() {
     assert!(state.join("remote-auth.json").is_file());
     daemon.kill().await.unwrap();
 }
+
+/// Issue 16: the policy's `[remote_auth]` switches the probe off for the whole fleet or for the
+/// hosts it names; a server so excluded is asked nothing and is judged from its configuration
+/// (`not probed: policy`), while the same policy without the table lets the agent ask.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_policy_opt_out_is_honoured() {
+    use muster_agent::remote_auth::{ProbeScope, ProbeSettings, probe_and_annotate};
+    use muster_proto::v1 as pb;
+
+    let fake = start(Kind::OAuth, None).await;
+    let inventory = || pb::InventorySnapshot {
+        servers: vec![pb::McpServer {
+            id: "s1".into(),
+            name: "oauth".into(),
+            transport: pb::Transport::Http as i32,
+            endpoint: Some(pb::RemoteEndpoint {
+                scheme: "http".into(),
+                host: "127.0.0.1".into(),
+                port: Some(u32::from(fake.port)),
+                path: "/mcp".into(),
+                auth: None,
+            }),
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let catalog = muster_agent::findings::catalog::FindingsCatalog::bundled().unwrap();
+    let run = |policy: &str| {
+        let bundle = muster_policy::parse(policy).unwrap();
+        let settings = ProbeSettings {
+            per_host: Duration::from_secs(5),
+            scope: ProbeScope::allowing(move |host| bundle.allows_remote_auth_probe(host)),
+            ..Default::default()
+        };
+        let mut inv = inventory();
+        async move {
+            probe_and_annotate(&mut inv, &settings, catalog, 1_800_000_000).await.unwrap();
+            inv.servers[0].endpoint.as_ref().unwrap().auth.clone().unwrap()
+        }
+    };
+
+    for policy in
+        ["version = 1\n[remote_auth]\nprobe = false\n", "version = 1\n[remote_auth]\nskip_hosts = [\"127.0.0.*\"]\n"]
+    {
+        let auth = run(policy).await;
+        assert!(fake.requests().is_empty(), "{policy}: asked {:?}", fake.requests());
+        assert_eq!(auth.reason, "not probed: policy", "{policy}");
+        assert_eq!((auth.posture, auth.verified), (pb::AuthPosture::Unknown as i32, false), "{policy}");
+    }
+    let auth = run("version = 1\n[remote_auth]\nskip_hosts = [\"*.corp.example\"]\n").await;
+    assert!(!fake.requests().is_empty(), "a host the policy does not name is asked");
+    assert_eq!((auth.posture, auth.verified), (pb::AuthPosture::Oauth as i32, true));
+}

@@ -18,8 +18,8 @@ use muster_control_plane::state::unix_now;
 use muster_control_plane::store::{DynStore, NewAgent, Role};
 use muster_control_plane::testing::{TestControlPlane, TestDatabase};
 use muster_proto::v1::{
-    ConfigSource, Credential, CredentialSource, Finding, Host, InventorySnapshot, Listener, McpProcess, McpServer,
-    OsUser, Package, RemoteEndpoint, Transport,
+    AuthPosture, ConfigSource, Credential, CredentialSource, Finding, Host, InventorySnapshot, Listener, McpProcess,
+    McpServer, OsUser, Package, RemoteAuth, RemoteEndpoint, Transport,
 };
 use reqwest::redirect::Policy;
 use serde_json::Value;
@@ -72,6 +72,7 @@ on_both_backends!(
     bad_parameters_are_refused_with_400,
     a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints,
     every_drill_down_filter_answers_alike_on_page_and_api,
+    remote_auth_posture_is_on_the_services_and_endpoint_pages_the_api_and_the_filter,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -889,4 +890,104 @@ async fn findings_filter_ignoring_case_and_each_has_a_page_with_its_fix(cp: Test
 
 fn urlencode(text: &str) -> String {
     serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_string()
+}
+
+/// Issue 16: what the agents verified about each remote server's authentication is stored and
+/// shown: per server on the endpoint page and in `/api/v1/endpoints/{id}` (posture word, what an
+/// `oauth_partial` server lacks, why one is unknown, verified or not), per service on the
+/// Services page and `/api/v1/services`, and as the endpoint list's `auth_posture` filter. An
+/// `mcp-remote` bridge with no key, "None" from its configuration alone, reads OAuth once its
+/// remote was verified to use it.
+async fn remote_auth_posture_is_on_the_services_and_endpoint_pages_the_api_and_the_filter(cp: TestControlPlane) {
+    let store = cp.state.store.clone();
+    let now = unix_now();
+    let auth = |posture: AuthPosture, verified: bool, missing: &[&str], reason: &str| RemoteAuth {
+        posture: posture as i32,
+        verified,
+        missing: missing.iter().map(|m| m.to_string()).collect(),
+        reason: reason.into(),
+        ..Default::default()
+    };
+    let servers = [
+        Srv { service: "zz-auth", remote: Some("mcp.partial.example"), ..srv("p1", "partial") },
+        Srv { service: "zz-auth", remote: Some("mcp.offline.example"), ..srv("p2", "offline") },
+        Srv { service: "zz-auth", ..srv("p3", "bridge") },
+    ];
+    let mut snap = snapshot("auth-host", 1, &["dana"], &servers, now);
+    snap.servers[0].endpoint.as_mut().unwrap().auth =
+        Some(auth(AuthPosture::OauthPartial, true, &["pkce_s256"], "refused without credentials (401)"));
+    snap.servers[1].endpoint.as_mut().unwrap().auth =
+        Some(auth(AuthPosture::Unknown, false, &[], "not probed: offline"));
+    // `npx mcp-remote https://mcp.atlassian.com/v1/sse`: stdio, no key, its remote uses OAuth.
+    snap.servers[2].endpoint = Some(RemoteEndpoint {
+        host: "mcp.atlassian.com".into(),
+        auth: Some(auth(AuthPosture::Oauth, true, &[], "")),
+        ..Default::default()
+    });
+    let id = ingest(&store, snap, now).await;
+    let other = [Srv { service: "zz-auth", remote: Some("open.example"), ..srv("o1", "open") }];
+    let mut open = snapshot("open-host", 1, &["erin"], &other, now);
+    open.servers[0].endpoint.as_mut().unwrap().auth =
+        Some(auth(AuthPosture::None, true, &[], "answered initialize without credentials"));
+    ingest(&store, open, now).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+
+    let json = viewer.json(&format!("/api/v1/endpoints/{id}")).await;
+    let server = |name: &str| {
+        json["servers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap_or_else(|| panic!("{name}"))
+            .clone()
+    };
+    let partial = server("partial");
+    assert_eq!(partial["auth_posture"], "oauth_partial");
+    assert_eq!(partial["auth_verified"], true);
+    assert_eq!(partial["auth_missing"], serde_json::json!(["pkce_s256"]));
+    let offline = server("offline");
+    assert_eq!((offline["auth_posture"].as_str(), offline["auth_verified"].as_bool()), (Some("unknown"), Some(false)));
+    assert_eq!(offline["auth_reason"], "not probed: offline");
+    let bridge = server("bridge");
+    assert_eq!((bridge["auth_posture"].as_str(), bridge["auth"].as_str()), (Some("oauth"), Some("oauth")));
+
+    let html = viewer.page(&format!("/endpoints/{id}"), "auth-host").await;
+    let row = |name: &str| {
+        let start = html.find(&format!(r#"<strong class="name">{name}</strong>"#)).unwrap_or_else(|| panic!("{name}"));
+        html[start..start + html[start..].find("</tr>").unwrap()].to_string()
+    };
+    assert!(
+        row("partial").contains("OAuth (partial)") && row("partial").contains("missing pkce_s256"),
+        "{}",
+        row("partial")
+    );
+    let offline_row = row("offline");
+    assert!(offline_row.contains("Unknown") && offline_row.contains("not probed: offline"), "{offline_row}");
+    assert!(offline_row.contains("(not verified)"), "{offline_row}");
+    let bridge_row = row("bridge");
+    assert!(bridge_row.contains(">OAuth<") && !bridge_row.contains(">None<"), "{bridge_row}");
+
+    let services = viewer.json("/api/v1/services").await;
+    let zz = services["items"].as_array().unwrap().iter().find(|s| s["service"] == "zz-auth").unwrap().clone();
+    assert_eq!(
+        zz["remote_auth"],
+        serde_json::json!({"oauth": 1, "oauth_partial": 1, "static_key": 0, "none": 1, "unknown": 1})
+    );
+    // partial (verified), bridge (verified), offline (not verified: the configuration's guess for
+    // a remote entry without credentials); the open one is verified none.
+    assert_eq!((zz["auth"]["oauth"].as_i64(), zz["auth"]["none"].as_i64()), (Some(3), Some(1)), "{zz}");
+    let page = viewer.page("/services", "Services").await;
+    assert!(page.contains(r#"href="/endpoints?service=zz-auth&amp;auth_posture=oauth_partial""#), "{page}");
+    assert!(page.contains("OAuth (partial) <strong>1</strong>"), "{page}");
+
+    let listed = viewer.json("/api/v1/endpoints?auth_posture=none").await;
+    let hosts: Vec<&str> =
+        listed["items"].as_array().unwrap().iter().map(|e| e["hostname"].as_str().unwrap()).collect();
+    assert_eq!(hosts, ["open-host"]);
+    let list = viewer.page("/endpoints?auth_posture=oauth_partial", "Endpoints").await;
+    assert!(list.contains("auth-host") && !list.contains("open-host"), "{list}");
+    let (status, body) = viewer.get("/api/v1/endpoints?auth_posture=oauth-partial").await;
+    assert_eq!(status, 400, "{body}");
+    cp.stop().await.unwrap();
 }

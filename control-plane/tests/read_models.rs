@@ -15,8 +15,8 @@ use muster_control_plane::store::read::{
 use muster_control_plane::store::{DynStore, NewAgent, StoreError};
 use muster_control_plane::testing::TestDatabase;
 use muster_proto::v1::{
-    ConfigSource, Credential, CredentialSource, Finding, Host, InventoryDelta, InventorySnapshot, McpServer, OsUser,
-    Package, RemoteEndpoint, Transport,
+    AuthPosture, ConfigSource, Credential, CredentialSource, Finding, Host, InventoryDelta, InventorySnapshot,
+    McpServer, OsUser, Package, RemoteAuth, RemoteEndpoint, Transport,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -45,6 +45,7 @@ conformance_suite!(
     garbage_cursor_is_refused,
     rollups_follow_every_report_and_agree_with_a_rebuild,
     drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host,
+    remote_auth_posture_is_stored_counted_filtered_and_follows_deltas,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -57,6 +58,9 @@ struct Srv {
     service: String,
     package: Option<(i32, String, Option<String>, bool)>,
     remote: Option<String>,
+    auth: Option<RemoteAuth>,
+    /// Reached through a local bridge (`npx mcp-remote URL`): stdio, with the remote endpoint.
+    bridge: bool,
     credentials: Vec<(String, CredentialSource, String, String)>,
     findings: Vec<(String, i32, String, String)>,
 }
@@ -69,6 +73,8 @@ fn srv(id: &str) -> Srv {
         service: String::new(),
         package: None,
         remote: None,
+        auth: None,
+        bridge: false,
         credentials: vec![],
         findings: vec![],
     }
@@ -95,6 +101,17 @@ impl Srv {
         self.remote = Some(host.into());
         self
     }
+    /// The remote's authentication as the agent reported it.
+    fn posture(mut self, posture: AuthPosture, verified: bool, missing: &[&str], reason: &str) -> Self {
+        self.auth = Some(RemoteAuth {
+            posture: posture as i32,
+            verified,
+            missing: missing.iter().map(|m| m.to_string()).collect(),
+            reason: reason.into(),
+            ..Default::default()
+        });
+        self
+    }
     /// (location, source, fingerprint, provider)
     fn credential(mut self, location: &str, source: CredentialSource, fingerprint: &str, provider: &str) -> Self {
         self.credentials.push((location.into(), source, fingerprint.into(), provider.into()));
@@ -112,9 +129,13 @@ impl Srv {
             client: self.client.clone(),
             user: self.user.clone(),
             config_path: format!("/home/{}/.{}/mcp.json", self.user, self.client),
-            command: if self.remote.is_some() { String::new() } else { "npx".into() },
-            url: self.remote.as_ref().map(|h| format!("https://{h}/mcp")).unwrap_or_default(),
-            transport: if self.remote.is_some() { Transport::Http as i32 } else { Transport::Stdio as i32 },
+            command: if self.remote.is_some() && !self.bridge { String::new() } else { "npx".into() },
+            url: self.remote.as_ref().filter(|_| !self.bridge).map(|h| format!("https://{h}/mcp")).unwrap_or_default(),
+            transport: if self.remote.is_some() && !self.bridge {
+                Transport::Http as i32
+            } else {
+                Transport::Stdio as i32
+            },
             service: self.service.clone(),
             package: self.package.as_ref().map(|(ecosystem, name, version, pinned)| Package {
                 ecosystem: *ecosystem,
@@ -122,7 +143,11 @@ impl Srv {
                 version: version.clone(),
                 pinned: *pinned,
             }),
-            endpoint: self.remote.as_ref().map(|h| RemoteEndpoint { host: h.clone(), ..Default::default() }),
+            endpoint: self.remote.as_ref().map(|h| RemoteEndpoint {
+                host: h.clone(),
+                auth: self.auth.clone(),
+                ..Default::default()
+            }),
             credentials: self
                 .credentials
                 .iter()
@@ -1259,7 +1284,7 @@ async fn rollups_follow_every_report_and_agree_with_a_rebuild(store: DynStore) {
                     .credential("env:GH", literal, "shared", "github")
                     .finding("MUSTER-PKG-VULNERABLE", 4, "MCP04", vulnerable),
                 srv("2").service("github").user("bob").credential("env:GH", literal, "shared", "github"),
-                srv("3").service("linear").remote("mcp.linear.app"),
+                srv("3").service("linear").remote("mcp.linear.app").posture(AuthPosture::OauthPartial, true, &[], ""),
             ],
         ),
         NOW,
@@ -1270,6 +1295,7 @@ async fn rollups_follow_every_report_and_agree_with_a_rebuild(store: DynStore) {
         services.iter().map(|s| (s.service.as_str(), s.servers)).collect::<Vec<_>>(),
         [("github", 2), ("linear", 1)]
     );
+    assert_eq!(services[1].remote_auth.oauth_partial, 1, "the posture is counted");
     let within = store.shared_fingerprints(&FingerprintQuery::default()).await.unwrap();
     assert!(within.items.is_empty(), "one host is no fleet-wide sharing");
 
@@ -1390,4 +1416,108 @@ async fn drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host(
     assert_eq!(listed(FingerprintReuse::AcrossHosts, None).await, [(across.to_string(), 2, 2)]);
     assert_eq!(listed(FingerprintReuse::Any, None).await.len(), 2);
     assert_eq!(listed(FingerprintReuse::Any, Some("bbbb00")).await, [(across.to_string(), 2, 2)]);
+}
+
+/// Issue 16: the posture an agent verified for each remote server is stored at ingest, shown per
+/// server, counted per service, filters the endpoint list, replaces the configuration's guess for
+/// an `mcp-remote` bridge (stdio, no key: "none" before), and follows a delta.
+async fn remote_auth_posture_is_stored_counted_filtered_and_follows_deltas(store: DynStore) {
+    // mcp-remote: a local bridge, reported as stdio with the remote it reaches.
+    let mut bridge =
+        srv("1").service("atlassian").remote("mcp.atlassian.com").posture(AuthPosture::Oauth, true, &[], "");
+    bridge.bridge = true;
+    let h1 = ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice"],
+            vec![
+                bridge,
+                srv("2").service("linear").remote("mcp.linear.app").posture(
+                    AuthPosture::OauthPartial,
+                    true,
+                    &["pkce_s256", "iss_parameter"],
+                    "refused without credentials (401)",
+                ),
+                srv("3").service("linear").remote("mcp.example.com").posture(
+                    AuthPosture::Unknown,
+                    false,
+                    &[],
+                    "not probed: offline",
+                ),
+                srv("4").service("github"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h2",
+            1,
+            &["bob"],
+            vec![srv("1").service("linear").remote("open.example.com").posture(
+                AuthPosture::None,
+                true,
+                &[],
+                "answered initialize without credentials",
+            )],
+        ),
+        NOW,
+    )
+    .await;
+    let detail = store.endpoint_detail(&h1, NOW - 300, NOW).await.unwrap().unwrap();
+    let by_id = |id: &str| detail.servers.iter().find(|s| s.server_id == id).unwrap().clone();
+    let partial = by_id("2");
+    assert_eq!(partial.auth_posture, AuthPosture::OauthPartial as i32);
+    assert!(partial.auth_verified);
+    assert_eq!(partial.auth_missing, ["pkce_s256", "iss_parameter"]);
+    assert_eq!(partial.auth_reason, "refused without credentials (401)");
+    let unknown = by_id("3");
+    assert_eq!((unknown.auth_posture, unknown.auth_verified), (AuthPosture::Unknown as i32, false));
+    assert_eq!(unknown.auth_reason, "not probed: offline");
+    assert!(unknown.auth_missing.is_empty());
+    assert_eq!(by_id("4").auth_posture, 0, "a local server has no posture");
+    assert_eq!(by_id("1").auth, "oauth");
+
+    let services = store.services().await.unwrap();
+    let linear = services.iter().find(|s| s.service == "linear").unwrap();
+    assert_eq!(
+        (
+            linear.remote_auth.oauth_partial,
+            linear.remote_auth.unknown,
+            linear.remote_auth.none,
+            linear.remote_auth.oauth
+        ),
+        (1, 1, 1, 0)
+    );
+    assert_eq!(linear.auth.none, 1, "the verified open server counts as none, not as guessed OAuth");
+    let github = services.iter().find(|s| s.service == "github").unwrap();
+    assert_eq!(github.remote_auth, Default::default(), "local servers count in no posture");
+
+    let hosts = |posture: AuthPosture| {
+        let store = store.clone();
+        let query = EndpointQuery { auth_posture: Some(posture as i32), limit: 1, ..Default::default() };
+        async move { all_endpoint_pages(&store, query).await }
+    };
+    assert_eq!(hosts(AuthPosture::OauthPartial).await, ["h1"]);
+    assert_eq!(hosts(AuthPosture::None).await, ["h2"]);
+    assert!(hosts(AuthPosture::StaticKey).await.is_empty());
+
+    // The server fixes PKCE: a delta upserts it as oauth, and every view follows.
+    let fixed = srv("2").service("linear").remote("mcp.linear.app").posture(AuthPosture::Oauth, true, &[], "");
+    let step = InventoryDelta { upserted_servers: vec![fixed.build()], ..Default::default() };
+    store
+        .ingest(&h1, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step), policy: None }, NOW + 1)
+        .await
+        .unwrap();
+    assert!(hosts(AuthPosture::OauthPartial).await.is_empty());
+    assert_eq!(hosts(AuthPosture::Oauth).await, ["h1"]);
+    let linear = store.services().await.unwrap().into_iter().find(|s| s.service == "linear").unwrap();
+    assert_eq!((linear.remote_auth.oauth_partial, linear.remote_auth.oauth), (0, 1));
+    let live = rollup_views(&store).await;
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(rollup_views(&store).await, live, "posture counts equal a full recount");
 }

@@ -63,6 +63,21 @@ pub(crate) struct RawFile {
     rules: Vec<Spanned<RawRule>>,
     #[serde(default, rename = "exception", skip_serializing_if = "Vec::is_empty")]
     exceptions: Vec<Spanned<RawException>>,
+    /// Whether agents may ask remote servers how they authenticate (issue 16).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    remote_auth: Option<Spanned<RawRemoteAuth>>,
+}
+
+/// `[remote_auth]`: the fleet's say on the agents' unauthenticated probe of remote servers.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawRemoteAuth {
+    /// `false`: no agent probes any remote server (default `true`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    probe: Option<bool>,
+    /// Host globs (case-insensitive) agents never probe, e.g. `*.corp.example.com`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    skip_hosts: Globs,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -275,6 +290,7 @@ fn compile(mut raw: RawFile, p: &mut Problems<'_>) -> Option<Bundle> {
             exceptions.push(ex);
         }
     }
+    let remote_auth = compile_remote_auth(raw.remote_auth.as_ref(), p);
     rules.sort_by(|a, b| a.id.cmp(&b.id));
     exceptions.sort_by(|a, b| a.id.cmp(&b.id));
     canonicalise(&mut raw);
@@ -293,8 +309,26 @@ fn compile(mut raw: RawFile, p: &mut Problems<'_>) -> Option<Bundle> {
         published_at,
         rules,
         exceptions,
+        remote_auth: remote_auth?,
         canonical,
     })
+}
+
+fn compile_remote_auth(
+    raw: Option<&Spanned<RawRemoteAuth>>,
+    p: &mut Problems<'_>,
+) -> Option<crate::model::RemoteAuthProbing> {
+    let Some(raw) = raw else { return Some(crate::model::RemoteAuthProbing::default()) };
+    let span = raw.span();
+    let raw = raw.get_ref();
+    let skip_hosts = match &raw.skip_hosts {
+        Some(list) if list.is_empty() => {
+            p.at(span, "`skip_hosts = []` names no host: leave it out".to_string());
+            return None;
+        }
+        list => glob_list("skip_hosts", list, &span, true, p).ok()?,
+    };
+    Some(crate::model::RemoteAuthProbing { probe: raw.probe.unwrap_or(true), skip_hosts })
 }
 
 fn valid_id(id: &str) -> bool {
@@ -685,6 +719,9 @@ fn canonicalise(raw: &mut RawFile) {
                 sort_globs(g);
             }
         }
+    }
+    if let Some(r) = raw.remote_auth.as_mut() {
+        sort_globs(&mut r.get_mut().skip_hosts);
     }
     for e in &mut raw.exceptions {
         let rules = e.get_mut().rules.get_mut();

@@ -98,13 +98,36 @@ pub struct Bundle {
     pub(crate) rules: Vec<Rule>,
     /// Sorted by id.
     pub(crate) exceptions: Vec<Exception>,
+    /// `[remote_auth]`: whether agents may probe remote servers' authentication.
+    pub(crate) remote_auth: RemoteAuthProbing,
     pub(crate) canonical: String,
+}
+
+/// `[remote_auth]` compiled: the probe switched off for the whole fleet, or for some hosts.
+#[derive(Debug, Clone)]
+pub(crate) struct RemoteAuthProbing {
+    pub(crate) probe: bool,
+    pub(crate) skip_hosts: Option<Patterns>,
+}
+
+impl Default for RemoteAuthProbing {
+    fn default() -> Self {
+        Self { probe: true, skip_hosts: None }
+    }
 }
 
 impl Bundle {
     /// The policy's name (`name = ...`), empty when unnamed.
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Whether the policy lets agents ask the remote server at `host` (without any credential)
+    /// how it authenticates: `[remote_auth] probe = false` says no for every host,
+    /// `skip_hosts` (case-insensitive globs) for the hosts it matches. Yes without a
+    /// `[remote_auth]` table.
+    pub fn allows_remote_auth_probe(&self, host: &str) -> bool {
+        self.remote_auth.probe && !self.remote_auth.skip_hosts.as_ref().is_some_and(|h| h.is_match(host))
     }
 
     /// The published revision (`revision`, set by the control plane), 0 for an unpublished file.

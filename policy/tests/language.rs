@@ -238,3 +238,29 @@ fn a_published_bundle_carries_its_revision() {
     assert_eq!(b.published_at(), Some(1_799_539_200));
     assert_eq!(parse("version = 1\n").unwrap().revision(), 0);
 }
+
+/// Issue 16: `[remote_auth]` turns the agents' unauthenticated probe off, for the fleet or per
+/// host glob (case-insensitive); without it agents probe. Bad globs and an empty list are refused
+/// with their place, and the canonical form sorts the hosts.
+#[test]
+fn remote_auth_probing_can_be_switched_off_globally_or_per_host() {
+    let plain = parse("version = 1\n").unwrap();
+    assert!(plain.allows_remote_auth_probe("mcp.example.com"));
+    let off = parse("version = 1\n[remote_auth]\nprobe = false\n").unwrap();
+    assert!(!off.allows_remote_auth_probe("mcp.example.com"));
+    let some =
+        parse("version = 1\n[remote_auth]\nskip_hosts = [\"mcp.partner.example\", \"*.corp.example.com\"]\n").unwrap();
+    assert!(!some.allows_remote_auth_probe("wiki.CORP.example.com"));
+    assert!(!some.allows_remote_auth_probe("mcp.partner.example"));
+    assert!(some.allows_remote_auth_probe("mcp.example.com"));
+    assert!(some.allows_remote_auth_probe("corp.example.com.evil.example"));
+    assert!(
+        String::from_utf8_lossy(some.canonical_bytes())
+            .contains(r#"skip_hosts = ["*.corp.example.com", "mcp.partner.example"]"#),
+        "{}",
+        String::from_utf8_lossy(some.canonical_bytes())
+    );
+    assert_refused("version = 1\n[remote_auth]\nskip_hosts = [\"a[\"]\n", &[("3:15", "not a valid glob")]);
+    assert_refused("version = 1\n[remote_auth]\nskip_hosts = []\n", &[("2:1", "names no host")]);
+    assert_refused("version = 1\n[remote_auth]\nprobes = false\n", &[("3:1", "unknown field `probes`")]);
+}

@@ -15,7 +15,7 @@ use crate::grpc::GrpcTransport;
 use crate::local_api::{Connection, StatusPublisher};
 use crate::outbox::{Limits, Outbox};
 use crate::policy::{PolicyHolder, watch_policies};
-use crate::remote_auth::{self, BackgroundProber, ProbeSettings};
+use crate::remote_auth::{self, BackgroundProber, ProbeScope, ProbeSettings};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
 use crate::{ScanRequest, Scanned, scan_all_with};
@@ -58,14 +58,18 @@ impl Scanner for LiveScanner {
         let catalog = FindingsCatalog::bundled().map_err(|e| crate::ScanError::Data(e.to_string()))?;
         let now = crate::state::now_unix();
         match &self.remote_auth {
-            RemoteAuthMode::Off => {
-                remote_auth::annotate(inventory, &Default::default(), Some("not probed: switched off"), catalog)
-            }
+            RemoteAuthMode::Off => remote_auth::annotate(
+                inventory,
+                &Default::default(),
+                Some("not probed: switched off"),
+                &Default::default(),
+                catalog,
+            ),
             RemoteAuthMode::Background(prober) => prober.annotate_and_refresh(inventory, catalog, now),
             RemoteAuthMode::Inline(settings) => {
                 if let Err(e) = remote_auth::probe_and_annotate(inventory, settings, catalog, now).await {
                     tracing::warn!(error = %e, "remote servers not probed");
-                    remote_auth::annotate(inventory, &Default::default(), Some("not probed"), catalog);
+                    remote_auth::annotate(inventory, &Default::default(), Some("not probed"), &settings.scope, catalog);
                 }
             }
         }
@@ -170,7 +174,11 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     };
     let layout = opts.scan.layout.clone();
     let (tx, rx) = mpsc::channel(256);
-    let probe_settings = ProbeSettings { cache_dir: Some(opts.state_dir.clone()), ..ProbeSettings::default() };
+    let probe_settings = ProbeSettings {
+        cache_dir: Some(opts.state_dir.clone()),
+        scope: holder.as_ref().map(|h| policy_probe_scope(h.subscribe())).unwrap_or_default(),
+        ..ProbeSettings::default()
+    };
     let remote_auth = match (opts.probe_remote_auth, opts.once) {
         (false, _) => RemoteAuthMode::Off,
         (true, true) => RemoteAuthMode::Inline(probe_settings),
@@ -238,6 +246,14 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     Ok(if enrolled { RunOutcome::Done } else { RunOutcome::NotEnrolled })
 }
 
+/// The hosts the policy in force lets the agent probe (`[remote_auth]`), read at each scan;
+/// every host while no policy is in force.
+pub fn policy_probe_scope(policy: tokio::sync::watch::Receiver<crate::policy::PolicyStatus>) -> ProbeScope {
+    ProbeScope::allowing(move |host| {
+        policy.borrow().current.as_ref().is_none_or(|p| p.bundle.allows_remote_auth_probe(host))
+    })
+}
+
 type LocalApiHandle = (tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<()>, PathBuf);
 
 /// Binds the local API's socket and serves it in the background until told to stop.
@@ -276,4 +292,35 @@ async fn start_local_api(
     tracing::warn!(socket = %api.socket.display(), "the local API is not available on this platform yet");
     let (stop, _) = tokio::sync::oneshot::channel::<()>();
     Ok((stop, tokio::spawn(async {}), api.socket.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::sync::Arc;
+
+    use super::policy_probe_scope;
+    use crate::policy::{AcceptedPolicy, PolicyStatus};
+
+    fn status(policy: &str) -> PolicyStatus {
+        let bundle = muster_policy::parse(policy).unwrap();
+        PolicyStatus { current: Some(Arc::new(AcceptedPolicy { envelope: Default::default(), bundle })), refusal: None }
+    }
+
+    /// The scope follows the policy in force at each scan: a policy arriving, changing or
+    /// lifting `[remote_auth]` applies without restarting the daemon.
+    #[test]
+    fn the_probe_scope_follows_the_policy_in_force() {
+        let (tx, rx) = tokio::sync::watch::channel(PolicyStatus::default());
+        let scope = policy_probe_scope(rx);
+        assert!(scope.allows("mcp.internal.example"), "no policy: every host");
+        tx.send_replace(status("version = 1\n[remote_auth]\nskip_hosts = [\"*.internal.example\"]\n"));
+        assert!(!scope.allows("mcp.internal.example"));
+        assert!(scope.allows("mcp.example.com"));
+        tx.send_replace(status("version = 1\n[remote_auth]\nprobe = false\n"));
+        assert!(!scope.allows("mcp.example.com"));
+        tx.send_replace(status("version = 1\n"));
+        assert!(scope.allows("mcp.internal.example"), "a policy without the table lets the agent probe");
+    }
 }

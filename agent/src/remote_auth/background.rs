@@ -49,10 +49,10 @@ impl BackgroundProber {
         let wanted: BTreeSet<ProbeTarget> = inv
             .servers
             .iter()
-            .filter_map(|s| ProbeTarget::of(s).and_then(Result::ok))
+            .filter_map(|s| ProbeTarget::within(s, &self.settings.scope).and_then(Result::ok))
             .filter(|t| !fresh.contains_key(t.key()))
             .collect();
-        annotate(inv, &fresh, Some("not probed yet"), catalog);
+        annotate(inv, &fresh, Some("not probed yet"), &self.settings.scope, catalog);
         let mut by_host: BTreeMap<String, Vec<ProbeTarget>> = BTreeMap::new();
         {
             let mut in_flight = lock(&self.in_flight);

@@ -9,7 +9,8 @@
 //! and a path the masking touched is not probed at all, so no credential of the configuration can
 //! be sent. No header, cookie or environment value of the configuration is read here.
 //! This module does not decide *whether* to probe (the binary and the daemon do, from `--offline`
-//! and `agent.toml`), and does no discovery or credential detection of its own. `scan` waits for
+//! and `agent.toml`; the daemon also hands it the policy's `[remote_auth]` as a [`ProbeScope`]),
+//! and does no discovery or credential detection of its own. `scan` waits for
 //! [`probe_and_annotate`]; the daemon uses [`BackgroundProber`], which never delays a scan.
 
 mod background;
@@ -20,6 +21,7 @@ mod target;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use muster_proto::v1 as pb;
@@ -43,6 +45,39 @@ pub struct ProbeSettings {
     pub cache_dir: Option<PathBuf>,
     /// How long a kept answer is used instead of asking again.
     pub max_age: Duration,
+    /// Which hosts the agent may ask (the policy's `[remote_auth]`); every host by default.
+    pub scope: ProbeScope,
+}
+
+/// Which remote hosts the agent may ask, asked again for every scan, so a policy that arrives or
+/// changes applies from the next scan on. A host outside it is judged from the configuration
+/// (`not probed: policy`), and a kept answer for it is not used either.
+#[derive(Clone, Default)]
+pub struct ProbeScope(Option<Arc<HostTest>>);
+
+/// Says whether the agent may ask a (lower-case) host.
+type HostTest = dyn Fn(&str) -> bool + Send + Sync;
+
+impl ProbeScope {
+    /// Every host.
+    pub fn everything() -> ProbeScope {
+        ProbeScope(None)
+    }
+
+    /// The hosts `allows` says yes to (given the lower-case host).
+    pub fn allowing(allows: impl Fn(&str) -> bool + Send + Sync + 'static) -> ProbeScope {
+        ProbeScope(Some(Arc::new(allows)))
+    }
+
+    pub fn allows(&self, host: &str) -> bool {
+        self.0.as_ref().is_none_or(|allows| allows(host))
+    }
+}
+
+impl std::fmt::Debug for ProbeScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() { "ProbeScope(limited)" } else { "ProbeScope(everything)" })
+    }
 }
 
 impl Default for ProbeSettings {
@@ -52,6 +87,7 @@ impl Default for ProbeSettings {
             per_request: Duration::from_secs(5),
             cache_dir: None,
             max_age: Duration::from_secs(24 * 60 * 60),
+            scope: ProbeScope::everything(),
         }
     }
 }
@@ -79,7 +115,7 @@ pub async fn probe_and_annotate(
     now: i64,
 ) -> Result<(), ProbeError> {
     let answers = probe_inventory(inv, settings, now).await?;
-    annotate(inv, &answers, None, catalog);
+    annotate(inv, &answers, None, &settings.scope, catalog);
     Ok(())
 }
 
@@ -91,7 +127,7 @@ pub async fn probe_inventory(
     now: i64,
 ) -> Result<BTreeMap<String, Timed>, ProbeError> {
     let targets: BTreeSet<ProbeTarget> =
-        inv.servers.iter().filter_map(|s| ProbeTarget::of(s).and_then(Result::ok)).collect();
+        inv.servers.iter().filter_map(|s| ProbeTarget::within(s, &settings.scope).and_then(Result::ok)).collect();
     let mut cache = settings.cache_dir.as_deref().map(ProbeCache::load).unwrap_or_default();
     let max_age = i64::try_from(settings.max_age.as_secs()).unwrap_or(i64::MAX);
     let mut answers = BTreeMap::new();
@@ -122,15 +158,17 @@ pub async fn probe_inventory(
 
 /// Sets `endpoint.auth` on every server with a remote endpoint and adds the findings that follow
 /// from it. `answers` are keyed by [`ProbeTarget::key`]; a server without an answer is judged
-/// from its configuration, with `not_probed` (e.g. "offline") as the reason.
+/// from its configuration, with `not_probed` (e.g. "offline") as the reason; one whose host is
+/// outside `scope` too, whatever answer is kept for it.
 pub fn annotate(
     inv: &mut pb::InventorySnapshot,
     answers: &BTreeMap<String, Timed>,
     not_probed: Option<&str>,
+    scope: &ProbeScope,
     catalog: &CompleteCatalog,
 ) {
     for server in &mut inv.servers {
-        let Some(target) = ProbeTarget::of(server) else { continue };
+        let Some(target) = ProbeTarget::within(server, scope) else { continue };
         let config_key = !server.credentials.is_empty();
         let auth = match &target {
             Ok(t) => match answers.get(t.key()) {

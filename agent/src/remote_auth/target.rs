@@ -22,6 +22,8 @@ pub enum Skip {
     Unresolved,
     /// The endpoint does not make a URL.
     Invalid,
+    /// The policy in force says not to probe this host (`[remote_auth]`).
+    Policy,
 }
 
 impl Skip {
@@ -31,11 +33,26 @@ impl Skip {
             Skip::CredentialInUrl => "not probed: a credential is part of the URL's host or path",
             Skip::Unresolved => "not probed: the URL holds an unresolved variable",
             Skip::Invalid => "not probed: the URL is not valid",
+            Skip::Policy => "not probed: policy",
         }
     }
 }
 
 impl ProbeTarget {
+    /// The probe target of `server` if `scope` lets the agent ask its host: `None` when it
+    /// reaches no `http(s)` URL.
+    pub fn within(server: &pb::McpServer, scope: &super::ProbeScope) -> Option<Result<ProbeTarget, Skip>> {
+        Some(match Self::of(server)? {
+            Ok(t) if !scope.allows(&t.host()) => Err(Skip::Policy),
+            other => other,
+        })
+    }
+
+    /// The host asked (lower case, as the URL parser writes it).
+    pub fn host(&self) -> String {
+        self.url().ok().and_then(|u| u.host_str().map(str::to_string)).unwrap_or_default()
+    }
+
     /// The probe target of `server`: `None` when it reaches no `http(s)` URL.
     pub fn of(server: &pb::McpServer) -> Option<Result<ProbeTarget, Skip>> {
         let e = server.endpoint.as_ref()?;

@@ -262,6 +262,9 @@ pub struct EndpointParams {
     pub version: Option<String>,
     /// Remote host, exactly (e.g. `mcp.linear.app`): endpoints with a server calling it.
     pub remote: Option<String>,
+    /// Endpoints with a remote server of this authentication posture, as its agent reported it.
+    #[param(value_type = Option<crate::words::AuthPosture>)]
+    pub auth_posture: Option<Word<v1::AuthPosture>>,
     #[param(value_type = Option<crate::words::Os>)]
     pub os: Option<Word<v1::Os>>,
     pub status: Option<StatusParam>,
@@ -292,6 +295,7 @@ impl EndpointParams {
             ecosystem: package_filter(&self.package, self.ecosystem, &self.version)?,
             version: trimmed(&self.version),
             remote: trimmed(&self.remote),
+            auth_posture: self.auth_posture.map(Word::number),
             sort: self.sort.map(SortParam::value).unwrap_or_default(),
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
@@ -310,6 +314,7 @@ impl EndpointParams {
         push(&mut pairs, "ecosystem", self.ecosystem);
         push(&mut pairs, "version", trimmed(&self.version));
         push(&mut pairs, "remote", trimmed(&self.remote));
+        push(&mut pairs, "auth_posture", self.auth_posture);
         push(&mut pairs, "os", self.os);
         push(&mut pairs, "status", self.status);
         push(&mut pairs, "severity", self.severity);

@@ -31,6 +31,7 @@ impl PostgresStore {
             .map_err(|source| super::StoreError::Connect { url: redact(url), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         read_models::backfill_finding_subjects(&pool).await?;
+        read_models::backfill_remote_auth_posture(&pool).await?;
         read_models::backfill_live_rollups(&pool).await?;
         Ok(Self { writer: pool.clone(), reader: pool })
     }

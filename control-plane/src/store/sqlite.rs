@@ -61,6 +61,7 @@ impl SqliteStore {
             .map_err(connect)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         read_models::backfill_finding_subjects(&writer).await?;
+        read_models::backfill_remote_auth_posture(&writer).await?;
         read_models::backfill_live_rollups(&writer).await?;
         let reader = if in_memory {
             writer.clone()

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use maud::{Markup, html};
 use muster_proto::WireWord;
-use muster_proto::v1::{Ecosystem, Os, Severity, Transport};
+use muster_proto::v1::{AuthPosture, Ecosystem, Os, Severity, Transport};
 use muster_proto::words::UNSPECIFIED;
 
 use super::layout;
@@ -76,6 +76,48 @@ pub fn transport_name(transport: i32) -> &'static str {
         Some(Transport::Http) => "HTTP",
         Some(Transport::Ws) => "WebSocket",
         None | Some(Transport::Unspecified) => "unknown",
+    }
+}
+
+/// Display label of a remote server's authentication posture (`muster.v1.AuthPosture`).
+pub fn posture_name(posture: i32) -> &'static str {
+    match AuthPosture::from_number(posture) {
+        Some(AuthPosture::Oauth) => "OAuth",
+        Some(AuthPosture::OauthPartial) => "OAuth (partial)",
+        Some(AuthPosture::StaticKey) => "Static key",
+        Some(AuthPosture::None) => "None",
+        Some(AuthPosture::Unknown) => "Unknown",
+        None | Some(AuthPosture::Unspecified) => "",
+    }
+}
+
+fn posture_tone(posture: i32) -> &'static str {
+    match AuthPosture::from_number(posture) {
+        Some(AuthPosture::Oauth) => "ok",
+        Some(AuthPosture::OauthPartial) => "warn",
+        Some(AuthPosture::StaticKey) => "info",
+        Some(AuthPosture::None) => "danger",
+        _ => "neutral",
+    }
+}
+
+/// A server's authentication on the endpoint page: the posture its agent reported, with what an
+/// `oauth_partial` server lacks or why it is unknown, and whether the server's answers verified
+/// it; without a posture (local servers, older agents), the configuration's label.
+pub fn server_auth(auth: &str, posture: i32, verified: bool, missing: &[String], reason: &str) -> Markup {
+    let name = posture_name(posture);
+    if name.is_empty() {
+        return auth_badge(auth);
+    }
+    let detail = match AuthPosture::from_number(posture) {
+        Some(AuthPosture::OauthPartial) if !missing.is_empty() => format!("missing {}", missing.join(", ")),
+        Some(AuthPosture::Unknown | AuthPosture::StaticKey) => reason.to_string(),
+        _ => String::new(),
+    };
+    html! {
+        span class={ "badge " (posture_tone(posture)) } { (name) }
+        @if !detail.is_empty() { " " span.muted { (detail) } }
+        @if !verified { " " span.muted title="From the configuration alone: the agent did not ask the server" { "(not verified)" } }
     }
 }
 

@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use maud::{Markup, html};
 use muster_proto::WireWord;
-use muster_proto::v1::{CredentialSource, Os, Scope, Severity};
+use muster_proto::v1::{AuthPosture, CredentialSource, Os, Scope, Severity};
 
 use super::components::{
-    auth_badge, bad_params, chips, count_badge, empty, endpoint_link, error_page, filter_buttons, link, list_params,
-    maybe_time_ago, online_dot, os_label, os_name, pager, select, severity_badge, severity_name, store_error,
-    text_input, time_ago, transport_name, utc_text, word_options,
+    bad_params, chips, count_badge, empty, endpoint_link, error_page, filter_buttons, link, list_params,
+    maybe_time_ago, online_dot, os_label, os_name, pager, posture_name, select, server_auth, severity_badge,
+    severity_name, store_error, text_input, time_ago, transport_name, utc_text, word_options,
 };
 use super::server_list::{self, package_cell};
 use super::{credential_locations, layout};
@@ -85,6 +85,7 @@ pub(crate) async fn endpoints(
 fn filter_form(params: &EndpointParams) -> Markup {
     let os = word_options::<Os>(os_name);
     let status = [("online", "Online"), ("offline", "Offline")];
+    let posture = word_options::<AuthPosture>(posture_name);
     let mut severity = word_options::<Severity>(severity_name);
     severity.reverse();
     let sort = [("hostname", "Hostname"), ("last_seen", "Last seen"), ("findings", "Most severe findings")];
@@ -95,6 +96,7 @@ fn filter_form(params: &EndpointParams) -> Markup {
             (text_input("client", "Client", params.client.as_deref(), "e.g. cursor"))
             (text_input("tag", "Tag", params.tag.as_deref(), "e.g. team:payments"))
             (text_input("service", "Service", params.service.as_deref(), "e.g. github"))
+            (select("auth_posture", "Remote auth", params.auth_posture.map(Word::as_str), &posture))
             (select("os", "OS", params.os.map(Word::as_str), &os))
             (select("status", "Status", params.status.map(StatusParam::as_str), &status))
             (select("severity", "Findings at least", params.severity.map(Word::as_str), &severity))
@@ -393,7 +395,7 @@ fn server_row(s: &ServerView, running: &HashMap<&str, Vec<&ProcessView>>, now: i
             td {
                 @if s.service.is_empty() { span.muted { "—" } }
                 @else { a href=(server_list::filtered(&[("service", s.service.clone())])) { (s.service) } }
-                " " (auth_badge(&s.auth))
+                " " (server_auth(&s.auth, s.auth_posture, s.auth_verified, &s.auth_missing, &s.auth_reason))
             }
             td.credentials {
                 @if s.credentials.is_empty() { span.muted { "none" } }

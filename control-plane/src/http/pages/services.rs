@@ -3,7 +3,9 @@
 //! reference, a literal static key, nothing), from the live services rollup. The service name and
 //! its endpoint count link to the endpoints running a server that reaches it
 //! (`/endpoints?service=`), the server and user counts to those servers one by one
-//! (`/servers/list?service=`), the findings link to its findings.
+//! (`/servers/list?service=`), the findings link to its findings. The remote servers'
+//! authentication posture as their agents verified it is counted per service and links to
+//! `/endpoints?service=&auth_posture=`.
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
@@ -52,6 +54,7 @@ pub(crate) async fn services(
                             th.num { "Endpoints" }
                             th.num { "Users" }
                             th { "Authentication" }
+                            th title="As the agents found by asking each remote server without credentials" { "Remote auth" }
                             th { "Findings" }
                         }
                     }
@@ -70,6 +73,19 @@ pub(crate) async fn services(
                                     (count_badge("info", "Secret store", row.auth.reference))
                                     (count_badge("danger", "Literal key", row.auth.literal))
                                     (count_badge("neutral", "None", row.auth.none))
+                                }
+                                td.badges {
+                                    @let p = &row.remote_auth;
+                                    @let posture_link = |word: &str| link("/endpoints", &[("service", row.service.clone()), ("auth_posture", word.to_string())]);
+                                    @for (word, tone, label, count) in [
+                                        ("oauth", "ok", "OAuth", p.oauth),
+                                        ("oauth_partial", "warn", "OAuth (partial)", p.oauth_partial),
+                                        ("static_key", "info", "Static key", p.static_key),
+                                        ("none", "danger", "None", p.none),
+                                        ("unknown", "neutral", "Unknown", p.unknown),
+                                    ] {
+                                        @if count > 0 { a href=(posture_link(word)) { (count_badge(tone, label, count)) } " " }
+                                    }
                                 }
                                 td { a href=(findings) { "Findings" } }
                             }

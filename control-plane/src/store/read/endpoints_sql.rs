@@ -78,6 +78,11 @@ macro_rules! impl_endpoints {
                         .push_bind(remote.clone())
                         .push(" AND s.agent_id = e.agent_id)");
                 }
+                if let Some(posture) = query.auth_posture {
+                    qb.push(" AND EXISTS (SELECT 1 FROM servers s WHERE s.auth_posture = ")
+                        .push_bind(i64::from(posture))
+                        .push(" AND s.agent_id = e.agent_id)");
+                }
                 if let Some(tag) = &query.tag {
                     qb.push(" AND e.tags_key LIKE ")
                         .push_bind(contains_pattern(&member_key([tag.as_str()])))
@@ -173,8 +178,8 @@ macro_rules! impl_endpoints {
                 let rows = sqlx::query(
                     "SELECT s.server_id, s.name, s.client, s.user_name, s.transport, s.command, s.url, \
                      s.service, s.package_ecosystem, s.package_name, s.package_version, s.pinned, \
-                     s.endpoint_host, s.auth, s.first_seen_at, s.last_seen_at, s.scope, s.config_path, \
-                     s.project, s.detail, \
+                     s.endpoint_host, s.auth, s.auth_posture, s.auth_verified, s.auth_missing, s.auth_reason, \
+                     s.first_seen_at, s.last_seen_at, s.scope, s.config_path, s.project, s.detail, \
                      (SELECT COUNT(*) FROM credentials c WHERE c.agent_id = s.agent_id \
                        AND c.server_id = s.server_id AND c.source = 1) AS literal \
                      FROM servers s WHERE s.agent_id = $1 ORDER BY s.name, s.server_id",
@@ -204,6 +209,15 @@ macro_rules! impl_endpoints {
                         pinned: server.try_get::<i64, _>("pinned")? != 0,
                         endpoint_host: server.try_get("endpoint_host")?,
                         auth: server.try_get("auth")?,
+                        auth_posture: to_i32(server.try_get("auth_posture")?),
+                        auth_verified: server.try_get::<i64, _>("auth_verified")? != 0,
+                        auth_missing: server
+                            .try_get::<String, _>("auth_missing")?
+                            .split(',')
+                            .filter(|m| !m.is_empty())
+                            .map(str::to_string)
+                            .collect(),
+                        auth_reason: server.try_get("auth_reason")?,
                         literal_secrets: server.try_get("literal")?,
                         first_seen_at: server.try_get("first_seen_at")?,
                         last_seen_at: server.try_get("last_seen_at")?,

@@ -1,8 +1,9 @@
 //! Facts derived from one reported server at ingest, stored as columns so fleet-wide grouping is
-//! plain SQL: enterprise service, package identity, remote host and how the server authenticates.
+//! plain SQL: enterprise service, package identity, remote host and how the server authenticates
+//! (from its configuration, and as the agent verified it by asking the remote server).
 //! Pure functions; no database access here.
 
-use muster_proto::v1::{CredentialSource, McpServer, Transport};
+use muster_proto::v1::{AuthPosture, CredentialSource, McpServer, Transport};
 use serde::Serialize;
 
 /// How a server authenticates to what it reaches.
@@ -13,7 +14,8 @@ pub enum AuthMode {
     Literal,
     /// Credentials come from a secret store or environment reference.
     Reference,
-    /// A remote server configured without any credential: the client negotiates OAuth.
+    /// A remote server that uses OAuth: verified by the agent (`oauth` or `oauth_partial`), or,
+    /// without a verified posture, guessed from a remote entry configured without any credential.
     Oauth,
     None,
 }
@@ -39,6 +41,30 @@ pub struct ServerFacts {
     /// Lower-case host of the remote endpoint, empty for local servers.
     pub endpoint_host: String,
     pub auth: AuthMode,
+    pub posture: PostureFacts,
+}
+
+/// A remote server's authentication as its agent reported it (`RemoteEndpoint.auth`), flattened
+/// for columns. `posture` is the wire number; 0 when the agent did not judge it (local servers,
+/// agents older than the probe).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PostureFacts {
+    pub posture: i32,
+    pub verified: bool,
+    /// What an `oauth_partial` server lacks, comma-separated.
+    pub missing: String,
+    pub reason: String,
+}
+
+impl PostureFacts {
+    pub fn of(server: &McpServer) -> Self {
+        let Some(auth) = server.endpoint.as_ref().and_then(|e| e.auth.as_ref()) else {
+            return Self::default();
+        };
+        // A number this build does not know counts as not judged, so every stored posture is a word.
+        let posture = AuthPosture::try_from(auth.posture).map_or(0, |p| p as i32);
+        Self { posture, verified: auth.verified, missing: auth.missing.join(","), reason: auth.reason.clone() }
+    }
 }
 
 impl ServerFacts {
@@ -52,17 +78,28 @@ impl ServerFacts {
             pinned: package.is_some_and(|p| p.pinned),
             endpoint_host: server.endpoint.as_ref().map(|e| e.host.to_lowercase()).unwrap_or_default(),
             auth: auth_mode(server),
+            posture: PostureFacts::of(server),
         }
     }
 }
 
+/// The configuration's credentials first (a literal key is the headline whatever the server
+/// accepts), then the posture the agent verified by asking the server (an `mcp-remote` bridge,
+/// a stdio server by transport, reads OAuth when its remote was found to use it), then the
+/// configuration-only guess.
 fn auth_mode(server: &McpServer) -> AuthMode {
     let has = |source: CredentialSource| server.credentials.iter().any(|c| c.source == source as i32);
     let remote = [Transport::Http, Transport::Sse, Transport::Ws].iter().any(|t| server.transport == *t as i32);
+    let verified = server.endpoint.as_ref().and_then(|e| e.auth.as_ref()).filter(|a| a.verified);
+    let verified_posture = verified.and_then(|a| AuthPosture::try_from(a.posture).ok());
     if has(CredentialSource::Literal) {
         AuthMode::Literal
     } else if has(CredentialSource::Reference) {
         AuthMode::Reference
+    } else if matches!(verified_posture, Some(AuthPosture::Oauth | AuthPosture::OauthPartial)) {
+        AuthMode::Oauth
+    } else if verified_posture == Some(AuthPosture::None) {
+        AuthMode::None
     } else if remote && server.header_names.is_empty() {
         AuthMode::Oauth
     } else {
@@ -130,7 +167,7 @@ pub fn advisory_id(message: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use muster_proto::v1::{Credential, Package, RemoteEndpoint};
+    use muster_proto::v1::{Credential, Package, RemoteAuth, RemoteEndpoint};
 
     use super::*;
 
@@ -165,6 +202,57 @@ mod tests {
         assert_eq!(auth_mode(&server), AuthMode::Literal);
         let local = McpServer { transport: Transport::Stdio as i32, ..Default::default() };
         assert_eq!(auth_mode(&local), AuthMode::None);
+    }
+
+    fn verified(posture: AuthPosture) -> Option<RemoteEndpoint> {
+        let auth = RemoteAuth { posture: posture as i32, verified: true, ..Default::default() };
+        Some(RemoteEndpoint { host: "mcp.example.com".into(), auth: Some(auth), ..Default::default() })
+    }
+
+    #[test]
+    fn a_verified_posture_replaces_the_configuration_guess() {
+        // An mcp-remote bridge: stdio, no key; its remote was found to use OAuth.
+        let mut bridge = McpServer { transport: Transport::Stdio as i32, ..Default::default() };
+        assert_eq!(auth_mode(&bridge), AuthMode::None, "from the configuration alone");
+        bridge.endpoint = verified(AuthPosture::Oauth);
+        assert_eq!(auth_mode(&bridge), AuthMode::Oauth);
+        bridge.endpoint = verified(AuthPosture::OauthPartial);
+        assert_eq!(auth_mode(&bridge), AuthMode::Oauth);
+        // A remote entry without headers is guessed OAuth, unless the server answered without any.
+        let mut open = McpServer {
+            transport: Transport::Http as i32,
+            endpoint: verified(AuthPosture::None),
+            ..Default::default()
+        };
+        assert_eq!(auth_mode(&open), AuthMode::None);
+        // An unverified posture changes nothing.
+        if let Some(auth) = open.endpoint.as_mut().and_then(|e| e.auth.as_mut()) {
+            auth.verified = false;
+        }
+        assert_eq!(auth_mode(&open), AuthMode::Oauth);
+        // A literal key in the configuration stays the headline.
+        let mut keyed = McpServer { endpoint: verified(AuthPosture::Oauth), ..Default::default() };
+        keyed.credentials = vec![credential(CredentialSource::Literal)];
+        assert_eq!(auth_mode(&keyed), AuthMode::Literal);
+    }
+
+    #[test]
+    fn posture_facts_flatten_the_reported_auth() {
+        let mut server = McpServer { endpoint: verified(AuthPosture::OauthPartial), ..Default::default() };
+        if let Some(auth) = server.endpoint.as_mut().and_then(|e| e.auth.as_mut()) {
+            auth.missing = vec!["pkce_s256".into(), "iss_parameter".into()];
+            auth.reason = "refused without credentials (401)".into();
+        }
+        let facts = PostureFacts::of(&server);
+        assert_eq!(facts.posture, AuthPosture::OauthPartial as i32);
+        assert!(facts.verified);
+        assert_eq!(facts.missing, "pkce_s256,iss_parameter");
+        assert_eq!(facts.reason, "refused without credentials (401)");
+        assert_eq!(PostureFacts::of(&McpServer::default()), PostureFacts::default());
+        if let Some(auth) = server.endpoint.as_mut().and_then(|e| e.auth.as_mut()) {
+            auth.posture = 99;
+        }
+        assert_eq!(PostureFacts::of(&server).posture, 0, "a number this build does not know is not stored");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 
 use std::collections::BTreeMap;
 
+use super::PostureCounts;
 use super::facts::location_type;
 
 /// One stored server's derived facts, as the rollups need them.
@@ -18,6 +19,8 @@ pub(crate) struct ServerFactsRow {
     pub service: String,
     pub user_name: String,
     pub auth: String,
+    /// The reported posture's wire number (0: not judged).
+    pub posture: i64,
     pub ecosystem: i64,
     pub package_name: String,
     pub package_version: String,
@@ -45,6 +48,8 @@ pub(crate) struct ServiceCounts {
     pub reference: i64,
     pub literal: i64,
     pub none: i64,
+    /// Remote servers per reported posture.
+    pub posture: PostureCounts,
 }
 
 /// Counters of one package or remote-host group.
@@ -105,6 +110,7 @@ impl Contribution {
                     "none" => counts.none += 1,
                     _ => {}
                 }
+                counts.posture.count(server.posture);
                 service_users.entry(&server.service).or_default().insert(&server.user_name);
             }
             if !server.package_name.is_empty() {
@@ -192,6 +198,7 @@ impl Contribution {
                 reference: a.reference - b.reference,
                 literal: a.literal - b.literal,
                 none: a.none - b.none,
+                posture: a.posture.minus(&b.posture),
             }),
             groups: diff(&before.groups, &after.groups, |a, b| GroupCounts {
                 servers: a.servers - b.servers,

@@ -16,8 +16,8 @@ macro_rules! impl_live {
             pub(crate) async fn contribution(conn: &mut $conn, agent_id: &str) -> Result<Contribution, StoreError> {
                 let mut servers = Vec::new();
                 for row in sqlx::query(
-                    "SELECT service, user_name, auth, package_ecosystem, package_name, package_version, pinned, \
-                     endpoint_host FROM servers WHERE agent_id = $1",
+                    "SELECT service, user_name, auth, auth_posture, package_ecosystem, package_name, package_version, \
+                     pinned, endpoint_host FROM servers WHERE agent_id = $1",
                 )
                 .bind(agent_id)
                 .fetch_all(&mut *conn)
@@ -27,6 +27,7 @@ macro_rules! impl_live {
                         service: row.try_get("service")?,
                         user_name: row.try_get("user_name")?,
                         auth: row.try_get("auth")?,
+                        posture: row.try_get("auth_posture")?,
                         ecosystem: row.try_get("package_ecosystem")?,
                         package_name: row.try_get("package_name")?,
                         package_version: row.try_get("package_version")?,
@@ -77,7 +78,8 @@ macro_rules! impl_live {
                 for chunk in services.chunks(ROWS_PER_STATEMENT) {
                     let mut qb = Builder::new(
                         "INSERT INTO service_rollup (service, servers, endpoints, users, auth_oauth, auth_reference, \
-                         auth_literal, auth_none) ",
+                         auth_literal, auth_none, posture_oauth, posture_oauth_partial, posture_static_key, \
+                         posture_none, posture_unknown) ",
                     );
                     qb.push_values(chunk, |mut b, (service, n)| {
                         b.push_bind((*service).clone())
@@ -87,7 +89,12 @@ macro_rules! impl_live {
                             .push_bind(n.oauth)
                             .push_bind(n.reference)
                             .push_bind(n.literal)
-                            .push_bind(n.none);
+                            .push_bind(n.none)
+                            .push_bind(n.posture.oauth)
+                            .push_bind(n.posture.oauth_partial)
+                            .push_bind(n.posture.static_key)
+                            .push_bind(n.posture.none)
+                            .push_bind(n.posture.unknown);
                     });
                     qb.push(
                         " ON CONFLICT (service) DO UPDATE SET servers = service_rollup.servers + excluded.servers, \
@@ -96,7 +103,12 @@ macro_rules! impl_live {
                          auth_oauth = service_rollup.auth_oauth + excluded.auth_oauth, \
                          auth_reference = service_rollup.auth_reference + excluded.auth_reference, \
                          auth_literal = service_rollup.auth_literal + excluded.auth_literal, \
-                         auth_none = service_rollup.auth_none + excluded.auth_none",
+                         auth_none = service_rollup.auth_none + excluded.auth_none, \
+                         posture_oauth = service_rollup.posture_oauth + excluded.posture_oauth, \
+                         posture_oauth_partial = service_rollup.posture_oauth_partial + excluded.posture_oauth_partial, \
+                         posture_static_key = service_rollup.posture_static_key + excluded.posture_static_key, \
+                         posture_none = service_rollup.posture_none + excluded.posture_none, \
+                         posture_unknown = service_rollup.posture_unknown + excluded.posture_unknown",
                     );
                     qb.build().execute(&mut *conn).await?;
                 }
@@ -285,14 +297,22 @@ macro_rules! impl_live {
                 ] {
                     sqlx::query(sqlx::AssertSqlSafe(format!("DELETE FROM {table}"))).execute(&mut *conn).await?;
                 }
+                // `auth_posture` holds `muster.v1.AuthPosture` numbers: 1 oauth, 2 oauth_partial,
+                // 3 static_key, 4 none, 5 unknown (as `PostureCounts::count` reads them).
                 for sql in [
                     "INSERT INTO service_rollup (service, servers, endpoints, users, auth_oauth, auth_reference, \
-                     auth_literal, auth_none) \
+                     auth_literal, auth_none, posture_oauth, posture_oauth_partial, posture_static_key, posture_none, \
+                     posture_unknown) \
                      SELECT service, COUNT(*), COUNT(DISTINCT agent_id), COUNT(DISTINCT agent_id || '/' || user_name), \
                      CAST(SUM(CASE WHEN auth = 'oauth' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN auth = 'reference' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN auth = 'literal' THEN 1 ELSE 0 END) AS BIGINT), \
-                     CAST(SUM(CASE WHEN auth = 'none' THEN 1 ELSE 0 END) AS BIGINT) \
+                     CAST(SUM(CASE WHEN auth = 'none' THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN auth_posture = 1 THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN auth_posture = 2 THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN auth_posture = 3 THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN auth_posture = 4 THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN auth_posture = 5 THEN 1 ELSE 0 END) AS BIGINT) \
                      FROM servers WHERE service <> '' GROUP BY service",
                     "INSERT INTO package_rollup (kind, ecosystem, name, servers, endpoints, pinned_servers, versions, \
                      advisories) \

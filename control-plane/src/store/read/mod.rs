@@ -215,14 +215,54 @@ pub struct AuthCounts {
     pub none: i64,
 }
 
+/// Remote servers per authentication posture their agents reported (`muster.v1.AuthPosture`),
+/// verified or from the configuration alone; servers without a posture count nowhere.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct PostureCounts {
+    pub oauth: i64,
+    pub oauth_partial: i64,
+    pub static_key: i64,
+    pub none: i64,
+    pub unknown: i64,
+}
+
+impl PostureCounts {
+    /// Counts one server with the posture of wire number `posture` (0 and unknown numbers: none).
+    pub(crate) fn count(&mut self, posture: i64) {
+        use muster_proto::v1::AuthPosture;
+        let Ok(posture) = i32::try_from(posture).map(AuthPosture::try_from) else { return };
+        match posture {
+            Ok(AuthPosture::Oauth) => self.oauth += 1,
+            Ok(AuthPosture::OauthPartial) => self.oauth_partial += 1,
+            Ok(AuthPosture::StaticKey) => self.static_key += 1,
+            Ok(AuthPosture::None) => self.none += 1,
+            Ok(AuthPosture::Unknown) => self.unknown += 1,
+            Ok(AuthPosture::Unspecified) | Err(_) => {}
+        }
+    }
+
+    pub(crate) fn minus(&self, other: &Self) -> Self {
+        Self {
+            oauth: self.oauth - other.oauth,
+            oauth_partial: self.oauth_partial - other.oauth_partial,
+            static_key: self.static_key - other.static_key,
+            none: self.none - other.none,
+            unknown: self.unknown - other.unknown,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct ServiceRow {
     pub service: String,
     pub servers: i64,
     pub endpoints: i64,
     pub users: i64,
-    /// Servers per authentication mode.
+    /// Servers per authentication mode: the configuration's credentials, and where the agent
+    /// verified a remote server's posture, that posture (OAuth or none).
     pub auth: AuthCounts,
+    /// Remote servers per posture reported by their agents.
+    pub remote_auth: PostureCounts,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -367,6 +407,8 @@ pub struct EndpointQuery {
     pub version: Option<String>,
     /// Only endpoints with a server calling this remote host (exact).
     pub remote: Option<String>,
+    /// Only endpoints with a remote server of this reported posture (`muster.v1.AuthPosture`).
+    pub auth_posture: Option<i32>,
     pub sort: EndpointSort,
     pub cursor: Option<String>,
     pub limit: u32,
@@ -435,7 +477,21 @@ pub struct ServerView {
     pub package_version: String,
     pub pinned: bool,
     pub endpoint_host: String,
+    /// How the server authenticates: `literal`, `reference` (from its configuration), `oauth` or
+    /// `none` (verified by the agent where it asked the remote server, else guessed from the
+    /// configuration).
     pub auth: String,
+    /// A remote server's posture as its agent reported it; `unspecified` when it did not judge
+    /// one (local servers, older agents).
+    #[serde(with = "muster_proto::words::auth_posture")]
+    #[schema(value_type = crate::words::AuthPosture)]
+    pub auth_posture: i32,
+    /// The posture comes from the server's answers (false: from the configuration alone).
+    pub auth_verified: bool,
+    /// What an `oauth_partial` server lacks (`pkce_s256`, `authorization_servers`, ...).
+    pub auth_missing: Vec<String>,
+    /// Why the posture is what it is, in the agent's words (`unreachable: connection refused`).
+    pub auth_reason: String,
     pub literal_secrets: i64,
     pub first_seen_at: i64,
     pub last_seen_at: i64,

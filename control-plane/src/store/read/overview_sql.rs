@@ -87,7 +87,8 @@ macro_rules! impl_overview {
             pub(crate) async fn services(store: &super::super::$store) -> Result<Vec<ServiceRow>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT service, servers, endpoints, users, auth_oauth, auth_reference, auth_literal, \
-                     auth_none FROM service_rollup ORDER BY endpoints DESC, service",
+                     auth_none, posture_oauth, posture_oauth_partial, posture_static_key, posture_none, \
+                     posture_unknown FROM service_rollup ORDER BY endpoints DESC, service",
                 )
                 .fetch_all(store.reader())
                 .await?;
@@ -103,6 +104,13 @@ macro_rules! impl_overview {
                                 reference: row.try_get("auth_reference")?,
                                 literal: row.try_get("auth_literal")?,
                                 none: row.try_get("auth_none")?,
+                            },
+                            remote_auth: PostureCounts {
+                                oauth: row.try_get("posture_oauth")?,
+                                oauth_partial: row.try_get("posture_oauth_partial")?,
+                                static_key: row.try_get("posture_static_key")?,
+                                none: row.try_get("posture_none")?,
+                                unknown: row.try_get("posture_unknown")?,
                             },
                         })
                     })

@@ -29,10 +29,11 @@ macro_rules! impl_read_models {
                 ADVISORY_FINDINGS, ActivityEvent, ActivityQuery, AgentQuery, AgentRow, AuthCounts, CredentialLocation,
                 CredentialQuery, Cursor, DailyPoint, DecisionKind, EndpointDetail, EndpointQuery, EndpointRow,
                 EndpointSort, FindingDecision, FindingKey, FindingQuery, FindingStateFilter, FindingView,
-                FingerprintQuery, FingerprintReuse, GroupKind, HISTORY_LIMIT, MAX_PAGE, Overview, Page, ReadModels,
-                RollupStats, SecretGroup, ServerCredential, ServerFacts, ServerGroup, ServerGroupQuery, ServerQuery,
-                ServerRow, ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id, contains_pattern,
-                day_start, finding_subject, into_page, member_key, members, page_limit, process_views,
+                FingerprintQuery, FingerprintReuse, GroupKind, HISTORY_LIMIT, MAX_PAGE, Overview, Page, PostureCounts,
+                ReadModels, RollupStats, SecretGroup, ServerCredential, ServerFacts, ServerGroup, ServerGroupQuery,
+                ServerQuery, ServerRow, ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id,
+                contains_pattern, day_start, finding_subject, into_page, member_key, members, page_limit,
+                process_views,
             };
 
             type Row = <$db as sqlx::Database>::Row;
@@ -83,7 +84,9 @@ macro_rules! impl_read_models {
             crate::store::read::live_sql::impl_live!($store, $db, $conn);
 
             pub(crate) use live::backfill_live_rollups;
-            pub(crate) use summary::{after_ingest, backfill_finding_subjects, refresh_endpoint};
+            pub(crate) use summary::{
+                after_ingest, backfill_finding_subjects, backfill_remote_auth_posture, refresh_endpoint,
+            };
 
             /// What `agent_id` contributes to the fleet-wide rollups, read before ingest writes.
             pub(crate) async fn rollup_contribution(

@@ -36,7 +36,8 @@ macro_rules! impl_summary {
                     let mut update = Builder::new(
                         "UPDATE servers SET service = v.column2, package_ecosystem = v.column3, \
                          package_name = v.column4, package_version = v.column5, pinned = v.column6, \
-                         endpoint_host = v.column7, auth = v.column8 FROM (",
+                         endpoint_host = v.column7, auth = v.column8, auth_posture = v.column9, \
+                         auth_verified = v.column10, auth_missing = v.column11, auth_reason = v.column12 FROM (",
                     );
                     update.push_values(chunk, |mut row, (server_id, facts)| {
                         row.push_bind(server_id.to_string())
@@ -46,7 +47,11 @@ macro_rules! impl_summary {
                             .push_bind(facts.package_version.clone())
                             .push_bind(i64::from(facts.pinned))
                             .push_bind(facts.endpoint_host.clone())
-                            .push_bind(facts.auth.as_str());
+                            .push_bind(facts.auth.as_str())
+                            .push_bind(i64::from(facts.posture.posture))
+                            .push_bind(i64::from(facts.posture.verified))
+                            .push_bind(facts.posture.missing.clone())
+                            .push_bind(facts.posture.reason.clone());
                     });
                     update.push(") AS v WHERE servers.agent_id = ").push_bind(agent_id.to_string());
                     update.push(" AND servers.server_id = v.column1");
@@ -155,6 +160,59 @@ macro_rules! impl_summary {
                     .await?;
                 sqlx::query("DELETE FROM data_backfills WHERE name = 'finding_subjects'").execute(&mut *tx).await?;
                 tx.commit().await?;
+                Ok(())
+            }
+
+            /// Finishes migration `0015` once (its row in `data_backfills` says it is pending):
+            /// servers stored before it carry their remote auth posture only in `detail` (the
+            /// encoded `muster.v1.McpServer`), so their posture columns and `auth` are derived
+            /// from it, 500 remote servers per transaction; the rollups are rebuilt after (the
+            /// migration also marks `live_rollups` pending). Runs at open, after migrations,
+            /// before the rollup backfill; safe to repeat.
+            pub(crate) async fn backfill_remote_auth_posture(pool: &sqlx::Pool<$db>) -> Result<(), StoreError> {
+                use prost::Message as _;
+                const PENDING: &str = "SELECT 1 AS one FROM data_backfills WHERE name = 'remote_auth_posture'";
+                if sqlx::query(PENDING).fetch_optional(pool).await?.is_none() {
+                    return Ok(());
+                }
+                let (mut after_agent, mut after_server) = (String::new(), String::new());
+                loop {
+                    let mut tx = pool.begin().await?;
+                    let rows = sqlx::query(
+                        "SELECT agent_id, server_id, detail FROM servers WHERE endpoint_host <> '' \
+                         AND (agent_id > $1 OR (agent_id = $1 AND server_id > $2)) \
+                         ORDER BY agent_id, server_id LIMIT 500",
+                    )
+                    .bind(&after_agent)
+                    .bind(&after_server)
+                    .fetch_all(&mut *tx)
+                    .await?;
+                    let Some(last) = rows.last() else { break };
+                    after_agent = last.try_get("agent_id")?;
+                    after_server = last.try_get("server_id")?;
+                    for row in &rows {
+                        let detail: &[u8] = row.try_get("detail")?;
+                        let server_id: String = row.try_get("server_id")?;
+                        let server = muster_proto::v1::McpServer::decode(detail)
+                            .map_err(|_| StoreError::Corrupt(format!("server detail of {server_id}")))?;
+                        let facts = ServerFacts::of(&server);
+                        sqlx::query(
+                            "UPDATE servers SET auth = $3, auth_posture = $4, auth_verified = $5, auth_missing = $6, \
+                             auth_reason = $7 WHERE agent_id = $1 AND server_id = $2",
+                        )
+                        .bind(row.try_get::<String, _>("agent_id")?)
+                        .bind(server_id)
+                        .bind(facts.auth.as_str())
+                        .bind(i64::from(facts.posture.posture))
+                        .bind(i64::from(facts.posture.verified))
+                        .bind(facts.posture.missing)
+                        .bind(facts.posture.reason)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                    tx.commit().await?;
+                }
+                sqlx::query("DELETE FROM data_backfills WHERE name = 'remote_auth_posture'").execute(pool).await?;
                 Ok(())
             }
 
