@@ -99,6 +99,8 @@ pub struct RunOptions {
     pub probe_remote_auth: bool,
     /// Carry out the policy's actions (`[enforce] enabled`); else evaluate and report only.
     pub enforce: bool,
+    /// The optional client-policy levers (`[enforce] claude_code_policy_helper`).
+    pub writer_options: crate::enforce::client_policy::WriterOptions,
 }
 
 /// Where and for whom the local API is served.
@@ -161,7 +163,8 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
                 state.path(),
                 opts.enforce,
             )
-            .map_err(|e| DaemonError::Enforce(e.to_string()))?,
+            .map_err(|e| DaemonError::Enforce(e.to_string()))?
+            .with_writer_options(opts.writer_options),
         ),
         None => None,
     };
