@@ -44,7 +44,14 @@ pub enum RemoteAuthMode {
 impl Scanner for LiveScanner {
     async fn scan(&mut self) -> Result<Scanned, crate::ScanError> {
         let request = self.request.clone();
-        let mut scanned = match tokio::task::spawn_blocking(move || scan_all(&request)).await {
+        // Entry places are found on the blocking pool too: they read the config files again.
+        let scan_and_place = move || {
+            scan_all(&request).map(|mut scanned| {
+                scanned.places = crate::local_api::places::locate(&scanned.inventory, &request.layout);
+                scanned
+            })
+        };
+        let mut scanned = match tokio::task::spawn_blocking(scan_and_place).await {
             Ok(out) => out?,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
             Err(_) => scan_all(&self.request)?,
