@@ -343,12 +343,12 @@ pub fn is_known_config(status: Option<&local::LocalStatus>, path: &str) -> bool 
     })
 }
 
+/// One of my servers' client, config file and the entry's (line, column) when located.
+pub type ServerPlace = (String, String, Option<(u32, u32)>);
+
 /// Where one of the caller's servers is: its client, config file and the entry's place (line,
 /// column) when the agent located it; `None` for a server the agent did not list as theirs.
-pub fn server_place(
-    status: Option<&local::LocalStatus>,
-    server_id: &str,
-) -> Option<(String, String, Option<(u32, u32)>)> {
+pub fn server_place(status: Option<&local::LocalStatus>, server_id: &str) -> Option<ServerPlace> {
     let s = status?;
     s.clients.iter().find_map(|c| {
         let srv = c.servers.iter().find(|srv| srv.id == server_id)?;
