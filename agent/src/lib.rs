@@ -92,11 +92,19 @@ pub struct Scanned {
     pub watch: watch::WatchSet,
     /// Each server's identity for the client-policy writers (see [`scan_for_enforcement`]).
     pub identities: enforce::client_policy::Identities,
+    /// Where each server's entry is in its file, for the local API (filled by the daemon's
+    /// scanner, `daemon::live`; empty from [`scan_all`]).
+    pub places: local_api::places::Places,
 }
 
 /// Runs one scan and returns all it produces ([`Scanned`]).
 pub fn scan_all(req: &ScanRequest) -> Result<Scanned, ScanError> {
-    scan_full(req).map(|(inventory, watch, identities)| Scanned { inventory, watch, identities })
+    scan_full(req).map(|(inventory, watch, identities)| Scanned {
+        inventory,
+        watch,
+        identities,
+        places: Default::default(),
+    })
 }
 
 /// Runs one scan and returns the wire inventory and what to watch for the next change: every file

@@ -334,6 +334,33 @@ async fn the_stream_pushes_a_config_edit_within_a_second() {
 }
 
 #[tokio::test]
+async fn the_stream_gives_each_entry_its_line_and_follows_it_when_it_moves() {
+    require_root();
+    let image = shared_tempdir();
+    let config = image.path().join("root/.cursor/mcp.json");
+    let body = "{\n  \"mcpServers\": {\n    \"first\": {\"command\": \"uvx\", \"args\": [\"mcp-server-time\"]},\n    \"second\": {\"command\": \"uvx\", \"args\": [\"mcp-server-fetch\"]}\n  }\n}\n";
+    write(&config, body);
+    let daemon = start_daemon(image.path());
+    let mut stream = root_stream(&daemon.socket).await;
+    let line_of = |s: &LocalStatus, name: &str| {
+        let client = s.clients.iter().find(|c| c.servers.iter().any(|x| x.name == name))?;
+        let id = &client.servers.iter().find(|x| x.name == name)?.id;
+        client.places.iter().find(|p| p.server_id == *id).map(|p| (p.line, p.column))
+    };
+    let first = next_matching(&mut stream, Duration::from_secs(60), |s| line_of(s, "second").is_some()).await;
+    assert_eq!((line_of(&first, "first"), line_of(&first, "second")), (Some((3, 5)), Some((4, 5))));
+
+    // Two blank lines above: same servers, new lines, pushed without polling.
+    write(&config, &format!("\n\n{body}"));
+    let moved = next_matching(&mut stream, Duration::from_secs(5), |s| line_of(s, "second") == Some((6, 5))).await;
+    assert_eq!(line_of(&moved, "first"), Some((5, 5)));
+    // `status` prints path:line.
+    let sock = daemon.socket.clone();
+    let out = tokio::task::spawn_blocking(move || status_as("root", &sock, "text")).await.expect("ran");
+    assert!(text(&out.stdout).contains("mcp.json:6"), "{}", text(&out.stdout));
+}
+
+#[tokio::test]
 async fn a_second_agent_on_a_served_socket_runs_on_without_the_local_api() {
     require_root();
     let image = shared_tempdir();

@@ -3,13 +3,11 @@
 //! named it for one of my servers, a server is disabled only if the agent listed it as mine, and
 //! the agent checks both again itself).
 
-use std::path::Path;
-
 use tauri::State;
 use time::Duration;
 
 use crate::AppState;
-use crate::view::{UiStatus, is_known_config, is_my_server, is_undoable, ui_status};
+use crate::view::{UiStatus, is_known_config, is_my_server, is_undoable, server_place, ui_status};
 
 /// The window's model of the latest status.
 #[tauri::command]
@@ -17,15 +15,29 @@ pub fn get_status(state: State<'_, AppState>) -> UiStatus {
     ui_status(state.status.lock().unwrap_or_else(|e| e.into_inner()).as_ref())
 }
 
-/// Opens one of my servers' config files in the default editor. The agent does not report
-/// line numbers for server entries, so the file opens at its top (the window says so).
+/// Opens one of my servers' config files in my editor, at the server's entry when `server_id`
+/// names one of my servers whose entry the agent located (see `opener` for which editor).
+/// Answers what was started, e.g. `code --goto /home/me/.vscode/mcp.json:12:5`.
 #[tauri::command]
-pub fn open_config(path: String, state: State<'_, AppState>) -> Result<(), String> {
-    let known = is_known_config(state.status.lock().unwrap_or_else(|e| e.into_inner()).as_ref(), &path);
+pub fn open_config(path: String, server_id: Option<String>, state: State<'_, AppState>) -> Result<String, String> {
+    let (known, client, place) = {
+        let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
+        let server = server_id.as_deref().and_then(|id| server_place(status.as_ref(), id));
+        let (client, place) = match server {
+            Some((client, config, place)) if config == path => (client, place),
+            _ => (String::new(), None),
+        };
+        (is_known_config(status.as_ref(), &path), client, place)
+    };
     if !known {
         return Err("that file is not one of your MCP configuration files".into());
     }
-    crate::opener::open(Path::new(&path)).map_err(|e| format!("cannot open {path}: {e}"))
+    let launcher = state.launcher.as_ref();
+    let plan = crate::opener::plan(&path, place, &client, launcher);
+    match crate::opener::open(&plan, launcher) {
+        Ok(started) => Ok(std::iter::once(started.program).chain(started.args).collect::<Vec<_>>().join(" ")),
+        Err(e) => Err(format!("cannot open {path}: {e}")),
+    }
 }
 
 /// Silences one finding's notifications for `hours` (1 to 168).

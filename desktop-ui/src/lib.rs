@@ -13,7 +13,7 @@ pub mod notify_policy;
 pub mod view;
 
 mod agent_link;
-mod opener;
+pub mod opener;
 mod tray;
 
 use std::sync::Mutex;
@@ -33,6 +33,8 @@ pub struct AppState {
     pub offset: UtcOffset,
     /// The socket of the agent the app follows, while connected.
     agent_socket: Mutex<Option<std::path::PathBuf>>,
+    /// Starts the editor for "open at the line" (tests record instead).
+    pub launcher: Box<dyn opener::Launcher>,
 }
 
 impl AppState {
@@ -42,6 +44,7 @@ impl AppState {
             notifier: Mutex::new(Notifier::new(NotifySettings::default())),
             offset,
             agent_socket: Mutex::new(None),
+            launcher: Box::new(opener::SystemLauncher),
         }
     }
 
@@ -62,7 +65,12 @@ impl AppState {
 
 /// The app's commands and state on any runtime (tests use the mock runtime).
 pub fn build<R: Runtime>(builder: tauri::Builder<R>, offset: UtcOffset) -> tauri::Builder<R> {
-    builder.manage(AppState::new(offset)).invoke_handler(tauri::generate_handler![
+    build_with_state(builder, AppState::new(offset))
+}
+
+/// [`build`] with a state of the caller's (tests give it a recording [`opener::Launcher`]).
+pub fn build_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
+    builder.manage(state).invoke_handler(tauri::generate_handler![
         commands::get_status,
         commands::open_config,
         commands::snooze_finding,
@@ -242,6 +250,32 @@ mod tests {
         assert!(offline.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
         let undo = call(&webview, "undo_disable", serde_json::json!({"serverId": "s1"}));
         assert!(undo.unwrap_err().as_str().is_some_and(|e| e.contains("no disable of yours")));
+    }
+
+    #[test]
+    fn open_config_starts_the_editor_at_the_entry_line_through_the_mock_runtime() {
+        let recorder = opener::tests::launcher(&[("EDITOR", "vim")], &["cursor", "x-terminal-emulator", "xdg-open"]);
+        let started = recorder.started.clone();
+        let state = AppState { launcher: Box::new(recorder), ..AppState::new(UtcOffset::UTC) };
+        let app = build_with_state(mock_builder(), state).build(mock_context(noop_assets())).expect("app");
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+        *app.state::<AppState>().status.lock().unwrap() = Some(view::tests::sample());
+        let path = "/home/dev/.cursor/mcp.json";
+
+        // The agent placed s1 (a Cursor server) at line 12, column 5: Cursor's own build opens it.
+        let answer = call(&webview, "open_config", serde_json::json!({"path": path, "serverId": "s1"}));
+        assert_eq!(answer.expect("opened"), format!("cursor --goto {path}:12:5"));
+        // No server named, or one that is not mine: the file at its top, with the default opener.
+        let answer = call(&webview, "open_config", serde_json::json!({"path": path}));
+        assert!(answer.expect("opened").as_str().is_some_and(|a| a.ends_with(&format!(" {path}"))));
+        let answer = call(&webview, "open_config", serde_json::json!({"path": path, "serverId": "someone-elses"}));
+        assert!(answer.expect("opened").as_str().is_some_and(|a| !a.contains(":12")));
+        let launched: Vec<String> = started.lock().unwrap().iter().map(|l| l.program.clone()).collect();
+        assert_eq!(launched.len(), 3, "{launched:?}");
+        assert_eq!(launched[0], "cursor");
+        // A file the agent did not name starts nothing.
+        assert!(call(&webview, "open_config", serde_json::json!({"path": "/etc/shadow", "serverId": "s1"})).is_err());
+        assert_eq!(started.lock().unwrap().len(), 3);
     }
 
     #[test]

@@ -138,6 +138,8 @@ pub struct UiServer {
     pub service: String,
     pub findings: usize,
     pub worst: &'static str,
+    /// Where the entry is in `config_path` (1-based), when the agent located it.
+    pub line: Option<u32>,
 }
 
 #[derive(Debug, Serialize)]
@@ -217,7 +219,7 @@ fn connection_word(c: i32) -> &'static str {
     }
 }
 
-fn ui_server(s: &McpServer) -> UiServer {
+fn ui_server(s: &McpServer, places: &[local::EntryPlace]) -> UiServer {
     let worst = s.findings.iter().map(|f| Severity::try_from(f.severity).unwrap_or_default()).max();
     let launch = if s.url.is_empty() {
         std::iter::once(s.command.as_str()).chain(s.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
@@ -234,6 +236,7 @@ fn ui_server(s: &McpServer) -> UiServer {
         service: s.service.clone(),
         findings: s.findings.len(),
         worst: worst.map_or("none", severity_word),
+        line: places.iter().find(|p| p.server_id == s.id).map(|p| p.line),
     }
 }
 
@@ -255,7 +258,10 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
         clients: s
             .clients
             .iter()
-            .map(|c| UiClient { client: c.client.clone(), servers: c.servers.iter().map(ui_server).collect() })
+            .map(|c| UiClient {
+                client: c.client.clone(),
+                servers: c.servers.iter().map(|srv| ui_server(srv, &c.places)).collect(),
+            })
             .collect(),
         findings: s
             .findings
@@ -337,6 +343,20 @@ pub fn is_known_config(status: Option<&local::LocalStatus>, path: &str) -> bool 
     })
 }
 
+/// One of my servers' client, config file and the entry's (line, column) when located.
+pub type ServerPlace = (String, String, Option<(u32, u32)>);
+
+/// Where one of the caller's servers is: its client, config file and the entry's place (line,
+/// column) when the agent located it; `None` for a server the agent did not list as theirs.
+pub fn server_place(status: Option<&local::LocalStatus>, server_id: &str) -> Option<ServerPlace> {
+    let s = status?;
+    s.clients.iter().find_map(|c| {
+        let srv = c.servers.iter().find(|srv| srv.id == server_id)?;
+        let place = c.places.iter().find(|p| p.server_id == server_id).map(|p| (p.line, p.column));
+        Some((c.client.clone(), srv.config_path.clone(), place))
+    })
+}
+
 /// Whether the agent listed `server_id` as one of the caller's servers.
 pub fn is_my_server(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
     status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.id == server_id))
@@ -384,6 +404,7 @@ pub(crate) mod tests {
                     args: vec!["-y".into(), "@modelcontextprotocol/server-github".into()],
                     ..Default::default()
                 }],
+                places: vec![local::EntryPlace { server_id: "s1".into(), line: 12, column: 5 }],
             }],
             findings: vec![
                 finding("MUSTER-SECRET-URL", Severity::High, "k1"),

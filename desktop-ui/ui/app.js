@@ -30,8 +30,9 @@ function shortPath(p) {
   return parts.slice(-2).join("/");
 }
 
-function openConfig(path) {
-  invoke("open_config", { path }).catch((e) => showError(e));
+// At the server's entry when `serverId` is given and the agent located it.
+function openConfig(path, serverId) {
+  invoke("open_config", { path, serverId }).catch((e) => showError(e));
 }
 
 // A one-line message under the header (errors of the buttons below; alert() is not available).
@@ -85,7 +86,7 @@ function renderServers(clients) {
         el("td", {}, el("code", {}, s.launch)),
         el("td", {}, s.findings ? el("span", { class: `sev ${s.worst}` }, `${s.findings} · ${s.worst}`) : "none"),
         el("td", { class: "row-actions" },
-          el("button", { type: "button", onclick: () => openConfig(s.config_path), title: s.config_path, "aria-label": `Open ${s.config_path}` }, "Open"),
+          el("button", { type: "button", onclick: () => openConfig(s.config_path, s.id), title: s.line ? `${s.config_path}:${s.line}` : s.config_path, "aria-label": s.line ? `Open ${s.config_path} at line ${s.line}` : `Open ${s.config_path}` }, "Open"),
           s.disabled ? null : el("button", { type: "button", class: "danger", title: "Turn this server off in its config file (you can undo it)", "aria-label": `Disable ${s.name}`, onclick: (ev) => act("disable_server", s.id, ev.currentTarget) }, "Disable")))))),
   ]);
 }

@@ -49,7 +49,14 @@ impl Scanner for LiveScanner {
         let request = self.request.clone();
         let data = self.data.as_ref().map_or_else(|| Arc::new(DataSet::builtin()), |holder| holder.current());
         let data_inline = data.clone();
-        let mut scanned = match tokio::task::spawn_blocking(move || scan_all_with(&request, &data)).await {
+        // Entry places are found on the blocking pool too: they read the config files again.
+        let scan_and_place = move || {
+            scan_all_with(&request, &data).map(|mut scanned| {
+                scanned.places = crate::local_api::places::locate(&scanned.inventory, &request.layout);
+                scanned
+            })
+        };
+        let mut scanned = match tokio::task::spawn_blocking(scan_and_place).await {
             Ok(out) => out?,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
             Err(_) => scan_all_with(&self.request, &data_inline)?,

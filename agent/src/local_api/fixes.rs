@@ -327,6 +327,7 @@ mod tests {
             snapshot: Some(Arc::new(snapshot)),
             connection: Default::default(),
             policy: Default::default(),
+            places: Default::default(),
         }
     }
 

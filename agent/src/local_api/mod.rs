@@ -17,6 +17,7 @@
 pub mod caller;
 #[cfg(unix)]
 pub mod fixes;
+pub mod places;
 pub mod render;
 #[cfg(unix)]
 pub mod server;
@@ -40,6 +41,8 @@ pub struct AgentView {
     pub connection: Connection,
     /// What the policy in force decided, by user.
     pub policy: Arc<PolicyView>,
+    /// Where each server's entry is in its config file (by server id).
+    pub places: Arc<places::Places>,
 }
 
 /// The agent's link to the control plane, as the local API shows it.
@@ -74,8 +77,13 @@ pub struct StatusPublisher {
 
 impl StatusPublisher {
     pub fn new(initial: Connection) -> StatusPublisher {
-        let (tx, _) =
-            watch::channel(AgentView { revision: 0, snapshot: None, connection: initial, policy: Arc::default() });
+        let (tx, _) = watch::channel(AgentView {
+            revision: 0,
+            snapshot: None,
+            connection: initial,
+            policy: Arc::default(),
+            places: Arc::default(),
+        });
         StatusPublisher { tx }
     }
 
@@ -91,12 +99,28 @@ impl StatusPublisher {
     /// Publishes a new inventory unless it equals the one served (apart from the scan time,
     /// which changes with every periodic rescan and would wake every client for nothing).
     pub fn publish_snapshot(&self, snapshot: &InventorySnapshot) {
+        self.publish(snapshot, None);
+    }
+
+    /// [`Self::publish_snapshot`] with where each server's entry is in its file: one change
+    /// when either changed (an entry moved within its file changes only its place).
+    pub fn publish_scan(&self, snapshot: &InventorySnapshot, places: places::Places) {
+        self.publish(snapshot, Some(places));
+    }
+
+    fn publish(&self, snapshot: &InventorySnapshot, places: Option<places::Places>) {
         self.tx.send_if_modified(|view| {
             let same = view.snapshot.as_deref().is_some_and(|old| same_content(old, snapshot));
-            if same {
+            let moved = places.as_ref().is_some_and(|p| *p != *view.places);
+            if same && !moved {
                 return false;
             }
-            view.snapshot = Some(Arc::new(snapshot.clone()));
+            if !same {
+                view.snapshot = Some(Arc::new(snapshot.clone()));
+            }
+            if let Some(places) = places.filter(|_| moved) {
+                view.places = Arc::new(places);
+            }
             view.revision += 1;
             true
         });
@@ -156,5 +180,22 @@ mod tests {
         assert_eq!(rx.borrow().revision, 2, "unchanged connection");
         publisher.update_connection(|c| c.state = ConnectionState::Connected);
         assert_eq!(rx.borrow().revision, 3);
+    }
+
+    #[test]
+    fn an_entry_moved_within_its_file_is_published_and_an_unmoved_one_is_not() {
+        use crate::enforce::quarantine::EntryPlace;
+        let publisher = StatusPublisher::new(Connection::default());
+        let rx = publisher.subscribe();
+        let snap = InventorySnapshot { scanned_at_unix: 1, ..Default::default() };
+        let at = |line| places::Places::from([("s1".to_string(), EntryPlace { line, column: 3 })]);
+        publisher.publish_scan(&snap, at(2));
+        assert_eq!((rx.borrow().revision, rx.borrow().places.get("s1").map(|p| p.line)), (1, Some(2)));
+        publisher.publish_scan(&InventorySnapshot { scanned_at_unix: 2, ..snap.clone() }, at(2));
+        assert_eq!(rx.borrow().revision, 1, "nothing moved");
+        publisher.publish_scan(&snap, at(7));
+        assert_eq!((rx.borrow().revision, rx.borrow().places.get("s1").map(|p| p.line)), (2, Some(7)));
+        publisher.publish_snapshot(&InventorySnapshot { agent_version: "y".into(), ..snap });
+        assert_eq!(rx.borrow().places.get("s1").map(|p| p.line), Some(7), "a snapshot alone keeps the places");
     }
 }

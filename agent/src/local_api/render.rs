@@ -37,6 +37,15 @@ struct AgentJson<'a> {
 struct ClientJson<'a> {
     client: &'a str,
     servers: Vec<ServerJson<'a>>,
+    /// Where the servers' entries are in their files (`EntryPlace`).
+    places: Vec<PlaceJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct PlaceJson<'a> {
+    server_id: &'a str,
+    line: u32,
+    column: u32,
 }
 
 #[derive(Serialize)]
@@ -84,7 +93,15 @@ pub fn json(status: &local::LocalStatus) -> String {
         clients: status
             .clients
             .iter()
-            .map(|c| ClientJson { client: &c.client, servers: c.servers.iter().map(server).collect() })
+            .map(|c| ClientJson {
+                client: &c.client,
+                servers: c.servers.iter().map(server).collect(),
+                places: c
+                    .places
+                    .iter()
+                    .map(|p| PlaceJson { server_id: &p.server_id, line: p.line, column: p.column })
+                    .collect(),
+            })
             .collect(),
         findings: status
             .findings
@@ -140,7 +157,9 @@ pub fn text(status: &local::LocalStatus) -> String {
         let _ = writeln!(out, "  {}", c.client);
         for s in &c.servers {
             let off = if s.disabled { " (disabled)" } else { "" };
-            let _ = writeln!(out, "    {}{off}  {}", s.name, s.config_path);
+            // `path:line`, as compilers print it, so terminals and editors can jump there.
+            let line = c.places.iter().find(|p| p.server_id == s.id).map(|p| format!(":{}", p.line));
+            let _ = writeln!(out, "    {}{off}  {}{}", s.name, s.config_path, line.unwrap_or_default());
         }
     }
     for f in &status.findings {

@@ -31,7 +31,7 @@ pub fn status_for(view: &AgentView, caller: &Caller) -> local::LocalStatus {
         ..Default::default()
     };
     if let Some(snapshot) = snapshot {
-        fill_inventory(&mut status, snapshot, caller);
+        fill_inventory(&mut status, snapshot, caller, &view.places);
         fill_policy(&mut status, &view.policy, &owned_users(snapshot, caller));
     }
     status
@@ -47,7 +47,12 @@ fn fill_policy(status: &mut local::LocalStatus, policy: &super::PolicyView, user
     status.quarantines = mine(&policy.quarantines, users);
 }
 
-fn fill_inventory(status: &mut local::LocalStatus, snapshot: &InventorySnapshot, caller: &Caller) {
+fn fill_inventory(
+    status: &mut local::LocalStatus,
+    snapshot: &InventorySnapshot,
+    caller: &Caller,
+    places: &super::places::Places,
+) {
     let users = owned_users(snapshot, caller);
     let mine: Vec<&McpServer> = snapshot.servers.iter().filter(|s| users.contains(&s.user)).collect();
     let by_id: BTreeMap<&str, &McpServer> = mine.iter().map(|s| (s.id.as_str(), *s)).collect();
@@ -58,7 +63,16 @@ fn fill_inventory(status: &mut local::LocalStatus, snapshot: &InventorySnapshot,
     }
     status.clients = clients
         .into_iter()
-        .map(|(client, servers)| local::ClientServers { client: client.to_string(), servers })
+        .map(|(client, servers)| {
+            let places = servers
+                .iter()
+                .filter_map(|s| {
+                    let p = places.get(&s.id)?;
+                    Some(local::EntryPlace { server_id: s.id.clone(), line: p.line, column: p.column })
+                })
+                .collect();
+            local::ClientServers { client: client.to_string(), servers, places }
+        })
         .collect();
 
     let mut findings = Vec::new();
@@ -179,6 +193,11 @@ mod tests {
         AgentView {
             revision: 7,
             snapshot: Some(Arc::new(snapshot)),
+            places: Arc::new(
+                [("a1", 3), ("b1", 9)]
+                    .map(|(id, line)| (id.to_string(), crate::enforce::quarantine::EntryPlace { line, column: 5 }))
+                    .into(),
+            ),
             connection: Connection { state: ConnectionState::Connected, ..Connection::default() },
             policy: Arc::new(super::super::PolicyView {
                 version: 3,
@@ -230,6 +249,19 @@ mod tests {
         assert_eq!(status.problems[0].user, "alice");
         assert_eq!(status.revision, 7);
         assert_eq!(status.agent.as_ref().map(|a| a.scanned_at_unix), Some(42));
+    }
+
+    #[test]
+    fn a_caller_gets_the_places_of_their_own_servers_only() {
+        let alice = status_for(&view(), &Caller { uid: 1000, account: Some("alice".into()) });
+        let places: Vec<(&str, u32, u32)> = alice
+            .clients
+            .iter()
+            .flat_map(|c| c.places.iter().map(|p| (p.server_id.as_str(), p.line, p.column)))
+            .collect();
+        assert_eq!(places, [("a1", 3, 5)], "a2 has no known place; b1 is bob's");
+        let cursor = alice.clients.iter().find(|c| c.client == "cursor").expect("cursor");
+        assert!(cursor.places.iter().all(|p| cursor.servers.iter().any(|s| s.id == p.server_id)));
     }
 
     #[test]

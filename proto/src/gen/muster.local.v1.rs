@@ -92,6 +92,24 @@ pub struct ClientServers {
     pub client: ::prost::alloc::string::String,
     #[prost(message, repeated, tag = "2")]
     pub servers: ::prost::alloc::vec::Vec<super::super::v1::McpServer>,
+    /// Where the servers' entries are in their configuration files (`McpServer.config_path`), for
+    /// opening the file at the entry: at most one per server, none for an entry the agent could
+    /// not locate (a list entry, a name written twice, a Markdown file). Local only: the control
+    /// plane's `muster.v1` model has no line numbers, so moving an entry is no inventory change.
+    #[prost(message, repeated, tag = "3")]
+    pub places: ::prost::alloc::vec::Vec<EntryPlace>,
+}
+/// Where a server's entry starts in its configuration file: its key.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct EntryPlace {
+    #[prost(string, tag = "1")]
+    pub server_id: ::prost::alloc::string::String,
+    /// 1-based line.
+    #[prost(uint32, tag = "2")]
+    pub line: u32,
+    /// 1-based column, in characters.
+    #[prost(uint32, tag = "3")]
+    pub column: u32,
 }
 /// A finding with what the developer needs to act on it.
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]

@@ -3,7 +3,7 @@
 //! line endings and a byte-order mark stay as they were. Pure: text in, text out.
 
 use jsonc_parser::ParseOptions;
-use jsonc_parser::cst::{CstInputValue, CstObject, CstRootNode};
+use jsonc_parser::cst::{CstInputValue, CstNode, CstObject, CstRootNode};
 
 use super::EditError;
 
@@ -75,4 +75,29 @@ pub fn remove_entry(text: &str, map: &[String], name: &str) -> Result<(String, S
     let removed = prop.to_string();
     prop.remove();
     Ok((finish(bom, &root), removed))
+}
+
+/// Byte offsets of the keys of entries `(map, name)` (where [`set_flag`] would edit), parsing
+/// the document once; `None` for an entry not in it.
+pub fn key_offsets(text: &str, entries: &[(Vec<String>, &str)]) -> Result<Vec<Option<usize>>, EditError> {
+    let (bom, root) = parse(text)?;
+    Ok(entries
+        .iter()
+        .map(|(map, name)| {
+            let prop = object_at(&root, map).ok()?.get(name)?;
+            // The tree gives the document back byte for byte (checked in `parse`), so a node's
+            // offset is the length of everything before it: its earlier siblings, then its
+            // ancestors' earlier siblings.
+            let mut node: CstNode = prop.into();
+            let mut offset = bom.len();
+            loop {
+                offset += node.previous_siblings().map(|s| s.to_string().len()).sum::<usize>();
+                match node.parent() {
+                    Some(parent) => node = parent.into(),
+                    None => break,
+                }
+            }
+            Some(offset)
+        })
+        .collect())
 }

@@ -1,7 +1,7 @@
 //! Format-preserving edits of TOML documents through `toml_edit`: only the touched key changes;
 //! comments, key order, whitespace and table layout stay as they were. Pure.
 
-use toml_edit::{DocumentMut, Item, value};
+use toml_edit::{Document, DocumentMut, Item, value};
 
 use super::EditError;
 
@@ -46,4 +46,27 @@ pub fn set_flag(text: &str, map: &[String], name: &str, key: &str, flag: bool) -
     }
     let out = doc.to_string();
     Ok(format!("{bom}{}", if crlf { out.replace('\n', "\r\n") } else { out }))
+}
+
+/// Byte offsets of the keys of entries `(map, name)` (for `[map.name]` tables, the header),
+/// parsing the document once; `None` for an entry not in it.
+pub fn key_offsets(text: &str, entries: &[(Vec<String>, &str)]) -> Result<Vec<Option<usize>>, EditError> {
+    let (bom, body) = match text.strip_prefix('\u{feff}') {
+        Some(rest) => ('\u{feff}'.len_utf8(), rest),
+        None => (0, text),
+    };
+    // The immutable document keeps source spans (the mutable one used for edits does not).
+    let doc =
+        Document::parse(body).map_err(|e| EditError::Syntax(super::position(body, e.span().map_or(0, |r| r.start))))?;
+    Ok(entries
+        .iter()
+        .map(|(map, name)| {
+            let mut item: &Item = doc.as_item();
+            for seg in map {
+                item = item.as_table_like()?.get(seg)?;
+            }
+            let (key, entry) = item.as_table_like()?.get_key_value(name)?;
+            key.span().or_else(|| entry.span()).map(|r| bom + r.start)
+        })
+        .collect())
 }

@@ -121,3 +121,24 @@ pub fn set_flag(text: &str, map: &[String], name: &str, key: &str, flag: bool) -
     }
     Ok(format!("{}{out}", &text[..body_start]))
 }
+
+/// Byte offsets of the keys of entries `(map, name)`, parsing the document once; `None` for an
+/// entry not in it.
+pub fn key_offsets(text: &str, entries: &[(Vec<String>, &str)]) -> Result<Vec<Option<usize>>, EditError> {
+    let body_start = if text.starts_with('\u{feff}') { '\u{feff}'.len_utf8() } else { 0 };
+    let body = &text[body_start..];
+    let root = document(body)?;
+    Ok(entries
+        .iter()
+        .map(|(map, name)| {
+            let mut node = &root;
+            for seg in map {
+                let Node::Map { entries, .. } = node else { return None };
+                node = entries.iter().find(|(k, ..)| k == seg).map(|(_, _, v)| v)?;
+            }
+            let Node::Map { entries, .. } = node else { return None };
+            let (_, key, _) = entries.iter().find(|(k, ..)| k == name)?;
+            Some(body_start + byte_at(body, key.start.index()))
+        })
+        .collect())
+}

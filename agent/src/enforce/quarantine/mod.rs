@@ -96,8 +96,13 @@ fn format_of(path: &Path) -> Result<Format, QuarantineError> {
 const SERVER_MAP_KEYS: &[&str] =
     &["mcpServers", "servers", "context_servers", "mcp", "extensions", "mcp_servers", "amp.mcpServers"];
 
-/// The path of the server map holding `name` (e.g. `["projects", "/p", "mcpServers"]`).
+/// The path of the server map holding `q`'s entry (e.g. `["projects", "/p", "mcpServers"]`).
 fn locate(doc: &Value, q: &Quarantine) -> Result<Vec<String>, QuarantineError> {
+    locate_entry(doc, &q.config_path, &q.name, &q.project)
+}
+
+/// The path of the server map holding entry `name` of `project` (empty: outside `projects`).
+fn locate_entry(doc: &Value, path: &Path, name: &str, project: &str) -> Result<Vec<String>, QuarantineError> {
     fn walk(v: &Value, path: &mut Vec<String>, name: &str, out: &mut Vec<Vec<String>>) {
         let Value::Object(map) = v else { return };
         if let Some(last) = path.last()
@@ -113,18 +118,68 @@ fn locate(doc: &Value, q: &Quarantine) -> Result<Vec<String>, QuarantineError> {
         }
     }
     let mut found = Vec::new();
-    walk(doc, &mut Vec::new(), &q.name, &mut found);
-    let wanted: Vec<Vec<String>> = if q.project.is_empty() {
+    walk(doc, &mut Vec::new(), name, &mut found);
+    let wanted: Vec<Vec<String>> = if project.is_empty() {
         found.iter().filter(|p| p.first().map(String::as_str) != Some("projects")).cloned().collect()
     } else {
-        let inside: Vec<_> = found.iter().filter(|p| p.contains(&q.project)).cloned().collect();
+        let inside: Vec<_> = found.iter().filter(|p| p.iter().any(|seg| seg == project)).cloned().collect();
         if inside.is_empty() { found.clone() } else { inside }
     };
     match wanted.len() {
         1 => Ok(wanted.into_iter().next().unwrap_or_default()),
-        0 => Err(QuarantineError::Edit { path: q.config_path.clone(), source: EditError::NotFound }),
-        count => Err(QuarantineError::Ambiguous { path: q.config_path.clone(), name: q.name.clone(), count }),
+        0 => Err(QuarantineError::Edit { path: path.into(), source: EditError::NotFound }),
+        count => Err(QuarantineError::Ambiguous { path: path.into(), name: name.into(), count }),
     }
+}
+
+/// Where a server entry starts in its file: the 1-based line and column (in characters, a
+/// byte-order mark not counted) of its key, for opening the file there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EntryPlace {
+    pub line: u32,
+    pub column: u32,
+}
+
+/// The places of entries `(name, project)` of the config file `path` holding `text`: found the
+/// way a quarantine finds them (the same server-map search and the same format-preserving
+/// parsers), the document parsed once. `None` for an entry that cannot be located (not there,
+/// found more than once, inside a list, or a format quarantine does not edit).
+pub fn entry_places(path: &Path, text: &str, entries: &[(&str, &str)]) -> Vec<Option<EntryPlace>> {
+    let none = || vec![None; entries.len()];
+    let Ok(format) = format_of(path) else { return none() };
+    let Ok(doc) = to_value(text, format) else { return none() };
+    let maps: Vec<Option<Vec<String>>> =
+        entries.iter().map(|(name, project)| locate_entry(&doc, path, name, project).ok()).collect();
+    let located: Vec<(Vec<String>, &str)> =
+        entries.iter().zip(&maps).filter_map(|((name, _), map)| Some((map.clone()?, *name))).collect();
+    let offsets = match format {
+        Format::Json => edit_json::key_offsets(text, &located),
+        Format::Toml => edit_toml::key_offsets(text, &located),
+        Format::Yaml => edit_yaml::key_offsets(text, &located),
+    };
+    let Ok(offsets) = offsets else { return none() };
+    let mut offsets = offsets.into_iter();
+    maps.iter()
+        .map(|map| {
+            map.as_ref()?;
+            let offset = offsets.next().flatten()?;
+            let (line, column) = line_column(text, offset);
+            Some(EntryPlace { line, column })
+        })
+        .collect()
+}
+
+/// 1-based line and column (in characters; a byte-order mark is not a column) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (u32, u32) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = before.bytes().filter(|&b| b == b'\n').count() + 1;
+    let column = before[line_start..].chars().filter(|&c| c != '\u{feff}').count() + 1;
+    (u32::try_from(line).unwrap_or(u32::MAX), u32::try_from(column).unwrap_or(u32::MAX))
 }
 
 fn to_value(text: &str, format: Format) -> Result<Value, EditError> {

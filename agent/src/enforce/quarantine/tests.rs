@@ -355,3 +355,102 @@ fn lifting_after_a_take_back_keeps_the_earlier_lift() {
     assert!(!now.contains("disabled"), "{now}");
     assert_eq!(now, text.replacen("{\n", "{\n  // mine\n", 1));
 }
+
+/// Lines (1-based) and columns where `name` is written as a key in `text`, found by plain text
+/// search, independently of the parsers: `"name":` (JSON, YAML), `name:` at the start of a YAML
+/// line, `name =` at the start of a TOML line or `.name]` / `[name]` in a TOML table header.
+fn key_positions(text: &str, name: &str, format: Format) -> Vec<(u32, u32)> {
+    let q = regex::escape(name);
+    let patterns = match format {
+        // JSONC and JSON5 keys may be single-quoted or bare.
+        Format::Json => vec![format!(r#"(?m)(?:^|[\s{{,])("{q}"|'{q}'|{q})\s*:"#)],
+        Format::Yaml => vec![format!(r#"["']{q}["']\s*:"#), format!(r"(?m)^\x{{FEFF}}?[ \t]*(?:- )?({q}):(?:\s|$)")],
+        Format::Toml => {
+            vec![
+                format!(r#"(?m)^\x{{FEFF}}?[ \t]*({q}|"{q}")\s*="#),
+                format!(r#"(?m)^\x{{FEFF}}?[ \t]*\[\[?(?:[^\]\n]*\.)?({q}|"{q}")[\].]"#),
+            ]
+        }
+    };
+    let mut out = Vec::new();
+    for p in patterns {
+        let re = regex::Regex::new(&p).unwrap();
+        for caps in re.captures_iter(text) {
+            let m = caps.get(1).unwrap_or_else(|| caps.get(0).unwrap());
+            let before = &text[..m.start()];
+            let line = before.matches('\n').count() + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            let column = before[start..].chars().filter(|&c| c != '\u{feff}').count() + 1;
+            out.push((line as u32, column as u32));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn every_fixture_entry_is_placed_at_the_line_of_its_key() {
+    let mut checked = std::collections::BTreeMap::<&str, usize>::new();
+    let mut located = 0;
+    for (client, fixture) in fixtures() {
+        let original = fs::read_to_string(&fixture).unwrap();
+        let format = format_of(&fixture).unwrap();
+        let Ok(doc) = to_value(&original, format) else { continue }; // fixtures of broken files
+        for (variant, text) in variants(&original, format) {
+            let entries = servers(&doc);
+            let asked: Vec<(String, String)> = entries
+                .iter()
+                .map(|(map, name)| {
+                    let project = if map.first().map(String::as_str) == Some("projects") {
+                        map[1].clone()
+                    } else {
+                        String::new()
+                    };
+                    (name.clone(), project)
+                })
+                .collect();
+            let asked_refs: Vec<(&str, &str)> = asked.iter().map(|(n, p)| (n.as_str(), p.as_str())).collect();
+            let places = entry_places(&fixture, &text, &asked_refs);
+            assert_eq!(places.len(), entries.len());
+            for (((map, name), place), (_, project)) in entries.iter().zip(&places).zip(&asked) {
+                let ctx = format!("{client} {} [{variant}] {map:?} {name:?}", fixture.display());
+                // Every entry the quarantine can find is placed (only a name found twice is not).
+                let Some(place) = place else {
+                    let ambiguous =
+                        matches!(locate_entry(&doc, &fixture, name, project), Err(QuarantineError::Ambiguous { .. }));
+                    assert!(ambiguous, "{ctx}: not placed");
+                    continue;
+                };
+                located += 1;
+                // Where the text search finds the key exactly once, that is the place.
+                let found = key_positions(&text, name, format);
+                if let [(line, column)] = found[..] {
+                    assert_eq!((place.line, place.column), (line, column), "{ctx}");
+                    *checked
+                        .entry(match format {
+                            Format::Json => "json",
+                            Format::Toml => "toml",
+                            Format::Yaml => "yaml",
+                        })
+                        .or_default() += 1;
+                } else {
+                    assert!(found.contains(&(place.line, place.column)), "{ctx}: {place:?} not among {found:?}");
+                }
+            }
+        }
+    }
+    eprintln!("checked against the text: {checked:?} of {located} entries placed");
+    // The generated cases reach every format, most with a key written once.
+    for format in ["json", "toml", "yaml"] {
+        assert!(checked.get(format).copied().unwrap_or(0) >= 4, "{format}: {checked:?}");
+    }
+    assert!(checked.values().sum::<usize>() * 10 >= located * 7, "{checked:?} of {located}");
+}
+
+#[test]
+fn an_entry_key_after_a_bom_multibyte_text_and_crlf_is_placed_in_characters() {
+    let text = "\u{feff}{\r\n  \"é\": 1,\r\n  \"mcpServers\": {\r\n    \"ü\": {}, \"gh\": {\"command\": \"x\"}\r\n  }\r\n}\r\n";
+    let places = entry_places(Path::new("/x/mcp.json"), text, &[("gh", ""), ("ü", ""), ("absent", "")]);
+    assert_eq!(places, [Some(EntryPlace { line: 4, column: 14 }), Some(EntryPlace { line: 4, column: 5 }), None]);
+}
