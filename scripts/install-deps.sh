@@ -26,6 +26,7 @@ test   dbus             desktop-ui screenshots: dbus-run-session gives the tray 
 test   dbus-x11         desktop-ui screenshots: dbus-launch for notification tools under Xvfb
 test   imagemagick      desktop-ui screenshots: `import -window root` captures the X screen
 test   xdotool          desktop-ui window test: finds the window and reads its title on Xvfb
+test   xfce4-panel      desktop-ui screenshots: a StatusNotifier host that shows the tray icon and its menu on Xvfb
 test   passwd           local API tests: useradd creates throwaway users to call the socket as another uid
 test   rpm              rpmbuild and rpm -qp: cargo xtask dist builds the rpms and the package test reads them
 test   wixl             wixl: cargo xtask dist builds the agent MSI with it

@@ -21,6 +21,7 @@ pub mod daemon;
 pub mod discovery;
 pub mod enforce;
 pub mod enroll;
+pub mod exceptions;
 pub mod findings;
 pub mod grpc;
 pub mod inventory;

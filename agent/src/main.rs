@@ -309,6 +309,10 @@ struct RunArgs {
     /// local.sock, else local.sock in the state dir].
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
+    /// How often the state of exception requests filed from this machine is asked from the
+    /// control plane while enrolled, e.g. 30s [default: 60s].
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    exception_refresh: Option<Duration>,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -617,6 +621,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 muster_agent::daemon::live::LocalApiOptions {
                     socket,
                     access: Access::for_agent_uid(muster_agent::state::effective_uid()),
+                    exception_refresh: args.exception_refresh.unwrap_or(Duration::from_secs(60)),
                 }
             });
             let opts = RunOptions {

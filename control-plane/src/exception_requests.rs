@@ -1,6 +1,6 @@
 //! Policy exception requests: a developer asks for rules to be lifted for a server, an endpoint
-//! or an OS user, giving a reason (through `/api/v1/exception-requests`; the tray will add a
-//! button); analysts list them; an admin approves one with an expiry, which publishes it as an
+//! or an OS user, giving a reason (through `/api/v1/exception-requests`, or from the tray through
+//! the developer's agent and the `Exceptions` gRPC service); analysts list them; an admin approves one with an expiry, which publishes it as an
 //! `[[exception]]` of a new policy version through [`crate::policies::publish`] (so it is
 //! signed, pushed and audited like any version), or denies it with a note.
 //!
@@ -215,4 +215,13 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<ExceptionRequestRecord>, ActionError> {
     Ok(store.exception_requests(state, limit).await?)
+}
+
+/// The requests covering endpoint `agent_id` (what its agent may see), newest first.
+pub async fn list_for_agent(
+    store: &dyn Store,
+    agent_id: &str,
+    limit: u32,
+) -> Result<Vec<ExceptionRequestRecord>, ActionError> {
+    Ok(store.exception_requests_of_agent(agent_id, limit).await?)
 }

@@ -106,6 +106,14 @@ async fn an_approved_request_is_published_as_an_exception_and_decided_once(store
     assert_eq!((denied.len(), denied[0].note.as_str()), (1, "use the HTTP transport"));
     assert_eq!(policies::current(store.as_ref()).await.unwrap().unwrap().version, 2, "a denial publishes nothing");
     assert!(requests::list(store.as_ref(), Some(RequestState::Pending), 10).await.unwrap().is_empty());
+
+    // What the endpoint's agent may list: the requests covering it, newest first, and no other's.
+    let of_agent = requests::list_for_agent(store.as_ref(), &agent, 10).await.unwrap();
+    assert_eq!(of_agent.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [other.id.as_str(), request.id.as_str()]);
+    assert!(
+        requests::list_for_agent(store.as_ref(), "00000000-0000-4000-8000-000000000002", 10).await.unwrap().is_empty()
+    );
+    assert_eq!(requests::list_for_agent(store.as_ref(), &agent, 1).await.unwrap().len(), 1, "the limit holds");
 }
 
 async fn bad_requests_store_nothing(store: DynStore) {

@@ -43,7 +43,9 @@ pub fn spawn<R: Runtime>(app: AppHandle<R>) {
                 Ok((path, mut client)) => match client.watch_status(GetStatusRequest {}).await {
                     Ok(stream) => {
                         tracing::info!(socket = %path.display(), "connected to the agent");
+                        app.state::<AppState>().set_agent_socket(Some(path));
                         follow(&app, stream.into_inner()).await;
+                        app.state::<AppState>().set_agent_socket(None);
                     }
                     Err(refused) => tracing::warn!(error = %refused.message(), "the agent refused"),
                 },
@@ -81,4 +83,74 @@ async fn follow<R: Runtime>(
             () = timer => crate::on_tick(app),
         }
     }
+}
+
+/// Why a call to the agent failed, in words for the window.
+#[cfg(unix)]
+fn refused(status: &muster_proto::tonic::Status) -> String {
+    status.message().to_string()
+}
+
+/// `DisableServer` on the agent at `socket` (`None`: no agent is connected).
+#[cfg(unix)]
+pub async fn disable(socket: Option<std::path::PathBuf>, server_id: String) -> Result<(), String> {
+    use muster_proto::local::v1::DisableServerRequest;
+    let mut client = client_at(socket).await?;
+    client.disable_server(DisableServerRequest { server_id }).await.map(drop).map_err(|e| refused(&e))
+}
+
+/// `UndoDisable` on the agent at `socket`.
+#[cfg(unix)]
+pub async fn undo(socket: Option<std::path::PathBuf>, server_id: String) -> Result<(), String> {
+    use muster_proto::local::v1::UndoDisableRequest;
+    let mut client = client_at(socket).await?;
+    client.undo_disable(UndoDisableRequest { server_id }).await.map(drop).map_err(|e| refused(&e))
+}
+
+/// `RequestException` on the agent at `socket`.
+#[cfg(unix)]
+pub async fn request_exception(
+    socket: Option<std::path::PathBuf>,
+    server_id: String,
+    rule_id: String,
+    reason: String,
+) -> Result<(), String> {
+    use muster_proto::local::v1::RequestExceptionRequest;
+    let mut client = client_at(socket).await?;
+    client
+        .request_exception(RequestExceptionRequest { server_id, rule_id, reason })
+        .await
+        .map(drop)
+        .map_err(|e| refused(&e))
+}
+
+#[cfg(unix)]
+async fn client_at(
+    socket: Option<std::path::PathBuf>,
+) -> Result<
+    muster_proto::local::v1::local_agent_client::LocalAgentClient<muster_proto::tonic::transport::Channel>,
+    String,
+> {
+    let socket = socket.ok_or_else(|| "the Muster agent is not running, so nothing was changed".to_string())?;
+    muster_proto::local::client::connect(&socket).await.map_err(|e| format!("{e}; nothing was changed"))
+}
+
+#[cfg(not(unix))]
+pub async fn disable(_socket: Option<std::path::PathBuf>, _server_id: String) -> Result<(), String> {
+    Err("the local API is not available on this platform yet; nothing was changed".into())
+}
+
+#[cfg(not(unix))]
+pub async fn request_exception(
+    _socket: Option<std::path::PathBuf>,
+    _server_id: String,
+    _rule_id: String,
+    _reason: String,
+) -> Result<(), String> {
+    Err("the local API is not available on this platform yet; nothing was sent".into())
+}
+
+#[cfg(not(unix))]
+pub async fn undo(_socket: Option<std::path::PathBuf>, _server_id: String) -> Result<(), String> {
+    Err("the local API is not available on this platform yet; nothing was changed".into())
 }

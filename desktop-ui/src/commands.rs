@@ -1,5 +1,7 @@
-//! The window's commands. Each reads or changes [`AppState`] only; none reaches past the data
-//! the agent sent (a config file is opened only if the agent named it for one of my servers).
+//! The window's commands. Each reads or changes [`AppState`], or asks the agent over the local
+//! API; none reaches past the data the agent sent (a config file is opened only if the agent
+//! named it for one of my servers, a server is disabled only if the agent listed it as mine, and
+//! the agent checks both again itself).
 
 use std::path::Path;
 
@@ -7,7 +9,7 @@ use tauri::State;
 use time::Duration;
 
 use crate::AppState;
-use crate::view::{UiStatus, is_known_config, ui_status};
+use crate::view::{UiStatus, is_known_config, is_my_server, is_undoable, ui_status};
 
 /// The window's model of the latest status.
 #[tauri::command]
@@ -16,7 +18,7 @@ pub fn get_status(state: State<'_, AppState>) -> UiStatus {
 }
 
 /// Opens one of my servers' config files in the default editor. The agent does not report
-/// line numbers yet, so the file opens at its top.
+/// line numbers for server entries, so the file opens at its top (the window says so).
 #[tauri::command]
 pub fn open_config(path: String, state: State<'_, AppState>) -> Result<(), String> {
     let known = is_known_config(state.status.lock().unwrap_or_else(|e| e.into_inner()).as_ref(), &path);
@@ -37,10 +39,53 @@ pub fn snooze_finding(key: String, hours: u32, state: State<'_, AppState>) -> Re
     Ok(())
 }
 
-/// Asking for an exception needs the agent's policy engine, which does not exist yet: the form
-/// is shown, and this says plainly that nothing was sent.
+/// Asks the organisation for an exception for one of my servers (`rule_id` empty: every rule);
+/// the agent files it with the control plane and its state comes back in the next statuses.
 #[tauri::command]
-pub fn request_exception(server_id: String, reason: String) -> Result<(), String> {
-    let _ = (server_id, reason);
-    Err("Exception requests are not available yet: this agent does not enforce policies. Nothing was sent.".into())
+pub async fn request_exception(
+    server_id: String,
+    rule_id: Option<String>,
+    reason: String,
+    state: State<'_, AppState>,
+) -> Result<(), String> {
+    let reason = reason.trim().to_string();
+    if reason.is_empty() {
+        return Err("say why you need the exception".into());
+    }
+    let socket = {
+        let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
+        if !is_my_server(status.as_ref(), &server_id) {
+            return Err("that is not one of your MCP servers".into());
+        }
+        state.agent_socket()
+    };
+    crate::agent_link::request_exception(socket, server_id, rule_id.unwrap_or_default(), reason).await
+}
+
+/// Disables one of my servers through the agent (the client's own switch, else the entry moved
+/// aside; journalled and undoable). The window shows the result when the agent's next status
+/// arrives.
+#[tauri::command]
+pub async fn disable_server(server_id: String, state: State<'_, AppState>) -> Result<(), String> {
+    let socket = {
+        let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
+        if !is_my_server(status.as_ref(), &server_id) {
+            return Err("that is not one of your MCP servers".into());
+        }
+        state.agent_socket()
+    };
+    crate::agent_link::disable(socket, server_id).await
+}
+
+/// Undoes a disable I made (the file comes back as it was, keeping my edits elsewhere in it).
+#[tauri::command]
+pub async fn undo_disable(server_id: String, state: State<'_, AppState>) -> Result<(), String> {
+    let socket = {
+        let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
+        if !is_undoable(status.as_ref(), &server_id) {
+            return Err("there is no disable of yours to undo for that server".into());
+        }
+        state.agent_socket()
+    };
+    crate::agent_link::undo(socket, server_id).await
 }

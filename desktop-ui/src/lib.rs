@@ -31,11 +31,27 @@ pub struct AppState {
     pub notifier: Mutex<Notifier>,
     /// The local UTC offset, read once at start (reading it later is unreliable with threads).
     pub offset: UtcOffset,
+    /// The socket of the agent the app follows, while connected.
+    agent_socket: Mutex<Option<std::path::PathBuf>>,
 }
 
 impl AppState {
     pub fn new(offset: UtcOffset) -> AppState {
-        AppState { status: Mutex::new(None), notifier: Mutex::new(Notifier::new(NotifySettings::default())), offset }
+        AppState {
+            status: Mutex::new(None),
+            notifier: Mutex::new(Notifier::new(NotifySettings::default())),
+            offset,
+            agent_socket: Mutex::new(None),
+        }
+    }
+
+    /// The socket of the agent the app follows (`None` while no agent answers).
+    pub fn agent_socket(&self) -> Option<std::path::PathBuf> {
+        self.agent_socket.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn set_agent_socket(&self, socket: Option<std::path::PathBuf>) {
+        *self.agent_socket.lock().unwrap_or_else(|e| e.into_inner()) = socket;
     }
 
     /// Local wall-clock time.
@@ -51,6 +67,8 @@ pub fn build<R: Runtime>(builder: tauri::Builder<R>, offset: UtcOffset) -> tauri
         commands::open_config,
         commands::snooze_finding,
         commands::request_exception,
+        commands::disable_server,
+        commands::undo_disable,
     ])
 }
 
@@ -96,8 +114,9 @@ pub fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) {
     open_window_at(app, "");
 }
 
-/// Opens the status window at a section (`servers`, `findings`, or `exception`: the first
-/// finding's exception form), e.g. from `muster-tray --open=servers`.
+/// Opens the status window at a section (`servers`, `findings`, `policy`: blocked, quarantined
+/// and disabled servers, or `exception`: the first finding's exception form), e.g. from
+/// `muster-tray --open=servers`.
 pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) {
     if let Some(w) = app.get_webview_window("main") {
         let _ = w.show();
@@ -105,7 +124,7 @@ pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) {
         return;
     }
     let page = match section {
-        "servers" | "findings" | "exception" => format!("index.html#{section}"),
+        "servers" | "findings" | "exception" | "policy" => format!("index.html#{section}"),
         _ => "index.html".to_string(),
     };
     let built = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::App(page.into()))
@@ -212,8 +231,21 @@ mod tests {
         assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 24})).is_ok());
         assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 0})).is_err());
 
+        let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s9", "reason": "needed"}));
+        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not one of your")));
+        let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s1", "reason": " "}));
+        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("say why")));
         let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s1", "reason": "needed"}));
-        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not available yet")));
+        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
+
+        // Disable / undo: only my servers and my own disables; with no agent connected, nothing
+        // is changed and the window is told so.
+        let other = call(&webview, "disable_server", serde_json::json!({"serverId": "someone-elses"}));
+        assert!(other.unwrap_err().as_str().is_some_and(|e| e.contains("not one of your")));
+        let offline = call(&webview, "disable_server", serde_json::json!({"serverId": "s1"}));
+        assert!(offline.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
+        let undo = call(&webview, "undo_disable", serde_json::json!({"serverId": "s1"}));
+        assert!(undo.unwrap_err().as_str().is_some_and(|e| e.contains("no disable of yours")));
     }
 
     #[test]

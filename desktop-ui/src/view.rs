@@ -114,7 +114,7 @@ pub struct UiStatus {
     pub quarantines: Vec<UiQuarantine>,
     pub exception_requests: Vec<UiException>,
     pub contact: Option<UiContact>,
-    /// Whether requesting an exception reaches anyone yet (it does not: no policy engine).
+    /// Whether requesting an exception reaches anyone: the agent answers and is enrolled.
     pub exceptions_available: bool,
 }
 
@@ -148,6 +148,8 @@ pub struct UiFinding {
     pub why: String,
     pub steps: Vec<String>,
     pub server_names: Vec<String>,
+    /// The servers' ids, in the order of `server_names` (for the exception form).
+    pub server_ids: Vec<String>,
     pub config_paths: Vec<String>,
     pub owasp: String,
 }
@@ -167,6 +169,11 @@ pub struct UiPending {
 
 #[derive(Debug, Serialize)]
 pub struct UiQuarantine {
+    pub server_id: String,
+    /// `developer` (I disabled it: undo here) or `policy`.
+    pub origin: &'static str,
+    pub config_path: String,
+    pub since_unix: i64,
     pub server_name: String,
     pub client: String,
     pub rule_id: String,
@@ -178,8 +185,15 @@ pub struct UiQuarantine {
 pub struct UiException {
     pub id: String,
     pub server_id: String,
+    /// The server's name when it is still one of mine.
+    pub server_name: String,
+    pub rule_id: String,
     pub reason: String,
     pub status: &'static str,
+    /// The analyst's note with the decision.
+    pub answer: String,
+    pub requested_at_unix: i64,
+    pub expires_at_unix: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -263,6 +277,7 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
                     why: fi.message,
                     steps: fix_steps(&f.remediation),
                     server_names: f.server_names.clone(),
+                    server_ids: fi.server_ids.clone(),
                     config_paths: f.config_paths.clone(),
                     owasp: fi.owasp,
                 }
@@ -282,6 +297,13 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
             .quarantines
             .iter()
             .map(|q| UiQuarantine {
+                server_id: q.server_id.clone(),
+                origin: match local::QuarantineOrigin::try_from(q.origin).unwrap_or_default() {
+                    local::QuarantineOrigin::Developer => "developer",
+                    local::QuarantineOrigin::Policy | local::QuarantineOrigin::Unspecified => "policy",
+                },
+                config_path: q.config_path.clone(),
+                since_unix: q.since_unix,
                 server_name: q.server_name.clone(),
                 client: q.client.clone(),
                 rule_id: q.rule_id.clone(),
@@ -295,7 +317,18 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
             .map(|e| UiException {
                 id: e.id.clone(),
                 server_id: e.server_id.clone(),
+                server_name: s
+                    .clients
+                    .iter()
+                    .flat_map(|c| &c.servers)
+                    .find(|srv| srv.id == e.server_id)
+                    .map(|srv| srv.name.clone())
+                    .unwrap_or_default(),
+                rule_id: e.rule_id.clone(),
                 reason: e.reason.clone(),
+                answer: e.answer.clone(),
+                requested_at_unix: e.requested_at_unix,
+                expires_at_unix: e.expires_at_unix,
                 status: match local::ExceptionStatus::try_from(e.status).unwrap_or_default() {
                     local::ExceptionStatus::Pending => "pending",
                     local::ExceptionStatus::Approved => "approved",
@@ -310,14 +343,35 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
             .as_ref()
             .filter(|c| !(c.name.is_empty() && c.email.is_empty() && c.url.is_empty()))
             .map(|c| UiContact { name: c.name.clone(), email: c.email.clone(), url: c.url.clone() }),
-        exceptions_available: false,
+        exceptions_available: status.is_some()
+            && !matches!(
+                local::ConnectionState::try_from(agent.connection).unwrap_or_default(),
+                local::ConnectionState::NotEnrolled | local::ConnectionState::Unspecified
+            ),
     }
 }
 
 /// Whether `path` is a config file the agent named for one of the caller's servers (the window
 /// may only open those).
 pub fn is_known_config(status: Option<&local::LocalStatus>, path: &str) -> bool {
-    status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.config_path == path))
+    status.is_some_and(|s| {
+        s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.config_path == path)
+            || s.quarantines.iter().any(|q| !q.config_path.is_empty() && q.config_path == path)
+    })
+}
+
+/// Whether the agent listed `server_id` as one of the caller's servers.
+pub fn is_my_server(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.id == server_id))
+}
+
+/// Whether `server_id` has a disable the caller made (the only kind undone from here).
+pub fn is_undoable(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    status.is_some_and(|s| {
+        s.quarantines.iter().any(|q| {
+            q.server_id == server_id && q.undo_allowed && q.origin == local::QuarantineOrigin::Developer as i32
+        })
+    })
 }
 
 #[cfg(test)]
@@ -401,5 +455,35 @@ pub(crate) mod tests {
         assert!(is_known_config(Some(&s), "/home/dev/.cursor/mcp.json"));
         assert!(!is_known_config(Some(&s), "/etc/shadow"));
         assert!(!is_known_config(None, "/home/dev/.cursor/mcp.json"));
+        assert!(is_my_server(Some(&s), "s1"));
+        assert!(!is_my_server(Some(&s), "s2"));
+    }
+
+    #[test]
+    fn exceptions_can_be_asked_only_through_an_enrolled_agent() {
+        let mut s = sample();
+        assert!(ui_status(Some(&s)).exceptions_available);
+        s.agent.as_mut().unwrap().connection = local::ConnectionState::NotEnrolled as i32;
+        assert!(!ui_status(Some(&s)).exceptions_available);
+        assert!(!ui_status(None).exceptions_available);
+    }
+
+    #[test]
+    fn only_my_own_disables_are_undone_from_the_window() {
+        let mut s = sample();
+        let q = |origin: local::QuarantineOrigin| local::Quarantine {
+            server_id: "s1".into(),
+            undo_allowed: true,
+            origin: origin as i32,
+            config_path: "/home/dev/.cline/mcp.json".into(),
+            ..Default::default()
+        };
+        s.quarantines = vec![q(local::QuarantineOrigin::Policy)];
+        assert!(!is_undoable(Some(&s), "s1"), "a policy's quarantine is not undone by DisableServer's undo");
+        s.quarantines = vec![q(local::QuarantineOrigin::Developer)];
+        assert!(is_undoable(Some(&s), "s1"));
+        assert!(!is_undoable(Some(&s), "s2"));
+        assert!(is_known_config(Some(&s), "/home/dev/.cline/mcp.json"), "a disabled server's file can be opened");
+        assert_eq!(ui_status(Some(&s)).quarantines[0].origin, "developer");
     }
 }

@@ -31,14 +31,36 @@ function shortPath(p) {
 }
 
 function openConfig(path) {
-  invoke("open_config", { path }).catch((e) => alert(e));
+  invoke("open_config", { path }).catch((e) => showError(e));
 }
 
+// A one-line message under the header (errors of the buttons below; alert() is not available).
+function showError(message) {
+  const box = document.getElementById("action-error");
+  box.textContent = String(message);
+  box.hidden = false;
+}
+
+// Disable / undo through the agent; the next status from the agent redraws the window.
+function act(command, serverId, button) {
+  button.disabled = true;
+  document.getElementById("action-error").hidden = true;
+  invoke(command, { serverId }).catch((e) => { button.disabled = false; showError(e); });
+}
+
+// What the open exception form asks about: { serverId, ruleId, about }.
 let exceptionFor = null;
 function askException(finding) {
-  exceptionFor = finding;
-  document.getElementById("exception-about").textContent =
-    `${finding.title} — ${finding.server_names.join(", ") || "this machine"}`;
+  openExceptionForm({
+    serverId: finding.server_ids[0] || "",
+    ruleId: "",
+    about: `${finding.title} — ${finding.server_names[0] || "this machine"} (every policy rule for this server)`,
+  });
+}
+
+function openExceptionForm(target) {
+  exceptionFor = target;
+  document.getElementById("exception-about").textContent = target.about;
   document.getElementById("exception-error").textContent = "";
   document.getElementById("exception").showModal();
   document.getElementById("exception-reason").focus();
@@ -70,7 +92,9 @@ function renderServers(clients) {
         el("td", {}, s.name, s.disabled ? " (disabled)" : ""),
         el("td", {}, el("code", {}, s.launch)),
         el("td", {}, s.findings ? el("span", { class: `sev ${s.worst}` }, `${s.findings} · ${s.worst}`) : "none"),
-        el("td", {}, el("button", { type: "button", onclick: () => openConfig(s.config_path), title: s.config_path }, "Open")))))),
+        el("td", { class: "row-actions" },
+          el("button", { type: "button", onclick: () => openConfig(s.config_path), title: s.config_path, "aria-label": `Open ${s.config_path}` }, "Open"),
+          s.disabled ? null : el("button", { type: "button", class: "danger", title: "Turn this server off in its config file (you can undo it)", "aria-label": `Disable ${s.name}`, onclick: (ev) => act("disable_server", s.id, ev.currentTarget) }, "Disable")))))),
   ]);
 }
 
@@ -89,9 +113,29 @@ function render(st) {
 
   const policy = document.getElementById("policy");
   const items = [
-    ...st.quarantines.map((q) => el("article", { class: "card" },
-      el("h3", {}, `${q.server_name} (${q.client}) was quarantined`),
-      el("p", {}, q.reason), el("p", { class: "where" }, `Rule ${q.rule_id}${q.undo_allowed ? " · you can undo this" : ""}`))),
+    ...st.quarantines.map((q) => q.origin === "developer"
+      ? el("article", { class: "card quarantine" },
+        el("h3", {}, el("span", { class: "sev off" }, "disabled"), `${q.server_name} (${q.client})`),
+        el("p", {}, `${q.reason} ${q.client} will not start it until you undo this.`),
+        el("p", { class: "where" }, `Since ${new Date(q.since_unix * 1000).toLocaleString()} · ${q.config_path}`),
+        el("div", { class: "actions" },
+          el("button", { type: "button", onclick: (ev) => act("undo_disable", q.server_id, ev.currentTarget), "aria-label": `Undo: enable ${q.server_name} again` }, "Undo"),
+          q.config_path ? el("button", { type: "button", onclick: () => openConfig(q.config_path), title: q.config_path }, `Open ${shortPath(q.config_path)}`) : null))
+      : el("article", { class: "card quarantine" },
+        el("h3", {}, el("span", { class: "sev high" }, "blocked"), `${q.server_name} (${q.client}) was quarantined by policy`),
+        el("p", { class: "why" }, el("strong", {}, "Why: "), q.reason),
+        el("p", { class: "where" }, `Rule ${q.rule_id}${q.undo_allowed ? " · the policy lets you undo this" : ""}`),
+        el("div", { class: "actions" },
+          el("button", { type: "button", onclick: () => openExceptionForm({ serverId: q.server_id, ruleId: q.rule_id, about: `${q.server_name} (${q.client}) — rule ${q.rule_id}` }) }, "Request an exception…")))),
+    ...st.exception_requests.map((r) => el("article", { class: "card request" },
+      el("h3", {}, el("span", { class: `sev req-${r.status}` }, r.status), `Exception for ${r.server_name || r.server_id}`),
+      el("p", {}, el("strong", {}, "You asked: "), r.reason),
+      r.answer ? el("p", {}, el("strong", {}, "Answer: "), r.answer) : null,
+      el("p", { class: "where" }, [
+        `Rules: ${r.rule_id}`,
+        `asked ${new Date(r.requested_at_unix * 1000).toLocaleString()}`,
+        r.expires_at_unix ? `until ${new Date(r.expires_at_unix * 1000).toLocaleString()}` : null,
+      ].filter(Boolean).join(" · ")))),
     ...st.pending_actions.map((p) => el("article", { class: "card" },
       el("h3", {}, `Action pending on ${p.server_id}`), el("p", {}, p.reason),
       el("p", { class: "where" }, `Deadline ${new Date(p.deadline_unix * 1000).toLocaleString()}`))),
@@ -116,18 +160,19 @@ document.getElementById("exception-cancel").addEventListener("click", () => docu
 document.getElementById("exception-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const reason = document.getElementById("exception-reason").value.trim();
-  const server = exceptionFor && exceptionFor.server_names[0];
-  invoke("request_exception", { serverId: server || "", reason })
-    .then(() => document.getElementById("exception").close())
+  const target = exceptionFor || { serverId: "", ruleId: "" };
+  invoke("request_exception", { serverId: target.serverId, ruleId: target.ruleId || null, reason })
+    .then(() => { document.getElementById("exception").close(); document.getElementById("exception-reason").value = ""; })
     .catch((e) => { document.getElementById("exception-error").textContent = e; });
 });
 
 listen("status", (ev) => render(ev.payload));
 invoke("get_status").then((st) => {
   render(st);
-  // Opened at a section (`muster-tray --open=servers|findings|exception`).
+  // Opened at a section (`muster-tray --open=servers|findings|policy|exception`).
   const section = location.hash.slice(1);
   if (section === "exception" && st.findings.length) askException(st.findings[0]);
   else if (section === "servers") document.getElementById("servers-h").scrollIntoView();
   else if (section === "findings") document.getElementById("findings").focus();
+  else if (section === "policy" && !document.getElementById("policy").hidden) document.getElementById("policy").scrollIntoView();
 });

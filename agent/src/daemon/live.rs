@@ -64,6 +64,8 @@ pub struct RunOptions {
 pub struct LocalApiOptions {
     pub socket: PathBuf,
     pub access: crate::local_api::caller::Access,
+    /// How often exception requests' state is listed from the control plane while enrolled.
+    pub exception_refresh: std::time::Duration,
 }
 
 /// How a run ended.
@@ -169,18 +171,29 @@ async fn start_local_api(
     state_dir: &std::path::Path,
     layout: &crate::platform::Layout,
 ) -> Result<LocalApiHandle, DaemonError> {
+    use crate::exceptions::{ExceptionDesk, follow};
     use crate::local_api::{fixes::Fixes, server};
     let listener = server::bind(&api.socket, api.access).await?;
     tracing::info!(socket = %api.socket.display(), access = ?api.access, "local API listening");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let desk = Arc::new(ExceptionDesk::new(StateDir::open(state_dir)?));
     let service = server::LocalApiService::new(api.access, publisher.subscribe())
-        .with_fixes(Arc::new(Fixes::open(state_dir, layout.clone())));
+        .with_fixes(Arc::new(Fixes::open(state_dir, layout.clone())))
+        .with_exceptions(desk.clone());
+    let refresh = api.exception_refresh;
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = server::serve_service(listener, service, shutdown).await {
-            tracing::error!(error = %e, "local API stopped");
+        // The requests' state is followed for as long as the local API serves it.
+        let following = follow(desk, refresh, std::future::pending());
+        tokio::select! {
+            served = server::serve_service(listener, service, shutdown) => {
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "local API stopped");
+                }
+            }
+            () = following => {}
         }
     });
     Ok((stop, task, api.socket.clone()))

@@ -17,6 +17,7 @@ pub mod caller;
 #[cfg(unix)]
 pub mod fixes;
 pub mod render;
+pub mod requests;
 #[cfg(unix)]
 pub mod server;
 pub mod view;

@@ -10,7 +10,8 @@
 //! family in every field and format, searched for in every output, page, export and webhook),
 //! `process_leaks` (the same families in running servers' command lines),
 //! `config_file` (the installed agent.toml enrolls silently on first start), `policy` (a
-//! published policy in force on running agents within 2 s, kept across restarts), `quickstart`
+//! published policy in force on running agents within 2 s, kept across restarts), `exceptions`
+//! (an exception request from the local API reaches the queue, the denial comes back), `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -60,6 +61,7 @@ macro_rules! on_both_backends {
 mod config_file;
 mod deltas;
 mod enroll;
+mod exceptions;
 mod generated_leaks;
 mod kill;
 mod leaks;
@@ -76,6 +78,10 @@ on_both_backends!(outage_queues_then_delivers_exactly_once, crate::outage::queue
 on_both_backends!(kill_after_queuing_loses_nothing, crate::kill::after_queuing_loses_nothing);
 on_both_backends!(kill_mid_send_loses_nothing_and_duplicates_nothing, crate::kill::mid_send_loses_nothing);
 on_both_backends!(published_policy_reaches_running_agents, crate::policy::published_policy_reaches_running_agents);
+on_both_backends!(
+    exception_request_from_the_tray_comes_back_decided,
+    crate::exceptions::requested_from_the_tray_reaches_the_queue_and_the_decision_comes_back
+);
 on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
 on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);
