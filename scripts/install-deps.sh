@@ -34,6 +34,8 @@ test   msitools         msiinfo: the package test reads the MSI tables
 test   systemd          systemd-analyze verify: the package test checks the installed units
 test   init-system-helpers  deb-systemd-helper: the debs depend on it for their maintainer scripts
 test   desktop-file-utils   desktop-file-validate: the package test checks the tray autostart entry
+test   debootstrap      the package boot test makes a Debian 12 root to boot the agent deb in
+test   systemd-container  systemd-nspawn: the package boot test boots that root with its own systemd
 test   python3-venv     a venv under the target dir for the PyPI tools below (check-jsonschema)
 '
 

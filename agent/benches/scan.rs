@@ -35,7 +35,7 @@ fn main() {
 
     // Warm the page cache and check the scan finds what was written.
     let out = Command::new(exe)
-        .args(["scan", "--os", "linux", "--format", "json", "--root"])
+        .args(["scan", "--offline", "--os", "linux", "--format", "json", "--root"])
         .arg(dir.path())
         .output()
         .expect("run scan");
@@ -48,7 +48,7 @@ fn main() {
     for _ in 0..RUNS {
         let start = Instant::now();
         let status = Command::new(exe)
-            .args(["scan", "--os", "linux", "--format", "json", "--root"])
+            .args(["scan", "--offline", "--os", "linux", "--format", "json", "--root"])
             .arg(dir.path())
             .stdout(Stdio::null())
             .status()
@@ -66,7 +66,7 @@ fn main() {
         let out = Command::new("/usr/bin/time")
             .args(["-f", "%M"])
             .arg(exe)
-            .args(["scan", "--os", "linux", "--format", "json", "--root"])
+            .args(["scan", "--offline", "--os", "linux", "--format", "json", "--root"])
             .arg(dir.path())
             .stdout(Stdio::null())
             .output();

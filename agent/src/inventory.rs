@@ -113,6 +113,15 @@ fn scrub_package(p: &mut pb::Package) {
     }
 }
 
+/// A remote server's auth posture: the agent's own words, plus a host named by the server's
+/// metadata; gated like every other string.
+pub fn scrub_remote_auth(a: &mut pb::RemoteAuth) {
+    for f in [&mut a.reason, &mut a.discovery, &mut a.authorization_server] {
+        scrub_in_place(f);
+    }
+    a.missing.iter_mut().for_each(scrub_in_place);
+}
+
 fn scrub_server(s: &mut pb::McpServer) {
     for f in [
         &mut s.name,
@@ -135,6 +144,9 @@ fn scrub_server(s: &mut pb::McpServer) {
     if let Some(e) = s.endpoint.as_mut() {
         for f in [&mut e.scheme, &mut e.host, &mut e.path] {
             scrub_in_place(f);
+        }
+        if let Some(a) = e.auth.as_mut() {
+            scrub_remote_auth(a);
         }
     }
     if let Some(a) = s.auto_approve.as_mut() {

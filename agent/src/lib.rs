@@ -31,6 +31,7 @@ pub mod outbox;
 pub mod output;
 pub mod platform;
 pub mod policy;
+pub mod remote_auth;
 pub mod report;
 pub mod secrets;
 pub mod state;
@@ -78,6 +79,22 @@ pub fn scan_for_enforcement(
     req: &ScanRequest,
 ) -> Result<(muster_proto::v1::InventorySnapshot, enforce::client_policy::Identities), ScanError> {
     scan_full(req).map(|(inv, _, ids)| (inv, ids))
+}
+
+/// Everything one scan produces for the daemon.
+#[derive(Clone, Debug, Default)]
+pub struct Scanned {
+    /// The wire inventory (masked).
+    pub inventory: muster_proto::v1::InventorySnapshot,
+    /// What to watch for the next change.
+    pub watch: watch::WatchSet,
+    /// Each server's identity for the client-policy writers (see [`scan_for_enforcement`]).
+    pub identities: enforce::client_policy::Identities,
+}
+
+/// Runs one scan and returns all it produces ([`Scanned`]).
+pub fn scan_all(req: &ScanRequest) -> Result<Scanned, ScanError> {
+    scan_full(req).map(|(inventory, watch, identities)| Scanned { inventory, watch, identities })
 }
 
 /// Runs one scan and returns the wire inventory and what to watch for the next change: every file

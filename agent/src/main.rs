@@ -309,10 +309,9 @@ struct RunArgs {
     /// local.sock, else local.sock in the state dir].
     #[arg(long, value_name = "PATH")]
     socket: Option<PathBuf>,
-    /// How often the state of exception requests filed from this machine is asked from the
-    /// control plane while enrolled, e.g. 30s [default: 60s].
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
-    exception_refresh: Option<Duration>,
+    /// Do not ask remote servers how they authenticate (wins over `[scan] probe_remote_auth`).
+    #[arg(long)]
+    offline: bool,
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -344,6 +343,15 @@ struct ScanArgs {
     /// State directory whose fingerprint key to use (default: the agent's, for live scans).
     #[arg(long, value_name = "DIR")]
     state_dir: Option<PathBuf>,
+    /// Do not ask remote servers how they authenticate (by default every http(s) server URL
+    /// is probed without credentials, answers kept a day in the state dir); their posture is
+    /// then judged from the configuration alone.
+    #[arg(long)]
+    offline: bool,
+    /// How long all probes of one host may take (default 10s); a request ends within 5s or
+    /// this, whichever is shorter.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration, conflicts_with = "offline")]
+    probe_timeout: Option<Duration>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -400,6 +408,8 @@ fn main() -> ExitCode {
             tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG").unwrap_or_else(|_| default_filter.into()),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: never in a log file or the journal.
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     match run(cli, config) {
         Ok(code) => code,
@@ -621,7 +631,6 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 muster_agent::daemon::live::LocalApiOptions {
                     socket,
                     access: Access::for_agent_uid(muster_agent::state::effective_uid()),
-                    exception_refresh: args.exception_refresh.unwrap_or(Duration::from_secs(60)),
                 }
             });
             let opts = RunOptions {
@@ -644,6 +653,8 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 once: args.once,
                 once_attempts: 5,
                 local_api,
+                probe_remote_auth: config.scan.probe_remote_auth && !args.offline,
+                enforce: config.enforce,
             };
             let outcome = runtime.block_on(muster_agent::daemon::live::run(opts, stopped(shutdown)))?;
             Ok(match outcome {
@@ -686,6 +697,9 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 (None, false) => state_dir(None).ok(),
                 (None, true) => None,
             };
+            // Probe answers are kept in the given state dir, else in the agent's own when it
+            // exists (the URLs are reached from this machine, whatever is scanned).
+            let cache_dir = args.state_dir.clone().or_else(|| state_dir(None).ok().filter(|d| d.is_dir()));
             let fleet_key = dir.and_then(|d| match muster_agent::state::StateDir::open(&d).and_then(|s| s.fingerprint_key()) {
                 Ok(k) => Some(k),
                 Err(e) => {
@@ -701,7 +715,31 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 project: project.clone(),
                 tags: Vec::new(),
             };
-            let inv = muster_agent::scan(&req).context("scan failed")?;
+            let mut inv = muster_agent::scan(&req).context("scan failed")?;
+            let findings = muster_agent::findings::catalog::FindingsCatalog::bundled()
+                .map_err(|e| anyhow::anyhow!("bundled findings catalog: {e}"))?;
+            if args.offline {
+                muster_agent::remote_auth::annotate(
+                    &mut inv,
+                    &Default::default(),
+                    Some("not probed: offline"),
+                    findings,
+                );
+            } else {
+                let mut settings = muster_agent::remote_auth::ProbeSettings { cache_dir, ..Default::default() };
+                if let Some(t) = args.probe_timeout {
+                    settings.per_host = t;
+                    settings.per_request = settings.per_request.min(t);
+                }
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .context("starting the probe runtime")?;
+                let now = muster_agent::state::now_unix();
+                runtime
+                    .block_on(muster_agent::remote_auth::probe_and_annotate(&mut inv, &settings, findings, now))
+                    .context("probing remote servers")?;
+            }
             let mut stdout = std::io::stdout().lock();
             let text = match args.format {
                 Format::Json => muster_agent::output::json::render(&inv),
@@ -812,6 +850,8 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         keeper: keeper.as_ref(),
         identities: &identities,
         probe: &probe,
+        // A file given on the command line: evaluated as no endpoint in particular.
+        agent_id: "",
     };
     let reports = muster_agent::enforce::apply::apply(&bundle, &inv, &ctx)?;
     let mut out = String::new();
@@ -837,7 +877,7 @@ fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
         Some(r) => Some(std::fs::canonicalize(r).with_context(|| format!("resolving --root {}", r.display()))?),
         None => None,
     };
-    let (undone, refused) = match args.id {
+    let (undone, mut refused) = match args.id {
         Some(id) => match keeper.restore(id) {
             Ok(ids) => (ids, Vec::new()),
             Err(e) => (Vec::new(), vec![anyhow::Error::from(e)]),
@@ -863,6 +903,11 @@ fn restore(args: &RestoreArgs) -> anyhow::Result<ExitCode> {
             (undone, refused)
         }
     };
+    // What a client-policy writer owned went with its restored files: forget it too, so a later
+    // apply does not think it still owns a file.
+    if let Err(why) = muster_agent::enforce::client_policy::write::forget_restored(&dir, &keeper) {
+        refused.push(anyhow::anyhow!("client-policy ownership records: {why}"));
+    }
     let touches = keeper.touches()?;
     let mut out = String::new();
     for id in &undone {

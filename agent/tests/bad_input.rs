@@ -20,7 +20,7 @@ fn write(root: &Path, rel: &str, bytes: &[u8]) {
 /// Runs the scan and fails if it does not finish within the deadline.
 fn scan(root: &Path) -> Value {
     let mut child = Command::new(env!("CARGO_BIN_EXE_muster-agent"))
-        .args(["scan", "--os", "linux", "--format", "json", "--root"])
+        .args(["scan", "--offline", "--os", "linux", "--format", "json", "--root"])
         .arg(root)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

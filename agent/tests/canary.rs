@@ -536,7 +536,7 @@ fn leaks(plant: &Plant, runs: &[Run]) -> Vec<String> {
 }
 
 fn scan_args(root: &Path, format: &str) -> Vec<std::ffi::OsString> {
-    ["scan", "--root"]
+    ["scan", "--offline", "--root"]
         .iter()
         .map(std::ffi::OsString::from)
         .chain([root.as_os_str().to_os_string()])

@@ -27,7 +27,7 @@ fn write_project(dir: &Path) {
 
 fn agent(args: &[&str], project: &Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_muster-agent"))
-        .arg("scan")
+        .args(["scan", "--offline"])
         .arg("--project")
         .arg(project)
         .args(args)
@@ -219,7 +219,7 @@ fn project_scans_only_the_project() {
     std::fs::write(home.join(".cursor/mcp.json"), r#"{"mcpServers": {"home-only": {"command": "home-server"}}}"#)
         .unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_muster-agent"))
-        .args(["scan", "--format", "json", "--project"])
+        .args(["scan", "--offline", "--format", "json", "--project"])
         .arg(&project)
         .env("HOME", &home)
         .env("USER", "dev")

@@ -152,3 +152,37 @@ fn a_file_the_administrator_edits_after_planning_is_not_overwritten_and_their_en
     );
     assert!(!after.contains("evil-mcp"), "Muster's entry is gone: {after}");
 }
+
+/// Regression: `restore --all` left the writers' ownership records behind, so a later apply
+/// believed it still owned entries the restore had taken away, and removed an administrator's
+/// identical entry added by hand since.
+#[test]
+fn restore_all_forgets_what_the_writers_owned_so_a_later_apply_keeps_an_administrators_identical_entry() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (root, state) = (tmp.path().join("image"), tmp.path().join("state"));
+    write_image(&root);
+    let policy = tmp.path().join("p.toml");
+    std::fs::write(&policy, BLOCK_EVIL).unwrap();
+    let args: [&Path; 7] =
+        [&policy, Path::new("--root"), &root, Path::new("--os"), Path::new("linux"), Path::new("--state-dir"), &state];
+    assert!(run(&["policy", "apply"], &args).status.success());
+    let copilot_file = root.join("etc/github-copilot/managed-settings.json");
+    let with_entry = std::fs::read(&copilot_file).unwrap();
+    assert_ne!(with_entry, COPILOT_ADMIN.as_bytes());
+
+    let restored =
+        run(&["restore", "--all", "--os", "linux"], &[Path::new("--root"), &root, Path::new("--state-dir"), &state]);
+    assert!(restored.status.success(), "{}", text(&restored));
+    let records = state.join("enforce/client-policy");
+    let left: Vec<_> = std::fs::read_dir(&records)
+        .map(|d| d.filter_map(Result::ok).map(|e| e.file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "ownership records left after restore --all: {left:?}");
+
+    // The administrator now blocks the same server by hand, with the very entry Muster wrote.
+    std::fs::write(&copilot_file, &with_entry).unwrap();
+    std::fs::write(&policy, NOTHING).unwrap();
+    let out = run(&["policy", "apply"], &args);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(std::fs::read(&copilot_file).unwrap(), with_entry, "{}", text(&out));
+}

@@ -24,6 +24,8 @@ use serde_json::{Value, json};
 
 /// Ids that only running processes can raise; an image cannot.
 const PROCESS_ONLY: [&str; 2] = ["MUSTER-SHADOW-SERVER", "MUSTER-LISTEN-NONLOOPBACK"];
+/// Raised only from a remote server's answers (`remote_auth`), never from files alone.
+const PROBE_ONLY: [&str; 3] = ["MUSTER-REMOTE-NO-AUTH", "MUSTER-REMOTE-OAUTH-NO-PKCE", "MUSTER-REMOTE-OAUTH-DCR-ONLY"];
 
 /// A random-looking token in a git package spec (no provider shape: only the gate catches it).
 const PACKAGE_TOKEN: &str = "Zq8rT4mWx2LpK9sVb3NdYh7Fk2Jc0PuE5aQ1";
@@ -111,6 +113,9 @@ fn write_image(root: &Path) {
         &serde_json::to_string_pretty(&json!({"servers": {
             "plain": {"type": "http", "url": "http://mcp.acme.example/mcp"},
             "legacy": {"type": "sse", "url": "https://legacy.acme.example/sse"},
+            "implicit-sse": {"url": "https://old.acme.example/v1/sse"},
+            "bridged-sse": {"command": "npx", "args": ["-y", "mcp-remote@0.1.29", "https://bridge.acme.example/sse"]},
+            "bridged-http": {"command": "npx", "args": ["-y", "mcp-remote@0.1.29", "https://bridge.acme.example/mcp"]},
             "static": {"type": "http", "url": "https://api.acme.example/mcp", "headers": {"Authorization": format!("Bearer {bearer}")}},
             "maps": {"type": "http", "url": format!("https://maps.acme.example/mcp?key={google}")}
         }}))
@@ -256,6 +261,11 @@ fn each_rule_fires_where_planted_and_not_on_its_negative_twin() {
     assert!(has(&vscode("plain"), "MUSTER-REMOTE-PLAINTEXT"));
     assert!(!has(&vscode("legacy"), "MUSTER-REMOTE-PLAINTEXT"));
     assert!(has(&vscode("legacy"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    // Regression (issue 16): a URL at `/sse` without a type, and a bridge reaching one.
+    assert!(has(&vscode("implicit-sse"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    assert!(has(&vscode("bridged-sse"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    assert!(!has(&vscode("bridged-http"), "MUSTER-REMOTE-SSE-DEPRECATED"));
+    assert!(!has(&vscode("plain"), "MUSTER-REMOTE-SSE-DEPRECATED"));
     assert!(!has(&vscode("plain"), "MUSTER-REMOTE-STATIC-AUTH"), "no credential, no static auth");
     // Approvals, containers, filesystem reach, ignored files.
     assert!(has(&cline("time"), "MUSTER-AUTO-APPROVE"));
@@ -372,8 +382,11 @@ fn every_catalog_finding_maps_to_owasp_and_is_raised_by_a_fixture() {
     let (_dir, inv) = scan_image();
     let from_image: BTreeSet<String> =
         inv.findings.iter().chain(inv.servers.iter().flat_map(|s| s.findings.iter())).map(|f| f.id.clone()).collect();
-    let expected_from_image: BTreeSet<String> =
-        catalog.iter().filter(|id| !PROCESS_ONLY.contains(&id.as_str())).cloned().collect();
+    let expected_from_image: BTreeSet<String> = catalog
+        .iter()
+        .filter(|id| !PROCESS_ONLY.contains(&id.as_str()) && !PROBE_ONLY.contains(&id.as_str()))
+        .cloned()
+        .collect();
     let missing: Vec<&String> = expected_from_image.difference(&from_image).collect();
     assert!(missing.is_empty(), "catalog ids the image never raises (add a fixture or a rule): {missing:?}");
     assert!(from_image.is_subset(&catalog), "ids outside the catalog: {:?}", from_image.difference(&catalog));
@@ -384,6 +397,70 @@ fn every_catalog_finding_maps_to_owasp_and_is_raised_by_a_fixture() {
     let process_only: BTreeSet<String> = PROCESS_ONLY.iter().map(|s| s.to_string()).collect();
     assert_eq!(from_processes, process_only);
     assert!(process_only.is_subset(&catalog), "a process-only id left the catalog");
+
+    let probe_only: BTreeSet<String> = PROBE_ONLY.iter().map(|s| s.to_string()).collect();
+    assert_eq!(probe_findings(), probe_only);
+    assert!(probe_only.is_subset(&catalog), "a probe-only id left the catalog");
+}
+
+/// The findings `remote_auth::annotate` raises for three answers: an `initialize` answered
+/// without credentials, OAuth without PKCE S256, OAuth registering clients only dynamically.
+fn probe_findings() -> BTreeSet<String> {
+    use muster_agent::remote_auth::{Answer, AsMetadata, Discovery, InitReply, Observation, ResourceMetadata, Timed};
+    let server = |name: &str, host: &str| pb::McpServer {
+        name: name.into(),
+        transport: pb::Transport::Http as i32,
+        endpoint: Some(pb::RemoteEndpoint {
+            scheme: "https".into(),
+            host: host.into(),
+            path: "/mcp".into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut inv = pb::InventorySnapshot {
+        servers: vec![server("open", "open.example"), server("nopkce", "nopkce.example"), server("dcr", "dcr.example")],
+        ..Default::default()
+    };
+    let oauth = |m: AsMetadata| {
+        Observation::Answered(Answer {
+            initialize: InitReply::Refused { status: 401, bearer: true },
+            resource_metadata: Some(ResourceMetadata {
+                discovery: Discovery::Header,
+                authorization_server: Some("auth.example".into()),
+                resource_matches: true,
+            }),
+            as_metadata: Some(m),
+        })
+    };
+    let full = AsMetadata {
+        pkce_s256: true,
+        client_id_metadata_documents: true,
+        dynamic_registration: false,
+        iss_parameter: true,
+    };
+    let answers = [
+        (
+            "https://open.example/mcp",
+            Observation::Answered(Answer { initialize: InitReply::Mcp, resource_metadata: None, as_metadata: None }),
+        ),
+        ("https://nopkce.example/mcp", oauth(AsMetadata { pkce_s256: false, ..full })),
+        (
+            "https://dcr.example/mcp",
+            oauth(AsMetadata { client_id_metadata_documents: false, dynamic_registration: true, ..full }),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, observation)| (k.to_string(), Timed { probed_at: 1, observation }))
+    .collect();
+    muster_agent::remote_auth::annotate(&mut inv, &answers, None, FindingsCatalog::bundled().unwrap());
+    let per_server: Vec<Vec<String>> =
+        inv.servers.iter().map(|s| s.findings.iter().map(|f| f.id.clone()).collect()).collect();
+    assert_eq!(
+        per_server,
+        [vec![PROBE_ONLY[0].to_string()], vec![PROBE_ONLY[1].to_string()], vec![PROBE_ONLY[2].to_string()]]
+    );
+    per_server.into_iter().flatten().collect()
 }
 
 /// Regression: the trifecta grouped servers by user and client only, so a private-data server

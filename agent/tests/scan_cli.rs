@@ -14,7 +14,7 @@ use synthetic::{ImageOs, write_image};
 
 fn scan(root: &std::path::Path, os: ImageOs, format: &str) -> (String, String, bool) {
     let out = Command::new(env!("CARGO_BIN_EXE_muster-agent"))
-        .args(["scan", "--root"])
+        .args(["scan", "--offline", "--root"])
         .arg(root)
         .args(["--os", os.as_str(), "--format", format])
         .output()
@@ -76,7 +76,8 @@ fn json_contract_on_every_os_layout() {
             let local =
                 servers.iter().find(|s| s["name"] == "jira" && s["user"] == user.as_str()).expect("local-scope entry");
             assert_eq!(local["project"], project.as_str());
-            assert_eq!(local["transport"], "http");
+            // `type: http` on Atlassian's `/v1/sse` endpoint: the legacy SSE transport (issue 16).
+            assert_eq!(local["transport"], "sse");
         }
 
         // Paths are written the scanned machine's way.
@@ -121,7 +122,7 @@ fn table_lists_users_clients_and_problems() {
 fn root_that_is_not_a_directory_is_a_clear_error() {
     let file = tempfile::NamedTempFile::new().expect("tempfile");
     let out = Command::new(env!("CARGO_BIN_EXE_muster-agent"))
-        .args(["scan", "--root"])
+        .args(["scan", "--offline", "--root"])
         .arg(file.path())
         .output()
         .expect("run");

@@ -134,8 +134,63 @@ fn embedded_detection_reports_ranges_not_values() {
     let raw = value.expose();
     assert_eq!(&raw[found[0].range.clone()], "postgres://app:Wq9x2Lk7pQ@db/app");
     assert_eq!(found[0].detection.kind, "postgres-connection-string");
-    // The `ghp_` look-alike has a bad checksum: a literal under `--token`, but not GitHub's.
+    // The `ghp_` look-alike has a bad checksum: GitHub's shape, marked as failing its checksum.
     assert!(raw[found[1].range.clone()].starts_with("ghp_"));
-    assert_eq!((found[1].detection.kind, found[1].detection.provider), ("generic-secret", "unknown"));
+    assert_eq!((found[1].detection.kind, found[1].detection.provider), ("checksum-failed", "github"));
     assert!(!format!("{found:?}").contains("Wq9x2Lk7pQ"));
+}
+
+/// The issue-16 block (`data/secret_corpus_issue16.tsv`, written after those rules): a hit needs
+/// the right kind *and* provider; a reference row needs a reference with the right provider.
+/// Figures are recorded separately in `docs/benchmarks.md`.
+#[test]
+fn issue16_block_kind_and_provider() {
+    let text = include_str!("data/secret_corpus_issue16.tsv");
+    let (mut tp, mut fp, mut fneg) = (0usize, 0usize, 0usize);
+    let mut mistakes = Vec::new();
+    let mut rows = 0;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.starts_with('#') && !l.is_empty()) {
+        rows += 1;
+        let cols: Vec<&str> = line.splitn(5, '\t').collect();
+        assert_eq!(cols.len(), 5, "line {}", i + 1);
+        let (label, provider, loc, name, value) = (cols[0], cols[1], cols[2], cols[3], cols[4]);
+        let previous = (name != "-").then_some(name);
+        let location = match loc {
+            "env" => Location::Env(name),
+            "header" => Location::Header(name),
+            "field" => Location::Field(name),
+            "url" => Location::Url,
+            "arg" => Location::Arg { index: 1, previous },
+            other => panic!("line {}: unknown location {other}", i + 1),
+        };
+        let d = detect(&location, &Secret::new(value));
+        let got = d.as_ref().map(|d| {
+            let kind = if d.is_literal() { d.kind } else { "reference" };
+            (kind, d.provider)
+        });
+        let got_literal_or_ref = got.filter(|(k, _)| label != "none" || *k != "reference");
+        match (label, got_literal_or_ref) {
+            ("none", None) => {}
+            ("none", Some(g)) => {
+                fp += 1;
+                mistakes.push(format!("line {}: {loc} {name} expected none got {g:?}", i + 1));
+            }
+            (_, Some(g)) if g == (label, provider) => tp += 1,
+            (_, g) => {
+                fneg += 1;
+                if g.is_some() {
+                    fp += 1;
+                }
+                mistakes.push(format!("line {}: {loc} {name} expected {:?} got {g:?}", i + 1, (label, provider)));
+            }
+        }
+    }
+    let precision = tp as f64 / (tp + fp).max(1) as f64;
+    let recall = tp as f64 / (tp + fneg).max(1) as f64;
+    eprintln!("issue 16 block: {rows} rows; tp={tp} fp={fp} fn={fneg}; precision={precision:.4} recall={recall:.4}");
+    for m in &mistakes {
+        eprintln!("  {m}");
+    }
+    assert!(rows >= 60, "block has {rows} rows");
+    assert!(precision >= 0.95 && recall >= 0.95, "precision {precision:.4} recall {recall:.4}");
 }

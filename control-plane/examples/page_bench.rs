@@ -61,13 +61,19 @@ fn filters(list: &str) -> &'static [(&'static str, &'static str)] {
             ("critical findings", "severity=critical"),
             ("by last seen", "sort=last_seen"),
             ("client zed, by findings", "client=zed&sort=findings"),
+            ("service okta", "service=okta"),
+            ("service okta, by findings", "service=okta&sort=findings"),
         ],
         "/servers" => &[
             ("remote, name filter", "kind=remote&q=github"),
             ("npm", "ecosystem=npm"),
             ("with advisories", "advisories=true"),
         ],
-        "/credentials/shared" => &[("on 5+ hosts", "min_hosts=5")],
+        "/credentials/shared" => &[
+            ("on 5+ hosts", "min_hosts=5"),
+            ("reused within a host", "reuse=within_host"),
+            ("any reuse, fingerprint start", "reuse=any&q=0a1b"),
+        ],
         "/findings" => &[
             ("severity >= high", "severity=high"),
             ("owasp MCP07", "owasp=MCP07"),

@@ -86,6 +86,22 @@ async fn main() -> Result<()> {
         let size = std::fs::metadata(&file)?.len();
         println!("{:<16} {:<50} {:>4} KiB  {heading}", name, path, size / 1024);
     }
+    // The findings pages at the two laptop sizes the layout must fit without sideways scrolling.
+    browser.open("/findings").await?;
+    let finding_link = browser.wait_for("tr[data-finding] a.finding-link").await?;
+    let finding = finding_link.attr("href").await?.ok_or_else(|| anyhow!("a finding link without href"))?;
+    for (name, path) in [("findings", "/findings"), ("finding-detail", finding.as_str()), ("overview", "/")] {
+        for (width, height) in [(1280, 800), (1440, 900)] {
+            browser.open(path).await?;
+            let file = out.join(format!("{name}-{width}x{height}.png"));
+            browser.screenshot_page_at(&file, (width, height), MAX_HEIGHT).await?;
+            let sideways = browser
+                .client
+                .execute("return document.documentElement.scrollWidth > window.innerWidth;", vec![])
+                .await?;
+            println!("{:<16} {:<50} {width}x{height} scrolls sideways: {sideways}", name, path);
+        }
+    }
     browser.close().await?;
     cp.stop().await.map_err(|e| anyhow!("stopping the control plane: {e}"))?;
     Ok(())

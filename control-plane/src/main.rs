@@ -126,6 +126,11 @@ enum UserCommand {
     },
     /// List accounts.
     List,
+    /// Set a new password for a local account (read from standard input, first line); ends the
+    /// account's open sessions.
+    Passwd { name: String },
+    /// Remove an account and its sessions (never the last admin).
+    Remove { name: String },
 }
 
 #[derive(Debug, Subcommand)]
@@ -190,6 +195,8 @@ fn main() -> Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        // Colour codes only for a person at a terminal: never in a log file or the journal.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let mut config = load_config(&cli.global)?;
     if matches!(cli.command, Command::Quickstart)
@@ -367,6 +374,21 @@ async fn user(command: UserCommand, config: &ServerConfig) -> Result<()> {
             let event = as_cli(&store, "user.create", &name, created).await?;
             record(store.as_ref(), event).await;
             println!("user {name} added with role {role}");
+        }
+        UserCommand::Passwd { name } => {
+            let mut password = String::new();
+            std::io::stdin().read_line(&mut password).context("cannot read the password from standard input")?;
+            let password = password.trim_end_matches(['\r', '\n']).to_string();
+            let changed = accounts::set_password(store.as_ref(), CLI_ACTOR, &name, password, unix_now());
+            let event = as_cli(&store, "user.passwd", &name, changed).await?;
+            record(store.as_ref(), event).await;
+            println!("password of user {name} changed; its open sessions are ended");
+        }
+        UserCommand::Remove { name } => {
+            let removed = accounts::remove_user(store.as_ref(), CLI_ACTOR, &name);
+            let event = as_cli(&store, "user.remove", &name, removed).await?;
+            record(store.as_ref(), event).await;
+            println!("user {name} removed");
         }
         UserCommand::List => {
             println!("{:<32} {:<8} {:<6} STATUS", "USERNAME", "ROLE", "SOURCE");
@@ -587,5 +609,6 @@ async fn policy_diff(file: &std::path::Path, format: OutputFormat, store: DynSto
             Ok(2)
         }
         Err(DryRunError::Store(e)) => Err(e.into()),
+        Err(e @ DryRunError::Interrupted) => Err(e.into()),
     }
 }

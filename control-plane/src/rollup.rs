@@ -1,7 +1,7 @@
-//! The rollup task: refreshes the fleet-wide read models (services, server groups, credentials,
-//! today's trend point, endpoints whose waivers expired) on a fixed period, so dashboard pages
-//! read small tables instead of scanning the fleet. Logs failures and keeps going; it never stops
-//! ingest or the HTTP server. It does not decide what the rollups contain (`store::read` does).
+//! The rollup task: what only the passing of time changes (today's trend point, endpoints whose
+//! waivers expired, this hour's compliance trend point), on a fixed period. Services, server groups and credentials are not its
+//! business: ingest keeps those rollups live. Logs failures and keeps going; it never stops
+//! ingest or the HTTP server. It does not decide what the rollups contain (`store::read` and `compliance` do).
 
 use std::time::Duration;
 
@@ -22,8 +22,11 @@ pub async fn run(store: DynStore, every: Duration, mut stop: watch::Receiver<boo
     loop {
         let now = clock();
         match store.refresh_rollups(now, now - window).await {
-            Ok(stats) => tracing::debug!(services = stats.services, groups = stats.server_groups, "rollups refreshed"),
+            Ok(stats) => tracing::debug!(expired_waivers = stats.expired_waiver_endpoints, "trend point written"),
             Err(error) => tracing::warn!(%error, "rollup refresh failed"),
+        }
+        if let Err(error) = crate::compliance::record_trend(store.as_ref(), now).await {
+            tracing::warn!(%error, "compliance trend refresh failed");
         }
         tokio::select! {
             () = tokio::time::sleep(every) => {}

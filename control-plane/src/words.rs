@@ -93,6 +93,7 @@ word_schemas!(
     Transport => muster_proto::v1::Transport,
     Ecosystem => muster_proto::v1::Ecosystem,
     Severity => muster_proto::v1::Severity,
+    ActionState => muster_proto::v1::PolicyActionState,
 );
 
 #[cfg(test)]

@@ -30,13 +30,13 @@ use http::Method;
 use muster_control_plane::access::api_tokens;
 use muster_control_plane::config::HttpConfig;
 use muster_control_plane::http::route_table;
-use muster_control_plane::ingest::IngestEvent;
+use muster_control_plane::ingest::{IngestEvent, Report, ReportBody};
 use muster_control_plane::policies;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::Role;
 use muster_control_plane::testing::TestControlPlane;
 use muster_control_plane::webhook::{WebhookConfig, WebhookWorker, register};
-use muster_proto::v1::Severity;
+use muster_proto::v1::{PolicyActionResult, PolicyActionState, PolicyReport, PolicyServerState, Severity};
 use muster_proto::words::{EnumTable, TABLES};
 use serde_json::Value;
 use tokio::task::JoinSet;
@@ -181,6 +181,32 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
     )
     .await
     .unwrap();
+    // The first endpoint's agent reports a policy state (a delta on its stored sequence), so the
+    // compliance calls have an action to spell.
+    let last = store.agent(&agent_id).await.unwrap().unwrap().last_sequence;
+    let policy_part = PolicyReport {
+        applied_version: policy.version,
+        acked_version: policy.version,
+        evaluated_at_unix: unix_now(),
+        servers: vec![PolicyServerState {
+            server_id: "any-server".into(),
+            actions: vec![PolicyActionResult {
+                rule_id: "no-sse".into(),
+                action: "notify".into(),
+                state: PolicyActionState::Failed as i32,
+                detail: "no writer".into(),
+                due_at_unix: 0,
+            }],
+        }],
+        refusal: String::new(),
+    };
+    let delta = Report {
+        sequence: last + 1,
+        base_sequence: last,
+        body: ReportBody::Delta(Default::default()),
+        policy: Some(policy_part),
+    };
+    store.ingest(&agent_id, &delta, unix_now()).await.unwrap();
     // A value for each path parameter; a new one fails here until the test learns it.
     let concrete = |path: &str| -> String {
         let mut out = path.to_string();
@@ -224,7 +250,13 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
         }
     }
     assert!(json_routes >= 18, "{json_routes} JSON routes walked");
-    for (name, expected) in [("Os", "macos"), ("Severity", "high"), ("Transport", "stdio"), ("Ecosystem", "npm")] {
+    for (name, expected) in [
+        ("Os", "macos"),
+        ("Severity", "high"),
+        ("Transport", "stdio"),
+        ("Ecosystem", "npm"),
+        ("PolicyActionState", "failed"),
+    ] {
         let words = seen.get(name).cloned().unwrap_or_default();
         assert!(words.contains(expected), "the walk never saw {name} `{expected}` as a word (saw {words:?})");
     }

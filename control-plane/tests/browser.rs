@@ -5,7 +5,10 @@
 //! A user signs in through the form, opens the overview, signs out, and a protected page then
 //! sends them back to the sign-in page. Every page that shows agent-reported names renders the XSS
 //! canaries (a hostname, server and package names) as text: no dialog opens, no injected element
-//! exists, no `<script>` element is in the DOM at all. Needs `chromium` and `chromedriver`
+//! exists, no `<script>` element is in the DOM at all. An admin writes, dry-runs and publishes a
+//! policy in the editor and sees the fleet's compliance once an agent (a test client over mTLS
+//! gRPC) reports for that version; a viewer gets no publish control and the POST is refused.
+//! Needs `chromium` and `chromedriver`
 //! (`scripts/install-deps.sh`); without them the tests fail, they never skip.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -14,6 +17,7 @@
 mod browser_support;
 #[path = "support/fleet.rs"]
 mod fleet;
+mod support;
 
 use browser_support::Browser;
 use fleet::{Fleet, FleetOptions, IMG_CANARY, SCRIPT_CANARY};
@@ -192,6 +196,61 @@ async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
     cp.stop().await.unwrap();
 }
 
+#[tokio::test]
+async fn an_analyst_goes_from_a_finding_in_the_list_to_its_fix_and_decision_history_by_clicking() {
+    let Setup { _dir, cp, browser, .. } = setup().await;
+    browser.log_in("ana", PASSWORD).await.unwrap();
+
+    // Findings, filtered to one laptop by typing its name in another case: the host filter
+    // ignores case.
+    browser.wait_for("nav.mainnav a[href='/findings']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    browser.wait_for("form.filters input[name=host]").await.unwrap().send_keys("Bob-OKAFOR").await.unwrap();
+    browser.wait_for("form.filters button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("host=Bob-OKAFOR").await.unwrap();
+    browser.wait_for_heading("Findings").await.unwrap();
+    let rows = browser.client.find_all(fantoccini::Locator::Css("tr[data-finding]")).await.unwrap();
+    assert!(!rows.is_empty(), "no finding on mbp-bob-okafor");
+    for row in &rows {
+        assert!(row.text().await.unwrap().contains("mbp-bob-okafor"));
+    }
+    // Every row says how to fix it, from the findings catalog.
+    let fixes = browser.count("tr[data-finding] td.finding .remediation").await.unwrap();
+    assert_eq!(fixes, rows.len(), "every row names its fix");
+
+    // The malicious package's row: click its title to the finding's own page.
+    let row = "tr[data-finding*=\"/MUSTER-PKG-MALICIOUS\"]";
+    browser.wait_for(&format!("{row} a.finding-link")).await.unwrap().click().await.unwrap();
+    browser.wait_for_path("/findings/detail").await.unwrap();
+    let fix = muster_control_plane::finding_catalog::remediation("MUSTER-PKG-MALICIOUS");
+    assert!(!fix.is_empty());
+    let shown = browser.wait_for("section.fix p.remediation").await.unwrap().text().await.unwrap();
+    assert_eq!(shown, fix);
+    let why = browser.wait_for("section.why").await.unwrap().text().await.unwrap();
+    assert!(why.contains("OWASP MCP04") && why.contains("Supply Chain"), "{why}");
+    let place = browser.wait_for("section.where").await.unwrap().text().await.unwrap();
+    assert!(place.contains("mbp-bob-okafor") && place.contains("postmark"), "{place}");
+    assert_eq!(browser.count("section.where code.config-path").await.unwrap(), 1, "the config file is named");
+    assert_no_injection(&browser, "the finding page").await;
+
+    // Acknowledge it there: back on the same page, with the decision in its history.
+    assert_eq!(browser.count("section.decisions table.history").await.unwrap(), 0);
+    browser.wait_for("section.decisions button[name=action][value=acknowledge]").await.unwrap().click().await.unwrap();
+    browser.wait_for("section.decisions table.history").await.unwrap();
+    assert_eq!(browser.current_path().await.unwrap().split('?').next(), Some("/findings/detail"));
+    let history = browser.wait_for("section.decisions table.history").await.unwrap().text().await.unwrap();
+    assert!(history.contains("ana") && history.contains("acknowledge"), "{history}");
+    assert_eq!(browser.count("section.decisions span.badge.state-acknowledged").await.unwrap(), 1);
+
+    // The endpoint link leads on to the laptop.
+    browser.wait_for("section.where a.endpoint-link").await.unwrap().click().await.unwrap();
+    browser.wait_for("main h1").await.unwrap();
+    assert!(browser.heading().await.unwrap().contains("mbp-bob-okafor"));
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
 /// Processes whose command line mentions `needle` (Linux `/proc`).
 #[cfg(target_os = "linux")]
 fn processes_mentioning(needle: &str) -> Vec<String> {
@@ -225,4 +284,129 @@ async fn dropping_the_browser_ends_chromedriver_and_chromium() {
         }
         assert!(std::time::Instant::now() < deadline, "still running after drop: {left:#?}");
     }
+}
+
+const SSE_POLICY: &str = "version = 1\nname = \"acme\"\n\n[[rule]]\nid = \"no-sse\"\naction = \"block\"\n\
+                          [rule.match]\ntransport = [\"sse\"]\n";
+
+#[tokio::test]
+async fn an_admin_publishes_a_policy_and_sees_compliance_a_viewer_cannot_publish() {
+    use muster_proto::v1::{
+        InventoryDelta, PolicyActionResult, PolicyActionState, PolicyReport, PolicyServerState, Transport,
+    };
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let http = HttpConfig { tls: false, ..HttpConfig::default() };
+    let cp = TestControlPlane::start_with_db_and_http(Some(&url), http).await.unwrap();
+    accounts::add_local_user(cp.store(), "ada", Role::Admin, PASSWORD, "cli", unix_now()).await.unwrap();
+    accounts::add_local_user(cp.store(), "vic", Role::Viewer, PASSWORD, "cli", unix_now()).await.unwrap();
+
+    // One agent, enrolled over TLS, reports an SSE server (before any policy exists).
+    let agent = support::enroll(&cp).await;
+    let mut client = support::inventory(&cp, &agent).await;
+    let sse = muster_proto::v1::McpServer {
+        transport: Transport::Sse as i32,
+        url: "https://mcp.example.com/sse".into(),
+        ..support::server("legacy", "")
+    };
+    client.report(support::full_report(&agent.id, 1, vec![sse])).await.unwrap();
+
+    let browser = Browser::start(&format!("http://{}", cp.http_addr)).await.unwrap();
+    browser.log_in("ada", PASSWORD).await.unwrap();
+
+    // Write the policy in the editor and dry-run it: one endpoint would be affected.
+    browser.open("/policies/edit").await.unwrap();
+    let text = browser.wait_for("textarea[name=policy]").await.unwrap();
+    text.clear().await.unwrap();
+    text.send_keys(SSE_POLICY).await.unwrap();
+    browser.wait_for("button[value=dry-run]").await.unwrap().click().await.unwrap();
+    let affected = browser.wait_for("section.dry-run strong.affected-endpoints").await.unwrap();
+    assert_eq!(affected.text().await.unwrap(), "1");
+    assert_eq!(browser.count("div.rule-impact[data-rule=no-sse]").await.unwrap(), 1);
+
+    // Publish it (the dry-run page keeps the text): version 1, pushed to agents.
+    browser.wait_for("input[name=reason]").await.unwrap().send_keys("retire SSE").await.unwrap();
+    browser.wait_for("button[formaction='/policies/publish']").await.unwrap().click().await.unwrap();
+    browser.wait_for_path("/policies/1").await.unwrap();
+    assert_eq!(cp.store().current_policy().await.unwrap().map(|p| p.version), Some(1));
+
+    // Compliance, from the version page: nobody has reported on v1 yet.
+    browser.wait_for("a.compliance-link").await.unwrap().click().await.unwrap();
+    browser.wait_for_path("/compliance").await.unwrap();
+    browser.wait_for_heading("Compliance").await.unwrap();
+    assert_eq!(browser.wait_for("dd.endpoints a").await.unwrap().text().await.unwrap(), "0");
+    assert!(browser.wait_for("a.current-version").await.unwrap().text().await.unwrap().contains("v1"));
+
+    // The agent applies v1 and reports that blocking failed.
+    let mut delta = support::delta_report(&agent.id, 2, 1, InventoryDelta::default());
+    delta.policy = Some(PolicyReport {
+        applied_version: 1,
+        acked_version: 1,
+        evaluated_at_unix: unix_now(),
+        servers: vec![PolicyServerState {
+            server_id: "legacy".into(),
+            actions: vec![PolicyActionResult {
+                rule_id: "no-sse".into(),
+                action: "block".into(),
+                state: PolicyActionState::Failed as i32,
+                detail: "no policy writer for cursor".into(),
+                due_at_unix: 0,
+            }],
+        }],
+        refusal: String::new(),
+    });
+    client.report(delta).await.unwrap();
+
+    browser.wait_for("nav.mainnav a[href='/compliance']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Compliance").await.unwrap();
+    assert_eq!(browser.wait_for("dd.on-current a").await.unwrap().text().await.unwrap(), "1");
+    assert_eq!(browser.wait_for("dd.violating a").await.unwrap().text().await.unwrap(), "1");
+    let failed = browser.wait_for("tr[data-rule=no-sse] td[data-state=failed] a").await.unwrap();
+    assert_eq!(failed.text().await.unwrap(), "1");
+    // Every count is a link to the endpoints it counts.
+    failed.click().await.unwrap();
+    browser.wait_for_query_containing("state=failed").await.unwrap();
+    browser.wait_for_heading("Compliance by endpoint").await.unwrap();
+    assert_eq!(browser.count("tr[data-agent]").await.unwrap(), 1);
+    browser.link_with_text("a.endpoint-link", "laptop-1").await.unwrap().click().await.unwrap();
+    browser.wait_for_path(&format!("/endpoints/{}", agent.id)).await.unwrap();
+    let policy = browser.wait_for("section.endpoint-policy").await.unwrap().text().await.unwrap();
+    for expected in ["v1", "no-sse", "block", "Failed", "no policy writer for cursor"] {
+        assert!(policy.contains(expected), "{expected} missing from the endpoint's policy card:\n{policy}");
+    }
+    assert_eq!(browser.count("section.endpoint-policy span.badge.state-failed").await.unwrap(), 1);
+
+    // A viewer: no publish control anywhere, and the POST itself is refused.
+    browser.log_out().await.unwrap();
+    browser.wait_for_path("/login").await.unwrap();
+    browser.log_in("vic", PASSWORD).await.unwrap();
+    browser.open("/policies/edit").await.unwrap();
+    let refusal = browser.wait_for("body").await.unwrap().text().await.unwrap();
+    assert!(refusal.contains("your role does not allow this"), "the editor is for analysts and admins: {refusal}");
+    for page in ["/policies/edit", "/policies/1", "/compliance"] {
+        browser.open(page).await.unwrap();
+        browser.wait_for("body").await.unwrap();
+        assert_eq!(browser.count("button[formaction='/policies/publish']").await.unwrap(), 0, "{page}");
+        assert_eq!(browser.count("form[action$='/rollback']").await.unwrap(), 0, "{page}");
+    }
+    browser.open("/compliance").await.unwrap();
+    browser.wait_for_heading("Compliance").await.unwrap();
+    let status = browser
+        .client
+        .execute(
+            "const csrf = document.querySelector('form.logout input[name=csrf_token]').value;\n\
+             const body = new URLSearchParams({ policy: arguments[0], reason: 'viewer', csrf_token: csrf });\n\
+             return fetch('/policies/publish', { method: 'POST', body, credentials: 'same-origin' })\n\
+                 .then((response) => response.status);",
+            vec![serde_json::Value::from(SSE_POLICY)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, serde_json::json!(403), "a viewer's publish is refused");
+    let last = cp.store().last_policy_version().await.unwrap();
+    assert_eq!(last, 1, "nothing was published by the viewer");
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
 }

@@ -54,7 +54,7 @@ async fn server_details_and_findings_come_back_as_sent(store: DynStore) {
         client: "cursor".into(),
         user: "alice".into(),
     });
-    let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snap) };
+    let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snap), policy: None };
     store.ingest(&agent, &report, NOW).await.unwrap();
 
     let details = store.server_details(&agent).await.unwrap();

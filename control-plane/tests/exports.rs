@@ -68,6 +68,8 @@ fn finding(uid: &str, severity: Severity, server_ids: &[&str]) -> ExportFinding 
         server_ids: server_ids.iter().map(|s| s.to_string()).collect(),
         client: "cursor".into(),
         user: "alice".into(),
+        title: "Literal secret in a server's environment block".into(),
+        remediation: "Move the value out of the config, then rotate it.".into(),
     }
 }
 
@@ -387,6 +389,8 @@ fn ocsf_lines_are_detection_findings_with_every_required_attribute() {
         assert_eq!(event["device"]["uid"], "agent-1");
         assert_eq!(event["device"]["os"]["type_id"], 300);
         assert!(event["resources"].is_array());
+        assert_eq!(event["remediation"]["desc"], "Move the value out of the config, then rotate it.");
+        assert_eq!(event["finding_info"]["desc"], "Literal secret in a server's environment block");
     }
     let first: Value = serde_json::from_str(lines[0]).unwrap();
     assert_eq!(first["resources"][0]["uid"], "s-npm");
@@ -518,6 +522,10 @@ async fn http_exports_need_a_signed_in_viewer_and_serve_the_stored_inventory() {
     let uids: std::collections::BTreeSet<&str> =
         events.iter().map(|e| e["finding_info"]["uid"].as_str().unwrap()).collect();
     assert_eq!(uids.len(), 2, "finding uids are distinct");
+    // The fix from the findings catalog travels with every finding the catalog knows.
+    let fix = muster_control_plane::finding_catalog::remediation("MUSTER-SECRET-ENV");
+    assert!(fix.contains("rotate"), "{fix}");
+    assert!(events.iter().all(|e| e["remediation"]["desc"] == fix), "{text}");
 
     // Fingerprints are fine (they are what lets a fleet see reuse); secrets are not.
     for body in &bodies {

@@ -65,6 +65,46 @@ async fn user_add_reads_the_password_from_stdin_and_refuses_weak_ones() {
 }
 
 #[tokio::test]
+async fn user_passwd_and_remove_are_audited_and_never_remove_the_last_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, role) in [("root", "admin"), ("bob", "viewer")] {
+        let added = server(dir.path(), &["user", "add", name, "--role", role], "a long enough password\n");
+        assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    }
+    let store = open(dir.path()).await;
+
+    let changed = server(dir.path(), &["user", "passwd", "bob"], "a brand new password\n");
+    assert!(changed.status.success(), "{}", String::from_utf8_lossy(&changed.stderr));
+    let bob = store.user("bob").await.unwrap().unwrap();
+    assert!(password::verify_password("a brand new password", bob.password_hash.as_deref().unwrap()));
+    assert!(!password::verify_password("a long enough password", bob.password_hash.as_deref().unwrap()));
+    let weak = server(dir.path(), &["user", "passwd", "bob"], "short\n");
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("password"));
+    let unknown = server(dir.path(), &["user", "passwd", "nobody"], "a brand new password\n");
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no user nobody"));
+
+    let removed = server(dir.path(), &["user", "remove", "bob"], "");
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    assert!(store.user("bob").await.unwrap().is_none());
+    let last = server(dir.path(), &["user", "remove", "root"], "");
+    assert!(!last.status.success());
+    let stderr = String::from_utf8_lossy(&last.stderr);
+    assert!(stderr.contains("last admin"), "{stderr}");
+    assert!(store.user("root").await.unwrap().is_some());
+
+    let passwd = audit_rows(&store, "user.passwd").await;
+    let outcomes: Vec<&str> = passwd.iter().map(|(_, _, outcome, _)| outcome.as_str()).collect();
+    assert_eq!(outcomes, ["success", "failure", "failure"], "{passwd:?}");
+    assert!(passwd.iter().all(|(actor, _, _, detail)| actor == "cli" && !detail.contains("brand new")));
+    let remove = audit_rows(&store, "user.remove").await;
+    let remove: Vec<(&str, &str)> =
+        remove.iter().map(|(_, target, outcome, _)| (target.as_str(), outcome.as_str())).collect();
+    assert_eq!(remove, [("bob", "success"), ("root", "failure")]);
+}
+
+#[tokio::test]
 async fn api_token_create_prints_the_token_once_and_stores_its_hash() {
     let dir = tempfile::tempdir().unwrap();
     let created = server(dir.path(), &["api-token", "create", "--role", "viewer", "--ttl", "2h"], "");

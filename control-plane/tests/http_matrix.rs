@@ -47,6 +47,7 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/api/v1/admin/audit", Some(Role::Admin)),
     // Operations pages.
     ("GET", "/findings", Some(Role::Viewer)),
+    ("GET", "/findings/detail", Some(Role::Viewer)),
     ("POST", "/findings/decision", Some(Role::Analyst)),
     ("GET", "/policies/edit", Some(Role::Analyst)),
     ("POST", "/policies/edit", Some(Role::Analyst)),
@@ -55,6 +56,8 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/policies/publish", Some(Role::Admin)),
     ("GET", "/policies/{version}", Some(Role::Viewer)),
     ("POST", "/policies/{version}/rollback", Some(Role::Admin)),
+    ("GET", "/compliance", Some(Role::Viewer)),
+    ("GET", "/compliance/endpoints", Some(Role::Viewer)),
     ("GET", "/activity", Some(Role::Viewer)),
     ("GET", "/agents", Some(Role::Viewer)),
     ("POST", "/agents/{id}/revoke", Some(Role::Admin)),
@@ -94,10 +97,20 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/v1/policies", Some(Role::Admin)),
     ("GET", "/api/v1/policies/{version}", Some(Role::Viewer)),
     ("POST", "/api/v1/policies/{version}/rollback", Some(Role::Admin)),
+    // Compliance.
+    ("GET", "/api/v1/compliance", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/endpoints", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/endpoints/{id}", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/rules", Some(Role::Viewer)),
+    ("GET", "/api/v1/compliance/trend", Some(Role::Viewer)),
     // Exports.
     ("GET", "/api/v1/export/inventory.csv", Some(Role::Viewer)),
     ("GET", "/api/v1/export/cyclonedx.json", Some(Role::Viewer)),
     ("GET", "/api/v1/export/findings.ocsf.jsonl", Some(Role::Viewer)),
+    ("GET", "/v0.1/servers", None),
+    ("GET", "/v0.1/servers/{name}/versions/{version}", None),
+    ("OPTIONS", "/v0.1/servers", None),
+    ("OPTIONS", "/v0.1/servers/{name}/versions/{version}", None),
 ];
 
 /// The role check's message (CSRF refusals are 403 too, with another message).

@@ -68,7 +68,9 @@ on_both_backends!(
     every_inventory_page_renders_escaped_names_and_the_api_returns_them_intact,
     endpoint_detail_shows_servers_findings_history_and_exports,
     endpoint_pages_follow_next_and_prev_links_with_their_filters,
+    findings_filter_ignoring_case_and_each_has_a_page_with_its_fix,
     bad_parameters_are_refused_with_400,
+    a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -190,7 +192,7 @@ async fn ingest(store: &DynStore, snapshot: InventorySnapshot, at: i64) -> Strin
         enrolled_at: now - 60 * DAY,
     };
     store.enroll_agent(&hash_token(&token.token), now - 60 * DAY, &agent).await.unwrap();
-    let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snapshot) };
+    let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snapshot), policy: None };
     store.ingest(&id, &report, at).await.unwrap();
     id
 }
@@ -388,7 +390,7 @@ async fn every_inventory_page_renders_escaped_names_and_the_api_returns_them_int
     let viewer = sign_in(&cp, Role::Viewer).await;
 
     let overview = viewer.page("/", "Overview").await;
-    for card in ["Endpoints online", "Endpoints offline", "MCP servers", "Literal secrets", "Critical findings"] {
+    for card in ["Endpoints online", "Endpoints offline", "MCP servers", "Literal secret uses", "Critical findings"] {
         assert!(overview.contains(card), "overview card {card}");
     }
     assert!(overview.contains(r#"href="/endpoints?status=offline""#) && overview.contains(r#"href="/services""#));
@@ -418,7 +420,8 @@ async fn every_inventory_page_renders_escaped_names_and_the_api_returns_them_int
 
     let credentials = viewer.page("/credentials", "Credentials").await;
     assert!(credentials.contains("github") && credentials.contains(&SHARED_FP[..12]));
-    assert!(credentials.contains(&format!(r#"title="{SHARED_FP}""#)));
+    // Issue 15: fingerprints in full, not cut to 12 characters.
+    assert!(credentials.contains(&format!(r#"<code class="fingerprint">{SHARED_FP}</code>"#)), "{credentials}");
 
     let detail = viewer.page(&format!("/endpoints/{}", fleet.canary), HOST_ESCAPED).await;
     assert!(detail.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -571,7 +574,8 @@ async fn bad_parameters_are_refused_with_400(cp: TestControlPlane) {
         "/endpoints?tag=Team%20Payments",
         "/api/v1/endpoints?tag=a,b",
         "/servers?advisories=maybe",
-        "/credentials?min_hosts=1",
+        "/credentials?min_hosts=0",
+        "/credentials?q=not-hex",
         "/services?x=1",
         "/?page=2",
         "/api/v1/endpoints?sort=random",
@@ -594,4 +598,108 @@ async fn bad_parameters_are_refused_with_400(cp: TestControlPlane) {
     let (_, body) = viewer.get("/api/v1/endpoints?colour=red").await;
     assert!(body.contains("unknown parameter `colour`"), "{body}");
     cp.stop().await.unwrap();
+}
+
+/// Issue 15: a report is on Services, Servers, Credentials and the Overview (pages and API) as
+/// soon as ingest returns: no rollup refresh is awaited or run. A service's name links to the
+/// endpoints running it, and reuse of one secret within a host can be asked for.
+async fn a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints(cp: TestControlPlane) {
+    let store = cp.state.store.clone();
+    let now = unix_now();
+    let fingerprint = "cccc0000111122223333444455556666";
+    let live = [
+        Srv {
+            service: "zz-live",
+            package: Some(("@zz/live-mcp", "9.9.9", true)),
+            credential: Some((CredentialSource::Literal, fingerprint)),
+            ..srv("l1", "live-one")
+        },
+        Srv { service: "zz-live", credential: Some((CredentialSource::Literal, fingerprint)), ..srv("l2", "live-two") },
+    ];
+    ingest(&store, snapshot("live-host", 1, &["dana"], &live, now), now).await;
+    let other = [Srv { service: "github", ..srv("o1", "other") }];
+    ingest(&store, snapshot("other-host", 1, &["erin"], &other, now), now).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+
+    let services = viewer.page("/services", "Services").await;
+    assert!(services.contains(r#"href="/endpoints?service=zz-live""#), "{services}");
+    let (_, body) = viewer.get("/api/v1/services").await;
+    let json: Value = serde_json::from_str(&body).unwrap();
+    let row = json["items"].as_array().unwrap().iter().find(|s| s["service"] == "zz-live").expect("zz-live listed");
+    assert_eq!((row["servers"].as_i64(), row["endpoints"].as_i64()), (Some(2), Some(1)));
+    let (_, body) = viewer.get("/api/v1/overview").await;
+    let overview: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(overview["services"].as_u64(), Some(json["items"].as_array().unwrap().len() as u64));
+
+    assert!(viewer.page("/servers", "Servers").await.contains("@zz/live-mcp"));
+    let (_, body) = viewer.get("/api/v1/servers?q=zz").await;
+    assert!(body.contains("@zz/live-mcp"), "{body}");
+    let (_, body) = viewer.get("/api/v1/credentials").await;
+    let groups: Value = serde_json::from_str(&body).unwrap();
+    let secrets: i64 = groups["items"].as_array().unwrap().iter().map(|g| g["secrets"].as_i64().unwrap()).sum();
+    assert_eq!(Some(secrets), overview["literal_secrets"].as_i64(), "Credentials and the Overview agree");
+    assert_eq!(secrets, 2);
+
+    // The link leads to the one laptop running the service, and keeps its filter in the form.
+    let endpoints = viewer.page("/endpoints?service=zz-live", "Endpoints").await;
+    assert!(endpoints.contains("live-host") && !endpoints.contains("other-host"), "{endpoints}");
+    assert!(endpoints.contains(r#"name="service" value="zz-live""#));
+    let (_, body) = viewer.get("/api/v1/endpoints?service=zz-live").await;
+    assert!(body.contains("live-host") && !body.contains("other-host"), "{body}");
+
+    // One secret in two servers of one host: listed in full, found by its start.
+    let credentials = viewer.page("/credentials?reuse=within_host&q=CCCC0000", "Credentials").await;
+    assert!(credentials.contains(fingerprint), "{credentials}");
+    let (status, body) = viewer.get("/api/v1/credentials/shared?reuse=within_host").await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(fingerprint), "{body}");
+    cp.stop().await.unwrap();
+}
+
+async fn findings_filter_ignoring_case_and_each_has_a_page_with_its_fix(cp: TestControlPlane) {
+    seed(&cp).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+    let items = |page: &Value| page["items"].as_array().unwrap().clone();
+
+    // The API: rule, text and host filters ignore case; every finding carries its fix.
+    let env = items(&viewer.json("/api/v1/findings?rule=muster-secret-env").await);
+    assert_eq!(env.len(), 1);
+    let fix = muster_control_plane::finding_catalog::remediation("MUSTER-SECRET-ENV");
+    assert_eq!(env[0]["remediation"], fix);
+    assert_eq!(env[0]["title"], muster_control_plane::finding_catalog::title("MUSTER-SECRET-ENV"));
+    assert_eq!(env[0]["server_name"], SCRIPT);
+    assert!(env[0]["config_path"].as_str().unwrap().ends_with("mcp.json"), "{}", env[0]);
+    let vulnerable = items(&viewer.json("/api/v1/findings?q=mal-2025").await);
+    assert_eq!(vulnerable.len(), 1);
+    assert_eq!(vulnerable[0]["key"]["finding_id"], "MUSTER-PKG-VULNERABLE");
+    let on_host = items(&viewer.json(&format!("/api/v1/findings?host={}", urlencode(&HOST.to_uppercase()))).await);
+    assert_eq!(on_host.len(), 2, "the canary host's two findings");
+    assert!(items(&viewer.json("/api/v1/findings?host=laptop-BOB").await).is_empty());
+
+    // The list page names the fix and links each finding to its page.
+    let list = viewer.page("/findings?rule=Muster-Secret-Env", "Findings").await;
+    assert_eq!(list.matches("data-finding=").count(), 1);
+    assert!(list.contains(r#"class="remediation""#) && list.contains("href=\"/findings/detail?key="), "{list}");
+
+    // The finding's page: what, where, why, how to fix.
+    let key = &env[0]["key"];
+    let key =
+        format!("{}/{}/{}", key["agent_id"].as_str().unwrap(), key["server_id"].as_str().unwrap(), "MUSTER-SECRET-ENV");
+    let path = format!("/findings/detail?key={}", urlencode(&key));
+    let (status, detail) = viewer.get(&path).await;
+    assert_eq!(status, 200, "{detail}");
+    for part in ["What", "Where", "Why it matters", "How to fix", "OWASP MCP01", "Token Mismanagement", "mcp.json"] {
+        assert!(detail.contains(part), "{part} missing from the finding page");
+    }
+    assert!(detail.contains("No decision has been taken on this finding."));
+    assert_no_raw_canary(&path, &detail);
+    // A key of no finding is a 404 page; a malformed one or an unknown parameter a 400.
+    let missing = format!("/findings/detail?key={}", urlencode(&key.replace("MUSTER-SECRET-ENV", "MUSTER-NOPE")));
+    assert_eq!(viewer.get(&missing).await.0, 404);
+    assert_eq!(viewer.get("/findings/detail?key=only-an-agent").await.0, 400);
+    assert_eq!(viewer.get(&format!("{path}&x=1")).await.0, 400);
+}
+
+fn urlencode(text: &str) -> String {
+    serde_urlencoded::to_string([("v", text)]).unwrap()[2..].to_string()
 }

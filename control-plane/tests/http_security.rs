@@ -1,5 +1,6 @@
 //! Response hardening: CSP and security headers on every page and error, HSTS only under TLS,
-//! CORS only for allowlisted origins on /api/v1, and names rendered as text.
+//! CORS only for allowlisted origins on /api/v1 (and, without credentials, for any origin on the
+//! public read-only MCP Registry under /v0.1/), and names rendered as text.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -22,6 +23,13 @@ fn assert_hardened(response: &http::Response<Body>, tls: bool, what: &str) {
     assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff", "{what}");
     assert_eq!(headers[header::REFERRER_POLICY], "no-referrer", "{what}");
     assert_eq!(headers.contains_key(header::STRICT_TRANSPORT_SECURITY), tls, "{what}");
+    if what.contains(" /v0.1/") {
+        // The MCP Registry is public and read-only: any origin may read it, never with
+        // credentials (no cookie or token is ever honoured there).
+        assert_eq!(headers.get(header::ACCESS_CONTROL_ALLOW_ORIGIN).map(|v| v.to_str().unwrap()), Some("*"), "{what}");
+        assert!(!headers.contains_key(header::ACCESS_CONTROL_ALLOW_CREDENTIALS), "{what} allows credentials");
+        return;
+    }
     assert!(
         !headers.keys().any(|k| k.as_str().starts_with("access-control-")),
         "{what} has CORS headers without an allowlist"

@@ -105,7 +105,7 @@ async fn policy_diff_dry_runs_a_file_against_the_stored_fleet() {
             }],
             ..Default::default()
         };
-        let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inventory) };
+        let report = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inventory), policy: None };
         store.ingest(&id, &report, 1_000).await.unwrap();
     }
     drop(store);

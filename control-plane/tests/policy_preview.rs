@@ -171,7 +171,7 @@ async fn fleet(store: &DynStore, endpoints: usize) -> Vec<(String, InventorySnap
     for n in 0..endpoints {
         let mut inv = gen_endpoint(&mut rng, n);
         let id = enroll(store, &inv.host.as_ref().unwrap().hostname).await;
-        let full = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inv.clone()) };
+        let full = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inv.clone()), policy: None };
         store.ingest(&id, &full, NOW - 100).await.unwrap();
         if n % 3 == 0 && inv.servers.len() >= 2 {
             let users = vec!["user1".to_string()];
@@ -186,14 +186,17 @@ async fn fleet(store: &DynStore, endpoints: usize) -> Vec<(String, InventorySnap
                 scanned_at_unix: NOW,
                 ..Default::default()
             };
-            let report = Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(delta) };
+            let report = Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(delta), policy: None };
             store.ingest(&id, &report, NOW - 50).await.unwrap();
         }
         sent.push((id, inv));
     }
     let revoked = enroll(store, "revoked-laptop").await;
     let inv = gen_endpoint(&mut rng, 999);
-    store.ingest(&revoked, &Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inv) }, NOW).await.unwrap();
+    store
+        .ingest(&revoked, &Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inv), policy: None }, NOW)
+        .await
+        .unwrap();
     assert!(store.revoke_agent(&revoked, NOW).await.unwrap());
     sent.sort_by(|a, b| a.0.cmp(&b.0));
     sent

@@ -10,7 +10,7 @@ use muster_control_plane::enroll::{create_token, hash_token};
 use muster_control_plane::ingest::{ChangeKind, Report, ReportBody};
 use muster_control_plane::store::read::{
     ActivityQuery, AgentQuery, Cursor, DecisionKind, EndpointQuery, EndpointSort, FindingKey, FindingQuery,
-    FindingStateFilter, FingerprintQuery, GroupKind, ServerGroupQuery,
+    FindingStateFilter, FingerprintQuery, FingerprintReuse, GroupKind, ServerGroupQuery,
 };
 use muster_control_plane::store::{DynStore, NewAgent, StoreError};
 use muster_control_plane::testing::TestDatabase;
@@ -35,12 +35,15 @@ conformance_suite!(
     endpoint_tags_are_stored_listed_filtered_and_follow_deltas,
     credentials_group_literal_secrets_and_find_shared_fingerprints,
     findings_filter_by_severity_owasp_service_client_and_user,
+    findings_filter_by_host_rule_and_text_ignoring_case_and_carry_their_fix,
     waived_finding_stops_counting_until_expiry_and_survives_reingest,
     one_waiver_applies_to_one_host_wide_finding_only,
     advisory_findings_of_one_server_are_decided_one_by_one,
     activity_filters_and_pages_newest_first,
     agents_page_and_versions,
     garbage_cursor_is_refused,
+    rollups_follow_every_report_and_agree_with_a_rebuild,
+    drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -180,7 +183,7 @@ fn snapshot(endpoint: &Endpoint) -> InventorySnapshot {
 }
 
 fn full(sequence: u64, endpoint: &Endpoint) -> Report {
-    Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot(endpoint)) }
+    Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot(endpoint)), policy: None }
 }
 
 /// Enrolls an agent and ingests `endpoint` as its first full snapshot at `at`.
@@ -256,7 +259,8 @@ async fn overview_counts_online_secrets_findings_and_keeps_a_daily_trend(store: 
     assert_eq!((overview.endpoints, overview.endpoints_online, overview.endpoints_offline), (2, 1, 1));
     assert_eq!((overview.servers, overview.clients, overview.literal_secrets), (3, 3, 1));
     assert_eq!((overview.findings_high, overview.findings_critical), (1, 1));
-    assert_eq!((overview.services, overview.trend.len(), overview.rollup_refreshed_at), (0, 0, None));
+    // Services are live: the report is counted before any refresh ran.
+    assert_eq!((overview.services, overview.trend.len(), overview.rollup_refreshed_at), (1, 0, None));
 
     store.refresh_rollups(NOW - 2 * DAY, NOW - 2 * DAY - 600).await.unwrap();
     store.refresh_rollups(NOW, NOW - 600).await.unwrap();
@@ -291,9 +295,7 @@ async fn services_count_servers_endpoints_users_and_auth_modes(store: DynStore) 
     )
     .await;
     ingest_endpoint(&store, &endpoint("h2", 1, &["alice"], vec![srv("1").service("github")]), NOW).await;
-    assert!(store.services().await.unwrap().is_empty(), "services come from the rollup");
-    let stats = store.refresh_rollups(NOW, NOW - 600).await.unwrap();
-    assert_eq!(stats.services, 2);
+    // No refresh: the rollups are live.
     let services = store.services().await.unwrap();
     let github = &services[0];
     assert_eq!(github.service, "github");
@@ -322,7 +324,6 @@ async fn server_groups_by_package_and_remote_host_with_versions_and_advisories(s
     )
     .await;
     ingest_endpoint(&store, &endpoint("h2", 1, &["bob"], vec![srv("1").npm("@x/gh", Some("1.1.0"), true)]), NOW).await;
-    store.refresh_rollups(NOW, NOW).await.unwrap();
 
     let packages =
         store.server_groups(&ServerGroupQuery { kind: Some(GroupKind::Package), ..Default::default() }).await.unwrap();
@@ -421,7 +422,8 @@ async fn endpoint_tags_are_stored_listed_filtered_and_follow_deltas(store: DynSt
         [("pay-1", &["team:payments", "ring/canary"][..]), ("pay-2", &["team:payments"]), ("web", &[])]
     {
         let id = ingest_endpoint(&store, &endpoint(hostname, 1, &["dev"], vec![]), NOW).await;
-        let report = Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(tagged(hostname, tags)) };
+        let report =
+            Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(tagged(hostname, tags)), policy: None };
         store.ingest(&id, &report, NOW).await.unwrap();
         ids.push(id);
     }
@@ -449,14 +451,18 @@ async fn endpoint_tags_are_stored_listed_filtered_and_follow_deltas(store: DynSt
     host.hostname = "pay-1".into();
     let step = InventoryDelta { host: Some(host), ..Default::default() };
     store
-        .ingest(&ids[0], &Report { sequence: 3, base_sequence: 2, body: ReportBody::Delta(step) }, NOW + 60)
+        .ingest(
+            &ids[0],
+            &Report { sequence: 3, base_sequence: 2, body: ReportBody::Delta(step), policy: None },
+            NOW + 60,
+        )
         .await
         .unwrap();
     let detail = store.endpoint_detail(&ids[0], NOW, NOW + 60).await.unwrap().expect("endpoint exists");
     assert_eq!(detail.endpoint.tags, ["team:web"]);
     assert_eq!(all_endpoint_pages(&store, by_tag("team:payments")).await, ["pay-2"]);
     // A snapshot without tags clears them.
-    let report = Report { sequence: 3, base_sequence: 0, body: ReportBody::Full(tagged("pay-2", &[])) };
+    let report = Report { sequence: 3, base_sequence: 0, body: ReportBody::Full(tagged("pay-2", &[])), policy: None };
     store.ingest(&ids[1], &report, NOW + 60).await.unwrap();
     assert_eq!(all_endpoint_pages(&store, by_tag("team:payments")).await, Vec::<String>::new());
 }
@@ -478,7 +484,7 @@ async fn endpoint_detail_lists_servers_findings_and_history(store: DynStore) {
     let id = ingest_endpoint(&store, &spec, NOW).await;
     let step = InventoryDelta { removed_server_ids: vec!["s2".into()], ..Default::default() };
     store
-        .ingest(&id, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step) }, NOW + 60)
+        .ingest(&id, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step), policy: None }, NOW + 60)
         .await
         .unwrap();
 
@@ -545,7 +551,6 @@ async fn credentials_group_literal_secrets_and_find_shared_fingerprints(store: D
         NOW,
     )
     .await;
-    store.refresh_rollups(NOW, NOW).await.unwrap();
 
     let groups: Vec<(String, String, i64, i64)> = store
         .secret_groups()
@@ -615,6 +620,66 @@ async fn findings_filter_by_severity_owasp_service_client_and_user(store: DynSto
         (ids(first.items), ids(second.items), second.next_cursor),
         (vec!["A".to_string(), "C".into()], vec!["B".to_string()], None)
     );
+}
+
+async fn findings_filter_by_host_rule_and_text_ignoring_case_and_carry_their_fix(store: DynStore) {
+    let laptop = vec![
+        srv("1").service("github").finding("MUSTER-SECRET-ENV", 3, "MCP01", "GitHub token in env GITHUB_TOKEN"),
+        srv("2").user("Bob").finding("MUSTER-PKG-UNPINNED", 2, "MCP04", "unpinned npx package 50%_off"),
+    ];
+    ingest_endpoint(&store, &endpoint("Laptop-Ana", 1, &["alice", "Bob"], laptop), NOW).await;
+    let other = vec![srv("3").finding("MUSTER-SECRET-ENV", 3, "MCP01", "Slack token in env")];
+    ingest_endpoint(&store, &endpoint("ws-other", 1, &["alice"], other), NOW).await;
+    let q = FindingQuery { now: NOW, ..Default::default() };
+    let found = |q: FindingQuery| {
+        let store = store.clone();
+        async move {
+            let mut items: Vec<String> = store
+                .findings(&q)
+                .await
+                .unwrap()
+                .items
+                .into_iter()
+                .map(|f| format!("{}:{}", f.hostname, f.key.finding_id))
+                .collect();
+            items.sort();
+            items
+        }
+    };
+    let (env_a, pkg_a, env_o) =
+        ("Laptop-Ana:MUSTER-SECRET-ENV", "Laptop-Ana:MUSTER-PKG-UNPINNED", "ws-other:MUSTER-SECRET-ENV");
+    assert_eq!(found(FindingQuery { host: Some("laptop-ANA".into()), ..q.clone() }).await, [pkg_a, env_a]);
+    assert_eq!(found(FindingQuery { host: Some("ana".into()), ..q.clone() }).await, [pkg_a, env_a], "a substring");
+    assert_eq!(found(FindingQuery { finding_id: Some("muster-secret-env".into()), ..q.clone() }).await, [env_a, env_o]);
+    assert_eq!(found(FindingQuery { text: Some("github_TOKEN".into()), ..q.clone() }).await, [env_a]);
+    assert_eq!(found(FindingQuery { text: Some("WS-OTHER".into()), ..q.clone() }).await, [env_o], "the hostname");
+    assert_eq!(found(FindingQuery { text: Some("SERVER-2".into()), ..q.clone() }).await, [pkg_a], "the server name");
+    assert_eq!(found(FindingQuery { text: Some("pkg-unpinned".into()), ..q.clone() }).await, [pkg_a], "the rule id");
+    assert_eq!(found(FindingQuery { text: Some("50%_".into()), ..q.clone() }).await, [pkg_a]);
+    assert!(found(FindingQuery { text: Some("0%x".into()), ..q.clone() }).await.is_empty(), "% is no wildcard");
+    assert_eq!(found(FindingQuery { owasp: Some("mcp04".into()), ..q.clone() }).await, [pkg_a]);
+    assert_eq!(found(FindingQuery { service: Some("GitHub".into()), ..q.clone() }).await, [env_a]);
+    assert_eq!(found(FindingQuery { client: Some("CURSOR".into()), ..q.clone() }).await.len(), 3);
+    assert_eq!(found(FindingQuery { user: Some("bob".into()), ..q.clone() }).await, [pkg_a]);
+    assert_eq!(found(FindingQuery { user: Some("ALICE".into()), ..q.clone() }).await, [env_a, env_o]);
+
+    // Each finding names its server, config file, and the catalog's title and fix.
+    let items = store.findings(&FindingQuery { host: Some("laptop".into()), ..q.clone() }).await.unwrap().items;
+    let env = items.iter().find(|f| f.key.finding_id == "MUSTER-SECRET-ENV").unwrap();
+    assert_eq!((env.server_name.as_str(), env.config_path.as_str()), ("server-1", "/home/alice/.cursor/mcp.json"));
+    assert_eq!(env.remediation, muster_control_plane::finding_catalog::remediation("MUSTER-SECRET-ENV"));
+    assert!(env.remediation.contains("rotate") && !env.title.is_empty());
+    // One finding by its full key: what the finding page asks for.
+    let key = &env.key;
+    let exact = FindingQuery {
+        agent_id: Some(key.agent_id.clone()),
+        server_id: Some(key.server_id.clone()),
+        finding_id: Some(key.finding_id.clone()),
+        subject: Some(key.subject.clone()),
+        limit: 1,
+        ..q.clone()
+    };
+    assert_eq!(found(exact).await, [env_a]);
 }
 
 async fn waived_finding_stops_counting_until_expiry_and_survives_reingest(store: DynStore) {
@@ -889,6 +954,7 @@ async fn one_waiver_applies_to_one_host_wide_finding_only(store: DynStore) {
         sequence,
         base_sequence: 0,
         body: ReportBody::Full(snapshot.clone()),
+        policy: None,
     };
     let id = ingest_endpoint(&store, &spec, NOW).await;
     store.ingest(&id, &report(2, &snapshot), NOW).await.unwrap();
@@ -1080,4 +1146,167 @@ async fn upgrade_from_0006_gives_each_finding_its_decision_on_postgres() {
     if let Err(error) = outcome {
         std::panic::resume_unwind(error.into_panic());
     }
+}
+
+/// Everything the fleet-wide rollups show, in a comparable form.
+async fn rollup_views(store: &DynStore) -> Vec<String> {
+    let mut out: Vec<String> = store.services().await.unwrap().iter().map(|s| format!("{s:?}")).collect();
+    let groups = store.server_groups(&ServerGroupQuery { limit: 500, ..Default::default() }).await.unwrap();
+    out.extend(groups.items.iter().map(|g| format!("{g:?}")));
+    out.extend(store.secret_groups().await.unwrap().iter().map(|g| format!("{g:?}")));
+    let fingerprints = store.shared_fingerprints(&FingerprintQuery { limit: 500, ..Default::default() }).await.unwrap();
+    out.extend(fingerprints.items.iter().map(|f| format!("{f:?}")));
+    out
+}
+
+/// Issue 15: every report shows on Services, Servers and Credentials as soon as it is stored
+/// (no refresh runs in this test), including what a delta removes, and the counts ingest keeps
+/// by differences are exactly what a full recount gives.
+async fn rollups_follow_every_report_and_agree_with_a_rebuild(store: DynStore) {
+    let literal = CredentialSource::Literal;
+    let vulnerable = "server \"gh\" runs @x/gh at version 1.0.0: GHSA-aaaa-bbbb-cccc prototype pollution";
+    let h1 = ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice", "bob"],
+            vec![
+                srv("1")
+                    .service("github")
+                    .npm("@x/gh", Some("1.0.0"), true)
+                    .credential("env:GH", literal, "shared", "github")
+                    .finding("MUSTER-PKG-VULNERABLE", 4, "MCP04", vulnerable),
+                srv("2").service("github").user("bob").credential("env:GH", literal, "shared", "github"),
+                srv("3").service("linear").remote("mcp.linear.app"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    let services = store.services().await.unwrap();
+    assert_eq!(
+        services.iter().map(|s| (s.service.as_str(), s.servers)).collect::<Vec<_>>(),
+        [("github", 2), ("linear", 1)]
+    );
+    let within = store.shared_fingerprints(&FingerprintQuery::default()).await.unwrap();
+    assert!(within.items.is_empty(), "one host is no fleet-wide sharing");
+
+    let h2 = ingest_endpoint(
+        &store,
+        &endpoint(
+            "h2",
+            1,
+            &["eve"],
+            vec![
+                srv("1")
+                    .service("github")
+                    .npm("@x/gh", Some("1.1.0"), false)
+                    .credential("header:A", literal, "shared", "github"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    let github = store.services().await.unwrap().into_iter().find(|s| s.service == "github").unwrap();
+    assert_eq!((github.servers, github.endpoints, github.users), (3, 2, 3));
+    let shared = store.shared_fingerprints(&FingerprintQuery::default()).await.unwrap();
+    assert_eq!(
+        shared.items.iter().map(|f| (f.fingerprint.as_str(), f.hosts, f.servers)).collect::<Vec<_>>(),
+        [("shared", 2, 3)]
+    );
+    let live = rollup_views(&store).await;
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(rollup_views(&store).await, live, "live rollups equal a full recount");
+
+    // A delta removes h1's vulnerable server and its linear one: github loses a server, linear
+    // and the advisory disappear at once.
+    let step = InventoryDelta { removed_server_ids: vec!["1".into(), "3".into()], ..Default::default() };
+    store
+        .ingest(&h1, &Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(step), policy: None }, NOW + 1)
+        .await
+        .unwrap();
+    let services = store.services().await.unwrap();
+    assert_eq!(
+        services.iter().map(|s| (s.service.as_str(), s.servers, s.endpoints)).collect::<Vec<_>>(),
+        [("github", 2, 2)]
+    );
+    let groups = store.server_groups(&ServerGroupQuery::default()).await.unwrap();
+    let gh = groups.items.iter().find(|g| g.name == "@x/gh").unwrap();
+    assert_eq!((gh.servers, gh.versions.clone(), gh.advisories.clone()), (1, vec!["1.1.0".to_string()], vec![]));
+    assert!(groups.items.iter().all(|g| g.name != "mcp.linear.app"));
+    let live = rollup_views(&store).await;
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(rollup_views(&store).await, live, "live rollups equal a full recount after a delta");
+
+    // h2 reports an empty inventory: everything it added is gone, and the Overview agrees.
+    store.ingest(&h2, &full(2, &endpoint("h2", 1, &["eve"], vec![])), NOW + 2).await.unwrap();
+    let overview = store.overview(NOW + 2, NOW).await.unwrap();
+    let services = store.services().await.unwrap();
+    assert_eq!(overview.services, services.len() as i64);
+    assert_eq!(
+        services.iter().map(|s| (s.service.as_str(), s.servers, s.endpoints)).collect::<Vec<_>>(),
+        [("github", 1, 1)]
+    );
+    let secrets: i64 = store.secret_groups().await.unwrap().iter().map(|g| g.secrets).sum();
+    assert_eq!(secrets, overview.literal_secrets, "Credentials and the Overview count the same literals");
+    assert!(store.shared_fingerprints(&FingerprintQuery::default()).await.unwrap().items.is_empty());
+    let live = rollup_views(&store).await;
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(rollup_views(&store).await, live, "live rollups equal a full recount after a removal");
+}
+
+/// Issue 15: a service leads to the endpoints running it, and a secret reused by two servers of
+/// one host is listed (it used to be a 400), as are fingerprints found by their start.
+async fn drill_down_finds_endpoints_by_service_and_secrets_reused_within_a_host(store: DynStore) {
+    let literal = CredentialSource::Literal;
+    let (within, across) = ("aaaa0000111122223333444455556666", "bbbb0000111122223333444455556666");
+    ingest_endpoint(
+        &store,
+        &endpoint(
+            "h1",
+            1,
+            &["alice"],
+            vec![
+                srv("1").service("github").credential("env:GH", literal, within, "github"),
+                srv("2").service("github").client("windsurf").credential("env:GH", literal, within, "github"),
+                srv("3").service("linear").remote("mcp.linear.app"),
+            ],
+        ),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h2", 1, &["bob"], vec![srv("1").service("slack").credential("env:S", literal, across, "slack")]),
+        NOW,
+    )
+    .await;
+    ingest_endpoint(
+        &store,
+        &endpoint("h3", 1, &["eve"], vec![srv("1").service("github").credential("env:S", literal, across, "slack")]),
+        NOW,
+    )
+    .await;
+    let hosts = |service: &str| {
+        let store = store.clone();
+        let query = EndpointQuery { service: Some(service.into()), ..Default::default() };
+        async move { all_endpoint_pages(&store, EndpointQuery { limit: 1, ..query }).await }
+    };
+    assert_eq!(hosts("github").await, ["h1", "h3"]);
+    assert_eq!(hosts("linear").await, ["h1"]);
+    assert!(hosts("gitlab").await.is_empty());
+
+    let listed = |reuse: FingerprintReuse, prefix: Option<&str>| {
+        let store = store.clone();
+        let query = FingerprintQuery { reuse, prefix: prefix.map(str::to_string), ..Default::default() };
+        async move {
+            let page = store.shared_fingerprints(&query).await.unwrap();
+            page.items.into_iter().map(|f| (f.fingerprint, f.hosts, f.servers)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(FingerprintReuse::WithinHost, None).await, [(within.to_string(), 1, 2)]);
+    assert_eq!(listed(FingerprintReuse::AcrossHosts, None).await, [(across.to_string(), 2, 2)]);
+    assert_eq!(listed(FingerprintReuse::Any, None).await.len(), 2);
+    assert_eq!(listed(FingerprintReuse::Any, Some("bbbb00")).await, [(across.to_string(), 2, 2)]);
 }

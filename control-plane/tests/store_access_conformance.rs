@@ -7,7 +7,7 @@
 mod support;
 
 use muster_control_plane::store::{
-    AccountSource, AuditEntry, AuditOutcome, DynStore, NewApiToken, NewSession, Role, UserRecord,
+    AccountSource, AuditEntry, AuditOutcome, DynStore, NewApiToken, NewSession, RemoveUser, Role, UserRecord,
 };
 
 const NOW: i64 = 1_800_000_000;
@@ -18,7 +18,9 @@ conformance_suite!(
     users_are_unique_and_sso_never_takes_over_local_accounts,
     sessions_join_the_current_role,
     api_tokens_by_hash,
-    audit_log_pages_newest_first
+    audit_log_pages_newest_first,
+    a_password_reset_ends_sessions_and_the_last_admin_stays,
+    a_targets_audit_history_is_its_own
 );
 
 fn local(name: &str, role: Role) -> UserRecord {
@@ -109,4 +111,55 @@ async fn audit_log_pages_newest_first(store: DynStore) {
     assert_eq!(first[1].entry.outcome, AuditOutcome::Denied);
     let rest = store.list_audit(Some(first[1].id), 10).await.unwrap();
     assert_eq!(rest.iter().map(|r| r.entry.actor.as_str()).collect::<Vec<_>>(), ["user2", "user1", "user0"]);
+}
+
+async fn a_password_reset_ends_sessions_and_the_last_admin_stays(store: DynStore) {
+    store.create_user(&local("root", Role::Admin)).await.unwrap();
+    store.create_user(&local("dave", Role::Viewer)).await.unwrap();
+    store.upsert_oidc_user("sso@corp", Role::Admin, NOW).await.unwrap();
+    let session = |id: &str, user: &str| NewSession {
+        id_hash: id.into(),
+        username: user.into(),
+        created_at: NOW,
+        expires_at: NOW + 3600,
+        source_addr: "10.0.0.1".into(),
+    };
+    store.create_session(&session("d1", "dave")).await.unwrap();
+    store.create_session(&session("r1", "root")).await.unwrap();
+
+    assert!(store.set_password("dave", "$argon2id$new", NOW + 5).await.unwrap());
+    assert_eq!(store.user("dave").await.unwrap().unwrap().password_hash.as_deref(), Some("$argon2id$new"));
+    assert_eq!(store.session("d1").await.unwrap().unwrap().revoked_at, Some(NOW + 5));
+    assert_eq!(store.session("r1").await.unwrap().unwrap().revoked_at, None, "only dave's sessions end");
+    assert!(!store.set_password("sso@corp", "$argon2id$x", NOW).await.unwrap(), "an SSO account has no password");
+    assert!(!store.set_password("nobody", "$argon2id$x", NOW).await.unwrap());
+
+    assert_eq!(store.remove_user("dave").await.unwrap(), RemoveUser::Removed);
+    assert!(store.user("dave").await.unwrap().is_none());
+    assert!(store.session("d1").await.unwrap().is_none());
+    assert_eq!(store.remove_user("dave").await.unwrap(), RemoveUser::NotFound);
+    // Two admins: one may go, the last may not.
+    assert_eq!(store.remove_user("root").await.unwrap(), RemoveUser::Removed);
+    assert_eq!(store.remove_user("sso@corp").await.unwrap(), RemoveUser::LastAdmin);
+    assert!(store.user("sso@corp").await.unwrap().is_some());
+}
+
+async fn a_targets_audit_history_is_its_own(store: DynStore) {
+    let entry = |action: &str, target: &str, at: i64| AuditEntry {
+        at,
+        actor: "ana".into(),
+        action: action.into(),
+        target: target.into(),
+        source_addr: "10.0.0.2".into(),
+        outcome: AuditOutcome::Success,
+        detail: String::new(),
+    };
+    store.append_audit(&entry("finding.waive", "a/s/F", NOW)).await.unwrap();
+    store.append_audit(&entry("finding.clear", "a/s/F", NOW + 1)).await.unwrap();
+    store.append_audit(&entry("finding.waive", "a/s/F/x", NOW + 2)).await.unwrap();
+    store.append_audit(&entry("agent.revoke", "a/s/F", NOW + 3)).await.unwrap();
+    let history = store.audit_of_target("finding.", "a/s/F", 10).await.unwrap();
+    let actions: Vec<&str> = history.iter().map(|r| r.entry.action.as_str()).collect();
+    assert_eq!(actions, ["finding.clear", "finding.waive"]);
+    assert_eq!(store.audit_of_target("finding.", "a/s/F", 1).await.unwrap().len(), 1);
 }

@@ -60,11 +60,11 @@ fn uuid_like(seed: &str) -> String {
 }
 
 fn full(sequence: u64, servers: Vec<McpServer>) -> Report {
-    Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot(servers)) }
+    Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot(servers)), policy: None }
 }
 
 fn delta(sequence: u64, base_sequence: u64, delta: InventoryDelta) -> Report {
-    Report { sequence, base_sequence, body: ReportBody::Delta(delta) }
+    Report { sequence, base_sequence, body: ReportBody::Delta(delta), policy: None }
 }
 
 async fn single_use_token_enrolls_once(store: DynStore) {
@@ -299,7 +299,10 @@ async fn full_snapshot_rewrites_changed_users_sources_and_findings(store: DynSto
         message: "host-wide".into(),
         ..Default::default()
     });
-    store.ingest(&id, &Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(next) }, NOW + 1).await.unwrap();
+    store
+        .ingest(&id, &Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(next), policy: None }, NOW + 1)
+        .await
+        .unwrap();
     let inventory = store.host_inventory(&id).await.unwrap();
     assert_eq!(inventory.users, vec!["alice".to_string(), "carol".to_string()]);
     assert_eq!(
@@ -325,7 +328,10 @@ async fn duplicate_ids_in_one_report_keep_the_last(store: DynStore) {
     let mut report = support::snapshot(vec![server("a", "npx first"), twice]);
     report.users.push(report.users[0].clone());
     report.sources.push(report.sources[0].clone());
-    store.ingest(&id, &Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(report) }, NOW).await.unwrap();
+    store
+        .ingest(&id, &Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(report), policy: None }, NOW)
+        .await
+        .unwrap();
     let inventory = store.host_inventory(&id).await.unwrap();
     assert_eq!(inventory.servers.len(), 1);
     assert_eq!(inventory.servers[0].command, "npx second");

@@ -98,7 +98,8 @@ fn with_finding(mut server: McpServer, id: &str, severity: Severity) -> McpServe
 }
 
 async fn ingest(store: &DynStore, agent: &str, sequence: u64, servers: Vec<McpServer>) {
-    let report = Report { sequence, base_sequence: 0, body: ReportBody::Full(support::snapshot(servers)) };
+    let report =
+        Report { sequence, base_sequence: 0, body: ReportBody::Full(support::snapshot(servers)), policy: None };
     store.ingest(agent, &report, NOW).await.unwrap();
 }
 

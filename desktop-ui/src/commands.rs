@@ -54,7 +54,7 @@ pub async fn request_exception(
     }
     let socket = {
         let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
-        if !is_my_server(status.as_ref(), &server_id) {
+        if !crate::view::is_askable(status.as_ref(), &server_id) {
             return Err("that is not one of your MCP servers".into());
         }
         state.agent_socket()

@@ -36,15 +36,16 @@ fn severity(f: &local::FindingView) -> Severity {
     f.finding.as_ref().map_or(Severity::Unspecified, |f| Severity::try_from(f.severity).unwrap_or_default())
 }
 
-/// The tray's state and the count it shows (findings above info, plus pending actions and
-/// quarantines).
+/// The tray's state and the count it shows (findings above info, plus pending actions and the
+/// policy's quarantines; a server I disabled myself is not something to act on).
 pub fn tray_state(status: Option<&local::LocalStatus>) -> (TrayState, usize) {
     let Some(s) = status else { return (TrayState::Offline, 0) };
     let counted = s.findings.iter().filter(|f| severity(f) > Severity::Info).count();
-    let count = counted + s.pending_actions.len() + s.quarantines.len();
+    let by_policy = s.quarantines.iter().filter(|q| q.origin != local::QuarantineOrigin::Developer as i32).count();
+    let count = counted + s.pending_actions.len() + by_policy;
     let urgent = s.findings.iter().any(|f| severity(f) >= Severity::High);
     let retrying = s.agent.as_ref().is_some_and(|a| a.connection == local::ConnectionState::Retrying as i32);
-    let state = if urgent || !s.pending_actions.is_empty() || !s.quarantines.is_empty() {
+    let state = if urgent || !s.pending_actions.is_empty() || by_policy > 0 {
         TrayState::ActionRequired
     } else if counted > 0 || !s.problems.is_empty() || retrying {
         TrayState::Attention
@@ -185,7 +186,7 @@ pub struct UiQuarantine {
 pub struct UiException {
     pub id: String,
     pub server_id: String,
-    /// The server's name when it is still one of mine.
+    /// The server's name when it is still one of mine (or blocked by the policy).
     pub server_name: String,
     pub rule_id: String,
     pub reason: String,
@@ -323,6 +324,9 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
                     .flat_map(|c| &c.servers)
                     .find(|srv| srv.id == e.server_id)
                     .map(|srv| srv.name.clone())
+                    .or_else(|| {
+                        s.quarantines.iter().find(|q| q.server_id == e.server_id).map(|q| q.server_name.clone())
+                    })
                     .unwrap_or_default(),
                 rule_id: e.rule_id.clone(),
                 reason: e.reason.clone(),
@@ -363,6 +367,17 @@ pub fn is_known_config(status: Option<&local::LocalStatus>, path: &str) -> bool 
 /// Whether the agent listed `server_id` as one of the caller's servers.
 pub fn is_my_server(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
     status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.id == server_id))
+}
+
+/// Whether the caller may ask for an exception about `server_id`: one of their servers, or one
+/// the policy blocked or acts on (a blocked server is gone from its configuration).
+pub fn is_askable(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    is_my_server(status, server_id)
+        || status.is_some_and(|s| {
+            s.quarantines.iter().any(|q| q.server_id == server_id)
+                || s.decisions.iter().any(|d| d.server_id == server_id)
+                || s.pending_actions.iter().any(|p| p.server_id == server_id)
+        })
 }
 
 /// Whether `server_id` has a disable the caller made (the only kind undone from here).
@@ -480,7 +495,9 @@ pub(crate) mod tests {
         };
         s.quarantines = vec![q(local::QuarantineOrigin::Policy)];
         assert!(!is_undoable(Some(&s), "s1"), "a policy's quarantine is not undone by DisableServer's undo");
+        assert_eq!(tray_state(Some(&s)), (TrayState::ActionRequired, 3), "the policy's quarantine counts");
         s.quarantines = vec![q(local::QuarantineOrigin::Developer)];
+        assert_eq!(tray_state(Some(&s)), (TrayState::ActionRequired, 2), "my own disable is not counted");
         assert!(is_undoable(Some(&s), "s1"));
         assert!(!is_undoable(Some(&s), "s2"));
         assert!(is_known_config(Some(&s), "/home/dev/.cline/mcp.json"), "a disabled server's file can be opened");

@@ -3,11 +3,20 @@
 //! lifts it. A pure function of its inputs: rules and exceptions are applied in id order and
 //! servers are visited in id order, so the answer never depends on the order they were written
 //! or reported in.
+//!
+//! A rule's conditions (`match` and `unless`) see only a server's *shape* ([`shape_of`]: what it
+//! runs or reaches, how, with which credentials and advisories, under which name and client);
+//! targets and exceptions see the instance (id, user, name, client) and the endpoint. So servers
+//! of one shape meet the same conditions, and [`FleetEvaluator`], which evaluates many endpoints
+//! against one bundle (the control plane's dry run), decides each distinct shape's conditions
+//! once. `evaluate` and `FleetEvaluator` run the same code; only the memo differs.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use globset::Candidate;
+use muster_proto::prost::Message as _;
 use muster_proto::v1 as pb;
 use serde::Serialize;
 
@@ -119,7 +128,6 @@ struct ServerTexts<'a> {
     name: Cow<'a, str>,
     client: Cow<'a, str>,
     service: Cow<'a, str>,
-    user: Cow<'a, str>,
     command: Cow<'a, str>,
     program: String,
     command_line: String,
@@ -141,7 +149,6 @@ impl<'a> ServerTexts<'a> {
             name: text(&s.name),
             client: text(&s.client),
             service: text(&s.service),
-            user: text(&s.user),
             command: text(&s.command),
             program: program_name(&s.command),
             command_line: text(&command_line).into_owned(),
@@ -158,7 +165,6 @@ struct Candidates<'t> {
     name: Candidate<'t>,
     client: Candidate<'t>,
     service: Candidate<'t>,
-    user: Candidate<'t>,
     command: Candidate<'t>,
     program: Candidate<'t>,
     command_line: Candidate<'t>,
@@ -175,7 +181,6 @@ impl<'t> Candidates<'t> {
             name: c(&t.name),
             client: c(&t.client),
             service: c(&t.service),
-            user: c(&t.user),
             command: c(&t.command),
             program: c(&t.program),
             command_line: c(&t.command_line),
@@ -187,8 +192,8 @@ impl<'t> Candidates<'t> {
     }
 }
 
-/// Facts about one server that conditions look at, derived once from the wire model. The only
-/// place that reads `muster.v1` enums, so a change in their spelling touches this one spot.
+/// Facts about one server's shape that conditions look at, derived once from the wire model. The
+/// only place that reads `muster.v1` enums, so a change in their spelling touches this one spot.
 struct ServerFacts<'a, 't> {
     s: &'a pb::McpServer,
     c: Candidates<'t>,
@@ -238,7 +243,8 @@ pub(crate) fn is_loopback_host(host: &str) -> bool {
 }
 
 impl<'a, 't> ServerFacts<'a, 't> {
-    fn of(s: &'a pb::McpServer, texts: &'t ServerTexts<'_>, exposed: &BTreeMap<&str, bool>) -> ServerFacts<'a, 't> {
+    /// The facts of a server's shape (see [`shape_of`]).
+    fn of(s: &'a pb::McpServer, texts: &'t ServerTexts<'_>, listening_nonloopback: bool) -> ServerFacts<'a, 't> {
         let scope = match s.scope() {
             pb::Scope::User => Some(Scope::User),
             pb::Scope::Project => Some(Scope::Project),
@@ -276,7 +282,7 @@ impl<'a, 't> ServerFacts<'a, 't> {
             transport,
             ecosystem,
             plaintext_remote,
-            listening_nonloopback: exposed.get(s.id.as_str()).copied().unwrap_or(false),
+            listening_nonloopback,
             advisory,
             malicious,
             version: parse_version(ecosystem, s.package.as_ref().and_then(|p| p.version.as_deref())),
@@ -428,21 +434,21 @@ fn version_in(range: &crate::model::VersionRange, version: Option<&ParsedVersion
 }
 
 impl Target {
-    fn matches(&self, e: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>) -> bool {
+    fn matches(&self, e: &EndpointFacts<'_>, f: &InstanceFacts<'_, '_>) -> bool {
         one_of(&self.os, e.os)
-            && any(&self.clients, &f.c.client)
-            && self.users.as_ref().is_none_or(|u| !f.s.user.is_empty() && u.is_match_candidate(&f.c.user))
+            && any(&self.clients, &f.client)
+            && self.users.as_ref().is_none_or(|u| !f.s.user.is_empty() && u.is_match_candidate(&f.user))
             && any(&self.hostnames, &e.hostname)
             && self.tags.as_ref().is_none_or(|t| e.tags.iter().any(|tag| t.is_match_candidate(tag)))
     }
 }
 
 impl Exception {
-    fn covers(&self, rule: &str, e: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>) -> bool {
+    fn covers(&self, rule: &str, e: &EndpointFacts<'_>, f: &InstanceFacts<'_, '_>) -> bool {
         (self.rules.iter().any(|r| r == "*" || r == rule))
-            && self.server.as_ref().is_none_or(|g| g.is_match_candidate(&f.c.name))
+            && self.server.as_ref().is_none_or(|g| g.is_match_candidate(&f.name))
             && self.server_id.as_deref().is_none_or(|id| id == f.s.id)
-            && self.user.as_ref().is_none_or(|g| !f.s.user.is_empty() && g.is_match_candidate(&f.c.user))
+            && self.user.as_ref().is_none_or(|g| !f.s.user.is_empty() && g.is_match_candidate(&f.user))
             && self.endpoint.as_ref().is_none_or(|g| {
                 g.is_match_candidate(&e.hostname)
                     || (!e.agent_id.is_empty() && self.endpoint_text.as_deref() == Some(e.agent_id))
@@ -455,6 +461,133 @@ impl Exception {
 /// A grace period runs from the rule's `since`, else from the bundle's `published_at`, else
 /// (an unpublished file, evaluated as a dry run) from `now`.
 pub fn evaluate(bundle: &Bundle, endpoint: &Endpoint<'_>, now: i64) -> Decisions {
+    decide(bundle, endpoint, now, None)
+}
+
+/// Shapes remembered by a [`FleetEvaluator`] before it starts afresh (bounds its memory; the
+/// answers do not depend on it).
+const MAX_SHAPES: usize = 1 << 18;
+
+/// Evaluates many endpoints against one bundle, deciding the conditions of each distinct server
+/// shape once: [`FleetEvaluator::evaluate`] gives exactly what [`evaluate`] gives, faster when
+/// servers repeat across endpoints (a fleet runs the same few hundred packages and remotes).
+#[derive(Debug)]
+pub struct FleetEvaluator<'b> {
+    bundle: &'b Bundle,
+    /// Encoded shape (see [`shape_key`]) → indices of the rules whose conditions it meets.
+    shapes: BTreeMap<Vec<u8>, Arc<[u32]>>,
+}
+
+impl<'b> FleetEvaluator<'b> {
+    pub fn new(bundle: &'b Bundle) -> Self {
+        FleetEvaluator { bundle, shapes: BTreeMap::new() }
+    }
+
+    /// The same decisions as `evaluate(bundle, endpoint, now)`.
+    pub fn evaluate(&mut self, endpoint: &Endpoint<'_>, now: i64) -> Decisions {
+        decide(self.bundle, endpoint, now, Some(&mut self.shapes))
+    }
+
+    /// Distinct shapes remembered now.
+    pub fn shapes(&self) -> usize {
+        self.shapes.len()
+    }
+}
+
+/// What a server's rule conditions may look at, and nothing else: the server with its instance
+/// fields (id, user, config path, project, working directory, origin), the names of variables
+/// and headers, the masked URL (conditions read the parsed endpoint) and everything of its
+/// credentials and findings but kind, provider, location, source and advisory severity left
+/// out. Conditions are evaluated on this, never on the server itself, so two servers of one
+/// shape meet the same conditions by construction.
+fn shape_of(s: &pb::McpServer) -> pb::McpServer {
+    pb::McpServer {
+        name: s.name.clone(),
+        client: s.client.clone(),
+        scope: s.scope,
+        transport: s.transport,
+        command: s.command.clone(),
+        args: s.args.clone(),
+        package: s.package.clone(),
+        endpoint: s.endpoint.clone(),
+        auto_approve: s.auto_approve.clone(),
+        service: s.service.clone(),
+        credentials: s
+            .credentials
+            .iter()
+            .map(|c| pb::Credential {
+                location: c.location.clone(),
+                kind: c.kind.clone(),
+                source: c.source,
+                provider: c.provider.clone(),
+                ..pb::Credential::default()
+            })
+            .collect(),
+        findings: s
+            .findings
+            .iter()
+            .filter(|f| ADVISORY_FINDINGS.contains(&f.id.as_str()))
+            .map(|f| pb::Finding { id: f.id.clone(), severity: f.severity, ..pb::Finding::default() })
+            .collect(),
+        ..pb::McpServer::default()
+    }
+}
+
+/// The memo key of a shape: the facts conditions see that are not in the server (whether a
+/// process serving it listens beyond loopback), then the shape's protobuf encoding.
+/// None only if encoding failed (it cannot into a `Vec`), and then the shape is not remembered.
+fn shape_key(shape: &pb::McpServer, listening_nonloopback: bool) -> Option<Vec<u8>> {
+    let mut key = Vec::with_capacity(1 + shape.encoded_len());
+    key.push(u8::from(listening_nonloopback));
+    shape.encode(&mut key).ok().map(|()| key)
+}
+
+/// Indices (in id order) of the rules whose `match` holds and whose `unless` does not.
+fn condition_hits(bundle: &Bundle, shape: &pb::McpServer, listening_nonloopback: bool) -> Arc<[u32]> {
+    let texts = ServerTexts::of(shape);
+    let facts = ServerFacts::of(shape, &texts, listening_nonloopback);
+    (0u32..)
+        .zip(&bundle.rules)
+        .filter(|(_, r)| r.condition.matches(&facts) && !r.unless.as_ref().is_some_and(|u| u.matches(&facts)))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// [`condition_hits`] through the memo of a [`FleetEvaluator`].
+fn remembered(
+    shapes: &mut BTreeMap<Vec<u8>, Arc<[u32]>>,
+    bundle: &Bundle,
+    shape: &pb::McpServer,
+    listening_nonloopback: bool,
+) -> Arc<[u32]> {
+    let Some(key) = shape_key(shape, listening_nonloopback) else {
+        return condition_hits(bundle, shape, listening_nonloopback);
+    };
+    if let Some(hits) = shapes.get(&key) {
+        return Arc::clone(hits);
+    }
+    let hits = condition_hits(bundle, shape, listening_nonloopback);
+    if shapes.len() >= MAX_SHAPES {
+        shapes.clear();
+    }
+    shapes.insert(key, Arc::clone(&hits));
+    hits
+}
+
+/// Facts about one server instance that targets and exceptions look at.
+struct InstanceFacts<'a, 't> {
+    s: &'a pb::McpServer,
+    name: Candidate<'t>,
+    client: Candidate<'t>,
+    user: Candidate<'t>,
+}
+
+fn decide(
+    bundle: &Bundle,
+    endpoint: &Endpoint<'_>,
+    now: i64,
+    mut memo: Option<&mut BTreeMap<Vec<u8>, Arc<[u32]>>>,
+) -> Decisions {
     let inv = endpoint.inventory;
     let hostname = text(inv.host.as_ref().map_or("", |h| h.hostname.as_str()));
     let tags: Vec<Cow<'_, str>> = endpoint.tags.iter().map(|t| text(t)).collect();
@@ -479,12 +612,23 @@ pub fn evaluate(bundle: &Bundle, endpoint: &Endpoint<'_>, now: i64) -> Decisions
     let decisions = servers
         .into_iter()
         .map(|s| {
-            let texts = ServerTexts::of(s);
-            let facts = ServerFacts::of(s, &texts, &exposed);
-            let violations = bundle
-                .rules
+            let listening = exposed.get(s.id.as_str()).copied().unwrap_or(false);
+            let shape = shape_of(s);
+            let hits = match memo.as_deref_mut() {
+                Some(shapes) => remembered(shapes, bundle, &shape, listening),
+                None => condition_hits(bundle, &shape, listening),
+            };
+            let (name, client, user) = (text(&s.name), text(&s.client), text(&s.user));
+            let facts = InstanceFacts {
+                s,
+                name: Candidate::from_bytes(name.as_bytes()),
+                client: Candidate::from_bytes(client.as_bytes()),
+                user: Candidate::from_bytes(user.as_bytes()),
+            };
+            let violations = hits
                 .iter()
-                .filter(|r| rule_applies(r, &ep, &facts))
+                .filter_map(|&i| bundle.rules.get(i as usize))
+                .filter(|r| r.target.matches(&ep, &facts))
                 .map(|r| violation(bundle, r, &ep, &facts, now))
                 .collect();
             ServerDecision {
@@ -499,11 +643,7 @@ pub fn evaluate(bundle: &Bundle, endpoint: &Endpoint<'_>, now: i64) -> Decisions
     Decisions { policy: bundle.name.clone(), revision: bundle.revision, evaluated_at: now, servers: decisions }
 }
 
-fn rule_applies(r: &Rule, ep: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>) -> bool {
-    r.target.matches(ep, f) && r.condition.matches(f) && !r.unless.as_ref().is_some_and(|u| u.matches(f))
-}
-
-fn violation(bundle: &Bundle, r: &Rule, ep: &EndpointFacts<'_>, f: &ServerFacts<'_, '_>, now: i64) -> Violation {
+fn violation(bundle: &Bundle, r: &Rule, ep: &EndpointFacts<'_>, f: &InstanceFacts<'_, '_>, now: i64) -> Violation {
     let due = match r.grace {
         None => Due::Now,
         Some(grace) => {

@@ -18,7 +18,7 @@ mod report;
 pub mod time;
 
 pub use builtin::ids as builtin_ids;
-pub use evaluate::{Decisions, Due, Endpoint, Lift, ServerDecision, Violation, evaluate};
+pub use evaluate::{Decisions, Due, Endpoint, FleetEvaluator, Lift, ServerDecision, Violation, evaluate};
 pub use file::{Diagnostic, FORMAT_VERSION, PolicyError, parse, publish};
 pub use model::{Action, Bundle, Ecosystem, Os, Scope, Severity, Transport};
 pub use report::render_text;

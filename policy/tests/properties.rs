@@ -6,7 +6,7 @@
 
 mod support;
 
-use muster_policy::{Decisions, Endpoint, evaluate, parse};
+use muster_policy::{Decisions, Endpoint, FleetEvaluator, evaluate, parse};
 use muster_proto::v1 as pb;
 use proptest::prelude::*;
 
@@ -38,6 +38,7 @@ const TARGETS: &[&str] = &[
     "[rule.target]\nos = [\"macos\"]",
     "[rule.target]\nuser = [\"dev\"]",
     "[rule.target]\nclient = [\"cursor\", \"claude-code\"]",
+    "[rule.target]\nhostname = [\"build-*\"]\ntags = [\"team:*\"]",
 ];
 
 const ACTIONS: &[&str] = &["notify", "block", "quarantine", "require-approval", "deny-tools"];
@@ -133,6 +134,27 @@ fn inventory() -> impl Strategy<Value = pb::InventorySnapshot> {
         inv.servers = kept;
         inv
     })
+}
+
+/// One endpoint of a generated fleet: an inventory, a hostname and OS, tags, and which of its
+/// servers a process exposes beyond loopback.
+fn fleet_endpoint() -> impl Strategy<Value = (pb::InventorySnapshot, Vec<String>)> {
+    (inventory(), 0usize..3, 0usize..3, any::<bool>(), proptest::collection::vec(any::<bool>(), 9)).prop_map(
+        |(mut inv, hostname, os, tagged, exposed)| {
+            let host = inv.host.get_or_insert_with(Default::default);
+            host.hostname = ["dev-laptop-1", "build-3", "ops-box"][hostname].to_string();
+            host.os = [pb::Os::Macos, pb::Os::Linux, pb::Os::Windows][os] as i32;
+            let ids: Vec<String> =
+                inv.servers.iter().zip(&exposed).filter(|(_, e)| **e).map(|(s, _)| s.id.clone()).collect();
+            inv.processes = vec![pb::McpProcess {
+                server_ids: ids,
+                listeners: vec![pb::Listener { address: "0.0.0.0".into(), port: 8000, protocol: "tcp".into() }],
+                ..Default::default()
+            }];
+            let tags = if tagged { vec!["team:payments".to_string()] } else { Vec::new() };
+            (inv, tags)
+        },
+    )
 }
 
 fn run(text: &str, inv: &pb::InventorySnapshot, now: i64) -> Decisions {
@@ -232,5 +254,28 @@ proptest! {
         let later = run(&text, &inv, expires.max(NOW));
         let v = later.servers.iter().find(|s| s.server_id == server).unwrap().violations.iter().find(|v| v.rule == rule).unwrap();
         prop_assert!(v.exception.is_none());
+    }
+
+    #[test]
+    fn the_fleet_evaluator_decides_what_evaluate_decides(
+        rules in proptest::collection::vec(rule_spec(), 1..12),
+        exceptions in proptest::collection::vec(exception_spec(), 0..4),
+        fleet in proptest::collection::vec(fleet_endpoint(), 1..8),
+        now_offsets in proptest::collection::vec(-3_000_000i64..3_000_000, 1..3),
+    ) {
+        let rules: Vec<(usize, RuleSpec)> = rules.into_iter().enumerate().collect();
+        let exceptions: Vec<(usize, ExceptionSpec)> = exceptions.into_iter().enumerate().collect();
+        let bundle = parse(&policy(&rules, &exceptions, rules.len())).unwrap();
+        // One evaluator for the whole fleet and every time: what it remembers of a shape must
+        // hold for every endpoint, instance and instant.
+        let mut fleet_evaluator = FleetEvaluator::new(&bundle);
+        for offset in now_offsets {
+            for (i, (inv, tags)) in fleet.iter().enumerate() {
+                let agent_id = format!("agent-{i}");
+                let endpoint = Endpoint { inventory: inv, agent_id: &agent_id, tags };
+                prop_assert_eq!(fleet_evaluator.evaluate(&endpoint, NOW + offset), evaluate(&bundle, &endpoint, NOW + offset));
+            }
+        }
+        prop_assert!(fleet_evaluator.shapes() > 0);
     }
 }

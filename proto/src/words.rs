@@ -135,6 +135,10 @@ wire_words! {
         Unspecified = "unspecified", Pending = "pending", Applied = "applied", Failed = "failed", Excepted = "excepted",
         NotInForce = "not_in_force",
     }
+    AuthPosture as "auth_posture" in auth_posture {
+        Unspecified = "unspecified", Oauth = "oauth", OauthPartial = "oauth_partial", StaticKey = "static_key",
+        None = "none", Unknown = "unknown",
+    }
 }
 
 #[cfg(test)]
@@ -170,7 +174,8 @@ mod tests {
         check::<Severity>(|v| v.as_str_name());
         check::<crate::v1::ProblemKind>(|v| v.as_str_name());
         check::<crate::v1::PolicyActionState>(|v| v.as_str_name());
-        assert_eq!(TABLES.len(), 9);
+        check::<crate::v1::AuthPosture>(|v| v.as_str_name());
+        assert_eq!(TABLES.len(), 10);
         for table in TABLES {
             assert_eq!((table.words)()[0], (0, UNSPECIFIED), "{}", table.name);
         }

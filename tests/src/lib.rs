@@ -300,10 +300,9 @@ impl Agent {
     }
 
     fn run_args(&self) -> Vec<String> {
-        ["run", "--state-dir", &self.state_arg(), "--root", &self.root_arg(), "--os", "linux", "--debounce", "100ms"]
-            .into_iter()
-            .map(str::to_string)
-            .collect()
+        // `--offline`: the images name real remote hosts; scenarios make no network call.
+        let args = ["run", "--offline", "--state-dir", &self.state_arg(), "--root", &self.root_arg(), "--os", "linux"];
+        args.into_iter().chain(["--debounce", "100ms"]).map(str::to_string).collect()
     }
 
     /// `muster-agent run --once`.
@@ -319,7 +318,7 @@ impl Agent {
     pub async fn run_once_with_config(&self, config: &Path, state_from_file: bool) -> anyhow::Result<Output> {
         let config = config.display().to_string();
         let (state, root) = (self.state_arg(), self.root_arg());
-        let mut args = vec!["run", "--config", &config, "--root", &root, "--os", "linux", "--once"];
+        let mut args = vec!["run", "--offline", "--config", &config, "--root", &root, "--os", "linux", "--once"];
         if !state_from_file {
             args.extend(["--state-dir", &state]);
         }
@@ -380,7 +379,7 @@ impl Agent {
     /// The agent's own view of its image, `scan --format json` with its fingerprint key.
     pub async fn scan_json(&self) -> anyhow::Result<serde_json::Value> {
         let (state, root) = (self.state_arg(), self.root_arg());
-        let args = ["scan", "--format", "json", "--root", &root, "--os", "linux", "--state-dir", &state];
+        let args = ["scan", "--offline", "--format", "json", "--root", &root, "--os", "linux", "--state-dir", &state];
         let out = self.command(&args)?.output().await?;
         anyhow::ensure!(out.status.success(), "scan failed: {}", String::from_utf8_lossy(&out.stderr));
         Ok(serde_json::from_slice(&out.stdout)?)

@@ -13,7 +13,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -21,57 +21,14 @@ use anyhow::{Context, bail, ensure};
 use muster_control_plane::testing::TestControlPlane;
 use muster_e2e::eventually;
 
+#[path = "support/packaging.rs"]
+mod packaging;
+use packaging::{dist, one_file, run, running_as_root};
+
 const STATE: &str = "/var/lib/muster-agent";
 const CONFIG: &str = "/etc/muster/agent.toml";
 const TOKEN_FILE: &str = "/etc/muster/enroll-token";
 const TRAY_AUTOSTART: &str = "/etc/xdg/autostart/muster-tray.desktop";
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-fn run(cmd: &mut Command) -> anyhow::Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    ensure!(
-        out.status.success(),
-        "{cmd:?} failed ({}):\n{}{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// `cargo xtask dist` (the dev profile, which the test build already compiled) into `out`.
-fn dist(out: &Path, revision: u32) -> anyhow::Result<()> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    muster_e2e::without_test_cargo_env(&mut cmd);
-    run(cmd.current_dir(workspace()).args(["run", "-q", "-p", "xtask", "--", "dist"]).args([
-        "--profile",
-        "dev",
-        "--formats",
-        "deb,rpm,msi,macos",
-        "--revision",
-        &revision.to_string(),
-        "--out",
-        &out.display().to_string(),
-    ]))?;
-    Ok(())
-}
-
-fn one_file(dir: &Path, prefix: &str, suffix: &str) -> anyhow::Result<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir(dir)? {
-        let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name.starts_with(prefix) && name.ends_with(suffix) {
-            found.push(path);
-        }
-    }
-    ensure!(found.len() == 1, "expected one {prefix}*{suffix} in {}, found {found:?}", dir.display());
-    Ok(found.remove(0))
-}
 
 /// (mode & 0o7777, uid, gid) of a path.
 fn owner_mode(path: &str) -> anyhow::Result<(u32, u32, u32)> {
@@ -120,8 +77,8 @@ async fn scenario() -> anyhow::Result<()> {
     );
     let work = tempfile::tempdir()?;
     let (first, second) = (work.path().join("r1"), work.path().join("r2"));
-    dist(&first, 1)?;
-    dist(&second, 2)?;
+    dist(&first, 1, "deb,rpm,msi,macos")?;
+    dist(&second, 2, "deb,rpm,msi,macos")?;
 
     // The rpms: contents and scriptlets. The MSI: tables, and its config-writing command line.
     rpm_checks(&first)?;
@@ -414,8 +371,4 @@ fn msi_checks(dir: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
-}
-
-fn running_as_root() -> bool {
-    run(Command::new("id").arg("-u")).map(|u| u.trim() == "0").unwrap_or(false)
 }

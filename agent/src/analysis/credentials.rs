@@ -7,6 +7,7 @@
 use crate::discovery::ServerRecord;
 use crate::discovery::package;
 use crate::secrets::Secret;
+use crate::secrets::detection::CHECKSUM_FAILED_KIND;
 use crate::secrets::fingerprint::{FleetKey, fingerprint};
 use crate::secrets::location::Location;
 use crate::secrets::mask;
@@ -84,7 +85,7 @@ fn judge(
 /// Secret-shaped tokens of an argument or URL that no detector rule claimed (see
 /// [`scrub::suspect_tokens`]). All are masked; those that are credentials by their place are
 /// reported too: a provider's shape whose checksum fails (kept as that provider's, kind
-/// `generic-secret`), a JWT, a random segment of a URL path (`/mcp/<key>/sse`) and the secret
+/// `checksum-failed`), a JWT, a random segment of a URL path (`/mcp/<key>/sse`) and the secret
 /// half of an `id:secret` or `id/key:secret` pair. A random bare argument is only masked: it is
 /// as likely an id as a key.
 fn suspected(
@@ -106,7 +107,7 @@ fn suspected(
             continue;
         }
         let found = match s.why {
-            Suspicion::ProviderShape { provider, .. } => Some(("generic-secret", provider, Confidence::Low)),
+            Suspicion::ProviderShape { provider, .. } => Some((CHECKSUM_FAILED_KIND, provider, Confidence::Low)),
             Suspicion::Jwt => Some(("jwt", "jwt", Confidence::High)),
             Suspicion::Random => {
                 let in_path = path_start.is_some_and(|p| r.start >= p) && !v[..r.start].contains('?');
@@ -195,6 +196,17 @@ pub fn server_credentials(s: &ServerRecord, key: &FleetKey) -> ServerCredentials
     });
 
     ServerCredentials { credentials: creds, masked_args, masked_url }
+}
+
+/// Credentials whose value and name said nothing about their issuer (a generic bearer token,
+/// a random key under `API_KEY`, a password) belong to the service the server's catalog row
+/// reaches: a bearer token sent to Linear's MCP endpoint is Linear's.
+pub fn name_providers(credentials: &mut [pb::Credential], provider: &str) {
+    for c in credentials {
+        if matches!(c.provider.as_str(), "http" | "unknown" | "url") {
+            c.provider = provider.to_string();
+        }
+    }
 }
 
 /// Package and remote endpoint as shown outside the agent: parsed again from the masked command

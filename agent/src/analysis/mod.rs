@@ -62,8 +62,11 @@ pub fn analyse(d: &Discovery, ctx: &AnalysisContext<'_>) -> Analysis {
         .servers
         .iter()
         .map(|s| {
-            let creds = credentials::server_credentials(s, ctx.fleet_key);
+            let mut creds = credentials::server_credentials(s, ctx.fleet_key);
             let facts = rules::service_of(s, ctx.catalog);
+            if let Some(provider) = &facts.credential_provider {
+                credentials::name_providers(&mut creds.credentials, provider);
+            }
             let (package, endpoint) = credentials::masked_identity(s, &creds.masked_args, creds.masked_url.as_deref());
             ServerAnalysis {
                 package,

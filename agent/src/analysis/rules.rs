@@ -11,6 +11,7 @@ use crate::catalog::{Leg, ServiceCatalog};
 use crate::discovery::package::program_name;
 use crate::discovery::{Discovery, ServerRecord, SourceRecord};
 use crate::findings::{CompleteCatalog, FindingId, FindingSeverity};
+use crate::secrets::keyshapes;
 use crate::secrets::scrub;
 use muster_proto::v1 as pb;
 
@@ -22,6 +23,9 @@ pub struct ServiceFacts {
     pub service: Option<String>,
     pub guessed: bool,
     pub legs: Vec<Leg>,
+    /// The provider of the server's credentials when its catalog row says (not for guesses):
+    /// the `credentials.toml` row naming the catalog row, else the row's service.
+    pub credential_provider: Option<String>,
 }
 
 const LEGS: [Leg; 3] = [Leg::PrivateData, Leg::UntrustedContent, Leg::ExternalCommunication];
@@ -30,12 +34,19 @@ const LEGS: [Leg; 3] = [Leg::PrivateData, Leg::UntrustedContent, Leg::ExternalCo
 pub fn service_of(s: &ServerRecord, catalog: &ServiceCatalog) -> ServiceFacts {
     if let Some(entry) = catalog.lookup(s.package.as_ref(), s.endpoint.as_ref(), s.raw.command.as_deref()) {
         let legs = LEGS.iter().copied().filter(|l| entry.brings(*l)).collect();
-        return ServiceFacts { service: Some(entry.service.clone()), guessed: false, legs };
+        let credential_provider =
+            Some(keyshapes::provider_for_catalog_id(&entry.id).map_or_else(|| entry.service.clone(), str::to_string));
+        return ServiceFacts { service: Some(entry.service.clone()), guessed: false, legs, credential_provider };
     }
     let env_names: Vec<&str> = s.raw.env.iter().map(|(k, _)| k.as_str()).collect();
     let host = s.endpoint.as_ref().map(|e| e.host.as_str());
     match catalog.guess(&s.raw.name, &env_names, host) {
-        Some(g) => ServiceFacts { service: Some(g.service.to_string()), guessed: true, legs: g.legs.to_vec() },
+        Some(g) => ServiceFacts {
+            service: Some(g.service.to_string()),
+            guessed: true,
+            legs: g.legs.to_vec(),
+            credential_provider: None,
+        },
         None => ServiceFacts::default(),
     }
 }
@@ -217,12 +228,35 @@ fn plaintext_remote(case: &ServerCase<'_>) -> Option<pb::Finding> {
     })
 }
 
-/// The deprecated SSE transport.
+/// The deprecated SSE transport: configured as such, or a local bridge (`mcp-remote`,
+/// `supergateway`) reaching an endpoint at `/sse` or told `--transport sse-only`.
 fn deprecated_sse(case: &ServerCase<'_>) -> Option<pb::Finding> {
-    (case.server.raw.transport == Some(pb::Transport::Sse)).then(|| {
-        case.finding(
+    if case.server.raw.transport == Some(pb::Transport::Sse) {
+        return Some(case.finding(
             FindingId::RemoteSseDeprecated,
             format!("server {:?} uses the deprecated SSE transport", case.name()),
+        ));
+    }
+    let ep = case.analysis.endpoint.as_ref()?;
+    if case.server.raw.transport != Some(pb::Transport::Stdio) {
+        return None;
+    }
+    let at_sse = ep.path.trim_end_matches('/').to_ascii_lowercase().ends_with("/sse");
+    let sse_only = case
+        .server
+        .raw
+        .args
+        .windows(2)
+        .any(|w| w[0].expose() == "--transport" && w[1].expose().eq_ignore_ascii_case("sse-only"))
+        || case.server.raw.args.iter().any(|a| a.expose().eq_ignore_ascii_case("--transport=sse-only"));
+    (at_sse || sse_only).then(|| {
+        case.finding(
+            FindingId::RemoteSseDeprecated,
+            format!(
+                "server {:?} reaches {} through a local bridge over the deprecated SSE transport",
+                case.name(),
+                ep.host
+            ),
         )
     })
 }

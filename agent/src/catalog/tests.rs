@@ -217,7 +217,8 @@ fn most_specific_host_wildcard_wins() {
         [[server]]\nid = \"narrow\"\nservice = \"b\"\ncategory = \"utility\"\nauth = \"none\"\nhosts = [\"*.eu.example.test\"]\nreason = \"r\"\nsource = \"t\"\n";
     let c = ServiceCatalog::from_toml(text).expect("valid");
     let at = |host: &str| {
-        let ep = RemoteEndpoint { scheme: "https".into(), host: host.into(), port: None, path: "/mcp".into() };
+        let ep =
+            RemoteEndpoint { scheme: "https".into(), host: host.into(), port: None, path: "/mcp".into(), auth: None };
         c.lookup(None, Some(&ep), None).map(|e| e.id.clone())
     };
     assert_eq!(at("mcp.eu.example.test").as_deref(), Some("narrow"));
@@ -231,4 +232,30 @@ fn name_normalisation() {
     assert_eq!(normalize_oci("docker.io/library/Redis:7"), "redis");
     assert_eq!(normalize_oci("localhost:5000/team/img:1.2@sha256:ab"), "localhost:5000/team/img");
     assert_eq!(normalize_oci("ghcr.io/github/github-mcp-server"), "ghcr.io/github/github-mcp-server");
+}
+
+/// `credentials.toml` names catalog rows; every one must exist, and every row whose auth is a
+/// static key (api-key, pat) must be named by one credentials row, so a new service cannot
+/// arrive without a word on its key format.
+#[test]
+fn credential_formats_name_existing_rows_and_cover_every_static_key_service() {
+    let catalog = bundled().expect("bundled catalog");
+    let rows = crate::secrets::keyshapes::parse(include_str!("../../data/credentials.toml")).expect("credentials");
+    let mut named = std::collections::HashSet::new();
+    for row in &rows {
+        for id in &row.servers {
+            assert!(catalog.get(id).is_some(), "credentials.toml names unknown catalog row {id:?}");
+            assert!(named.insert(id.as_str()), "catalog row {id:?} named by two credentials rows");
+        }
+    }
+    for entry in catalog.entries() {
+        if matches!(entry.auth, AuthMode::ApiKey | AuthMode::Pat) {
+            assert!(
+                named.contains(entry.id.as_str()),
+                "catalog row {:?} ({}) has no credentials.toml row",
+                entry.id,
+                entry.auth.as_str()
+            );
+        }
+    }
 }

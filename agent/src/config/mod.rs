@@ -35,6 +35,10 @@ pub struct AgentConfig {
     pub tags: Vec<String>,
     pub scan: ScanSettings,
     pub watch: WatchSettings,
+    /// `[enforce] enabled`: carry out the policy's `block`, `quarantine` and tool-level actions
+    /// (default). When false the agent still evaluates and reports the policy, each enforced
+    /// action as pending.
+    pub enforce: bool,
 }
 
 /// `[control_plane]`: where to enroll and report.
@@ -84,6 +88,9 @@ pub struct ScanSettings {
     pub interval: Duration,
     /// How often a full snapshot replaces deltas.
     pub full_interval: Duration,
+    /// Ask remote MCP servers, without credentials, how they authenticate (answers kept a day
+    /// in the state dir); `false` judges them from the configuration alone.
+    pub probe_remote_auth: bool,
 }
 
 /// `[watch]`.
@@ -107,8 +114,10 @@ impl Default for AgentConfig {
                 processes: true,
                 interval: daemon.rescan_interval,
                 full_interval: daemon.full_interval,
+                probe_remote_auth: true,
             },
             watch: WatchSettings { enabled: true, debounce: daemon.debounce },
+            enforce: true,
         }
     }
 }
@@ -147,10 +156,11 @@ pub fn default_path(os: Os, env: &EnvMap) -> PathBuf {
 /// Allowed keys per table; `""` is the top level. Checked before the typed parse so every unknown
 /// key is named (serde stops at the first).
 const SCHEMA: &[(&str, &[&str])] = &[
-    ("", &["version", "state_dir", "log_level", "tags", "control_plane", "scan", "watch"]),
+    ("", &["version", "state_dir", "log_level", "tags", "control_plane", "scan", "watch", "enforce"]),
     ("control_plane", &["addresses", "ca_fingerprint", "enroll_token", "enroll_token_file"]),
-    ("scan", &["processes", "interval", "full_interval"]),
+    ("scan", &["processes", "interval", "full_interval", "probe_remote_auth"]),
     ("watch", &["enabled", "debounce"]),
+    ("enforce", &["enabled"]),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -164,6 +174,13 @@ struct FileConfig {
     scan: ScanFile,
     #[serde(default)]
     watch: WatchFile,
+    #[serde(default)]
+    enforce: EnforceFile,
+}
+
+#[derive(Debug, Default, Deserialize)]
+struct EnforceFile {
+    enabled: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -178,6 +195,7 @@ struct ControlPlaneFile {
 #[derive(Debug, Default, Deserialize)]
 struct ScanFile {
     processes: Option<bool>,
+    probe_remote_auth: Option<bool>,
     interval: Option<String>,
     full_interval: Option<String>,
 }
@@ -235,6 +253,7 @@ fn parse_file(text: &str, problems: &mut Vec<String>) -> FileConfig {
         table.contains_key("control_plane").then(|| part::<ControlPlaneFile>(&mut table, "control_plane", problems));
     let scan = part::<ScanFile>(&mut table, "scan", problems);
     let watch = part::<WatchFile>(&mut table, "watch", problems);
+    let enforce = part::<EnforceFile>(&mut table, "enforce", problems);
     let mut scalar = |key: &str| table.remove(key);
     let version = match scalar("version") {
         None => None,
@@ -271,7 +290,7 @@ fn parse_file(text: &str, problems: &mut Vec<String>) -> FileConfig {
             Vec::new()
         }
     };
-    FileConfig { version, state_dir, log_level, tags, control_plane, scan, watch }
+    FileConfig { version, state_dir, log_level, tags, control_plane, scan, watch, enforce }
 }
 
 fn duration(
@@ -335,6 +354,7 @@ pub fn load(text: &str) -> Result<AgentConfig, ConfigErrors> {
             Duration::from_secs(60),
             &mut problems,
         ),
+        probe_remote_auth: file.scan.probe_remote_auth.unwrap_or(defaults.scan.probe_remote_auth),
     };
     let watch = WatchSettings {
         enabled: file.watch.enabled.unwrap_or(defaults.watch.enabled),
@@ -346,14 +366,14 @@ pub fn load(text: &str) -> Result<AgentConfig, ConfigErrors> {
             &mut problems,
         ),
     };
-    match control_plane {
-        _ if !problems.is_empty() => Err(ConfigErrors(problems)),
-        Some(None) => Err(ConfigErrors(problems)),
-        Some(Some(cp)) => {
-            Ok(AgentConfig { control_plane: Some(cp), state_dir: file.state_dir, log_level, tags, scan, watch })
-        }
-        None => Ok(AgentConfig { control_plane: None, state_dir: file.state_dir, log_level, tags, scan, watch }),
-    }
+    let enforce = file.enforce.enabled.unwrap_or(defaults.enforce);
+    let control_plane = match control_plane {
+        _ if !problems.is_empty() => return Err(ConfigErrors(problems)),
+        Some(None) => return Err(ConfigErrors(problems)),
+        Some(Some(cp)) => Some(cp),
+        None => None,
+    };
+    Ok(AgentConfig { control_plane, state_dir: file.state_dir, log_level, tags, scan, watch, enforce })
 }
 
 fn control_plane(file: ControlPlaneFile, problems: &mut Vec<String>) -> Option<ControlPlaneConfig> {
@@ -470,6 +490,7 @@ pub fn describe(config: &AgentConfig) -> String {
     lines.insert("scan.processes", config.scan.processes.to_string());
     lines.insert("scan.interval", format!("{:?}", config.scan.interval));
     lines.insert("scan.full_interval", format!("{:?}", config.scan.full_interval));
+    lines.insert("scan.probe_remote_auth", config.scan.probe_remote_auth.to_string());
     lines.insert("watch.enabled", config.watch.enabled.to_string());
     lines.insert("watch.debounce", format!("{:?}", config.watch.debounce));
     let width = lines.keys().map(|k| k.len()).max().unwrap_or(0);

@@ -8,7 +8,7 @@ fn full() -> String {
          tags = [\"team:payments\", \"ring/canary\"]\n\
          [control_plane]\naddresses = [\"https://cp.example.com:7443\", \"https://10.0.0.2:7443\"]\n\
          ca_fingerprint = \"{PIN}\"\nenroll_token_file = \"/etc/muster/enroll-token\"\n\
-         [scan]\nprocesses = false\ninterval = \"1m\"\nfull_interval = \"12h\"\n\
+         [scan]\nprocesses = false\ninterval = \"1m\"\nfull_interval = \"12h\"\nprobe_remote_auth = false\n\
          [watch]\nenabled = false\ndebounce = \"1s\"\n"
     )
 }
@@ -28,7 +28,8 @@ fn a_full_file_is_read_into_every_setting() {
         ScanSettings {
             processes: false,
             interval: Duration::from_secs(60),
-            full_interval: Duration::from_secs(12 * 3600)
+            full_interval: Duration::from_secs(12 * 3600),
+            probe_remote_auth: false,
         }
     );
     assert_eq!(config.watch, WatchSettings { enabled: false, debounce: Duration::from_secs(1) });
@@ -162,6 +163,6 @@ fn every_bad_tag_is_reported_at_once_with_the_other_problems() {
 fn tags_are_described() {
     let config = load("version = 1\ntags = [\"team:payments\", \"eu\"]\n").unwrap();
     let line = |text: String| text.lines().find(|l| l.trim_start().starts_with("tags ")).map(str::to_string);
-    assert_eq!(line(describe(&config)).as_deref().map(str::trim), Some("tags               = team:payments, eu"));
+    assert_eq!(line(describe(&config)).as_deref().map(str::trim), Some("tags                   = team:payments, eu"));
     assert!(line(describe(&AgentConfig::default())).is_some_and(|l| l.ends_with("= none")));
 }

@@ -6,33 +6,65 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use muster_proto::v1::InventorySnapshot;
 use tokio::sync::mpsc;
 
 use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
+use crate::findings::catalog::FindingsCatalog;
 use crate::grpc::GrpcTransport;
 use crate::local_api::{Connection, StatusPublisher};
 use crate::outbox::{Limits, Outbox};
 use crate::policy::{PolicyHolder, watch_policies};
+use crate::remote_auth::{self, BackgroundProber, ProbeSettings};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
-use crate::{ScanRequest, scan_watched};
+use crate::{ScanRequest, Scanned, scan_all};
 use muster_proto::local::v1::ConnectionState;
 
-/// Scans with [`crate::scan_watched`] on tokio's blocking pool.
+/// Scans with [`crate::scan_all`] on tokio's blocking pool, then judges remote servers'
+/// authentication ([`crate::remote_auth`]).
 #[derive(Debug)]
 pub struct LiveScanner {
     pub request: ScanRequest,
+    pub remote_auth: RemoteAuthMode,
+}
+
+/// How the daemon learns remote servers' authentication.
+#[derive(Debug)]
+pub enum RemoteAuthMode {
+    /// Switched off (`run --offline`, `[remote_auth] probe = false`): judged from the
+    /// configuration alone.
+    Off,
+    /// Probed in the background; scans never wait (the running daemon).
+    Background(BackgroundProber),
+    /// Probed before the scan is reported, within the per-host bound (`run --once`, which ends
+    /// before a background probe could be reported).
+    Inline(ProbeSettings),
 }
 
 impl Scanner for LiveScanner {
-    async fn scan(&mut self) -> Result<(InventorySnapshot, WatchSet), crate::ScanError> {
+    async fn scan(&mut self) -> Result<Scanned, crate::ScanError> {
         let request = self.request.clone();
-        match tokio::task::spawn_blocking(move || scan_watched(&request)).await {
-            Ok(out) => out,
+        let mut scanned = match tokio::task::spawn_blocking(move || scan_all(&request)).await {
+            Ok(out) => out?,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
-            Err(_) => scan_watched(&self.request),
+            Err(_) => scan_all(&self.request)?,
+        };
+        let inventory = &mut scanned.inventory;
+        let catalog = FindingsCatalog::bundled().map_err(|e| crate::ScanError::Data(e.to_string()))?;
+        let now = crate::state::now_unix();
+        match &self.remote_auth {
+            RemoteAuthMode::Off => {
+                remote_auth::annotate(inventory, &Default::default(), Some("not probed: switched off"), catalog)
+            }
+            RemoteAuthMode::Background(prober) => prober.annotate_and_refresh(inventory, catalog, now),
+            RemoteAuthMode::Inline(settings) => {
+                if let Err(e) = remote_auth::probe_and_annotate(inventory, settings, catalog, now).await {
+                    tracing::warn!(error = %e, "remote servers not probed");
+                    remote_auth::annotate(inventory, &Default::default(), Some("not probed"), catalog);
+                }
+            }
         }
+        Ok(scanned)
     }
 }
 
@@ -57,6 +89,11 @@ pub struct RunOptions {
     pub once_attempts: u32,
     /// Serve the local API on this socket (not with `once`).
     pub local_api: Option<LocalApiOptions>,
+    /// Probe remote servers' authentication without credentials (answers kept in the state
+    /// dir); off, their posture is judged from the configuration alone.
+    pub probe_remote_auth: bool,
+    /// Carry out the policy's actions (`[enforce] enabled`); else evaluate and report only.
+    pub enforce: bool,
 }
 
 /// Where and for whom the local API is served.
@@ -64,8 +101,6 @@ pub struct RunOptions {
 pub struct LocalApiOptions {
     pub socket: PathBuf,
     pub access: crate::local_api::caller::Access,
-    /// How often exception requests' state is listed from the control plane while enrolled.
-    pub exception_refresh: std::time::Duration,
 }
 
 /// How a run ended.
@@ -105,13 +140,44 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         None => Connection::default(),
     });
     let state_for_policy = state.clone();
+    // The policy in force survives restarts; while enrolled, the stream brings newer versions.
+    let identity = state.load_identity()?;
+    let holder = match &identity {
+        Some(identity) => {
+            let key = identity.policy_public_key().unwrap_or_default();
+            Some(Arc::new(PolicyHolder::load(state_for_policy.clone(), &key)))
+        }
+        None => None,
+    };
+    let engine = match &identity {
+        Some(identity) => Some(
+            crate::enforce::engine::Engine::new(
+                opts.scan.layout.clone(),
+                opts.scan.tags.clone(),
+                state.path(),
+                opts.enforce,
+            )
+            .map_err(|e| DaemonError::Enforce(e.to_string()))?
+            .with_agent_id(&identity.agent_id),
+        ),
+        None => None,
+    };
     let layout = opts.scan.layout.clone();
-    let scanner = LiveScanner { request: opts.scan };
     let (tx, rx) = mpsc::channel(256);
+    let probe_settings = ProbeSettings { cache_dir: Some(opts.state_dir.clone()), ..ProbeSettings::default() };
+    let remote_auth = match (opts.probe_remote_auth, opts.once) {
+        (false, _) => RemoteAuthMode::Off,
+        (true, true) => RemoteAuthMode::Inline(probe_settings),
+        (true, false) => RemoteAuthMode::Background(BackgroundProber::new(probe_settings, tx.clone())),
+    };
+    let scanner = LiveScanner { request: opts.scan, remote_auth };
     let watcher: Box<dyn ConfigWatcher> =
         if opts.once || !opts.watch { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
     let mut daemon =
         Daemon::new(opts.settings, scanner, watcher, state, reporter).with_status_publisher(publisher.clone());
+    if let (Some(holder), Some(engine)) = (&holder, engine) {
+        daemon = daemon.with_policy(engine, holder.subscribe());
+    }
     if opts.once {
         let acked = super::run_once(&mut daemon, opts.once_attempts).await?;
         return Ok(match (enrolled, acked, daemon.rejection()) {
@@ -133,11 +199,8 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         },
         None => None,
     };
-    // The policy in force survives restarts; the stream brings newer versions while enrolled.
-    let policy_task = match state_for_policy.load_identity()? {
-        Some(identity) => {
-            let key = identity.policy_public_key().unwrap_or_default();
-            let holder = Arc::new(PolicyHolder::load(state_for_policy.clone(), &key));
+    let policy_task = match holder {
+        Some(holder) => {
             let (stop_policy, stopped) = tokio::sync::oneshot::channel::<()>();
             let task = tokio::spawn(watch_policies(holder, async move {
                 let _ = stopped.await;
@@ -171,7 +234,7 @@ async fn start_local_api(
     state_dir: &std::path::Path,
     layout: &crate::platform::Layout,
 ) -> Result<LocalApiHandle, DaemonError> {
-    use crate::exceptions::{ExceptionDesk, follow};
+    use crate::exceptions::{ExceptionDesk, watch_exception_requests};
     use crate::local_api::{fixes::Fixes, server};
     let listener = server::bind(&api.socket, api.access).await?;
     tracing::info!(socket = %api.socket.display(), access = ?api.access, "local API listening");
@@ -180,13 +243,13 @@ async fn start_local_api(
     let service = server::LocalApiService::new(api.access, publisher.subscribe())
         .with_fixes(Arc::new(Fixes::open(state_dir, layout.clone())))
         .with_exceptions(desk.clone());
-    let refresh = api.exception_refresh;
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
-        // The requests' state is followed for as long as the local API serves it.
-        let following = follow(desk, refresh, std::future::pending());
+        // The requests' state is followed (pushed by the control plane) for as long as the
+        // local API serves it.
+        let following = watch_exception_requests(desk, std::future::pending());
         tokio::select! {
             served = server::serve_service(listener, service, shutdown) => {
                 if let Err(e) = served {

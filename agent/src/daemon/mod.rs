@@ -23,14 +23,16 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use muster_proto::v1::{InventorySnapshot, Problem, ProblemKind, report_request::Body};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
+use crate::enforce::engine::Engine;
 use crate::local_api::{Connection, StatusPublisher};
 use crate::outbox::{Outbox, OutboxError};
+use crate::policy::PolicyStatus;
 use crate::report::{Backoff, CertificateValidity, ReportTransport, TransportError, delta};
 use crate::state::StateDir;
-use crate::watch::{ConfigWatcher, WatchSet};
+use crate::watch::ConfigWatcher;
 use muster_proto::local::v1::ConnectionState;
 
 /// Everything that makes the daemon act.
@@ -51,6 +53,8 @@ pub enum Event {
     RenewDue,
     /// Tell the control plane the agent is alive (a quiet host sends no reports).
     HeartbeatDue,
+    /// A new policy was accepted (or one was refused): evaluate and enforce it now.
+    PolicyChanged,
     /// Stop after the current event.
     Shutdown,
 }
@@ -71,7 +75,7 @@ pub enum Flow {
 pub trait Scanner: Send {
     /// A scan that cannot run at all (never a single file's problem) is an error; the daemon
     /// then keeps its last state and reports nothing.
-    fn scan(&mut self) -> impl Future<Output = Result<(InventorySnapshot, WatchSet), crate::ScanError>> + Send;
+    fn scan(&mut self) -> impl Future<Output = Result<crate::Scanned, crate::ScanError>> + Send;
 }
 
 /// Timing of the daemon.
@@ -112,6 +116,9 @@ pub enum DaemonError {
     Grpc(#[from] crate::grpc::GrpcError),
     #[error(transparent)]
     Watch(#[from] crate::watch::WatchError),
+    /// The enforcement journal cannot be opened.
+    #[error("cannot open the enforcement journal: {0}")]
+    Enforce(String),
     #[cfg(unix)]
     #[error(transparent)]
     LocalApi(#[from] crate::local_api::server::LocalApiError),
@@ -156,6 +163,14 @@ pub struct Daemon<S, W, T> {
     jitter: Box<dyn FnMut() -> f64 + Send>,
     /// Where the local API learns of new inventories and the connection's state.
     publisher: Option<StatusPublisher>,
+    /// The policy step, when the agent has one (see [`Daemon::with_policy`]).
+    policy: Option<PolicyStep>,
+}
+
+/// The policy in force and the engine that evaluates and enforces it after each scan.
+struct PolicyStep {
+    engine: Engine,
+    status: watch::Receiver<PolicyStatus>,
 }
 
 impl<S, W, T> std::fmt::Debug for Daemon<S, W, T> {
@@ -189,7 +204,20 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             rejected_state: None,
             jitter: Box::new(crate::report::os_jitter),
             publisher: None,
+            policy: None,
         }
+    }
+
+    /// Evaluates the policy in `status` after every scan with `engine` (enforcing what is due),
+    /// reports the outcome with each report and publishes it to the local API.
+    pub fn with_policy(mut self, engine: Engine, status: watch::Receiver<PolicyStatus>) -> Self {
+        self.policy = Some(PolicyStep { engine, status });
+        self
+    }
+
+    /// A receiver that sees every change of the policy in force, for [`run`]'s loop.
+    pub fn policy_changes(&self) -> Option<watch::Receiver<PolicyStatus>> {
+        self.policy.as_ref().map(|p| p.status.clone())
     }
 
     /// Replaces the jitter source (uniform in `[0, 1)`), for deterministic tests.
@@ -300,6 +328,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
                 self.timers.heartbeat = Some(now + self.settings.heartbeat_interval);
                 self.heartbeat().await?;
             }
+            Event::PolicyChanged => self.rescan(false).await?,
             Event::Shutdown => return Ok(Flow::Stop),
         }
         Ok(Flow::Continue)
@@ -308,24 +337,38 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
     /// Scans, refreshes the watches and local state, queues the change and sends it unless a
     /// retry is already scheduled.
     pub async fn rescan(&mut self, force_full: bool) -> Result<(), DaemonError> {
-        let (snapshot, watch) = match self.scanner.scan().await {
+        let scanned = match self.scanner.scan().await {
             Ok(out) => out,
             Err(e) => {
                 tracing::error!(error = %e, "scan failed; keeping the last reported state");
                 return Ok(());
             }
         };
-        self.watcher.set(&watch);
+        self.watcher.set(&scanned.watch);
+        let policy = self.policy.as_mut().map(|step| {
+            let status = step.status.borrow_and_update().clone();
+            step.engine.run(&status, &scanned, crate::state::now_unix())
+        });
+        let snapshot = scanned.inventory;
         save_local(&self.state, self.rejection.as_ref(), &snapshot);
         if let Some(p) = &self.publisher {
             p.publish_snapshot(&snapshot);
         }
+        let report = policy.map(|outcome| {
+            if let Some(p) = &self.publisher {
+                p.publish_policy(outcome.view);
+            }
+            outcome.report
+        });
         if let Some(r) = &mut self.reporter {
             if !force_full && rejected_before(self.rejected_state.as_ref(), &snapshot) {
                 tracing::debug!("inventory unchanged since the control plane rejected it; not sent again");
             } else {
                 self.rejected_state = None;
-                let queued = r.outbox.enqueue(&snapshot, force_full)?;
+                let queued = match &report {
+                    Some(report) => r.outbox.enqueue_with_policy(&snapshot, report, force_full)?,
+                    None => r.outbox.enqueue(&snapshot, force_full)?,
+                };
                 tracing::debug!(?queued, "inventory queued");
             }
         }
@@ -542,14 +585,22 @@ where
     W: ConfigWatcher,
     T: ReportTransport,
 {
+    let mut policy = daemon.policy_changes();
     daemon.start().await?;
     tokio::pin!(shutdown);
     loop {
         let (at, timer) = daemon.next_timer();
+        let policy_changed = async {
+            match policy.as_mut() {
+                Some(rx) => rx.changed().await.is_ok(),
+                None => std::future::pending().await,
+            }
+        };
         let event = tokio::select! {
             biased;
             () = &mut shutdown => Event::Shutdown,
             Some(path) = changes.recv() => Event::ConfigChanged(path),
+            true = policy_changed => Event::PolicyChanged,
             () = tokio::time::sleep_until(at) => timer,
         };
         if daemon.handle(event).await? == Flow::Stop {

@@ -75,6 +75,100 @@ pub fn transport_from_str(s: &str) -> Option<Transport> {
     }
 }
 
+/// Fields of an entry the normaliser reads as launch fields, env or headers: not searched again.
+const LAUNCH_FIELDS: &[&str] = &[
+    "command",
+    "cmd",
+    "args",
+    "arguments",
+    "env",
+    "envs",
+    "environment",
+    "url",
+    "serverUrl",
+    "httpUrl",
+    "uri",
+    "headers",
+    "http_headers",
+    "requestInit",
+    "requestOptions",
+    "type",
+    "transportType",
+    "transport",
+    "env_vars",
+    "env_keys",
+    "env_http_headers",
+    "name",
+    "description",
+    "cwd",
+    "working_directory",
+    "workingDirectory",
+    "autoApprove",
+    "alwaysAllow",
+    "auto_approve",
+    "autoApproveTools",
+    "tools",
+    "disabledTools",
+    "enabledTools",
+    "includeTools",
+    "excludeTools",
+    "trust",
+];
+
+/// At most this many values are taken from an entry's nested blocks (a hostile file cannot make
+/// the detector judge millions of strings), this many levels down.
+const NESTED_VALUES_MAX: usize = 256;
+const NESTED_DEPTH_MAX: usize = 8;
+
+/// Every string inside an entry's other fields — nested per-server settings blocks (Zed's
+/// extension `settings`, a `config`/`options` object) and top-level strings under a secret-like
+/// name — as `field:<path>` (`field:settings.api_key`, `field:accessToken`), for the detector to
+/// judge with the path as the name. Launch fields, env and headers are read elsewhere.
+pub fn nested_secrets(obj: &Map<String, Value>) -> Vec<(String, Secret)> {
+    fn walk(path: &str, v: &Value, depth: usize, out: &mut Vec<(String, Secret)>) {
+        if out.len() >= NESTED_VALUES_MAX || depth > NESTED_DEPTH_MAX {
+            return;
+        }
+        match v {
+            Value::String(text) if !text.is_empty() => out.push((format!("field:{path}"), Secret::new(text.as_str()))),
+            Value::Object(map) => {
+                for (k, child) in map {
+                    walk(&format!("{path}.{k}"), child, depth + 1, out);
+                }
+            }
+            Value::Array(items) => {
+                for (i, child) in items.iter().enumerate() {
+                    walk(&format!("{path}.{i}"), child, depth + 1, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for (key, v) in obj {
+        // Indirections (`bearerTokenEnvVar`) name a variable and are read as references above.
+        if LAUNCH_FIELDS.contains(&key.as_str()) || crate::secrets::reference::is_indirection_field(key) {
+            continue;
+        }
+        match v {
+            Value::Object(_) | Value::Array(_) => walk(key, v, 1, &mut out),
+            Value::String(_) if crate::secrets::names::is_secret_like(key) => walk(key, v, 1, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether a URL's path ends in `/sse` (query, fragment and a trailing `/` ignored): the
+/// conventional endpoint of the legacy HTTP+SSE transport.
+pub fn is_sse_path(url: &str) -> bool {
+    let without_query = url.split(['?', '#']).next().unwrap_or(url);
+    let Some(after_scheme) = without_query.split_once("://").map(|(_, rest)| rest) else { return false };
+    let Some(path_start) = after_scheme.find('/') else { return false };
+    let path = after_scheme[path_start..].trim_end_matches('/');
+    path.len() >= 4 && path[path.len() - 4..].eq_ignore_ascii_case("/sse")
+}
+
 /// Why an entry could not be read; the rest of its file still is.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum EntryError {
@@ -189,6 +283,20 @@ pub fn normalise_entry(name: &str, value: &Value, dialect: Dialect) -> Result<Ra
             UrlDefault::Sse => Transport::Sse,
         });
     }
+    // An endpoint at `/sse` is the legacy HTTP+SSE transport: a client told `http` (or nothing)
+    // falls back to it (VS Code, mcp-remote) or fails. Only an explicit streamable spelling
+    // says otherwise.
+    let explicit_streamable = type_str.is_some_and(|t| {
+        let t = t.to_ascii_lowercase().replace(['-', '_'], "");
+        t.starts_with("streamable")
+    });
+    if s.transport == Some(Transport::Http)
+        && !explicit_streamable
+        && url_key != Some("httpUrl")
+        && s.url.as_ref().is_some_and(|u| is_sse_path(u.expose()))
+    {
+        s.transport = Some(Transport::Sse);
+    }
 
     // Toggles: `disabled: true`, `enabled: false`, `isActive: false`.
     if obj.get("disabled").and_then(Value::as_bool) == Some(true)
@@ -252,6 +360,8 @@ pub fn normalise_entry(name: &str, value: &Value, dialect: Dialect) -> Result<Ra
     if let Some(Value::String(v)) = obj.get("oauth_client_secret") {
         s.extra_secrets.push(("field:oauth_client_secret".into(), Secret::new(v.as_str())));
     }
+    let taken: Vec<String> = s.extra_secrets.iter().map(|(l, _)| l.clone()).collect();
+    s.extra_secrets.extend(nested_secrets(obj).into_iter().filter(|(l, _)| !taken.contains(l)));
 
     // Indirections: names of variables, never values.
     for key in ["env_vars", "env_keys"] {
@@ -404,11 +514,27 @@ mod tests {
 
     #[test]
     fn url_without_type_follows_the_dialect() {
-        let v = json!({"url": "https://x/sse"});
+        let v = json!({"url": "https://x/v1"});
         assert_eq!(normalise_entry("a", &v, Dialect::default()).expect("ok").transport, Some(Transport::Http));
         assert_eq!(normalise_entry("a", &v, Dialect::SSE_URLS).expect("ok").transport, Some(Transport::Sse));
         let v = json!({"httpUrl": "https://x/mcp"});
         assert_eq!(normalise_entry("a", &v, Dialect::SSE_URLS).expect("ok").transport, Some(Transport::Http));
+    }
+
+    #[test]
+    fn a_url_path_ending_in_sse_is_the_sse_transport() {
+        for (v, want) in [
+            (json!({"url": "https://mcp.example.com/sse"}), Transport::Sse),
+            (json!({"url": "https://mcp.example.com/v1/SSE/?x=1"}), Transport::Sse),
+            (json!({"type": "http", "url": "https://mcp.example.com/sse"}), Transport::Sse),
+            (json!({"serverUrl": "http://localhost:8080/sse#top"}), Transport::Sse),
+            (json!({"type": "streamable-http", "url": "https://mcp.example.com/sse"}), Transport::Http),
+            (json!({"url": "https://mcp.example.com/mcp"}), Transport::Http),
+            (json!({"url": "https://mcp.example.com/sse-v2"}), Transport::Http),
+            (json!({"url": "https://sse.example.com/"}), Transport::Http),
+        ] {
+            assert_eq!(normalise_entry("a", &v, Dialect::default()).expect("ok").transport, Some(want), "{v}");
+        }
     }
 
     #[test]

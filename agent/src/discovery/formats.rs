@@ -66,6 +66,120 @@ pub struct ParsedDoc {
     pub client_rejects: Option<SyntaxError>,
 }
 
+/// Which parts of a document a client reads, so a large file (a `~/.claude.json` with
+/// megabytes of project history) is read without building the parts nobody looks at.
+#[derive(Debug)]
+pub enum Keep {
+    /// The whole value.
+    All,
+    /// Only these members of an object (others are skipped unread); anything else whole.
+    Keys(&'static [(&'static str, Keep)]),
+    /// Every member of an object, each kept as the inner rule says.
+    Each(&'static Keep),
+}
+
+/// Parses `text` as `format`, keeping only what `keep` names. Only strict JSON is read this way
+/// (one pass of `serde_json`, skipped members never allocated); a file strict JSON refuses, and
+/// every other format, is read whole as [`parse`] does.
+pub fn parse_kept(text: &str, format: FileFormat, keep: Option<&Keep>) -> Result<ParsedDoc, SyntaxError> {
+    if format == FileFormat::Json
+        && !text.trim().is_empty()
+        && let Ok(value) = pruned_json(text, keep.unwrap_or(&Keep::All))
+    {
+        return Ok(ParsedDoc { value, client_rejects: None });
+    }
+    parse(text, format)
+}
+
+fn pruned_json(text: &str, keep: &Keep) -> Result<Value, serde_json::Error> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = Pruned(keep).deserialize(&mut de)?;
+    de.end()?;
+    Ok(value)
+}
+
+/// Deserialises a value as a [`Keep`] rule says.
+struct Pruned<'k>(&'k Keep);
+
+impl<'de> serde::de::DeserializeSeed<'de> for Pruned<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        match self.0 {
+            Keep::All => serde::Deserialize::deserialize(d),
+            rule => d.deserialize_any(PrunedVisitor(rule)),
+        }
+    }
+}
+
+struct PrunedVisitor<'k>(&'k Keep);
+
+impl<'de> serde::de::Visitor<'de> for PrunedVisitor<'_> {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let rule = match self.0 {
+                Keep::Keys(keys) => keys.iter().find(|(k, _)| *k == key).map(|(_, r)| r),
+                Keep::Each(inner) => Some(*inner),
+                Keep::All => Some(&Keep::All),
+            };
+            match rule {
+                Some(rule) => {
+                    let v = map.next_value_seed(Pruned(rule))?;
+                    out.insert(key, v);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(v) = seq.next_element::<Value>()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_string()))
+    }
+
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+}
+
 /// Parses `text` as `format`.
 pub fn parse(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
     match format {
@@ -73,7 +187,15 @@ pub fn parse(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
             parse_json_family(text, format)
         }
         FileFormat::Yaml => Ok(ParsedDoc { value: parse_yaml(text)?, client_rejects: None }),
-        FileFormat::Toml => Ok(ParsedDoc { value: parse_toml(text)?, client_rejects: None }),
+        FileFormat::Toml => match parse_toml(text) {
+            Ok(value) => Ok(ParsedDoc { value, client_rejects: None }),
+            // The client refuses the whole file, but its other tables are still what the user
+            // configured: a malformed entry never hides its neighbours.
+            Err(e) => match recover_toml(text) {
+                Some(value) => Ok(ParsedDoc { value, client_rejects: Some(e) }),
+                None => Err(e),
+            },
+        },
         FileFormat::MarkdownFrontMatter => {
             let value = match front_matter(text) {
                 Some(yaml) => parse_yaml(yaml)?,
@@ -170,6 +292,51 @@ fn parse_toml(text: &str) -> Result<Value, SyntaxError> {
     Ok(toml_to_json(toml::Value::Table(table)))
 }
 
+/// The tables of a TOML text that does not parse as a whole: the text is cut before every
+/// line that opens a table header (`[x]`, `[[x]]`), each piece is parsed alone (an array of
+/// tables with its header), and the pieces that parse are merged. A piece with a bad value is
+/// left out whole — its table is the malformed entry — and so is a table a piece defines twice.
+/// `None` when no piece parses.
+fn recover_toml(text: &str) -> Option<Value> {
+    let mut pieces: Vec<&str> = Vec::new();
+    let mut start = 0;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') && offset > start {
+            pieces.push(&text[start..offset]);
+            start = offset;
+        }
+        offset += line.len();
+    }
+    pieces.push(&text[start..]);
+    let mut merged = serde_json::Map::new();
+    let mut any = false;
+    for piece in pieces {
+        let Ok(table) = toml::from_str::<toml::Table>(piece) else { continue };
+        if let Value::Object(map) = toml_to_json(toml::Value::Table(table)) {
+            any = true;
+            merge_tables(&mut merged, map);
+        }
+    }
+    any.then_some(Value::Object(merged))
+}
+
+/// Deep-merges `from` into `into`: tables merge, arrays (of tables) append, a scalar already
+/// present is kept (the first definition, as a duplicate key would be refused anyway).
+fn merge_tables(into: &mut serde_json::Map<String, Value>, from: serde_json::Map<String, Value>) {
+    for (k, v) in from {
+        match (into.get_mut(&k), v) {
+            (Some(Value::Object(a)), Value::Object(b)) => merge_tables(a, b),
+            (Some(Value::Array(a)), Value::Array(b)) => a.extend(b),
+            (Some(_), _) => {}
+            (None, v) => {
+                into.insert(k, v);
+            }
+        }
+    }
+}
+
 fn toml_to_json(v: toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s),
@@ -242,6 +409,43 @@ mod tests {
         let err = parse("[mcp_servers.x]\nenv = { TOKEN = \"sk-secret\" \n", FileFormat::Toml).expect_err("broken");
         assert!(!err.to_string().contains("sk-secret"), "{err}");
         assert_eq!(err.line, Some(2));
+    }
+
+    #[test]
+    fn a_bad_value_in_one_toml_table_keeps_the_other_tables() {
+        let text = "model = \"o3\"\n[mcp_servers.good]\ncommand = \"npx\"\nargs = [\"-y\", \"a\"]\n\n[mcp_servers.bad]\ncommand = npx\n\n[mcp_servers.also_good]\nurl = \"https://x/mcp\"\n[[profiles]]\nname = \"p1\"\n[[profiles]]\nname = \"p2\"\n";
+        let doc = parse(text, FileFormat::Toml).expect("recovered");
+        let servers = doc.value["mcp_servers"].as_object().expect("servers");
+        assert_eq!(servers.keys().collect::<Vec<_>>(), ["also_good", "good"]);
+        assert_eq!(doc.value["model"], "o3");
+        assert_eq!(doc.value["profiles"].as_array().map(Vec::len), Some(2));
+        let rejects = doc.client_rejects.expect("the client refuses the file");
+        assert_eq!(rejects.line, Some(7), "{rejects}");
+    }
+
+    #[test]
+    fn kept_parts_only_and_a_refused_file_read_whole() {
+        static KEEP: Keep = Keep::Keys(&[
+            ("mcpServers", Keep::All),
+            ("projects", Keep::Each(&Keep::Keys(&[("mcpServers", Keep::All)]))),
+        ]);
+        let text = r#"{"history": [1, 2], "mcpServers": {"a": {"command": "x"}}, "projects": {"/p": {"history": ["big"], "mcpServers": {}}, "/q": 3}}"#;
+        let doc = parse_kept(text, FileFormat::Json, Some(&KEEP)).expect("parse");
+        assert_eq!(
+            doc.value,
+            serde_json::json!({"mcpServers": {"a": {"command": "x"}}, "projects": {"/p": {"mcpServers": {}}, "/q": 3}})
+        );
+        assert!(doc.client_rejects.is_none());
+        // Strict JSON refuses a trailing comma: read whole and leniently, flagged as before.
+        let doc = parse_kept(
+            "{\"mcpServers\": {\"a\": {\"command\": \"x\"},},\"history\": 1}",
+            FileFormat::Json,
+            Some(&KEEP),
+        )
+        .expect("lenient");
+        assert_eq!(doc.value["history"], 1);
+        assert!(doc.client_rejects.is_some());
+        assert!(parse_kept("{\"a\": ", FileFormat::Json, Some(&KEEP)).is_err());
     }
 
     #[test]

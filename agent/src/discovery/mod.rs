@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::platform::{EnvMap, Layout, UserCtx, UserHome};
-use clients::{Candidate, ClientSource, REGISTRY};
+use clients::{Candidate, ClientSource, DisabledElsewhere, ProjectDir, REGISTRY};
 use entry::RawServer;
 use muster_proto::v1::{Package, ProblemKind, RemoteEndpoint, Scope};
 
@@ -100,12 +100,21 @@ pub struct Discovery {
     pub problems: Vec<ProblemRecord>,
 }
 
+/// What a scan carries between files: the (client, file) pairs already read, and disabled
+/// state read from files other than the entries' own, until the scan applies it.
+#[derive(Default)]
+struct Pending {
+    seen: HashSet<(&'static str, PathBuf)>,
+    disabled_elsewhere: Vec<(&'static str, Option<String>, DisabledElsewhere)>,
+}
+
 /// Scans configuration (and, when asked, processes) as `opts` says.
 pub fn scan(opts: &ScanOptions) -> Discovery {
     let mut d = Discovery { users: opts.users.clone(), ..Discovery::default() };
-    let mut seen: HashSet<(&'static str, PathBuf)> = HashSet::new();
+    let mut seen = Pending::default();
     if let Some(dir) = &opts.project_only {
         read_project(&mut d, &opts.layout, dir, None, &mut seen);
+        apply_disabled_elsewhere(&mut d, &opts.layout, seen.disabled_elsewhere);
         return d;
     }
     let markers = projects::marker_names(opts.layout.os());
@@ -145,6 +154,8 @@ pub fn scan(opts: &ScanOptions) -> Discovery {
         }
     }
 
+    apply_disabled_elsewhere(&mut d, &opts.layout, seen.disabled_elsewhere);
+
     if opts.processes && !opts.layout.is_image() {
         let (procs, problems) = processes::discover(&d.servers);
         d.processes = procs;
@@ -154,13 +165,7 @@ pub fn scan(opts: &ScanOptions) -> Discovery {
 }
 
 /// Reads every client's project files in `dir`, attributed to `user` (none for `--project`).
-fn read_project(
-    d: &mut Discovery,
-    layout: &Layout,
-    dir: &Path,
-    user: Option<&str>,
-    seen: &mut HashSet<(&'static str, PathBuf)>,
-) {
+fn read_project(d: &mut Discovery, layout: &Layout, dir: &Path, user: Option<&str>, seen: &mut Pending) {
     let project = layout.display(dir);
     for client in REGISTRY {
         let mut cands = Vec::new();
@@ -179,9 +184,9 @@ fn read_candidate(
     c: &Candidate,
     user: Option<&str>,
     project: Option<&str>,
-    seen: &mut HashSet<(&'static str, PathBuf)>,
+    seen: &mut Pending,
 ) -> Vec<PathBuf> {
-    if !fsread::exists(&c.path) || !seen.insert((client.id(), c.path.clone())) {
+    if !fsread::exists(&c.path) || !seen.seen.insert((client.id(), c.path.clone())) {
         return Vec::new();
     }
     let user = if c.scope == Scope::Managed { None } else { user.map(str::to_string) };
@@ -207,7 +212,7 @@ fn read_candidate(
             return Vec::new();
         }
     };
-    let doc = match formats::parse(&data.text, c.format) {
+    let doc = match formats::parse_kept(&data.text, c.format, client.keep(c)) {
         Ok(doc) => doc,
         Err(e) => {
             d.problems.push(problem(
@@ -228,6 +233,7 @@ fn read_candidate(
         ));
     }
     let parsed = client.parse(c, &doc.value);
+    seen.disabled_elsewhere.extend(parsed.disabled_elsewhere.iter().map(|x| (client.id(), user.clone(), x.clone())));
     for msg in parsed.entry_errors {
         d.problems.push(problem(ProblemKind::InvalidEntry, msg, None, None));
     }
@@ -253,7 +259,47 @@ fn read_candidate(
         let project = raw.project.clone().or_else(|| project.map(str::to_string));
         d.servers.push(server_record(client.id(), user.clone(), c.scope, &path, source, project, raw));
     }
-    parsed.projects.iter().filter_map(|p| layout.resolve(p)).collect()
+    let mut hints: Vec<PathBuf> = parsed.projects.iter().filter_map(|p| layout.resolve(p)).collect();
+    for (linked, origin) in &parsed.linked {
+        let before = d.servers.len();
+        hints.extend(read_candidate(d, layout, client, linked, user.as_deref(), project, seen));
+        for s in &mut d.servers[before..] {
+            if s.raw.origin.is_none() {
+                s.raw.origin.clone_from(origin);
+            }
+        }
+    }
+    hints
+}
+
+/// Applies disabled state kept outside the entries (see [`DisabledElsewhere`]) to the servers
+/// of the same client and user.
+fn apply_disabled_elsewhere(
+    d: &mut Discovery,
+    layout: &Layout,
+    states: Vec<(&'static str, Option<String>, DisabledElsewhere)>,
+) {
+    for (client, user, state) in &states {
+        for s in d.servers.iter_mut().filter(|s| s.client == *client && s.user == *user) {
+            let hit = match state {
+                DisabledElsewhere::Origin(origin) => s.raw.origin.as_deref() == Some(origin.as_str()),
+                DisabledElsewhere::ProjectMcpJson { project, names } => {
+                    let host = &d.sources[s.source].host_path;
+                    let dir = match project {
+                        ProjectDir::Written(p) => layout.resolve(p),
+                        ProjectDir::Host(p) => Some(p.clone()),
+                    };
+                    s.scope == Scope::Project
+                        && host.file_name().is_some_and(|n| n == ".mcp.json")
+                        && dir.is_some_and(|dir| host.parent() == Some(dir.as_path()))
+                        && names.contains(&s.raw.name)
+                }
+            };
+            if hit {
+                s.raw.disabled = true;
+            }
+        }
+    }
 }
 
 fn server_record(

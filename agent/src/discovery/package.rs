@@ -90,6 +90,7 @@ fn parse_endpoint(u: &str) -> Option<RemoteEndpoint> {
         host: parsed.host_str().unwrap_or("").to_string(),
         port: parsed.port().map(u32::from),
         path: parsed.path().to_string(),
+        auth: None,
     })
 }
 

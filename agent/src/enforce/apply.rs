@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use muster_policy::{Action, Bundle, Endpoint};
+use muster_policy::{Action, Bundle, Decisions, Endpoint};
 use muster_proto::prost::Message;
 use muster_proto::v1::{InventorySnapshot, McpServer};
 
@@ -131,6 +131,9 @@ pub struct ApplyContext<'a> {
     pub identities: &'a Identities,
     /// What the writers' "not in force" checks look at.
     pub probe: &'a dyn Probe,
+    /// This endpoint's agent id (empty when not enrolled): an exception naming the endpoint by
+    /// agent id (as an approved exception request does) covers it only when this is given.
+    pub agent_id: &'a str,
 }
 
 /// Evaluates `bundle` on `inv` and enforces what is due now.
@@ -139,7 +142,17 @@ pub fn apply(
     inv: &InventorySnapshot,
     ctx: &ApplyContext<'_>,
 ) -> Result<Vec<ActionReport>, ApplyError> {
-    let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe } = *ctx;
+    apply_with_decisions(bundle, inv, ctx).map(|(_, reports)| reports)
+}
+
+/// [`apply`], also returning the decisions it enforced: those for the scan plus the remembered
+/// records of servers whose quarantine is in force (what the daemon reports).
+pub fn apply_with_decisions(
+    bundle: &Bundle,
+    inv: &InventorySnapshot,
+    ctx: &ApplyContext<'_>,
+) -> Result<(Decisions, Vec<ActionReport>), ApplyError> {
+    let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe, agent_id } = *ctx;
     let remembered = Remembered::new(state_dir);
     // A remembered record counts only while its quarantine is in force (a restored entry is
     // back in the scan; a deleted one is gone for good).
@@ -150,7 +163,7 @@ pub fn apply(
         records.retain(|s| active.contains(&format!("quarantine:{}", s.id)));
     }
     let full = with_remembered(inv, records);
-    let decisions = muster_policy::evaluate(bundle, &Endpoint { inventory: &full, agent_id: "", tags }, now);
+    let decisions = muster_policy::evaluate(bundle, &Endpoint { inventory: &full, agent_id, tags }, now);
     let servers: BTreeMap<&str, &McpServer> = full.servers.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut reports = Vec::new();
     let mut desired = Vec::new();
@@ -241,7 +254,7 @@ pub fn apply(
             };
             reports.push(line_for(q, state));
         }
-        return Ok(reports);
+        return Ok((decisions, reports));
     };
     let wanted: Vec<Quarantine> = desired.iter().map(|(_, q)| q.clone()).collect();
     let outcomes = quarantine::reconcile(keeper, &wanted)?;
@@ -272,7 +285,7 @@ pub fn apply(
             }),
         }
     }
-    Ok(reports)
+    Ok((decisions, reports))
 }
 
 /// One server action's state from the writers' reports: failed if a writer that enforces it

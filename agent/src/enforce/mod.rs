@@ -6,6 +6,7 @@
 
 pub mod apply;
 pub mod client_policy;
+pub mod engine;
 pub mod files;
 pub mod quarantine;
 

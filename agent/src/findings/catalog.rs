@@ -210,7 +210,7 @@ pub fn is_owasp_mcp_id(id: &str) -> bool {
 mod tests {
     use super::*;
 
-    const EXPECTED_IDS: [&str; 21] = [
+    const EXPECTED_IDS: [&str; 24] = [
         "MUSTER-SECRET-ENV",
         "MUSTER-SECRET-HEADER",
         "MUSTER-SECRET-URL",
@@ -225,6 +225,9 @@ mod tests {
         "MUSTER-REMOTE-PLAINTEXT",
         "MUSTER-REMOTE-SSE-DEPRECATED",
         "MUSTER-REMOTE-STATIC-AUTH",
+        "MUSTER-REMOTE-NO-AUTH",
+        "MUSTER-REMOTE-OAUTH-NO-PKCE",
+        "MUSTER-REMOTE-OAUTH-DCR-ONLY",
         "MUSTER-LISTEN-NONLOOPBACK",
         "MUSTER-AUTO-APPROVE",
         "MUSTER-DOCKER-PRIVILEGED",

@@ -56,6 +56,12 @@ finding_ids! {
     RemoteSseDeprecated = "MUSTER-REMOTE-SSE-DEPRECATED",
     /// A remote server authenticated by a static credential.
     RemoteStaticAuth = "MUSTER-REMOTE-STATIC-AUTH",
+    /// A remote server that answered an MCP `initialize` without any credential (probed).
+    RemoteNoAuth = "MUSTER-REMOTE-NO-AUTH",
+    /// OAuth whose authorization server offers no PKCE with S256 (probed).
+    RemoteOauthNoPkce = "MUSTER-REMOTE-OAUTH-NO-PKCE",
+    /// OAuth whose authorization server registers clients only dynamically (probed).
+    RemoteOauthDcrOnly = "MUSTER-REMOTE-OAUTH-DCR-ONLY",
     /// A server process listening beyond loopback.
     ListenNonloopback = "MUSTER-LISTEN-NONLOOPBACK",
     /// Tools run without asking.

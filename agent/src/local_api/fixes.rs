@@ -256,8 +256,8 @@ impl Fixes {
     }
 }
 
-/// The caller's server `server_id` from the published inventory (another user's is unknown).
-pub fn caller_server(view: &AgentView, caller: &Caller, server_id: &str) -> Result<McpServer, FixError> {
+/// The caller's server `server_id` from the published inventory.
+fn caller_server(view: &AgentView, caller: &Caller, server_id: &str) -> Result<McpServer, FixError> {
     let not_yours = || FixError::NotYours { server_id: server_id.to_string() };
     let snapshot = view.snapshot.as_deref().ok_or_else(not_yours)?;
     let users = owned_users(snapshot, caller);
@@ -322,7 +322,12 @@ mod tests {
             ],
             ..Default::default()
         };
-        AgentView { revision: 1, snapshot: Some(Arc::new(snapshot)), connection: Default::default() }
+        AgentView {
+            revision: 1,
+            snapshot: Some(Arc::new(snapshot)),
+            connection: Default::default(),
+            policy: Default::default(),
+        }
     }
 
     fn setup() -> (tempfile::TempDir, PathBuf, Fixes) {

@@ -8,8 +8,9 @@
 //! on the other end of the Unix domain socket (`caller.rs`); nothing in a request can claim
 //! another identity. What is served is the masked wire model, never a raw value.
 //!
-//! Not here: policy decisions, pending actions, quarantines and exception requests exist in the
-//! contract but the agent has no policy engine yet, so those lists are always empty. The Windows
+//! Policy decisions, pending actions and quarantines come from the daemon's policy step
+//! (`enforce::engine`), published as a [`PolicyView`] tagged with each item's OS user. Not here:
+//! exception requests (their list is always empty). The Windows
 //! named pipe (with the client's SID checked) is not built: on Windows `muster-agent run`
 //! serves no local API.
 
@@ -26,6 +27,8 @@ use std::sync::Arc;
 
 use muster_proto::local::v1::ConnectionState;
 use muster_proto::v1::InventorySnapshot;
+
+pub use crate::policy::PolicyView;
 use tokio::sync::watch;
 
 /// Everything the local API serves from, as the daemon last published it.
@@ -36,6 +39,8 @@ pub struct AgentView {
     /// The latest inventory (the masked wire model), once the first scan has finished.
     pub snapshot: Option<Arc<InventorySnapshot>>,
     pub connection: Connection,
+    /// What the policy in force decided, by user.
+    pub policy: Arc<PolicyView>,
 }
 
 /// The agent's link to the control plane, as the local API shows it.
@@ -70,7 +75,8 @@ pub struct StatusPublisher {
 
 impl StatusPublisher {
     pub fn new(initial: Connection) -> StatusPublisher {
-        let (tx, _) = watch::channel(AgentView { revision: 0, snapshot: None, connection: initial });
+        let (tx, _) =
+            watch::channel(AgentView { revision: 0, snapshot: None, connection: initial, policy: Arc::default() });
         StatusPublisher { tx }
     }
 
@@ -92,6 +98,18 @@ impl StatusPublisher {
                 return false;
             }
             view.snapshot = Some(Arc::new(snapshot.clone()));
+            view.revision += 1;
+            true
+        });
+    }
+
+    /// Publishes the policy's decisions if they changed.
+    pub fn publish_policy(&self, policy: PolicyView) {
+        self.tx.send_if_modified(|view| {
+            if *view.policy == policy {
+                return false;
+            }
+            view.policy = Arc::new(policy);
             view.revision += 1;
             true
         });

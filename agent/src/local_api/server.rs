@@ -24,7 +24,7 @@ use tokio_stream::wrappers::{ReceiverStream, UnixListenerStream};
 
 use super::AgentView;
 use super::caller::{Access, Caller, account_name};
-use super::fixes::{FixError, Fixes, caller_server};
+use super::fixes::{FixError, Fixes};
 use super::view::status_for;
 use crate::exceptions::{DeskError, ExceptionDesk};
 
@@ -280,10 +280,13 @@ impl LocalApiService {
         let body = req.into_inner();
         // Only about one of the caller's servers, filed in the name the inventory gives them.
         let view = self.view.borrow().clone();
-        let server = caller_server(&view, &caller, &body.server_id).map_err(|e| Status::not_found(e.to_string()))?;
+        let Some(user) = super::requests::requester(&view, &caller, &body.server_id) else {
+            return Err(Status::not_found(format!("server {:?} is not one of your MCP servers", body.server_id)));
+        };
+        let reason = super::requests::checked_reason(&body.reason).map_err(Status::invalid_argument)?;
         let rule = body.rule_id.trim();
         let rules = vec![if rule.is_empty() { "*".to_string() } else { rule.to_string() }];
-        let filed = desk.file(&server.id, rules, &server.user, &body.reason).await.map_err(|e| match e {
+        let filed = desk.file(&body.server_id, rules, &user, &reason).await.map_err(|e| match e {
             DeskError::NotEnrolled => Status::failed_precondition(e.to_string()),
             DeskError::Refused(_) => Status::invalid_argument(e.to_string()),
             DeskError::Unreachable(_) => Status::unavailable(e.to_string()),
@@ -292,7 +295,7 @@ impl LocalApiService {
                 Status::internal("the agent cannot use its identity; its log says why")
             }
         })?;
-        tracing::info!(uid = caller.uid, server_id = %server.id, request = %filed.id, "exception request filed");
+        tracing::info!(uid = caller.uid, server_id = %body.server_id, request = %filed.id, "exception request filed");
         Ok(RequestExceptionResponse { request: Some(super::requests::to_local(&filed)) })
     }
 }

@@ -32,8 +32,19 @@ pub fn status_for(view: &AgentView, caller: &Caller) -> local::LocalStatus {
     };
     if let Some(snapshot) = snapshot {
         fill_inventory(&mut status, snapshot, caller);
+        fill_policy(&mut status, &view.policy, &owned_users(snapshot, caller));
     }
     status
+}
+
+/// The caller's part of the policy's decisions: items about their users' servers only.
+fn fill_policy(status: &mut local::LocalStatus, policy: &super::PolicyView, users: &BTreeSet<String>) {
+    fn mine<T: Clone>(items: &[(String, T)], users: &BTreeSet<String>) -> Vec<T> {
+        items.iter().filter(|(user, _)| users.contains(user)).map(|(_, item)| item.clone()).collect()
+    }
+    status.decisions = mine(&policy.decisions, users);
+    status.pending_actions = mine(&policy.pending, users);
+    status.quarantines = mine(&policy.quarantines, users);
 }
 
 fn fill_inventory(status: &mut local::LocalStatus, snapshot: &InventorySnapshot, caller: &Caller) {
@@ -169,7 +180,40 @@ mod tests {
             revision: 7,
             snapshot: Some(Arc::new(snapshot)),
             connection: Connection { state: ConnectionState::Connected, ..Connection::default() },
+            policy: Arc::new(super::super::PolicyView {
+                version: 3,
+                decisions: ["alice", "bob"]
+                    .map(|u| {
+                        let decision = local::PolicyDecision {
+                            server_id: format!("{}1", &u[..1]),
+                            rule_id: format!("rule-of-{u}"),
+                            ..Default::default()
+                        };
+                        (u.to_string(), decision)
+                    })
+                    .to_vec(),
+                pending: vec![(
+                    "bob".into(),
+                    local::PendingAction { server_id: "b1".into(), deadline_unix: 99, ..Default::default() },
+                )],
+                quarantines: vec![(
+                    "alice".into(),
+                    local::Quarantine { server_id: "a9".into(), server_name: "gone".into(), ..Default::default() },
+                )],
+            }),
         }
+    }
+
+    #[test]
+    fn a_caller_sees_the_policy_decisions_about_their_own_servers_only() {
+        let alice = status_for(&view(), &Caller { uid: 1000, account: Some("alice".into()) });
+        assert_eq!(alice.decisions.iter().map(|d| d.rule_id.as_str()).collect::<Vec<_>>(), ["rule-of-alice"]);
+        assert!(alice.pending_actions.is_empty());
+        assert_eq!(alice.quarantines.iter().map(|q| q.server_name.as_str()).collect::<Vec<_>>(), ["gone"]);
+        let bob = status_for(&view(), &Caller { uid: 1001, account: Some("bob".into()) });
+        assert_eq!(bob.decisions.iter().map(|d| d.rule_id.as_str()).collect::<Vec<_>>(), ["rule-of-bob"]);
+        assert_eq!(bob.pending_actions.iter().map(|p| p.deadline_unix).collect::<Vec<_>>(), [99]);
+        assert!(bob.quarantines.is_empty());
     }
 
     #[test]

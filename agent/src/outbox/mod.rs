@@ -24,7 +24,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use muster_proto::prost::Message;
-use muster_proto::v1::{InventorySnapshot, ReportRequest, report_request::Body};
+use muster_proto::v1::{InventoryDelta, InventorySnapshot, PolicyReport, ReportRequest, report_request::Body};
 
 use crate::report::delta;
 use crate::state::{create_private_dir, sync_dir, write_atomic};
@@ -77,6 +77,9 @@ pub struct Outbox {
     last_sequence: u64,
     /// The state after every queued report: the base of the next delta.
     projected: Option<InventorySnapshot>,
+    /// The policy state the last queued report carried (a change is reported even when the
+    /// inventory did not change).
+    projected_policy: Option<PolicyReport>,
 }
 
 impl Outbox {
@@ -121,6 +124,7 @@ impl Outbox {
         let newest_entry = entries.keys().next_back().copied().unwrap_or(0);
         let head_sequence = head.as_ref().map_or(0, |h| h.sequence);
         let last_sequence = head_sequence.max(newest_entry);
+        let projected_policy = head.as_ref().and_then(|h| h.policy.clone());
         let projected = match head {
             Some(ReportRequest { sequence, body: Some(Body::Full(inv)), .. })
                 if sequence == last_sequence && !corrupt =>
@@ -129,22 +133,52 @@ impl Outbox {
             }
             _ => None,
         };
-        Ok(Outbox { dir: dir.to_path_buf(), limits, entries, last_sequence, projected })
+        Ok(Outbox { dir: dir.to_path_buf(), limits, entries, last_sequence, projected, projected_policy })
+    }
+
+    /// [`enqueue`](Self::enqueue) for an agent with a policy engine: every report carries
+    /// `policy`, and a policy state that changed (apart from its evaluation time) is queued as
+    /// an empty delta when the inventory itself did not change.
+    pub fn enqueue_with_policy(
+        &mut self,
+        snapshot: &InventorySnapshot,
+        policy: &PolicyReport,
+        force_full: bool,
+    ) -> Result<Enqueued, OutboxError> {
+        let changed = self.projected_policy.as_ref().is_none_or(|p| !same_policy(p, policy));
+        self.queue(snapshot, Some(policy), force_full, changed)
     }
 
     /// Queues the change from the last queued state to `snapshot`: a delta, or a full snapshot when
     /// `force_full`, when there is no known base, when the agent version changed, or when the delta
     /// would pass the limits. The entry is durable when this returns.
     pub fn enqueue(&mut self, snapshot: &InventorySnapshot, force_full: bool) -> Result<Enqueued, OutboxError> {
+        self.queue(snapshot, None, force_full, false)
+    }
+
+    fn queue(
+        &mut self,
+        snapshot: &InventorySnapshot,
+        policy: Option<&PolicyReport>,
+        force_full: bool,
+        policy_changed: bool,
+    ) -> Result<Enqueued, OutboxError> {
         let delta = match &self.projected {
             Some(prev) if !force_full && prev.agent_version == snapshot.agent_version => {
                 match delta::diff(prev, snapshot) {
+                    None if policy_changed => Some(InventoryDelta {
+                        scanned_at_unix: snapshot.scanned_at_unix,
+                        users: snapshot.users.clone(),
+                        host: snapshot.host.clone(),
+                        ..InventoryDelta::default()
+                    }),
                     None => return Ok(Enqueued::Unchanged),
                     Some(d) => Some(d),
                 }
             }
             _ => None,
         };
+        let policy = policy.cloned();
         let sequence = self.last_sequence + 1;
         if let Some(d) = delta {
             let req = ReportRequest {
@@ -152,13 +186,16 @@ impl Outbox {
                 sequence,
                 base_sequence: self.last_sequence,
                 body: Some(Body::Delta(d)),
-                policy: None,
+                policy: policy.clone(),
             };
             let bytes = req.encode_to_vec();
             let fits = self.entries.len() < self.limits.max_entries
                 && self.pending_bytes() + bytes.len() as u64 <= self.limits.max_bytes;
             if fits {
                 self.write_entry(sequence, &bytes)?;
+                if req.policy.is_some() {
+                    self.projected_policy = req.policy;
+                }
                 self.advance(sequence, snapshot)?;
                 return Ok(Enqueued::Delta { sequence });
             }
@@ -168,9 +205,12 @@ impl Outbox {
             sequence,
             base_sequence: 0,
             body: Some(Body::Full(snapshot.clone())),
-            policy: None,
+            policy,
         };
         self.write_entry(sequence, &req.encode_to_vec())?;
+        if req.policy.is_some() {
+            self.projected_policy = req.policy;
+        }
         // Deleted only after the full snapshot is durable: a crash in between resends old entries
         // first, which the full snapshot then overrides.
         let superseded: Vec<u64> = self.entries.range(..sequence).map(|(s, _)| *s).collect();
@@ -296,9 +336,14 @@ impl Outbox {
             sequence: self.last_sequence,
             base_sequence: 0,
             body: self.projected.clone().map(Body::Full),
-            policy: None,
+            policy: self.projected_policy.clone(),
         };
         let path = self.dir.join(HEAD_FILE);
         write_atomic(&path, &head.encode_to_vec()).map_err(|source| OutboxError::Io { path, source })
     }
+}
+
+/// Whether two policy states say the same (the evaluation time aside).
+fn same_policy(a: &PolicyReport, b: &PolicyReport) -> bool {
+    PolicyReport { evaluated_at_unix: 0, ..a.clone() } == PolicyReport { evaluated_at_unix: 0, ..b.clone() }
 }

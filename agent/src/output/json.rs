@@ -41,6 +41,9 @@ pub struct ServerJson<'a> {
     pub header_names: &'a [String],
     pub package: Option<PackageJson<'a>>,
     pub endpoint: Option<EndpointJson<'a>>,
+    /// How a remote server authenticates (servers reaching an http(s) URL, when judged).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth: Option<AuthJson<'a>>,
     pub auto_approve: Option<AutoApproveJson<'a>>,
     pub origin: Option<&'a str>,
     pub cwd: Option<&'a str>,
@@ -93,6 +96,57 @@ pub struct EndpointJson<'a> {
     pub host: &'a str,
     pub port: Option<u32>,
     pub path: &'a str,
+}
+
+/// `"auth"`: the remote server's authentication, verified by probing without credentials or,
+/// when `verified` is false, judged from the configuration alone.
+#[derive(Serialize)]
+pub struct AuthJson<'a> {
+    /// `oauth`, `oauth-partial`, `static-key`, `none` or `unknown`.
+    pub posture: &'static str,
+    pub verified: bool,
+    /// What an `oauth-partial` server lacks.
+    pub missing: &'a [String],
+    pub reason: &'a str,
+    /// `header` or `well_known`: where the protected resource metadata was found.
+    pub discovery: Option<&'a str>,
+    pub authorization_server: Option<&'a str>,
+    pub pkce_s256: bool,
+    pub client_id_metadata_documents: bool,
+    pub dynamic_registration: bool,
+    pub iss_parameter: bool,
+    /// The configuration gives the server a key (literal, reference or helper).
+    pub config_key: bool,
+    /// Unix seconds of the answers (kept up to a day); null when not probed.
+    pub probed_at: Option<i64>,
+}
+
+/// The posture as the JSON contract spells it.
+pub fn auth_posture(p: i32) -> &'static str {
+    match pb::AuthPosture::try_from(p).unwrap_or_default() {
+        pb::AuthPosture::Oauth => "oauth",
+        pb::AuthPosture::OauthPartial => "oauth-partial",
+        pb::AuthPosture::StaticKey => "static-key",
+        pb::AuthPosture::None => "none",
+        pb::AuthPosture::Unknown | pb::AuthPosture::Unspecified => "unknown",
+    }
+}
+
+fn auth(a: &pb::RemoteAuth) -> AuthJson<'_> {
+    AuthJson {
+        posture: auth_posture(a.posture),
+        verified: a.verified,
+        missing: &a.missing,
+        reason: &a.reason,
+        discovery: opt(&a.discovery),
+        authorization_server: opt(&a.authorization_server),
+        pkce_s256: a.pkce_s256,
+        client_id_metadata_documents: a.client_id_metadata_documents,
+        dynamic_registration: a.dynamic_registration,
+        iss_parameter: a.iss_parameter,
+        config_key: a.config_key,
+        probed_at: (a.probed_at != 0).then_some(a.probed_at),
+    }
 }
 
 #[derive(Serialize)]
@@ -276,6 +330,7 @@ pub fn server(s: &pb::McpServer) -> ServerJson<'_> {
             port: e.port,
             path: &e.path,
         }),
+        auth: s.endpoint.as_ref().and_then(|e| e.auth.as_ref()).map(auth),
         auto_approve: s.auto_approve.as_ref().map(|a| AutoApproveJson { all: a.all, tools: &a.tools }),
         origin: opt(&s.origin),
         cwd: opt(&s.cwd),

@@ -115,6 +115,17 @@ impl PolicyHolder {
     }
 }
 
+/// The policy's decisions about this machine's servers, each item with the OS user whose server
+/// it is (the local API serves a caller their own only).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct PolicyView {
+    /// The policy version (0: none in force).
+    pub version: u64,
+    pub decisions: Vec<(String, muster_proto::local::v1::PolicyDecision)>,
+    pub pending: Vec<(String, muster_proto::local::v1::PendingAction)>,
+    pub quarantines: Vec<(String, muster_proto::local::v1::Quarantine)>,
+}
+
 /// Shortest and longest wait before the stream is opened again.
 const RECONNECT_MIN: Duration = Duration::from_secs(1);
 const RECONNECT_MAX: Duration = Duration::from_secs(60);

@@ -15,10 +15,10 @@
 //! 6. the generic entropy rule ([`super::entropy`]) under a secret-like name;
 //! 7. otherwise, secrets embedded in a larger value ([`detect_embedded`]).
 //!
-//! A GitHub or npm look-alike whose checksum does not verify is never reported as GitHub's or
-//! npm's. Under a secret-like name it still falls to step 6 and is reported as
-//! `generic-secret` with low confidence: a mistyped or truncated token in a `*_TOKEN` variable
-//! is still a literal credential in a config file, which is the hygiene problem Muster reports.
+//! A GitHub, npm or Sentry look-alike whose checksum or payload does not verify keeps its
+//! provider but not its kind: it is reported as [`CHECKSUM_FAILED_KIND`] with low confidence
+//! (step 3), wherever it is. A mistyped or truncated token is still a literal credential in a
+//! config file, which is the hygiene problem Muster reports; the kind says it did not verify.
 
 use std::ops::Range;
 use std::sync::LazyLock;
@@ -29,11 +29,12 @@ use super::Secret;
 use super::connection::{split_url, url_credential};
 use super::context::match_context;
 use super::decode;
-use super::detection::{Confidence, Detection, Embedded, REFERENCE_KIND, Source};
+use super::detection::{CHECKSUM_FAILED_KIND, Confidence, Detection, Embedded, REFERENCE_KIND, Source};
 use super::entropy::is_high_entropy;
+use super::lazy::literal_prefix;
 use super::location::Location;
 use super::names::{is_password_name, is_secret_like, provider_hint};
-use super::providers::{is_public_identifier, match_token};
+use super::providers::{Rule, is_public_identifier, match_shape, match_token};
 use super::reference::{
     Reference, ReferenceSyntax, is_indirection_field, is_placeholder, references, strip_references,
 };
@@ -99,8 +100,8 @@ fn classify(name: Option<&str>, v: &str, embedded: bool) -> Option<Found> {
     if v.is_empty() || is_placeholder(v) {
         return None;
     }
-    if let Some(rule) = match_token(v) {
-        return Some((rule.kind, rule.provider, rule.confidence));
+    if let Some(found) = provider_token(v) {
+        return Some(found);
     }
     if is_public_identifier(v) {
         return None;
@@ -114,7 +115,7 @@ fn classify(name: Option<&str>, v: &str, embedded: bool) -> Option<Found> {
     if !v.contains(char::is_whitespace)
         && let Some(parts) = split_url(v)
     {
-        return url(&parts);
+        return url(v, &parts);
     }
     if let Some(name) = name {
         if let Some(found) = match_context(name, v) {
@@ -133,6 +134,24 @@ fn classify(name: Option<&str>, v: &str, embedded: bool) -> Option<Found> {
         return embedded_in(v).into_iter().map(|(_, found)| found).max_by_key(|(_, _, c)| *c);
     }
     None
+}
+
+/// A whole token with a provider's shape: that rule's kind, or [`CHECKSUM_FAILED_KIND`] with
+/// the provider kept when the shape starts with a distinctive literal prefix but the rule's
+/// offline check fails (a checked shape without a prefix, such as Azure DevOps' 84
+/// alphanumerics, says nothing once its check fails; nor does a body that is not random).
+fn provider_token(v: &str) -> Option<Found> {
+    if let Some(rule) = match_token(v) {
+        return Some((rule.kind, rule.provider, rule.confidence));
+    }
+    let rule: &Rule = match_shape(v)?;
+    // `ghp_000…0` is a placeholder, not a mistyped token: the body must look random.
+    let random = is_high_entropy(v);
+    (rule.check.is_some() && random && !literal_prefix(rule.pattern).is_empty()).then_some((
+        CHECKSUM_FAILED_KIND,
+        rule.provider,
+        Confidence::Low,
+    ))
 }
 
 /// PEM private keys, Google service-account JSON, Kubernetes Secret manifests and JWTs.
@@ -174,10 +193,20 @@ fn authorization(name: Option<&str>, v: &str) -> Option<Found> {
         return None;
     }
     match scheme.to_ascii_lowercase().as_str() {
-        "basic" => decode::is_basic_credential(credential).then_some(("basic-auth", "http", Confidence::High)),
+        "basic" => {
+            if !decode::is_basic_credential(credential) {
+                return None;
+            }
+            // A provider token as the password (or user) of the pair is that provider's: Jira's
+            // `email:ATATT3…`, a registry's `user:npm_…`. The decoded pair is zeroed on drop.
+            let decoded = decode::base64(credential).map(zeroize::Zeroizing::new);
+            let pair = decoded.as_deref().and_then(|b| std::str::from_utf8(b).ok()).and_then(|t| t.split_once(':'));
+            let provider = pair.and_then(|(user, pass)| provider_token(pass).or_else(|| provider_token(user)));
+            Some(provider.unwrap_or(("basic-auth", "http", Confidence::High)))
+        }
         "bearer" | "token" | "bot" => {
-            if let Some(rule) = match_token(credential) {
-                return Some((rule.kind, rule.provider, rule.confidence));
+            if let Some(found) = provider_token(credential) {
+                return Some(found);
             }
             if let Some(found) = structured(credential) {
                 return Some(found);
@@ -197,7 +226,7 @@ fn authorization(name: Option<&str>, v: &str) -> Option<Found> {
 
 /// A URL's credential: userinfo password, `password=`, SAS signature, a token as the userinfo,
 /// or a secret-named query parameter.
-fn url(parts: &super::connection::UrlParts<'_>) -> Option<Found> {
+fn url(v: &str, parts: &super::connection::UrlParts<'_>) -> Option<Found> {
     if let Some(found) = url_credential(parts) {
         return Some(found);
     }
@@ -205,14 +234,21 @@ fn url(parts: &super::connection::UrlParts<'_>) -> Option<Found> {
         && parts.password.is_none()
         && !parts.is_sentry_dsn()
     {
-        if let Some(rule) = match_token(user) {
-            return Some((rule.kind, rule.provider, rule.confidence));
+        if let Some(found) = provider_token(user) {
+            return Some(found);
         }
         if is_high_entropy(user) {
             return Some(("url-credentials", "url", Confidence::Medium));
         }
     }
-    parts.params.iter().find_map(|(k, v)| if is_placeholder(v) { None } else { classify(Some(k), v, false) })
+    if let Some(found) =
+        parts.params.iter().find_map(|(k, v)| if is_placeholder(v) { None } else { classify(Some(k), v, false) })
+    {
+        return Some(found);
+    }
+    // A provider's token anywhere else: a path segment (`/mcp/tvly-.../sse`), a query value
+    // under a name that says nothing (`?k=`).
+    v.split(['/', '?', '&', '=', '#', '@', ':', ';', ',']).filter(|part| part.len() >= 12).find_map(provider_token)
 }
 
 /// A URL inside free text (shared with the gate, `scrub.rs`).
@@ -291,8 +327,7 @@ fn embedded_in(v: &str) -> Vec<(Range<usize>, Found)> {
             if !free(&out, &range) {
                 continue;
             }
-            let found = match_token(m.as_str())
-                .map(|rule| (rule.kind, rule.provider, rule.confidence))
+            let found = provider_token(m.as_str())
                 .or_else(|| decode::is_jwt(m.as_str()).then_some(("jwt", "jwt", Confidence::High)));
             if let Some(found) = found {
                 out.push((range, found));

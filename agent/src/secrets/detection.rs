@@ -52,3 +52,8 @@ pub struct Embedded {
 
 /// Kind of a [`Source::Reference`] detection.
 pub const REFERENCE_KIND: &str = "secret-reference";
+
+/// Kind of a literal that has a provider's distinctive shape (`ghp_`, `npm_`, `sntrys_`) but
+/// fails the offline check that comes with it (checksum, payload). It keeps that provider: a
+/// mistyped, truncated or made-up token in a config is still that provider's credential slot.
+pub const CHECKSUM_FAILED_KIND: &str = "checksum-failed";

@@ -17,6 +17,7 @@ pub mod detect;
 pub mod detection;
 pub mod entropy;
 pub mod fingerprint;
+pub mod keyshapes;
 pub mod lazy;
 pub mod location;
 pub mod mask;
@@ -49,7 +50,7 @@ pub struct ProviderShape {
 
 /// Every provider shape rule the detector has, in match order.
 pub fn provider_shapes() -> Vec<ProviderShape> {
-    providers::RULES
+    providers::ALL_RULES
         .iter()
         .map(|r| ProviderShape {
             kind: r.kind,

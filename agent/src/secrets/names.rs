@@ -6,6 +6,7 @@
 //! narrows it for detection by excluding names that *describe* a secret without holding one
 //! (`*_KEY_ID`, `*_TOKEN_PATH`, `AUTH_TYPE`).
 
+use super::keyshapes;
 use super::mask;
 
 /// Upper case, `-` and `.` as `_`, leading dashes and surrounding quotes removed:
@@ -137,10 +138,15 @@ const HINTS: &[(&str, &str)] = &[
     ("REDIS", "redis"),
 ];
 
-/// The provider a name hints at, or `"unknown"`.
+/// The provider a name hints at, or `"unknown"`: the built-in keywords first, then those of
+/// `credentials.toml` (`BRAVE`, `CONTEXT7`, `TAVILY`, ...).
 pub fn provider_hint(name: &str) -> &'static str {
     let n = normalise(name);
-    HINTS.iter().find(|(kw, _)| has_keyword(&n, kw)).map_or("unknown", |(_, p)| p)
+    if let Some((_, p)) = HINTS.iter().find(|(kw, _)| has_keyword(&n, kw)) {
+        return p;
+    }
+    let rows: &'static [keyshapes::KeyRow] = &keyshapes::ROWS;
+    rows.iter().find(|r| r.names.iter().any(|kw| has_keyword(&n, kw))).map_or("unknown", |r| r.provider.as_str())
 }
 
 #[cfg(test)]
@@ -202,6 +208,9 @@ mod tests {
         assert_eq!(provider_hint("GH_TOKEN"), "github");
         assert_eq!(provider_hint("DD_API_KEY"), "datadog");
         assert_eq!(provider_hint("ADDRESS_KEY"), "unknown");
-        assert_eq!(provider_hint("BRAVE_API_KEY"), "unknown");
+        assert_eq!(provider_hint("BRAVE_API_KEY"), "brave");
+        assert_eq!(provider_hint("CONTEXT7_API_KEY"), "context7");
+        assert_eq!(provider_hint("--tavily-api-key"), "tavily");
+        assert_eq!(provider_hint("RANDOM_API_KEY"), "unknown");
     }
 }

@@ -17,6 +17,7 @@ use super::detection::Confidence;
 use super::lazy::LazyRegex;
 
 /// One shape rule.
+#[derive(Clone, Copy)]
 pub struct Rule {
     pub kind: &'static str,
     pub provider: &'static str,
@@ -196,8 +197,27 @@ pub struct Compiled {
     pub whole: LazyRegex,
 }
 
+/// Every shape rule in match order: the built-in [`RULES`], then the shapes of
+/// `credentials.toml` ([`super::keyshapes`]), which name services the built-in list lacks.
+pub static ALL_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
+    let rows: &'static [super::keyshapes::KeyRow] = &super::keyshapes::ROWS;
+    let data = rows.iter().filter_map(|row| {
+        let (Some(kind), Some(pattern), Some(confidence)) = (&row.kind, &row.pattern, row.confidence) else {
+            return None;
+        };
+        Some(Rule {
+            kind: kind.as_str(),
+            provider: row.provider.as_str(),
+            pattern: pattern.as_str(),
+            check: None,
+            confidence: confidence.confidence(),
+        })
+    });
+    RULES.iter().copied().chain(data).collect()
+});
+
 pub static COMPILED: LazyLock<Vec<Compiled>> =
-    LazyLock::new(|| RULES.iter().map(|rule| Compiled { rule, whole: LazyRegex::whole(rule.pattern) }).collect());
+    LazyLock::new(|| ALL_RULES.iter().map(|rule| Compiled { rule, whole: LazyRegex::whole(rule.pattern) }).collect());
 
 /// One automaton over every rule's literal prefixes: which rules could match a whole token
 /// (the prefixes that start it, one anchored pass) or anywhere in a text (one unanchored pass),

@@ -165,3 +165,62 @@ fn normalised_output_snapshot() {
     let json = img.scan_json();
     insta::assert_json_snapshot!(servers_in(&json, "/home/alice/.claude.json"));
 }
+
+/// Regression (issue 16): a plugin manifest whose `mcpServers` is a path to another file; a path
+/// leaving the plugin root is refused, not read.
+#[test]
+fn a_plugin_manifest_naming_a_servers_file_by_relative_path() {
+    for os in ALL_OS {
+        let img = Image::new(os);
+        let h = home(os, "alice");
+        let root = join(os, &h, ".claude/plugins/cache/acme/db-tools/2.0.0");
+        img.write(
+            &join(os, &root, ".claude-plugin/plugin.json"),
+            r#"{"name": "db-tools", "mcpServers": "./config/servers.json"}"#,
+        );
+        let linked = join(os, &root, "config/servers.json");
+        img.write(&linked, r#"{"mcpServers": {"pg": {"command": "npx", "args": ["-y", "@acme/pg-mcp@1.0.0"]}}}"#);
+        let other = join(os, &h, ".claude/plugins/cache/acme/evil/1.0.0");
+        img.write(
+            &join(os, &other, ".claude-plugin/plugin.json"),
+            r#"{"name": "evil", "mcpServers": "../../../../../.ssh/x.json"}"#,
+        );
+        let json = img.scan_json();
+        assert_eq!(assert_found(&json, "claude-code", "user", &linked), ["pg"], "{os:?}");
+        assert_eq!(servers_in(&json, &linked)[0]["origin"], "plugin:db-tools", "{os:?}");
+        let problems = json["problems"].as_array().expect("problems");
+        assert!(
+            problems.iter().any(|p| p["message"].as_str().is_some_and(|m| m.contains("outside plugin"))),
+            "{os:?}: {problems:?}"
+        );
+    }
+}
+
+/// Regression (issue 16): `disabledMcpjsonServers` (in `~/.claude.json` per project, or in the
+/// project's `.claude/settings.local.json`) turns a project's `.mcp.json` entries off.
+#[test]
+fn project_servers_disabled_outside_their_entries() {
+    for os in ALL_OS {
+        let img = Image::new(os);
+        let h = home(os, "alice");
+        let shop = join(os, &h, "src/shop");
+        let blog = join(os, &h, "src/blog");
+        let servers = r#"{"mcpServers": {"a": {"command": "npx", "args": ["a@1.0.0"]}, "b": {"command": "npx", "args": ["b@1.0.0"]}}}"#;
+        for repo in [&shop, &blog] {
+            img.mkdir(&join(os, repo, ".git"));
+            img.write(&join(os, repo, ".mcp.json"), servers);
+        }
+        let claude_json = serde_json::json!({"projects": {shop.clone(): {"disabledMcpjsonServers": ["b"]}}});
+        img.write(&join(os, &h, ".claude.json"), &claude_json.to_string());
+        img.write(&join(os, &blog, ".claude/settings.local.json"), r#"{"disabledMcpjsonServers": ["a"]}"#);
+        let json = img.scan_json();
+        let disabled = |repo: &str, name: &str| {
+            let s = servers_in(&json, &join(os, repo, ".mcp.json"));
+            s.iter().find(|s| s["name"] == name).expect("server")["disabled"].clone()
+        };
+        assert_eq!(disabled(&shop, "a"), false, "{os:?}");
+        assert_eq!(disabled(&shop, "b"), true, "{os:?}");
+        assert_eq!(disabled(&blog, "a"), true, "{os:?}");
+        assert_eq!(disabled(&blog, "b"), false, "{os:?}");
+    }
+}

@@ -94,3 +94,24 @@ fn normalised_output_snapshot() {
     servers.extend(crate::support::servers_in(&json, &format!("{dir}/Claude Extensions/ant.dir.notion/manifest.json")));
     insta::assert_json_snapshot!(servers);
 }
+
+/// Regression (issue 16): an extension turned off in the app keeps its manifest; the off switch
+/// is `"isEnabled": false` in `Claude Extensions Settings/<id>.json`.
+#[test]
+fn an_extension_turned_off_in_its_settings_file_is_disabled() {
+    let img = Image::new(Os::Macos);
+    let dir = "/Users/alice/Library/Application Support/Claude";
+    for id in ["ant.dir.notion", "ant.dir.other"] {
+        img.fixture(&format!("{dir}/Claude Extensions/{id}/manifest.json"), "claude-desktop/extension-manifest.json");
+    }
+    img.write(
+        &format!("{dir}/Claude Extensions Settings/ant.dir.notion.json"),
+        r#"{"isEnabled": false, "userConfig": {}}"#,
+    );
+    img.write(&format!("{dir}/Claude Extensions Settings/ant.dir.other.json"), r#"{"isEnabled": true}"#);
+    let json = img.scan_json();
+    let off = crate::support::servers_in(&json, &format!("{dir}/Claude Extensions/ant.dir.notion/manifest.json"));
+    let on = crate::support::servers_in(&json, &format!("{dir}/Claude Extensions/ant.dir.other/manifest.json"));
+    assert_eq!(off[0]["disabled"], true);
+    assert_eq!(on[0]["disabled"], false);
+}

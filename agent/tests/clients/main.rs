@@ -35,6 +35,7 @@ mod kiro;
 mod lm_studio;
 mod mcphub;
 mod mistral_vibe;
+mod neighbours;
 mod opencode;
 mod qwen_code;
 mod roo_code;

@@ -118,3 +118,35 @@ fn normalised_output_snapshot() {
     let json = img.scan_json();
     insta::assert_json_snapshot!(servers_in(&json, "/home/alice/.config/Code/User/mcp.json"));
 }
+
+/// Regression (issue 16): a window opened on a `.code-workspace` file is recorded as
+/// `{"workspace": "file://…/x.code-workspace"}`; its folders (relative to that file, absolute, or
+/// URIs) are projects too.
+#[test]
+fn folders_of_a_recorded_code_workspace_file_are_scanned() {
+    for os in ALL_OS {
+        let img = Image::new(os);
+        let h = home(os, "alice");
+        let (ws_uri, abs_folder) = match os {
+            Os::Linux => ("file:///home/alice/ws/team.code-workspace", "/home/alice/far/lib"),
+            Os::Macos => ("file:///Users/alice/ws/team.code-workspace", "/Users/alice/far/lib"),
+            Os::Windows => ("file:///c%3A/Users/alice/ws/team.code-workspace", "C:\\\\Users\\\\alice\\\\far\\\\lib"),
+        };
+        let ws =
+            join(os, &user_dir(os, &h, "Cursor"), "workspaceStorage/0a1b2c3d4e5f60718293a4b5c6d7e8f9/workspace.json");
+        img.write(&ws, &format!("{{\"workspace\": \"{ws_uri}\"}}"));
+        img.write(
+            &join(os, &h, "ws/team.code-workspace"),
+            &format!(
+                "{{\n  // a comment, as VS Code writes them\n  \"folders\": [{{\"path\": \"../elsewhere/app\"}}, {{\"path\": \"{abs_folder}\"}}],\n}}\n"
+            ),
+        );
+        let relative = join(os, &h, "elsewhere/app/.vscode/mcp.json");
+        let absolute = join(os, &h, "far/lib/.vscode/mcp.json");
+        img.fixture(&relative, "vscode/workspace-mcp.json");
+        img.fixture(&absolute, "vscode/workspace-mcp.json");
+        let json = img.scan_json();
+        assert_eq!(assert_found(&json, "vscode", "project", &relative), ["playwright"], "{os:?}");
+        assert_eq!(assert_found(&json, "vscode", "project", &absolute), ["playwright"], "{os:?}");
+    }
+}

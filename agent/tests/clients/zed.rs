@@ -65,3 +65,39 @@ fn normalised_output_snapshot() {
     let json = img.scan_json();
     insta::assert_json_snapshot!(servers_in(&json, f));
 }
+
+/// Regression (issue 16): a key inside an extension's `settings` block, or deeper in another
+/// nested block of a custom server, was never searched.
+#[test]
+fn keys_in_nested_settings_blocks_are_found() {
+    let img = Image::new(Os::Linux);
+    let f = "/home/alice/.config/zed/settings.json";
+    img.write(
+        f,
+        r#"{"context_servers": {
+            "mcp-server-context7": {"source": "extension", "settings": {"context7_api_key": "ctx7sk-3f9c2a1e-7b4d-4e8f-9a0c-1d2e3f4a5b6c"}},
+            "search": {"command": "npx", "args": ["-y", "tavily-mcp@0.2.1"], "config": {"auth": {"key": "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"}}}
+        }}"#,
+    );
+    let json = img.scan_json();
+    let servers = servers_in(&json, f);
+    let creds = |n: &str| {
+        let s = servers.iter().find(|s| s["name"] == n).expect("server");
+        s["credentials"].as_array().expect("credentials").clone()
+    };
+    let c7 = creds("mcp-server-context7");
+    assert!(
+        c7.iter().any(|c| c["location"] == "field:settings.context7_api_key"
+            && c["kind"] == "context7-api-key"
+            && c["provider"] == "context7"
+            && c["source"] == "literal"),
+        "{c7:#?}"
+    );
+    let tavily = creds("search");
+    assert!(
+        tavily.iter().any(|c| c["location"] == "field:config.auth.key" && c["provider"] == "tavily"),
+        "{tavily:#?}"
+    );
+    let text = json.to_string();
+    assert!(!text.contains("3f9c2a1e-7b4d") && !text.contains("Qm3Xr8TzLw2V"), "no value leaves the agent");
+}

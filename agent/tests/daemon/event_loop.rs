@@ -14,7 +14,7 @@ use muster_agent::outbox::{Limits, Outbox};
 use muster_agent::report::delta;
 use muster_agent::report::{CertificateValidity, ReportTransport, TransportError};
 use muster_agent::state::StateDir;
-use muster_agent::watch::{NoWatcher, WatchSet};
+use muster_agent::watch::NoWatcher;
 use muster_proto::tonic::Status;
 use muster_proto::v1::{
     HeartbeatResponse, InventorySnapshot, ProblemKind, ReportRequest, ReportResponse, report_request::Body,
@@ -44,9 +44,9 @@ impl FakeScanner {
 }
 
 impl Scanner for FakeScanner {
-    async fn scan(&mut self) -> Result<(InventorySnapshot, WatchSet), muster_agent::ScanError> {
+    async fn scan(&mut self) -> Result<muster_agent::Scanned, muster_agent::ScanError> {
         *self.scans.lock().unwrap() += 1;
-        Ok((self.current.lock().unwrap().clone(), WatchSet::default()))
+        Ok(muster_agent::Scanned { inventory: self.current.lock().unwrap().clone(), ..Default::default() })
     }
 }
 

@@ -183,3 +183,44 @@ fn outbox_files_are_private() {
         assert_eq!(e.metadata().unwrap().permissions().mode() & 0o777, 0o600, "{:?}", e.file_name());
     }
 }
+
+#[test]
+fn a_changed_policy_state_is_reported_even_when_the_inventory_did_not_change() {
+    use muster_proto::v1::{PolicyActionResult, PolicyReport, PolicyServerState};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("outbox");
+    let policy = |version: u64, evaluated_at_unix: i64, state: i32| PolicyReport {
+        applied_version: version,
+        acked_version: version,
+        evaluated_at_unix,
+        servers: vec![PolicyServerState {
+            server_id: "a".into(),
+            actions: vec![PolicyActionResult { rule_id: "r".into(), state, ..Default::default() }],
+        }],
+        refusal: String::new(),
+    };
+    let mut outbox = Outbox::open(&dir, Limits::default()).unwrap();
+    let inv = inventory(&["a"]);
+    assert_eq!(
+        outbox.enqueue_with_policy(&inv, &policy(1, 10, 1), false).unwrap(),
+        Enqueued::Full { sequence: 1, superseded: 0 }
+    );
+    assert_eq!(outbox.head().unwrap().unwrap().policy, Some(policy(1, 10, 1)), "the report carries the policy state");
+    assert_eq!(
+        outbox.enqueue_with_policy(&inv, &policy(1, 20, 1), false).unwrap(),
+        Enqueued::Unchanged,
+        "only the evaluation time changed"
+    );
+    assert_eq!(outbox.enqueue_with_policy(&inv, &policy(1, 30, 2), false).unwrap(), Enqueued::Delta { sequence: 2 });
+    outbox.ack(1).unwrap();
+    let head = outbox.head().unwrap().unwrap();
+    let Some(Body::Delta(d)) = &head.body else { panic!("expected a delta") };
+    assert!(d.upserted_servers.is_empty() && d.removed_server_ids.is_empty(), "an empty delta: {d:?}");
+    assert_eq!(head.policy, Some(policy(1, 30, 2)));
+
+    // A restart remembers what was last queued: the same state is not queued again.
+    drop(outbox);
+    let mut outbox = Outbox::open(&dir, Limits::default()).unwrap();
+    assert_eq!(outbox.enqueue_with_policy(&inv, &policy(1, 40, 2), false).unwrap(), Enqueued::Unchanged);
+    assert_eq!(outbox.enqueue_with_policy(&inv, &policy(2, 50, 2), false).unwrap(), Enqueued::Delta { sequence: 3 });
+}

@@ -121,6 +121,8 @@ fn image_options(root: &Path, state: &Path, once: bool) -> RunOptions {
         once,
         once_attempts: 3,
         local_api: None,
+        probe_remote_auth: false,
+        enforce: true,
     }
 }
 

@@ -309,17 +309,22 @@ GENERIC_NAMES = ["BRAVE_API_KEY", "TAVILY_API_KEY", "EXA_API_KEY", "FIRECRAWL_AP
 GENERIC_VALUES = [lambda: "BSA" + rand(B62, 28), lambda: "tvly-" + rand(B62, 32), uuid, lambda: "fc-" + rand(HEX, 32),
                   lambda: "ctx7sk-" + uuid(), lambda: "apify_api_" + rand(B62, 36), lambda: rand(LOWER_ALNUM, 64),
                   lambda: rand(B62, 32), lambda: rand(B64, 44), lambda: rand(URLSAFE, 40)]
+# Values with a vendor prefix are that vendor's key whatever the name says (credentials.toml).
+VENDOR_PREFIXES = [("tvly-", "tavily-api-key"), ("fc-", "firecrawl-api-key"), ("ctx7sk-", "context7-api-key"),
+                   ("apify_api_", "apify-api-token")]
 for name in GENERIC_NAMES:
-    add("generic-secret", "env", name, R.choice(GENERIC_VALUES)())
+    value = R.choice(GENERIC_VALUES)()
+    label = next((k for p, k in VENDOR_PREFIXES if value.startswith(p)), "generic-secret")
+    add(label, "env", name, value)
 for flag in ["--api-key", "--token", "--client-secret", "--pat", "--auth-token"]:
     add("generic-secret", "arg", flag, rand(B62, 32))
 for header in ["X-API-Key", "X-Auth-Token", "CONTEXT7_API_KEY", "apikey"]:
     add("generic-secret", "header", header, rand(B62, 36))
 for field in ["apiKey", "clientSecret", "oauth.clientSecret", "auth.token"]:
     add("generic-secret", "field", field, rand(URLSAFE, 40))
-# Checksum look-alikes under secret names: not GitHub's, still a literal credential.
+# Checksum look-alikes under secret names: the provider's shape, marked as failing the checksum.
 for prefix in ["ghp_", "gho_", "npm_"]:
-    add("generic-secret", "env", "GITHUB_TOKEN" if prefix != "npm_" else "NPM_TOKEN", bad_crc_token(prefix))
+    add("checksum-failed", "env", "GITHUB_TOKEN" if prefix != "npm_" else "NPM_TOKEN", bad_crc_token(prefix))
 
 # ---------------------------------------------------------------- negatives
 REFS = [
@@ -391,7 +396,8 @@ for prev, value in [
     ("--api-key-env", "STRIPE_SECRET_KEY"), ("--auth", "oauth"), ("--header", "Accept: application/json"),
     ("-", bad_crc_token("ghp_")), ("--model", "gpt-4.1-mini"), ("--max-tokens", "8192"),
 ]:
-    add("none", "arg", prev, value)
+    # A GitHub look-alike with a bad checksum keeps GitHub's shape: reported as checksum-failed.
+    add("checksum-failed" if value.startswith("ghp_") else "none", "arg", prev, value)
 for url in [
     "https://api.githubcopilot.com/mcp/", "http://localhost:3000/sse", "https://mcp.example.com/sse?transport=sse&region=eu",
     "https://mcp.linear.app/sse", "https://mcp.notion.com/mcp", "https://mcp.sentry.dev/mcp?org=acme", "http://127.0.0.1:8931/mcp",

@@ -95,7 +95,7 @@ pub async fn enroll(agent_bin: &Path, cp: &TestControlPlane, state_dir: &Path) -
 pub fn spawn_run(agent_bin: &Path, state_dir: &Path, root: &Path, extra: &[String], log: &Path) -> Result<Child> {
     let log = std::fs::File::create(log)?;
     Command::new(agent_bin)
-        .arg("run")
+        .args(["run", "--offline"])
         .arg("--state-dir")
         .arg(state_dir)
         .arg("--root")

@@ -1,11 +1,12 @@
 //! Dashboard accounts: the username rule, creating a local account (argon2id hash of its
-//! password) for the admin API, the settings page and `muster-server user add`, and the account
-//! a single sign-on creates. It does not authenticate anyone (`crate::http::auth` does).
+//! password) for the admin API, the settings page and `muster-server user add`, resetting a local
+//! password (`user passwd`) and removing an account (`user remove`, never the last admin), and the
+//! account a single sign-on creates. It does not authenticate anyone (`crate::http::auth` does).
 
 use super::password::{self, PasswordError};
 use crate::audit::{self, AuditEvent};
 use crate::error::ActionError;
-use crate::store::{AccountSource, AuditEntry, AuditOutcome, Role, Store, StoreError, UserRecord};
+use crate::store::{AccountSource, AuditEntry, AuditOutcome, RemoveUser, Role, Store, StoreError, UserRecord};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AccountError {
@@ -38,17 +39,60 @@ pub async fn create_user(
         return Err(ActionError::invalid(AccountError::InvalidUsername.to_string()));
     }
     // argon2id takes tens of milliseconds: off the async workers.
-    let hash = tokio::task::spawn_blocking(move || password::hash_password(&password))
+    let hash = hash_off_workers(password).await?;
+    match add_hashed_user(store, username, role, hash, now).await {
+        Ok(()) => Ok(AuditEvent::new("user.create", username).detail(&format!("role {role}, by {by}"))),
+        Err(AccountError::Store(error)) => Err(ActionError::Store(error)),
+        Err(error) => Err(ActionError::invalid(error.to_string())),
+    }
+}
+
+/// argon2id of `password`, off the async workers; a password the rules refuse is bad input.
+async fn hash_off_workers(password: String) -> Result<String, ActionError> {
+    tokio::task::spawn_blocking(move || password::hash_password(&password))
         .await
         .map_err(ActionError::internal)?
         .map_err(|error| match error {
             PasswordError::Hash(_) => ActionError::internal(error),
             other => ActionError::invalid(other.to_string()),
-        })?;
-    match add_hashed_user(store, username, role, hash, now).await {
-        Ok(()) => Ok(AuditEvent::new("user.create", username).detail(&format!("role {role}, by {by}"))),
-        Err(AccountError::Store(error)) => Err(ActionError::Store(error)),
-        Err(error) => Err(ActionError::invalid(error.to_string())),
+        })
+}
+
+/// The use-case: sets a new password on the local account `username` on behalf of `by` and ends
+/// the account's open sessions; the audit event to record. A single-sign-on account has no
+/// password here and is refused.
+pub async fn set_password(
+    store: &dyn Store,
+    by: &str,
+    username: &str,
+    password: String,
+    now: i64,
+) -> Result<AuditEvent, ActionError> {
+    match store.user(username).await? {
+        None => return Err(ActionError::not_found(format!("no user {username}"))),
+        Some(user) if user.source != AccountSource::Local => {
+            return Err(ActionError::invalid(format!(
+                "user {username} signs in through single sign-on and has no password here"
+            )));
+        }
+        Some(_) => {}
+    }
+    let hash = hash_off_workers(password).await?;
+    if !store.set_password(username, &hash, now).await? {
+        return Err(ActionError::not_found(format!("no user {username}")));
+    }
+    Ok(AuditEvent::new("user.passwd", username).detail(&format!("by {by}; open sessions ended")))
+}
+
+/// The use-case: removes the account `username` and its sessions on behalf of `by`; the audit
+/// event to record. The last enabled admin cannot be removed.
+pub async fn remove_user(store: &dyn Store, by: &str, username: &str) -> Result<AuditEvent, ActionError> {
+    match store.remove_user(username).await? {
+        RemoveUser::Removed => Ok(AuditEvent::new("user.remove", username).detail(&format!("by {by}"))),
+        RemoveUser::NotFound => Err(ActionError::not_found(format!("no user {username}"))),
+        RemoveUser::LastAdmin => Err(ActionError::invalid(format!(
+            "user {username} is the last admin; add another admin first (muster-server user add NAME --role admin)"
+        ))),
     }
 }
 

@@ -153,6 +153,10 @@ pub struct ExportFinding {
     pub server_ids: Vec<String>,
     pub client: String,
     pub user: String,
+    /// From the findings catalog (empty for an id it does not know): what the finding is and how
+    /// to fix it.
+    pub title: String,
+    pub remediation: String,
 }
 
 /// A stable id for one finding on one agent: SHA-256 over what identifies it, 128 bits in hex.
@@ -287,6 +291,8 @@ pub fn host_from_parts(
                 },
                 client: f.client.clone(),
                 user: f.user.clone(),
+                title: crate::finding_catalog::title(&f.finding_id).to_string(),
+                remediation: crate::finding_catalog::remediation(&f.finding_id).to_string(),
             })
             .collect(),
     }

@@ -85,7 +85,7 @@ pub fn event(host: &ExportHost, finding: &ExportFinding) -> Value {
     if !finding.owasp.is_empty() {
         types.push(finding.owasp.clone());
     }
-    json!({
+    let mut event = json!({
         "activity_id": ACTIVITY_ID,
         "activity_name": "Create",
         "category_uid": CATEGORY_UID,
@@ -123,7 +123,15 @@ pub fn event(host: &ExportHost, finding: &ExportFinding) -> Value {
             "os": os(host),
         },
         "resources": resources(host, finding),
-    })
+    });
+    // OCSF's Remediation object: the catalog's fix, when this server knows the finding id.
+    if !finding.remediation.is_empty() {
+        event["remediation"] = json!({ "desc": finding.remediation });
+    }
+    if !finding.title.is_empty() {
+        event["finding_info"]["desc"] = json!(finding.title);
+    }
+    event
 }
 
 /// Writes one JSON line per finding of `host`.

@@ -14,12 +14,14 @@
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod compliance_api;
 pub(crate) mod error;
 pub mod exception_requests_api;
 pub mod exports;
 pub mod fleet_api;
 pub mod inventory_api;
 pub mod listener;
+pub mod mcp_registry_api;
 pub mod openapi;
 pub mod pages;
 pub mod params;
@@ -99,6 +101,8 @@ fn routes() -> Vec<Route> {
     routes.extend(policy_preview_api::routes());
     routes.extend(policies_api::routes());
     routes.extend(exception_requests_api::routes());
+    routes.extend(compliance_api::routes());
+    routes.extend(mcp_registry_api::routes());
     routes.extend(openapi::routes());
     routes
 }

@@ -16,7 +16,10 @@ use utoipa::{Modify, OpenApi};
 
 use super::error::ErrorBody;
 use super::roles::Access;
-use super::{Route, api, exception_requests_api, fleet_api, inventory_api, params, policies_api, policy_preview_api};
+use super::{
+    Route, api, compliance_api, exception_requests_api, fleet_api, inventory_api, mcp_registry_api, params,
+    policies_api, policy_preview_api,
+};
 use crate::error::ApiError;
 
 /// Where the document is served.
@@ -76,6 +79,13 @@ pub(crate) fn routes() -> Vec<Route> {
         exception_requests_api::approve_request,
         exception_requests_api::deny_request,
         policy_preview_api::get_draft,
+        compliance_api::summary,
+        compliance_api::endpoints,
+        compliance_api::endpoint,
+        compliance_api::rules,
+        compliance_api::trend,
+        mcp_registry_api::list_servers,
+        mcp_registry_api::get_version,
     ),
     components(schemas(
         ErrorBody,
@@ -83,12 +93,15 @@ pub(crate) fn routes() -> Vec<Route> {
         crate::words::Transport,
         crate::words::Ecosystem,
         crate::words::Severity,
+        crate::words::ActionState,
         params::StatusParam,
         params::SortParam,
         params::KindParam,
         params::FindingStateParam,
         params::ChangeKindParam,
         params::AgentStatusParam,
+        params::VersionStateParam,
+        params::ReuseParam,
     )),
     modifiers(&Authentication),
     security(("bearer" = []), ("session" = [])),
@@ -101,7 +114,9 @@ pub(crate) fn routes() -> Vec<Route> {
         (name = "agents", description = "Agents and, for admins, enrollment tokens"),
         (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
         (name = "policies", description = "Remediation policy versions, publishing and rolling back (admin); dry runs, drafts and exception requests"),
+        (name = "compliance", description = "What the agents report about the policy they enforce: per endpoint, per rule, and the hourly trend"),
         (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
+        (name = "registry", description = "The MCP Registry (v0.1) of the servers the published policy allows; public, read-only, rate-limited"),
     )
 )]
 pub struct ApiDoc;

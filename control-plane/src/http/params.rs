@@ -23,7 +23,7 @@ use crate::error::{ApiError, ErrorCode};
 use crate::ingest::ChangeKind;
 use crate::store::read::{
     ActivityQuery, AgentQuery, Cursor, EndpointQuery, EndpointSort, FindingQuery, FindingStateFilter, FingerprintQuery,
-    GroupKind, MAX_PAGE, ServerGroupQuery,
+    FingerprintReuse, GroupKind, MAX_PAGE, ServerGroupQuery,
 };
 pub use crate::words::Word;
 
@@ -212,6 +212,16 @@ word_enum!(
 );
 
 word_enum!(
+    /// Which reuse of one secret to list: on several hosts, by several servers of one host, or
+    /// either.
+    ReuseParam {
+        AcrossHosts = "across_hosts" => FingerprintReuse::AcrossHosts,
+        WithinHost = "within_host" => FingerprintReuse::WithinHost,
+        Any = "any" => FingerprintReuse::Any,
+    } -> FingerprintReuse
+);
+
+word_enum!(
     /// An agent's enrollment status.
     AgentStatusParam { Active = "active" => "active", Revoked = "revoked" => "revoked" } -> &'static str
 );
@@ -232,6 +242,8 @@ pub struct EndpointParams {
     pub client: Option<String>,
     /// Exact endpoint tag, e.g. `team:payments` (set in the agent's config file).
     pub tag: Option<String>,
+    /// Enterprise service, exactly (e.g. `github`): endpoints with a server reaching it.
+    pub service: Option<String>,
     #[param(value_type = Option<crate::words::Os>)]
     pub os: Option<Word<v1::Os>>,
     pub status: Option<StatusParam>,
@@ -257,6 +269,7 @@ impl EndpointParams {
             min_severity: self.severity.map(Word::number),
             client: trimmed(&self.client),
             tag: tag(&self.tag)?,
+            service: trimmed(&self.service),
             sort: self.sort.map(SortParam::value).unwrap_or_default(),
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
@@ -270,6 +283,7 @@ impl EndpointParams {
         push(&mut pairs, "user", trimmed(&self.user));
         push(&mut pairs, "client", trimmed(&self.client));
         push(&mut pairs, "tag", trimmed(&self.tag));
+        push(&mut pairs, "service", trimmed(&self.service));
         push(&mut pairs, "os", self.os);
         push(&mut pairs, "status", self.status);
         push(&mut pairs, "severity", self.severity);
@@ -320,16 +334,20 @@ impl ServerParams {
     }
 }
 
-/// Filters and page of the fingerprints seen on several hosts (`/credentials`,
-/// `/api/v1/credentials/shared`).
+/// Filters and page of the reused fingerprints (`/credentials`, `/api/v1/credentials/shared`).
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct SharedParams {
     /// Provider, e.g. `github`.
     pub provider: Option<String>,
-    /// Seen on at least this many hosts (2 or more; default 2).
+    /// `across_hosts` (default: one secret on several hosts), `within_host` (used by several
+    /// servers of one host) or `any`.
+    pub reuse: Option<ReuseParam>,
+    /// Seen on at least this many hosts (1 or more; default 2 for `across_hosts`, else 1).
     pub min_hosts: Option<i64>,
+    /// The start of a fingerprint (hex, at least 4 characters, case-insensitive).
+    pub q: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
@@ -338,13 +356,24 @@ pub struct SharedParams {
 
 impl SharedParams {
     pub fn query(&self) -> Result<FingerprintQuery, ParamError> {
+        let reuse = self.reuse.map(ReuseParam::value).unwrap_or_default();
         let min_hosts = match self.min_hosts {
-            None => 2,
-            Some(n) if (2..=1_000_000).contains(&n) => n,
-            Some(_) => return Err(ParamError("min_hosts: expected 2 or more".into())),
+            None if reuse == FingerprintReuse::AcrossHosts => 2,
+            None => 1,
+            Some(n) if (1..=1_000_000).contains(&n) => n,
+            Some(_) => return Err(ParamError("min_hosts: expected 1 or more".into())),
+        };
+        let prefix = match trimmed(&self.q) {
+            None => None,
+            Some(text) if text.len() >= 4 && text.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Some(text.to_ascii_lowercase())
+            }
+            Some(_) => return Err(ParamError("q: expected the start of a fingerprint (4 or more hex digits)".into())),
         };
         Ok(FingerprintQuery {
             min_hosts,
+            reuse,
+            prefix,
             provider: trimmed(&self.provider),
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
@@ -354,7 +383,9 @@ impl SharedParams {
     pub fn filters(&self) -> Vec<(&'static str, String)> {
         let mut pairs = Vec::new();
         push(&mut pairs, "provider", trimmed(&self.provider));
+        push(&mut pairs, "reuse", self.reuse);
         push(&mut pairs, "min_hosts", self.min_hosts);
+        push(&mut pairs, "q", trimmed(&self.q));
         push(&mut pairs, "limit", self.limit);
         pairs
     }
@@ -368,13 +399,22 @@ pub struct FindingParams {
     /// Least severity.
     #[param(value_type = Option<crate::words::Severity>)]
     pub severity: Option<Word<v1::Severity>>,
-    /// OWASP MCP Top 10 id, exactly (e.g. `MCP01`).
+    /// OWASP MCP Top 10 id (e.g. `MCP01`). Every text filter ignores case.
     pub owasp: Option<String>,
+    /// Service id, exactly (e.g. `github`).
     pub service: Option<String>,
+    /// Client id, exactly (e.g. `cursor`).
     pub client: Option<String>,
+    /// OS account, exactly.
     pub user: Option<String>,
     /// An agent id: one endpoint's findings.
     pub agent: Option<String>,
+    /// Hostname substring.
+    pub host: Option<String>,
+    /// Rule: a findings catalog id, exactly (e.g. `MUSTER-SECRET-ENV`).
+    pub rule: Option<String>,
+    /// Substring of the message, rule id, hostname or server name.
+    pub q: Option<String>,
     /// `open` (no active decision), `acknowledged` or `waived`.
     pub state: Option<FindingStateParam>,
     /// `next_cursor` of the previous page.
@@ -393,7 +433,11 @@ impl FindingParams {
             client: trimmed(&self.client),
             user: trimmed(&self.user),
             agent_id: trimmed(&self.agent),
-            finding_id: None,
+            finding_id: trimmed(&self.rule),
+            host: trimmed(&self.host),
+            text: trimmed(&self.q),
+            server_id: None,
+            subject: None,
             state: self.state.map(FindingStateParam::value),
             now,
             cursor: cursor(&self.cursor)?,
@@ -409,6 +453,9 @@ impl FindingParams {
         push(&mut pairs, "client", trimmed(&self.client));
         push(&mut pairs, "user", trimmed(&self.user));
         push(&mut pairs, "agent", trimmed(&self.agent));
+        push(&mut pairs, "host", trimmed(&self.host));
+        push(&mut pairs, "rule", trimmed(&self.rule));
+        push(&mut pairs, "q", trimmed(&self.q));
         push(&mut pairs, "state", self.state);
         push(&mut pairs, "limit", self.limit);
         pairs
@@ -523,6 +570,91 @@ fn invalid_cursor() -> ParamError {
     ParamError("cursor: not a cursor this server issued".into())
 }
 
+word_enum!(
+    /// Whether an endpoint's decisions come from the current published version.
+    VersionStateParam { Current = "current" => true, Behind = "behind" => false } -> bool
+);
+
+/// Filters and page of the compliance endpoint list (`/compliance/endpoints`,
+/// `/api/v1/compliance/endpoints`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ComplianceParams {
+    /// Only endpoints with an action in this state (with `rule`: that rule's action).
+    #[param(value_type = Option<crate::words::ActionState>)]
+    pub state: Option<Word<v1::PolicyActionState>>,
+    /// Only endpoints where this rule is broken (exact rule id).
+    pub rule: Option<String>,
+    /// Only endpoints on (`current`) or not on (`behind`) the current published version.
+    pub version: Option<VersionStateParam>,
+    /// Only endpoints with at least one violation (an action no exception lifts).
+    pub violating: Option<bool>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ComplianceParams {
+    pub fn filter(&self) -> Result<crate::compliance::EndpointFilter, ParamError> {
+        Ok(crate::compliance::EndpointFilter {
+            state: self.state.map(Word::number),
+            rule: trimmed(&self.rule),
+            on_current: self.version.map(VersionStateParam::value),
+            violating: self.violating.unwrap_or(false),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "state", self.state);
+        push(&mut pairs, "rule", trimmed(&self.rule));
+        push(&mut pairs, "version", self.version);
+        push(&mut pairs, "violating", self.violating.filter(|v| *v));
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// Page of the per-rule compliance counts (`/api/v1/compliance/rules`), by rule id.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CompliancePageParams {
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl CompliancePageParams {
+    pub fn query(&self) -> Result<(Option<String>, u32), ParamError> {
+        Ok((cursor(&self.cursor)?, limit(self.limit)?))
+    }
+}
+
+/// How much of the compliance trend (`/api/v1/compliance/trend`).
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TrendParams {
+    /// Days back from now, 1 to 90 (default 7); one point per hour.
+    pub days: Option<u32>,
+}
+
+impl TrendParams {
+    pub fn days(&self) -> Result<u32, ParamError> {
+        match self.days {
+            None => Ok(7),
+            Some(n) if (1..=crate::compliance::MAX_TREND_DAYS).contains(&n) => Ok(n),
+            Some(_) => Err(ParamError(format!("days: expected 1 to {}", crate::compliance::MAX_TREND_DAYS))),
+        }
+    }
+}
+
 /// The most audit records one call returns.
 pub const MAX_AUDIT_PAGE: u32 = 1000;
 
@@ -593,8 +725,13 @@ mod tests {
         assert_eq!(error("limit=100000"), "limit: expected 1 to 500");
         assert!(error("limit=-3").starts_with("query string:"));
         assert_eq!(error("cursor=zz"), "cursor: not a cursor this server issued");
-        let shared = parse::<SharedParams>(Some("min_hosts=1")).unwrap().query().unwrap_err().0;
-        assert_eq!(shared, "min_hosts: expected 2 or more");
+        let shared = parse::<SharedParams>(Some("min_hosts=0")).unwrap().query().unwrap_err().0;
+        assert_eq!(shared, "min_hosts: expected 1 or more");
+        // Issue 15: reuse within one host is a question, not a 400.
+        let within = parse::<SharedParams>(Some("reuse=within_host&min_hosts=1")).unwrap().query().unwrap();
+        assert_eq!((within.reuse, within.min_hosts), (FingerprintReuse::WithinHost, 1));
+        assert!(parse::<SharedParams>(Some("q=zz12")).unwrap().query().is_err());
+        assert!(parse::<SharedParams>(Some("reuse=sometimes")).is_err());
         assert!(parse::<ServerParams>(Some("advisories=maybe")).is_err());
         assert!(parse::<NoParams>(Some("x=1")).is_err());
         assert_eq!(parse::<FindingParams>(Some("severty=high")).unwrap_err().0, "unknown parameter `severty`");

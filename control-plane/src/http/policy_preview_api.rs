@@ -41,6 +41,7 @@ impl From<DryRunError> for ApiError {
         match error {
             DryRunError::Invalid(e) => Self::new(ErrorCode::InvalidArgument, invalid_message(&e)),
             DryRunError::Store(e) => Self::from(e),
+            DryRunError::Interrupted => Self::new(ErrorCode::Unavailable, "the server is shutting down"),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! Two questions, both pure functions of the request: does the report stay within the per-report
 //! caps (servers, items per list), and how much *work* it is. A report's work is one unit per
 //! server, one per item of every other top-level list (sources, users, processes, problems,
-//! host-wide findings, removed ids) and one per KiB of its encoding; the gRPC layer charges it to
-//! the agent's work budget ([`crate::admission::rate`]) and weighs its admission to ingest with it
+//! host-wide findings, removed ids, the policy part's servers and actions) and one per KiB of
+//! its encoding; the gRPC layer charges it to the agent's work budget ([`crate::admission::rate`]) and weighs its admission to ingest with it
 //! ([`crate::admission`]). Nothing here keeps state, reads the clock or touches storage.
 
 use muster_proto::prost::Message;
@@ -18,7 +18,8 @@ pub struct ReportCaps {
     /// Servers in a full snapshot, or servers upserted (and, separately, removed) by a delta.
     pub max_servers: u64,
     /// Items in any other top-level list: sources, users, processes, problems, host-wide
-    /// findings, removed source paths.
+    /// findings, removed source paths, and the policy part's servers and actions (all servers'
+    /// actions together).
     pub max_list_items: u64,
 }
 
@@ -53,6 +54,16 @@ fn len<T>(items: &[T]) -> u64 {
 impl ReportSize {
     /// Measures `report`, whose request encoded to `bytes` bytes (see [`request_bytes`]).
     pub fn of(report: &Report, bytes: u64) -> Self {
+        let mut size = Self::of_body(report, bytes);
+        if let Some(policy) = &report.policy {
+            let actions: u64 = policy.servers.iter().map(|s| len(&s.actions)).sum();
+            size.lists.push(("policy servers", len(&policy.servers)));
+            size.lists.push(("policy actions", actions));
+        }
+        size
+    }
+
+    fn of_body(report: &Report, bytes: u64) -> Self {
         match &report.body {
             ReportBody::Full(s) => Self {
                 kind: "snapshot",
@@ -126,11 +137,11 @@ mod tests {
     }
 
     fn full(snapshot: InventorySnapshot) -> Report {
-        Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snapshot) }
+        Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(snapshot), policy: None }
     }
 
     fn delta(delta: InventoryDelta) -> Report {
-        Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(delta) }
+        Report { sequence: 2, base_sequence: 1, body: ReportBody::Delta(delta), policy: None }
     }
 
     #[test]
@@ -160,6 +171,26 @@ mod tests {
         let error = processes.check(&CAPS).unwrap_err();
         assert_eq!(error, CapError::TooManyItems { kind: "delta", list: "processes", count: 3, limit: 2 });
         assert!(error.to_string().contains("3 processes, more than the limit of 2"), "{error}");
+    }
+
+    #[test]
+    fn the_policy_part_is_capped_and_counted_like_the_other_lists() {
+        use muster_proto::v1::{PolicyActionResult, PolicyReport, PolicyServerState};
+        let servers = |actions: usize| PolicyServerState {
+            server_id: "s".into(),
+            actions: vec![PolicyActionResult::default(); actions],
+        };
+        let mut report = full(InventorySnapshot::default());
+        report.policy = Some(PolicyReport { servers: vec![servers(1), servers(1)], ..Default::default() });
+        let at = ReportSize::of(&report, 0);
+        assert_eq!(at.check(&CAPS), Ok(()));
+        assert_eq!(at.work(), 4);
+        report.policy = Some(PolicyReport { servers: vec![servers(0), servers(0), servers(0)], ..Default::default() });
+        let error = ReportSize::of(&report, 0).check(&CAPS).unwrap_err();
+        assert_eq!(error, CapError::TooManyItems { kind: "snapshot", list: "policy servers", count: 3, limit: 2 });
+        report.policy = Some(PolicyReport { servers: vec![servers(3)], ..Default::default() });
+        let error = ReportSize::of(&report, 0).check(&CAPS).unwrap_err();
+        assert_eq!(error, CapError::TooManyItems { kind: "snapshot", list: "policy actions", count: 3, limit: 2 });
     }
 
     #[test]

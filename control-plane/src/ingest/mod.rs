@@ -8,11 +8,12 @@
 pub mod finding_uid;
 pub mod limits;
 pub mod plan;
+pub mod policy;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use muster_proto::prost::Message;
-use muster_proto::v1::{InventoryDelta, InventorySnapshot, McpServer, ReportRequest, report_request};
+use muster_proto::v1::{InventoryDelta, InventorySnapshot, McpServer, PolicyReport, ReportRequest, report_request};
 use sha2::{Digest, Sha256};
 
 /// A report accepted for ingest: the proto request minus the agent id, which the gRPC layer has
@@ -22,6 +23,9 @@ pub struct Report {
     pub sequence: u64,
     pub base_sequence: u64,
     pub body: ReportBody,
+    /// The agent's policy state, when it sent one (`None`: an agent without policy support,
+    /// whose stored compliance rows are left as they are).
+    pub policy: Option<PolicyReport>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -44,6 +48,9 @@ pub enum ReportError {
     /// Host tags an agent's config file could never hold (`muster_proto::tags`): every problem.
     #[error("host tags: {}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
     BadTags(Vec<muster_proto::tags::TagProblem>),
+    /// A policy report the control plane cannot store as sent (see [`policy::check`]).
+    #[error("policy report: {0}")]
+    BadPolicy(#[from] policy::PolicyReportError),
 }
 
 /// The largest sequence number a report may carry: the store keeps sequences as signed 64-bit
@@ -84,7 +91,10 @@ impl Report {
                 return Err(ReportError::BadTags(problems));
             }
         }
-        Ok(Self { sequence: request.sequence, base_sequence: request.base_sequence, body })
+        if let Some(policy) = &request.policy {
+            policy::check(policy)?;
+        }
+        Ok(Self { sequence: request.sequence, base_sequence: request.base_sequence, body, policy: request.policy })
     }
 }
 
@@ -242,11 +252,11 @@ mod tests {
     }
 
     fn full(sequence: u64) -> Report {
-        Report { sequence, base_sequence: 0, body: ReportBody::Full(InventorySnapshot::default()) }
+        Report { sequence, base_sequence: 0, body: ReportBody::Full(InventorySnapshot::default()), policy: None }
     }
 
     fn delta(sequence: u64, base_sequence: u64) -> Report {
-        Report { sequence, base_sequence, body: ReportBody::Delta(InventoryDelta::default()) }
+        Report { sequence, base_sequence, body: ReportBody::Delta(InventoryDelta::default()), policy: None }
     }
 
     #[test]

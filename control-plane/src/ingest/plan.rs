@@ -372,11 +372,11 @@ mod tests {
     }
 
     fn full(sequence: u64, snapshot: InventorySnapshot) -> Report {
-        Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot) }
+        Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot), policy: None }
     }
 
     fn delta(sequence: u64, delta: InventoryDelta) -> Report {
-        Report { sequence, base_sequence: sequence - 1, body: ReportBody::Delta(delta) }
+        Report { sequence, base_sequence: sequence - 1, body: ReportBody::Delta(delta), policy: None }
     }
 
     fn ids<'a>(writes: &'a [ServerWrite<'_>]) -> Vec<&'a str> {

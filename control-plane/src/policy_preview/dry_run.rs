@@ -6,6 +6,11 @@
 //! would act on, split by when (now or at a grace deadline) and how many an exception lifts, plus
 //! the first [`MAX_HITS`] servers it hits in agent id order. It writes nothing.
 //!
+//! Speed (a dry run must stay interactive at 100,000 endpoints): the endpoints are evaluated
+//! with `muster_policy::FleetEvaluator`, which decides each distinct server shape's conditions
+//! once and otherwise runs `evaluate`'s own code, on a blocking thread while the next page of
+//! endpoints is read and decoded.
+//!
 //! "Affected" means a violation that is not lifted by an exception (due now or at a deadline);
 //! "users" are OS accounts, counted per endpoint (`alice` on two laptops is two accounts), since
 //! the inventory knows accounts, not people. Endpoint tags are the ones each agent reported on
@@ -13,12 +18,12 @@
 
 use std::collections::BTreeSet;
 
-use muster_policy::{Bundle, Decisions, Due, Endpoint, PolicyError};
+use muster_policy::{Bundle, Decisions, Due, Endpoint, FleetEvaluator, PolicyError};
 use muster_proto::v1::InventorySnapshot;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, StoredEndpoint};
 
 /// Servers listed per rule; the counts cover all of them.
 pub const MAX_HITS: usize = 100;
@@ -30,6 +35,9 @@ pub enum DryRunError {
     Invalid(#[from] PolicyError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The runtime shut down before the evaluation could run.
+    #[error("the dry run was interrupted by shutdown")]
+    Interrupted,
 }
 
 /// How many endpoints, servers and OS accounts.
@@ -233,20 +241,48 @@ impl Tally {
 /// The decisions for one stored endpoint: what its agent would decide with the same policy at
 /// the same time, with the endpoint tags its agent reported on the host.
 pub fn decide(bundle: &Bundle, agent_id: &str, snapshot: &InventorySnapshot, now: i64) -> Decisions {
-    let tags = snapshot.host.as_ref().map_or(&[][..], |h| h.tags.as_slice());
-    muster_policy::evaluate(bundle, &Endpoint { inventory: snapshot, agent_id, tags }, now)
+    muster_policy::evaluate(bundle, &stored_endpoint(agent_id, snapshot), now)
 }
+
+fn stored_endpoint<'a>(agent_id: &'a str, snapshot: &'a InventorySnapshot) -> Endpoint<'a> {
+    let tags = snapshot.host.as_ref().map_or(&[][..], |h| h.tags.as_slice());
+    Endpoint { inventory: snapshot, agent_id, tags }
+}
+
+/// Pages read ahead of the evaluation.
+const PAGES_AHEAD: usize = 2;
 
 /// The use-case: parses `text` and evaluates it against every active endpoint at `now`.
 pub async fn dry_run(store: &dyn Store, text: &str, now: i64) -> Result<DryRun, DryRunError> {
     let bundle = muster_policy::parse(text)?;
-    let mut tally = Tally::new(&bundle);
-    super::for_each_endpoint(store, |agent_id, snapshot| {
-        let hostname = snapshot.host.as_ref().map_or("", |h| h.hostname.as_str());
-        tally.add(agent_id, hostname, &decide(&bundle, agent_id, snapshot, now));
+    let (pages, mut received) = tokio::sync::mpsc::channel::<Vec<StoredEndpoint>>(PAGES_AHEAD);
+    let evaluation = tokio::task::spawn_blocking(move || {
+        let mut tally = Tally::new(&bundle);
+        let mut evaluator = FleetEvaluator::new(&bundle);
+        while let Some(page) = received.blocking_recv() {
+            for endpoint in &page {
+                let snapshot = &endpoint.snapshot;
+                let hostname = snapshot.host.as_ref().map_or("", |h| h.hostname.as_str());
+                let decisions = evaluator.evaluate(&stored_endpoint(&endpoint.agent_id, snapshot), now);
+                tally.add(&endpoint.agent_id, hostname, &decisions);
+            }
+        }
+        tally.finish(bundle.name(), now)
+    });
+    // The evaluation ends when `pages` is dropped: after the last page, or on a read error.
+    let read = super::for_each_page(store, |page| {
+        let pages = pages.clone();
+        async move { pages.send(page).await.is_ok() }
     })
-    .await?;
-    Ok(tally.finish(bundle.name(), now))
+    .await;
+    drop(pages);
+    let run = match evaluation.await {
+        Ok(run) => run,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(_) => return Err(DryRunError::Interrupted),
+    };
+    read?;
+    Ok(run)
 }
 
 /// The dry run as text for people (the CLI's default output).

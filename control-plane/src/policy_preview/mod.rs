@@ -15,7 +15,7 @@ pub mod dry_run;
 
 use muster_proto::v1::InventorySnapshot;
 
-use crate::store::{PolicyInputs, StoreError};
+use crate::store::{PolicyInputs, StoreError, StoredEndpoint};
 
 /// Endpoints read per store call.
 const PAGE: u32 = 500;
@@ -25,15 +25,34 @@ pub async fn for_each_endpoint(
     store: &dyn PolicyInputs,
     mut visit: impl FnMut(&str, &InventorySnapshot),
 ) -> Result<(), StoreError> {
-    let mut after = String::new();
-    loop {
-        let page = store.policy_endpoints(&after, PAGE).await?;
+    for_each_page(store, |page| {
         for endpoint in &page {
             visit(&endpoint.agent_id, &endpoint.snapshot);
         }
-        match page.last() {
-            Some(last) if page.len() == PAGE as usize => after = last.agent_id.clone(),
-            _ => return Ok(()),
+        std::future::ready(true)
+    })
+    .await
+}
+
+/// Hands every active endpoint to `visit` a page at a time, in agent id order, until `visit`
+/// answers false.
+pub async fn for_each_page<F: Future<Output = bool>>(
+    store: &dyn PolicyInputs,
+    mut visit: impl FnMut(Vec<StoredEndpoint>) -> F,
+) -> Result<(), StoreError> {
+    let mut after = String::new();
+    loop {
+        let page = store.policy_endpoints(&after, PAGE).await?;
+        let next = match page.last() {
+            Some(last) if page.len() == PAGE as usize => Some(last.agent_id.clone()),
+            _ => None,
+        };
+        if !visit(page).await {
+            return Ok(());
+        }
+        match next {
+            Some(next) => after = next,
+            None => return Ok(()),
         }
     }
 }

@@ -201,9 +201,45 @@ pub trait AccessStore: Send + Sync {
     /// Returns false when no unrevoked token has that id.
     async fn revoke_api_token(&self, id: &str, now: i64) -> Result<bool, StoreError>;
 
+    /// Replaces a local account's password hash and revokes its open sessions. Returns false
+    /// (changing nothing) when no local account has that name.
+    async fn set_password(&self, username: &str, password_hash: &str, now: i64) -> Result<bool, StoreError>;
+    /// Deletes an account and its sessions, unless it is the last enabled admin.
+    async fn remove_user(&self, username: &str) -> Result<RemoveUser, StoreError>;
+
     async fn append_audit(&self, entry: &AuditEntry) -> Result<(), StoreError>;
     /// Newest first: up to `limit` entries with an id below `before` (all when `None`).
     async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
+    /// Newest first: up to `limit` entries about exactly `target` whose action starts with
+    /// `action_prefix` (a finding's decisions: `finding.`).
+    async fn audit_of_target(
+        &self,
+        action_prefix: &str,
+        target: &str,
+        limit: u32,
+    ) -> Result<Vec<AuditRecord>, StoreError>;
+}
+
+/// What [`AccessStore::remove_user`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemoveUser {
+    Removed,
+    NotFound,
+    /// Refused: the account is the last enabled admin, and removing it would lock everyone out.
+    LastAdmin,
+}
+
+/// A `LIKE` pattern matching every text that starts with `prefix` (its `%`, `_` and backslash escaped).
+pub(crate) fn prefix_pattern(prefix: &str) -> String {
+    let mut out = String::new();
+    for c in prefix.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
 }
 
 pub(crate) fn parse_role(text: &str) -> Result<Role, StoreError> {
@@ -232,8 +268,8 @@ macro_rules! impl_access_store {
             use super::*;
             use crate::store::StoreError;
             use crate::store::access::{
-                AccessStore, ApiTokenRecord, AuditEntry, AuditRecord, NewApiToken, NewSession, Role, SessionRecord,
-                UserRecord, parse_outcome, parse_role, parse_source,
+                AccessStore, ApiTokenRecord, AuditEntry, AuditRecord, NewApiToken, NewSession, RemoveUser, Role,
+                SessionRecord, UserRecord, parse_outcome, parse_role, parse_source, prefix_pattern,
             };
 
             type Row = <$db as sqlx::Database>::Row;
@@ -432,6 +468,79 @@ macro_rules! impl_access_store {
                     Ok(())
                 }
 
+                async fn set_password(
+                    &self,
+                    username: &str,
+                    password_hash: &str,
+                    now: i64,
+                ) -> Result<bool, StoreError> {
+                    let mut tx = self.writer().begin().await?;
+                    let updated =
+                        sqlx::query("UPDATE users SET password_hash = $2 WHERE username = $1 AND source = 'local'")
+                            .bind(username)
+                            .bind(password_hash)
+                            .execute(&mut *tx)
+                            .await?;
+                    if updated.rows_affected() == 0 {
+                        return Ok(false);
+                    }
+                    sqlx::query("UPDATE sessions SET revoked_at = $2 WHERE username = $1 AND revoked_at IS NULL")
+                        .bind(username)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    Ok(true)
+                }
+
+                async fn remove_user(&self, username: &str) -> Result<RemoveUser, StoreError> {
+                    let mut tx = self.writer().begin().await?;
+                    let role: Option<String> = sqlx::query("SELECT role FROM users WHERE username = $1")
+                        .bind(username)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                        .map(|row| row.try_get("role"))
+                        .transpose()?;
+                    let Some(role) = role else {
+                        return Ok(RemoveUser::NotFound);
+                    };
+                    if role == "admin" {
+                        let others: i64 = sqlx::query(
+                            "SELECT COUNT(*) AS n FROM users WHERE role = 'admin' AND disabled_at IS NULL \
+                             AND username <> $1",
+                        )
+                        .bind(username)
+                        .fetch_one(&mut *tx)
+                        .await?
+                        .try_get("n")?;
+                        if others == 0 {
+                            return Ok(RemoveUser::LastAdmin);
+                        }
+                    }
+                    sqlx::query("DELETE FROM sessions WHERE username = $1").bind(username).execute(&mut *tx).await?;
+                    sqlx::query("DELETE FROM users WHERE username = $1").bind(username).execute(&mut *tx).await?;
+                    tx.commit().await?;
+                    Ok(RemoveUser::Removed)
+                }
+
+                async fn audit_of_target(
+                    &self,
+                    action_prefix: &str,
+                    target: &str,
+                    limit: u32,
+                ) -> Result<Vec<AuditRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id, at, actor, action, target, source_addr, outcome, detail FROM audit_log \
+                         WHERE target = $1 AND action LIKE $2 ESCAPE '\\' ORDER BY id DESC LIMIT $3",
+                    )
+                    .bind(target)
+                    .bind(prefix_pattern(action_prefix))
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                    rows.iter().map(audit_from_row).collect()
+                }
+
                 async fn list_audit(&self, before: Option<i64>, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
                     let rows = sqlx::query(
                         "SELECT id, at, actor, action, target, source_addr, outcome, detail FROM audit_log \
@@ -441,23 +550,23 @@ macro_rules! impl_access_store {
                     .bind(i64::from(limit))
                     .fetch_all(self.reader())
                     .await?;
-                    rows.iter()
-                        .map(|row| {
-                            Ok(AuditRecord {
-                                id: row.try_get("id")?,
-                                entry: AuditEntry {
-                                    at: row.try_get("at")?,
-                                    actor: row.try_get("actor")?,
-                                    action: row.try_get("action")?,
-                                    target: row.try_get("target")?,
-                                    source_addr: row.try_get("source_addr")?,
-                                    outcome: parse_outcome(&row.try_get::<String, _>("outcome")?)?,
-                                    detail: row.try_get("detail")?,
-                                },
-                            })
-                        })
-                        .collect()
+                    rows.iter().map(audit_from_row).collect()
                 }
+            }
+
+            fn audit_from_row(row: &Row) -> Result<AuditRecord, StoreError> {
+                Ok(AuditRecord {
+                    id: row.try_get("id")?,
+                    entry: AuditEntry {
+                        at: row.try_get("at")?,
+                        actor: row.try_get("actor")?,
+                        action: row.try_get("action")?,
+                        target: row.try_get("target")?,
+                        source_addr: row.try_get("source_addr")?,
+                        outcome: parse_outcome(&row.try_get::<String, _>("outcome")?)?,
+                        detail: row.try_get("detail")?,
+                    },
+                })
             }
         }
     };

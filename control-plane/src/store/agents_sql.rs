@@ -115,13 +115,23 @@ macro_rules! impl_agents {
             }
 
             pub(crate) async fn revoke_agent(store: &super::$store, id: &str, now: i64) -> Result<bool, StoreError> {
+                let mut tx = store.writer().begin().await?;
                 let done = sqlx::query(
                     "UPDATE agents SET status = 'revoked', revoked_at = $2 WHERE id = $1 AND status = 'active'",
                 )
                 .bind(id)
                 .bind(now)
-                .execute(store.writer())
+                .execute(&mut *tx)
                 .await?;
+                // A revoked agent reports nothing any more: its last policy state leaves the
+                // compliance counts (so no compliance read needs to join the agents table).
+                for sql in [
+                    "DELETE FROM policy_compliance_actions WHERE agent_id = $1",
+                    "DELETE FROM policy_compliance WHERE agent_id = $1",
+                ] {
+                    sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+                }
+                tx.commit().await?;
                 Ok(done.rows_affected() > 0)
             }
 

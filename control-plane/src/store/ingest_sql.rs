@@ -64,8 +64,14 @@ macro_rules! impl_ingest {
                 }
                 let stored = read_stored(&mut tx, agent_id, report).await?;
                 let plan = plan::plan(&stored, report);
+                let contributed = super::read_models::rollup_contribution(&mut tx, agent_id).await?;
                 execute(&mut tx, agent_id, &plan, sequence, now).await?;
                 super::read_models::after_ingest(&mut tx, agent_id, report, &plan.touched_servers, now).await?;
+                // An agent without policy support sends no policy part: its rows stay as they are.
+                if let Some(policy) = &report.policy {
+                    super::compliance_sql::write(&mut tx, agent_id, &crate::ingest::policy::plan(policy), now).await?;
+                }
+                super::read_models::update_rollups(&mut tx, agent_id, &contributed).await?;
                 sqlx::query("UPDATE agents SET last_sequence = $2 WHERE id = $1")
                     .bind(agent_id)
                     .bind(sequence)

@@ -7,6 +7,8 @@
 
 pub mod access;
 mod agents_sql;
+pub mod compliance;
+mod compliance_sql;
 pub mod exception_requests;
 mod exception_requests_sql;
 pub mod exports;
@@ -31,9 +33,10 @@ pub mod upgrade_fixture;
 use std::sync::Arc;
 
 pub use self::access::{
-    AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession, Role,
-    SessionRecord, UserRecord,
+    AccessStore, AccountSource, ApiTokenRecord, AuditEntry, AuditOutcome, AuditRecord, NewApiToken, NewSession,
+    RemoveUser, Role, SessionRecord, UserRecord,
 };
+pub use self::compliance::ComplianceStore;
 pub use self::exception_requests::ExceptionRequestStore;
 pub use self::exports::ExportStore;
 pub use self::policies::PolicyStore;
@@ -240,6 +243,7 @@ pub trait Store:
     + PolicyStore
     + PolicyInputs
     + ExceptionRequestStore
+    + ComplianceStore
     + read::ReadModels
     + Send
     + Sync

@@ -31,6 +31,7 @@ impl PostgresStore {
             .map_err(|source| super::StoreError::Connect { url: redact(url), source })?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
         read_models::backfill_finding_subjects(&pool).await?;
+        read_models::backfill_live_rollups(&pool).await?;
         Ok(Self { writer: pool.clone(), reader: pool })
     }
 }
@@ -48,6 +49,7 @@ pub(super) fn redact(url: &str) -> String {
 }
 
 super::access::impl_access_store!(PostgresStore, sqlx::Postgres);
+super::compliance_sql::impl_compliance_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 super::sql::impl_store!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 super::exports_sql::impl_export_store!(crate::store::PostgresStore, sqlx::Postgres);
 super::policy_inputs_sql::impl_policy_inputs!(crate::store::PostgresStore, sqlx::Postgres);

@@ -61,6 +61,7 @@ impl SqliteStore {
             .map_err(connect)?;
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         read_models::backfill_finding_subjects(&writer).await?;
+        read_models::backfill_live_rollups(&writer).await?;
         let reader = if in_memory {
             writer.clone()
         } else {
@@ -71,6 +72,7 @@ impl SqliteStore {
 }
 
 super::access::impl_access_store!(SqliteStore, sqlx::Sqlite);
+super::compliance_sql::impl_compliance_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 super::sql::impl_store!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 super::exports_sql::impl_export_store!(crate::store::SqliteStore, sqlx::Sqlite);
 super::policy_inputs_sql::impl_policy_inputs!(crate::store::SqliteStore, sqlx::Sqlite);

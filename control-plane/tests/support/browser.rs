@@ -275,6 +275,18 @@ impl Browser {
     /// Saves a PNG of the whole page: a viewport 1440 wide and as tall as the page (at least 900,
     /// at most `max_height` CSS pixels); then puts the window back to 1440x900.
     pub async fn screenshot_page(&self, path: &Path, max_height: u32) -> Result<(), BrowserError> {
+        self.screenshot_page_at(path, WINDOW, max_height).await
+    }
+
+    /// [`Self::screenshot_page`] at another window size `(width, least height)`: the layout a
+    /// 1280x800 laptop screen sees, say.
+    pub async fn screenshot_page_at(
+        &self,
+        path: &Path,
+        window: (u32, u32),
+        max_height: u32,
+    ) -> Result<(), BrowserError> {
+        self.client.set_window_size(window.0, window.1).await?;
         let sizes = self
             .client
             .execute(
@@ -287,8 +299,8 @@ impl Browser {
         let (Some(page), Some(frame)) = (number(0), number(1)) else {
             return Err(BrowserError::Unexpected(format!("page sizes {sizes}")));
         };
-        let viewport = page.clamp(WINDOW.1, max_height.max(WINDOW.1));
-        self.client.set_window_size(WINDOW.0, viewport + frame).await?;
+        let viewport = page.clamp(window.1, max_height.max(window.1));
+        self.client.set_window_size(window.0, viewport + frame).await?;
         let png = self.client.screenshot().await;
         self.client.set_window_size(WINDOW.0, WINDOW.1).await?;
         std::fs::write(path, png?)?;

@@ -184,7 +184,11 @@ fn remote(url: &str, transport: Transport) -> (String, i32, Option<RemoteEndpoin
         Some((host, port)) => (host, port.parse().ok()),
         None => (authority, None),
     };
-    (url.to_string(), transport as i32, Some(RemoteEndpoint { scheme: scheme.into(), host: host.into(), port, path }))
+    (
+        url.to_string(),
+        transport as i32,
+        Some(RemoteEndpoint { scheme: scheme.into(), host: host.into(), port, path, auth: None }),
+    )
 }
 
 /// A server of `kind` for `user` in `client` on a laptop running `os`. `secret` names the literal

@@ -40,7 +40,13 @@ pub fn remote(id: &str, name: &str, client: &str, user: &str, transport: pb::Tra
         scope: pb::Scope::User as i32,
         transport: transport as i32,
         url: url.into(),
-        endpoint: Some(pb::RemoteEndpoint { scheme: scheme.into(), host: host.into(), port, path: path.into() }),
+        endpoint: Some(pb::RemoteEndpoint {
+            scheme: scheme.into(),
+            host: host.into(),
+            port,
+            path: path.into(),
+            auth: None,
+        }),
         ..Default::default()
     }
 }

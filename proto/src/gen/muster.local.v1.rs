@@ -56,8 +56,9 @@ pub struct LocalStatus {
     /// Files of the caller's that could not be read or understood.
     #[prost(message, repeated, tag = "6")]
     pub problems: ::prost::alloc::vec::Vec<super::super::v1::Problem>,
-    /// Policy (not served yet: the agent does not enforce policies, so these lists are always
-    /// empty until it does; the messages fix the shape the tray app already renders).
+    /// Policy: what the policy in force decided about the caller's servers (every rule broken,
+    /// including excepted ones), what waits for a grace period to end, and what was quarantined.
+    /// Exception requests are not served yet (always empty).
     #[prost(message, repeated, tag = "10")]
     pub decisions: ::prost::alloc::vec::Vec<PolicyDecision>,
     #[prost(message, repeated, tag = "11")]
@@ -261,6 +262,10 @@ pub enum PolicyAction {
     Warn = 2,
     Block = 3,
     Quarantine = 4,
+    /// Named tools of the server are denied.
+    DenyTools = 5,
+    /// No tool of the server runs without asking.
+    RequireApproval = 6,
 }
 impl PolicyAction {
     /// String value of the enum field names used in the ProtoBuf definition.
@@ -274,6 +279,8 @@ impl PolicyAction {
             Self::Warn => "POLICY_ACTION_WARN",
             Self::Block => "POLICY_ACTION_BLOCK",
             Self::Quarantine => "POLICY_ACTION_QUARANTINE",
+            Self::DenyTools => "POLICY_ACTION_DENY_TOOLS",
+            Self::RequireApproval => "POLICY_ACTION_REQUIRE_APPROVAL",
         }
     }
     /// Creates an enum from field names used in the ProtoBuf definition.
@@ -284,6 +291,8 @@ impl PolicyAction {
             "POLICY_ACTION_WARN" => Some(Self::Warn),
             "POLICY_ACTION_BLOCK" => Some(Self::Block),
             "POLICY_ACTION_QUARANTINE" => Some(Self::Quarantine),
+            "POLICY_ACTION_DENY_TOOLS" => Some(Self::DenyTools),
+            "POLICY_ACTION_REQUIRE_APPROVAL" => Some(Self::RequireApproval),
             _ => None,
         }
     }

@@ -92,6 +92,53 @@ pub struct RemoteEndpoint {
     pub port: ::core::option::Option<u32>,
     #[prost(string, tag = "4")]
     pub path: ::prost::alloc::string::String,
+    /// How the server authenticates clients; absent when the agent did not judge it.
+    #[prost(message, optional, tag = "5")]
+    pub auth: ::core::option::Option<RemoteAuth>,
+}
+/// A remote server's authentication as the agent verified it by asking without credentials, or,
+/// when it did not ask, as the configuration suggests. Every string is the agent's own vocabulary,
+/// never text from the server's answer.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct RemoteAuth {
+    #[prost(enumeration = "AuthPosture", tag = "1")]
+    pub posture: i32,
+    /// True when the posture comes from the server's answers; false when from the configuration alone.
+    #[prost(bool, tag = "2")]
+    pub verified: bool,
+    /// What an `oauth_partial` server lacks: "protected_resource_metadata", "authorization_servers",
+    /// "authorization_server_metadata", "pkce_s256", "client_registration", "iss_parameter".
+    #[prost(string, repeated, tag = "3")]
+    pub missing: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// Why the posture is what it is, in a few words ("refused without credentials (401)",
+    /// "unreachable: connection refused", "not probed: offline").
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+    /// Where the protected resource metadata was found: "header" (`WWW-Authenticate`
+    /// `resource_metadata`) or "well_known"; empty when none was.
+    #[prost(string, tag = "5")]
+    pub discovery: ::prost::alloc::string::String,
+    /// The authorization server's metadata offers PKCE with S256.
+    #[prost(bool, tag = "6")]
+    pub pkce_s256: bool,
+    /// It accepts client ID metadata documents (`client_id_metadata_document_supported`).
+    #[prost(bool, tag = "7")]
+    pub client_id_metadata_documents: bool,
+    /// It offers dynamic client registration (`registration_endpoint`).
+    #[prost(bool, tag = "8")]
+    pub dynamic_registration: bool,
+    /// It sends the `iss` parameter in authorization responses (RFC 9207).
+    #[prost(bool, tag = "9")]
+    pub iss_parameter: bool,
+    /// Host of the first authorization server named by the protected resource metadata.
+    #[prost(string, tag = "10")]
+    pub authorization_server: ::prost::alloc::string::String,
+    /// The configuration gives the server a static key (literal, reference or helper).
+    #[prost(bool, tag = "11")]
+    pub config_key: bool,
+    /// When the answers were collected (Unix seconds); 0 when not probed.
+    #[prost(int64, tag = "12")]
+    pub probed_at: i64,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct AutoApprove {
@@ -474,6 +521,51 @@ impl Ecosystem {
         }
     }
 }
+/// How a remote server authenticates its clients.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum AuthPosture {
+    Unspecified = 0,
+    /// OAuth as the MCP authorization specification asks: protected resource metadata (RFC 9728)
+    /// naming an authorization server whose metadata (RFC 8414 / OpenID discovery) offers PKCE S256.
+    Oauth = 1,
+    /// OAuth with parts of the specification missing (listed in `RemoteAuth.missing`).
+    OauthPartial = 2,
+    /// A static key or token: a literal, a reference or a helper in the configuration.
+    StaticKey = 3,
+    /// The server answers MCP `initialize` without any credential.
+    None = 4,
+    /// Not known (unreachable, not probed, an answer that says nothing); `RemoteAuth.reason` says why.
+    Unknown = 5,
+}
+impl AuthPosture {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "AUTH_POSTURE_UNSPECIFIED",
+            Self::Oauth => "AUTH_POSTURE_OAUTH",
+            Self::OauthPartial => "AUTH_POSTURE_OAUTH_PARTIAL",
+            Self::StaticKey => "AUTH_POSTURE_STATIC_KEY",
+            Self::None => "AUTH_POSTURE_NONE",
+            Self::Unknown => "AUTH_POSTURE_UNKNOWN",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "AUTH_POSTURE_UNSPECIFIED" => Some(Self::Unspecified),
+            "AUTH_POSTURE_OAUTH" => Some(Self::Oauth),
+            "AUTH_POSTURE_OAUTH_PARTIAL" => Some(Self::OauthPartial),
+            "AUTH_POSTURE_STATIC_KEY" => Some(Self::StaticKey),
+            "AUTH_POSTURE_NONE" => Some(Self::None),
+            "AUTH_POSTURE_UNKNOWN" => Some(Self::Unknown),
+            _ => None,
+        }
+    }
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum CredentialSource {
@@ -799,9 +891,11 @@ pub struct FileExceptionRequestRequest {
     /// Rule ids of the current policy, or "\*".
     #[prost(string, repeated, tag = "2")]
     pub rule_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
-    /// The local account that asked, as the agent's local API identified the caller.
+    /// The OS user whose server it is (the inventory's name; the agent's local API checked that
+    /// the caller is that user).
     #[prost(string, tag = "3")]
     pub user: ::prost::alloc::string::String,
+    /// The developer's own words, as typed in the tray (at most 500 characters).
     #[prost(string, tag = "4")]
     pub reason: ::prost::alloc::string::String,
 }
@@ -831,9 +925,9 @@ pub struct AgentExceptionRequest {
     pub expires_at_unix: ::core::option::Option<i64>,
 }
 #[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
-pub struct ListExceptionRequestsRequest {}
+pub struct WatchExceptionRequestsRequest {}
 #[derive(Clone, PartialEq, ::prost::Message)]
-pub struct ListExceptionRequestsResponse {
+pub struct AgentExceptionRequests {
     #[prost(message, repeated, tag = "1")]
     pub requests: ::prost::alloc::vec::Vec<AgentExceptionRequest>,
 }
@@ -841,13 +935,14 @@ pub struct ListExceptionRequestsResponse {
 #[repr(i32)]
 pub enum PolicyActionState {
     Unspecified = 0,
-    /// Due, and waiting for the enforcement layer (or for the grace period to end).
+    /// Waiting: for the grace period to end (`due_at_unix` set), or for enforcement (no writer for
+    /// the client, enforcement turned off on the agent; `detail` says which).
     Pending = 1,
     Applied = 2,
     Failed = 3,
     /// Lifted by an exception until it expires.
     Excepted = 4,
-    /// The grace period has not ended.
+    /// Written, but a source the client ranks higher shadows it (`detail` says which and why).
     NotInForce = 5,
 }
 impl PolicyActionState {
@@ -2074,12 +2169,13 @@ pub mod exceptions_client {
                 .insert(GrpcMethod::new("muster.v1.Exceptions", "FileExceptionRequest"));
             self.inner.unary(req, path, codec).await
         }
-        /// This agent's requests with their state, newest first (at most 200).
-        pub async fn list_exception_requests(
+        /// This agent's requests with their state, newest first (at most 200): the list when the
+        /// stream opens, then the whole list again each time one of them is filed or decided.
+        pub async fn watch_exception_requests(
             &mut self,
-            request: impl tonic::IntoRequest<super::ListExceptionRequestsRequest>,
+            request: impl tonic::IntoRequest<super::WatchExceptionRequestsRequest>,
         ) -> std::result::Result<
-            tonic::Response<super::ListExceptionRequestsResponse>,
+            tonic::Response<tonic::codec::Streaming<super::AgentExceptionRequests>>,
             tonic::Status,
         > {
             self.inner
@@ -2092,14 +2188,14 @@ pub mod exceptions_client {
                 })?;
             let codec = tonic_prost::ProstCodec::default();
             let path = http::uri::PathAndQuery::from_static(
-                "/muster.v1.Exceptions/ListExceptionRequests",
+                "/muster.v1.Exceptions/WatchExceptionRequests",
             );
             let mut req = request.into_request();
             req.extensions_mut()
                 .insert(
-                    GrpcMethod::new("muster.v1.Exceptions", "ListExceptionRequests"),
+                    GrpcMethod::new("muster.v1.Exceptions", "WatchExceptionRequests"),
                 );
-            self.inner.unary(req, path, codec).await
+            self.inner.server_streaming(req, path, codec).await
         }
     }
 }
@@ -2125,12 +2221,19 @@ pub mod exceptions_server {
             tonic::Response<super::AgentExceptionRequest>,
             tonic::Status,
         >;
-        /// This agent's requests with their state, newest first (at most 200).
-        async fn list_exception_requests(
+        /// Server streaming response type for the WatchExceptionRequests method.
+        type WatchExceptionRequestsStream: tonic::codegen::tokio_stream::Stream<
+                Item = std::result::Result<super::AgentExceptionRequests, tonic::Status>,
+            >
+            + std::marker::Send
+            + 'static;
+        /// This agent's requests with their state, newest first (at most 200): the list when the
+        /// stream opens, then the whole list again each time one of them is filed or decided.
+        async fn watch_exception_requests(
             &self,
-            request: tonic::Request<super::ListExceptionRequestsRequest>,
+            request: tonic::Request<super::WatchExceptionRequestsRequest>,
         ) -> std::result::Result<
-            tonic::Response<super::ListExceptionRequestsResponse>,
+            tonic::Response<Self::WatchExceptionRequestsStream>,
             tonic::Status,
         >;
     }
@@ -2259,25 +2362,27 @@ pub mod exceptions_server {
                     };
                     Box::pin(fut)
                 }
-                "/muster.v1.Exceptions/ListExceptionRequests" => {
+                "/muster.v1.Exceptions/WatchExceptionRequests" => {
                     #[allow(non_camel_case_types)]
-                    struct ListExceptionRequestsSvc<T: Exceptions>(pub Arc<T>);
+                    struct WatchExceptionRequestsSvc<T: Exceptions>(pub Arc<T>);
                     impl<
                         T: Exceptions,
-                    > tonic::server::UnaryService<super::ListExceptionRequestsRequest>
-                    for ListExceptionRequestsSvc<T> {
-                        type Response = super::ListExceptionRequestsResponse;
+                    > tonic::server::ServerStreamingService<
+                        super::WatchExceptionRequestsRequest,
+                    > for WatchExceptionRequestsSvc<T> {
+                        type Response = super::AgentExceptionRequests;
+                        type ResponseStream = T::WatchExceptionRequestsStream;
                         type Future = BoxFuture<
-                            tonic::Response<Self::Response>,
+                            tonic::Response<Self::ResponseStream>,
                             tonic::Status,
                         >;
                         fn call(
                             &mut self,
-                            request: tonic::Request<super::ListExceptionRequestsRequest>,
+                            request: tonic::Request<super::WatchExceptionRequestsRequest>,
                         ) -> Self::Future {
                             let inner = Arc::clone(&self.0);
                             let fut = async move {
-                                <T as Exceptions>::list_exception_requests(&inner, request)
+                                <T as Exceptions>::watch_exception_requests(&inner, request)
                                     .await
                             };
                             Box::pin(fut)
@@ -2289,7 +2394,7 @@ pub mod exceptions_server {
                     let max_encoding_message_size = self.max_encoding_message_size;
                     let inner = self.inner.clone();
                     let fut = async move {
-                        let method = ListExceptionRequestsSvc(inner);
+                        let method = WatchExceptionRequestsSvc(inner);
                         let codec = tonic_prost::ProstCodec::default();
                         let mut grpc = tonic::server::Grpc::new(codec)
                             .apply_compression_config(
@@ -2300,7 +2405,7 @@ pub mod exceptions_server {
                                 max_decoding_message_size,
                                 max_encoding_message_size,
                             );
-                        let res = grpc.unary(method, req).await;
+                        let res = grpc.server_streaming(method, req).await;
                         Ok(res)
                     };
                     Box::pin(fut)

@@ -64,7 +64,7 @@ async fn local_scans(agent: &muster_e2e::Agent) -> anyhow::Result<Captured> {
     let mut out = Vec::new();
     for format in ["json", "table", "sarif"] {
         let output = tokio::process::Command::new(agent_binary()?)
-            .args(["scan", "--format", format, "--os", "linux", "--no-processes", "--root"])
+            .args(["scan", "--offline", "--format", format, "--os", "linux", "--no-processes", "--root"])
             .arg(&agent.root)
             .arg("--state-dir")
             .arg(&agent.state_dir)

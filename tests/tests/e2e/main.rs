@@ -82,6 +82,10 @@ on_both_backends!(
     exception_request_from_the_tray_comes_back_decided,
     crate::exceptions::requested_from_the_tray_reaches_the_queue_and_the_decision_comes_back
 );
+on_both_backends!(
+    published_enforcement_is_applied_and_lifted,
+    crate::policy::published_enforcement_is_applied_and_lifted
+);
 on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);
 on_both_backends!(enrollment_refusals, crate::refusals::enrollment_refusals);

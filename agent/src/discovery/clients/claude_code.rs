@@ -8,9 +8,12 @@
 //! - managed: `managed-mcp.json` in `/etc/claude-code/`, `/Library/Application Support/ClaudeCode/`
 //!   or `C:\Program Files\ClaudeCode\` (the legacy `C:\ProgramData\ClaudeCode\` is not read by
 //!   Claude Code, so not by us);
-//! - plugins: `.mcp.json` at an installed plugin's root or `mcpServers` inline in
-//!   `.claude-plugin/plugin.json` under `~/.claude/plugins/cache/` (installed copies only: the
-//!   marketplace clones beside it also hold plugins that were never installed);
+//! - plugins: `.mcp.json` at an installed plugin's root, `mcpServers` inline in
+//!   `.claude-plugin/plugin.json`, or a file that `mcpServers` names relative to the plugin root,
+//!   under `~/.claude/plugins/cache/` (installed copies only: the marketplace clones beside it
+//!   also hold plugins that were never installed);
+//! - disabled elsewhere: `disabledMcpjsonServers` of a `~/.claude.json` project and of the
+//!   project's `.claude/settings.json` / `settings.local.json` turns its `.mcp.json` entries off;
 //! - subagents: YAML front matter `mcpServers` of `~/.claude/agents/*.md` and
 //!   `<repo>/.claude/agents/*.md` (inline definitions; bare names refer to other servers).
 //!
@@ -20,9 +23,12 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{Candidate, ClientSource, Parsed, add_dir_files, file_stem, read_map_into, with_origin};
+use super::{
+    Candidate, ClientSource, DisabledElsewhere, Parsed, ProjectDir, add_dir_files, file_stem, read_map_into,
+    with_origin,
+};
 use crate::discovery::entry::Dialect;
-use crate::discovery::formats::FileFormat;
+use crate::discovery::formats::{FileFormat, Keep};
 use crate::platform::{Os, SystemCtx, UserCtx, sorted_subdirs};
 use muster_proto::v1::Scope;
 
@@ -53,6 +59,10 @@ impl ClientSource for ClaudeCode {
 
     fn project_files(&self, project: &Path, _os: Os, out: &mut Vec<Candidate>) {
         out.push(Candidate::project(project.join(".mcp.json"), FileFormat::Json, "mcp"));
+        // No servers, but `disabledMcpjsonServers` turns the project's `.mcp.json` entries off.
+        for name in ["settings.json", "settings.local.json"] {
+            out.push(Candidate::project(project.join(".claude").join(name), FileFormat::Json, "project-settings"));
+        }
         add_dir_files(
             out,
             &project.join(".claude/agents"),
@@ -74,29 +84,58 @@ impl ClientSource for ClaudeCode {
         }
     }
 
+    fn keep(&self, file: &Candidate) -> Option<&'static Keep> {
+        (file.kind == "claude-json").then_some(&CLAUDE_JSON_KEEP)
+    }
+
     fn parse(&self, file: &Candidate, doc: &Value) -> Parsed {
         match file.kind {
             "claude-json" => parse_claude_json(doc),
             "subagent" => parse_subagent(file, doc),
-            "plugin-mcp" => {
+            "plugin-mcp" | "plugin-linked" => {
                 let mut parsed = Parsed::default();
                 // Plugin `.mcp.json` files come both wrapped in `mcpServers` and bare.
                 match doc.get("mcpServers") {
                     Some(v) => read_map_into(&mut parsed, Some(v), "mcpServers", Dialect::default()),
                     None => read_map_into(&mut parsed, Some(doc), "(root)", Dialect::default()),
                 }
+                // A linked file gets its plugin's name from the manifest that named it.
+                if file.kind == "plugin-linked" {
+                    return parsed;
+                }
                 with_origin(parsed, format!("plugin:{}", plugin_name(file)))
             }
             "plugin-manifest" => {
                 let mut parsed = Parsed::default();
-                // `mcpServers` may also be a path to a JSON file; that file is the `.mcp.json`
-                // candidate (or outside our reach), so only inline objects are read here.
-                if let Some(v @ Value::Object(_)) = doc.get("mcpServers") {
-                    read_map_into(&mut parsed, Some(v), "mcpServers", Dialect::default());
-                }
                 let name =
                     doc.get("name").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| plugin_name(file));
+                // `mcpServers` is inline, or a path (or list of paths) to JSON files relative to
+                // the plugin root, read next as that plugin's files.
+                match doc.get("mcpServers") {
+                    Some(v @ Value::Object(_)) => read_map_into(&mut parsed, Some(v), "mcpServers", Dialect::default()),
+                    Some(Value::String(p)) => link_plugin_file(&mut parsed, file, p, &name),
+                    Some(Value::Array(items)) => {
+                        for p in items.iter().filter_map(Value::as_str) {
+                            link_plugin_file(&mut parsed, file, p, &name);
+                        }
+                    }
+                    _ => {}
+                }
                 with_origin(parsed, format!("plugin:{name}"))
+            }
+            "project-settings" => {
+                let mut parsed = Parsed::default();
+                let names = string_list(doc.get("disabledMcpjsonServers"));
+                // `<project>/.claude/settings.json`: the project is two levels up.
+                if let Some(project) = file.path.parent().and_then(Path::parent)
+                    && !names.is_empty()
+                {
+                    parsed.disabled_elsewhere.push(DisabledElsewhere::ProjectMcpJson {
+                        project: ProjectDir::Host(project.to_path_buf()),
+                        names,
+                    });
+                }
+                parsed
             }
             _ => {
                 let mut parsed = Parsed::default();
@@ -106,6 +145,20 @@ impl ClientSource for ClaudeCode {
         }
     }
 }
+
+/// What is read of `~/.claude.json`, which grows to megabytes of per-project history: the
+/// servers, and per project its servers and disabled lists (its key records the project).
+static CLAUDE_JSON_KEEP: Keep = Keep::Keys(&[
+    ("mcpServers", Keep::All),
+    (
+        "projects",
+        Keep::Each(&Keep::Keys(&[
+            ("mcpServers", Keep::All),
+            ("disabledMcpServers", Keep::All),
+            ("disabledMcpjsonServers", Keep::All),
+        ])),
+    ),
+]);
 
 fn parse_claude_json(doc: &Value) -> Parsed {
     let mut parsed = Parsed::default();
@@ -127,12 +180,41 @@ fn parse_claude_json(doc: &Value) -> Parsed {
                         s.disabled = true;
                     }
                 }
+                // The project's own `.mcp.json` entries turned off from here.
+                let names = string_list(project.get("disabledMcpjsonServers"));
+                if !names.is_empty() {
+                    parsed
+                        .disabled_elsewhere
+                        .push(DisabledElsewhere::ProjectMcpJson { project: ProjectDir::Written(path.clone()), names });
+                }
             }
         }
         None | Some(Value::Null) => {}
         Some(_) => parsed.wrong_shape("projects", "an object"),
     }
     parsed
+}
+
+/// The strings of a JSON array (nothing for anything else).
+fn string_list(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// A plugin manifest's `mcpServers` path (`./config/mcp.json`, `${CLAUDE_PLUGIN_ROOT}/mcp.json`):
+/// read next as the plugin's file when it stays inside the plugin root.
+fn link_plugin_file(parsed: &mut Parsed, manifest: &Candidate, path: &str, plugin: &str) {
+    let Some(root) = manifest.path.parent().and_then(Path::parent) else { return };
+    let rel = path.trim().trim_start_matches("${CLAUDE_PLUGIN_ROOT}").trim_start_matches(['/', '\\']);
+    let rel = Path::new(rel);
+    let inside = rel.components().all(|c| matches!(c, std::path::Component::Normal(_) | std::path::Component::CurDir));
+    if rel.as_os_str().is_empty() || !inside {
+        parsed.entry_errors.push(format!("\"mcpServers\" names a file outside plugin {plugin:?}; it was not read"));
+        return;
+    }
+    let candidate = Candidate::new(root.join(rel), manifest.scope, FileFormat::Json, "plugin-linked");
+    parsed.linked.push((candidate, Some(format!("plugin:{plugin}"))));
 }
 
 fn parse_subagent(file: &Candidate, doc: &Value) -> Parsed {

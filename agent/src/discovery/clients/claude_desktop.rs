@@ -1,6 +1,7 @@
 //! Claude Desktop: `claude_desktop_config.json` (strict JSON: a trailing comma silently disables
 //! every server) and installed desktop extensions (`.dxt`/`.mcpb`), whose `manifest.json` carries
-//! the launch command under `server.mcp_config`.
+//! the launch command under `server.mcp_config`; an extension turned off in the app has
+//! `"isEnabled": false` in `Claude Extensions Settings/<id>.json`, which disables its server.
 //!
 //! Paths: `~/.config/Claude/` on Linux (community builds; the lower-case `claude` dir some tools
 //! write is probed too), `~/Library/Application Support/Claude/` on macOS, `%APPDATA%\Claude\` for
@@ -13,7 +14,9 @@ use std::path::PathBuf;
 
 use serde_json::Value;
 
-use super::{Candidate, ClientSource, Parsed, add_dir_files, parent_name, parse_map_at, with_origin};
+use super::{
+    Candidate, ClientSource, DisabledElsewhere, Parsed, add_dir_files, parent_name, parse_map_at, with_origin,
+};
 use crate::discovery::entry::{Dialect, normalise_entry};
 use crate::discovery::formats::FileFormat;
 use crate::platform::{Os, UserCtx, sorted_subdirs};
@@ -51,6 +54,16 @@ impl ClientSource for ClaudeDesktop {
             out.push(Candidate::user(dir.join("claude_desktop_config.json"), FileFormat::Json, "config"));
             for ext in sorted_subdirs(&dir.join("Claude Extensions")) {
                 add_dir_files(out, &ext, "manifest.json", Scope::User, FileFormat::Json, "manifest");
+                // Whether the extension is on lives beside it: `Claude Extensions Settings/<id>.json`.
+                if let Some(id) = ext.file_name() {
+                    let mut settings = id.to_os_string();
+                    settings.push(".json");
+                    out.push(Candidate::user(
+                        dir.join("Claude Extensions Settings").join(settings),
+                        FileFormat::Json,
+                        "extension-settings",
+                    ));
+                }
             }
         }
     }
@@ -58,6 +71,14 @@ impl ClientSource for ClaudeDesktop {
     fn parse(&self, file: &Candidate, doc: &Value) -> Parsed {
         match file.kind {
             "manifest" => parse_manifest(&parent_name(file), doc),
+            "extension-settings" => {
+                let mut parsed = Parsed::default();
+                if doc.get("isEnabled").and_then(Value::as_bool) == Some(false) {
+                    let id = file.path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+                    parsed.disabled_elsewhere.push(DisabledElsewhere::Origin(format!("extension:{id}")));
+                }
+                parsed
+            }
             _ => parse_map_at(doc, "mcpServers", Dialect::default()),
         }
     }

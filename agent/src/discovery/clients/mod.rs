@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 use super::entry::{self, Dialect, EntryError, RawServer};
-use super::formats::FileFormat;
+use super::formats::{FileFormat, Keep};
 use crate::platform::{Layout, Os, SystemCtx, UserCtx};
 use muster_proto::v1::Scope;
 
@@ -136,6 +136,34 @@ pub struct Parsed {
     pub servers: Vec<RawServer>,
     pub entry_errors: Vec<String>,
     pub projects: Vec<String>,
+    /// Files this document points at for more servers (a Claude Code plugin manifest whose
+    /// `mcpServers` is a relative path): read next by the same client, for the same user and
+    /// project, their servers given `origin` when they have none.
+    pub linked: Vec<(Candidate, Option<String>)>,
+    /// Disabled state kept outside the server entries it applies to.
+    pub disabled_elsewhere: Vec<DisabledElsewhere>,
+}
+
+/// Servers a file disables although their entries live elsewhere; applied by the scan once
+/// every file of the user is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DisabledElsewhere {
+    /// Every server of this client with this origin (a Claude Desktop extension's settings file
+    /// saying `"isEnabled": false` for `extension:<id>`).
+    Origin(String),
+    /// Servers of a project's `.mcp.json` with these names (Claude Code's
+    /// `disabledMcpjsonServers`): the project as written in the file (a `~/.claude.json` key), or
+    /// as a host directory (the project's own `.claude/settings*.json`).
+    ProjectMcpJson { project: ProjectDir, names: Vec<String> },
+}
+
+/// A project directory as a file names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProjectDir {
+    /// As written on the scanned machine; resolved through the layout.
+    Written(String),
+    /// A host path.
+    Host(PathBuf),
 }
 
 impl Parsed {
@@ -171,6 +199,12 @@ pub trait ClientSource: Sync {
 
     /// Project directories the client itself has recorded for this user (recently opened
     /// folders), as host paths.
+    /// The parts of `file` this client reads, when it can say (a large file is then read
+    /// without building the rest); `None` reads the whole document.
+    fn keep(&self, _file: &Candidate) -> Option<&'static Keep> {
+        None
+    }
+
     fn recorded_projects(&self, _user: &UserCtx, _layout: &Layout) -> Vec<PathBuf> {
         Vec::new()
     }

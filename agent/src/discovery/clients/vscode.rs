@@ -6,7 +6,8 @@
 //! - project: `.vscode/mcp.json`, `.vscode/settings.json`'s `mcp` block, and dev containers'
 //!   `customizations.vscode.mcp.servers` (`.devcontainer/devcontainer.json`, `.devcontainer.json`);
 //! - recorded projects: `workspaceStorage/*/workspace.json` of *every* VS Code family product
-//!   (Cursor, Windsurf, Trae, Kiro included), which is where those editors remember folders.
+//!   (Cursor, Windsurf, Trae, Kiro included), which is where those editors remember folders: a
+//!   `folder`, or a `workspace` naming a `.code-workspace` file whose `folders` are the projects.
 //!
 //! Forks that are products of their own (Cursor, Windsurf, Trae, Kiro, Antigravity) have their own
 //! client modules and are not reported as `vscode`.
@@ -26,6 +27,46 @@ pub struct VsCode;
 /// Products whose `User` dir belongs to the `vscode` client id.
 const VSCODE_BUILDS: &[&str] =
     &["Code", "Code - Insiders", "Code - OSS", "VSCodium", "VSCodium - Insiders", "Positron", "Void"];
+
+/// The folders of a `.code-workspace` file (host paths): `{"folders": [{"path": "app"},
+/// {"path": "/abs"}, {"uri": "file:///..."}]}`; relative paths are relative to the file. Remote
+/// URIs (`vscode-remote://`) are not on this machine and are left out.
+fn workspace_folders(file: &Path, layout: &Layout) -> Vec<PathBuf> {
+    let Ok(data) = fsread::read_config(file) else { return Vec::new() };
+    let Ok(doc) = formats::parse(&data.text, FileFormat::Jsonc) else { return Vec::new() };
+    let Some(folders) = doc.value.get("folders").and_then(Value::as_array) else { return Vec::new() };
+    let base = file.parent().unwrap_or(Path::new(""));
+    folders
+        .iter()
+        .filter_map(|f| {
+            if let Some(uri) = f.get("uri").and_then(Value::as_str) {
+                return uri.starts_with("file://").then(|| layout.resolve(uri)).flatten();
+            }
+            let path = f.get("path").and_then(Value::as_str)?;
+            let absolute = path.starts_with('/')
+                || path.starts_with('\\')
+                || path.get(1..3) == Some(":\\")
+                || path.get(1..3) == Some(":/");
+            if absolute { layout.resolve(path) } else { Some(lexical(&base.join(path.replace('\\', "/")))) }
+        })
+        .collect()
+}
+
+/// `a/b/../c` as `a/c`, without asking the file system (the folder may be a link elsewhere; the
+/// project is named as the workspace file names it).
+fn lexical(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
 
 impl ClientSource for VsCode {
     fn id(&self) -> &'static str {
@@ -67,12 +108,19 @@ impl ClientSource for VsCode {
             for ws in sorted_subdirs(&dir.join("workspaceStorage")) {
                 let Ok(data) = fsread::read_config(&ws.join("workspace.json")) else { continue };
                 let Ok(doc) = formats::parse(&data.text, FileFormat::Jsonc) else { continue };
-                // `folder` for single-folder windows; multi-root `workspace` files are skipped.
+                // `folder` for single-folder windows; `workspace` names a `.code-workspace` file
+                // whose `folders` are the projects (paths relative to that file, or URIs).
                 if let Some(folder) = doc.value.get("folder").and_then(Value::as_str)
                     && folder.starts_with("file://")
                     && let Some(p) = layout.resolve(folder)
                 {
                     out.push(p);
+                }
+                if let Some(workspace) = doc.value.get("workspace").and_then(Value::as_str)
+                    && workspace.starts_with("file://")
+                    && let Some(file) = layout.resolve(workspace)
+                {
+                    out.extend(workspace_folders(&file, layout));
                 }
             }
         }

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use super::{Candidate, ClientSource, Parsed};
-use crate::discovery::entry::{Dialect, EntryError, RawServer, normalise_entry};
+use crate::discovery::entry::{Dialect, EntryError, RawServer, nested_secrets, normalise_entry};
 use crate::discovery::formats::FileFormat;
 use crate::platform::{Os, UserCtx};
 use muster_proto::v1::Transport;
@@ -67,6 +67,10 @@ fn zed_entry(name: &str, v: &Value) -> Result<RawServer, EntryError> {
             let mut s = RawServer { name: name.to_string(), transport: Some(Transport::Stdio), ..RawServer::default() };
             s.origin = Some("extension".into());
             s.disabled = v.get("enabled").and_then(Value::as_bool) == Some(false);
+            // The extension's `settings` block holds its keys (issue 16: never searched before).
+            if let Some(obj) = v.as_object() {
+                s.extra_secrets = nested_secrets(obj);
+            }
             Ok(s)
         }
         other => other,

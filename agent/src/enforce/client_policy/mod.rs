@@ -232,6 +232,9 @@ pub struct Outcome {
     pub action: &'static str,
     #[serde(flatten)]
     pub result: OutcomeResult,
+    /// What a person should know beyond the result (e.g. that the lever is machine-wide).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -309,7 +312,7 @@ fn governed<'a>(plan: &Plan<'a>, clients: &'static [&'static str]) -> impl Itera
 }
 
 fn outcome(s: &ServerPolicy, rule: &str, action: &'static str, result: OutcomeResult) -> Outcome {
-    Outcome { client: s.client.clone(), server: s.name.clone(), rule: rule.to_string(), action, result }
+    Outcome { client: s.client.clone(), server: s.name.clone(), rule: rule.to_string(), action, result, note: None }
 }
 
 /// `deny-tools` and `require-approval` outcomes for a client without such a setting.

@@ -170,6 +170,21 @@ fn vscode_sets_chatmcp_only_when_every_server_is_blocked() {
     let c = vscode::VsCode.compile(&plan(&partial, Some(&admin), &Owned::default())).unwrap();
     assert_eq!(c.change, FileChange::Unchanged);
     assert!(matches!(&c.outcomes[0].result, OutcomeResult::NotEnforceable(why) if why.contains("1 other")));
+    assert_eq!(c.outcomes[0].note, None, "nothing written, nothing machine-wide to say");
+}
+
+#[test]
+fn vscode_says_its_chatmcp_lever_is_machine_wide() {
+    let all = vec![blocked(stdio("vscode", "a", &["npx", "a"]), "r1")];
+    let c = vscode::VsCode.compile(&plan(&all, None, &Owned::default())).unwrap();
+    assert_eq!(c.outcomes[0].result, OutcomeResult::Written);
+    let note = c.outcomes[0].note.as_deref().unwrap();
+    assert!(note.starts_with("machine-wide") && note.contains("every user"), "{note}");
+    let json = serde_json::to_value(&c.outcomes[0]).unwrap();
+    assert_eq!(json["note"], note, "the note reaches the outcome's JSON");
+    let none = br#"{ "ChatMCP": "none" }"#;
+    let c = vscode::VsCode.compile(&plan(&all, Some(none), &Owned::default())).unwrap();
+    assert!(c.outcomes[0].note.as_deref().is_some_and(|n| n.starts_with("machine-wide")));
 }
 
 #[test]

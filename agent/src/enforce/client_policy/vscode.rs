@@ -1,7 +1,8 @@
 //! VS Code (without Copilot's own managed settings): the `ChatMCP` policy (`chat.mcp.access`:
 //! `none | registry | all`), which VS Code reads from `/etc/vscode/policy.json` on Linux only.
 //!
-//! The lever is all or nothing: `ChatMCP = "none"` switches every MCP server off. Muster writes
+//! The lever is all or nothing, and machine-wide (every user's VS Code reads the one file; each
+//! outcome it carries says so in its note): `ChatMCP = "none"` switches every MCP server off. Muster writes
 //! it only when the policy blocks *every* MCP server VS Code has on this machine, so the coarse
 //! lever never blocks more than the decisions do; otherwise each `block` is reported as not
 //! enforceable here (Copilot's `deniedMcpServers`, which VS Code also honours, blocks it by
@@ -23,6 +24,8 @@ pub struct VsCode;
 
 const CLIENTS: &[&str] = &["vscode"];
 pub const POLICY_FILE: &str = "/etc/vscode/policy.json";
+/// Said with every block this lever carries: the file is the machine's, not one user's.
+pub const MACHINE_WIDE: &str = "machine-wide: ChatMCP = \"none\" in /etc/vscode/policy.json switches MCP off in VS Code for every user of this machine";
 
 impl ClientPolicyWriter for VsCode {
     fn id(&self) -> &'static str {
@@ -69,7 +72,11 @@ impl ClientPolicyWriter for VsCode {
                         servers.len() - blocked
                     )),
                 };
-                outcomes.push(outcome(s, rule, "block", result));
+                let mut o = outcome(s, rule, "block", result);
+                if matches!(o.result, OutcomeResult::Written | OutcomeResult::AlreadyEnforced(_)) {
+                    o.note = Some(MACHINE_WIDE.to_string());
+                }
+                outcomes.push(o);
             }
             tool_level_not_enforceable(s, "VS Code's policies have no per-server tool setting", &mut outcomes);
         }

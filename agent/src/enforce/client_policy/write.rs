@@ -67,6 +67,29 @@ fn save_owned(state_dir: &Path, writer: &str, owned: &Owned) -> Result<(), Strin
     crate::state::write_atomic(&path, &bytes).map_err(|e| format!("cannot write {}: {e}", path.display()))
 }
 
+/// After a restore: deletes the ownership record of every writer none of whose changes is still
+/// applied in the journal, so a later apply does not believe it still owns entries that the
+/// restore took away (it would then "remove" an administrator's identical entry, or refuse to
+/// re-add its own). A writer with a change still applied (a refused restore) keeps its record.
+/// Returns the writers whose record was deleted.
+pub fn forget_restored(state_dir: &Path, keeper: &FileKeeper) -> Result<Vec<&'static str>, String> {
+    let touches = keeper.touches().map_err(|e| e.to_string())?;
+    let mut forgotten = Vec::new();
+    for w in REGISTRY {
+        let prefix = format!("client-policy:{}:", w.id());
+        let still_applied = touches
+            .iter()
+            .any(|t| t.key.starts_with(&prefix) && t.status == crate::enforce::files::TouchStatus::Applied);
+        let path = owned_path(state_dir, w.id());
+        if still_applied || !path.exists() {
+            continue;
+        }
+        std::fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+        forgotten.push(w.id());
+    }
+    Ok(forgotten)
+}
+
 fn union(a: &Owned, b: &Owned) -> Owned {
     let mut u = a.clone();
     u.created_file |= b.created_file;

@@ -29,14 +29,75 @@ fn provider_token_anywhere() {
 }
 
 #[test]
-fn bad_github_checksum_is_generic_only_under_a_secret_name() {
+fn bad_github_checksum_keeps_github_marked_as_failing_the_checksum() {
     let mut bad = ghp();
     bad.pop();
     bad.push(if ghp().ends_with('A') { 'B' } else { 'A' });
     let d = env("GITHUB_TOKEN", &bad).unwrap();
-    assert_eq!((d.kind, d.provider, d.confidence), ("generic-secret", "github", Confidence::Low));
-    assert_eq!(env("MCP_SERVER_ARG", &bad), None);
-    assert_eq!(kind(Location::Arg { index: 1, previous: None }, &bad), None);
+    assert_eq!((d.kind, d.provider, d.confidence), (CHECKSUM_FAILED_KIND, "github", Confidence::Low));
+    assert_eq!(env("MCP_SERVER_ARG", &bad).map(|d| (d.kind, d.provider)), Some((CHECKSUM_FAILED_KIND, "github")));
+    assert_eq!(kind(Location::Arg { index: 1, previous: None }, &bad), Some(CHECKSUM_FAILED_KIND));
+    let header = detect(&Location::Header("Authorization"), &Secret::new(format!("Bearer {bad}"))).unwrap();
+    assert_eq!((header.kind, header.provider), (CHECKSUM_FAILED_KIND, "github"));
+    // A checked shape without a literal prefix (Azure DevOps' 84 alphanumerics) says nothing
+    // once its check fails.
+    assert_eq!(env("MCP_SERVER_ARG", &"a".repeat(84)), None);
+}
+
+/// Standard base64 with padding (the agent has a decoder only).
+fn base64_encode(text: &str) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in text.as_bytes().chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            out.push(if i <= chunk.len() { A[((n >> (18 - 6 * i)) & 63) as usize] as char } else { '=' });
+        }
+    }
+    out
+}
+
+#[test]
+fn provider_tokens_inside_authorization_values_and_urls_keep_their_provider() {
+    let linear = "lin_api_Zq8mV3xT0bLk9WcN2pRf7HsJd4YgAe6UQwErTyUi";
+    let tavily = "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";
+    for (location, value, want) in [
+        (Location::Header("Authorization"), format!("Bearer {linear}"), ("linear-api-key", "linear")),
+        (Location::Header("Authorization"), format!("token {linear}"), ("linear-api-key", "linear")),
+        (Location::Header("Authorization"), format!("Bearer {tavily}"), ("tavily-api-key", "tavily")),
+        (Location::Url, format!("https://mcp.tavily.com/mcp/?tavilyApiKey={tavily}"), ("tavily-api-key", "tavily")),
+        (Location::Url, format!("https://mcp.example.com/{tavily}/sse"), ("tavily-api-key", "tavily")),
+        (Location::Url, format!("https://mcp.example.com/mcp?k={linear}"), ("linear-api-key", "linear")),
+        (
+            Location::Header("Authorization"),
+            format!("Basic {}", base64_encode(&format!("me@example.com:{linear}"))),
+            ("linear-api-key", "linear"),
+        ),
+    ] {
+        let d = detect(&location, &Secret::new(value.as_str())).unwrap_or_else(|| panic!("{location}"));
+        assert_eq!((d.kind, d.provider), want, "{location}");
+    }
+}
+
+#[test]
+fn references_take_their_provider_from_the_variable_name() {
+    for (value, provider) in [
+        ("${BRAVE_API_KEY}", "brave"),
+        ("{env:CONTEXT7_API_KEY}", "context7"),
+        ("${env:TAVILY_API_KEY}", "tavily"),
+        ("${input:firecrawl_key}", "firecrawl"),
+        ("${GITHUB_TOKEN}", "github"),
+    ] {
+        let d = env("API_KEY", value).unwrap();
+        assert!(!d.is_literal(), "{value}");
+        assert_eq!(d.provider, provider, "{value}");
+    }
+    // A header whose name is the variable's (Context7's remote server reads `CONTEXT7_API_KEY`).
+    let d = detect(&Location::Header("CONTEXT7_API_KEY"), &Secret::new("${CTX_KEY}")).unwrap();
+    assert_eq!(d.provider, "context7");
+    // A literal under the name gets the provider too.
+    let d = env("BRAVE_API_KEY", RANDOM32).unwrap();
+    assert_eq!((d.kind, d.provider), ("generic-secret", "brave"));
 }
 
 #[test]

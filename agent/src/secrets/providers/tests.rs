@@ -6,7 +6,8 @@ use super::*;
 
 #[test]
 fn every_rule_compiles() {
-    assert_eq!(COMPILED.len(), RULES.len());
+    assert_eq!(COMPILED.len(), ALL_RULES.len());
+    assert!(ALL_RULES.len() > RULES.len(), "the shapes of credentials.toml joined the built-in rules");
     for c in COMPILED.iter() {
         assert!(c.whole.compiles(), "{} does not compile", c.rule.kind);
     }
@@ -60,5 +61,44 @@ fn every_kind_is_lower_kebab_and_confidence_is_not_low() {
     for rule in RULES {
         assert!(rule.kind.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'), "{}", rule.kind);
         assert!(rule.confidence > Confidence::Low, "{}", rule.kind);
+    }
+}
+
+/// One fake sample per shape of `credentials.toml`, and a near miss.
+const DATA_CASES: &[(&str, &str, &str)] = &[
+    ("tavily-api-key", "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", "tvly-Qm3Xr8"),
+    ("firecrawl-api-key", "fc-0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e", "fc-0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2g"),
+    ("context7-api-key", "ctx7sk-3f9c2a1e-7b4d-4e8f-9a0c-1d2e3f4a5b6c", "ctx7sk-not-a-uuid"),
+    ("apify-api-token", "apify_api_Zq8mV3xT0bLk9WcN2pRf7HsJd4YgAe0QwErT", "apify_api_short"),
+    ("docker-hub-pat", "dckr_pat_Xy7Qm2Lp9Vb4Nc8Kt3Hs6Jd1Fg", "dckr_pat_short"),
+    ("figma-pat", "figd_Qm3Xr8TzLw2Vb6Nc9Kp4Hs7Jd1Fg5Ya0Wq2Er", "figd_short"),
+    ("pinecone-api-key", "pcsk_3Ui9d2_Rg8Bzyog3P6EytzRbocmt7ttGt5SwrDWtW6z9EmTNRg67byxaGeDhFw7jQPE5e", "pcsk_short"),
+    ("buildkite-api-token", "bkua_0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a", "bkua_0f3a9c2e"),
+    (
+        "astra-db-token",
+        "AstraCS:QmXrTzLwVbNcKpHsJdFgYaWq:0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e",
+        "AstraCS:short",
+    ),
+    ("neon-api-key", "napi_0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e", "napi_0f3a9c2e"),
+    ("resend-api-key", "re_Qm3Xr8Tz_Lw2Vb6Nc9Kp4Hs7Jd1Fg5Ya0", "re_short"),
+    ("browserbase-api-key", "bb_live_Qm3Xr8TzLw2Vb6Nc9Kp4Hs7Jd", "bb_live_x"),
+    (
+        "hubspot-private-app-token",
+        "pat-na1-91fc3cbc-3740-4d08-9d10-e31c947d8db1",
+        "pat-xx1-91fc3cbc-3740-4d08-9d10-e31c947d8db1",
+    ),
+    ("circleci-pat", "CCIPAT_Qm3Xr8TzLw2Vb6Nc9Kp4Hs_0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a", "CCIPAT_short"),
+    ("sonarqube-token", "squ_0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a", "sqx_0f3a9c2e7b1d4f6a8c0e2b4d6f8a0c2e4b6d8f0a"),
+];
+
+#[test]
+fn every_data_shape_has_a_sample_that_matches_it_and_a_near_miss_that_does_not() {
+    let data_kinds: Vec<&str> = ALL_RULES[RULES.len()..].iter().map(|r| r.kind).collect();
+    for kind in &data_kinds {
+        assert!(DATA_CASES.iter().any(|(k, _, _)| k == kind), "no sample for {kind}");
+    }
+    for (kind, positive, near) in DATA_CASES {
+        assert_eq!(match_token(positive).map(|r| r.kind), Some(*kind), "positive sample for {kind}");
+        assert_ne!(match_token(near).map(|r| r.kind), Some(*kind), "near miss for {kind}");
     }
 }

@@ -32,11 +32,21 @@ use crate::state::unix_now;
 pub struct AccessRuntime {
     pub throttle: throttle::LoginThrottle,
     pub oidc: Option<oidc::OidcRuntime>,
+    /// Reads of the public MCP Registry per client address (each walks the stored fleet).
+    pub registry_reads: crate::admission::rate::RateLimiter,
 }
+
+/// Registry reads a client address may make at once, and per minute after that.
+const REGISTRY_BURST: u64 = 60;
+const REGISTRY_PER_MINUTE: u64 = 60;
 
 impl AccessRuntime {
     pub fn new(config: &HttpConfig) -> Self {
-        Self { throttle: throttle::LoginThrottle::default(), oidc: config.oidc.clone().map(oidc::OidcRuntime::new) }
+        Self {
+            throttle: throttle::LoginThrottle::default(),
+            oidc: config.oidc.clone().map(oidc::OidcRuntime::new),
+            registry_reads: crate::admission::rate::RateLimiter::new(REGISTRY_BURST, REGISTRY_PER_MINUTE),
+        }
     }
 }
 

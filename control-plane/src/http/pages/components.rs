@@ -36,6 +36,21 @@ pub fn os_name(os: i32) -> &'static str {
     }
 }
 
+/// The operating system as one label: the agent's version text when it already names the
+/// system ("Linux (Debian 12)", "macOS 14.5"), else the system's name before it ("macOS 14.5"
+/// from "14.5"), never the name twice.
+pub fn os_label(os: i32, version: &str) -> String {
+    let name = os_name(os);
+    let version = version.trim();
+    if version.is_empty() {
+        name.to_string()
+    } else if version.to_ascii_lowercase().starts_with(&name.to_ascii_lowercase()) {
+        version.to_string()
+    } else {
+        format!("{name} {version}")
+    }
+}
+
 /// A long identifier (fingerprint, agent id, certificate serial) shortened to its first 12
 /// characters for display; pages put the whole value in the element's `title`, the API has it too.
 pub fn abbreviated(id: &str) -> String {
@@ -275,6 +290,15 @@ pub fn list_params<T: serde::de::DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Issue 15: the endpoint page read "Linux Linux (Debian 12)".
+    #[test]
+    fn the_os_label_names_the_system_once() {
+        assert_eq!(os_label(1, "Linux (Debian 12)"), "Linux (Debian 12)");
+        assert_eq!(os_label(2, "14.5"), "macOS 14.5");
+        assert_eq!(os_label(2, "macOS 14.5 Sonoma"), "macOS 14.5 Sonoma");
+        assert_eq!(os_label(3, " "), "Windows");
+    }
 
     #[test]
     fn times_show_relative_text_with_the_utc_title() {

@@ -1,13 +1,13 @@
 //! The credentials page (`/credentials`): literal secrets grouped by provider, kind and location
-//! type, and credential fingerprints seen on several hosts (one secret reused across machines),
-//! paged by keyset. Only counts and keyed fingerprints are shown: the store holds no value.
+//! type, and reused credential fingerprints (one secret on several machines, or used by several
+//! servers of one machine), shown in full and searchable by their start, paged by keyset. Only counts and keyed fingerprints are shown: the store holds no value.
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::components::{bad_params, empty, filter_buttons, list_params, pager, store_error, text_input};
+use super::components::{bad_params, empty, filter_buttons, list_params, pager, select, store_error, text_input};
 use super::layout;
 use crate::http::AppState;
 use crate::http::params::SharedParams;
@@ -64,24 +64,30 @@ pub(crate) async fn credentials(
             }
         }
         section.card.table-card {
-            h2 { "Secrets reused on several hosts" }
+            h2 { "Reused secrets" }
             form.filters method="get" action=(PATH) {
                 (text_input("provider", "Provider", params.provider.as_deref(), "e.g. github"))
+                (text_input("q", "Fingerprint", params.q.as_deref(), "start of a fingerprint"))
+                (select("reuse", "Reuse", params.reuse.map(|r| r.as_str()), &[
+                    ("across_hosts", "On several hosts"),
+                    ("within_host", "Within one host"),
+                    ("any", "Anywhere"),
+                ]))
                 label.field {
                     span { "Seen on at least" }
-                    input type="number" name="min_hosts" min="2" value=(params.min_hosts.unwrap_or(2));
+                    input type="number" name="min_hosts" min="1" value=(params.min_hosts.map(|n| n.to_string()).unwrap_or_default());
                 }
                 (filter_buttons(PATH))
             }
             @if shared.items.is_empty() {
-                (empty("No fingerprint is shared between hosts."))
+                (empty("No fingerprint matches."))
             } @else {
                 table.data {
                     thead { tr { th { "Fingerprint" } th { "Provider" } th { "Kind" } th.num { "Hosts" } th.num { "Servers" } } }
                     tbody {
                         @for f in &shared.items {
                             tr {
-                                td { code title=(f.fingerprint) { (super::components::abbreviated(&f.fingerprint)) } }
+                                td { code.fingerprint { (f.fingerprint) } }
                                 td { (f.provider) }
                                 td { (f.kind) }
                                 td.num { span.badge.warn { (f.hosts) } }

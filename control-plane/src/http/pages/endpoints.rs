@@ -13,8 +13,8 @@ use muster_proto::v1::{Os, Severity};
 
 use super::components::{
     auth_badge, bad_params, chips, count_badge, ecosystem_name, empty, endpoint_link, error_page, filter_buttons,
-    list_params, maybe_time_ago, online_dot, os_name, pager, select, severity_badge, severity_name, store_error,
-    text_input, time_ago, transport_name, utc_text, word_options,
+    list_params, maybe_time_ago, online_dot, os_label, os_name, pager, select, severity_badge, severity_name,
+    store_error, text_input, time_ago, transport_name, utc_text, word_options,
 };
 use super::layout;
 use crate::http::AppState;
@@ -89,6 +89,7 @@ fn filter_form(params: &EndpointParams) -> Markup {
             (text_input("user", "User", params.user.as_deref(), "exact user name"))
             (text_input("client", "Client", params.client.as_deref(), "e.g. cursor"))
             (text_input("tag", "Tag", params.tag.as_deref(), "e.g. team:payments"))
+            (text_input("service", "Service", params.service.as_deref(), "e.g. github"))
             (select("os", "OS", params.os.map(Word::as_str), &os))
             (select("status", "Status", params.status.map(StatusParam::as_str), &status))
             (select("severity", "Findings at least", params.severity.map(Word::as_str), &severity))
@@ -141,10 +142,18 @@ pub(crate) async fn endpoint_detail(
         return bad_params(&error, &principal);
     }
     let now = unix_now();
+    let policy = match crate::compliance::endpoint(state.cp.store.as_ref(), &agent_id).await {
+        Ok(view) => Some(view),
+        Err(crate::error::ActionError::NotFound(_)) => None,
+        Err(error) => return super::ops::refused(&principal, &crate::error::ApiError::from(error), PATH),
+    };
     match state.cp.store.endpoint_detail(&agent_id, online_since(now), now).await {
         Ok(Some(detail)) => {
             let title = if detail.endpoint.hostname.is_empty() { agent_id.as_str() } else { &detail.endpoint.hostname };
-            let body = render_detail(&detail, now);
+            let body = html! {
+                (render_detail(&detail, now))
+                (super::compliance::endpoint_section(policy.as_ref()))
+            };
             layout::page_in(title, "Endpoints", Some(&principal), html! {}, body).into_response()
         }
         Ok(None) => error_page(StatusCode::NOT_FOUND, "no endpoint with this id", &principal),
@@ -176,7 +185,7 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                 dl.facts {
                     dt { "Hostname" } dd { (e.hostname) }
                     dt { "Agent id" } dd { code { (e.agent_id) } }
-                    dt { "Operating system" } dd { (os_name(e.os)) " " (d.os_version) }
+                    dt { "Operating system" } dd { (os_label(e.os, &d.os_version)) }
                     dt { "Architecture" } dd { (d.arch) }
                     dt { "Tags" } dd {
                         @if e.tags.is_empty() { span.muted { "none" } } @else { (chips(e.tags.iter().map(String::as_str))) }

@@ -34,6 +34,7 @@ const NAV: &[NavEntry] = &[
     entry("Security", "Findings", "/findings", Role::Viewer),
     entry("Security", "Activity", "/activity", Role::Viewer),
     entry("Security", "Policies", "/policies", Role::Viewer),
+    entry("Security", "Compliance", "/compliance", Role::Viewer),
     entry("Fleet", "Agents", "/agents", Role::Viewer),
     entry("Administration", "Webhooks", "/webhooks", Role::Admin),
     entry("Administration", "Audit log", "/audit", Role::Admin),

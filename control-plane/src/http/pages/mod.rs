@@ -9,6 +9,7 @@
 pub mod activity;
 pub mod agents;
 pub mod audit;
+pub mod compliance;
 pub mod components;
 pub mod credentials;
 pub mod endpoints;
@@ -50,6 +51,7 @@ pub(crate) fn routes() -> Vec<Route> {
     .chain(findings::routes())
     .chain(policies::routes())
     .chain(policy_versions::routes())
+    .chain(compliance::routes())
     .chain(activity::routes())
     .chain(agents::routes())
     .chain(webhooks::routes())

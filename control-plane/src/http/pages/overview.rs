@@ -71,11 +71,11 @@ fn render(o: &Overview, now: i64) -> Markup {
             note: "enterprise services reached",
         },
         Card {
-            label: "Literal secrets",
+            label: "Literal secret uses",
             value: o.literal_secrets,
             href: "/credentials",
             tone: "danger",
-            note: "plain-text keys in configs",
+            note: "places a plain-text key is written",
         },
         Card {
             label: "High findings",
@@ -96,11 +96,11 @@ fn render(o: &Overview, now: i64) -> Markup {
         div.page-head {
             h1 { "Overview" }
             p.lede {
-                (o.endpoints) " endpoints enrolled. "
+                (o.endpoints) @if o.endpoints == 1 { " endpoint enrolled. " } @else { " endpoints enrolled. " }
                 @if let Some(at) = o.rollup_refreshed_at {
-                    "Fleet rollups refreshed " (time_ago(at, now)) "."
+                    "Counts are live; the trend's point for today was written " (time_ago(at, now)) "."
                 } @else {
-                    "Fleet rollups have not run yet (they refresh every five minutes)."
+                    "Counts are live; the trend's first daily point is not written yet."
                 }
             }
         }
@@ -115,9 +115,29 @@ fn render(o: &Overview, now: i64) -> Markup {
         }
         section.card {
             h2 { "Last 30 days" }
-            (trend_chart(&o.trend))
+            (trend_chart(&with_today_as_the_cards_say(o, now)))
         }
     }
+}
+
+/// The trend with today's point taken from the counters the cards show, so chart and cards never
+/// disagree: the stored daily point is written by the rollup and lags the live counters (a
+/// fresh install showed 0 endpoints online in the chart and 1 on the card).
+fn with_today_as_the_cards_say(o: &Overview, now: i64) -> Vec<DailyPoint> {
+    let today = now - now.rem_euclid(86_400);
+    let mut trend: Vec<DailyPoint> = o.trend.iter().filter(|p| p.day < today).cloned().collect();
+    trend.push(DailyPoint {
+        day: today,
+        endpoints: o.endpoints,
+        endpoints_online: o.endpoints_online,
+        servers: o.servers,
+        clients: o.clients,
+        services: o.services,
+        literal_secrets: o.literal_secrets,
+        findings_high: o.findings_high,
+        findings_critical: o.findings_critical,
+    });
+    trend
 }
 
 /// One line of the chart: legend label, class, value of a day.
@@ -130,7 +150,7 @@ struct Series {
 const SERIES: [Series; 4] = [
     Series { label: "Endpoints online", class: "s-online", value: |p| p.endpoints_online },
     Series { label: "MCP servers", class: "s-servers", value: |p| p.servers },
-    Series { label: "Literal secrets", class: "s-secrets", value: |p| p.literal_secrets },
+    Series { label: "Literal secret uses", class: "s-secrets", value: |p| p.literal_secrets },
     Series { label: "High + critical findings", class: "s-findings", value: |p| p.findings_high + p.findings_critical },
 ];
 
@@ -243,6 +263,31 @@ mod tests {
             findings_high: 1,
             findings_critical: 0,
         }
+    }
+
+    #[test]
+    fn todays_point_is_what_the_cards_say() {
+        let day = 1_800_000_000 - 1_800_000_000 % 86_400;
+        let overview = Overview {
+            endpoints: 1,
+            endpoints_online: 1,
+            endpoints_offline: 0,
+            servers: 7,
+            clients: 2,
+            services: 3,
+            literal_secrets: 4,
+            findings_high: 1,
+            findings_critical: 0,
+            // The rollup's stale point for today, and yesterday's.
+            trend: vec![point(day - 86_400, 5), DailyPoint { endpoints_online: 0, ..point(day, 5) }],
+            rollup_refreshed_at: None,
+        };
+        let trend = with_today_as_the_cards_say(&overview, day + 3_600);
+        assert_eq!(trend.len(), 2);
+        assert_eq!(trend[0], point(day - 86_400, 5));
+        assert_eq!((trend[1].day, trend[1].endpoints_online, trend[1].servers), (day, 1, 7));
+        let html = render(&overview, day + 3_600).into_string();
+        assert!(html.contains("1 endpoint enrolled."), "{html}");
     }
 
     #[test]

@@ -73,7 +73,7 @@ async fn list_page(
             h1 { "Policies" }
             p.lede {
                 "Every version of the fleet's remediation policy, newest first: who published it, when and why. "
-                "Agents hold the current version. "
+                "Agents hold the current version; " a href=(super::compliance::PATH) { "Compliance" } " shows who applied it. "
                 @if principal.role >= Role::Analyst { a href=(EDITOR_PATH) { "Write a new version" } }
             }
         }
@@ -148,7 +148,15 @@ fn version_view(
     let body = html! {
         div.page-head {
             h1 { (title) @if current == Some(v.version) { " " span.badge.ok.policy-current { "current" } } }
-            p.lede { a href=(LIST_PATH) { "All versions" } }
+            p.lede {
+                a href=(LIST_PATH) { "All versions" } " · "
+                @if current == Some(v.version) {
+                    a.compliance-link href=(super::compliance::PATH) { "Compliance with this version" } " · "
+                    a href={ (super::compliance::ENDPOINTS_PATH) "?version=behind" } { "Endpoints not on it yet" }
+                } @else {
+                    a.compliance-link href=(super::compliance::PATH) { "Compliance with the current version" }
+                }
+            }
         }
         section.card {
             dl.facts {

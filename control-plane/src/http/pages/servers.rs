@@ -57,7 +57,7 @@ pub(crate) async fn servers(
         }
         section.card.table-card {
             @if page.items.is_empty() {
-                (empty("No server group matches (groups come from the rollup, refreshed every five minutes)."))
+                (empty("No server group matches."))
             } @else {
                 table.data {
                     thead {

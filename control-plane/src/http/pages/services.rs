@@ -1,13 +1,14 @@
 //! The services page (`/services`): per enterprise service the MCP servers reaching it, the
 //! endpoints and users they run for, and how those servers authenticate (OAuth, a secret-store
-//! reference, a literal static key, nothing), from the services rollup.
+//! reference, a literal static key, nothing), from the live services rollup. Every service name
+//! and count links to the endpoints running a server that reaches it (`/endpoints?service=`).
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::components::{bad_params, count_badge, empty, store_error};
+use super::components::{bad_params, count_badge, empty, link, store_error};
 use super::layout;
 use crate::http::AppState;
 use crate::http::params::{self, NoParams};
@@ -39,7 +40,7 @@ pub(crate) async fn services(
         }
         section.card.table-card {
             @if rows.is_empty() {
-                (empty("No enterprise service reached yet (the services rollup refreshes every five minutes)."))
+                (empty("No enterprise service reached yet."))
             } @else {
                 table.data {
                     thead {
@@ -49,14 +50,17 @@ pub(crate) async fn services(
                             th.num { "Endpoints" }
                             th.num { "Users" }
                             th { "Authentication" }
+                            th { "Findings" }
                         }
                     }
                     tbody {
                         @for row in &rows {
                             tr {
-                                td { strong { (row.service) } }
-                                td.num { (row.servers) }
-                                td.num { (row.endpoints) }
+                                @let endpoints = link("/endpoints", &[("service", row.service.clone())]);
+                                @let findings = link("/findings", &[("service", row.service.clone())]);
+                                td { a href=(endpoints) { strong { (row.service) } } }
+                                td.num { a href=(endpoints) title="Endpoints running these servers" { (row.servers) } }
+                                td.num { a href=(endpoints) { (row.endpoints) } }
                                 td.num { (row.users) }
                                 td.badges {
                                     (count_badge("ok", "OAuth", row.auth.oauth))
@@ -64,6 +68,7 @@ pub(crate) async fn services(
                                     (count_badge("danger", "Literal key", row.auth.literal))
                                     (count_badge("neutral", "None", row.auth.none))
                                 }
+                                td { a href=(findings) { "Findings" } }
                             }
                         }
                     }

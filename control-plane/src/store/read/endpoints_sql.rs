@@ -59,6 +59,11 @@ macro_rules! impl_endpoints {
                         .push_bind(contains_pattern(&member_key([client.as_str()])))
                         .push(" ESCAPE '\\'");
                 }
+                if let Some(service) = &query.service {
+                    qb.push(" AND EXISTS (SELECT 1 FROM servers s WHERE s.service = ")
+                        .push_bind(service.clone())
+                        .push(" AND s.agent_id = e.agent_id)");
+                }
                 if let Some(tag) = &query.tag {
                     qb.push(" AND e.tags_key LIKE ")
                         .push_bind(contains_pattern(&member_key([tag.as_str()])))

@@ -27,12 +27,13 @@ macro_rules! impl_findings {
                         })
                     }
                 };
+                let finding_id: String = row.try_get("finding_id")?;
                 Ok(FindingView {
                     id: row.try_get("id")?,
                     key: FindingKey {
                         agent_id: row.try_get("agent_id")?,
                         server_id: row.try_get("server_id")?,
-                        finding_id: row.try_get("finding_id")?,
+                        finding_id: finding_id.clone(),
                         subject: row.try_get("subject")?,
                     },
                     hostname: row.try_get("hostname")?,
@@ -43,6 +44,10 @@ macro_rules! impl_findings {
                     client: row.try_get("eff_client")?,
                     user: row.try_get("eff_user")?,
                     advisory: row.try_get("advisory")?,
+                    server_name: row.try_get("server_name")?,
+                    config_path: row.try_get("config_path")?,
+                    title: crate::finding_catalog::title(&finding_id).to_string(),
+                    remediation: crate::finding_catalog::remediation(&finding_id).to_string(),
                     decision,
                 })
             }
@@ -51,25 +56,47 @@ macro_rules! impl_findings {
                 qb.push(
                     "SELECT f.id, f.agent_id, COALESCE(e.hostname, '') AS hostname, f.server_id, f.finding_id, \
                      f.subject, f.severity, f.owasp, f.message, f.service, f.eff_client, f.eff_user, f.advisory, st.state, \
-                     st.reason, st.expires_at, st.decided_by, st.decided_at FROM findings f \
-                     LEFT JOIN endpoint_summary e ON e.agent_id = f.agent_id ",
+                     st.reason, st.expires_at, st.decided_by, st.decided_at, COALESCE(s.name, '') AS server_name, \
+                     COALESCE(s.config_path, '') AS config_path FROM findings f \
+                     LEFT JOIN endpoint_summary e ON e.agent_id = f.agent_id \
+                     LEFT JOIN servers s ON s.agent_id = f.agent_id AND s.server_id = f.server_id ",
                 );
                 qb.push(
                     "LEFT JOIN finding_states st ON st.agent_id = f.agent_id AND st.server_id = f.server_id \
                      AND st.finding_id = f.finding_id AND st.subject = f.subject WHERE f.severity >= ",
                 );
                 qb.push_bind(i64::from(query.min_severity.unwrap_or(0)));
+                // Filters are case-insensitive. Catalog words are stored in one case (OWASP and
+                // rule ids upper, service and client ids lower), so those compare the folded
+                // value with `=` and keep their indexes; user names keep their case and compare
+                // folded on both sides.
+                let upper = |v: &Option<String>| v.as_ref().map(|v| v.to_uppercase());
+                let lower = |v: &Option<String>| v.as_ref().map(|v| v.to_lowercase());
                 for (column, value) in [
-                    ("f.owasp", &query.owasp),
-                    ("f.service", &query.service),
-                    ("f.eff_client", &query.client),
-                    ("f.eff_user", &query.user),
-                    ("f.agent_id", &query.agent_id),
-                    ("f.finding_id", &query.finding_id),
+                    ("f.owasp", upper(&query.owasp)),
+                    ("f.service", lower(&query.service)),
+                    ("f.eff_client", lower(&query.client)),
+                    ("LOWER(f.eff_user)", lower(&query.user)),
+                    ("f.agent_id", query.agent_id.clone()),
+                    ("f.finding_id", upper(&query.finding_id)),
+                    ("f.server_id", query.server_id.clone()),
+                    ("f.subject", query.subject.clone()),
                 ] {
                     if let Some(value) = value {
-                        qb.push(format_args!(" AND {column} = ")).push_bind(value.clone());
+                        qb.push(format_args!(" AND {column} = ")).push_bind(value);
                     }
+                }
+                if let Some(host) = &query.host {
+                    qb.push(" AND LOWER(COALESCE(e.hostname, '')) LIKE ")
+                        .push_bind(contains_pattern(host))
+                        .push(" ESCAPE '\\'");
+                }
+                if let Some(text) = &query.text {
+                    let pattern = contains_pattern(text);
+                    qb.push(" AND (LOWER(f.message) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+                    qb.push(" OR LOWER(f.finding_id) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+                    qb.push(" OR LOWER(COALESCE(e.hostname, '')) LIKE ").push_bind(pattern.clone()).push(" ESCAPE '\\'");
+                    qb.push(" OR LOWER(COALESCE(s.name, '')) LIKE ").push_bind(pattern).push(" ESCAPE '\\')");
                 }
                 // State filters are (NOT) EXISTS on the decision's primary key, not conditions on
                 // the LEFT JOIN: PostgreSQL misestimates `st.x IS NULL OR ...` as one row and

@@ -4,9 +4,11 @@
 //! Three layers keep every query cheap at 100,000 endpoints and 2,000,000 servers:
 //! facts derived at ingest (service, package, endpoint host, auth mode) stored as columns;
 //! `endpoint_summary`, one row of counters per endpoint refreshed at ingest and when a finding is
-//! waived; and fleet-wide rollups (`*_rollup`, `fleet_daily`) recomputed by
-//! [`ReadModels::refresh_rollups`], so services, packages, credentials and the 30-day trend are
-//! read from small tables. Lists page with keyset cursors, never OFFSET.
+//! waived; and fleet-wide rollups (`*_rollup`) kept live by ingest, which adds the difference a
+//! report makes to its endpoint's contribution in the ingest transaction (`live.rs`), plus
+//! `fleet_daily`, written by [`ReadModels::refresh_rollups`], so services, packages, credentials
+//! and the 30-day trend are read from small tables that always agree with each other. Lists
+//! page with keyset cursors, never OFFSET.
 //!
 //! Wire enums are stored and held as their protobuf numbers but serialised as words through the
 //! proto table (`muster_proto::words`), and documented as such in the OpenAPI document.
@@ -19,6 +21,8 @@ pub(crate) mod credentials_sql;
 pub(crate) mod endpoints_sql;
 mod facts;
 pub(crate) mod findings_sql;
+pub(crate) mod live;
+pub(crate) mod live_sql;
 pub(crate) mod overview_sql;
 pub(crate) mod rollups_sql;
 #[cfg(feature = "testing")]
@@ -161,15 +165,23 @@ pub struct DailyPoint {
     pub findings_critical: i64,
 }
 
-/// What a rollup refresh wrote.
+/// What a rollup refresh did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RollupStats {
-    pub services: usize,
-    pub server_groups: usize,
-    pub secret_groups: usize,
-    pub shared_fingerprints: usize,
     /// Endpoint summaries recomputed because a waiver expired.
     pub expired_waiver_endpoints: usize,
+}
+
+/// Which reuse of one secret a fingerprint list shows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FingerprintReuse {
+    /// Used on at least `min_hosts` hosts (2 by default): one secret on several machines.
+    #[default]
+    AcrossHosts,
+    /// Used by two or more servers of one host (more uses than hosts).
+    WithinHost,
+    /// Used more than once anywhere.
+    Any,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,6 +289,8 @@ pub struct EndpointQuery {
     pub client: Option<String>,
     /// Exact endpoint tag.
     pub tag: Option<String>,
+    /// Only endpoints with a server reaching this enterprise service (exact).
+    pub service: Option<String>,
     pub sort: EndpointSort,
     pub cursor: Option<String>,
     pub limit: u32,
@@ -373,8 +387,12 @@ pub struct SharedFingerprint {
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FingerprintQuery {
-    /// At least 2 (the rollup keeps no single-host fingerprint).
+    /// Seen on at least this many hosts (1 or more; 0 counts as 1).
     pub min_hosts: i64,
+    /// Which reuse to list.
+    pub reuse: FingerprintReuse,
+    /// Start of the fingerprint (hex, case-insensitive).
+    pub prefix: Option<String>,
     pub provider: Option<String>,
     pub cursor: Option<String>,
     pub limit: u32,
@@ -454,7 +472,16 @@ pub struct FindingQuery {
     pub client: Option<String>,
     pub user: Option<String>,
     pub agent_id: Option<String>,
+    /// Catalog id (the rule), matched without regard to case.
     pub finding_id: Option<String>,
+    /// Exactly this server of the endpoint (with `agent_id`): the finding pages' lookup.
+    pub server_id: Option<String>,
+    /// Exactly this decision subject (with `agent_id`, `server_id`, `finding_id`).
+    pub subject: Option<String>,
+    /// Hostname substring, case-insensitive.
+    pub host: Option<String>,
+    /// Substring of the message, the rule id, the hostname or the server name, case-insensitive.
+    pub text: Option<String>,
     pub state: Option<FindingStateFilter>,
     /// The clock decisions are judged against.
     pub now: i64,
@@ -477,6 +504,13 @@ pub struct FindingView {
     pub client: String,
     pub user: String,
     pub advisory: String,
+    /// The server's name and the config file it was read from (empty for host-wide findings).
+    pub server_name: String,
+    pub config_path: String,
+    /// From the findings catalog: what the finding is and how to fix it (empty for an id this
+    /// server's catalog does not know).
+    pub title: String,
+    pub remediation: String,
     pub decision: Option<FindingDecision>,
 }
 
@@ -583,10 +617,14 @@ pub trait ReadModels: Send + Sync {
     async fn activity(&self, query: &ActivityQuery) -> Result<Page<ActivityEvent>, StoreError>;
     async fn agents_page(&self, query: &AgentQuery) -> Result<Page<AgentRow>, StoreError>;
     async fn agent_versions(&self) -> Result<Vec<VersionCount>, StoreError>;
-    /// Recomputes the fleet-wide rollups and today's trend point, and recounts endpoints whose
-    /// waivers expired since the last refresh. Reads outside any transaction, then writes the
-    /// (small) results in one, so ingest is never blocked for the length of the scan.
+    /// Writes today's trend point and recounts endpoints whose waivers expired since the last
+    /// refresh: what only the passing of time changes. The fleet-wide rollups are not touched:
+    /// ingest keeps them live.
     async fn refresh_rollups(&self, now: i64, online_since: i64) -> Result<RollupStats, StoreError>;
+    /// Recomputes every fleet-wide rollup from the stored inventory in one transaction. Ingest
+    /// keeps them up to date; this is for inventories written around ingest (the benchmark seed)
+    /// and runs once after the migration that made the rollups live.
+    async fn rebuild_rollups(&self) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

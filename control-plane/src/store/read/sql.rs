@@ -7,7 +7,7 @@
 //!
 //! Each read model is a small macro in its own file (`summary_sql.rs`, the read-model step of
 //! ingest; `overview_sql.rs`, `servers_sql.rs`, `endpoints_sql.rs`, `credentials_sql.rs`,
-//! `findings_sql.rs`, `activity_sql.rs`, `agent_list_sql.rs`, `rollups_sql.rs`), instantiated
+//! `findings_sql.rs`, `activity_sql.rs`, `agent_list_sql.rs`, `rollups_sql.rs`, `live_sql.rs`), instantiated
 //! here inside one `read_models` module per backend that holds their shared imports and helpers;
 //! the [`ReadModels`](crate::store::read::ReadModels) impl below hands each method to its module
 //! (`docs/adr/0005-store-per-feature-sql-modules.md`). Nothing here opens connections or runs
@@ -27,10 +27,10 @@ macro_rules! impl_read_models {
             use crate::store::read::{
                 ADVISORY_FINDINGS, ActivityEvent, ActivityQuery, AgentQuery, AgentRow, AuthCounts, Cursor, DailyPoint,
                 DecisionKind, EndpointDetail, EndpointQuery, EndpointRow, EndpointSort, FindingDecision, FindingKey,
-                FindingQuery, FindingStateFilter, FindingView, FingerprintQuery, GroupKind, HISTORY_LIMIT, MAX_PAGE,
-                Overview, Page, ReadModels, RollupStats, SecretGroup, ServerFacts, ServerGroup, ServerGroupQuery,
-                ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id, contains_pattern, day_start,
-                finding_subject, into_page, member_key, members, page_limit,
+                FindingQuery, FindingStateFilter, FindingView, FingerprintQuery, FingerprintReuse, GroupKind,
+                HISTORY_LIMIT, MAX_PAGE, Overview, Page, ReadModels, RollupStats, SecretGroup, ServerFacts,
+                ServerGroup, ServerGroupQuery, ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id,
+                contains_pattern, day_start, finding_subject, into_page, member_key, members, page_limit,
             };
 
             type Row = <$db as sqlx::Database>::Row;
@@ -51,16 +51,6 @@ macro_rules! impl_read_models {
                 format!("{kind}\u{1e}{ecosystem}\u{1e}{name}")
             }
 
-            /// One fleet-wide group of servers before it is written to `package_rollup`.
-            #[derive(Default)]
-            struct GroupAcc {
-                servers: i64,
-                endpoints: i64,
-                pinned: i64,
-                versions: BTreeSet<String>,
-                advisories: BTreeSet<String>,
-            }
-
             crate::store::read::summary_sql::impl_summary!($store, $db, $conn);
             crate::store::read::overview_sql::impl_overview!($store, $db, $conn);
             crate::store::read::servers_sql::impl_servers!($store, $db, $conn);
@@ -70,8 +60,29 @@ macro_rules! impl_read_models {
             crate::store::read::activity_sql::impl_activity!($store, $db, $conn);
             crate::store::read::agent_list_sql::impl_agent_list!($store, $db, $conn);
             crate::store::read::rollups_sql::impl_rollups!($store, $db, $conn);
+            crate::store::read::live_sql::impl_live!($store, $db, $conn);
 
+            pub(crate) use live::backfill_live_rollups;
             pub(crate) use summary::{after_ingest, backfill_finding_subjects, refresh_endpoint};
+
+            /// What `agent_id` contributes to the fleet-wide rollups, read before ingest writes.
+            pub(crate) async fn rollup_contribution(
+                conn: &mut $conn,
+                agent_id: &str,
+            ) -> Result<crate::store::read::live::Contribution, StoreError> {
+                live::contribution(conn, agent_id).await
+            }
+
+            /// Brings the rollups up to date with what ingest wrote for `agent_id`, given what it
+            /// contributed before (`rollup_contribution`). Runs inside the ingest transaction.
+            pub(crate) async fn update_rollups(
+                conn: &mut $conn,
+                agent_id: &str,
+                before: &crate::store::read::live::Contribution,
+            ) -> Result<(), StoreError> {
+                let after = live::contribution(&mut *conn, agent_id).await?;
+                live::apply(conn, &crate::store::read::live::Contribution::difference(before, &after)).await
+            }
 
             #[async_trait::async_trait]
             impl ReadModels for super::$store {
@@ -132,6 +143,12 @@ macro_rules! impl_read_models {
                 }
                 async fn refresh_rollups(&self, now: i64, online_since: i64) -> Result<RollupStats, StoreError> {
                     rollups::refresh_rollups(self, now, online_since).await
+                }
+                async fn rebuild_rollups(&self) -> Result<(), StoreError> {
+                    let mut tx = self.writer().begin().await?;
+                    live::rebuild(&mut tx).await?;
+                    tx.commit().await?;
+                    Ok(())
                 }
             }
         }
