@@ -23,6 +23,7 @@ pub mod data_bundle;
 pub mod discovery;
 pub mod enforce;
 pub mod enroll;
+pub mod exceptions;
 pub mod findings;
 pub mod grpc;
 pub mod inventory;

@@ -889,6 +889,8 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         identities: &identities,
         probe: &probe,
         writer_options: writer_options(args.claude_code_policy_helper),
+        // A file given on the command line: evaluated as no endpoint in particular.
+        agent_id: "",
     };
     let reports = muster_agent::enforce::apply::apply(&bundle, &inv, &ctx)?;
     let mut out = String::new();

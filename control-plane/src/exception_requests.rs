@@ -1,8 +1,10 @@
 //! Policy exception requests: a developer asks for rules to be lifted for a server, an endpoint
-//! or an OS user, giving a reason (through `/api/v1/exception-requests`; the tray will add a
-//! button); analysts list them; an admin approves one with an expiry, which publishes it as an
-//! `[[exception]]` of a new policy version through [`crate::policies::publish`] (so it is
-//! signed, pushed and audited like any version), or denies it with a note.
+//! or an OS user, giving a reason (through `/api/v1/exception-requests`, or from the tray through
+//! the developer's agent and the `Exceptions` gRPC service); analysts list them; an admin
+//! approves one with an expiry, which publishes it as an `[[exception]]` of a new policy version
+//! through [`crate::policies::publish`] (so it is signed, pushed and audited like any version),
+//! or denies it with a note. Filing and deciding tell the [`PolicyListener`] which endpoint's
+//! requests changed, so the agent there hears of it at once.
 //!
 //! Use-cases return an [`AuditEvent`] and never see HTTP. Only a pending request can be
 //! decided, once; the rule ids a request names must be rules of the current policy (or `*`).
@@ -55,6 +57,7 @@ fn checked_word<'a>(field: &str, text: &'a str) -> Result<&'a str, ActionError> 
 /// The use-case: records a pending request by `who`.
 pub async fn create(
     store: &dyn Store,
+    listener: &dyn PolicyListener,
     who: &str,
     request: &NewRequest,
     now: i64,
@@ -98,6 +101,9 @@ pub async fn create(
         policy_version: None,
     };
     store.insert_exception_request(&record).await?;
+    if !record.agent_id.is_empty() {
+        listener.exception_request_changed(&record.agent_id);
+    }
     let event = AuditEvent::new("exception_request.create", &format!("exception-request/{}", record.id))
         .detail(&format!("rules {}, reason {:?}", record.rules.join(","), record.reason));
     Ok((record, event))
@@ -182,6 +188,9 @@ pub async fn approve(
         // was asked for, until its expiry), and the audit event says so.
         return Err(ActionError::invalid(format!("exception request {id} was decided meanwhile")));
     }
+    if !request.agent_id.is_empty() {
+        listener.exception_request_changed(&request.agent_id);
+    }
     let event = AuditEvent::new("exception_request.approve", &format!("exception-request/{id}")).detail(&format!(
         "published as policy v{}, expires {}",
         version.version,
@@ -191,9 +200,16 @@ pub async fn approve(
 }
 
 /// The use-case: denies pending request `id` with a note.
-pub async fn deny(store: &dyn Store, id: &str, who: &str, note: &str, now: i64) -> Result<AuditEvent, ActionError> {
+pub async fn deny(
+    store: &dyn Store,
+    listener: &dyn PolicyListener,
+    id: &str,
+    who: &str,
+    note: &str,
+    now: i64,
+) -> Result<AuditEvent, ActionError> {
     let note = checked_text("note", note, false)?;
-    pending(store, id).await?;
+    let request = pending(store, id).await?;
     let decision = RequestDecision {
         state: RequestState::Denied,
         decided_by: who.to_string(),
@@ -205,6 +221,9 @@ pub async fn deny(store: &dyn Store, id: &str, who: &str, note: &str, now: i64) 
     if !store.decide_exception_request(id, &decision).await? {
         return Err(ActionError::invalid(format!("exception request {id} was decided meanwhile")));
     }
+    if !request.agent_id.is_empty() {
+        listener.exception_request_changed(&request.agent_id);
+    }
     Ok(AuditEvent::new("exception_request.deny", &format!("exception-request/{id}")).detail(note))
 }
 
@@ -215,4 +234,13 @@ pub async fn list(
     limit: u32,
 ) -> Result<Vec<ExceptionRequestRecord>, ActionError> {
     Ok(store.exception_requests(state, limit).await?)
+}
+
+/// The requests covering endpoint `agent_id` (what its agent may see), newest first.
+pub async fn list_for_agent(
+    store: &dyn Store,
+    agent_id: &str,
+    limit: u32,
+) -> Result<Vec<ExceptionRequestRecord>, ActionError> {
+    Ok(store.exception_requests_of_agent(agent_id, limit).await?)
 }

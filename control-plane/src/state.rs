@@ -52,6 +52,8 @@ pub struct ControlPlane {
     pub(crate) policy_updates: tokio::sync::watch::Sender<Option<Arc<crate::policies::SignedPolicy>>>,
     /// The newest data bundle this process knows, signed once, for the Watch streams.
     pub(crate) data_updates: tokio::sync::watch::Sender<Option<Arc<muster_proto::v1::DataBundle>>>,
+    /// Agent ids whose exception requests were filed or decided through this process.
+    exception_updates: broadcast::Sender<String>,
 }
 
 impl ControlPlane {
@@ -76,6 +78,8 @@ impl ControlPlane {
         let (revocations, _) = broadcast::channel(256);
         // Consumers that fall behind lose events, not ingest speed (see `crate::webhook`).
         let (ingest_events, _) = broadcast::channel(1024);
+        // A stream that falls behind lists its requests again (see `grpc::exceptions`).
+        let (exception_updates, _) = broadcast::channel(256);
         let rate = RateLimiter::new(u64::from(limits.agent_burst), u64::from(limits.agent_requests_per_minute));
         let work_rate = RateLimiter::new(limits.agent_work_burst, limits.agent_work_per_minute);
         let ingest_queue = IngestQueue::new(limits.ingest_work_capacity);
@@ -93,6 +97,7 @@ impl ControlPlane {
             ingest_events,
             policy_updates: tokio::sync::watch::Sender::new(None),
             data_updates: tokio::sync::watch::Sender::new(None),
+            exception_updates,
         })
     }
 
@@ -129,6 +134,11 @@ impl ControlPlane {
         self.data_updates.subscribe()
     }
 
+    /// Agent ids whose exception requests changed, as they change.
+    pub(crate) fn subscribe_exception_updates(&self) -> broadcast::Receiver<String> {
+        self.exception_updates.subscribe()
+    }
+
     pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
         self.revocations.subscribe()
     }
@@ -145,6 +155,11 @@ impl ControlPlane {
 }
 
 impl crate::policies::PolicyListener for ControlPlane {
+    fn exception_request_changed(&self, agent_id: &str) {
+        // No receivers only means no agent of that process is watching.
+        let _ = self.exception_updates.send(agent_id.to_string());
+    }
+
     fn policy_published(&self, version: &crate::store::policies::PolicyVersionRecord) {
         if version.published_at.is_none() {
             return;

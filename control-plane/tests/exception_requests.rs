@@ -71,7 +71,7 @@ async fn an_approved_request_is_published_as_an_exception_and_decided_once(store
     let before = dry_run::dry_run(store.as_ref(), POLICY, NOW).await.unwrap();
     assert_eq!(before.affected.servers, 1);
 
-    let (request, event) = requests::create(store.as_ref(), "dev", &ask(&agent), NOW).await.unwrap();
+    let (request, event) = requests::create(store.as_ref(), &NoListener, "dev", &ask(&agent), NOW).await.unwrap();
     assert_eq!(request.state, RequestState::Pending);
     assert_eq!(
         event.entry("dev", "local", muster_control_plane::store::AuditOutcome::Success, NOW).action,
@@ -100,20 +100,31 @@ async fn an_approved_request_is_published_as_an_exception_and_decided_once(store
     assert_eq!((stored[0].policy_version, stored[0].expires_at), (Some(2), Some(expires)));
     // Decided once: neither a second approval nor a denial changes it, and nothing is published.
     assert!(requests::approve(store.as_ref(), &NoListener, &request.id, "admin", expires, "", NOW + 3).await.is_err());
-    assert!(requests::deny(store.as_ref(), &request.id, "admin", "no", NOW + 3).await.is_err());
+    assert!(requests::deny(store.as_ref(), &NoListener, &request.id, "admin", "no", NOW + 3).await.is_err());
     assert_eq!(policies::current(store.as_ref()).await.unwrap().unwrap().version, 2);
 
-    let (other, _) = requests::create(store.as_ref(), "dev", &ask(&agent), NOW + 4).await.unwrap();
-    requests::deny(store.as_ref(), &other.id, "admin", "use the HTTP transport", NOW + 5).await.unwrap();
+    let (other, _) = requests::create(store.as_ref(), &NoListener, "dev", &ask(&agent), NOW + 4).await.unwrap();
+    requests::deny(store.as_ref(), &NoListener, &other.id, "admin", "use the HTTP transport", NOW + 5).await.unwrap();
     let denied = requests::list(store.as_ref(), Some(RequestState::Denied), 10).await.unwrap();
     assert_eq!((denied.len(), denied[0].note.as_str()), (1, "use the HTTP transport"));
     assert_eq!(policies::current(store.as_ref()).await.unwrap().unwrap().version, 2, "a denial publishes nothing");
     assert!(requests::list(store.as_ref(), Some(RequestState::Pending), 10).await.unwrap().is_empty());
+
+    // What the endpoint's agent may list: the requests covering it, newest first, and no other's.
+    let of_agent = requests::list_for_agent(store.as_ref(), &agent, 10).await.unwrap();
+    assert_eq!(of_agent.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), [other.id.as_str(), request.id.as_str()]);
+    assert!(
+        requests::list_for_agent(store.as_ref(), "00000000-0000-4000-8000-000000000002", 10).await.unwrap().is_empty()
+    );
+    assert_eq!(requests::list_for_agent(store.as_ref(), &agent, 1).await.unwrap().len(), 1, "the limit holds");
 }
 
 async fn bad_requests_store_nothing(store: DynStore) {
     let agent = sse_endpoint(&store).await;
-    assert!(requests::create(store.as_ref(), "dev", &ask(&agent), NOW).await.is_err(), "no policy published yet");
+    assert!(
+        requests::create(store.as_ref(), &NoListener, "dev", &ask(&agent), NOW).await.is_err(),
+        "no policy published yet"
+    );
     policies::publish(store.as_ref(), &NoListener, POLICY, "admin", "first", NOW).await.unwrap();
     let cases = [
         NewRequest { rules: vec!["no-such-rule".into()], ..ask(&agent) },
@@ -123,10 +134,10 @@ async fn bad_requests_store_nothing(store: DynStore) {
         NewRequest { user: "bob\"\nrules = [\"*\"]".into(), ..ask(&agent) },
     ];
     for case in cases {
-        assert!(requests::create(store.as_ref(), "dev", &case, NOW).await.is_err(), "{case:?} accepted");
+        assert!(requests::create(store.as_ref(), &NoListener, "dev", &case, NOW).await.is_err(), "{case:?} accepted");
     }
     assert!(requests::list(store.as_ref(), None, 10).await.unwrap().is_empty());
-    let (ok, _) = requests::create(store.as_ref(), "dev", &ask(&agent), NOW).await.unwrap();
+    let (ok, _) = requests::create(store.as_ref(), &NoListener, "dev", &ask(&agent), NOW).await.unwrap();
     assert!(
         requests::approve(store.as_ref(), &NoListener, &ok.id, "admin", NOW - 1, "", NOW).await.is_err(),
         "past expiry"

@@ -107,6 +107,23 @@ pub async fn undo(socket: Option<std::path::PathBuf>, server_id: String) -> Resu
     client.undo_disable(UndoDisableRequest { server_id }).await.map(drop).map_err(|e| refused(&e))
 }
 
+/// `RequestException` on the agent at `socket`.
+#[cfg(unix)]
+pub async fn request_exception(
+    socket: Option<std::path::PathBuf>,
+    server_id: String,
+    rule_id: String,
+    reason: String,
+) -> Result<(), String> {
+    use muster_proto::local::v1::RequestExceptionRequest;
+    let mut client = client_at(socket).await?;
+    client
+        .request_exception(RequestExceptionRequest { server_id, rule_id, reason })
+        .await
+        .map(drop)
+        .map_err(|e| refused(&e))
+}
+
 #[cfg(unix)]
 async fn client_at(
     socket: Option<std::path::PathBuf>,
@@ -121,6 +138,16 @@ async fn client_at(
 #[cfg(not(unix))]
 pub async fn disable(_socket: Option<std::path::PathBuf>, _server_id: String) -> Result<(), String> {
     Err("the local API is not available on this platform yet; nothing was changed".into())
+}
+
+#[cfg(not(unix))]
+pub async fn request_exception(
+    _socket: Option<std::path::PathBuf>,
+    _server_id: String,
+    _rule_id: String,
+    _reason: String,
+) -> Result<(), String> {
+    Err("the local API is not available on this platform yet; nothing was sent".into())
 }
 
 #[cfg(not(unix))]

@@ -51,12 +51,27 @@ pub fn snooze_finding(key: String, hours: u32, state: State<'_, AppState>) -> Re
     Ok(())
 }
 
-/// Asking for an exception needs the agent to pass it on to the control plane, which it cannot
-/// do yet: the form is shown, and this says plainly that nothing was sent.
+/// Asks the organisation for an exception for one of my servers (`rule_id` empty: every rule);
+/// the agent files it with the control plane and its state comes back in the next statuses.
 #[tauri::command]
-pub fn request_exception(server_id: String, reason: String) -> Result<(), String> {
-    let _ = (server_id, reason);
-    Err("Exception requests are not available yet: the agent cannot pass them on to your organisation. Nothing was sent.".into())
+pub async fn request_exception(
+    server_id: String,
+    rule_id: Option<String>,
+    reason: String,
+    state: State<'_, AppState>,
+) -> Result<(), String> {
+    let reason = reason.trim().to_string();
+    if reason.is_empty() {
+        return Err("say why you need the exception".into());
+    }
+    let socket = {
+        let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
+        if !crate::view::is_askable(status.as_ref(), &server_id) {
+            return Err("that is not one of your MCP servers".into());
+        }
+        state.agent_socket()
+    };
+    crate::agent_link::request_exception(socket, server_id, rule_id.unwrap_or_default(), reason).await
 }
 
 /// Disables one of my servers through the agent (the client's own switch, else the entry moved

@@ -239,8 +239,12 @@ mod tests {
         assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 24})).is_ok());
         assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 0})).is_err());
 
+        let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s9", "reason": "needed"}));
+        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not one of your")));
+        let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s1", "reason": " "}));
+        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("say why")));
         let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s1", "reason": "needed"}));
-        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not available yet")));
+        assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
 
         // Disable / undo: only my servers and my own disables; with no agent connected, nothing
         // is changed and the window is told so.

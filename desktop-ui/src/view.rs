@@ -115,8 +115,7 @@ pub struct UiStatus {
     pub quarantines: Vec<UiQuarantine>,
     pub exception_requests: Vec<UiException>,
     pub contact: Option<UiContact>,
-    /// Whether requesting an exception reaches anyone yet (it does not: the agent cannot pass
-    /// requests on to the control plane).
+    /// Whether requesting an exception reaches anyone: the agent answers and is enrolled.
     pub exceptions_available: bool,
 }
 
@@ -152,6 +151,8 @@ pub struct UiFinding {
     pub why: String,
     pub steps: Vec<String>,
     pub server_names: Vec<String>,
+    /// The servers' ids, in the order of `server_names` (for the exception form).
+    pub server_ids: Vec<String>,
     pub config_paths: Vec<String>,
     pub owasp: String,
 }
@@ -187,8 +188,15 @@ pub struct UiQuarantine {
 pub struct UiException {
     pub id: String,
     pub server_id: String,
+    /// The server's name when it is still one of mine (or blocked by the policy).
+    pub server_name: String,
+    pub rule_id: String,
     pub reason: String,
     pub status: &'static str,
+    /// The analyst's note with the decision.
+    pub answer: String,
+    pub requested_at_unix: i64,
+    pub expires_at_unix: Option<i64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -276,6 +284,7 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
                     why: fi.message,
                     steps: fix_steps(&f.remediation),
                     server_names: f.server_names.clone(),
+                    server_ids: fi.server_ids.clone(),
                     config_paths: f.config_paths.clone(),
                     owasp: fi.owasp,
                 }
@@ -315,7 +324,21 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
             .map(|e| UiException {
                 id: e.id.clone(),
                 server_id: e.server_id.clone(),
+                server_name: s
+                    .clients
+                    .iter()
+                    .flat_map(|c| &c.servers)
+                    .find(|srv| srv.id == e.server_id)
+                    .map(|srv| srv.name.clone())
+                    .or_else(|| {
+                        s.quarantines.iter().find(|q| q.server_id == e.server_id).map(|q| q.server_name.clone())
+                    })
+                    .unwrap_or_default(),
+                rule_id: e.rule_id.clone(),
                 reason: e.reason.clone(),
+                answer: e.answer.clone(),
+                requested_at_unix: e.requested_at_unix,
+                expires_at_unix: e.expires_at_unix,
                 status: match local::ExceptionStatus::try_from(e.status).unwrap_or_default() {
                     local::ExceptionStatus::Pending => "pending",
                     local::ExceptionStatus::Approved => "approved",
@@ -330,7 +353,11 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
             .as_ref()
             .filter(|c| !(c.name.is_empty() && c.email.is_empty() && c.url.is_empty()))
             .map(|c| UiContact { name: c.name.clone(), email: c.email.clone(), url: c.url.clone() }),
-        exceptions_available: false,
+        exceptions_available: status.is_some()
+            && !matches!(
+                local::ConnectionState::try_from(agent.connection).unwrap_or_default(),
+                local::ConnectionState::NotEnrolled | local::ConnectionState::Unspecified
+            ),
     }
 }
 
@@ -360,6 +387,17 @@ pub fn server_place(status: Option<&local::LocalStatus>, server_id: &str) -> Opt
 /// Whether the agent listed `server_id` as one of the caller's servers.
 pub fn is_my_server(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
     status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.servers).any(|srv| srv.id == server_id))
+}
+
+/// Whether the caller may ask for an exception about `server_id`: one of their servers, or one
+/// the policy blocked or acts on (a blocked server is gone from its configuration).
+pub fn is_askable(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    is_my_server(status, server_id)
+        || status.is_some_and(|s| {
+            s.quarantines.iter().any(|q| q.server_id == server_id)
+                || s.decisions.iter().any(|d| d.server_id == server_id)
+                || s.pending_actions.iter().any(|p| p.server_id == server_id)
+        })
 }
 
 /// Whether `server_id` has a disable the caller made (the only kind undone from here).
@@ -455,6 +493,15 @@ pub(crate) mod tests {
         assert!(!is_known_config(None, "/home/dev/.cursor/mcp.json"));
         assert!(is_my_server(Some(&s), "s1"));
         assert!(!is_my_server(Some(&s), "s2"));
+    }
+
+    #[test]
+    fn exceptions_can_be_asked_only_through_an_enrolled_agent() {
+        let mut s = sample();
+        assert!(ui_status(Some(&s)).exceptions_available);
+        s.agent.as_mut().unwrap().connection = local::ConnectionState::NotEnrolled as i32;
+        assert!(!ui_status(Some(&s)).exceptions_available);
+        assert!(!ui_status(None).exceptions_available);
     }
 
     #[test]

@@ -49,11 +49,19 @@ function act(command, serverId, button) {
   invoke(command, { serverId }).catch((e) => { button.disabled = false; showError(e); });
 }
 
+// What the open exception form asks about: { serverId, ruleId, about }.
 let exceptionFor = null;
 function askException(finding) {
-  exceptionFor = finding;
-  document.getElementById("exception-about").textContent =
-    `${finding.title} — ${finding.server_names.join(", ") || "this machine"}`;
+  openExceptionForm({
+    serverId: finding.server_ids[0] || "",
+    ruleId: "",
+    about: `${finding.title} — ${finding.server_names[0] || "this machine"} (every policy rule for this server)`,
+  });
+}
+
+function openExceptionForm(target) {
+  exceptionFor = target;
+  document.getElementById("exception-about").textContent = target.about;
   document.getElementById("exception-error").textContent = "";
   document.getElementById("exception").showModal();
   document.getElementById("exception-reason").focus();
@@ -91,6 +99,32 @@ function renderServers(clients) {
   ]);
 }
 
+// The newest exception request about a server (for a rule, or for every rule), if any.
+function requestFor(st, serverId, ruleId) {
+  return st.exception_requests.find((r) => r.server_id === serverId && (r.rule_id === ruleId || r.rule_id === "*"));
+}
+
+// A server the policy blocked: what, why, by which rule, who to ask, and what I can do.
+function renderBlocked(q, st) {
+  const c = st.contact;
+  const asked = requestFor(st, q.server_id, q.rule_id);
+  return el("article", { class: "card quarantine", "aria-label": `${q.server_name} blocked by policy` },
+    el("h3", {}, el("span", { class: "sev high" }, "blocked"), `${q.server_name} (${q.client}) was turned off by your organisation's policy`),
+    el("p", { class: "why" }, el("strong", {}, "Why: "), q.reason),
+    el("p", { class: "where" }, [`Rule ${q.rule_id}`, q.since_unix ? `since ${new Date(q.since_unix * 1000).toLocaleString()}` : null, q.config_path || null].filter(Boolean).join(" · ")),
+    el("p", {}, q.undo_allowed
+      ? "The policy lets you turn it back on yourself: re-enable it in its config file."
+      : `${q.client} will not start it while the rule applies. If you need it, ask for an exception.`),
+    c ? el("p", { class: "contact-line" }, el("strong", {}, "Contact: "), [c.name, c.email, c.url].filter(Boolean).join(" · ")) : null,
+    el("div", { class: "actions" },
+      asked && asked.status === "pending"
+        ? el("span", { class: "hint" }, `Exception requested ${new Date(asked.requested_at_unix * 1000).toLocaleString()}: waiting for an answer`)
+        : el("button", { type: "button", onclick: () => openExceptionForm({ serverId: q.server_id, ruleId: q.rule_id, about: `${q.server_name} (${q.client}), blocked by rule ${q.rule_id}` }) }, "Request an exception…"),
+      q.config_path ? el("button", { type: "button", onclick: () => openConfig(q.config_path), title: q.config_path }, `Open ${shortPath(q.config_path)}`) : null));
+}
+
+const STATUS_WORDS = { pending: "waiting for an answer", approved: "approved", denied: "denied", expired: "expired", unknown: "unknown" };
+
 function render(st) {
   const state = document.getElementById("state");
   state.className = `state ${st.state}`;
@@ -114,10 +148,16 @@ function render(st) {
         el("div", { class: "actions" },
           el("button", { type: "button", onclick: (ev) => act("undo_disable", q.server_id, ev.currentTarget), "aria-label": `Undo: enable ${q.server_name} again` }, "Undo"),
           q.config_path ? el("button", { type: "button", onclick: () => openConfig(q.config_path), title: q.config_path }, `Open ${shortPath(q.config_path)}`) : null))
-      : el("article", { class: "card quarantine" },
-        el("h3", {}, el("span", { class: "sev high" }, "blocked"), `${q.server_name} (${q.client}) was quarantined by policy`),
-        el("p", { class: "why" }, el("strong", {}, "Why: "), q.reason),
-        el("p", { class: "where" }, `Rule ${q.rule_id}${q.undo_allowed ? " · the policy lets you undo this" : ""}`))),
+      : renderBlocked(q, st)),
+    ...st.exception_requests.map((r) => el("article", { class: "card request", "aria-label": `Exception request: ${STATUS_WORDS[r.status] || r.status}` },
+      el("h3", {}, el("span", { class: `sev req-${r.status}` }, STATUS_WORDS[r.status] || r.status), `Exception for ${r.server_name || r.server_id}`),
+      el("p", {}, el("strong", {}, "You asked: "), r.reason),
+      r.answer ? el("p", {}, el("strong", {}, "Answer: "), r.answer) : null,
+      el("p", { class: "where" }, [
+        r.rule_id === "*" ? "Every policy rule" : `Rule ${r.rule_id}`,
+        `asked ${new Date(r.requested_at_unix * 1000).toLocaleString()}`,
+        r.status === "approved" && r.expires_at_unix ? `exception until ${new Date(r.expires_at_unix * 1000).toLocaleString()}` : null,
+      ].filter(Boolean).join(" · ")))),
     ...st.pending_actions.map((p) => el("article", { class: "card" },
       el("h3", {}, `Action pending on ${p.server_id}`), el("p", {}, p.reason),
       el("p", { class: "where" }, `Deadline ${new Date(p.deadline_unix * 1000).toLocaleString()}`))),
@@ -142,9 +182,9 @@ document.getElementById("exception-cancel").addEventListener("click", () => docu
 document.getElementById("exception-form").addEventListener("submit", (ev) => {
   ev.preventDefault();
   const reason = document.getElementById("exception-reason").value.trim();
-  const server = exceptionFor && exceptionFor.server_names[0];
-  invoke("request_exception", { serverId: server || "", reason })
-    .then(() => document.getElementById("exception").close())
+  const target = exceptionFor || { serverId: "", ruleId: "" };
+  invoke("request_exception", { serverId: target.serverId, ruleId: target.ruleId || null, reason })
+    .then(() => { document.getElementById("exception").close(); document.getElementById("exception-reason").value = ""; })
     .catch((e) => { document.getElementById("exception-error").textContent = e; });
 });
 
@@ -153,7 +193,9 @@ invoke("get_status").then((st) => {
   render(st);
   // Opened at a section (`muster-tray --open=servers|findings|policy|exception`).
   const section = location.hash.slice(1);
-  if (section === "exception" && st.findings.length) askException(st.findings[0]);
+  const blocked = st.quarantines.find((q) => q.origin === "policy");
+  if (section === "exception" && blocked) openExceptionForm({ serverId: blocked.server_id, ruleId: blocked.rule_id, about: `${blocked.server_name} (${blocked.client}), blocked by rule ${blocked.rule_id}` });
+  else if (section === "exception" && st.findings.length) askException(st.findings[0]);
   else if (section === "servers") document.getElementById("servers-h").scrollIntoView();
   else if (section === "findings") document.getElementById("findings").focus();
   else if (section === "policy" && !document.getElementById("policy").hidden) document.getElementById("policy").scrollIntoView();

@@ -332,11 +332,17 @@ impl Agent {
 
     /// Starts `muster-agent run` as a daemon; its stderr goes to a log file of this run.
     pub fn spawn(&mut self) -> anyhow::Result<()> {
+        self.spawn_with(&[])
+    }
+
+    /// [`Agent::spawn`] with more `run` arguments (e.g. `--socket PATH`).
+    pub fn spawn_with(&mut self, extra: &[&str]) -> anyhow::Result<()> {
         anyhow::ensure!(self.daemon.is_none(), "{} is already running", self.name);
         std::fs::create_dir_all(&self.logs)?;
         self.runs += 1;
         let log = std::fs::File::create(self.log_path(self.runs))?;
-        let args = self.run_args();
+        let mut args = self.run_args();
+        args.extend(extra.iter().map(|a| a.to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut cmd = self.command(&args)?;
         cmd.stdout(Stdio::null()).stderr(log);

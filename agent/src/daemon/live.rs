@@ -159,15 +159,16 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     });
     let state_for_policy = state.clone();
     // The policy in force survives restarts; while enrolled, the stream brings newer versions.
-    let holder = match state.load_identity()? {
+    let identity = state.load_identity()?;
+    let holder = match &identity {
         Some(identity) => {
             let key = identity.policy_public_key().unwrap_or_default();
             Some(Arc::new(PolicyHolder::load(state_for_policy.clone(), &key)))
         }
         None => None,
     };
-    let engine = match &holder {
-        Some(_) => Some(
+    let engine = match &identity {
+        Some(identity) => Some(
             crate::enforce::engine::Engine::new(
                 opts.scan.layout.clone(),
                 opts.scan.tags.clone(),
@@ -175,7 +176,8 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
                 opts.enforce,
             )
             .map_err(|e| DaemonError::Enforce(e.to_string()))?
-            .with_writer_options(opts.writer_options),
+            .with_writer_options(opts.writer_options)
+            .with_agent_id(&identity.agent_id),
         ),
         None => None,
     };
@@ -271,18 +273,29 @@ async fn start_local_api(
     state_dir: &std::path::Path,
     layout: &crate::platform::Layout,
 ) -> Result<LocalApiHandle, DaemonError> {
+    use crate::exceptions::{ExceptionDesk, watch_exception_requests};
     use crate::local_api::{fixes::Fixes, server};
     let listener = server::bind(&api.socket, api.access).await?;
     tracing::info!(socket = %api.socket.display(), access = ?api.access, "local API listening");
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let desk = Arc::new(ExceptionDesk::new(StateDir::open(state_dir)?));
     let service = server::LocalApiService::new(api.access, publisher.subscribe())
-        .with_fixes(Arc::new(Fixes::open(state_dir, layout.clone())));
+        .with_fixes(Arc::new(Fixes::open(state_dir, layout.clone())))
+        .with_exceptions(desk.clone());
     let task = tokio::spawn(async move {
         let shutdown = async {
             let _ = stopped.await;
         };
-        if let Err(e) = server::serve_service(listener, service, shutdown).await {
-            tracing::error!(error = %e, "local API stopped");
+        // The requests' state is followed (pushed by the control plane) for as long as the
+        // local API serves it.
+        let following = watch_exception_requests(desk, std::future::pending());
+        tokio::select! {
+            served = server::serve_service(listener, service, shutdown) => {
+                if let Err(e) = served {
+                    tracing::error!(error = %e, "local API stopped");
+                }
+            }
+            () = following => {}
         }
     });
     Ok((stop, task, api.socket.clone()))

@@ -133,6 +133,9 @@ pub struct ApplyContext<'a> {
     pub probe: &'a dyn Probe,
     /// The optional client-policy levers turned on.
     pub writer_options: client_policy::WriterOptions,
+    /// This endpoint's agent id (empty when not enrolled): an exception naming the endpoint by
+    /// agent id (as an approved exception request does) covers it only when this is given.
+    pub agent_id: &'a str,
 }
 
 /// Evaluates `bundle` on `inv` and enforces what is due now.
@@ -151,7 +154,7 @@ pub fn apply_with_decisions(
     inv: &InventorySnapshot,
     ctx: &ApplyContext<'_>,
 ) -> Result<(Decisions, Vec<ActionReport>), ApplyError> {
-    let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe, writer_options } = *ctx;
+    let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe, writer_options, agent_id } = *ctx;
     let remembered = Remembered::new(state_dir);
     // A remembered record counts only while its quarantine is in force (a restored entry is
     // back in the scan; a deleted one is gone for good).
@@ -162,7 +165,7 @@ pub fn apply_with_decisions(
         records.retain(|s| active.contains(&format!("quarantine:{}", s.id)));
     }
     let full = with_remembered(inv, records);
-    let decisions = muster_policy::evaluate(bundle, &Endpoint { inventory: &full, agent_id: "", tags }, now);
+    let decisions = muster_policy::evaluate(bundle, &Endpoint { inventory: &full, agent_id, tags }, now);
     let servers: BTreeMap<&str, &McpServer> = full.servers.iter().map(|s| (s.id.as_str(), s)).collect();
     let mut reports = Vec::new();
     let mut desired = Vec::new();

@@ -50,6 +50,8 @@ pub struct Engine {
     keeper: Option<FileKeeper>,
     probe: FsProbe,
     writer_options: WriterOptions,
+    /// The enrolled agent's id, for exceptions that name this endpoint (empty: none given).
+    agent_id: String,
 }
 
 impl Engine {
@@ -81,12 +83,20 @@ impl Engine {
             keeper,
             probe: FsProbe { env },
             writer_options: WriterOptions::default(),
+            agent_id: String::new(),
         })
     }
 
     /// Turns on the optional client-policy levers (`[enforce]` in agent.toml).
     pub fn with_writer_options(mut self, options: WriterOptions) -> Engine {
         self.writer_options = options;
+        self
+    }
+
+    /// The engine evaluating as endpoint `agent_id` (an exception naming this endpoint, such as
+    /// an approved exception request, covers its servers).
+    pub fn with_agent_id(mut self, agent_id: &str) -> Engine {
+        self.agent_id = agent_id.to_string();
         self
     }
 
@@ -114,6 +124,7 @@ impl Engine {
             identities: &scanned.identities,
             probe: &self.probe,
             writer_options: self.writer_options,
+            agent_id: &self.agent_id,
         };
         let (decisions, lines, failure) = match apply_with_decisions(&policy.bundle, &scanned.inventory, &ctx) {
             Ok((decisions, lines)) => (decisions, lines, None),
@@ -121,8 +132,11 @@ impl Engine {
                 // The journal itself failed: decisions still stand and are reported, every
                 // enforced action as failed with why.
                 tracing::error!(error = %e, "policy enforcement failed");
-                let endpoint =
-                    muster_policy::Endpoint { inventory: &scanned.inventory, agent_id: "", tags: &self.tags };
+                let endpoint = muster_policy::Endpoint {
+                    inventory: &scanned.inventory,
+                    agent_id: &self.agent_id,
+                    tags: &self.tags,
+                };
                 (muster_policy::evaluate(&policy.bundle, &endpoint, now), Vec::new(), Some(e.to_string()))
             }
         };
@@ -296,6 +310,12 @@ fn policy_view(decisions: &Decisions, results: &ActionResults<'_>, report: &Poli
         {
             let rules: Vec<&str> =
                 d.due_now().filter(|v| v.action == Action::Quarantine).map(|v| v.rule.as_str()).collect();
+            // Why, in the rules' own words (their titles) for the developer, then which policy.
+            let why: Vec<&str> = d
+                .due_now()
+                .filter(|v| v.action == Action::Quarantine)
+                .map(|v| if v.title.is_empty() { v.rule.as_str() } else { v.title.as_str() })
+                .collect();
             view.quarantines.push((
                 d.user.clone(),
                 local::Quarantine {
@@ -303,7 +323,7 @@ fn policy_view(decisions: &Decisions, results: &ActionResults<'_>, report: &Poli
                     server_name: d.name.clone(),
                     client: d.client.clone(),
                     rule_id: rules.join(","),
-                    reason: format!("policy {} version {}", decisions.policy, decisions.revision),
+                    reason: format!("{} (policy {} version {})", why.join("; "), decisions.policy, decisions.revision),
                     since_unix: 0,
                     // Lifted by the policy (a rule change or an exception), not by the developer.
                     undo_allowed: false,

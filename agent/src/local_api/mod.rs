@@ -19,6 +19,7 @@ pub mod caller;
 pub mod fixes;
 pub mod places;
 pub mod render;
+pub mod requests;
 #[cfg(unix)]
 pub mod server;
 pub mod view;

@@ -15,11 +15,38 @@ struct StatusJson<'a> {
     clients: Vec<ClientJson<'a>>,
     findings: Vec<FindingViewJson<'a>>,
     problems: Vec<ProblemJson<'a>>,
-    /// Always empty until the agent enforces policies (see the `.proto`).
+    /// Not rendered here yet (the tray shows them); always empty.
     decisions: [(); 0],
     pending_actions: [(); 0],
-    quarantines: [(); 0],
-    exception_requests: [(); 0],
+    quarantines: Vec<QuarantineJson<'a>>,
+    exception_requests: Vec<ExceptionJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct QuarantineJson<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    client: &'a str,
+    rule_id: &'a str,
+    reason: &'a str,
+    /// `policy` or `developer`.
+    origin: &'static str,
+    undo_allowed: bool,
+}
+
+#[derive(Serialize)]
+struct ExceptionJson<'a> {
+    id: &'a str,
+    server_id: &'a str,
+    /// A rule id, or `*` for every rule.
+    rule_id: &'a str,
+    /// `pending`, `approved`, `denied` or `expired`.
+    status: &'static str,
+    reason: &'a str,
+    answer: Option<&'a str>,
+    requested_at_unix: i64,
+    decided_at_unix: Option<i64>,
+    expires_at_unix: Option<i64>,
 }
 
 #[derive(Serialize)]
@@ -130,8 +157,44 @@ pub fn json(status: &local::LocalStatus) -> String {
             .collect(),
         decisions: [],
         pending_actions: [],
-        quarantines: [],
-        exception_requests: [],
+        quarantines: status
+            .quarantines
+            .iter()
+            .map(|q| QuarantineJson {
+                server_id: &q.server_id,
+                server_name: &q.server_name,
+                client: &q.client,
+                rule_id: &q.rule_id,
+                reason: &q.reason,
+                origin: match local::QuarantineOrigin::try_from(q.origin).unwrap_or_default() {
+                    local::QuarantineOrigin::Developer => "developer",
+                    local::QuarantineOrigin::Policy => "policy",
+                    local::QuarantineOrigin::Unspecified => "unknown",
+                },
+                undo_allowed: q.undo_allowed,
+            })
+            .collect(),
+        exception_requests: status
+            .exception_requests
+            .iter()
+            .map(|r| ExceptionJson {
+                id: &r.id,
+                server_id: &r.server_id,
+                rule_id: &r.rule_id,
+                status: match local::ExceptionStatus::try_from(r.status).unwrap_or_default() {
+                    local::ExceptionStatus::Pending => "pending",
+                    local::ExceptionStatus::Approved => "approved",
+                    local::ExceptionStatus::Denied => "denied",
+                    local::ExceptionStatus::Expired => "expired",
+                    local::ExceptionStatus::Unspecified => "unknown",
+                },
+                reason: &r.reason,
+                answer: opt(&r.answer),
+                requested_at_unix: r.requested_at_unix,
+                decided_at_unix: r.decided_at_unix,
+                expires_at_unix: r.expires_at_unix,
+            })
+            .collect(),
     };
     // Plain structs of strings, numbers and bools: serialising cannot fail.
     serde_json::to_string_pretty(&view).unwrap_or_else(|_| "{}".to_string())

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use muster_proto::local::v1::local_agent_server::{LocalAgent, LocalAgentServer};
 use muster_proto::local::v1::{
-    DisableServerRequest, DisableServerResponse, GetStatusRequest, LocalStatus, UndoDisableRequest, UndoDisableResponse,
+    DisableServerRequest, DisableServerResponse, GetStatusRequest, LocalStatus, RequestExceptionRequest,
+    RequestExceptionResponse, UndoDisableRequest, UndoDisableResponse,
 };
 use muster_proto::tonic::transport::Server;
 use muster_proto::tonic::transport::server::UdsConnectInfo;
@@ -25,6 +26,7 @@ use super::AgentView;
 use super::caller::{Access, Caller, account_name};
 use super::fixes::{FixError, Fixes};
 use super::view::status_for;
+use crate::exceptions::{DeskError, ExceptionDesk};
 
 /// Why the local API could not start.
 #[derive(Debug, thiserror::Error)]
@@ -95,11 +97,19 @@ pub struct LocalApiService {
     accounts: fn(u32) -> Option<String>,
     /// The developer's one-click fixes; without them those calls are refused as unavailable.
     fixes: Option<Arc<Fixes>>,
+    /// Exception requests, passed on to the control plane.
+    exceptions: Option<Arc<ExceptionDesk>>,
 }
 
 impl LocalApiService {
     pub fn new(access: Access, view: watch::Receiver<AgentView>) -> LocalApiService {
-        LocalApiService { access, view, accounts: account_name, fixes: None }
+        LocalApiService { access, view, accounts: account_name, fixes: None, exceptions: None }
+    }
+
+    /// Serves `RequestException` with `desk`, and the requests' state in every status.
+    pub fn with_exceptions(mut self, desk: Arc<ExceptionDesk>) -> LocalApiService {
+        self.exceptions = Some(desk);
+        self
     }
 
     /// Serves `DisableServer` / `UndoDisable` with `fixes`.
@@ -113,6 +123,9 @@ impl LocalApiService {
         let mut status = status_for(view, caller);
         if let Some(fixes) = &self.fixes {
             fixes.add_to(&mut status, caller);
+        }
+        if let Some(desk) = &self.exceptions {
+            super::requests::add_to(&mut status, &desk.current(), view, caller);
         }
         status
     }
@@ -156,6 +169,13 @@ impl LocalAgent for LocalApiService {
         self.undo_disable_impl(req).await.map(Response::new)
     }
 
+    async fn request_exception(
+        &self,
+        req: Request<RequestExceptionRequest>,
+    ) -> Result<Response<RequestExceptionResponse>, Status> {
+        self.request_exception_impl(req).await.map(Response::new)
+    }
+
     type WatchStatusStream = ReceiverStream<Result<LocalStatus, Status>>;
 
     async fn watch_status(&self, req: Request<GetStatusRequest>) -> Result<Response<Self::WatchStatusStream>, Status> {
@@ -163,14 +183,20 @@ impl LocalAgent for LocalApiService {
         let mut view = self.view.clone();
         let fixes = self.fixes.clone();
         let mut disables = fixes.as_ref().map(|f| f.subscribe());
+        let mut filed = self.exceptions.as_ref().map(|d| d.subscribe());
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
             let mut last: Option<LocalStatus> = None;
             loop {
-                let mut status = status_for(&view.borrow_and_update(), &caller);
+                let current = view.borrow_and_update().clone();
+                let mut status = status_for(&current, &caller);
                 if let (Some(f), Some(d)) = (&fixes, disables.as_mut()) {
                     d.mark_unchanged();
                     f.add_to(&mut status, &caller);
+                }
+                if let Some(requests) = filed.as_mut() {
+                    let list = requests.borrow_and_update().clone();
+                    super::requests::add_to(&mut status, &list, &current, &caller);
                 }
                 // Another user's change moves the revision but not this caller's answer.
                 if last.as_ref().is_none_or(|l| !same_apart_from_revision(l, &status)) {
@@ -185,9 +211,16 @@ impl LocalAgent for LocalApiService {
                         None => std::future::pending().await,
                     }
                 };
+                let requested = async {
+                    match filed.as_mut() {
+                        Some(r) => r.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
                     changed = view.changed() => if changed.is_err() { return },
                     open = disabled => if !open { return },
+                    open = requested => if !open { return },
                     () = tx.closed() => return,
                 }
             }
@@ -231,6 +264,39 @@ impl LocalApiService {
             .map_err(|e| fix_status(e, uid))?;
         tracing::info!(uid, server_id = %server_id, "disable undone at its owner's request");
         Ok(UndoDisableResponse {})
+    }
+}
+
+impl LocalApiService {
+    async fn request_exception_impl(
+        &self,
+        req: Request<RequestExceptionRequest>,
+    ) -> Result<RequestExceptionResponse, Status> {
+        let caller = self.caller(&req)?;
+        let desk = self
+            .exceptions
+            .clone()
+            .ok_or_else(|| Status::unavailable("this agent does not pass exception requests on"))?;
+        let body = req.into_inner();
+        // Only about one of the caller's servers, filed in the name the inventory gives them.
+        let view = self.view.borrow().clone();
+        let Some(user) = super::requests::requester(&view, &caller, &body.server_id) else {
+            return Err(Status::not_found(format!("server {:?} is not one of your MCP servers", body.server_id)));
+        };
+        let reason = super::requests::checked_reason(&body.reason).map_err(Status::invalid_argument)?;
+        let rule = body.rule_id.trim();
+        let rules = vec![if rule.is_empty() { "*".to_string() } else { rule.to_string() }];
+        let filed = desk.file(&body.server_id, rules, &user, &reason).await.map_err(|e| match e {
+            DeskError::NotEnrolled => Status::failed_precondition(e.to_string()),
+            DeskError::Refused(_) => Status::invalid_argument(e.to_string()),
+            DeskError::Unreachable(_) => Status::unavailable(e.to_string()),
+            DeskError::Identity(_) => {
+                tracing::error!(error = %e, "cannot file an exception request");
+                Status::internal("the agent cannot use its identity; its log says why")
+            }
+        })?;
+        tracing::info!(uid = caller.uid, server_id = %body.server_id, request = %filed.id, "exception request filed");
+        Ok(RequestExceptionResponse { request: Some(super::requests::to_local(&filed)) })
     }
 }
 

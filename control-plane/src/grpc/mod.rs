@@ -1,4 +1,5 @@
-//! The agent-facing gRPC API (tonic): Enrollment, Inventory and Policy over TLS 1.3.
+//! The agent-facing gRPC API (tonic): Enrollment, Inventory, Policy and Exceptions (`exceptions.rs`:
+//! exception requests developers file through their agent) over TLS 1.3.
 //!
 //! `Enrollment.Enroll` is the only call that works without a client certificate. Everything else
 //! goes through [`identity::authorize`]. `Policy.Watch` sends the current signed policy version
@@ -10,6 +11,7 @@
 //! ingest line and its work budget (both retryable), then fair admission by work
 //! ([`admission`], `docs/adr/0004-ingest-fairness.md`). This module does not touch SQL.
 
+mod exceptions;
 pub mod identity;
 pub mod tls;
 
@@ -19,6 +21,7 @@ use std::time::Duration;
 
 use futures_util::Stream;
 use muster_proto::v1::enrollment_server::{Enrollment, EnrollmentServer};
+use muster_proto::v1::exceptions_server::ExceptionsServer;
 use muster_proto::v1::inventory_server::{Inventory, InventoryServer};
 use muster_proto::v1::policy_server::{Policy, PolicyServer};
 use muster_proto::v1::{
@@ -48,6 +51,7 @@ pub fn router(state: Arc<ControlPlane>, stop: watch::Receiver<bool>) -> tonic::t
         .http2_keepalive_interval(Some(Duration::from_secs(30)))
         .add_service(EnrollmentServer::new(service.clone()).max_decoding_message_size(limit))
         .add_service(InventoryServer::new(service.clone()).max_decoding_message_size(limit))
+        .add_service(ExceptionsServer::new(service.clone()).max_decoding_message_size(limit))
         .add_service(PolicyServer::new(service).max_decoding_message_size(limit))
 }
 

@@ -1,5 +1,5 @@
-//! The JSON API of policy exception requests: create (any signed-in role; the tray will call it
-//! for developers), list (analysts), approve with an expiry or deny with a note (admins: an
+//! The JSON API of policy exception requests: create (any signed-in role; developers' trays file
+//! theirs through their agent and the `Exceptions` gRPC service instead), list (analysts), approve with an expiry or deny with a note (admins: an
 //! approval publishes a policy version). Handlers call the use-cases of
 //! [`crate::exception_requests`] and attach their audit events; they check no role themselves.
 
@@ -109,7 +109,7 @@ pub(crate) async fn create_request(
         user: body.user,
         reason: body.reason,
     };
-    match requests::create(state.cp.store.as_ref(), &principal.name, &new, unix_now()).await {
+    match requests::create(state.cp.store.as_ref(), state.cp.as_ref(), &principal.name, &new, unix_now()).await {
         Ok((record, event)) => {
             let mut response = (StatusCode::CREATED, Json(ExceptionRequestView::from(record))).into_response();
             response.extensions_mut().insert(event);
@@ -235,7 +235,8 @@ pub(crate) async fn deny_request(
     Path(id): Path<String>,
     Json(body): Json<DenyRequest>,
 ) -> Response {
-    match requests::deny(state.cp.store.as_ref(), &id, &principal.name, &body.note, unix_now()).await {
+    match requests::deny(state.cp.store.as_ref(), state.cp.as_ref(), &id, &principal.name, &body.note, unix_now()).await
+    {
         Ok(event) => {
             let outcome = DecisionOutcome { id, state: "denied".into(), policy_version: None };
             let mut response = Json(outcome).into_response();

@@ -29,6 +29,11 @@ const PUBLISH_ATTEMPTS: usize = 5;
 /// versions published by another process when its streams re-read the current version.
 pub trait PolicyListener: Send + Sync {
     fn policy_published(&self, version: &PolicyVersionRecord);
+    /// An exception request covering endpoint `agent_id` was filed or decided (its agent's
+    /// `Exceptions.WatchExceptionRequests` stream sends the list again). Nobody listens by default.
+    fn exception_request_changed(&self, agent_id: &str) {
+        let _ = agent_id;
+    }
 }
 
 /// For callers with nobody to tell (the CLI).

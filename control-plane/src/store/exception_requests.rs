@@ -75,6 +75,12 @@ pub trait ExceptionRequestStore: Send + Sync {
         state: Option<RequestState>,
         limit: u32,
     ) -> Result<Vec<ExceptionRequestRecord>, StoreError>;
+    /// The requests covering endpoint `agent_id`, newest first, at most `limit`.
+    async fn exception_requests_of_agent(
+        &self,
+        agent_id: &str,
+        limit: u32,
+    ) -> Result<Vec<ExceptionRequestRecord>, StoreError>;
     /// Stores the decision on request `id` if it is still pending; false when it is not (or
     /// does not exist), so two deciders never both win.
     async fn decide_exception_request(&self, id: &str, decision: &RequestDecision) -> Result<bool, StoreError>;

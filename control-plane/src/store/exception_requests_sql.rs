@@ -92,6 +92,23 @@ macro_rules! impl_exception_request_store {
                     rows.iter().map(from_row).collect()
                 }
 
+                async fn exception_requests_of_agent(
+                    &self,
+                    agent_id: &str,
+                    limit: u32,
+                ) -> Result<Vec<ExceptionRequestRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT id, requested_by, created_at, rules, agent_id, server_id, user_name, reason, state, \
+                         decided_by, decided_at, note, expires_at, policy_version FROM policy_exception_requests \
+                         WHERE agent_id = $1 ORDER BY created_at DESC, id DESC LIMIT $2",
+                    )
+                    .bind(agent_id)
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                    rows.iter().map(from_row).collect()
+                }
+
                 async fn decide_exception_request(&self, id: &str, d: &RequestDecision) -> Result<bool, StoreError> {
                     let done = sqlx::query(
                         "UPDATE policy_exception_requests SET state = $2, decided_by = $3, decided_at = $4, note = $5, \

@@ -914,6 +914,54 @@ pub struct DataBundle {
     #[prost(bytes = "vec", tag = "4")]
     pub signature: ::prost::alloc::vec::Vec<u8>,
 }
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct FileExceptionRequestRequest {
+    /// The server (McpServer.id) the exception would cover.
+    #[prost(string, tag = "1")]
+    pub server_id: ::prost::alloc::string::String,
+    /// Rule ids of the current policy, or "\*".
+    #[prost(string, repeated, tag = "2")]
+    pub rule_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    /// The OS user whose server it is (the inventory's name; the agent's local API checked that
+    /// the caller is that user).
+    #[prost(string, tag = "3")]
+    pub user: ::prost::alloc::string::String,
+    /// The developer's own words, as typed in the tray (at most 500 characters).
+    #[prost(string, tag = "4")]
+    pub reason: ::prost::alloc::string::String,
+}
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct AgentExceptionRequest {
+    #[prost(string, tag = "1")]
+    pub id: ::prost::alloc::string::String,
+    #[prost(string, tag = "2")]
+    pub server_id: ::prost::alloc::string::String,
+    #[prost(string, repeated, tag = "3")]
+    pub rule_ids: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
+    #[prost(string, tag = "4")]
+    pub user: ::prost::alloc::string::String,
+    #[prost(string, tag = "5")]
+    pub reason: ::prost::alloc::string::String,
+    #[prost(enumeration = "ExceptionRequestState", tag = "6")]
+    pub state: i32,
+    #[prost(int64, tag = "7")]
+    pub created_at_unix: i64,
+    #[prost(int64, optional, tag = "8")]
+    pub decided_at_unix: ::core::option::Option<i64>,
+    /// The analyst's note with the decision.
+    #[prost(string, tag = "9")]
+    pub note: ::prost::alloc::string::String,
+    /// For an approval: when the exception ends.
+    #[prost(int64, optional, tag = "10")]
+    pub expires_at_unix: ::core::option::Option<i64>,
+}
+#[derive(Clone, Copy, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct WatchExceptionRequestsRequest {}
+#[derive(Clone, PartialEq, ::prost::Message)]
+pub struct AgentExceptionRequests {
+    #[prost(message, repeated, tag = "1")]
+    pub requests: ::prost::alloc::vec::Vec<AgentExceptionRequest>,
+}
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
 #[repr(i32)]
 pub enum PolicyActionState {
@@ -952,6 +1000,38 @@ impl PolicyActionState {
             "POLICY_ACTION_STATE_FAILED" => Some(Self::Failed),
             "POLICY_ACTION_STATE_EXCEPTED" => Some(Self::Excepted),
             "POLICY_ACTION_STATE_NOT_IN_FORCE" => Some(Self::NotInForce),
+            _ => None,
+        }
+    }
+}
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ExceptionRequestState {
+    Unspecified = 0,
+    Pending = 1,
+    Approved = 2,
+    Denied = 3,
+}
+impl ExceptionRequestState {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "EXCEPTION_REQUEST_STATE_UNSPECIFIED",
+            Self::Pending => "EXCEPTION_REQUEST_STATE_PENDING",
+            Self::Approved => "EXCEPTION_REQUEST_STATE_APPROVED",
+            Self::Denied => "EXCEPTION_REQUEST_STATE_DENIED",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "EXCEPTION_REQUEST_STATE_UNSPECIFIED" => Some(Self::Unspecified),
+            "EXCEPTION_REQUEST_STATE_PENDING" => Some(Self::Pending),
+            "EXCEPTION_REQUEST_STATE_APPROVED" => Some(Self::Approved),
+            "EXCEPTION_REQUEST_STATE_DENIED" => Some(Self::Denied),
             _ => None,
         }
     }
@@ -1997,6 +2077,407 @@ pub mod policy_server {
     /// Generated gRPC service name
     pub const SERVICE_NAME: &str = "muster.v1.Policy";
     impl<T> tonic::server::NamedService for PolicyServer<T> {
+        const NAME: &'static str = SERVICE_NAME;
+    }
+}
+/// Generated client implementations.
+#[cfg(feature = "client")]
+pub mod exceptions_client {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    use tonic::codegen::http::Uri;
+    /// Policy exception requests a developer files from the tray, passed on by their agent to the
+    /// analysts' queue. The endpoint a request covers is the agent of the client certificate; no
+    /// message names it, and an agent lists only its own requests.
+    #[derive(Debug, Clone)]
+    pub struct ExceptionsClient<T> {
+        inner: tonic::client::Grpc<T>,
+    }
+    impl ExceptionsClient<tonic::transport::Channel> {
+        /// Attempt to create a new client by connecting to a given endpoint.
+        pub async fn connect<D>(dst: D) -> Result<Self, tonic::transport::Error>
+        where
+            D: TryInto<tonic::transport::Endpoint>,
+            D::Error: Into<StdError>,
+        {
+            let conn = tonic::transport::Endpoint::new(dst)?.connect().await?;
+            Ok(Self::new(conn))
+        }
+    }
+    impl<T> ExceptionsClient<T>
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::Error: Into<StdError>,
+        T::ResponseBody: Body<Data = Bytes> + std::marker::Send + 'static,
+        <T::ResponseBody as Body>::Error: Into<StdError> + std::marker::Send,
+    {
+        pub fn new(inner: T) -> Self {
+            let inner = tonic::client::Grpc::new(inner);
+            Self { inner }
+        }
+        pub fn with_origin(inner: T, origin: Uri) -> Self {
+            let inner = tonic::client::Grpc::with_origin(inner, origin);
+            Self { inner }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> ExceptionsClient<InterceptedService<T, F>>
+        where
+            F: tonic::service::Interceptor,
+            T::ResponseBody: Default,
+            T: tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+                Response = http::Response<
+                    <T as tonic::client::GrpcService<tonic::body::Body>>::ResponseBody,
+                >,
+            >,
+            <T as tonic::codegen::Service<
+                http::Request<tonic::body::Body>,
+            >>::Error: Into<StdError> + std::marker::Send + std::marker::Sync,
+        {
+            ExceptionsClient::new(InterceptedService::new(inner, interceptor))
+        }
+        /// Compress requests with the given encoding.
+        ///
+        /// This requires the server to support it otherwise it might respond with an
+        /// error.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.send_compressed(encoding);
+            self
+        }
+        /// Enable decompressing responses.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.inner = self.inner.accept_compressed(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_decoding_message_size(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.inner = self.inner.max_encoding_message_size(limit);
+            self
+        }
+        /// Files a pending request for rules to be lifted for one server of this agent's endpoint.
+        pub async fn file_exception_request(
+            &mut self,
+            request: impl tonic::IntoRequest<super::FileExceptionRequestRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AgentExceptionRequest>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/muster.v1.Exceptions/FileExceptionRequest",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(GrpcMethod::new("muster.v1.Exceptions", "FileExceptionRequest"));
+            self.inner.unary(req, path, codec).await
+        }
+        /// This agent's requests with their state, newest first (at most 200): the list when the
+        /// stream opens, then the whole list again each time one of them is filed or decided.
+        pub async fn watch_exception_requests(
+            &mut self,
+            request: impl tonic::IntoRequest<super::WatchExceptionRequestsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<tonic::codec::Streaming<super::AgentExceptionRequests>>,
+            tonic::Status,
+        > {
+            self.inner
+                .ready()
+                .await
+                .map_err(|e| {
+                    tonic::Status::unknown(
+                        format!("Service was not ready: {}", e.into()),
+                    )
+                })?;
+            let codec = tonic_prost::ProstCodec::default();
+            let path = http::uri::PathAndQuery::from_static(
+                "/muster.v1.Exceptions/WatchExceptionRequests",
+            );
+            let mut req = request.into_request();
+            req.extensions_mut()
+                .insert(
+                    GrpcMethod::new("muster.v1.Exceptions", "WatchExceptionRequests"),
+                );
+            self.inner.server_streaming(req, path, codec).await
+        }
+    }
+}
+/// Generated server implementations.
+#[cfg(feature = "server")]
+pub mod exceptions_server {
+    #![allow(
+        unused_variables,
+        dead_code,
+        missing_docs,
+        clippy::wildcard_imports,
+        clippy::let_unit_value,
+    )]
+    use tonic::codegen::*;
+    /// Generated trait containing gRPC methods that should be implemented for use with ExceptionsServer.
+    #[async_trait]
+    pub trait Exceptions: std::marker::Send + std::marker::Sync + 'static {
+        /// Files a pending request for rules to be lifted for one server of this agent's endpoint.
+        async fn file_exception_request(
+            &self,
+            request: tonic::Request<super::FileExceptionRequestRequest>,
+        ) -> std::result::Result<
+            tonic::Response<super::AgentExceptionRequest>,
+            tonic::Status,
+        >;
+        /// Server streaming response type for the WatchExceptionRequests method.
+        type WatchExceptionRequestsStream: tonic::codegen::tokio_stream::Stream<
+                Item = std::result::Result<super::AgentExceptionRequests, tonic::Status>,
+            >
+            + std::marker::Send
+            + 'static;
+        /// This agent's requests with their state, newest first (at most 200): the list when the
+        /// stream opens, then the whole list again each time one of them is filed or decided.
+        async fn watch_exception_requests(
+            &self,
+            request: tonic::Request<super::WatchExceptionRequestsRequest>,
+        ) -> std::result::Result<
+            tonic::Response<Self::WatchExceptionRequestsStream>,
+            tonic::Status,
+        >;
+    }
+    /// Policy exception requests a developer files from the tray, passed on by their agent to the
+    /// analysts' queue. The endpoint a request covers is the agent of the client certificate; no
+    /// message names it, and an agent lists only its own requests.
+    #[derive(Debug)]
+    pub struct ExceptionsServer<T> {
+        inner: Arc<T>,
+        accept_compression_encodings: EnabledCompressionEncodings,
+        send_compression_encodings: EnabledCompressionEncodings,
+        max_decoding_message_size: Option<usize>,
+        max_encoding_message_size: Option<usize>,
+    }
+    impl<T> ExceptionsServer<T> {
+        pub fn new(inner: T) -> Self {
+            Self::from_arc(Arc::new(inner))
+        }
+        pub fn from_arc(inner: Arc<T>) -> Self {
+            Self {
+                inner,
+                accept_compression_encodings: Default::default(),
+                send_compression_encodings: Default::default(),
+                max_decoding_message_size: None,
+                max_encoding_message_size: None,
+            }
+        }
+        pub fn with_interceptor<F>(
+            inner: T,
+            interceptor: F,
+        ) -> InterceptedService<Self, F>
+        where
+            F: tonic::service::Interceptor,
+        {
+            InterceptedService::new(Self::new(inner), interceptor)
+        }
+        /// Enable decompressing requests with the given encoding.
+        #[must_use]
+        pub fn accept_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.accept_compression_encodings.enable(encoding);
+            self
+        }
+        /// Compress responses with the given encoding, if the client supports it.
+        #[must_use]
+        pub fn send_compressed(mut self, encoding: CompressionEncoding) -> Self {
+            self.send_compression_encodings.enable(encoding);
+            self
+        }
+        /// Limits the maximum size of a decoded message.
+        ///
+        /// Default: `4MB`
+        #[must_use]
+        pub fn max_decoding_message_size(mut self, limit: usize) -> Self {
+            self.max_decoding_message_size = Some(limit);
+            self
+        }
+        /// Limits the maximum size of an encoded message.
+        ///
+        /// Default: `usize::MAX`
+        #[must_use]
+        pub fn max_encoding_message_size(mut self, limit: usize) -> Self {
+            self.max_encoding_message_size = Some(limit);
+            self
+        }
+    }
+    impl<T, B> tonic::codegen::Service<http::Request<B>> for ExceptionsServer<T>
+    where
+        T: Exceptions,
+        B: Body + std::marker::Send + 'static,
+        B::Error: Into<StdError> + std::marker::Send + 'static,
+    {
+        type Response = http::Response<tonic::body::Body>;
+        type Error = std::convert::Infallible;
+        type Future = BoxFuture<Self::Response, Self::Error>;
+        fn poll_ready(
+            &mut self,
+            _cx: &mut Context<'_>,
+        ) -> Poll<std::result::Result<(), Self::Error>> {
+            Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, req: http::Request<B>) -> Self::Future {
+            match req.uri().path() {
+                "/muster.v1.Exceptions/FileExceptionRequest" => {
+                    #[allow(non_camel_case_types)]
+                    struct FileExceptionRequestSvc<T: Exceptions>(pub Arc<T>);
+                    impl<
+                        T: Exceptions,
+                    > tonic::server::UnaryService<super::FileExceptionRequestRequest>
+                    for FileExceptionRequestSvc<T> {
+                        type Response = super::AgentExceptionRequest;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::Response>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::FileExceptionRequestRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Exceptions>::file_exception_request(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = FileExceptionRequestSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.unary(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                "/muster.v1.Exceptions/WatchExceptionRequests" => {
+                    #[allow(non_camel_case_types)]
+                    struct WatchExceptionRequestsSvc<T: Exceptions>(pub Arc<T>);
+                    impl<
+                        T: Exceptions,
+                    > tonic::server::ServerStreamingService<
+                        super::WatchExceptionRequestsRequest,
+                    > for WatchExceptionRequestsSvc<T> {
+                        type Response = super::AgentExceptionRequests;
+                        type ResponseStream = T::WatchExceptionRequestsStream;
+                        type Future = BoxFuture<
+                            tonic::Response<Self::ResponseStream>,
+                            tonic::Status,
+                        >;
+                        fn call(
+                            &mut self,
+                            request: tonic::Request<super::WatchExceptionRequestsRequest>,
+                        ) -> Self::Future {
+                            let inner = Arc::clone(&self.0);
+                            let fut = async move {
+                                <T as Exceptions>::watch_exception_requests(&inner, request)
+                                    .await
+                            };
+                            Box::pin(fut)
+                        }
+                    }
+                    let accept_compression_encodings = self.accept_compression_encodings;
+                    let send_compression_encodings = self.send_compression_encodings;
+                    let max_decoding_message_size = self.max_decoding_message_size;
+                    let max_encoding_message_size = self.max_encoding_message_size;
+                    let inner = self.inner.clone();
+                    let fut = async move {
+                        let method = WatchExceptionRequestsSvc(inner);
+                        let codec = tonic_prost::ProstCodec::default();
+                        let mut grpc = tonic::server::Grpc::new(codec)
+                            .apply_compression_config(
+                                accept_compression_encodings,
+                                send_compression_encodings,
+                            )
+                            .apply_max_message_size_config(
+                                max_decoding_message_size,
+                                max_encoding_message_size,
+                            );
+                        let res = grpc.server_streaming(method, req).await;
+                        Ok(res)
+                    };
+                    Box::pin(fut)
+                }
+                _ => {
+                    Box::pin(async move {
+                        let mut response = http::Response::new(
+                            tonic::body::Body::default(),
+                        );
+                        let headers = response.headers_mut();
+                        headers
+                            .insert(
+                                tonic::Status::GRPC_STATUS,
+                                (tonic::Code::Unimplemented as i32).into(),
+                            );
+                        headers
+                            .insert(
+                                http::header::CONTENT_TYPE,
+                                tonic::metadata::GRPC_CONTENT_TYPE,
+                            );
+                        Ok(response)
+                    })
+                }
+            }
+        }
+    }
+    impl<T> Clone for ExceptionsServer<T> {
+        fn clone(&self) -> Self {
+            let inner = self.inner.clone();
+            Self {
+                inner,
+                accept_compression_encodings: self.accept_compression_encodings,
+                send_compression_encodings: self.send_compression_encodings,
+                max_decoding_message_size: self.max_decoding_message_size,
+                max_encoding_message_size: self.max_encoding_message_size,
+            }
+        }
+    }
+    /// Generated gRPC service name
+    pub const SERVICE_NAME: &str = "muster.v1.Exceptions";
+    impl<T> tonic::server::NamedService for ExceptionsServer<T> {
         const NAME: &'static str = SERVICE_NAME;
     }
 }

@@ -11,7 +11,8 @@
 //! `process_leaks` (the same families in running servers' command lines),
 //! `config_file` (the installed agent.toml enrolls silently on first start), `policy` (a
 //! published policy in force on running agents within 2 s, kept across restarts), `data` (a
-//! catalog row published at runtime changes what a running agent reports), `quickstart`
+//! catalog row published at runtime changes what a running agent reports), `exceptions`
+//! (an exception request from the local API reaches the queue, the denial comes back), `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -62,6 +63,7 @@ mod config_file;
 mod data;
 mod deltas;
 mod enroll;
+mod exceptions;
 mod generated_leaks;
 mod kill;
 mod leaks;
@@ -78,6 +80,10 @@ on_both_backends!(outage_queues_then_delivers_exactly_once, crate::outage::queue
 on_both_backends!(kill_after_queuing_loses_nothing, crate::kill::after_queuing_loses_nothing);
 on_both_backends!(kill_mid_send_loses_nothing_and_duplicates_nothing, crate::kill::mid_send_loses_nothing);
 on_both_backends!(published_policy_reaches_running_agents, crate::policy::published_policy_reaches_running_agents);
+on_both_backends!(
+    exception_request_from_the_tray_comes_back_decided,
+    crate::exceptions::requested_from_the_tray_reaches_the_queue_and_the_decision_comes_back
+);
 on_both_backends!(
     published_enforcement_is_applied_and_lifted,
     crate::policy::published_enforcement_is_applied_and_lifted
