@@ -117,7 +117,12 @@ pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySna
 /// Like [`scan_all`], analysing with `data` (a data bundle's catalog and advisories) instead of
 /// the built-in data.
 pub fn scan_all_with(req: &ScanRequest, data: &data_bundle::DataSet) -> Result<Scanned, ScanError> {
-    scan_full_with(req, data).map(|(inventory, watch, identities)| Scanned { inventory, watch, identities })
+    scan_full_with(req, data).map(|(inventory, watch, identities)| Scanned {
+        inventory,
+        watch,
+        identities,
+        places: Default::default(),
+    })
 }
 
 fn scan_full(

@@ -102,6 +102,7 @@ mod tests {
             snapshot: Some(Arc::new(snapshot)),
             connection: Default::default(),
             policy: Default::default(),
+            places: Default::default(),
         };
         let request = |id: &str, user: &str, state: ExceptionRequestState| AgentExceptionRequest {
             id: id.into(),
@@ -153,6 +154,7 @@ mod tests {
             snapshot: Some(Arc::new(snapshot)),
             connection: Default::default(),
             policy: Arc::new(policy),
+            places: Default::default(),
         };
         let alice = Caller { uid: 1000, account: Some("alice".into()) };
         assert_eq!(requester(&view, &alice, "a1").as_deref(), Some("alice"));
