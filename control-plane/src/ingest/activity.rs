@@ -473,7 +473,10 @@ mod tests {
 
     /// Every string a server carries besides its names, each as a setter: one per field of the
     /// `muster.v1` server message and the messages inside it.
-    fn value_fields() -> Vec<(&'static str, fn(&mut McpServer, &str))> {
+    /// Puts a planted value into one field of a server.
+    type Plant = fn(&mut McpServer, &str);
+
+    fn value_fields() -> Vec<(&'static str, Plant)> {
         use muster_proto::v1::{RemoteAuth, RemoteEndpoint};
         fn endpoint(s: &mut McpServer) -> &mut RemoteEndpoint {
             s.endpoint.get_or_insert_with(RemoteEndpoint::default)
