@@ -528,3 +528,49 @@ async fn an_analyst_sees_what_changed_today_and_in_the_last_week_by_clicking() {
     browser.close().await.unwrap();
     cp.stop().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_admin_adds_a_laptop_from_the_agents_page_with_a_command_to_copy() {
+    let Setup { _dir, cp, browser, .. } = setup().await;
+    accounts::add_local_user(cp.store(), "root", Role::Admin, PASSWORD, "cli", unix_now()).await.unwrap();
+    browser.log_in("root", PASSWORD).await.unwrap();
+    browser.wait_for("nav.mainnav a[href='/agents']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Agents").await.unwrap();
+
+    // The panel: the exact command, with this server's gRPC address and CA fingerprint.
+    let fingerprint = cp.state.pki.ca_fingerprint().to_string();
+    let address = format!("https://127.0.0.1:{}", cp.grpc_addr.port());
+    let command = browser.wait_for("section.add-laptop code#enroll-command").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        command,
+        format!("sudo muster-agent enroll --server {address} --token TOKEN --ca-fingerprint {fingerprint}")
+    );
+    let copy = browser.wait_for("section.add-laptop button[data-copy=enroll-command]").await.unwrap();
+    copy.click().await.unwrap();
+    browser.wait_for("section.add-laptop button[data-copied=true]").await.unwrap();
+    assert_eq!(browser.wait_for("section.add-laptop button[data-copy]").await.unwrap().text().await.unwrap(), "Copied");
+
+    // A token for one laptop: the command again, now with the token, shown once.
+    browser
+        .link_with_text("section.add-laptop button", "Create a token for one laptop")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_heading("Enrollment token created").await.unwrap();
+    let token = browser.wait_for("code#once-secret").await.unwrap().text().await.unwrap();
+    assert!(token.starts_with("mst_"), "{token}");
+    let command = browser.wait_for("code#enroll-command").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        command,
+        format!("sudo muster-agent enroll --server {address} --token {token} --ca-fingerprint {fingerprint}")
+    );
+    browser.wait_for("button[data-copy=enroll-command]").await.unwrap().click().await.unwrap();
+    browser.wait_for("button[data-copy=enroll-command][data-copied=true]").await.unwrap();
+    let facts = browser.body_text().await.unwrap();
+    assert!(facts.contains("1") && facts.contains("Expires"), "{facts}");
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
