@@ -102,7 +102,7 @@ async fn agents_page(
                     thead {
                         tr {
                             th { "Hostname" } th { "Agent id" } th { "Status" } th { "Version" }
-                            th { "Certificate serial" } th { "Certificate expires" } th { "Last seen" }
+                            th { "Certificate" } th { "Last seen" }
                             @if admin { th { "Revoke" } }
                         }
                     }
@@ -179,9 +179,16 @@ fn agent_row(agent: &AgentRow, principal: &Principal, admin: bool, now: i64) -> 
             td { code title=(agent.id) { (super::components::abbreviated(&agent.id)) } }
             td { (state_badge(match status { "online" => "ok", "revoked" => "danger", _ => "neutral" }, "status", status)) }
             td { (agent.agent_version) }
-            td { code title=(agent.cert_serial) { (super::components::abbreviated(&agent.cert_serial)) } }
-            td class=@if agent.cert_not_after < now { "expired" } @else { "" } { (utc_text(agent.cert_not_after)) }
-            td { (utc_or_never(agent.last_seen_at)) }
+            td.certificate {
+                code title=(agent.cert_serial) { (super::components::abbreviated(&agent.cert_serial)) }
+                br;
+                span class=@if agent.cert_not_after < now { "expired" } @else { "until" } title=(utc_text(agent.cert_not_after)) {
+                    "until " (crate::timefmt::iso_date(agent.cert_not_after))
+                }
+            }
+            td title=(utc_or_never(agent.last_seen_at)) {
+                @match agent.last_seen_at { Some(at) => (crate::timefmt::ago_text(at, now)), None => "never" }
+            }
             @if admin {
                 td.actions {
                     @if status != "revoked" {
