@@ -10,6 +10,7 @@ pub mod finding_uid;
 pub mod limits;
 pub mod plan;
 pub mod policy;
+pub mod processes;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -121,10 +121,25 @@ pub struct IngestPlan<'r> {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HostWrite<'r> {
     /// A full snapshot: the whole row, with its counts and part hashes.
-    Snapshot { host: Host, scanned_at: i64, process_count: usize, problem_count: usize, hashes: PartHashes },
+    Snapshot {
+        host: Host,
+        scanned_at: i64,
+        process_count: usize,
+        /// The processes in their stored form (`ingest::processes`).
+        processes: Vec<u8>,
+        problem_count: usize,
+        hashes: PartHashes,
+    },
     /// A delta: the host fields when it carries them (counts and hashes kept), and the counts it
     /// replaces.
-    Delta { host: Option<&'r Host>, scanned_at: i64, process_count: Option<usize>, problem_count: Option<usize> },
+    Delta {
+        host: Option<&'r Host>,
+        scanned_at: i64,
+        process_count: Option<usize>,
+        /// When the delta replaces the processes: their stored form.
+        processes: Option<Vec<u8>>,
+        problem_count: Option<usize>,
+    },
 }
 
 /// Config source rows.
@@ -228,6 +243,7 @@ pub fn plan<'r>(stored: &'r Stored, report: &'r Report) -> IngestPlan<'r> {
                     host: snapshot.host.clone().unwrap_or_default(),
                     scanned_at: snapshot.scanned_at_unix,
                     process_count: snapshot.processes.len(),
+                    processes: super::processes::encode(&snapshot.processes),
                     problem_count: snapshot.problems.len(),
                     hashes,
                 },
@@ -274,6 +290,7 @@ pub fn plan<'r>(stored: &'r Stored, report: &'r Report) -> IngestPlan<'r> {
                     host: delta.host.as_ref(),
                     scanned_at: delta.scanned_at_unix,
                     process_count: delta.replace_processes.then_some(delta.processes.len()),
+                    processes: delta.replace_processes.then(|| super::processes::encode(&delta.processes)),
                     problem_count: delta.replace_problems.then_some(delta.problems.len()),
                 },
                 users: replaces_users.then(|| last_by_key(&delta.users, |u| u.name.clone())),
@@ -644,7 +661,10 @@ mod tests {
         assert_eq!(plan.touched_servers, BTreeSet::from(["b", "n"]));
         assert!(plan.client_set_may_change);
         // Nothing else of the host is rewritten.
-        assert_eq!(plan.host, HostWrite::Delta { host: None, scanned_at: 0, process_count: None, problem_count: None });
+        assert_eq!(
+            plan.host,
+            HostWrite::Delta { host: None, scanned_at: 0, process_count: None, processes: None, problem_count: None }
+        );
         assert_eq!(plan.users, None);
         assert!(plan.sources.upsert.is_empty() && plan.sources.delete_paths.is_empty() && !plan.sources.delete_all);
         assert_eq!(plan.host_findings, None);
@@ -669,7 +689,10 @@ mod tests {
         let report = delta(2, step);
         let stored = Stored::default();
         let plan = plan(&stored, &report);
-        let HostWrite::Delta { host, scanned_at, process_count, problem_count } = &plan.host else { panic!("delta") };
+        let HostWrite::Delta { host, scanned_at, process_count, processes, problem_count } = &plan.host else {
+            panic!("delta")
+        };
+        assert_eq!(processes.as_deref().map(super::super::processes::decode).map(|p| p.unwrap().len()), Some(3));
         assert_eq!(host.map(|h| h.hostname.as_str()), Some("renamed"));
         assert_eq!((*scanned_at, *process_count, *problem_count), (42, Some(3), None));
         assert_eq!(plan.users.as_ref().map(Vec::len), Some(1));

@@ -293,18 +293,19 @@ macro_rules! impl_ingest {
 
             async fn write_host(conn: &mut $conn, agent_id: &str, host: &HostWrite<'_>, now: i64) -> Result<(), StoreError> {
                 match host {
-                    HostWrite::Snapshot { host, scanned_at, process_count, problem_count, hashes } => {
+                    HostWrite::Snapshot { host, scanned_at, process_count, processes, problem_count, hashes } => {
                         sqlx::query(
                             "INSERT INTO hosts (agent_id, hostname, os, os_version, arch, machine_id, scanned_root, \
                              scanned_at, process_count, problem_count, updated_at, users_hash, sources_hash, findings_hash, \
-                             tags) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
+                             tags, processes) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                              ON CONFLICT (agent_id) DO UPDATE SET hostname = excluded.hostname, os = excluded.os, \
                              os_version = excluded.os_version, arch = excluded.arch, machine_id = excluded.machine_id, \
                              scanned_root = excluded.scanned_root, scanned_at = excluded.scanned_at, tags = excluded.tags, \
                              process_count = excluded.process_count, problem_count = excluded.problem_count, \
                              updated_at = excluded.updated_at, users_hash = excluded.users_hash, \
-                             sources_hash = excluded.sources_hash, findings_hash = excluded.findings_hash",
+                             sources_hash = excluded.sources_hash, findings_hash = excluded.findings_hash, \
+                             processes = excluded.processes",
                         )
                         .bind(agent_id)
                         .bind(&host.hostname)
@@ -321,10 +322,11 @@ macro_rules! impl_ingest {
                         .bind(&hashes.sources)
                         .bind(&hashes.findings)
                         .bind(tags_key(host))
+                        .bind(processes.as_slice())
                         .execute(&mut *conn)
                         .await?;
                     }
-                    HostWrite::Delta { host, scanned_at, process_count, problem_count } => {
+                    HostWrite::Delta { host, scanned_at, process_count, processes, problem_count } => {
                         if let Some(host) = host {
                             sqlx::query(
                                 "INSERT INTO hosts (agent_id, hostname, os, os_version, arch, machine_id, scanned_root, \
@@ -347,6 +349,13 @@ macro_rules! impl_ingest {
                             .bind(tags_key(host))
                             .execute(&mut *conn)
                             .await?;
+                        }
+                        if let Some(processes) = processes {
+                            sqlx::query("UPDATE hosts SET processes = $2 WHERE agent_id = $1")
+                                .bind(agent_id)
+                                .bind(processes.as_slice())
+                                .execute(&mut *conn)
+                                .await?;
                         }
                         for (column, count) in [("process_count", process_count), ("problem_count", problem_count)] {
                             if let Some(count) = count {
