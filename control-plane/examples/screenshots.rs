@@ -1,8 +1,9 @@
 //! Screenshots of every dashboard page, for `docs/screenshots/`: starts an in-process control
 //! plane (plain HTTP on loopback) with a realistic seeded fleet and 30 days of history, signs in
 //! as an admin in headless Chromium (Debian's `chromium` and `chromedriver`, installed by
-//! `scripts/install-deps.sh`) and saves one PNG per page, 1440 wide and as tall as the page
-//! (up to a limit).
+//! `scripts/install-deps.sh`) and saves two PNGs per page, `NAME-1280x800.png` and
+//! `NAME-1440x900.png`: the two laptop widths, each as tall as the page (up to a limit), and
+//! prints whether the page scrolls sideways at that width.
 //!
 //! ```text
 //! cargo run -p muster-control-plane --features testing --example screenshots -- docs/screenshots
@@ -53,57 +54,73 @@ async fn main() -> Result<()> {
     let browser = Browser::start(&format!("http://{}", cp.http_addr)).await?;
     browser.open("/login").await?;
     browser.wait_for_heading("Sign in").await?;
-    browser.screenshot_page(&out.join("login.png"), MAX_HEIGHT).await?;
+    shoot(&browser, &out, "login", "/login").await?;
     browser.log_in("admin", PASSWORD).await?;
 
     let detail = format!(
         "/endpoints/{}",
         fleet.agent_id("mbp-alice-chen").ok_or_else(|| anyhow!("the fleet has no mbp-alice-chen"))?
     );
-    let pages = [
-        ("overview", "/"),
-        ("services", "/services"),
-        ("servers", "/servers"),
-        ("endpoints", "/endpoints"),
-        ("endpoint-detail", detail.as_str()),
-        ("credentials", "/credentials"),
-        ("findings", "/findings"),
-        ("activity", "/activity"),
-        ("agents", "/agents"),
-        ("webhooks", "/webhooks"),
-        ("audit", "/audit"),
-        ("settings", "/settings"),
+    browser.open("/findings").await?;
+    let finding_link = browser.wait_for("tr[data-finding] a.finding-link").await?;
+    let finding = finding_link.attr("href").await?.ok_or_else(|| anyhow!("a finding link without href"))?;
+    browser.open("/webhooks").await?;
+    let delivery_log = match browser.client.find(fantoccini::Locator::Css("a[href^='/webhooks/']")).await {
+        Ok(link) => link.attr("href").await?,
+        Err(_) => None,
+    };
+    let mut pages = vec![
+        ("overview", "/".to_string()),
+        ("services", "/services".into()),
+        ("servers", "/servers".into()),
+        ("endpoints", "/endpoints".into()),
+        ("endpoint-detail", detail),
+        ("credentials", "/credentials".into()),
+        ("findings", "/findings".into()),
+        ("finding-detail", finding),
+        ("policies", "/policies".into()),
+        ("policy-editor", "/policies/edit".into()),
+        ("policy-draft", "/policies/draft".into()),
+        ("compliance", "/compliance".into()),
+        ("compliance-endpoints", "/compliance/endpoints".into()),
+        ("activity", "/activity".into()),
+        ("agents", "/agents".into()),
+        ("webhooks", "/webhooks".into()),
+        ("audit", "/audit".into()),
+        ("settings", "/settings".into()),
     ];
-    for (name, path) in pages {
+    if let Some(log) = delivery_log {
+        pages.push(("webhook-deliveries", log));
+    }
+    for (name, path) in &pages {
+        shoot(&browser, &out, name, path).await?;
+    }
+    browser.close().await?;
+    cp.stop().await.map_err(|e| anyhow!("stopping the control plane: {e}"))?;
+    Ok(())
+}
+
+/// The two laptop sizes every page must fit without sideways scrolling.
+const SIZES: [(u32, u32); 2] = [(1280, 800), (1440, 900)];
+
+/// `NAME-WIDTHxHEIGHT.png` of `path` at both [`SIZES`], as tall as the page (up to
+/// [`MAX_HEIGHT`]); prints the heading and whether the page scrolls sideways.
+async fn shoot(browser: &Browser, out: &std::path::Path, name: &str, path: &str) -> Result<()> {
+    for (width, height) in SIZES {
         // Server-rendered: the page is complete once navigation returns.
         browser.open(path).await?;
         let heading = match browser.count("main h1").await? {
             1 => browser.heading().await?,
+            0 if path == "/login" => "Sign in".to_string(),
             n => format!("WARNING: {n} `main h1` elements (is the page there?)"),
         };
-        let file = out.join(format!("{name}.png"));
-        browser.screenshot_page(&file, MAX_HEIGHT).await?;
-        let size = std::fs::metadata(&file)?.len();
-        println!("{:<16} {:<50} {:>4} KiB  {heading}", name, path, size / 1024);
+        let file = out.join(format!("{name}-{width}x{height}.png"));
+        browser.screenshot_page_at(&file, (width, height), MAX_HEIGHT).await?;
+        let sideways =
+            browser.client.execute("return document.documentElement.scrollWidth > window.innerWidth;", vec![]).await?;
+        let size = std::fs::metadata(&file)?.len() / 1024;
+        println!("{name:<22} {width}x{height} {size:>4} KiB  sideways: {sideways:<5} {heading}");
     }
-    // The findings pages at the two laptop sizes the layout must fit without sideways scrolling.
-    browser.open("/findings").await?;
-    let finding_link = browser.wait_for("tr[data-finding] a.finding-link").await?;
-    let finding = finding_link.attr("href").await?.ok_or_else(|| anyhow!("a finding link without href"))?;
-    for (name, path) in [("findings", "/findings"), ("finding-detail", finding.as_str()), ("overview", "/")] {
-        for (width, height) in [(1280, 800), (1440, 900)] {
-            browser.open(path).await?;
-            let file = out.join(format!("{name}-{width}x{height}.png"));
-            browser.screenshot_page_at(&file, (width, height), MAX_HEIGHT).await?;
-            let sideways = browser
-                .client
-                .execute("return document.documentElement.scrollWidth > window.innerWidth;", vec![])
-                .await?;
-            println!("{:<16} {:<50} {width}x{height} scrolls sideways: {sideways}", name, path);
-        }
-    }
-    browser.close().await?;
-    cp.stop().await.map_err(|e| anyhow!("stopping the control plane: {e}"))?;
     Ok(())
 }
 

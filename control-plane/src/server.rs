@@ -38,6 +38,7 @@ pub async fn serve(
 ) -> Result<(), ServeError> {
     use crate::http::listener::{TlsListener, check_plain_http, tls_config};
     let http_addr = http_listener.local_addr()?;
+    state.set_agent_address(grpc_listener.local_addr()?);
     check_plain_http(&state.http, http_addr)?;
     let http_tls = if state.http.tls { Some(tls_config(&state.http, &state.pki)?) } else { None };
     let (stop_tx, stop_rx) = watch::channel(false);

@@ -50,6 +50,10 @@ pub struct ControlPlane {
     ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
     /// The newest policy version published through this process, for the Watch streams.
     pub(crate) policy_updates: tokio::sync::watch::Sender<Option<Arc<crate::policies::SignedPolicy>>>,
+    /// The names the server certificate is issued for (`tls_names`), when opened from a config.
+    server_names: std::sync::OnceLock<Vec<String>>,
+    /// Where agents enroll (`https://NAME:PORT` of the gRPC listener), once serving.
+    agent_address: std::sync::OnceLock<String>,
     /// The newest data bundle this process knows, signed once, for the Watch streams.
     pub(crate) data_updates: tokio::sync::watch::Sender<Option<Arc<muster_proto::v1::DataBundle>>>,
     /// Agent ids whose exception requests were filed or decided through this process.
@@ -96,6 +100,8 @@ impl ControlPlane {
             revocations,
             ingest_events,
             policy_updates: tokio::sync::watch::Sender::new(None),
+            server_names: std::sync::OnceLock::new(),
+            agent_address: std::sync::OnceLock::new(),
             data_updates: tokio::sync::watch::Sender::new(None),
             exception_updates,
         })
@@ -107,7 +113,30 @@ impl ControlPlane {
             .map_err(|source| OpenError::DataDir { path: config.data_dir.clone(), source })?;
         let pki = Pki::load_or_create(&config.data_dir, &config.tls_names)?;
         let store = crate::store::open(&config.database_url).await?;
-        Ok(Self::with_http(store, Arc::new(pki), config.limits, config.http.clone()))
+        let state = Self::with_http(store, Arc::new(pki), config.limits, config.http.clone());
+        let _ = state.server_names.set(config.tls_names.clone());
+        Ok(state)
+    }
+
+    /// Records where agents reach this control plane: the first name of the server certificate
+    /// (else the listener's address) and the gRPC port. Called by [`crate::serve`].
+    pub(crate) fn set_agent_address(&self, grpc: std::net::SocketAddr) {
+        let names = self.server_names.get().map(Vec::as_slice).unwrap_or_default();
+        let host = match names.first() {
+            Some(name) if name.contains(':') => format!("[{name}]"),
+            Some(name) => name.clone(),
+            None if grpc.ip().is_unspecified() => "localhost".to_string(),
+            None => match grpc.ip() {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                ip => ip.to_string(),
+            },
+        };
+        let _ = self.agent_address.set(format!("https://{host}:{}", grpc.port()));
+    }
+
+    /// Where agents enroll, e.g. `https://muster.example.com:50051`; `None` before serving.
+    pub fn agent_address(&self) -> Option<&str> {
+        self.agent_address.get().map(String::as_str)
     }
 
     /// Creates an enrollment token without limits or an audit event, for tests and tools; admins

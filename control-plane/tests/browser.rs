@@ -411,6 +411,170 @@ async fn an_admin_publishes_a_policy_and_sees_compliance_a_viewer_cannot_publish
     cp.stop().await.unwrap();
 }
 
+/// A laptop that enrolled three days ago with one server and, today, launches it with `uvx`
+/// instead of `npx`, gives it another variable and gets a finding: the report a config edit sends.
+async fn laptop_changed_today(store: &dyn muster_control_plane::store::Store) {
+    use muster_control_plane::enroll::{create_token, hash_token};
+    use muster_control_plane::ingest::{Report, ReportBody};
+    use muster_control_plane::store::NewAgent;
+    use muster_proto::v1::{Finding, Host, InventorySnapshot, McpServer};
+    let now = unix_now();
+    let then = now - 3 * 86_400;
+    let token = create_token(store, 1, std::time::Duration::from_secs(3600), then).await.unwrap();
+    let id = "00000000-0000-4000-8000-00000000ac71".to_string();
+    let agent = NewAgent {
+        id: id.clone(),
+        hostname: "enrolled-as-something-else".into(),
+        cert_serial: "ac71".into(),
+        cert_not_after: now + 86_400,
+        agent_version: "0.1.0".into(),
+        enrolled_at: then,
+    };
+    store.enroll_agent(&hash_token(&token.token), then, &agent).await.unwrap();
+    let server = McpServer {
+        id: "activity-server".into(),
+        name: "github-activity".into(),
+        client: "cursor".into(),
+        user: "dev".into(),
+        command: "npx".into(),
+        env_names: vec!["GITHUB_TOKEN".into()],
+        ..Default::default()
+    };
+    let host = Some(Host { hostname: "laptop-activity".into(), ..Default::default() });
+    let snapshot = |server: McpServer, at: i64| InventorySnapshot {
+        host: host.clone(),
+        servers: vec![server],
+        scanned_at_unix: at,
+        ..Default::default()
+    };
+    let report =
+        |sequence, snapshot| Report { sequence, base_sequence: 0, body: ReportBody::Full(snapshot), policy: None };
+    store.ingest(&id, &report(1, snapshot(server.clone(), then)), then).await.unwrap();
+    let edited = McpServer {
+        command: "uvx".into(),
+        env_names: vec!["GITHUB_HOST".into(), "GITHUB_TOKEN".into()],
+        findings: vec![Finding { id: "MUSTER-PKG-UNPINNED".into(), severity: 3, ..Default::default() }],
+        ..server
+    };
+    store.ingest(&id, &report(2, snapshot(edited, now)), now).await.unwrap();
+}
+
+/// The rows of the activity table on screen: (kind, endpoint, what changed).
+async fn activity_rows(browser: &Browser) -> Vec<(String, String, String)> {
+    let mut rows = Vec::new();
+    for row in browser.client.find_all(fantoccini::Locator::Css("table.activity tbody tr")).await.unwrap() {
+        let kind = row.attr("data-kind").await.unwrap().unwrap_or_default();
+        let cells = row.find_all(fantoccini::Locator::Css("td")).await.unwrap();
+        rows.push((kind, cells[2].text().await.unwrap(), cells[5].text().await.unwrap()));
+    }
+    rows
+}
+
+#[tokio::test]
+async fn an_analyst_sees_what_changed_today_and_in_the_last_week_by_clicking() {
+    let Setup { _dir, cp, browser, .. } = setup().await;
+    laptop_changed_today(cp.store()).await;
+    browser.log_in("ana", PASSWORD).await.unwrap();
+
+    browser.wait_for("nav.mainnav a[href='/activity']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Activity").await.unwrap();
+    // One laptop, by the name its agent scans (in another case), then today's changes on it:
+    // the edit, said field by field, and the finding it raised; not the enrollment.
+    browser.wait_for("form.filters input[name=host]").await.unwrap().send_keys("LAPTOP-Activity").await.unwrap();
+    browser.wait_for("form.filters button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("host=LAPTOP-Activity").await.unwrap();
+    browser.wait_for_heading("Activity").await.unwrap();
+    browser.link_with_text("nav.range-tabs a", "Today").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("range=today").await.unwrap();
+    browser.wait_for("table.activity").await.unwrap();
+    let today = activity_rows(&browser).await;
+    assert!(today.iter().all(|(_, host, _)| host == "laptop-activity"), "{today:?}");
+    let kinds: Vec<&str> = today.iter().map(|(kind, _, _)| kind.as_str()).collect();
+    assert_eq!(kinds, ["finding_appeared", "changed"], "{today:?}");
+    let what = &today[1].2;
+    assert!(what.contains("command npx → uvx") && what.contains("env names added: GITHUB_HOST"), "{what}");
+    assert!(today[0].2.contains("MUSTER-PKG-UNPINNED"), "{today:?}");
+    assert_eq!(browser.count("nav.range-tabs a[aria-current=page]").await.unwrap(), 1);
+    assert_eq!(browser.count("table.activity [data-event]").await.unwrap(), browser.count("tbody tr").await.unwrap());
+
+    // The last 7 days also hold the day it enrolled, under the scanned host's name.
+    browser.link_with_text("nav.range-tabs a", "Last 7 days").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("range=7d").await.unwrap();
+    browser.wait_for("table.activity").await.unwrap();
+    browser.wait_for_query_containing("host=LAPTOP-Activity").await.unwrap();
+    let week: Vec<String> = activity_rows(&browser).await.into_iter().map(|(kind, _, _)| kind).collect();
+    assert_eq!(week, ["finding_appeared", "changed", "appeared"]);
+    assert!(!browser.body_text().await.unwrap().contains("enrolled-as-something-else"));
+
+    // A custom range of days before the enrollment: nothing of this laptop.
+    let day = |offset: i64| muster_control_plane::timefmt::iso_date(unix_now() - offset * 86_400);
+    let set = format!(
+        "document.querySelector('form.filters select[name=range]').value = 'custom';\
+         document.querySelector('form.filters input[name=from]').value = '{}';\
+         document.querySelector('form.filters input[name=to]').value = '{}';",
+        day(6),
+        day(4)
+    );
+    browser.client.execute(&set, vec![]).await.unwrap();
+    browser.wait_for("form.filters button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("range=custom").await.unwrap();
+    browser.wait_for("p.range-note").await.unwrap();
+    let note = browser.wait_for("p.range-note").await.unwrap().text().await.unwrap();
+    assert!(note.starts_with(&format!("From {} 00:00 UTC", day(6))), "{note}");
+    assert!(activity_rows(&browser).await.is_empty());
+    assert_eq!(browser.count("p.empty").await.unwrap(), 1);
+    assert_no_injection(&browser, "/activity").await;
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_laptop_from_the_agents_page_with_a_command_to_copy() {
+    let Setup { _dir, cp, browser, .. } = setup().await;
+    accounts::add_local_user(cp.store(), "root", Role::Admin, PASSWORD, "cli", unix_now()).await.unwrap();
+    browser.log_in("root", PASSWORD).await.unwrap();
+    browser.wait_for("nav.mainnav a[href='/agents']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Agents").await.unwrap();
+
+    // The panel: the exact command, with this server's gRPC address and CA fingerprint.
+    let fingerprint = cp.state.pki.ca_fingerprint().to_string();
+    let address = format!("https://127.0.0.1:{}", cp.grpc_addr.port());
+    let command = browser.wait_for("section.add-laptop code#enroll-command").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        command,
+        format!("sudo muster-agent enroll --server {address} --token TOKEN --ca-fingerprint {fingerprint}")
+    );
+    let copy = browser.wait_for("section.add-laptop button[data-copy=enroll-command]").await.unwrap();
+    copy.click().await.unwrap();
+    browser.wait_for("section.add-laptop button[data-copied=true]").await.unwrap();
+    assert_eq!(browser.wait_for("section.add-laptop button[data-copy]").await.unwrap().text().await.unwrap(), "Copied");
+
+    // A token for one laptop: the command again, now with the token, shown once.
+    browser
+        .link_with_text("section.add-laptop button", "Create a token for one laptop")
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    browser.wait_for_heading("Enrollment token created").await.unwrap();
+    let token = browser.wait_for("code#once-secret").await.unwrap().text().await.unwrap();
+    assert!(token.starts_with("mst_"), "{token}");
+    let command = browser.wait_for("code#enroll-command").await.unwrap().text().await.unwrap();
+    assert_eq!(
+        command,
+        format!("sudo muster-agent enroll --server {address} --token {token} --ca-fingerprint {fingerprint}")
+    );
+    browser.wait_for("button[data-copy=enroll-command]").await.unwrap().click().await.unwrap();
+    browser.wait_for("button[data-copy=enroll-command][data-copied=true]").await.unwrap();
+    let facts = browser.body_text().await.unwrap();
+    assert!(facts.contains("1") && facts.contains("Expires"), "{facts}");
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
 /// `document.scrollingElement` and every table card at the current window size: none wider than
 /// its box (the page needs no horizontal scrolling, no table hides columns behind a scrollbar).
 async fn assert_fits_width(browser: &Browser, page: &str) {

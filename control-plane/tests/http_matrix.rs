@@ -18,6 +18,7 @@ use muster_control_plane::store::Role;
 const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("GET", "/healthz", None),
     ("GET", "/static/muster.css", None),
+    ("GET", "/static/copy.js", None),
     ("GET", "/", Some(Role::Viewer)),
     ("GET", "/services", Some(Role::Viewer)),
     ("GET", "/servers", Some(Role::Viewer)),

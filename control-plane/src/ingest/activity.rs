@@ -460,4 +460,111 @@ mod tests {
         let gone = finding_events(&before, &[]);
         assert_eq!(gone.iter().filter(|e| e.change == FindingChange::Resolved).count(), 3);
     }
+
+    /// Secrets of several families, as a masking miss would let them through.
+    const PLANTED: &[&str] = &[
+        "ghp_R8xk2LmQ9vT4wZ1yN6pB3cD7fH0jK5sA2eG9",
+        "AKIAQ7XN3LJ5PRW2TY6K",
+        "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJtdXN0ZXIifQ.c2lnbmF0dXJlLXBsYW50ZWQ",
+        "sk_live_51Hq8ZtD3wYxR7uQ2pLm9Vb0Kc",
+        "9f2c1e7a5b3d8e0f4a6c2b9d1e7f3a5c",
+        "npx",
+    ];
+
+    /// Every string a server carries besides its names, each as a setter: one per field of the
+    /// `muster.v1` server message and the messages inside it.
+    /// Puts a planted value into one field of a server.
+    type Plant = fn(&mut McpServer, &str);
+
+    fn value_fields() -> Vec<(&'static str, Plant)> {
+        use muster_proto::v1::{RemoteAuth, RemoteEndpoint};
+        fn endpoint(s: &mut McpServer) -> &mut RemoteEndpoint {
+            s.endpoint.get_or_insert_with(RemoteEndpoint::default)
+        }
+        fn auth(s: &mut McpServer) -> &mut RemoteAuth {
+            endpoint(s).auth.get_or_insert_with(RemoteAuth::default)
+        }
+        fn package(s: &mut McpServer) -> &mut Package {
+            s.package.get_or_insert_with(Package::default)
+        }
+        vec![
+            ("command", |s, v| s.command = format!("/opt/{v}/bin/server")),
+            ("command whole", |s, v| s.command = v.into()),
+            ("args", |s, v| s.args.push(format!("--token={v}"))),
+            ("url", |s, v| s.url = format!("https://{v}@mcp.example.com/?key={v}")),
+            ("package name", |s, v| package(s).name = v.into()),
+            ("package version", |s, v| package(s).version = Some(v.into())),
+            ("package version suffix", |s, v| package(s).version = Some(format!("1.0.0-{v}"))),
+            ("endpoint scheme", |s, v| endpoint(s).scheme = v.into()),
+            ("endpoint host", |s, v| endpoint(s).host = format!("{v}.example.com")),
+            ("endpoint path", |s, v| endpoint(s).path = format!("/{v}")),
+            ("auth reason", |s, v| auth(s).reason = v.into()),
+            ("auth missing", |s, v| auth(s).missing.push(v.into())),
+            ("auth discovery", |s, v| auth(s).discovery = v.into()),
+            ("auth server", |s, v| auth(s).authorization_server = v.into()),
+            ("origin", |s, v| s.origin = format!("extension:{v}")),
+            ("cwd", |s, v| s.cwd = format!("/home/dev/{v}")),
+            ("service", |s, v| s.service = v.into()),
+            ("credential kind", |s, v| s.credentials[0].kind = v.into()),
+            ("credential fingerprint", |s, v| s.credentials[0].fingerprint = v.into()),
+            ("credential provider", |s, v| s.credentials[0].provider = v.into()),
+            ("credential reference", |s, v| s.credentials[0].reference = v.into()),
+            ("finding message", |s, v| {
+                s.findings.push(Finding { id: "MUSTER-SECRET-ARG".into(), message: v.into(), ..Default::default() })
+            }),
+            ("finding owasp", |s, v| {
+                s.findings.push(Finding { id: "MUSTER-SECRET-ARG".into(), owasp: v.into(), ..Default::default() })
+            }),
+            ("finding client", |s, v| {
+                s.findings.push(Finding { id: "MUSTER-SECRET-ARG".into(), client: v.into(), ..Default::default() })
+            }),
+            ("finding user", |s, v| {
+                s.findings.push(Finding { id: "MUSTER-SECRET-ARG".into(), user: v.into(), ..Default::default() })
+            }),
+        ]
+    }
+
+    /// Every 12-character window of `secret` (the whole of a shorter one).
+    fn windows(secret: &str) -> Vec<&str> {
+        if secret.len() <= 12 { vec![secret] } else { (0..=secret.len() - 12).map(|i| &secret[i..i + 12]).collect() }
+    }
+
+    #[test]
+    fn a_changed_event_never_holds_a_planted_secret_in_any_field() {
+        let mut checked = 0;
+        for (field, set) in value_fields() {
+            for secret in PLANTED.iter().filter(|s| s.len() > 3) {
+                for (plant_before, plant_after) in [(true, false), (false, true), (true, true)] {
+                    let (mut before, mut after) = (server(), server());
+                    if plant_before {
+                        set(&mut before, secret);
+                    }
+                    if plant_after {
+                        // Both planted: a different secret of the same shape after.
+                        let other = secret.chars().rev().collect::<String>();
+                        set(&mut after, if plant_before { &other } else { secret });
+                    }
+                    let changes = describe_change(&before, &after);
+                    assert!(!changes.is_empty() || before == after, "{field}: a change must be an event");
+                    let mut out = serde_json::to_string(&changes).unwrap();
+                    out.extend(changes.iter().map(FieldChange::text));
+                    for planted in [secret.to_string(), secret.chars().rev().collect()] {
+                        for window in windows(&planted) {
+                            assert!(!out.contains(window), "{field}: `{window}` of a planted secret in {out}");
+                        }
+                    }
+                    checked += 1;
+                }
+            }
+        }
+        assert_eq!(checked, value_fields().len() * 5 * 3);
+    }
+
+    #[test]
+    fn the_secret_search_finds_a_value_when_a_field_shows_it() {
+        // The check above would catch a field shown by value: a known launcher is shown.
+        let (before, after) = (server(), McpServer { command: PLANTED[5].replace("npx", "uvx"), ..server() });
+        let out: String = describe_change(&before, &after).iter().map(FieldChange::text).collect();
+        assert!(out.contains("uvx"), "{out}");
+    }
 }

@@ -265,10 +265,12 @@ impl Browser {
         Ok(self.client.find_all(Locator::Css(css)).await?.len())
     }
 
-    /// `document.querySelectorAll('script').length`, through WebDriver's script execution (which
-    /// the page's CSP does not govern).
+    /// How many `<script>` elements the page holds besides the dashboard's own copy-button
+    /// script (`/static/copy.js`), through WebDriver's script execution (which the page's CSP
+    /// does not govern).
     pub async fn script_elements(&self) -> Result<u64, BrowserError> {
-        let value = self.client.execute("return document.querySelectorAll('script').length;", vec![]).await?;
+        let count = "return document.querySelectorAll('script:not([src=\"/static/copy.js\"])').length;";
+        let value = self.client.execute(count, vec![]).await?;
         value.as_u64().ok_or_else(|| BrowserError::Unexpected(format!("script count {value}")))
     }
 

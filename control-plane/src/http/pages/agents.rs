@@ -61,6 +61,8 @@ async fn agents_page(
         Err(error) => return refused(&principal, &error, PATH),
     };
     let total: i64 = versions.iter().map(|v| v.agents).sum();
+    let address = state.cp.agent_address().unwrap_or("https://CONTROL-PLANE:PORT").to_string();
+    let fingerprint = state.cp.pki.ca_fingerprint().to_string();
     let body = html! {
         div.page-head {
             h1 { "Agents" }
@@ -71,6 +73,7 @@ async fn agents_page(
                 a.download href=(CYCLONEDX_JSON_PATH) download="" { "Fleet CycloneDX" }
             }
         }
+        (add_laptop_panel(&address, &fingerprint, &principal, admin))
         @if !versions.is_empty() {
             section.card.versions {
                 h2 { "Versions" }
@@ -99,7 +102,7 @@ async fn agents_page(
                     thead {
                         tr {
                             th { "Hostname" } th { "Agent id" } th { "Status" } th { "Version" }
-                            th { "Certificate serial" } th { "Certificate expires" } th { "Last seen" }
+                            th { "Certificate" } th { "Last seen" }
                             @if admin { th { "Revoke" } }
                         }
                     }
@@ -112,7 +115,46 @@ async fn agents_page(
         (pager(PATH, &filters.filters(), filters.cursor.as_deref(), &back, page.next_cursor.as_deref()))
         @if admin { (tokens_section(&tokens, &principal, now)) }
     };
-    layout::page("Agents", Some(&principal), body).into_response()
+    layout::page_with_head("Agents", Some(&principal), layout::copy_script(), body).into_response()
+}
+
+/// The command that enrolls a laptop with `token` (a placeholder before one is minted).
+pub(crate) fn enroll_command(address: &str, token: &str, fingerprint: &str) -> String {
+    format!("sudo muster-agent enroll --server {address} --token {token} --ca-fingerprint {fingerprint}")
+}
+
+/// "Add a laptop": the exact enroll command (server address, CA fingerprint) with a copy button,
+/// how to get a token and, for admins, a button minting a single-use one.
+fn add_laptop_panel(address: &str, fingerprint: &str, principal: &Principal, admin: bool) -> Markup {
+    html! {
+        section.card.add-laptop {
+            h2 { "Add a laptop" }
+            ol {
+                li { "Install the " code { "muster-agent" } " package on the laptop (deb, rpm, MSI or pkg)." }
+                li {
+                    "Get a single-use enrollment token: "
+                    @if admin { "the button below creates one, or run " } @else { "ask an admin, who runs " }
+                    code { "muster-server token create --uses 1 --ttl 1h" } " on the control plane."
+                }
+                li {
+                    "On the laptop, run (TOKEN replaced by the token):"
+                    div.command {
+                        pre { code #enroll-command { (enroll_command(address, "TOKEN", fingerprint)) } }
+                        button.secondary type="button" data-copy="enroll-command" { "Copy" }
+                    }
+                }
+            }
+            p.hint { "The agent checks the control plane's CA against the fingerprint, enrolls, and its first report shows here within seconds." }
+            @if admin {
+                form.create method="post" action="/agents/tokens" {
+                    (csrf_field(principal))
+                    input type="hidden" name="max_uses" value="1";
+                    input type="hidden" name="ttl" value="1h";
+                    button type="submit" { "Create a token for one laptop" }
+                }
+            }
+        }
+    }
 }
 
 fn agent_status(agent: &AgentRow) -> &'static str {
@@ -137,9 +179,16 @@ fn agent_row(agent: &AgentRow, principal: &Principal, admin: bool, now: i64) -> 
             td { code title=(agent.id) { (super::components::abbreviated(&agent.id)) } }
             td { (state_badge(match status { "online" => "ok", "revoked" => "danger", _ => "neutral" }, "status", status)) }
             td { (agent.agent_version) }
-            td { code title=(agent.cert_serial) { (super::components::abbreviated(&agent.cert_serial)) } }
-            td class=@if agent.cert_not_after < now { "expired" } @else { "" } { (utc_text(agent.cert_not_after)) }
-            td { (utc_or_never(agent.last_seen_at)) }
+            td.certificate {
+                code title=(agent.cert_serial) { (super::components::abbreviated(&agent.cert_serial)) }
+                br;
+                span class=@if agent.cert_not_after < now { "expired" } @else { "until" } title=(utc_text(agent.cert_not_after)) {
+                    "until " (crate::timefmt::iso_date(agent.cert_not_after))
+                }
+            }
+            td title=(utc_or_never(agent.last_seen_at)) {
+                @match agent.last_seen_at { Some(at) => (crate::timefmt::ago_text(at, now)), None => "never" }
+            }
             @if admin {
                 td.actions {
                     @if status != "revoked" {
@@ -244,8 +293,11 @@ async fn create_token(
                     dt { "Uses" } dd { @if created.max_uses == 0 { "unlimited" } @else { (created.max_uses) } }
                     dt { "Expires" } dd { (utc_text(created.expires_at)) }
                 }
-                p { "On each laptop, with the token in a file: " }
-                pre { code { "muster-agent enroll --server https://CONTROL-PLANE:PORT --token-file TOKEN-FILE --ca-fingerprint " (state.cp.pki.ca_fingerprint()) } }
+                p { "On the laptop, run:" }
+                div.command {
+                    pre { code #enroll-command { (enroll_command(state.cp.agent_address().unwrap_or("https://CONTROL-PLANE:PORT"), &created.token, state.cp.pki.ca_fingerprint())) } }
+                    button.secondary type="button" data-copy="enroll-command" { "Copy" }
+                }
             };
             audited(
                 shown_once(&principal, "Enrollment token created", "enrollment token", &created.token, facts, PATH),

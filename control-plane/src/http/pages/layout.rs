@@ -46,7 +46,14 @@ pub fn page(title: &str, principal: Option<&Principal>, content: Markup) -> Mark
     page_with_head(title, principal, html! {}, content)
 }
 
-/// [`page`] with extra `<head>` elements (never script or style: the CSP refuses them).
+/// The `<head>` element loading the copy buttons' script (`button[data-copy]`), the only script a
+/// page may load; pass it to [`page_with_head`].
+pub fn copy_script() -> Markup {
+    html! { script src=(super::COPY_SCRIPT_PATH) defer {} }
+}
+
+/// [`page`] with extra `<head>` elements (never inline script or style: the CSP refuses them;
+/// the only script is [`copy_script`]).
 pub fn page_with_head(title: &str, principal: Option<&Principal>, head: Markup, content: Markup) -> Markup {
     page_in(title, title, principal, head, content)
 }

@@ -37,11 +37,15 @@ use crate::store::Role;
 /// The stylesheet, compiled into the binary (no CDN: control planes run offline).
 pub const STYLESHEET: &str = include_str!("../../../assets/muster.css");
 pub const STYLESHEET_PATH: &str = "/static/muster.css";
+/// The copy buttons' script, the dashboard's only one (same origin, as the CSP demands).
+pub const COPY_SCRIPT: &str = include_str!("../../../assets/copy.js");
+pub const COPY_SCRIPT_PATH: &str = "/static/copy.js";
 
 pub(crate) fn routes() -> Vec<Route> {
     vec![
         Route::new(Method::GET, "/healthz", Access::Public, || async { "ok\n" }),
         Route::new(Method::GET, STYLESHEET_PATH, Access::Public, stylesheet),
+        Route::new(Method::GET, COPY_SCRIPT_PATH, Access::Public, copy_script),
         Route::new(Method::GET, "/", Access::Role(Role::Viewer), overview::overview),
         Route::new(Method::GET, "/services", Access::Role(Role::Viewer), services::services),
         Route::new(Method::GET, "/servers", Access::Role(Role::Viewer), servers::servers),
@@ -67,6 +71,14 @@ pub(crate) fn routes() -> Vec<Route> {
     .chain(audit::routes())
     .chain(settings::routes())
     .collect()
+}
+
+async fn copy_script() -> Response {
+    let mut response = COPY_SCRIPT.into_response();
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/javascript; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600"));
+    response
 }
 
 async fn stylesheet() -> Response {

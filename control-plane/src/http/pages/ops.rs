@@ -80,12 +80,16 @@ pub fn shown_once(
         div.page-head { h1 { (title) } }
         section.card.once {
             p.warning { "Copy the " (label) " now: it is shown only once and cannot be retrieved later." }
-            p { code.secret data-once="" { (secret) } }
+            p {
+                code.secret #once-secret data-once="" { (secret) } " "
+                button.secondary type="button" data-copy="once-secret" { "Copy" }
+            }
             (facts)
             p { a.button href=(back) { "Done" } }
         }
     };
-    let mut response = (StatusCode::CREATED, layout::page(title, Some(principal), body)).into_response();
+    let page = layout::page_with_head(title, Some(principal), layout::copy_script(), body);
+    let mut response = (StatusCode::CREATED, page).into_response();
     // A page holding a secret must not be kept by the browser or a proxy.
     response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("no-store"));
     response
