@@ -62,6 +62,7 @@ impl SqliteStore {
         sqlx::migrate!("./migrations/sqlite").run(&writer).await?;
         read_models::backfill_finding_subjects(&writer).await?;
         read_models::backfill_live_rollups(&writer).await?;
+        policy_inputs_impl::backfill_shape_keys(&writer).await?;
         let reader = if in_memory {
             writer.clone()
         } else {
