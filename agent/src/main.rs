@@ -3,7 +3,7 @@
 //! here.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -69,6 +69,15 @@ enum HookCommand {
         #[arg(long, value_name = "FILE")]
         table: Option<PathBuf>,
     },
+    /// Claude Code's policyHelper: prints {"managedSettings": {...}}, the administrator's
+    /// managed-settings.json and managed-settings.d/*.json merged with Muster's drop-in. Reads no
+    /// stdin and never blocks a launch: always exits 0 with a valid answer (unreadable files are
+    /// left out and named on stderr).
+    ClaudeCode {
+        /// The managed-settings directory [default: Claude Code's on this OS].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 const RESTORE_EXIT_CODES: &str = "Exit codes:
@@ -124,6 +133,10 @@ struct PolicyApplyArgs {
     /// An endpoint tag to evaluate targets with (repeatable).
     #[arg(long = "tag", value_name = "TAG")]
     tags: Vec<String>,
+    /// Also configure Claude Code's policyHelper (`muster-agent hook claude-code`) when its
+    /// program is installed, as `[enforce] claude_code_policy_helper = true` does for the daemon.
+    #[arg(long)]
+    claude_code_policy_helper: bool,
 }
 
 const POLICY_EXIT_CODES: &str = "Exit codes:
@@ -390,6 +403,14 @@ enum OsArg {
 }
 
 fn main() -> ExitCode {
+    // Installed as Claude Code's policyHelper under its own name (Windows, where the helper must
+    // be an .exe run without arguments): answer as the helper.
+    let invoked_as = std::env::args_os().next().map(PathBuf::from);
+    if invoked_as.as_deref().and_then(Path::file_stem).is_some_and(|s| {
+        s.eq_ignore_ascii_case(muster_agent::enforce::client_policy::claude_code_helper::HELPER_BINARY_STEM)
+    }) {
+        return claude_code_helper(None);
+    }
     let cli = Cli::parse();
     // The config file is read before logging starts: its log_level is the default filter.
     let config = match &cli.command {
@@ -494,6 +515,20 @@ async fn shutdown_signal() {
     }
 }
 
+/// `hook claude-code`: the policyHelper's answer on stdout, notes on stderr, always exit 0 (a
+/// helper that fails stops Claude Code from starting).
+fn claude_code_helper(dir: Option<PathBuf>) -> ExitCode {
+    use muster_agent::enforce::client_policy::{claude_code, claude_code_helper};
+    let dir = dir.unwrap_or_else(|| PathBuf::from(claude_code::managed_dir(Os::current())));
+    let answer = claude_code_helper::helper_answer(&dir);
+    for note in &answer.notes {
+        eprintln!("muster policyHelper: {note}");
+    }
+    // A closed stdout leaves Claude Code with nothing to read either way; the exit stays 0.
+    let _ = std::io::stdout().lock().write_all(&answer.stdout);
+    ExitCode::SUCCESS
+}
+
 /// Resolves on the first Ctrl-C or SIGTERM, however many times it is awaited: enrollment on first
 /// start and the daemon after it both stop on the same signal.
 fn shared_shutdown() -> tokio::sync::watch::Receiver<bool> {
@@ -520,6 +555,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
             println!("{text}");
             Ok(ExitCode::SUCCESS)
         }
+        Command::Hook(HookCommand::ClaudeCode { dir }) => Ok(claude_code_helper(dir)),
         Command::Config(ConfigCommand::Check { file }) => {
             let path = file.unwrap_or_else(|| {
                 let env = std::env::vars().filter(|(k, _)| k.eq_ignore_ascii_case("ProgramData")).collect();
@@ -655,6 +691,7 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
                 local_api,
                 probe_remote_auth: config.scan.probe_remote_auth && !args.offline,
                 enforce: config.enforce,
+                writer_options: writer_options(config.claude_code_policy_helper),
             };
             let outcome = runtime.block_on(muster_agent::daemon::live::run(opts, stopped(shutdown)))?;
             Ok(match outcome {
@@ -850,6 +887,7 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
         keeper: keeper.as_ref(),
         identities: &identities,
         probe: &probe,
+        writer_options: writer_options(args.claude_code_policy_helper),
     };
     let reports = muster_agent::enforce::apply::apply(&bundle, &inv, &ctx)?;
     let mut out = String::new();
@@ -863,6 +901,13 @@ fn policy_apply(args: &PolicyApplyArgs) -> anyhow::Result<ExitCode> {
     std::io::stdout().lock().write_all(out.as_bytes()).context("writing to stdout")?;
     let failed = reports.iter().any(|r| matches!(r.state, muster_agent::enforce::apply::ActionState::Failed(_)));
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn writer_options(claude_code_policy_helper: bool) -> muster_agent::enforce::client_policy::WriterOptions {
+    use muster_agent::enforce::client_policy::{PolicyHelper, WriterOptions};
+    WriterOptions {
+        claude_code_policy_helper: if claude_code_policy_helper { PolicyHelper::On } else { PolicyHelper::Off },
+    }
 }
 
 /// `restore`: undo journalled changes, newest first, printing each.

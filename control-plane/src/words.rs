@@ -94,6 +94,8 @@ word_schemas!(
     Ecosystem => muster_proto::v1::Ecosystem,
     Severity => muster_proto::v1::Severity,
     ActionState => muster_proto::v1::PolicyActionState,
+    Scope => muster_proto::v1::Scope,
+    CredentialSource => muster_proto::v1::CredentialSource,
 );
 
 #[cfg(test)]

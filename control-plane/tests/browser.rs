@@ -410,3 +410,148 @@ async fn an_admin_publishes_a_policy_and_sees_compliance_a_viewer_cannot_publish
     browser.close().await.unwrap();
     cp.stop().await.unwrap();
 }
+
+/// `document.scrollingElement` and every table card at the current window size: none wider than
+/// its box (the page needs no horizontal scrolling, no table hides columns behind a scrollbar).
+async fn assert_fits_width(browser: &Browser, page: &str) {
+    let widths = browser
+        .client
+        .execute(
+            "const s = document.scrollingElement; \
+             const cards = [...document.querySelectorAll('.table-card')] \
+               .filter(c => c.scrollWidth > c.clientWidth) \
+               .map(c => (c.querySelector('h2') || c).textContent.trim().slice(0, 40)); \
+             return [s.scrollWidth, s.clientWidth, cards];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let (scroll, client) = (widths[0].as_u64().unwrap(), widths[1].as_u64().unwrap());
+    assert!(scroll <= client, "{page}: the page scrolls sideways ({scroll} > {client})");
+    assert_eq!(widths[2], serde_json::json!([]), "{page}: these tables scroll sideways");
+}
+
+/// Issue 15's analyst questions, answered by clicking only (the sign-in page is the one typed
+/// address): which laptops use a service and what the server is on one of them; where one
+/// secret is used, across hosts and within one; which endpoints run a package or one version
+/// of it; which servers a user and a client have. The browser's back button returns to a list
+/// with its filters. The endpoint page fits a 1280x800 screen without sideways scrolling.
+#[tokio::test]
+async fn an_analyst_answers_drill_down_questions_by_clicking_only() {
+    let Setup { _dir, cp, fleet, browser } = setup().await;
+    browser.log_in("ana", PASSWORD).await.unwrap();
+    let hosts_in = |css: &'static str| {
+        let browser = &browser;
+        async move {
+            let mut hosts = Vec::new();
+            for row in browser.client.find_all(fantoccini::Locator::Css(css)).await.unwrap() {
+                hosts.push(row.attr("data-host").await.unwrap().unwrap());
+            }
+            hosts.sort();
+            hosts
+        }
+    };
+
+    // Which laptops use GitHub? Services → the service's endpoints.
+    browser.wait_for("nav.mainnav a[href='/services']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Services").await.unwrap();
+    browser.wait_for("tr[data-service=github] td.service a").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Endpoints").await.unwrap();
+    let mut laptops = Vec::new();
+    for link in browser.client.find_all(fantoccini::Locator::Css("a.endpoint-link")).await.unwrap() {
+        laptops.push(link.text().await.unwrap());
+    }
+    let github = ["mbp-alice-chen", "mbp-bob-okafor", "mbp-erin-sec", "mbp-judy-eng", "ws-carol-ml", "ws-niaj-build"];
+    for laptop in github {
+        assert!(laptops.iter().any(|l| l == laptop), "{laptop} runs a GitHub server: {laptops:?}");
+    }
+    assert!(!laptops.iter().any(|l| l == "lt-dave-sales"), "{laptops:?}");
+
+    // Back on Services, its server count: the servers one by one, then the server on one laptop.
+    browser.client.back().await.unwrap();
+    browser.wait_for_heading("Services").await.unwrap();
+    browser.wait_for("tr[data-service=github] a.servers-link").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Servers on endpoints").await.unwrap();
+    assert!(browser.current_path().await.unwrap().contains("service=github"));
+    let servers = hosts_in("table.server-list tr[data-host]").await;
+    assert!(servers.iter().filter(|h| *h == "mbp-judy-eng").count() == 2, "judy has two: {servers:?}");
+    browser.wait_for("tr[data-host=mbp-alice-chen] a.server-link").await.unwrap().click().await.unwrap();
+    let alice = fleet.agent_id("mbp-alice-chen").unwrap().to_string();
+    browser.wait_for_path(&format!("/endpoints/{alice}")).await.unwrap();
+    let fragment = browser.client.current_url().await.unwrap().fragment().map(str::to_string).unwrap();
+    let server = browser.wait_for(&format!("tr#{fragment}")).await.unwrap().text().await.unwrap();
+    for part in ["github", "cursor", ".cursor/mcp.json", "GITHUB_PERSONAL_ACCESS_TOKEN", "github-pat"] {
+        assert!(server.contains(part), "{part} missing from the server on the endpoint:\n{server}");
+    }
+    let secret = fleet::secret_fingerprint("gh-alice");
+    assert!(server.contains(&secret), "the full fingerprint is shown:\n{server}");
+    // The running Playwright server and its socket.
+    let playwright = browser.wait_for("tr[data-server=playwright]").await.unwrap().text().await.unwrap();
+    assert!(playwright.contains("running") && playwright.contains("tcp 127.0.0.1:8931"), "{playwright}");
+    assert!(browser.wait_for("table.processes").await.unwrap().text().await.unwrap().contains("8931"));
+
+    // The endpoint page fits a 1280x800 laptop screen.
+    browser.client.set_window_size(1280, 800).await.unwrap();
+    assert_fits_width(&browser, "the endpoint page at 1280x800").await;
+
+    // Where else is this token used? Its fingerprint: every place, on two hosts and twice on one.
+    browser.wait_for(&format!("tr#{fragment} a.fingerprint-link")).await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Where credentials are used").await.unwrap();
+    assert_eq!(
+        hosts_in("table.credential-locations tr[data-host]").await,
+        ["mbp-alice-chen", "mbp-judy-eng", "mbp-judy-eng"],
+        "every use of the secret"
+    );
+    assert_fits_width(&browser, "the credential locations at 1280x800").await;
+
+    // The same from the Credentials page: the reused secret's fingerprint and its host count.
+    browser.wait_for("nav.mainnav a[href='/credentials']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Credentials").await.unwrap();
+    browser.wait_for(&format!("tr[data-fingerprint='{secret}'] td.num a")).await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Where credentials are used").await.unwrap();
+    assert_eq!(hosts_in("table.credential-locations tr[data-host]").await.len(), 3);
+
+    // Which laptops run the Slack server, and which run version 2025.4.25? Servers, filtered to
+    // packages with the form, then the version; back keeps the filter.
+    browser.wait_for("nav.mainnav a[href='/servers']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Servers").await.unwrap();
+    browser.wait_for("select[name=kind] option[value=package]").await.unwrap().click().await.unwrap();
+    browser.wait_for("form.filters button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for_query_containing("kind=package").await.unwrap();
+    let slack = "tr[data-group='@modelcontextprotocol/server-slack']";
+    browser.link_with_text(&format!("{slack} a.version-link"), "2025.4.25").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Endpoints").await.unwrap();
+    assert!(browser.current_path().await.unwrap().contains("version=2025.4.25"));
+    let mut on_version = Vec::new();
+    for link in browser.client.find_all(fantoccini::Locator::Css("a.endpoint-link")).await.unwrap() {
+        on_version.push(link.text().await.unwrap());
+    }
+    on_version.sort();
+    assert_eq!(on_version, ["lt-dave-sales", "mbp-alice-chen", "mbp-heidi-pm"]);
+    browser.client.back().await.unwrap();
+    browser.wait_for_heading("Servers").await.unwrap();
+    assert!(browser.current_path().await.unwrap().contains("kind=package"), "back keeps the filter");
+    let kind = browser.wait_for("select[name=kind] option[selected]").await.unwrap().attr("value").await.unwrap();
+    assert_eq!(kind.as_deref(), Some("package"));
+    // The package's name: its servers, each on its endpoint.
+    browser.wait_for(&format!("{slack} td a")).await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Servers on endpoints").await.unwrap();
+    assert_eq!(hosts_in("table.server-list tr[data-host]").await, ["lt-dave-sales", "mbp-alice-chen", "mbp-heidi-pm"]);
+
+    // Which servers does carol have, and which run in Zed? From the endpoint list's chips.
+    browser.wait_for("nav.mainnav a[href='/endpoints']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Endpoints").await.unwrap();
+    browser.link_with_text("a.chip[href^='/servers/list?user=']", "carol").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Servers on endpoints").await.unwrap();
+    assert_eq!(hosts_in("table.server-list tr[data-host]").await, ["ws-carol-ml"; 3]);
+    browser.client.back().await.unwrap();
+    browser.wait_for_heading("Endpoints").await.unwrap();
+    browser.link_with_text("a.chip[href^='/servers/list?client=']", "zed").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Servers on endpoints").await.unwrap();
+    let zed = browser.wait_for("table.server-list tr[data-host]").await.unwrap().text().await.unwrap();
+    assert!(zed.contains("jenkins") && zed.contains("ws-carol-ml"), "{zed}");
+    assert_eq!(browser.count("table.server-list tr[data-host]").await.unwrap(), 1);
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}

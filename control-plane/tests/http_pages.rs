@@ -18,8 +18,8 @@ use muster_control_plane::state::unix_now;
 use muster_control_plane::store::{DynStore, NewAgent, Role};
 use muster_control_plane::testing::{TestControlPlane, TestDatabase};
 use muster_proto::v1::{
-    ConfigSource, Credential, CredentialSource, Finding, Host, InventorySnapshot, McpServer, OsUser, Package,
-    RemoteEndpoint, Transport,
+    ConfigSource, Credential, CredentialSource, Finding, Host, InventorySnapshot, Listener, McpProcess, McpServer,
+    OsUser, Package, RemoteEndpoint, Transport,
 };
 use reqwest::redirect::Policy;
 use serde_json::Value;
@@ -71,6 +71,7 @@ on_both_backends!(
     findings_filter_ignoring_case_and_each_has_a_page_with_its_fix,
     bad_parameters_are_refused_with_400,
     a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints,
+    every_drill_down_filter_answers_alike_on_page_and_api,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -653,6 +654,192 @@ async fn a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_en
     let (status, body) = viewer.get("/api/v1/credentials/shared?reuse=within_host").await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(fingerprint), "{body}");
+    cp.stop().await.unwrap();
+}
+
+/// Issue 15, drill-down: every new filter of the server list, the credential locations and the
+/// endpoint list answers the same rows on the page and in `/api/v1`, pages without repeats,
+/// refuses what it cannot mean with a 400, and the pages link each count and name to them. The
+/// endpoint page names each server's config file, env names and fingerprints, and the process
+/// running it with its listening socket.
+async fn every_drill_down_filter_answers_alike_on_page_and_api(cp: TestControlPlane) {
+    let store = cp.state.store.clone();
+    let now = unix_now();
+    let secret = "abcdef0011223344556677889900aabb";
+    let literal = Some((CredentialSource::Literal, secret));
+    let a_servers = [
+        Srv {
+            service: "github",
+            package: Some(("@drill/gh", "1.0.0", true)),
+            credential: literal,
+            ..srv("s1", "gh-a")
+        },
+        Srv {
+            service: "slack",
+            client: "claude-desktop",
+            package: Some(("@drill/slack", "2.0.0", true)),
+            credential: literal,
+            ..srv("s2", "slack-a")
+        },
+    ];
+    let mut a_snapshot = snapshot("drill-a", 1, &["alice"], &a_servers, now);
+    a_snapshot.processes = vec![McpProcess {
+        pid: 4242,
+        user: "alice".into(),
+        exe: "node".into(),
+        args: vec!["gh-server.js".into()],
+        parent_client: "cursor".into(),
+        server_ids: vec!["s1".into()],
+        listeners: vec![Listener { address: "127.0.0.1".into(), port: 3000, protocol: "tcp".into() }],
+        ..Default::default()
+    }];
+    let a = ingest(&store, a_snapshot, now).await;
+    let b_servers = [
+        Srv {
+            service: "github",
+            user: "bob",
+            package: Some(("@drill/gh", "1.1.0", false)),
+            credential: literal,
+            ..srv("s3", "gh-b")
+        },
+        Srv { user: "bob", client: "vscode", remote: Some("mcp.linear.example"), ..srv("s4", "linear-b") },
+    ];
+    let b = ingest(&store, snapshot("drill-b", 1, &["bob"], &b_servers, now), now).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+
+    // (query, expected (agent, server id) rows in page order: by agent id, then server id)
+    let mut by_id = [(a.as_str(), "s1"), (a.as_str(), "s2"), (b.as_str(), "s3"), (b.as_str(), "s4")];
+    by_id.sort();
+    let only = |wanted: &[&str]| -> Vec<(String, String)> {
+        by_id.iter().filter(|(_, s)| wanted.contains(s)).map(|(a, s)| (a.to_string(), s.to_string())).collect()
+    };
+    let rows = |page: &Value, server: &str| -> Vec<(String, String)> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| (i["agent_id"].as_str().unwrap().to_string(), i[server].as_str().unwrap().to_string()))
+            .collect()
+    };
+    for (query, wanted) in [
+        ("service=github", vec!["s1", "s3"]),
+        ("package=%40drill%2Fgh", vec!["s1", "s3"]),
+        ("package=%40drill%2Fgh&ecosystem=npm", vec!["s1", "s3"]),
+        ("package=%40drill%2Fgh&ecosystem=pypi", vec![]),
+        ("package=%40drill%2Fgh&version=1.1.0", vec!["s3"]),
+        ("remote=mcp.linear.example", vec!["s4"]),
+        ("client=cursor", vec!["s1", "s3"]),
+        ("user=alice", vec!["s1", "s2"]),
+        (&format!("agent={b}"), vec!["s3", "s4"]),
+        ("service=github&user=bob", vec!["s3"]),
+    ] {
+        let page = viewer.json(&format!("/api/v1/servers/list?{query}")).await;
+        assert_eq!(rows(&page, "server_id"), only(&wanted), "/api/v1/servers/list?{query}");
+        let html = viewer.page(&format!("/servers/list?{query}"), "Servers on endpoints").await;
+        for (agent, server) in only(&wanted) {
+            assert!(html.contains(&format!(r#"href="/endpoints/{agent}#server-{server}""#)), "{query}: {server}");
+        }
+        assert_eq!(html.matches("class=\"server-link\"").count(), wanted.len(), "/servers/list?{query}");
+    }
+    let row = &viewer.json("/api/v1/servers/list?remote=mcp.linear.example").await["items"][0];
+    assert_eq!(
+        (row["hostname"].as_str(), row["scope"].as_str(), row["transport"].as_str()),
+        (Some("drill-b"), Some("unspecified"), Some("http"))
+    );
+    assert_eq!(row["config_path"], "/home/bob/.vscode/mcp.json");
+    // Pages of one row walk every server once.
+    let mut seen = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let page = viewer.json(&format!("/api/v1/servers/list?limit=1{cursor}")).await;
+        seen.extend(rows(&page, "server_id"));
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(seen, only(&["s1", "s2", "s3", "s4"]));
+
+    // A package and a version lead to the endpoints running them.
+    for (query, hosts) in [
+        ("package=%40drill%2Fgh", vec!["drill-a", "drill-b"]),
+        ("package=%40drill%2Fgh&ecosystem=npm&version=1.0.0", vec!["drill-a"]),
+        ("package=%40drill%2Fslack", vec!["drill-a"]),
+        ("remote=mcp.linear.example", vec!["drill-b"]),
+    ] {
+        let page = viewer.json(&format!("/api/v1/endpoints?{query}")).await;
+        let names: Vec<&str> =
+            page["items"].as_array().unwrap().iter().map(|e| e["hostname"].as_str().unwrap()).collect();
+        assert_eq!(names, hosts, "/api/v1/endpoints?{query}");
+        let html = viewer.page(&format!("/endpoints?{query}"), "Endpoints").await;
+        assert_eq!(endpoint_names(&html), hosts, "/endpoints?{query}");
+    }
+
+    // A fingerprint leads to every place it is used: twice on one host, once on another.
+    for query in [format!("fingerprint={secret}"), format!("fingerprint={}", secret.to_uppercase())] {
+        let page = viewer.json(&format!("/api/v1/credentials/locations?{query}")).await;
+        assert_eq!(rows(&page, "server_id"), only(&["s1", "s2", "s3"]), "{query}");
+        let item = &page["items"][0];
+        assert_eq!((item["source"].as_str(), item["location_type"].as_str()), (Some("literal"), Some("env")));
+        assert_eq!(item["location"], "env:GITHUB_TOKEN");
+        let html = viewer.page(&format!("/credentials/locations?{query}"), "Where credentials are used").await;
+        assert!(html.contains("drill-a") && html.contains("drill-b"), "{html}");
+        assert_eq!(html.matches("class=\"server-link\"").count(), 3);
+    }
+    for (query, wanted) in [
+        ("provider=github&source=literal".to_string(), vec!["s1", "s2", "s3"]),
+        ("provider=github&kind=github-pat&location=env".to_string(), vec!["s1", "s2", "s3"]),
+        ("provider=github&location=header".to_string(), vec![]),
+        ("source=reference".to_string(), vec![]),
+        (format!("agent={b}"), vec!["s3"]),
+    ] {
+        let page = viewer.json(&format!("/api/v1/credentials/locations?{query}")).await;
+        assert_eq!(rows(&page, "server_id"), only(&wanted), "{query}");
+    }
+
+    // The summary pages link their names and counts to these lists.
+    let services = viewer.page("/services", "Services").await;
+    assert!(services.contains(r#"href="/servers/list?service=github""#), "{services}");
+    let servers = viewer.page("/servers", "Servers").await;
+    assert!(servers.contains(r#"href="/servers/list?package=%40drill%2Fgh&amp;ecosystem=npm""#), "{servers}");
+    assert!(servers.contains(r#"href="/endpoints?package=%40drill%2Fgh&amp;ecosystem=npm&amp;version=1.1.0""#));
+    assert!(servers.contains(r#"href="/servers/list?remote=mcp.linear.example""#));
+    let credentials = viewer.page("/credentials?reuse=any", "Credentials").await;
+    assert!(credentials.contains(&format!(r#"href="/credentials/locations?fingerprint={secret}""#)), "{credentials}");
+    assert!(credentials.contains(r#"href="/credentials/locations?source=literal&amp;provider=github""#));
+    let endpoints = viewer.page("/endpoints", "Endpoints").await;
+    assert!(
+        endpoints.contains(r#"href="/servers/list?user=alice""#)
+            && endpoints.contains(r#"href="/servers/list?client=vscode""#)
+    );
+    assert!(endpoints.contains(&format!(r#"href="/servers/list?agent={a}""#)));
+
+    // The endpoint page: config file, env names, fingerprints, the running process and socket.
+    let detail = viewer.json(&format!("/api/v1/endpoints/{a}")).await;
+    let s1 = detail["servers"].as_array().unwrap().iter().find(|s| s["server_id"] == "s1").unwrap().clone();
+    assert_eq!(s1["config_path"], "/home/alice/.cursor/mcp.json");
+    assert_eq!(s1["credentials"][0]["fingerprint"], secret);
+    assert_eq!(s1["credentials"][0]["source"], "literal");
+    assert_eq!(detail["processes"][0]["listeners"][0], "tcp 127.0.0.1:3000");
+    assert_eq!(detail["processes"][0]["server_ids"][0], "s1");
+    let html = viewer.get(&format!("/endpoints/{a}")).await.1;
+    assert!(html.contains(r#"id="server-s1""#) && html.contains("/home/alice/.cursor/mcp.json"), "{html}");
+    assert!(html.contains(&format!(r#"href="/credentials/locations?fingerprint={secret}""#)));
+    assert!(html.contains("pid 4242") && html.contains("tcp 127.0.0.1:3000"), "{html}");
+
+    for path in [
+        "/api/v1/servers/list?ecosystem=npm",
+        "/api/v1/servers/list?version=1.0.0",
+        "/api/v1/servers/list?host=x",
+        "/api/v1/endpoints?version=1.0.0",
+        "/api/v1/credentials/locations?fingerprint=not-hex",
+        "/api/v1/credentials/locations?location=body",
+        "/api/v1/credentials/locations?source=unspecified",
+        "/servers/list?cursor=zz",
+        "/credentials/locations?source=4",
+    ] {
+        assert_eq!(viewer.get(path).await.0, 400, "{path}");
+    }
     cp.stop().await.unwrap();
 }
 

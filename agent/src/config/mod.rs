@@ -39,6 +39,9 @@ pub struct AgentConfig {
     /// (default). When false the agent still evaluates and reports the policy, each enforced
     /// action as pending.
     pub enforce: bool,
+    /// `[enforce] claude_code_policy_helper`: configure Claude Code's `policyHelper` to run
+    /// `muster-agent hook claude-code` (default off; docs/adr/0017).
+    pub claude_code_policy_helper: bool,
 }
 
 /// `[control_plane]`: where to enroll and report.
@@ -118,6 +121,7 @@ impl Default for AgentConfig {
             },
             watch: WatchSettings { enabled: true, debounce: daemon.debounce },
             enforce: true,
+            claude_code_policy_helper: false,
         }
     }
 }
@@ -160,7 +164,7 @@ const SCHEMA: &[(&str, &[&str])] = &[
     ("control_plane", &["addresses", "ca_fingerprint", "enroll_token", "enroll_token_file"]),
     ("scan", &["processes", "interval", "full_interval", "probe_remote_auth"]),
     ("watch", &["enabled", "debounce"]),
-    ("enforce", &["enabled"]),
+    ("enforce", &["enabled", "claude_code_policy_helper"]),
 ];
 
 #[derive(Debug, Default, Deserialize)]
@@ -181,6 +185,7 @@ struct FileConfig {
 #[derive(Debug, Default, Deserialize)]
 struct EnforceFile {
     enabled: Option<bool>,
+    claude_code_policy_helper: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -373,7 +378,18 @@ pub fn load(text: &str) -> Result<AgentConfig, ConfigErrors> {
         Some(Some(cp)) => Some(cp),
         None => None,
     };
-    Ok(AgentConfig { control_plane, state_dir: file.state_dir, log_level, tags, scan, watch, enforce })
+    let claude_code_policy_helper =
+        file.enforce.claude_code_policy_helper.unwrap_or(defaults.claude_code_policy_helper);
+    Ok(AgentConfig {
+        control_plane,
+        state_dir: file.state_dir,
+        log_level,
+        tags,
+        scan,
+        watch,
+        enforce,
+        claude_code_policy_helper,
+    })
 }
 
 fn control_plane(file: ControlPlaneFile, problems: &mut Vec<String>) -> Option<ControlPlaneConfig> {
@@ -493,6 +509,7 @@ pub fn describe(config: &AgentConfig) -> String {
     lines.insert("scan.probe_remote_auth", config.scan.probe_remote_auth.to_string());
     lines.insert("watch.enabled", config.watch.enabled.to_string());
     lines.insert("watch.debounce", format!("{:?}", config.watch.debounce));
+    lines.insert("enforce.claude_code_policy_helper", config.claude_code_policy_helper.to_string());
     let width = lines.keys().map(|k| k.len()).max().unwrap_or(0);
     lines.iter().map(|(k, v)| format!("  {k:width$} = {v}\n")).collect()
 }

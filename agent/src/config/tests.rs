@@ -163,6 +163,18 @@ fn every_bad_tag_is_reported_at_once_with_the_other_problems() {
 fn tags_are_described() {
     let config = load("version = 1\ntags = [\"team:payments\", \"eu\"]\n").unwrap();
     let line = |text: String| text.lines().find(|l| l.trim_start().starts_with("tags ")).map(str::to_string);
-    assert_eq!(line(describe(&config)).as_deref().map(str::trim), Some("tags                   = team:payments, eu"));
+    let words = |l: String| l.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert_eq!(line(describe(&config)).map(words).as_deref(), Some("tags = team:payments, eu"));
     assert!(line(describe(&AgentConfig::default())).is_some_and(|l| l.ends_with("= none")));
+}
+
+#[test]
+fn the_claude_code_policy_helper_is_opt_in() {
+    assert!(!AgentConfig::default().claude_code_policy_helper);
+    assert!(!load("version = 1\n").unwrap().claude_code_policy_helper);
+    let on = load("version = 1\n[enforce]\nclaude_code_policy_helper = true\n").unwrap();
+    assert!(on.claude_code_policy_helper && on.enforce);
+    assert!(describe(&on).contains("enforce.claude_code_policy_helper = true"));
+    let bad = load("version = 1\n[enforce]\nclaude_code_policy_helper = \"yes\"\n").unwrap_err();
+    assert!(bad.0[0].contains("claude_code_policy_helper") || bad.0[0].contains("enforce"), "{bad}");
 }

@@ -131,6 +131,8 @@ pub struct ApplyContext<'a> {
     pub identities: &'a Identities,
     /// What the writers' "not in force" checks look at.
     pub probe: &'a dyn Probe,
+    /// The optional client-policy levers turned on.
+    pub writer_options: client_policy::WriterOptions,
 }
 
 /// Evaluates `bundle` on `inv` and enforces what is due now.
@@ -149,7 +151,7 @@ pub fn apply_with_decisions(
     inv: &InventorySnapshot,
     ctx: &ApplyContext<'_>,
 ) -> Result<(Decisions, Vec<ActionReport>), ApplyError> {
-    let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe } = *ctx;
+    let ApplyContext { layout, tags, now, state_dir, keeper, identities, probe, writer_options } = *ctx;
     let remembered = Remembered::new(state_dir);
     // A remembered record counts only while its quarantine is in force (a restored entry is
     // back in the scan; a deleted one is gone for good).
@@ -211,7 +213,7 @@ pub fn apply_with_decisions(
         full.servers.iter().map(|s| (s.id.as_str(), s.client.as_str(), s.name.as_str())),
         identities,
     );
-    let writers = client_policy::write::enforce_all(layout, &policies, state_dir, keeper, probe);
+    let writers = client_policy::write::enforce_all(layout, &policies, state_dir, keeper, probe, writer_options);
     for mut line in client_lines {
         if let Some(action) = line.action {
             line.state = client_policy_state(&writers, &line.client, &line.name, action);

@@ -19,7 +19,7 @@ use muster_proto::local::v1 as local;
 use muster_proto::v1::{PolicyActionResult, PolicyActionState, PolicyReport, PolicyServerState};
 
 use super::apply::{ActionReport, ActionState, ApplyContext, apply_with_decisions};
-use super::client_policy::{FsProbe, SHADOW_VARS};
+use super::client_policy::{FsProbe, SHADOW_VARS, WriterOptions};
 use super::files::{FileKeeper, FileSafetyError};
 use crate::Scanned;
 use crate::platform::{Layout, RELOCATING_VARS};
@@ -49,6 +49,7 @@ pub struct Engine {
     /// `None`: enforcement is turned off; decisions are reported, nothing is written.
     keeper: Option<FileKeeper>,
     probe: FsProbe,
+    writer_options: WriterOptions,
 }
 
 impl Engine {
@@ -73,7 +74,20 @@ impl Engine {
                 .filter(|(k, _)| SHADOW_VARS.contains(&k.as_str()) || RELOCATING_VARS.contains(&k.as_str()))
                 .collect()
         };
-        Ok(Engine { layout, tags, state_dir: state_dir.to_path_buf(), keeper, probe: FsProbe { env } })
+        Ok(Engine {
+            layout,
+            tags,
+            state_dir: state_dir.to_path_buf(),
+            keeper,
+            probe: FsProbe { env },
+            writer_options: WriterOptions::default(),
+        })
+    }
+
+    /// Turns on the optional client-policy levers (`[enforce]` in agent.toml).
+    pub fn with_writer_options(mut self, options: WriterOptions) -> Engine {
+        self.writer_options = options;
+        self
     }
 
     /// Whether this engine writes (enforcement on).
@@ -99,6 +113,7 @@ impl Engine {
             keeper: self.keeper.as_ref(),
             identities: &scanned.identities,
             probe: &self.probe,
+            writer_options: self.writer_options,
         };
         let (decisions, lines, failure) = match apply_with_decisions(&policy.bundle, &scanned.inventory, &ctx) {
             Ok((decisions, lines)) => (decisions, lines, None),

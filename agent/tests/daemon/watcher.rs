@@ -122,6 +122,7 @@ fn image_options(root: &Path, state: &Path, once: bool) -> RunOptions {
         once_attempts: 3,
         local_api: None,
         probe_remote_auth: false,
+        writer_options: Default::default(),
         enforce: true,
     }
 }

@@ -1,5 +1,5 @@
 //! The inventory JSON API under `/api/v1` (viewer and up): overview, services, server groups,
-//! endpoints and their detail, credentials. Each call takes the same query parameters as its
+//! the server list, endpoints and their detail, credentials and their locations. Each call takes the same query parameters as its
 //! page ([`super::params`]) and answers the read model's types as JSON; lists answer
 //! `{"items": [...], "next_cursor": ...}` (`next_cursor` is null on the last page, and always
 //! for the short unpaged lists). Names are returned exactly as stored: JSON escaping is the
@@ -10,14 +10,18 @@ use axum::extract::{Path, RawQuery, State};
 use http::Method;
 
 use super::error::ErrorBody;
-use super::params::{self, EndpointParams, NoParams, ServerParams, SharedParams, online_since};
+use super::params::{
+    self, CredentialLocationParams, EndpointParams, NoParams, ServerListParams, ServerParams, SharedParams,
+    online_since,
+};
 use super::roles::Access;
 use super::{AppState, Route};
 use crate::error::{ApiError, ErrorCode};
 use crate::state::unix_now;
 use crate::store::Role;
 use crate::store::read::{
-    EndpointDetail, EndpointRow, Overview, Page, SecretGroup, ServerGroup, ServiceRow, SharedFingerprint,
+    CredentialLocation, EndpointDetail, EndpointRow, Overview, Page, SecretGroup, ServerGroup, ServerRow, ServiceRow,
+    SharedFingerprint,
 };
 
 pub(crate) fn routes() -> Vec<Route> {
@@ -26,10 +30,12 @@ pub(crate) fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/api/v1/overview", viewer, overview),
         Route::new(Method::GET, "/api/v1/services", viewer, services),
         Route::new(Method::GET, "/api/v1/servers", viewer, servers),
+        Route::new(Method::GET, "/api/v1/servers/list", viewer, server_list),
         Route::new(Method::GET, "/api/v1/endpoints", viewer, endpoints),
         Route::new(Method::GET, "/api/v1/endpoints/{id}", viewer, endpoint_detail),
         Route::new(Method::GET, "/api/v1/credentials", viewer, credentials),
         Route::new(Method::GET, "/api/v1/credentials/shared", viewer, shared_credentials),
+        Route::new(Method::GET, "/api/v1/credentials/locations", viewer, credential_locations),
     ]
 }
 
@@ -67,6 +73,19 @@ pub(crate) async fn servers(
 ) -> Result<Json<Page<ServerGroup>>, ApiError> {
     let params: ServerParams = params::parse(query.as_deref())?;
     Ok(Json(state.cp.store.server_groups(&params.query()?).await?))
+}
+
+/// MCP servers one by one (a server on one endpoint), filtered exactly by service, package and
+/// version, remote host, client, user or endpoint; paged by endpoint id, then server id.
+#[utoipa::path(get, path = "/api/v1/servers/list", tag = "inventory", params(ServerListParams),
+    responses((status = 200, description = "A page of servers", body = Page<ServerRow>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
+pub(crate) async fn server_list(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Page<ServerRow>>, ApiError> {
+    let params: ServerListParams = params::parse(query.as_deref())?;
+    Ok(Json(state.cp.store.server_list(&params.query()?).await?))
 }
 
 /// Endpoints (enrolled machines): search, filter, sort and page.
@@ -121,4 +140,18 @@ pub(crate) async fn shared_credentials(
 ) -> Result<Json<Page<SharedFingerprint>>, ApiError> {
     let params: SharedParams = params::parse(query.as_deref())?;
     Ok(Json(state.cp.store.shared_fingerprints(&params.query()?).await?))
+}
+
+/// Every place a credential is used: one row per credential of one server (endpoint, server,
+/// config file, location), filtered exactly by fingerprint, provider, kind, source, location
+/// type or endpoint. Names and fingerprints only, never values.
+#[utoipa::path(get, path = "/api/v1/credentials/locations", tag = "inventory", params(CredentialLocationParams),
+    responses((status = 200, description = "A page of credential locations", body = Page<CredentialLocation>),
+              (status = 400, description = "Invalid argument", body = ErrorBody)))]
+pub(crate) async fn credential_locations(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Page<CredentialLocation>>, ApiError> {
+    let params: CredentialLocationParams = params::parse(query.as_deref())?;
+    Ok(Json(state.cp.store.credential_locations(&params.query()?).await?))
 }

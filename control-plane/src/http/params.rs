@@ -22,8 +22,8 @@ use muster_proto::v1;
 use crate::error::{ApiError, ErrorCode};
 use crate::ingest::ChangeKind;
 use crate::store::read::{
-    ActivityQuery, AgentQuery, Cursor, EndpointQuery, EndpointSort, FindingQuery, FindingStateFilter, FingerprintQuery,
-    FingerprintReuse, GroupKind, MAX_PAGE, ServerGroupQuery,
+    ActivityQuery, AgentQuery, CredentialQuery, Cursor, EndpointQuery, EndpointSort, FindingQuery, FindingStateFilter,
+    FingerprintQuery, FingerprintReuse, GroupKind, MAX_PAGE, ServerGroupQuery, ServerQuery,
 };
 pub use crate::words::Word;
 
@@ -203,12 +203,20 @@ word_enum!(
 );
 
 word_enum!(
-    /// A change event's kind.
+    /// A change event's kind: a server appeared, changed or disappeared; a finding appeared or
+    /// was resolved.
     ChangeKindParam {
         Appeared = "appeared" => ChangeKind::Appeared,
         Changed = "changed" => ChangeKind::Changed,
         Disappeared = "disappeared" => ChangeKind::Disappeared,
+        FindingAppeared = "finding_appeared" => ChangeKind::FindingAppeared,
+        FindingResolved = "finding_resolved" => ChangeKind::FindingResolved,
     } -> ChangeKind
+);
+
+word_enum!(
+    /// A time range of the activity feed (UTC): since midnight, the last 7 days, or `from`/`to`.
+    RangeParam { Today = "today" => "today", Week = "7d" => "7d", Custom = "custom" => "custom" } -> &'static str
 );
 
 word_enum!(
@@ -244,6 +252,16 @@ pub struct EndpointParams {
     pub tag: Option<String>,
     /// Enterprise service, exactly (e.g. `github`): endpoints with a server reaching it.
     pub service: Option<String>,
+    /// Registry package name, exactly (e.g. `@modelcontextprotocol/server-github`): endpoints
+    /// with a server running it (of `ecosystem`, at `version`, when given).
+    pub package: Option<String>,
+    /// The package's ecosystem (with `package`).
+    #[param(value_type = Option<crate::words::Ecosystem>)]
+    pub ecosystem: Option<Word<v1::Ecosystem>>,
+    /// Package version, exactly (with `package`).
+    pub version: Option<String>,
+    /// Remote host, exactly (e.g. `mcp.linear.app`): endpoints with a server calling it.
+    pub remote: Option<String>,
     #[param(value_type = Option<crate::words::Os>)]
     pub os: Option<Word<v1::Os>>,
     pub status: Option<StatusParam>,
@@ -270,6 +288,10 @@ impl EndpointParams {
             client: trimmed(&self.client),
             tag: tag(&self.tag)?,
             service: trimmed(&self.service),
+            package: trimmed(&self.package),
+            ecosystem: package_filter(&self.package, self.ecosystem, &self.version)?,
+            version: trimmed(&self.version),
+            remote: trimmed(&self.remote),
             sort: self.sort.map(SortParam::value).unwrap_or_default(),
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
@@ -284,10 +306,163 @@ impl EndpointParams {
         push(&mut pairs, "client", trimmed(&self.client));
         push(&mut pairs, "tag", trimmed(&self.tag));
         push(&mut pairs, "service", trimmed(&self.service));
+        push(&mut pairs, "package", trimmed(&self.package));
+        push(&mut pairs, "ecosystem", self.ecosystem);
+        push(&mut pairs, "version", trimmed(&self.version));
+        push(&mut pairs, "remote", trimmed(&self.remote));
         push(&mut pairs, "os", self.os);
         push(&mut pairs, "status", self.status);
         push(&mut pairs, "severity", self.severity);
         push(&mut pairs, "sort", self.sort);
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// A package filter's ecosystem: `ecosystem` and `version` narrow a `package`, so either without
+/// it is a 400 rather than a silently wider list.
+fn package_filter(
+    package: &Option<String>,
+    ecosystem: Option<Word<v1::Ecosystem>>,
+    version: &Option<String>,
+) -> Result<Option<i32>, ParamError> {
+    if trimmed(package).is_none() {
+        if ecosystem.is_some() {
+            return Err(ParamError("ecosystem: only with package".into()));
+        }
+        if trimmed(version).is_some() {
+            return Err(ParamError("version: only with package".into()));
+        }
+    }
+    Ok(ecosystem.map(Word::number))
+}
+
+/// Filters and page of the server list (`/servers/list`, `/api/v1/servers/list`): one row per
+/// MCP server on one endpoint. Every filter is an exact match.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ServerListParams {
+    /// Enterprise service (e.g. `github`).
+    pub service: Option<String>,
+    /// Registry package name.
+    pub package: Option<String>,
+    /// The package's ecosystem (with `package`).
+    #[param(value_type = Option<crate::words::Ecosystem>)]
+    pub ecosystem: Option<Word<v1::Ecosystem>>,
+    /// Package version (with `package`).
+    pub version: Option<String>,
+    /// Remote host the server calls.
+    pub remote: Option<String>,
+    /// MCP client id (e.g. `cursor`).
+    pub client: Option<String>,
+    /// OS user, as the agent reported it.
+    pub user: Option<String>,
+    /// An agent id: one endpoint's servers.
+    pub agent: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ServerListParams {
+    pub fn query(&self) -> Result<ServerQuery, ParamError> {
+        Ok(ServerQuery {
+            service: trimmed(&self.service),
+            ecosystem: package_filter(&self.package, self.ecosystem, &self.version)?,
+            package: trimmed(&self.package),
+            version: trimmed(&self.version),
+            remote: trimmed(&self.remote),
+            client: trimmed(&self.client),
+            user: trimmed(&self.user),
+            agent_id: trimmed(&self.agent),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "service", trimmed(&self.service));
+        push(&mut pairs, "package", trimmed(&self.package));
+        push(&mut pairs, "ecosystem", self.ecosystem);
+        push(&mut pairs, "version", trimmed(&self.version));
+        push(&mut pairs, "remote", trimmed(&self.remote));
+        push(&mut pairs, "client", trimmed(&self.client));
+        push(&mut pairs, "user", trimmed(&self.user));
+        push(&mut pairs, "agent", trimmed(&self.agent));
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+word_enum!(
+    /// Where in a server's entry a credential sits.
+    LocationTypeParam {
+        Env = "env" => "env",
+        Header = "header" => "header",
+        Arg = "arg" => "arg",
+        Url = "url" => "url",
+        Other = "other" => "other",
+    } -> &'static str
+);
+
+/// Filters and page of the credential locations (`/credentials/locations`,
+/// `/api/v1/credentials/locations`): one row per credential of one server, every place a
+/// secret is used, across hosts and within one. Every filter is an exact match.
+#[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CredentialLocationParams {
+    /// A whole keyed fingerprint (hex, case-insensitive).
+    pub fingerprint: Option<String>,
+    /// Provider (e.g. `github`).
+    pub provider: Option<String>,
+    /// Kind (e.g. `token`).
+    pub kind: Option<String>,
+    /// `literal` or `reference`.
+    #[param(value_type = Option<crate::words::CredentialSource>)]
+    pub source: Option<Word<v1::CredentialSource>>,
+    /// `env`, `header`, `arg`, `url` or `other`.
+    pub location: Option<LocationTypeParam>,
+    /// An agent id: one endpoint's credentials.
+    pub agent: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl CredentialLocationParams {
+    pub fn query(&self) -> Result<CredentialQuery, ParamError> {
+        let fingerprint = match trimmed(&self.fingerprint) {
+            None => None,
+            Some(text) if !text.is_empty() && text.chars().all(|c| c.is_ascii_hexdigit()) => {
+                Some(text.to_ascii_lowercase())
+            }
+            Some(_) => return Err(ParamError("fingerprint: expected a whole fingerprint (hex digits)".into())),
+        };
+        Ok(CredentialQuery {
+            fingerprint,
+            provider: trimmed(&self.provider),
+            kind: trimmed(&self.kind),
+            source: self.source.map(Word::number),
+            location_type: self.location.map(|l| l.value().to_string()),
+            agent_id: trimmed(&self.agent),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "fingerprint", trimmed(&self.fingerprint).map(|f| f.to_ascii_lowercase()));
+        push(&mut pairs, "provider", trimmed(&self.provider));
+        push(&mut pairs, "kind", trimmed(&self.kind));
+        push(&mut pairs, "source", self.source);
+        push(&mut pairs, "location", self.location);
+        push(&mut pairs, "agent", trimmed(&self.agent));
         push(&mut pairs, "limit", self.limit);
         pairs
     }
@@ -471,6 +646,13 @@ pub struct ActivityParams {
     /// A hostname (exact, case-insensitive) or an agent id.
     pub host: Option<String>,
     pub client: Option<String>,
+    /// `today` (since midnight UTC), `7d` (the last 7 days) or `custom` (`from` and `to`); absent:
+    /// all time, unless `from` or `to` is given.
+    pub range: Option<RangeParam>,
+    /// First day of a custom range, `YYYY-MM-DD` (UTC), inclusive.
+    pub from: Option<String>,
+    /// Last day of a custom range, `YYYY-MM-DD` (UTC), inclusive.
+    pub to: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
@@ -478,18 +660,48 @@ pub struct ActivityParams {
 }
 
 impl ActivityParams {
-    /// The store query without its agent, and the host filter the caller resolves to one.
-    pub fn query(&self) -> Result<(ActivityQuery, Option<String>), ParamError> {
+    /// The store query without its agent, and the host filter the caller resolves to one. `now`
+    /// places `today` and `7d`; `from` and `to` are whole UTC days, `to` included.
+    pub fn query(&self, now: i64) -> Result<(ActivityQuery, Option<String>), ParamError> {
+        let (since, until) = self.time_range(now)?;
         let query = ActivityQuery {
             kind: self.kind.map(ChangeKindParam::value),
             client: trimmed(&self.client),
             agent_id: None,
-            since: None,
-            until: None,
+            since,
+            until,
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
         };
         Ok((query, trimmed(&self.host)))
+    }
+
+    /// The inclusive start and exclusive end of the range, in unix seconds.
+    pub fn time_range(&self, now: i64) -> Result<(Option<i64>, Option<i64>), ParamError> {
+        let day = |name: &str, value: &Option<String>| -> Result<Option<i64>, ParamError> {
+            match trimmed(value) {
+                None => Ok(None),
+                Some(text) => crate::timefmt::start_of_day(&text)
+                    .map(Some)
+                    .ok_or_else(|| ParamError(format!("`{name}` must be a date YYYY-MM-DD, got `{text}`"))),
+            }
+        };
+        let (from, to) = (day("from", &self.from)?, day("to", &self.to)?);
+        match self.range {
+            Some(RangeParam::Today) | Some(RangeParam::Week) if from.is_some() || to.is_some() => {
+                Err(ParamError("`from` and `to` go with `range=custom` (or no range)".into()))
+            }
+            Some(RangeParam::Today) => Ok((Some(crate::timefmt::day_start(now)), None)),
+            Some(RangeParam::Week) => Ok((Some(now - 7 * 86_400), None)),
+            Some(RangeParam::Custom) | None => {
+                if let (Some(from), Some(to)) = (from, to)
+                    && from > to
+                {
+                    return Err(ParamError("`from` is after `to`".into()));
+                }
+                Ok((from, to.map(|to| to + 86_400)))
+            }
+        }
     }
 
     pub fn filters(&self) -> Vec<(&'static str, String)> {
@@ -497,6 +709,9 @@ impl ActivityParams {
         push(&mut pairs, "kind", self.kind);
         push(&mut pairs, "host", trimmed(&self.host));
         push(&mut pairs, "client", trimmed(&self.client));
+        push(&mut pairs, "range", self.range);
+        push(&mut pairs, "from", trimmed(&self.from));
+        push(&mut pairs, "to", trimmed(&self.to));
         push(&mut pairs, "limit", self.limit);
         pairs
     }
@@ -738,6 +953,7 @@ mod tests {
         assert!(parse::<FindingParams>(Some("severity=4")).unwrap_err().0.contains("not a Severity word"));
         assert!(parse::<FindingParams>(Some("state=closed")).is_err());
         assert!(parse::<ActivityParams>(Some("kind=moved")).is_err());
+        assert!(parse::<ActivityParams>(Some("range=yesterday")).is_err());
         assert!(parse::<AgentParams>(Some("status=gone")).is_err());
         assert_eq!(parse::<AuditParams>(Some("limit=0")).unwrap().query().unwrap_err().0, "limit: expected 1 to 1000");
         assert_eq!(

@@ -21,8 +21,8 @@ use muster_control_plane::ingest::Report;
 use muster_control_plane::rollup::ONLINE_WINDOW;
 use muster_control_plane::store::{NewAgent, Store};
 use muster_proto::v1::{
-    AutoApprove, ConfigSource, Credential, CredentialSource, Ecosystem, Finding, Host, InventorySnapshot, McpServer,
-    Os, OsUser, Package, RemoteEndpoint, ReportRequest, Severity, Transport, report_request,
+    AutoApprove, ConfigSource, Credential, CredentialSource, Ecosystem, Finding, Host, InventorySnapshot, Listener,
+    McpProcess, McpServer, Os, OsUser, Package, RemoteEndpoint, ReportRequest, Severity, Transport, report_request,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -54,6 +54,12 @@ impl Fleet {
     pub fn agent_id(&self, hostname: &str) -> Option<&str> {
         self.endpoints.iter().find(|(h, _)| h == hostname).map(|(_, id)| id.as_str())
     }
+}
+
+/// The keyed fingerprint the fleet gives the literal secret labelled `label` (e.g. `gh-alice`,
+/// used on mbp-alice-chen and twice on mbp-judy-eng).
+pub fn secret_fingerprint(label: &str) -> String {
+    hex128(&["secret", label])
 }
 
 /// One server as configured on one laptop over time.
@@ -578,6 +584,8 @@ fn laptops(canaries: bool) -> Vec<Laptop> {
             0,
             vec![
                 (GithubNpm, "claude-code", 0, "gh-alice", None, None),
+                // The same token again in another client: one secret reused within a host.
+                (GithubNpm, "cursor", 0, "gh-alice", None, None),
                 (Playwright, "claude-code", 0, "", None, None),
                 (Context7AutoApprove, "cursor", 0, "", Some(1), None),
                 (SentryStaticHeader, "cursor", 0, "sentry-erin", None, None),
@@ -670,6 +678,22 @@ fn snapshot(laptop: &Laptop, days_ago: u32, at: i64) -> InventorySnapshot {
             server
         })
         .collect();
+    // A running MCP server with its listening socket: Playwright's on the first laptop running it.
+    let processes: Vec<McpProcess> = servers
+        .iter()
+        .filter(|s| s.name == "playwright" && laptop.hostname == "mbp-alice-chen")
+        .map(|s| McpProcess {
+            pid: 48_213,
+            user: s.user.clone(),
+            exe: "node".into(),
+            args: vec!["@playwright/mcp".into(), "--port".into(), "8931".into()],
+            parent_client: s.client.clone(),
+            server_ids: vec![s.id.clone()],
+            listeners: vec![Listener { address: "127.0.0.1".into(), port: 8931, protocol: "tcp".into() }],
+            started_unix: Some(at - 3_600),
+            ..Default::default()
+        })
+        .collect();
     let mut sources: BTreeSet<(String, String, String)> = BTreeSet::new();
     for s in &servers {
         sources.insert((s.config_path.clone(), s.client.clone(), s.user.clone()));
@@ -708,6 +732,7 @@ fn snapshot(laptop: &Laptop, days_ago: u32, at: i64) -> InventorySnapshot {
             })
             .collect(),
         servers,
+        processes,
         scanned_at_unix: at,
         agent_version: agent_version(laptop).into(),
         ..Default::default()

@@ -37,6 +37,12 @@ pub(super) fn build(
         None => b"STAND-IN: not a macOS program; the macOS CI job passes the real one with --macos-agent.\n".to_vec(),
     };
     put("payload/usr/local/bin/muster-agent", &agent, 0o755)?;
+    // Claude Code runs its policyHelper without arguments (docs/adr/0017).
+    put(
+        "payload/usr/local/lib/muster-agent/claude-policy-helper",
+        b"#!/bin/sh\nexec /usr/local/bin/muster-agent hook claude-code\n",
+        0o755,
+    )?;
     let tray = match macos_tray {
         Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
         None => b"STAND-IN: not a macOS program; the macOS CI job passes the real one with --macos-tray.\n".to_vec(),
@@ -219,6 +225,7 @@ mod tests {
         assert!(tree.ends_with("muster-agent_1.2.3_macos_STAND-IN"));
         for (rel, mode) in [
             ("payload/usr/local/bin/muster-agent", 0o755),
+            ("payload/usr/local/lib/muster-agent/claude-policy-helper", 0o755),
             ("payload/Library/LaunchDaemons/com.muster.agent.plist", 0o644),
             ("payload/Applications/Muster.app/Contents/MacOS/muster-tray", 0o755),
             ("payload/Library/LaunchAgents/com.muster.tray.plist", 0o644),

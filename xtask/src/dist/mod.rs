@@ -233,6 +233,12 @@ fn agent_package(root: &Path, bins: &Binaries, baked: Option<Vec<u8>>, version: 
     let linux = root.join("packaging/linux");
     let mut entries = vec![
         Entry { source: Source::File(bins.agent.clone()), dest: "/usr/bin/muster-agent".into(), mode: 0o755 },
+        // Claude Code runs its policyHelper without arguments (docs/adr/0017).
+        Entry {
+            source: Source::Bytes(b"#!/bin/sh\nexec /usr/bin/muster-agent hook claude-code\n".to_vec()),
+            dest: "/usr/lib/muster-agent/claude-policy-helper".into(),
+            mode: 0o755,
+        },
         Entry {
             source: Source::File(linux.join("muster-agent.service")),
             dest: "{unitdir}/muster-agent.service".into(),

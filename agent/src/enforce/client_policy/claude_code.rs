@@ -186,12 +186,18 @@ impl ClientPolicyWriter for ClaudeCode {
                               source and the drop-in with it"
                             .into(),
                     }),
-                    Some(v) if v.get("policyHelper").is_some() => out.push(Shadow {
-                        source: format!("{} (policyHelper)", layout.display(&base)),
-                        why: "a policyHelper is configured: its output is the only managed source, so the \
-                              managed-settings files are ignored"
-                            .into(),
-                    }),
+                    // Muster's own helper answers with the drop-in included.
+                    Some(v)
+                        if v.get("policyHelper")
+                            .is_some_and(|h| !super::claude_code_helper::is_muster_helper(h, layout.os())) =>
+                    {
+                        out.push(Shadow {
+                            source: format!("{} (policyHelper)", layout.display(&base)),
+                            why: "an administrator's policyHelper is configured: its output is the only managed \
+                                  source, so the managed-settings files are ignored"
+                                .into(),
+                        })
+                    }
                     Some(_) => {}
                 }
             }

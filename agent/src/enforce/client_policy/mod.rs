@@ -13,6 +13,7 @@
 //! `muster-policy` decisions and the raw discovery into [`ServerPolicy`] values.
 
 pub mod claude_code;
+pub mod claude_code_helper;
 pub mod codex;
 pub mod copilot;
 pub mod cursor;
@@ -166,6 +167,26 @@ pub struct Plan<'a> {
     pub owned: &'a Owned,
     /// The OS of the machine the file is for.
     pub os: crate::platform::Os,
+    /// Which optional levers are turned on.
+    pub options: WriterOptions,
+}
+
+/// The optional levers (`[enforce]` in agent.toml, or `policy apply` flags).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct WriterOptions {
+    pub claude_code_policy_helper: PolicyHelper,
+}
+
+/// Claude Code's `policyHelper` lever.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PolicyHelper {
+    /// Not configured by Muster (the default).
+    #[default]
+    Off,
+    /// Turned on, and the helper program is installed.
+    On,
+    /// Turned on, but the helper program is not on the machine: Muster does not configure it.
+    ProgramMissing,
 }
 
 /// What Muster owns in one policy file: the entries it added (each as the path of the list or
@@ -294,6 +315,7 @@ pub const SHADOW_VARS: &[&str] = &[gemini_cli::OVERRIDE_VAR];
 /// Every writer, in a stable order.
 pub static REGISTRY: &[&dyn ClientPolicyWriter] = &[
     &claude_code::ClaudeCode,
+    &claude_code_helper::ClaudeCodeHelper,
     &copilot::Copilot,
     &vscode::VsCode,
     &gemini_cli::GeminiCli,

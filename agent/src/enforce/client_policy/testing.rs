@@ -41,7 +41,7 @@ pub fn approval(mut s: ServerPolicy, rule: &str) -> ServerPolicy {
 }
 
 pub fn plan<'a>(servers: &'a [ServerPolicy], existing: Option<&'a [u8]>, owned: &'a Owned) -> Plan<'a> {
-    Plan { servers, existing, owned, os: crate::platform::Os::Linux }
+    Plan { servers, existing, owned, os: crate::platform::Os::Linux, options: Default::default() }
 }
 
 /// The bytes a compile writes (panics on anything else).

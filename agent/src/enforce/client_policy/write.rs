@@ -9,7 +9,8 @@
 use std::path::{Path, PathBuf};
 
 use super::{
-    ClientPolicyWriter, CompileError, FileChange, Outcome, Owned, Plan, Probe, REGISTRY, ServerPolicy, Shadow,
+    ClientPolicyWriter, CompileError, FileChange, Outcome, Owned, Plan, PolicyHelper, Probe, REGISTRY, ServerPolicy,
+    Shadow, WriterOptions,
 };
 use crate::enforce::files::{Change, ENFORCE_DIR, FileKeeper, Intent, Observed};
 use crate::platform::Layout;
@@ -46,8 +47,28 @@ pub fn enforce_all(
     state_dir: &Path,
     keeper: Option<&FileKeeper>,
     probe: &dyn Probe,
+    options: WriterOptions,
 ) -> Vec<WriterReport> {
-    REGISTRY.iter().map(|w| enforce_one(*w, layout, servers, state_dir, keeper, probe)).collect()
+    let options = installed(layout, probe, options);
+    REGISTRY.iter().map(|w| enforce_one(*w, layout, servers, state_dir, keeper, probe, options)).collect()
+}
+
+/// The options as this machine can honour them: a policyHelper whose program is missing would
+/// stop Claude Code from starting, so it becomes [`PolicyHelper::ProgramMissing`].
+fn installed(layout: &Layout, probe: &dyn Probe, mut options: WriterOptions) -> WriterOptions {
+    if options.claude_code_policy_helper == PolicyHelper::On {
+        let program = super::claude_code_helper::helper_program(layout.os());
+        if layout.resolve(program).is_none_or(|p| !probe.exists(&p)) {
+            // Each Claude Code decision also says so, but the drop-in's outcome decides its line.
+            tracing::warn!(
+                client = "claude-code",
+                path = program,
+                "claude_code_policy_helper is on but the helper program is not installed; policyHelper is not configured"
+            );
+            options.claude_code_policy_helper = PolicyHelper::ProgramMissing;
+        }
+    }
+    options
 }
 
 fn owned_path(state_dir: &Path, writer: &str) -> PathBuf {
@@ -113,6 +134,7 @@ fn enforce_one(
     state_dir: &Path,
     keeper: Option<&FileKeeper>,
     probe: &dyn Probe,
+    options: WriterOptions,
 ) -> WriterReport {
     let mut report = WriterReport {
         writer: w.id(),
@@ -135,7 +157,7 @@ fn enforce_one(
     let previous = load_owned(state_dir, w.id());
     let result = (|| -> Result<(FileResult, Vec<Outcome>), String> {
         let (observed, bytes) = Observed::read(&path).map_err(|e| e.to_string())?;
-        let plan = Plan { servers, existing: bytes.as_deref(), owned: &previous, os: layout.os() };
+        let plan = Plan { servers, existing: bytes.as_deref(), owned: &previous, os: layout.os(), options };
         let compiled = w.compile(&plan).map_err(|e: CompileError| format!("{}: {e}", layout.display(&path)))?;
         let mut result = change_file(keeper, &observed, &compiled.change, &intent(w.id(), "file"), || {
             save_owned(state_dir, w.id(), &union(&previous, &compiled.owned))

@@ -92,6 +92,9 @@ fn quarantine_then_restore_is_byte_identical_for_every_fixture_and_variant() {
     let tmp = crate::enforce::scratch_dir();
     let mut applied = std::collections::BTreeMap::<&str, usize>::new();
     let mut cases = 0;
+    // The hand-edited YAML fixture (comments everywhere, flow style, quoted keys): every entry,
+    // every variant.
+    let mut commented_yaml = 0;
     for (client, fixture) in fixtures() {
         let original = fs::read_to_string(&fixture).unwrap();
         let format = format_of(&fixture).unwrap();
@@ -138,6 +141,9 @@ fn quarantine_then_restore_is_byte_identical_for_every_fixture_and_variant() {
                         Format::Yaml => "yaml",
                     })
                     .or_default() += 1;
+                if fixture.ends_with("goose/config-commented.yaml") {
+                    commented_yaml += 1;
+                }
                 let new_text = fs::read_to_string(&path).unwrap();
                 // The change, and only the change, at the value level.
                 let mut expected = to_value(&text, format).unwrap();
@@ -197,6 +203,7 @@ fn quarantine_then_restore_is_byte_identical_for_every_fixture_and_variant() {
         }
     }
     assert!(cases > 100, "only {cases} cases");
+    assert_eq!(commented_yaml, 4 * 4, "each of the 4 entries in each of the 4 YAML variants is quarantined");
     for format in ["json", "toml", "yaml"] {
         assert!(applied.get(format).copied().unwrap_or(0) > 0, "no {format} quarantine applied: {applied:?}");
     }

@@ -1,6 +1,8 @@
 //! The credentials page (`/credentials`): literal secrets grouped by provider, kind and location
 //! type, and reused credential fingerprints (one secret on several machines, or used by several
 //! servers of one machine), shown in full and searchable by their start, paged by keyset. Only counts and keyed fingerprints are shown: the store holds no value.
+//! Every provider, kind, count and fingerprint links to the places behind it
+//! (`/credentials/locations`).
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
@@ -8,6 +10,7 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::components::{bad_params, empty, filter_buttons, list_params, pager, select, store_error, text_input};
+use super::credential_locations as locations;
 use super::layout;
 use crate::http::AppState;
 use crate::http::params::SharedParams;
@@ -51,12 +54,18 @@ pub(crate) async fn credentials(
                     thead { tr { th { "Provider" } th { "Kind" } th { "Location" } th.num { "Secrets" } th.num { "Endpoints" } } }
                     tbody {
                         @for g in &groups {
+                            @let literal = ("source", "literal".to_string());
+                            @let provider = ("provider", g.provider.clone());
+                            @let kind = ("kind", g.kind.clone());
+                            @let places = locations::filtered(&[
+                                literal.clone(), provider.clone(), kind.clone(), ("location", g.location_type.clone()),
+                            ]);
                             tr {
-                                td { strong { (g.provider) } }
-                                td { (g.kind) }
-                                td { span.badge.neutral { (g.location_type) } }
-                                td.num { span.badge.danger { (g.secrets) } }
-                                td.num { (g.endpoints) }
+                                td { a href=(locations::filtered(&[literal.clone(), provider.clone()])) { strong { (g.provider) } } }
+                                td { a href=(locations::filtered(&[literal, provider, kind])) { (g.kind) } }
+                                td { a href=(places) { span.badge.neutral { (g.location_type) } } }
+                                td.num { a.locations-link href=(places) { span.badge.danger { (g.secrets) } } }
+                                td.num { a href=(places) { (g.endpoints) } }
                             }
                         }
                     }
@@ -86,12 +95,13 @@ pub(crate) async fn credentials(
                     thead { tr { th { "Fingerprint" } th { "Provider" } th { "Kind" } th.num { "Hosts" } th.num { "Servers" } } }
                     tbody {
                         @for f in &shared.items {
-                            tr {
-                                td { code.fingerprint { (f.fingerprint) } }
+                            @let places = locations::fingerprint_link(&f.fingerprint);
+                            tr data-fingerprint=(f.fingerprint) {
+                                td { a.fingerprint-link href=(places) { code.fingerprint { (f.fingerprint) } } }
                                 td { (f.provider) }
                                 td { (f.kind) }
-                                td.num { span.badge.warn { (f.hosts) } }
-                                td.num { (f.servers) }
+                                td.num { a href=(places) { span.badge.warn { (f.hosts) } } }
+                                td.num { a href=(places) { (f.servers) } }
                             }
                         }
                     }

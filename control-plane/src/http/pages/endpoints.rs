@@ -1,6 +1,9 @@
 //! The endpoints list (`/endpoints`: search, filters, three sorts, keyset pages) and one
-//! endpoint's page (`/endpoints/{agent_id}`: host facts, users, clients, MCP servers with their
-//! package, version, pinning and service, findings, change history, and export links).
+//! endpoint's page (`/endpoints/{agent_id}`: host facts, users, clients, each MCP server with
+//! its config file, scope, client, user, package, version, pinning, service, env and header
+//! names and credentials with their fingerprints, the MCP processes running with their
+//! listening sockets, findings, change history, and export links). Every name and count links
+//! to the filtered list behind it; each server has an anchor (`#server-ID`) other pages link to.
 
 use std::collections::HashMap;
 
@@ -9,19 +12,21 @@ use axum::extract::{Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use maud::{Markup, html};
-use muster_proto::v1::{Os, Severity};
+use muster_proto::WireWord;
+use muster_proto::v1::{CredentialSource, Os, Scope, Severity};
 
 use super::components::{
-    auth_badge, bad_params, chips, count_badge, ecosystem_name, empty, endpoint_link, error_page, filter_buttons,
-    list_params, maybe_time_ago, online_dot, os_label, os_name, pager, select, severity_badge, severity_name,
-    store_error, text_input, time_ago, transport_name, utc_text, word_options,
+    auth_badge, bad_params, chips, count_badge, empty, endpoint_link, error_page, filter_buttons, link, list_params,
+    maybe_time_ago, online_dot, os_label, os_name, pager, select, severity_badge, severity_name, store_error,
+    text_input, time_ago, transport_name, utc_text, word_options,
 };
-use super::layout;
+use super::server_list::{self, package_cell};
+use super::{credential_locations, layout};
 use crate::http::AppState;
 use crate::http::params::{self, EndpointParams, NoParams, SortParam, StatusParam, Word, online_since};
 use crate::http::principal::Principal;
 use crate::state::unix_now;
-use crate::store::read::{EndpointDetail, EndpointRow};
+use crate::store::read::{EndpointDetail, EndpointRow, ProcessView, ServerView};
 
 const PATH: &str = "/endpoints";
 
@@ -114,11 +119,13 @@ fn endpoint_row(row: &EndpointRow, now: i64) -> Markup {
                 @if !row.tags.is_empty() { " " (chips(row.tags.iter().map(String::as_str))) }
             }
             td { (os_name(row.os)) }
-            td { (chips(row.users.iter().map(String::as_str))) }
-            td { (chips(row.clients.iter().map(String::as_str))) }
-            td.num { (row.servers) }
+            td { (linked_chips("user", &row.users)) }
+            td { (linked_chips("client", &row.clients)) }
+            td.num { a.servers-link href=(server_list::filtered(&[("agent", row.agent_id.clone())])) { (row.servers) } }
             td.num {
-                @if row.literal_secrets > 0 { span.badge.danger { (row.literal_secrets) } } @else { "0" }
+                @if row.literal_secrets > 0 {
+                    a href=(literal_secrets_of(&row.agent_id)) { span.badge.danger { (row.literal_secrets) } }
+                } @else { "0" }
             }
             td.badges {
                 (count_badge("sev-critical", "critical", row.findings_critical))
@@ -126,10 +133,26 @@ fn endpoint_row(row: &EndpointRow, now: i64) -> Markup {
                 @let other = row.open_findings - row.findings_high - row.findings_critical;
                 (count_badge("neutral", "medium or low", other))
                 @if row.open_findings == 0 { span.muted { "none" } }
+                @else { " " a href=(link("/findings", &[("agent", row.agent_id.clone())])) { "list" } }
             }
             td { (online_dot(row.online)) " " (maybe_time_ago(row.last_seen_at, now)) }
         }
     }
+}
+
+/// Users or clients as chips, each a link to the servers of that user or client on the fleet.
+fn linked_chips(filter: &'static str, names: &[String]) -> Markup {
+    html! {
+        span.chips {
+            @for name in names {
+                a.chip href=(server_list::filtered(&[(filter, name.clone())])) title="Their servers on the fleet" { (name) }
+            }
+        }
+    }
+}
+
+fn literal_secrets_of(agent_id: &str) -> String {
+    credential_locations::filtered(&[("source", "literal".to_string()), ("agent", agent_id.to_string())])
 }
 
 pub(crate) async fn endpoint_detail(
@@ -164,6 +187,12 @@ pub(crate) async fn endpoint_detail(
 fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
     let e = &d.endpoint;
     let names: HashMap<&str, &str> = d.servers.iter().map(|s| (s.server_id.as_str(), s.name.as_str())).collect();
+    let mut running: HashMap<&str, Vec<&ProcessView>> = HashMap::new();
+    for process in &d.processes {
+        for id in &process.server_ids {
+            running.entry(id.as_str()).or_default().push(process);
+        }
+    }
     let export = format!("/api/v1/export/cyclonedx.json?endpoint={}", e.agent_id);
     html! {
         div.page-head {
@@ -198,9 +227,9 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
             section.card {
                 h2 { "Users and clients" }
                 dl.facts {
-                    dt { "Users" } dd { (chips(e.users.iter().map(String::as_str))) }
-                    dt { "Clients" } dd { (chips(e.clients.iter().map(String::as_str))) }
-                    dt { "Literal secrets" } dd { (e.literal_secrets) }
+                    dt { "Users" } dd { (linked_chips("user", &e.users)) }
+                    dt { "Clients" } dd { (linked_chips("client", &e.clients)) }
+                    dt { "Literal secrets" } dd { a href=(literal_secrets_of(&e.agent_id)) { (e.literal_secrets) } }
                     dt { "Findings" } dd.badges {
                         (count_badge("sev-critical", "critical", e.findings_critical))
                         (count_badge("sev-high", "high", e.findings_high))
@@ -216,41 +245,46 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
             @if d.servers.is_empty() {
                 (empty("No MCP server configured on this endpoint."))
             } @else {
-                table.data {
+                table.data.endpoint-servers {
                     thead {
                         tr {
-                            th { "Server" } th { "Client" } th { "User" } th { "Transport" } th { "Package or endpoint" }
-                            th { "Pinned" } th { "Service" } th { "Auth" } th.num { "Literal secrets" } th { "First seen" }
+                            th { "Server and configuration" } th { "Runs" } th { "Service and auth" }
+                            th { "Credentials" } th { "Env and header names" }
                         }
                     }
                     tbody {
-                        @for s in &d.servers {
+                        @for s in &d.servers { (server_row(s, &running, now)) }
+                    }
+                }
+            }
+        }
+        section.card.table-card {
+            h2 { "Running MCP processes" }
+            @if d.processes.is_empty() {
+                (empty("No MCP server process was running at the last scan that reported processes."))
+            } @else {
+                table.data.processes {
+                    thead { tr { th.num { "PID" } th { "User" } th { "Command" } th { "Servers" } th { "Listening" } } }
+                    tbody {
+                        @for p in &d.processes {
                             tr {
-                                td { strong.name { (s.name) } }
-                                td { (s.client) }
-                                td { (s.user) }
-                                td { (transport_name(s.transport)) }
+                                td.num { (p.pid) }
+                                td { (p.user) }
                                 td.pkg {
-                                    @if !s.package_name.is_empty() {
-                                        span.badge.neutral { (ecosystem_name(s.package_ecosystem)) } " "
-                                        code { (s.package_name) @if !s.package_version.is_empty() { "@" (s.package_version) } }
-                                    } @else if !s.endpoint_host.is_empty() {
-                                        span.badge.info { "remote" } " " code { (s.endpoint_host) }
-                                    } @else if !s.command.is_empty() {
-                                        code { (s.command) }
-                                    } @else {
-                                        span.muted { "—" }
+                                    code { (p.command) }
+                                    @if !p.parent_client.is_empty() { br; span.muted { "started by " (p.parent_client) } }
+                                    @if p.unmanaged { " " span.badge.warn { "no client" } }
+                                }
+                                td {
+                                    @if p.server_ids.is_empty() { span.muted { "none configured" } }
+                                    @for id in &p.server_ids {
+                                        a href={ "#server-" (id) } { (names.get(id.as_str()).copied().unwrap_or(id.as_str())) } " "
                                     }
                                 }
                                 td {
-                                    @if s.package_name.is_empty() { span.muted { "n/a" } }
-                                    @else if s.pinned { span.badge.ok { "pinned" } }
-                                    @else { span.badge.warn { "unpinned" } }
+                                    @if p.listeners.is_empty() { span.muted { "no socket" } }
+                                    @for l in &p.listeners { code { (l) } br; }
                                 }
-                                td { @if s.service.is_empty() { span.muted { "—" } } @else { (s.service) } }
-                                td { (auth_badge(&s.auth)) }
-                                td.num { (s.literal_secrets) }
-                                td { (time_ago(s.first_seen_at, now)) }
                             }
                         }
                     }
@@ -268,8 +302,16 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                         @for f in &d.findings {
                             tr {
                                 td { (severity_badge(f.severity)) }
-                                td { code { (f.key.finding_id) } @if !f.owasp.is_empty() { " " span.badge.neutral { (f.owasp) } } }
-                                td { (names.get(f.key.server_id.as_str()).copied().unwrap_or("—")) }
+                                td {
+                                    a href=(super::findings::detail_href(f)) { code { (f.key.finding_id) } }
+                                    @if !f.owasp.is_empty() { " " span.badge.neutral { (f.owasp) } }
+                                }
+                                td {
+                                    @match names.get(f.key.server_id.as_str()) {
+                                        Some(name) => a href={ "#server-" (f.key.server_id) } { (name) },
+                                        None => span.muted { "—" },
+                                    }
+                                }
                                 td { (f.message) }
                                 td {
                                     @match &f.decision {
@@ -301,6 +343,84 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                             }
                         }
                     }
+                }
+            }
+        }
+    }
+}
+
+fn scope_name(scope: i32) -> &'static str {
+    match Scope::from_number(scope) {
+        Some(Scope::User) => "user",
+        Some(Scope::Project) => "project",
+        Some(Scope::Managed) => "managed",
+        None | Some(Scope::Unspecified) => "unknown scope",
+    }
+}
+
+/// One server of the endpoint: where it is configured, what it runs, what it reaches and with
+/// which credentials (names and fingerprints), and the processes running it.
+fn server_row(s: &ServerView, running: &HashMap<&str, Vec<&ProcessView>>, now: i64) -> Markup {
+    html! {
+        tr id={ "server-" (s.server_id) } data-server=(s.name) data-client=(s.client) {
+            td {
+                strong.name { (s.name) }
+                " " a href=(server_list::filtered(&[("client", s.client.clone())])) { (s.client) }
+                " · " a href=(server_list::filtered(&[("user", s.user.clone())])) { (s.user) }
+                " · " span.badge.neutral { (scope_name(s.scope)) }
+                br;
+                code.path { (s.config_path) }
+                @if !s.project.is_empty() { br; span.muted { "project " } code.path { (s.project) } }
+                br;
+                span.muted { "first seen " (time_ago(s.first_seen_at, now)) }
+            }
+            td.pkg {
+                span.muted { (transport_name(s.transport)) } " "
+                (package_cell(s.package_ecosystem, &s.package_name, &s.package_version, &s.endpoint_host))
+                @if !s.package_name.is_empty() && (1..=3).contains(&s.package_ecosystem) {
+                    " " @if s.pinned { span.badge.ok { "pinned" } } @else { span.badge.warn { "unpinned" } }
+                } @else if s.package_name.is_empty() && s.endpoint_host.is_empty() && !s.command.is_empty() {
+                    " " code { (s.command) }
+                }
+                @if let Some(processes) = running.get(s.server_id.as_str()) {
+                    @for p in processes {
+                        br;
+                        span.badge.info { "running" } " pid " (p.pid)
+                        @for l in &p.listeners { " " code { (l) } }
+                    }
+                }
+            }
+            td {
+                @if s.service.is_empty() { span.muted { "—" } }
+                @else { a href=(server_list::filtered(&[("service", s.service.clone())])) { (s.service) } }
+                " " (auth_badge(&s.auth))
+            }
+            td.credentials {
+                @if s.credentials.is_empty() { span.muted { "none" } }
+                @for c in &s.credentials {
+                    div.credential {
+                        code { (c.location) } " "
+                        a href=(credential_locations::filtered(&[("provider", c.provider.clone()), ("kind", c.kind.clone())])) {
+                            (c.provider) " " (c.kind)
+                        }
+                        " " span class={ "badge " (if c.source == CredentialSource::Literal as i32 { "danger" } else { "info" }) } {
+                            (CredentialSource::word_of(c.source))
+                        }
+                        @if !c.fingerprint.is_empty() {
+                            br;
+                            a.fingerprint-link href=(credential_locations::fingerprint_link(&c.fingerprint)) title="Every place this secret is used" {
+                                code.fingerprint { (c.fingerprint) }
+                            }
+                        }
+                    }
+                }
+            }
+            td.names {
+                @if s.env_names.is_empty() && s.header_names.is_empty() { span.muted { "none" } }
+                @if !s.env_names.is_empty() { span.muted { "env " } (chips(s.env_names.iter().map(String::as_str))) }
+                @if !s.header_names.is_empty() {
+                    @if !s.env_names.is_empty() { br; }
+                    span.muted { "headers " } (chips(s.header_names.iter().map(String::as_str)))
                 }
             }
         }

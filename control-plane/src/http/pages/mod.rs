@@ -11,6 +11,7 @@ pub mod agents;
 pub mod audit;
 pub mod compliance;
 pub mod components;
+pub mod credential_locations;
 pub mod credentials;
 pub mod endpoints;
 pub mod findings;
@@ -20,6 +21,7 @@ pub mod ops;
 pub mod overview;
 pub mod policies;
 pub mod policy_versions;
+pub mod server_list;
 pub mod servers;
 pub mod services;
 pub mod settings;
@@ -43,9 +45,16 @@ pub(crate) fn routes() -> Vec<Route> {
         Route::new(Method::GET, "/", Access::Role(Role::Viewer), overview::overview),
         Route::new(Method::GET, "/services", Access::Role(Role::Viewer), services::services),
         Route::new(Method::GET, "/servers", Access::Role(Role::Viewer), servers::servers),
+        Route::new(Method::GET, server_list::PATH, Access::Role(Role::Viewer), server_list::server_list),
         Route::new(Method::GET, "/endpoints", Access::Role(Role::Viewer), endpoints::endpoints),
         Route::new(Method::GET, "/endpoints/{id}", Access::Role(Role::Viewer), endpoints::endpoint_detail),
         Route::new(Method::GET, "/credentials", Access::Role(Role::Viewer), credentials::credentials),
+        Route::new(
+            Method::GET,
+            credential_locations::PATH,
+            Access::Role(Role::Viewer),
+            credential_locations::credential_locations,
+        ),
     ]
     .into_iter()
     .chain(findings::routes())

@@ -1,5 +1,7 @@
 //! The servers page (`/servers`): MCP servers grouped by registry package or remote host, with
 //! their versions, how many are pinned, and known advisories; a filter form and keyset pages.
+//! The name and the server count link to those servers one by one (`/servers/list`), the
+//! endpoint count and each version to the endpoints running them (`/endpoints`).
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
@@ -7,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use maud::html;
 
 use super::components::{
-    bad_params, chips, ecosystem_name, empty, filter_buttons, list_params, pager, select, store_error, text_input,
+    bad_params, ecosystem_name, empty, filter_buttons, link, list_params, pager, select, store_error, text_input,
     word_options,
 };
 use super::layout;
+use super::server_list;
 use crate::http::AppState;
 use muster_proto::v1::Ecosystem;
 
@@ -72,20 +75,35 @@ pub(crate) async fn servers(
                     }
                     tbody {
                         @for group in &page.items {
-                            tr {
+                            @let remote = group.kind == GroupKind::Remote;
+                            @let servers = if remote {
+                                server_list::filtered(&[("remote", group.name.clone())])
+                            } else {
+                                server_list::package_link(group.ecosystem, &group.name, None)
+                            };
+                            @let endpoints = endpoints_of(group.kind, group.ecosystem, &group.name, None);
+                            tr data-group=(group.name) {
                                 td {
-                                    strong.name { (group.name) }
+                                    a href=(servers) { strong.name { (group.name) } }
                                     " "
                                     @match group.kind {
                                         GroupKind::Package => span.badge.neutral { (ecosystem_name(group.ecosystem)) },
                                         GroupKind::Remote => span.badge.info { "remote" },
                                     }
                                 }
-                                td.num { (group.servers) }
-                                td.num { (group.endpoints) }
+                                td.num { a.servers-link href=(servers) { (group.servers) } }
+                                td.num { a.endpoints-link href=(endpoints) { (group.endpoints) } }
                                 td {
                                     @if group.versions.is_empty() { span.muted { "—" } }
-                                    @else { (chips(group.versions.iter().map(String::as_str))) }
+                                    @else {
+                                        span.chips {
+                                            @for version in &group.versions {
+                                                a.chip.version-link
+                                                    href=(endpoints_of(group.kind, group.ecosystem, &group.name, Some(version)))
+                                                    title="Endpoints running this version" { (version) }
+                                            }
+                                        }
+                                    }
                                 }
                                 td.badges {
                                     // Pinning applies to registry packages only (npm, PyPI, OCI).
@@ -109,4 +127,19 @@ pub(crate) async fn servers(
         }
     };
     layout::page("Servers", Some(&principal), body).into_response()
+}
+
+/// The endpoints running a group's servers (of one version, for a package).
+fn endpoints_of(kind: GroupKind, ecosystem: i32, name: &str, version: Option<&str>) -> String {
+    if kind == GroupKind::Remote {
+        return link("/endpoints", &[("remote", name.to_string())]);
+    }
+    let mut pairs = vec![("package", name.to_string())];
+    if let Some(word) = Ecosystem::try_from(ecosystem).ok().filter(|e| *e != Ecosystem::Unspecified) {
+        pairs.push(("ecosystem", muster_proto::WireWord::word(word).to_string()));
+    }
+    if let Some(version) = version {
+        pairs.push(("version", version.to_string()));
+    }
+    link("/endpoints", &pairs)
 }

@@ -1,7 +1,9 @@
 //! The services page (`/services`): per enterprise service the MCP servers reaching it, the
 //! endpoints and users they run for, and how those servers authenticate (OAuth, a secret-store
-//! reference, a literal static key, nothing), from the live services rollup. Every service name
-//! and count links to the endpoints running a server that reaches it (`/endpoints?service=`).
+//! reference, a literal static key, nothing), from the live services rollup. The service name and
+//! its endpoint count link to the endpoints running a server that reaches it
+//! (`/endpoints?service=`), the server and user counts to those servers one by one
+//! (`/servers/list?service=`), the findings link to its findings.
 
 use axum::Extension;
 use axum::extract::{RawQuery, State};
@@ -55,13 +57,14 @@ pub(crate) async fn services(
                     }
                     tbody {
                         @for row in &rows {
-                            tr {
+                            tr data-service=(row.service) {
                                 @let endpoints = link("/endpoints", &[("service", row.service.clone())]);
                                 @let findings = link("/findings", &[("service", row.service.clone())]);
-                                td { a href=(endpoints) { strong { (row.service) } } }
-                                td.num { a href=(endpoints) title="Endpoints running these servers" { (row.servers) } }
-                                td.num { a href=(endpoints) { (row.endpoints) } }
-                                td.num { (row.users) }
+                                @let servers = super::server_list::filtered(&[("service", row.service.clone())]);
+                                td.service { a href=(endpoints) { strong { (row.service) } } }
+                                td.num { a.servers-link href=(servers) title="These servers, one by one" { (row.servers) } }
+                                td.num { a href=(endpoints) title="Endpoints running these servers" { (row.endpoints) } }
+                                td.num { a href=(servers) title="The servers, with their users" { (row.users) } }
                                 td.badges {
                                     (count_badge("ok", "OAuth", row.auth.oauth))
                                     (count_badge("info", "Secret store", row.auth.reference))

@@ -1,4 +1,6 @@
-//! Credential read models: secret groups and shared fingerprints.
+//! Credential read models: secret groups, shared fingerprints, and the credential locations (one
+//! row per credential of one server, filtered by fingerprint, provider, kind, source, location
+//! type or endpoint; paged by the credentials primary key).
 //!
 //! Portable SQL under the rules of `read/sql.rs`; a macro instantiated per backend inside
 //! `read_models` (whose imports and helpers it shares through `use super::*`).
@@ -90,6 +92,103 @@ macro_rules! impl_credentials {
                 Ok(into_page(items, limit, |f| Cursor {
                     key: if across { f.hosts } else { f.servers }.to_string(),
                     id: f.fingerprint.clone(),
+                }))
+            }
+
+            pub(crate) async fn credential_locations(
+                store: &super::super::$store,
+                query: &CredentialQuery,
+            ) -> Result<Page<CredentialLocation>, StoreError> {
+                let limit = page_limit(query.limit);
+                let mut qb = Builder::new(
+                    "SELECT c.agent_id, e.hostname, c.server_id, s.name, s.client, s.user_name, s.config_path, \
+                     c.location, c.kind, c.provider, c.source, c.fingerprint \
+                     FROM credentials c JOIN servers s ON s.agent_id = c.agent_id AND s.server_id = c.server_id \
+                     JOIN endpoint_summary e ON e.agent_id = c.agent_id WHERE 1 = 1",
+                );
+                if let Some(fingerprint) = &query.fingerprint {
+                    qb.push(" AND c.fingerprint = ").push_bind(fingerprint.to_ascii_lowercase());
+                }
+                if query.provider.is_some() || query.kind.is_some() || query.source.is_some() {
+                    // Every source when none is asked for, so the (source, provider, kind, ...)
+                    // index serves a lookup by provider alone, in page order.
+                    qb.push(" AND c.source IN (");
+                    match query.source {
+                        Some(source) => {
+                            qb.push_bind(i64::from(source));
+                        }
+                        None => {
+                            let mut list = qb.separated(", ");
+                            for source in <muster_proto::v1::CredentialSource as muster_proto::WireWord>::ALL {
+                                list.push_bind(i64::from(*source as i32));
+                            }
+                        }
+                    }
+                    qb.push(")");
+                }
+                if let Some(provider) = &query.provider {
+                    qb.push(" AND c.provider = ").push_bind(provider.clone());
+                }
+                if let Some(kind) = &query.kind {
+                    qb.push(" AND c.kind = ").push_bind(kind.clone());
+                }
+                if let Some(location_type) = &query.location_type {
+                    // The location types of `facts::location_type`: the part before the first ':'.
+                    match location_type.as_str() {
+                        "other" => {
+                            qb.push(
+                                " AND c.location NOT LIKE 'env:%' AND c.location NOT LIKE 'header:%' \
+                                 AND c.location NOT LIKE 'arg:%' AND c.location <> 'url' AND c.location NOT LIKE 'url:%'",
+                            );
+                        }
+                        "url" => {
+                            qb.push(" AND (c.location = 'url' OR c.location LIKE 'url:%')");
+                        }
+                        other => {
+                            qb.push(" AND c.location LIKE ").push_bind(format!("{other}:%"));
+                        }
+                    }
+                }
+                if let Some(agent_id) = &query.agent_id {
+                    qb.push(" AND c.agent_id = ").push_bind(agent_id.clone());
+                }
+                if let Some(cursor) = &query.cursor {
+                    let cursor = Cursor::decode(cursor)?;
+                    let Some((server_id, location)) = cursor.id.split_once('\u{1e}') else {
+                        return Err(StoreError::InvalidCursor(cursor.encode()));
+                    };
+                    qb.push(" AND (c.agent_id, c.server_id, c.location) > (")
+                        .push_bind(cursor.key.clone())
+                        .push(", ")
+                        .push_bind(server_id.to_string())
+                        .push(", ")
+                        .push_bind(location.to_string())
+                        .push(")");
+                }
+                qb.push(" ORDER BY c.agent_id, c.server_id, c.location LIMIT ").push_bind(i64::from(limit) + 1);
+                let rows = qb.build().fetch_all(store.reader()).await?;
+                let mut items = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let location: String = row.try_get("location")?;
+                    items.push(CredentialLocation {
+                        agent_id: row.try_get("agent_id")?,
+                        hostname: row.try_get("hostname")?,
+                        server_id: row.try_get("server_id")?,
+                        server_name: row.try_get("name")?,
+                        client: row.try_get("client")?,
+                        user: row.try_get("user_name")?,
+                        config_path: row.try_get("config_path")?,
+                        location_type: crate::store::read::location_type(&location).to_string(),
+                        location,
+                        kind: row.try_get("kind")?,
+                        provider: row.try_get("provider")?,
+                        source: to_i32(row.try_get("source")?),
+                        fingerprint: row.try_get("fingerprint")?,
+                    });
+                }
+                Ok(into_page(items, limit, |c| Cursor {
+                    key: c.agent_id.clone(),
+                    id: format!("{}\u{1e}{}", c.server_id, c.location),
                 }))
             }
         }

@@ -64,6 +64,20 @@ macro_rules! impl_endpoints {
                         .push_bind(service.clone())
                         .push(" AND s.agent_id = e.agent_id)");
                 }
+                if let Some(package) = &query.package {
+                    qb.push(" AND EXISTS (SELECT 1 FROM servers s WHERE 1 = 1");
+                    push_ecosystems(&mut qb, "s.package_ecosystem", query.ecosystem);
+                    qb.push(" AND s.package_name = ").push_bind(package.clone());
+                    if let Some(version) = &query.version {
+                        qb.push(" AND s.package_version = ").push_bind(version.clone());
+                    }
+                    qb.push(" AND s.agent_id = e.agent_id)");
+                }
+                if let Some(remote) = &query.remote {
+                    qb.push(" AND EXISTS (SELECT 1 FROM servers s WHERE s.endpoint_host = ")
+                        .push_bind(remote.clone())
+                        .push(" AND s.agent_id = e.agent_id)");
+                }
                 if let Some(tag) = &query.tag {
                     qb.push(" AND e.tags_key LIKE ")
                         .push_bind(contains_pattern(&member_key([tag.as_str()])))
@@ -148,7 +162,7 @@ macro_rules! impl_endpoints {
                 let sql = sqlx::AssertSqlSafe(format!(
                     "SELECT {ENDPOINT_COLUMNS}, a.agent_version, a.status, a.cert_not_after, \
                      COALESCE(h.os_version, '') AS os_version, COALESCE(h.arch, '') AS arch, \
-                     COALESCE(h.scanned_at, 0) AS scanned_at FROM endpoint_summary e \
+                     COALESCE(h.scanned_at, 0) AS scanned_at, h.processes FROM endpoint_summary e \
                      JOIN agents a ON a.id = e.agent_id LEFT JOIN hosts h ON h.agent_id = e.agent_id \
                      WHERE e.agent_id = $1"
                 ));
@@ -159,7 +173,8 @@ macro_rules! impl_endpoints {
                 let rows = sqlx::query(
                     "SELECT s.server_id, s.name, s.client, s.user_name, s.transport, s.command, s.url, \
                      s.service, s.package_ecosystem, s.package_name, s.package_version, s.pinned, \
-                     s.endpoint_host, s.auth, s.first_seen_at, s.last_seen_at, \
+                     s.endpoint_host, s.auth, s.first_seen_at, s.last_seen_at, s.scope, s.config_path, \
+                     s.project, s.detail, \
                      (SELECT COUNT(*) FROM credentials c WHERE c.agent_id = s.agent_id \
                        AND c.server_id = s.server_id AND c.source = 1) AS literal \
                      FROM servers s WHERE s.agent_id = $1 ORDER BY s.name, s.server_id",
@@ -169,8 +184,13 @@ macro_rules! impl_endpoints {
                 .await?;
                 let mut servers = Vec::with_capacity(rows.len());
                 for server in &rows {
+                    let server_id: String = server.try_get("server_id")?;
+                    let detail: Vec<u8> = server.try_get("detail")?;
+                    // The stored entry as the agent sent it: names and fingerprints only.
+                    let entry = muster_proto::v1::McpServer::decode(detail.as_slice())
+                        .map_err(|_| StoreError::Corrupt(format!("server detail of {server_id}")))?;
                     servers.push(ServerView {
-                        server_id: server.try_get("server_id")?,
+                        server_id,
                         name: server.try_get("name")?,
                         client: server.try_get("client")?,
                         user: server.try_get("user_name")?,
@@ -187,8 +207,30 @@ macro_rules! impl_endpoints {
                         literal_secrets: server.try_get("literal")?,
                         first_seen_at: server.try_get("first_seen_at")?,
                         last_seen_at: server.try_get("last_seen_at")?,
+                        scope: to_i32(server.try_get("scope")?),
+                        config_path: server.try_get("config_path")?,
+                        project: server.try_get("project")?,
+                        env_names: entry.env_names,
+                        header_names: entry.header_names,
+                        credentials: entry
+                            .credentials
+                            .into_iter()
+                            .map(|c| ServerCredential {
+                                location: c.location,
+                                kind: c.kind,
+                                provider: c.provider,
+                                source: c.source,
+                                fingerprint: c.fingerprint,
+                            })
+                            .collect(),
                     });
                 }
+                let processes = match row.try_get::<Option<Vec<u8>>, _>("processes")? {
+                    None => Vec::new(),
+                    Some(bytes) => {
+                        process_views(&bytes).map_err(|_| StoreError::Corrupt(format!("processes of {agent_id}")))?
+                    }
+                };
                 let findings = store
                     .findings(&FindingQuery {
                         agent_id: Some(agent_id.to_string()),
@@ -215,6 +257,7 @@ macro_rules! impl_endpoints {
                     arch: row.try_get("arch")?,
                     scanned_at: row.try_get("scanned_at")?,
                     servers,
+                    processes,
                     findings,
                     history,
                 }))

@@ -124,6 +124,26 @@ pub(crate) fn members(key: &str) -> Vec<String> {
     key.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect()
 }
 
+/// The endpoint page's view of the stored processes (`ingest::processes`).
+pub(crate) fn process_views(bytes: &[u8]) -> Result<Vec<ProcessView>, muster_proto::prost::DecodeError> {
+    Ok(crate::ingest::processes::decode(bytes)?
+        .into_iter()
+        .map(|p| ProcessView {
+            pid: p.pid,
+            user: p.user,
+            command: std::iter::once(p.exe.as_str())
+                .chain(p.args.iter().map(String::as_str))
+                .collect::<Vec<_>>()
+                .join(" "),
+            parent_client: p.parent_client,
+            server_ids: p.server_ids,
+            unmanaged: p.unmanaged,
+            listeners: p.listeners.iter().map(|l| format!("{} {}:{}", l.protocol, l.address, l.port)).collect(),
+            started_at: p.started_unix,
+        })
+        .collect())
+}
+
 /// The first second of the UTC day holding `at`.
 pub fn day_start(at: i64) -> i64 {
     at - at.rem_euclid(86_400)
@@ -259,6 +279,55 @@ pub struct ServerGroupQuery {
     pub limit: u32,
 }
 
+/// Filters of the server list (one row per MCP server on one endpoint); every filter is exact.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ServerQuery {
+    pub service: Option<String>,
+    /// With `package`: the package's ecosystem; without it, any ecosystem.
+    pub ecosystem: Option<i32>,
+    /// Registry package name.
+    pub package: Option<String>,
+    /// Package version (with `package`).
+    pub version: Option<String>,
+    /// Remote endpoint host.
+    pub remote: Option<String>,
+    pub client: Option<String>,
+    /// OS user, as reported.
+    pub user: Option<String>,
+    pub agent_id: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// One MCP server on one endpoint, where it is configured and what it reaches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ServerRow {
+    pub agent_id: String,
+    pub hostname: String,
+    pub server_id: String,
+    pub name: String,
+    pub client: String,
+    pub user: String,
+    #[serde(with = "muster_proto::words::scope")]
+    #[schema(value_type = crate::words::Scope)]
+    pub scope: i32,
+    pub config_path: String,
+    #[serde(with = "muster_proto::words::transport")]
+    #[schema(value_type = crate::words::Transport)]
+    pub transport: i32,
+    pub service: String,
+    /// `unspecified` when the server runs no known package.
+    #[serde(with = "muster_proto::words::ecosystem")]
+    #[schema(value_type = crate::words::Ecosystem)]
+    pub package_ecosystem: i32,
+    pub package_name: String,
+    pub package_version: String,
+    pub pinned: bool,
+    pub endpoint_host: String,
+    /// `oauth`, `reference`, `literal` or `none`.
+    pub auth: String,
+}
+
 // ---------------------------------------------------------------------------------------------
 // Endpoints
 
@@ -291,6 +360,13 @@ pub struct EndpointQuery {
     pub tag: Option<String>,
     /// Only endpoints with a server reaching this enterprise service (exact).
     pub service: Option<String>,
+    /// Only endpoints with a server running this registry package (exact name; with
+    /// `ecosystem`, of that ecosystem; with `version`, that exact version).
+    pub package: Option<String>,
+    pub ecosystem: Option<i32>,
+    pub version: Option<String>,
+    /// Only endpoints with a server calling this remote host (exact).
+    pub remote: Option<String>,
     pub sort: EndpointSort,
     pub cursor: Option<String>,
     pub limit: u32,
@@ -330,6 +406,8 @@ pub struct EndpointDetail {
     pub arch: String,
     pub scanned_at: i64,
     pub servers: Vec<ServerView>,
+    /// MCP server processes running at the last report that sent processes.
+    pub processes: Vec<ProcessView>,
     pub findings: Vec<FindingView>,
     /// Newest first, at most [`HISTORY_LIMIT`].
     pub history: Vec<ActivityEvent>,
@@ -361,6 +439,51 @@ pub struct ServerView {
     pub literal_secrets: i64,
     pub first_seen_at: i64,
     pub last_seen_at: i64,
+    #[serde(with = "muster_proto::words::scope")]
+    #[schema(value_type = crate::words::Scope)]
+    pub scope: i32,
+    /// The configuration file the server was read from, and the project it applies to (empty
+    /// for user-wide and managed entries).
+    pub config_path: String,
+    pub project: String,
+    /// Names of the environment variables and headers the entry sets (never their values).
+    pub env_names: Vec<String>,
+    pub header_names: Vec<String>,
+    /// Credentials the agent found in the entry, with their keyed fingerprints.
+    pub credentials: Vec<ServerCredential>,
+}
+
+/// A credential of one server: where in the entry, what it is, and its keyed fingerprint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ServerCredential {
+    /// `env:NAME`, `header:NAME`, `arg:N` or `url`.
+    pub location: String,
+    pub kind: String,
+    pub provider: String,
+    #[serde(with = "muster_proto::words::credential_source")]
+    #[schema(value_type = crate::words::CredentialSource)]
+    pub source: i32,
+    /// Empty for a reference (the value is not in the file).
+    pub fingerprint: String,
+}
+
+/// An MCP server process the agent saw running, with the servers it matched and the sockets it
+/// listens on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct ProcessView {
+    pub pid: u32,
+    pub user: String,
+    /// The executable and its arguments, masked by the agent.
+    pub command: String,
+    /// The client that started it, when known.
+    pub parent_client: String,
+    /// Ids of the configured servers it runs (empty: no configuration starts it).
+    pub server_ids: Vec<String>,
+    /// Started by no known client.
+    pub unmanaged: bool,
+    /// `protocol address:port`, e.g. `tcp 0.0.0.0:8080`.
+    pub listeners: Vec<String>,
+    pub started_at: Option<i64>,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -396,6 +519,44 @@ pub struct FingerprintQuery {
     pub provider: Option<String>,
     pub cursor: Option<String>,
     pub limit: u32,
+}
+
+/// Filters of the credential locations (one row per credential of one server); exact matches.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CredentialQuery {
+    /// The whole keyed fingerprint (lower-case hex).
+    pub fingerprint: Option<String>,
+    pub provider: Option<String>,
+    pub kind: Option<String>,
+    /// `literal` or `reference` (wire number).
+    pub source: Option<i32>,
+    /// `env`, `header`, `arg`, `url` or `other`.
+    pub location_type: Option<String>,
+    pub agent_id: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: u32,
+}
+
+/// One credential in one server's entry on one endpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CredentialLocation {
+    pub agent_id: String,
+    pub hostname: String,
+    pub server_id: String,
+    pub server_name: String,
+    pub client: String,
+    pub user: String,
+    pub config_path: String,
+    /// `env:NAME`, `header:NAME`, `arg:N` or `url`.
+    pub location: String,
+    pub location_type: String,
+    pub kind: String,
+    pub provider: String,
+    #[serde(with = "muster_proto::words::credential_source")]
+    #[schema(value_type = crate::words::CredentialSource)]
+    pub source: i32,
+    /// Empty for a reference.
+    pub fingerprint: String,
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -537,12 +698,22 @@ pub struct ActivityEvent {
     pub server_id: String,
     pub server_name: String,
     pub client: String,
-    /// `appeared`, `changed` or `disappeared`.
+    /// `appeared`, `changed` or `disappeared` (a server); `finding_appeared` or
+    /// `finding_resolved` (a finding of `server_id`, or host-wide when it is empty).
     #[serde(serialize_with = "serialize_kind")]
     #[schema(value_type = String)]
     pub kind: ChangeKind,
     pub sequence: i64,
+    /// Unix seconds.
     pub at: i64,
+    /// For `changed`: what changed, field by field (names, never values).
+    pub changes: Vec<crate::ingest::activity::FieldChange>,
+    /// For finding events: the catalog id, its title and the severity.
+    pub finding_id: String,
+    pub finding_title: String,
+    #[serde(with = "muster_proto::words::severity")]
+    #[schema(value_type = String)]
+    pub severity: i32,
 }
 
 fn serialize_kind<S: serde::Serializer>(kind: &ChangeKind, serializer: S) -> Result<S::Ok, S::Error> {
@@ -591,6 +762,11 @@ pub trait ReadModels: Send + Sync {
     async fn services(&self) -> Result<Vec<ServiceRow>, StoreError>;
     async fn server_groups(&self, query: &ServerGroupQuery) -> Result<Page<ServerGroup>, StoreError>;
     async fn endpoints(&self, query: &EndpointQuery) -> Result<Page<EndpointRow>, StoreError>;
+    /// Servers one by one across the fleet (by endpoint id, then server id).
+    async fn server_list(&self, query: &ServerQuery) -> Result<Page<ServerRow>, StoreError>;
+    /// Credentials one by one with the server and endpoint holding each (by endpoint id, server
+    /// id, location).
+    async fn credential_locations(&self, query: &CredentialQuery) -> Result<Page<CredentialLocation>, StoreError>;
     async fn endpoint_detail(
         &self,
         agent_id: &str,

@@ -1,4 +1,7 @@
-//! Server groups (by package or remote host) with their paging.
+//! Server groups (by package or remote host) with their paging, and the server list: one row
+//! per MCP server on one endpoint, filtered exactly by service, package (and version), remote
+//! host, client, user or endpoint, paged by (endpoint id, server id) on an index per filter
+//! (migration `0017_drill_down_indexes`).
 //!
 //! Portable SQL under the rules of `read/sql.rs`; a macro instantiated per backend inside
 //! `read_models` (whose imports and helpers it shares through `use super::*`).
@@ -71,6 +74,75 @@ macro_rules! impl_servers {
                     key: g.servers.to_string(),
                     id: group_id(g.kind.as_str(), i64::from(g.ecosystem), &g.name),
                 }))
+            }
+
+            pub(crate) async fn server_list(
+                store: &super::super::$store,
+                query: &ServerQuery,
+            ) -> Result<Page<ServerRow>, StoreError> {
+                let limit = page_limit(query.limit);
+                let mut qb = Builder::new(
+                    "SELECT s.agent_id, e.hostname, s.server_id, s.name, s.client, s.user_name, s.scope, \
+                     s.config_path, s.transport, s.service, s.package_ecosystem, s.package_name, \
+                     s.package_version, s.pinned, s.endpoint_host, s.auth \
+                     FROM servers s JOIN endpoint_summary e ON e.agent_id = s.agent_id WHERE 1 = 1",
+                );
+                if let Some(service) = &query.service {
+                    qb.push(" AND s.service = ").push_bind(service.clone());
+                }
+                if let Some(package) = &query.package {
+                    push_ecosystems(&mut qb, "s.package_ecosystem", query.ecosystem);
+                    qb.push(" AND s.package_name = ").push_bind(package.clone());
+                    if let Some(version) = &query.version {
+                        qb.push(" AND s.package_version = ").push_bind(version.clone());
+                    }
+                } else if let Some(ecosystem) = query.ecosystem {
+                    qb.push(" AND s.package_ecosystem = ").push_bind(i64::from(ecosystem));
+                }
+                if let Some(remote) = &query.remote {
+                    qb.push(" AND s.endpoint_host = ").push_bind(remote.clone());
+                }
+                if let Some(client) = &query.client {
+                    qb.push(" AND s.client = ").push_bind(client.clone());
+                }
+                if let Some(user) = &query.user {
+                    qb.push(" AND s.user_name = ").push_bind(user.clone());
+                }
+                if let Some(agent_id) = &query.agent_id {
+                    qb.push(" AND s.agent_id = ").push_bind(agent_id.clone());
+                }
+                if let Some(cursor) = &query.cursor {
+                    let cursor = Cursor::decode(cursor)?;
+                    qb.push(" AND (s.agent_id, s.server_id) > (")
+                        .push_bind(cursor.key)
+                        .push(", ")
+                        .push_bind(cursor.id)
+                        .push(")");
+                }
+                qb.push(" ORDER BY s.agent_id, s.server_id LIMIT ").push_bind(i64::from(limit) + 1);
+                let rows = qb.build().fetch_all(store.reader()).await?;
+                let mut items = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    items.push(ServerRow {
+                        agent_id: row.try_get("agent_id")?,
+                        hostname: row.try_get("hostname")?,
+                        server_id: row.try_get("server_id")?,
+                        name: row.try_get("name")?,
+                        client: row.try_get("client")?,
+                        user: row.try_get("user_name")?,
+                        scope: to_i32(row.try_get("scope")?),
+                        config_path: row.try_get("config_path")?,
+                        transport: to_i32(row.try_get("transport")?),
+                        service: row.try_get("service")?,
+                        package_ecosystem: to_i32(row.try_get("package_ecosystem")?),
+                        package_name: row.try_get("package_name")?,
+                        package_version: row.try_get("package_version")?,
+                        pinned: row.try_get::<i64, _>("pinned")? != 0,
+                        endpoint_host: row.try_get("endpoint_host")?,
+                        auth: row.try_get("auth")?,
+                    });
+                }
+                Ok(into_page(items, limit, |s| Cursor { key: s.agent_id.clone(), id: s.server_id.clone() }))
             }
         }
     };

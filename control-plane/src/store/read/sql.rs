@@ -20,17 +20,19 @@ macro_rules! impl_read_models {
         pub(crate) mod read_models {
             use std::collections::{BTreeMap, BTreeSet};
 
+            use muster_proto::prost::Message as _;
             use sqlx::Row as _;
 
             use crate::ingest::{ChangeKind, Report, ReportBody};
             use crate::store::StoreError;
             use crate::store::read::{
-                ADVISORY_FINDINGS, ActivityEvent, ActivityQuery, AgentQuery, AgentRow, AuthCounts, Cursor, DailyPoint,
-                DecisionKind, EndpointDetail, EndpointQuery, EndpointRow, EndpointSort, FindingDecision, FindingKey,
-                FindingQuery, FindingStateFilter, FindingView, FingerprintQuery, FingerprintReuse, GroupKind,
-                HISTORY_LIMIT, MAX_PAGE, Overview, Page, ReadModels, RollupStats, SecretGroup, ServerFacts,
-                ServerGroup, ServerGroupQuery, ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id,
-                contains_pattern, day_start, finding_subject, into_page, member_key, members, page_limit,
+                ADVISORY_FINDINGS, ActivityEvent, ActivityQuery, AgentQuery, AgentRow, AuthCounts, CredentialLocation,
+                CredentialQuery, Cursor, DailyPoint, DecisionKind, EndpointDetail, EndpointQuery, EndpointRow,
+                EndpointSort, FindingDecision, FindingKey, FindingQuery, FindingStateFilter, FindingView,
+                FingerprintQuery, FingerprintReuse, GroupKind, HISTORY_LIMIT, MAX_PAGE, Overview, Page, ReadModels,
+                RollupStats, SecretGroup, ServerCredential, ServerFacts, ServerGroup, ServerGroupQuery, ServerQuery,
+                ServerRow, ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id, contains_pattern,
+                day_start, finding_subject, into_page, member_key, members, page_limit, process_views,
             };
 
             type Row = <$db as sqlx::Database>::Row;
@@ -49,6 +51,24 @@ macro_rules! impl_read_models {
 
             fn group_id(kind: &str, ecosystem: i64, name: &str) -> String {
                 format!("{kind}\u{1e}{ecosystem}\u{1e}{name}")
+            }
+
+            /// ` AND column IN (...)`: the one ecosystem asked for, else every ecosystem, so an
+            /// index leading with the ecosystem serves a lookup by package name alone.
+            fn push_ecosystems(qb: &mut Builder, column: &str, ecosystem: Option<i32>) {
+                qb.push(format!(" AND {column} IN ("));
+                match ecosystem {
+                    Some(ecosystem) => {
+                        qb.push_bind(i64::from(ecosystem));
+                    }
+                    None => {
+                        let mut list = qb.separated(", ");
+                        for ecosystem in <muster_proto::v1::Ecosystem as muster_proto::WireWord>::ALL {
+                            list.push_bind(i64::from(*ecosystem as i32));
+                        }
+                    }
+                }
+                qb.push(")");
             }
 
             crate::store::read::summary_sql::impl_summary!($store, $db, $conn);
@@ -97,6 +117,15 @@ macro_rules! impl_read_models {
                 }
                 async fn endpoints(&self, query: &EndpointQuery) -> Result<Page<EndpointRow>, StoreError> {
                     endpoints::endpoints(self, query).await
+                }
+                async fn server_list(&self, query: &ServerQuery) -> Result<Page<ServerRow>, StoreError> {
+                    servers::server_list(self, query).await
+                }
+                async fn credential_locations(
+                    &self,
+                    query: &CredentialQuery,
+                ) -> Result<Page<CredentialLocation>, StoreError> {
+                    credentials::credential_locations(self, query).await
                 }
                 async fn endpoint_detail(
                     &self,
