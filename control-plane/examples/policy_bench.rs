@@ -1,11 +1,12 @@
 //! Policy preview benchmark: the dry run (`muster-server policy diff`, `POST
 //! /api/v1/policies/dry-run`) and the draft from observation against a seeded database (see
 //! `seed_fleet`, whose servers carry the `muster.v1.McpServer` an agent would have sent), each
-//! timed end to end through the use-case, plus the store read alone.
+//! timed end to end through the use-case, plus the dry run's narrow read alone (every server's
+//! instance fields and stored shape key) and, with `--full-read`, every server decoded in full.
 //!
 //! ```text
 //! cargo run --release -p muster-control-plane --features testing --example policy_bench -- \
-//!     --database-url sqlite:///tmp/fleet.db [--iterations 5] [--no-draft]
+//!     --database-url sqlite:///tmp/fleet.db [--iterations 5] [--no-draft] [--full-read]
 //! ```
 
 use std::time::{Duration, Instant};
@@ -23,6 +24,10 @@ struct Args {
     /// Time the dry run only (the draft takes minutes at 100,000 endpoints).
     #[arg(long)]
     no_draft: bool,
+    /// Also time reading and decoding every stored server in full (what the dry run did before
+    /// shape keys; the draft still reads so).
+    #[arg(long)]
+    full_read: bool,
     /// The seed's clock.
     #[arg(long, default_value_t = 1_800_000_000)]
     now: i64,
@@ -107,33 +112,48 @@ async fn main() -> Result<()> {
     let mut runs = Vec::new();
     let mut drafts = Vec::new();
     let mut last = None;
+    let mut narrow = Vec::new();
+    let mut keys = std::collections::HashSet::new();
+    let mut servers = 0usize;
     for _ in 0..args.iterations {
+        // The dry run's own reads: narrow rows of every server (instance fields, shape key).
         let started = Instant::now();
-        let mut servers = 0usize;
-        for_each_endpoint(store.as_ref(), |_, snapshot| servers += snapshot.servers.len()).await?;
-        read.push(started.elapsed());
-
+        let mut after = String::new();
+        (servers, keys) = (0, std::collections::HashSet::new());
+        loop {
+            let page = store.policy_shaped_endpoints(&after, 500).await?;
+            for e in &page {
+                servers += e.servers.len();
+                keys.extend(e.servers.iter().map(|s| s.shape_key));
+            }
+            match page.last() {
+                Some(last) if page.len() == 500 => after = last.agent_id.clone(),
+                _ => break,
+            }
+        }
+        narrow.push(started.elapsed());
+        if args.full_read {
+            let started = Instant::now();
+            for_each_endpoint(store.as_ref(), |_, _| {}).await?;
+            read.push(started.elapsed());
+        }
         let started = Instant::now();
         last = Some(dry_run::dry_run(store.as_ref(), POLICY, args.now).await?);
         runs.push(started.elapsed());
-
         if args.no_draft {
-            eprintln!("read {servers} servers");
             continue;
         }
         let started = Instant::now();
         let d = draft::draft(store.as_ref(), args.now).await?;
         drafts.push(started.elapsed());
-        eprintln!("read {servers} servers; draft of {} groups", d.groups.len());
+        eprintln!("draft of {} groups", d.groups.len());
     }
-    // How much the dry run's memo shares: distinct server shapes under the bench policy.
-    let bundle = muster_policy::parse(POLICY)?;
-    let mut evaluator = muster_policy::FleetEvaluator::new(&bundle);
-    for_each_endpoint(store.as_ref(), |agent_id, snapshot| {
-        evaluator.evaluate(&muster_policy::Endpoint { inventory: snapshot, agent_id, tags: &[] }, args.now);
-    })
-    .await?;
-    println!("distinct server shapes: {}", evaluator.shapes());
+    // How much the stored keys share: distinct shapes among the servers (None: no current key).
+    println!(
+        "servers {servers}; distinct shape keys: {} (servers without a current key: {})",
+        keys.len(),
+        keys.contains(&None)
+    );
     if let Some(run) = last {
         println!(
             "evaluated {} endpoints / {} servers; affected {} endpoints, {} servers, {} users",
@@ -144,7 +164,10 @@ async fn main() -> Result<()> {
             run.affected.users
         );
     }
-    stats("store read + decode", read);
+    stats("narrow read (all servers)", narrow);
+    if !read.is_empty() {
+        stats("full read + decode", read);
+    }
     stats("dry run (use-case)", runs);
     if !drafts.is_empty() {
         stats("draft (use-case)", drafts);

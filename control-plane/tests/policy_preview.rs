@@ -191,6 +191,21 @@ async fn fleet(store: &DynStore, endpoints: usize) -> Vec<(String, InventorySnap
         }
         sent.push((id, inv));
     }
+    // Twins: servers differing from another endpoint's in one field a condition reads, so a
+    // shape key that left the field out would decide both alike.
+    let (bases, variants) = twins();
+    for (hostname, servers) in [("lap-twin-a", bases), ("lap-twin-b", variants)] {
+        let inv = InventorySnapshot {
+            host: Some(Host { hostname: hostname.into(), os: 1, arch: "arm64".into(), ..Default::default() }),
+            servers,
+            scanned_at_unix: NOW,
+            ..Default::default()
+        };
+        let id = enroll(store, hostname).await;
+        let full = Report { sequence: 1, base_sequence: 0, body: ReportBody::Full(inv.clone()), policy: None };
+        store.ingest(&id, &full, NOW - 100).await.unwrap();
+        sent.push((id, inv));
+    }
     let revoked = enroll(store, "revoked-laptop").await;
     let inv = gen_endpoint(&mut rng, 999);
     store
@@ -200,6 +215,77 @@ async fn fleet(store: &DynStore, endpoints: usize) -> Vec<(String, InventorySnap
     assert!(store.revoke_agent(&revoked, NOW).await.unwrap());
     sent.sort_by(|a, b| a.0.cmp(&b.0));
     sent
+}
+
+/// Pairs of servers alike in everything but one field a rule condition reads: the bases and,
+/// in the same order, their variants.
+fn twins() -> (Vec<McpServer>, Vec<McpServer>) {
+    let base = McpServer {
+        name: "twin".into(),
+        client: "cursor".into(),
+        user: "user1".into(),
+        scope: Scope::User as i32,
+        transport: Transport::Stdio as i32,
+        command: "npx".into(),
+        args: vec!["-y".into(), "@modelcontextprotocol/server-filesystem".into()],
+        service: "github".into(),
+        package: Some(Package {
+            ecosystem: Ecosystem::Npm as i32,
+            name: "@modelcontextprotocol/server-filesystem".into(),
+            version: Some("1.5.0".into()),
+            pinned: true,
+        }),
+        credentials: vec![Credential {
+            location: "env:GITHUB_TOKEN".into(),
+            kind: "github-pat".into(),
+            source: CredentialSource::Reference as i32,
+            provider: "github".into(),
+            ..Default::default()
+        }],
+        auto_approve: Some(AutoApprove { all: false, tools: vec!["list_issues".into()] }),
+        findings: vec![Finding {
+            id: "MUSTER-PKG-VULNERABLE".into(),
+            severity: Severity::Medium as i32,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    let remote = McpServer {
+        transport: Transport::Http as i32,
+        command: String::new(),
+        args: Vec::new(),
+        package: None,
+        url: "https://mcp.linear.app/mcp".into(),
+        endpoint: Some(RemoteEndpoint {
+            scheme: "https".into(),
+            host: "mcp.linear.app".into(),
+            path: "/mcp".into(),
+            ..Default::default()
+        }),
+        ..base.clone()
+    };
+    type Change = fn(&mut McpServer);
+    let vary: Vec<(&McpServer, Change)> = vec![
+        (&base, |s| s.args.push("--privileged".into())),
+        (&base, |s| s.package.as_mut().unwrap().version = Some("1.4.2".into())),
+        (&base, |s| s.package.as_mut().unwrap().pinned = false),
+        (&base, |s| s.credentials[0].source = CredentialSource::Literal as i32),
+        (&base, |s| s.auto_approve.as_mut().unwrap().tools = vec!["delete_repository".into()]),
+        (&base, |s| s.findings[0].severity = Severity::High as i32),
+        (&base, |s| s.findings[0].id = "MUSTER-PKG-MALICIOUS".into()),
+        (&remote, |s| s.endpoint.as_mut().unwrap().host = "mcp.evil.example".into()),
+        (&remote, |s| s.endpoint.as_mut().unwrap().scheme = "http".into()),
+    ];
+    let (mut bases, mut variants) = (Vec::new(), Vec::new());
+    for (i, (twin, change)) in vary.into_iter().enumerate() {
+        let mut a = twin.clone();
+        a.id = format!("twin-{i:02}");
+        let mut b = a.clone();
+        change(&mut b);
+        bases.push(a);
+        variants.push(b);
+    }
+    (bases, variants)
 }
 
 /// Every condition kind, targets and exceptions, a grace period.
@@ -340,8 +426,18 @@ async fn the_dry_run_decides_per_endpoint_what_evaluate_decides_on_the_sent_inve
     // The use-case's counts are those of the agents' own decisions.
     let run = dry_run::dry_run(store.as_ref(), POLICY, NOW).await.unwrap();
     assert_eq!(run, expected.finish("acme", NOW));
-    assert_eq!(run.evaluated.endpoints, 40);
-    assert!(run.affected.endpoints > 0 && run.affected.endpoints < 40, "{:?}", run.affected);
+    assert_eq!(run.evaluated.endpoints, 42);
+    assert!(run.affected.endpoints > 0 && run.affected.endpoints < 42, "{:?}", run.affected);
+
+    // Each twin is decided otherwise than its base, so the comparison above covers every field.
+    let twins = |host: &str| {
+        let (id, inv) = sent.iter().find(|(_, inv)| inv.host.as_ref().unwrap().hostname == host).unwrap();
+        muster_policy::evaluate(&bundle, &Endpoint { inventory: inv, agent_id: id, tags: &[] }, NOW).servers
+    };
+    for (a, b) in twins("lap-twin-a").iter().zip(twins("lap-twin-b")) {
+        assert_eq!(a.server_id, b.server_id);
+        assert_ne!(a.violations, b.violations, "twin {} is decided like its base", a.server_id);
+    }
     assert!(run.excepted_servers > 0, "an exception lifts something");
     assert_eq!(run.rules.len(), 11, "every rule listed, those hitting nothing included");
     let unpinned = run.rules.iter().find(|r| r.rule == "unpinned").unwrap();
@@ -369,7 +465,7 @@ async fn a_refused_policy_names_every_problem_and_reads_nothing(store: DynStore)
 async fn the_draft_from_observation_allows_the_whole_fleet_as_it_is(store: DynStore) {
     let sent = fleet(&store, 25).await;
     let draft = draft::draft(store.as_ref(), NOW).await.unwrap();
-    assert_eq!(draft.endpoints, 25);
+    assert_eq!(draft.endpoints, 27, "25 generated and 2 twins");
     assert_eq!(draft.servers, sent.iter().map(|(_, inv)| inv.servers.len() as u64).sum::<u64>());
     assert!(draft.groups.iter().any(|g| g.package == "@acme/mcp" && g.endpoints >= 1));
     let covered: u64 = draft.groups.iter().map(|g| g.servers).sum();
@@ -378,7 +474,7 @@ async fn the_draft_from_observation_allows_the_whole_fleet_as_it_is(store: DynSt
     // Allow what the fleet runs today: a dry run of the draft affects nobody ...
     let run = dry_run::dry_run(store.as_ref(), &draft.policy, NOW).await.unwrap();
     assert_eq!(run.affected, Default::default(), "{}", dry_run::render_text(&run));
-    assert_eq!(run.evaluated.endpoints, 25);
+    assert_eq!(run.evaluated.endpoints, 27);
     // ... and blocks anything else.
     let bundle = muster_policy::parse(&draft.policy).unwrap();
     let stranger = InventorySnapshot {

@@ -9,7 +9,10 @@
 //! targets and exceptions see the instance (id, user, name, client) and the endpoint. So servers
 //! of one shape meet the same conditions, and [`FleetEvaluator`], which evaluates many endpoints
 //! against one bundle (the control plane's dry run), decides each distinct shape's conditions
-//! once. `evaluate` and `FleetEvaluator` run the same code; only the memo differs.
+//! once. `evaluate` and `FleetEvaluator` run the same code; only the memo differs. A caller that
+//! groups servers by shape itself (the control plane, by a digest of [`shape_bytes`] stored per
+//! server) asks [`FleetEvaluator::conditions`] once per shape and
+//! [`FleetEvaluator::evaluate_instances`] per endpoint.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -492,6 +495,61 @@ impl<'b> FleetEvaluator<'b> {
     pub fn shapes(&self) -> usize {
         self.shapes.len()
     }
+
+    /// Decides which rules' conditions the shape of `server` meets (nothing of the instance is
+    /// looked at), for [`FleetEvaluator::evaluate_instances`]. `listening_nonloopback`: whether a
+    /// process serving the server listens beyond loopback on its endpoint.
+    pub fn conditions(&self, server: &pb::McpServer, listening_nonloopback: bool) -> ShapeConditions {
+        ShapeConditions(condition_hits(self.bundle, &shape_of(server), listening_nonloopback))
+    }
+
+    /// The decisions for an endpoint whose servers are given as instances, each with the
+    /// conditions of its shape (from [`FleetEvaluator::conditions`] on a server of that shape):
+    /// what `evaluate` decides on the endpoint with those servers, for a caller that groups
+    /// servers by shape itself (the control plane's stored shape keys) and so decodes each shape
+    /// once. The endpoint's servers and processes are not looked at, only its host and tags.
+    pub fn evaluate_instances(
+        &self,
+        endpoint: &Endpoint<'_>,
+        servers: &[(ServerInstance<'_>, &ShapeConditions)],
+        now: i64,
+    ) -> Decisions {
+        let mut servers: Vec<&(ServerInstance<'_>, &ShapeConditions)> = servers.iter().collect();
+        servers.sort_by(|a, b| (a.0.id, a.0.name, a.0.client).cmp(&(b.0.id, b.0.name, b.0.client)));
+        decide_instances(self.bundle, endpoint, now, servers.into_iter().map(|(s, c)| (*s, Arc::clone(&c.0))))
+    }
+}
+
+/// Which rules' conditions one server shape meets (see [`FleetEvaluator::conditions`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeConditions(Arc<[u32]>);
+
+/// One server as targets and exceptions see it: which server it is and whose, not what it runs
+/// (that is its shape's, [`ShapeConditions`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerInstance<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub client: &'a str,
+    /// The OS account, empty for a machine-wide server.
+    pub user: &'a str,
+}
+
+impl<'a> ServerInstance<'a> {
+    pub fn of(server: &'a pb::McpServer) -> Self {
+        ServerInstance { id: &server.id, name: &server.name, client: &server.client, user: &server.user }
+    }
+}
+
+/// Bumped whenever [`shape_of`] (and so [`shape_bytes`]) changes, so keys stored by an earlier
+/// version are known to be stale (`shape_bytes_are_pinned_to_the_shape_version` keeps it honest).
+pub const SHAPE_VERSION: u8 = 1;
+
+/// The canonical bytes of a server's shape: two servers with equal bytes meet the same rule
+/// conditions under every bundle (when no process serving either listens beyond loopback). The
+/// control plane stores a digest of them per server to decide each distinct shape once.
+pub fn shape_bytes(server: &pb::McpServer) -> Vec<u8> {
+    shape_of(server).encode_to_vec()
 }
 
 /// What a server's rule conditions may look at, and nothing else: the server with its instance
@@ -576,7 +634,7 @@ fn remembered(
 
 /// Facts about one server instance that targets and exceptions look at.
 struct InstanceFacts<'a, 't> {
-    s: &'a pb::McpServer,
+    s: ServerInstance<'a>,
     name: Candidate<'t>,
     client: Candidate<'t>,
     user: Candidate<'t>,
@@ -589,14 +647,6 @@ fn decide(
     mut memo: Option<&mut BTreeMap<Vec<u8>, Arc<[u32]>>>,
 ) -> Decisions {
     let inv = endpoint.inventory;
-    let hostname = text(inv.host.as_ref().map_or("", |h| h.hostname.as_str()));
-    let tags: Vec<Cow<'_, str>> = endpoint.tags.iter().map(|t| text(t)).collect();
-    let ep = EndpointFacts {
-        os: os_of(inv.host.as_ref()),
-        hostname: Candidate::from_bytes(hostname.as_bytes()),
-        agent_id: endpoint.agent_id,
-        tags: tags.iter().map(|t| Candidate::from_bytes(t.as_bytes())).collect(),
-    };
     // Servers a process serving them listens beyond loopback for.
     let mut exposed: BTreeMap<&str, bool> = BTreeMap::new();
     for p in &inv.processes {
@@ -609,16 +659,37 @@ fn decide(
     let mut servers: Vec<&pb::McpServer> = inv.servers.iter().collect();
     servers
         .sort_by(|a, b| (&a.id, &a.name, &a.client, &a.config_path).cmp(&(&b.id, &b.name, &b.client, &b.config_path)));
+    let servers = servers.into_iter().map(|s| {
+        let listening = exposed.get(s.id.as_str()).copied().unwrap_or(false);
+        let shape = shape_of(s);
+        let hits = match memo.as_deref_mut() {
+            Some(shapes) => remembered(shapes, bundle, &shape, listening),
+            None => condition_hits(bundle, &shape, listening),
+        };
+        (ServerInstance::of(s), hits)
+    });
+    decide_instances(bundle, endpoint, now, servers)
+}
+
+/// Targets and exceptions for servers in decision order, each with its shape's condition hits.
+fn decide_instances<'s>(
+    bundle: &Bundle,
+    endpoint: &Endpoint<'_>,
+    now: i64,
+    servers: impl Iterator<Item = (ServerInstance<'s>, Arc<[u32]>)>,
+) -> Decisions {
+    let inv = endpoint.inventory;
+    let hostname = text(inv.host.as_ref().map_or("", |h| h.hostname.as_str()));
+    let tags: Vec<Cow<'_, str>> = endpoint.tags.iter().map(|t| text(t)).collect();
+    let ep = EndpointFacts {
+        os: os_of(inv.host.as_ref()),
+        hostname: Candidate::from_bytes(hostname.as_bytes()),
+        agent_id: endpoint.agent_id,
+        tags: tags.iter().map(|t| Candidate::from_bytes(t.as_bytes())).collect(),
+    };
     let decisions = servers
-        .into_iter()
-        .map(|s| {
-            let listening = exposed.get(s.id.as_str()).copied().unwrap_or(false);
-            let shape = shape_of(s);
-            let hits = match memo.as_deref_mut() {
-                Some(shapes) => remembered(shapes, bundle, &shape, listening),
-                None => condition_hits(bundle, &shape, listening),
-            };
-            let (name, client, user) = (text(&s.name), text(&s.client), text(&s.user));
+        .map(|(s, hits)| {
+            let (name, client, user) = (text(s.name), text(s.client), text(s.user));
             let facts = InstanceFacts {
                 s,
                 name: Candidate::from_bytes(name.as_bytes()),
@@ -632,10 +703,10 @@ fn decide(
                 .map(|r| violation(bundle, r, &ep, &facts, now))
                 .collect();
             ServerDecision {
-                server_id: s.id.clone(),
-                name: s.name.clone(),
-                client: s.client.clone(),
-                user: s.user.clone(),
+                server_id: s.id.to_string(),
+                name: s.name.to_string(),
+                client: s.client.to_string(),
+                user: s.user.to_string(),
                 violations,
             }
         })

@@ -18,7 +18,10 @@ mod report;
 pub mod time;
 
 pub use builtin::ids as builtin_ids;
-pub use evaluate::{Decisions, Due, Endpoint, FleetEvaluator, Lift, ServerDecision, Violation, evaluate};
+pub use evaluate::{
+    Decisions, Due, Endpoint, FleetEvaluator, Lift, SHAPE_VERSION, ServerDecision, ServerInstance, ShapeConditions,
+    Violation, evaluate, shape_bytes,
+};
 pub use file::{Diagnostic, FORMAT_VERSION, PolicyError, parse, publish};
 pub use model::{Action, Bundle, Ecosystem, Os, Scope, Severity, Transport};
 pub use report::render_text;

@@ -238,3 +238,21 @@ fn a_grace_period_in_an_unpublished_file_counts_from_now() {
     let v = &d.servers.iter().find(|s| s.server_id == "s08").unwrap().violations[0];
     assert_eq!(v.due, Due::At { unix: NOW + 2 * 86_400 });
 }
+
+/// FNV-1a, enough to pin bytes in a test.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The control plane stores a digest of `shape_bytes` per server and trusts it until
+/// `SHAPE_VERSION` changes: a change to what a shape holds must bump the version.
+#[test]
+fn shape_bytes_are_pinned_to_the_shape_version() {
+    let laptop = support::laptop();
+    let bytes: Vec<u8> = laptop.servers.iter().flat_map(muster_policy::shape_bytes).collect();
+    assert_eq!(
+        (muster_policy::SHAPE_VERSION, fnv1a(&bytes)),
+        (1, 0x637f_1a94_8c18_b322),
+        "what a server shape holds changed: bump SHAPE_VERSION (stored shape keys go stale) and pin the new digest"
+    );
+}

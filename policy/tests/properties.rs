@@ -6,7 +6,9 @@
 
 mod support;
 
-use muster_policy::{Decisions, Endpoint, FleetEvaluator, evaluate, parse};
+use muster_policy::{
+    Decisions, Endpoint, FleetEvaluator, ServerInstance, ShapeConditions, evaluate, parse, shape_bytes,
+};
 use muster_proto::v1 as pb;
 use proptest::prelude::*;
 
@@ -277,5 +279,41 @@ proptest! {
             }
         }
         prop_assert!(fleet_evaluator.shapes() > 0);
+    }
+
+    /// The control plane's path: servers grouped by `shape_bytes` across the whole fleet, each
+    /// group's conditions decided once on its first server and given to every instance.
+    #[test]
+    fn instances_given_their_shape_conditions_decide_what_evaluate_decides(
+        rules in proptest::collection::vec(rule_spec(), 1..12),
+        exceptions in proptest::collection::vec(exception_spec(), 0..4),
+        fleet in proptest::collection::vec(fleet_endpoint(), 1..8),
+        now_offset in -3_000_000i64..3_000_000,
+    ) {
+        let rules: Vec<(usize, RuleSpec)> = rules.into_iter().enumerate().collect();
+        let exceptions: Vec<(usize, ExceptionSpec)> = exceptions.into_iter().enumerate().collect();
+        let bundle = parse(&policy(&rules, &exceptions, rules.len())).unwrap();
+        let evaluator = FleetEvaluator::new(&bundle);
+        let mut shapes: std::collections::BTreeMap<(Vec<u8>, bool), ShapeConditions> = Default::default();
+        for (i, (inv, tags)) in fleet.iter().enumerate() {
+            let agent_id = format!("agent-{i}");
+            let endpoint = Endpoint { inventory: inv, agent_id: &agent_id, tags };
+            // Every listener the generator makes is on 0.0.0.0.
+            let exposed = |id: &str| inv.processes.iter().any(|p| p.server_ids.iter().any(|s| s == id));
+            let conditions: Vec<ShapeConditions> = inv
+                .servers
+                .iter()
+                .map(|s| {
+                    let key = (shape_bytes(s), exposed(&s.id));
+                    shapes.entry(key).or_insert_with(|| evaluator.conditions(s, exposed(&s.id))).clone()
+                })
+                .collect();
+            let instances: Vec<(ServerInstance<'_>, &ShapeConditions)> =
+                inv.servers.iter().map(ServerInstance::of).zip(&conditions).collect();
+            prop_assert_eq!(
+                evaluator.evaluate_instances(&endpoint, &instances, NOW + now_offset),
+                evaluate(&bundle, &endpoint, NOW + now_offset)
+            );
+        }
     }
 }

@@ -6,24 +6,27 @@
 //! would act on, split by when (now or at a grace deadline) and how many an exception lifts, plus
 //! the first [`MAX_HITS`] servers it hits in agent id order. It writes nothing.
 //!
-//! Speed (a dry run must stay interactive at 100,000 endpoints): the endpoints are evaluated
-//! with `muster_policy::FleetEvaluator`, which decides each distinct server shape's conditions
-//! once and otherwise runs `evaluate`'s own code, on a blocking thread while the next page of
-//! endpoints is read and decoded.
+//! Speed (a dry run must stay interactive at 100,000 endpoints): servers are read as narrow rows
+//! carrying the shape key ingest stored with each (`store::policy_inputs::shape_key`); one server
+//! per distinct key is read and decoded in full and `muster_policy::FleetEvaluator` decides its
+//! shape's conditions once, for every server of that key; targets and exceptions are decided per
+//! instance by the same code `evaluate` runs. The evaluation runs on a blocking thread while
+//! the next page of endpoints is read.
 //!
 //! "Affected" means a violation that is not lifted by an exception (due now or at a deadline);
 //! "users" are OS accounts, counted per endpoint (`alice` on two laptops is two accounts), since
 //! the inventory knows accounts, not people. Endpoint tags are the ones each agent reported on
 //! its host.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 
-use muster_policy::{Bundle, Decisions, Due, Endpoint, FleetEvaluator, PolicyError};
+use muster_policy::{Bundle, Decisions, Due, Endpoint, FleetEvaluator, PolicyError, ServerInstance, ShapeConditions};
 use muster_proto::v1::InventorySnapshot;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::{Store, StoreError, StoredEndpoint};
+use crate::store::policy_inputs::SHAPE_KEY_LEN;
+use crate::store::{FullServer, ShapedEndpoint, Store, StoreError};
 
 /// Servers listed per rule; the counts cover all of them.
 pub const MAX_HITS: usize = 100;
@@ -252,30 +255,63 @@ fn stored_endpoint<'a>(agent_id: &'a str, snapshot: &'a InventorySnapshot) -> En
 /// Pages read ahead of the evaluation.
 const PAGES_AHEAD: usize = 2;
 
+/// One page for the evaluation thread: narrow endpoint rows, plus the servers read in full for
+/// it (one per shape key first seen in this page, and those without a current key).
+struct ShapedPage {
+    endpoints: Vec<ShapedEndpoint>,
+    full: Vec<FullServer>,
+}
+
+type ShapeKey = [u8; SHAPE_KEY_LEN];
+
 /// The use-case: parses `text` and evaluates it against every active endpoint at `now`.
+///
+/// Reads each server's narrow row (instance fields and stored shape key) and, per distinct
+/// shape key, one server in full, whose conditions then stand for every server of that key
+/// (`muster_policy::FleetEvaluator::evaluate_instances`). A server whose key is missing or of an
+/// older shape version is read in full on its own. Rows are read page by page, not in one
+/// snapshot: a dry run taken while agents report sees each server as one of its reads did.
 pub async fn dry_run(store: &dyn Store, text: &str, now: i64) -> Result<DryRun, DryRunError> {
     let bundle = muster_policy::parse(text)?;
-    let (pages, mut received) = tokio::sync::mpsc::channel::<Vec<StoredEndpoint>>(PAGES_AHEAD);
+    let (pages, mut received) = tokio::sync::mpsc::channel::<ShapedPage>(PAGES_AHEAD);
     let evaluation = tokio::task::spawn_blocking(move || {
         let mut tally = Tally::new(&bundle);
-        let mut evaluator = FleetEvaluator::new(&bundle);
+        let evaluator = FleetEvaluator::new(&bundle);
+        let mut shapes: HashMap<ShapeKey, ShapeConditions> = HashMap::new();
         while let Some(page) = received.blocking_recv() {
-            for endpoint in &page {
+            // This page's servers read on their own, by (agent id, server id).
+            let mut own: HashMap<(&str, &str), ShapeConditions> = HashMap::new();
+            for full in &page.full {
+                let conditions = evaluator.conditions(&full.server, false);
+                own.insert((full.agent_id.as_str(), full.server.id.as_str()), conditions.clone());
+                if let Some(key) = full.shape_key {
+                    shapes.entry(key).or_insert(conditions);
+                }
+            }
+            for endpoint in &page.endpoints {
+                let instances: Vec<(ServerInstance<'_>, &ShapeConditions)> = endpoint
+                    .servers
+                    .iter()
+                    .filter_map(|s| {
+                        let conditions = own
+                            .get(&(endpoint.agent_id.as_str(), s.server_id.as_str()))
+                            .or_else(|| s.shape_key.as_ref().and_then(|k| shapes.get(k)))?;
+                        let instance =
+                            ServerInstance { id: &s.server_id, name: &s.name, client: &s.client, user: &s.user };
+                        Some((instance, conditions))
+                    })
+                    .collect();
                 let snapshot = &endpoint.snapshot;
                 let hostname = snapshot.host.as_ref().map_or("", |h| h.hostname.as_str());
-                let decisions = evaluator.evaluate(&stored_endpoint(&endpoint.agent_id, snapshot), now);
+                let decisions =
+                    evaluator.evaluate_instances(&stored_endpoint(&endpoint.agent_id, snapshot), &instances, now);
                 tally.add(&endpoint.agent_id, hostname, &decisions);
             }
         }
         tally.finish(bundle.name(), now)
     });
     // The evaluation ends when `pages` is dropped: after the last page, or on a read error.
-    let read = super::for_each_page(store, |page| {
-        let pages = pages.clone();
-        async move { pages.send(page).await.is_ok() }
-    })
-    .await;
-    drop(pages);
+    let read = read_shaped_pages(store, pages).await;
     let run = match evaluation.await {
         Ok(run) => run,
         Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
@@ -283,6 +319,59 @@ pub async fn dry_run(store: &dyn Store, text: &str, now: i64) -> Result<DryRun, 
     };
     read?;
     Ok(run)
+}
+
+/// Reads every active endpoint's narrow rows a page at a time, with the servers to read in
+/// full, and sends them on until the receiver hangs up.
+async fn read_shaped_pages(store: &dyn Store, pages: tokio::sync::mpsc::Sender<ShapedPage>) -> Result<(), StoreError> {
+    // Shape keys a server was read in full for (the evaluation knows their conditions).
+    let mut served: HashSet<ShapeKey> = HashSet::new();
+    let mut after = String::new();
+    loop {
+        let endpoints = store.policy_shaped_endpoints(&after, super::PAGE).await?;
+        let next = match endpoints.last() {
+            Some(last) if endpoints.len() == super::PAGE as usize => Some(last.agent_id.clone()),
+            _ => None,
+        };
+        let mut wanted: Vec<(&str, &str)> = Vec::new();
+        let mut asked: HashSet<ShapeKey> = HashSet::new();
+        for e in &endpoints {
+            for s in &e.servers {
+                let new_key = s.shape_key.is_some_and(|k| !served.contains(&k) && asked.insert(k));
+                if s.shape_key.is_none() || new_key {
+                    wanted.push((&e.agent_id, &s.server_id));
+                }
+            }
+        }
+        let mut full = store.policy_servers(&wanted).await?;
+        served.extend(full.iter().filter_map(|f| f.shape_key));
+        // A server changed between the two reads may have come back with another key: the
+        // servers of a key still unserved are read on their own (their conditions then come
+        // from what each holds now).
+        let mut again: Vec<(&str, &str)> = Vec::new();
+        for e in &endpoints {
+            for s in &e.servers {
+                if s.shape_key.is_some_and(|k| !served.contains(&k)) {
+                    again.push((&e.agent_id, &s.server_id));
+                }
+            }
+        }
+        if !again.is_empty() {
+            let mut more = store.policy_servers(&again).await?;
+            for f in &mut more {
+                // Filed under no key: each stands only for itself.
+                f.shape_key = None;
+            }
+            full.extend(more);
+        }
+        if pages.send(ShapedPage { endpoints, full }).await.is_err() {
+            return Ok(());
+        }
+        match next {
+            Some(next) => after = next,
+            None => return Ok(()),
+        }
+    }
 }
 
 /// The dry run as text for people (the CLI's default output).

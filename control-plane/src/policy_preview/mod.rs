@@ -18,7 +18,7 @@ use muster_proto::v1::InventorySnapshot;
 use crate::store::{PolicyInputs, StoreError, StoredEndpoint};
 
 /// Endpoints read per store call.
-const PAGE: u32 = 500;
+pub(crate) const PAGE: u32 = 500;
 
 /// Calls `visit` with every active endpoint (agent id, rebuilt snapshot), in agent id order.
 pub async fn for_each_endpoint(

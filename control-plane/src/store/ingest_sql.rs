@@ -468,13 +468,15 @@ macro_rules! impl_ingest {
                     insert_rows(
                         conn,
                         "INSERT INTO servers (agent_id, server_id, name, client, user_name, scope, config_path, \
-                         project, transport, command, url, disabled, content_hash, detail, first_seen_at, last_seen_at) ",
+                         project, transport, command, url, disabled, content_hash, detail, shape_key, first_seen_at, \
+                         last_seen_at) ",
                         " ON CONFLICT (agent_id, server_id) DO UPDATE SET name = excluded.name, \
                          client = excluded.client, user_name = excluded.user_name, scope = excluded.scope, \
                          config_path = excluded.config_path, project = excluded.project, \
                          transport = excluded.transport, command = excluded.command, url = excluded.url, \
                          disabled = excluded.disabled, content_hash = excluded.content_hash, \
-                         detail = excluded.detail, last_seen_at = excluded.last_seen_at",
+                         detail = excluded.detail, shape_key = excluded.shape_key, \
+                         last_seen_at = excluded.last_seen_at",
                         &servers.write,
                         |row, write| {
                             let server = write.server;
@@ -492,6 +494,7 @@ macro_rules! impl_ingest {
                                 .push_bind(server.disabled)
                                 .push_bind(write.content_hash.clone())
                                 .push_bind(server.encode_to_vec())
+                                .push_bind(crate::store::policy_inputs::shape_key(server))
                                 .push_bind(now)
                                 .push_bind(now);
                         },

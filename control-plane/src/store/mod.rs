@@ -43,7 +43,7 @@ pub use self::data_bundles::DataBundleStore;
 pub use self::exception_requests::ExceptionRequestStore;
 pub use self::exports::ExportStore;
 pub use self::policies::PolicyStore;
-pub use self::policy_inputs::{PolicyInputs, StoredEndpoint};
+pub use self::policy_inputs::{FullServer, PolicyInputs, ShapedEndpoint, ShapedServer, StoredEndpoint};
 pub use self::postgres::PostgresStore;
 pub use self::sqlite::SqliteStore;
 use crate::ingest::{ChangeKind, IngestOutcome, Report};

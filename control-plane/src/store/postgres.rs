@@ -33,6 +33,7 @@ impl PostgresStore {
         read_models::backfill_finding_subjects(&pool).await?;
         read_models::backfill_remote_auth_posture(&pool).await?;
         read_models::backfill_live_rollups(&pool).await?;
+        policy_inputs_impl::backfill_shape_keys(&pool).await?;
         Ok(Self { writer: pool.clone(), reader: pool })
     }
 }

@@ -63,6 +63,7 @@ impl SqliteStore {
         read_models::backfill_finding_subjects(&writer).await?;
         read_models::backfill_remote_auth_posture(&writer).await?;
         read_models::backfill_live_rollups(&writer).await?;
+        policy_inputs_impl::backfill_shape_keys(&writer).await?;
         let reader = if in_memory {
             writer.clone()
         } else {

@@ -348,6 +348,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
             "pinned",
             "endpoint_host",
             "auth",
+            "shape_key",
         ],
     );
     let mut credentials = Table::new(
@@ -468,42 +469,25 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
             let server_id = format!("{:032x}", (n as u128) << 32 | s as u128);
             let client = endpoint_clients[rng.below(endpoint_clients.len() as u64) as usize];
             let user = &user_names[rng.below(user_names.len() as u64) as usize];
-            let remote = rng.chance(20);
-            let service = if rng.chance(75) { SERVICES[rng.popular(SERVICES.len() as u64) as usize] } else { "" };
-            let (ecosystem, package, version, pinned, host) = if remote {
-                (0, String::new(), String::new(), 0, format!("mcp{}.{}.example.com", rng.popular(40), service))
-            } else {
-                let ecosystem = [1, 1, 1, 2, 2, 3][rng.below(6) as usize];
-                let package = format!("@mcp/server-{}", rng.popular(600));
-                let pinned = rng.chance(55);
-                let version = if pinned { format!("1.{}.{}", rng.below(8), rng.below(12)) } else { String::new() };
-                (ecosystem, package, version, i64::from(pinned), String::new())
-            };
-            let credential_count = match rng.below(10) {
-                0..6 => 0,
-                6..9 => 1,
-                _ => 2,
-            };
+            // What the server runs comes from the fleet's catalogue of configurations (see
+            // `ServerTemplate`); a few are one-offs of this laptop.
+            let template = ServerTemplate::pick(spec.seed, &mut rng, n, s);
+            let ServerTemplate { remote, service, ecosystem, ref package, ref version, pinned, ref host, .. } =
+                template;
+            let pinned = i64::from(pinned);
             let mut server_literal = false;
             let mut server_reference = false;
             let mut detail_credentials = Vec::new();
-            for c in 0..credential_count {
+            for (location, provider) in &template.credentials {
+                let (location, provider) = (location.clone(), *provider);
                 let is_literal = rng.chance(35);
                 server_literal |= is_literal;
                 server_reference |= !is_literal;
                 literal += i64::from(is_literal);
-                let provider = PROVIDERS[rng.popular(PROVIDERS.len() as u64) as usize];
                 let fingerprint = if rng.chance(15) {
                     format!("{:032x}", 0xF000_0000_u128 + u128::from(rng.popular(8_000)))
                 } else {
                     format!("{:032x}", rng.next())
-                };
-                let location = match rng.below(10) {
-                    0..6 => format!("env:{}_TOKEN_{c}", provider.to_uppercase()),
-                    6..=7 if c == 0 => "header:Authorization".to_string(),
-                    6..=7 => format!("header:X-Api-Key-{c}"),
-                    9 if c == 0 => "url".to_string(),
-                    _ => format!("arg:{}", 2 + c),
                 };
                 detail_credentials.push(pb::Credential {
                     location: location.clone(),
@@ -533,7 +517,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
             } else {
                 "none"
             };
-            let name = format!("{}-{s}", if service.is_empty() { "tool" } else { service });
+            let name = template.name.clone();
             let mut detail = server_detail(ServerFacts {
                 id: &server_id,
                 name: &name,
@@ -541,10 +525,10 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                 user,
                 service,
                 ecosystem,
-                package: &package,
-                version: &version,
+                package,
+                version,
                 pinned: pinned == 1,
-                host: &host,
+                host,
             });
             detail.credentials = detail_credentials;
             let detail_row = servers.rows.len();
@@ -567,16 +551,18 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                 Cell::Int(last_seen),
                 text(service),
                 Cell::Int(ecosystem),
-                text(&package),
-                text(&version),
+                text(package),
+                text(version),
                 Cell::Int(pinned),
-                text(&host),
+                text(host),
                 text(auth),
+                Cell::Blob(Vec::new()),
             ]);
             if rng.chance(30) {
                 let (finding_id, severity, owasp) = FINDINGS[rng.popular(FINDINGS.len() as u64) as usize];
+                // An advisory belongs to the package the configuration runs.
                 let advisory = if finding_id == "MUSTER-PKG-VULNERABLE" && !package.is_empty() {
-                    format!("GHSA-{:04x}-{:04x}-mcp0", rng.popular(300), rng.below(4))
+                    template.advisory.clone()
                 } else {
                     String::new()
                 };
@@ -627,6 +613,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                 ]);
             }
             servers.rows[detail_row][13] = Cell::Blob(detail.encode_to_vec());
+            servers.rows[detail_row][23] = Cell::Blob(crate::store::policy_inputs::shape_key(&detail));
             if rng.chance(50) {
                 let kind = ["appeared", "changed", "changed", "disappeared"][rng.below(4) as usize];
                 events.rows.push(vec![
@@ -722,6 +709,109 @@ async fn write_all(spec: &FleetSpec, sink: &mut impl Sink) -> Result<SeedReport,
     report.rows = counts;
     report.insert_time = started.elapsed();
     Ok(report)
+}
+
+/// Distinct server configurations of the seeded fleet's catalogue.
+const TEMPLATES: usize = 3_000;
+/// Percent of servers that are one-offs (a developer's own build), unique to their laptop.
+const ONE_OFF_PERCENT: u64 = 3;
+
+/// What one server runs and how it is reached, as a fleet repeats it. A real fleet copies its
+/// configurations from the same READMEs and onboarding docs: a few (the GitHub, filesystem,
+/// browser servers) are on most laptops and a long tail on a few each. So each server draws one
+/// of [`TEMPLATES`] configurations with Zipf (s = 1) popularity, the shape of most popularity
+/// data (package downloads included); [`ONE_OFF_PERCENT`] of servers are unique instead. What
+/// varies per laptop: client, OS account, ids and paths, whether each credential is a literal
+/// or a reference, fingerprints, and which findings were raised.
+struct ServerTemplate {
+    name: String,
+    remote: bool,
+    service: &'static str,
+    ecosystem: i64,
+    package: String,
+    version: String,
+    pinned: bool,
+    host: String,
+    /// (location, provider) of each credential the configuration passes.
+    credentials: Vec<(String, &'static str)>,
+    /// The advisory a `MUSTER-PKG-VULNERABLE` finding on it names.
+    advisory: String,
+}
+
+impl ServerTemplate {
+    fn pick(seed: u64, rng: &mut Rng, endpoint: usize, slot: usize) -> Self {
+        if rng.chance(ONE_OFF_PERCENT) {
+            let mut own = Rng(rng.next());
+            let mut t = Self::generate(&mut own, 0);
+            t.name = format!("dev-{slot}");
+            t.remote = false;
+            t.host.clear();
+            t.ecosystem = 1;
+            t.package = format!("@dev{endpoint}/mcp-{slot}");
+            t.version.clear();
+            t.pinned = false;
+            return t;
+        }
+        let index = zipf_index(rng.next());
+        Self::generate(&mut Rng(seed ^ (index as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)), index)
+    }
+
+    fn generate(rng: &mut Rng, index: usize) -> Self {
+        let remote = rng.chance(20);
+        let service = if rng.chance(75) { SERVICES[rng.popular(SERVICES.len() as u64) as usize] } else { "" };
+        let (ecosystem, package, version, pinned, host) = if remote {
+            (0, String::new(), String::new(), false, format!("mcp{}.{}.example.com", rng.popular(40), service))
+        } else {
+            let ecosystem = [1, 1, 1, 2, 2, 3][rng.below(6) as usize];
+            let package = format!("@mcp/server-{}", rng.popular(600));
+            let pinned = rng.chance(55);
+            let version = if pinned { format!("1.{}.{}", rng.below(8), rng.below(12)) } else { String::new() };
+            (ecosystem, package, version, pinned, String::new())
+        };
+        let credential_count = match rng.below(10) {
+            0..6 => 0,
+            6..9 => 1,
+            _ => 2,
+        };
+        let credentials = (0..credential_count)
+            .map(|c| {
+                let provider = PROVIDERS[rng.popular(PROVIDERS.len() as u64) as usize];
+                let location = match rng.below(10) {
+                    0..6 => format!("env:{}_TOKEN_{c}", provider.to_uppercase()),
+                    6..=7 if c == 0 => "header:Authorization".to_string(),
+                    6..=7 => format!("header:X-Api-Key-{c}"),
+                    9 if c == 0 => "url".to_string(),
+                    _ => format!("arg:{}", 2 + c),
+                };
+                (location, provider)
+            })
+            .collect();
+        let advisory = format!("GHSA-{:04x}-{:04x}-mcp0", rng.popular(300), rng.below(4));
+        let name = if index < SERVICES.len() && !service.is_empty() {
+            service.to_string()
+        } else {
+            format!("{}-{index}", if service.is_empty() { "tool" } else { service })
+        };
+        ServerTemplate { name, remote, service, ecosystem, package, version, pinned, host, credentials, advisory }
+    }
+}
+
+/// An index in `0..TEMPLATES` drawn with probability proportional to 1 / (index + 1), from a
+/// uniform 64-bit draw (the cumulative weights are computed once).
+fn zipf_index(draw: u64) -> usize {
+    static CUMULATIVE: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    let cumulative = CUMULATIVE.get_or_init(|| {
+        let mut total = 0.0;
+        (1..=TEMPLATES)
+            .map(|k| {
+                total += 1.0 / k as f64;
+                total
+            })
+            .collect()
+    });
+    let total = cumulative.last().copied().unwrap_or(1.0);
+    let u = (draw >> 11) as f64 / (1u64 << 53) as f64 * total;
+    cumulative.partition_point(|&c| c <= u).min(TEMPLATES - 1)
 }
 
 /// The columns of a seeded server row that its stored `muster.v1.McpServer` repeats.
