@@ -6,6 +6,7 @@
 //! ([`state`]), the durable outbox ([`outbox`]), reports and deltas ([`report`]), gRPC over mTLS
 //! ([`grpc`]), config watching ([`watch`]) and the event loop that ties them together
 //! ([`daemon`]).
+//! Newer catalog and advisory data pushed by the control plane: [`data_bundle`].
 //! The installed configuration file and the silent enrollment it triggers live in [`config`];
 //! enforcing policy decisions on the machine (file safety, quarantine, the clients' own policy
 //! files) in [`enforce`].
@@ -18,6 +19,7 @@ pub mod analysis;
 pub mod catalog;
 pub mod config;
 pub mod daemon;
+pub mod data_bundle;
 pub mod discovery;
 pub mod enforce;
 pub mod enroll;
@@ -102,8 +104,21 @@ pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySna
     scan_full(req).map(|(inv, watch, _)| (inv, watch))
 }
 
+/// Like [`scan_all`], analysing with `data` (a data bundle's catalog and advisories) instead of
+/// the built-in data.
+pub fn scan_all_with(req: &ScanRequest, data: &data_bundle::DataSet) -> Result<Scanned, ScanError> {
+    scan_full_with(req, data).map(|(inventory, watch, identities)| Scanned { inventory, watch, identities })
+}
+
 fn scan_full(
     req: &ScanRequest,
+) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet, enforce::client_policy::Identities), ScanError> {
+    scan_full_with(req, &data_bundle::DataSet::builtin())
+}
+
+fn scan_full_with(
+    req: &ScanRequest,
+    data: &data_bundle::DataSet,
 ) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet, enforce::client_policy::Identities), ScanError> {
     let (users, env_user) = if req.project.is_some() {
         (Vec::new(), None)
@@ -128,8 +143,8 @@ fn scan_full(
     };
     let ctx = analysis::AnalysisContext {
         fleet_key: &key,
-        catalog: catalog::bundled().map_err(|e| ScanError::Data(e.to_string()))?,
-        advisories: advisories::AdvisoryDb::bundled().map_err(|e| ScanError::Data(e.to_string()))?,
+        catalog: data.catalog()?,
+        advisories: data.advisories()?,
         findings: findings::catalog::FindingsCatalog::bundled().map_err(|e| ScanError::Data(e.to_string()))?,
     };
     let analysis = analysis::analyse(&found, &ctx);

@@ -173,7 +173,10 @@ async fn main() -> Result<()> {
                     policy: None,
                 })
                 .await?;
-            let mut stream = PolicyClient::new(channel).watch(WatchRequest { known_version: 0 }).await?.into_inner();
+            let mut stream = PolicyClient::new(channel)
+                .watch(WatchRequest { known_version: 0, ..Default::default() })
+                .await?
+                .into_inner();
             drop(permit);
             let key = ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, response.policy_public_key);
             // The agent's loop: verify each bundle, then (optionally) acknowledge it in a report.

@@ -15,6 +15,7 @@ pub mod agents;
 pub mod audit;
 pub mod compliance;
 pub mod config;
+pub mod data_bundles;
 pub mod enroll;
 pub mod error;
 pub mod exception_requests;

@@ -16,7 +16,7 @@ use muster_control_plane::config::{self, Overrides, ServerConfig};
 use muster_control_plane::error::ActionError;
 use muster_control_plane::state::unix_now;
 use muster_control_plane::store::{AuditOutcome, DynStore, Role, Store};
-use muster_control_plane::{ControlPlane, agents as agent_admin, enroll, policies, quickstart};
+use muster_control_plane::{ControlPlane, agents as agent_admin, data_bundles, enroll, policies, quickstart};
 
 /// Muster control plane: enrolls agents and stores their MCP inventory.
 #[derive(Debug, Parser)]
@@ -74,6 +74,30 @@ enum Command {
     /// Remediation policies (docs/policies.md).
     #[command(subcommand)]
     Policy(PolicyCommand),
+    /// Signed data bundles: the service catalog and advisories agents analyse with.
+    #[command(subcommand)]
+    Data(DataCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Publish a data bundle (admin action, audited as `cli`): `services.toml` and/or
+    /// `advisories.osv.json` from DIR, or this release's built-in data. Agents connected to a
+    /// running server receive it within seconds and use it when it verifies and parses; a
+    /// malformed part is refused here, stores nothing and exits with status 2.
+    Publish {
+        /// A directory holding `services.toml` and/or `advisories.osv.json`.
+        #[arg(required_unless_present = "from_builtin", conflicts_with = "from_builtin")]
+        dir: Option<std::path::PathBuf>,
+        /// Publish the data built into this release.
+        #[arg(long)]
+        from_builtin: bool,
+        /// Why this bundle is published (kept in the history and the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// List data bundles, newest first.
+    History,
 }
 
 #[derive(Debug, Subcommand)]
@@ -254,6 +278,7 @@ async fn run(command: Command, config: ServerConfig) -> Result<()> {
         // Handled in `main` before any configuration is loaded.
         Command::Policy(PolicyCommand::Check { file }) => std::process::exit(policy_check(&file)?),
         Command::Policy(command) => policy(command, &config).await,
+        Command::Data(command) => data(command, &config).await,
     }
 }
 
@@ -500,6 +525,50 @@ async fn policy(command: PolicyCommand, config: &ServerConfig) -> Result<()> {
                         v.published_at.map_or_else(|| "draft".to_string(), muster_control_plane::timefmt::rfc3339);
                     println!("{:>8} {published:<22} {:<16} {:<20} {}", v.version, v.author, v.name, v.reason);
                 }
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn data(command: DataCommand, config: &ServerConfig) -> Result<()> {
+    let store = open_store(config).await?;
+    let now = unix_now();
+    match command {
+        DataCommand::Publish { dir, from_builtin, reason } => {
+            let parts = match (&dir, from_builtin) {
+                (_, true) => Ok(data_bundles::DataParts::builtin()),
+                (Some(dir), false) => data_bundles::DataParts::from_dir(dir),
+                (None, false) => Err(ActionError::invalid("give a directory or --from-builtin")),
+            };
+            let published = match parts {
+                Ok(parts) => {
+                    data_bundles::publish(store.as_ref(), &data_bundles::NoListener, &parts, CLI_ACTOR, &reason, now)
+                        .await
+                }
+                Err(error) => Err(error),
+            };
+            match published {
+                Ok((bundle, event)) => {
+                    record(store.as_ref(), event).await;
+                    println!("published data bundle {} ({}; digest {})", bundle.version, bundle.parts, bundle.digest);
+                }
+                Err(error) => {
+                    let event = data_bundles::refused(&error.to_string());
+                    audit::record(store.as_ref(), &event.entry(CLI_ACTOR, "local", AuditOutcome::Failure, now)).await;
+                    if let ActionError::Invalid(message) = &error {
+                        eprintln!("error: {message}; nothing was published");
+                        std::process::exit(2);
+                    }
+                    return Err(error.into());
+                }
+            }
+        }
+        DataCommand::History => {
+            println!("{:>12} {:<22} {:<22} {:<16} REASON", "VERSION", "PUBLISHED", "PARTS", "AUTHOR");
+            for b in data_bundles::history(store.as_ref(), 500).await? {
+                let published = muster_control_plane::timefmt::rfc3339(b.created_at);
+                println!("{:>12} {published:<22} {:<22} {:<16} {}", b.version, b.parts, b.author, b.reason);
             }
         }
     }

@@ -50,6 +50,8 @@ pub struct ControlPlane {
     ingest_events: broadcast::Sender<crate::ingest::IngestEvent>,
     /// The newest policy version published through this process, for the Watch streams.
     pub(crate) policy_updates: tokio::sync::watch::Sender<Option<Arc<crate::policies::SignedPolicy>>>,
+    /// The newest data bundle this process knows, signed once, for the Watch streams.
+    pub(crate) data_updates: tokio::sync::watch::Sender<Option<Arc<muster_proto::v1::DataBundle>>>,
 }
 
 impl ControlPlane {
@@ -90,6 +92,7 @@ impl ControlPlane {
             revocations,
             ingest_events,
             policy_updates: tokio::sync::watch::Sender::new(None),
+            data_updates: tokio::sync::watch::Sender::new(None),
         })
     }
 
@@ -119,6 +122,11 @@ impl ControlPlane {
         &self,
     ) -> tokio::sync::watch::Receiver<Option<Arc<crate::policies::SignedPolicy>>> {
         self.policy_updates.subscribe()
+    }
+
+    /// The newest data bundle this process knows, as a stream of changes.
+    pub(crate) fn subscribe_data(&self) -> tokio::sync::watch::Receiver<Option<Arc<muster_proto::v1::DataBundle>>> {
+        self.data_updates.subscribe()
     }
 
     pub(crate) fn subscribe_revocations(&self) -> broadcast::Receiver<String> {
@@ -151,6 +159,23 @@ impl crate::policies::PolicyListener for ControlPlane {
             bundle: crate::policies::signed_bundle(&self.pki, version),
         });
         self.policy_updates.send_if_modified(|current| {
+            let newer = current.as_ref().is_none_or(|held| held.version < signed.version);
+            if newer {
+                *current = Some(signed.clone());
+            }
+            newer
+        });
+    }
+}
+
+impl crate::data_bundles::DataBundleListener for ControlPlane {
+    fn data_bundle_published(&self, bundle: &crate::store::data_bundles::DataBundleRecord) {
+        // Keeps the newest only, signed once for every stream.
+        if self.data_updates.borrow().as_ref().is_some_and(|held| held.version >= bundle.version) {
+            return;
+        }
+        let signed = Arc::new(crate::data_bundles::signed(&self.pki, bundle));
+        self.data_updates.send_if_modified(|current| {
             let newer = current.as_ref().is_none_or(|held| held.version < signed.version);
             if newer {
                 *current = Some(signed.clone());
@@ -204,19 +229,38 @@ pub(crate) async fn stopped(stop: &mut tokio::sync::watch::Receiver<bool>) {
 /// by another process (`muster-server policy apply`, another replica on the same PostgreSQL).
 pub const CURRENT_POLL: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// Keeps `state`'s current version up to date with the store until `stop`: at once, then every
-/// [`CURRENT_POLL`]. Versions published through this process reach the streams without it.
+/// Keeps `state`'s current policy version and data bundle up to date with the store until
+/// `stop`: at once, then every [`CURRENT_POLL`]. Versions published through this process reach
+/// the streams without it.
 pub async fn follow_store(state: std::sync::Arc<ControlPlane>, mut stop: tokio::sync::watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(CURRENT_POLL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             () = stopped(&mut stop) => return,
-            _ = tick.tick() => match state.store.current_policy().await {
-                Ok(Some(record)) => crate::policies::PolicyListener::policy_published(&*state, &record),
-                Ok(None) => {}
-                Err(error) => tracing::warn!(error = %error, "cannot read the current policy"),
-            },
+            _ = tick.tick() => {
+                match state.store.current_policy().await {
+                    Ok(Some(record)) => crate::policies::PolicyListener::policy_published(&*state, &record),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(error = %error, "cannot read the current policy"),
+                }
+                follow_data(&state).await;
+            }
         }
+    }
+}
+
+/// Takes the store's current data bundle when it is newer than the one this process holds (one
+/// small query for the version first, so the document is read only when it changed).
+pub(crate) async fn follow_data(state: &ControlPlane) {
+    let held = state.data_updates.borrow().as_ref().map_or(0, |b| b.version);
+    match state.store.last_data_bundle_version().await {
+        Ok(last) if last > held => match state.store.current_data_bundle().await {
+            Ok(Some(record)) => crate::data_bundles::DataBundleListener::data_bundle_published(state, &record),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(error = %error, "cannot read the current data bundle"),
+        },
+        Ok(_) => {}
+        Err(error) => tracing::warn!(error = %error, "cannot read the current data bundle"),
     }
 }

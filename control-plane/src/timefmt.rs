@@ -52,13 +52,31 @@ pub fn short_date(at: i64) -> String {
 
 /// Unix seconds of the end of a `YYYY-MM-DD` day (UTC): a waiver "until" a date holds through it.
 pub fn end_of_day(date: &str) -> Option<i64> {
+    start_of_day(date).map(|start| start + 86_400)
+}
+
+/// Unix seconds of the start of a `YYYY-MM-DD` day (UTC).
+pub fn start_of_day(date: &str) -> Option<i64> {
     let mut parts = date.trim().splitn(3, '-');
     let year: i32 = parts.next()?.parse().ok()?;
     let month: u8 = parts.next()?.parse().ok()?;
     let day: u8 = parts.next()?.parse().ok()?;
     let month = time::Month::try_from(month).ok()?;
     let date = time::Date::from_calendar_date(year, month, day).ok()?;
-    Some(date.midnight().assume_utc().unix_timestamp() + 86_400)
+    Some(date.midnight().assume_utc().unix_timestamp())
+}
+
+/// `YYYY-MM-DD` of unix seconds (UTC), for date fields.
+pub fn iso_date(at: i64) -> String {
+    match OffsetDateTime::from_unix_timestamp(at) {
+        Ok(t) => format!("{:04}-{:02}-{:02}", t.year(), u8::from(t.month()), t.day()),
+        Err(_) => "1970-01-01".to_string(),
+    }
+}
+
+/// The start of the UTC day holding `at`.
+pub fn day_start(at: i64) -> i64 {
+    at - at.rem_euclid(86_400)
 }
 
 #[cfg(test)]
@@ -74,6 +92,9 @@ mod tests {
         assert_eq!(utc_text(1_800_000_000), "2027-01-15 08:00 UTC");
         assert_eq!(short_date(1_800_000_000), "Jan 15");
         assert_eq!(end_of_day("1970-01-02"), Some(2 * 86_400));
+        assert_eq!(start_of_day("1970-01-02"), Some(86_400));
+        assert_eq!(iso_date(1_800_000_000), "2027-01-15");
+        assert_eq!(day_start(1_800_000_000), start_of_day("2027-01-15").unwrap());
         for bad in ["", "2026-13-01", "2026-02-30", "tomorrow", "2026-1"] {
             assert_eq!(end_of_day(bad), None, "{bad}");
         }

@@ -608,9 +608,11 @@ async fn activity_lists_change_events_filtered_by_kind_and_host(mut ops: Ops) ->
     ops.report(servers).await;
     let viewer = ops.login("vera").await;
     let token = ops.token(Role::Viewer).await;
+    // Server events only: findings appearing and resolving have their own test.
     let kinds = |page: &str| -> Vec<String> {
         page.match_indices("class=\"badge change-")
             .map(|(at, _)| page[at + 20..].split('"').next().unwrap().to_string())
+            .filter(|kind| !kind.starts_with("finding_"))
             .collect()
     };
     let (_, page) = ops.page(&viewer, "/activity").await;
@@ -638,6 +640,30 @@ async fn activity_lists_change_events_filtered_by_kind_and_host(mut ops: Ops) ->
     assert_eq!(rest["items"].as_array().unwrap().len(), 1);
     assert!(rest["next_cursor"].is_null());
     assert_eq!(ops.api_get(&token, "/api/v1/activity?kind=exploded").await.0, 400);
+
+    // What changed, and time ranges, in the API and the page.
+    let (_, changed) = ops.api_get(&token, "/api/v1/activity?kind=changed").await;
+    assert_eq!(changed["items"][0]["changes"][0]["field"], "command", "{changed}");
+    assert!(changed["items"][0]["changes"][0].get("after").is_none(), "no value of an unknown command: {changed}");
+    let (_, resolved) = ops.api_get(&token, "/api/v1/activity?kind=finding_resolved").await;
+    assert!(!resolved["items"].as_array().unwrap().is_empty(), "server b's findings resolved: {resolved}");
+    assert_eq!(resolved["items"][0]["finding_id"].as_str().map(|id| id.starts_with("MUSTER-")), Some(true));
+    let count = |body: &serde_json::Value| body["items"].as_array().unwrap().len();
+    let (_, all) = ops.api_get(&token, "/api/v1/activity?limit=500").await;
+    let (_, today) = ops.api_get(&token, "/api/v1/activity?range=today&limit=500").await;
+    let (_, week) = ops.api_get(&token, "/api/v1/activity?range=7d&limit=500").await;
+    assert_eq!((count(&today), count(&week)), (count(&all), count(&all)));
+    let (_, old) = ops.api_get(&token, "/api/v1/activity?range=custom&from=2001-01-01&to=2001-01-31").await;
+    assert_eq!(count(&old), 0);
+    let (_, open_ended) = ops.api_get(&token, "/api/v1/activity?from=2001-01-01").await;
+    assert_eq!(count(&open_ended), count(&all).min(50));
+    for bad in ["range=yesterday", "from=2001-02-30", "from=2001-02-02&to=2001-02-01", "range=today&from=2001-01-01"] {
+        assert_eq!(ops.api_get(&token, &format!("/api/v1/activity?{bad}")).await.0, 400, "{bad}");
+    }
+    let (_, page) = ops.page(&viewer, "/activity?range=custom&from=2001-01-01&to=2001-01-31").await;
+    assert!(kinds(&page).is_empty() && page.contains("From 2001-01-01 00:00 UTC until 2001-02-01 00:00 UTC"));
+    let (_, page) = ops.page(&viewer, "/activity?kind=changed").await;
+    assert!(page.contains("<li data-field=\"command\">command changed</li>"), "{page}");
     ops
 }
 

@@ -136,7 +136,8 @@ async fn revoked_agent_is_refused_and_its_stream_closes() {
     let cp = TestControlPlane::start().await.unwrap();
     let agent = enroll(&cp).await;
     let mut policy = PolicyClient::new(agent_channel(&cp, &agent).await);
-    let mut stream = policy.watch(WatchRequest { known_version: 0 }).await.expect("watch opens").into_inner();
+    let mut stream =
+        policy.watch(WatchRequest { known_version: 0, ..Default::default() }).await.expect("watch opens").into_inner();
     let mut client = inventory(&cp, &agent).await;
     client.report(full_report(&agent.id, 1, vec![server("a", "npx")])).await.expect("report before revocation");
 
@@ -234,7 +235,7 @@ async fn revocation_by_another_process_closes_the_stream() {
     let cp = TestControlPlane::start().await.unwrap();
     let agent = enroll(&cp).await;
     let mut policy = PolicyClient::new(agent_channel(&cp, &agent).await);
-    let mut stream = policy.watch(WatchRequest { known_version: 0 }).await.unwrap().into_inner();
+    let mut stream = policy.watch(WatchRequest { known_version: 0, ..Default::default() }).await.unwrap().into_inner();
     // Straight to the store, as `muster-server agents revoke` does: no in-process notification.
     assert!(cp.store().revoke_agent(&agent.id, 0).await.unwrap());
     let closed = tokio::time::timeout(Duration::from_secs(20), stream.message()).await.expect("stream closes");
@@ -260,7 +261,7 @@ async fn shutdown_closes_open_watch_streams() {
     let cp = TestControlPlane::start().await.unwrap();
     let agent = enroll(&cp).await;
     let mut policy = PolicyClient::new(agent_channel(&cp, &agent).await);
-    let mut stream = policy.watch(WatchRequest { known_version: 0 }).await.unwrap().into_inner();
+    let mut stream = policy.watch(WatchRequest { known_version: 0, ..Default::default() }).await.unwrap().into_inner();
     let started = std::time::Instant::now();
     tokio::time::timeout(Duration::from_secs(20), cp.stop()).await.expect("stop finishes").unwrap();
     assert!(started.elapsed() < muster_control_plane::server::GRACE_PERIOD, "stopped before the grace period ran out");
@@ -296,7 +297,8 @@ async fn a_superseded_certificate_is_refused_once_the_renewal_is_used() {
         .await
         .expect("report with the first certificate");
     let mut old_policy = PolicyClient::new(agent_channel(&cp, &old).await);
-    let mut old_stream = old_policy.watch(WatchRequest { known_version: 0 }).await.unwrap().into_inner();
+    let mut old_stream =
+        old_policy.watch(WatchRequest { known_version: 0, ..Default::default() }).await.unwrap().into_inner();
 
     let new = renewed(&cp, &old).await;
     let stored = cp.store().agent(&old.id).await.unwrap().unwrap();
@@ -326,7 +328,9 @@ async fn a_superseded_certificate_is_refused_once_the_renewal_is_used() {
     let key = AgentKey::generate().unwrap();
     let refused = old_enrollment.renew(muster_proto::v1::RenewRequest { csr_der: key.csr_der }).await.unwrap_err();
     assert_eq!(refused.code(), Code::PermissionDenied, "a superseded certificate cannot renew itself back");
-    let refused = PolicyClient::new(agent_channel(&cp, &old).await).watch(WatchRequest { known_version: 0 }).await;
+    let refused = PolicyClient::new(agent_channel(&cp, &old).await)
+        .watch(WatchRequest { known_version: 0, ..Default::default() })
+        .await;
     assert_eq!(refused.unwrap_err().code(), Code::PermissionDenied);
     // A stream opened with it closes.
     let closed = tokio::time::timeout(Duration::from_secs(20), old_stream.message()).await.expect("stream closes");

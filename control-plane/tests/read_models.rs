@@ -40,6 +40,7 @@ conformance_suite!(
     one_waiver_applies_to_one_host_wide_finding_only,
     advisory_findings_of_one_server_are_decided_one_by_one,
     activity_filters_and_pages_newest_first,
+    activity_says_what_changed_records_findings_and_names_the_scanned_host,
     agents_page_and_versions,
     garbage_cursor_is_refused,
     rollups_follow_every_report_and_agree_with_a_rebuild,
@@ -798,6 +799,86 @@ async fn activity_filters_and_pages_newest_first(store: DynStore) {
     let second = store.activity(&query).await.unwrap();
     assert_eq!((first.items.len(), second.items.len(), second.next_cursor), (3, 1, None));
     assert_eq!(second.items[0].server_id, "1");
+}
+
+async fn activity_says_what_changed_records_findings_and_names_the_scanned_host(store: DynStore) {
+    let first = endpoint(
+        "scanned-laptop",
+        1,
+        &["alice"],
+        vec![
+            srv("1").credential("env:GITHUB_TOKEN", CredentialSource::Literal, "f1", "github"),
+            srv("2").finding("MUSTER-PKG-UNPINNED", 3, "MCP04", "unpinned"),
+        ],
+    );
+    // Enrolled under another machine name than the one its agent scans (an image, a rename).
+    let token = create_token(store.as_ref(), 1, std::time::Duration::from_secs(DAY as u64), NOW - DAY).await.unwrap();
+    let id = "00000000-0000-4000-8000-0000000000aa".to_string();
+    let agent = NewAgent {
+        id: id.clone(),
+        hostname: "enrolling-box".into(),
+        cert_serial: "01".into(),
+        cert_not_after: NOW + 30 * DAY,
+        agent_version: "0.1.0".into(),
+        enrolled_at: NOW - DAY,
+    };
+    store.enroll_agent(&hash_token(&token.token), NOW - DAY, &agent).await.unwrap();
+    store.ingest(&id, &full(1, &first), NOW).await.unwrap();
+
+    // Server 1: env name added, its secret replaced, a finding raised; server 2's finding fixed.
+    let mut second = snapshot(&first);
+    second.servers[0].env_names = vec!["GITHUB_HOST".into()];
+    second.servers[0].credentials[0].fingerprint = "f2".into();
+    second.servers[0].findings = vec![Finding {
+        id: "MUSTER-SECRET-ENV".into(),
+        severity: 4,
+        server_ids: vec!["1".into()],
+        ..Default::default()
+    }];
+    second.servers[1].findings.clear();
+    let report = Report { sequence: 2, base_sequence: 0, body: ReportBody::Full(second), policy: None };
+    store.ingest(&id, &report, NOW + DAY).await.unwrap();
+
+    let events = store.activity(&ActivityQuery::default()).await.unwrap().items;
+    let seen: Vec<(&str, ChangeKind, &str)> =
+        events.iter().map(|e| (e.server_id.as_str(), e.kind, e.finding_id.as_str())).collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("2", ChangeKind::FindingResolved, "MUSTER-PKG-UNPINNED"),
+            ("1", ChangeKind::FindingAppeared, "MUSTER-SECRET-ENV"),
+            ("2", ChangeKind::Changed, ""),
+            ("1", ChangeKind::Changed, ""),
+            ("2", ChangeKind::FindingAppeared, "MUSTER-PKG-UNPINNED"),
+            ("2", ChangeKind::Appeared, ""),
+            ("1", ChangeKind::Appeared, ""),
+        ]
+    );
+    let changed_1 = events.iter().find(|e| e.server_id == "1" && e.kind == ChangeKind::Changed).unwrap();
+    let texts: Vec<String> = changed_1.changes.iter().map(|c| c.text()).collect();
+    assert_eq!(
+        texts,
+        ["env names added: GITHUB_HOST", "credentials changed: env:GITHUB_TOKEN", "findings added: MUSTER-SECRET-ENV"]
+    );
+    let appeared = events.iter().find(|e| e.kind == ChangeKind::FindingAppeared && e.server_id == "1").unwrap();
+    assert_eq!((appeared.severity, appeared.server_name.as_str()), (4, "server-1"));
+    assert!(events.iter().all(|e| e.hostname == "scanned-laptop"), "one name per host: {events:?}");
+    let agents = store.agents_page(&AgentQuery::default()).await.unwrap().items;
+    assert_eq!(agents[0].hostname, "scanned-laptop");
+
+    // Time ranges read only their rows and page by (at, id).
+    let today = store.activity(&ActivityQuery { since: Some(NOW + DAY), ..Default::default() }).await.unwrap();
+    assert_eq!(today.items.len(), 4);
+    let before = store.activity(&ActivityQuery { until: Some(NOW + DAY), ..Default::default() }).await.unwrap();
+    assert_eq!(before.items.len(), 3);
+    let mut query = ActivityQuery { since: Some(NOW + DAY), limit: 3, ..Default::default() };
+    let page = store.activity(&query).await.unwrap();
+    query.cursor = page.next_cursor.clone();
+    let rest = store.activity(&query).await.unwrap();
+    assert_eq!((page.items.len(), rest.items.len(), rest.next_cursor), (3, 1, None));
+    let kinds =
+        store.activity(&ActivityQuery { kind: Some(ChangeKind::FindingResolved), ..Default::default() }).await.unwrap();
+    assert_eq!(kinds.items.len(), 1);
 }
 
 async fn agents_page_and_versions(store: DynStore) {

@@ -19,7 +19,7 @@ pub mod tags;
 pub mod words;
 
 pub use ids::{AgentId, ServerId};
-pub use policy_signing::{POLICY_SIGNING_DOMAIN, policy_signing_message};
+pub use policy_signing::{DATA_SIGNING_DOMAIN, POLICY_SIGNING_DOMAIN, data_signing_message, policy_signing_message};
 pub use words::WireWord;
 
 /// Version 1 of the contract (`package muster.v1`).

@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use crate::catalog::normalize_pypi;
 
-const BUNDLED_JSON: &str = include_str!("../../data/advisories.osv.json");
+pub(crate) const BUNDLED_JSON: &str = include_str!("../../data/advisories.osv.json");
 
 static BUNDLED: LazyLock<Result<AdvisoryDb, AdvisoryError>> = LazyLock::new(|| AdvisoryDb::from_json(BUNDLED_JSON));
 

@@ -22,7 +22,7 @@ use crate::discovery::package::program_name;
 /// The schema version of `services.toml` this code understands.
 pub const CATALOG_VERSION: u32 = 1;
 
-const BUNDLED_TOML: &str = include_str!("../../data/services.toml");
+pub(crate) const BUNDLED_TOML: &str = include_str!("../../data/services.toml");
 
 static BUNDLED: LazyLock<Result<ServiceCatalog, CatalogError>> =
     LazyLock::new(|| ServiceCatalog::from_toml(BUNDLED_TOML));

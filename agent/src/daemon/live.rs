@@ -9,6 +9,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 
 use super::{Daemon, DaemonError, Reporter, Scanner, Settings};
+use crate::data_bundle::{DataHolder, DataSet};
 use crate::findings::catalog::FindingsCatalog;
 use crate::grpc::GrpcTransport;
 use crate::local_api::{Connection, StatusPublisher};
@@ -17,7 +18,7 @@ use crate::policy::{PolicyHolder, watch_policies};
 use crate::remote_auth::{self, BackgroundProber, ProbeSettings};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
-use crate::{ScanRequest, Scanned, scan_all};
+use crate::{ScanRequest, Scanned, scan_all_with};
 use muster_proto::local::v1::ConnectionState;
 
 /// Scans with [`crate::scan_all`] on tokio's blocking pool, then judges remote servers'
@@ -26,6 +27,8 @@ use muster_proto::local::v1::ConnectionState;
 pub struct LiveScanner {
     pub request: ScanRequest,
     pub remote_auth: RemoteAuthMode,
+    /// The data bundle in use (enrolled agents); the built-in data without one.
+    pub data: Option<Arc<DataHolder>>,
 }
 
 /// How the daemon learns remote servers' authentication.
@@ -44,10 +47,12 @@ pub enum RemoteAuthMode {
 impl Scanner for LiveScanner {
     async fn scan(&mut self) -> Result<Scanned, crate::ScanError> {
         let request = self.request.clone();
-        let mut scanned = match tokio::task::spawn_blocking(move || scan_all(&request)).await {
+        let data = self.data.as_ref().map_or_else(|| Arc::new(DataSet::builtin()), |holder| holder.current());
+        let data_inline = data.clone();
+        let mut scanned = match tokio::task::spawn_blocking(move || scan_all_with(&request, &data)).await {
             Ok(out) => out?,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
-            Err(_) => scan_all(&self.request)?,
+            Err(_) => scan_all_with(&self.request, &data_inline)?,
         };
         let inventory = &mut scanned.inventory;
         let catalog = FindingsCatalog::bundled().map_err(|e| crate::ScanError::Data(e.to_string()))?;
@@ -168,7 +173,15 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
         (true, true) => RemoteAuthMode::Inline(probe_settings),
         (true, false) => RemoteAuthMode::Background(BackgroundProber::new(probe_settings, tx.clone())),
     };
-    let scanner = LiveScanner { request: opts.scan, remote_auth };
+    // The data bundle in use survives restarts too; an accepted one makes the daemon rescan.
+    let data = match state.load_identity()? {
+        Some(identity) => {
+            let key = identity.policy_public_key().unwrap_or_default();
+            Some(Arc::new(DataHolder::load(state_for_policy.clone(), &key, Some(tx.clone()))))
+        }
+        None => None,
+    };
+    let scanner = LiveScanner { request: opts.scan, remote_auth, data: data.clone() };
     let watcher: Box<dyn ConfigWatcher> =
         if opts.once || !opts.watch { Box::new(NoWatcher) } else { Box::new(NotifyWatcher::start(tx)?) };
     let mut daemon =
@@ -200,7 +213,7 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     let policy_task = match holder {
         Some(holder) => {
             let (stop_policy, stopped) = tokio::sync::oneshot::channel::<()>();
-            let task = tokio::spawn(watch_policies(holder, async move {
+            let task = tokio::spawn(watch_policies(holder, data, async move {
                 let _ = stopped.await;
             }));
             Some((stop_policy, task))

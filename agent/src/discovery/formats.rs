@@ -91,6 +91,17 @@ pub fn parse_kept(text: &str, format: FileFormat, keep: Option<&Keep>) -> Result
     parse(text, format)
 }
 
+/// Reads strict JSON from `reader`, keeping only what `keep` names, without ever holding the
+/// text; `None` when strict JSON refuses it (a BOM, UTF-16, comments, a syntax error), and the
+/// caller then reads the file whole as [`parse_kept`] does.
+pub fn pruned_json_reader(reader: &mut dyn std::io::Read, keep: &Keep) -> Option<Value> {
+    use serde::de::DeserializeSeed;
+    let mut de = serde_json::Deserializer::from_reader(reader);
+    let value = Pruned(keep).deserialize(&mut de).ok()?;
+    de.end().ok()?;
+    Some(value)
+}
+
 fn pruned_json(text: &str, keep: &Keep) -> Result<Value, serde_json::Error> {
     use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(text);
@@ -184,9 +195,19 @@ impl<'de> serde::de::Visitor<'de> for PrunedVisitor<'_> {
 pub fn parse(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
     match format {
         FileFormat::Json | FileFormat::JsonComments | FileFormat::Jsonc | FileFormat::Json5 => {
-            parse_json_family(text, format)
+            match parse_json_family(text, format) {
+                Ok(doc) => Ok(doc),
+                Err(e) => recover_lines(text, &e, |t| parse_json_family(t, format).map(|d| d.value))
+                    .map(|value| ParsedDoc { value, client_rejects: Some(e.clone()) })
+                    .ok_or(e),
+            }
         }
-        FileFormat::Yaml => Ok(ParsedDoc { value: parse_yaml(text)?, client_rejects: None }),
+        FileFormat::Yaml => match parse_yaml(text) {
+            Ok(value) => Ok(ParsedDoc { value, client_rejects: None }),
+            Err(e) => recover_lines(text, &e, parse_yaml)
+                .map(|value| ParsedDoc { value, client_rejects: Some(e.clone()) })
+                .ok_or(e),
+        },
         FileFormat::Toml => match parse_toml(text) {
             Ok(value) => Ok(ParsedDoc { value, client_rejects: None }),
             // The client refuses the whole file, but its other tables are still what the user
@@ -197,11 +218,15 @@ pub fn parse(text: &str, format: FileFormat) -> Result<ParsedDoc, SyntaxError> {
             },
         },
         FileFormat::MarkdownFrontMatter => {
-            let value = match front_matter(text) {
-                Some(yaml) => parse_yaml(yaml)?,
-                None => Value::Null,
+            let Some(yaml) = front_matter(text) else {
+                return Ok(ParsedDoc { value: Value::Null, client_rejects: None });
             };
-            Ok(ParsedDoc { value, client_rejects: None })
+            match parse_yaml(yaml) {
+                Ok(value) => Ok(ParsedDoc { value, client_rejects: None }),
+                Err(e) => recover_lines(yaml, &e, parse_yaml)
+                    .map(|value| ParsedDoc { value, client_rejects: Some(e.clone()) })
+                    .ok_or(e),
+            }
         }
     }
 }
@@ -320,6 +345,72 @@ fn recover_toml(text: &str) -> Option<Value> {
         }
     }
     any.then_some(Value::Object(merged))
+}
+
+/// How many blocks [`recover_lines`] may leave out of one file.
+const MAX_LEFT_OUT: usize = 8;
+
+/// A JSON-family or YAML text with a syntax error, read without the block of lines holding it:
+/// the innermost block around the error line (the line itself when it opens a block, else the
+/// nearest line above it that is indented less) down to the line before the next one indented
+/// no deeper than that block's first line (that line too when it closes the block: `}`, `]`).
+/// The lines are blanked, not removed, so a later error still names its real line; repeated
+/// while the text still fails, at most [`MAX_LEFT_OUT`] times. Never a block starting at the
+/// left margin (that would be the whole document). `None` when nothing parses this way.
+///
+/// This relies on the file's layout, which editors and the clients themselves write indented;
+/// a file on one line, or an error the parser reports past its block (an unclosed string or
+/// bracket running on), is lost as before. The client still refuses the file, which the caller
+/// reports.
+fn recover_lines(
+    text: &str,
+    first: &SyntaxError,
+    parse_once: impl Fn(&str) -> Result<Value, SyntaxError>,
+) -> Option<Value> {
+    let mut lines: Vec<String> = text.split('\n').map(str::to_string).collect();
+    let mut error = first.clone();
+    for _ in 0..MAX_LEFT_OUT {
+        let line = usize::try_from(error.line?).ok()?.checked_sub(1)?;
+        let (start, end) = block_around(&lines, line)?;
+        for l in &mut lines[start..=end] {
+            l.clear();
+        }
+        match parse_once(&lines.join("\n")) {
+            Ok(value) => return Some(value),
+            Err(next) => error = next,
+        }
+    }
+    None
+}
+
+/// The block of lines [`recover_lines`] leaves out for an error on line index `at`.
+fn block_around(lines: &[String], at: usize) -> Option<(usize, usize)> {
+    let indent = |l: &str| (!l.trim().is_empty()).then(|| l.len() - l.trim_start().len());
+    let opens = |l: &str| matches!(l.trim_end().chars().last(), Some('{' | '[' | ':'));
+    let here = lines.get(at)?;
+    let start = match indent(here) {
+        Some(i) if i > 0 && opens(here) => at,
+        Some(i) => (0..at).rev().find(|&n| indent(&lines[n]).is_some_and(|j| j < i))?,
+        None => return None,
+    };
+    let base = indent(&lines[start])?;
+    if base == 0 {
+        return None;
+    }
+    let mut end = at.max(start);
+    for (n, l) in lines.iter().enumerate().skip(end + 1) {
+        match indent(l) {
+            Some(i) if i < base => break,
+            Some(i) if i == base => {
+                if matches!(l.trim_start().chars().next(), Some('}' | ']')) {
+                    end = n;
+                }
+                break;
+            }
+            _ => end = n,
+        }
+    }
+    Some((start, end))
 }
 
 /// Deep-merges `from` into `into`: tables merge, arrays (of tables) append, a scalar already

@@ -4,7 +4,7 @@
 //! with a BOM (as Windows editors write them). This module does not parse anything.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
 
 /// Files larger than this are not parsed (`~/.claude.json` with a long history is a few MB).
@@ -60,6 +60,44 @@ pub fn exists(path: &Path) -> bool {
 
 /// Reads a configuration file. See the module docs for what is refused.
 pub fn read_config(path: &Path) -> Result<FileData, ReadError> {
+    let (mut file, mut data) = open_config(path)?;
+    data.text = read_text(&mut file, data.size)?;
+    Ok(data)
+}
+
+/// Like [`read_config`], except that a file of at least `stream_from` bytes is first handed to
+/// `stream` as a buffered reader (capped at [`MAX_CONFIG_BYTES`]), so its text is never held
+/// whole; only when `stream` gives up (`None`) is the file read whole, from the start, and
+/// returned as text. With a streamed result the returned text is empty.
+pub fn read_config_streamed<T>(
+    path: &Path,
+    stream_from: u64,
+    stream: impl FnOnce(&mut dyn Read) -> Option<T>,
+) -> Result<(FileData, Option<T>), ReadError> {
+    let (mut file, mut data) = open_config(path)?;
+    if data.size >= stream_from {
+        let mut reader = std::io::BufReader::with_capacity(64 * 1024, (&file).take(MAX_CONFIG_BYTES + 1));
+        if let Some(value) = stream(&mut reader) {
+            return Ok((data, Some(value)));
+        }
+        file.seek(SeekFrom::Start(0)).map_err(|e| ReadError::from_io(&e))?;
+    }
+    data.text = read_text(&mut file, data.size)?;
+    Ok((data, None))
+}
+
+fn read_text(file: &mut File, size: u64) -> Result<String, ReadError> {
+    let mut bytes = Vec::with_capacity(size.min(MAX_CONFIG_BYTES) as usize);
+    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).map_err(|e| ReadError::from_io(&e))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(ReadError::TooLarge { size: bytes.len() as u64, limit: MAX_CONFIG_BYTES });
+    }
+    decode(bytes)
+}
+
+/// Opens a configuration file after every check of [`read_config`]; the facts are filled in,
+/// the text is left empty.
+fn open_config(path: &Path) -> Result<(File, FileData), ReadError> {
     let link_meta = std::fs::symlink_metadata(path).map_err(|e| ReadError::from_io(&e))?;
     let real_path = if link_meta.file_type().is_symlink() {
         // canonicalize fails with ELOOP on loops and ENOENT on dangling links.
@@ -80,14 +118,8 @@ pub fn read_config(path: &Path) -> Result<FileData, ReadError> {
     if !handle_meta.is_file() {
         return Err(ReadError::NotAFile(file_kind(&handle_meta)));
     }
-    let mut bytes = Vec::with_capacity(handle_meta.len() as usize);
-    file.take(MAX_CONFIG_BYTES + 1).read_to_end(&mut bytes).map_err(|e| ReadError::from_io(&e))?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(ReadError::TooLarge { size: bytes.len() as u64, limit: MAX_CONFIG_BYTES });
-    }
-    let text = decode(bytes)?;
-    Ok(FileData {
-        text,
+    let data = FileData {
+        text: String::new(),
         real_path,
         size: handle_meta.len(),
         mtime_unix: handle_meta
@@ -97,7 +129,8 @@ pub fn read_config(path: &Path) -> Result<FileData, ReadError> {
             .map(|d| d.as_secs() as i64),
         mode: unix_mode(&handle_meta),
         uid: unix_uid(&handle_meta),
-    })
+    };
+    Ok((file, data))
 }
 
 /// Decodes configuration bytes: UTF-8 (BOM stripped) or UTF-16 with a BOM.
@@ -223,5 +256,30 @@ mod tests {
         std::os::unix::fs::symlink(&real, &link).expect("link");
         let data = read_config(&link).expect("read");
         assert_eq!(data.real_path, Some(std::fs::canonicalize(&real).expect("canon")));
+    }
+
+    #[test]
+    fn a_large_file_is_streamed_and_read_whole_only_when_the_stream_gives_up() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("big.json");
+        let body = format!("{{\"pad\": \"{}\"}}", "x".repeat(4096));
+        std::fs::write(&path, &body).expect("write");
+        let streamed = read_config_streamed(&path, 1024, |r| {
+            let mut s = String::new();
+            r.read_to_string(&mut s).ok().map(|_| s.len())
+        });
+        let (data, len) = streamed.expect("read");
+        assert_eq!((data.text.as_str(), len, data.size), ("", Some(body.len()), body.len() as u64));
+        // The stream gives up after reading part of it: the text is read whole, from the start.
+        let (data, none) = read_config_streamed(&path, 1024, |r| {
+            let mut first = [0u8; 100];
+            r.read_exact(&mut first).ok();
+            None::<()>
+        })
+        .expect("read");
+        assert_eq!((data.text, none), (body.clone(), None));
+        // Below the threshold it is never streamed.
+        let (data, none) = read_config_streamed(&path, 1 << 20, |_| Some(())).expect("read");
+        assert_eq!((data.text, none), (body, None));
     }
 }

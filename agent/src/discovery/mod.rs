@@ -177,6 +177,10 @@ fn read_project(d: &mut Discovery, layout: &Layout, dir: &Path, user: Option<&st
 }
 
 /// Reads, parses and records one candidate; returns the project dirs the file records.
+/// Files at least this large are streamed when their client needs only some members; smaller
+/// ones are faster read whole.
+const STREAM_FROM_BYTES: u64 = 1024 * 1024;
+
 fn read_candidate(
     d: &mut Discovery,
     layout: &Layout,
@@ -200,8 +204,17 @@ fn read_candidate(
         line,
         column,
     };
-    let data = match fsread::read_config(&c.path) {
-        Ok(data) => data,
+    // A large strict-JSON file whose client needs only some members (`~/.claude.json` with its
+    // project history) is read as a stream: its text is never held.
+    let stream_keep = client.keep(c).filter(|_| c.format == formats::FileFormat::Json);
+    let read = match stream_keep {
+        Some(keep) => {
+            fsread::read_config_streamed(&c.path, STREAM_FROM_BYTES, |r| formats::pruned_json_reader(r, keep))
+        }
+        None => fsread::read_config(&c.path).map(|data| (data, None)),
+    };
+    let (data, streamed) = match read {
+        Ok(read) => read,
         Err(e) => {
             let kind = match e {
                 fsread::ReadError::TooLarge { .. } => ProblemKind::TooLarge,
@@ -212,7 +225,11 @@ fn read_candidate(
             return Vec::new();
         }
     };
-    let doc = match formats::parse_kept(&data.text, c.format, client.keep(c)) {
+    let parsed_doc = match streamed {
+        Some(value) => Ok(formats::ParsedDoc { value, client_rejects: None }),
+        None => formats::parse_kept(&data.text, c.format, client.keep(c)),
+    };
+    let doc = match parsed_doc {
         Ok(doc) => doc,
         Err(e) => {
             d.problems.push(problem(

@@ -6,9 +6,11 @@
 //! again against the pinned key, so a file edited on disk is not trusted), accepts a newer one
 //! with one atomic write, and keeps the previous one (recording why) when a bundle is refused.
 //! [`watch_policies`] is the client task: one mTLS stream with the agent's own identity,
-//! re-opened with backoff. Evaluating the policy and acting on it are not here.
+//! re-opened with backoff, which also brings data bundles (`crate::data_bundle`). Evaluating the policy and acting on it are not here.
 
 mod verify;
+
+pub(crate) use self::verify::{SignatureProblem, verify_signature};
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -133,7 +135,12 @@ const RECONNECT_MAX: Duration = Duration::from_secs(60);
 /// Keeps one `Policy.Watch` stream open as the enrolled agent (identity and pinned key re-read
 /// from the state dir at each attempt, so a renewed certificate or a key pinned by a renewal is
 /// used), offering every bundle to `holder`, until `shutdown` resolves.
-pub async fn watch_policies(holder: Arc<PolicyHolder>, shutdown: impl std::future::Future<Output = ()>) {
+/// With `data`, the stream also asks for data bundles and offers each to it.
+pub async fn watch_policies(
+    holder: Arc<PolicyHolder>,
+    data: Option<Arc<crate::data_bundle::DataHolder>>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     tokio::pin!(shutdown);
     let mut backoff = crate::report::Backoff::new(RECONNECT_MIN, RECONNECT_MAX);
     loop {
@@ -148,16 +155,27 @@ pub async fn watch_policies(holder: Arc<PolicyHolder>, shutdown: impl std::futur
             let tls = crate::grpc::mtls_client_config(&identity).map_err(|e| e.to_string())?;
             let channel = crate::grpc::channel(&addr, tls).map_err(|e| e.to_string())?;
             let known_version = holder.status().version();
+            let request = WatchRequest {
+                known_version,
+                data_bundles: data.is_some(),
+                known_data_version: data.as_ref().map_or(0, |d| d.status().bundle_version),
+            };
             let mut stream = PolicyClient::new(channel)
-                .watch(WatchRequest { known_version })
+                .watch(request)
                 .await
                 .map_err(|s| format!("{}: {}", s.code(), s.message()))?
                 .into_inner();
             tracing::debug!(known_version, "policy stream open");
             loop {
                 match stream.message().await {
-                    Ok(Some(envelope)) => {
-                        let _ = holder.offer(envelope, &key);
+                    Ok(Some(mut envelope)) => {
+                        // A message carries a policy, a data bundle, or both.
+                        if let (Some(bundle), Some(data)) = (envelope.data.take(), &data) {
+                            let _ = data.offer(&bundle, &key);
+                        }
+                        if envelope.version != 0 {
+                            let _ = holder.offer(envelope, &key);
+                        }
                     }
                     Ok(None) => return Err("the control plane closed the policy stream".to_string()),
                     Err(s) => return Err(format!("{}: {}", s.code(), s.message())),
@@ -200,6 +218,7 @@ mod tests {
             document,
             issued_at_unix: 1_800_000_000,
             signature: key.sign(&message).as_ref().to_vec(),
+            data: None,
         }
     }
 

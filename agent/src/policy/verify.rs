@@ -1,7 +1,8 @@
 //! Whether a policy bundle from the control plane may replace the one the agent holds: signed
 //! by the key pinned at enrollment (Ed25519 over `muster_proto::policy_signing_message`), newer
 //! than the held version (no rollback by a replayed message), a document that parses and names
-//! the envelope's version. Pure: no IO, no clock.
+//! the envelope's version. Pure: no IO, no clock. [`verify_signature`] is also the data
+//! bundles' signature check (`crate::data_bundle`).
 
 use muster_proto::v1::PolicyBundle;
 
@@ -39,16 +40,12 @@ impl AcceptedPolicy {
 /// version `held` (0 when none).
 pub fn accept(envelope: PolicyBundle, key: &[u8], held: u64) -> Result<AcceptedPolicy, Refusal> {
     let version = envelope.version;
-    if key.is_empty() {
-        return Err(Refusal::NoPinnedKey);
-    }
-    if envelope.signature.is_empty() {
-        return Err(Refusal::Unsigned { version });
-    }
     let message = muster_proto::policy_signing_message(version, envelope.issued_at_unix, &envelope.document);
-    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
-        .verify(&message, &envelope.signature)
-        .map_err(|_| Refusal::BadSignature { version })?;
+    verify_signature(key, &message, &envelope.signature).map_err(|problem| match problem {
+        SignatureProblem::NoPinnedKey => Refusal::NoPinnedKey,
+        SignatureProblem::Unsigned => Refusal::Unsigned { version },
+        SignatureProblem::Bad => Refusal::BadSignature { version },
+    })?;
     if version <= held {
         return Err(Refusal::NotNewer { version, held });
     }
@@ -59,6 +56,29 @@ pub fn accept(envelope: PolicyBundle, key: &[u8], held: u64) -> Result<AcceptedP
         return Err(Refusal::VersionMismatch { version, revision: bundle.revision() });
     }
     Ok(AcceptedPolicy { envelope, bundle })
+}
+
+/// What is wrong with a signature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SignatureProblem {
+    NoPinnedKey,
+    Unsigned,
+    Bad,
+}
+
+/// The one signature check of everything the control plane signs (policies and data bundles):
+/// Ed25519 by the pinned `key` (32 bytes; empty when none is pinned) over `message`, which the
+/// caller builds with its kind's domain-separated `muster_proto::*_signing_message`.
+pub(crate) fn verify_signature(key: &[u8], message: &[u8], signature: &[u8]) -> Result<(), SignatureProblem> {
+    if key.is_empty() {
+        return Err(SignatureProblem::NoPinnedKey);
+    }
+    if signature.is_empty() {
+        return Err(SignatureProblem::Unsigned);
+    }
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ED25519, key)
+        .verify(message, signature)
+        .map_err(|_| SignatureProblem::Bad)
 }
 
 #[cfg(test)]
@@ -85,6 +105,7 @@ mod tests {
             document,
             issued_at_unix: 1_800_000_000,
             signature: key.sign(&message).as_ref().to_vec(),
+            data: None,
         }
     }
 

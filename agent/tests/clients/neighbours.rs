@@ -1,9 +1,17 @@
 //! The invariant "a malformed entry never hides its neighbours", generated: every file format the
 //! agent reads (strict JSON, JSON with comments, JSONC, JSON5, YAML, TOML, Markdown front matter)
 //! × every kind of malformation (an entry that is not an object, a field of the wrong type, a
-//! nested block of the wrong type, and for TOML a value its parser refuses) placed between two
-//! valid entries. Both valid entries must be reported, the bad one must be a problem, and the file
-//! must never be a whole-file syntax problem.
+//! nested block of the wrong type, a syntax error inside the entry: for TOML a value its parser
+//! refuses, for the JSON family a stray token, for YAML a mapping where none may start) placed
+//! between two valid entries. Both valid entries must be reported, the bad one must be a problem,
+//! and the file must never be a whole-file syntax problem.
+//!
+//! Syntax errors are recovered per format (`discovery::formats`): TOML table by table; the JSON
+//! family and YAML (also in Markdown front matter) by leaving out the indented block of lines
+//! holding the error. The file is then reported as one its client refuses. What stays lost: a
+//! file on one line, and an error its parser only reports past the entry (an unclosed string or
+//! bracket running on to the end), which
+//! `a_syntax_error_on_one_line_still_loses_the_file` pins down.
 
 use muster_agent::platform::Os;
 use serde_json::{Value, json};
@@ -44,6 +52,16 @@ const FORMATS: &[Format] = &[
 enum Bad {
     Tree(Value),
     TomlText(&'static str),
+    /// A syntax error inside the entry's `args`, in every format but TOML (which has its own).
+    Syntax,
+}
+
+/// The `BROKEN` argument as written by each format family, and the syntax error put in its place.
+fn broken(format: &Format) -> (&'static str, &'static str) {
+    match format.name {
+        "yaml" | "markdown" => ("BROKEN", "a: b: c"),
+        _ => ("\"BROKEN\"", "@@"),
+    }
 }
 
 fn malformations() -> Vec<(&'static str, Bad)> {
@@ -54,6 +72,7 @@ fn malformations() -> Vec<(&'static str, Bad)> {
         ("headers-wrong-type", Bad::Tree(json!({"url": "https://x.example/mcp", "headers": [1, 2]}))),
         ("toml-unquoted-value", Bad::TomlText("command = npx\nargs = [\"-y\", \"x\"]\n")),
         ("toml-unclosed-array", Bad::TomlText("command = \"npx\"\nargs = [\"-y\", \"x\"\n")),
+        ("syntax-error-in-entry", Bad::Syntax),
     ]
 }
 
@@ -97,23 +116,31 @@ fn render(format: &Format, bad: &Bad) -> Option<String> {
             }
             Bad::Tree(v) => table("bad", v),
             Bad::TomlText(text) => format!("[{}.bad]\n{text}\n", format.key),
+            // TOML's syntax errors are the `TomlText` cases.
+            Bad::Syntax => return None,
         };
         return Some(format!("{}{bad_text}{}", table("good1", &good(1)), table("good2", &good(2))));
     }
-    let Bad::Tree(bad) = bad else { return None };
+    let bad = match bad {
+        Bad::Tree(v) => v.clone(),
+        Bad::Syntax => json!({"command": "npx", "args": ["-y", "BROKEN"]}),
+        Bad::TomlText(_) => return None,
+    };
     let mut servers = serde_json::Map::new();
     servers.insert("good1".into(), good(1));
-    servers.insert("bad".into(), bad.clone());
+    servers.insert("bad".into(), bad);
     servers.insert("good2".into(), good(2));
     let doc = json!({ format.key: Value::Object(servers) });
-    Some(match format.name {
+    let text = match format.name {
         "yaml" => serde_norway::to_string(&doc).expect("yaml"),
         "markdown" => {
             format!("---\nname: helper\n{}---\nA helper agent.\n", serde_norway::to_string(&doc).expect("yaml"))
         }
         "jsonc" | "json-comments" => format!("// servers\n{}", serde_json::to_string_pretty(&doc).expect("json")),
         _ => serde_json::to_string_pretty(&doc).expect("json"),
-    })
+    };
+    let (needle, replacement) = broken(format);
+    Some(text.replace(needle, replacement))
 }
 
 #[test]
@@ -146,5 +173,20 @@ fn a_malformed_entry_never_hides_its_neighbours_in_any_format() {
             );
         }
     }
-    assert_eq!(cases, FORMATS.len() * 4 + 2, "every format × every malformation that applies to it");
+    assert_eq!(cases, FORMATS.len() * 5 + 1, "every format × every malformation that applies to it");
+}
+
+/// The limit of the JSON family's recovery: a file on one line has no block to leave out.
+#[test]
+fn a_syntax_error_on_one_line_still_loses_the_file() {
+    let format = &FORMATS[0];
+    let img = Image::new(Os::Linux);
+    let text = json!({format.key: {"good1": good(1), "bad": {"command": "npx", "args": ["BROKEN"]}, "good2": good(2)}})
+        .to_string()
+        .replace("\"BROKEN\"", "@@");
+    img.write(format.path, &text);
+    let json = img.scan_json();
+    assert!(servers_in(&json, format.path).is_empty());
+    let problems = json["problems"].as_array().expect("problems");
+    assert!(problems.iter().any(|p| p["path"] == format.path && p["kind"] == "syntax"), "{problems:?}");
 }

@@ -163,14 +163,22 @@ impl Policy for AgentApi {
         let agent_id = caller.agent_id;
         let serial = caller.serial;
         let known_version = request.get_ref().known_version;
+        let wants_data = request.get_ref().data_bundles;
+        let known_data_version = request.get_ref().known_data_version;
         let (tx, rx) = mpsc::channel(4);
         let state = self.state.clone();
         let mut stop = self.stop.clone();
         let mut revocations = state.subscribe_revocations();
         let mut policies = state.subscribe_policies();
+        let mut data = state.subscribe_data();
         tokio::spawn(async move {
             let mut poll = tokio::time::interval(REVOCATION_POLL);
             let mut sent = known_version;
+            let mut sent_data = known_data_version;
+            if wants_data && data.borrow().is_none() {
+                crate::state::follow_data(&state).await;
+            }
+            data.mark_changed();
             // The first stream of a freshly started process may come before the store was read.
             if policies.borrow().is_none() {
                 match state.store.current_policy().await {
@@ -196,6 +204,21 @@ impl Policy for AgentApi {
                             }
                             sent = signed.version;
                             tracing::debug!(agent_id = %agent_id, version = sent, "policy sent");
+                        }
+                    }
+                    changed = data.changed(), if wants_data => {
+                        if changed.is_err() {
+                            break None;
+                        }
+                        let newest = data.borrow_and_update().clone();
+                        if let Some(bundle) = newest.filter(|bundle| bundle.version > sent_data) {
+                            // A message of its own: version 0 carries no policy.
+                            let message = PolicyBundle { data: Some((*bundle).clone()), ..PolicyBundle::default() };
+                            if tx.send(Ok(message)).await.is_err() {
+                                break None;
+                            }
+                            sent_data = bundle.version;
+                            tracing::debug!(agent_id = %agent_id, version = sent_data, "data bundle sent");
                         }
                     }
                     () = crate::state::stopped(&mut stop) => break None,

@@ -126,7 +126,7 @@ pub(crate) async fn post_decision(
 /// One page of change events for `params` (shared with the activity page): a host filter that
 /// names no known agent is an empty page.
 pub(crate) async fn activity(state: &AppState, params: &ActivityParams) -> Result<Page<ActivityEvent>, ApiError> {
-    let (mut query, host) = params.query()?;
+    let (mut query, host) = params.query(unix_now())?;
     if let Some(host) = host {
         match resolve_host(state, &host).await? {
             Some(id) => query.agent_id = Some(id),

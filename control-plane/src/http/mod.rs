@@ -15,6 +15,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod compliance_api;
+pub mod data_bundles_api;
 pub(crate) mod error;
 pub mod exception_requests_api;
 pub mod exports;
@@ -100,6 +101,7 @@ fn routes() -> Vec<Route> {
     routes.extend(inventory_api::routes());
     routes.extend(policy_preview_api::routes());
     routes.extend(policies_api::routes());
+    routes.extend(data_bundles_api::routes());
     routes.extend(exception_requests_api::routes());
     routes.extend(compliance_api::routes());
     routes.extend(mcp_registry_api::routes());

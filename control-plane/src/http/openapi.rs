@@ -17,8 +17,8 @@ use utoipa::{Modify, OpenApi};
 use super::error::ErrorBody;
 use super::roles::Access;
 use super::{
-    Route, api, compliance_api, exception_requests_api, fleet_api, inventory_api, mcp_registry_api, params,
-    policies_api, policy_preview_api,
+    Route, api, compliance_api, data_bundles_api, exception_requests_api, fleet_api, inventory_api, mcp_registry_api,
+    params, policies_api, policy_preview_api,
 };
 use crate::error::ApiError;
 
@@ -72,6 +72,8 @@ pub(crate) fn routes() -> Vec<Route> {
         policies_api::get_policy,
         policies_api::publish_policy,
         policies_api::rollback_policy,
+        data_bundles_api::list_data_bundles,
+        data_bundles_api::publish_data_bundle,
         crate::http::exports::inventory_csv,
         crate::http::exports::cyclonedx_json,
         crate::http::exports::findings_ocsf,
@@ -103,6 +105,8 @@ pub(crate) fn routes() -> Vec<Route> {
         params::KindParam,
         params::FindingStateParam,
         params::ChangeKindParam,
+        params::RangeParam,
+        crate::ingest::activity::FieldChange,
         params::AgentStatusParam,
         params::VersionStateParam,
         params::ReuseParam,
@@ -120,6 +124,7 @@ pub(crate) fn routes() -> Vec<Route> {
         (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
         (name = "policies", description = "Remediation policy versions, publishing and rolling back (admin); dry runs, drafts and exception requests"),
         (name = "compliance", description = "What the agents report about the policy they enforce: per endpoint, per rule, and the hourly trend"),
+        (name = "data", description = "Signed data bundles (service catalog, advisories) pushed to agents; publishing is admin"),
         (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
         (name = "registry", description = "The MCP Registry (v0.1) of the servers the published policy allows; public, read-only, rate-limited"),
     )

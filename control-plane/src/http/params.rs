@@ -203,12 +203,20 @@ word_enum!(
 );
 
 word_enum!(
-    /// A change event's kind.
+    /// A change event's kind: a server appeared, changed or disappeared; a finding appeared or
+    /// was resolved.
     ChangeKindParam {
         Appeared = "appeared" => ChangeKind::Appeared,
         Changed = "changed" => ChangeKind::Changed,
         Disappeared = "disappeared" => ChangeKind::Disappeared,
+        FindingAppeared = "finding_appeared" => ChangeKind::FindingAppeared,
+        FindingResolved = "finding_resolved" => ChangeKind::FindingResolved,
     } -> ChangeKind
+);
+
+word_enum!(
+    /// A time range of the activity feed (UTC): since midnight, the last 7 days, or `from`/`to`.
+    RangeParam { Today = "today" => "today", Week = "7d" => "7d", Custom = "custom" => "custom" } -> &'static str
 );
 
 word_enum!(
@@ -642,6 +650,13 @@ pub struct ActivityParams {
     /// A hostname (exact, case-insensitive) or an agent id.
     pub host: Option<String>,
     pub client: Option<String>,
+    /// `today` (since midnight UTC), `7d` (the last 7 days) or `custom` (`from` and `to`); absent:
+    /// all time, unless `from` or `to` is given.
+    pub range: Option<RangeParam>,
+    /// First day of a custom range, `YYYY-MM-DD` (UTC), inclusive.
+    pub from: Option<String>,
+    /// Last day of a custom range, `YYYY-MM-DD` (UTC), inclusive.
+    pub to: Option<String>,
     /// `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// Page size, 1 to 500 (default 50).
@@ -649,18 +664,48 @@ pub struct ActivityParams {
 }
 
 impl ActivityParams {
-    /// The store query without its agent, and the host filter the caller resolves to one.
-    pub fn query(&self) -> Result<(ActivityQuery, Option<String>), ParamError> {
+    /// The store query without its agent, and the host filter the caller resolves to one. `now`
+    /// places `today` and `7d`; `from` and `to` are whole UTC days, `to` included.
+    pub fn query(&self, now: i64) -> Result<(ActivityQuery, Option<String>), ParamError> {
+        let (since, until) = self.time_range(now)?;
         let query = ActivityQuery {
             kind: self.kind.map(ChangeKindParam::value),
             client: trimmed(&self.client),
             agent_id: None,
-            since: None,
-            until: None,
+            since,
+            until,
             cursor: cursor(&self.cursor)?,
             limit: limit(self.limit)?,
         };
         Ok((query, trimmed(&self.host)))
+    }
+
+    /// The inclusive start and exclusive end of the range, in unix seconds.
+    pub fn time_range(&self, now: i64) -> Result<(Option<i64>, Option<i64>), ParamError> {
+        let day = |name: &str, value: &Option<String>| -> Result<Option<i64>, ParamError> {
+            match trimmed(value) {
+                None => Ok(None),
+                Some(text) => crate::timefmt::start_of_day(&text)
+                    .map(Some)
+                    .ok_or_else(|| ParamError(format!("`{name}` must be a date YYYY-MM-DD, got `{text}`"))),
+            }
+        };
+        let (from, to) = (day("from", &self.from)?, day("to", &self.to)?);
+        match self.range {
+            Some(RangeParam::Today) | Some(RangeParam::Week) if from.is_some() || to.is_some() => {
+                Err(ParamError("`from` and `to` go with `range=custom` (or no range)".into()))
+            }
+            Some(RangeParam::Today) => Ok((Some(crate::timefmt::day_start(now)), None)),
+            Some(RangeParam::Week) => Ok((Some(now - 7 * 86_400), None)),
+            Some(RangeParam::Custom) | None => {
+                if let (Some(from), Some(to)) = (from, to)
+                    && from > to
+                {
+                    return Err(ParamError("`from` is after `to`".into()));
+                }
+                Ok((from, to.map(|to| to + 86_400)))
+            }
+        }
     }
 
     pub fn filters(&self) -> Vec<(&'static str, String)> {
@@ -668,6 +713,9 @@ impl ActivityParams {
         push(&mut pairs, "kind", self.kind);
         push(&mut pairs, "host", trimmed(&self.host));
         push(&mut pairs, "client", trimmed(&self.client));
+        push(&mut pairs, "range", self.range);
+        push(&mut pairs, "from", trimmed(&self.from));
+        push(&mut pairs, "to", trimmed(&self.to));
         push(&mut pairs, "limit", self.limit);
         pairs
     }
@@ -909,6 +957,7 @@ mod tests {
         assert!(parse::<FindingParams>(Some("severity=4")).unwrap_err().0.contains("not a Severity word"));
         assert!(parse::<FindingParams>(Some("state=closed")).is_err());
         assert!(parse::<ActivityParams>(Some("kind=moved")).is_err());
+        assert!(parse::<ActivityParams>(Some("range=yesterday")).is_err());
         assert!(parse::<AgentParams>(Some("status=gone")).is_err());
         assert_eq!(parse::<AuditParams>(Some("limit=0")).unwrap().query().unwrap_err().0, "limit: expected 1 to 1000");
         assert_eq!(

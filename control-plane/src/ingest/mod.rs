@@ -5,6 +5,7 @@
 //! Nothing here touches the database: the store calls [`decide`] and [`diff_servers`] inside its
 //! transaction so the decision and the write see the same stored sequence.
 
+pub mod activity;
 pub mod finding_uid;
 pub mod limits;
 pub mod plan;
@@ -143,6 +144,10 @@ pub enum ChangeKind {
     Appeared,
     Changed,
     Disappeared,
+    /// A finding the host did not report before.
+    FindingAppeared,
+    /// A finding the host no longer reports (fixed, or its server removed).
+    FindingResolved,
 }
 
 impl ChangeKind {
@@ -151,6 +156,8 @@ impl ChangeKind {
             Self::Appeared => "appeared",
             Self::Changed => "changed",
             Self::Disappeared => "disappeared",
+            Self::FindingAppeared => "finding_appeared",
+            Self::FindingResolved => "finding_resolved",
         }
     }
 
@@ -159,6 +166,8 @@ impl ChangeKind {
             "appeared" => Some(Self::Appeared),
             "changed" => Some(Self::Changed),
             "disappeared" => Some(Self::Disappeared),
+            "finding_appeared" => Some(Self::FindingAppeared),
+            "finding_resolved" => Some(Self::FindingResolved),
             _ => None,
         }
     }
@@ -172,13 +181,25 @@ pub struct KnownServer {
     pub content_hash: String,
 }
 
-/// One change to one server produced by a report.
+/// One change event produced by a report: a server that appeared, changed or disappeared, or a
+/// finding that appeared or was resolved (`server_id` empty for a host-wide finding).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServerChange {
     pub server_id: String,
     pub server_name: String,
     pub client: String,
     pub kind: ChangeKind,
+    /// For `changed`: what changed, names never values ([`activity::describe_change`]).
+    pub fields: Vec<activity::FieldChange>,
+    /// For finding events: which finding.
+    pub finding: Option<FindingRef>,
+}
+
+/// The finding a finding event is about: its catalog id and severity (never its message).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FindingRef {
+    pub finding_id: String,
+    pub severity: i32,
 }
 
 /// Hex SHA-256 of the server's encoded message: equal hashes mean nothing about it changed.
@@ -218,6 +239,8 @@ pub fn diff_servers(
             server_name: server.name.clone(),
             client: server.client.clone(),
             kind,
+            fields: Vec::new(),
+            finding: None,
         });
     }
     let gone: Vec<&String> = if full {
@@ -232,6 +255,8 @@ pub fn diff_servers(
                 server_name: old.name.clone(),
                 client: old.client.clone(),
                 kind: ChangeKind::Disappeared,
+                fields: Vec::new(),
+                finding: None,
             });
         }
     }

@@ -16,7 +16,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use muster_proto::v1::{ConfigSource, Credential, Finding, Host, McpServer, OsUser};
 
-use super::{ChangeKind, KnownServer, Report, ReportBody, ServerChange, diff_servers, part_hash, server_hash};
+use super::activity::{FindingChange, describe_change, finding_events};
+use super::{
+    ChangeKind, FindingRef, KnownServer, Report, ReportBody, ServerChange, diff_servers, part_hash, server_hash,
+};
 
 /// Which stored servers a report's plan needs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,12 +60,36 @@ pub struct PartHashes {
 }
 
 /// What is stored for the agent, as far as planning a report needs it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Stored {
     /// The servers named by [`servers_to_read`], by server id.
     pub servers: BTreeMap<String, KnownServer>,
     /// The host row's part hashes; default when the host row is missing or the report is a delta.
     pub part_hashes: PartHashes,
+    /// The stored message of every server the report changes or removes ([`previous_to_read`]),
+    /// so the change events can say what changed and which findings went.
+    pub previous: BTreeMap<String, McpServer>,
+    /// The stored host-wide findings, when the report replaces them ([`needs_host_findings`]).
+    pub host_findings: Vec<Finding>,
+}
+
+/// The servers whose stored message [`plan`] needs besides [`Stored::servers`]: those the report
+/// changes or removes (read after the known servers, so an unchanged server costs nothing).
+pub fn previous_to_read(known: &BTreeMap<String, KnownServer>, report: &Report) -> Vec<String> {
+    let changes = match &report.body {
+        ReportBody::Full(snapshot) => diff_servers(known, &snapshot.servers, &[], true),
+        ReportBody::Delta(delta) => diff_servers(known, &delta.upserted_servers, &delta.removed_server_ids, false),
+    };
+    changes.into_iter().filter(|c| c.kind != ChangeKind::Appeared).map(|c| c.server_id).collect()
+}
+
+/// Whether the report replaces the stored host-wide findings, so [`plan`] needs them to tell
+/// which appeared and which were resolved.
+pub fn needs_host_findings(part_hashes: &PartHashes, report: &Report) -> bool {
+    match &report.body {
+        ReportBody::Full(snapshot) => part_hash(&snapshot.findings) != part_hashes.findings,
+        ReportBody::Delta(delta) => delta.replace_findings,
+    }
 }
 
 /// Everything applying one report writes. Executed by the store in the order of the fields.
@@ -82,7 +109,8 @@ pub struct IngestPlan<'r> {
     /// The set of clients named by sources and servers may have changed: recompute the clients
     /// table (otherwise only its `last_seen_at` moves).
     pub client_set_may_change: bool,
-    /// One change event per server that appeared, changed or disappeared.
+    /// One change event per server that appeared, changed (with what changed) or disappeared,
+    /// then one per finding that appeared or was resolved.
     pub changes: Vec<ServerChange>,
     /// Servers that appeared or changed: the read-model step derives their facts and
     /// denormalises their findings (then recounts the endpoint's summary, always).
@@ -196,7 +224,7 @@ pub fn plan<'r>(stored: &'r Stored, report: &'r Report) -> IngestPlan<'r> {
     match &report.body {
         ReportBody::Full(snapshot) => {
             let known = &stored.servers;
-            let changes = diff_servers(known, &snapshot.servers, &[], true);
+            let mut changes = diff_servers(known, &snapshot.servers, &[], true);
             let hashes = PartHashes {
                 users: part_hash(&snapshot.users),
                 sources: part_hash(&snapshot.sources),
@@ -234,12 +262,16 @@ pub fn plan<'r>(stored: &'r Stored, report: &'r Report) -> IngestPlan<'r> {
                 hash_updates: HashUpdates::default(),
                 client_set_may_change,
                 touched_servers: touched(&changes, &snapshot.servers),
-                changes,
+                changes: {
+                    let host_findings = findings_changed.then_some(snapshot.findings.as_slice());
+                    explain(stored, &snapshot.servers, host_findings, &mut changes);
+                    changes
+                },
             }
         }
         ReportBody::Delta(delta) => {
             let known = &stored.servers;
-            let changes = diff_servers(known, &delta.upserted_servers, &delta.removed_server_ids, false);
+            let mut changes = diff_servers(known, &delta.upserted_servers, &delta.removed_server_ids, false);
             let removed: Vec<&'r str> = delta.removed_server_ids.iter().map(String::as_str).collect();
             // A set, not the list: a delta may remove tens of thousands of servers.
             let removed_set: BTreeSet<&str> = removed.iter().copied().collect();
@@ -276,10 +308,71 @@ pub fn plan<'r>(stored: &'r Stored, report: &'r Report) -> IngestPlan<'r> {
                 },
                 client_set_may_change,
                 touched_servers: touched(&changes, &delta.upserted_servers),
-                changes,
+                changes: {
+                    let host_findings = delta.replace_findings.then_some(delta.findings.as_slice());
+                    explain(stored, &delta.upserted_servers, host_findings, &mut changes);
+                    changes
+                },
             }
         }
     }
+}
+
+/// Says what changed in each `changed` event of `changes` and appends one event per finding that
+/// appeared or was resolved (in the servers the report wrote or removed, and in the host-wide
+/// findings when it replaces them, `host_findings`).
+fn explain(
+    stored: &Stored,
+    reported: &[McpServer],
+    host_findings: Option<&[Finding]>,
+    changes: &mut Vec<ServerChange>,
+) {
+    let by_id: BTreeMap<&str, &McpServer> = reported.iter().map(|s| (s.id.as_str(), s)).collect();
+    let mut before: Vec<(&str, &Finding)> = Vec::new();
+    let mut after: Vec<(&str, &Finding)> = Vec::new();
+    for change in changes.iter_mut() {
+        let old = stored.previous.get(&change.server_id);
+        let new = by_id.get(change.server_id.as_str()).copied();
+        if change.kind == ChangeKind::Changed
+            && let (Some(old), Some(new)) = (old, new)
+        {
+            change.fields = describe_change(old, new);
+        }
+        if let Some(old) = old.filter(|_| change.kind != ChangeKind::Appeared) {
+            before.extend(old.findings.iter().map(|f| (old.id.as_str(), f)));
+        }
+        if let Some(new) = new.filter(|_| change.kind != ChangeKind::Disappeared) {
+            after.extend(new.findings.iter().map(|f| (new.id.as_str(), f)));
+        }
+    }
+    if let Some(host_findings) = host_findings {
+        before.extend(stored.host_findings.iter().map(|f| ("", f)));
+        after.extend(host_findings.iter().map(|f| ("", f)));
+    }
+    let names: BTreeMap<&str, (&str, &str)> = stored
+        .previous
+        .values()
+        .chain(reported.iter())
+        .map(|s| (s.id.as_str(), (s.name.as_str(), s.client.as_str())))
+        .collect();
+    let events: Vec<ServerChange> = finding_events(&before, &after)
+        .into_iter()
+        .map(|event| {
+            let (name, client) = names.get(event.server_id).copied().unwrap_or(("", event.finding.client.as_str()));
+            ServerChange {
+                server_id: event.server_id.to_string(),
+                server_name: name.to_string(),
+                client: client.to_string(),
+                kind: match event.change {
+                    FindingChange::Appeared => ChangeKind::FindingAppeared,
+                    FindingChange::Resolved => ChangeKind::FindingResolved,
+                },
+                fields: Vec::new(),
+                finding: Some(FindingRef { finding_id: event.finding.id.clone(), severity: event.finding.severity }),
+            }
+        })
+        .collect();
+    changes.extend(events);
 }
 
 struct PlannedServers<'r> {
@@ -373,6 +466,8 @@ mod tests {
                 })
                 .collect(),
             part_hashes: PartHashes::default(),
+            previous: servers.iter().map(|s| (s.id.clone(), s.clone())).collect(),
+            host_findings: Vec::new(),
         }
     }
 
@@ -400,8 +495,50 @@ mod tests {
         writes.iter().map(|w| w.server.id.as_str()).collect()
     }
 
+    /// The server events of a plan (finding events have their own test).
     fn kinds(plan: &IngestPlan<'_>) -> Vec<(String, ChangeKind)> {
-        plan.changes.iter().map(|c| (c.server_id.clone(), c.kind)).collect()
+        plan.changes.iter().filter(|c| c.finding.is_none()).map(|c| (c.server_id.clone(), c.kind)).collect()
+    }
+
+    #[test]
+    fn changed_events_say_what_changed_and_findings_appear_and_resolve() {
+        let mut old_b = server("b", "vscode", "npx");
+        old_b.env_names = vec!["OLD".into()];
+        let old = [server("a", "cursor", "npx a"), old_b.clone()];
+        let stored = stored(&old);
+        let mut new_b = McpServer { command: "uvx".into(), env_names: vec!["NEW".into()], ..old_b };
+        new_b.findings = vec![Finding { id: "MUSTER-SECRET-ENV".into(), severity: 4, ..Default::default() }];
+        let host_wide = [Finding { id: "MUSTER-TRIFECTA".into(), client: "vscode".into(), ..Default::default() }];
+        let report = full(2, InventorySnapshot { findings: host_wide.to_vec(), ..snapshot(vec![new_b]) });
+        assert_eq!(previous_to_read(&stored.servers, &report), ["b", "a"]);
+        assert!(needs_host_findings(&stored.part_hashes, &report));
+        let plan = plan(&stored, &report);
+        let changed = plan.changes.iter().find(|c| c.kind == ChangeKind::Changed).unwrap();
+        let text: Vec<String> = changed.fields.iter().map(super::super::activity::FieldChange::text).collect();
+        assert_eq!(
+            text,
+            [
+                "command npx → uvx",
+                "env names added: NEW; removed: OLD",
+                "findings added: MUSTER-SECRET-ENV; removed: MCP-001"
+            ]
+        );
+        let findings: Vec<(&str, ChangeKind, &str)> = plan
+            .changes
+            .iter()
+            .filter_map(|c| c.finding.as_ref().map(|f| (c.server_id.as_str(), c.kind, f.finding_id.as_str())))
+            .collect();
+        assert_eq!(
+            findings,
+            [
+                ("", ChangeKind::FindingAppeared, "MUSTER-TRIFECTA"),
+                ("a", ChangeKind::FindingResolved, "MCP-001"),
+                ("b", ChangeKind::FindingResolved, "MCP-001"),
+                ("b", ChangeKind::FindingAppeared, "MUSTER-SECRET-ENV"),
+            ]
+        );
+        let resolved_on_a = plan.changes.iter().find(|c| c.server_id == "a" && c.finding.is_some()).unwrap();
+        assert_eq!((resolved_on_a.server_name.as_str(), resolved_on_a.client.as_str()), ("name-a", "cursor"));
     }
 
     #[test]

@@ -211,5 +211,6 @@ pub fn signed_bundle(pki: &crate::pki::Pki, record: &PolicyVersionRecord) -> mus
         document: record.canonical.clone(),
         issued_at_unix,
         signature: pki.sign_policy(&message),
+        data: None,
     }
 }

@@ -89,7 +89,61 @@ macro_rules! impl_ingest {
                 } else {
                     PartHashes::default()
                 };
-                Ok(Stored { servers, part_hashes })
+                let previous = previous_servers(conn, agent_id, &plan::previous_to_read(&servers, report)).await?;
+                let host_findings = if plan::needs_host_findings(&part_hashes, report) {
+                    stored_host_findings(conn, agent_id).await?
+                } else {
+                    Vec::new()
+                };
+                Ok(Stored { servers, part_hashes, previous, host_findings })
+            }
+
+            /// The stored messages of the named servers (the `detail` column). A message that no
+            /// longer decodes is left out: its change event then says less, and nothing is lost.
+            async fn previous_servers(
+                conn: &mut $conn,
+                agent_id: &str,
+                ids: &[String],
+            ) -> Result<BTreeMap<String, muster_proto::v1::McpServer>, StoreError> {
+                let mut previous = BTreeMap::new();
+                for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                    let mut builder = Builder::new("SELECT server_id, detail FROM servers WHERE agent_id = ");
+                    builder.push_bind(agent_id.to_string());
+                    builder.push(" AND server_id");
+                    push_in_list(&mut builder, chunk.iter().cloned());
+                    for row in builder.build().fetch_all(&mut *conn).await? {
+                        let detail: Vec<u8> = row.try_get("detail")?;
+                        if let Ok(server) = muster_proto::v1::McpServer::decode(detail.as_slice()) {
+                            previous.insert(row.try_get("server_id")?, server);
+                        }
+                    }
+                }
+                Ok(previous)
+            }
+
+            /// The host-wide findings stored for the agent, as the agent reported them.
+            async fn stored_host_findings(conn: &mut $conn, agent_id: &str) -> Result<Vec<Finding>, StoreError> {
+                let rows = sqlx::query(
+                    "SELECT finding_id, severity, owasp, message, client, user_name, server_ids FROM findings \
+                     WHERE agent_id = $1 AND server_id = ''",
+                )
+                .bind(agent_id)
+                .fetch_all(&mut *conn)
+                .await?;
+                rows.iter()
+                    .map(|row| {
+                        let server_ids: String = row.try_get("server_ids")?;
+                        Ok(Finding {
+                            id: row.try_get("finding_id")?,
+                            severity: i32::try_from(row.try_get::<i64, _>("severity")?).unwrap_or(0),
+                            owasp: row.try_get("owasp")?,
+                            message: row.try_get("message")?,
+                            server_ids: server_ids.split(',').filter(|s| !s.is_empty()).map(str::to_string).collect(),
+                            client: row.try_get("client")?,
+                            user: row.try_get("user_name")?,
+                        })
+                    })
+                    .collect()
             }
 
             /// Executes `plan` in its field order, then records its change events.
@@ -315,6 +369,19 @@ macro_rules! impl_ingest {
                         }
                     }
                 }
+                // One host, one name: the agent row takes the scanned host's name, so the agent
+                // list and the activity feed say what the endpoint page says.
+                let scanned = match host {
+                    HostWrite::Snapshot { host, .. } => Some(host),
+                    HostWrite::Delta { host, .. } => *host,
+                };
+                if let Some(host) = scanned.filter(|h| !h.hostname.is_empty()) {
+                    sqlx::query("UPDATE agents SET hostname = $2 WHERE id = $1 AND hostname <> $2")
+                        .bind(agent_id)
+                        .bind(&host.hostname)
+                        .execute(&mut *conn)
+                        .await?;
+                }
                 Ok(())
             }
 
@@ -520,17 +587,29 @@ macro_rules! impl_ingest {
             async fn insert_changes(conn: &mut $conn, agent_id: &str, changes: &[ServerChange], sequence: i64, now: i64) -> Result<(), StoreError> {
                 insert_rows(
                     conn,
-                    "INSERT INTO change_events (agent_id, server_id, server_name, client, kind, sequence, at) ",
+                    "INSERT INTO change_events (agent_id, server_id, server_name, client, kind, sequence, at, \
+                     finding_id, severity, detail) ",
                     "",
                     changes,
                     |row, change| {
+                        let (finding_id, severity) =
+                            change.finding.as_ref().map_or((String::new(), 0), |f| (f.finding_id.clone(), f.severity));
+                        // The field changes hold names and vocabulary only (`ingest::activity`).
+                        let detail = if change.fields.is_empty() {
+                            String::new()
+                        } else {
+                            serde_json::to_string(&change.fields).unwrap_or_default()
+                        };
                         row.push_bind(agent_id.to_string())
                             .push_bind(change.server_id.clone())
                             .push_bind(change.server_name.clone())
                             .push_bind(change.client.clone())
                             .push_bind(change.kind.as_str())
                             .push_bind(sequence)
-                            .push_bind(now);
+                            .push_bind(now)
+                            .push_bind(finding_id)
+                            .push_bind(i64::from(severity))
+                            .push_bind(detail);
                     },
                 )
                 .await

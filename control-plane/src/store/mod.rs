@@ -9,6 +9,8 @@ pub mod access;
 mod agents_sql;
 pub mod compliance;
 mod compliance_sql;
+pub mod data_bundles;
+mod data_bundles_sql;
 pub mod exception_requests;
 mod exception_requests_sql;
 pub mod exports;
@@ -37,6 +39,7 @@ pub use self::access::{
     RemoveUser, Role, SessionRecord, UserRecord,
 };
 pub use self::compliance::ComplianceStore;
+pub use self::data_bundles::DataBundleStore;
 pub use self::exception_requests::ExceptionRequestStore;
 pub use self::exports::ExportStore;
 pub use self::policies::PolicyStore;
@@ -241,6 +244,7 @@ pub trait Store:
     AccessStore
     + ExportStore
     + PolicyStore
+    + DataBundleStore
     + PolicyInputs
     + ExceptionRequestStore
     + ComplianceStore

@@ -55,6 +55,7 @@ super::exports_sql::impl_export_store!(crate::store::PostgresStore, sqlx::Postgr
 super::policy_inputs_sql::impl_policy_inputs!(crate::store::PostgresStore, sqlx::Postgres);
 super::exception_requests_sql::impl_exception_request_store!(crate::store::PostgresStore, sqlx::Postgres);
 super::policies_sql::impl_policy_store!(crate::store::PostgresStore, sqlx::Postgres);
+super::data_bundles_sql::impl_data_bundle_store!(crate::store::PostgresStore, sqlx::Postgres);
 super::read::sql::impl_read_models!(PostgresStore, sqlx::Postgres, sqlx::PgConnection);
 
 impl PostgresStore {

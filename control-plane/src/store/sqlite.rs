@@ -78,6 +78,7 @@ super::exports_sql::impl_export_store!(crate::store::SqliteStore, sqlx::Sqlite);
 super::policy_inputs_sql::impl_policy_inputs!(crate::store::SqliteStore, sqlx::Sqlite);
 super::exception_requests_sql::impl_exception_request_store!(crate::store::SqliteStore, sqlx::Sqlite);
 super::policies_sql::impl_policy_store!(crate::store::SqliteStore, sqlx::Sqlite);
+super::data_bundles_sql::impl_data_bundle_store!(crate::store::SqliteStore, sqlx::Sqlite);
 super::read::sql::impl_read_models!(SqliteStore, sqlx::Sqlite, sqlx::SqliteConnection);
 
 impl SqliteStore {

@@ -864,6 +864,13 @@ pub struct WatchRequest {
     /// Version the agent already applied; the stream starts with anything newer.
     #[prost(uint64, tag = "1")]
     pub known_version: u64,
+    /// The agent understands data bundles (`PolicyBundle.data`); without it none is sent, so an
+    /// agent older than data bundles never sees a message without a policy.
+    #[prost(bool, tag = "2")]
+    pub data_bundles: bool,
+    /// The data bundle version the agent holds (0: its built-in data only).
+    #[prost(uint64, tag = "3")]
+    pub known_data_version: u64,
 }
 /// A signed policy version. The agent verifies `signature` with the key it pinned at enrollment
 /// over the message `muster_proto::policy_signing_message(version, issued_at_unix, document)`
@@ -877,6 +884,30 @@ pub struct PolicyBundle {
     #[prost(bytes = "vec", tag = "2")]
     pub document: ::prost::alloc::vec::Vec<u8>,
     /// When the version was published (Unix seconds).
+    #[prost(int64, tag = "3")]
+    pub issued_at_unix: i64,
+    /// Ed25519 signature (64 bytes) by the control plane's policy signing key.
+    #[prost(bytes = "vec", tag = "4")]
+    pub signature: ::prost::alloc::vec::Vec<u8>,
+    /// A newer data bundle, for agents that asked for them. A message carrying only a data bundle
+    /// has version 0 and no document or signature of its own.
+    #[prost(message, optional, tag = "5")]
+    pub data: ::core::option::Option<DataBundle>,
+}
+/// A signed data bundle: the service catalog and the advisory bundle the agent analyses with,
+/// newer than the data built into it (docs/adr/0016-signed-data-bundles.md). Signed by the same
+/// key as policies over `muster_proto::data_signing_message(version, issued_at_unix, document)`,
+/// a message of its own domain, so a policy signature never verifies as a data bundle's.
+#[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
+pub struct DataBundle {
+    /// Unix seconds of publication, strictly increasing; the agent refuses a version not above the
+    /// one it holds or below its built-in data's.
+    #[prost(uint64, tag = "1")]
+    pub version: u64,
+    /// JSON: {"format": 1, "version": N, "services_toml": "...", "advisories_osv_json": "..."};
+    /// an absent member leaves the agent's built-in part in use.
+    #[prost(bytes = "vec", tag = "2")]
+    pub document: ::prost::alloc::vec::Vec<u8>,
     #[prost(int64, tag = "3")]
     pub issued_at_unix: i64,
     /// Ed25519 signature (64 bytes) by the control plane's policy signing key.

@@ -10,7 +10,8 @@
 //! family in every field and format, searched for in every output, page, export and webhook),
 //! `process_leaks` (the same families in running servers' command lines),
 //! `config_file` (the installed agent.toml enrolls silently on first start), `policy` (a
-//! published policy in force on running agents within 2 s, kept across restarts), `quickstart`
+//! published policy in force on running agents within 2 s, kept across restarts), `data` (a
+//! catalog row published at runtime changes what a running agent reports), `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -58,6 +59,7 @@ macro_rules! on_both_backends {
 }
 
 mod config_file;
+mod data;
 mod deltas;
 mod enroll;
 mod generated_leaks;
@@ -79,6 +81,10 @@ on_both_backends!(published_policy_reaches_running_agents, crate::policy::publis
 on_both_backends!(
     published_enforcement_is_applied_and_lifted,
     crate::policy::published_enforcement_is_applied_and_lifted
+);
+on_both_backends!(
+    published_catalog_changes_detection_on_running_agents,
+    crate::data::published_catalog_changes_detection_on_running_agents
 );
 on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);

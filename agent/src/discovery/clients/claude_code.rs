@@ -272,6 +272,147 @@ mod tests {
     use super::super::test_support::{paths, user_with};
     use super::*;
 
+    /// A small deterministic generator (no dependency, same documents every run).
+    struct Gen(u64);
+
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 = self.0.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            self.0 >> 33
+        }
+
+        fn below(&mut self, n: u64) -> u64 {
+            self.next() % n
+        }
+
+        fn text(&mut self) -> String {
+            const PIECES: &[&str] =
+                &["a", "mcpServers", "\"", "\\", "\n", "é", "😀", "{", "]", ",", ":", "projects", " ", "\u{41}", "x"];
+            (0..self.below(8)).map(|_| PIECES[self.below(PIECES.len() as u64) as usize]).collect()
+        }
+
+        /// Any JSON value, nested up to `depth`.
+        fn value(&mut self, depth: u32) -> Value {
+            match self.below(if depth == 0 { 5 } else { 7 }) {
+                0 => Value::Null,
+                1 => Value::Bool(self.below(2) == 1),
+                2 => serde_json::json!(self.next() as f64 / 7.0),
+                3 => serde_json::json!(self.next() as i64 - (1 << 30)),
+                4 => Value::String(self.text()),
+                5 => Value::Array((0..self.below(4)).map(|_| self.value(depth - 1)).collect()),
+                _ => Value::Object((0..self.below(4)).map(|_| (self.text(), self.value(depth - 1))).collect()),
+            }
+        }
+
+        fn server(&mut self, i: u64) -> (String, Value) {
+            let entry = match self.below(5) {
+                0 => {
+                    serde_json::json!({"type": "http", "url": format!("https://h{i}.example/mcp"), "headers": {"Authorization": format!("Bearer tok{i}")}})
+                }
+                1 => self.value(2),
+                _ => {
+                    serde_json::json!({"command": "npx", "args": ["-y", format!("@acme/s{i}@1.0.{i}")], "env": {"TOKEN": self.text()}, "extra": self.value(2)})
+                }
+            };
+            (format!("s{i}-{}", self.text()), entry)
+        }
+
+        fn servers(&mut self) -> Value {
+            Value::Object((0..self.below(4)).map(|i| self.server(i)).collect())
+        }
+
+        /// A `~/.claude.json` with project history, per-project servers and noise around them.
+        fn document(&mut self) -> Value {
+            let mut doc = serde_json::Map::new();
+            for _ in 0..self.below(4) {
+                doc.insert(self.text(), self.value(3));
+            }
+            if self.below(4) != 0 {
+                doc.insert("mcpServers".into(), if self.below(8) == 0 { self.value(1) } else { self.servers() });
+            }
+            let mut projects = serde_json::Map::new();
+            for p in 0..self.below(6) {
+                let mut project = serde_json::Map::new();
+                project.insert(
+                    "history".into(),
+                    Value::Array(
+                        (0..self.below(20))
+                            .map(|_| serde_json::json!({"display": self.text(), "pastedContents": self.value(3)}))
+                            .collect(),
+                    ),
+                );
+                if self.below(2) == 0 {
+                    project.insert("mcpServers".into(), self.servers());
+                }
+                if self.below(3) == 0 {
+                    project.insert("disabledMcpServers".into(), serde_json::json!(["s0-", self.text()]));
+                }
+                if self.below(3) == 0 {
+                    project.insert("disabledMcpjsonServers".into(), self.value(1));
+                }
+                project.insert(self.text(), self.value(3));
+                projects.insert(format!("/home/alice/p{p}{}", self.text()), Value::Object(project));
+            }
+            if self.below(6) != 0 {
+                doc.insert("projects".into(), Value::Object(projects));
+            } else {
+                doc.insert("projects".into(), self.value(2));
+            }
+            Value::Object(doc)
+        }
+    }
+
+    /// `value` with every member `keep` does not name removed: what the streaming reader must
+    /// build, written independently of it.
+    fn pruned(value: &Value, keep: &Keep) -> Value {
+        match (keep, value) {
+            (Keep::All, v)
+            | (_, v @ (Value::Array(_) | Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_))) => {
+                v.clone()
+            }
+            (Keep::Keys(keys), Value::Object(map)) => Value::Object(
+                map.iter()
+                    .filter_map(|(k, v)| {
+                        keys.iter().find(|(name, _)| name == k).map(|(_, rule)| (k.clone(), pruned(v, rule)))
+                    })
+                    .collect(),
+            ),
+            (Keep::Each(rule), Value::Object(map)) => {
+                Value::Object(map.iter().map(|(k, v)| (k.clone(), pruned(v, rule))).collect())
+            }
+        }
+    }
+
+    /// The pruned readers of `~/.claude.json` (from the text and from a stream; history skipped
+    /// unread) give the same tree as pruning the whole parsed document, hence the same servers,
+    /// entry problems, projects and disabled state, on generated documents in compact and pretty
+    /// layouts.
+    #[test]
+    fn the_streaming_reader_gives_what_the_full_parse_gives() {
+        use crate::discovery::formats::parse_kept;
+        let file =
+            Candidate::new(PathBuf::from("/home/alice/.claude.json"), Scope::User, FileFormat::Json, "claude-json");
+        let keep = ClaudeCode.keep(&file).expect("the main file is read pruned");
+        let mut servers_seen = 0;
+        for seed in 0..300 {
+            let mut g = Gen(seed);
+            let doc = g.document();
+            let text = if seed % 2 == 0 { doc.to_string() } else { serde_json::to_string_pretty(&doc).unwrap() };
+            let full: Value = serde_json::from_str(&text).unwrap();
+            let streamed = parse_kept(&text, FileFormat::Json, Some(keep)).unwrap().value;
+            assert_eq!(streamed, pruned(&full, keep), "seed {seed}: the pruned tree");
+            let from_reader = crate::discovery::formats::pruned_json_reader(&mut text.as_bytes(), keep);
+            assert_eq!(from_reader.as_ref(), Some(&streamed), "seed {seed}: read as a stream");
+            let (a, b) = (ClaudeCode.parse(&file, &full), ClaudeCode.parse(&file, &streamed));
+            assert_eq!(format!("{:?}", a.servers), format!("{:?}", b.servers), "seed {seed}");
+            assert_eq!(a.entry_errors, b.entry_errors, "seed {seed}");
+            assert_eq!(a.projects, b.projects, "seed {seed}");
+            assert_eq!(format!("{:?}", a.disabled_elsewhere), format!("{:?}", b.disabled_elsewhere), "seed {seed}");
+            servers_seen += a.servers.len();
+        }
+        assert!(servers_seen > 300, "the generator makes servers: {servers_seen}");
+    }
+
     #[test]
     fn claude_config_dir_moves_the_main_file() {
         assert_eq!(paths(&ClaudeCode, &user_with(&[]))[0], PathBuf::from("/home/alice/.claude.json"));

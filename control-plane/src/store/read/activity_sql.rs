@@ -1,4 +1,5 @@
-//! The activity feed (change events) with its filters.
+//! The activity feed (change events: servers appearing, changing and disappearing, findings
+//! appearing and resolved) with its filters and time range, newest first by (at, id).
 //!
 //! Portable SQL under the rules of `read/sql.rs`; a macro instantiated per backend inside
 //! `read_models` (whose imports and helpers it shares through `use super::*`).
@@ -10,6 +11,9 @@ macro_rules! impl_activity {
 
             fn activity_from_row(row: &Row) -> Result<ActivityEvent, StoreError> {
                 let kind: String = row.try_get("kind")?;
+                let detail: String = row.try_get("detail")?;
+                let finding_id: String = row.try_get("finding_id")?;
+                let finding_title = if finding_id.is_empty() { "" } else { crate::finding_catalog::title(&finding_id) };
                 Ok(ActivityEvent {
                     id: row.try_get("id")?,
                     agent_id: row.try_get("agent_id")?,
@@ -20,13 +24,17 @@ macro_rules! impl_activity {
                     kind: ChangeKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("change kind {kind}")))?,
                     sequence: row.try_get("sequence")?,
                     at: row.try_get("at")?,
+                    changes: if detail.is_empty() { Vec::new() } else { serde_json::from_str(&detail).unwrap_or_default() },
+                    finding_title: finding_title.to_string(),
+                    finding_id,
+                    severity: i32::try_from(row.try_get::<i64, _>("severity")?).unwrap_or(0),
                 })
             }
 
             fn push_activity_query(qb: &mut Builder, query: &ActivityQuery, limit: u32) -> Result<(), StoreError> {
                 qb.push(
                     "SELECT c.id, c.agent_id, COALESCE(a.hostname, '') AS hostname, c.server_id, c.server_name, \
-                     c.client, c.kind, c.sequence, c.at FROM change_events c \
+                     c.client, c.kind, c.sequence, c.at, c.finding_id, c.severity, c.detail FROM change_events c \
                      LEFT JOIN agents a ON a.id = c.agent_id WHERE 1 = 1",
                 );
                 if let Some(kind) = query.kind {
@@ -45,9 +53,15 @@ macro_rules! impl_activity {
                     qb.push(" AND c.at < ").push_bind(until);
                 }
                 if let Some(cursor) = &query.cursor {
-                    qb.push(" AND c.id < ").push_bind(Cursor::decode(cursor)?.int_id()?);
+                    // Keyset on (at, id), newest first; a cursor from before time ranges (id only)
+                    // reads as "this id at any time up to now".
+                    let cursor = Cursor::decode(cursor)?;
+                    let id = cursor.int_id()?;
+                    let at = if cursor.key.is_empty() { i64::MAX } else { cursor.int_key()? };
+                    qb.push(" AND (c.at < ").push_bind(at).push(" OR (c.at = ").push_bind(at);
+                    qb.push(" AND c.id < ").push_bind(id).push("))");
                 }
-                qb.push(" ORDER BY c.id DESC LIMIT ").push_bind(i64::from(limit) + 1);
+                qb.push(" ORDER BY c.at DESC, c.id DESC LIMIT ").push_bind(i64::from(limit) + 1);
                 Ok(())
             }
 
@@ -60,7 +74,7 @@ macro_rules! impl_activity {
                 push_activity_query(&mut qb, query, limit)?;
                 let rows = qb.build().fetch_all(store.reader()).await?;
                 let items = rows.iter().map(activity_from_row).collect::<Result<Vec<_>, _>>()?;
-                Ok(into_page(items, limit, |e| Cursor { key: String::new(), id: e.id.to_string() }))
+                Ok(into_page(items, limit, |e| Cursor { key: e.at.to_string(), id: e.id.to_string() }))
             }
         }
     };

@@ -698,12 +698,22 @@ pub struct ActivityEvent {
     pub server_id: String,
     pub server_name: String,
     pub client: String,
-    /// `appeared`, `changed` or `disappeared`.
+    /// `appeared`, `changed` or `disappeared` (a server); `finding_appeared` or
+    /// `finding_resolved` (a finding of `server_id`, or host-wide when it is empty).
     #[serde(serialize_with = "serialize_kind")]
     #[schema(value_type = String)]
     pub kind: ChangeKind,
     pub sequence: i64,
+    /// Unix seconds.
     pub at: i64,
+    /// For `changed`: what changed, field by field (names, never values).
+    pub changes: Vec<crate::ingest::activity::FieldChange>,
+    /// For finding events: the catalog id, its title and the severity.
+    pub finding_id: String,
+    pub finding_title: String,
+    #[serde(with = "muster_proto::words::severity")]
+    #[schema(value_type = String)]
+    pub severity: i32,
 }
 
 fn serialize_kind<S: serde::Serializer>(kind: &ChangeKind, serializer: S) -> Result<S::Ok, S::Error> {
