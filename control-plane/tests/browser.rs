@@ -170,12 +170,16 @@ async fn xss_canaries_render_as_text_on_every_page_that_shows_names() {
     // (page, canaries it shows as text): the hostname is the script canary; the laptop's two
     // servers and their packages are named after both canaries.
     let detail = format!("/endpoints/{canary_host}");
-    let pages: [(&str, &[&str]); 6] = [
+    let servers = format!("/servers/list?agent={canary_host}");
+    let locations = format!("/credentials/locations?agent={canary_host}");
+    let pages: [(&str, &[&str]); 8] = [
         // The overview shows counts and the trend, no names; still nothing may be injected.
         ("/", &[]),
         ("/endpoints", &[SCRIPT_CANARY]),
         (&detail, &[SCRIPT_CANARY, IMG_CANARY]),
         ("/servers", &[SCRIPT_CANARY, IMG_CANARY]),
+        (&servers, &[SCRIPT_CANARY, IMG_CANARY]),
+        (&locations, &[SCRIPT_CANARY]),
         ("/findings", &[SCRIPT_CANARY, IMG_CANARY]),
         ("/activity", &[SCRIPT_CANARY, IMG_CANARY]),
     ];

@@ -836,6 +836,7 @@ async fn every_drill_down_filter_answers_alike_on_page_and_api(cp: TestControlPl
         "/api/v1/credentials/locations?fingerprint=not-hex",
         "/api/v1/credentials/locations?location=body",
         "/api/v1/credentials/locations?source=unspecified",
+        "/api/v1/credentials/locations?kind=github-pat",
         "/servers/list?cursor=zz",
         "/credentials/locations?source=4",
     ] {

@@ -424,7 +424,7 @@ pub struct CredentialLocationParams {
     pub fingerprint: Option<String>,
     /// Provider (e.g. `github`).
     pub provider: Option<String>,
-    /// Kind (e.g. `token`).
+    /// Kind (e.g. `github-pat`; with `provider`).
     pub kind: Option<String>,
     /// `literal` or `reference`.
     #[param(value_type = Option<crate::words::CredentialSource>)]
@@ -448,6 +448,10 @@ impl CredentialLocationParams {
             }
             Some(_) => return Err(ParamError("fingerprint: expected a whole fingerprint (hex digits)".into())),
         };
+        if trimmed(&self.kind).is_some() && trimmed(&self.provider).is_none() {
+            // A kind is a provider's (`github-pat`); its index starts with the provider.
+            return Err(ParamError("kind: only with provider".into()));
+        }
         Ok(CredentialQuery {
             fingerprint,
             provider: trimmed(&self.provider),

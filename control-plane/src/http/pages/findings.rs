@@ -158,6 +158,11 @@ fn filter_form(filters: &FindingParams) -> Markup {
     }
 }
 
+/// The findings list filtered by one name of a finding.
+fn filtered(name: &'static str, value: &str) -> String {
+    super::components::link("/findings", &[(name, value.to_string())])
+}
+
 fn finding_row(finding: &FindingView, principal: &Principal, analyst: bool, here: &str) -> Markup {
     let decision = finding.decision.as_ref().filter(|d| d.active);
     html! {
@@ -176,14 +181,20 @@ fn finding_row(finding: &FindingView, principal: &Principal, analyst: bool, here
             }
             td.where {
                 (endpoint_link(&finding.key.agent_id, &finding.hostname))
-                @if !finding.server_name.is_empty() { div.server-name { (finding.server_name) } }
+                @if !finding.server_name.is_empty() {
+                    div.server-name {
+                        a href=(super::server_list::server_on_endpoint(&finding.key.agent_id, &finding.key.server_id)) {
+                            (finding.server_name)
+                        }
+                    }
+                }
                 div.muted-line {
-                    (finding.client)
-                    @if !finding.user.is_empty() { " · " (finding.user) }
-                    @if !finding.service.is_empty() { " · " (finding.service) }
+                    @if !finding.client.is_empty() { a href=(filtered("client", &finding.client)) { (finding.client) } }
+                    @if !finding.user.is_empty() { " · " a href=(filtered("user", &finding.user)) { (finding.user) } }
+                    @if !finding.service.is_empty() { " · " a href=(filtered("service", &finding.service)) { (finding.service) } }
                 }
             }
-            td { (finding.owasp) }
+            td { @if !finding.owasp.is_empty() { a href=(filtered("owasp", &finding.owasp)) { (finding.owasp) } } }
             td { (state_cell(decision)) }
             @if analyst {
                 td.actions { (decision_forms(finding, decision.is_some(), principal, here)) }

@@ -58,7 +58,7 @@ fn render(o: &Overview, now: i64) -> Markup {
         Card {
             label: "MCP servers",
             value: o.servers,
-            href: "/servers",
+            href: "/servers/list",
             tone: "info",
             note: "configured on endpoints",
         },

@@ -109,22 +109,10 @@ macro_rules! impl_credentials {
                 if let Some(fingerprint) = &query.fingerprint {
                     qb.push(" AND c.fingerprint = ").push_bind(fingerprint.to_ascii_lowercase());
                 }
-                if query.provider.is_some() || query.kind.is_some() || query.source.is_some() {
-                    // Every source when none is asked for, so the (source, provider, kind, ...)
-                    // index serves a lookup by provider alone, in page order.
-                    qb.push(" AND c.source IN (");
-                    match query.source {
-                        Some(source) => {
-                            qb.push_bind(i64::from(source));
-                        }
-                        None => {
-                            let mut list = qb.separated(", ");
-                            for source in <muster_proto::v1::CredentialSource as muster_proto::WireWord>::ALL {
-                                list.push_bind(i64::from(*source as i32));
-                            }
-                        }
-                    }
-                    qb.push(")");
+                if let Some(source) = query.source {
+                    // `+`: checked on the rows, never the index to read (`credentials_literal`
+                    // would need every literal credential sorted into page order).
+                    qb.push(" AND +c.source = ").push_bind(i64::from(source));
                 }
                 if let Some(provider) = &query.provider {
                     qb.push(" AND c.provider = ").push_bind(provider.clone());

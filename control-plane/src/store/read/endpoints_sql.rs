@@ -65,11 +65,13 @@ macro_rules! impl_endpoints {
                         .push(" AND s.agent_id = e.agent_id)");
                 }
                 if let Some(package) = &query.package {
-                    qb.push(" AND EXISTS (SELECT 1 FROM servers s WHERE 1 = 1");
-                    push_ecosystems(&mut qb, "s.package_ecosystem", query.ecosystem);
-                    qb.push(" AND s.package_name = ").push_bind(package.clone());
+                    qb.push(" AND EXISTS (SELECT 1 FROM servers s WHERE s.package_name = ").push_bind(package.clone());
                     if let Some(version) = &query.version {
                         qb.push(" AND s.package_version = ").push_bind(version.clone());
+                    }
+                    if let Some(ecosystem) = query.ecosystem {
+                        // `+`: not the index to read (`servers_package` cannot seek the agent).
+                        qb.push(" AND +s.package_ecosystem = ").push_bind(i64::from(ecosystem));
                     }
                     qb.push(" AND s.agent_id = e.agent_id)");
                 }

@@ -91,13 +91,15 @@ macro_rules! impl_servers {
                     qb.push(" AND s.service = ").push_bind(service.clone());
                 }
                 if let Some(package) = &query.package {
-                    push_ecosystems(&mut qb, "s.package_ecosystem", query.ecosystem);
                     qb.push(" AND s.package_name = ").push_bind(package.clone());
                     if let Some(version) = &query.version {
                         qb.push(" AND s.package_version = ").push_bind(version.clone());
                     }
-                } else if let Some(ecosystem) = query.ecosystem {
-                    qb.push(" AND s.package_ecosystem = ").push_bind(i64::from(ecosystem));
+                }
+                if let Some(ecosystem) = query.ecosystem {
+                    // `+`: checked on the index rows, never chosen as the index to read
+                    // (SQLite without statistics would pick `servers_package` and sort).
+                    qb.push(" AND +s.package_ecosystem = ").push_bind(i64::from(ecosystem));
                 }
                 if let Some(remote) = &query.remote {
                     qb.push(" AND s.endpoint_host = ").push_bind(remote.clone());

@@ -54,24 +54,6 @@ macro_rules! impl_read_models {
                 format!("{kind}\u{1e}{ecosystem}\u{1e}{name}")
             }
 
-            /// ` AND column IN (...)`: the one ecosystem asked for, else every ecosystem, so an
-            /// index leading with the ecosystem serves a lookup by package name alone.
-            fn push_ecosystems(qb: &mut Builder, column: &str, ecosystem: Option<i32>) {
-                qb.push(format!(" AND {column} IN ("));
-                match ecosystem {
-                    Some(ecosystem) => {
-                        qb.push_bind(i64::from(ecosystem));
-                    }
-                    None => {
-                        let mut list = qb.separated(", ");
-                        for ecosystem in <muster_proto::v1::Ecosystem as muster_proto::WireWord>::ALL {
-                            list.push_bind(i64::from(*ecosystem as i32));
-                        }
-                    }
-                }
-                qb.push(")");
-            }
-
             crate::store::read::summary_sql::impl_summary!($store, $db, $conn);
             crate::store::read::overview_sql::impl_overview!($store, $db, $conn);
             crate::store::read::servers_sql::impl_servers!($store, $db, $conn);
