@@ -538,11 +538,9 @@ async fn endpoint_detail_lists_servers_findings_and_history(store: DynStore) {
         history,
         vec![
             ("s2".into(), ChangeKind::Disappeared),
-            ("s1".into(), ChangeKind::FindingAppeared),
             ("s2".into(), ChangeKind::Appeared),
             ("s1".into(), ChangeKind::Appeared)
-        ],
-        "newest first; the finding recorded in the same ingest as its server"
+        ]
     );
     assert_eq!(detail.endpoint.servers, 1, "the summary follows deltas");
     assert!(store.endpoint_detail("nope", NOW, NOW).await.unwrap().is_none());

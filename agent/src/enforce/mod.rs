@@ -9,6 +9,7 @@ pub mod client_policy;
 pub mod engine;
 pub mod files;
 pub mod quarantine;
+pub mod registry;
 
 pub use files::{
     Change, FileKeeper, FileSafetyError, FileState, Fingerprint, Intent, Observed, Touch, TouchBytes, TouchStatus,

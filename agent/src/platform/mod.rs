@@ -9,7 +9,6 @@
 //! files.
 
 mod host;
-pub mod registry;
 
 use std::collections::BTreeMap;
 use std::path::{Component, Path, PathBuf};

@@ -113,7 +113,7 @@ macro_rules! impl_inventory {
             ) -> Result<Vec<ChangeEventRecord>, StoreError> {
                 let rows = sqlx::query(
                     "SELECT server_id, server_name, client, kind, sequence, at FROM change_events \
-                     WHERE agent_id = $1 ORDER BY id",
+                     WHERE agent_id = $1 AND kind IN ('appeared', 'changed', 'disappeared') ORDER BY id",
                 )
                 .bind(agent_id)
                 .fetch_all(store.reader())

@@ -278,6 +278,8 @@ pub trait Store:
     /// Applies a report following [`crate::ingest::decide`], in one transaction.
     async fn ingest(&self, agent_id: &str, report: &Report, now: i64) -> Result<IngestOutcome, StoreError>;
     async fn host_inventory(&self, agent_id: &str) -> Result<HostInventory, StoreError>;
+    /// The host's server change log (appeared, changed, disappeared) in order; finding events
+    /// share the table but are read through the activity feed.
     async fn change_events(&self, agent_id: &str) -> Result<Vec<ChangeEventRecord>, StoreError>;
 }
 

@@ -72,7 +72,7 @@ impl Probe for FsProbe {
     }
 
     fn registry_value(&self, layout: &Layout, key: &str, name: &str) -> Result<Option<String>, String> {
-        let Some(reg) = crate::platform::registry::for_layout(layout) else { return Ok(None) };
+        let Some(reg) = crate::enforce::registry::for_layout(layout) else { return Ok(None) };
         reg.get(key, name).map_err(|e| e.to_string())
     }
 }

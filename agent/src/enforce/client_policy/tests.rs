@@ -411,7 +411,7 @@ fn an_inline_object_muster_added_a_key_to_comes_back_as_the_administrator_wrote_
 
 #[test]
 fn a_claude_code_hklm_policy_on_a_windows_image_is_reported_as_shadowing_the_drop_in() {
-    use crate::platform::registry::{IMAGE_HKLM_FILE, RegFile, RegistryBackend};
+    use crate::enforce::registry::{IMAGE_HKLM_FILE, RegFile, RegistryBackend};
     let dir = tempfile::tempdir().unwrap();
     let win = Layout::image(dir.path().to_path_buf(), Os::Windows);
     let reg = RegFile::new(win.resolve(IMAGE_HKLM_FILE).unwrap());

@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::Layout;
+use crate::platform::Layout;
 
 /// Where an image's `HKLM` lives, as a path on the imaged machine.
 pub const IMAGE_HKLM_FILE: &str = "C:\\Windows\\muster-registry\\HKLM.reg";
@@ -43,7 +43,7 @@ pub trait RegistryBackend {
 /// The backend for a layout: the image's `.reg` file for an image (or a Windows layout on another
 /// host); the live registry on a live Windows machine. `None` when the layout has no registry.
 pub fn for_layout(layout: &Layout) -> Option<Box<dyn RegistryBackend>> {
-    if layout.os() != super::Os::Windows {
+    if layout.os() != crate::platform::Os::Windows {
         return None;
     }
     #[cfg(windows)]
