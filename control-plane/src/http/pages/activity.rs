@@ -119,7 +119,7 @@ fn range_text(since: Option<i64>, until: Option<i64>) -> String {
     }
 }
 
-fn kind_label(kind: ChangeKind) -> &'static str {
+pub(super) fn kind_label(kind: ChangeKind) -> &'static str {
     match kind {
         ChangeKind::Appeared => "server appeared",
         ChangeKind::Changed => "server changed",

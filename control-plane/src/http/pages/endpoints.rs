@@ -338,7 +338,7 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                         @for event in &d.history {
                             tr {
                                 td { (time_ago(event.at, now)) }
-                                td { span class={ "badge change-" (event.kind.as_str()) } { (event.kind.as_str()) } }
+                                td { span class={ "badge change-" (event.kind.as_str()) } { (super::activity::kind_label(event.kind)) } }
                                 td { (event.server_name) }
                                 td { (event.client) }
                                 td.num { "#" (event.sequence) }
