@@ -134,10 +134,9 @@ const RECONNECT_MAX: Duration = Duration::from_secs(60);
 /// every list to `desk`, until `shutdown` resolves. Unenrolled or unreachable, it tries again
 /// with capped, jittered backoff (an enrollment made while it waits is picked up then).
 pub async fn watch_exception_requests(desk: Arc<ExceptionDesk>, shutdown: impl std::future::Future<Output = ()>) {
-    tokio::pin!(shutdown);
-    let mut backoff = crate::report::Backoff::new(RECONNECT_MIN, RECONNECT_MAX);
-    loop {
-        let session = async {
+    let session = |progress: crate::report::StreamProgress| {
+        let desk = desk.clone();
+        async move {
             let mut stream = desk
                 .client()
                 .map_err(|e| e.to_string())?
@@ -148,27 +147,17 @@ pub async fn watch_exception_requests(desk: Arc<ExceptionDesk>, shutdown: impl s
             loop {
                 match stream.message().await {
                     Ok(Some(list)) => {
-                        backoff.succeed();
+                        progress.received();
                         desk.replace(list.requests);
                     }
                     Ok(None) => return Err("the control plane closed the exception request stream".to_string()),
                     Err(s) => return Err(format!("{}: {}", s.code(), s.message())),
                 }
             }
-        };
-        let outcome: Result<(), String> = tokio::select! {
-            () = &mut shutdown => return,
-            outcome = session => outcome,
-        };
-        let wait = backoff.fail(crate::report::os_jitter());
-        if let Err(error) = outcome {
-            tracing::debug!(error = %error, retry_in_ms = wait.as_millis() as u64, "exception request stream ended");
         }
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
+    };
+    crate::report::keep_stream_open("exception requests", (RECONNECT_MIN, RECONNECT_MAX), true, shutdown, session)
+        .await;
 }
 
 #[cfg(test)]

@@ -139,10 +139,9 @@ pub async fn watch_policies(
     data: Option<Arc<crate::data_bundle::DataHolder>>,
     shutdown: impl std::future::Future<Output = ()>,
 ) {
-    tokio::pin!(shutdown);
-    let mut backoff = crate::report::Backoff::new(RECONNECT_MIN, RECONNECT_MAX);
-    loop {
-        let session = async {
+    let session = |progress: crate::report::StreamProgress| {
+        let (holder, data) = (holder.clone(), data.clone());
+        async move {
             let identity = match holder.state.load_identity() {
                 Ok(Some(identity)) => identity,
                 Ok(None) => return Err("not enrolled".to_string()),
@@ -167,6 +166,7 @@ pub async fn watch_policies(
             loop {
                 match stream.message().await {
                     Ok(Some(mut envelope)) => {
+                        progress.received();
                         // A message carries a policy, a data bundle, or both.
                         if let (Some(bundle), Some(data)) = (envelope.data.take(), &data) {
                             let _ = data.offer(&bundle, &key);
@@ -179,20 +179,9 @@ pub async fn watch_policies(
                     Err(s) => return Err(format!("{}: {}", s.code(), s.message())),
                 }
             }
-        };
-        let outcome: Result<(), String> = tokio::select! {
-            () = &mut shutdown => return,
-            outcome = session => outcome,
-        };
-        let wait = backoff.fail(crate::report::os_jitter());
-        if let Err(error) = outcome {
-            tracing::info!(error = %error, retry_in_ms = wait.as_millis() as u64, "policy stream ended");
         }
-        tokio::select! {
-            () = &mut shutdown => return,
-            () = tokio::time::sleep(wait) => {}
-        }
-    }
+    };
+    crate::report::keep_stream_open("policy", (RECONNECT_MIN, RECONNECT_MAX), false, shutdown, session).await;
 }
 
 #[cfg(test)]

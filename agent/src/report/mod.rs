@@ -97,6 +97,62 @@ impl Backoff {
     }
 }
 
+/// What a stream session tells [`keep_stream_open`]: that it received a message, so the next
+/// failure waits from the shortest time again instead of continuing the backoff.
+#[derive(Clone, Debug, Default)]
+pub struct StreamProgress {
+    received: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StreamProgress {
+    /// Records that the stream delivered a message.
+    pub fn received(&self) {
+        self.received.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// Keeps one server stream open until `shutdown` resolves: runs `session` again each time it
+/// ends (it returns why), waiting with capped, jittered backoff between attempts. A session that
+/// delivered a message (see [`StreamProgress`]) resets the backoff. `stream` names the stream in
+/// the log; `quiet` logs its ends at debug level instead of info (for streams whose absence is
+/// normal, such as before enrollment).
+pub async fn keep_stream_open<S, F>(
+    stream: &'static str,
+    (min, max): (Duration, Duration),
+    quiet: bool,
+    shutdown: impl Future<Output = ()>,
+    mut session: S,
+) where
+    S: FnMut(StreamProgress) -> F,
+    F: Future<Output = Result<(), String>>,
+{
+    tokio::pin!(shutdown);
+    let mut backoff = Backoff::new(min, max);
+    loop {
+        let progress = StreamProgress::default();
+        let outcome = tokio::select! {
+            () = &mut shutdown => return,
+            outcome = session(progress.clone()) => outcome,
+        };
+        if progress.received.load(std::sync::atomic::Ordering::Relaxed) {
+            backoff.succeed();
+        }
+        let wait = backoff.fail(os_jitter());
+        let retry_in_ms = wait.as_millis() as u64;
+        if let Err(error) = outcome {
+            if quiet {
+                tracing::debug!(stream, error = %error, retry_in_ms, "stream ended");
+            } else {
+                tracing::info!(stream, error = %error, retry_in_ms, "stream ended");
+            }
+        }
+        tokio::select! {
+            () = &mut shutdown => return,
+            () = tokio::time::sleep(wait) => {}
+        }
+    }
+}
+
 /// A uniform random number in `[0, 1)` from the OS, for [`Backoff::fail`]; `0.5` if the OS has none.
 pub fn os_jitter() -> f64 {
     match getrandom::u64() {
@@ -108,6 +164,35 @@ pub fn os_jitter() -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stream_that_delivered_a_message_retries_after_the_shortest_wait_again() {
+        let starts = std::sync::Mutex::new(Vec::new());
+        let session = |progress: StreamProgress| {
+            let attempt = starts
+                .lock()
+                .map(|mut starts| {
+                    starts.push(tokio::time::Instant::now());
+                    starts.len()
+                })
+                .unwrap_or(0);
+            async move {
+                if attempt == 4 {
+                    progress.received();
+                }
+                Err::<(), _>("closed".to_string())
+            }
+        };
+        let shutdown = tokio::time::sleep(Duration::from_secs(30));
+        keep_stream_open("test", (Duration::from_secs(2), Duration::from_secs(60)), true, shutdown, session).await;
+        let starts = starts.into_inner().unwrap_or_default();
+        assert!(starts.len() >= 6, "{} attempts", starts.len());
+        let gaps: Vec<Duration> = starts.windows(2).map(|w| w[1] - w[0]).collect();
+        // Failures back off: [1,2] s, then [2,4] s, then [4,8] s ...
+        assert!(gaps[2] >= Duration::from_secs(4), "{gaps:?}");
+        // ... until a session that delivered: the next wait starts from the shortest again.
+        assert!(gaps[3] <= Duration::from_secs(2), "{gaps:?}");
+    }
 
     #[test]
     fn backoff_doubles_up_to_the_cap_and_resets() {
