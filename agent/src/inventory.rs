@@ -246,6 +246,7 @@ pub fn server(s: &ServerRecord, analysis: Option<&ServerAnalysis>) -> pb::McpSer
         service_guessed: analysis.is_some_and(|a| a.service_guessed),
         credentials: analysis.map(|a| a.credentials.clone()).unwrap_or_default(),
         findings: analysis.map(|a| a.findings.clone()).unwrap_or_default(),
+        registry_name: analysis.and_then(|a| a.registry.as_ref()).map(|r| r.name.clone()).unwrap_or_default(),
     }
 }
 

@@ -161,6 +161,7 @@ fn scan_full_with(
         catalog: data.catalog()?,
         advisories: data.advisories()?,
         findings: findings::catalog::FindingsCatalog::bundled().map_err(|e| ScanError::Data(e.to_string()))?,
+        registry: data.registry(),
     };
     let analysis = analysis::analyse(&found, &ctx);
     let now =

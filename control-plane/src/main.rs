@@ -96,6 +96,17 @@ enum DataCommand {
         #[arg(long, default_value = "")]
         reason: String,
     },
+    /// Import MCP Registry data (admin action, audited as `cli`) and publish it as the next data
+    /// bundle, keeping the current bundle's catalog and advisories: a `server.json` document, an
+    /// array of them or a registry list response (`/v0.1/servers`), from FILE or an http(s) URL.
+    /// A malformed document is refused with its place, stores nothing and exits with status 2.
+    ImportRegistry {
+        /// A file, or an http:// or https:// URL the server can reach.
+        source: String,
+        /// Why this import is published (kept in the history and the audit log).
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
     /// List data bundles, newest first.
     History,
 }
@@ -564,15 +575,63 @@ async fn data(command: DataCommand, config: &ServerConfig) -> Result<()> {
                 }
             }
         }
+        DataCommand::ImportRegistry { source, reason } => {
+            let imported = match read_registry(&source).await {
+                Ok(registry) => {
+                    data_bundles::import_registry(
+                        store.as_ref(),
+                        &data_bundles::NoListener,
+                        &source,
+                        &registry,
+                        CLI_ACTOR,
+                        &reason,
+                        now,
+                    )
+                    .await
+                }
+                Err(error) => Err(error),
+            };
+            match imported {
+                Ok((bundle, event)) => {
+                    record(store.as_ref(), event).await;
+                    println!("published data bundle {} ({}; digest {})", bundle.version, bundle.parts, bundle.digest);
+                }
+                Err(error) => {
+                    let event = data_bundles::import_refused(&error.to_string());
+                    audit::record(store.as_ref(), &event.entry(CLI_ACTOR, "local", AuditOutcome::Failure, now)).await;
+                    if let ActionError::Invalid(message) = &error {
+                        eprintln!("error: {message}; nothing was published");
+                        std::process::exit(2);
+                    }
+                    return Err(error.into());
+                }
+            }
+        }
         DataCommand::History => {
             println!("{:>12} {:<22} {:<22} {:<16} REASON", "VERSION", "PUBLISHED", "PARTS", "AUTHOR");
+            let refusals = data_bundles::refusals(store.as_ref()).await?;
             for b in data_bundles::history(store.as_ref(), 500).await? {
                 let published = muster_control_plane::timefmt::rfc3339(b.created_at);
                 println!("{:>12} {published:<22} {:<22} {:<16} {}", b.version, b.parts, b.author, b.reason);
+                for r in refusals.iter().filter(|r| r.refused_version == b.version) {
+                    println!("{:>12} refused by {} ({}): {}", "", r.hostname, r.agent_id, r.reason);
+                }
             }
         }
     }
     Ok(())
+}
+
+/// Reads and normalises registry data from a file or an http(s) URL; every problem (unreadable,
+/// unreachable, malformed) is an invalid argument, so the command exits with status 2.
+async fn read_registry(source: &str) -> Result<data_bundles::registry::RegistryData, ActionError> {
+    use data_bundles::registry;
+    let refused = |e: &dyn std::fmt::Display| ActionError::invalid(format!("registry import refused: {e}"));
+    if source.starts_with("http://") || source.starts_with("https://") {
+        return registry::fetch_registry(source).await.map_err(|e| refused(&e));
+    }
+    let bytes = std::fs::read(source).map_err(|e| ActionError::invalid(format!("cannot read {source}: {e}")))?;
+    registry::parse(source, &bytes).map_err(|e| refused(&e))
 }
 
 /// The actor of every audit row a command writes (its source address is `local`).

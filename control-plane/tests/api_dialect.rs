@@ -199,6 +199,7 @@ async fn every_api_get_refuses_unknown_parameters_and_spells_wire_enums_as_words
             }],
         }],
         refusal: String::new(),
+        ..PolicyReport::default()
     };
     let delta = Report {
         sequence: last + 1,

@@ -359,6 +359,7 @@ async fn an_admin_publishes_a_policy_and_sees_compliance_a_viewer_cannot_publish
             }],
         }],
         refusal: String::new(),
+        ..PolicyReport::default()
     });
     client.report(delta).await.unwrap();
 

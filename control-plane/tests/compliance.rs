@@ -50,6 +50,7 @@ fn policy(version: u64, servers: Vec<(&str, Vec<PolicyActionResult>)>) -> Policy
         evaluated_at_unix: 1_800_000_000,
         servers: servers.into_iter().map(|(id, actions)| PolicyServerState { server_id: id.into(), actions }).collect(),
         refusal: String::new(),
+        ..PolicyReport::default()
     }
 }
 

@@ -104,6 +104,7 @@ const EXPECTED: &[(&str, &str, Option<Role>)] = &[
     ("POST", "/api/v1/policies/{version}/rollback", Some(Role::Admin)),
     ("GET", "/api/v1/data-bundles", Some(Role::Viewer)),
     ("POST", "/api/v1/data-bundles", Some(Role::Admin)),
+    ("POST", "/api/v1/data-bundles/registry-imports", Some(Role::Admin)),
     // Compliance.
     ("GET", "/api/v1/compliance", Some(Role::Viewer)),
     ("GET", "/api/v1/compliance/endpoints", Some(Role::Viewer)),

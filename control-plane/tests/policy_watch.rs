@@ -101,7 +101,7 @@ async fn data_bundles_reach_only_the_agents_that_ask_and_verify_with_the_pinned_
     let mut data_stream = watch.watch(asks).await.unwrap().into_inner();
     let mut old_agent = watch.watch(WatchRequest::default()).await.unwrap().into_inner();
     let store = cp.state.store.clone();
-    let parts = DataParts { services_toml: None, advisories_osv_json: Some("[]".into()) };
+    let parts = DataParts { advisories_osv_json: Some("[]".into()), ..DataParts::default() };
     let (published, _) =
         data_bundles::publish(store.as_ref(), cp.state.as_ref(), &parts, "alice", "", 1_800_000_000).await.unwrap();
     let message = next(&mut data_stream).await;

@@ -198,6 +198,52 @@ pub fn server_credentials(s: &ServerRecord, key: &FleetKey) -> ServerCredentials
     ServerCredentials { credentials: creds, masked_args, masked_url }
 }
 
+/// Literal env values and headers the MCP Registry marks `isSecret` for this server are secrets
+/// whatever their shape: each one no detector claimed becomes a literal credential of kind
+/// `registry-secret` (provider `unknown` until [`name_providers`] names the catalog's). A
+/// reference or placeholder there is left alone: it holds no value.
+pub fn registry_secrets(
+    s: &ServerRecord,
+    hit: &crate::catalog::registry::RegistryMatch,
+    key: &FleetKey,
+    out: &mut Vec<pb::Credential>,
+) {
+    let d = Detection {
+        kind: REGISTRY_SECRET_KIND,
+        provider: "unknown",
+        source: Source::Literal,
+        confidence: Confidence::High,
+    };
+    let env = s.raw.env.iter().filter(|(name, _)| hit.secret_env.contains(name));
+    let env = env.filter_map(|(name, value)| value.as_ref().map(|v| (format!("env:{name}"), v, false)));
+    let headers = s.raw.headers.iter().filter(|(name, _)| hit.secret_headers.contains(&name.to_ascii_lowercase()));
+    let headers = headers.map(|(name, value)| (format!("header:{name}"), value, true));
+    for (label, value, is_header) in env.chain(headers).collect::<Vec<_>>() {
+        if out.iter().any(|c| c.location == label) || !holds_value(value.expose(), is_header) {
+            continue;
+        }
+        out.push(credential(label, &d, value, key));
+    }
+}
+
+/// The kind of a literal the registry marks secret and no key shape matched.
+pub const REGISTRY_SECRET_KIND: &str = "registry-secret";
+
+/// Whether a value holds a secret of its own: not empty, not only references or a placeholder
+/// (for a header, after its scheme word: `Bearer ${TOKEN}` holds none).
+fn holds_value(value: &str, is_header: bool) -> bool {
+    let stripped = crate::secrets::reference::strip_references(value);
+    let mut rest = stripped.trim();
+    if is_header {
+        if let Some((scheme, after)) = rest.split_once(char::is_whitespace) {
+            if ["bearer", "basic", "token"].contains(&scheme.to_ascii_lowercase().as_str()) {
+                rest = after.trim();
+            }
+        }
+    }
+    !rest.is_empty() && !crate::secrets::reference::is_placeholder(rest)
+}
+
 /// Credentials whose value and name said nothing about their issuer (a generic bearer token,
 /// a random key under `API_KEY`, a password) belong to the service the server's catalog row
 /// reaches: a bearer token sent to Linear's MCP endpoint is Linear's.

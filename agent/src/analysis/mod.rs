@@ -15,17 +15,20 @@ use std::collections::BTreeMap;
 
 use crate::advisories::AdvisoryDb;
 use crate::catalog::ServiceCatalog;
+use crate::catalog::registry::{RegistryIndex, RegistryMatch};
 use crate::discovery::Discovery;
 use crate::findings::CompleteCatalog;
 use crate::secrets::fingerprint::FleetKey;
 use muster_proto::v1 as pb;
 
-/// What analysis needs besides the discovery: the fleet key and the three data sets.
+/// What analysis needs besides the discovery: the fleet key and the data sets.
 pub struct AnalysisContext<'a> {
     pub fleet_key: &'a FleetKey,
     pub catalog: &'a ServiceCatalog,
     pub advisories: &'a AdvisoryDb,
     pub findings: &'a CompleteCatalog,
+    /// MCP Registry data from a data bundle (empty without one).
+    pub registry: &'a RegistryIndex,
 }
 
 /// Everything analysis adds to one server.
@@ -45,6 +48,8 @@ pub struct ServerAnalysis {
     /// [`credentials::masked_identity`]): what leaves the agent and what messages name.
     pub package: Option<pb::Package>,
     pub endpoint: Option<pb::RemoteEndpoint>,
+    /// What the MCP Registry data says about the server, when it names it.
+    pub registry: Option<RegistryMatch>,
 }
 
 /// The analysis of a whole discovery.
@@ -63,6 +68,10 @@ pub fn analyse(d: &Discovery, ctx: &AnalysisContext<'_>) -> Analysis {
         .iter()
         .map(|s| {
             let mut creds = credentials::server_credentials(s, ctx.fleet_key);
+            let registry = ctx.registry.lookup(s.package.as_ref(), s.endpoint.as_ref());
+            if let Some(hit) = &registry {
+                credentials::registry_secrets(s, hit, ctx.fleet_key, &mut creds.credentials);
+            }
             let facts = rules::service_of(s, ctx.catalog);
             if let Some(provider) = &facts.credential_provider {
                 credentials::name_providers(&mut creds.credentials, provider);
@@ -78,6 +87,7 @@ pub fn analyse(d: &Discovery, ctx: &AnalysisContext<'_>) -> Analysis {
                 findings: Vec::new(),
                 masked_args: creds.masked_args,
                 masked_url: creds.masked_url,
+                registry,
             }
         })
         .collect();

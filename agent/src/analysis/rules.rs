@@ -99,6 +99,7 @@ pub fn server_findings(
     out.extend(credential_in_package_spec(&case));
     out.extend(unpinned_package(&case));
     out.extend(package_advisories(&case, ctx.advisories));
+    out.extend(deprecated_registry_version(&case));
     out.extend(plaintext_remote(&case));
     out.extend(deprecated_sse(&case));
     out.extend(static_remote_auth(&case));
@@ -215,6 +216,25 @@ fn package_advisories(case: &ServerCase<'_>, advisories: &AdvisoryDb) -> Vec<pb:
             }
         })
         .collect()
+}
+
+/// A package version the MCP Registry marks deprecated (medium) or deleted (high).
+fn deprecated_registry_version(case: &ServerCase<'_>) -> Option<pb::Finding> {
+    let hit = case.analysis.registry.as_ref()?;
+    let (version, status, message) = hit.retired.as_ref()?;
+    let shown = case.analysis.package.as_ref().or(case.server.package.as_ref())?;
+    let why = if message.is_empty() { String::new() } else { format!(": {message}") };
+    let text = format!(
+        "server {:?} runs {} {version}, which the MCP Registry marks {status} ({}){why}",
+        case.name(),
+        shown.name,
+        hit.name
+    );
+    let def = case.catalog.def(FindingId::PkgDeprecatedVersion);
+    Some(match status.as_str() {
+        "deleted" => def.to_finding_with(FindingSeverity::High, text),
+        _ => def.to_finding(text),
+    })
 }
 
 /// A remote endpoint over unencrypted HTTP or WebSocket, other than loopback.

@@ -19,6 +19,8 @@ use serde::Deserialize;
 
 use crate::discovery::package::program_name;
 
+pub mod registry;
+
 /// The schema version of `services.toml` this code understands.
 pub const CATALOG_VERSION: u32 = 1;
 

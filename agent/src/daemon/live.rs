@@ -209,6 +209,9 @@ pub async fn run(opts: RunOptions, shutdown: impl Future<Output = ()>) -> Result
     if let (Some(holder), Some(engine)) = (&holder, engine) {
         daemon = daemon.with_policy(engine, holder.subscribe());
     }
+    if let Some(data) = &data {
+        daemon = daemon.with_data_status(data.subscribe());
+    }
     if opts.once {
         let acked = super::run_once(&mut daemon, opts.once_attempts).await?;
         return Ok(match (enrolled, acked, daemon.rejection()) {

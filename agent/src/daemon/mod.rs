@@ -165,6 +165,8 @@ pub struct Daemon<S, W, T> {
     publisher: Option<StatusPublisher>,
     /// The policy step, when the agent has one (see [`Daemon::with_policy`]).
     policy: Option<PolicyStep>,
+    /// The data bundle status each policy report carries (data version in use, last refusal).
+    data_status: Option<watch::Receiver<crate::data_bundle::DataStatus>>,
 }
 
 /// The policy in force and the engine that evaluates and enforces it after each scan.
@@ -205,6 +207,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             jitter: Box::new(crate::report::os_jitter),
             publisher: None,
             policy: None,
+            data_status: None,
         }
     }
 
@@ -212,6 +215,13 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
     /// reports the outcome with each report and publishes it to the local API.
     pub fn with_policy(mut self, engine: Engine, status: watch::Receiver<PolicyStatus>) -> Self {
         self.policy = Some(PolicyStep { engine, status });
+        self
+    }
+
+    /// Reports the data bundle status (`crate::data_bundle::DataHolder::subscribe`) in every
+    /// policy report, so the control plane learns which bundle each agent uses and refused.
+    pub fn with_data_status(mut self, status: watch::Receiver<crate::data_bundle::DataStatus>) -> Self {
+        self.data_status = Some(status);
         self
     }
 
@@ -358,7 +368,14 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
             if let Some(p) = &self.publisher {
                 p.publish_policy(outcome.view);
             }
-            outcome.report
+            let mut report = outcome.report;
+            if let Some(data) = &self.data_status {
+                let data = data.borrow();
+                report.data_version = data.current.version();
+                report.data_refused_version = data.refused_version;
+                report.data_refusal = data.refusal.as_deref().map(crate::data_bundle::report_text).unwrap_or_default();
+            }
+            report
         });
         if let Some(r) = &mut self.reporter {
             if !force_full && rejected_before(self.rejected_state.as_ref(), &snapshot) {

@@ -1,5 +1,5 @@
-//! Current data without upgrades: the service catalog and the advisory bundle the agent analyses
-//! with, as signed, versioned data bundles the control plane pushes over the policy stream
+//! Current data without upgrades: the service catalog, the advisory bundle and MCP Registry data
+//! (`docs/adr/0021-mcp-registry-import.md`) the agent analyses with, as signed, versioned data bundles the control plane pushes over the policy stream
 //! (`docs/adr/0016-signed-data-bundles.md`).
 //!
 //! [`accept`] decides whether a bundle may replace the data in use: signed by the pinned key
@@ -24,6 +24,7 @@ use tokio::sync::{mpsc, watch};
 
 use crate::advisories::AdvisoryDb;
 use crate::catalog::ServiceCatalog;
+use crate::catalog::registry::RegistryIndex;
 use crate::signature::{SignatureProblem, verify_signature};
 use crate::state::{StateDir, write_atomic};
 
@@ -70,7 +71,12 @@ struct DataDocument {
     services_toml: Option<String>,
     #[serde(default)]
     advisories_osv_json: Option<String>,
+    #[serde(default)]
+    registry_json: Option<String>,
 }
+
+/// No registry data: what the built-in data holds.
+static NO_REGISTRY: std::sync::LazyLock<RegistryIndex> = std::sync::LazyLock::new(RegistryIndex::default);
 
 /// The data a scan analyses with.
 #[derive(Debug)]
@@ -78,12 +84,18 @@ pub struct DataSet {
     version: u64,
     catalog: Option<ServiceCatalog>,
     advisories: Option<AdvisoryDb>,
+    registry: Option<RegistryIndex>,
 }
 
 impl DataSet {
     /// The built-in data only.
     pub fn builtin() -> DataSet {
-        DataSet { version: BUILTIN_DATA_VERSION, catalog: None, advisories: None }
+        DataSet { version: BUILTIN_DATA_VERSION, catalog: None, advisories: None, registry: None }
+    }
+
+    /// The MCP Registry data: the bundle's, else none (the agent has no built-in registry data).
+    pub fn registry(&self) -> &RegistryIndex {
+        self.registry.as_ref().unwrap_or(&NO_REGISTRY)
     }
 
     /// The bundle version in use, or [`BUILTIN_DATA_VERSION`] for the built-in data.
@@ -148,7 +160,13 @@ pub fn accept(envelope: &DataBundle, key: &[u8], held: u64) -> Result<DataSet, D
         .map(AdvisoryDb::from_json)
         .transpose()
         .map_err(|e| malformed(e.to_string()))?;
-    Ok(DataSet { version, catalog, advisories })
+    let registry = document
+        .registry_json
+        .as_deref()
+        .map(RegistryIndex::from_json)
+        .transpose()
+        .map_err(|e| malformed(e.to_string()))?;
+    Ok(DataSet { version, catalog, advisories, registry })
 }
 
 /// What the agent analyses with right now.
@@ -160,6 +178,21 @@ pub struct DataStatus {
     pub bundle_version: u64,
     /// Why the last bundle offered (or the stored one, at start) was refused.
     pub refusal: Option<String>,
+    /// The version of that refused bundle (0 when unknown or none was refused).
+    pub refused_version: u64,
+}
+
+/// Longest refusal text a report carries.
+pub const MAX_REPORTED_REFUSAL: usize = 500;
+
+/// A refusal as a policy report carries it to the control plane: the agent's own words with
+/// anything secret-shaped masked, cut to [`MAX_REPORTED_REFUSAL`] characters.
+pub fn report_text(refusal: &str) -> String {
+    let scrubbed = crate::secrets::scrub::scrub_text(refusal);
+    match scrubbed.char_indices().nth(MAX_REPORTED_REFUSAL) {
+        None => scrubbed.into_owned(),
+        Some((end, _)) => format!("{}…", &scrubbed[..end]),
+    }
 }
 
 /// Holds the data in use and tells the daemon when it changes.
@@ -176,26 +209,35 @@ impl DataHolder {
     /// there is none or it is refused (the refusal says why).
     pub fn load(state: StateDir, key: &[u8], changed: Option<mpsc::Sender<PathBuf>>) -> DataHolder {
         let path = state.path().join(BUNDLE_FILE);
-        let builtin =
-            |refusal: Option<String>| DataStatus { current: Arc::new(DataSet::builtin()), bundle_version: 0, refusal };
+        let builtin = |refusal: Option<String>, refused_version: u64| DataStatus {
+            current: Arc::new(DataSet::builtin()),
+            bundle_version: 0,
+            refusal,
+            refused_version,
+        };
         let status = match std::fs::read(&path) {
             Ok(bytes) => match DataBundle::decode(bytes.as_slice()) {
                 Ok(envelope) => match accept(&envelope, key, 0) {
-                    Ok(data) => DataStatus { bundle_version: data.version(), current: Arc::new(data), refusal: None },
+                    Ok(data) => DataStatus {
+                        bundle_version: data.version(),
+                        current: Arc::new(data),
+                        refusal: None,
+                        refused_version: 0,
+                    },
                     Err(refusal) => {
                         tracing::warn!(path = %path.display(), reason = %refusal, "stored data bundle not used");
-                        builtin(Some(format!("stored data bundle: {refusal}")))
+                        builtin(Some(format!("stored data bundle: {refusal}")), envelope.version)
                     }
                 },
                 Err(error) => {
                     tracing::warn!(path = %path.display(), error = %error, "stored data bundle not used");
-                    builtin(Some("stored data bundle: not a data bundle".into()))
+                    builtin(Some("stored data bundle: not a data bundle".into()), 0)
                 }
             },
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => builtin(None),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => builtin(None, 0),
             Err(error) => {
                 tracing::warn!(path = %path.display(), error = %error, "cannot read the stored data bundle");
-                builtin(Some(format!("stored data bundle: cannot read: {error}")))
+                builtin(Some(format!("stored data bundle: cannot read: {error}")), 0)
             }
         };
         DataHolder { state, status: watch::Sender::new(status), changed }
@@ -205,18 +247,28 @@ impl DataHolder {
         self.status.borrow().clone()
     }
 
+    /// Sees every change of the status (the daemon reports it with each policy report).
+    pub fn subscribe(&self) -> watch::Receiver<DataStatus> {
+        self.status.subscribe()
+    }
+
     /// The data a scan should use now.
     pub fn current(&self) -> Arc<DataSet> {
         self.status.borrow().current.clone()
     }
 
     /// Offers a bundle from the control plane. Accepted: stored (atomically), in use, and the
-    /// daemon told. Refused or not storable: the data in use stays and the refusal is recorded.
+    /// daemon told. Refused or not storable: the data in use stays, the refusal is recorded and
+    /// the daemon told too, so its next report carries the refusal to the control plane.
     pub fn offer(&self, envelope: &DataBundle, key: &[u8]) -> Result<u64, DataRefusal> {
         let held = self.status.borrow().bundle_version;
         let refuse = |refusal: DataRefusal| {
             tracing::warn!(reason = %refusal, held, "data bundle refused");
-            self.status.send_modify(|s| s.refusal = Some(refusal.to_string()));
+            self.status.send_modify(|s| {
+                s.refusal = Some(refusal.to_string());
+                s.refused_version = envelope.version;
+            });
+            self.tell_daemon();
             Err(refusal)
         };
         let data = match accept(envelope, key, held) {
@@ -230,12 +282,21 @@ impl DataHolder {
             return refuse(DataRefusal::Malformed { version, message: format!("cannot be stored: {error}") });
         }
         tracing::info!(version, "data bundle in use");
-        self.status.send_replace(DataStatus { current: Arc::new(data), bundle_version: version, refusal: None });
-        if let Some(changed) = &self.changed {
-            // A full channel already holds a rescan request; the next scan reads the new data.
-            let _ = changed.try_send(path);
-        }
+        // The last refusal (version and reason) stays on record: the control plane shows which
+        // agents refused which bundle, also after they accepted a later one.
+        self.status.send_modify(|s| {
+            s.current = Arc::new(data);
+            s.bundle_version = version;
+        });
+        self.tell_daemon();
         Ok(version)
+    }
+
+    fn tell_daemon(&self) {
+        if let Some(changed) = &self.changed {
+            // A full channel already holds a rescan request; the next scan reads the new status.
+            let _ = changed.try_send(self.state.path().join(BUNDLE_FILE));
+        }
     }
 }
 

@@ -152,6 +152,7 @@ impl Engine {
             evaluated_at_unix: now,
             servers: server_states(&decisions, &results),
             refusal,
+            ..PolicyReport::default()
         };
         let view = policy_view(&decisions, &results, &report, now);
         Outcome { report, view, lines }

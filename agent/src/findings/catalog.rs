@@ -210,7 +210,7 @@ pub fn is_owasp_mcp_id(id: &str) -> bool {
 mod tests {
     use super::*;
 
-    const EXPECTED_IDS: [&str; 24] = [
+    const EXPECTED_IDS: [&str; 25] = [
         "MUSTER-SECRET-ENV",
         "MUSTER-SECRET-HEADER",
         "MUSTER-SECRET-URL",
@@ -222,6 +222,7 @@ mod tests {
         "MUSTER-PKG-UNPINNED",
         "MUSTER-PKG-VULNERABLE",
         "MUSTER-PKG-MALICIOUS",
+        "MUSTER-PKG-DEPRECATED-VERSION",
         "MUSTER-REMOTE-PLAINTEXT",
         "MUSTER-REMOTE-SSE-DEPRECATED",
         "MUSTER-REMOTE-STATIC-AUTH",

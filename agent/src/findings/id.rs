@@ -50,6 +50,8 @@ finding_ids! {
     PkgVulnerable = "MUSTER-PKG-VULNERABLE",
     /// A package known to be malicious.
     PkgMalicious = "MUSTER-PKG-MALICIOUS",
+    /// A package version the MCP Registry marks deprecated or deleted.
+    PkgDeprecatedVersion = "MUSTER-PKG-DEPRECATED-VERSION",
     /// A remote server over unencrypted HTTP or WebSocket.
     RemotePlaintext = "MUSTER-REMOTE-PLAINTEXT",
     /// The deprecated SSE transport.

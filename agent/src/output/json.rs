@@ -50,6 +50,9 @@ pub struct ServerJson<'a> {
     /// Enterprise service id from the catalog (or a low-confidence guess), null when unknown.
     pub service: Option<&'a str>,
     pub service_guessed: bool,
+    /// Canonical MCP Registry name, when a data bundle's registry data names the server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry_name: Option<&'a str>,
     pub credentials: Vec<CredentialJson<'a>>,
     pub findings: Vec<FindingJson<'a>>,
 }
@@ -336,6 +339,7 @@ pub fn server(s: &pb::McpServer) -> ServerJson<'_> {
         cwd: opt(&s.cwd),
         service: opt(&s.service),
         service_guessed: s.service_guessed,
+        registry_name: opt(&s.registry_name),
         credentials: s.credentials.iter().map(credential).collect(),
         findings: s.findings.iter().map(finding).collect(),
     }

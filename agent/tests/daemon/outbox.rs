@@ -198,6 +198,7 @@ fn a_changed_policy_state_is_reported_even_when_the_inventory_did_not_change() {
             actions: vec![PolicyActionResult { rule_id: "r".into(), state, ..Default::default() }],
         }],
         refusal: String::new(),
+        ..PolicyReport::default()
     };
     let mut outbox = Outbox::open(&dir, Limits::default()).unwrap();
     let inv = inventory(&["a"]);

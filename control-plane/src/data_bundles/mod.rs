@@ -11,6 +11,13 @@
 //! the envelope the Watch streams send, signed by the same key and code as policies
 //! (`Pki::sign_policy`) over the data bundle's own domain-separated message. Use-cases return an
 //! [`AuditEvent`] and never write it; they never see HTTP.
+//!
+//! [`import_registry`] turns MCP Registry documents ([`registry`]) into the bundle's registry
+//! part and publishes them in the same step, keeping the current bundle's other parts
+//! (`docs/adr/0021-mcp-registry-import.md`); [`publish`] keeps the current registry part in turn.
+//! [`refusals`] lists which agents refused which bundle and why (from their policy reports).
+
+pub mod registry;
 
 use std::path::Path;
 
@@ -19,7 +26,7 @@ use sha2::{Digest as _, Sha256};
 use crate::audit::AuditEvent;
 use crate::error::ActionError;
 use crate::store::Store;
-use crate::store::data_bundles::{DataBundleRecord, DataBundleSummary};
+use crate::store::data_bundles::{DataBundleRecord, DataBundleSummary, DataRefusalRecord};
 
 /// The document format written (the agent's `DATA_FORMAT`).
 pub const DATA_FORMAT: u32 = 1;
@@ -44,6 +51,8 @@ pub struct DataParts {
     pub services_toml: Option<String>,
     /// The advisory bundle (an OSV JSON array).
     pub advisories_osv_json: Option<String>,
+    /// MCP Registry data, normalised ([`registry::RegistryData`] as JSON).
+    pub registry_json: Option<String>,
 }
 
 impl DataParts {
@@ -52,7 +61,19 @@ impl DataParts {
         DataParts {
             services_toml: Some(BUILTIN_SERVICES.to_string()),
             advisories_osv_json: Some(BUILTIN_ADVISORIES.to_string()),
+            registry_json: None,
         }
+    }
+
+    /// The parts a stored bundle's document carries.
+    pub fn of_document(document: &[u8]) -> Result<DataParts, ActionError> {
+        let doc: serde_json::Value = serde_json::from_slice(document).map_err(ActionError::internal)?;
+        let part = |name: &str| doc.get(name).and_then(serde_json::Value::as_str).map(str::to_string);
+        Ok(DataParts {
+            services_toml: part("services_toml"),
+            advisories_osv_json: part("advisories_osv_json"),
+            registry_json: part("registry_json"),
+        })
     }
 
     /// The parts found in `dir` ([`SERVICES_FILE`], [`ADVISORIES_FILE`]); at least one.
@@ -62,7 +83,11 @@ impl DataParts {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(ActionError::invalid(format!("cannot read {}: {e}", dir.join(name).display()))),
         };
-        let parts = DataParts { services_toml: read(SERVICES_FILE)?, advisories_osv_json: read(ADVISORIES_FILE)? };
+        let parts = DataParts {
+            services_toml: read(SERVICES_FILE)?,
+            advisories_osv_json: read(ADVISORIES_FILE)?,
+            registry_json: None,
+        };
         if parts.names().is_empty() {
             return Err(ActionError::invalid(format!(
                 "{} holds neither {SERVICES_FILE} nor {ADVISORIES_FILE}",
@@ -80,6 +105,9 @@ impl DataParts {
         if self.advisories_osv_json.is_some() {
             names.push("advisories");
         }
+        if self.registry_json.is_some() {
+            names.push("registry");
+        }
         names
     }
 
@@ -87,7 +115,7 @@ impl DataParts {
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.names().is_empty() {
-            problems.push("a data bundle needs a service catalog or an advisory bundle".to_string());
+            problems.push("a data bundle needs a service catalog, an advisory bundle or registry data".to_string());
         }
         if let Some(text) = &self.services_toml {
             if text.len() > MAX_PART_BYTES {
@@ -105,6 +133,19 @@ impl DataParts {
                 problems.push(format!("advisories: at most {MAX_PART_BYTES} bytes"));
             } else if let Err(e) = serde_json::from_str::<Vec<serde_json::Value>>(text) {
                 problems.push(format!("advisories: not a JSON array of OSV records: {e}"));
+            }
+        }
+        if let Some(text) = &self.registry_json {
+            if text.len() > MAX_PART_BYTES {
+                problems.push(format!("registry: at most {MAX_PART_BYTES} bytes"));
+            } else {
+                match serde_json::from_str::<registry::RegistryData>(text) {
+                    Ok(data) if data.format == registry::REGISTRY_FORMAT => {}
+                    Ok(data) => {
+                        problems.push(format!("registry: format {} is not {}", data.format, registry::REGISTRY_FORMAT))
+                    }
+                    Err(e) => problems.push(format!("registry: not normalised registry data: {e}")),
+                }
             }
         }
         problems
@@ -127,7 +168,9 @@ impl DataBundleListener for NoListener {
 }
 
 /// The use-case: publishes `parts` as the next bundle, by `actor` for `reason`, at `now`; the
-/// stored bundle and the audit event. A refusal is audited by the caller with [`refused`].
+/// stored bundle and the audit event. Registry data is kept from the current bundle when `parts`
+/// carry none (it is replaced by [`import_registry`] only). A refusal is audited by the caller
+/// with [`refused`].
 pub async fn publish(
     store: &dyn Store,
     listener: &dyn DataBundleListener,
@@ -136,6 +179,63 @@ pub async fn publish(
     reason: &str,
     now: i64,
 ) -> Result<(DataBundleRecord, AuditEvent), ActionError> {
+    let mut parts = parts.clone();
+    if parts.registry_json.is_none() && !parts.names().is_empty() {
+        if let Some(current) = store.current_data_bundle().await? {
+            parts.registry_json = DataParts::of_document(&current.document)?.registry_json;
+        }
+    }
+    let record = store_next(store, listener, &parts, actor, reason, now).await?;
+    let event = AuditEvent::new("data.publish", &format!("data/{}", record.version))
+        .detail(&format!("parts {}, digest {}, reason {:?}", record.parts, record.digest, record.reason));
+    Ok((record, event))
+}
+
+/// The use-case of `data import-registry`: `registry` (already parsed from `source`, a file name
+/// or URL) replaces the registry part and is published as the next bundle in the same audited
+/// step (`data.import-registry`), with the current bundle's catalog and advisories kept.
+pub async fn import_registry(
+    store: &dyn Store,
+    listener: &dyn DataBundleListener,
+    source: &str,
+    registry: &registry::RegistryData,
+    actor: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(DataBundleRecord, AuditEvent), ActionError> {
+    let mut parts = match store.current_data_bundle().await? {
+        Some(current) => DataParts::of_document(&current.document)?,
+        None => DataParts::default(),
+    };
+    parts.registry_json = Some(serde_json::to_string(registry).map_err(ActionError::internal)?);
+    let record = store_next(store, listener, &parts, actor, reason, now).await?;
+    let count = |status: &str| registry.servers.iter().filter(|s| s.status == status).count();
+    let event = AuditEvent::new("data.import-registry", &format!("data/{}", record.version)).detail(&format!(
+        "source {source:?}, {} server version(s) ({} deprecated, {} deleted), parts {}, digest {}, reason {:?}",
+        registry.servers.len(),
+        count("deprecated"),
+        count("deleted"),
+        record.parts,
+        record.digest,
+        record.reason
+    ));
+    Ok((record, event))
+}
+
+/// The audit event of a refused registry import (nothing was stored).
+pub fn import_refused(message: &str) -> AuditEvent {
+    AuditEvent::new("data.import-registry", "data").detail(message)
+}
+
+/// Checks `parts` and stores them as the next version; tells `listener`.
+async fn store_next(
+    store: &dyn Store,
+    listener: &dyn DataBundleListener,
+    parts: &DataParts,
+    actor: &str,
+    reason: &str,
+    now: i64,
+) -> Result<DataBundleRecord, ActionError> {
     let reason = reason.trim();
     let mut problems = parts.problems();
     if reason.chars().count() > MAX_REASON {
@@ -158,9 +258,7 @@ pub async fn publish(
         };
         if store.insert_data_bundle(&record).await? {
             listener.data_bundle_published(&record);
-            let event = AuditEvent::new("data.publish", &format!("data/{version}"))
-                .detail(&format!("parts {}, digest {}, reason {:?}", record.parts, record.digest, record.reason));
-            return Ok((record, event));
+            return Ok(record);
         }
     }
     Err(ActionError::internal(std::io::Error::other("data bundle versions kept being taken by concurrent publishes")))
@@ -181,6 +279,15 @@ pub async fn history(store: &dyn Store, limit: u32) -> Result<Vec<DataBundleSumm
     Ok(store.data_bundle_history(limit).await?)
 }
 
+/// Most agents' refusals listed with the history.
+pub const MAX_REFUSALS: u32 = 1000;
+
+/// What agents reported about the bundles they refused (their last refusal each), newest
+/// refused version first: which agents refused which version and why.
+pub async fn refusals(store: &dyn Store) -> Result<Vec<DataRefusalRecord>, ActionError> {
+    Ok(store.data_bundle_refusals(MAX_REFUSALS).await?)
+}
+
 /// The JSON document agents read: `format`, `version` and the parts present.
 fn document(version: u64, parts: &DataParts) -> Vec<u8> {
     let mut doc = serde_json::Map::new();
@@ -191,6 +298,9 @@ fn document(version: u64, parts: &DataParts) -> Vec<u8> {
     }
     if let Some(text) = &parts.advisories_osv_json {
         doc.insert("advisories_osv_json".into(), text.as_str().into());
+    }
+    if let Some(text) = &parts.registry_json {
+        doc.insert("registry_json".into(), text.as_str().into());
     }
     serde_json::Value::Object(doc).to_string().into_bytes()
 }
@@ -217,16 +327,18 @@ mod tests {
         let broken = DataParts {
             services_toml: Some("version = 2\n".into()),
             advisories_osv_json: Some("{\"id\": \"x\"}".into()),
+            registry_json: Some("{\"format\": 1}".into()),
         };
         let problems = broken.problems();
-        assert_eq!(problems.len(), 2, "{problems:?}");
+        assert_eq!(problems.len(), 3, "{problems:?}");
         assert!(problems[0].starts_with("services:") && problems[1].starts_with("advisories:"));
+        assert!(problems[2].starts_with("registry:"), "{problems:?}");
         assert!(!DataParts::default().problems().is_empty(), "an empty bundle is refused");
     }
 
     #[test]
     fn the_document_carries_the_version_and_only_the_parts_given() {
-        let parts = DataParts { services_toml: Some("version = 1\n".into()), advisories_osv_json: None };
+        let parts = DataParts { services_toml: Some("version = 1\n".into()), ..DataParts::default() };
         let doc: serde_json::Value = serde_json::from_slice(&document(7, &parts)).unwrap();
         assert_eq!(doc, serde_json::json!({"format": 1, "version": 7, "services_toml": "version = 1\n"}));
     }

@@ -74,6 +74,7 @@ pub(crate) fn routes() -> Vec<Route> {
         policies_api::rollback_policy,
         data_bundles_api::list_data_bundles,
         data_bundles_api::publish_data_bundle,
+        data_bundles_api::import_registry,
         crate::http::exports::inventory_csv,
         crate::http::exports::cyclonedx_json,
         crate::http::exports::findings_ocsf,
@@ -125,7 +126,7 @@ pub(crate) fn routes() -> Vec<Route> {
         (name = "webhooks", description = "Signed webhooks on new high and critical findings and their delivery log (admin)"),
         (name = "policies", description = "Remediation policy versions, publishing and rolling back (admin); dry runs, drafts and exception requests"),
         (name = "compliance", description = "What the agents report about the policy they enforce: per endpoint, per rule, and the hourly trend"),
-        (name = "data", description = "Signed data bundles (service catalog, advisories) pushed to agents; publishing is admin"),
+        (name = "data", description = "Signed data bundles (service catalog, advisories, MCP Registry data) pushed to agents; publishing and registry imports are admin"),
         (name = "exports", description = "CSV, CycloneDX 1.6 and OCSF exports of the inventory"),
         (name = "registry", description = "The MCP Registry (v0.1) of the servers the published policy allows; public, read-only, rate-limited"),
     )

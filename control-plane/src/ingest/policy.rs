@@ -34,7 +34,7 @@ pub enum PolicyReportError {
 /// Refuses a policy report whose versions the store cannot hold exactly or whose identifiers are
 /// empty or overlong.
 pub fn check(report: &PolicyReport) -> Result<(), PolicyReportError> {
-    for version in [report.applied_version, report.acked_version] {
+    for version in [report.applied_version, report.acked_version, report.data_version, report.data_refused_version] {
         if i64::try_from(version).is_err() {
             return Err(PolicyReportError::VersionTooLarge(version));
         }
@@ -78,6 +78,10 @@ pub struct ComplianceWrite {
     /// Actions not lifted by an exception.
     pub violations: i64,
     pub refusal: String,
+    /// The data bundle in use, the last one refused and why (0, 0, "" from older agents).
+    pub data_version: i64,
+    pub data_refused_version: i64,
+    pub data_refusal: String,
     pub counts: StateCounts,
     /// Sorted by (server id, rule id), one per pair (a repeated pair keeps its last entry).
     pub actions: Vec<ActionRow>,
@@ -144,6 +148,9 @@ pub fn plan(report: &PolicyReport) -> ComplianceWrite {
         evaluated_at: report.evaluated_at_unix,
         violations: i64::try_from(violations).unwrap_or(i64::MAX),
         refusal: capped(&report.refusal),
+        data_version: i64::try_from(report.data_version).unwrap_or(i64::MAX),
+        data_refused_version: i64::try_from(report.data_refused_version).unwrap_or(i64::MAX),
+        data_refusal: capped(&report.data_refusal),
         counts,
         actions,
     }
@@ -172,6 +179,7 @@ mod tests {
             evaluated_at_unix: 1_800_000_000,
             servers,
             refusal: String::new(),
+            ..PolicyReport::default()
         }
     }
 

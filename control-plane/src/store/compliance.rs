@@ -62,6 +62,12 @@ pub struct ComplianceEndpoint {
     pub violations: u64,
     /// Why the agent refused the last bundle it was offered (empty when none).
     pub refusal: String,
+    /// The data bundle version the agent analyses with (its built-in data's when it holds
+    /// none; 0 from agents that predate it).
+    pub data_version: u64,
+    /// The last data bundle the agent refused (0: none) and its reason.
+    pub data_refused_version: u64,
+    pub data_refusal: String,
     pub actions: StateTotals,
 }
 

@@ -34,13 +34,16 @@ macro_rules! impl_compliance_store {
                 let c = &write.counts;
                 sqlx::query(
                     "INSERT INTO policy_compliance (agent_id, applied_version, acked_version, evaluated_at, \
-                     violations, refusal, reported_at, pending, applied, failed, excepted, not_in_force) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+                     violations, refusal, reported_at, pending, applied, failed, excepted, not_in_force, \
+                     data_version, data_refused_version, data_refusal) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
                      ON CONFLICT (agent_id) DO UPDATE SET applied_version = excluded.applied_version, \
                      acked_version = excluded.acked_version, evaluated_at = excluded.evaluated_at, \
                      violations = excluded.violations, refusal = excluded.refusal, \
                      reported_at = excluded.reported_at, pending = excluded.pending, applied = excluded.applied, \
-                     failed = excluded.failed, excepted = excluded.excepted, not_in_force = excluded.not_in_force",
+                     failed = excluded.failed, excepted = excluded.excepted, not_in_force = excluded.not_in_force, \
+                     data_version = excluded.data_version, data_refused_version = excluded.data_refused_version, \
+                     data_refusal = excluded.data_refusal",
                 )
                 .bind(agent_id)
                 .bind(write.applied_version)
@@ -54,6 +57,9 @@ macro_rules! impl_compliance_store {
                 .bind(c.failed)
                 .bind(c.excepted)
                 .bind(c.not_in_force)
+                .bind(write.data_version)
+                .bind(write.data_refused_version)
+                .bind(&write.data_refusal)
                 .execute(&mut *conn)
                 .await?;
                 sqlx::query("DELETE FROM policy_compliance_actions WHERE agent_id = $1")
@@ -82,7 +88,7 @@ macro_rules! impl_compliance_store {
             const ENDPOINT_COLUMNS: &str = "pc.agent_id, COALESCE(es.hostname, '') AS hostname, \
                  COALESCE(es.hostname_key, '') AS hostname_key, pc.applied_version, pc.acked_version, \
                  pc.evaluated_at, pc.reported_at, pc.violations, pc.refusal, pc.pending, pc.applied, pc.failed, \
-                 pc.excepted, pc.not_in_force";
+                 pc.excepted, pc.not_in_force, pc.data_version, pc.data_refused_version, pc.data_refusal";
 
             fn totals_from_row(row: &Row) -> Result<StateTotals, StoreError> {
                 let count = |name: &str| -> Result<u64, StoreError> {
@@ -109,6 +115,9 @@ macro_rules! impl_compliance_store {
                     reported_at: row.try_get("reported_at")?,
                     violations: to_u64(row.try_get("violations")?),
                     refusal: row.try_get("refusal")?,
+                    data_version: to_u64(row.try_get("data_version")?),
+                    data_refused_version: to_u64(row.try_get("data_refused_version")?),
+                    data_refusal: row.try_get("data_refusal")?,
                     actions: totals_from_row(row)?,
                 })
             }

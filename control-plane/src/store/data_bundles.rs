@@ -35,6 +35,21 @@ pub struct DataBundleSummary {
     pub created_at: i64,
 }
 
+/// What one agent last reported about data bundles, when it refused one (from its policy
+/// report, migration `0019_data_bundle_status`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataRefusalRecord {
+    pub agent_id: String,
+    pub hostname: String,
+    /// The bundle version it analyses with (its built-in data's version when it holds none).
+    pub data_version: u64,
+    /// The last bundle version it refused.
+    pub refused_version: u64,
+    /// The agent's own reason (scrubbed and capped by the agent and by ingest).
+    pub reason: String,
+    pub reported_at: i64,
+}
+
 /// The storage of data bundles. Every method is atomic.
 #[async_trait::async_trait]
 pub trait DataBundleStore: Send + Sync {
@@ -46,4 +61,6 @@ pub trait DataBundleStore: Send + Sync {
     async fn current_data_bundle(&self) -> Result<Option<DataBundleRecord>, StoreError>;
     /// The newest `limit` bundles, newest first.
     async fn data_bundle_history(&self, limit: u32) -> Result<Vec<DataBundleSummary>, StoreError>;
+    /// The agents whose last report names a refused bundle, newest refused version first.
+    async fn data_bundle_refusals(&self, limit: u32) -> Result<Vec<DataRefusalRecord>, StoreError>;
 }

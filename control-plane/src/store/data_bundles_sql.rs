@@ -1,6 +1,6 @@
 //! The SQL of [`super::DataBundleStore`], shared by both backends: portable statements only
 //! (`$N` parameters, `ON CONFLICT`); the column types per dialect are in migration
-//! `0018_data_bundles`. One macro instantiated per backend
+//! `0018_data_bundles` (and `0019_data_bundle_status` for what agents report). One macro instantiated per backend
 //! (`docs/adr/0005-store-per-feature-sql-modules.md`); it decides nothing.
 
 /// Implements [`super::DataBundleStore`] for `$store` (a struct with `writer()` and `reader()`).
@@ -10,7 +10,7 @@ macro_rules! impl_data_bundle_store {
             use sqlx::Row as _;
 
             use crate::store::StoreError;
-            use crate::store::data_bundles::{DataBundleRecord, DataBundleSummary};
+            use crate::store::data_bundles::{DataBundleRecord, DataBundleSummary, DataRefusalRecord};
             use crate::store::portable::to_u64;
 
             type Row = <$db as sqlx::Database>::Row;
@@ -84,6 +84,30 @@ macro_rules! impl_data_bundle_store {
                     .fetch_all(self.reader())
                     .await?;
                     rows.iter().map(summary_from_row).collect()
+                }
+
+                async fn data_bundle_refusals(&self, limit: u32) -> Result<Vec<DataRefusalRecord>, StoreError> {
+                    let rows = sqlx::query(
+                        "SELECT c.agent_id, a.hostname, c.data_version, c.data_refused_version, c.data_refusal, \
+                         c.reported_at FROM policy_compliance c JOIN agents a ON a.id = c.agent_id \
+                         WHERE c.data_refused_version > 0 \
+                         ORDER BY c.data_refused_version DESC, c.agent_id LIMIT $1",
+                    )
+                    .bind(i64::from(limit))
+                    .fetch_all(self.reader())
+                    .await?;
+                    rows.iter()
+                        .map(|row| {
+                            Ok(DataRefusalRecord {
+                                agent_id: row.try_get("agent_id")?,
+                                hostname: row.try_get("hostname")?,
+                                data_version: to_u64(row.try_get("data_version")?),
+                                refused_version: to_u64(row.try_get("data_refused_version")?),
+                                reason: row.try_get("data_refusal")?,
+                                reported_at: row.try_get("reported_at")?,
+                            })
+                        })
+                        .collect()
                 }
             }
         }

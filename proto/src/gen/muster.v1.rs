@@ -209,6 +209,10 @@ pub struct McpServer {
     pub credentials: ::prost::alloc::vec::Vec<Credential>,
     #[prost(message, repeated, tag = "23")]
     pub findings: ::prost::alloc::vec::Vec<Finding>,
+    /// Canonical MCP Registry name (`io.github.owner/server`) when a data bundle's registry data
+    /// names the server's package or remote URL; empty otherwise (and from older agents).
+    #[prost(string, tag = "24")]
+    pub registry_name: ::prost::alloc::string::String,
 }
 /// A credential a server is given. Never the value: only where it is, what kind it is, and a
 /// keyed fingerprint that lets the control plane see reuse without learning the secret.
@@ -780,6 +784,14 @@ pub struct PolicyReport {
     /// Why the agent refused the last bundle it was offered (empty when it refused none).
     #[prost(string, tag = "5")]
     pub refusal: ::prost::alloc::string::String,
+    /// The data bundle in use (0: the built-in data only, or an agent that predates the field).
+    #[prost(uint64, tag = "6")]
+    pub data_version: u64,
+    /// The last data bundle the agent refused (0: none since it started) and its own reason text.
+    #[prost(uint64, tag = "7")]
+    pub data_refused_version: u64,
+    #[prost(string, tag = "8")]
+    pub data_refusal: ::prost::alloc::string::String,
 }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct PolicyServerState {

@@ -11,7 +11,9 @@
 //! `process_leaks` (the same families in running servers' command lines),
 //! `config_file` (the installed agent.toml enrolls silently on first start), `policy` (a
 //! published policy in force on running agents within 2 s, kept across restarts), `data` (a
-//! catalog row published at runtime changes what a running agent reports), `exceptions`
+//! catalog row published at runtime changes what a running agent reports; a bundle the agent
+//! refuses is listed with its reason by `/api/v1/data-bundles`; imported MCP Registry data names
+//! the agent's server and makes an `isSecret` literal a credential), `exceptions`
 //! (an exception request from the local API reaches the queue, the denial comes back), `quickstart`
 //! (the newcomer command with the real agent scanning this machine).
 
@@ -91,6 +93,10 @@ on_both_backends!(
 on_both_backends!(
     published_catalog_changes_detection_on_running_agents,
     crate::data::published_catalog_changes_detection_on_running_agents
+);
+on_both_backends!(
+    data_refusals_reach_the_api_and_registry_data_reaches_agents,
+    crate::data::refusals_reach_the_api_and_registry_data_reaches_agents
 );
 on_both_backends!(revoked_agent_is_refused, crate::refusals::revoked_agent_is_refused);
 on_both_backends!(impostor_control_plane_gets_nothing, crate::refusals::impostor_control_plane_gets_nothing);

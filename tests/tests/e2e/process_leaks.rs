@@ -90,6 +90,7 @@ fn generated_secrets_in_running_processes_never_leave_the_agent() {
         catalog: muster_agent::catalog::bundled().unwrap(),
         advisories: muster_agent::advisories::AdvisoryDb::bundled().unwrap(),
         findings: FindingsCatalog::bundled().unwrap(),
+        registry: &Default::default(),
     };
     let analysis = analyse(&found, &ctx);
     let layout = Layout::image(std::env::temp_dir(), Os::Linux);

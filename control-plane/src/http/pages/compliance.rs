@@ -292,6 +292,11 @@ pub fn endpoint_section(view: Option<&EndpointView>) -> Markup {
                         dt { "Violations" } dd.violations { (e.violations) }
                         dt { "Evaluated" } dd { (utc_text(e.evaluated_at)) }
                         @if !e.refusal.is_empty() { dt { "Refused the last bundle" } dd.refusal { (e.refusal) } }
+                        @if e.data_version != 0 { dt { "Data bundle in use" } dd.data-version { (e.data_version) } }
+                        @if e.data_refused_version != 0 {
+                            dt { "Refused data bundle" }
+                            dd.data-refusal { (e.data_refused_version) ": " (e.data_refusal) }
+                        }
                     }
                     @if view.compliance.actions.is_empty() {
                         p.empty { "No rule is broken here." }
