@@ -43,6 +43,15 @@ cat >"$home/.config/Code/User/globalStorage/saoudrizwan.claude-dev/settings/clin
 }
 JSON
 
+# npx's cache already ran server-github 2025.4.8 (npm 10's layout, ADR 0025): the window offers
+# "Pin to 2025.4.8" on that server.
+npx_entry=$home/.npm/_npx/3f0c5a9e1b7d2c4a
+mkdir -p "$npx_entry/node_modules/@modelcontextprotocol/server-github"
+echo '{"_npx":{"packages":["@modelcontextprotocol/server-github"]},"dependencies":{"@modelcontextprotocol/server-github":"^2025.4.8"}}' \
+  >"$npx_entry/package.json"
+echo '{"name":"@modelcontextprotocol/server-github","version":"2025.4.8"}' \
+  >"$npx_entry/node_modules/@modelcontextprotocol/server-github/package.json"
+
 socket=$work/local.sock
 setsid "$agent" run --os linux --process-interval 1h --root "$work/image" --state-dir "$work/state" \
   --socket "$socket" </dev/null >"$work/agent.log" 2>&1 &

@@ -31,6 +31,7 @@ pub mod keypair;
 pub mod local_api;
 pub mod outbox;
 pub mod output;
+pub mod pins;
 pub mod platform;
 pub mod policy;
 pub mod remote_auth;
@@ -96,6 +97,9 @@ pub struct Scanned {
     /// Where each server's entry is in its file, for the local API (filled by the daemon's
     /// scanner, `daemon::live`; empty from [`scan_all`]).
     pub places: local_api::places::Places,
+    /// Each unpinned server's version pin candidate, or why it has none (filled by the daemon's
+    /// scanner with the places; empty from [`scan_all`]).
+    pub pins: pins::Candidates,
 }
 
 /// Runs one scan and returns all it produces ([`Scanned`]).
@@ -105,6 +109,7 @@ pub fn scan_all(req: &ScanRequest) -> Result<Scanned, ScanError> {
         watch,
         identities,
         places: Default::default(),
+        pins: Default::default(),
     })
 }
 
@@ -122,6 +127,7 @@ pub fn scan_all_with(req: &ScanRequest, data: &data_bundle::DataSet) -> Result<S
         watch,
         identities,
         places: Default::default(),
+        pins: Default::default(),
     })
 }
 

@@ -47,6 +47,14 @@ enum Command {
     /// Undo a `disable` of yours: the file comes back as it was, keeping edits made elsewhere in it.
     #[command(after_help = FIX_HELP)]
     UndoDisable(FixArgs),
+    /// Pin one of your servers launched as an unpinned package (`npx pkg`, `uvx pkg`) to the
+    /// version its client already runs, as your local package cache knows it (`pin_candidates` in
+    /// `status --format json`); undo with `undo-pin`. JSON-family and TOML config files.
+    #[command(after_help = FIX_HELP)]
+    Pin(FixArgs),
+    /// Undo a `pin` of yours: the file comes back as it was, keeping edits made elsewhere in it.
+    #[command(after_help = FIX_HELP)]
+    UndoPin(FixArgs),
     /// The installed configuration file (agent.toml).
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -714,8 +722,10 @@ fn run(cli: Cli, config: Option<muster_agent::config::AgentConfig>) -> anyhow::R
         Command::Policy(PolicyCommand::Apply(args)) => policy_apply(&args),
         Command::Restore(args) => restore(&args),
         Command::Status(args) => status(args),
-        Command::Disable(args) => fix(args, true),
-        Command::UndoDisable(args) => fix(args, false),
+        Command::Disable(args) => fix(args, FixKind::Disable),
+        Command::UndoDisable(args) => fix(args, FixKind::UndoDisable),
+        Command::Pin(args) => fix(args, FixKind::Pin),
+        Command::UndoPin(args) => fix(args, FixKind::UndoPin),
         Command::Scan(args) => {
             // The real, absolute path: config paths and SARIF URIs are written from it.
             let project = match &args.project {
@@ -1040,11 +1050,20 @@ fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `muster-agent disable` / `undo-disable`: one call to the running agent.
+/// Which one-click fix a CLI call asks for.
+#[derive(Clone, Copy)]
+enum FixKind {
+    Disable,
+    UndoDisable,
+    Pin,
+    UndoPin,
+}
+
+/// `muster-agent disable` / `undo-disable` / `pin` / `undo-pin`: one call to the running agent.
 #[cfg(unix)]
-fn fix(args: FixArgs, disable: bool) -> anyhow::Result<ExitCode> {
+fn fix(args: FixArgs, kind: FixKind) -> anyhow::Result<ExitCode> {
     use muster_proto::local::client;
-    use muster_proto::local::v1::{DisableServerRequest, UndoDisableRequest};
+    use muster_proto::local::v1::{DisableServerRequest, PinVersionRequest, UndoDisableRequest, UndoPinRequest};
     let candidates = match args.socket {
         Some(path) => vec![path],
         None => muster_proto::local::socket::client_candidates(&socket_env()),
@@ -1052,16 +1071,29 @@ fn fix(args: FixArgs, disable: bool) -> anyhow::Result<ExitCode> {
     let server_id = args.server_id;
     let answer = runtime()?.block_on(async {
         let (_, mut client) = client::connect_first(&candidates).await?;
-        let done = if disable {
-            client.disable_server(DisableServerRequest { server_id: server_id.clone() }).await.map(drop)
-        } else {
-            client.undo_disable(UndoDisableRequest { server_id: server_id.clone() }).await.map(drop)
+        let id = server_id.clone();
+        let done = match kind {
+            FixKind::Disable => client
+                .disable_server(DisableServerRequest { server_id: id })
+                .await
+                .map(|_| format!("disabled {server_id}")),
+            FixKind::UndoDisable => client
+                .undo_disable(UndoDisableRequest { server_id: id })
+                .await
+                .map(|_| format!("undone: re-enabled {server_id}")),
+            FixKind::Pin => client.pin_version(PinVersionRequest { server_id: id }).await.map(|r| {
+                let pin = r.into_inner().pin.unwrap_or_default();
+                format!("pinned {server_id}: {} {}", pin.package, pin.version)
+            }),
+            FixKind::UndoPin => {
+                client.undo_pin(UndoPinRequest { server_id: id }).await.map(|_| format!("undone: unpinned {server_id}"))
+            }
         };
         Ok::<_, client::ConnectError>(done)
     });
     match answer {
-        Ok(Ok(())) => {
-            println!("{} {server_id}", if disable { "disabled" } else { "undone: re-enabled" });
+        Ok(Ok(said)) => {
+            println!("{said}");
             Ok(ExitCode::SUCCESS)
         }
         Ok(Err(refused)) => {
@@ -1076,7 +1108,7 @@ fn fix(args: FixArgs, disable: bool) -> anyhow::Result<ExitCode> {
 }
 
 #[cfg(not(unix))]
-fn fix(_args: FixArgs, _disable: bool) -> anyhow::Result<ExitCode> {
+fn fix(_args: FixArgs, _kind: FixKind) -> anyhow::Result<ExitCode> {
     eprintln!("error: the local API is not available on this platform yet");
     Ok(ExitCode::from(1))
 }

@@ -4,7 +4,8 @@
 //! uid check even when the socket's mode lets it connect; on a multi-user image each user sees
 //! only their own servers; the stream pushes a config edit within a second; no planted secret
 //! appears in any answer; `muster-agent disable` / `undo-disable` change only the caller's own
-//! servers in files the caller owns, and undo gives the file back byte-identical.
+//! servers in files the caller owns, and undo gives the file back byte-identical; so do
+//! `muster-agent pin` / `undo-pin`.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
@@ -468,6 +469,117 @@ async fn only_the_owner_disables_their_server_and_undo_gives_the_file_back() {
     assert_eq!(std::fs::read_to_string(&roots).unwrap(), CLINE_CONFIG);
     let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
     assert!(status.quarantines.is_empty());
+
+    let _ = stop.send(());
+    serving.await.expect("server task").expect("server stopped cleanly");
+}
+
+#[tokio::test]
+async fn only_the_owner_pins_their_server_to_the_cached_version_and_undo_gives_the_file_back() {
+    use muster_agent::local_api::fixes::Fixes;
+    use muster_agent::platform::Layout;
+    use muster_proto::v1::{Ecosystem, Package};
+
+    require_root();
+    ensure_user("mtray-mallory");
+    let mallory = uid_of("mtray-mallory");
+    let dir = shared_tempdir();
+    let socket = dir.path().join("local.sock");
+    let roots = dir.path().join("root-cline.json");
+    let hers = dir.path().join("mallory-cline.json");
+    write(&roots, CLINE_CONFIG);
+    write(&hers, CLINE_CONFIG);
+    // Both homes have npx's cache entry for the launch (npm 10's layout, ADR 0025).
+    let home_of = |who: &str| dir.path().join("homes").join(who);
+    for who in ["root", "mallory"] {
+        let entry = home_of(who).join(".npm/_npx/5b2c9e0a1d3f4e6b");
+        write(
+            &entry.join("package.json"),
+            r#"{"_npx":{"packages":["@modelcontextprotocol/server-github"]},"dependencies":{"@modelcontextprotocol/server-github":"^2025.4.8"}}"#,
+        );
+        write(
+            &entry.join("node_modules/@modelcontextprotocol/server-github/package.json"),
+            r#"{"name":"@modelcontextprotocol/server-github","version":"2025.4.8"}"#,
+        );
+    }
+    let server = |id: &str, user: &str, path: &Path| McpServer {
+        id: id.into(),
+        name: "github".into(),
+        user: user.into(),
+        client: "cline".into(),
+        config_path: path.to_string_lossy().into_owned(),
+        package: Some(Package {
+            ecosystem: Ecosystem::Npm as i32,
+            name: "@modelcontextprotocol/server-github".into(),
+            version: None,
+            pinned: false,
+        }),
+        ..Default::default()
+    };
+    let snapshot = InventorySnapshot {
+        users: vec![
+            OsUser { name: "root".into(), uid: Some(0), home: home_of("root").to_string_lossy().into_owned() },
+            OsUser {
+                name: "mtray-mallory".into(),
+                uid: Some(mallory),
+                home: home_of("mallory").to_string_lossy().into_owned(),
+            },
+        ],
+        servers: vec![server("r1", "root", &roots), server("m1", "mtray-mallory", &hers)],
+        ..Default::default()
+    };
+    let publisher = StatusPublisher::new(Connection::default());
+    let pins = muster_agent::pins::candidates(&snapshot, &Layout::live());
+    publisher.publish_scan(&snapshot, Default::default(), pins);
+    let access = Access::EveryUser;
+    let listener = server::bind(&socket, access).await.expect("bind");
+    let fixes = std::sync::Arc::new(Fixes::open(&dir.path().join("state"), Layout::live()));
+    let service = server::LocalApiService::new(access, publisher.subscribe()).with_fixes(fixes);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = tokio::spawn(server::serve_service(listener, service, async {
+        let _ = stopped.await;
+    }));
+    let sock = socket.clone();
+    let run = move |user: &'static str, args: &'static [&'static str]| {
+        let sock = sock.clone();
+        tokio::task::spawn_blocking(move || agent_as(user, &sock, args))
+    };
+
+    // The candidate is in root's status, with the version from root's own cache.
+    let mut client = client::connect(&socket).await.expect("connect");
+    let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    let candidate = status.clients.iter().flat_map(|c| &c.pin_candidates).find(|c| c.server_id == "r1").expect("a pin");
+    assert_eq!(candidate.version, "2025.4.8");
+
+    // Mallory cannot pin root's server, nor her own in a file she does not own.
+    let out = run("mtray-mallory", &["pin", "r1"]).await.expect("ran");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("no server r1 of yours"), "{}", text(&out.stderr));
+    let out = run("mtray-mallory", &["pin", "m1"]).await.expect("ran");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("you do not own"), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&roots).unwrap(), CLINE_CONFIG);
+    assert_eq!(std::fs::read_to_string(&hers).unwrap(), CLINE_CONFIG);
+
+    // The owner can; the pin shows with undo, the candidate is gone.
+    let out = run("root", &["pin", "r1"]).await.expect("ran");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("2025.4.8"), "{}", text(&out.stdout));
+    let pinned = CLINE_CONFIG.replace("server-github\"]", "server-github@2025.4.8\"]");
+    assert_eq!(std::fs::read_to_string(&roots).unwrap(), pinned);
+    let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    assert_eq!(status.pins.len(), 1);
+    assert!(status.clients.iter().flat_map(|c| &c.pin_candidates).all(|c| c.server_id != "r1"));
+
+    // Mallory cannot undo it; root can, and the file is byte-identical again.
+    let out = run("mtray-mallory", &["undo-pin", "r1"]).await.expect("ran");
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&roots).unwrap(), pinned);
+    let out = run("root", &["undo-pin", "r1"]).await.expect("ran");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(std::fs::read_to_string(&roots).unwrap(), CLINE_CONFIG);
+    let status = client.get_status(GetStatusRequest {}).await.expect("status").into_inner();
+    assert!(status.pins.is_empty());
 
     let _ = stop.send(());
     serving.await.expect("server task").expect("server stopped cleanly");

@@ -107,6 +107,22 @@ pub async fn undo(socket: Option<std::path::PathBuf>, server_id: String) -> Resu
     client.undo_disable(UndoDisableRequest { server_id }).await.map(drop).map_err(|e| refused(&e))
 }
 
+/// `PinVersion` on the agent at `socket`.
+#[cfg(unix)]
+pub async fn pin(socket: Option<std::path::PathBuf>, server_id: String) -> Result<(), String> {
+    use muster_proto::local::v1::PinVersionRequest;
+    let mut client = client_at(socket).await?;
+    client.pin_version(PinVersionRequest { server_id }).await.map(drop).map_err(|e| refused(&e))
+}
+
+/// `UndoPin` on the agent at `socket`.
+#[cfg(unix)]
+pub async fn undo_pin(socket: Option<std::path::PathBuf>, server_id: String) -> Result<(), String> {
+    use muster_proto::local::v1::UndoPinRequest;
+    let mut client = client_at(socket).await?;
+    client.undo_pin(UndoPinRequest { server_id }).await.map(drop).map_err(|e| refused(&e))
+}
+
 /// `RequestException` on the agent at `socket`.
 #[cfg(unix)]
 pub async fn request_exception(
@@ -152,5 +168,15 @@ pub async fn request_exception(
 
 #[cfg(not(unix))]
 pub async fn undo(_socket: Option<std::path::PathBuf>, _server_id: String) -> Result<(), String> {
+    Err("the local API is not available on this platform yet; nothing was changed".into())
+}
+
+#[cfg(not(unix))]
+pub async fn pin(_socket: Option<std::path::PathBuf>, _server_id: String) -> Result<(), String> {
+    Err("the local API is not available on this platform yet; nothing was changed".into())
+}
+
+#[cfg(not(unix))]
+pub async fn undo_pin(_socket: Option<std::path::PathBuf>, _server_id: String) -> Result<(), String> {
     Err("the local API is not available on this platform yet; nothing was changed".into())
 }

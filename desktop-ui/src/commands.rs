@@ -7,7 +7,9 @@ use tauri::State;
 use time::Duration;
 
 use crate::AppState;
-use crate::view::{UiStatus, is_known_config, is_my_server, is_undoable, server_place, ui_status};
+use crate::view::{
+    UiStatus, is_known_config, is_my_server, is_pin_undoable, is_pinnable, is_undoable, server_place, ui_status,
+};
 
 /// The window's model of the latest status.
 #[tauri::command]
@@ -100,4 +102,31 @@ pub async fn undo_disable(server_id: String, state: State<'_, AppState>) -> Resu
         state.agent_socket()
     };
     crate::agent_link::undo(socket, server_id).await
+}
+
+/// Pins one of my servers to the version its client already runs (the agent found it in my
+/// package cache; journalled and undoable). Only a server the agent offered a pin for.
+#[tauri::command]
+pub async fn pin_version(server_id: String, state: State<'_, AppState>) -> Result<(), String> {
+    let socket = {
+        let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
+        if !is_pinnable(status.as_ref(), &server_id) {
+            return Err("the agent knows no version to pin for that server".into());
+        }
+        state.agent_socket()
+    };
+    crate::agent_link::pin(socket, server_id).await
+}
+
+/// Undoes a version pin I made (the file comes back as it was, keeping my edits elsewhere in it).
+#[tauri::command]
+pub async fn undo_pin(server_id: String, state: State<'_, AppState>) -> Result<(), String> {
+    let socket = {
+        let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
+        if !is_pin_undoable(status.as_ref(), &server_id) {
+            return Err("there is no pin of yours to undo for that server".into());
+        }
+        state.agent_socket()
+    };
+    crate::agent_link::undo_pin(socket, server_id).await
 }

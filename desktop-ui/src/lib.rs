@@ -77,6 +77,8 @@ pub fn build_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppState)
         commands::request_exception,
         commands::disable_server,
         commands::undo_disable,
+        commands::pin_version,
+        commands::undo_pin,
     ])
 }
 
@@ -254,6 +256,18 @@ mod tests {
         assert!(offline.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
         let undo = call(&webview, "undo_disable", serde_json::json!({"serverId": "s1"}));
         assert!(undo.unwrap_err().as_str().is_some_and(|e| e.contains("no disable of yours")));
+
+        // Pin / undo: only a server the agent offered a pin for, and only my own pins.
+        let other = call(&webview, "pin_version", serde_json::json!({"serverId": "someone-elses"}));
+        assert!(other.unwrap_err().as_str().is_some_and(|e| e.contains("no version to pin")));
+        let offline = call(&webview, "pin_version", serde_json::json!({"serverId": "s1"}));
+        assert!(offline.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
+        let undo = call(&webview, "undo_pin", serde_json::json!({"serverId": "s1"}));
+        assert!(undo.unwrap_err().as_str().is_some_and(|e| e.contains("no pin of yours")));
+        app.state::<AppState>().status.lock().unwrap().as_mut().unwrap().pins =
+            vec![muster_proto::local::v1::VersionPin { server_id: "s1".into(), ..Default::default() }];
+        let undo = call(&webview, "undo_pin", serde_json::json!({"serverId": "s1"}));
+        assert!(undo.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub struct UiStatus {
     /// Policy: empty until the agent enforces policies.
     pub pending_actions: Vec<UiPending>,
     pub quarantines: Vec<UiQuarantine>,
+    /// Version pins I made, each undoable.
+    pub pins: Vec<UiPin>,
     pub exception_requests: Vec<UiException>,
     pub contact: Option<UiContact>,
     /// Whether requesting an exception reaches anyone: the agent answers and is enrolled.
@@ -139,6 +141,29 @@ pub struct UiServer {
     pub worst: &'static str,
     /// Where the entry is in `config_path` (1-based), when the agent located it.
     pub line: Option<u32>,
+    /// The version the client already runs, when the agent found it in my package cache and the
+    /// launch is unpinned: the window offers "Pin to <version>".
+    pub pin: Option<UiPinCandidate>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UiPinCandidate {
+    pub package: String,
+    pub version: String,
+    /// The launch argument as it will be written (`pkg@1.2.3`).
+    pub pinned_spec: String,
+}
+
+/// A version pin I made (undo here).
+#[derive(Debug, Serialize)]
+pub struct UiPin {
+    pub server_id: String,
+    pub server_name: String,
+    pub client: String,
+    pub package: String,
+    pub version: String,
+    pub config_path: String,
+    pub since_unix: i64,
 }
 
 #[derive(Debug, Serialize)]
@@ -227,7 +252,7 @@ fn connection_word(c: i32) -> &'static str {
     }
 }
 
-fn ui_server(s: &McpServer, places: &[local::EntryPlace]) -> UiServer {
+fn ui_server(s: &McpServer, places: &[local::EntryPlace], pins: &[local::PinCandidate]) -> UiServer {
     let worst = s.findings.iter().map(|f| Severity::try_from(f.severity).unwrap_or_default()).max();
     let launch = if s.url.is_empty() {
         std::iter::once(s.command.as_str()).chain(s.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
@@ -245,6 +270,11 @@ fn ui_server(s: &McpServer, places: &[local::EntryPlace]) -> UiServer {
         findings: s.findings.len(),
         worst: worst.map_or("none", severity_word),
         line: places.iter().find(|p| p.server_id == s.id).map(|p| p.line),
+        pin: pins.iter().find(|p| p.server_id == s.id).map(|p| UiPinCandidate {
+            package: p.package.clone(),
+            version: p.version.clone(),
+            pinned_spec: p.pinned_spec.clone(),
+        }),
     }
 }
 
@@ -268,7 +298,7 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
             .iter()
             .map(|c| UiClient {
                 client: c.client.clone(),
-                servers: c.servers.iter().map(|srv| ui_server(srv, &c.places)).collect(),
+                servers: c.servers.iter().map(|srv| ui_server(srv, &c.places, &c.pin_candidates)).collect(),
             })
             .collect(),
         findings: s
@@ -316,6 +346,19 @@ pub fn ui_status(status: Option<&local::LocalStatus>) -> UiStatus {
                 rule_id: q.rule_id.clone(),
                 reason: q.reason.clone(),
                 undo_allowed: q.undo_allowed,
+            })
+            .collect(),
+        pins: s
+            .pins
+            .iter()
+            .map(|p| UiPin {
+                server_id: p.server_id.clone(),
+                server_name: p.server_name.clone(),
+                client: p.client.clone(),
+                package: p.package.clone(),
+                version: p.version.clone(),
+                config_path: p.config_path.clone(),
+                since_unix: p.since_unix,
             })
             .collect(),
         exception_requests: s
@@ -401,6 +444,16 @@ pub fn is_askable(status: Option<&local::LocalStatus>, server_id: &str) -> bool 
 }
 
 /// Whether `server_id` has a disable the caller made (the only kind undone from here).
+pub fn is_pinnable(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    status.is_some_and(|s| s.clients.iter().flat_map(|c| &c.pin_candidates).any(|p| p.server_id == server_id))
+}
+
+/// Whether `server_id` has a version pin of mine to undo.
+pub fn is_pin_undoable(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
+    status.is_some_and(|s| s.pins.iter().any(|p| p.server_id == server_id))
+}
+
+/// Whether `server_id` has a disable of mine to undo.
 pub fn is_undoable(status: Option<&local::LocalStatus>, server_id: &str) -> bool {
     status.is_some_and(|s| {
         s.quarantines.iter().any(|q| {
@@ -443,6 +496,13 @@ pub(crate) mod tests {
                     ..Default::default()
                 }],
                 places: vec![local::EntryPlace { server_id: "s1".into(), line: 12, column: 5 }],
+                pin_candidates: vec![local::PinCandidate {
+                    server_id: "s1".into(),
+                    ecosystem: muster_proto::v1::Ecosystem::Npm as i32,
+                    package: "@modelcontextprotocol/server-github".into(),
+                    version: "2025.4.8".into(),
+                    pinned_spec: "@modelcontextprotocol/server-github@2025.4.8".into(),
+                }],
             }],
             findings: vec![
                 finding("MUSTER-SECRET-URL", Severity::High, "k1"),
@@ -523,5 +583,22 @@ pub(crate) mod tests {
         assert!(!is_undoable(Some(&s), "s2"));
         assert!(is_known_config(Some(&s), "/home/dev/.cline/mcp.json"), "a disabled server's file can be opened");
         assert_eq!(ui_status(Some(&s)).quarantines[0].origin, "developer");
+    }
+
+    #[test]
+    fn a_pin_is_offered_only_with_a_candidate_and_undone_only_when_mine() {
+        let mut s = sample();
+        assert!(is_pinnable(Some(&s), "s1"));
+        assert!(!is_pinnable(Some(&s), "s2"));
+        let ui = ui_status(Some(&s));
+        let pin = ui.clients[0].servers[0].pin.as_ref().expect("a candidate");
+        assert_eq!(pin.version, "2025.4.8");
+        assert!(!is_pin_undoable(Some(&s), "s1"));
+        s.clients[0].pin_candidates.clear();
+        assert!(ui_status(Some(&s)).clients[0].servers[0].pin.is_none(), "no candidate, no button");
+        s.pins = vec![local::VersionPin { server_id: "s1".into(), version: "2025.4.8".into(), ..Default::default() }];
+        assert!(is_pin_undoable(Some(&s), "s1"));
+        assert!(!is_pinnable(Some(&s), "s1"));
+        assert_eq!(ui_status(Some(&s)).pins[0].version, "2025.4.8");
     }
 }

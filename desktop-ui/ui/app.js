@@ -42,7 +42,7 @@ function showError(message) {
   box.hidden = false;
 }
 
-// Disable / undo through the agent; the next status from the agent redraws the window.
+// Disable / pin / undo through the agent; the next status from the agent redraws the window.
 function act(command, serverId, button) {
   button.disabled = true;
   document.getElementById("action-error").hidden = true;
@@ -95,6 +95,7 @@ function renderServers(clients) {
         el("td", {}, s.findings ? el("span", { class: `sev ${s.worst}` }, `${s.findings} · ${s.worst}`) : "none"),
         el("td", { class: "row-actions" },
           el("button", { type: "button", onclick: () => openConfig(s.config_path, s.id), title: s.line ? `${s.config_path}:${s.line}` : s.config_path, "aria-label": s.line ? `Open ${s.config_path} at line ${s.line}` : `Open ${s.config_path}` }, "Open"),
+          s.pin ? el("button", { type: "button", title: `Launch ${s.pin.pinned_spec}, the version ${s.name} already runs (you can undo it)`, "aria-label": `Pin ${s.name} to ${s.pin.version}`, onclick: (ev) => act("pin_version", s.id, ev.currentTarget) }, `Pin to ${s.pin.version}`) : null,
           s.disabled ? null : el("button", { type: "button", class: "danger", title: "Turn this server off in its config file (you can undo it)", "aria-label": `Disable ${s.name}`, onclick: (ev) => act("disable_server", s.id, ev.currentTarget) }, "Disable")))))),
   ]);
 }
@@ -149,6 +150,13 @@ function render(st) {
           el("button", { type: "button", onclick: (ev) => act("undo_disable", q.server_id, ev.currentTarget), "aria-label": `Undo: enable ${q.server_name} again` }, "Undo"),
           q.config_path ? el("button", { type: "button", onclick: () => openConfig(q.config_path), title: q.config_path }, `Open ${shortPath(q.config_path)}`) : null))
       : renderBlocked(q, st)),
+    ...st.pins.map((p) => el("article", { class: "card pin", "aria-label": `${p.server_name} pinned to ${p.version}` },
+      el("h3", {}, el("span", { class: "sev pinned" }, "pinned"), `${p.server_name} (${p.client}) runs ${p.package} ${p.version}`),
+      el("p", {}, `You pinned it to the version it already ran; ${p.client} will not pick up a newer release until you change it.`),
+      el("p", { class: "where" }, `Since ${new Date(p.since_unix * 1000).toLocaleString()} · ${p.config_path}`),
+      el("div", { class: "actions" },
+        el("button", { type: "button", onclick: (ev) => act("undo_pin", p.server_id, ev.currentTarget), "aria-label": `Undo: unpin ${p.server_name}` }, "Undo"),
+        p.config_path ? el("button", { type: "button", onclick: () => openConfig(p.config_path, p.server_id), title: p.config_path }, `Open ${shortPath(p.config_path)}`) : null))),
     ...st.exception_requests.map((r) => el("article", { class: "card request", "aria-label": `Exception request: ${STATUS_WORDS[r.status] || r.status}` },
       el("h3", {}, el("span", { class: `sev req-${r.status}` }, STATUS_WORDS[r.status] || r.status), `Exception for ${r.server_name || r.server_id}`),
       el("p", {}, el("strong", {}, "You asked: "), r.reason),

@@ -53,6 +53,7 @@ impl Scanner for LiveScanner {
         let scan_and_place = move || {
             scan_all_with(&request, &data).map(|mut scanned| {
                 scanned.places = crate::local_api::places::locate(&scanned.inventory, &request.layout);
+                scanned.pins = crate::pins::candidates(&scanned.inventory, &request.layout);
                 scanned
             })
         };

@@ -362,7 +362,7 @@ impl<S: Scanner, W: ConfigWatcher, T: ReportTransport> Daemon<S, W, T> {
         let snapshot = scanned.inventory;
         save_local(&self.state, self.rejection.as_ref(), &snapshot);
         if let Some(p) = &self.publisher {
-            p.publish_scan(&snapshot, scanned.places);
+            p.publish_scan(&snapshot, scanned.places, scanned.pins);
         }
         let report = policy.map(|outcome| {
             if let Some(p) = &self.publisher {

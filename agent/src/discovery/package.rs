@@ -66,6 +66,110 @@ pub fn identify(command: &str, args: &[&str]) -> Option<Package> {
     }
 }
 
+/// Where a launch names its registry package, for rewriting it to an exact version: only
+/// `npx`, `npm exec` / `npm x`, `uvx` and `uv tool run`, run directly (not through a shell).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchSpec {
+    /// Index into the launch's arguments of the argument holding the spec.
+    pub index: usize,
+    /// What precedes the spec inside that argument (`--package=`, `--from=`) or nothing.
+    pub prefix: String,
+    /// The spec as written (`pkg`, `@scope/pkg@latest`, `pkg[extra]>=1`).
+    pub spec: String,
+    pub ecosystem: Ecosystem,
+    /// The package name from the spec.
+    pub name: String,
+    /// For uv: the command run (the package name unless `--from` names another package).
+    pub command: String,
+    /// For uv: the spec came from `--from`, so an exact version is written `name==version`
+    /// (uv's `name@version` form is only for the command position).
+    pub from: bool,
+}
+
+/// The registry spec of a launch `command args`, if it is one of the launchers in
+/// [`LaunchSpec`] (a `cmd /c` or `sh -c` wrapper is not unwrapped: its argument indices are not
+/// the file's).
+pub fn launch_spec(command: &str, args: &[&str]) -> Option<LaunchSpec> {
+    let prog = program_name(command);
+    let (offset, ecosystem) = match prog.as_str() {
+        "npx" => (0, Ecosystem::Npm),
+        "npm" if matches!(args.first(), Some(&"exec") | Some(&"x")) => (1, Ecosystem::Npm),
+        "uvx" => (0, Ecosystem::Pypi),
+        "uv" if args.first() == Some(&"tool") && args.get(1) == Some(&"run") => (2, Ecosystem::Pypi),
+        _ => return None,
+    };
+    let rest = &args[offset..];
+    let at = |i: usize, prefix: &str, spec: &str, command: String, from: bool| {
+        let name = match ecosystem {
+            Ecosystem::Npm => npm_spec(spec).name,
+            _ => pypi_spec(spec)?.name,
+        };
+        Some(LaunchSpec {
+            index: offset + i,
+            prefix: prefix.to_string(),
+            spec: spec.to_string(),
+            ecosystem,
+            command: if command.is_empty() { name.clone() } else { command },
+            name,
+            from,
+        })
+    };
+    if ecosystem == Ecosystem::Npm {
+        for (i, a) in rest.iter().enumerate() {
+            if let Some(p) = a.strip_prefix("--package=") {
+                return at(i, "--package=", p, String::new(), false);
+            }
+            if (*a == "-p" || *a == "--package") && i + 1 < rest.len() {
+                return at(i + 1, "", rest[i + 1], String::new(), false);
+            }
+        }
+        let (i, spec) = first_positional(rest, &["-c", "--call", "--node-options"])?;
+        return at(i, "", spec, String::new(), false);
+    }
+    let flags = ["--with", "--python", "-p", "--index-url", "--index", "--extra-index-url", "-i", "--from"];
+    let command = first_positional(rest, &flags).map(|(_, c)| c.to_string());
+    for (i, a) in rest.iter().enumerate() {
+        if let Some(p) = a.strip_prefix("--from=") {
+            return at(i, "--from=", p, command.unwrap_or_default(), true);
+        }
+        if *a == "--from" && i + 1 < rest.len() {
+            return at(i + 1, "", rest[i + 1], command.unwrap_or_default(), true);
+        }
+    }
+    let (i, spec) = first_positional(rest, &flags)?;
+    let name = pypi_spec(spec)?.name;
+    at(i, "", spec, name, false)
+}
+
+/// The argument pinning `launch` to exactly `version`: `name@version` for npm and for uv's
+/// command position (the form uv documents for an exact version), `name==version` after
+/// `--from` (a PEP 508 requirement), keeping extras. `None` for a spec that cannot be rewritten
+/// safely (a URL, a path, extras in uv's command position).
+pub fn pinned_argument(launch: &LaunchSpec, version: &str) -> Option<String> {
+    let spec = launch.spec.as_str();
+    // A URL, a `file:` spec or a path (for npm, a `/` outside a scope is a path or a GitHub
+    // shorthand) is not a registry package.
+    let scoped_npm = launch.ecosystem == Ecosystem::Npm && spec.starts_with('@') && spec.matches('/').count() == 1;
+    if spec.contains("://") || spec.starts_with("file:") || (looks_like_path(spec) && !scoped_npm) {
+        return None;
+    }
+    let pinned = match launch.ecosystem {
+        Ecosystem::Npm => format!("{}@{version}", npm_spec(spec).name),
+        _ => {
+            let cut = spec.find(['=', '<', '>', '~', '!', '@', ';', ' ']).unwrap_or(spec.len());
+            let name_part = spec[..cut].trim();
+            if launch.from {
+                format!("{name_part}=={version}")
+            } else if name_part.contains('[') {
+                return None;
+            } else {
+                format!("{name_part}@{version}")
+            }
+        }
+    };
+    Some(format!("{}{pinned}", launch.prefix))
+}
+
 /// The remote endpoint of a URL, or of the URL a proxy wrapper is given (`mcp-remote <url>`,
 /// `supergateway --sse <url>`, `mcp-proxy <url>`).
 pub fn endpoint(url: Option<&str>, package: Option<&Package>, args: &[&str]) -> Option<RemoteEndpoint> {

@@ -30,6 +30,9 @@ use crate::enforce::quarantine::{self, Outcome, Quarantine};
 use crate::enforce::{FileKeeper, FileSafetyError, TouchStatus};
 use crate::platform::Layout;
 
+mod pinning;
+pub use pinning::DeveloperPin;
+
 /// Why a fix was refused or failed. Messages name the caller's own files only.
 #[derive(Debug, thiserror::Error)]
 pub enum FixError {
@@ -48,6 +51,12 @@ pub enum FixError {
     NotDisabledByYou { server_id: String },
     #[error("cannot undo: {why}")]
     CannotUndo { why: String },
+    #[error("cannot pin {name}: {why}")]
+    CannotPin { name: String, why: String },
+    #[error("{path} changed since the agent last scanned it; try again after the next scan")]
+    ChangedSinceScan { path: String },
+    #[error("you did not pin server {server_id} with Muster (or it was already undone)")]
+    NotPinnedByYou { server_id: String },
     /// Logged by the server, never echoed in detail.
     #[error(transparent)]
     State(#[from] FileSafetyError),
@@ -101,13 +110,21 @@ pub struct Fixes {
     state_dir: PathBuf,
     layout: Layout,
     in_force: watch::Sender<Arc<Vec<DeveloperDisable>>>,
+    /// The developer's version pins in force, pushed anew after every change.
+    pins_in_force: watch::Sender<Arc<Vec<DeveloperPin>>>,
 }
 
 impl Fixes {
     /// Reads the disables still in force from `state_dir`.
     pub fn open(state_dir: &Path, layout: Layout) -> Fixes {
-        let fixes = Fixes { state_dir: state_dir.to_path_buf(), layout, in_force: watch::channel(Arc::default()).0 };
+        let fixes = Fixes {
+            state_dir: state_dir.to_path_buf(),
+            layout,
+            in_force: watch::channel(Arc::default()).0,
+            pins_in_force: watch::channel(Arc::default()).0,
+        };
         fixes.refresh();
+        fixes.refresh_pins();
         fixes
     }
 
@@ -116,10 +133,17 @@ impl Fixes {
         self.in_force.subscribe()
     }
 
-    /// Appends the caller's own disables to `status.quarantines`.
+    /// Appends the caller's own disables to `status.quarantines` and pins to `status.pins`
+    /// (a server pinned since the last scan loses its candidate at once).
     pub fn add_to(&self, status: &mut local::LocalStatus, caller: &Caller) {
         let list = self.in_force.borrow().clone();
         status.quarantines.extend(list.iter().filter(|d| d.uid == caller.uid).map(DeveloperDisable::to_message));
+        let pins = self.pins_in_force.borrow().clone();
+        let mine: Vec<&DeveloperPin> = pins.iter().filter(|p| p.uid == caller.uid).collect();
+        status.pins.extend(mine.iter().map(|p| p.to_message()));
+        for client in &mut status.clients {
+            client.pin_candidates.retain(|c| !mine.iter().any(|p| p.server_id == c.server_id));
+        }
     }
 
     fn records_dir(&self) -> PathBuf {
@@ -328,6 +352,7 @@ mod tests {
             connection: Default::default(),
             policy: Default::default(),
             places: Default::default(),
+            pins: Default::default(),
         }
     }
 

@@ -44,6 +44,8 @@ pub struct AgentView {
     pub policy: Arc<PolicyView>,
     /// Where each server's entry is in its config file (by server id).
     pub places: Arc<places::Places>,
+    /// Each unpinned server's version pin candidate, or why it has none (by server id).
+    pub pins: Arc<crate::pins::Candidates>,
 }
 
 /// The agent's link to the control plane, as the local API shows it.
@@ -84,6 +86,7 @@ impl StatusPublisher {
             connection: initial,
             policy: Arc::default(),
             places: Arc::default(),
+            pins: Arc::default(),
         });
         StatusPublisher { tx }
     }
@@ -103,24 +106,31 @@ impl StatusPublisher {
         self.publish(snapshot, None);
     }
 
-    /// [`Self::publish_snapshot`] with where each server's entry is in its file: one change
-    /// when either changed (an entry moved within its file changes only its place).
-    pub fn publish_scan(&self, snapshot: &InventorySnapshot, places: places::Places) {
-        self.publish(snapshot, Some(places));
+    /// [`Self::publish_snapshot`] with where each server's entry is in its file and the pin
+    /// candidates: one change when any changed (an entry moved within its file changes only its
+    /// place; a cache that learnt a version, only the candidates).
+    pub fn publish_scan(&self, snapshot: &InventorySnapshot, places: places::Places, pins: crate::pins::Candidates) {
+        self.publish(snapshot, Some((places, pins)));
     }
 
-    fn publish(&self, snapshot: &InventorySnapshot, places: Option<places::Places>) {
+    fn publish(&self, snapshot: &InventorySnapshot, local: Option<(places::Places, crate::pins::Candidates)>) {
         self.tx.send_if_modified(|view| {
             let same = view.snapshot.as_deref().is_some_and(|old| same_content(old, snapshot));
-            let moved = places.as_ref().is_some_and(|p| *p != *view.places);
-            if same && !moved {
+            let moved = local.as_ref().is_some_and(|(p, _)| *p != *view.places);
+            let repinned = local.as_ref().is_some_and(|(_, c)| *c != *view.pins);
+            if same && !moved && !repinned {
                 return false;
             }
             if !same {
                 view.snapshot = Some(Arc::new(snapshot.clone()));
             }
-            if let Some(places) = places.filter(|_| moved) {
-                view.places = Arc::new(places);
+            if let Some((places, pins)) = local {
+                if moved {
+                    view.places = Arc::new(places);
+                }
+                if repinned {
+                    view.pins = Arc::new(pins);
+                }
             }
             view.revision += 1;
             true
@@ -190,11 +200,11 @@ mod tests {
         let rx = publisher.subscribe();
         let snap = InventorySnapshot { scanned_at_unix: 1, ..Default::default() };
         let at = |line| places::Places::from([("s1".to_string(), EntryPlace { line, column: 3 })]);
-        publisher.publish_scan(&snap, at(2));
+        publisher.publish_scan(&snap, at(2), Default::default());
         assert_eq!((rx.borrow().revision, rx.borrow().places.get("s1").map(|p| p.line)), (1, Some(2)));
-        publisher.publish_scan(&InventorySnapshot { scanned_at_unix: 2, ..snap.clone() }, at(2));
+        publisher.publish_scan(&InventorySnapshot { scanned_at_unix: 2, ..snap.clone() }, at(2), Default::default());
         assert_eq!(rx.borrow().revision, 1, "nothing moved");
-        publisher.publish_scan(&snap, at(7));
+        publisher.publish_scan(&snap, at(7), Default::default());
         assert_eq!((rx.borrow().revision, rx.borrow().places.get("s1").map(|p| p.line)), (2, Some(7)));
         publisher.publish_snapshot(&InventorySnapshot { agent_version: "y".into(), ..snap });
         assert_eq!(rx.borrow().places.get("s1").map(|p| p.line), Some(7), "a snapshot alone keeps the places");

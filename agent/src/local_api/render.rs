@@ -19,7 +19,28 @@ struct StatusJson<'a> {
     decisions: [(); 0],
     pending_actions: [(); 0],
     quarantines: Vec<QuarantineJson<'a>>,
+    /// Version pins the caller made (`muster-agent pin`), each undoable.
+    pins: Vec<PinJson<'a>>,
     exception_requests: Vec<ExceptionJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct PinJson<'a> {
+    server_id: &'a str,
+    server_name: &'a str,
+    client: &'a str,
+    package: &'a str,
+    version: &'a str,
+    since_unix: i64,
+}
+
+#[derive(Serialize)]
+struct PinCandidateJson<'a> {
+    server_id: &'a str,
+    package: &'a str,
+    version: &'a str,
+    /// The launch argument `muster-agent pin` would write.
+    pinned_spec: &'a str,
 }
 
 #[derive(Serialize)]
@@ -66,6 +87,8 @@ struct ClientJson<'a> {
     servers: Vec<ServerJson<'a>>,
     /// Where the servers' entries are in their files (`EntryPlace`).
     places: Vec<PlaceJson<'a>>,
+    /// Versions `muster-agent pin` would pin, from the caller's package cache.
+    pin_candidates: Vec<PinCandidateJson<'a>>,
 }
 
 #[derive(Serialize)]
@@ -128,6 +151,16 @@ pub fn json(status: &local::LocalStatus) -> String {
                     .iter()
                     .map(|p| PlaceJson { server_id: &p.server_id, line: p.line, column: p.column })
                     .collect(),
+                pin_candidates: c
+                    .pin_candidates
+                    .iter()
+                    .map(|p| PinCandidateJson {
+                        server_id: &p.server_id,
+                        package: &p.package,
+                        version: &p.version,
+                        pinned_spec: &p.pinned_spec,
+                    })
+                    .collect(),
             })
             .collect(),
         findings: status
@@ -172,6 +205,18 @@ pub fn json(status: &local::LocalStatus) -> String {
                     local::QuarantineOrigin::Unspecified => "unknown",
                 },
                 undo_allowed: q.undo_allowed,
+            })
+            .collect(),
+        pins: status
+            .pins
+            .iter()
+            .map(|p| PinJson {
+                server_id: &p.server_id,
+                server_name: &p.server_name,
+                client: &p.client,
+                package: &p.package,
+                version: &p.version,
+                since_unix: p.since_unix,
             })
             .collect(),
         exception_requests: status
@@ -223,6 +268,9 @@ pub fn text(status: &local::LocalStatus) -> String {
             // `path:line`, as compilers print it, so terminals and editors can jump there.
             let line = c.places.iter().find(|p| p.server_id == s.id).map(|p| format!(":{}", p.line));
             let _ = writeln!(out, "    {}{off}  {}{}", s.name, s.config_path, line.unwrap_or_default());
+            if let Some(p) = c.pin_candidates.iter().find(|p| p.server_id == s.id) {
+                let _ = writeln!(out, "      runs {} {}: `muster-agent pin {}` pins it", p.package, p.version, s.id);
+            }
         }
     }
     for f in &status.findings {

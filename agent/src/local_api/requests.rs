@@ -103,6 +103,7 @@ mod tests {
             connection: Default::default(),
             policy: Default::default(),
             places: Default::default(),
+            pins: Default::default(),
         };
         let request = |id: &str, user: &str, state: ExceptionRequestState| AgentExceptionRequest {
             id: id.into(),
@@ -155,6 +156,7 @@ mod tests {
             connection: Default::default(),
             policy: Arc::new(policy),
             places: Default::default(),
+            pins: Default::default(),
         };
         let alice = Caller { uid: 1000, account: Some("alice".into()) };
         assert_eq!(requester(&view, &alice, "a1").as_deref(), Some("alice"));

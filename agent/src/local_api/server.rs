@@ -12,8 +12,9 @@ use std::sync::Arc;
 
 use muster_proto::local::v1::local_agent_server::{LocalAgent, LocalAgentServer};
 use muster_proto::local::v1::{
-    DisableServerRequest, DisableServerResponse, GetStatusRequest, LocalStatus, RequestExceptionRequest,
-    RequestExceptionResponse, UndoDisableRequest, UndoDisableResponse,
+    DisableServerRequest, DisableServerResponse, GetStatusRequest, LocalStatus, PinVersionRequest, PinVersionResponse,
+    RequestExceptionRequest, RequestExceptionResponse, UndoDisableRequest, UndoDisableResponse, UndoPinRequest,
+    UndoPinResponse,
 };
 use muster_proto::tonic::transport::Server;
 use muster_proto::tonic::transport::server::UdsConnectInfo;
@@ -176,6 +177,14 @@ impl LocalAgent for LocalApiService {
         self.request_exception_impl(req).await.map(Response::new)
     }
 
+    async fn pin_version(&self, req: Request<PinVersionRequest>) -> Result<Response<PinVersionResponse>, Status> {
+        self.pin_version_impl(req).await.map(Response::new)
+    }
+
+    async fn undo_pin(&self, req: Request<UndoPinRequest>) -> Result<Response<UndoPinResponse>, Status> {
+        self.undo_pin_impl(req).await.map(Response::new)
+    }
+
     type WatchStatusStream = ReceiverStream<Result<LocalStatus, Status>>;
 
     async fn watch_status(&self, req: Request<GetStatusRequest>) -> Result<Response<Self::WatchStatusStream>, Status> {
@@ -183,6 +192,7 @@ impl LocalAgent for LocalApiService {
         let mut view = self.view.clone();
         let fixes = self.fixes.clone();
         let mut disables = fixes.as_ref().map(|f| f.subscribe());
+        let mut pinned = fixes.as_ref().map(|f| f.subscribe_pins());
         let mut filed = self.exceptions.as_ref().map(|d| d.subscribe());
         let (tx, rx) = mpsc::channel(4);
         tokio::spawn(async move {
@@ -192,6 +202,9 @@ impl LocalAgent for LocalApiService {
                 let mut status = status_for(&current, &caller);
                 if let (Some(f), Some(d)) = (&fixes, disables.as_mut()) {
                     d.mark_unchanged();
+                    if let Some(p) = pinned.as_mut() {
+                        p.mark_unchanged();
+                    }
                     f.add_to(&mut status, &caller);
                 }
                 if let Some(requests) = filed.as_mut() {
@@ -211,6 +224,12 @@ impl LocalAgent for LocalApiService {
                         None => std::future::pending().await,
                     }
                 };
+                let repinned = async {
+                    match pinned.as_mut() {
+                        Some(p) => p.changed().await.is_ok(),
+                        None => std::future::pending().await,
+                    }
+                };
                 let requested = async {
                     match filed.as_mut() {
                         Some(r) => r.changed().await.is_ok(),
@@ -220,6 +239,7 @@ impl LocalAgent for LocalApiService {
                 tokio::select! {
                     changed = view.changed() => if changed.is_err() { return },
                     open = disabled => if !open { return },
+                    open = repinned => if !open { return },
                     open = requested => if !open { return },
                     () = tx.closed() => return,
                 }
@@ -268,6 +288,37 @@ impl LocalApiService {
 }
 
 impl LocalApiService {
+    async fn pin_version_impl(&self, req: Request<PinVersionRequest>) -> Result<PinVersionResponse, Status> {
+        let caller = self.caller(&req)?;
+        let fixes = self.fixes()?;
+        let view = self.view.borrow().clone();
+        let server_id = req.into_inner().server_id;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let uid = caller.uid;
+        let record = tokio::task::spawn_blocking(move || fixes.pin(&view, &caller, &server_id, now))
+            .await
+            .map_err(|_| Status::internal("the pin did not finish"))?
+            .map_err(|e| fix_status(e, uid))?;
+        tracing::info!(uid, server_id = %record.server_id, version = %record.version, "version pinned at its owner's request");
+        Ok(PinVersionResponse { pin: Some(record.to_message()) })
+    }
+
+    async fn undo_pin_impl(&self, req: Request<UndoPinRequest>) -> Result<UndoPinResponse, Status> {
+        let caller = self.caller(&req)?;
+        let fixes = self.fixes()?;
+        let server_id = req.into_inner().server_id;
+        let uid = caller.uid;
+        let id = server_id.clone();
+        tokio::task::spawn_blocking(move || fixes.undo_pin(&caller, &id))
+            .await
+            .map_err(|_| Status::internal("the undo did not finish"))?
+            .map_err(|e| fix_status(e, uid))?;
+        tracing::info!(uid, server_id = %server_id, "version pin undone at its owner's request");
+        Ok(UndoPinResponse {})
+    }
+
     async fn request_exception_impl(
         &self,
         req: Request<RequestExceptionRequest>,
@@ -304,12 +355,16 @@ impl LocalApiService {
 /// own failures are logged and answered without detail.
 fn fix_status(e: FixError, uid: u32) -> Status {
     match e {
-        FixError::NotYours { .. } | FixError::NotDisabledByYou { .. } => Status::not_found(e.to_string()),
+        FixError::NotYours { .. } | FixError::NotDisabledByYou { .. } | FixError::NotPinnedByYou { .. } => {
+            Status::not_found(e.to_string())
+        }
         FixError::NotOwner { .. } => Status::permission_denied(e.to_string()),
         FixError::AlreadyDisabled { .. }
         | FixError::NoFile { .. }
         | FixError::CannotDisable { .. }
-        | FixError::CannotUndo { .. } => Status::failed_precondition(e.to_string()),
+        | FixError::CannotUndo { .. }
+        | FixError::CannotPin { .. }
+        | FixError::ChangedSinceScan { .. } => Status::failed_precondition(e.to_string()),
         FixError::State(_) | FixError::Io { .. } => {
             tracing::error!(uid, error = %e, "a fix failed");
             Status::internal("the agent could not complete the change; its log says why")

@@ -31,7 +31,7 @@ pub fn status_for(view: &AgentView, caller: &Caller) -> local::LocalStatus {
         ..Default::default()
     };
     if let Some(snapshot) = snapshot {
-        fill_inventory(&mut status, snapshot, caller, &view.places);
+        fill_inventory(&mut status, snapshot, caller, &view.places, &view.pins);
         fill_policy(&mut status, &view.policy, &owned_users(snapshot, caller));
     }
     status
@@ -52,6 +52,7 @@ fn fill_inventory(
     snapshot: &InventorySnapshot,
     caller: &Caller,
     places: &super::places::Places,
+    pins: &crate::pins::Candidates,
 ) {
     let users = owned_users(snapshot, caller);
     let mine: Vec<&McpServer> = snapshot.servers.iter().filter(|s| users.contains(&s.user)).collect();
@@ -71,7 +72,20 @@ fn fill_inventory(
                     Some(local::EntryPlace { server_id: s.id.clone(), line: p.line, column: p.column })
                 })
                 .collect();
-            local::ClientServers { client: client.to_string(), servers, places }
+            let pin_candidates = servers
+                .iter()
+                .filter_map(|s| {
+                    let c = pins.get(&s.id)?.as_ref().ok()?;
+                    Some(local::PinCandidate {
+                        server_id: s.id.clone(),
+                        ecosystem: c.plan.ecosystem as i32,
+                        package: c.plan.package.clone(),
+                        version: c.plan.version.clone(),
+                        pinned_spec: c.plan.pinned_spec(),
+                    })
+                })
+                .collect();
+            local::ClientServers { client: client.to_string(), servers, places, pin_candidates }
         })
         .collect();
 
@@ -198,6 +212,7 @@ mod tests {
                     .map(|(id, line)| (id.to_string(), crate::enforce::quarantine::EntryPlace { line, column: 5 }))
                     .into(),
             ),
+            pins: Arc::default(),
             connection: Connection { state: ConnectionState::Connected, ..Connection::default() },
             policy: Arc::new(super::super::PolicyView {
                 version: 3,

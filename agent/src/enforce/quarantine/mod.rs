@@ -132,6 +132,21 @@ fn locate_entry(doc: &Value, path: &Path, name: &str, project: &str) -> Result<V
     }
 }
 
+/// The config file `path` holding `text` as a value tree and the path of the server map holding
+/// entry `name` of `project`, found as a quarantine finds it (for other edits of one entry, such
+/// as a version pin). Markdown files are refused as unsupported.
+pub fn locate_server(
+    path: &Path,
+    text: &str,
+    name: &str,
+    project: &str,
+) -> Result<(Value, Vec<String>), QuarantineError> {
+    let format = format_of(path)?;
+    let doc = to_value(text, format).map_err(|source| QuarantineError::Edit { path: path.into(), source })?;
+    let map = locate_entry(&doc, path, name, project)?;
+    Ok((doc, map))
+}
+
 /// Where a server entry starts in its file: the 1-based line and column (in characters, a
 /// byte-order mark not counted) of its key, for opening the file there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
