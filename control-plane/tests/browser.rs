@@ -735,7 +735,6 @@ async fn an_analyst_answers_drill_down_questions_by_clicking_only() {
 async fn an_admin_approves_a_waiting_exception_request_from_the_overview_by_clicking_only() {
     use muster_control_plane::exception_requests::{self as requests, NewRequest};
     use muster_control_plane::policies::{self, NoListener};
-    use muster_control_plane::store::ExceptionRequestStore as _;
     use muster_proto::v1::Transport;
 
     let dir = tempfile::tempdir().unwrap();

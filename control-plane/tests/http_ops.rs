@@ -1234,9 +1234,7 @@ fn attribute_after(html: &str, marker: &str, attr: &str) -> Option<String> {
 async fn exception_requests_are_decided_by_admins_through_the_forms_and_audited(ops: Ops) -> Ops {
     use muster_control_plane::store::exception_requests::RequestState;
     let [old, new, denied] = file_requests(&ops).await;
-    use muster_control_plane::store::ExceptionRequestStore as _;
     let store = ops.cp.store();
-    let state_of = |id: String| async move { ops.cp.store().exception_request(&id).await.unwrap().unwrap() };
 
     // A viewer's and an analyst's POSTs are refused by role; an admin's without the CSRF token too.
     for name in ["vera", "ann"] {
@@ -1256,7 +1254,7 @@ async fn exception_requests_are_decided_by_admins_through_the_forms_and_audited(
         .await
         .unwrap();
     assert_eq!(forged.status(), 403, "no CSRF token");
-    assert_eq!(state_of(old.clone()).await.state, RequestState::Pending);
+    assert_eq!(store.exception_request(&old).await.unwrap().unwrap().state, RequestState::Pending);
     assert_eq!(store.last_policy_version().await.unwrap(), 1, "nothing published");
 
     // An expiry out of bounds is refused with the reason, and nothing is published.
@@ -1277,7 +1275,7 @@ async fn exception_requests_are_decided_by_admins_through_the_forms_and_audited(
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], format!("/exceptions/{old}").as_str());
-    let approved = state_of(old.clone()).await;
+    let approved = store.exception_request(&old).await.unwrap().unwrap();
     assert_eq!((approved.state, approved.policy_version), (RequestState::Approved, Some(2)));
     let expires = approved.expires_at.unwrap();
     assert!((before + 30 * 86_400..=unix_now() + 30 * 86_400).contains(&expires), "{expires}");
@@ -1301,7 +1299,7 @@ async fn exception_requests_are_decided_by_admins_through_the_forms_and_audited(
     let until = date_in(10);
     let fields = [("expiry", "date"), ("until", until.as_str())];
     assert_eq!(ops.post_form(&admin, &format!("/exceptions/{new}/approve"), &fields).await.status(), 303);
-    let approved = state_of(new.clone()).await;
+    let approved = store.exception_request(&new).await.unwrap().unwrap();
     assert_eq!(approved.expires_at, muster_control_plane::timefmt::end_of_day(&until));
     assert_eq!(approved.policy_version, Some(3));
 
@@ -1328,7 +1326,7 @@ async fn exception_requests_are_decided_by_admins_through_the_forms_and_audited(
         .id;
     let response = ops.post_form(&admin, &format!("/exceptions/{third}/deny"), &[("note", "use HTTP")]).await;
     assert_eq!(response.status(), 303);
-    let refused = state_of(third.clone()).await;
+    let refused = store.exception_request(&third).await.unwrap().unwrap();
     assert_eq!(
         (refused.state, refused.note.as_str(), refused.decided_by.as_str()),
         (RequestState::Denied, "use HTTP", "root")
@@ -1348,9 +1346,12 @@ async fn exception_requests_are_decided_by_admins_through_the_forms_and_audited(
     let records = store.list_audit(None, 500).await.unwrap();
     let approval = records
         .iter()
-        .find(|r| r.entry.action == "exception_request.approve" && r.entry.outcome.as_str() == "success")
-        .unwrap();
-    assert_eq!(approval.entry.target, format!("exception-request/{old}"));
+        .find(|r| {
+            r.entry.action == "exception_request.approve"
+                && r.entry.outcome.as_str() == "success"
+                && r.entry.target == format!("exception-request/{old}")
+        })
+        .expect("the approval's audit entry, with its request as target");
     assert!(approval.entry.detail.contains("published as policy v2"), "{}", approval.entry.detail);
     ops
 }
