@@ -136,6 +136,12 @@ fn client_cell(row: &RequestRow) -> Markup {
     html! { @if row.client.is_empty() { span.muted { "—" } } @else { (row.client) } }
 }
 
+/// Who filed a request: a tray's request arrives through its endpoint's agent (`agent:<id>`),
+/// which says nothing an analyst needs beyond the endpoint already shown.
+fn requester(requested_by: &str) -> String {
+    if requested_by.starts_with("agent:") { "from the tray".to_string() } else { format!("by {requested_by}") }
+}
+
 fn reason_cell(reason: &str) -> Markup {
     html! { div.request-reason { (bounded(reason, REASON_IN_LIST)) } }
 }
@@ -202,7 +208,7 @@ async fn queue_page(
                                 td { (client_cell(row)) }
                                 td { (server_cell(row)) }
                                 td { (rules_text(&r.rules)) }
-                                td.reason-cell { (reason_cell(&r.reason)) div.muted-line { "by " (r.requested_by) } }
+                                td.reason-cell { (reason_cell(&r.reason)) div.muted-line { (requester(&r.requested_by)) } }
                                 td.nowrap { (time_ago(r.created_at, now)) }
                                 td.nowrap.waited { (waited_text(r.created_at, now)) }
                                 td { a.button.review href=(detail_path(&r.id)) { "Review" } }
@@ -219,7 +225,7 @@ async fn queue_page(
                     thead {
                         tr {
                             th { "Endpoint" } th { "Server" } th { "Rules" } th { "Reason" } th { "Decision" }
-                            th { "By" } th { "When" } th { "Expires" } th { "Note" }
+                            th { "Expires" } th { "Note" }
                         }
                     }
                     tbody {
@@ -230,10 +236,16 @@ async fn queue_page(
                                 td { (server_cell(row)) }
                                 td { (rules_text(&r.rules)) }
                                 td.reason-cell { (reason_cell(&r.reason)) }
-                                td { a.decision-link href=(detail_path(&r.id)) { (request_badge(r.state)) } }
-                                td { (r.decided_by) }
-                                td.nowrap { @if let Some(at) = r.decided_at { (time_ago(at, now)) } }
-                                td.nowrap { @if let Some(at) = r.expires_at { (utc_text(at)) } @else { span.muted { "—" } } }
+                                td {
+                                    a.decision-link href=(detail_path(&r.id)) { (request_badge(r.state)) }
+                                    div.muted-line {
+                                        "by " (r.decided_by)
+                                        @if let Some(at) = r.decided_at { ", " (time_ago(at, now)) }
+                                    }
+                                }
+                                td.nowrap {
+                                    @if let Some(at) = r.expires_at { time title=(utc_text(at)) { (iso_date(at)) } } @else { span.muted { "—" } }
+                                }
                                 td.reason-cell { div.request-note { (bounded(&r.note, REASON_IN_LIST)) } }
                             }
                         }
@@ -270,7 +282,7 @@ fn filter_form(filters: &ExceptionQueueParams) -> Markup {
         form.filters method="get" action=(PATH) {
             (select("status", "Status", filters.status.map(|s| s.as_str()), &states))
             (text_input("host", "Host", filters.host.as_deref(), "laptop"))
-            (text_input("q", "Text", filters.q.as_deref(), "reason, server, user, rule"))
+            (text_input("q", "Text", filters.q.as_deref(), "reason, server, rule"))
             @if let Some(agent) = filters.agent.as_deref().filter(|a| !a.is_empty()) {
                 input type="hidden" name="agent" value=(agent);
             }
@@ -328,8 +340,10 @@ async fn detail_page(
                     dt { "Client" } dd { (client_cell(&row)) }
                     dt { "Server" } dd { (server_cell(&row)) @if !r.server_id.is_empty() { " " code.server-id { (r.server_id) } } }
                     dt { "Rules" } dd { (rules_text(&r.rules)) }
-                    dt { "Requested by" } dd { (r.requested_by) }
-                    dt { "Requested" } dd { (utc_text(r.created_at)) " (" (time_ago(r.created_at, now)) ")" }
+                    dt { "Requested" } dd.requester {
+                        @if r.requested_by.starts_with("agent:") { "from the developer's tray, through the endpoint's agent" } @else { "by " (r.requested_by) }
+                    }
+                    dt { "Filed" } dd { (utc_text(r.created_at)) " (" (time_ago(r.created_at, now)) ")" }
                     @if r.state == RequestState::Pending {
                         dt { "Waiting" } dd.waited { (waited_text(r.created_at, now)) }
                     }
