@@ -50,6 +50,7 @@ async fn main() -> Result<()> {
         .await
         .map_err(|e| anyhow!("starting the control plane: {e}"))?;
     seed_admin_data(&cp, now).await?;
+    let request = seed_exception_requests(&cp, &fleet, now).await?;
 
     let browser = Browser::start(&format!("http://{}", cp.http_addr)).await?;
     browser.open("/login").await?;
@@ -83,6 +84,8 @@ async fn main() -> Result<()> {
         ("policy-draft", "/policies/draft".into()),
         ("compliance", "/compliance".into()),
         ("compliance-endpoints", "/compliance/endpoints".into()),
+        ("exceptions", "/exceptions".into()),
+        ("exception-detail", format!("/exceptions/{request}")),
         ("activity", "/activity".into()),
         ("agents", "/agents".into()),
         ("webhooks", "/webhooks".into()),
@@ -122,6 +125,77 @@ async fn shoot(browser: &Browser, out: &std::path::Path, name: &str, path: &str)
         println!("{name:<22} {width}x{height} {size:>4} KiB  sideways: {sideways:<5} {heading}");
     }
     Ok(())
+}
+
+/// The policy the exception requests lift rules of.
+const POLICY: &str = "version = 1\nname = \"acme\"\n\n[[rule]]\nid = \"no-unvetted-npx\"\naction = \"notify\"\n\
+                      [rule.match]\ncommand = [\"npx\"]\n\n[[rule]]\nid = \"no-sse\"\naction = \"block\"\n\
+                      [rule.match]\ntransport = [\"sse\"]\n";
+
+/// A published policy and exception requests from developers' trays: four waiting (filed hours
+/// to days ago), one approved (published as policy v2) and one denied. The id of a waiting one,
+/// for its page.
+async fn seed_exception_requests(cp: &TestControlPlane, fleet: &fleet::Fleet, now: i64) -> Result<String> {
+    use muster_control_plane::exception_requests::{self as requests, NewRequest};
+    use muster_control_plane::policies::{self, NoListener};
+    let store = cp.store();
+    policies::publish(store, &NoListener, POLICY, "admin", "notify on npx, block SSE", now - 10 * 86_400).await?;
+    let asks = [
+        (
+            "mbp-alice-chen",
+            "github",
+            "no-unvetted-npx",
+            "The GitHub server is the vendor's official package; security review TICKET-4411 is open, I need it for the release this week.",
+            3 * 86_400,
+        ),
+        (
+            "ws-carol-ml",
+            "",
+            "*",
+            "Evaluating MCP servers for the ML platform team until the end of the sprint.",
+            26 * 3_600,
+        ),
+        (
+            "mbp-bob-okafor",
+            "",
+            "no-unvetted-npx",
+            "Our CI helper only ships on npm for now; the Docker image is planned for Q3.",
+            5 * 3_600,
+        ),
+        ("mbp-judy-eng", "", "no-unvetted-npx", "Pairing with the vendor on a bug fix today.", 40 * 60),
+        (
+            "ws-frank-infra",
+            "",
+            "no-unvetted-npx",
+            "Terraform MCP server pinned to 0.9.2, reviewed by platform security.",
+            6 * 86_400,
+        ),
+        ("lt-dave-sales", "", "*", "Demo for a customer tomorrow.", 4 * 86_400),
+    ];
+    let mut ids = Vec::new();
+    for (host, server_name, rule, reason, ago) in asks {
+        let agent_id = fleet.agent_id(host).ok_or_else(|| anyhow!("the fleet has no {host}"))?;
+        let detail =
+            store.endpoint_detail(agent_id, 0, now).await?.ok_or_else(|| anyhow!("no endpoint page for {host}"))?;
+        let server = detail
+            .servers
+            .iter()
+            .find(|s| server_name.is_empty() || s.name == server_name)
+            .ok_or_else(|| anyhow!("{host} has no server {server_name}"))?;
+        let new = NewRequest {
+            rules: vec![rule.into()],
+            agent_id: agent_id.into(),
+            server_id: server.server_id.clone(),
+            user: server.user.clone(),
+            reason: reason.into(),
+        };
+        ids.push(requests::create(store, &NoListener, &format!("agent:{agent_id}"), &new, now - ago).await?.0.id);
+    }
+    requests::approve(store, &NoListener, &ids[4], "admin", now + 30 * 86_400, "reviewed in SEC-212", now - 5 * 86_400)
+        .await?;
+    requests::deny(store, &NoListener, &ids[5], "admin", "use the demo tenant's laptop instead", now - 3 * 86_400)
+        .await?;
+    Ok(ids[0].clone())
 }
 
 /// Accounts, API tokens, a webhook with a delivery log: what the admin pages list.

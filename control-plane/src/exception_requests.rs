@@ -13,10 +13,19 @@ use crate::audit::AuditEvent;
 use crate::error::ActionError;
 use crate::policies::{self, PolicyListener};
 use crate::store::Store;
-use crate::store::exception_requests::{ExceptionRequestRecord, RequestDecision, RequestState};
+use crate::store::exception_requests::{
+    ExceptionRequestRecord, RequestDecision, RequestQuery, RequestRow, RequestState,
+};
+use crate::store::read::Page;
 
 /// Longest reason or note kept.
 pub const MAX_TEXT: usize = 500;
+
+/// The expiries the dashboard's approve form offers, in days from now.
+pub const EXPIRY_PRESETS: [u32; 3] = [7, 30, 90];
+/// The furthest expiry the dashboard's approve form accepts, in days from now.
+pub const MAX_EXPIRY_DAYS: i64 = 365;
+const DAY: i64 = 86_400;
 
 /// What a requester asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -243,4 +252,69 @@ pub async fn list_for_agent(
     limit: u32,
 ) -> Result<Vec<ExceptionRequestRecord>, ActionError> {
     Ok(store.exception_requests_of_agent(agent_id, limit).await?)
+}
+
+/// The analysts' queue: one page of requests, waiting ones first (longest waiting first), then
+/// decided ones (most recently decided first), with the names of what they cover.
+pub async fn queue(store: &dyn Store, query: &RequestQuery) -> Result<Page<RequestRow>, ActionError> {
+    Ok(store.exception_request_page(query).await?)
+}
+
+/// One request with the names of what it covers.
+pub async fn detail(store: &dyn Store, id: &str) -> Result<RequestRow, ActionError> {
+    store.exception_request_row(id).await?.ok_or_else(|| ActionError::not_found(format!("no exception request {id}")))
+}
+
+/// How many requests wait for a decision (of endpoint `agent_id` only, when given).
+pub async fn waiting(store: &dyn Store, agent_id: Option<&str>) -> Result<u64, ActionError> {
+    Ok(store.count_exception_requests(RequestState::Pending, agent_id).await?)
+}
+
+/// The expiry an approval form chose: `choice` is a number of days of [`EXPIRY_PRESETS`], or
+/// `date` with `date` a `YYYY-MM-DD` day the exception holds through (UTC). Bounded: after `now`
+/// and at most [`MAX_EXPIRY_DAYS`] away, so nobody approves "forever" by a typo.
+pub fn chosen_expiry(choice: &str, date: &str, now: i64) -> Result<i64, ActionError> {
+    let at = match choice.trim() {
+        "date" => crate::timefmt::end_of_day(date)
+            .ok_or_else(|| ActionError::invalid("expiry: expected a date (YYYY-MM-DD)"))?,
+        days => match days.parse::<u32>() {
+            Ok(days) if EXPIRY_PRESETS.contains(&days) => now + i64::from(days) * DAY,
+            _ => return Err(ActionError::invalid("expiry: choose 7, 30 or 90 days, or a date")),
+        },
+    };
+    if at <= now {
+        return Err(ActionError::invalid("expiry: must be in the future"));
+    }
+    if at > now + MAX_EXPIRY_DAYS * DAY + DAY {
+        return Err(ActionError::invalid(format!("expiry: at most {MAX_EXPIRY_DAYS} days from today")));
+    }
+    Ok(at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: i64 = 1_800_000_000;
+
+    #[test]
+    fn an_expiry_is_a_preset_or_a_date_within_a_year() {
+        assert_eq!(chosen_expiry("30", "", NOW).unwrap(), NOW + 30 * DAY);
+        assert_eq!(chosen_expiry("7", "2099-01-01", NOW).unwrap(), NOW + 7 * DAY, "the date is ignored for a preset");
+        let tomorrow = crate::timefmt::iso_date(NOW + DAY);
+        assert_eq!(chosen_expiry("date", &tomorrow, NOW).unwrap(), crate::timefmt::end_of_day(&tomorrow).unwrap());
+        let in_a_year = crate::timefmt::iso_date(NOW + MAX_EXPIRY_DAYS * DAY);
+        assert!(chosen_expiry("date", &in_a_year, NOW).is_ok());
+        for (choice, date) in [
+            ("date", "2020-01-01"),
+            ("date", &crate::timefmt::iso_date(NOW + (MAX_EXPIRY_DAYS + 2) * DAY)),
+            ("date", "soon"),
+            ("date", ""),
+            ("31", ""),
+            ("", ""),
+            ("-7", ""),
+        ] {
+            assert!(chosen_expiry(choice, date, NOW).is_err(), "{choice} {date}");
+        }
+    }
 }

@@ -39,6 +39,18 @@ pub fn ago_text(at: i64, now: i64) -> String {
     }
 }
 
+/// How long from `since` to `now`: "under a minute", "12 min", "5 h", "1 day", "4 days".
+pub fn waited_text(since: i64, now: i64) -> String {
+    let seconds = now.saturating_sub(since);
+    match seconds {
+        i64::MIN..60 => "under a minute".to_string(),
+        60..3_600 => format!("{} min", seconds / 60),
+        3_600..86_400 => format!("{} h", seconds / 3_600),
+        86_400..172_800 => "1 day".to_string(),
+        _ => format!("{} days", seconds / 86_400),
+    }
+}
+
 /// `MMM D` for chart axes.
 pub fn short_date(at: i64) -> String {
     match OffsetDateTime::from_unix_timestamp(at) {

@@ -7,7 +7,9 @@
 //! canaries (a hostname, server and package names) as text: no dialog opens, no injected element
 //! exists, no `<script>` element is in the DOM at all. An admin writes, dry-runs and publishes a
 //! policy in the editor and sees the fleet's compliance once an agent (a test client over mTLS
-//! gRPC) reports for that version; a viewer gets no publish control and the POST is refused.
+//! gRPC) reports for that version; a viewer gets no publish control and the POST is refused. An
+//! admin goes from the overview's count of waiting exception requests to the queue and one
+//! request, approves it for 90 days, and finds it decided and published in the policy.
 //! Needs `chromium` and `chromedriver`
 //! (`scripts/install-deps.sh`); without them the tests fail, they never skip.
 
@@ -720,6 +722,90 @@ async fn an_analyst_answers_drill_down_questions_by_clicking_only() {
     let zed = browser.wait_for("table.server-list tr[data-host]").await.unwrap().text().await.unwrap();
     assert!(zed.contains("jenkins") && zed.contains("ws-carol-ml"), "{zed}");
     assert_eq!(browser.count("table.server-list tr[data-host]").await.unwrap(), 1);
+
+    browser.close().await.unwrap();
+    cp.stop().await.unwrap();
+}
+
+/// Issue 13's loop, from the analysts' side and by clicking only (the sign-in page is the one
+/// typed address): a developer's request waits; the overview says so and links to the queue; the
+/// admin opens the request, chooses a 90-day expiry and approves; the request's page shows it
+/// approved, the queue lists it as decided, and the policy version it was published in carries
+/// the exception.
+#[tokio::test]
+async fn an_admin_approves_a_waiting_exception_request_from_the_overview_by_clicking_only() {
+    use muster_control_plane::exception_requests::{self as requests, NewRequest};
+    use muster_control_plane::policies::{self, NoListener};
+    use muster_proto::v1::Transport;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("muster.db").display());
+    let http = HttpConfig { tls: false, ..HttpConfig::default() };
+    let cp = TestControlPlane::start_with_db_and_http(Some(&url), http).await.unwrap();
+    accounts::add_local_user(cp.store(), "ada", Role::Admin, PASSWORD, "cli", unix_now()).await.unwrap();
+    let agent = support::enroll(&cp).await;
+    let mut client = support::inventory(&cp, &agent).await;
+    let sse = muster_proto::v1::McpServer {
+        transport: Transport::Sse as i32,
+        url: "https://mcp.example.com/sse".into(),
+        ..support::server("legacy", "")
+    };
+    client.report(support::full_report(&agent.id, 1, vec![sse])).await.unwrap();
+    policies::publish(cp.store(), &NoListener, SSE_POLICY, "ada", "retire SSE", unix_now()).await.unwrap();
+    let ask = NewRequest {
+        rules: vec!["no-sse".into()],
+        agent_id: agent.id.clone(),
+        server_id: "legacy".into(),
+        user: "alice".into(),
+        reason: "the ticket vendor ships SSE only until March".into(),
+    };
+    let (request, _) = requests::create(cp.store(), &NoListener, "dev", &ask, unix_now() - 7_200).await.unwrap();
+    let row = format!("tr[data-request='{}']", request.id);
+
+    let browser = Browser::start(&format!("http://{}", cp.http_addr)).await.unwrap();
+    browser.log_in("ada", PASSWORD).await.unwrap();
+    browser.wait_for_heading("Overview").await.unwrap();
+    let waiting = browser.wait_for("a.waiting-requests").await.unwrap();
+    assert_eq!(waiting.text().await.unwrap(), "1 exception request waiting");
+    waiting.click().await.unwrap();
+    browser.wait_for_heading("Exception requests").await.unwrap();
+    browser.wait_for_query_containing("status=pending").await.unwrap();
+    let listed = browser.wait_for(&row).await.unwrap().text().await.unwrap();
+    for expected in ["laptop-1", "alice", "server-legacy", "no-sse", "SSE only until March", "2 h"] {
+        assert!(listed.contains(expected), "{expected} missing from the queue row: {listed}");
+    }
+    browser.wait_for(&format!("{row} a.review")).await.unwrap().click().await.unwrap();
+    browser.wait_for_path(&format!("/exceptions/{}", request.id)).await.unwrap();
+    browser.wait_for_heading("Exception request").await.unwrap();
+
+    // Approve for 90 days.
+    browser.wait_for("form.approve input[name=expiry][value='90']").await.unwrap().click().await.unwrap();
+    browser.wait_for("form.approve button[type=submit]").await.unwrap().click().await.unwrap();
+    browser.wait_for("span.badge.request-approved").await.unwrap();
+    assert_eq!(browser.current_path().await.unwrap(), format!("/exceptions/{}", request.id));
+    assert_eq!(browser.count("form.approve").await.unwrap(), 0, "decided: no form");
+    let stored = cp.store().exception_request(&request.id).await.unwrap().unwrap();
+    let expires = stored.expires_at.unwrap();
+    assert!((expires - unix_now() - 90 * 86_400).abs() < 600, "90 days: {expires}");
+    let decision = browser.wait_for("section.request-decision").await.unwrap().text().await.unwrap();
+    assert!(decision.contains("ada") && decision.contains("policy v2"), "{decision}");
+
+    // The queue lists it as decided, with nothing waiting.
+    browser.wait_for("p.crumbs a[href='/exceptions']").await.unwrap().click().await.unwrap();
+    browser.wait_for_heading("Exception requests").await.unwrap();
+    browser.wait_for(&format!("{row}[data-state=approved]")).await.unwrap();
+    assert_eq!(browser.count("section.queue-waiting").await.unwrap(), 0);
+    assert!(browser.body_text().await.unwrap().contains("No exception request waiting"));
+
+    // The policy version it was published in carries the exception.
+    browser.wait_for(&format!("{row} a.decision-link")).await.unwrap().click().await.unwrap();
+    browser.wait_for("a.policy-version").await.unwrap().click().await.unwrap();
+    browser.wait_for_path("/policies/2").await.unwrap();
+    let policy = browser.body_text().await.unwrap();
+    for expected in [format!("request-{}", request.id), "approver = \"ada\"".to_string(), "[[exception]]".to_string()] {
+        assert!(policy.contains(&expected), "{expected} missing from the published policy:\n{policy}");
+    }
+    assert_eq!(cp.store().current_policy().await.unwrap().map(|p| p.version), Some(2));
 
     browser.close().await.unwrap();
     cp.stop().await.unwrap();

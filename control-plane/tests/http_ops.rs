@@ -1,7 +1,8 @@
 //! The operations pages and their JSON API through real HTTPS against an in-process control plane
 //! (`TestControlPlane`) holding an inventory reported over real mTLS gRPC: findings (filters,
 //! acknowledge / waive / clear by form and by API, the open-redirect guard), activity, agents and
-//! enrollment tokens, webhooks with a real delivery, the audit log, settings, and escaping of
+//! enrollment tokens, webhooks with a real delivery, the audit log, settings, the exception
+//! queue (list, filters, request page, admin-only approve and deny forms), and escaping of
 //! hostile names. Every case runs on SQLite and on PostgreSQL.
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
@@ -287,6 +288,8 @@ on_both!(
     audit_log_pages_newest_first,
     hostile_names_render_as_text,
     host_wide_findings_are_decided_one_by_one,
+    exception_queue_lists_waiting_first_filters_and_escapes,
+    exception_requests_are_decided_by_admins_through_the_forms_and_audited,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -1055,5 +1058,300 @@ async fn host_wide_findings_are_decided_one_by_one(mut ops: Ops) -> Ops {
         .await;
     assert_eq!(status, 404);
     assert_eq!(critical().await, json!(3));
+    ops
+}
+
+// ---------------------------------------------------------------------------------------------
+// The exception queue
+
+const EXCEPTION_POLICY: &str = "version = 1\nname = \"acme\"\n[[rule]]\nid = \"no-npx\"\naction = \"block\"\n\
+                                [rule.match]\ncommand = [\"npx\"]\n[[rule]]\nid = \"no-sse\"\naction = \"notify\"\n\
+                                [rule.match]\ntransport = [\"sse\"]\n";
+
+/// Publishes [`EXCEPTION_POLICY`] (v1) and files three requests through the use-case, oldest
+/// first: server `a` for alice with a hostile, over-long reason; server `x` (named like a script)
+/// for bob; and one for a server on any endpoint, which an admin denies. Their ids.
+async fn file_requests(ops: &Ops) -> [String; 3] {
+    use muster_control_plane::exception_requests::{self as requests, NewRequest};
+    use muster_control_plane::policies::{self, NoListener};
+    let store = ops.cp.store();
+    policies::publish(store, &NoListener, EXCEPTION_POLICY, "root", "first", unix_now()).await.unwrap();
+    let now = unix_now();
+    let long = format!("{SCRIPT} {}", "the vendor's installer needs npx until the March release; ".repeat(7));
+    let asks = [
+        (vec!["no-npx"], ops.agent.id.as_str(), "a", "alice", long.as_str(), now - 3 * 86_400),
+        (
+            vec!["no-npx", "no-sse"],
+            ops.agent.id.as_str(),
+            "x",
+            "bob",
+            "Legacy SSE bridge for the ticket system",
+            now - 3_600,
+        ),
+        (vec!["*"], "", "zz-shared", "", "a shared server on every laptop", now - 7_200),
+    ];
+    let mut ids = Vec::new();
+    for (rules, agent_id, server_id, user, reason, at) in asks {
+        let new = NewRequest {
+            rules: rules.into_iter().map(String::from).collect(),
+            agent_id: agent_id.into(),
+            server_id: server_id.into(),
+            user: user.into(),
+            reason: reason.into(),
+        };
+        ids.push(requests::create(store, &NoListener, "dev", &new, at).await.unwrap().0.id);
+    }
+    requests::deny(store, &NoListener, &ids[2], "root", "use the <em>registry</em> copy", now - 60).await.unwrap();
+    [ids[0].clone(), ids[1].clone(), ids[2].clone()]
+}
+
+async fn exception_queue_lists_waiting_first_filters_and_escapes(ops: Ops) -> Ops {
+    let [old, new, denied] = file_requests(&ops).await;
+    let viewer = ops.login("vera").await;
+
+    // The queue: waiting requests first, longest waiting first, then the decided one.
+    let (status, page) = ops.page(&viewer, "/exceptions").await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Exception requests</h1>") && h1_count(&page) == 1);
+    assert!(page.contains(r#"<a href="/exceptions" aria-current="page">Exceptions</a>"#), "in the navigation");
+    assert_eq!(attribute_values(&page, "data-request"), [old.clone(), new.clone(), denied.clone()]);
+    assert_eq!(attribute_values(&page, "data-state"), ["pending", "pending", "denied"]);
+    assert!(page.contains("2 exception requests waiting"), "{page}");
+    for shown in
+        ["laptop-1", "server-a", "cursor", "alice", "bob", "no-npx", "3 days", "1 h", "every rule", "zz-shared"]
+    {
+        assert!(page.contains(shown), "{shown} missing from the queue");
+    }
+    assert!(page.contains(&format!(r#"href="/endpoints/{}""#, ops.agent.id)), "the endpoint is a link");
+    // Developer text is escaped, and cut in the list (the request's page has all of it).
+    assert!(!page.contains(SCRIPT) && !page.contains("<em>"), "raw developer text on the queue");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;")
+            && page.contains("use the &lt;em&gt;registry&lt;/em&gt; copy")
+    );
+    assert!(
+        page.contains("…") && !page.contains(&"the vendor's installer needs npx until the March release; ".repeat(3))
+    );
+    // A viewer reads: no decision control anywhere.
+    assert!(!page.contains("/approve") && !page.contains("/deny"));
+
+    // Filters: status, host and text, each ignoring case, kept in the form.
+    let rows = |page: &str| attribute_values(page, "data-request");
+    let (_, page) = ops.page(&viewer, "/exceptions?status=denied").await;
+    assert_eq!(rows(&page), [denied.clone()]);
+    assert!(page.contains(r#"<option value="denied" selected>Denied</option>"#), "the filter is kept");
+    let (_, page) = ops.page(&viewer, "/exceptions?host=LAPTOP").await;
+    assert_eq!(rows(&page), [old.clone(), new.clone()], "a request for any endpoint has no host");
+    assert!(page.contains(r#"name="host" value="LAPTOP""#));
+    let (_, page) = ops.page(&viewer, "/exceptions?q=legacy+SSE").await;
+    assert_eq!(rows(&page), [new.clone()]);
+    let (_, page) = ops.page(&viewer, "/exceptions?q=REGISTRY").await;
+    assert_eq!(rows(&page), [denied.clone()], "the decision's note is searched");
+    let (_, page) = ops.page(&viewer, &format!("/exceptions?agent={}&status=pending", ops.agent.id)).await;
+    assert_eq!(rows(&page), [old.clone(), new.clone()]);
+    let (_, page) = ops.page(&viewer, "/exceptions?q=nobody-asked-this").await;
+    assert!(rows(&page).is_empty() && page.contains("No exception request matches these filters."));
+
+    // Pages of one, carrying the filter: next, next, then back.
+    let (_, first) = ops.page(&viewer, "/exceptions?status=pending&limit=1").await;
+    assert_eq!(rows(&first), [old.clone()]);
+    let next = attribute_after(&first, "rel=\"next\"", "href").expect("a next link").replace("&amp;", "&");
+    assert!(next.contains("status=pending") && next.contains("limit=1"), "{next}");
+    let (_, second) = ops.page(&viewer, &next).await;
+    assert_eq!(rows(&second), [new.clone()]);
+    assert!(attribute_after(&second, "rel=\"next\"", "href").is_none(), "two waiting, two pages");
+    let prev = attribute_after(&second, "rel=\"prev\"", "href").expect("a prev link").replace("&amp;", "&");
+    assert_eq!(rows(&ops.page(&viewer, &prev).await.1), [old.clone()]);
+
+    // Bad parameters: 400 naming them.
+    for bad in ["/exceptions?status=open", "/exceptions?sort=x", "/exceptions?cursor=zz", "/exceptions?limit=0"] {
+        let (status, page) = ops.page(&viewer, bad).await;
+        assert_eq!(status, 400, "{bad}: {page}");
+    }
+
+    // One request's page: everything it covers, the whole reason (escaped), read-only for a viewer.
+    let (status, page) = ops.page(&viewer, &format!("/exceptions/{old}")).await;
+    assert_eq!(status, 200, "{page}");
+    assert!(page.contains("<h1>Exception request</h1>"));
+    for shown in ["laptop-1", "server-a", "cursor", "alice", "no-npx", "dev", "Waiting", "3 days"] {
+        assert!(page.contains(shown), "{shown} missing from the request's page");
+    }
+    assert!(
+        page.contains(
+            &"the vendor&#39;s installer needs npx until the March release; ".repeat(7).trim_end().to_string()
+        ) || page
+            .contains(&"the vendor's installer needs npx until the March release; ".repeat(7).trim_end().to_string())
+    );
+    assert!(!page.contains(SCRIPT) && page.contains("&lt;script&gt;"));
+    assert!(!page.contains("form class=\"approve\"") && !page.contains("form class=\"deny\""));
+    assert!(page.contains("only admins approve or deny"));
+    let (_, page) = ops.page(&viewer, &format!("/exceptions/{denied}")).await;
+    assert!(page.contains("request-denied") && page.contains("use the &lt;em&gt;registry&lt;/em&gt; copy"));
+    assert!(page.contains("root") && page.contains("The audit log has no entry about this request."));
+    for missing in ["/exceptions/0123456789abcdef", "/exceptions/no%0Asuch"] {
+        assert_eq!(ops.page(&viewer, missing).await.0, 404, "{missing}");
+    }
+
+    // An admin gets the forms: presets, a bounded date, notes, the session's CSRF token.
+    let admin = ops.login("root").await;
+    let (_, page) = ops.page(&admin, &format!("/exceptions/{old}")).await;
+    assert!(
+        page.contains(&format!(r#"<form class="approve" method="post" action="/exceptions/{old}/approve">"#)),
+        "{page}"
+    );
+    assert!(page.contains(&format!(r#"<form class="deny" method="post" action="/exceptions/{old}/deny">"#)));
+    for preset in ["7", "30", "90", "date"] {
+        assert!(page.contains(&format!(r#"name="expiry" value="{preset}""#)), "preset {preset}");
+    }
+    assert!(page.contains(&format!(r#"min="{}" max="{}""#, date_in(1), date_in(365))), "the date is bounded");
+    assert!(page.contains(&format!(r#"name="csrf_token" value="{}""#, admin.csrf)));
+
+    // Counts that lead to the queue: overview, compliance, the endpoint's page.
+    for path in ["/", "/compliance"] {
+        let (_, page) = ops.page(&viewer, path).await;
+        assert!(
+            page.contains(
+                r#"<a class="waiting-requests" href="/exceptions?status=pending">2 exception requests waiting</a>"#
+            ),
+            "{path}: {page}"
+        );
+    }
+    let (_, page) = ops.page(&viewer, &format!("/endpoints/{}", ops.agent.id)).await;
+    let section = page.split("endpoint-exceptions").nth(1).expect("the endpoint's requests");
+    assert_eq!(attribute_values(section, "data-request"), [old.clone(), new.clone()]);
+    assert!(section.contains("2 waiting") && section.contains(&format!("/exceptions?agent={}", ops.agent.id)));
+    ops
+}
+
+/// The value of `attr` in the tag holding `marker`.
+fn attribute_after(html: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let start = html[..at].rfind('<')?;
+    let tag = &html[start..start + html[start..].find('>')?];
+    Some(tag.split(&format!("{attr}=\"")).nth(1)?.split('"').next()?.to_string())
+}
+
+async fn exception_requests_are_decided_by_admins_through_the_forms_and_audited(ops: Ops) -> Ops {
+    use muster_control_plane::store::exception_requests::RequestState;
+    let [old, new, denied] = file_requests(&ops).await;
+    let store = ops.cp.store();
+
+    // A viewer's and an analyst's POSTs are refused by role; an admin's without the CSRF token too.
+    for name in ["vera", "ann"] {
+        let browser = ops.login(name).await;
+        let response = ops.post_form(&browser, &format!("/exceptions/{old}/approve"), &[("expiry", "30")]).await;
+        assert_eq!(response.status(), 403, "{name} approved");
+        let response = ops.post_form(&browser, &format!("/exceptions/{old}/deny"), &[("note", "no")]).await;
+        assert_eq!(response.status(), 403, "{name} denied");
+    }
+    let admin = ops.login("root").await;
+    let forged = ops
+        .http
+        .post(ops.url(&format!("/exceptions/{old}/approve")))
+        .header("cookie", &admin.cookie)
+        .form(&[("expiry", "30")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), 403, "no CSRF token");
+    assert_eq!(store.exception_request(&old).await.unwrap().unwrap().state, RequestState::Pending);
+    assert_eq!(store.last_policy_version().await.unwrap(), 1, "nothing published");
+
+    // An expiry out of bounds is refused with the reason, and nothing is published.
+    for (expiry, until) in
+        [("date", date_in(400)), ("date", date_in(-1)), ("365", String::new()), ("date", "soon".into())]
+    {
+        let fields = [("expiry", expiry), ("until", until.as_str()), ("note", "")];
+        let response = ops.post_form(&admin, &format!("/exceptions/{old}/approve"), &fields).await;
+        assert_eq!(response.status(), 400, "{expiry} {until}");
+        assert!(response.text().await.unwrap().contains("expiry:"));
+    }
+    assert_eq!(store.last_policy_version().await.unwrap(), 1);
+
+    // Approved for 30 days: published as a policy exception, as the API does, back on its page.
+    let before = unix_now();
+    let response = ops
+        .post_form(&admin, &format!("/exceptions/{old}/approve"), &[("expiry", "30"), ("note", "until March")])
+        .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], format!("/exceptions/{old}").as_str());
+    let approved = store.exception_request(&old).await.unwrap().unwrap();
+    assert_eq!((approved.state, approved.policy_version), (RequestState::Approved, Some(2)));
+    let expires = approved.expires_at.unwrap();
+    assert!((before + 30 * 86_400..=unix_now() + 30 * 86_400).contains(&expires), "{expires}");
+    let current = store.current_policy().await.unwrap().unwrap();
+    assert_eq!(current.version, 2);
+    let block = muster_control_plane::exception_requests::exception_block(
+        &store.exception_request(&old).await.unwrap().unwrap(),
+        "root",
+        expires,
+    );
+    assert!(current.source_text.ends_with(&block), "the API's exception block:\n{}", current.source_text);
+    let (_, page) = ops.page(&admin, &format!("/exceptions/{old}")).await;
+    assert!(
+        page.contains("request-approved") && page.contains(r#"href="/policies/2""#) && page.contains("until March")
+    );
+    assert!(!page.contains("form class=\"approve\""), "decided: no form");
+    let history = page.split("class=\"data history\"").nth(1).expect("the request's audit entries");
+    assert!(history.contains("approve") && history.contains("published as policy v2"), "{history}");
+
+    // A custom date: the exception holds through that day (UTC).
+    let until = date_in(10);
+    let fields = [("expiry", "date"), ("until", until.as_str())];
+    assert_eq!(ops.post_form(&admin, &format!("/exceptions/{new}/approve"), &fields).await.status(), 303);
+    let approved = store.exception_request(&new).await.unwrap().unwrap();
+    assert_eq!(approved.expires_at, muster_control_plane::timefmt::end_of_day(&until));
+    assert_eq!(approved.policy_version, Some(3));
+
+    // Decided once: another approval or denial is refused, and publishes nothing.
+    let response = ops.post_form(&admin, &format!("/exceptions/{denied}/approve"), &[("expiry", "7")]).await;
+    assert_eq!(response.status(), 400);
+    let response = ops.post_form(&admin, &format!("/exceptions/{old}/deny"), &[("note", "late")]).await;
+    assert_eq!(response.status(), 400);
+    assert_eq!(store.last_policy_version().await.unwrap(), 3);
+
+    // A denial with a note, through its form.
+    use muster_control_plane::exception_requests::{self as requests, NewRequest};
+    let ask = NewRequest {
+        rules: vec!["no-sse".into()],
+        agent_id: ops.agent.id.clone(),
+        server_id: "b".into(),
+        user: "bob".into(),
+        reason: "please".into(),
+    };
+    let third = requests::create(store, &muster_control_plane::policies::NoListener, "dev", &ask, unix_now())
+        .await
+        .unwrap()
+        .0
+        .id;
+    let response = ops.post_form(&admin, &format!("/exceptions/{third}/deny"), &[("note", "use HTTP")]).await;
+    assert_eq!(response.status(), 303);
+    let refused = store.exception_request(&third).await.unwrap().unwrap();
+    assert_eq!(
+        (refused.state, refused.note.as_str(), refused.decided_by.as_str()),
+        (RequestState::Denied, "use HTTP", "root")
+    );
+    assert_eq!(store.last_policy_version().await.unwrap(), 3, "a denial publishes nothing");
+
+    // Audited as the API audits: the use-cases' actions, refusals included.
+    let audit = ops.audit_actions().await;
+    let has = |actor: &str, action: &str, outcome: &str| {
+        audit.iter().any(|(a, b, c)| a == actor && b == action && c == outcome)
+    };
+    assert!(has("root", "exception_request.approve", "success"), "{audit:?}");
+    assert!(has("root", "exception_request.deny", "success"), "{audit:?}");
+    assert!(has("root", "exception_request.approve", "failure"), "the refused expiry: {audit:?}");
+    assert!(has("vera", "POST /exceptions/{id}/approve", "denied"), "{audit:?}");
+    assert!(has("ann", "POST /exceptions/{id}/deny", "denied"), "{audit:?}");
+    let records = store.list_audit(None, 500).await.unwrap();
+    let approval = records
+        .iter()
+        .find(|r| {
+            r.entry.action == "exception_request.approve"
+                && r.entry.outcome.as_str() == "success"
+                && r.entry.target == format!("exception-request/{old}")
+        })
+        .expect("the approval's audit entry, with its request as target");
+    assert!(approval.entry.detail.contains("published as policy v2"), "{}", approval.entry.detail);
     ops
 }

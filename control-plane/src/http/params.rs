@@ -21,6 +21,7 @@ use muster_proto::v1;
 
 use crate::error::{ApiError, ErrorCode};
 use crate::ingest::ChangeKind;
+use crate::store::exception_requests::{RequestQuery, RequestState};
 use crate::store::read::{
     ActivityQuery, AgentQuery, CredentialQuery, Cursor, EndpointQuery, EndpointSort, FindingQuery, FindingStateFilter,
     FingerprintQuery, FingerprintReuse, GroupKind, MAX_PAGE, ServerGroupQuery, ServerQuery,
@@ -227,6 +228,15 @@ word_enum!(
         WithinHost = "within_host" => FingerprintReuse::WithinHost,
         Any = "any" => FingerprintReuse::Any,
     } -> FingerprintReuse
+);
+
+word_enum!(
+    /// An exception request's state: waiting for a decision, approved or denied.
+    RequestStateParam {
+        Pending = "pending" => RequestState::Pending,
+        Approved = "approved" => RequestState::Approved,
+        Denied = "denied" => RequestState::Denied,
+    } -> RequestState
 );
 
 word_enum!(
@@ -760,6 +770,48 @@ impl AgentParams {
         push(&mut pairs, "search", trimmed(&self.search));
         push(&mut pairs, "status", self.status);
         push(&mut pairs, "version", trimmed(&self.version));
+        push(&mut pairs, "limit", self.limit);
+        pairs
+    }
+}
+
+/// Filters and page of the analysts' exception queue (`/exceptions`): waiting requests first,
+/// then decided ones.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExceptionQueueParams {
+    /// `pending`, `approved` or `denied`.
+    pub status: Option<RequestStateParam>,
+    /// Hostname substring of the covered endpoint.
+    pub host: Option<String>,
+    /// Substring of the reason, note, user, server, client, rules or who asked or decided.
+    pub q: Option<String>,
+    /// An agent id: one endpoint's requests.
+    pub agent: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size, 1 to 500 (default 50).
+    pub limit: Option<u32>,
+}
+
+impl ExceptionQueueParams {
+    pub fn query(&self) -> Result<RequestQuery, ParamError> {
+        Ok(RequestQuery {
+            state: self.status.map(RequestStateParam::value),
+            agent_id: trimmed(&self.agent),
+            host: trimmed(&self.host),
+            text: trimmed(&self.q),
+            cursor: cursor(&self.cursor)?,
+            limit: limit(self.limit)?,
+        })
+    }
+
+    pub fn filters(&self) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        push(&mut pairs, "status", self.status);
+        push(&mut pairs, "host", trimmed(&self.host));
+        push(&mut pairs, "q", trimmed(&self.q));
+        push(&mut pairs, "agent", trimmed(&self.agent));
         push(&mut pairs, "limit", self.limit);
         pairs
     }

@@ -4,6 +4,7 @@
 //! (`crate::exception_requests`).
 
 use super::StoreError;
+use super::read::Page;
 
 /// A request's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -64,6 +65,35 @@ pub struct RequestDecision {
     pub policy_version: Option<u64>,
 }
 
+/// Which requests a page of the analysts' queue shows. The order is fixed: waiting requests
+/// first, longest waiting first; then decided ones, most recently decided first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RequestQuery {
+    /// Only requests in this state (all when None).
+    pub state: Option<RequestState>,
+    /// Only requests covering exactly this endpoint (agent id).
+    pub agent_id: Option<String>,
+    /// Hostname substring of the covered endpoint, case-insensitive.
+    pub host: Option<String>,
+    /// Substring, case-insensitive, of the reason, note, user, server (id or name), client,
+    /// rules, requester, decider or id.
+    pub text: Option<String>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Page size (0: the default page).
+    pub limit: u32,
+}
+
+/// A request as the queue shows it: with the covered endpoint's hostname and the server's name
+/// and client where the inventory knows them (empty otherwise).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestRow {
+    pub request: ExceptionRequestRecord,
+    pub hostname: String,
+    pub server_name: String,
+    pub client: String,
+}
+
 /// The storage of exception requests. Every method is atomic.
 #[async_trait::async_trait]
 pub trait ExceptionRequestStore: Send + Sync {
@@ -81,6 +111,12 @@ pub trait ExceptionRequestStore: Send + Sync {
         agent_id: &str,
         limit: u32,
     ) -> Result<Vec<ExceptionRequestRecord>, StoreError>;
+    /// A page of the queue, in [`RequestQuery`]'s order.
+    async fn exception_request_page(&self, query: &RequestQuery) -> Result<Page<RequestRow>, StoreError>;
+    /// Request `id` with its endpoint's and server's names.
+    async fn exception_request_row(&self, id: &str) -> Result<Option<RequestRow>, StoreError>;
+    /// How many requests are in `state`, of endpoint `agent_id` only when given.
+    async fn count_exception_requests(&self, state: RequestState, agent_id: Option<&str>) -> Result<u64, StoreError>;
     /// Stores the decision on request `id` if it is still pending; false when it is not (or
     /// does not exist), so two deciders never both win.
     async fn decide_exception_request(&self, id: &str, decision: &RequestDecision) -> Result<bool, StoreError>;

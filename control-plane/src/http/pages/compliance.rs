@@ -96,11 +96,13 @@ async fn summary_page(
         let summary = compliance::summary(store).await?;
         let rules = compliance::rules(store, None, RULES_SHOWN).await?;
         let trend = compliance::trend(store, TREND_DAYS, unix_now()).await?;
-        Ok::<_, crate::error::ActionError>((summary, rules, trend))
+        let waiting = crate::exception_requests::waiting(store, None).await?;
+        Ok::<_, crate::error::ActionError>((summary, rules, trend, waiting))
     };
     match loaded.await {
-        Ok((summary, rules, trend)) => {
-            summary_view(&principal, &summary, &rules.items, rules.next_cursor.is_some(), &trend).into_response()
+        Ok((summary, rules, trend, waiting)) => {
+            let more_rules = rules.next_cursor.is_some();
+            summary_view(&principal, &summary, &rules.items, more_rules, &trend, waiting).into_response()
         }
         Err(error) => refused(&principal, &ApiError::from(error), "/"),
     }
@@ -112,6 +114,7 @@ fn summary_view(
     rules: &[RuleCompliance],
     more_rules: bool,
     trend: &[TrendPoint],
+    waiting: u64,
 ) -> Markup {
     let t = &summary.totals;
     let body = html! {
@@ -128,6 +131,7 @@ fn summary_view(
                     "No policy has been published yet. " a href="/policies" { "Policies" }
                 }
             }
+            p.lede { (super::exceptions::waiting_link(waiting, true)) "; " a href=(super::exceptions::PATH) { "the exception queue" } " lists every request and its decision." }
         }
         section.card.compliance-totals aria-label="Endpoints" {
             h2 { "Endpoints" }

@@ -172,12 +172,17 @@ pub(crate) async fn endpoint_detail(
         Err(crate::error::ActionError::NotFound(_)) => None,
         Err(error) => return super::ops::refused(&principal, &crate::error::ApiError::from(error), PATH),
     };
+    let requests = match super::exceptions::endpoint_section(state.cp.store.as_ref(), &agent_id).await {
+        Ok(section) => section,
+        Err(error) => return super::ops::refused(&principal, &crate::error::ApiError::from(error), PATH),
+    };
     match state.cp.store.endpoint_detail(&agent_id, online_since(now), now).await {
         Ok(Some(detail)) => {
             let title = if detail.endpoint.hostname.is_empty() { agent_id.as_str() } else { &detail.endpoint.hostname };
             let body = html! {
                 (render_detail(&detail, now))
                 (super::compliance::endpoint_section(policy.as_ref()))
+                (requests)
             };
             layout::page_in(title, "Endpoints", Some(&principal), html! {}, body).into_response()
         }

@@ -35,6 +35,7 @@ const NAV: &[NavEntry] = &[
     entry("Security", "Activity", "/activity", Role::Viewer),
     entry("Security", "Policies", "/policies", Role::Viewer),
     entry("Security", "Compliance", "/compliance", Role::Viewer),
+    entry("Security", "Exceptions", "/exceptions", Role::Viewer),
     entry("Fleet", "Agents", "/agents", Role::Viewer),
     entry("Administration", "Webhooks", "/webhooks", Role::Admin),
     entry("Administration", "Audit log", "/audit", Role::Admin),
@@ -153,7 +154,9 @@ mod tests {
     #[test]
     fn navigation_follows_the_role_and_marks_the_current_page() {
         let viewer = page("Servers", Some(&principal(Role::Viewer)), html! {}).into_string();
-        for path in ["/services", "/servers", "/endpoints", "/credentials", "/findings", "/activity", "/agents"] {
+        for path in
+            ["/services", "/servers", "/endpoints", "/credentials", "/findings", "/activity", "/agents", "/exceptions"]
+        {
             assert!(viewer.contains(&format!("href=\"{path}\"")), "{path}");
         }
         assert!(!viewer.contains("href=\"/settings\"") && !viewer.contains("href=\"/audit\""));

@@ -14,6 +14,7 @@ pub mod components;
 pub mod credential_locations;
 pub mod credentials;
 pub mod endpoints;
+pub mod exceptions;
 pub mod findings;
 pub mod layout;
 pub mod login;
@@ -65,6 +66,7 @@ pub(crate) fn routes() -> Vec<Route> {
     .chain(policies::routes())
     .chain(policy_versions::routes())
     .chain(compliance::routes())
+    .chain(exceptions::routes())
     .chain(activity::routes())
     .chain(agents::routes())
     .chain(webhooks::routes())

@@ -28,7 +28,11 @@ pub(crate) async fn overview(
         Ok(overview) => overview,
         Err(error) => return store_error(error, &principal),
     };
-    layout::page("Overview", Some(&principal), render(&overview, now)).into_response()
+    let waiting = match crate::exception_requests::waiting(state.cp.store.as_ref(), None).await {
+        Ok(waiting) => waiting,
+        Err(error) => return super::ops::refused(&principal, &crate::error::ApiError::from(error), "/"),
+    };
+    layout::page("Overview", Some(&principal), render(&overview, now, waiting)).into_response()
 }
 
 struct Card {
@@ -39,7 +43,8 @@ struct Card {
     note: &'static str,
 }
 
-fn render(o: &Overview, now: i64) -> Markup {
+/// The overview; `waiting` exception requests are a link to the queue above the cards.
+fn render(o: &Overview, now: i64, waiting: u64) -> Markup {
     let cards = [
         Card {
             label: "Endpoints online",
@@ -102,6 +107,11 @@ fn render(o: &Overview, now: i64) -> Markup {
                 } @else {
                     "Counts are live; the trend's first daily point is not written yet."
                 }
+            }
+        }
+        @if waiting > 0 {
+            p.flash.requests-waiting role="status" {
+                (super::exceptions::waiting_link(waiting, false)) " for an admin's decision."
             }
         }
         section.cards aria-label="Fleet counters" {
@@ -286,7 +296,7 @@ mod tests {
         assert_eq!(trend.len(), 2);
         assert_eq!(trend[0], point(day - 86_400, 5));
         assert_eq!((trend[1].day, trend[1].endpoints_online, trend[1].servers), (day, 1, 7));
-        let html = render(&overview, day + 3_600).into_string();
+        let html = render(&overview, day + 3_600, 0).into_string();
         assert!(html.contains("1 endpoint enrolled."), "{html}");
     }
 
