@@ -243,6 +243,7 @@ mod tests {
             raw,
             package: None,
             endpoint: None,
+            place: None,
         }
     }
 
