@@ -194,7 +194,6 @@ fn read_project(d: &mut Discovery, layout: &Layout, dir: &Path, user: Option<&st
 const STREAM_FROM_BYTES: u64 = 256 * 1024;
 
 /// Reads, parses and records one candidate; returns the project dirs the file records.
-
 fn read_candidate(
     d: &mut Discovery,
     layout: &Layout,
