@@ -94,8 +94,8 @@ pub struct Scanned {
     pub watch: watch::WatchSet,
     /// Each server's identity for the client-policy writers (see [`scan_for_enforcement`]).
     pub identities: enforce::client_policy::Identities,
-    /// Where each server's entry is in its file, for the local API (filled by the daemon's
-    /// scanner, `daemon::live`; empty from [`scan_all`]).
+    /// Where each server's entry is in its file, for the local API (found from the scan's own
+    /// read by [`scan_placed_with`], the daemon's scanner; empty from [`scan_all`]).
     pub places: local_api::places::Places,
     /// Each unpinned server's version pin candidate, or why it has none (filled by the daemon's
     /// scanner with the places; empty from [`scan_all`]).
@@ -122,7 +122,7 @@ pub fn scan_watched(req: &ScanRequest) -> Result<(muster_proto::v1::InventorySna
 /// Like [`scan_all`], analysing with `data` (a data bundle's catalog and advisories) instead of
 /// the built-in data.
 pub fn scan_all_with(req: &ScanRequest, data: &data_bundle::DataSet) -> Result<Scanned, ScanError> {
-    scan_full_with(req, data).map(|(inventory, watch, identities)| Scanned {
+    scan_full_with(req, data, false).map(|(inventory, watch, identities, _)| Scanned {
         inventory,
         watch,
         identities,
@@ -131,16 +131,33 @@ pub fn scan_all_with(req: &ScanRequest, data: &data_bundle::DataSet) -> Result<S
     })
 }
 
+/// [`scan_all_with`] that also finds where each server's entry is in its file
+/// ([`Scanned::places`]), from the text the scan reads anyway: what the daemon serves on its
+/// local API.
+pub fn scan_placed_with(req: &ScanRequest, data: &data_bundle::DataSet) -> Result<Scanned, ScanError> {
+    scan_full_with(req, data, true).map(|(inventory, watch, identities, places)| Scanned {
+        inventory,
+        watch,
+        identities,
+        places,
+        pins: Default::default(),
+    })
+}
+
 fn scan_full(
     req: &ScanRequest,
 ) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet, enforce::client_policy::Identities), ScanError> {
-    scan_full_with(req, &data_bundle::DataSet::builtin())
+    scan_full_with(req, &data_bundle::DataSet::builtin(), false).map(|(inv, watch, ids, _)| (inv, watch, ids))
 }
 
-fn scan_full_with(
-    req: &ScanRequest,
-    data: &data_bundle::DataSet,
-) -> Result<(muster_proto::v1::InventorySnapshot, watch::WatchSet, enforce::client_policy::Identities), ScanError> {
+type ScanParts = (
+    muster_proto::v1::InventorySnapshot,
+    watch::WatchSet,
+    enforce::client_policy::Identities,
+    local_api::places::Places,
+);
+
+fn scan_full_with(req: &ScanRequest, data: &data_bundle::DataSet, locate: bool) -> Result<ScanParts, ScanError> {
     let (users, env_user) = if req.project.is_some() {
         (Vec::new(), None)
     } else if req.layout.is_image() {
@@ -156,6 +173,7 @@ fn scan_full_with(
         env_user,
         processes: req.processes && !req.layout.is_image() && req.project.is_none(),
         project_only: req.project.clone(),
+        locate_entries: locate.then_some(local_api::places::locate_in_text as discovery::LocateEntries),
     };
     let found = discovery::scan(&opts);
     let key = match &req.fleet_key {
@@ -174,7 +192,8 @@ fn scan_full_with(
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
     let identities =
         found.servers.iter().map(|s| (s.id.clone(), enforce::client_policy::Identity::of(&s.raw))).collect();
-    Ok((inventory::build(&found, &analysis, &req.layout, &req.tags, now), watch_set(&opts, &found), identities))
+    let places = local_api::places::of_servers(&found.servers);
+    Ok((inventory::build(&found, &analysis, &req.layout, &req.tags, now), watch_set(&opts, &found), identities, places))
 }
 
 fn watch_set(opts: &discovery::ScanOptions, found: &discovery::Discovery) -> watch::WatchSet {

@@ -289,6 +289,7 @@ mod tests {
             raw,
             package: None,
             endpoint: None,
+            place: None,
         }
     }
 

@@ -18,10 +18,10 @@ use crate::policy::{PolicyHolder, watch_policies};
 use crate::remote_auth::{self, BackgroundProber, ProbeScope, ProbeSettings};
 use crate::state::StateDir;
 use crate::watch::{ConfigWatcher, NoWatcher, NotifyWatcher, WatchSet};
-use crate::{ScanRequest, Scanned, scan_all_with};
+use crate::{ScanRequest, Scanned, scan_placed_with};
 use muster_proto::local::v1::ConnectionState;
 
-/// Scans with [`crate::scan_all`] on tokio's blocking pool, then judges remote servers'
+/// Scans with [`crate::scan_placed_with`] on tokio's blocking pool, then judges remote servers'
 /// authentication ([`crate::remote_auth`]).
 #[derive(Debug)]
 pub struct LiveScanner {
@@ -49,10 +49,10 @@ impl Scanner for LiveScanner {
         let request = self.request.clone();
         let data = self.data.as_ref().map_or_else(|| Arc::new(DataSet::builtin()), |holder| holder.current());
         let data_inline = data.clone();
-        // Entry places are found on the blocking pool too: they read the config files again.
+        // Entry places are found by the scan itself, from the text it reads anyway; pin candidates
+        // look in the package caches, on the blocking pool too.
         let scan_and_place = move || {
-            scan_all_with(&request, &data).map(|mut scanned| {
-                scanned.places = crate::local_api::places::locate(&scanned.inventory, &request.layout);
+            scan_placed_with(&request, &data).map(|mut scanned| {
                 scanned.pins = crate::pins::candidates(&scanned.inventory, &request.layout);
                 scanned
             })
@@ -60,7 +60,7 @@ impl Scanner for LiveScanner {
         let mut scanned = match tokio::task::spawn_blocking(scan_and_place).await {
             Ok(out) => out?,
             // The scan panicked (a bug): scan inline so the panic surfaces with its message.
-            Err(_) => scan_all_with(&self.request, &data_inline)?,
+            Err(_) => scan_placed_with(&self.request, &data_inline)?,
         };
         let inventory = &mut scanned.inventory;
         let catalog = FindingsCatalog::bundled().map_err(|e| crate::ScanError::Data(e.to_string()))?;

@@ -91,17 +91,6 @@ pub fn parse_kept(text: &str, format: FileFormat, keep: Option<&Keep>) -> Result
     parse(text, format)
 }
 
-/// Reads strict JSON from `reader`, keeping only what `keep` names, without ever holding the
-/// text; `None` when strict JSON refuses it (a BOM, UTF-16, comments, a syntax error), and the
-/// caller then reads the file whole as [`parse_kept`] does.
-pub fn pruned_json_reader(reader: &mut dyn std::io::Read, keep: &Keep) -> Option<Value> {
-    use serde::de::DeserializeSeed;
-    let mut de = serde_json::Deserializer::from_reader(reader);
-    let value = Pruned(keep).deserialize(&mut de).ok()?;
-    de.end().ok()?;
-    Some(value)
-}
-
 fn pruned_json(text: &str, keep: &Keep) -> Result<Value, serde_json::Error> {
     use serde::de::DeserializeSeed;
     let mut de = serde_json::Deserializer::from_str(text);

@@ -66,7 +66,8 @@ pub fn read_config(path: &Path) -> Result<FileData, ReadError> {
 }
 
 /// Like [`read_config`], except that a file of at least `stream_from` bytes is first handed to
-/// `stream` as a buffered reader (capped at [`MAX_CONFIG_BYTES`]), so its text is never held
+/// `stream` as a reader (unbuffered: the stream reads in large blocks; capped at
+/// [`MAX_CONFIG_BYTES`]), so its text is never held
 /// whole; only when `stream` gives up (`None`) is the file read whole, from the start, and
 /// returned as text. With a streamed result the returned text is empty.
 pub fn read_config_streamed<T>(
@@ -76,7 +77,7 @@ pub fn read_config_streamed<T>(
 ) -> Result<(FileData, Option<T>), ReadError> {
     let (mut file, mut data) = open_config(path)?;
     if data.size >= stream_from {
-        let mut reader = std::io::BufReader::with_capacity(64 * 1024, (&file).take(MAX_CONFIG_BYTES + 1));
+        let mut reader = (&file).take(MAX_CONFIG_BYTES + 1);
         if let Some(value) = stream(&mut reader) {
             return Ok((data, Some(value)));
         }

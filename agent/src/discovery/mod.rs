@@ -14,6 +14,7 @@ pub mod fsread;
 pub mod package;
 pub mod processes;
 pub mod projects;
+pub mod stream_json;
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -24,6 +25,12 @@ use crate::platform::{EnvMap, Layout, UserCtx, UserHome};
 use clients::{Candidate, ClientSource, DisabledElsewhere, ProjectDir, REGISTRY};
 use entry::RawServer;
 use muster_proto::v1::{Package, ProblemKind, RemoteEndpoint, Scope};
+pub use stream_json::TextPosition;
+
+/// Finds where entries are in a file's text: for each `(server name, project)` the position of
+/// its key, when it can be told. The scan calls it with the text it read (the quarantine's
+/// format-preserving locator, handed in by the caller: discovery does not depend on `enforce`).
+pub type LocateEntries = fn(&Path, &str, &[(&str, &str)]) -> Vec<Option<TextPosition>>;
 
 /// What to scan.
 #[derive(Clone, Debug)]
@@ -40,6 +47,9 @@ pub struct ScanOptions {
     /// it, and nothing else (no managed files, no users, no processes). This is what a CI
     /// pipeline runs on a checked-out repository.
     pub project_only: Option<PathBuf>,
+    /// Also find where each server's entry is in its file ([`ServerRecord::place`]), from the
+    /// text the scan reads anyway (the daemon's local API shows it; `scan` does not need it).
+    pub locate_entries: Option<LocateEntries>,
 }
 
 /// One configuration file that was looked at.
@@ -76,6 +86,8 @@ pub struct ServerRecord {
     pub raw: RawServer,
     pub package: Option<Package>,
     pub endpoint: Option<RemoteEndpoint>,
+    /// Where the entry's key is in its file, when [`ScanOptions::locate_entries`] asked.
+    pub place: Option<TextPosition>,
 }
 
 /// Something that could not be read or understood.
@@ -106,12 +118,13 @@ pub struct Discovery {
 struct Pending {
     seen: HashSet<(&'static str, PathBuf)>,
     disabled_elsewhere: Vec<(&'static str, Option<String>, DisabledElsewhere)>,
+    locate: Option<LocateEntries>,
 }
 
 /// Scans configuration (and, when asked, processes) as `opts` says.
 pub fn scan(opts: &ScanOptions) -> Discovery {
     let mut d = Discovery { users: opts.users.clone(), ..Discovery::default() };
-    let mut seen = Pending::default();
+    let mut seen = Pending { locate: opts.locate_entries, ..Pending::default() };
     if let Some(dir) = &opts.project_only {
         read_project(&mut d, &opts.layout, dir, None, &mut seen);
         apply_disabled_elsewhere(&mut d, &opts.layout, seen.disabled_elsewhere);
@@ -176,11 +189,11 @@ fn read_project(d: &mut Discovery, layout: &Layout, dir: &Path, user: Option<&st
     }
 }
 
-/// Reads, parses and records one candidate; returns the project dirs the file records.
-/// Files at least this large are streamed when their client needs only some members; smaller
-/// ones are faster read whole.
-const STREAM_FROM_BYTES: u64 = 1024 * 1024;
+/// Files at least this large are streamed ([`stream_json`]) when their client needs only some
+/// members; smaller ones are read whole (one `serde_json` pass over the text, as cheap).
+const STREAM_FROM_BYTES: u64 = 256 * 1024;
 
+/// Reads, parses and records one candidate; returns the project dirs the file records.
 fn read_candidate(
     d: &mut Discovery,
     layout: &Layout,
@@ -208,9 +221,7 @@ fn read_candidate(
     // project history) is read as a stream: its text is never held.
     let stream_keep = client.keep(c).filter(|_| c.format == formats::FileFormat::Json);
     let read = match stream_keep {
-        Some(keep) => {
-            fsread::read_config_streamed(&c.path, STREAM_FROM_BYTES, |r| formats::pruned_json_reader(r, keep))
-        }
+        Some(keep) => fsread::read_config_streamed(&c.path, STREAM_FROM_BYTES, |r| stream_json::read_kept(r, keep)),
         None => fsread::read_config(&c.path).map(|data| (data, None)),
     };
     let (data, streamed) = match read {
@@ -225,9 +236,9 @@ fn read_candidate(
             return Vec::new();
         }
     };
-    let parsed_doc = match streamed {
-        Some(value) => Ok(formats::ParsedDoc { value, client_rejects: None }),
-        None => formats::parse_kept(&data.text, c.format, client.keep(c)),
+    let (parsed_doc, members) = match streamed {
+        Some(kept) => (Ok(formats::ParsedDoc { value: kept.value, client_rejects: None }), Some(kept.members)),
+        None => (formats::parse_kept(&data.text, c.format, client.keep(c)), None),
     };
     let doc = match parsed_doc {
         Ok(doc) => doc,
@@ -272,9 +283,13 @@ fn read_candidate(
         client_accepts: doc.client_rejects.is_none(),
         server_count: parsed.servers.len() as u32,
     });
+    let first = d.servers.len();
     for raw in parsed.servers {
         let project = raw.project.clone().or_else(|| project.map(str::to_string));
         d.servers.push(server_record(client.id(), user.clone(), c.scope, &path, source, project, raw));
+    }
+    if let Some(locate) = seen.locate {
+        place_entries(&mut d.servers[first..], locate, &c.path, &data.text, members.as_deref());
     }
     let mut hints: Vec<PathBuf> = parsed.projects.iter().filter_map(|p| layout.resolve(p)).collect();
     for (linked, origin) in &parsed.linked {
@@ -287,6 +302,50 @@ fn read_candidate(
         }
     }
     hints
+}
+
+/// Finds where the entries of one file's `servers` are: from the streamed reader's member
+/// positions for a streamed file, else by `locate` on the text just read (never read again).
+fn place_entries(
+    servers: &mut [ServerRecord],
+    locate: LocateEntries,
+    path: &Path,
+    text: &str,
+    members: Option<&[(Vec<String>, TextPosition)]>,
+) {
+    match members {
+        Some(members) => {
+            for s in servers {
+                s.place = member_place(members, &s.raw.name, s.project.as_deref().unwrap_or(""));
+            }
+        }
+        None => {
+            let entries: Vec<(&str, &str)> =
+                servers.iter().map(|s| (s.raw.name.as_str(), s.project.as_deref().unwrap_or(""))).collect();
+            let places = locate(path, text, &entries);
+            for (s, place) in servers.iter_mut().zip(places) {
+                s.place = place;
+            }
+        }
+    }
+}
+
+/// The position of entry `name` among a streamed file's kept members, chosen as the
+/// quarantine's locator chooses in a whole text: a project's entry is the one under that
+/// project's key, a user-level one is outside `projects`; none when it is not unique.
+fn member_place(members: &[(Vec<String>, TextPosition)], name: &str, project: &str) -> Option<TextPosition> {
+    let named: Vec<&(Vec<String>, TextPosition)> =
+        members.iter().filter(|(p, _)| p.last().is_some_and(|last| last == name)).collect();
+    let wanted: Vec<&&(Vec<String>, TextPosition)> = if project.is_empty() {
+        named.iter().filter(|(p, _)| p.first().map(String::as_str) != Some("projects")).collect()
+    } else {
+        let inside: Vec<_> = named.iter().filter(|(p, _)| p[..p.len() - 1].iter().any(|seg| seg == project)).collect();
+        if inside.is_empty() { named.iter().collect() } else { inside }
+    };
+    match wanted[..] {
+        [(_, at)] => Some(*at),
+        _ => None,
+    }
 }
 
 /// Applies disabled state kept outside the entries (see [`DisabledElsewhere`]) to the servers
@@ -350,6 +409,7 @@ fn server_record(
         raw,
         package,
         endpoint,
+        place: None,
     }
 }
 

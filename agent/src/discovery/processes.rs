@@ -384,6 +384,7 @@ mod tests {
             package: package::identify(cmd, &arg_refs),
             endpoint: None,
             raw,
+            place: None,
         }
     }
 

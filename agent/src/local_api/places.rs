@@ -1,81 +1,133 @@
 //! Where each server's entry is in its configuration file, so the developer's tools can open the
-//! file at that line. Found by the quarantine's own locating code
+//! file at that line. Found during the scan, from the text it reads anyway (no file is read a
+//! second time): small files by the quarantine's own locating code
 //! ([`crate::enforce::quarantine::entry_places`]: the same server-map search and the same
-//! format-preserving parsers), each file read once per scan through the file-safety reader
-//! (no FIFO, device or huge file is opened). Served on the local API only: the `muster.v1`
-//! model the control plane receives has no line numbers, so an entry moving inside its file is
-//! no inventory change. This module does not read anything the scan did not name.
+//! format-preserving parsers), which the scan calls through [`locate_in_text`]; a large file the
+//! scan streams (`~/.claude.json`) by the positions its streaming reader records
+//! (`discovery::stream_json`). Served on the local API only: the `muster.v1` model the control
+//! plane receives has no line numbers, so an entry moving inside its file is no inventory
+//! change. This module reads no file.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
-use muster_proto::v1::InventorySnapshot;
-
-use crate::enforce::files::Observed;
+use crate::discovery::{ServerRecord, TextPosition};
 use crate::enforce::quarantine::{EntryPlace, entry_places};
-use crate::platform::Layout;
 
 /// Server id → where its entry's key is in its config file.
 pub type Places = BTreeMap<String, EntryPlace>;
 
-/// The place of every server of `inventory` whose entry can be located.
-pub fn locate(inventory: &InventorySnapshot, layout: &Layout) -> Places {
-    let mut by_file: BTreeMap<&str, Vec<(&str, &str, &str)>> = BTreeMap::new();
-    for s in &inventory.servers {
-        if !s.config_path.is_empty() {
-            by_file.entry(s.config_path.as_str()).or_default().push((
-                s.id.as_str(),
-                s.name.as_str(),
-                s.project.as_str(),
-            ));
-        }
-    }
-    let mut places = Places::new();
-    for (machine_path, servers) in by_file {
-        let Some(path) = layout.resolve(machine_path) else { continue };
-        let Ok((_, Some(bytes))) = Observed::read(&path) else { continue };
-        let Ok(text) = String::from_utf8(bytes) else { continue };
-        let entries: Vec<(&str, &str)> = servers.iter().map(|(_, name, project)| (*name, *project)).collect();
-        for ((id, ..), place) in servers.iter().zip(entry_places(&path, &text, &entries)) {
-            if let Some(place) = place {
-                places.insert((*id).to_string(), place);
-            }
-        }
-    }
-    places
+/// The places the scan found for `servers` (those it could locate).
+pub fn of_servers(servers: &[ServerRecord]) -> Places {
+    servers
+        .iter()
+        .filter_map(|s| Some((s.id.clone(), s.place.map(|p| EntryPlace { line: p.line, column: p.column })?)))
+        .collect()
+}
+
+/// Where the entries `(name, project)` are in `text`, the content of the file at `path`: the
+/// discovery's [`crate::discovery::LocateEntries`] hook.
+pub fn locate_in_text(path: &Path, text: &str, entries: &[(&str, &str)]) -> Vec<Option<TextPosition>> {
+    entry_places(path, text, entries)
+        .into_iter()
+        .map(|p| p.map(|p| TextPosition { line: p.line, column: p.column }))
+        .collect()
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use muster_proto::v1::McpServer;
+    use std::path::PathBuf;
 
     use super::*;
+    use crate::discovery::{ScanOptions, scan};
+    use crate::platform::{Layout, Os, UserHome};
+
+    fn scan_placed(root: &Path) -> (crate::discovery::Discovery, Places) {
+        let opts = ScanOptions {
+            layout: Layout::image(root.to_path_buf(), Os::Linux),
+            users: vec![UserHome { name: "alice".into(), uid: None, home: root.join("home/alice") }],
+            env_user: None,
+            processes: false,
+            project_only: None,
+            locate_entries: Some(locate_in_text),
+        };
+        let found = scan(&opts);
+        let places = of_servers(&found.servers);
+        (found, places)
+    }
 
     #[test]
-    fn servers_are_placed_at_their_keys_and_unreadable_files_are_skipped() {
+    fn servers_are_placed_at_their_keys_from_the_scans_own_read() {
         let dir = tempfile::tempdir().unwrap();
-        let cursor = dir.path().join("mcp.json");
-        std::fs::write(&cursor, "{\n  \"mcpServers\": {\n    \"one\": {},\n\n    \"two\": {\"url\": \"u\"}\n  }\n}\n")
-            .unwrap();
-        let server = |id: &str, name: &str, path: &std::path::Path| McpServer {
-            id: id.into(),
-            name: name.into(),
-            config_path: path.to_string_lossy().into_owned(),
-            ..Default::default()
+        let home = dir.path().join("home/alice");
+        std::fs::create_dir_all(home.join(".cursor")).unwrap();
+        std::fs::write(
+            home.join(".cursor/mcp.json"),
+            "{\n  \"mcpServers\": {\n    \"one\": {\"command\": \"a\"},\n\n    \"two\": {\"url\": \"https://u\"}\n  }\n}\n",
+        )
+        .unwrap();
+        let (found, places) = scan_placed(dir.path());
+        let at = |name: &str| {
+            let s = found.servers.iter().find(|s| s.raw.name == name).unwrap();
+            places.get(&s.id).copied()
         };
-        let inventory = InventorySnapshot {
-            servers: vec![
-                server("a", "one", &cursor),
-                server("b", "two", &cursor),
-                server("c", "gone", &cursor),
-                server("d", "one", &dir.path().join("missing.json")),
-            ],
-            ..Default::default()
-        };
-        let places = locate(&inventory, &Layout::live());
-        assert_eq!(places.get("a"), Some(&EntryPlace { line: 3, column: 5 }));
-        assert_eq!(places.get("b"), Some(&EntryPlace { line: 5, column: 5 }));
+        assert_eq!(at("one"), Some(EntryPlace { line: 3, column: 5 }));
+        assert_eq!(at("two"), Some(EntryPlace { line: 5, column: 5 }));
         assert_eq!(places.len(), 2, "{places:?}");
+        // A scan that is not asked for places finds none.
+        assert!(of_servers(&scan(&scan_opts_without_places(dir.path())).servers).is_empty());
+    }
+
+    fn scan_opts_without_places(root: &Path) -> ScanOptions {
+        ScanOptions {
+            layout: Layout::image(root.to_path_buf(), Os::Linux),
+            users: vec![UserHome { name: "alice".into(), uid: None, home: root.join("home/alice") }],
+            env_user: None,
+            processes: false,
+            project_only: None,
+            locate_entries: None,
+        }
+    }
+
+    /// A `~/.claude.json` large enough to be streamed gets the places the quarantine's locator
+    /// finds in its whole text, for user-level and per-project entries alike.
+    #[test]
+    fn a_streamed_claude_json_is_placed_as_its_whole_text_would_be() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home/alice");
+        std::fs::create_dir_all(&home).unwrap();
+        let mut projects = serde_json::Map::new();
+        for p in 0..400 {
+            let history: Vec<serde_json::Value> = (0..10)
+                .map(|i| serde_json::json!({"display": format!("prompt ünïcode {p}.{i} with some length to it"), "pastedContents": {}}))
+                .collect();
+            let mut project = serde_json::json!({"history": history, "allowedTools": []});
+            if p % 97 == 3 {
+                project["mcpServers"] = serde_json::json!({"shared": {"command": "npx", "args": ["-y", "x"]}, format!("p{p}"): {"url": "https://p"}});
+            }
+            projects.insert(format!("/home/alice/work/é{p}"), project);
+        }
+        let doc = serde_json::json!({
+            "numStartups": 4,
+            "projects": projects,
+            "mcpServers": {"shared": {"command": "uvx", "args": ["y"]}, "top": {"url": "https://t"}},
+        });
+        let text = serde_json::to_string_pretty(&doc).unwrap();
+        assert!(text.len() > 512 * 1024, "large enough to be streamed: {}", text.len());
+        let path: PathBuf = home.join(".claude.json");
+        std::fs::write(&path, &text).unwrap();
+
+        let (found, places) = scan_placed(dir.path());
+        let servers: Vec<&ServerRecord> = found.servers.iter().filter(|s| s.client == "claude-code").collect();
+        assert_eq!(servers.len(), 2 + 5 * 2, "{:?}", found.problems);
+        let entries: Vec<(&str, &str)> =
+            servers.iter().map(|s| (s.raw.name.as_str(), s.project.as_deref().unwrap_or(""))).collect();
+        let whole = entry_places(&path, &text, &entries);
+        for (s, want) in servers.iter().zip(whole) {
+            assert!(want.is_some(), "the locator places {}", s.raw.name);
+            assert_eq!(places.get(&s.id).copied(), want, "{} in {:?}", s.raw.name, s.project);
+        }
     }
 }

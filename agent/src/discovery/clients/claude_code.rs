@@ -401,8 +401,11 @@ mod tests {
             let full: Value = serde_json::from_str(&text).unwrap();
             let streamed = parse_kept(&text, FileFormat::Json, Some(keep)).unwrap().value;
             assert_eq!(streamed, pruned(&full, keep), "seed {seed}: the pruned tree");
-            let from_reader = crate::discovery::formats::pruned_json_reader(&mut text.as_bytes(), keep);
-            assert_eq!(from_reader.as_ref(), Some(&streamed), "seed {seed}: read as a stream");
+            for block in [7, 64 * 1024] {
+                let from_reader = crate::discovery::stream_json::read_kept_in_blocks(&mut text.as_bytes(), keep, block)
+                    .map(|d| d.value);
+                assert_eq!(from_reader.as_ref(), Some(&streamed), "seed {seed}: read as a stream in blocks of {block}");
+            }
             let (a, b) = (ClaudeCode.parse(&file, &full), ClaudeCode.parse(&file, &streamed));
             assert_eq!(format!("{:?}", a.servers), format!("{:?}", b.servers), "seed {seed}");
             assert_eq!(a.entry_errors, b.entry_errors, "seed {seed}");
