@@ -198,7 +198,7 @@ tail -n +1 -f --pid="$nspawn_pid" "$log" &
 result=
 while [ -z "$result" ]; do
   sleep 2
-  if [ "$what" = quickstart ] && grep -q '^  first report: .* MCP servers' "$log"; then
+  if [ "$what" = quickstart ] && grep -q '^  first report: .* MCP server' "$log"; then
     result=pass
   elif [ "$what" = quickstart ] && grep -q '^  first report: ' "$log"; then
     result=fail # stored, but cannot be read back
