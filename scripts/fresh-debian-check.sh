@@ -22,7 +22,8 @@
 #    - quickstart runs until it serves forever: the check passes as soon as it prints its
 #      `first report:` line with the number of MCP servers, then the container is stopped; it
 #      fails if the command exits first or nothing arrives within the timeout (default 3600 s).
-#    - test passes when scripts/test.sh exits 0 within the timeout (default 3600 s); the summed
+#    - test passes when scripts/test.sh exits 0 within the timeout (default 3600 s) and no system
+#      PostgreSQL cluster exists afterwards (pg_lsclusters lists none); the summed
 #      `test result:` counts are printed at the end.
 # 4. Deletes the scratch root filesystem (keeps it with --keep) and keeps the log next to it.
 #
@@ -182,6 +183,9 @@ git -C "$root/root/muster" checkout --quiet --detach "$commit"
 copy_toolchain "$root" "$(pinned_channel "$root/root/muster/rust-toolchain.toml")"
 
 inner="cd /root/muster && scripts/$what.sh"
+# The test command must leave no system PostgreSQL behind (its tests run a throwaway cluster):
+# installing the postgresql package creates no `main` cluster.
+[ "$what" = quickstart ] || inner+=' && if [ -n "$(pg_lsclusters --no-header)" ]; then pg_lsclusters; echo "fresh-debian-check: a system PostgreSQL cluster exists" >&2; exit 1; fi'
 echo "== systemd-nspawn --register=no --keep-unit -D $root --pipe /bin/bash -lc '$inner'"
 start=$(date +%s)
 elapsed() { echo $(($(date +%s) - start)); }
@@ -194,7 +198,7 @@ tail -n +1 -f --pid="$nspawn_pid" "$log" &
 result=
 while [ -z "$result" ]; do
   sleep 2
-  if [ "$what" = quickstart ] && grep -q '^  first report: .* MCP servers' "$log"; then
+  if [ "$what" = quickstart ] && grep -q '^  first report: .* MCP server' "$log"; then
     result=pass
   elif [ "$what" = quickstart ] && grep -q '^  first report: ' "$log"; then
     result=fail # stored, but cannot be read back

@@ -93,6 +93,29 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 echo "installing: ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# The tests start their own throwaway PostgreSQL cluster (scripts/test.sh); installing the
+# postgresql package must not leave a system one running. Debian's postgresql-common would
+# create the `main` cluster and start it: turn the creation off (createcluster.d, read by
+# pg_createcluster on install) and keep apt from starting any service while it installs (a
+# policy-rc.d for the duration of the install, unless the machine has its own).
+case " ${missing[*]} " in
+  *" postgresql "*)
+    mkdir -p /etc/postgresql-common/createcluster.d
+    printf '%s\n' '# scripts/install-deps.sh: the tests run their own cluster; no system one' \
+      'create_main_cluster = false' >/etc/postgresql-common/createcluster.d/muster-no-main-cluster.conf
+    ;;
+esac
+policy_rc_d=/usr/sbin/policy-rc.d
+own_policy_rc_d=0
+if [ ! -e "$policy_rc_d" ]; then
+  printf '#!/bin/sh\n# scripts/install-deps.sh: no service starts while it installs packages\nexit 101\n' >"$policy_rc_d"
+  chmod 755 "$policy_rc_d"
+  own_policy_rc_d=1
+fi
+remove_policy_rc_d() { [ "$own_policy_rc_d" = 0 ] || rm -f "$policy_rc_d"; }
+trap remove_policy_rc_d EXIT
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+remove_policy_rc_d
+trap - EXIT
 python_tools

@@ -5,7 +5,20 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The system PostgreSQL clusters running now: installing the packages must not add one (the
+# tests use a throwaway cluster of their own; see install-deps.sh).
+online_clusters() {
+  command -v pg_lsclusters >/dev/null || return 0
+  pg_lsclusters --no-header 2>/dev/null | awk '$4 == "online" { print $1 "/" $2 }'
+}
+clusters_before=$(online_clusters)
 scripts/install-deps.sh test
+started=$(comm -13 <(sort <<<"$clusters_before") <(online_clusters | sort) | sed '/^$/d')
+if [ -n "$started" ]; then
+  echo "test.sh: installing the packages started system PostgreSQL cluster(s): $started" >&2
+  for c in $started; do pg_ctlcluster "${c%/*}" "${c#*/}" stop || true; done
+  exit 1
+fi
 
 # A loopback TCP port nothing uses now: one of 20000-31999 (below Linux's ephemeral range)
 # that no socket in /proc/net/tcp{,6} holds.

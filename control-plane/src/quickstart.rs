@@ -4,6 +4,11 @@
 //! when its first report is stored. Without a config file the dashboard is plain HTTP on loopback
 //! (`main.rs` decides; the config refuses plain HTTP anywhere else).
 //!
+//! A re-run on the same data dir resumes: the enrollment token the last run printed is reused while
+//! it can still enroll (kept in `quickstart-token` in the data dir, owner-only, beside the CA key),
+//! none is minted once the local agent is enrolled, and the first-report line is printed again as
+//! soon as the local agent's report is stored (at once when it already is).
+//!
 //! It does not install services or change anything outside the data dir. When the agent binary is
 //! missing it says how to enroll by hand and keeps serving.
 
@@ -21,12 +26,30 @@ use crate::state::{ControlPlane, OpenError};
 /// Validity of the token quickstart creates for the local agent.
 const TOKEN_TTL: Duration = Duration::from_secs(3600);
 
+/// The last token quickstart printed, in the data dir: a re-run reuses it while it can enroll.
+const TOKEN_FILE: &str = "quickstart-token";
+
+/// A saved token is reused only while it has at least this long to live (seconds), so the agent
+/// started right after it does not race its expiry.
+const TOKEN_REUSE_MARGIN: i64 = 120;
+
+/// Where quickstart's lines go: stdout for the command, a channel in tests.
+pub type Say = Arc<dyn Fn(String) + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum QuickstartError {
     #[error(transparent)]
     Open(#[from] OpenError),
     #[error("cannot create enrollment token")]
     Token(#[from] crate::error::ActionError),
+    #[error("cannot read the saved enrollment tokens")]
+    Tokens(#[from] crate::store::StoreError),
+    #[error("cannot save the enrollment token in {path}")]
+    SaveToken {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("cannot bind {addr}")]
     Bind {
         addr: std::net::SocketAddr,
@@ -62,7 +85,7 @@ pub async fn quickstart(
     quickstart_on(config, agent_binary, grpc, http, shutdown).await
 }
 
-/// Quickstart on already bound listeners (tests pass 127.0.0.1:0).
+/// Quickstart on already bound listeners (tests pass 127.0.0.1:0), printing to stdout.
 pub async fn quickstart_on(
     config: &ServerConfig,
     agent_binary: Option<&Path>,
@@ -70,43 +93,77 @@ pub async fn quickstart_on(
     http: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), QuickstartError> {
+    quickstart_saying(config, agent_binary, grpc, http, shutdown, Arc::new(|line| println!("{line}"))).await
+}
+
+/// [`quickstart_on`] with its lines sent to `say` (tests read them).
+pub async fn quickstart_saying(
+    config: &ServerConfig,
+    agent_binary: Option<&Path>,
+    grpc: TcpListener,
+    http: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    say: Say,
+) -> Result<(), QuickstartError> {
+    macro_rules! say {
+        ($($arg:tt)*) => { say(format!($($arg)*)) };
+    }
     let state = ControlPlane::open(config).await?;
-    let token = issue_token(&state).await?;
+    let state_dir = config.data_dir.join("agent");
+    let already_enrolled = std::fs::read_dir(&state_dir).map(|mut entries| entries.next().is_some()).unwrap_or(false);
+    let token = local_token(&state, &config.data_dir, already_enrolled).await?;
     let grpc_port = grpc.local_addr().map(|a| a.port()).unwrap_or(config.grpc_listen.port());
     let http_addr = http.local_addr().unwrap_or(config.http_listen);
     let server_url = format!("https://127.0.0.1:{grpc_port}");
     let fingerprint = state.pki.ca_fingerprint().to_string();
-    println!("muster quickstart");
-    println!("  data dir:           {}", config.data_dir.display());
-    println!("  database:           {}", config.database_url);
-    println!("  gRPC (agents):      {server_url}");
+    say!("muster quickstart");
+    say!("  data dir:           {}", config.data_dir.display());
+    say!("  database:           {}", config.database_url);
+    say!("  gRPC (agents):      {server_url}");
     let scheme = if state.http.tls { "https" } else { "http" };
-    println!("  dashboard:          {scheme}://localhost:{}/", http_addr.port());
+    say!("  dashboard:          {scheme}://localhost:{}/", http_addr.port());
     if state.http.tls {
-        println!("                      (certificate from the CA in {})", config.data_dir.join("pki/ca.pem").display());
+        say!("                      (certificate from the CA in {})", config.data_dir.join("pki/ca.pem").display());
     }
     match create_admin(&state).await {
-        Ok(Some(password)) => println!("  dashboard login:    admin / {password} (shown once)"),
-        Ok(None) => println!("  dashboard login:    user admin exists; keeping its password"),
-        Err(error) => println!("  dashboard login:    cannot create the admin account: {error}"),
+        Ok(Some(password)) => say!("  dashboard login:    admin / {password} (shown once)"),
+        Ok(None) => say!("  dashboard login:    user admin exists; keeping its password"),
+        Err(error) => say!("  dashboard login:    cannot create the admin account: {error}"),
     }
-    println!("  CA fingerprint:     {fingerprint}");
-    println!("  enrollment token:   {} (single use, expires in 1h; shown once)", token.token);
+    say!("  CA fingerprint:     {fingerprint}");
+    match &token {
+        LocalToken::Minted(token) => {
+            say!("  enrollment token:   {} (single use, expires in 1h)", token.token);
+        }
+        LocalToken::Reused { token, expires_at } => {
+            let minutes = (expires_at - crate::state::unix_now()).max(0) / 60;
+            let unit = if minutes == 1 { "minute" } else { "minutes" };
+            say!("  enrollment token:   {token} (the last run's, unused; expires in {minutes} {unit})");
+        }
+        LocalToken::NotNeeded { .. } => {
+            say!(
+                "  enrollment token:   none needed, the local agent is enrolled (another laptop: Agents, Add a laptop)"
+            );
+        }
+    }
+    let token_text = token.text().map(str::to_string);
+    let local_token_id = token.id().map(str::to_string);
 
     let dashboard = format!("{scheme}://localhost:{}/", http_addr.port());
-    let announcer = tokio::spawn(announce_first_report(Arc::clone(&state), dashboard));
+    let announcer =
+        tokio::spawn(announce_first_report(Arc::clone(&state), dashboard, local_token_id, Arc::clone(&say)));
     let server = tokio::spawn(crate::serve(Arc::clone(&state), grpc, http, shutdown));
-    let state_dir = config.data_dir.join("agent");
     let agent = match agent_binary {
-        Some(path) if path.is_file() => {
-            Some(start_agent(path, &server_url, &token.token, &fingerprint, &state_dir).await)
-        }
+        Some(path) if path.is_file() => Some(
+            start_agent(path, &server_url, token_text.as_deref(), &fingerprint, &state_dir, already_enrolled, &say)
+                .await,
+        ),
         other => {
             let shown = other.map(|p| p.display().to_string()).unwrap_or_else(|| "muster-agent".to_string());
-            println!("  agent:              {shown} not found; enroll one by hand with");
-            println!(
+            say!("  agent:              {shown} not found; enroll one by hand with");
+            say!(
                 "    muster-agent enroll --server {server_url} --token {} --ca-fingerprint {fingerprint} --state-dir {}",
-                token.token,
+                token_text.as_deref().unwrap_or("TOKEN"),
                 state_dir.display()
             );
             None
@@ -115,12 +172,12 @@ pub async fn quickstart_on(
     let mut child = match agent {
         Some(Ok(child)) => child,
         Some(Err(error)) => {
-            println!("  agent:              {error}");
+            say!("  agent:              {error}");
             None
         }
         None => None,
     };
-    println!("serving; press Ctrl-C to stop");
+    say!("serving; press Ctrl-C to stop");
     let result = match child.as_mut() {
         Some(agent) => {
             let mut server = server;
@@ -128,8 +185,8 @@ pub async fn quickstart_on(
                 result = &mut server => result,
                 status = agent.wait() => {
                     match status {
-                        Ok(status) => println!("  agent:              exited ({status})"),
-                        Err(error) => println!("  agent:              cannot wait for it: {error}"),
+                        Ok(status) => say!("  agent:              exited ({status})"),
+                        Err(error) => say!("  agent:              cannot wait for it: {error}"),
                     }
                     server.await
                 }
@@ -147,29 +204,127 @@ pub async fn quickstart_on(
     }
 }
 
-/// Waits for the first report the control plane applies (the local agent's, on a fresh data dir)
-/// and says what the dashboard now shows, so the newcomer opens it populated.
-async fn announce_first_report(state: Arc<ControlPlane>, dashboard: String) {
+/// The token quickstart prints for the local agent.
+enum LocalToken {
+    /// Minted by this run (and saved for the next).
+    Minted(crate::enroll::IssuedToken),
+    /// The last run's token, still able to enroll.
+    Reused { token: String, expires_at: i64 },
+    /// The local agent is enrolled and the saved token is spent: none is minted. Keeps the saved
+    /// token's id, which names the local agent (`enrolled_with_token`).
+    NotNeeded { id: Option<String> },
+}
+
+impl LocalToken {
+    fn text(&self) -> Option<&str> {
+        match self {
+            Self::Minted(t) => Some(&t.token),
+            Self::Reused { token, .. } => Some(token),
+            Self::NotNeeded { .. } => None,
+        }
+    }
+
+    fn id(&self) -> Option<&str> {
+        match self {
+            Self::Minted(t) => Some(&t.id),
+            Self::Reused { token, .. } => token_id(token),
+            Self::NotNeeded { id } => id.as_deref(),
+        }
+    }
+}
+
+/// The id part of a token (`mst_<id>_<secret>`).
+fn token_id(token: &str) -> Option<&str> {
+    token.strip_prefix("mst_")?.split('_').next().filter(|id| !id.is_empty())
+}
+
+/// The last run's token while it can still enroll (not revoked, uses left, at least
+/// [`TOKEN_REUSE_MARGIN`] to live); else, unless the local agent is enrolled, a new one, saved.
+async fn local_token(state: &ControlPlane, data_dir: &Path, enrolled: bool) -> Result<LocalToken, QuickstartError> {
+    let path = data_dir.join(TOKEN_FILE);
+    let saved = std::fs::read_to_string(&path).ok().map(|text| text.trim().to_string());
+    let saved_id = saved.as_deref().and_then(token_id).map(str::to_string);
+    if let (Some(token), Some(id)) = (&saved, &saved_id) {
+        let now = crate::state::unix_now();
+        let record = state.store.list_tokens().await?.into_iter().find(|t| &t.id == id);
+        if let Some(record) = record.filter(|t| reusable(t, now)) {
+            return Ok(LocalToken::Reused { token: token.clone(), expires_at: record.expires_at });
+        }
+    }
+    if enrolled {
+        return Ok(LocalToken::NotNeeded { id: saved_id });
+    }
+    let token = issue_token(state).await?;
+    save_token(&path, &token.token).map_err(|source| QuickstartError::SaveToken { path, source })?;
+    Ok(LocalToken::Minted(token))
+}
+
+/// Whether a stored token can still enroll an agent started now.
+fn reusable(token: &crate::store::TokenRecord, now: i64) -> bool {
+    token.revoked_at.is_none()
+        && token.expires_at > now.saturating_add(TOKEN_REUSE_MARGIN)
+        && (token.max_uses == 0 || token.uses < token.max_uses)
+}
+
+/// Writes the token owner-only (the data dir already holds the CA key the same way).
+fn save_token(path: &Path, token: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(token.as_bytes())?;
+    file.write_all(b"\n")
+}
+
+/// Says what the dashboard shows once the local agent's report is stored: at once when it
+/// already is (a re-run), else when it arrives. The local agent is the one enrolled with
+/// quickstart's token; without a known token (a data dir older than the saved token), the first
+/// report applied.
+async fn announce_first_report(state: Arc<ControlPlane>, dashboard: String, token_id: Option<String>, say: Say) {
     use tokio::sync::broadcast::error::RecvError;
+    // Subscribed before the first look, so a report stored in between is not missed.
     let mut events = state.subscribe_ingest();
-    let agent_id = loop {
+    loop {
+        let applied = match &token_id {
+            Some(id) => local_agent(&state, id).await,
+            None => None,
+        };
+        if let Some(agent_id) = applied
+            && let Ok(inventory) = state.store.host_inventory(&agent_id).await
+            && let Some(host) = inventory.host
+        {
+            say(first_report_line(&host.hostname, inventory.servers.len(), inventory.findings.len(), &dashboard));
+            return;
+        }
         match events.recv().await {
-            Ok(crate::ingest::IngestEvent::ReportApplied { agent_id }) => break agent_id,
-            Err(RecvError::Lagged(_)) => continue,
+            Ok(crate::ingest::IngestEvent::ReportApplied { agent_id }) if token_id.is_none() => {
+                match state.store.host_inventory(&agent_id).await {
+                    Ok(inventory) => {
+                        let host = inventory.host.map(|h| h.hostname).unwrap_or_else(|| agent_id.clone());
+                        say(first_report_line(&host, inventory.servers.len(), inventory.findings.len(), &dashboard));
+                    }
+                    Err(error) => say(format!("  first report:       stored, but cannot be read back: {error}")),
+                }
+                return;
+            }
+            Ok(_) | Err(RecvError::Lagged(_)) => continue,
             Err(RecvError::Closed) => return,
         }
-    };
-    match state.store.host_inventory(&agent_id).await {
-        Ok(inventory) => {
-            let host = inventory.host.map(|h| h.hostname).unwrap_or_else(|| agent_id.clone());
-            println!(
-                "  first report:       {host}: {} MCP servers, {} findings; open {dashboard}",
-                inventory.servers.len(),
-                inventory.findings.len()
-            );
-        }
-        Err(error) => println!("  first report:       stored, but cannot be read back: {error}"),
     }
+}
+
+/// The agent enrolled with quickstart's token, if any.
+async fn local_agent(state: &ControlPlane, token_id: &str) -> Option<String> {
+    let agents = state.store.list_agents().await.ok()?;
+    agents.into_iter().find(|a| a.enrolled_with_token == token_id).map(|a| a.id)
+}
+
+fn first_report_line(host: &str, servers: usize, findings: usize, dashboard: &str) -> String {
+    let servers_word = if servers == 1 { "MCP server" } else { "MCP servers" };
+    let findings_word = if findings == 1 { "finding" } else { "findings" };
+    format!("  first report:       {host}: {servers} {servers_word}, {findings} {findings_word}; open {dashboard}")
 }
 
 /// Issues the local agent's single-use token through the same use-case as the API and the CLI,
@@ -222,29 +377,37 @@ const PASSWORD_ALPHABET: &[u8; 64] = b"ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqr
 async fn start_agent(
     binary: &Path,
     server_url: &str,
-    token: &str,
+    token: Option<&str>,
     fingerprint: &str,
     state_dir: &Path,
+    already_enrolled: bool,
+    say: &Say,
 ) -> Result<Option<tokio::process::Child>, QuickstartError> {
     let spawn_error = |source| QuickstartError::Spawn { path: binary.to_path_buf(), source };
-    let already_enrolled = std::fs::read_dir(state_dir).map(|mut entries| entries.next().is_some()).unwrap_or(false);
-    if already_enrolled {
-        println!("  agent:              state dir {} exists, skipping enrollment", state_dir.display());
-    } else {
-        let status = tokio::process::Command::new(binary)
-            .arg("enroll")
-            .args(["--server", server_url, "--token", token, "--ca-fingerprint", fingerprint])
-            .arg("--state-dir")
-            .arg(state_dir)
-            .stdin(Stdio::null())
-            .status()
-            .await
-            .map_err(spawn_error)?;
-        if !status.success() {
-            println!("  agent:              enrollment failed ({status}); the server keeps running");
+    match token {
+        _ if already_enrolled => {
+            say(format!("  agent:              state dir {} exists, skipping enrollment", state_dir.display()));
+        }
+        None => {
+            say("  agent:              no enrollment token; the server keeps running".to_string());
             return Ok(None);
         }
-        println!("  agent:              enrolled");
+        Some(token) => {
+            let status = tokio::process::Command::new(binary)
+                .arg("enroll")
+                .args(["--server", server_url, "--token", token, "--ca-fingerprint", fingerprint])
+                .arg("--state-dir")
+                .arg(state_dir)
+                .stdin(Stdio::null())
+                .status()
+                .await
+                .map_err(spawn_error)?;
+            if !status.success() {
+                say(format!("  agent:              enrollment failed ({status}); the server keeps running"));
+                return Ok(None);
+            }
+            say("  agent:              enrolled".to_string());
+        }
     }
     let child = tokio::process::Command::new(binary)
         .arg("run")
@@ -254,6 +417,6 @@ async fn start_agent(
         .kill_on_drop(true)
         .spawn()
         .map_err(spawn_error)?;
-    println!("  agent:              running (pid {})", child.id().unwrap_or_default());
+    say(format!("  agent:              running (pid {})", child.id().unwrap_or_default()));
     Ok(Some(child))
 }

@@ -96,6 +96,7 @@ word_schemas!(
     ActionState => muster_proto::v1::PolicyActionState,
     Scope => muster_proto::v1::Scope,
     CredentialSource => muster_proto::v1::CredentialSource,
+    ReferenceKind => muster_proto::v1::ReferenceKind,
     AuthPosture => muster_proto::v1::AuthPosture,
 );
 

@@ -19,7 +19,7 @@ use muster_control_plane::store::{DynStore, NewAgent, Role};
 use muster_control_plane::testing::{TestControlPlane, TestDatabase};
 use muster_proto::v1::{
     AuthPosture, ConfigSource, Credential, CredentialSource, Finding, Host, InventorySnapshot, Listener, McpProcess,
-    McpServer, OsUser, Package, RemoteAuth, RemoteEndpoint, Transport,
+    McpServer, OsUser, Package, ReferenceKind, RemoteAuth, RemoteEndpoint, Transport,
 };
 use reqwest::redirect::Policy;
 use serde_json::Value;
@@ -73,6 +73,8 @@ on_both_backends!(
     a_report_is_on_every_summary_page_at_once_and_a_service_leads_to_its_endpoints,
     every_drill_down_filter_answers_alike_on_page_and_api,
     remote_auth_posture_is_on_the_services_and_endpoint_pages_the_api_and_the_filter,
+    references_say_where_the_secret_is_kept_and_secrets_are_counted_distinct_and_by_use,
+    a_fresh_install_with_one_reporting_agent_shows_one_endpoint_on_the_card_and_the_chart,
 );
 
 // ---------------------------------------------------------------------------------------------
@@ -403,7 +405,7 @@ async fn every_inventory_page_renders_escaped_names_and_the_api_returns_them_int
 
     let services = viewer.page("/services", "Services").await;
     assert!(services.contains("github") && services.contains("linear"), "{services}");
-    assert!(services.contains("Literal key") && services.contains("Secret store"));
+    assert!(services.contains("Literal key") && services.contains("Other reference"));
     assert!(services.contains("<table class=\"data\">"));
 
     let servers = viewer.page("/servers", "Servers").await;
@@ -475,7 +477,7 @@ async fn endpoint_detail_shows_servers_findings_history_and_exports(cp: TestCont
         "pinned",
         "unpinned",
         "Literal key",
-        "Secret store",
+        "Other reference",
         "MUSTER-SECRET-ENV",
         "MAL-2025-1234",
         "critical",
@@ -990,5 +992,168 @@ async fn remote_auth_posture_is_on_the_services_and_endpoint_pages_the_api_and_t
     assert!(list.contains("auth-host") && !list.contains("open-host"), "{list}");
     let (status, body) = viewer.get("/api/v1/endpoints?auth_posture=oauth-partial").await;
     assert_eq!(status, 400, "{body}");
+    cp.stop().await.unwrap();
+}
+
+/// A reference credential of the given kind under `location` (no fingerprint: not a value).
+fn reference(location: &str, kind: ReferenceKind) -> Credential {
+    Credential {
+        location: location.into(),
+        kind: "reference".into(),
+        source: CredentialSource::Reference as i32,
+        provider: "github".into(),
+        reference: "GITHUB_TOKEN".into(),
+        reference_kind: kind as i32,
+        ..Default::default()
+    }
+}
+
+/// The numbers marked `distinct-secrets` and `secret-uses` (classes) on a page.
+fn secret_counts(html: &str) -> (i64, i64) {
+    let number_after = |marker: &str| -> i64 {
+        let at = html.find(marker).unwrap_or_else(|| panic!("no {marker} in {html}")) + marker.len();
+        html[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap()
+    };
+    (number_after(r#"distinct-secrets">"#), number_after(r#"secret-uses">"#))
+}
+
+/// Issue 15, labels: a `${GITHUB_TOKEN}` reference was labelled "Secret store" like a 1Password
+/// one, and "Literal secrets 4" counted uses, not the 3 distinct secrets. References say where
+/// the secret is kept (an agent too old to say: kind unknown) on the Services and endpoint pages,
+/// the credential list and the API; the Overview, the Credentials page, the endpoint page and the
+/// API count distinct secrets and uses alike, live after each report and equal to a recount.
+async fn references_say_where_the_secret_is_kept_and_secrets_are_counted_distinct_and_by_use(cp: TestControlPlane) {
+    let store = cp.state.store.clone();
+    let now = unix_now();
+    let (one, two) = ("aaaa0000111122223333444455556666", "bbbb0000111122223333444455556666");
+    let literal = |fingerprint: &'static str| Some((CredentialSource::Literal, fingerprint));
+    let servers = |with_second_use: bool| {
+        let mut s = vec![
+            Srv { credential: literal(one), ..srv("k1", "keyed-one") },
+            Srv { credential: literal(two), ..srv("k3", "keyed-three") },
+            Srv { service: "zz-refs", ..srv("r1", "env-ref") },
+            Srv { service: "zz-refs", ..srv("r2", "vault-ref") },
+            Srv { service: "zz-refs", ..srv("r3", "old-agent-ref") },
+        ];
+        if with_second_use {
+            s.push(Srv { credential: literal(one), ..srv("k2", "keyed-two") });
+        }
+        s
+    };
+    let with_references = |mut snapshot: InventorySnapshot| {
+        for server in &mut snapshot.servers {
+            match server.id.as_str() {
+                "r1" => server.credentials = vec![reference("env:GITHUB_TOKEN", ReferenceKind::Environment)],
+                "r2" => server.credentials = vec![reference("env:GITHUB_TOKEN", ReferenceKind::SecretManager)],
+                "r3" => server.credentials = vec![reference("env:GITHUB_TOKEN", ReferenceKind::Unspecified)],
+                _ => {}
+            }
+        }
+        snapshot
+    };
+    let id = ingest(&store, with_references(snapshot("labels-host", 1, &["alice"], &servers(true), now)), now).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+
+    // Labels: where each reference's secret is kept, on every page that shows it.
+    let services = viewer.page("/services", "Services").await;
+    assert!(!services.contains("Secret store"), "{services}");
+    for label in ["Environment reference", "Secret manager", "Other reference"] {
+        assert!(services.contains(&format!("{label} <strong>1</strong>")), "{label}: {services}");
+    }
+    let (_, body) = viewer.get("/api/v1/services").await;
+    let json: Value = serde_json::from_str(&body).unwrap();
+    let row = json["items"].as_array().unwrap().iter().find(|s| s["service"] == "zz-refs").expect("zz-refs listed");
+    let auth = &row["auth"];
+    assert_eq!(
+        (auth["env_reference"].as_i64(), auth["secret_manager"].as_i64(), auth["reference"].as_i64()),
+        (Some(1), Some(1), Some(1))
+    );
+    let endpoint = viewer.page(&format!("/endpoints/{id}"), "labels-host").await;
+    for label in ["Environment reference", "Secret manager reference", "Reference (kind unknown)"] {
+        assert!(endpoint.contains(label), "{label}: {endpoint}");
+    }
+    let (_, body) = viewer.get(&format!("/api/v1/endpoints/{id}")).await;
+    for word in [
+        r#""reference_kind":"environment""#,
+        r#""reference_kind":"secret_manager""#,
+        r#""reference_kind":"unspecified""#,
+    ] {
+        assert!(body.contains(word), "{word}: {body}");
+    }
+    let places = viewer.page("/credentials/locations?source=reference", "Where credentials are used").await;
+    assert!(places.contains("Environment reference") && places.contains("Secret manager reference"), "{places}");
+    let (_, body) = viewer.get("/api/v1/credentials/locations?source=reference").await;
+    assert!(body.contains(r#""reference_kind":"secret_manager""#), "{body}");
+
+    // Counts: 2 distinct secrets in 3 uses, the same on every page and in the API.
+    let agree = |distinct: i64, uses: i64| {
+        let viewer = &viewer;
+        let id = id.clone();
+        async move {
+            let overview = viewer.page("/", "Overview").await;
+            assert_eq!(secret_counts(&overview), (distinct, uses), "Overview");
+            let credentials = viewer.page("/credentials", "Credentials").await;
+            assert_eq!(secret_counts(&credentials), (distinct, uses), "Credentials");
+            let endpoint = viewer.page(&format!("/endpoints/{id}"), "labels-host").await;
+            assert_eq!(secret_counts(&endpoint), (distinct, uses), "endpoint page");
+            let overview: Value = serde_json::from_str(&viewer.get("/api/v1/overview").await.1).unwrap();
+            assert_eq!(
+                (overview["literal_secrets_distinct"].as_i64(), overview["literal_secrets"].as_i64()),
+                (Some(distinct), Some(uses))
+            );
+        }
+    };
+    agree(2, 3).await;
+    assert!(viewer.page("/", "Overview").await.contains("Literal secrets"), "the card's label");
+
+    // A report that drops one use of a secret keeps it distinct; one that drops a secret's last
+    // use drops it: at once, and as a recount says.
+    let report = |sequence: u64, servers: &[Srv]| Report {
+        sequence,
+        base_sequence: 0,
+        body: ReportBody::Full(with_references(snapshot("labels-host", 1, &["alice"], servers, now))),
+        policy: None,
+    };
+    store.ingest(&id, &report(2, &servers(false)), now).await.unwrap();
+    agree(2, 2).await;
+    let without_two: Vec<Srv> = servers(false).into_iter().filter(|s| s.id != "k3").collect();
+    store.ingest(&id, &report(3, &without_two), now).await.unwrap();
+    agree(1, 1).await;
+    let live = store.secret_totals().await.unwrap();
+    store.rebuild_rollups().await.unwrap();
+    assert_eq!(store.secret_totals().await.unwrap(), live, "the live counts equal a recount");
+    cp.stop().await.unwrap();
+}
+
+/// Issue 15: on a fresh install the trend chart showed 0 endpoints online while the card above
+/// it said 1 (the chart read the daily point the startup rollup wrote before the first report),
+/// and the text said "1 endpoints enrolled". The chart's last point is the cards' numbers.
+async fn a_fresh_install_with_one_reporting_agent_shows_one_endpoint_on_the_card_and_the_chart(cp: TestControlPlane) {
+    let store = cp.state.store.clone();
+    // The startup rollup writes today's point of the empty fleet, as a fresh install's does.
+    let started = support::eventually(std::time::Duration::from_secs(30), || {
+        let store = store.clone();
+        async move { store.overview(unix_now(), 0).await.unwrap().rollup_refreshed_at.is_some() }
+    })
+    .await;
+    assert!(started, "the startup rollup refresh did not run");
+    let now = unix_now();
+    ingest(&store, snapshot("first-laptop", 1, &["alice"], &[srv("f1", "first")], now), now).await;
+    let viewer = sign_in(&cp, Role::Viewer).await;
+    let overview = viewer.page("/", "Overview").await;
+    assert!(overview.contains("1 endpoint enrolled."), "{overview}");
+    let card = {
+        let at = overview.find("Endpoints online</span>").expect("the card");
+        let value = &overview[at..];
+        let start = value.find(r#"class="stat-value">"#).unwrap() + r#"class="stat-value">"#.len();
+        value[start..].chars().take_while(char::is_ascii_digit).collect::<String>()
+    };
+    assert_eq!(card, "1", "{overview}");
+    // The chart's online series: its last point's tooltip names its value.
+    let series = &overview[overview.find(r#"class="series s-online""#).expect("the online series")..];
+    let series = &series[..series.find("</g>").unwrap()];
+    let last = series.rsplit("<title>").next().unwrap();
+    let last = &last[..last.find("</title>").unwrap()];
+    assert!(last.ends_with(&format!(": {card} Endpoints online")), "card {card}, chart's last point {last}");
     cp.stop().await.unwrap();
 }

@@ -75,3 +75,61 @@ async fn quickstart_enrolls_and_runs_the_local_agent() {
     assert_eq!(admin.role, muster_control_plane::store::Role::Admin);
     assert!(admin.password_hash.unwrap().starts_with("$argon2id$"));
 }
+
+/// Runs quickstart on `config` until the stand-in agent has been started, then stops it; returns
+/// the token the stand-in was enrolled with (None when quickstart enrolled nothing).
+async fn run_once(config: &config::ServerConfig, agent: &std::path::Path, calls: &std::path::Path) -> Option<String> {
+    let before = std::fs::read_to_string(calls).map(|t| t.lines().count()).unwrap_or(0);
+    let grpc = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (config_for_task, agent_path) = (config.clone(), agent.to_path_buf());
+    let task = tokio::spawn(async move {
+        muster_control_plane::quickstart::quickstart_on(&config_for_task, Some(&agent_path), grpc, http, async move {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    let started = support::eventually(Duration::from_secs(20), || async {
+        std::fs::read_to_string(calls).is_ok_and(|text| text.lines().skip(before).any(|l| l.starts_with("run ")))
+    })
+    .await;
+    assert!(started, "the agent was not started");
+    stop.send(()).unwrap();
+    tokio::time::timeout(Duration::from_secs(20), task).await.expect("quickstart stops").unwrap().unwrap();
+    let text = std::fs::read_to_string(calls).unwrap();
+    let enroll = text.lines().skip(before).find(|l| l.starts_with("enroll "))?;
+    enroll.split(' ').skip_while(|w| *w != "--token").nth(1).map(str::to_string)
+}
+
+/// Issue 15: every quickstart run minted a new hour-long enrollment token. A re-run reuses the
+/// last run's token while it can still enroll, and mints none once the local agent is enrolled.
+#[tokio::test]
+async fn a_rerun_reuses_the_unused_token_and_mints_none_once_enrolled() {
+    let dir = tempfile::tempdir().unwrap();
+    let calls = dir.path().join("calls.log");
+    let agent = dir.path().join("muster-agent");
+    // The stand-in records its arguments and enrolls nothing: its state dir stays empty.
+    std::fs::write(&agent, format!("#!/bin/sh\necho \"$@\" >> '{}'\n", calls.display())).unwrap();
+    std::fs::set_permissions(&agent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let overrides = Overrides { data_dir: Some(dir.path().join("muster-data")), ..Overrides::default() };
+    let config = config::load(None, &Default::default(), &overrides).unwrap();
+
+    let first = run_once(&config, &agent, &calls).await.expect("the first run enrolls with a token");
+    let second = run_once(&config, &agent, &calls).await.expect("the re-run enrolls with a token");
+    assert_eq!(first, second, "the re-run reuses the unused token");
+    let saved = config.data_dir.join("quickstart-token");
+    let mode = std::fs::metadata(&saved).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "the saved token is owner-only");
+    let store = muster_control_plane::store::open(&config.database_url).await.unwrap();
+    assert_eq!(store.list_tokens().await.unwrap().len(), 1, "one token minted over two runs");
+
+    // Once the local agent is enrolled (its state dir holds its identity) and the token is spent,
+    // a re-run mints none and enrolls nothing.
+    std::fs::create_dir_all(config.data_dir.join("agent")).unwrap();
+    std::fs::write(config.data_dir.join("agent/identity.json"), "{}").unwrap();
+    let record = store.list_tokens().await.unwrap().remove(0);
+    store.revoke_token(&record.id, 1).await.unwrap();
+    assert_eq!(run_once(&config, &agent, &calls).await, None, "an enrolled agent is not enrolled again");
+    assert_eq!(store.list_tokens().await.unwrap().len(), 1, "no token minted for an enrolled agent");
+}

@@ -124,6 +124,10 @@ wire_words! {
     CredentialSource as "source" in credential_source {
         Unspecified = "unspecified", Literal = "literal", Reference = "reference",
     }
+    ReferenceKind as "reference_kind" in reference_kind {
+        Unspecified = "unspecified", Environment = "environment", SecretManager = "secret_manager", Prompt = "prompt",
+        File = "file",
+    }
     Severity as "severity" in severity {
         Unspecified = "unspecified", Info = "info", Low = "low", Medium = "medium", High = "high", Critical = "critical",
     }
@@ -171,11 +175,12 @@ mod tests {
         check::<crate::v1::ConfigFormat>(|v| v.as_str_name());
         check::<crate::v1::Ecosystem>(|v| v.as_str_name());
         check::<crate::v1::CredentialSource>(|v| v.as_str_name());
+        check::<crate::v1::ReferenceKind>(|v| v.as_str_name());
         check::<Severity>(|v| v.as_str_name());
         check::<crate::v1::ProblemKind>(|v| v.as_str_name());
         check::<crate::v1::PolicyActionState>(|v| v.as_str_name());
         check::<crate::v1::AuthPosture>(|v| v.as_str_name());
-        assert_eq!(TABLES.len(), 10);
+        assert_eq!(TABLES.len(), 11);
         for table in TABLES {
             assert_eq!((table.words)()[0], (0, UNSPECIFIED), "{}", table.name);
         }

@@ -11,6 +11,7 @@ use crate::secrets::detection::CHECKSUM_FAILED_KIND;
 use crate::secrets::fingerprint::{FleetKey, fingerprint};
 use crate::secrets::location::Location;
 use crate::secrets::mask;
+use crate::secrets::reference::ReferenceKind;
 use crate::secrets::scrub::{self, Suspect, Suspicion};
 use crate::secrets::{Confidence, Detection, Embedded, Source, detect, detect_embedded};
 use muster_proto::v1 as pb;
@@ -32,6 +33,7 @@ fn credential(location: String, d: &Detection, value: &Secret, key: &FleetKey) -
             fingerprint: fingerprint(key, value),
             provider: d.provider.to_string(),
             reference: String::new(),
+            reference_kind: pb::ReferenceKind::Unspecified as i32,
         },
         Source::Reference(r) => pb::Credential {
             location,
@@ -40,7 +42,18 @@ fn credential(location: String, d: &Detection, value: &Secret, key: &FleetKey) -
             fingerprint: String::new(),
             provider: d.provider.to_string(),
             reference: r.name.clone(),
+            reference_kind: reference_kind(r.syntax.kind()) as i32,
         },
+    }
+}
+
+/// The report's word for where a referenced secret is kept.
+fn reference_kind(kind: ReferenceKind) -> pb::ReferenceKind {
+    match kind {
+        ReferenceKind::Environment => pb::ReferenceKind::Environment,
+        ReferenceKind::SecretManager => pb::ReferenceKind::SecretManager,
+        ReferenceKind::Prompt => pb::ReferenceKind::Prompt,
+        ReferenceKind::File => pb::ReferenceKind::File,
     }
 }
 
@@ -317,6 +330,56 @@ mod tests {
         assert_eq!(reference.len(), 1);
         assert_eq!(reference[0].reference, "SLACK_BOT_TOKEN");
         assert!(reference[0].fingerprint.is_empty());
+    }
+
+    /// Issue 15: every reference was one "Secret store" at the control plane. Each reports where
+    /// its secret is kept: the environment, a secret manager or credential helper, a prompt, a
+    /// file; literals report no kind.
+    #[test]
+    fn references_report_where_the_secret_is_kept() {
+        let key = FleetKey::from_bytes([7; 32]);
+        let env = |name: &str, value: &str| (name.to_string(), Some(Secret::new(value)));
+        let raw = RawServer {
+            name: "refs".into(),
+            command: Some("npx".into()),
+            env: vec![
+                env("GITHUB_TOKEN", "${GITHUB_TOKEN}"),
+                env("LINEAR_API_KEY", "{env:LINEAR_API_KEY}"),
+                env("SENTRY_AUTH_TOKEN", "$SENTRY_AUTH_TOKEN"),
+                env("OPENAI_API_KEY", "op://Engineering/OpenAI/credential"),
+                env("STRIPE_SECRET_KEY", "arn:aws:secretsmanager:eu-west-1:123456789012:secret:stripe-AbCdEf"),
+                env("DB_PASSWORD", "vault://secret/data/db#password"),
+                env("SLACK_TOKEN", "keychain:slack-mcp"),
+                env("NOTION_TOKEN", "$(op read op://Private/Notion/token)"),
+                env("ASANA_TOKEN", "${input:asana-token}"),
+                env("JIRA_API_TOKEN", "{file:~/.config/jira/token}"),
+                env("GITLAB_TOKEN", "glpat-Zq8Xt3LmX0vR7nB2kW9y"),
+            ],
+            ..RawServer::default()
+        };
+        let c = server_credentials(&record(raw), &key);
+        let kind_of = |location: &str| {
+            let c = c.credentials.iter().find(|c| c.location == location).unwrap_or_else(|| panic!("{location}"));
+            pb::ReferenceKind::try_from(c.reference_kind).unwrap()
+        };
+        use pb::ReferenceKind::{Environment, File, Prompt, SecretManager, Unspecified};
+        for (location, kind) in [
+            ("env:GITHUB_TOKEN", Environment),
+            ("env:LINEAR_API_KEY", Environment),
+            ("env:SENTRY_AUTH_TOKEN", Environment),
+            ("env:OPENAI_API_KEY", SecretManager),
+            ("env:STRIPE_SECRET_KEY", SecretManager),
+            ("env:DB_PASSWORD", SecretManager),
+            ("env:SLACK_TOKEN", SecretManager),
+            ("env:NOTION_TOKEN", SecretManager),
+            ("env:ASANA_TOKEN", Prompt),
+            ("env:JIRA_API_TOKEN", File),
+            ("env:GITLAB_TOKEN", Unspecified),
+        ] {
+            assert_eq!(kind_of(location), kind, "{location}: {:?}", c.credentials);
+        }
+        let literal = c.credentials.iter().find(|c| c.location == "env:GITLAB_TOKEN").unwrap();
+        assert_eq!(literal.source, pb::CredentialSource::Literal as i32);
     }
 
     #[test]

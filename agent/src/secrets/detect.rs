@@ -36,7 +36,7 @@ use super::location::Location;
 use super::names::{is_password_name, is_secret_like, provider_hint};
 use super::providers::{Rule, is_public_identifier, match_shape, match_token};
 use super::reference::{
-    Reference, ReferenceSyntax, is_indirection_field, is_placeholder, references, strip_references,
+    Reference, indirection_syntax, is_indirection_field, is_placeholder, references, strip_references,
 };
 
 type Found = (&'static str, &'static str, Confidence);
@@ -55,7 +55,7 @@ pub fn detect(location: &Location<'_>, value: &Secret) -> Option<Detection> {
     if let Location::Field(field) = location
         && is_indirection_field(field)
     {
-        let reference = Reference { syntax: ReferenceSyntax::FieldIndirection, name: v.to_string() };
+        let reference = Reference { syntax: indirection_syntax(field), name: v.to_string() };
         return Some(reference_detection(reference, provider_hint(v)));
     }
     let refs = references(v);

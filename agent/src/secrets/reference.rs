@@ -41,6 +41,9 @@ pub enum ReferenceSyntax {
     OnePassword,
     /// `keychain:...`, `keyring:...` and similar OS credential-store references.
     Keychain,
+    /// A secret manager's URI: `vault://...`, `arn:aws:secretsmanager:...`, `arn:aws:ssm:...`,
+    /// `ssm://...`, `gcp-sm://...`, `azure-kv://...`, `bitwarden://...`, `doppler://...`.
+    SecretManager,
     /// A field whose value is the *name* of a variable (`env_keys`, `bearer_token_env_var`,
     /// `env_http_headers`, `bearerTokenEnvVar`, `api_key_env`, `env_vars`, `envFile`,
     /// `headersHelper`).
@@ -64,6 +67,7 @@ impl ReferenceSyntax {
             ReferenceSyntax::Percent => "percent",
             ReferenceSyntax::OnePassword => "1password",
             ReferenceSyntax::Keychain => "keychain",
+            ReferenceSyntax::SecretManager => "secret-manager",
             ReferenceSyntax::FieldIndirection => "field-indirection",
         }
     }
@@ -79,8 +83,40 @@ impl ReferenceSyntax {
                 | ReferenceSyntax::Command
                 | ReferenceSyntax::OnePassword
                 | ReferenceSyntax::Keychain
+                | ReferenceSyntax::SecretManager
         )
     }
+
+    /// Where the referenced secret is kept, as reported: the environment, a secret manager or
+    /// credential helper (a command's output counts: `$(op read ...)`, `headersHelper`), a
+    /// prompt of the client, or a file.
+    pub fn kind(self) -> ReferenceKind {
+        match self {
+            ReferenceSyntax::EnvColon
+            | ReferenceSyntax::BraceEnv
+            | ReferenceSyntax::Braced
+            | ReferenceSyntax::Dollar
+            | ReferenceSyntax::Percent
+            | ReferenceSyntax::Template
+            | ReferenceSyntax::FieldIndirection => ReferenceKind::Environment,
+            ReferenceSyntax::ContinueSecret
+            | ReferenceSyntax::Command
+            | ReferenceSyntax::OnePassword
+            | ReferenceSyntax::Keychain
+            | ReferenceSyntax::SecretManager => ReferenceKind::SecretManager,
+            ReferenceSyntax::Input | ReferenceSyntax::UserConfig => ReferenceKind::Prompt,
+            ReferenceSyntax::File => ReferenceKind::File,
+        }
+    }
+}
+
+/// Where a referenced secret is kept (the report's `ReferenceKind`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ReferenceKind {
+    Environment,
+    SecretManager,
+    Prompt,
+    File,
 }
 
 /// A reference found in a value: its syntax and the name it points at (a variable name, input
@@ -120,7 +156,7 @@ fn needed_char(syntax: ReferenceSyntax) -> char {
     match syntax {
         ReferenceSyntax::File | ReferenceSyntax::BraceEnv | ReferenceSyntax::Template => '{',
         ReferenceSyntax::Percent => '%',
-        ReferenceSyntax::OnePassword | ReferenceSyntax::Keychain => ':',
+        ReferenceSyntax::OnePassword | ReferenceSyntax::Keychain | ReferenceSyntax::SecretManager => ':',
         _ => '$',
     }
 }
@@ -147,6 +183,12 @@ const TABLE: &[(ReferenceSyntax, &str, usize, Option<usize>)] = &[
     (
         ReferenceSyntax::Keychain,
         r"(?i)^((?:keychain|keyring|secret-service|wincred|credential-manager|secretstorage)(?::|://)\S+)$",
+        1,
+        None,
+    ),
+    (
+        ReferenceSyntax::SecretManager,
+        r"(?i)^((?:vault|aws-sm|aws-ssm|ssm|secretsmanager|gcp-sm|gsm|azure-kv|akv|bw|bitwarden|doppler|infisical)://\S+|arn:aws:(?:secretsmanager|ssm):\S+)$",
         1,
         None,
     ),
@@ -185,6 +227,16 @@ const INDIRECTION_FIELDS: &[&str] = &[
 pub fn is_indirection_field(field: &str) -> bool {
     let last = field.rsplit('.').next().unwrap_or(field).to_ascii_lowercase();
     INDIRECTION_FIELDS.contains(&last.as_str())
+}
+
+/// The syntax of an indirection field's value: a helper command (`headersHelper`), a file of
+/// variables (`envFile`), else the name of a variable.
+pub fn indirection_syntax(field: &str) -> ReferenceSyntax {
+    match field.rsplit('.').next().unwrap_or(field).to_ascii_lowercase().as_str() {
+        "headershelper" | "headers_helper" => ReferenceSyntax::Command,
+        "envfile" | "env_file" => ReferenceSyntax::File,
+        _ => ReferenceSyntax::FieldIndirection,
+    }
 }
 
 /// The first reference in `value`, if any.

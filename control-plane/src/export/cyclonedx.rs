@@ -261,6 +261,9 @@ fn service(host: &ExportHost, server: &ExportServer) -> Service {
     for credential in &server.credentials {
         let source = if credential.literal { "literal" } else { "reference" };
         let mut value = format!("{} {} {source}", credential.location, credential.kind);
+        if !credential.literal {
+            value.push_str(&format!(" reference_kind={}", credential.reference_kind));
+        }
         if !credential.fingerprint.is_empty() {
             value.push_str(&format!(" fingerprint={}", credential.fingerprint));
         }

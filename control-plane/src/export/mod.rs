@@ -136,6 +136,10 @@ pub struct ExportCredential {
     pub provider: String,
     /// The secret is written in the configuration (rather than referenced).
     pub literal: bool,
+    /// For a reference: where the secret is kept (`environment`, `secret_manager`, `prompt`,
+    /// `file`), the `muster.v1.ReferenceKind` word; `unspecified` for a literal and for an agent
+    /// too old to say.
+    pub reference_kind: &'static str,
     /// Keyed fingerprint (empty for references).
     pub fingerprint: String,
 }
@@ -268,6 +272,7 @@ pub fn host_from_parts(
                             kind: c.kind.clone(),
                             provider: c.provider.clone(),
                             literal: c.source == CredentialSource::Literal as i32,
+                            reference_kind: muster_proto::v1::ReferenceKind::word_of(c.reference_kind),
                             fingerprint: c.fingerprint.clone(),
                         })
                         .collect(),

@@ -101,6 +101,7 @@ pub(crate) fn routes() -> Vec<Route> {
         crate::words::ActionState,
         crate::words::Scope,
         crate::words::CredentialSource,
+        crate::words::ReferenceKind,
         crate::words::AuthPosture,
         params::StatusParam,
         params::SortParam,

@@ -504,7 +504,7 @@ macro_rules! impl_ingest {
                     insert_rows(
                         conn,
                         "INSERT INTO credentials (agent_id, server_id, location, kind, source, fingerprint, \
-                         provider, reference) ",
+                         provider, reference, reference_kind) ",
                         "",
                         &servers.credentials,
                         |row, (server_id, credential)| {
@@ -515,7 +515,8 @@ macro_rules! impl_ingest {
                                 .push_bind(i64::from(credential.source))
                                 .push_bind(credential.fingerprint.clone())
                                 .push_bind(credential.provider.clone())
-                                .push_bind(credential.reference.clone());
+                                .push_bind(credential.reference.clone())
+                                .push_bind(i64::from(credential.reference_kind));
                         },
                     )
                     .await?;

@@ -22,7 +22,8 @@ use muster_control_plane::rollup::ONLINE_WINDOW;
 use muster_control_plane::store::{NewAgent, Store};
 use muster_proto::v1::{
     AutoApprove, ConfigSource, Credential, CredentialSource, Ecosystem, Finding, Host, InventorySnapshot, Listener,
-    McpProcess, McpServer, Os, OsUser, Package, RemoteEndpoint, ReportRequest, Severity, Transport, report_request,
+    McpProcess, McpServer, Os, OsUser, Package, ReferenceKind, RemoteEndpoint, ReportRequest, Severity, Transport,
+    report_request,
 };
 use sha2::{Digest as _, Sha256};
 
@@ -168,13 +169,14 @@ fn literal(location: &str, kind: &str, provider: &str, secret_label: &str) -> Cr
     }
 }
 
-fn reference(location: &str, kind: &str, provider: &str, name: &str) -> Credential {
+fn reference(location: &str, kind: &str, provider: &str, name: &str, kept: ReferenceKind) -> Credential {
     Credential {
         location: location.into(),
         kind: kind.into(),
         source: CredentialSource::Reference as i32,
         provider: provider.into(),
         reference: name.into(),
+        reference_kind: kept as i32,
         ..Default::default()
     }
 }
@@ -347,7 +349,8 @@ fn server(kind: Kind, os: Os, client: &str, user: &str, secret: &str) -> McpServ
             });
             s.env_names = vec!["AWS_PROFILE".into()];
             s.service = "aws".into();
-            s.credentials = vec![reference("env:AWS_PROFILE", "aws-profile", "aws", "AWS_PROFILE")];
+            s.credentials =
+                vec![reference("env:AWS_PROFILE", "aws-profile", "aws", "AWS_PROFILE", ReferenceKind::Environment)];
         }
         Kind::StripeNpm => {
             s.name = "stripe".into();

@@ -235,6 +235,10 @@ pub struct Credential {
     /// For references: the variable or secret name referred to.
     #[prost(string, tag = "6")]
     pub reference: ::prost::alloc::string::String,
+    /// For references: where the secret is kept. Agents older than this field leave it unspecified
+    /// (shown as "reference, kind unknown").
+    #[prost(enumeration = "ReferenceKind", tag = "7")]
+    pub reference_kind: i32,
 }
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct Finding {
@@ -597,6 +601,48 @@ impl CredentialSource {
             "CREDENTIAL_SOURCE_UNSPECIFIED" => Some(Self::Unspecified),
             "CREDENTIAL_SOURCE_LITERAL" => Some(Self::Literal),
             "CREDENTIAL_SOURCE_REFERENCE" => Some(Self::Reference),
+            _ => None,
+        }
+    }
+}
+/// Where a referenced secret is kept.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, ::prost::Enumeration)]
+#[repr(i32)]
+pub enum ReferenceKind {
+    Unspecified = 0,
+    /// An environment variable: `${VAR}`, `${env:VAR}`, `{env:VAR}`, `$VAR`, `%VAR%`, or a field
+    /// naming one (`bearer_token_env_var`, `env_keys`).
+    Environment = 1,
+    /// A secret manager or credential helper: 1Password `op://`, an OS keychain or keyring, Vault,
+    /// AWS Secrets Manager or SSM, a client's secret store (`${{ secrets.X }}`), a command's output.
+    SecretManager = 2,
+    /// Asked of the user by the client: `${input:id}` prompts, extension user configuration.
+    Prompt = 3,
+    /// The contents of a file (`{file:path}`), or a template placeholder filled in elsewhere.
+    File = 4,
+}
+impl ReferenceKind {
+    /// String value of the enum field names used in the ProtoBuf definition.
+    ///
+    /// The values are not transformed in any way and thus are considered stable
+    /// (if the ProtoBuf definition does not change) and safe for programmatic use.
+    pub fn as_str_name(&self) -> &'static str {
+        match self {
+            Self::Unspecified => "REFERENCE_KIND_UNSPECIFIED",
+            Self::Environment => "REFERENCE_KIND_ENVIRONMENT",
+            Self::SecretManager => "REFERENCE_KIND_SECRET_MANAGER",
+            Self::Prompt => "REFERENCE_KIND_PROMPT",
+            Self::File => "REFERENCE_KIND_FILE",
+        }
+    }
+    /// Creates an enum from field names used in the ProtoBuf definition.
+    pub fn from_str_name(value: &str) -> ::core::option::Option<Self> {
+        match value {
+            "REFERENCE_KIND_UNSPECIFIED" => Some(Self::Unspecified),
+            "REFERENCE_KIND_ENVIRONMENT" => Some(Self::Environment),
+            "REFERENCE_KIND_SECRET_MANAGER" => Some(Self::SecretManager),
+            "REFERENCE_KIND_PROMPT" => Some(Self::Prompt),
+            "REFERENCE_KIND_FILE" => Some(Self::File),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::secrets::decode::base62;
+use crate::secrets::reference::{ReferenceKind, ReferenceSyntax};
 
 fn ghp() -> String {
     let body = "Zq8mV3xT0bLk9WcN2pRf7HsJd4YgAe";
@@ -146,6 +147,17 @@ fn field_indirections_name_a_variable() {
     assert_eq!(d.provider, "github");
     // The same value in an ordinary field is just a word.
     assert_eq!(detect(&Location::Field("description"), &Secret::new("GITHUB_TOKEN")), None);
+    // A helper command is a credential helper, an env file a file (issue 15's reference kinds).
+    let syntax = |field: &str, value: &str| match detect(&Location::Field(field), &Secret::new(value)).map(|d| d.source)
+    {
+        Some(Source::Reference(r)) => Some(r.syntax),
+        _ => None,
+    };
+    assert_eq!(syntax("headersHelper", "/usr/local/bin/mcp-headers"), Some(ReferenceSyntax::Command));
+    assert_eq!(syntax("envFile", "~/.config/mcp/.env"), Some(ReferenceSyntax::File));
+    assert_eq!(ReferenceSyntax::Command.kind(), ReferenceKind::SecretManager);
+    assert_eq!(ReferenceSyntax::File.kind(), ReferenceKind::File);
+    assert_eq!(ReferenceSyntax::FieldIndirection.kind(), ReferenceKind::Environment);
 }
 
 #[test]

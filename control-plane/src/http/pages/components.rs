@@ -135,6 +135,11 @@ pub fn severity_badge(severity: i32) -> Markup {
     html! { span class={ "badge sev-" (name) } { (name) } }
 }
 
+/// `singular` for 1, else `plural`: "1 endpoint enrolled", "2 endpoints enrolled".
+pub fn plural(n: i64, singular: &'static str, plural: &'static str) -> &'static str {
+    if n == 1 { singular } else { plural }
+}
+
 /// A badge with a count, omitted when the count is zero. `tone` is a class (`danger`, `ok`, ...).
 pub fn count_badge(tone: &str, label: &str, count: i64) -> Markup {
     html! {
@@ -150,13 +155,39 @@ pub fn auth_badge(auth: &str) -> Markup {
     html! { span class={ "badge " (tone) } { (label) } }
 }
 
+/// `(tone, label)` of a stored auth word. `reference` is what is left once environment variables
+/// and secret managers are told apart: a client prompt, a file, or an agent too old to say.
 pub fn auth_label(auth: &str) -> (&'static str, &'static str) {
     match auth {
         "oauth" => ("ok", "OAuth"),
-        "reference" => ("info", "Secret store"),
+        "env_reference" => ("info", "Environment reference"),
+        "secret_manager" => ("ok", "Secret manager"),
+        "reference" => ("neutral", "Other reference"),
         "literal" => ("danger", "Literal key"),
         _ => ("neutral", "None"),
     }
+}
+
+/// `(tone, label)` of one credential: a literal, or a reference by where its secret is kept
+/// (`muster.v1.ReferenceKind`; an agent older than that field says nothing: kind unknown).
+pub fn credential_label(source: i32, reference_kind: i32) -> (&'static str, &'static str) {
+    use muster_proto::v1::{CredentialSource, ReferenceKind};
+    if source == CredentialSource::Literal as i32 {
+        return ("danger", "Literal");
+    }
+    match ReferenceKind::from_number(reference_kind) {
+        Some(ReferenceKind::Environment) => ("info", "Environment reference"),
+        Some(ReferenceKind::SecretManager) => ("ok", "Secret manager reference"),
+        Some(ReferenceKind::Prompt) => ("info", "Prompt reference"),
+        Some(ReferenceKind::File) => ("info", "File reference"),
+        Some(ReferenceKind::Unspecified) | None => ("neutral", "Reference (kind unknown)"),
+    }
+}
+
+/// [`credential_label`] as a badge.
+pub fn credential_badge(source: i32, reference_kind: i32) -> Markup {
+    let (tone, label) = credential_label(source, reference_kind);
+    html! { span class={ "badge " (tone) } { (label) } }
 }
 
 pub fn chips<'a>(items: impl IntoIterator<Item = &'a str>) -> Markup {

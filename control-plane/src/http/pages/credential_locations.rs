@@ -8,11 +8,10 @@ use axum::Extension;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
-use muster_proto::WireWord;
-use muster_proto::v1::CredentialSource;
 
 use super::components::{
-    bad_params, empty, endpoint_link, filter_buttons, link, list_params, pager, select, store_error, text_input,
+    bad_params, credential_badge, empty, endpoint_link, filter_buttons, link, list_params, pager, select, store_error,
+    text_input,
 };
 use super::layout;
 use super::server_list::server_on_endpoint;
@@ -97,8 +96,7 @@ pub(crate) async fn credential_locations(
                                     " · "
                                     a href=(filtered(&[("provider", c.provider.clone()), ("kind", c.kind.clone())])) { (c.kind) }
                                     " "
-                                    @let source = CredentialSource::word_of(c.source);
-                                    span class={ "badge " (if c.source == CredentialSource::Literal as i32 { "danger" } else { "info" }) } { (source) }
+                                    (credential_badge(c.source, c.reference_kind))
                                 }
                                 td {
                                     @if c.fingerprint.is_empty() { span.muted { "—" } }

@@ -9,7 +9,9 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::components::{bad_params, empty, filter_buttons, list_params, pager, select, store_error, text_input};
+use super::components::{
+    bad_params, empty, filter_buttons, list_params, pager, plural, select, store_error, text_input,
+};
 use super::credential_locations as locations;
 use super::layout;
 use crate::http::AppState;
@@ -31,12 +33,14 @@ pub(crate) async fn credentials(
         Ok(q) => q,
         Err(error) => return bad_params(&error, &principal),
     };
-    let (groups, shared) =
-        match tokio::try_join!(state.cp.store.secret_groups(), state.cp.store.shared_fingerprints(&store_query)) {
-            Ok(both) => both,
-            Err(error) => return store_error(error, &principal),
-        };
-    let total: i64 = groups.iter().map(|g| g.secrets).sum();
+    let (groups, totals, shared) = match tokio::try_join!(
+        state.cp.store.secret_groups(),
+        state.cp.store.secret_totals(),
+        state.cp.store.shared_fingerprints(&store_query)
+    ) {
+        Ok(all) => all,
+        Err(error) => return store_error(error, &principal),
+    };
     let body = html! {
         div.page-head {
             h1 { "Credentials" }
@@ -46,12 +50,13 @@ pub(crate) async fn credentials(
             }
         }
         section.card.table-card {
-            h2 { "Literal secrets by provider and location" span.count { (total) } }
+            h2 { "Literal secrets by provider and location" }
+            (secret_totals(totals))
             @if groups.is_empty() {
                 (empty("No literal secret found on the fleet."))
             } @else {
                 table.data {
-                    thead { tr { th { "Provider" } th { "Kind" } th { "Location" } th.num { "Secrets" } th.num { "Endpoints" } } }
+                    thead { tr { th { "Provider" } th { "Kind" } th { "Location" } th.num title="Places a plain-text key is written" { "Uses" } th.num { "Endpoints" } } }
                     tbody {
                         @for g in &groups {
                             @let literal = ("source", "literal".to_string());
@@ -111,4 +116,17 @@ pub(crate) async fn credentials(
         }
     };
     layout::page("Credentials", Some(&principal), body).into_response()
+}
+
+/// The fleet's literal secrets counted both ways, each labelled, as the Overview's card says
+/// them: distinct secrets (distinct fingerprints) and uses (places one is written).
+pub(crate) fn secret_totals(totals: crate::store::read::SecretTotals) -> maud::Markup {
+    html! {
+        p.secret-totals {
+            span.badge.danger { strong.distinct-secrets { (totals.distinct) } " " (plural(totals.distinct, "distinct secret", "distinct secrets")) }
+            " in "
+            span.badge.neutral { strong.secret-uses { (totals.uses) } " " (plural(totals.uses, "use", "uses")) }
+            " (one secret written in two places is two uses)"
+        }
+    }
 }

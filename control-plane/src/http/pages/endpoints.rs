@@ -13,12 +13,12 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use maud::{Markup, html};
 use muster_proto::WireWord;
-use muster_proto::v1::{AuthPosture, CredentialSource, Os, Scope, Severity};
+use muster_proto::v1::{AuthPosture, Os, Scope, Severity};
 
 use super::components::{
-    bad_params, chips, count_badge, empty, endpoint_link, error_page, filter_buttons, link, list_params,
-    maybe_time_ago, online_dot, os_label, os_name, pager, posture_name, select, server_auth, severity_badge,
-    severity_name, store_error, text_input, time_ago, transport_name, utc_text, word_options,
+    bad_params, chips, count_badge, credential_badge, empty, endpoint_link, error_page, filter_buttons, link,
+    list_params, maybe_time_ago, online_dot, os_label, os_name, pager, plural, posture_name, select, server_auth,
+    severity_badge, severity_name, store_error, text_input, time_ago, transport_name, utc_text, word_options,
 };
 use super::server_list::{self, package_cell};
 use super::{credential_locations, layout};
@@ -66,7 +66,7 @@ pub(crate) async fn endpoints(
                             th { "Users" }
                             th { "Clients" }
                             th.num { "Servers" }
-                            th.num { "Literal secrets" }
+                            th.num title="Places a plain-text key is written" { "Secret uses" }
                             th { "Open findings" }
                             th { "Last seen" }
                         }
@@ -153,6 +153,19 @@ fn linked_chips(filter: &'static str, names: &[String]) -> Markup {
     }
 }
 
+/// Distinct literal secrets among an endpoint's servers: distinct keyed fingerprints, as the
+/// fleet's count is (one secret in two servers' entries is one secret, two uses).
+fn distinct_literal_secrets(servers: &[ServerView]) -> i64 {
+    let literal = muster_proto::v1::CredentialSource::Literal as i32;
+    let fingerprints: std::collections::BTreeSet<&str> = servers
+        .iter()
+        .flat_map(|s| &s.credentials)
+        .filter(|c| c.source == literal && !c.fingerprint.is_empty())
+        .map(|c| c.fingerprint.as_str())
+        .collect();
+    i64::try_from(fingerprints.len()).unwrap_or(i64::MAX)
+}
+
 fn literal_secrets_of(agent_id: &str) -> String {
     credential_locations::filtered(&[("source", "literal".to_string()), ("agent", agent_id.to_string())])
 }
@@ -208,7 +221,8 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
             p.lede {
                 (online_dot(e.online)) " Last seen " (maybe_time_ago(e.last_seen_at, now))
                 " · " (os_name(e.os))
-                " · " (e.servers) " servers · " (e.open_findings) " open findings"
+                " · " (e.servers) " " (plural(e.servers, "server", "servers"))
+                " · " (e.open_findings) " " (plural(e.open_findings, "open finding", "open findings"))
             }
             p.actions {
                 a.button href=(export) download { "Export CycloneDX" }
@@ -236,7 +250,13 @@ fn render_detail(d: &EndpointDetail, now: i64) -> Markup {
                 dl.facts {
                     dt { "Users" } dd { (linked_chips("user", &e.users)) }
                     dt { "Clients" } dd { (linked_chips("client", &e.clients)) }
-                    dt { "Literal secrets" } dd { a href=(literal_secrets_of(&e.agent_id)) { (e.literal_secrets) } }
+                    dt { "Literal secrets" } dd {
+                        @let distinct = distinct_literal_secrets(&d.servers);
+                        a href=(literal_secrets_of(&e.agent_id)) {
+                            strong.distinct-secrets { (distinct) } " " (plural(distinct, "distinct secret", "distinct secrets"))
+                            ", in " span.secret-uses { (e.literal_secrets) } " " (plural(e.literal_secrets, "use", "uses"))
+                        }
+                    }
                     dt { "Findings" } dd.badges {
                         (count_badge("sev-critical", "critical", e.findings_critical))
                         (count_badge("sev-high", "high", e.findings_high))
@@ -410,9 +430,7 @@ fn server_row(s: &ServerView, running: &HashMap<&str, Vec<&ProcessView>>, now: i
                         a href=(credential_locations::filtered(&[("provider", c.provider.clone()), ("kind", c.kind.clone())])) {
                             (c.provider) " " (c.kind)
                         }
-                        " " span class={ "badge " (if c.source == CredentialSource::Literal as i32 { "danger" } else { "info" }) } {
-                            (CredentialSource::word_of(c.source))
-                        }
+                        " " (credential_badge(c.source, c.reference_kind))
                         @if !c.fingerprint.is_empty() {
                             br;
                             a.fingerprint-link href=(credential_locations::fingerprint_link(&c.fingerprint)) title="Every place this secret is used" {

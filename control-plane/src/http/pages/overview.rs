@@ -7,7 +7,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::{Markup, html};
 
-use super::components::{bad_params, short_date, store_error, time_ago};
+use super::components::{bad_params, plural, short_date, store_error, time_ago};
 use super::layout;
 use crate::http::AppState;
 use crate::http::params::{self, NoParams, online_since};
@@ -76,11 +76,11 @@ fn render(o: &Overview, now: i64, waiting: u64) -> Markup {
             note: "enterprise services reached",
         },
         Card {
-            label: "Literal secret uses",
-            value: o.literal_secrets,
+            label: "Literal secrets",
+            value: o.literal_secrets_distinct,
             href: "/credentials",
             tone: "danger",
-            note: "places a plain-text key is written",
+            note: "distinct secrets",
         },
         Card {
             label: "High findings",
@@ -118,8 +118,16 @@ fn render(o: &Overview, now: i64, waiting: u64) -> Markup {
             @for card in &cards {
                 a class={ "card stat " (card.tone) } href=(card.href) {
                     span.stat-label { (card.label) }
-                    span.stat-value { (card.value) }
-                    span.stat-note { (card.note) }
+                    @let secrets = card.href == "/credentials";
+                    span class={ "stat-value" @if secrets { " distinct-secrets" } } { (card.value) }
+                    span.stat-note {
+                        (card.note)
+                        // The same secrets counted by place, as the Credentials page says them.
+                        @if secrets {
+                            ", in " span.secret-uses { (o.literal_secrets) } " "
+                            (plural(o.literal_secrets, "use", "uses"))
+                        }
+                    }
                 }
             }
         }

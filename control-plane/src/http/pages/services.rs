@@ -12,7 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use maud::html;
 
-use super::components::{bad_params, count_badge, empty, link, store_error};
+use super::components::{bad_params, count_badge, empty, link, plural, store_error};
 use super::layout;
 use crate::http::AppState;
 use crate::http::params::{self, NoParams};
@@ -38,7 +38,8 @@ pub(crate) async fn services(
         }
         @if literal > 0 {
             p.flash.error role="status" {
-                (literal) " servers reach a service with a literal static key in their configuration. "
+                (literal) " " (plural(literal, "server reaches", "servers reach"))
+                " a service with a literal static key in its configuration. "
                 a href="/credentials" { "See credentials" }
             }
         }
@@ -70,7 +71,9 @@ pub(crate) async fn services(
                                 td.num { a href=(servers) title="The servers, with their users" { (row.users) } }
                                 td.badges {
                                     (count_badge("ok", "OAuth", row.auth.oauth))
-                                    (count_badge("info", "Secret store", row.auth.reference))
+                                    (count_badge("info", "Environment reference", row.auth.env_reference))
+                                    (count_badge("ok", "Secret manager", row.auth.secret_manager))
+                                    (count_badge("neutral", "Other reference", row.auth.reference))
                                     (count_badge("danger", "Literal key", row.auth.literal))
                                     (count_badge("neutral", "None", row.auth.none))
                                 }

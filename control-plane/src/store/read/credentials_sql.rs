@@ -30,6 +30,17 @@ macro_rules! impl_credentials {
                     .collect()
             }
 
+            /// Migration 0021's one row, kept live with the fingerprint rollup.
+            pub(crate) async fn secret_totals(store: &super::super::$store) -> Result<SecretTotals, StoreError> {
+                let row = sqlx::query("SELECT distinct_secrets, uses FROM secret_totals WHERE id = 1")
+                    .fetch_optional(store.reader())
+                    .await?;
+                match row {
+                    Some(row) => Ok(SecretTotals { distinct: row.try_get("distinct_secrets")?, uses: row.try_get("uses")? }),
+                    None => Ok(SecretTotals::default()),
+                }
+            }
+
             pub(crate) async fn shared_fingerprints(
                 store: &super::super::$store,
                 query: &FingerprintQuery,
@@ -102,7 +113,7 @@ macro_rules! impl_credentials {
                 let limit = page_limit(query.limit);
                 let mut qb = Builder::new(
                     "SELECT c.agent_id, e.hostname, c.server_id, s.name, s.client, s.user_name, s.config_path, \
-                     c.location, c.kind, c.provider, c.source, c.fingerprint \
+                     c.location, c.kind, c.provider, c.source, c.reference_kind, c.fingerprint \
                      FROM credentials c JOIN servers s ON s.agent_id = c.agent_id AND s.server_id = c.server_id \
                      JOIN endpoint_summary e ON e.agent_id = c.agent_id WHERE 1 = 1",
                 );
@@ -171,6 +182,7 @@ macro_rules! impl_credentials {
                         kind: row.try_get("kind")?,
                         provider: row.try_get("provider")?,
                         source: to_i32(row.try_get("source")?),
+                        reference_kind: to_i32(row.try_get("reference_kind")?),
                         fingerprint: row.try_get("fingerprint")?,
                     });
                 }

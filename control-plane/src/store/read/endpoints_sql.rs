@@ -236,6 +236,7 @@ macro_rules! impl_endpoints {
                                 kind: c.kind,
                                 provider: c.provider,
                                 source: c.source,
+                                reference_kind: c.reference_kind,
                                 fingerprint: c.fingerprint,
                             })
                             .collect(),

@@ -3,7 +3,7 @@
 //! (from its configuration, and as the agent verified it by asking the remote server).
 //! Pure functions; no database access here.
 
-use muster_proto::v1::{AuthPosture, CredentialSource, McpServer, Transport};
+use muster_proto::v1::{AuthPosture, CredentialSource, McpServer, ReferenceKind, Transport};
 use serde::Serialize;
 
 /// How a server authenticates to what it reaches.
@@ -12,7 +12,13 @@ use serde::Serialize;
 pub enum AuthMode {
     /// A literal static key sits in the configuration (the worst case wins).
     Literal,
-    /// Credentials come from a secret store or environment reference.
+    /// Credentials come from environment variables (`${VAR}`, `{env:VAR}`, `$VAR`, `env:` fields).
+    EnvReference,
+    /// Credentials come from a secret manager or credential helper (1Password, a keychain,
+    /// Vault, AWS Secrets Manager or SSM, a command's output).
+    SecretManager,
+    /// Credentials are referenced some other way (a client prompt, a file), or by an agent too
+    /// old to say where (kind unknown).
     Reference,
     /// A remote server that uses OAuth: verified by the agent (`oauth` or `oauth_partial`), or,
     /// without a verified posture, guessed from a remote entry configured without any credential.
@@ -24,6 +30,8 @@ impl AuthMode {
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Literal => "literal",
+            Self::EnvReference => "env_reference",
+            Self::SecretManager => "secret_manager",
             Self::Reference => "reference",
             Self::Oauth => "oauth",
             Self::None => "none",
@@ -95,7 +103,7 @@ fn auth_mode(server: &McpServer) -> AuthMode {
     if has(CredentialSource::Literal) {
         AuthMode::Literal
     } else if has(CredentialSource::Reference) {
-        AuthMode::Reference
+        reference_mode(server)
     } else if matches!(verified_posture, Some(AuthPosture::Oauth | AuthPosture::OauthPartial)) {
         AuthMode::Oauth
     } else if verified_posture == Some(AuthPosture::None) {
@@ -104,6 +112,26 @@ fn auth_mode(server: &McpServer) -> AuthMode {
         AuthMode::Oauth
     } else {
         AuthMode::None
+    }
+}
+
+/// How a server's references authenticate it: environment variables if any credential comes
+/// from one (the weakest keeping wins, as a literal does above), else a secret manager if any,
+/// else another or an unknown kind.
+fn reference_mode(server: &McpServer) -> AuthMode {
+    let kinds = || {
+        server
+            .credentials
+            .iter()
+            .filter(|c| c.source == CredentialSource::Reference as i32)
+            .map(|c| ReferenceKind::try_from(c.reference_kind).unwrap_or(ReferenceKind::Unspecified))
+    };
+    if kinds().any(|k| k == ReferenceKind::Environment) {
+        AuthMode::EnvReference
+    } else if kinds().any(|k| k == ReferenceKind::SecretManager) {
+        AuthMode::SecretManager
+    } else {
+        AuthMode::Reference
     }
 }
 
@@ -202,6 +230,30 @@ mod tests {
         assert_eq!(auth_mode(&server), AuthMode::Literal);
         let local = McpServer { transport: Transport::Stdio as i32, ..Default::default() };
         assert_eq!(auth_mode(&local), AuthMode::None);
+    }
+
+    /// Issue 15: a `${GITHUB_TOKEN}` reference was labelled "Secret store". A server's references
+    /// say where the secret is kept; an agent too old to say reads as a reference of unknown kind.
+    #[test]
+    fn references_are_told_apart_by_where_the_secret_is_kept() {
+        let reference =
+            |kind: ReferenceKind| Credential { reference_kind: kind as i32, ..credential(CredentialSource::Reference) };
+        let with = |kinds: &[ReferenceKind]| McpServer {
+            transport: Transport::Stdio as i32,
+            credentials: kinds.iter().map(|k| reference(*k)).collect(),
+            ..Default::default()
+        };
+        assert_eq!(auth_mode(&with(&[ReferenceKind::Environment])), AuthMode::EnvReference);
+        assert_eq!(auth_mode(&with(&[ReferenceKind::SecretManager])), AuthMode::SecretManager);
+        assert_eq!(
+            auth_mode(&with(&[ReferenceKind::SecretManager, ReferenceKind::Environment])),
+            AuthMode::EnvReference,
+            "the weaker keeping wins"
+        );
+        assert_eq!(auth_mode(&with(&[ReferenceKind::Unspecified])), AuthMode::Reference, "an old agent's");
+        assert_eq!(auth_mode(&with(&[ReferenceKind::Prompt])), AuthMode::Reference);
+        assert_eq!(AuthMode::EnvReference.as_str(), "env_reference");
+        assert_eq!(AuthMode::SecretManager.as_str(), "secret_manager");
     }
 
     fn verified(posture: AuthPosture) -> Option<RemoteEndpoint> {

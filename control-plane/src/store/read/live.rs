@@ -45,6 +45,9 @@ pub(crate) struct ServiceCounts {
     pub endpoints: i64,
     pub users: i64,
     pub oauth: i64,
+    pub env_reference: i64,
+    pub secret_manager: i64,
+    /// References of another (prompt, file) or an unknown kind.
     pub reference: i64,
     pub literal: i64,
     pub none: i64,
@@ -105,6 +108,8 @@ impl Contribution {
                 counts.endpoints = 1;
                 match server.auth.as_str() {
                     "oauth" => counts.oauth += 1,
+                    "env_reference" => counts.env_reference += 1,
+                    "secret_manager" => counts.secret_manager += 1,
                     "reference" => counts.reference += 1,
                     "literal" => counts.literal += 1,
                     "none" => counts.none += 1,
@@ -195,6 +200,8 @@ impl Contribution {
                 endpoints: a.endpoints - b.endpoints,
                 users: a.users - b.users,
                 oauth: a.oauth - b.oauth,
+                env_reference: a.env_reference - b.env_reference,
+                secret_manager: a.secret_manager - b.secret_manager,
                 reference: a.reference - b.reference,
                 literal: a.literal - b.literal,
                 none: a.none - b.none,
@@ -227,11 +234,33 @@ impl Contribution {
     }
 }
 
+/// How a fingerprint's change moves the count of distinct secrets: `added` uses made its count
+/// `now`. A fingerprint whose first uses these are appears (+1); one left without uses vanishes
+/// (-1, its row is deleted). Rows never hold zero uses, so `now == added > 0` means it was new.
+pub(crate) fn distinct_change(added: i64, now: i64) -> i64 {
+    if now <= 0 {
+        -1
+    } else if added > 0 && now == added {
+        1
+    } else {
+        0
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_fingerprint_counts_as_one_distinct_secret_while_it_has_uses() {
+        assert_eq!(distinct_change(2, 2), 1, "first two uses: a new secret");
+        assert_eq!(distinct_change(1, 3), 0, "a third use of a known secret");
+        assert_eq!(distinct_change(-1, 2), 0, "one use fewer, still used");
+        assert_eq!(distinct_change(-2, 0), -1, "its last uses gone");
+        assert_eq!(distinct_change(0, 2), 0, "only its host count moved");
+    }
 
     fn server(service: &str, user: &str, auth: &str) -> ServerFactsRow {
         ServerFactsRow { service: service.into(), user_name: user.into(), auth: auth.into(), ..Default::default() }

@@ -10,7 +10,7 @@ macro_rules! impl_live {
         pub(crate) mod live {
             use super::*;
             use crate::store::portable::ROWS_PER_STATEMENT;
-            use crate::store::read::live::{Contribution, CredentialFactsRow, ServerFactsRow};
+            use crate::store::read::live::{Contribution, CredentialFactsRow, ServerFactsRow, distinct_change};
 
             /// What `agent_id`'s stored inventory contributes to the rollups now.
             pub(crate) async fn contribution(conn: &mut $conn, agent_id: &str) -> Result<Contribution, StoreError> {
@@ -77,9 +77,9 @@ macro_rules! impl_live {
                 let services: Vec<_> = delta.services.iter().collect();
                 for chunk in services.chunks(ROWS_PER_STATEMENT) {
                     let mut qb = Builder::new(
-                        "INSERT INTO service_rollup (service, servers, endpoints, users, auth_oauth, auth_reference, \
-                         auth_literal, auth_none, posture_oauth, posture_oauth_partial, posture_static_key, \
-                         posture_none, posture_unknown) ",
+                        "INSERT INTO service_rollup (service, servers, endpoints, users, auth_oauth, auth_env_reference, \
+                         auth_secret_manager, auth_reference, auth_literal, auth_none, posture_oauth, \
+                         posture_oauth_partial, posture_static_key, posture_none, posture_unknown) ",
                     );
                     qb.push_values(chunk, |mut b, (service, n)| {
                         b.push_bind((*service).clone())
@@ -87,6 +87,8 @@ macro_rules! impl_live {
                             .push_bind(n.endpoints)
                             .push_bind(n.users)
                             .push_bind(n.oauth)
+                            .push_bind(n.env_reference)
+                            .push_bind(n.secret_manager)
                             .push_bind(n.reference)
                             .push_bind(n.literal)
                             .push_bind(n.none)
@@ -101,6 +103,8 @@ macro_rules! impl_live {
                          endpoints = service_rollup.endpoints + excluded.endpoints, \
                          users = service_rollup.users + excluded.users, \
                          auth_oauth = service_rollup.auth_oauth + excluded.auth_oauth, \
+                         auth_env_reference = service_rollup.auth_env_reference + excluded.auth_env_reference, \
+                         auth_secret_manager = service_rollup.auth_secret_manager + excluded.auth_secret_manager, \
                          auth_reference = service_rollup.auth_reference + excluded.auth_reference, \
                          auth_literal = service_rollup.auth_literal + excluded.auth_literal, \
                          auth_none = service_rollup.auth_none + excluded.auth_none, \
@@ -224,6 +228,7 @@ macro_rules! impl_live {
                 }
 
                 let fingerprints: Vec<_> = delta.fingerprints.iter().collect();
+                let mut distinct_secrets = 0i64;
                 for chunk in fingerprints.chunks(ROWS_PER_STATEMENT) {
                     let mut qb =
                         Builder::new("INSERT INTO fingerprint_rollup (fingerprint, provider, kind, hosts, servers) ");
@@ -234,12 +239,18 @@ macro_rules! impl_live {
                             .push_bind(n.hosts)
                             .push_bind(n.servers);
                     });
-                    // The label of the first endpoint that reported the fingerprint is kept.
+                    // The label of the first endpoint that reported the fingerprint is kept. The
+                    // new counts say which fingerprints this made appear or vanish.
                     qb.push(
                         " ON CONFLICT (fingerprint) DO UPDATE SET hosts = fingerprint_rollup.hosts + excluded.hosts, \
-                         servers = fingerprint_rollup.servers + excluded.servers",
+                         servers = fingerprint_rollup.servers + excluded.servers RETURNING fingerprint, servers",
                     );
-                    qb.build().execute(&mut *conn).await?;
+                    for row in qb.build().fetch_all(&mut *conn).await? {
+                        let fingerprint: String = row.try_get("fingerprint")?;
+                        let servers: i64 = row.try_get("servers")?;
+                        let added = delta.fingerprints.get(&fingerprint).map_or(0, |n| n.servers);
+                        distinct_secrets += distinct_change(added, servers);
+                    }
                 }
                 for (fingerprint, n) in &delta.fingerprints {
                     if n.servers < 0 {
@@ -248,6 +259,17 @@ macro_rules! impl_live {
                             .execute(&mut *conn)
                             .await?;
                     }
+                }
+                let uses: i64 = delta.secrets.values().map(|(secrets, _)| secrets).sum();
+                if distinct_secrets != 0 || uses != 0 {
+                    sqlx::query(
+                        "UPDATE secret_totals SET distinct_secrets = distinct_secrets + $1, uses = uses + $2 \
+                         WHERE id = 1",
+                    )
+                    .bind(distinct_secrets)
+                    .bind(uses)
+                    .execute(&mut *conn)
+                    .await?;
                 }
                 Ok(())
             }
@@ -300,11 +322,13 @@ macro_rules! impl_live {
                 // `auth_posture` holds `muster.v1.AuthPosture` numbers: 1 oauth, 2 oauth_partial,
                 // 3 static_key, 4 none, 5 unknown (as `PostureCounts::count` reads them).
                 for sql in [
-                    "INSERT INTO service_rollup (service, servers, endpoints, users, auth_oauth, auth_reference, \
-                     auth_literal, auth_none, posture_oauth, posture_oauth_partial, posture_static_key, posture_none, \
-                     posture_unknown) \
+                    "INSERT INTO service_rollup (service, servers, endpoints, users, auth_oauth, auth_env_reference, \
+                     auth_secret_manager, auth_reference, auth_literal, auth_none, posture_oauth, posture_oauth_partial, \
+                     posture_static_key, posture_none, posture_unknown) \
                      SELECT service, COUNT(*), COUNT(DISTINCT agent_id), COUNT(DISTINCT agent_id || '/' || user_name), \
                      CAST(SUM(CASE WHEN auth = 'oauth' THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN auth = 'env_reference' THEN 1 ELSE 0 END) AS BIGINT), \
+                     CAST(SUM(CASE WHEN auth = 'secret_manager' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN auth = 'reference' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN auth = 'literal' THEN 1 ELSE 0 END) AS BIGINT), \
                      CAST(SUM(CASE WHEN auth = 'none' THEN 1 ELSE 0 END) AS BIGINT), \
@@ -344,6 +368,10 @@ macro_rules! impl_live {
                     "INSERT INTO fingerprint_rollup (fingerprint, provider, kind, hosts, servers) \
                      SELECT fingerprint, MIN(provider), MIN(kind), COUNT(DISTINCT agent_id), COUNT(*) FROM credentials \
                      WHERE fingerprint <> '' GROUP BY fingerprint",
+                    "DELETE FROM secret_totals",
+                    "INSERT INTO secret_totals (id, distinct_secrets, uses) \
+                     SELECT 1, (SELECT COUNT(*) FROM fingerprint_rollup), \
+                     (SELECT COUNT(*) FROM credentials WHERE source = 1)",
                 ] {
                     sqlx::query(sql).execute(&mut *conn).await?;
                 }

@@ -162,7 +162,11 @@ pub struct Overview {
     pub clients: i64,
     /// Enterprise services reached, as of the last rollup.
     pub services: i64,
+    /// Uses of literal secrets: places a plain-text key is written (one secret in two
+    /// configurations is two uses).
     pub literal_secrets: i64,
+    /// Distinct literal secrets (distinct keyed fingerprints).
+    pub literal_secrets_distinct: i64,
     /// Open high / critical findings (waived ones do not count until their waiver expires).
     pub findings_high: i64,
     pub findings_critical: i64,
@@ -210,6 +214,11 @@ pub enum FingerprintReuse {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct AuthCounts {
     pub oauth: i64,
+    /// Credentials from environment variables.
+    pub env_reference: i64,
+    /// Credentials from a secret manager or credential helper.
+    pub secret_manager: i64,
+    /// Credentials referenced otherwise (a prompt, a file) or of an unknown kind (older agents).
     pub reference: i64,
     pub literal: i64,
     pub none: i64,
@@ -519,6 +528,11 @@ pub struct ServerCredential {
     #[serde(with = "muster_proto::words::credential_source")]
     #[schema(value_type = crate::words::CredentialSource)]
     pub source: i32,
+    /// For a reference: where the secret is kept (`environment`, `secret_manager`, `prompt`,
+    /// `file`); `unspecified` for a literal and for an agent too old to say.
+    #[serde(with = "muster_proto::words::reference_kind")]
+    #[schema(value_type = crate::words::ReferenceKind)]
+    pub reference_kind: i32,
     /// Empty for a reference (the value is not in the file).
     pub fingerprint: String,
 }
@@ -553,6 +567,15 @@ pub struct SecretGroup {
     pub location_type: String,
     pub secrets: i64,
     pub endpoints: i64,
+}
+
+/// The fleet's literal secrets counted two ways, kept live in the ingest transaction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct SecretTotals {
+    /// Distinct secrets: distinct keyed fingerprints.
+    pub distinct: i64,
+    /// Uses: places a literal secret is written (one secret in two configurations is two uses).
+    pub uses: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
@@ -611,6 +634,11 @@ pub struct CredentialLocation {
     #[serde(with = "muster_proto::words::credential_source")]
     #[schema(value_type = crate::words::CredentialSource)]
     pub source: i32,
+    /// For a reference: where the secret is kept; `unspecified` for a literal and for an agent
+    /// too old to say.
+    #[serde(with = "muster_proto::words::reference_kind")]
+    #[schema(value_type = crate::words::ReferenceKind)]
+    pub reference_kind: i32,
     /// Empty for a reference.
     pub fingerprint: String,
 }
@@ -830,6 +858,8 @@ pub trait ReadModels: Send + Sync {
         now: i64,
     ) -> Result<Option<EndpointDetail>, StoreError>;
     async fn secret_groups(&self) -> Result<Vec<SecretGroup>, StoreError>;
+    /// Distinct literal secrets and their uses, read from one live row.
+    async fn secret_totals(&self) -> Result<SecretTotals, StoreError>;
     async fn shared_fingerprints(&self, query: &FingerprintQuery) -> Result<Page<SharedFingerprint>, StoreError>;
     async fn findings(&self, query: &FindingQuery) -> Result<Page<FindingView>, StoreError>;
     /// Records (or replaces) a decision on a finding and recounts its endpoint. `who` is the

@@ -17,7 +17,6 @@ macro_rules! impl_overview {
                     "SELECT COUNT(*) AS endpoints, \
                      CAST(COALESCE(SUM(server_count), 0) AS BIGINT) AS servers, \
                      CAST(COALESCE(SUM(client_count), 0) AS BIGINT) AS clients, \
-                     CAST(COALESCE(SUM(literal_secrets), 0) AS BIGINT) AS literal_secrets, \
                      CAST(COALESCE(SUM(findings_high), 0) AS BIGINT) AS findings_high, \
                      CAST(COALESCE(SUM(findings_critical), 0) AS BIGINT) AS findings_critical \
                      FROM endpoint_summary",
@@ -34,6 +33,8 @@ macro_rules! impl_overview {
                 .fetch_one(store.reader())
                 .await?
                 .try_get("n")?;
+                // Kept live with the fingerprint rollup (migration 0021): one row, never a count.
+                let secrets = super::credentials::secret_totals(store).await?;
                 let services: i64 = sqlx::query("SELECT COUNT(*) AS n FROM service_rollup")
                     .fetch_one(store.reader())
                     .await?
@@ -76,7 +77,8 @@ macro_rules! impl_overview {
                     servers: totals.try_get("servers")?,
                     clients: totals.try_get("clients")?,
                     services,
-                    literal_secrets: totals.try_get("literal_secrets")?,
+                    literal_secrets: secrets.uses,
+                    literal_secrets_distinct: secrets.distinct,
                     findings_high: totals.try_get("findings_high")?,
                     findings_critical: totals.try_get("findings_critical")?,
                     trend,
@@ -86,7 +88,8 @@ macro_rules! impl_overview {
 
             pub(crate) async fn services(store: &super::super::$store) -> Result<Vec<ServiceRow>, StoreError> {
                 let rows = sqlx::query(
-                    "SELECT service, servers, endpoints, users, auth_oauth, auth_reference, auth_literal, \
+                    "SELECT service, servers, endpoints, users, auth_oauth, auth_env_reference, auth_secret_manager, \
+                     auth_reference, auth_literal, \
                      auth_none, posture_oauth, posture_oauth_partial, posture_static_key, posture_none, \
                      posture_unknown FROM service_rollup ORDER BY endpoints DESC, service",
                 )
@@ -101,6 +104,8 @@ macro_rules! impl_overview {
                             users: row.try_get("users")?,
                             auth: AuthCounts {
                                 oauth: row.try_get("auth_oauth")?,
+                                env_reference: row.try_get("auth_env_reference")?,
+                                secret_manager: row.try_get("auth_secret_manager")?,
                                 reference: row.try_get("auth_reference")?,
                                 literal: row.try_get("auth_literal")?,
                                 none: row.try_get("auth_none")?,

@@ -496,6 +496,7 @@ fn generate(spec: &FleetSpec, from: usize, to: usize) -> Vec<Table> {
                     fingerprint: fingerprint.clone(),
                     provider: provider.to_string(),
                     reference: if is_literal { String::new() } else { "vault://kv/mcp".to_string() },
+                    reference_kind: if is_literal { 0 } else { pb::ReferenceKind::SecretManager as i32 },
                 });
                 credentials.rows.push(vec![
                     text(&id),

@@ -30,9 +30,9 @@ macro_rules! impl_read_models {
                 CredentialQuery, Cursor, DailyPoint, DecisionKind, EndpointDetail, EndpointQuery, EndpointRow,
                 EndpointSort, FindingDecision, FindingKey, FindingQuery, FindingStateFilter, FindingView,
                 FingerprintQuery, FingerprintReuse, GroupKind, HISTORY_LIMIT, MAX_PAGE, Overview, Page, PostureCounts,
-                ReadModels, RollupStats, SecretGroup, ServerCredential, ServerFacts, ServerGroup, ServerGroupQuery,
-                ServerQuery, ServerRow, ServerView, ServiceRow, SharedFingerprint, VersionCount, advisory_id,
-                contains_pattern, day_start, finding_subject, into_page, member_key, members, page_limit,
+                ReadModels, RollupStats, SecretGroup, SecretTotals, ServerCredential, ServerFacts, ServerGroup,
+                ServerGroupQuery, ServerQuery, ServerRow, ServerView, ServiceRow, SharedFingerprint, VersionCount,
+                advisory_id, contains_pattern, day_start, finding_subject, into_page, member_key, members, page_limit,
                 process_views,
             };
 
@@ -122,6 +122,9 @@ macro_rules! impl_read_models {
                 }
                 async fn secret_groups(&self) -> Result<Vec<SecretGroup>, StoreError> {
                     credentials::secret_groups(self).await
+                }
+                async fn secret_totals(&self) -> Result<SecretTotals, StoreError> {
+                    credentials::secret_totals(self).await
                 }
                 async fn shared_fingerprints(
                     &self,
