@@ -1,16 +1,20 @@
 #!/usr/bin/env bash
 # Takes the tray app's screenshots (docs/screenshots/tray-*.png) under Xvfb with a D-Bus session:
-# a real agent on a small --root image (risky Cursor servers, Cline servers of which one is
-# disabled through the agent's `disable`, as the window's Disable button does), the real
-# `muster-tray`, and xfce4-panel as the StatusNotifier host that shows the tray icon and its menu.
+# a real control plane (`muster-server serve` on 127.0.0.1, its own data dir) with a published
+# policy that quarantines one server and names the organisation's contact; a real agent enrolled
+# with it, on a small --root image (risky Cursor servers, Cline servers of which one is disabled
+# through the agent's `disable`, as the window's Disable button does); the real `muster-tray`;
+# and xfce4-panel as the StatusNotifier host that shows the tray icon and its menu.
 #
-#   scripts/tray-screenshots.sh TRAY_BINARY AGENT_BINARY [OUT_DIR]    (default docs/screenshots)
+#   scripts/tray-screenshots.sh TRAY_BINARY AGENT_BINARY SERVER_BINARY [OUT_DIR]
+#                                                         (default OUT_DIR: docs/screenshots)
 #
 # Needs xvfb, dbus, xdotool, imagemagick and xfce4-panel (scripts/install-deps.sh test).
 set -euo pipefail
 tray=$(realpath "$1")
 agent=$(realpath "$2")
-out=$(realpath "${3:-$(dirname "$0")/../docs/screenshots}")
+server=$(realpath "$3")
+out=$(realpath "${4:-$(dirname "$0")/../docs/screenshots}")
 
 work=$(mktemp -d /tmp/muster-tray-shots.XXXXXX)
 pids=()
@@ -19,6 +23,34 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+# The control plane, with the policy the screenshots show a developer living under.
+cp=("$server" --data-dir "$work/cp" --grpc-listen 127.0.0.1:0 --http-listen 127.0.0.1:0)
+setsid "${cp[@]}" serve </dev/null >"$work/cp.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 600); do grep -q "muster-server listening" "$work/cp.log" && break; sleep 0.1; done
+grpc=$(sed -n 's/.*grpc=\([0-9.:]*\).*/\1/p' "$work/cp.log" | head -1)
+fingerprint=$(sed -n 's/.*ca_fingerprint=\([0-9A-Za-z:]*\).*/\1/p' "$work/cp.log" | head -1)
+[ -n "$grpc" ] && [ -n "$fingerprint" ] || { echo "the control plane did not start:" >&2; cat "$work/cp.log" >&2; exit 1; }
+cat >"$work/policy.toml" <<'TOML'
+version = 1
+name = "acme-mcp"
+
+[contact]
+name = "Platform security"
+email = "mcp-help@acme.example"
+
+[[rule]]
+id = "no-cleartext-remote"
+title = "No MCP traffic in clear text beyond this machine"
+action = "quarantine"
+[rule.match]
+name = ["jira"]
+TOML
+"${cp[@]}" policy apply "$work/policy.toml" --reason "screenshots" >/dev/null
+token=$("${cp[@]}" token create 2>/dev/null)
+"$agent" enroll --server "https://localhost:${grpc##*:}" --token "$token" --ca-fingerprint "$fingerprint" \
+  --state-dir "$work/state" >/dev/null
 
 account=$(id -un)
 if [ "$account" = root ]; then home=$work/image/root; else home=$work/image/home/$account; fi
@@ -58,8 +90,9 @@ setsid "$agent" run --os linux --process-interval 1h --root "$work/image" --stat
 pids+=($!)
 
 status_json() { "$agent" status --format json --socket "$socket" 2>/dev/null || true; }
+# Scanned, connected, and the policy's quarantine of jira in force.
 for _ in $(seq 600); do
-  status_json | grep -q '"postgres"' && break
+  status_json | grep -q '"postgres"' && status_json | grep -q '"no-cleartext-remote"' && break
   sleep 0.1
 done
 postgres_id=$(status_json | python3 -c 'import json,sys
@@ -147,7 +180,7 @@ shot() {
 }
 
 shot tray-window-findings.png --open
-shot tray-window-disabled.png --open=policy
+shot tray-blocked-server.png --open=policy
 shot tray-window-servers.png --open=servers
 shot tray-exception-form.png --open=exception
 GTK_THEME=Adwaita:dark shot tray-window-dark.png --open

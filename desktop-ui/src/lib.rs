@@ -14,6 +14,7 @@ pub mod view;
 
 mod agent_link;
 pub mod opener;
+pub mod startup;
 mod tray;
 
 use std::sync::Mutex;

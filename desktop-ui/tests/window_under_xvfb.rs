@@ -2,7 +2,10 @@
 //! socket, the real `muster-tray` binary under `Xvfb` (display chosen by Xvfb itself) inside a
 //! `dbus-run-session`, opened with `--open`. The window titles itself from what it rendered, so
 //! its X title proves the whole path: agent → local API → app → webview → rendered page. A
-//! capture of the window must also hold more than a few colours (not a blank window).
+//! capture of the window must also hold more than a few colours (not a blank window). The app
+//! runs with a home and XDG dirs of its own; no file it or its webview writes there may hold
+//! the image's secret (the tray's side of the canary leak test; the generated one is
+//! `tests/tests/e2e/local_api_leaks.rs`).
 //!
 //! Needs Xvfb, dbus-run-session, xdotool and ImageMagick's `import` (scripts/install-deps.sh
 //! installs them); it fails, rather than skips, without them. It does not test the tray icon
@@ -91,7 +94,8 @@ fn the_window_renders_the_agents_findings_under_xvfb() {
     std::fs::write(
         &config,
         r#"{"mcpServers": {"github": {"command": "npx", "args": ["-y", "@modelcontextprotocol/server-github"],
-  "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "ghp_R8x2Lq9ZtV4mN7pK3sW6yB1cD5fG0hJ8kQ2e"}}}}"#,
+  "env": {"GITHUB_PERSONAL_ACCESS_TOKEN": "@TOKEN@"}}}}"#
+            .replace("@TOKEN@", TOKEN),
     )
     .unwrap();
 
@@ -130,12 +134,20 @@ fn the_window_renders_the_agents_findings_under_xvfb() {
     let display = format!(":{}", line.trim());
     assert!(line.trim().parse::<u32>().is_ok(), "Xvfb did not start (it wrote {line:?})");
 
+    let app_home = work.path().join("app-home");
+    std::fs::create_dir_all(&app_home).unwrap();
     let _tray = spawn_group(
         Command::new("dbus-run-session")
             .arg("--")
             .arg(env!("CARGO_BIN_EXE_muster-tray"))
             .arg("--open")
             .env("DISPLAY", &display)
+            // The app's own home and XDG dirs, to see what it and its webview write.
+            .env("HOME", &app_home)
+            .env("XDG_CONFIG_HOME", app_home.join(".config"))
+            .env("XDG_DATA_HOME", app_home.join(".local/share"))
+            .env("XDG_CACHE_HOME", app_home.join(".cache"))
+            .env("XDG_STATE_HOME", app_home.join(".local/state"))
             .env("MUSTER_AGENT_SOCKET", &socket)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
@@ -170,4 +182,39 @@ fn the_window_renders_the_agents_findings_under_xvfb() {
         (n > 50).then_some(n)
     });
     assert!(colours > 50);
+
+    // The canary of the image never reaches a file the app or its webview wrote: the app keeps
+    // its notification and snooze state in memory, and the page stores nothing (no
+    // localStorage, no IndexedDB); WebKit's own cache and storage dirs must not hold the status.
+    // The raw token, and each 12-character window of its random part.
+    let canary = TOKEN;
+    let mut needles: Vec<&str> = vec![canary];
+    needles.extend((4..canary.len() - 11).map(|i| &canary[i..i + 12]));
+    let mut files = Vec::new();
+    walk(&app_home, &mut files);
+    for path in &files {
+        let bytes = std::fs::read(path).unwrap_or_default();
+        for n in &needles {
+            assert!(
+                !bytes.windows(n.len()).any(|w| w == n.as_bytes()),
+                "{} holds {n:?} of the image's secret",
+                path.display()
+            );
+        }
+    }
+    eprintln!("files the app and its webview wrote: {}", files.len());
+}
+
+/// The image's canary: a fake GitHub token in the risky server's config.
+const TOKEN: &str = "ghp_R8x2Lq9ZtV4mN7pK3sW6yB1cD5fG0hJ8kQ2e";
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            walk(&path, out);
+        } else {
+            out.push(path);
+        }
+    }
 }

@@ -66,6 +66,21 @@ pub(crate) struct RawFile {
     /// Whether agents may ask remote servers how they authenticate (issue 16).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     remote_auth: Option<Spanned<RawRemoteAuth>>,
+    /// Who developers ask about the policy (shown by the tray app beside a blocked server).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    contact: Option<Spanned<RawContact>>,
+}
+
+/// `[contact]`: the organisation's contact for questions about the policy.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawContact {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    email: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
 }
 
 /// `[remote_auth]`: the fleet's say on the agents' unauthenticated probe of remote servers.
@@ -291,6 +306,7 @@ fn compile(mut raw: RawFile, p: &mut Problems<'_>) -> Option<Bundle> {
         }
     }
     let remote_auth = compile_remote_auth(raw.remote_auth.as_ref(), p);
+    let contact = compile_contact(raw.contact.as_ref(), p);
     rules.sort_by(|a, b| a.id.cmp(&b.id));
     exceptions.sort_by(|a, b| a.id.cmp(&b.id));
     canonicalise(&mut raw);
@@ -310,8 +326,37 @@ fn compile(mut raw: RawFile, p: &mut Problems<'_>) -> Option<Bundle> {
         rules,
         exceptions,
         remote_auth: remote_auth?,
+        contact: contact?,
         canonical,
     })
+}
+
+/// Longest value of a `[contact]` key, in characters.
+const MAX_CONTACT: usize = 200;
+
+fn compile_contact(raw: Option<&Spanned<RawContact>>, p: &mut Problems<'_>) -> Option<Option<crate::model::Contact>> {
+    let Some(raw) = raw else { return Some(None) };
+    let span = raw.span();
+    let c = raw.get_ref();
+    let mut ok = true;
+    let mut value = |key: &str, v: &Option<String>| -> String {
+        let v = v.as_deref().unwrap_or_default().trim();
+        if v.chars().count() > MAX_CONTACT || v.chars().any(char::is_control) {
+            p.at(span.clone(), format!("contact {key} must be at most {MAX_CONTACT} characters on one line"));
+            ok = false;
+        }
+        v.to_string()
+    };
+    let contact = crate::model::Contact {
+        name: value("name", &c.name),
+        email: value("email", &c.email),
+        url: value("url", &c.url),
+    };
+    if contact.name.is_empty() && contact.email.is_empty() && contact.url.is_empty() {
+        p.at(span, "`[contact]` needs a name, an email or a url".to_string());
+        return None;
+    }
+    ok.then_some(Some(contact))
 }
 
 fn compile_remote_auth(

@@ -23,5 +23,5 @@ pub use evaluate::{
     Violation, evaluate, shape_bytes,
 };
 pub use file::{Diagnostic, FORMAT_VERSION, PolicyError, parse, publish};
-pub use model::{Action, Bundle, Ecosystem, Os, Scope, Severity, Transport};
+pub use model::{Action, Bundle, Contact, Ecosystem, Os, Scope, Severity, Transport};
 pub use report::render_text;

@@ -100,7 +100,18 @@ pub struct Bundle {
     pub(crate) exceptions: Vec<Exception>,
     /// `[remote_auth]`: whether agents may probe remote servers' authentication.
     pub(crate) remote_auth: RemoteAuthProbing,
+    /// `[contact]`: who developers ask about the policy.
+    pub(crate) contact: Option<Contact>,
     pub(crate) canonical: String,
+}
+
+/// The organisation's contact for questions about the policy (`[contact]`); empty strings for
+/// keys the file leaves out, at least one set.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Contact {
+    pub name: String,
+    pub email: String,
+    pub url: String,
 }
 
 /// `[remote_auth]` compiled: the probe switched off for the whole fleet, or for some hosts.
@@ -117,6 +128,11 @@ impl Default for RemoteAuthProbing {
 }
 
 impl Bundle {
+    /// Who developers ask about the policy (`[contact]`), if the file names anyone.
+    pub fn contact(&self) -> Option<&Contact> {
+        self.contact.as_ref()
+    }
+
     /// The policy's name (`name = ...`), empty when unnamed.
     pub fn name(&self) -> &str {
         &self.name

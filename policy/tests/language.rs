@@ -264,3 +264,19 @@ fn remote_auth_probing_can_be_switched_off_globally_or_per_host() {
     assert_refused("version = 1\n[remote_auth]\nskip_hosts = []\n", &[("2:1", "names no host")]);
     assert_refused("version = 1\n[remote_auth]\nprobes = false\n", &[("3:1", "unknown field `probes`")]);
 }
+
+/// Issue 13: `[contact]` names who developers ask about the policy (the tray shows it beside a
+/// blocked server); it is part of the signed canonical form, needs at least one key, and each
+/// value is one line of at most 200 characters.
+#[test]
+fn a_contact_is_named_signed_and_checked() {
+    assert!(parse("version = 1\n").unwrap().contact().is_none());
+    let b = parse("version = 1\n[contact]\nname = \"Platform security\"\nemail = \"mcp@acme.example\"\n").unwrap();
+    let c = b.contact().expect("a contact");
+    assert_eq!((c.name.as_str(), c.email.as_str(), c.url.as_str()), ("Platform security", "mcp@acme.example", ""));
+    assert!(String::from_utf8_lossy(b.canonical_bytes()).contains("email = \"mcp@acme.example\""));
+    assert_refused("version = 1\n[contact]\n", &[("2:1", "needs a name, an email or a url")]);
+    assert_refused("version = 1\n[contact]\nphone = \"1\"\n", &[("3:1", "unknown field `phone`")]);
+    let long = format!("version = 1\n[contact]\nname = \"{}\"\n", "x".repeat(201));
+    assert_refused(&long, &[("2:1", "at most 200 characters")]);
+}

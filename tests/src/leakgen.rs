@@ -115,6 +115,29 @@ pub fn find_leaks(planted: &[Planted], haystacks: &[(String, Vec<u8>)]) -> Vec<S
     leaks
 }
 
+/// A pattern's alternatives at the top level (outside groups and classes); the whole pattern
+/// when it has none.
+fn top_level_alternatives(pattern: &str) -> Vec<&str> {
+    let (mut out, mut depth, mut in_class, mut escaped, mut start) = (Vec::new(), 0usize, false, false, 0);
+    for (i, c) in pattern.char_indices() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => depth = depth.saturating_sub(1),
+            '|' if !in_class && depth == 0 => {
+                out.push(&pattern[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&pattern[start..]);
+    out
+}
+
 /// The literal text a pattern starts with, escapes included (`https://hooks\.slack\.com/`
 /// gives `https://hooks.slack.com/`); the detector's own prefix when the pattern alternates at
 /// the top level.
@@ -182,8 +205,15 @@ pub fn secrets(seed: u64) -> Vec<Planted> {
             .find(|v| v.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-+/=.~:".contains(&b)));
         if let Some(secret) = value {
             let suffix = if shape.checked { "-bad-checksum" } else { "" };
-            let public = literal_text(shape.pattern, &shape.literal_prefix);
-            let public_prefix = if secret.starts_with(&public) { public.len() } else { shape.literal_prefix.len() };
+            // A pattern that alternates at the top level (`ABSK…|bedrock-api-key-YmVk…`) has one
+            // public literal per alternative: the one the drawn value starts with is public.
+            let public_prefix = top_level_alternatives(shape.pattern)
+                .into_iter()
+                .map(|alternative| literal_text(alternative, &shape.literal_prefix))
+                .filter(|public| !public.is_empty() && secret.starts_with(public.as_str()))
+                .map(|public| public.len())
+                .max()
+                .unwrap_or(shape.literal_prefix.len());
             out.push(Planted { family: format!("{}{suffix}", shape.kind), public_prefix, secret });
         }
     }
@@ -568,6 +598,16 @@ mod tests {
             let text = &plan.files[format.home_path()];
             assert!(text.len() > 1000, "{format:?}");
         }
+    }
+
+    #[test]
+    fn each_top_level_alternative_has_its_own_public_literal() {
+        let pattern = r"ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=_\-]*";
+        let alternatives = top_level_alternatives(pattern);
+        assert_eq!(alternatives.len(), 2, "{alternatives:?}");
+        assert_eq!(literal_text(alternatives[0], "ABSK"), "ABSK");
+        assert_eq!(literal_text(alternatives[1], "ABSK"), "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t");
+        assert_eq!(top_level_alternatives(r"a(b|c)[|]d").len(), 1);
     }
 
     #[test]

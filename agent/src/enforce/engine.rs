@@ -154,7 +154,12 @@ impl Engine {
             refusal,
             ..PolicyReport::default()
         };
-        let view = policy_view(&decisions, &results, &report, now);
+        let mut view = policy_view(&decisions, &results, &report, &scanned.inventory, now);
+        view.contact = policy.bundle.contact().map(|c| local::Contact {
+            name: c.name.clone(),
+            email: c.email.clone(),
+            url: c.url.clone(),
+        });
         Outcome { report, view, lines }
     }
 }
@@ -260,7 +265,13 @@ fn local_action(action: Action) -> local::PolicyAction {
 
 /// The tray's view: per user, each rule broken, what is pending with its deadline, and what was
 /// quarantined.
-fn policy_view(decisions: &Decisions, results: &ActionResults<'_>, report: &PolicyReport, now: i64) -> PolicyView {
+fn policy_view(
+    decisions: &Decisions,
+    results: &ActionResults<'_>,
+    report: &PolicyReport,
+    inventory: &muster_proto::v1::InventorySnapshot,
+    now: i64,
+) -> PolicyView {
     let mut view = PolicyView { version: report.applied_version, ..PolicyView::default() };
     let states: BTreeMap<(&str, &str), &PolicyActionResult> = report
         .servers
@@ -329,7 +340,13 @@ fn policy_view(decisions: &Decisions, results: &ActionResults<'_>, report: &Poli
                     // Lifted by the policy (a rule change or an exception), not by the developer.
                     undo_allowed: false,
                     origin: local::QuarantineOrigin::Policy as i32,
-                    config_path: String::new(),
+                    // The file it was in, for "open the config file" (the inventory's masked path).
+                    config_path: inventory
+                        .servers
+                        .iter()
+                        .find(|s| s.id == d.server_id)
+                        .map(|s| s.config_path.clone())
+                        .unwrap_or_default(),
                 },
             ));
         }

@@ -22,6 +22,16 @@ struct StatusJson<'a> {
     /// Version pins the caller made (`muster-agent pin`), each undoable.
     pins: Vec<PinJson<'a>>,
     exception_requests: Vec<ExceptionJson<'a>>,
+    /// Who to ask about the policy (its `[contact]`), when it names anyone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<ContactJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ContactJson<'a> {
+    name: &'a str,
+    email: &'a str,
+    url: &'a str,
 }
 
 #[derive(Serialize)]
@@ -240,6 +250,7 @@ pub fn json(status: &local::LocalStatus) -> String {
                 expires_at_unix: r.expires_at_unix,
             })
             .collect(),
+        contact: status.contact.as_ref().map(|c| ContactJson { name: &c.name, email: &c.email, url: &c.url }),
     };
     // Plain structs of strings, numbers and bools: serialising cannot fail.
     serde_json::to_string_pretty(&view).unwrap_or_else(|_| "{}".to_string())

@@ -45,6 +45,8 @@ fn fill_policy(status: &mut local::LocalStatus, policy: &super::PolicyView, user
     status.decisions = mine(&policy.decisions, users);
     status.pending_actions = mine(&policy.pending, users);
     status.quarantines = mine(&policy.quarantines, users);
+    // The organisation's contact is the same for everyone the agent serves.
+    status.contact = policy.contact.clone();
 }
 
 fn fill_inventory(
@@ -234,6 +236,7 @@ mod tests {
                     "alice".into(),
                     local::Quarantine { server_id: "a9".into(), server_name: "gone".into(), ..Default::default() },
                 )],
+                contact: Some(local::Contact { name: "Platform security".into(), ..Default::default() }),
             }),
         }
     }
@@ -248,6 +251,9 @@ mod tests {
         assert_eq!(bob.decisions.iter().map(|d| d.rule_id.as_str()).collect::<Vec<_>>(), ["rule-of-bob"]);
         assert_eq!(bob.pending_actions.iter().map(|p| p.deadline_unix).collect::<Vec<_>>(), [99]);
         assert!(bob.quarantines.is_empty());
+        // The organisation's contact is everyone's.
+        assert_eq!(alice.contact.as_ref().map(|c| c.name.as_str()), Some("Platform security"));
+        assert_eq!(bob.contact, alice.contact);
     }
 
     #[test]

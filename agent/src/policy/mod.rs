@@ -124,6 +124,8 @@ pub struct PolicyView {
     pub decisions: Vec<(String, muster_proto::local::v1::PolicyDecision)>,
     pub pending: Vec<(String, muster_proto::local::v1::PendingAction)>,
     pub quarantines: Vec<(String, muster_proto::local::v1::Quarantine)>,
+    /// Who to ask about the policy (its `[contact]`), for every local user.
+    pub contact: Option<muster_proto::local::v1::Contact>,
 }
 
 /// Shortest and longest wait before the stream is opened again.

@@ -8,7 +8,9 @@
 //! after restart), `kill` (SIGKILL after queuing and mid-send), `refusals` (revoked agent, impostor
 //! control plane, reused and expired tokens, wrong CA pin), `leaks` (canary secrets in payloads and database files), `generated_leaks` (every detector
 //! family in every field and format, searched for in every output, page, export and webhook),
-//! `process_leaks` (the same families in running servers' command lines),
+//! `process_leaks` (the same families in running servers' command lines), `local_api_leaks`
+//! (the same plan searched for in every local API answer, `muster-agent status` and what the
+//! tray app renders of it),
 //! `config_file` (the installed agent.toml enrolls silently on first start), `policy` (a
 //! published policy in force on running agents within 2 s, kept across restarts), `data` (a
 //! catalog row published at runtime changes what a running agent reports; a bundle the agent
@@ -69,6 +71,7 @@ mod exceptions;
 mod generated_leaks;
 mod kill;
 mod leaks;
+mod local_api_leaks;
 mod outage;
 mod policy;
 mod process_leaks;
@@ -106,6 +109,13 @@ on_both_backends!(
     generated_secrets_never_leave_the_agent,
     crate::generated_leaks::generated_secrets_never_leave_the_agent
 );
+
+/// The local API and tray leak test on SQLite only: what it searches never reaches the control
+/// plane's database (the generated leak test covers both backends), so PostgreSQL adds nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn generated_secrets_never_reach_the_local_api_or_the_tray() {
+    crate::on(Backend::Sqlite, crate::local_api_leaks::generated_secrets_never_reach_the_local_api_or_the_tray).await;
+}
 
 /// Quickstart is SQLite only (the embedded default), so it runs once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
