@@ -51,6 +51,7 @@ fn server(id: &str, name: &str, package: Option<ExportPackage>) -> ExportServer 
             provider: "github".into(),
             literal: true,
             fingerprint: "0123456789abcdef0123456789abcdef".into(),
+            reference_kind: "",
         }],
         first_seen_at: NOW - 60,
         last_seen_at: NOW,

@@ -602,7 +602,8 @@ mod tests {
 
     #[test]
     fn each_top_level_alternative_has_its_own_public_literal() {
-        let pattern = r"ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=_\-]*";
+        let pattern =
+            r"ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=_\-]*";
         let alternatives = top_level_alternatives(pattern);
         assert_eq!(alternatives.len(), 2, "{alternatives:?}");
         assert_eq!(literal_text(alternatives[0], "ABSK"), "ABSK");

@@ -247,12 +247,11 @@ pub const REGISTRY_SECRET_KIND: &str = "registry-secret";
 fn holds_value(value: &str, is_header: bool) -> bool {
     let stripped = crate::secrets::reference::strip_references(value);
     let mut rest = stripped.trim();
-    if is_header {
-        if let Some((scheme, after)) = rest.split_once(char::is_whitespace) {
-            if ["bearer", "basic", "token"].contains(&scheme.to_ascii_lowercase().as_str()) {
-                rest = after.trim();
-            }
-        }
+    if is_header
+        && let Some((scheme, after)) = rest.split_once(char::is_whitespace)
+        && ["bearer", "basic", "token"].contains(&scheme.to_ascii_lowercase().as_str())
+    {
+        rest = after.trim();
     }
     !rest.is_empty() && !crate::secrets::reference::is_placeholder(rest)
 }

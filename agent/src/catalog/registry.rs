@@ -134,10 +134,10 @@ impl RegistryIndex {
     /// What the registry says about a server with this package and endpoint (the agent's raw
     /// parse); `None` when it names neither.
     pub fn lookup(&self, package: Option<&Package>, endpoint: Option<&RemoteEndpoint>) -> Option<RegistryMatch> {
-        if let Some(endpoint) = endpoint {
-            if let Some(found) = self.by_endpoint(endpoint) {
-                return Some(found);
-            }
+        if let Some(endpoint) = endpoint
+            && let Some(found) = self.by_endpoint(endpoint)
+        {
+            return Some(found);
         }
         self.by_package(package?)
     }

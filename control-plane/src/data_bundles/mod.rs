@@ -180,10 +180,11 @@ pub async fn publish(
     now: i64,
 ) -> Result<(DataBundleRecord, AuditEvent), ActionError> {
     let mut parts = parts.clone();
-    if parts.registry_json.is_none() && !parts.names().is_empty() {
-        if let Some(current) = store.current_data_bundle().await? {
-            parts.registry_json = DataParts::of_document(&current.document)?.registry_json;
-        }
+    if parts.registry_json.is_none()
+        && !parts.names().is_empty()
+        && let Some(current) = store.current_data_bundle().await?
+    {
+        parts.registry_json = DataParts::of_document(&current.document)?.registry_json;
     }
     let record = store_next(store, listener, &parts, actor, reason, now).await?;
     let event = AuditEvent::new("data.publish", &format!("data/{}", record.version))

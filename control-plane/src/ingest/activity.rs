@@ -346,6 +346,7 @@ mod tests {
                 fingerprint: "aa".into(),
                 provider: "github".into(),
                 reference: String::new(),
+                ..Default::default()
             }],
             ..Default::default()
         }

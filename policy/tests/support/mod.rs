@@ -63,6 +63,7 @@ pub fn literal(location: &str, kind: &str, provider: &str) -> pb::Credential {
         source: pb::CredentialSource::Literal as i32,
         fingerprint: "00112233445566778899aabbccddeeff".into(),
         reference: String::new(),
+        ..Default::default()
     }
 }
 
@@ -74,6 +75,7 @@ pub fn reference(location: &str, kind: &str, provider: &str) -> pb::Credential {
         source: pb::CredentialSource::Reference as i32,
         fingerprint: String::new(),
         reference: "GITHUB_TOKEN".into(),
+        reference_kind: pb::ReferenceKind::Environment as i32,
     }
 }
 

@@ -310,7 +310,7 @@ pub async fn generated_secrets_never_reach_the_local_api_or_the_tray(sb: Sandbox
     // The tray app's renderings of what the real agent served.
     let (rendered, released) = tray_renderings(&[&first, &after_edit, &with_disable, &last]).await?;
     ensure!(released > 0, "the notification rules released nothing: the notification search would be blind");
-    let last_names = rendered.lines().filter(|l| l.starts_with("named ")).last().unwrap_or_default();
+    let last_names = rendered.lines().rfind(|l| l.starts_with("named ")).unwrap_or_default();
     for name in [DISABLED, "url-query-0", "header-bearer-0", "cwd-0"] {
         ensure!(
             last_names.split(' ').any(|n| n == name),

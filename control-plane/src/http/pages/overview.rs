@@ -294,6 +294,7 @@ mod tests {
             clients: 2,
             services: 3,
             literal_secrets: 4,
+            literal_secrets_distinct: 3,
             findings_high: 1,
             findings_critical: 0,
             // The rollup's stale point for today, and yesterday's.
