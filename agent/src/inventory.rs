@@ -133,6 +133,7 @@ fn scrub_server(s: &mut pb::McpServer) {
         &mut s.origin,
         &mut s.cwd,
         &mut s.service,
+        &mut s.registry_name,
     ] {
         scrub_in_place(f);
     }

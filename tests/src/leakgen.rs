@@ -138,13 +138,10 @@ fn top_level_alternatives(pattern: &str) -> Vec<&str> {
     out
 }
 
-/// The literal text a pattern starts with, escapes included (`https://hooks\.slack\.com/`
-/// gives `https://hooks.slack.com/`); the detector's own prefix when the pattern alternates at
-/// the top level.
-fn literal_text(pattern: &str, detector_prefix: &str) -> String {
-    if detector_prefix.is_empty() {
-        return String::new();
-    }
+/// The literal text a pattern (or one alternative of it) starts with, escapes included
+/// (`https://hooks\.slack\.com/` gives `https://hooks.slack.com/`): the same in every value
+/// it matches, so public.
+fn pattern_literal(pattern: &str) -> String {
     let mut out = String::new();
     let mut chars = pattern.chars().peekable();
     while let Some(c) = chars.next() {
@@ -209,7 +206,7 @@ pub fn secrets(seed: u64) -> Vec<Planted> {
             // public literal per alternative: the one the drawn value starts with is public.
             let public_prefix = top_level_alternatives(shape.pattern)
                 .into_iter()
-                .map(|alternative| literal_text(alternative, &shape.literal_prefix))
+                .map(pattern_literal)
                 .filter(|public| !public.is_empty() && secret.starts_with(public.as_str()))
                 .map(|public| public.len())
                 .max()
@@ -606,8 +603,8 @@ mod tests {
             r"ABSK[A-Za-z0-9+/]{109,269}={0,2}|bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t[A-Za-z0-9+/=_\-]*";
         let alternatives = top_level_alternatives(pattern);
         assert_eq!(alternatives.len(), 2, "{alternatives:?}");
-        assert_eq!(literal_text(alternatives[0], "ABSK"), "ABSK");
-        assert_eq!(literal_text(alternatives[1], "ABSK"), "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t");
+        assert_eq!(pattern_literal(alternatives[0]), "ABSK");
+        assert_eq!(pattern_literal(alternatives[1]), "bedrock-api-key-YmVkcm9jay5hbWF6b25hd3MuY29t");
         assert_eq!(top_level_alternatives(r"a(b|c)[|]d").len(), 1);
     }
 

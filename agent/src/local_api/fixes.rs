@@ -166,26 +166,12 @@ impl Fixes {
 
     /// Re-reads the records and publishes those the journal still has in force.
     fn refresh(&self) {
-        let applied: Vec<String> = FileKeeper::open(&self.state_dir)
-            .and_then(|k| k.touches())
-            .map(|touches| touches.into_iter().filter(|t| t.status == TouchStatus::Applied).map(|t| t.key).collect())
-            .unwrap_or_default();
-        let mut list: Vec<DeveloperDisable> = fs::read_dir(self.records_dir())
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter_map(|e| fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<DeveloperDisable>(&b).ok())
-            .filter(|d| applied.contains(&d.key()))
-            .collect();
-        list.sort_by(|a, b| (a.since_unix, &a.server_id).cmp(&(b.since_unix, &b.server_id)));
-        self.in_force.send_if_modified(|old| {
-            if **old == list {
-                return false;
-            }
-            *old = Arc::new(list);
-            true
-        });
+        publish_if_changed(
+            &self.in_force,
+            records_in_force(&self.state_dir, &self.records_dir(), |d: &DeveloperDisable| {
+                (d.key(), d.since_unix, d.server_id.clone())
+            }),
+        );
     }
 
     /// Disables `server_id` for `caller`, who must own the server and every file written.
@@ -303,6 +289,43 @@ fn owned_by(path: &Path, uid: u32) -> Result<(), FixError> {
             Err(source) => return Err(FixError::Io { action: "inspect", path: at.to_path_buf(), source }),
         }
     }
+}
+
+/// The records (JSON files) in `dir` whose change the file journal still has applied, oldest
+/// first; `facts` gives a record's journal key, when it was made and its server id.
+fn records_in_force<T: serde::de::DeserializeOwned>(
+    state_dir: &Path,
+    dir: &Path,
+    facts: impl Fn(&T) -> (String, i64, String),
+) -> Vec<T> {
+    let applied: Vec<String> = FileKeeper::open(state_dir)
+        .and_then(|k| k.touches())
+        .map(|touches| touches.into_iter().filter(|t| t.status == TouchStatus::Applied).map(|t| t.key).collect())
+        .unwrap_or_default();
+    let mut list: Vec<(i64, String, T)> = fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .filter_map(|e| fs::read(e.path()).ok())
+        .filter_map(|b| serde_json::from_slice::<T>(&b).ok())
+        .filter_map(|record| {
+            let (key, since, server) = facts(&record);
+            applied.contains(&key).then_some((since, server, record))
+        })
+        .collect();
+    list.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    list.into_iter().map(|(_, _, record)| record).collect()
+}
+
+/// Publishes `list` to the local API's watchers unless it is what they have.
+fn publish_if_changed<T: PartialEq>(sender: &watch::Sender<Arc<Vec<T>>>, list: Vec<T>) {
+    sender.send_if_modified(|old| {
+        if **old == list {
+            return false;
+        }
+        *old = Arc::new(list);
+        true
+    });
 }
 
 #[cfg(test)]

@@ -35,14 +35,10 @@
 //! with its rule, the developer's disable, the window's model the planted server names and the
 //! quarantine's rule, and at least one notification must be released.
 //!
-//! Status (2026-12-07, branch trayleak): run once with the tray part stubbed out (the
-//! `render_status` example had not finished building), it **fails**: 12-character windows at
-//! offsets 0-3 of the planted `aws-bedrock-api-key` value are found in `GetStatus`, the
-//! `WatchStatus` messages, both `status` outputs — and equally in the state dir's
-//! `inventory.json` and outbox, so on the report path too, not only the local API. Either the
-//! masking keeps too much of that family's value for this seed's draw, or the generator's public
-//! prefix for it is too short; not resolved. The mutation check (a masking step made a no-op)
-//! is not done yet.
+//! Its first run failed on the planted `aws-bedrock-api-key` value of the form
+//! `bedrock-api-key-YmVk…`: the "leak" was the family's own name (`aws-bedrock-api-key`) matching
+//! the value's first windows, because the generator took only the first alternative's literal
+//! as public. `leakgen` now takes the literal of the alternative the value starts with.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

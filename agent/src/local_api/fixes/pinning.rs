@@ -14,9 +14,9 @@ use muster_proto::local::v1 as local;
 use serde::{Deserialize, Serialize};
 
 use super::{FixError, Fixes, caller_server, owned_by};
+use crate::enforce::TouchStatus;
 use crate::enforce::files::{Change, FileSafetyError, Intent, Observed};
 use crate::enforce::quarantine::{self, Outcome};
-use crate::enforce::{FileKeeper, TouchStatus};
 use crate::local_api::AgentView;
 use crate::local_api::caller::Caller;
 
@@ -76,26 +76,12 @@ impl Fixes {
 
     /// Re-reads the pin records and publishes those the journal still has in force.
     pub(super) fn refresh_pins(&self) {
-        let applied: Vec<String> = FileKeeper::open(&self.state_dir)
-            .and_then(|k| k.touches())
-            .map(|touches| touches.into_iter().filter(|t| t.status == TouchStatus::Applied).map(|t| t.key).collect())
-            .unwrap_or_default();
-        let mut list: Vec<DeveloperPin> = fs::read_dir(self.pin_records_dir())
-            .into_iter()
-            .flatten()
-            .filter_map(Result::ok)
-            .filter_map(|e| fs::read(e.path()).ok())
-            .filter_map(|b| serde_json::from_slice::<DeveloperPin>(&b).ok())
-            .filter(|p| applied.contains(&p.key()))
-            .collect();
-        list.sort_by(|a, b| (a.since_unix, &a.server_id).cmp(&(b.since_unix, &b.server_id)));
-        self.pins_in_force.send_if_modified(|old| {
-            if **old == list {
-                return false;
-            }
-            *old = Arc::new(list);
-            true
-        });
+        super::publish_if_changed(
+            &self.pins_in_force,
+            super::records_in_force(&self.state_dir, &self.pin_records_dir(), |p: &DeveloperPin| {
+                (p.key(), p.since_unix, p.server_id.clone())
+            }),
+        );
     }
 
     /// Pins `server_id` for `caller` to the version of its pin candidate.

@@ -1,3 +1,7 @@
+//! Unit tests of the MCP Registry reader: every input shape from the fixtures, the parts kept
+//! and dropped, and refusals that name their place. Import through the CLI and API is tested in
+//! `tests/registry_import.rs`.
+
 use super::*;
 
 fn fixture(name: &str) -> Vec<u8> {
