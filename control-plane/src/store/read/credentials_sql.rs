@@ -111,11 +111,18 @@ macro_rules! impl_credentials {
                 query: &CredentialQuery,
             ) -> Result<Page<CredentialLocation>, StoreError> {
                 let limit = page_limit(query.limit);
+                // The page is chosen from `credentials` alone, in page order, and only its rows
+                // are joined to their server and endpoint (one primary-key lookup each). Written
+                // as one join, both databases misplanned it on the 100,000-endpoint seed:
+                // PostgreSQL estimated the credentials-servers join at 5 rows and hashed both
+                // tables (3.3 s for the first page); SQLite started from `endpoint_summary` and
+                // sorted (1-2 s for a page 100 pages deep). Each credential's server and summary
+                // are written with it at ingest, so the joins drop no row.
                 let mut qb = Builder::new(
                     "SELECT c.agent_id, e.hostname, c.server_id, s.name, s.client, s.user_name, s.config_path, \
                      c.location, c.kind, c.provider, c.source, c.reference_kind, c.fingerprint \
-                     FROM credentials c JOIN servers s ON s.agent_id = c.agent_id AND s.server_id = c.server_id \
-                     JOIN endpoint_summary e ON e.agent_id = c.agent_id WHERE 1 = 1",
+                     FROM (SELECT c.agent_id, c.server_id, c.location, c.kind, c.provider, c.source, \
+                     c.reference_kind, c.fingerprint FROM credentials c WHERE 1 = 1",
                 );
                 if let Some(fingerprint) = &query.fingerprint {
                     qb.push(" AND c.fingerprint = ").push_bind(fingerprint.to_ascii_lowercase());
@@ -165,6 +172,10 @@ macro_rules! impl_credentials {
                         .push(")");
                 }
                 qb.push(" ORDER BY c.agent_id, c.server_id, c.location LIMIT ").push_bind(i64::from(limit) + 1);
+                qb.push(
+                    ") c JOIN servers s ON s.agent_id = c.agent_id AND s.server_id = c.server_id \
+                     JOIN endpoint_summary e ON e.agent_id = c.agent_id ORDER BY c.agent_id, c.server_id, c.location",
+                );
                 let rows = qb.build().fetch_all(store.reader()).await?;
                 let mut items = Vec::with_capacity(rows.len());
                 for row in &rows {
