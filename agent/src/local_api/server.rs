@@ -254,67 +254,51 @@ fn same_apart_from_revision(a: &LocalStatus, b: &LocalStatus) -> bool {
 }
 
 impl LocalApiService {
-    async fn disable_server_impl(&self, req: Request<DisableServerRequest>) -> Result<DisableServerResponse, Status> {
-        let caller = self.caller(&req)?;
-        let fixes = self.fixes()?;
-        let view = self.view.borrow().clone();
-        let server_id = req.into_inner().server_id;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        // File IO and fsyncs: off the async workers.
-        let caller_for_log = caller.uid;
-        let record = tokio::task::spawn_blocking(move || fixes.disable(&view, &caller, &server_id, now))
+    /// Runs one of the caller's fixes (file IO and fsyncs) off the async workers and answers its
+    /// error as a status; `what` names the fix in the one message a lost task gives.
+    async fn run_fix<T: Send + 'static>(
+        uid: u32,
+        what: &str,
+        fix: impl FnOnce() -> Result<T, FixError> + Send + 'static,
+    ) -> Result<T, Status> {
+        tokio::task::spawn_blocking(fix)
             .await
-            .map_err(|_| Status::internal("the disable did not finish"))?
-            .map_err(|e| fix_status(e, caller_for_log))?;
-        tracing::info!(uid = caller_for_log, server_id = %record.server_id, "server disabled at its owner's request");
+            .map_err(|_| Status::internal(format!("the {what} did not finish")))?
+            .map_err(|e| fix_status(e, uid))
+    }
+
+    async fn disable_server_impl(&self, req: Request<DisableServerRequest>) -> Result<DisableServerResponse, Status> {
+        let (caller, fixes) = (self.caller(&req)?, self.fixes()?);
+        let (view, uid, now) = (self.view.borrow().clone(), caller.uid, crate::state::now_unix());
+        let server_id = req.into_inner().server_id;
+        let record = Self::run_fix(uid, "disable", move || fixes.disable(&view, &caller, &server_id, now)).await?;
+        tracing::info!(uid, server_id = %record.server_id, "server disabled at its owner's request");
         Ok(DisableServerResponse { quarantine: Some(record.to_message()) })
     }
 
     async fn undo_disable_impl(&self, req: Request<UndoDisableRequest>) -> Result<UndoDisableResponse, Status> {
-        let caller = self.caller(&req)?;
-        let fixes = self.fixes()?;
-        let server_id = req.into_inner().server_id;
-        let uid = caller.uid;
+        let (caller, fixes) = (self.caller(&req)?, self.fixes()?);
+        let (uid, server_id) = (caller.uid, req.into_inner().server_id);
         let id = server_id.clone();
-        tokio::task::spawn_blocking(move || fixes.undo(&caller, &id))
-            .await
-            .map_err(|_| Status::internal("the undo did not finish"))?
-            .map_err(|e| fix_status(e, uid))?;
+        Self::run_fix(uid, "undo", move || fixes.undo(&caller, &id)).await?;
         tracing::info!(uid, server_id = %server_id, "disable undone at its owner's request");
         Ok(UndoDisableResponse {})
     }
-}
 
-impl LocalApiService {
     async fn pin_version_impl(&self, req: Request<PinVersionRequest>) -> Result<PinVersionResponse, Status> {
-        let caller = self.caller(&req)?;
-        let fixes = self.fixes()?;
-        let view = self.view.borrow().clone();
+        let (caller, fixes) = (self.caller(&req)?, self.fixes()?);
+        let (view, uid, now) = (self.view.borrow().clone(), caller.uid, crate::state::now_unix());
         let server_id = req.into_inner().server_id;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
-        let uid = caller.uid;
-        let record = tokio::task::spawn_blocking(move || fixes.pin(&view, &caller, &server_id, now))
-            .await
-            .map_err(|_| Status::internal("the pin did not finish"))?
-            .map_err(|e| fix_status(e, uid))?;
+        let record = Self::run_fix(uid, "pin", move || fixes.pin(&view, &caller, &server_id, now)).await?;
         tracing::info!(uid, server_id = %record.server_id, version = %record.version, "version pinned at its owner's request");
         Ok(PinVersionResponse { pin: Some(record.to_message()) })
     }
 
     async fn undo_pin_impl(&self, req: Request<UndoPinRequest>) -> Result<UndoPinResponse, Status> {
-        let caller = self.caller(&req)?;
-        let fixes = self.fixes()?;
-        let server_id = req.into_inner().server_id;
-        let uid = caller.uid;
+        let (caller, fixes) = (self.caller(&req)?, self.fixes()?);
+        let (uid, server_id) = (caller.uid, req.into_inner().server_id);
         let id = server_id.clone();
-        tokio::task::spawn_blocking(move || fixes.undo_pin(&caller, &id))
-            .await
-            .map_err(|_| Status::internal("the undo did not finish"))?
-            .map_err(|e| fix_status(e, uid))?;
+        Self::run_fix(uid, "undo", move || fixes.undo_pin(&caller, &id)).await?;
         tracing::info!(uid, server_id = %server_id, "version pin undone at its owner's request");
         Ok(UndoPinResponse {})
     }
