@@ -76,6 +76,120 @@ async fn rollups(
     Ok(report)
 }
 
+/// A rule of the published policy the compliance seed reports against: its id and action.
+pub type SeedRule = (&'static str, &'static str);
+
+/// Adds, to a database [`seed`] filled with `spec`, what every agent would have reported about
+/// policy `version` (published already, with `rules`): per endpoint its `policy_compliance` row
+/// and 0-4 actions in every state (most on `version`, some a version behind, a few never
+/// reported). Replaces any compliance rows there. Returns the number of action rows.
+pub async fn seed_compliance(url: &str, spec: &FleetSpec, version: u64, rules: &[SeedRule]) -> Result<usize, StoreError> {
+    let (rows, actions) = compliance_tables(spec, version, rules);
+    if url.starts_with("sqlite:") {
+        let store = SqliteStore::open(url).await?;
+        let mut tx = store.writer().begin().await?;
+        sqlx::query("DELETE FROM policy_compliance_actions").execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM policy_compliance").execute(&mut *tx).await?;
+        let mut sink = SqliteSink { conn: &mut tx };
+        sink.write(&rows).await?;
+        sink.write(&actions).await?;
+        tx.commit().await?;
+        sqlx::query("ANALYZE").execute(store.writer()).await?;
+    } else {
+        let store = PostgresStore::open(url).await?;
+        let mut conn = store.writer().acquire().await?;
+        sqlx::query("DELETE FROM policy_compliance_actions").execute(&mut *conn).await?;
+        sqlx::query("DELETE FROM policy_compliance").execute(&mut *conn).await?;
+        let mut sink = PgSink { conn: &mut conn };
+        sink.write(&rows).await?;
+        sink.write(&actions).await?;
+        sqlx::query("ANALYZE policy_compliance").execute(&mut *conn).await?;
+        sqlx::query("ANALYZE policy_compliance_actions").execute(&mut *conn).await?;
+    }
+    Ok(actions.rows.len())
+}
+
+fn compliance_tables(spec: &FleetSpec, version: u64, rules: &[SeedRule]) -> (Table, Table) {
+    let mut rows = Table::new(
+        "policy_compliance",
+        &[
+            "agent_id",
+            "applied_version",
+            "acked_version",
+            "evaluated_at",
+            "violations",
+            "refusal",
+            "reported_at",
+            "pending",
+            "applied",
+            "failed",
+            "excepted",
+            "not_in_force",
+        ],
+    );
+    let mut actions = Table::new(
+        "policy_compliance_actions",
+        &["agent_id", "server_id", "rule_id", "action", "state", "detail", "due_at"],
+    );
+    let mut rng = Rng(spec.seed ^ 0xC0FF_EE00);
+    let version = i64::try_from(version).unwrap_or(i64::MAX);
+    for n in 0..spec.endpoints {
+        // 2% never reported a policy state; 8% are a version behind.
+        if rng.chance(2) {
+            continue;
+        }
+        let applied = if rng.chance(8) { (version - 1).max(0) } else { version };
+        let id = agent_id(n);
+        let mut counts = [0i64; 5];
+        let wanted = [0, 0, 0, 1, 1, 2, 3, 4][rng.below(8) as usize];
+        let mut used = Vec::new();
+        for _ in 0..wanted.min(spec.servers_per_endpoint) {
+            let slot = rng.below(spec.servers_per_endpoint as u64) as usize;
+            let (rule, action) = rules[rng.below(rules.len() as u64) as usize];
+            if used.contains(&(slot, rule)) {
+                continue;
+            }
+            used.push((slot, rule));
+            // pending 30%, applied 50%, failed 5%, excepted 10%, not in force 5%.
+            let (state, detail) = match rng.below(100) {
+                0..30 => (1, ""),
+                30..80 => (2, ""),
+                80..85 => (3, "the client's config file is read-only"),
+                85..95 => (4, "exc-bench"),
+                _ => (5, "a managed setting the client ranks higher shadows it"),
+            };
+            counts[state as usize - 1] += 1;
+            let due = if state == 1 && rng.chance(50) { Cell::Int(spec.now + 86_400) } else { Cell::Null };
+            let server_id = format!("{:032x}", (n as u128) << 32 | slot as u128);
+            actions.rows.push(vec![
+                text(&id),
+                text(server_id),
+                text(rule),
+                text(action),
+                Cell::Int(state),
+                text(detail),
+                due,
+            ]);
+        }
+        let violations = counts.iter().sum::<i64>() - counts[3];
+        rows.rows.push(vec![
+            text(&id),
+            Cell::Int(applied),
+            Cell::Int(version),
+            Cell::Int(spec.now - rng.below(3_600) as i64),
+            Cell::Int(violations),
+            text(""),
+            Cell::Int(spec.now - rng.below(3_600) as i64),
+            Cell::Int(counts[0]),
+            Cell::Int(counts[1]),
+            Cell::Int(counts[2]),
+            Cell::Int(counts[3]),
+            Cell::Int(counts[4]),
+        ]);
+    }
+    (rows, actions)
+}
+
 /// One value of a generated row.
 #[derive(Debug, Clone)]
 enum Cell {
@@ -83,6 +197,8 @@ enum Cell {
     Text(String),
     /// A blob (the encoded `muster.v1.McpServer` of a server row).
     Blob(Vec<u8>),
+    /// SQL NULL (an integer column).
+    Null,
 }
 
 struct Table {
@@ -121,6 +237,7 @@ impl Sink for SqliteSink<'_> {
                         Cell::Int(v) => b.push_bind(*v),
                         Cell::Text(v) => b.push_bind(v.clone()),
                         Cell::Blob(v) => b.push_bind(v.clone()),
+                        Cell::Null => b.push_bind(None::<i64>),
                     };
                 }
             });
@@ -159,6 +276,7 @@ impl Sink for PgSink<'_> {
                             }
                         }
                     }
+                    Cell::Null => buffer.push_str("\\N"),
                     Cell::Blob(v) => {
                         buffer.push_str("\\\\x");
                         for byte in v {
