@@ -11,13 +11,13 @@ use std::path::PathBuf;
 #[cfg(unix)]
 use std::time::Duration;
 
-use muster_proto::local::v1::LocalStatus;
 #[cfg(unix)]
 use muster_proto::local::client::connect_first;
 #[cfg(unix)]
 use muster_proto::local::socket::{SOCKET_ENV, client_candidates};
 #[cfg(unix)]
 use muster_proto::local::v1::GetStatusRequest;
+use muster_proto::local::v1::LocalStatus;
 
 /// A status from the agent and the socket of the agent that sent it.
 #[derive(Clone, Debug)]

@@ -33,8 +33,9 @@ use window_process::{OpenError, WindowEvent, WindowProcess};
 /// Everything that wakes the tray.
 #[derive(Debug)]
 pub enum TrayEvent {
-    /// A status from the agent (`None`: no agent answers).
-    Agent(Option<AgentStatus>),
+    /// A status from the agent (`None`: no agent answers); boxed, as it is far larger than the
+    /// other events.
+    Agent(Option<Box<AgentStatus>>),
     Menu(MenuAction),
     Window(WindowEvent),
 }
@@ -133,7 +134,9 @@ impl TrayApp {
 
     fn control_flow(&self, now: OffsetDateTime) -> ControlFlow {
         match self.notifier.next_wakeup(now) {
-            Some(at) => ControlFlow::WaitUntil(Instant::now() + std::time::Duration::try_from(at - now).unwrap_or_default()),
+            Some(at) => {
+                ControlFlow::WaitUntil(Instant::now() + std::time::Duration::try_from(at - now).unwrap_or_default())
+            }
             None => ControlFlow::Wait,
         }
     }
@@ -209,7 +212,7 @@ fn spawn_agent_link(proxy: EventLoopProxy<TrayEvent>) {
             }
         };
         runtime.block_on(agent_link::follow(|status| {
-            let _ = proxy.send_event(TrayEvent::Agent(status));
+            let _ = proxy.send_event(TrayEvent::Agent(status.map(Box::new)));
         }));
     });
     if let Err(e) = link {

@@ -111,8 +111,7 @@ impl Tray {
             &pause,
             &PredefinedMenuItem::separator(),
             &item(MenuAction::Quit, "Quit"),
-        ])
-        ?;
+        ])?;
         let mut builder = TrayIconBuilder::new()
             .with_id("muster")
             .with_menu(Box::new(menu))

@@ -54,11 +54,7 @@ impl WindowProcess {
 
     /// Shows the window at `section`: focuses the running one, or starts one whose events go to
     /// `report` (called on the reader thread).
-    pub fn open(
-        &mut self,
-        section: &str,
-        report: impl Fn(WindowEvent) + Send + 'static,
-    ) -> Result<(), OpenError> {
+    pub fn open(&mut self, section: &str, report: impl Fn(WindowEvent) + Send + 'static) -> Result<(), OpenError> {
         if let Some((_, stdin)) = &mut self.running {
             let line = window_link::line(&ToWindow::Show { section: section.to_string() });
             match stdin.write_all(line.as_bytes()).and_then(|()| stdin.flush()) {

@@ -23,7 +23,7 @@ fn needed(path: &Path) -> Vec<String> {
     let table = elf.elf_dynamic_table().expect("its dynamic section");
     table
         .iter()
-        .filter(|d| d.tag == i64::from(object::elf::DT_NEEDED))
+        .filter(|d| d.tag == object::elf::DT_NEEDED)
         .map(|d| String::from_utf8_lossy(table.string(d).expect("a library name")).into_owned())
         .collect()
 }
