@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Idle memory and CPU of the tray app with its window closed: starts a real agent on a small
+# Idle memory and CPU of the tray process with its window closed: starts a real agent on a small
 # --root image (one risky server) and socket, the tray under Xvfb in a D-Bus session without
-# opening the window, then samples the tray's RSS, PSS and CPU time for SECONDS seconds and lists
-# any WebKit process (there must be none while no window is open).
+# opening the window, then samples the tray's RSS, PSS and CPU time for SECONDS seconds, lists
+# any WebKit process and any WebKit library the tray maps (there must be none: the window is a
+# separate process, `muster-window`, started only on "Open"; ADR 0027).
 #
 #   scripts/bench-tray-idle.sh TRAY_BINARY AGENT_BINARY [SECONDS]     (default 60)
 #
-# e.g. cargo build --release -p muster-desktop-ui -p muster-agent &&
+# e.g. cargo build --release -p muster-tray -p muster-agent &&
 #      scripts/bench-tray-idle.sh target/release/muster-tray target/release/muster-agent 600
 # Needs xvfb and dbus (scripts/install-deps.sh test). Figures go in docs/benchmarks.md.
 set -euo pipefail
@@ -75,6 +76,8 @@ awk -v t="$ticks" -v s="$seconds" -v a="$cpu0" -v b="$cpu1" \
 echo "  threads: $(awk '/^Threads/ {print $2}' "/proc/$tray_pid/status")"
 webkit=$(pgrep -s "${pids[2]}" -f WebKit || true)
 echo "  WebKit processes: ${webkit:-none}"
+mapped=$(grep -oE '[^/ ]*(webkit2gtk|javascriptcoregtk)[^ ]*' "/proc/$tray_pid/maps" | sort -u | tr '\n' ' ' || true)
+echo "  WebKit libraries mapped by the tray: ${mapped:-none}"
 echo "  largest resident mappings (kB):"
 awk '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 } /^Rss:/ { r[name] += $2 } END { for (n in r) print r[n], (n == "" ? "[anon]" : n) }' \
   "/proc/$tray_pid/smaps" | sort -rn | head -12 | sed 's/^/    /'

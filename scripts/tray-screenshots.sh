@@ -3,17 +3,22 @@
 # a real control plane (`muster-server serve` on 127.0.0.1, its own data dir) with a published
 # policy that quarantines one server and names the organisation's contact; a real agent enrolled
 # with it, on a small --root image (risky Cursor servers, Cline servers of which one is disabled
-# through the agent's `disable`, as the window's Disable button does); the real `muster-tray`;
-# and xfce4-panel as the StatusNotifier host that shows the tray icon and its menu.
+# through the agent's `disable`, as the window's Disable button does); the real `muster-tray`,
+# which starts the real window process (`muster-window`, found beside TRAY_BINARY, as installed)
+# for each `--open`; and xfce4-panel as the StatusNotifier host that shows the tray icon and its
+# menu.
 #
 #   scripts/tray-screenshots.sh TRAY_BINARY AGENT_BINARY SERVER_BINARY [OUT_DIR]
 #                                                         (default OUT_DIR: docs/screenshots)
 #
+# e.g. cargo build -p muster-tray -p muster-desktop-ui -p muster-agent -p muster-control-plane &&
+#      scripts/tray-screenshots.sh target/debug/muster-tray target/debug/muster-agent target/debug/muster-server
 # Needs xvfb, dbus, xdotool, imagemagick and xfce4-panel (scripts/install-deps.sh test).
 set -euo pipefail
 tray=$(realpath "$1")
 agent=$(realpath "$2")
 server=$(realpath "$3")
+[ -x "$(dirname "$tray")/muster-window" ] || { echo "no muster-window beside $tray (cargo build -p muster-desktop-ui)" >&2; exit 1; }
 out=$(realpath "${4:-$(dirname "$0")/../docs/screenshots}")
 
 work=$(mktemp -d /tmp/muster-tray-shots.XXXXXX)
@@ -164,7 +169,8 @@ wait_window() {
   return 1
 }
 
-# shot NAME [tray args...]: starts the tray, captures its window, stops it.
+# shot NAME [tray args...]: starts the tray (which starts the window process), captures the
+# window, stops both (one process group).
 shot() {
   local name=$1
   shift

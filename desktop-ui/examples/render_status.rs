@@ -1,4 +1,4 @@
-//! Renders statuses as the tray app would, for the e2e leak test (`tests/tests/e2e/
+//! Renders statuses as the tray and window processes would, for the e2e leak test (`tests/tests/e2e/
 //! local_api_leaks.rs`), which feeds it what a real agent served and searches the output for
 //! planted secrets. Reads length-delimited `muster.local.v1.LocalStatus` messages from stdin and
 //! prints, for each: the window's model as the app's own `get_status` command answers it
@@ -12,21 +12,21 @@
 
 use std::io::Read;
 
-use muster_desktop_ui::notify_policy::{Notifier, NotifySettings};
-use muster_desktop_ui::{AppState, build, view};
+use muster_desktop_core::notify_policy::{Notifier, NotifySettings};
+use muster_desktop_core::view;
+use muster_desktop_ui::{AppState, build};
 use muster_proto::local::v1::LocalStatus;
 use muster_proto::prost::Message;
 use tauri::Manager;
 use tauri::ipc::{CallbackFn, InvokeBody};
 use tauri::test::{INVOKE_KEY, get_ipc_response, mock_builder, mock_context, noop_assets};
 use tauri::webview::InvokeRequest;
-use time::UtcOffset;
 
 fn main() {
     let mut input = Vec::new();
     std::io::stdin().read_to_end(&mut input).expect("stdin");
     let mut buf = input.as_slice();
-    let app = build(mock_builder(), UtcOffset::UTC).build(mock_context(noop_assets())).expect("app");
+    let app = build(mock_builder()).build(mock_context(noop_assets())).expect("app");
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
     let now = time::OffsetDateTime::now_utc();
     let mut released = 0;

@@ -3,11 +3,12 @@
 //! named it for one of my servers, a server is disabled only if the agent listed it as mine, and
 //! the agent checks both again itself).
 
+use muster_desktop_core::window_link::{SNOOZE_HOURS, ToTray};
 use tauri::State;
-use time::Duration;
 
 use crate::AppState;
-use crate::view::{
+use muster_desktop_core::agent_link;
+use muster_desktop_core::view::{
     UiStatus, is_known_config, is_my_server, is_pin_undoable, is_pinnable, is_undoable, server_place, ui_status,
 };
 
@@ -42,15 +43,15 @@ pub fn open_config(path: String, server_id: Option<String>, state: State<'_, App
     }
 }
 
-/// Silences one finding's notifications for `hours` (1 to 168).
+/// Silences one finding's notifications for `hours` (1 to 168). The notifications are the
+/// tray's, so the request goes to the tray that started this window.
 #[tauri::command]
 pub fn snooze_finding(key: String, hours: u32, state: State<'_, AppState>) -> Result<(), String> {
-    if !(1..=168).contains(&hours) {
+    if !SNOOZE_HOURS.contains(&hours) {
         return Err("snooze for 1 to 168 hours".into());
     }
-    let until = state.now() + Duration::hours(i64::from(hours));
-    state.notifier.lock().unwrap_or_else(|e| e.into_inner()).snooze_finding(&key, until);
-    Ok(())
+    let tray = state.tray.as_ref().ok_or("notifications come from the Muster tray, which did not open this window")?;
+    tray.send(&ToTray::SnoozeFinding { key, hours }).map_err(|e| format!("cannot reach the Muster tray: {e}"))
 }
 
 /// Asks the organisation for an exception for one of my servers (`rule_id` empty: every rule);
@@ -68,12 +69,12 @@ pub async fn request_exception(
     }
     let socket = {
         let status = state.status.lock().unwrap_or_else(|e| e.into_inner());
-        if !crate::view::is_askable(status.as_ref(), &server_id) {
+        if !muster_desktop_core::view::is_askable(status.as_ref(), &server_id) {
             return Err("that is not one of your MCP servers".into());
         }
         state.agent_socket()
     };
-    crate::agent_link::request_exception(socket, server_id, rule_id.unwrap_or_default(), reason).await
+    agent_link::request_exception(socket, server_id, rule_id.unwrap_or_default(), reason).await
 }
 
 /// Disables one of my servers through the agent (the client's own switch, else the entry moved
@@ -88,7 +89,7 @@ pub async fn disable_server(server_id: String, state: State<'_, AppState>) -> Re
         }
         state.agent_socket()
     };
-    crate::agent_link::disable(socket, server_id).await
+    agent_link::disable(socket, server_id).await
 }
 
 /// Undoes a disable I made (the file comes back as it was, keeping my edits elsewhere in it).
@@ -101,7 +102,7 @@ pub async fn undo_disable(server_id: String, state: State<'_, AppState>) -> Resu
         }
         state.agent_socket()
     };
-    crate::agent_link::undo(socket, server_id).await
+    agent_link::undo(socket, server_id).await
 }
 
 /// Pins one of my servers to the version its client already runs (the agent found it in my
@@ -115,7 +116,7 @@ pub async fn pin_version(server_id: String, state: State<'_, AppState>) -> Resul
         }
         state.agent_socket()
     };
-    crate::agent_link::pin(socket, server_id).await
+    agent_link::pin(socket, server_id).await
 }
 
 /// Undoes a version pin I made (the file comes back as it was, keeping my edits elsewhere in it).
@@ -128,5 +129,5 @@ pub async fn undo_pin(server_id: String, state: State<'_, AppState>) -> Result<(
         }
         state.agent_socket()
     };
-    crate::agent_link::undo_pin(socket, server_id).await
+    agent_link::undo_pin(socket, server_id).await
 }

@@ -1,55 +1,67 @@
-//! Muster's tray app for the developer: what is risky in my MCP setup, why, and how to fix it.
+//! Muster's status window for the developer (`muster-window`, ADR 0027): what is risky in my
+//! MCP setup, why, and how to fix it. The tray process (`muster-tray`, `desktop-ui/tray`) starts
+//! it on "Open" and it ends when its window closes, so WebKit is mapped only while the window is
+//! open; the tray itself links no webview.
 //!
 //! It renders what the local agent tells it over the local API (`muster.local.v1`, client side
-//! of `muster-proto` only: this crate never depends on the agent). `agent_link` keeps a
-//! `WatchStatus` stream open and hands each status to [`on_status`], which updates the tray
-//! (`tray`), feeds the notification rules (`notify_policy`, pure) and tells an open window.
-//! The window is created on demand from the tray menu and destroyed when closed, so an idle app
-//! is the tray alone. Built after Tauri's template: `main.rs` calls [`run`]; [`build`] is
-//! generic over the runtime so tests use Tauri's mock runtime.
+//! of `muster-proto` only, through `muster_desktop_core::agent_link`: never the agent crate),
+//! following the agent itself rather than through the tray. What belongs to the tray (snoozing
+//! a finding's notifications) it sends to the tray on its stdout (`window_link`); the tray asks
+//! it on its stdin to come to the front. Built after Tauri's template: `main.rs` calls [`run`];
+//! [`build`] is generic over the runtime so tests use Tauri's mock runtime.
 
 pub mod commands;
-pub mod notify_policy;
-pub mod view;
-
-mod agent_link;
 pub mod opener;
-pub mod startup;
-mod tray;
 
+use std::io::{BufRead, Write};
 use std::sync::Mutex;
 
+use muster_desktop_core::agent_link::{self, AgentStatus};
+use muster_desktop_core::view;
+use muster_desktop_core::window_link::{self, FROM_TRAY, ToTray, ToWindow};
 use muster_proto::local::v1::LocalStatus;
 use tauri::{Emitter, Manager, Runtime};
-use time::{OffsetDateTime, UtcOffset};
 
-use notify_policy::{Notifier, NotifySettings};
+/// The tray that started this window, which keeps the notification rules.
+pub trait TrayLink: Send + Sync {
+    fn send(&self, message: &ToTray) -> std::io::Result<()>;
+}
 
-/// What the app knows between status updates.
+/// The tray at the other end of this process's stdout (started with [`FROM_TRAY`]).
+#[derive(Debug, Default)]
+pub struct StdoutTray;
+
+impl TrayLink for StdoutTray {
+    fn send(&self, message: &ToTray) -> std::io::Result<()> {
+        let mut out = std::io::stdout().lock();
+        out.write_all(window_link::line(message).as_bytes())?;
+        out.flush()
+    }
+}
+
+/// What the window knows between status updates.
 pub struct AppState {
     /// The latest status; `None` while no agent answers.
     pub status: Mutex<Option<LocalStatus>>,
-    pub notifier: Mutex<Notifier>,
-    /// The local UTC offset, read once at start (reading it later is unreliable with threads).
-    pub offset: UtcOffset,
-    /// The socket of the agent the app follows, while connected.
+    /// The socket of the agent the window follows, while connected.
     agent_socket: Mutex<Option<std::path::PathBuf>>,
     /// Starts the editor for "open at the line" (tests record instead).
     pub launcher: Box<dyn opener::Launcher>,
+    /// The tray that started the window; `None` when started by hand (no notifications to snooze).
+    pub tray: Option<Box<dyn TrayLink>>,
 }
 
 impl AppState {
-    pub fn new(offset: UtcOffset) -> AppState {
+    pub fn new() -> AppState {
         AppState {
             status: Mutex::new(None),
-            notifier: Mutex::new(Notifier::new(NotifySettings::default())),
-            offset,
             agent_socket: Mutex::new(None),
             launcher: Box::new(opener::SystemLauncher),
+            tray: None,
         }
     }
 
-    /// The socket of the agent the app follows (`None` while no agent answers).
+    /// The socket of the agent the window follows (`None` while no agent answers).
     pub fn agent_socket(&self) -> Option<std::path::PathBuf> {
         self.agent_socket.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
@@ -57,19 +69,21 @@ impl AppState {
     pub fn set_agent_socket(&self, socket: Option<std::path::PathBuf>) {
         *self.agent_socket.lock().unwrap_or_else(|e| e.into_inner()) = socket;
     }
+}
 
-    /// Local wall-clock time.
-    pub fn now(&self) -> OffsetDateTime {
-        OffsetDateTime::now_utc().to_offset(self.offset)
+impl Default for AppState {
+    fn default() -> Self {
+        AppState::new()
     }
 }
 
-/// The app's commands and state on any runtime (tests use the mock runtime).
-pub fn build<R: Runtime>(builder: tauri::Builder<R>, offset: UtcOffset) -> tauri::Builder<R> {
-    build_with_state(builder, AppState::new(offset))
+/// The window's commands and state on any runtime (tests use the mock runtime).
+pub fn build<R: Runtime>(builder: tauri::Builder<R>) -> tauri::Builder<R> {
+    build_with_state(builder, AppState::new())
 }
 
-/// [`build`] with a state of the caller's (tests give it a recording [`opener::Launcher`]).
+/// [`build`] with a state of the caller's (tests give it a recording [`opener::Launcher`] or
+/// [`TrayLink`]).
 pub fn build_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppState) -> tauri::Builder<R> {
     builder.manage(state).invoke_handler(tauri::generate_handler![
         commands::get_status,
@@ -83,62 +97,25 @@ pub fn build_with_state<R: Runtime>(builder: tauri::Builder<R>, state: AppState)
     ])
 }
 
-/// A new status (or `None`: the agent went away): store it, redraw the tray, tell the window,
-/// and show what the notification rules release.
-pub fn on_status<R: Runtime>(app: &tauri::AppHandle<R>, status: Option<LocalStatus>) {
+/// A new status (or `None`: the agent went away): store it and tell the page.
+pub fn on_status<R: Runtime>(app: &tauri::AppHandle<R>, status: Option<AgentStatus>) {
     let state = app.state::<AppState>();
-    let now = state.now();
-    let notices = {
-        let mut notifier = state.notifier.lock().unwrap_or_else(|e| e.into_inner());
-        match &status {
-            Some(s) => notifier.observe(now, &view::candidates(s)),
-            None => Vec::new(),
-        }
+    let (socket, status) = match status {
+        Some(s) => (Some(s.socket), Some(s.status)),
+        None => (None, None),
     };
+    state.set_agent_socket(socket);
     let ui = view::ui_status(status.as_ref());
     *state.status.lock().unwrap_or_else(|e| e.into_inner()) = status;
-    tray::refresh(app, ui.state, ui.count);
     if let Err(e) = app.emit("status", &ui) {
-        tracing::debug!(error = %e, "no window to tell");
-    }
-    show_notices(app, notices);
-}
-
-/// Lets time-based notifications out (snoozes ending, the rate window sliding, the digest).
-pub fn on_tick<R: Runtime>(app: &tauri::AppHandle<R>) {
-    let state = app.state::<AppState>();
-    let notices = state.notifier.lock().unwrap_or_else(|e| e.into_inner()).tick(state.now());
-    show_notices(app, notices);
-}
-
-fn show_notices<R: Runtime>(app: &tauri::AppHandle<R>, notices: Vec<notify_policy::Notice>) {
-    use tauri_plugin_notification::NotificationExt;
-    for n in notices {
-        if let Err(e) = app.notification().builder().title(&n.title).body(&n.body).show() {
-            tracing::warn!(error = %e, "cannot show a notification");
-        }
+        tracing::debug!(error = %e, "no page to tell");
     }
 }
 
-/// Opens the status window, or focuses it if it is open.
-pub fn open_window<R: Runtime>(app: &tauri::AppHandle<R>) {
-    open_window_at(app, "");
-}
-
-/// Opens the status window at a section (`servers`, `findings`, `policy`: blocked, quarantined
-/// and disabled servers, or `exception`: the first finding's exception form), e.g. from
+/// Opens the status window at a section (see `window_link::page_for`), e.g. from
 /// `muster-tray --open=servers`.
-pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) {
-    if let Some(w) = app.get_webview_window("main") {
-        let _ = w.show();
-        let _ = w.set_focus();
-        return;
-    }
-    let page = match section {
-        "servers" | "findings" | "exception" | "policy" => format!("index.html#{section}"),
-        _ => "index.html".to_string(),
-    };
-    let built = tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::App(page.into()))
+pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) -> tauri::Result<()> {
+    tauri::WebviewWindowBuilder::new(app, "main", tauri::WebviewUrl::App(window_link::page_for(section).into()))
         .title("Muster — my MCP servers")
         .inner_size(960.0, 720.0)
         .min_inner_size(560.0, 400.0)
@@ -149,43 +126,71 @@ pub fn open_window_at<R: Runtime>(app: &tauri::AppHandle<R>, section: &str) {
                 tracing::debug!(error = %e, "cannot retitle the window");
             }
         })
-        .build();
-    if let Err(e) = built {
-        tracing::error!(error = %e, "cannot open the window");
+        .build()
+        .map(drop)
+}
+
+/// Brings the open window to the front (a second "Open" in the tray).
+fn show_window<R: Runtime>(app: &tauri::AppHandle<R>) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.unminimize();
+        let _ = w.show();
+        let _ = w.set_focus();
     }
 }
 
-/// Runs the tray app until Quit.
+/// Reads what the tray says on stdin until it closes (the tray quit): then the window ends too.
+fn listen_to_tray<R: Runtime>(app: tauri::AppHandle<R>) {
+    let listener = std::thread::Builder::new().name("tray-link".into()).spawn(move || {
+        for line in std::io::stdin().lock().lines() {
+            let Ok(line) = line else { break };
+            match window_link::parse::<ToWindow>(&line) {
+                Some(ToWindow::Show { .. }) => {
+                    let handle = app.clone();
+                    if let Err(e) = app.run_on_main_thread(move || show_window(&handle)) {
+                        tracing::debug!(error = %e, "cannot show the window");
+                    }
+                }
+                None => tracing::debug!("the tray wrote a line that is no message"),
+            }
+        }
+        app.exit(0);
+    });
+    if let Err(e) = listener {
+        tracing::warn!(error = %e, "cannot listen to the tray; the window stays until closed");
+    }
+}
+
+/// Runs the window until it is closed.
 pub fn run() {
+    // Stdout is the tray's pipe (see `window_link`): the log goes to stderr.
     tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MUSTER_LOG").unwrap_or_else(|_| "warn".into()))
         .init();
-    // Before any thread starts: afterwards the local offset cannot be read soundly on Linux.
-    let offset = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
-    let app = build(tauri::Builder::default(), offset)
-        .plugin(tauri_plugin_notification::init())
-        .setup(|app| {
-            tray::create(app.handle())?;
-            agent_link::spawn(app.handle().clone());
-            if let Some(arg) = std::env::args().find(|a| a == "--open" || a.starts_with("--open=")) {
-                open_window_at(app.handle(), arg.strip_prefix("--open=").unwrap_or(""));
+    let args: Vec<String> = std::env::args().collect();
+    let from_tray = args.iter().any(|a| a == FROM_TRAY);
+    let section = window_link::open_arg(args).unwrap_or_default();
+    let state = AppState { tray: from_tray.then(|| Box::new(StdoutTray) as Box<dyn TrayLink>), ..AppState::new() };
+    let app = build_with_state(tauri::Builder::default(), state)
+        .setup(move |app| {
+            open_window_at(app.handle(), &section)?;
+            let handle = app.handle().clone();
+            tauri::async_runtime::spawn(agent_link::follow(move |status| on_status(&handle, status)));
+            if from_tray {
+                listen_to_tray(app.handle().clone());
             }
             Ok(())
         })
         .build(tauri::generate_context!());
-    let app = match app {
-        Ok(app) => app,
+    match app {
+        // Closing the window (the only one) ends the process.
+        Ok(app) => app.run(|_, _| {}),
         Err(e) => {
-            eprintln!("error: cannot start the Muster tray app: {e}");
+            eprintln!("error: cannot open the Muster window: {e}");
             std::process::exit(1);
         }
-    };
-    app.run(|_, event| {
-        // Closing the window destroys it; the app lives on in the tray until Quit.
-        if let tauri::RunEvent::ExitRequested { code: None, api, .. } = event {
-            api.prevent_exit();
-        }
-    });
+    }
 }
 
 #[cfg(test)]
@@ -220,13 +225,13 @@ mod tests {
 
     #[test]
     fn commands_answer_through_the_mock_runtime() {
-        let app = build(mock_builder(), UtcOffset::UTC).build(mock_context(noop_assets())).expect("app");
+        let app = build(mock_builder()).build(mock_context(noop_assets())).expect("app");
         let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
 
         let offline = call(&webview, "get_status", serde_json::json!({})).expect("get_status");
         assert_eq!(offline["state"], "offline");
 
-        *app.state::<AppState>().status.lock().unwrap() = Some(view::tests::sample());
+        *app.state::<AppState>().status.lock().unwrap() = Some(muster_desktop_core::view::fixtures::sample());
         let status = call(&webview, "get_status", serde_json::json!({})).expect("get_status");
         assert_eq!(status["state"], "action-required");
         assert_eq!(status["count"], 2);
@@ -239,8 +244,9 @@ mod tests {
         let refused = call(&webview, "open_config", serde_json::json!({"path": "/etc/shadow"}));
         assert!(refused.unwrap_err().as_str().is_some_and(|e| e.contains("not one of your")));
 
-        assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 24})).is_ok());
-        assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 0})).is_err());
+        // Snoozing is the tray's: a window the tray did not start has none to ask.
+        let alone = call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 24}));
+        assert!(alone.unwrap_err().as_str().is_some_and(|e| e.contains("tray")));
 
         let exception = call(&webview, "request_exception", serde_json::json!({"serverId": "s9", "reason": "needed"}));
         assert!(exception.unwrap_err().as_str().is_some_and(|e| e.contains("not one of your")));
@@ -271,14 +277,37 @@ mod tests {
         assert!(undo.unwrap_err().as_str().is_some_and(|e| e.contains("not running")));
     }
 
+    #[derive(Clone, Default)]
+    struct RecordingTray(std::sync::Arc<Mutex<Vec<ToTray>>>);
+
+    impl TrayLink for RecordingTray {
+        fn send(&self, message: &ToTray) -> std::io::Result<()> {
+            self.0.lock().unwrap().push(message.clone());
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_snooze_in_the_window_goes_to_the_tray_that_started_it() {
+        let tray = RecordingTray::default();
+        let state = AppState { tray: Some(Box::new(tray.clone())), ..AppState::new() };
+        let app = build_with_state(mock_builder(), state).build(mock_context(noop_assets())).expect("app");
+        let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
+
+        assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 24})).is_ok());
+        assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 0})).is_err());
+        assert!(call(&webview, "snooze_finding", serde_json::json!({"key": "k1", "hours": 169})).is_err());
+        assert_eq!(*tray.0.lock().unwrap(), vec![ToTray::SnoozeFinding { key: "k1".into(), hours: 24 }]);
+    }
+
     #[test]
     fn open_config_starts_the_editor_at_the_entry_line_through_the_mock_runtime() {
         let recorder = opener::tests::launcher(&[("EDITOR", "vim")], &["cursor", "x-terminal-emulator", "xdg-open"]);
         let started = recorder.started.clone();
-        let state = AppState { launcher: Box::new(recorder), ..AppState::new(UtcOffset::UTC) };
+        let state = AppState { launcher: Box::new(recorder), ..AppState::new() };
         let app = build_with_state(mock_builder(), state).build(mock_context(noop_assets())).expect("app");
         let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default()).build().expect("window");
-        *app.state::<AppState>().status.lock().unwrap() = Some(view::tests::sample());
+        *app.state::<AppState>().status.lock().unwrap() = Some(muster_desktop_core::view::fixtures::sample());
         let path = "/home/dev/.cursor/mcp.json";
 
         // The agent placed s1 (a Cursor server) at line 12, column 5: Cursor's own build opens it.
@@ -298,7 +327,7 @@ mod tests {
     }
 
     #[test]
-    fn the_app_depends_on_the_contract_never_on_the_agent() {
+    fn the_window_depends_on_the_contract_never_on_the_agent() {
         let manifest = include_str!("../Cargo.toml");
         assert!(manifest.contains("muster-proto"));
         assert!(!manifest.contains("muster-agent"), "desktop-ui must not depend on the agent crate");

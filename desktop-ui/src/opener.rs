@@ -43,9 +43,9 @@ impl Launcher for SystemLauncher {
     fn spawn(&self, launch: &Launch) -> std::io::Result<()> {
         let mut cmd = std::process::Command::new(&launch.program);
         cmd.args(&launch.args);
-        // The app's own start-up switch (see `crate::startup`) is not the editor's business.
-        if std::env::var_os(crate::startup::SET_BY_APP).is_some() {
-            cmd.env_remove("GDK_GL").env_remove(crate::startup::SET_BY_APP);
+        // The app's own start-up switch (see `muster_desktop_core::startup`) is not the editor's business.
+        if std::env::var_os(muster_desktop_core::startup::SET_BY_APP).is_some() {
+            cmd.env_remove("GDK_GL").env_remove(muster_desktop_core::startup::SET_BY_APP);
         }
         cmd.spawn().map(drop)
     }

@@ -1,11 +1,13 @@
 //! The real window under a real X server: a `muster-agent run` on its own `--root` image and
 //! socket, the real `muster-tray` binary under `Xvfb` (display chosen by Xvfb itself) inside a
-//! `dbus-run-session`, opened with `--open`. The window titles itself from what it rendered, so
-//! its X title proves the whole path: agent → local API → app → webview → rendered page. A
-//! capture of the window must also hold more than a few colours (not a blank window). The app
-//! runs with a home and XDG dirs of its own; no file it or its webview writes there may hold
-//! the image's secret (the tray's side of the canary leak test; the generated one is
-//! `tests/tests/e2e/local_api_leaks.rs`).
+//! `dbus-run-session`, started with `--open`, so the tray starts the real window process
+//! (`muster-window`, beside it in the target directory, as installed). The window titles itself
+//! from what it rendered, so its X title proves the whole path: agent → local API → window
+//! process → webview → rendered page. A capture of the window must also hold more than a few
+//! colours (not a blank window). While the window is open, the window process maps WebKit and
+//! the tray process does not (ADR 0027). The app runs with a home and XDG dirs of its own; no
+//! file it or its webview writes there may hold the image's secret (the tray's side of the
+//! canary leak test; the generated one is `tests/tests/e2e/local_api_leaks.rs`).
 //!
 //! Needs Xvfb, dbus-run-session, xdotool and ImageMagick's `import` (scripts/install-deps.sh
 //! installs them); it fails, rather than skips, without them. It does not test the tray icon
@@ -47,10 +49,10 @@ fn spawn_group(cmd: &mut Command) -> Group {
     Group(cmd.process_group(0).spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}")))
 }
 
-/// The agent binary of this workspace, built by cargo (it is another package's binary).
-fn agent_binary() -> PathBuf {
+/// A binary of another package of this workspace (the agent, the tray), built by cargo.
+fn other_binary(package: &str, bin: &str) -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.toml");
-    let mut build = escargot::CargoBuild::new().manifest_path(manifest).package("muster-agent").bin("muster-agent");
+    let mut build = escargot::CargoBuild::new().manifest_path(manifest).package(package).bin(bin);
     // The variables cargo set for this test describe this package; build scripts that watch them
     // would otherwise be rebuilt here and again by the next outer `cargo test`.
     for (name, _) in std::env::vars_os() {
@@ -59,7 +61,23 @@ fn agent_binary() -> PathBuf {
             build = build.env_remove(name.as_ref());
         }
     }
-    build.run().expect("building the agent").path().to_path_buf()
+    build.run().unwrap_or_else(|e| panic!("building {bin}: {e}")).path().to_path_buf()
+}
+
+/// The ids of the running processes started from `binary`.
+fn processes_of(binary: &Path) -> Vec<u32> {
+    let binary = binary.canonicalize().expect("the binary's path");
+    std::fs::read_dir("/proc")
+        .expect("/proc")
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == binary))
+        .collect()
+}
+
+/// Whether process `pid` maps WebKitGTK's library.
+fn maps_webkit(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("the process's maps").contains("libwebkit2gtk")
 }
 
 fn output(cmd: &mut Command) -> std::process::Output {
@@ -99,7 +117,11 @@ fn the_window_renders_the_agents_findings_under_xvfb() {
     )
     .unwrap();
 
-    let agent = agent_binary();
+    let agent = other_binary("muster-agent", "muster-agent");
+    // The tray starts the window program found beside it, as the packages install them.
+    let tray = other_binary("muster-tray", "muster-tray");
+    let window_binary = Path::new(env!("CARGO_BIN_EXE_muster-window"));
+    assert_eq!(tray.parent(), window_binary.parent(), "the tray and the window are built side by side");
     let socket = work.path().join("run/local.sock");
     let _agent = spawn_group(
         Command::new(&agent)
@@ -139,7 +161,7 @@ fn the_window_renders_the_agents_findings_under_xvfb() {
     let _tray = spawn_group(
         Command::new("dbus-run-session")
             .arg("--")
-            .arg(env!("CARGO_BIN_EXE_muster-tray"))
+            .arg(&tray)
             .arg("--open")
             .env("DISPLAY", &display)
             // The app's own home and XDG dirs, to see what it and its webview write.
@@ -182,6 +204,13 @@ fn the_window_renders_the_agents_findings_under_xvfb() {
         (n > 50).then_some(n)
     });
     assert!(colours > 50);
+
+    // Two processes: the window's maps WebKit, the tray's does not.
+    let trays = processes_of(&tray);
+    let windows = processes_of(window_binary);
+    assert_eq!((trays.len(), windows.len()), (1, 1), "one tray {trays:?} and one window {windows:?}");
+    assert!(maps_webkit(windows[0]), "the window process renders with WebKit");
+    assert!(!maps_webkit(trays[0]), "the tray process maps WebKit");
 
     // The canary of the image never reaches a file the app or its webview wrote: the app keeps
     // its notification and snooze state in memory, and the page stores nothing (no

@@ -90,6 +90,7 @@ async fn scenario() -> anyhow::Result<()> {
         "payload/Library/LaunchDaemons/com.muster.agent.plist",
         "payload/Library/LaunchAgents/com.muster.tray.plist",
         "payload/Applications/Muster.app/Contents/MacOS/muster-tray",
+        "payload/Applications/Muster.app/Contents/MacOS/muster-window",
     ] {
         ensure!(tree.join(rel).is_file(), "{rel} missing from the macOS tree {}", tree.display());
     }
@@ -135,6 +136,7 @@ async fn scenario() -> anyhow::Result<()> {
         ("/etc/muster/server.toml", (0o640, 0, server_gid)),
         ("/var/lib/muster-server", (0o700, server_uid, server_gid)),
         ("/usr/bin/muster-tray", (0o755, 0, 0)),
+        ("/usr/bin/muster-window", (0o755, 0, 0)),
         (TRAY_AUTOSTART, (0o644, 0, 0)),
     ] {
         ensure!(owner_mode(path)? == expected, "{path}: {:?}, expected {expected:?}", owner_mode(path)?);
@@ -253,7 +255,7 @@ fn rpm_checks(dir: &Path) -> anyhow::Result<()> {
     }
     let tray = one_file(dir, "muster-tray-", ".rpm")?;
     let files = run(Command::new("rpm").arg("-qlp").arg(&tray))?;
-    for expected in ["/usr/bin/muster-tray", TRAY_AUTOSTART] {
+    for expected in ["/usr/bin/muster-tray", "/usr/bin/muster-window", TRAY_AUTOSTART] {
         ensure!(files.lines().any(|l| l == expected), "{expected} not in the tray rpm:\n{files}");
     }
     let requires = run(Command::new("rpm").arg("-qpR").arg(&tray))?;
@@ -316,6 +318,7 @@ fn msi_checks(dir: &Path) -> anyhow::Result<()> {
     let files = msi_export(&msi, "File")?;
     ensure!(files.iter().any(|f| f[2] == "muster-agent.exe"), "{files:?}");
     ensure!(files.iter().any(|f| f[2] == "muster-tray.exe"), "{files:?}");
+    ensure!(files.iter().any(|f| f[2] == "muster-window.exe"), "{files:?}");
     // The tray starts at every user's logon: the machine-wide Run key (root 2 is HKLM).
     let registry = msi_export(&msi, "Registry")?;
     ensure!(

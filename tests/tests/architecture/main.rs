@@ -6,7 +6,9 @@
 //!   `syn`); the imports that close the control plane's cycles of today are listed in
 //!   [`CONTROL_PLANE_BACK_EDGES_ALLOWED`], which may only shrink;
 //! - the agent links no database and no HTTP or gRPC server, `proto` no server either, and the
-//!   workspace has one TLS stack, rustls on ring (`dependencies.rs` asks `cargo tree`).
+//!   workspace has one TLS stack, rustls on ring (`dependencies.rs` asks `cargo tree`);
+//! - the tray process (`muster-tray`) and the desktop crates' shared core link no webview
+//!   (tauri, wry, WebKitGTK; ADR 0027), and no desktop crate depends on the agent crate.
 //!
 //! The checks have self-tests on synthetic crates and package lists, so a check that silently
 //! stopped seeing anything would fail too.
@@ -222,6 +224,44 @@ fn the_workspace_has_one_tls_stack_rustls_on_ring() {
     assert!(rustls.iter().all(|p| p.has_feature("ring")), "rustls on ring: {rustls:?}");
 }
 
+/// What only a webview brings: the tray process links none of it, so it idles without WebKit
+/// (ADR 0027; `desktop-ui/tray/tests/no_webkit.rs` checks the built binary itself).
+const WEBVIEW: &[&str] = &[
+    "tauri",
+    "tauri-runtime",
+    "tauri-runtime-wry",
+    "wry",
+    "webkit2gtk",
+    "webkit2gtk-sys",
+    "javascriptcore-rs",
+    "javascriptcore-rs-sys",
+    "soup3",
+    "soup3-sys",
+];
+
+#[test]
+fn the_tray_process_links_no_webview() {
+    for crate_name in ["muster-tray", "muster-desktop-core"] {
+        let tree = packages(&workspace(), &["-p", crate_name, "--edges", "normal"]).expect("cargo tree");
+        assert!(tree.iter().any(|p| p.name == "muster-proto"), "the tree of {crate_name} was read: {tree:?}");
+        let found = violations(&tree, WEBVIEW, &[]);
+        assert!(
+            found.is_empty(),
+            "{crate_name} links a webview: {found:?} (see `cargo tree -p {crate_name} -e normal -i NAME`)"
+        );
+    }
+}
+
+#[test]
+fn the_desktop_crates_depend_on_the_contract_never_on_the_agent() {
+    for crate_name in ["muster-tray", "muster-desktop-core", "muster-desktop-ui"] {
+        let tree = packages(&workspace(), &["-p", crate_name, "--edges", "normal"]).expect("cargo tree");
+        assert!(tree.iter().any(|p| p.name == "muster-proto"), "{crate_name}: {tree:?}");
+        let found = violations(&tree, &["muster-agent", "muster-control-plane"], &[]);
+        assert!(found.is_empty(), "{crate_name} depends on {found:?}: the local API's client side is its only link");
+    }
+}
+
 #[test]
 fn the_dependency_rules_catch_a_forbidden_package_or_feature() {
     let package = |name: &str, features: &[&str]| Package {
@@ -237,4 +277,5 @@ fn the_dependency_rules_catch_a_forbidden_package_or_feature() {
         vec!["tonic v1.0.0 with feature `router`", "sqlx-core v1.0.0"]
     );
     assert_eq!(violations(&[package("native-tls", &[])], OTHER_TLS, &[]), vec!["native-tls v1.0.0"]);
+    assert_eq!(violations(&[package("tray-icon", &[]), package("wry", &[])], WEBVIEW, &[]), vec!["wry v1.0.0"]);
 }

@@ -48,6 +48,15 @@ pub(super) fn build(
         None => b"STAND-IN: not a macOS program; the macOS CI job passes the real one with --macos-tray.\n".to_vec(),
     };
     put("payload/Applications/Muster.app/Contents/MacOS/muster-tray", &tray, 0o755)?;
+    // The window program the tray starts on "Open", from beside the given tray (ADR 0027).
+    let window = match macos_tray {
+        Some(path) => {
+            let window = path.with_file_name("muster-window");
+            std::fs::read(&window).with_context(|| format!("reading {} (beside the tray)", window.display()))?
+        }
+        None => b"STAND-IN: not a macOS program; the macOS CI job passes the real one beside --macos-tray.\n".to_vec(),
+    };
+    put("payload/Applications/Muster.app/Contents/MacOS/muster-window", &window, 0o755)?;
     let tray_agent = std::fs::read(src.join("com.muster.tray.plist"))?;
     put("payload/Library/LaunchAgents/com.muster.tray.plist", &tray_agent, 0o644)?;
     let daemon = std::fs::read(src.join("com.muster.agent.plist"))?;
@@ -228,6 +237,7 @@ mod tests {
             ("payload/usr/local/lib/muster-agent/claude-policy-helper", 0o755),
             ("payload/Library/LaunchDaemons/com.muster.agent.plist", 0o644),
             ("payload/Applications/Muster.app/Contents/MacOS/muster-tray", 0o755),
+            ("payload/Applications/Muster.app/Contents/MacOS/muster-window", 0o755),
             ("payload/Library/LaunchAgents/com.muster.tray.plist", 0o644),
             ("payload/Library/Application Support/Muster/agent.toml.example", 0o644),
             ("payload/Library/Application Support/Muster/agent.toml.baked", 0o600),

@@ -32,7 +32,8 @@ pub struct DistArgs {
     /// holds a stand-in file and its name ends in `_STAND-IN`.
     #[arg(long, value_name = "EXE")]
     windows_agent: Option<PathBuf>,
-    /// The Windows `muster-tray.exe` for the MSI (started at every logon); a stand-in without it.
+    /// The Windows `muster-tray.exe` for the MSI (started at every logon), with its window program
+    /// `muster-window.exe` beside it (ADR 0027); stand-ins without it.
     #[arg(long, value_name = "EXE")]
     windows_tray: Option<PathBuf>,
     /// The macOS `muster-agent` for the package tree (built on a macOS runner); without it the
@@ -40,7 +41,7 @@ pub struct DistArgs {
     #[arg(long, value_name = "BIN")]
     macos_agent: Option<PathBuf>,
     /// The macOS `muster-tray` executable, placed in `/Applications/Muster.app` and started by a
-    /// LaunchAgent at each login; a stand-in without it.
+    /// LaunchAgent at each login, with `muster-window` beside it (ADR 0027); stand-ins without it.
     #[arg(long, value_name = "BIN")]
     macos_tray: Option<PathBuf>,
     /// Formats to build (comma-separated).
@@ -189,6 +190,8 @@ struct Binaries {
     agent: PathBuf,
     server: PathBuf,
     tray: PathBuf,
+    /// The window process the tray starts on "Open", installed beside it.
+    window: PathBuf,
 }
 
 fn build(root: &Path, profile: &str, target: &Path) -> anyhow::Result<Binaries> {
@@ -196,7 +199,7 @@ fn build(root: &Path, profile: &str, target: &Path) -> anyhow::Result<Binaries> 
     // with the agent's and the server's dependencies and rebuild those for every combination.
     for packages in [
         &["-p", "muster-agent", "--bin", "muster-agent", "-p", "muster-control-plane", "--bin", "muster-server"][..],
-        &["-p", "muster-desktop-ui", "--bin", "muster-tray"],
+        &["-p", "muster-tray", "--bin", "muster-tray", "-p", "muster-desktop-ui", "--bin", "muster-window"],
     ] {
         let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
             .current_dir(root)
@@ -207,9 +210,13 @@ fn build(root: &Path, profile: &str, target: &Path) -> anyhow::Result<Binaries> 
         ensure!(status.success(), "cargo build failed");
     }
     let dir = target.join(if profile == "dev" { "debug" } else { profile });
-    let bins =
-        Binaries { agent: dir.join("muster-agent"), server: dir.join("muster-server"), tray: dir.join("muster-tray") };
-    for bin in [&bins.agent, &bins.server, &bins.tray] {
+    let bins = Binaries {
+        agent: dir.join("muster-agent"),
+        server: dir.join("muster-server"),
+        tray: dir.join("muster-tray"),
+        window: dir.join("muster-window"),
+    };
+    for bin in [&bins.agent, &bins.server, &bins.tray, &bins.window] {
         ensure!(bin.is_file(), "{} was not built", bin.display());
     }
     Ok(bins)
@@ -272,9 +279,10 @@ fn agent_package(root: &Path, bins: &Binaries, baked: Option<Vec<u8>>, version: 
     }
 }
 
-/// The tray app, a package of its own: it pulls in WebKitGTK and the AppIndicator library, which
-/// a headless machine running only the agent should not need. It depends on the agent it shows.
-/// No service: an XDG autostart entry starts it in each user's graphical session.
+/// The tray app, a package of its own: the tray and the window process it starts (which pulls in
+/// WebKitGTK; the tray, the AppIndicator library), which a headless machine running only the agent
+/// should not need. It depends on the agent it shows. No service: an XDG autostart entry starts
+/// the tray in each user's graphical session; the tray finds `muster-window` beside itself.
 fn tray_package(root: &Path, bins: &Binaries, version: &str, revision: u32) -> Package {
     Package {
         name: "muster-tray",
@@ -285,6 +293,7 @@ fn tray_package(root: &Path, bins: &Binaries, version: &str, revision: u32) -> P
         revision,
         entries: vec![
             Entry { source: Source::File(bins.tray.clone()), dest: "/usr/bin/muster-tray".into(), mode: 0o755 },
+            Entry { source: Source::File(bins.window.clone()), dest: "/usr/bin/muster-window".into(), mode: 0o755 },
             Entry {
                 source: Source::File(root.join("packaging/linux/muster-tray.desktop")),
                 dest: "/etc/xdg/autostart/muster-tray.desktop".into(),

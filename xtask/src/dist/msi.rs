@@ -2,7 +2,7 @@
 //! executable and builds it with Debian's `wixl -a x64` (msitools). This machine cannot compile
 //! for Windows, so without `--windows-agent` the payload is a stand-in text file and the package
 //! says so in its name (`…_STAND-IN.msi`); the Windows CI job passes the real `muster-agent.exe`
-//! and `muster-tray.exe`.
+//! and `muster-tray.exe` (with `muster-window.exe` beside it, which the tray starts on "Open").
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -21,9 +21,13 @@ pub(super) fn build(
     std::fs::create_dir_all(&dir)?;
     // wixl resolves `Source` relative to its working directory only (absolute paths fail).
     let mut stand_in = false;
-    for (name, given, flag) in
-        [("muster-agent.exe", windows_agent, "--windows-agent"), ("muster-tray.exe", windows_tray, "--windows-tray")]
-    {
+    // The window program is taken from beside the tray, where the tray looks for it.
+    let windows_window = windows_tray.map(|tray| tray.with_file_name("muster-window.exe"));
+    for (name, given, flag) in [
+        ("muster-agent.exe", windows_agent, "--windows-agent"),
+        ("muster-tray.exe", windows_tray, "--windows-tray"),
+        ("muster-window.exe", windows_window.as_deref(), "--windows-tray (beside it)"),
+    ] {
         let exe = dir.join(name);
         match given {
             Some(path) => {
@@ -48,7 +52,8 @@ pub(super) fn build(
     let wxs = template
         .replace("@VERSION@", &msi_version)
         .replace("@AGENT_EXE@", "muster-agent.exe")
-        .replace("@TRAY_EXE@", "muster-tray.exe");
+        .replace("@TRAY_EXE@", "muster-tray.exe")
+        .replace("@WINDOW_EXE@", "muster-window.exe");
     let wxs_path = dir.join("muster-agent.wxs");
     std::fs::write(&wxs_path, wxs)?;
     let file = out.join(format!("muster-agent_{version}_x64{suffix}.msi"));

@@ -462,8 +462,9 @@ pub fn is_undoable(status: Option<&local::LocalStatus>, server_id: &str) -> bool
     })
 }
 
-#[cfg(test)]
-pub(crate) mod tests {
+/// A status with findings of every severity, for tests here and in the window crate.
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures {
     use super::*;
     use muster_proto::v1::Finding;
 
@@ -511,6 +512,12 @@ pub(crate) mod tests {
             ..Default::default()
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::fixtures::sample;
+    use super::*;
 
     #[test]
     fn tray_state_follows_the_worst_finding() {

@@ -1,4 +1,4 @@
-//! What the app does before GTK starts, to keep the idle tray small.
+//! What the tray and the window do before GTK starts, to keep them small.
 //!
 //! GTK 3 on X11 loads the display's OpenGL driver when it opens the display (it probes GLX to
 //! choose visuals for GL windows), before any window exists. Under Mesa that maps the driver and
@@ -6,9 +6,9 @@
 //! (`docs/benchmarks.md`, "Tray app idle memory"). `GDK_GL=disable` skips the probe; the
 //! webview then composites without GDK's OpenGL (WebKit's own process still renders as before).
 //! GDK reads the variable only from the environment, and setting it in-process needs `unsafe`
-//! (the workspace forbids it), so the app re-executes itself once with the variable set. A
-//! `GDK_GL` the user set is left alone. Not here: anything about WebKit itself, which is linked
-//! into this process whether or not a window is ever opened.
+//! (the workspace forbids it), so each process re-executes itself once with the variable set (the
+//! window started by the tray inherits it and needs none). A `GDK_GL` the user set is left
+//! alone. Not here: WebKit, which only the window process links (ADR 0027).
 
 /// Set (to `1`) when the app itself set `GDK_GL`, so programs it starts (an editor) get the
 /// user's environment back.

@@ -1,9 +1,13 @@
-//! The link to the local agent: one `WatchStatus` stream, reopened when the agent restarts.
-//! Every status it pushes goes to [`crate::on_status`]; between statuses it wakes only when the
-//! notification rules ask for it (a snooze ending, the digest hour).
+//! The link to the local agent, the same in the tray and the window process: one `WatchStatus`
+//! stream, reopened when the agent restarts, each status handed to the caller's callback with the
+//! socket it came from (`None`: no agent answers); and the window's calls that change something
+//! (disable, pin, exception), each on its own connection to the socket the stream follows. Not
+//! here: what either process does with a status (the tray redraws and notifies, the window
+//! renders).
 
 #[cfg(unix)]
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 #[cfg(unix)]
 use std::time::Duration;
 
@@ -13,75 +17,51 @@ use muster_proto::local::client::connect_first;
 use muster_proto::local::socket::{SOCKET_ENV, client_candidates};
 #[cfg(unix)]
 use muster_proto::local::v1::GetStatusRequest;
-#[cfg(unix)]
-use tauri::Manager;
-use tauri::{AppHandle, Runtime};
+use muster_proto::local::v1::LocalStatus;
 
-#[cfg(unix)]
-use crate::AppState;
+/// A status from the agent and the socket of the agent that sent it.
+#[derive(Clone, Debug)]
+pub struct AgentStatus {
+    pub socket: PathBuf,
+    pub status: LocalStatus,
+}
 
 /// How long to wait before asking again for an agent that is not running.
 #[cfg(unix)]
 const RECONNECT: Duration = Duration::from_secs(5);
 
-/// No local API client off Unix yet (the agent's Windows named pipe is not built): offline.
+/// No local API client off Unix yet (the agent's Windows named pipe is not built): offline, once.
 #[cfg(not(unix))]
-pub fn spawn<R: Runtime>(app: AppHandle<R>) {
-    crate::on_status(&app, None);
+pub async fn follow(mut on_status: impl FnMut(Option<AgentStatus>)) {
+    on_status(None);
+    std::future::pending::<()>().await;
 }
 
+/// Follows the agent for ever: every status it pushes goes to `on_status`, and `None` whenever
+/// no agent answers (at start, and each time the stream ends).
 #[cfg(unix)]
-pub fn spawn<R: Runtime>(app: AppHandle<R>) {
+pub async fn follow(mut on_status: impl FnMut(Option<AgentStatus>)) {
     let env: BTreeMap<String, String> = ["XDG_RUNTIME_DIR", SOCKET_ENV]
         .into_iter()
         .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
         .collect();
     let candidates = client_candidates(&env);
-    tauri::async_runtime::spawn(async move {
-        loop {
-            match connect_first(&candidates).await {
-                Ok((path, mut client)) => match client.watch_status(GetStatusRequest {}).await {
-                    Ok(stream) => {
-                        tracing::info!(socket = %path.display(), "connected to the agent");
-                        app.state::<AppState>().set_agent_socket(Some(path));
-                        follow(&app, stream.into_inner()).await;
-                        app.state::<AppState>().set_agent_socket(None);
-                    }
-                    Err(refused) => tracing::warn!(error = %refused.message(), "the agent refused"),
-                },
-                Err(e) => tracing::debug!(error = %e, "no agent"),
-            }
-            crate::on_status(&app, None);
-            tokio::time::sleep(RECONNECT).await;
-        }
-    });
-}
-
-#[cfg(unix)]
-async fn follow<R: Runtime>(
-    app: &AppHandle<R>,
-    mut stream: muster_proto::tonic::Streaming<muster_proto::local::v1::LocalStatus>,
-) {
     loop {
-        let wake = {
-            let state = app.state::<AppState>();
-            let now = state.now();
-            let next = state.notifier.lock().unwrap_or_else(|e| e.into_inner()).next_wakeup(now);
-            next.map(|at| Duration::try_from(at - now).unwrap_or_default())
-        };
-        let timer = async {
-            match wake {
-                Some(d) => tokio::time::sleep(d).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            msg = stream.message() => match msg {
-                Ok(Some(status)) => crate::on_status(app, Some(status)),
-                Ok(None) | Err(_) => return,
+        match connect_first(&candidates).await {
+            Ok((path, mut client)) => match client.watch_status(GetStatusRequest {}).await {
+                Ok(stream) => {
+                    tracing::info!(socket = %path.display(), "connected to the agent");
+                    let mut stream = stream.into_inner();
+                    while let Ok(Some(status)) = stream.message().await {
+                        on_status(Some(AgentStatus { socket: path.clone(), status }));
+                    }
+                }
+                Err(refused) => tracing::warn!(error = %refused.message(), "the agent refused"),
             },
-            () = timer => crate::on_tick(app),
+            Err(e) => tracing::debug!(error = %e, "no agent"),
         }
+        on_status(None);
+        tokio::time::sleep(RECONNECT).await;
     }
 }
 
