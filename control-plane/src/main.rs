@@ -81,12 +81,12 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum DataCommand {
-    /// Publish a data bundle (admin action, audited as `cli`): `services.toml` and/or
-    /// `advisories.osv.json` from DIR, or this release's built-in data. Agents connected to a
+    /// Publish a data bundle (admin action, audited as `cli`): `services.toml`,
+    /// `advisories.osv.json` and/or `credentials.toml` from DIR, or this release's built-in data. Agents connected to a
     /// running server receive it within seconds and use it when it verifies and parses; a
     /// malformed part is refused here, stores nothing and exits with status 2.
     Publish {
-        /// A directory holding `services.toml` and/or `advisories.osv.json`.
+        /// A directory holding `services.toml`, `advisories.osv.json` and/or `credentials.toml`.
         #[arg(required_unless_present = "from_builtin", conflicts_with = "from_builtin")]
         dir: Option<std::path::PathBuf>,
         /// Publish the data built into this release.

@@ -69,7 +69,7 @@ async fn each_input_shape_is_imported_as_the_next_bundle_keeping_the_other_parts
         let out = server(dir.path(), &["data", "import-registry", path.to_str().unwrap(), "--reason", file]).await;
         assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8(out.stdout).unwrap();
-        assert!(stdout.contains("(services,advisories,registry;"), "{file}: {stdout}");
+        assert!(stdout.contains("(services,advisories,registry,credentials;"), "{file}: {stdout}");
         let (version, parts, registry) = current(dir.path()).await.unwrap();
         assert!(version > last, "{file}: a new version");
         last = version;

@@ -11,7 +11,7 @@ use crate::catalog::{Leg, ServiceCatalog};
 use crate::discovery::package::program_name;
 use crate::discovery::{Discovery, ServerRecord, SourceRecord};
 use crate::findings::{CompleteCatalog, FindingId, FindingSeverity};
-use crate::secrets::keyshapes;
+use crate::secrets::rules as credential_rules;
 use crate::secrets::scrub;
 use muster_proto::v1 as pb;
 
@@ -34,8 +34,9 @@ const LEGS: [Leg; 3] = [Leg::PrivateData, Leg::UntrustedContent, Leg::ExternalCo
 pub fn service_of(s: &ServerRecord, catalog: &ServiceCatalog) -> ServiceFacts {
     if let Some(entry) = catalog.lookup(s.package.as_ref(), s.endpoint.as_ref(), s.raw.command.as_deref()) {
         let legs = LEGS.iter().copied().filter(|l| entry.brings(*l)).collect();
-        let credential_provider =
-            Some(keyshapes::provider_for_catalog_id(&entry.id).map_or_else(|| entry.service.clone(), str::to_string));
+        let credential_provider = Some(
+            credential_rules::provider_for_catalog_id(&entry.id).map_or_else(|| entry.service.clone(), str::to_string),
+        );
         return ServiceFacts { service: Some(entry.service.clone()), guessed: false, legs, credential_provider };
     }
     let env_names: Vec<&str> = s.raw.env.iter().map(|(k, _)| k.as_str()).collect();

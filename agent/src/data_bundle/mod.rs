@@ -1,5 +1,7 @@
-//! Current data without upgrades: the service catalog, the advisory bundle and MCP Registry data
-//! (`docs/adr/0021-mcp-registry-import.md`) the agent analyses with, as signed, versioned data bundles the control plane pushes over the policy stream
+//! Current data without upgrades: the service catalog, the advisory bundle, MCP Registry data
+//! (`docs/adr/0021-mcp-registry-import.md`) and the credential formats
+//! (`docs/adr/0028-credential-formats-in-data-bundles.md`) the agent analyses with, as signed,
+//! versioned data bundles the control plane pushes over the policy stream
 //! (`docs/adr/0016-signed-data-bundles.md`).
 //!
 //! [`accept`] decides whether a bundle may replace the data in use: signed by the pinned key
@@ -11,8 +13,10 @@
 //! is not used), keeps what was in use when a bundle is refused and records why. [`DataSet`] is
 //! what a scan analyses with: a bundle's parts, else the built-in ones.
 //!
-//! Not here: the credential formats (`credentials.toml`), which the detector compiles into
-//! process-wide rules; a bundle does not carry them yet.
+//! A bundle's `credentials_toml` is compiled when the bundle is accepted (a pattern that does
+//! not compile refuses the whole bundle) into rules merged over the built-in ones
+//! ([`crate::secrets::rules`]); the holder puts the rules of the data in use in force for the
+//! whole process, since the detector is called from everywhere without a data set.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -25,6 +29,7 @@ use tokio::sync::{mpsc, watch};
 use crate::advisories::AdvisoryDb;
 use crate::catalog::ServiceCatalog;
 use crate::catalog::registry::RegistryIndex;
+use crate::secrets::rules::{self, CredentialRules};
 use crate::signature::{SignatureProblem, verify_signature};
 use crate::state::{StateDir, write_atomic};
 
@@ -73,6 +78,8 @@ struct DataDocument {
     advisories_osv_json: Option<String>,
     #[serde(default)]
     registry_json: Option<String>,
+    #[serde(default)]
+    credentials_toml: Option<String>,
 }
 
 /// No registry data: what the built-in data holds.
@@ -85,12 +92,18 @@ pub struct DataSet {
     catalog: Option<ServiceCatalog>,
     advisories: Option<AdvisoryDb>,
     registry: Option<RegistryIndex>,
+    credentials: Option<Arc<CredentialRules>>,
 }
 
 impl DataSet {
     /// The built-in data only.
     pub fn builtin() -> DataSet {
-        DataSet { version: BUILTIN_DATA_VERSION, catalog: None, advisories: None, registry: None }
+        DataSet { version: BUILTIN_DATA_VERSION, catalog: None, advisories: None, registry: None, credentials: None }
+    }
+
+    /// The credential rules: the bundle's merged over the built-in ones, else the built-in ones.
+    pub fn credential_rules(&self) -> Arc<CredentialRules> {
+        self.credentials.clone().unwrap_or_else(CredentialRules::builtin)
     }
 
     /// The MCP Registry data: the bundle's, else none (the agent has no built-in registry data).
@@ -166,7 +179,16 @@ pub fn accept(envelope: &DataBundle, key: &[u8], held: u64) -> Result<DataSet, D
         .map(RegistryIndex::from_json)
         .transpose()
         .map_err(|e| malformed(e.to_string()))?;
-    Ok(DataSet { version, catalog, advisories, registry })
+    // The error names a place, a provider slug and the regex parser's words, never a value
+    // of a configuration: the text is the control plane's.
+    let credentials = document
+        .credentials_toml
+        .as_deref()
+        .map(CredentialRules::with_bundle)
+        .transpose()
+        .map_err(|e| malformed(e.to_string()))?
+        .map(Arc::new);
+    Ok(DataSet { version, catalog, advisories, registry, credentials })
 }
 
 /// What the agent analyses with right now.
@@ -240,6 +262,7 @@ impl DataHolder {
                 builtin(Some(format!("stored data bundle: cannot read: {error}")), 0)
             }
         };
+        rules::install(status.current.credential_rules());
         DataHolder { state, status: watch::Sender::new(status), changed }
     }
 
@@ -282,10 +305,13 @@ impl DataHolder {
             return refuse(DataRefusal::Malformed { version, message: format!("cannot be stored: {error}") });
         }
         tracing::info!(version, "data bundle in use");
+        let data = Arc::new(data);
+        // Rules first: a scan the daemon starts on hearing of the new data already sees them.
+        rules::install(data.credential_rules());
         // The last refusal (version and reason) stays on record: the control plane shows which
         // agents refused which bundle, also after they accepted a later one.
         self.status.send_modify(|s| {
-            s.current = Arc::new(data);
+            s.current = data;
             s.bundle_version = version;
         });
         self.tell_daemon();

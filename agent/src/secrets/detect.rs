@@ -34,10 +34,11 @@ use super::entropy::is_high_entropy;
 use super::lazy::literal_prefix;
 use super::location::Location;
 use super::names::{is_password_name, is_secret_like, provider_hint};
-use super::providers::{Rule, is_public_identifier, match_shape, match_token};
+use super::providers::{Rule, is_public_identifier};
 use super::reference::{
     Reference, indirection_syntax, is_indirection_field, is_placeholder, references, strip_references,
 };
+use super::rules::{match_shape, match_token};
 
 type Found = (&'static str, &'static str, Confidence);
 
@@ -144,7 +145,7 @@ fn provider_token(v: &str) -> Option<Found> {
     if let Some(rule) = match_token(v) {
         return Some((rule.kind, rule.provider, rule.confidence));
     }
-    let rule: &Rule = match_shape(v)?;
+    let rule: Rule = match_shape(v)?;
     // `ghp_000…0` is a placeholder, not a mistyped token: the body must look random.
     let random = is_high_entropy(v);
     (rule.check.is_some() && random && !literal_prefix(rule.pattern).is_empty()).then_some((

@@ -128,7 +128,7 @@ impl LazyRegex {
     }
 
     fn regex(&self) -> Option<&Regex> {
-        self.compiled.get_or_init(|| Regex::new(&format!("^(?:{})$", self.pattern)).ok()).as_ref()
+        self.compiled.get_or_init(|| muster_keyshapes::whole_regex(&self.pattern).ok()).as_ref()
     }
 }
 

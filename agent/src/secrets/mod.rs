@@ -24,6 +24,7 @@ pub mod mask;
 pub mod names;
 mod providers;
 pub mod reference;
+pub mod rules;
 pub mod scrub;
 
 pub use detect::{detect, detect_embedded};
@@ -48,10 +49,11 @@ pub struct ProviderShape {
     pub checked: bool,
 }
 
-/// Every provider shape rule the detector has, in match order.
+/// Every provider shape rule of the rules in force ([`rules::current`]), in match order.
 pub fn provider_shapes() -> Vec<ProviderShape> {
-    providers::ALL_RULES
-        .iter()
+    rules::current()
+        .shapes()
+        .rules()
         .map(|r| ProviderShape {
             kind: r.kind,
             provider: r.provider,

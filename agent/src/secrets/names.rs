@@ -6,7 +6,6 @@
 //! narrows it for detection by excluding names that *describe* a secret without holding one
 //! (`*_KEY_ID`, `*_TOKEN_PATH`, `AUTH_TYPE`).
 
-use super::keyshapes;
 use super::mask;
 
 /// Upper case, `-` and `.` as `_`, leading dashes and surrounding quotes removed:
@@ -139,14 +138,13 @@ const HINTS: &[(&str, &str)] = &[
 ];
 
 /// The provider a name hints at, or `"unknown"`: the built-in keywords first, then those of
-/// `credentials.toml` (`BRAVE`, `CONTEXT7`, `TAVILY`, ...).
+/// `credentials.toml` in force (`BRAVE`, `CONTEXT7`, `TAVILY`, ..., and a data bundle's).
 pub fn provider_hint(name: &str) -> &'static str {
     let n = normalise(name);
     if let Some((_, p)) = HINTS.iter().find(|(kw, _)| has_keyword(&n, kw)) {
         return p;
     }
-    let rows: &'static [keyshapes::KeyRow] = &keyshapes::ROWS;
-    rows.iter().find(|r| r.names.iter().any(|kw| has_keyword(&n, kw))).map_or("unknown", |r| r.provider.as_str())
+    super::rules::current().hint(|kw| has_keyword(&n, kw)).unwrap_or("unknown")
 }
 
 #[cfg(test)]

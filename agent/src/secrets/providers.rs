@@ -3,10 +3,10 @@
 //! Each rule matches a *whole* token; finding tokens inside larger text is the detector's job.
 //!
 //! Formats without a distinctive shape (AWS secret keys, Datadog keys, legacy Atlassian and
-//! Cloudflare tokens, ...) need a name nearby and live in [`super::context`]. Rules are compiled
-//! once, on first use.
+//! Cloudflare tokens, ...) need a name nearby and live in [`super::context`]. Each rule is
+//! compiled once per [`ShapeSet`], on first use.
 
-use std::sync::LazyLock;
+use std::sync::{LazyLock, OnceLock};
 
 use aho_corasick::automaton::OverlappingState;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, Anchored, Input, StartKind};
@@ -191,33 +191,72 @@ pub fn is_public_identifier(token: &str) -> bool {
 
 /// A rule with its pattern, anchored, compiled on first use behind its literal prefix. A
 /// pattern that failed to compile would never match (the `every_rule_compiles` test makes sure
-/// none does).
+/// no built-in one does; a data bundle's are compiled before the bundle is accepted).
 pub struct Compiled {
-    pub rule: &'static Rule,
+    pub rule: Rule,
     pub whole: LazyRegex,
 }
 
-/// Every shape rule in match order: the built-in [`RULES`], then the shapes of
-/// `credentials.toml` ([`super::keyshapes`]), which name services the built-in list lacks.
-pub static ALL_RULES: LazyLock<Vec<Rule>> = LazyLock::new(|| {
-    let rows: &'static [super::keyshapes::KeyRow] = &super::keyshapes::ROWS;
-    let data = rows.iter().filter_map(|row| {
-        let (Some(kind), Some(pattern), Some(confidence)) = (&row.kind, &row.pattern, row.confidence) else {
-            return None;
-        };
-        Some(Rule {
-            kind: kind.as_str(),
-            provider: row.provider.as_str(),
-            pattern: pattern.as_str(),
-            check: None,
-            confidence: confidence.confidence(),
-        })
-    });
-    RULES.iter().copied().chain(data).collect()
-});
+/// A set of shape rules in match order, with the index that finds the few a value could match
+/// and, for the gate ([`super::scrub`]), each rule's unanchored regex compiled on first need.
+/// The detector uses the set in force (`super::rules::current`): the built-in [`RULES`], then
+/// the shapes of `credentials.toml`, the built-in file's and a data bundle's.
+pub struct ShapeSet {
+    compiled: Vec<Compiled>,
+    prefixes: PrefixIndex,
+    anywhere: Vec<OnceLock<Option<Regex>>>,
+}
 
-pub static COMPILED: LazyLock<Vec<Compiled>> =
-    LazyLock::new(|| ALL_RULES.iter().map(|rule| Compiled { rule, whole: LazyRegex::whole(rule.pattern) }).collect());
+impl ShapeSet {
+    pub fn new(rules: Vec<Rule>) -> ShapeSet {
+        let compiled: Vec<Compiled> =
+            rules.into_iter().map(|rule| Compiled { rule, whole: LazyRegex::whole(rule.pattern) }).collect();
+        let prefixes = PrefixIndex::new(&compiled);
+        let anywhere = compiled.iter().map(|_| OnceLock::new()).collect();
+        ShapeSet { compiled, prefixes, anywhere }
+    }
+
+    /// Every rule with its anchored regex, in match order.
+    pub fn compiled(&self) -> &[Compiled] {
+        &self.compiled
+    }
+
+    /// Every rule, in match order.
+    pub fn rules(&self) -> impl Iterator<Item = &Rule> {
+        self.compiled.iter().map(|c| &c.rule)
+    }
+
+    /// The first rule the whole token satisfies, including its offline check.
+    pub fn match_token(&self, token: &str) -> Option<Rule> {
+        self.prefixes
+            .whole_candidates(&self.compiled, token)
+            .into_iter()
+            .map(|i| &self.compiled[i])
+            .find(|c| c.whole.is_match(token) && c.rule.check.is_none_or(|check| check(token)))
+            .map(|c| c.rule)
+    }
+
+    /// The first rule whose *shape* the whole token has, ignoring its offline check.
+    pub fn match_shape(&self, token: &str) -> Option<Rule> {
+        self.prefixes
+            .whole_candidates(&self.compiled, token)
+            .into_iter()
+            .map(|i| &self.compiled[i])
+            .find(|c| c.whole.is_match(token))
+            .map(|c| c.rule)
+    }
+
+    /// Indexes of the rules that could match somewhere in `text` ([`PrefixIndex::anywhere_candidates`]).
+    pub fn anywhere_candidates(&self, text: &str) -> Vec<usize> {
+        self.prefixes.anywhere_candidates(&self.compiled, text)
+    }
+
+    /// Rule `i`'s pattern as an unanchored regex, compiled on first need (the gate's search for
+    /// shapes inside text).
+    pub fn anywhere_regex(&self, i: usize) -> Option<&Regex> {
+        self.anywhere.get(i)?.get_or_init(|| Regex::new(self.compiled.get(i)?.rule.pattern).ok()).as_ref()
+    }
+}
 
 /// One automaton over every rule's literal prefixes: which rules could match a whole token
 /// (the prefixes that start it, one anchored pass) or anywhere in a text (one unanchored pass),
@@ -225,55 +264,55 @@ pub static COMPILED: LazyLock<Vec<Compiled>> =
 /// rule's prefixes are its simple literal prefix where it has one (no parsing), else those its
 /// parsed pattern gives (`(?:AKIA|ASIA)…`). Rules with neither (`without`) are checked by their
 /// length and required literal instead.
-pub struct PrefixIndex {
+struct PrefixIndex {
     automaton: Option<AhoCorasick>,
     owner: Vec<usize>,
     without: Vec<usize>,
 }
 
-pub static PREFIXES: LazyLock<PrefixIndex> = LazyLock::new(|| {
-    let mut patterns: Vec<&str> = Vec::new();
-    let mut owner = Vec::new();
-    let mut without = Vec::new();
-    for (i, c) in COMPILED.iter().enumerate() {
-        let simple = c.whole.prefix();
-        if !simple.is_empty() {
-            patterns.push(simple);
-            owner.push(i);
-            continue;
-        }
-        let parsed = &c.whole.facts().prefixes;
-        if parsed.is_empty() {
-            without.push(i);
-        }
-        for p in parsed {
-            patterns.push(p);
-            owner.push(i);
-        }
-    }
-    let automaton = AhoCorasick::builder()
-        .kind(Some(AhoCorasickKind::ContiguousNFA))
-        .start_kind(StartKind::Both)
-        .build(&patterns)
-        .ok();
-    PrefixIndex { automaton, owner, without }
-});
-
 impl PrefixIndex {
-    /// Indexes (into [`COMPILED`], in match order) of the rules a whole `token` could match:
+    fn new(compiled: &[Compiled]) -> PrefixIndex {
+        let mut patterns: Vec<&str> = Vec::new();
+        let mut owner = Vec::new();
+        let mut without = Vec::new();
+        for (i, c) in compiled.iter().enumerate() {
+            let simple = c.whole.prefix();
+            if !simple.is_empty() {
+                patterns.push(simple);
+                owner.push(i);
+                continue;
+            }
+            let parsed = &c.whole.facts().prefixes;
+            if parsed.is_empty() {
+                without.push(i);
+            }
+            for p in parsed {
+                patterns.push(p);
+                owner.push(i);
+            }
+        }
+        let automaton = AhoCorasick::builder()
+            .kind(Some(AhoCorasickKind::ContiguousNFA))
+            .start_kind(StartKind::Both)
+            .build(&patterns)
+            .ok();
+        PrefixIndex { automaton, owner, without }
+    }
+
+    /// Indexes (into `compiled`, in match order) of the rules a whole `token` could match:
     /// those one of whose prefixes starts it, and those without a prefix whose length bounds
     /// and required literal it meets. Every rule when the automaton could not be built.
-    pub fn whole_candidates(&self, token: &str) -> Vec<usize> {
-        let Some(ac) = &self.automaton else { return (0..COMPILED.len()).collect() };
+    fn whole_candidates(&self, compiled: &[Compiled], token: &str) -> Vec<usize> {
+        let Some(ac) = &self.automaton else { return (0..compiled.len()).collect() };
         let mut out: Vec<usize> =
-            self.without.iter().copied().filter(|&i| COMPILED[i].whole.facts().could_match_whole(token)).collect();
+            self.without.iter().copied().filter(|&i| compiled[i].whole.facts().could_match_whole(token)).collect();
         let input = Input::new(token).anchored(Anchored::Yes);
         let mut state = OverlappingState::start();
         loop {
             // Anchored overlapping search is supported by the `Both` start kind above; an error
             // would mean no further prefix can be told, so every rule is a candidate.
             if ac.try_find_overlapping(input.clone(), &mut state).is_err() {
-                return (0..COMPILED.len()).collect();
+                return (0..compiled.len()).collect();
             }
             let Some(m) = state.get_match() else { break };
             out.push(self.owner[m.pattern().as_usize()]);
@@ -283,18 +322,18 @@ impl PrefixIndex {
         out
     }
 
-    /// Indexes (into [`COMPILED`], sorted) of the rules that could match somewhere in `text`:
+    /// Indexes (into `compiled`, sorted) of the rules that could match somewhere in `text`:
     /// a match starts at one of its rule's prefixes and needs the rule's minimum length from
     /// there; a rule without a prefix needs its minimum length and required literal.
-    pub fn anywhere_candidates(&self, text: &str) -> Vec<usize> {
-        let min_len = |i: usize| COMPILED[i].whole.facts().min_len;
+    fn anywhere_candidates(&self, compiled: &[Compiled], text: &str) -> Vec<usize> {
+        let min_len = |i: usize| compiled[i].whole.facts().min_len;
         let mut out: Vec<usize> = self
             .without
             .iter()
             .copied()
             .filter(|&i| {
                 text.len() >= min_len(i)
-                    && COMPILED[i].whole.facts().required.as_deref().is_none_or(|r| text.contains(r))
+                    && compiled[i].whole.facts().required.as_deref().is_none_or(|r| text.contains(r))
             })
             .collect();
         match &self.automaton {
@@ -302,29 +341,12 @@ impl PrefixIndex {
                 let i = self.owner[m.pattern().as_usize()];
                 (text.len() - m.start() >= min_len(i)).then_some(i)
             })),
-            None => out.extend((0..COMPILED.len()).filter(|&i| text.len() >= min_len(i))),
+            None => out.extend((0..compiled.len()).filter(|&i| text.len() >= min_len(i))),
         }
         out.sort_unstable();
         out.dedup();
         out
     }
-}
-
-/// The first rule the whole token satisfies, including its offline check.
-pub fn match_token(token: &str) -> Option<&'static Rule> {
-    PREFIXES
-        .whole_candidates(token)
-        .into_iter()
-        .map(|i| &COMPILED[i])
-        .find(|c| c.whole.is_match(token) && c.rule.check.is_none_or(|check| check(token)))
-        .map(|c| c.rule)
-}
-
-/// The first rule whose *shape* the whole token has, ignoring its offline check: a GitHub
-/// look-alike with a wrong checksum is still masked on its way out, though never reported as
-/// GitHub's (see [`super::scrub`]).
-pub fn match_shape(token: &str) -> Option<&'static Rule> {
-    PREFIXES.whole_candidates(token).into_iter().map(|i| &COMPILED[i]).find(|c| c.whole.is_match(token)).map(|c| c.rule)
 }
 
 #[cfg(test)]

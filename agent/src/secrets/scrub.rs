@@ -32,7 +32,7 @@ use super::decode;
 use super::detect::detect_embedded;
 use super::entropy::is_high_entropy;
 use super::mask::{self, MASK, is_secret_name};
-use super::providers::{COMPILED, PREFIXES, match_shape};
+use super::rules::match_shape;
 use super::{Secret, is_placeholder};
 
 /// Why a token was judged secret-shaped.
@@ -253,17 +253,6 @@ fn replace_ranges(text: &str, ranges: &[Range<usize>]) -> String {
 static NAMED_RE: LazyLock<Option<Regex>> =
     LazyLock::new(|| Regex::new(r#"(?P<name>-{0,2}[A-Za-z_][A-Za-z0-9_.\-]*)=(?P<value>[^\s"'&;,]+)"#).ok());
 
-/// Every provider shape rule as an unanchored regex, for finding shapes inside text; compiled
-/// only for a text that could hold a match by the rule's [`super::lazy::PatternFacts`] (a text
-/// without `ghp_` never compiles GitHub's rule). Whole pieces are judged by the detector's own
-/// anchored regexes ([`match_shape`]'s), so no rule is compiled twice for the same question.
-static ANYWHERE: LazyLock<Vec<std::sync::OnceLock<Option<Regex>>>> =
-    LazyLock::new(|| COMPILED.iter().map(|_| std::sync::OnceLock::new()).collect());
-
-fn anywhere_regex(i: usize) -> Option<&'static Regex> {
-    ANYWHERE.get(i)?.get_or_init(|| Regex::new(COMPILED[i].rule.pattern).ok()).as_ref()
-}
-
 /// Provider-shaped text anywhere (inside a URL path, after a `:`, glued to other text), with or
 /// without a valid checksum: masked whole, before any splitting could cut it into pieces too
 /// short to judge.
@@ -275,8 +264,13 @@ fn mask_shapes(text: &str) -> Cow<'_, str> {
 /// Byte ranges of provider-shaped text anywhere in `text` (possibly overlapping).
 pub fn shape_ranges(text: &str) -> Vec<Range<usize>> {
     let mut ranges: Vec<Range<usize>> = Vec::new();
-    for i in PREFIXES.anywhere_candidates(text) {
-        let Some(re) = anywhere_regex(i) else { continue };
+    // Every provider shape rule as an unanchored regex, compiled only for a text that could
+    // hold a match by the rule's `PatternFacts` (a text without `ghp_` never compiles GitHub's
+    // rule). Whole pieces are judged by the detector's own anchored regexes ([`match_shape`]'s).
+    let rules = super::rules::current();
+    let shapes = rules.shapes();
+    for i in shapes.anywhere_candidates(text) {
+        let Some(re) = shapes.anywhere_regex(i) else { continue };
         ranges.extend(re.find_iter(text).filter(|m| m.len() >= 8).map(|m| m.range()));
     }
     ranges

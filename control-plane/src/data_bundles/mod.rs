@@ -4,7 +4,9 @@
 //! `/api/v1/data-bundles`.
 //!
 //! [`publish`] checks each part is well-formed (the catalog is TOML of a known `version`, the
-//! advisories a JSON array), writes the JSON document with the next version (Unix seconds of
+//! advisories a JSON array, the credential formats parsed and every key shape compiled by the
+//! agent's own code, `muster_keyshapes`, so a part agents would refuse is refused here with its
+//! line and column), writes the JSON document with the next version (Unix seconds of
 //! publication, strictly above the last), stores it with its author, reason and digest, and tells
 //! the [`DataBundleListener`] (the serving control plane). The agents check every part against
 //! their own schema and refuse what they cannot read, keeping the data they had. [`signed`] is
@@ -37,12 +39,14 @@ pub const MAX_REASON: usize = 500;
 /// File names of the parts in a directory given to `data publish DIR`, as in `agent/data/`.
 pub const SERVICES_FILE: &str = "services.toml";
 pub const ADVISORIES_FILE: &str = "advisories.osv.json";
+pub const CREDENTIALS_FILE: &str = "credentials.toml";
 const PUBLISH_ATTEMPTS: usize = 5;
 
 /// The data built into this control plane's release (the agent's `agent/data/`), for
 /// `data publish --from-builtin`.
 const BUILTIN_SERVICES: &str = include_str!("../../../agent/data/services.toml");
 const BUILTIN_ADVISORIES: &str = include_str!("../../../agent/data/advisories.osv.json");
+const BUILTIN_CREDENTIALS: &str = include_str!("../../../agent/data/credentials.toml");
 
 /// The parts of a bundle; an absent part leaves the agents' built-in one in use.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -53,6 +57,9 @@ pub struct DataParts {
     pub advisories_osv_json: Option<String>,
     /// MCP Registry data, normalised ([`registry::RegistryData`] as JSON).
     pub registry_json: Option<String>,
+    /// Credential formats (`credentials.toml`), merged by agents over their built-in ones
+    /// (`docs/adr/0028-credential-formats-in-data-bundles.md`).
+    pub credentials_toml: Option<String>,
 }
 
 impl DataParts {
@@ -62,6 +69,7 @@ impl DataParts {
             services_toml: Some(BUILTIN_SERVICES.to_string()),
             advisories_osv_json: Some(BUILTIN_ADVISORIES.to_string()),
             registry_json: None,
+            credentials_toml: Some(BUILTIN_CREDENTIALS.to_string()),
         }
     }
 
@@ -73,10 +81,12 @@ impl DataParts {
             services_toml: part("services_toml"),
             advisories_osv_json: part("advisories_osv_json"),
             registry_json: part("registry_json"),
+            credentials_toml: part("credentials_toml"),
         })
     }
 
-    /// The parts found in `dir` ([`SERVICES_FILE`], [`ADVISORIES_FILE`]); at least one.
+    /// The parts found in `dir` ([`SERVICES_FILE`], [`ADVISORIES_FILE`], [`CREDENTIALS_FILE`]);
+    /// at least one.
     pub fn from_dir(dir: &Path) -> Result<DataParts, ActionError> {
         let read = |name: &str| match std::fs::read_to_string(dir.join(name)) {
             Ok(text) => Ok(Some(text)),
@@ -87,10 +97,11 @@ impl DataParts {
             services_toml: read(SERVICES_FILE)?,
             advisories_osv_json: read(ADVISORIES_FILE)?,
             registry_json: None,
+            credentials_toml: read(CREDENTIALS_FILE)?,
         };
         if parts.names().is_empty() {
             return Err(ActionError::invalid(format!(
-                "{} holds neither {SERVICES_FILE} nor {ADVISORIES_FILE}",
+                "{} holds none of {SERVICES_FILE}, {ADVISORIES_FILE}, {CREDENTIALS_FILE}",
                 dir.display()
             )));
         }
@@ -108,6 +119,9 @@ impl DataParts {
         if self.registry_json.is_some() {
             names.push("registry");
         }
+        if self.credentials_toml.is_some() {
+            names.push("credentials");
+        }
         names
     }
 
@@ -115,7 +129,10 @@ impl DataParts {
     fn problems(&self) -> Vec<String> {
         let mut problems = Vec::new();
         if self.names().is_empty() {
-            problems.push("a data bundle needs a service catalog, an advisory bundle or registry data".to_string());
+            problems.push(
+                "a data bundle needs a service catalog, an advisory bundle, registry data or credential formats"
+                    .to_string(),
+            );
         }
         if let Some(text) = &self.services_toml {
             if text.len() > MAX_PART_BYTES {
@@ -146,6 +163,14 @@ impl DataParts {
                     }
                     Err(e) => problems.push(format!("registry: not normalised registry data: {e}")),
                 }
+            }
+        }
+        if let Some(text) = &self.credentials_toml {
+            if text.len() > MAX_PART_BYTES {
+                problems.push(format!("credentials: at most {MAX_PART_BYTES} bytes"));
+            } else if let Err(e) = muster_keyshapes::parse(text) {
+                // The agent's own parser and regex compiler: what it would refuse, with the place.
+                problems.push(format!("credentials: {e}"));
             }
         }
         problems
@@ -303,6 +328,9 @@ fn document(version: u64, parts: &DataParts) -> Vec<u8> {
     if let Some(text) = &parts.registry_json {
         doc.insert("registry_json".into(), text.as_str().into());
     }
+    if let Some(text) = &parts.credentials_toml {
+        doc.insert("credentials_toml".into(), text.as_str().into());
+    }
     serde_json::Value::Object(doc).to_string().into_bytes()
 }
 
@@ -329,11 +357,13 @@ mod tests {
             services_toml: Some("version = 2\n".into()),
             advisories_osv_json: Some("{\"id\": \"x\"}".into()),
             registry_json: Some("{\"format\": 1}".into()),
+            credentials_toml: Some("version = 1\n[[key]]\nprovider = \"x\"\nnote = 3\n".into()),
         };
         let problems = broken.problems();
-        assert_eq!(problems.len(), 3, "{problems:?}");
+        assert_eq!(problems.len(), 4, "{problems:?}");
         assert!(problems[0].starts_with("services:") && problems[1].starts_with("advisories:"));
         assert!(problems[2].starts_with("registry:"), "{problems:?}");
+        assert!(problems[3].starts_with("credentials: credential formats: line 4, column 8:"), "{problems:?}");
         assert!(!DataParts::default().problems().is_empty(), "an empty bundle is refused");
     }
 

@@ -121,6 +121,9 @@ pub(crate) struct PublishDataRequest {
     /// The advisory bundle (an OSV JSON array).
     #[serde(default)]
     pub advisories_osv_json: Option<String>,
+    /// Credential formats (`credentials.toml`), merged by agents over their built-in ones.
+    #[serde(default)]
+    pub credentials_toml: Option<String>,
     /// Why it is published (history and audit log).
     #[serde(default)]
     pub reason: String,
@@ -140,6 +143,7 @@ pub(crate) async fn publish_data_bundle(
         services_toml: request.services_toml,
         advisories_osv_json: request.advisories_osv_json,
         registry_json: None,
+        credentials_toml: request.credentials_toml,
     };
     let published = data_bundles::publish(
         state.cp.store.as_ref(),
