@@ -407,7 +407,11 @@ async fn main() -> Result<()> {
             let spec = FleetSpec { endpoints, now, ..FleetSpec::default() };
             let started = Instant::now();
             let actions = seed::seed_compliance(&args.database_url, &spec, record.version, COMPLIANCE_RULES).await?;
-            println!("compliance seeded: policy version {}, {actions} actions, in {:.1?}", record.version, started.elapsed());
+            println!(
+                "compliance seeded: policy version {}, {actions} actions, in {:.1?}",
+                record.version,
+                started.elapsed()
+            );
         }
         let version = cp.store.current_policy().await?.map_or(0, |p| p.version);
         let started = Instant::now();

@@ -83,7 +83,12 @@ pub type SeedRule = (&'static str, &'static str);
 /// policy `version` (published already, with `rules`): per endpoint its `policy_compliance` row
 /// and 0-4 actions in every state (most on `version`, some a version behind, a few never
 /// reported). Replaces any compliance rows there. Returns the number of action rows.
-pub async fn seed_compliance(url: &str, spec: &FleetSpec, version: u64, rules: &[SeedRule]) -> Result<usize, StoreError> {
+pub async fn seed_compliance(
+    url: &str,
+    spec: &FleetSpec,
+    version: u64,
+    rules: &[SeedRule],
+) -> Result<usize, StoreError> {
     let (rows, actions) = compliance_tables(spec, version, rules);
     if url.starts_with("sqlite:") {
         let store = SqliteStore::open(url).await?;
