@@ -36,13 +36,39 @@ fn severity(f: &local::FindingView) -> Severity {
     f.finding.as_ref().map_or(Severity::Unspecified, |f| Severity::try_from(f.severity).unwrap_or_default())
 }
 
+/// What the tray's count is made of, so its menu line can name each part.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TrayCounts {
+    /// Findings above info.
+    pub findings: usize,
+    /// Policy actions waiting for their deadline or for enforcement.
+    pub pending: usize,
+    /// Servers the policy blocked or quarantined (not the ones I disabled myself).
+    pub by_policy: usize,
+}
+
+impl TrayCounts {
+    pub fn total(&self) -> usize {
+        self.findings + self.pending + self.by_policy
+    }
+}
+
+/// The parts of the tray's count (see [`tray_state`]); all zero with no agent.
+pub fn tray_counts(status: Option<&local::LocalStatus>) -> TrayCounts {
+    let Some(s) = status else { return TrayCounts::default() };
+    TrayCounts {
+        findings: s.findings.iter().filter(|f| severity(f) > Severity::Info).count(),
+        pending: s.pending_actions.len(),
+        by_policy: s.quarantines.iter().filter(|q| q.origin != local::QuarantineOrigin::Developer as i32).count(),
+    }
+}
+
 /// The tray's state and the count it shows (findings above info, plus pending actions and the
 /// policy's quarantines; a server I disabled myself is not something to act on).
 pub fn tray_state(status: Option<&local::LocalStatus>) -> (TrayState, usize) {
     let Some(s) = status else { return (TrayState::Offline, 0) };
-    let counted = s.findings.iter().filter(|f| severity(f) > Severity::Info).count();
-    let by_policy = s.quarantines.iter().filter(|q| q.origin != local::QuarantineOrigin::Developer as i32).count();
-    let count = counted + s.pending_actions.len() + by_policy;
+    let counts = tray_counts(status);
+    let (counted, by_policy, count) = (counts.findings, counts.by_policy, counts.total());
     let urgent = s.findings.iter().any(|f| severity(f) >= Severity::High);
     let retrying = s.agent.as_ref().is_some_and(|a| a.connection == local::ConnectionState::Retrying as i32);
     let state = if urgent || !s.pending_actions.is_empty() || by_policy > 0 {

@@ -94,9 +94,9 @@ impl TrayApp {
                     Some(s) => self.notifier.observe(now, &view::candidates(s)),
                     None => Vec::new(),
                 };
-                let (state, count) = view::tray_state(status.as_ref());
+                let (state, _) = view::tray_state(status.as_ref());
                 if let Some(t) = tray {
-                    t.refresh(state, count);
+                    t.refresh(state, view::tray_counts(status.as_ref()));
                 }
                 self.show(notices);
             }

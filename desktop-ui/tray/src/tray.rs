@@ -3,7 +3,7 @@
 //! `tray-icon` and its menu crate `muda`, as Tauri's own tray is; the menu's clicks arrive as
 //! [`tray_icon::menu::MenuEvent`]s, which `lib.rs` turns into [`MenuAction`]s.
 
-use muster_desktop_core::view::TrayState;
+use muster_desktop_core::view::{TrayCounts, TrayState};
 use tray_icon::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tray_icon::{Icon, TrayIcon, TrayIconBuilder};
 
@@ -79,12 +79,22 @@ fn icon(state: TrayState) -> Option<Icon> {
     }
 }
 
-/// The state line of the menu, e.g. "Action required: 3 findings".
-pub fn state_line(state: TrayState, count: usize) -> String {
-    match (state, count) {
-        (TrayState::Offline | TrayState::AllGood, _) | (_, 0) => state.label().to_string(),
-        (_, 1) => format!("{}: 1 finding", state.label()),
-        (_, n) => format!("{}: {n} findings", state.label()),
+/// The state line of the menu and tooltip, naming what the count is made of, e.g. "Action
+/// required: 9 findings · 1 turned off by policy".
+pub fn state_line(state: TrayState, counts: TrayCounts) -> String {
+    let plural = |n: usize, one: &str, many: &str| if n == 1 { format!("1 {one}") } else { format!("{n} {many}") };
+    let parts: Vec<String> = [
+        (counts.findings > 0).then(|| plural(counts.findings, "finding", "findings")),
+        (counts.pending > 0).then(|| plural(counts.pending, "action pending", "actions pending")),
+        (counts.by_policy > 0).then(|| format!("{} turned off by policy", counts.by_policy)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    match state {
+        TrayState::Offline | TrayState::AllGood => state.label().to_string(),
+        _ if parts.is_empty() => state.label().to_string(),
+        _ => format!("{}: {}", state.label(), parts.join(" · ")),
     }
 }
 
@@ -100,7 +110,7 @@ impl Tray {
     /// initialised (tao's event loop does it); on macOS, call once the event loop runs.
     pub fn create() -> Result<Tray, TrayError> {
         let item = |action: MenuAction, text: &str| MenuItem::with_id(action.id(), text, true, None);
-        let status = MenuItem::with_id("status", state_line(TrayState::Offline, 0), false, None);
+        let status = MenuItem::with_id("status", state_line(TrayState::Offline, TrayCounts::default()), false, None);
         let pause = CheckMenuItem::with_id(MenuAction::Pause.id(), "Pause notifications", true, false, None);
         let menu = Menu::with_items(&[
             &status,
@@ -125,11 +135,12 @@ impl Tray {
 
     /// Redraws the icon, its title (the count, shown beside the icon where the panel allows) and
     /// the menu's state line.
-    pub fn refresh(&self, state: TrayState, count: usize) {
+    pub fn refresh(&self, state: TrayState, counts: TrayCounts) {
         if let Some(i) = icon(state) {
             let _ = self.icon.set_icon(Some(i));
         }
-        let line = state_line(state, count);
+        let count = counts.total();
+        let line = state_line(state, counts);
         let _ = self.icon.set_tooltip(Some(&line));
         self.icon.set_title((count > 0).then(|| count.to_string()));
         self.status.set_text(&line);
@@ -146,10 +157,18 @@ mod tests {
 
     #[test]
     fn the_state_line_says_what_and_how_many() {
-        assert_eq!(state_line(TrayState::ActionRequired, 3), "Action required: 3 findings");
-        assert_eq!(state_line(TrayState::Attention, 1), "Needs attention: 1 finding");
-        assert_eq!(state_line(TrayState::AllGood, 0), "All good");
-        assert_eq!(state_line(TrayState::Offline, 0), "Muster agent not running");
+        let counts = |findings, pending, by_policy| TrayCounts { findings, pending, by_policy };
+        assert_eq!(state_line(TrayState::ActionRequired, counts(3, 0, 0)), "Action required: 3 findings");
+        assert_eq!(state_line(TrayState::Attention, counts(1, 0, 0)), "Needs attention: 1 finding");
+        // What the count is made of is named: a blocked server is not a finding.
+        assert_eq!(
+            state_line(TrayState::ActionRequired, counts(9, 2, 1)),
+            "Action required: 9 findings · 2 actions pending · 1 turned off by policy"
+        );
+        assert_eq!(state_line(TrayState::ActionRequired, counts(0, 1, 0)), "Action required: 1 action pending");
+        assert_eq!(state_line(TrayState::Attention, counts(0, 0, 0)), "Needs attention");
+        assert_eq!(state_line(TrayState::AllGood, counts(0, 0, 0)), "All good");
+        assert_eq!(state_line(TrayState::Offline, counts(0, 0, 0)), "Muster agent not running");
     }
 
     #[test]
