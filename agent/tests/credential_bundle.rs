@@ -12,14 +12,15 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "common/image_scan.rs"]
+mod image_scan;
+
 use std::path::Path;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use muster_agent::data_bundle::{BUILTIN_DATA_VERSION, DATA_FORMAT, DataHolder, DataRefusal, DataSet, report_text};
-use muster_agent::platform::{Layout, Os};
-use muster_agent::secrets::fingerprint::FleetKey;
+use muster_agent::scan_all_with;
 use muster_agent::state::StateDir;
-use muster_agent::{ScanRequest, scan_all_with};
 use muster_proto::prost::Message as _;
 use muster_proto::v1 as pb;
 use ring::signature::{Ed25519KeyPair, KeyPair as _};
@@ -70,14 +71,7 @@ fn write_image(root: &Path) {
 }
 
 fn scan(root: &Path, data: &DataSet) -> pb::InventorySnapshot {
-    let request = ScanRequest {
-        layout: Layout::image(root.to_path_buf(), Os::Linux),
-        env: Default::default(),
-        processes: false,
-        fleet_key: Some(FleetKey::from_bytes([0x5a; 32])),
-        project: None,
-        tags: Vec::new(),
-    };
+    let request = image_scan::image_request(root);
     scan_all_with(&request, data).unwrap().inventory
 }
 

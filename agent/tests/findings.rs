@@ -8,6 +8,9 @@
 
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
+#[path = "common/image_scan.rs"]
+mod image_scan;
+
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -16,9 +19,7 @@ use muster_agent::analysis::rules::process_findings;
 use muster_agent::discovery::Discovery;
 use muster_agent::discovery::processes::{ProcessRecord, SocketInfo};
 use muster_agent::findings::catalog::FindingsCatalog;
-use muster_agent::platform::{Layout, Os};
 use muster_agent::secrets::Secret;
-use muster_agent::secrets::fingerprint::FleetKey;
 use muster_proto::v1 as pb;
 use serde_json::{Value, json};
 
@@ -162,15 +163,7 @@ fn write_image(root: &Path) {
 fn scan_image() -> (tempfile::TempDir, pb::InventorySnapshot) {
     let dir = tempfile::tempdir().unwrap();
     write_image(dir.path());
-    let inv = muster_agent::scan(&muster_agent::ScanRequest {
-        layout: Layout::image(dir.path().to_path_buf(), Os::Linux),
-        env: Default::default(),
-        processes: false,
-        fleet_key: Some(FleetKey::from_bytes([0x5a; 32])),
-        project: None,
-        tags: Vec::new(),
-    })
-    .unwrap();
+    let inv = muster_agent::scan(&image_scan::image_request(dir.path())).unwrap();
     (dir, inv)
 }
 
@@ -493,15 +486,7 @@ fn trifecta_does_not_combine_servers_of_different_projects() {
             0o600,
         );
     }
-    let inv = muster_agent::scan(&muster_agent::ScanRequest {
-        layout: Layout::image(root.to_path_buf(), Os::Linux),
-        env: Default::default(),
-        processes: false,
-        fleet_key: Some(FleetKey::from_bytes([0x5a; 32])),
-        project: None,
-        tags: Vec::new(),
-    })
-    .unwrap();
+    let inv = muster_agent::scan(&image_scan::image_request(root)).unwrap();
     assert_eq!(inv.servers.len(), 4, "{:#?}", inv.problems);
     let trifecta: Vec<&pb::Finding> = inv.findings.iter().filter(|f| f.id == "MUSTER-LETHAL-TRIFECTA").collect();
     assert_eq!(trifecta.len(), 1, "only project c runs all three legs: {trifecta:#?}");
